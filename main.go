@@ -1,0 +1,57 @@
+// Command tallyfy-mcp is an MCP server through which AI agents look up, archive, restore and
+// permanently delete Tallyfy one-off tasks, processes and templates.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/server"
+)
+
+// version is stamped by `make build` (-ldflags "-X main.version=…").
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if len(args) > 0 && args[0] == "sandbox" {
+		logger := server.NewLogger(os.Stderr, "info", "text")
+		if err := server.RunSandbox(ctx, args[1:], logger, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "tallyfy-mcp sandbox:", err)
+			return 1
+		}
+		return 0
+	}
+	cfg, err := server.ParseConfig(args, os.Getenv, os.Stderr)
+	if errors.Is(err, server.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tallyfy-mcp:", err)
+		return 2
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintln(os.Stdout, "tallyfy-mcp", version)
+		return 0
+	}
+	cfg.Version = version
+	logger := server.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	app, err := server.New(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tallyfy-mcp:", err)
+		return 1
+	}
+	defer app.Close()
+	if err := app.Serve(ctx, os.Stdin, os.Stdout); err != nil {
+		logger.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}

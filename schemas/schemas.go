@@ -1,0 +1,74 @@
+package schemas
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+
+	"github.com/invopop/jsonschema"
+)
+
+//go:generate go run ./gen
+
+// Named lists every type whose schema is checked in, by file name (without .json).
+var Named = map[string]any{
+	"task_id_args":          TaskIDArgs{},
+	"run_id_args":           RunIDArgs{},
+	"template_id_args":      TemplateIDArgs{},
+	"delete_task_args":      DeleteTaskArgs{},
+	"delete_run_args":       DeleteRunArgs{},
+	"delete_template_args":  DeleteTemplateArgs{},
+	"list_args":             ListArgs{},
+	"get_task_result":       GetTaskResult{},
+	"get_run_result":        GetRunResult{},
+	"get_template_result":   GetTemplateResult{},
+	"list_tasks_result":     ListTasksResult{},
+	"list_runs_result":      ListRunsResult{},
+	"list_templates_result": ListTemplatesResult{},
+	"lifecycle_result":      LifecycleResult{},
+	"delete_result":         DeleteResult{},
+}
+
+// For returns the flat JSON Schema of v's type: inlined (no $ref/$defs), no $schema or $id,
+// additionalProperties false on every object.
+func For(v any) json.RawMessage {
+	r := &jsonschema.Reflector{DoNotReference: true, Anonymous: true}
+	s := r.ReflectFromType(reflect.TypeOf(v))
+	s.Version = ""
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(fmt.Sprintf("schemas: %T: %v", v, err)) // a bug in a type above, caught by tests
+	}
+	return b
+}
+
+// Names returns the keys of Named, sorted.
+func Names() []string {
+	names := make([]string, 0, len(Named))
+	for n := range Named {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Pretty is the checked-in form of a schema: indented, with a trailing newline.
+func Pretty(raw json.RawMessage) []byte {
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n')
+}
+
+// WriteAll writes every schema in Named to dir/<name>.json.
+func WriteAll(dir string) error {
+	for _, n := range Names() {
+		if err := os.WriteFile(filepath.Join(dir, n+".json"), Pretty(For(Named[n])), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// Config is everything the server is told by flags and environment (flags win).
+type Config struct {
+	AccessToken string
+	TokenFile   string
+	OrgID       string
+	BaseURL     string
+	Sandbox     bool
+
+	Transport string
+	Addr      string
+
+	LogLevel  string
+	LogFormat string
+
+	Confirm                string
+	ReadOnly               bool
+	DisablePermanentDelete bool
+	Tools                  []string
+	ExcludeTools           []string
+	Protect                []string
+	MaxDeletesPerHour      int
+	AuditLog               string
+
+	RequestTimeout  time.Duration
+	ToolTimeout     time.Duration
+	ElicitTimeout   time.Duration
+	ShutdownTimeout time.Duration
+
+	// HTTP transports.
+	AuthToken       string
+	AuthTokenFile   string
+	TLSCert         string
+	TLSKey          string
+	InsecureHTTP    bool
+	AllowedOrigins  []string
+	AllowedHosts    []string
+	MaxBodyBytes    int64
+	MaxSessions     int
+	SessionIdleTTL  time.Duration
+	RateLimit       float64
+	GlobalRateLimit float64
+
+	Version     string
+	ShowVersion bool
+}
+
+// Option describes one flag: its name, environment variable, default and meaning. The table
+// is the single source for parsing, --help and the README's configuration table.
+type Option struct {
+	Name    string
+	Env     string
+	Default string
+	Usage   string
+	Secret  bool // never printed
+	set     func(*Config, string) error
+	isBool  bool
+}
+
+func str(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func boolean(p func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*p(c) = b
+		return nil
+	}
+}
+
+func list(p func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = splitList(v); return nil }
+}
+
+func duration(p func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 30s or 2m, got %q", v)
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+func integer(p func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
+func float(p func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return fmt.Errorf("want a number ≥ 0, got %q", v)
+		}
+		*p(c) = f
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Options is every flag, in --help order.
+var Options = []Option{
+	{Name: "access-token", Env: "TALLYFY_ACCESS_TOKEN", Usage: "Tallyfy personal access token (Settings > Integrations > REST API); prefer the variable or --token-file over the flag, which other users can see in ps", Secret: true, set: str(func(c *Config) *string { return &c.AccessToken })},
+	{Name: "token-file", Env: "TALLYFY_TOKEN_FILE", Usage: "read the Tallyfy access token from this file", set: str(func(c *Config) *string { return &c.TokenFile })},
+	{Name: "org-id", Env: "TALLYFY_ORG_ID", Usage: "Tallyfy organization ID (Settings > Organization)", set: str(func(c *Config) *string { return &c.OrgID })},
+	{Name: "base-url", Env: "TALLYFY_BASE_URL", Default: "https://go.tallyfy.com/api", Usage: "Tallyfy API root (https://api.tallyfy.com also works; http only for loopback)", set: str(func(c *Config) *string { return &c.BaseURL })},
+	{Name: "sandbox", Env: "TALLYFY_SANDBOX", Default: "false", Usage: "serve the built-in demo Tallyfy on a loopback port and use it: no account, no risk", isBool: true, set: boolean(func(c *Config) *bool { return &c.Sandbox })},
+	{Name: "transport", Env: "MCP_TRANSPORT", Default: "stdio", Usage: "stdio, http (streamable HTTP at /mcp and SSE at /sse) or sse (alias of http)", set: str(func(c *Config) *string { return &c.Transport })},
+	{Name: "addr", Env: "MCP_ADDR", Default: "127.0.0.1:8080", Usage: "listen address for the HTTP transports", set: str(func(c *Config) *string { return &c.Addr })},
+	{Name: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error (logs go to stderr)", set: str(func(c *Config) *string { return &c.LogLevel })},
+	{Name: "log-format", Env: "LOG_FORMAT", Default: "text", Usage: "text or json", set: str(func(c *Config) *string { return &c.LogFormat })},
+	{Name: "confirm", Env: "TALLYFY_CONFIRM", Default: "auto", Usage: "how permanent deletes are confirmed: auto (ask the person when the client can, else a confirm token), elicit, token or off (unattended pipelines only)", set: str(func(c *Config) *string { return &c.Confirm })},
+	{Name: "read-only", Env: "TALLYFY_READ_ONLY", Default: "false", Usage: "offer only the get and list tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.ReadOnly })},
+	{Name: "disable-permanent-delete", Env: "TALLYFY_DISABLE_PERMANENT_DELETE", Default: "false", Usage: "offer no permanent delete tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.DisablePermanentDelete })},
+	{Name: "tools", Env: "TALLYFY_TOOLS", Usage: "comma-separated tools to offer (default all); exclusions and read-only still win", set: list(func(c *Config) *[]string { return &c.Tools })},
+	{Name: "exclude-tools", Env: "TALLYFY_EXCLUDE_TOOLS", Usage: "comma-separated tools never to offer", set: list(func(c *Config) *[]string { return &c.ExcludeTools })},
+	{Name: "protect", Env: "TALLYFY_PROTECT", Usage: "comma-separated IDs that no tool may archive or permanently delete", set: list(func(c *Config) *[]string { return &c.Protect })},
+	{Name: "max-deletes-per-hour", Env: "TALLYFY_MAX_DELETES_PER_HOUR", Default: "20", Usage: "permanent deletes allowed per rolling hour across all sessions (0 = none, -1 = no cap)", set: integer(func(c *Config) *int { return &c.MaxDeletesPerHour })},
+	{Name: "audit-log", Env: "TALLYFY_AUDIT_LOG", Usage: "append one JSON line per lifecycle or delete call to this file (created 0600); default: the log on stderr", set: str(func(c *Config) *string { return &c.AuditLog })},
+	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
+	{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: duration(func(c *Config) *time.Duration { return &c.ToolTimeout })},
+	{Name: "elicit-timeout", Env: "TALLYFY_ELICIT_TIMEOUT", Default: "3m", Usage: "how long to wait for the person to answer a delete confirmation", set: duration(func(c *Config) *time.Duration { return &c.ElicitTimeout })},
+	{Name: "shutdown-timeout", Env: "MCP_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may take to finish on SIGTERM", set: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{Name: "auth-token", Env: "MCP_AUTH_TOKEN", Usage: "bearer token HTTP callers must send (never forwarded to Tallyfy); required off loopback", Secret: true, set: str(func(c *Config) *string { return &c.AuthToken })},
+	{Name: "auth-token-file", Env: "MCP_AUTH_TOKEN_FILE", Usage: "read the HTTP callers' bearer token from this file", set: str(func(c *Config) *string { return &c.AuthTokenFile })},
+	{Name: "tls-cert", Env: "MCP_TLS_CERT", Usage: "TLS certificate file for the HTTP transports", set: str(func(c *Config) *string { return &c.TLSCert })},
+	{Name: "tls-key", Env: "MCP_TLS_KEY", Usage: "TLS key file for the HTTP transports", set: str(func(c *Config) *string { return &c.TLSKey })},
+	{Name: "insecure-http", Env: "MCP_INSECURE_HTTP", Default: "false", Usage: "allow plain HTTP off loopback because a proxy in front terminates TLS", isBool: true, set: boolean(func(c *Config) *bool { return &c.InsecureHTTP })},
+	{Name: "allowed-origins", Env: "MCP_ALLOWED_ORIGINS", Usage: "comma-separated browser Origins allowed to call the HTTP transports (requests without Origin are allowed)", set: list(func(c *Config) *[]string { return &c.AllowedOrigins })},
+	{Name: "allowed-hosts", Env: "MCP_ALLOWED_HOSTS", Usage: "comma-separated Host header values accepted besides localhost and the --addr host", set: list(func(c *Config) *[]string { return &c.AllowedHosts })},
+	{Name: "max-body-bytes", Env: "MCP_MAX_BODY_BYTES", Default: "1048576", Usage: "largest HTTP request body accepted", set: func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("want a byte count ≥ 1024, got %q", v)
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+	{Name: "max-sessions", Env: "MCP_MAX_SESSIONS", Default: "1000", Usage: "most concurrent HTTP sessions", set: integer(func(c *Config) *int { return &c.MaxSessions })},
+	{Name: "session-idle-ttl", Env: "MCP_SESSION_IDLE_TTL", Default: "30m", Usage: "drop HTTP sessions idle this long", set: duration(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
+	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: float(func(c *Config) *float64 { return &c.RateLimit })},
+	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: float(func(c *Config) *float64 { return &c.GlobalRateLimit })},
+	{Name: "version", Default: "false", Usage: "print the version and exit", isBool: true, set: boolean(func(c *Config) *bool { return &c.ShowVersion })},
+}
+
+// ErrHelp is returned by ParseConfig after printing --help.
+var ErrHelp = flag.ErrHelp
+
+// ParseConfig reads flags from args and, for flags not given, variables from env.
+func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Config, error) {
+	cfg := &Config{}
+	for _, o := range Options { // defaults first
+		if o.Default != "" {
+			if err := o.set(cfg, o.Default); err != nil {
+				panic(o.Name + ": bad default: " + err.Error())
+			}
+		}
+	}
+	fs := flag.NewFlagSet("tallyfy-mcp", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, o := range Options {
+		o := o
+		fn := func(v string) error {
+			if err := o.set(cfg, v); err != nil {
+				return err
+			}
+			return nil
+		}
+		if o.isBool {
+			fs.BoolFunc(o.Name, o.Usage, fn)
+		} else {
+			fs.Func(o.Name, o.Usage, fn)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			PrintHelp(help)
+			return nil, ErrHelp
+		}
+		return nil, fmt.Errorf("%v (see --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, o := range Options {
+		if given[o.Name] || o.Env == "" {
+			continue
+		}
+		if v, ok := lookupEnv(getenv, o.Env); ok {
+			if err := o.set(cfg, v); err != nil {
+				return nil, fmt.Errorf("%s: %v", o.Env, err)
+			}
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func (c *Config) validate() error {
+	switch c.Transport {
+	case "stdio", "http", "sse":
+	default:
+		return fmt.Errorf("--transport must be stdio, http or sse, not %q", c.Transport)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if _, err := tools.ParseConfirmMode(c.Confirm); err != nil {
+		return err
+	}
+	if c.MaxDeletesPerHour < -1 {
+		return fmt.Errorf("--max-deletes-per-hour must be -1 (no cap), 0 (none) or more, not %d", c.MaxDeletesPerHour)
+	}
+	return tools.Policy{Tools: c.Tools, ExcludeTools: c.ExcludeTools}.Validate()
+}
+
+// readSecret returns value, or the trimmed content of file when value is empty.
+func readSecret(value, file, what string) (string, error) {
+	if value != "" || file == "" {
+		return strings.TrimSpace(value), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading %s file: %w", what, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s file %s is empty", what, file)
+	}
+	return s, nil
+}
+
+// PrintHelp writes usage: every flag with its variable and default.
+func PrintHelp(w io.Writer) {
+	fmt.Fprint(w, `tallyfy-mcp: an MCP server to look up, archive, restore and permanently delete
+Tallyfy one-off tasks, processes and templates.
+
+Usage:
+  tallyfy-mcp [flags]                 serve MCP (stdio by default)
+  tallyfy-mcp --sandbox               the same, against a built-in demo Tallyfy
+  tallyfy-mcp sandbox [--addr A]      serve only the demo Tallyfy REST API
+
+Flags (each can also be set by the environment variable shown; a flag wins):
+`)
+	for _, o := range Options {
+		line := "  --" + o.Name
+		if !o.isBool {
+			line += " value"
+		}
+		fmt.Fprintf(w, "%s\n      %s", line, o.Usage)
+		var extra []string
+		if o.Env != "" {
+			extra = append(extra, "env "+o.Env)
+		}
+		if o.Default != "" && o.Default != "false" {
+			extra = append(extra, "default "+o.Default)
+		}
+		if len(extra) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(extra, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+}

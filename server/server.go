@@ -1,0 +1,241 @@
+// Package server builds the MCP server from the configuration and the tool table (policy
+// filter, recovery, validation, hooks) and serves it over stdio, SSE or streamable HTTP. It
+// knows nothing of Tallyfy's endpoints.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// Instructions is the short guide hosts give the model with this server.
+const Instructions = `Tallyfy lifecycle server: look up, archive, restore and permanently delete one-off tasks, processes (runs) and templates of one Tallyfy organization.
+- Look up first: find IDs with list_tasks, list_runs or list_templates (archived: include or only for archived items) and check with get_*.
+- Archiving is reversible: every archive result names the tool that undoes it.
+- Permanent delete_* tools only take archived items and cannot be undone. The person must confirm: either the client asks them directly, or the tool answers confirmation_required with a preview; show it to the person and call again with confirm_token only after they explicitly agree. Never confirm on their behalf.`
+
+// App is a configured server: the MCP server, its toolset and what must be closed after.
+type App struct {
+	MCP     *mcpserver.MCPServer
+	Toolset *tools.Toolset
+	Config  *Config
+	Logger  *slog.Logger
+	closers []func() error
+}
+
+// Close releases what the app opened (audit file, sandbox listener).
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// New builds the app from cfg: the Tallyfy client (or the sandbox), the toolset with its
+// policy, the audit recorder and the MCP server.
+func New(cfg *Config, logger *slog.Logger) (*App, error) {
+	app := &App{Config: cfg, Logger: logger}
+	client, err := app.tallyfyClient()
+	if err != nil {
+		_ = app.Close()
+		return nil, err
+	}
+	var audit tools.Recorder = tools.LogRecorder{Logger: logger}
+	if cfg.AuditLog != "" {
+		f, err := tools.OpenAuditFile(cfg.AuditLog)
+		if err != nil {
+			_ = app.Close()
+			return nil, err
+		}
+		audit = f
+		app.closers = append(app.closers, f.Close)
+	}
+	mode, _ := tools.ParseConfirmMode(cfg.Confirm)
+	if mode == tools.ConfirmOff {
+		logger.Warn("--confirm off: permanent deletes run WITHOUT any confirmation; use only for unattended pipelines. Every audit record says confirm_mode=off.")
+	}
+	ts, err := tools.New(tools.Options{
+		Client: client, Confirm: mode, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
+		Policy: tools.Policy{ReadOnly: cfg.ReadOnly, DisablePermanentDelete: cfg.DisablePermanentDelete, Tools: cfg.Tools,
+			ExcludeTools: cfg.ExcludeTools, Protect: cfg.Protect, MaxDeletesPerHour: cfg.MaxDeletesPerHour},
+	})
+	if err != nil {
+		_ = app.Close()
+		return nil, err
+	}
+	app.Toolset = ts
+	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, logger)
+	return app, nil
+}
+
+// NewMCPServer registers the table's tools on a new MCP server with the policy filter, panic
+// recovery, input validation (with readable messages) and a per-call deadline.
+func NewMCPServer(ts *tools.Toolset, version string, toolTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
+	hooks := &mcpserver.Hooks{}
+	v := newValidationRewriter()
+	hooks.AddAfterCallTool(v.rewrite)
+	s := mcpserver.NewMCPServer("tallyfy-mcp", version,
+		mcpserver.WithTitle("Tallyfy"),
+		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithInstructions(Instructions),
+		mcpserver.WithToolFilter(ts.Filter),
+		mcpserver.WithInputSchemaValidation(),
+		mcpserver.WithHooks(hooks),
+		mcpserver.WithRecovery(),
+		mcpserver.WithToolHandlerMiddleware(deadline(toolTimeout)),
+	)
+	s.AddTools(ts.ServerTools()...)
+	for _, st := range ts.ServerTools() {
+		v.add(st.Tool)
+	}
+	return s
+}
+
+// deadline bounds every tool call (retries included). A delete waiting for the person is
+// bounded by --elicit-timeout instead, so it is exempt from the shorter tool deadline.
+func deadline(d time.Duration) mcpserver.ToolHandlerMiddleware {
+	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if d <= 0 {
+				return next(ctx, req)
+			}
+			if t, ok := tools.ByName(req.Params.Name); ok && t.Tier == tools.TierPermanent {
+				return next(ctx, req)
+			}
+			ctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			return next(ctx, req)
+		}
+	}
+}
+
+// tallyfyClient builds the Tallyfy client from the configuration, starting the sandbox first
+// when asked to.
+func (a *App) tallyfyClient() (*tallyfy.Client, error) {
+	cfg := a.Config
+	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
+		UserAgent: "tallyfy-mcp/" + cfg.Version,
+		OnRetry: func(method, path string, attempt int, err error, wait time.Duration) {
+			a.Logger.Debug("retrying Tallyfy request", "method", method, "path", path, "attempt", attempt, "wait", wait, "err", err)
+		}}
+	if cfg.Sandbox {
+		sb := sandbox.New()
+		url, srv, err := sandbox.Listen("127.0.0.1:0", sb)
+		if err != nil {
+			return nil, fmt.Errorf("starting the sandbox: %w", err)
+		}
+		a.closers = append(a.closers, srv.Close)
+		ccfg.BaseURL, ccfg.OrgID, ccfg.Token = url, sandbox.OrgID, sandbox.AdminToken
+		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID)
+		return tallyfy.New(ccfg)
+	}
+	token, err := readSecret(cfg.AccessToken, cfg.TokenFile, "token")
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, errors.New("no Tallyfy access token: set TALLYFY_ACCESS_TOKEN (or --token-file) and TALLYFY_ORG_ID, or run with --sandbox to try every tool on built-in demo data")
+	}
+	if cfg.OrgID == "" {
+		return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
+	}
+	ccfg.Token = token
+	return tallyfy.New(ccfg)
+}
+
+// Serve runs the configured transport until ctx ends (SIGTERM) or, on stdio, stdin closes.
+func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	switch a.Config.Transport {
+	case "stdio":
+		return a.serveStdio(ctx, stdin, stdout)
+	default:
+		return a.serveHTTP(ctx)
+	}
+}
+
+func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	s := mcpserver.NewStdioServer(a.MCP)
+	s.SetErrorLogger(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError))
+	// More workers than the default 5: a delete waiting for the person holds one.
+	mcpserver.WithWorkerPoolSize(16)(s)
+	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", len(a.Toolset.Filter(ctx, allTools())))
+	err := s.Listen(ctx, stdin, stdout)
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+func allTools() []mcp.Tool {
+	out := make([]mcp.Tool, 0, len(tools.All))
+	for _, t := range tools.All {
+		out = append(out, mcp.Tool{Name: t.Name})
+	}
+	return out
+}
+
+// serveHTTP is replaced by the HTTP transports (http.go).
+var serveHTTPImpl func(a *App, ctx context.Context) error
+
+func (a *App) serveHTTP(ctx context.Context) error {
+	if serveHTTPImpl == nil {
+		return fmt.Errorf("--transport %s is not available in this build", a.Config.Transport)
+	}
+	return serveHTTPImpl(a, ctx)
+}
+
+// RunSandbox serves only the demo Tallyfy REST API (the `sandbox` subcommand).
+func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr io.Writer) error {
+	addr := "127.0.0.1:8081"
+	faults := ""
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case (a == "--addr" || a == "-addr") && i+1 < len(args):
+			addr = args[i+1]
+			i++
+		case (a == "--faults" || a == "-faults") && i+1 < len(args):
+			faults = args[i+1]
+			i++
+		case a == "--help" || a == "-h":
+			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n",
+				addr, sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
+			return nil
+		default:
+			return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", a)
+		}
+	}
+	sb := sandbox.New()
+	if faults != "" {
+		fs, err := sandbox.ParseFaults(faults)
+		if err != nil {
+			return err
+		}
+		sb.SetFaults(fs...)
+	}
+	url, srv, err := sandbox.Listen(addr, sb)
+	if err != nil {
+		return err
+	}
+	logger.Info("sandbox: serving the demo Tallyfy REST API", "url", url, "org", sandbox.OrgID,
+		"admin_token", sandbox.AdminToken, "member_token", sandbox.MemberToken)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

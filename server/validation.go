@@ -1,0 +1,114 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// validationRewriter turns mcp-go's input validation failures ("/task_id: &{Got:… Want:…}")
+// into sentences a model can act on. It runs only on the failure path: the schemas are
+// compiled once, at startup.
+type validationRewriter struct {
+	mu      sync.RWMutex
+	schemas map[string]*jsonschema.Schema
+	props   map[string][]string
+	printer *message.Printer
+}
+
+const validationPrefix = "input schema validation failed"
+
+func newValidationRewriter() *validationRewriter {
+	return &validationRewriter{schemas: map[string]*jsonschema.Schema{}, props: map[string][]string{}, printer: message.NewPrinter(language.English)}
+}
+
+func (v *validationRewriter) add(t mcp.Tool) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(t.RawInputSchema))
+	if err != nil {
+		return
+	}
+	c := jsonschema.NewCompiler()
+	url := "mem:///" + t.Name + ".json"
+	if c.AddResource(url, doc) != nil {
+		return
+	}
+	s, err := c.Compile(url)
+	if err != nil {
+		return
+	}
+	var raw struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	_ = json.Unmarshal(t.RawInputSchema, &raw)
+	names := make([]string, 0, len(raw.Properties))
+	for n := range raw.Properties {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	v.mu.Lock()
+	v.schemas[t.Name], v.props[t.Name] = s, names
+	v.mu.Unlock()
+}
+
+// rewrite is an AfterCallTool hook: it replaces the text of a validation failure in place.
+func (v *validationRewriter) rewrite(_ context.Context, _ any, req *mcp.CallToolRequest, result any) {
+	res, ok := result.(*mcp.CallToolResult)
+	if !ok || !res.IsError || len(res.Content) != 1 {
+		return
+	}
+	text, ok := res.Content[0].(mcp.TextContent)
+	if !ok || !strings.HasPrefix(text.Text, validationPrefix) {
+		return
+	}
+	v.mu.RLock()
+	s, props := v.schemas[req.Params.Name], v.props[req.Params.Name]
+	v.mu.RUnlock()
+	if s == nil {
+		return
+	}
+	args, err := json.Marshal(req.GetRawArguments())
+	if err != nil {
+		return
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
+	if err != nil || string(args) == "null" {
+		inst = map[string]any{}
+	}
+	err = s.Validate(inst)
+	var verr *jsonschema.ValidationError
+	if !errors.As(err, &verr) {
+		return
+	}
+	var parts []string
+	for _, leaf := range leaves(verr) {
+		where := "arguments"
+		if len(leaf.InstanceLocation) > 0 {
+			where = strings.Join(leaf.InstanceLocation, ".")
+		}
+		parts = append(parts, where+": "+leaf.ErrorKind.LocalizedString(v.printer))
+	}
+	text.Text = fmt.Sprintf("Invalid arguments for %s: %s. Nothing was changed. Valid arguments: %s.",
+		req.Params.Name, strings.Join(parts, "; "), strings.Join(props, ", "))
+	res.Content[0] = text
+}
+
+func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(e.Causes) == 0 {
+		return []*jsonschema.ValidationError{e}
+	}
+	var out []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		out = append(out, leaves(c)...)
+	}
+	return out
+}

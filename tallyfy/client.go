@@ -1,0 +1,535 @@
+package tallyfy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// DefaultBaseURL is the API root given by Tallyfy's docs; https://api.tallyfy.com works too.
+const DefaultBaseURL = "https://go.tallyfy.com/api"
+
+// idPattern is the format of every Tallyfy organization, task, run and template ID.
+var idPattern = regexp.MustCompile(`^[a-f0-9]{32}$`)
+
+// ValidID reports whether s is a well-formed Tallyfy ID.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// Config configures a Client. Zero values take the defaults noted on each field.
+type Config struct {
+	BaseURL string // default DefaultBaseURL; http only for loopback hosts
+	Token   string // personal access token or OAuth bearer token
+	OrgID   string
+	// UserAgent is sent as User-Agent; default "tallyfy-mcp".
+	UserAgent string
+	// HTTPClient is shared by every call; default a keep-alive client built by NewHTTPClient.
+	HTTPClient *http.Client
+	// RequestTimeout bounds one HTTP attempt; default 30s.
+	RequestTimeout time.Duration
+	// MaxBodyBytes caps how much of a response body is read; default 4 MiB.
+	MaxBodyBytes int64
+	// MaxTries is the number of attempts for a retryable call, first one included; default 4.
+	// 1 disables retries.
+	MaxTries int
+	// RetryBaseDelay is the first backoff step (jittered, growing ×2); default 250ms.
+	RetryBaseDelay time.Duration
+	// MaxRetryAfter is the longest Retry-After the client waits out itself; longer ones are
+	// returned to the caller. Default 30s.
+	MaxRetryAfter time.Duration
+	// OnRetry, if set, is told about each retry (for logs).
+	OnRetry func(method, path string, attempt int, err error, wait time.Duration)
+}
+
+// Client calls the Tallyfy REST API for one organization.
+type Client struct {
+	cfg  Config
+	base *url.URL
+}
+
+// NewHTTPClient returns the keep-alive client used when Config.HTTPClient is nil.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 64
+	t.MaxIdleConnsPerHost = 32
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 0 // bounded per attempt by RequestTimeout instead
+	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {
+		// A redirect could carry the bearer token to another host: never follow one.
+		return http.ErrUseLastResponse
+	}}
+}
+
+// New checks cfg and returns a client.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	base, err := ParseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(cfg.Token) == "" {
+		return nil, errors.New("tallyfy: an access token is required")
+	}
+	if !ValidID(cfg.OrgID) {
+		return nil, fmt.Errorf("tallyfy: organization id %q is not 32 lowercase hex characters (Settings > Organization in Tallyfy)", truncate(cfg.OrgID, 80))
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "tallyfy-mcp"
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = NewHTTPClient()
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 4 << 20
+	}
+	if cfg.MaxTries <= 0 {
+		cfg.MaxTries = 4
+	}
+	if cfg.RetryBaseDelay <= 0 {
+		cfg.RetryBaseDelay = 250 * time.Millisecond
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = 30 * time.Second
+	}
+	return &Client{cfg: cfg, base: base}, nil
+}
+
+// OrgID is the organization this client acts on.
+func (c *Client) OrgID() string { return c.cfg.OrgID }
+
+// BaseURL is the API root in use.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// ParseBaseURL accepts https URLs, and http only for loopback hosts (the sandbox, local tests).
+func ParseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(raw), "/"))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("tallyfy: base URL %q is not an absolute URL such as %s", raw, DefaultBaseURL)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("tallyfy: base URL %q must not carry credentials, a query or a fragment", u.Redacted())
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) {
+			return nil, fmt.Errorf("tallyfy: base URL %q uses plain http; use https (http is allowed only for loopback addresses)", raw)
+		}
+	default:
+		return nil, fmt.Errorf("tallyfy: base URL %q must use https", raw)
+	}
+	return u, nil
+}
+
+// IsLoopbackHost reports whether host is localhost or a loopback IP.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// retryClass says which failures a call may retry.
+type retryClass int
+
+const (
+	// retrySafe: reads and idempotent writes: 429, 502/503/504 and transport errors.
+	retrySafe retryClass = iota
+	// retryUnsent: permanent deletes: only failures where the request provably never reached
+	// Tallyfy (429, connection refused). Anything else is ambiguous and left to the caller.
+	retryUnsent
+)
+
+// path builds /organizations/{org}/{collection}[/{id}][/suffix] with every segment escaped.
+func (c *Client) path(collection, id, suffix string) string {
+	p := "/organizations/" + url.PathEscape(c.cfg.OrgID) + "/" + collection
+	if id != "" {
+		p += "/" + url.PathEscape(id)
+	}
+	if suffix != "" {
+		p += "/" + suffix
+	}
+	return p
+}
+
+// response is a successful answer: status, headers and the (capped) body.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// do sends one logical call with retries by class and returns a 2xx response or an error.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, class retryClass) (*response, error) {
+	attempt := 0
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = c.cfg.RetryBaseDelay
+	b.Multiplier = 2
+	b.RandomizationFactor = 0.3
+	b.MaxInterval = 8 * c.cfg.RetryBaseDelay
+	op := func() (*response, error) {
+		attempt++
+		resp, err := c.once(ctx, method, path, query)
+		if err == nil {
+			return resp, nil
+		}
+		wait, retry := c.shouldRetry(ctx, err, class)
+		if !retry || attempt >= c.cfg.MaxTries {
+			return nil, backoff.Permanent(err)
+		}
+		if c.cfg.OnRetry != nil {
+			c.cfg.OnRetry(method, path, attempt, err, wait)
+		}
+		if wait > 0 {
+			return nil, &retryAfter{err: err, wait: wait}
+		}
+		return nil, err
+	}
+	resp, err := backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxTries(uint(c.cfg.MaxTries)), backoff.WithMaxElapsedTime(0))
+	var ra *retryAfter
+	if errors.As(err, &ra) {
+		err = ra.err
+	}
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// backoff returns the context's cause on cancellation; keep the last real failure too.
+		return nil, fmt.Errorf("%w (while waiting to retry)", err)
+	}
+	return resp, err
+}
+
+// retryAfter carries a server-chosen wait to backoff.Retry without losing the error.
+type retryAfter struct {
+	err  error
+	wait time.Duration
+}
+
+func (r *retryAfter) Error() string { return r.err.Error() }
+func (r *retryAfter) Unwrap() error { return r.err }
+
+// As lets backoff.Retry see a *backoff.RetryAfterError with our wait.
+func (r *retryAfter) As(target any) bool {
+	if t, ok := target.(**backoff.RetryAfterError); ok {
+		*t = &backoff.RetryAfterError{Duration: r.wait}
+		return true
+	}
+	return false
+}
+
+// shouldRetry decides whether err may be retried under class, and how long the server asked
+// to wait. It never lets a wait run past the caller's deadline.
+func (c *Client) shouldRetry(ctx context.Context, err error, class retryClass) (time.Duration, bool) {
+	if ctx.Err() != nil {
+		return 0, false
+	}
+	var wait time.Duration
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae):
+		switch ae.Status {
+		case http.StatusTooManyRequests:
+			wait = ae.RetryAfter
+			if wait > c.cfg.MaxRetryAfter {
+				return 0, false // tell the caller to come back later instead of blocking
+			}
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			if class != retrySafe {
+				return 0, false
+			}
+			wait = ae.RetryAfter
+			if wait > c.cfg.MaxRetryAfter {
+				return 0, false
+			}
+		default:
+			return 0, false
+		}
+	case isConnRefused(err):
+		// Nothing was sent: safe for every class.
+	case class == retrySafe && isTransportError(err):
+	default:
+		return 0, false
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+c.cfg.RetryBaseDelay {
+		return 0, false
+	}
+	return wait, true
+}
+
+func isConnRefused(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// TransportError wraps a failure to get any HTTP answer (reset, timeout, refused).
+type TransportError struct {
+	Method, Path string
+	Err          error
+	// Sent is false when the request provably never left (connection refused / dial failure).
+	Sent bool
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("tallyfy: %s %s: no answer from Tallyfy: %v", e.Method, e.Path, e.Err)
+}
+func (e *TransportError) Unwrap() error { return e.Err }
+
+func isTransportError(err error) bool {
+	var te *TransportError
+	return errors.As(err, &te)
+}
+
+// once sends a single HTTP attempt.
+func (c *Client) once(ctx context.Context, method, path string, query url.Values) (*response, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawPath = ""
+	if len(query) > 0 {
+		u.RawQuery = query.Encode()
+	}
+	req, err := http.NewRequestWithContext(actx, method, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("tallyfy: building request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Tallyfy-Client", "APIClient")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// url.Error repeats the URL; the token is never in it (header only).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no response within %s (--request-timeout)", c.cfg.RequestTimeout)
+		}
+		return nil, &TransportError{Method: method, Path: path, Err: err, Sent: !isConnRefused(err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, parseAPIError(resp.StatusCode, resp.Header, body, method, path)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
+			ContentType: resp.Header.Get("Content-Type"), Reason: "the body was cut off: " + err.Error(), Method: method, Path: path}
+	}
+	if int64(len(body)) > c.cfg.MaxBodyBytes {
+		return nil, &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
+			ContentType: resp.Header.Get("Content-Type"), Reason: fmt.Sprintf("larger than %d bytes", c.cfg.MaxBodyBytes), Method: method, Path: path}
+	}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+// decodeData decodes {"data": …} into v.
+func decodeData(method, path string, r *response, v any) error {
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(r.Body, &env); err != nil {
+		return r.unusable(method, path, describeJSONError(r, err))
+	}
+	if len(env.Data) == 0 || string(env.Data) == "null" {
+		return r.unusable(method, path, "no data envelope")
+	}
+	if err := json.Unmarshal(env.Data, v); err != nil {
+		return r.unusable(method, path, "unexpected data: "+err.Error())
+	}
+	return nil
+}
+
+func (r *response) unusable(method, path, reason string) error {
+	return &ResponseError{Status: r.Status, RequestID: r.Header.Get("X-Request-Id"), ContentType: r.Header.Get("Content-Type"),
+		Reason: reason, Method: method, Path: path}
+}
+
+func describeJSONError(r *response, err error) string {
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case len(r.Body) == 0:
+		return "empty body"
+	case ct != "" && !strings.Contains(ct, "json"):
+		return "not JSON (Content-Type " + truncate(ct, 60) + ")"
+	case errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected end of JSON"):
+		return "truncated JSON"
+	default:
+		return "not valid JSON"
+	}
+}
+
+// get fetches one item into v.
+func (c *Client) get(ctx context.Context, kind Kind, collection, id string, v any) error {
+	if !ValidID(id) {
+		return &InvalidIDError{Kind: kind, ID: id}
+	}
+	p := c.path(collection, id, "")
+	r, err := c.do(ctx, http.MethodGet, p, nil, retrySafe)
+	if err != nil {
+		return err
+	}
+	return decodeData(http.MethodGet, p, r, v)
+}
+
+// list fetches one page of a collection into a Page.
+func list[T any](ctx context.Context, c *Client, collection string, opts ListOptions, extra url.Values) (*Page[T], error) {
+	q := url.Values{}
+	for k, v := range extra {
+		q[k] = v
+	}
+	if s := strings.TrimSpace(opts.Query); s != "" {
+		q.Set("q", s)
+	}
+	switch opts.Archived {
+	case "", ArchivedExclude:
+	case ArchivedInclude:
+		q.Set("archived", "true")
+	case ArchivedOnly:
+		q.Set("archived", "only")
+	default:
+		return nil, fmt.Errorf("tallyfy: archived must be exclude, include or only, not %q", opts.Archived)
+	}
+	if opts.Page > 0 {
+		q.Set("page", strconv.Itoa(opts.Page))
+	}
+	if opts.PerPage > 0 {
+		if opts.PerPage > 100 {
+			opts.PerPage = 100
+		}
+		q.Set("per_page", strconv.Itoa(opts.PerPage))
+	}
+	p := c.path(collection, "", "")
+	r, err := c.do(ctx, http.MethodGet, p, q, retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		Data []T `json:"data"`
+		Meta struct {
+			Pagination *Pagination `json:"pagination"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(r.Body, &env); err != nil {
+		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
+	}
+	page := &Page[T]{Items: env.Data}
+	if env.Meta.Pagination != nil {
+		page.Pagination = *env.Meta.Pagination
+	} else {
+		page.Pagination = Pagination{Total: len(env.Data), Count: len(env.Data), PerPage: len(env.Data), CurrentPage: 1, TotalPages: 1}
+	}
+	return page, nil
+}
+
+// mutate sends a lifecycle request (DELETE or PUT) and returns the raw response.
+func (c *Client) mutate(ctx context.Context, kind Kind, method, collection, id, suffix string, class retryClass) (*response, string, error) {
+	if !ValidID(id) {
+		return nil, "", &InvalidIDError{Kind: kind, ID: id}
+	}
+	p := c.path(collection, id, suffix)
+	r, err := c.do(ctx, method, p, nil, class)
+	return r, p, err
+}
+
+// findArchived pages through the archived-only list looking for id. Tallyfy answers 404 to a
+// GET of an archived template (and, per INFERENCE in tallyfy-api.md §2.1, possibly of an
+// archived task), so the archived listing is the only way to see one.
+func findArchived[T any](ctx context.Context, c *Client, collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
+	const perPage, maxPages = 100, 50
+	for page := 1; page <= maxPages; page++ {
+		p, err := list[T](ctx, c, collection, ListOptions{Archived: ArchivedOnly, Page: page, PerPage: perPage}, extra)
+		if err != nil {
+			return nil, err
+		}
+		for i := range p.Items {
+			if idOf(&p.Items[i]) == id {
+				return &p.Items[i], nil
+			}
+		}
+		if !p.HasMore() || len(p.Items) == 0 {
+			break
+		}
+	}
+	return nil, nil
+}
+
+// Lookup returns the current state of a task, run or template, archived or not.
+func (c *Client) Lookup(ctx context.Context, kind Kind, id string) (Entity, error) {
+	var e Entity
+	var err error
+	switch kind {
+	case KindTask:
+		var t *Task
+		if t, err = c.FindTask(ctx, id); err == nil {
+			e = t.Entity()
+		}
+	case KindRun:
+		var r *Run
+		if r, err = c.FindRun(ctx, id); err == nil {
+			e = r.Entity()
+		}
+	case KindTemplate:
+		var t *Template
+		if t, err = c.FindTemplate(ctx, id); err == nil {
+			e = t.Entity()
+		}
+	default:
+		err = fmt.Errorf("tallyfy: unknown kind %q", kind)
+	}
+	return e, err
+}
+
+// optionalData decodes {"data": …} when there is a body; an empty 2xx body gives nil.
+func optionalData[T any](method, path string, r *response) (*T, error) {
+	if len(trimSpace(r.Body)) == 0 {
+		return nil, nil
+	}
+	var v T
+	if err := decodeData(method, path, r, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
+
+// find GETs one item and, on 404, looks for it among the archived ones.
+func find[T any](ctx context.Context, c *Client, get func(context.Context, string) (*T, error), collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
+	item, err := get(ctx, id)
+	if err == nil || !IsNotFound(err) {
+		return item, err
+	}
+	found, ferr := findArchived(ctx, c, collection, extra, id, idOf)
+	if ferr != nil || found == nil {
+		return nil, err
+	}
+	return found, nil
+}

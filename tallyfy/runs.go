@@ -1,0 +1,56 @@
+package tallyfy
+
+import (
+	"context"
+	"net/http"
+)
+
+// Processes (runs): tallyfy-api.md §1.4–1.6, §2.3–2.4.
+
+const runsPath = "runs"
+
+// GetRun fetches one run (GET /runs/{id}); archived runs are returned with archived_at set.
+func (c *Client) GetRun(ctx context.Context, id string) (*Run, error) {
+	var r Run
+	if err := c.get(ctx, KindRun, runsPath, id, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ListRuns lists runs (GET /runs).
+func (c *Client) ListRuns(ctx context.Context, opts ListOptions) (*Page[Run], error) {
+	return list[Run](ctx, c, runsPath, opts, nil)
+}
+
+// ArchiveRun archives a run (DELETE /runs/{id}; 200 {data: run}). The run is nil when
+// Tallyfy answers without a body.
+func (c *Client) ArchiveRun(ctx context.Context, id string) (*Run, error) {
+	r, p, err := c.mutate(ctx, KindRun, http.MethodDelete, runsPath, id, "", retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	return optionalData[Run](http.MethodDelete, p, r)
+}
+
+// ActivateRun restores an archived run (PUT /runs/{id}/activate; 200 {data: run}).
+func (c *Client) ActivateRun(ctx context.Context, id string) (*Run, error) {
+	r, p, err := c.mutate(ctx, KindRun, http.MethodPut, runsPath, id, "activate", retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	return optionalData[Run](http.MethodPut, p, r)
+}
+
+// DeleteRun permanently deletes an archived run (DELETE /runs/{id}/delete; 200, empty body).
+// Admin only; 422 while the run is live.
+func (c *Client) DeleteRun(ctx context.Context, id string) error {
+	_, _, err := c.mutate(ctx, KindRun, http.MethodDelete, runsPath, id, "delete", retryUnsent)
+	return err
+}
+
+// FindRun returns the run whether live or archived: a 404 from GET is checked
+// against the archived listing before it is reported.
+func (c *Client) FindRun(ctx context.Context, id string) (*Run, error) {
+	return find(ctx, c, c.GetRun, runsPath, nil, id, func(v *Run) string { return v.ID })
+}

@@ -1,0 +1,72 @@
+package tallyfy
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+)
+
+// Templates (checklists): tallyfy-api.md §1.7–1.9, §2.5–2.6.
+
+const templatesPath = "checklists"
+
+// GetTemplate fetches one live template (GET /checklists/{id}). Tallyfy answers 404 for an
+// archived template; use Lookup to see archived ones.
+func (c *Client) GetTemplate(ctx context.Context, id string) (*Template, error) {
+	var t Template
+	if err := c.get(ctx, KindTemplate, templatesPath, id, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// ListTemplates lists templates (GET /checklists).
+func (c *Client) ListTemplates(ctx context.Context, opts ListOptions) (*Page[Template], error) {
+	return list[Template](ctx, c, templatesPath, opts, nil)
+}
+
+// ArchiveTemplate archives a template (DELETE /checklists/{id}; 200 {message, deleted_references}).
+func (c *Client) ArchiveTemplate(ctx context.Context, id string) (*TemplateDeletion, error) {
+	r, p, err := c.mutate(ctx, KindTemplate, http.MethodDelete, templatesPath, id, "", retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	return decodeDeletion(http.MethodDelete, p, r)
+}
+
+// RestoreTemplate restores an archived template (PUT /checklists/{id}/restore). The template
+// is nil when Tallyfy answers without a body.
+func (c *Client) RestoreTemplate(ctx context.Context, id string) (*Template, error) {
+	r, p, err := c.mutate(ctx, KindTemplate, http.MethodPut, templatesPath, id, "restore", retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	return optionalData[Template](http.MethodPut, p, r)
+}
+
+// DeleteTemplate permanently deletes an archived template (DELETE /checklists/{id}/delete).
+// Admin only; an error while the template is live.
+func (c *Client) DeleteTemplate(ctx context.Context, id string) (*TemplateDeletion, error) {
+	r, p, err := c.mutate(ctx, KindTemplate, http.MethodDelete, templatesPath, id, "delete", retryUnsent)
+	if err != nil {
+		return nil, err
+	}
+	return decodeDeletion(http.MethodDelete, p, r)
+}
+
+func decodeDeletion(method, path string, r *response) (*TemplateDeletion, error) {
+	var d TemplateDeletion
+	if len(trimSpace(r.Body)) == 0 {
+		return &d, nil
+	}
+	if err := json.Unmarshal(r.Body, &d); err != nil {
+		return nil, r.unusable(method, path, describeJSONError(r, err))
+	}
+	return &d, nil
+}
+
+// FindTemplate returns the template whether live or archived: a 404 from GET is checked
+// against the archived listing before it is reported.
+func (c *Client) FindTemplate(ctx context.Context, id string) (*Template, error) {
+	return find(ctx, c, c.GetTemplate, templatesPath, nil, id, func(v *Template) string { return v.ID })
+}

@@ -1,0 +1,179 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// Record is one audit line: what a lifecycle or permanent tool call did, or why it did not.
+// It never holds a token; arguments appear only as the resource ID.
+type Record struct {
+	Time          string  `json:"time"`
+	Tool          string  `json:"tool"`
+	Tier          string  `json:"tier"`
+	Org           string  `json:"org"`
+	ResourceType  string  `json:"resource_type"`
+	ResourceID    string  `json:"resource_id,omitempty"`
+	ResourceName  string  `json:"resource_name,omitempty"`
+	Outcome       string  `json:"outcome"` // ok, noop, refused, failed, unknown, confirmation_required, cancelled
+	Detail        string  `json:"detail,omitempty"`
+	Confirmation  string  `json:"confirmation,omitempty"` // elicitation, token, off
+	ConfirmMode   string  `json:"confirm_mode"`
+	HTTPStatus    int     `json:"http_status,omitempty"`
+	RequestID     string  `json:"tallyfy_request_id,omitempty"`
+	DurationMS    float64 `json:"duration_ms"`
+	ClientName    string  `json:"client_name,omitempty"`
+	ClientVersion string  `json:"client_version,omitempty"`
+	Session       string  `json:"session,omitempty"`
+	Transport     string  `json:"transport,omitempty"`
+}
+
+// Recorder stores audit records. Record must return only once the record is durable.
+type Recorder interface {
+	Record(ctx context.Context, r Record) error
+}
+
+// LogRecorder writes records to the log (stderr) when no audit file is configured.
+type LogRecorder struct{ Logger *slog.Logger }
+
+func (l LogRecorder) Record(ctx context.Context, r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	l.Logger.LogAttrs(ctx, slog.LevelInfo, "audit", slog.String("record", string(b)))
+	return nil
+}
+
+// FileRecorder appends JSON lines to a file (created 0600) and syncs each before returning.
+type FileRecorder struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// OpenAuditFile opens (or creates, mode 0600) path for appending.
+func OpenAuditFile(path string) (*FileRecorder, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	return &FileRecorder{f: f}, nil
+}
+
+func (a *FileRecorder) Record(_ context.Context, r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, err := a.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return a.f.Sync()
+}
+
+// Close flushes and closes the file.
+func (a *FileRecorder) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.f.Sync(); err != nil {
+		_ = a.f.Close()
+		return err
+	}
+	return a.f.Close()
+}
+
+type transportKey struct{}
+
+type transportInfo struct {
+	name   string
+	canAsk bool
+}
+
+// WithTransport marks ctx with the transport's name and whether it can carry a server-to-client
+// question (elicitation). The server sets it per request; unmarked contexts (stdio,
+// in-process) can.
+func WithTransport(ctx context.Context, name string, canAsk bool) context.Context {
+	return context.WithValue(ctx, transportKey{}, transportInfo{name: name, canAsk: canAsk})
+}
+
+// TransportCanAsk reports whether the request's transport can carry an elicitation.
+func TransportCanAsk(ctx context.Context) bool {
+	ti, ok := ctx.Value(transportKey{}).(transportInfo)
+	return !ok || ti.canAsk
+}
+
+func transportName(ctx context.Context) string {
+	if ti, ok := ctx.Value(transportKey{}).(transportInfo); ok {
+		return ti.name
+	}
+	return "stdio"
+}
+
+func clientInfo(ctx context.Context) (name, version string) {
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.ClientInfo != nil {
+		return info.ClientInfo.Name, info.ClientInfo.Version
+	}
+	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
+		ci := s.GetClientInfo()
+		return ci.Name, ci.Version
+	}
+	return "", ""
+}
+
+// finish writes the audit record of a lifecycle or permanent call and returns its result. If
+// the record cannot be written the result is withheld and replaced by an error: an action the
+// operator cannot see afterwards must not look like a clean success.
+func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult) *mcp.CallToolResult {
+	if c.tool.Tier == TierRead {
+		return res
+	}
+	if c.outcome == "" {
+		if res.IsError {
+			c.outcome = "refused"
+		} else {
+			c.outcome = "ok"
+		}
+	}
+	rec := Record{
+		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.client.OrgID(),
+		ResourceType: string(c.res.kind), ResourceID: c.id, Outcome: c.outcome, Detail: c.errDetail,
+		Confirmation: c.confirm, ConfirmMode: string(ts.opts.Confirm),
+		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
+	}
+	if c.entity != nil {
+		rec.ResourceName = c.entity.Name
+	}
+	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
+	if c.err != nil {
+		var ae *tallyfy.APIError
+		var re *tallyfy.ResponseError
+		switch {
+		case errors.As(c.err, &ae):
+			rec.HTTPStatus, rec.RequestID = ae.Status, ae.RequestID
+		case errors.As(c.err, &re):
+			rec.HTTPStatus, rec.RequestID = re.Status, re.RequestID
+		}
+		if rec.Detail == "" {
+			rec.Detail = clip(describe(c.err), 300)
+		}
+	}
+	if err := ts.audit.Record(context.WithoutCancel(ctx), rec); err != nil {
+		ts.log.Error("audit record not written", "tool", c.tool.Name, "err", err)
+		return mcp.NewToolResultError(fmt.Sprintf("The audit record could not be written (%v); the operator must fix the audit log. Outcome of the call: %s. Check the state with %s before doing anything else.",
+			err, c.outcome, toolFor(c.res.kind, VerbGet).Name))
+	}
+	return res
+}

@@ -1,0 +1,122 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// tokenHelp says where a Tallyfy user makes a new personal access token (tallyfy-api.md §3).
+const tokenHelp = "Make a new personal access token in Tallyfy under Settings > Integrations > REST API (tokens expire after 6 months and when you log out of Tallyfy), then update TALLYFY_ACCESS_TOKEN (or --token-file) and restart the server."
+
+func invalidArgument(name, why string) *mcp.CallToolResult {
+	return mcp.NewToolResultError(fmt.Sprintf("Invalid argument %s: %s Nothing was changed.", name, why))
+}
+
+// failure turns an error from Tallyfy into a result that tells the agent what to do next.
+// Messages carry Tallyfy's request id where there is one, never a token or a raw body.
+func failure(c *call, err error) *mcp.CallToolResult {
+	if c.outcome == "" {
+		c.outcome = "failed"
+	}
+	c.err = err
+	return mcp.NewToolResultError(explain(c, err))
+}
+
+func explain(c *call, err error) string {
+	r := c.res
+	listTool := toolFor(r.kind, VerbList).Name
+	nothing := ""
+	if c.tool.Tier != TierRead {
+		nothing = " Nothing was changed."
+	}
+	var (
+		ae *tallyfy.APIError
+		ie *tallyfy.InvalidIDError
+		te *tallyfy.TransportError
+		re *tallyfy.ResponseError
+	)
+	switch {
+	case errors.As(err, &ie):
+		return fmt.Sprintf("Invalid argument %s: %v. Find the ID with %s.", r.idArg, err, listTool)
+	case errors.Is(err, context.Canceled):
+		return "The call was cancelled before Tallyfy answered." + nothing
+	case errors.Is(err, context.DeadlineExceeded):
+		return "The call ran out of time before Tallyfy answered. Try again; if it keeps happening Tallyfy may be slow or unreachable." + nothing
+	case errors.As(err, &te):
+		return fmt.Sprintf("Could not reach Tallyfy (%v). Check the network and TALLYFY_BASE_URL, then try again.%s", te.Err, nothing)
+	case errors.As(err, &re):
+		return fmt.Sprintf("Tallyfy answered %d but the body was unusable (%s)%s. Nothing was assumed from it; try again, and check the state with %s.",
+			re.Status, re.Reason, requestRef(re.RequestID), toolFor(r.kind, VerbGet).Name)
+	case !errors.As(err, &ae):
+		return fmt.Sprintf("Unexpected error: %v.%s", err, nothing)
+	}
+	ref := requestRef(ae.RequestID)
+	switch {
+	case ae.Status == http.StatusUnauthorized:
+		return "Tallyfy rejected the access token (401 Unauthorized): it is invalid, expired or was revoked." + ref + " " + tokenHelp
+	case ae.Status == http.StatusForbidden && c.tool.Tier == TierPermanent:
+		return fmt.Sprintf("Tallyfy refused (403 Forbidden): %s%s. Permanent deletes need a Tallyfy administrator: ask an admin to do it, or to run this server with an admin's token.%s",
+			ae.Message, ref, nothing)
+	case ae.Status == http.StatusForbidden:
+		return fmt.Sprintf("Tallyfy refused (403 Forbidden): %s%s. The Tallyfy user behind the token lacks permission for this %s, or TALLYFY_ORG_ID is another organization.%s",
+			ae.Message, ref, r.noun, nothing)
+	case ae.Status == http.StatusNotFound && ae.Code == "ENDPOINT_NOT_FOUND":
+		return fmt.Sprintf("Tallyfy does not know this endpoint (404 ENDPOINT_NOT_FOUND)%s: TALLYFY_BASE_URL is probably wrong (use %s).%s", ref, tallyfy.DefaultBaseURL, nothing)
+	case ae.Status == http.StatusNotFound:
+		return fmt.Sprintf("No %s with ID %s exists in this organization, archived or not%s: it may have been permanently deleted, or the ID is of another kind. Find it with %s (archived: include).%s",
+			r.noun, c.id, ref, listTool, nothing)
+	case ae.Status == http.StatusUnprocessableEntity && c.tool.Verb == VerbDelete:
+		return fmt.Sprintf("Tallyfy refused the delete (422): %s%s. If the %s is not archived, archive it with %s first.%s",
+			ae.Message, ref, r.noun, toolFor(r.kind, VerbArchive).Name, nothing)
+	case ae.Status == http.StatusTooManyRequests:
+		wait := "a few seconds"
+		if ae.RetryAfter > 0 {
+			wait = fmt.Sprintf("%d s", int(ae.RetryAfter.Seconds()+0.5))
+		}
+		return fmt.Sprintf("Tallyfy is rate limiting this token (429)%s. Retry after %s.%s", ref, wait, nothing)
+	case ae.Status >= 500:
+		return fmt.Sprintf("Tallyfy had a server error (%d %s)%s. Try again in a moment; if it persists, contact Tallyfy support with the request id.%s",
+			ae.Status, http.StatusText(ae.Status), ref, nothing)
+	default:
+		msg := ae.Message
+		if len(ae.Fields) > 0 {
+			msg += " (" + ae.FieldSummary() + ")"
+		}
+		return fmt.Sprintf("Tallyfy refused the request (%d%s): %s%s.%s", ae.Status, codeSuffix(ae.Code), msg, ref, nothing)
+	}
+}
+
+func codeSuffix(code string) string {
+	if code == "" {
+		return ""
+	}
+	return " " + code
+}
+
+func requestRef(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " [Tallyfy request id " + id + "]"
+}
+
+// describe is a short form of an error for messages that wrap it.
+func describe(err error) string {
+	var ae *tallyfy.APIError
+	if errors.As(err, &ae) {
+		return fmt.Sprintf("%d %s%s", ae.Status, http.StatusText(ae.Status), requestRef(ae.RequestID))
+	}
+	var te *tallyfy.TransportError
+	if errors.As(err, &te) {
+		return te.Err.Error()
+	}
+	s := err.Error()
+	return strings.TrimPrefix(s, "tallyfy: ")
+}

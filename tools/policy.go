@@ -1,0 +1,152 @@
+package tools
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// Policy is what the operator lets agents do. Exclusions and read-only always win.
+type Policy struct {
+	ReadOnly               bool
+	DisablePermanentDelete bool
+	Tools                  []string // when set, only these tools
+	ExcludeTools           []string
+	Protect                []string // IDs no tool may archive or permanently delete
+	// MaxDeletesPerHour caps permanent deletes across all sessions; 0 means no deletes at all,
+	// a negative value means no cap.
+	MaxDeletesPerHour int
+}
+
+// Validate rejects unknown tool names, listing the valid ones.
+func (p Policy) Validate() error {
+	for _, list := range [][]string{p.Tools, p.ExcludeTools} {
+		for _, n := range list {
+			if _, ok := ByName(n); !ok {
+				return fmt.Errorf("unknown tool %q in --tools/--exclude-tools; valid names: %s", n, strings.Join(Names(), ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// Allows reports whether the policy lets a tool be listed and called.
+func (p Policy) Allows(t Tool) bool {
+	switch {
+	case slices.Contains(p.ExcludeTools, t.Name):
+		return false
+	case p.ReadOnly && t.Tier != TierRead:
+		return false
+	case p.DisablePermanentDelete && t.Tier == TierPermanent:
+		return false
+	case len(p.Tools) > 0 && !slices.Contains(p.Tools, t.Name):
+		return false
+	}
+	return true
+}
+
+// Protected reports whether id is on the protect list.
+func (p Policy) Protected(id string) bool { return slices.Contains(p.Protect, id) }
+
+// policyRefusal answers a call to a tool the policy hides (reached only if the filter did not
+// run, e.g. a tool registered on a session by other code): defence in depth.
+func policyRefusal(t Tool, p Policy) *mcp.CallToolResult {
+	why := "it is not enabled on this server"
+	switch {
+	case slices.Contains(p.ExcludeTools, t.Name):
+		why = "it is excluded by --exclude-tools"
+	case p.ReadOnly:
+		why = "the server runs with --read-only"
+	case p.DisablePermanentDelete && t.Tier == TierPermanent:
+		why = "the server runs with --disable-permanent-delete"
+	case len(p.Tools) > 0:
+		why = "it is not in --tools"
+	}
+	return mcp.NewToolResultError(fmt.Sprintf("Tool %s is not available: %s. Nothing was changed; ask the operator if this action is needed.", t.Name, why))
+}
+
+func (ts *Toolset) protectedRefusal(c *call) *mcp.CallToolResult {
+	if !ts.policy.Protected(c.id) {
+		return nil
+	}
+	c.outcome, c.errDetail = "refused", "protected"
+	return mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT): no tool may archive or permanently delete it. Nothing was changed.",
+		capital(c.res.noun), c.id))
+}
+
+func (ts *Toolset) budgetRefusal(c *call) *mcp.CallToolResult {
+	ok, freeAt := ts.budget.check(ts.now())
+	if ok {
+		return nil
+	}
+	c.outcome, c.errDetail = "refused", "delete budget spent"
+	if ts.policy.MaxDeletesPerHour == 0 {
+		return mcp.NewToolResultError("Permanent deletes are disabled on this server (--max-deletes-per-hour 0). Nothing was deleted; archiving is still possible.")
+	}
+	return mcp.NewToolResultError(fmt.Sprintf("The delete budget of %d permanent deletes per hour (--max-deletes-per-hour) is spent: nothing was deleted. The next delete is allowed from %s (in %s).",
+		ts.policy.MaxDeletesPerHour, freeAt.UTC().Format(time.RFC3339), freeAt.Sub(ts.now()).Round(time.Second)))
+}
+
+// budget is a sliding-window count of permanent deletes shared by every session.
+type budget struct {
+	mu     sync.Mutex
+	limit  int // <0: no cap
+	window time.Duration
+	times  []time.Time
+}
+
+func newBudget(limit int, window time.Duration) *budget { return &budget{limit: limit, window: window} }
+
+func (b *budget) prune(now time.Time) {
+	i := 0
+	for i < len(b.times) && !b.times[i].After(now.Add(-b.window)) {
+		i++
+	}
+	b.times = b.times[i:]
+}
+
+// check reports whether a delete is allowed now, and if not when the next one will be.
+func (b *budget) check(now time.Time) (bool, time.Time) {
+	if b.limit < 0 {
+		return true, time.Time{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.prune(now)
+	if len(b.times) < b.limit {
+		return true, time.Time{}
+	}
+	if len(b.times) == 0 {
+		return false, time.Time{}
+	}
+	return false, b.times[0].Add(b.window)
+}
+
+// tryTake spends one delete if the budget allows; release gives it back when the delete did
+// not happen. Check and spend happen under one lock so concurrent sessions cannot overspend.
+func (b *budget) tryTake(now time.Time) (release func(), ok bool) {
+	if b.limit < 0 {
+		return func() {}, true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.prune(now)
+	if len(b.times) >= b.limit {
+		return nil, false
+	}
+	b.times = append(b.times, now)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if i := slices.Index(b.times, now); i >= 0 {
+				b.times = slices.Delete(b.times, i, i+1)
+			}
+		})
+	}, true
+}

@@ -1,0 +1,88 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// resource adapts one kind of Tallyfy item (tasks.go, runs.go, templates.go) to the verb
+// handlers, so one handler serves the same verb for every kind.
+type resource struct {
+	kind     tallyfy.Kind
+	idArg    string // argument name: task_id, run_id, template_id
+	noun     string // for messages: "one-off task", "process", "template"
+	destroys string // what a permanent delete loses
+	restore  string // the restore verb's word: restore, activate
+
+	// find returns the item (live or archived) as the get tool's result and a one-line text.
+	find func(ctx context.Context, c *tallyfy.Client, id string) (result any, text string, e tallyfy.Entity, err error)
+	// list returns one page as the list tool's result and its text.
+	list func(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (result any, text string, err error)
+	// doArchive, doRestore and doDelete send the request; the first two return the item as
+	// Tallyfy reported it afterwards, when it did.
+	doArchive func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error)
+	doRestore func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error)
+	doDelete  func(ctx context.Context, c *tallyfy.Client, id string) error
+}
+
+var resources = map[tallyfy.Kind]*resource{
+	tallyfy.KindTask:     &taskResource,
+	tallyfy.KindRun:      &runResource,
+	tallyfy.KindTemplate: &templateResource,
+}
+
+// pageInfo converts Tallyfy's pagination.
+func pageInfo(p tallyfy.Pagination) schemas.PageInfo {
+	return schemas.PageInfo{Page: p.CurrentPage, PerPage: p.PerPage, Total: p.Total, TotalPages: p.TotalPages, HasMore: p.CurrentPage < p.TotalPages}
+}
+
+// listText renders a page: a header, one line per item, and how to get more.
+func listText(plural string, p schemas.PageInfo, lines []string, opts tallyfy.ListOptions) string {
+	var b strings.Builder
+	if len(lines) == 0 {
+		fmt.Fprintf(&b, "No %s found", plural)
+		if opts.Query != "" {
+			fmt.Fprintf(&b, " matching %q", opts.Query)
+		}
+		if opts.Archived == "" || opts.Archived == tallyfy.ArchivedExclude {
+			b.WriteString(" (archived ones are hidden: set archived to include)")
+		}
+		b.WriteString(".")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%d of %d %s (page %d of %d):", len(lines), p.Total, plural, p.Page, max(p.TotalPages, 1))
+	for _, l := range lines {
+		b.WriteString("\n- " + l)
+	}
+	if p.HasMore {
+		fmt.Fprintf(&b, "\nMore: call again with page=%d.", p.Page+1)
+	}
+	return b.String()
+}
+
+func stateWord(archived bool) string {
+	if archived {
+		return "archived"
+	}
+	return "live"
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// entityPtr returns a pointer to v's entity, or nil when Tallyfy sent no item back.
+func entityPtr[T interface{ Entity() tallyfy.Entity }](v T, present bool) *tallyfy.Entity {
+	if !present {
+		return nil
+	}
+	e := v.Entity()
+	return &e
+}

@@ -1,0 +1,195 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// ConfirmMode says how a permanent delete is confirmed.
+type ConfirmMode string
+
+const (
+	ConfirmAuto   ConfirmMode = "auto"   // elicitation when the client and transport can, else token
+	ConfirmElicit ConfirmMode = "elicit" // elicitation only; refuse when impossible
+	ConfirmToken  ConfirmMode = "token"  // two calls with a sealed confirm_token
+	ConfirmOff    ConfirmMode = "off"    // no confirmation: unattended pipelines only
+)
+
+// ParseConfirmMode checks a --confirm value.
+func ParseConfirmMode(s string) (ConfirmMode, error) {
+	switch m := ConfirmMode(s); m {
+	case ConfirmAuto, ConfirmElicit, ConfirmToken, ConfirmOff:
+		return m, nil
+	}
+	return "", fmt.Errorf("--confirm must be auto, elicit, token or off, not %q", s)
+}
+
+// Options configure a Toolset.
+type Options struct {
+	Client  *tallyfy.Client
+	Policy  Policy
+	Confirm ConfirmMode // default auto
+	// TokenTTL is how long a confirm_token stays valid; default 5 minutes.
+	TokenTTL time.Duration
+	// ElicitTimeout bounds how long the server waits for the person to answer; default 3 minutes.
+	ElicitTimeout time.Duration
+	Audit         Recorder // default: records go to Logger
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Toolset serves the table's tools against one Tallyfy organization.
+type Toolset struct {
+	opts   Options
+	client *tallyfy.Client
+	policy Policy
+	seal   *sealer
+	budget *budget
+	audit  Recorder
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// New checks opts and builds the toolset.
+func New(opts Options) (*Toolset, error) {
+	if opts.Client == nil {
+		return nil, fmt.Errorf("tools: a Tallyfy client is required")
+	}
+	if opts.Confirm == "" {
+		opts.Confirm = ConfirmAuto
+	}
+	if _, err := ParseConfirmMode(string(opts.Confirm)); err != nil {
+		return nil, err
+	}
+	if err := opts.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = 5 * time.Minute
+	}
+	if opts.ElicitTimeout <= 0 {
+		opts.ElicitTimeout = 3 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Audit == nil {
+		opts.Audit = LogRecorder{Logger: opts.Logger}
+	}
+	seal, err := newSealer()
+	if err != nil {
+		return nil, err
+	}
+	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
+		budget: newBudget(opts.Policy.MaxDeletesPerHour, time.Hour), audit: opts.Audit, log: opts.Logger, now: opts.Now}, nil
+}
+
+// Policy returns the policy in force.
+func (ts *Toolset) Policy() Policy { return ts.policy }
+
+// MCPTool builds the MCP definition of a table row: flat generated schemas, a title, and all
+// four annotations set explicitly.
+func MCPTool(t Tool) mcp.Tool {
+	tool := mcp.NewToolWithRawSchema(t.Name, t.Description, schemas.For(t.Args))
+	for _, o := range []mcp.ToolOption{
+		mcp.WithToolTitle(t.Title),
+		mcp.WithToolAnnotation(mcp.ToolAnnotation{
+			Title:           t.Title,
+			ReadOnlyHint:    mcp.ToBoolPtr(t.Hints.ReadOnly),
+			DestructiveHint: mcp.ToBoolPtr(t.Hints.Destructive),
+			IdempotentHint:  mcp.ToBoolPtr(t.Hints.Idempotent),
+			OpenWorldHint:   mcp.ToBoolPtr(t.Hints.OpenWorld),
+		}),
+		mcp.WithRawOutputSchema(schemas.For(t.Result)),
+	} {
+		o(&tool)
+	}
+	return tool
+}
+
+// ServerTools returns every tool of the table with its handler. Which of them a client sees
+// is decided by Filter (installed as the server's tool filter) and checked again in the handler.
+func (ts *Toolset) ServerTools() []server.ServerTool {
+	out := make([]server.ServerTool, 0, len(All))
+	for _, t := range All {
+		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.handler(t)})
+	}
+	return out
+}
+
+// Filter is the server's tool filter: it hides what the policy does not allow, for both
+// tools/list and tools/call.
+func (ts *Toolset) Filter(_ context.Context, in []mcp.Tool) []mcp.Tool {
+	out := in[:0:0]
+	for _, t := range in {
+		if row, ok := ByName(t.Name); ok && ts.policy.Allows(row) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// handler picks the verb's handler for a row and wraps it with the policy re-check.
+func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
+	r := resources[t.Kind]
+	var h func(context.Context, mcp.CallToolRequest, *call) *mcp.CallToolResult
+	switch t.Verb {
+	case VerbGet:
+		h = ts.get
+	case VerbList:
+		h = ts.list
+	case VerbArchive, VerbRestore:
+		h = ts.lifecycle
+	case VerbDelete:
+		h = ts.delete
+	default:
+		panic("tools: no handler for verb " + t.Verb)
+	}
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		c := &call{tool: t, res: r, started: ts.now()}
+		if !ts.policy.Allows(t) {
+			return ts.finish(ctx, c, policyRefusal(t, ts.policy)), nil
+		}
+		return h(ctx, req, c), nil
+	}
+}
+
+// call carries what one tool call learned, for its result and its audit record.
+type call struct {
+	tool      Tool
+	res       *resource
+	started   time.Time
+	id        string
+	entity    *tallyfy.Entity
+	outcome   string // ok, noop, refused, failed, confirmation_required, cancelled, unknown
+	confirm   string // how a permanent delete was confirmed
+	err       error  // the Tallyfy error behind a failure
+	errDetail string // why it was refused, for the audit record
+}
+
+// args decodes the call's arguments (already checked against the schema by mcp-go).
+func decodeArgs[T any](req mcp.CallToolRequest) (T, error) {
+	var v T
+	raw, err := json.Marshal(req.GetRawArguments())
+	if err != nil {
+		return v, err
+	}
+	if string(raw) == "null" {
+		raw = []byte("{}")
+	}
+	dec := json.NewDecoder(bytesReader(raw))
+	dec.DisallowUnknownFields()
+	return v, dec.Decode(&v)
+}
