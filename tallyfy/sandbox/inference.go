@@ -1,0 +1,347 @@
+package sandbox
+
+// This file holds every behaviour of the sandbox that /work/shared/tallyfy-api.md
+// marks INFERENCE, or that no source states. Each decision cites the section of
+// tallyfy-api.md it belongs to. When a live check against the real Tallyfy API
+// says otherwise, change it here and nowhere else.
+//
+// Behaviour that the doc states as fact (paths, success statuses and bodies,
+// "archived template GET is 404", "run hard delete needs archive first, 422",
+// admin-only run/template hard deletes, envelopes, per_page default 10) is
+// implemented directly in handlers.go and is not repeated here.
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ---------------------------------------------------------------------------
+// Timestamps (tallyfy-api.md §0 "Timestamps": ISO-8601, both ".000Z" and "Z"
+// forms occur). The sandbox always emits milliseconds and a Z suffix, in UTC.
+
+const timestampLayout = "2006-01-02T15:04:05.000Z"
+
+// ---------------------------------------------------------------------------
+// Authentication (tallyfy-api.md §0 "Required headers", §3, §4 "Error bodies").
+
+// clientHeaderOK decides whether an X-Tallyfy-Client header value is accepted.
+// The docs say the header is required and show the value "APIClient"; whether
+// other values are rejected is not stated. INFERENCE: any non-empty value.
+func clientHeaderOK(v string) bool { return strings.TrimSpace(v) != "" }
+
+// The bearer scheme is matched case-insensitively ("Bearer", "bearer"), as
+// RFC 6750 allows. INFERENCE (§0).
+const bearerSchemeCaseInsensitive = true
+
+// 401 body. §4 says 401 means a missing/expired token or a missing
+// X-Tallyfy-Client header; the body is not documented. INFERENCE: Laravel's
+// default message plus a code in the general error shape.
+const (
+	unauthenticatedMessage = "Unauthenticated."
+	unauthenticatedCode    = "UNAUTHENTICATED"
+)
+
+// 403 for an organization the token does not belong to (§3 "Calling another
+// org ... gives 403"; the exact message for personal tokens is not documented).
+const (
+	forbiddenCode       = "FORBIDDEN"
+	wrongOrgMessage     = "You don't have permission to access this organization."
+	adminOnlyStatusCode = http.StatusForbidden
+)
+
+// taskHardDeleteAdminOnly: §1.3 says the task hard-delete page does NOT say
+// admin only. INFERENCE: treat it like runs and templates (§1.6, §1.9) and
+// require the admin token.
+const taskHardDeleteAdminOnly = true
+
+// adminOnlyMessage is the 403 message when a member token calls a permanent
+// delete. §1.6/§1.9 document the admin requirement but not the message text.
+func adminOnlyMessage(kind string) string {
+	switch kind {
+	case kindRun:
+		return "Only administrators can permanently delete processes."
+	case kindTemplate:
+		return "Only administrators can permanently delete templates."
+	default:
+		return "Only administrators can permanently delete tasks."
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Tasks (tallyfy-api.md §1.1, §1.2, §1.3, §2.1, §2.2).
+
+// archivedTaskGetNotFound: §2.1 "Undocumented: whether an archived task is
+// returned. INFERENCE: possibly 404". The sandbox answers 404
+// RESOURCE_NOT_FOUND for an archived task, exactly as for an unknown one.
+const archivedTaskGetNotFound = true
+
+// archiveArchivedTaskNotFound: archiving an already-archived task. §1.1 says
+// nothing. INFERENCE: soft-deleted rows are invisible to the lookup, so 404.
+const archiveArchivedTaskNotFound = true
+
+// Archiving (or hard-deleting, or restoring) a process task. §1.1 documents the
+// "one-off tasks only" precondition but not the error; an older page listed
+// 400 among the errors. INFERENCE: 400 with this body.
+const (
+	notOneOffStatus         = http.StatusBadRequest
+	notOneOffCode           = "NOT_ONEOFF_TASK"
+	notOneOffArchiveMessage = "Only one-off tasks can be archived; archive the process instead."
+	notOneOffDeleteMessage  = "Only one-off tasks can be permanently deleted; process tasks are deleted with their process."
+	notOneOffRestoreMessage = "Only one-off tasks can be restored; activate the process instead."
+)
+
+// Restoring a task that is not archived. §1.2: response and errors are
+// undocumented. INFERENCE: 422 NOT_ARCHIVED.
+const (
+	notArchivedStatus      = http.StatusUnprocessableEntity
+	notArchivedCode        = "NOT_ARCHIVED"
+	taskNotArchivedMessage = "The task is not archived."
+)
+
+// taskHardDeleteRequiresArchived: §1.3 "INFERENCE/uncertain: whether a live
+// (un-archived) one-off task can be hard-deleted directly". The docs do not
+// require archiving first, so the sandbox allows both (the MCP server enforces
+// archive-first itself). Set to true to answer 422 for a live task.
+const taskHardDeleteRequiresArchived = false
+
+const taskHardDeleteNotArchivedMessage = "The task isn't archived yet — archive it first"
+
+// Archiving a run soft-deletes its tasks (§1.4, documented). How those tasks
+// then look is not documented. INFERENCE: they behave like archived tasks —
+// archived_at is set to the run's archived_at, GET returns 404, they are
+// hidden from default task lists and appear with archived=true / archived=only
+// — until the run is activated, which clears archived_at again.
+const runArchiveCascadesToTasks = true
+
+// ---------------------------------------------------------------------------
+// Runs (tallyfy-api.md §1.4, §1.5, §1.6, §2.3, §2.4).
+
+// archiveArchivedRunNotFound: archiving an already-archived run. Not
+// documented. INFERENCE: 404, the archived row is invisible to the archive
+// lookup (even though GET returns archived runs, see below).
+const archiveArchivedRunNotFound = true
+
+// archivedRunGetReturned: §2.3 "INFERENCE (weak): it probably returns archived
+// runs with archived_at set". The sandbox returns them, status "archived".
+const archivedRunGetReturned = true
+
+// activateLiveRunIsNoop: §1.5 "Undocumented: what happens when activating a
+// run that is not archived. INFERENCE: either a 200 no-op or a 4xx." The
+// sandbox answers 200 with the unchanged run.
+const activateLiveRunIsNoop = true
+
+// §1.6: the docs list both 404 and 422 for "not archived". INFERENCE (per the
+// doc's own suggestion): 422 for a live run, 404 for unknown or already
+// hard-deleted. The message text is the documented one.
+const runNotArchivedMessage = "Process isn't archived yet — archive it first"
+
+// runMatchesStatus implements the runs list `status=` filter (§2.4 lists the
+// values active|complete|problem|issue|improvement|archived|delayed|starred but
+// not their exact meaning). `archived` is handled by the caller (it means
+// "only archived", §2.4). INFERENCE for the rest:
+//   - active, complete, problem: the run's visible status equals the value;
+//   - starred: starred runs;
+//   - delayed: the due date has passed and the run is not complete;
+//   - issue, improvement, anything else: the visible status equals the value
+//     (no seeded run has such a status, so these match nothing).
+func runMatchesStatus(r *run, status string, now time.Time) bool {
+	switch status {
+	case "starred":
+		return r.Starred
+	case "delayed":
+		return r.dueDatePassed(now)
+	default:
+		return r.visibleStatus() == status
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Templates (tallyfy-api.md §1.7, §1.8, §1.9, §2.5, §2.6).
+
+// templateStatus is the value of a template's `status` field. §2.5 lists the
+// field but not its values. INFERENCE.
+const templateStatus = "active"
+
+// archiveArchivedTemplateNotFound: archiving an already-archived template.
+// §1.7 documents no errors. INFERENCE: 404 (the backend's lookup uses
+// whereNull(deleted_at), §2.5).
+const archiveArchivedTemplateNotFound = true
+
+// Restoring a template. §1.8: response shape and errors undocumented.
+// INFERENCE: 200 {"data": template}; 422 NOT_ARCHIVED for a live template.
+const templateNotArchivedRestoreMessage = "The template is not archived."
+
+// Hard-deleting a live template. §1.9: "If the template isn't archived yet,
+// you'll get an error"; the status is not given. INFERENCE: 422, as for runs.
+const templateNotArchivedDeleteMessage = "Template isn't archived yet — archive it first"
+
+// ---------------------------------------------------------------------------
+// Lists (tallyfy-api.md §2.2, §2.4, §2.6, §4 "Pagination").
+
+// archivedMode is how a list treats archived records.
+type archivedMode int
+
+const (
+	archivedExclude archivedMode = iota
+	archivedInclude
+	archivedOnly
+)
+
+// parseArchivedParam reads the `archived` query parameter. Documented (§2.2,
+// §2.6): `true` includes archived records, `only` returns only archived ones,
+// "any other truthy value includes them". INFERENCE: absent, empty, "false",
+// "0", "no" and "off" (case-insensitive) exclude archived records; every other
+// value includes them.
+func parseArchivedParam(v string) archivedMode {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "false", "0", "no", "off":
+		return archivedExclude
+	case "only":
+		return archivedOnly
+	default:
+		return archivedInclude
+	}
+}
+
+// parseIsOneoff reads the tasks list `is_oneoff` parameter (§2.2 documents
+// true|false). INFERENCE: "1"/"0" are accepted too, any other value is
+// ignored (no filter).
+func parseIsOneoff(v string) (want bool, filter bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1":
+		return true, true
+	case "false", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// taskMatchesStatus implements the tasks list `status=` filter (§2.2 lists
+// active|complete|incomplete|inprogress|overdue|due_soon|hasproblem without
+// definitions). INFERENCE:
+//   - complete: completed tasks;
+//   - active, incomplete: tasks that are not completed;
+//   - inprogress: status "in-progress";
+//   - overdue: not completed and the deadline has passed;
+//   - due_soon: not completed and the deadline is within the next 7 days;
+//   - hasproblem and anything else: match nothing (no seeded task has a problem).
+func taskMatchesStatus(t *task, status string, now time.Time) bool {
+	switch status {
+	case "complete":
+		return t.Status == taskCompleted
+	case "active", "incomplete":
+		return t.Status != taskCompleted
+	case "inprogress":
+		return t.Status == taskInProgress
+	case "overdue":
+		d, ok := parseTS(t.Deadline)
+		return ok && t.Status != taskCompleted && d.Before(now)
+	case "due_soon":
+		d, ok := parseTS(t.Deadline)
+		return ok && t.Status != taskCompleted && !d.Before(now) && d.Before(now.Add(7*24*time.Hour))
+	default:
+		return false
+	}
+}
+
+// taskMatchesQuery implements `q` for tasks. §2.2 says q "searches process
+// name or step name". The sandbox matches, case-insensitively, the task title
+// (a process task's title is its step name) or, for a process task, the name
+// of its run.
+func taskMatchesQuery(t *task, runName, q string) bool {
+	return containsFold(t.Title, q) || (runName != "" && containsFold(runName, q))
+}
+
+// Paging parameters (§4 "Pagination": page is 1-based, per_page default 10,
+// server maximum 100).
+const (
+	defaultPerPage = 10
+	maxPerPage     = 100
+)
+
+// perPageError is the 422 body field message for a bad per_page. The shape is
+// the documented 422 validation shape (§4); the text is INFERENCE. Values above
+// the maximum are clamped to 100 rather than rejected (INFERENCE).
+const perPageErrorMessage = "The per page must be an integer between 1 and 100."
+
+// INFERENCE (Laravel paginator behaviour): an empty `page` or `per_page` is
+// treated as absent; a non-numeric or < 1 `page` is treated as page 1; a page
+// past the end returns an empty `data` array; `total_pages` is never below 1.
+const (
+	invalidPageIsFirstPage = true
+	minTotalPages          = 1
+)
+
+// withoutPaginationTrue reads `without_pagination` (§2.2, §2.4, §4: "true
+// returns everything"). INFERENCE: "true" or "1"; the response still carries
+// meta.pagination describing a single page holding every record.
+func withoutPaginationTrue(v string) bool {
+	v = strings.ToLower(strings.TrimSpace(v))
+	return v == "true" || v == "1"
+}
+
+// Sort orders. The `sort` / `sort_by` parameters are not implemented.
+//
+// Templates: §2.6 documents "pinned templates first, then sort_by (default
+// "updated")"; the direction is INFERENCE: most recently updated first, then
+// id for stability.
+//
+// Runs and tasks: the default order is undocumented. INFERENCE: created_at
+// descending, then id ascending.
+func sortTemplates(ts []*template) {
+	sort.SliceStable(ts, func(i, j int) bool {
+		a, b := ts[i], ts[j]
+		if a.IsPinned != b.IsPinned {
+			return a.IsPinned
+		}
+		if a.LastUpdated != b.LastUpdated {
+			return a.LastUpdated > b.LastUpdated
+		}
+		return a.ID < b.ID
+	})
+}
+
+func sortRuns(rs []*run) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].CreatedAt != rs[j].CreatedAt {
+			return rs[i].CreatedAt > rs[j].CreatedAt
+		}
+		return rs[i].ID < rs[j].ID
+	})
+}
+
+func sortTasks(ts []*task) {
+	sort.SliceStable(ts, func(i, j int) bool {
+		if ts[i].CreatedAt != ts[j].CreatedAt {
+			return ts[i].CreatedAt > ts[j].CreatedAt
+		}
+		return ts[i].ID < ts[j].ID
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Routing (tallyfy-api.md §0, §4 "Error bodies").
+
+// uncleanPathIsEndpointNotFound: a path with "//", "." or ".." segments or a
+// trailing slash is answered 404 ENDPOINT_NOT_FOUND instead of the redirect
+// Go's ServeMux would send (a redirected DELETE would turn into a GET).
+// INFERENCE.
+const uncleanPathIsEndpointNotFound = true
+
+// ---------------------------------------------------------------------------
+// Fault bodies (tallyfy-api.md §4 "Rate limits", "Error bodies").
+
+// 429 body: §4 documents only the hourly-cap body; burst throttling's body is
+// not documented. INFERENCE: Laravel's throttle message in the general shape.
+const (
+	rateLimitMessage = "Too Many Attempts."
+	rateLimitCode    = "RATE_LIMIT_EXCEEDED"
+)
+
+// 5xx body: INFERENCE, the general error shape.
+const (
+	serverErrorMessage = "Server Error"
+	serverErrorCode    = "SERVER_ERROR"
+)

@@ -1,0 +1,377 @@
+// Package sandbox is an in-memory fake of the Tallyfy REST API, served as an
+// http.Handler. It follows /work/shared/tallyfy-api.md: the documented
+// endpoints for tasks, runs (processes) and templates (checklists), their
+// envelopes, preconditions and error bodies, over seeded, deterministic demo
+// data. Everything the contract marks INFERENCE is decided in inference.go.
+//
+// It knows nothing of MCP; it is reached only over HTTP, like the real API.
+// Faults (latency, 429, 5xx, dropped connections, malformed bodies) can be
+// injected with SetFaults / ParseFaults.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxRequestLog bounds the request log of a long-running sandbox; the oldest
+// entries are dropped first.
+const maxRequestLog = 100_000
+
+// Sandbox is the in-memory Tallyfy. Create it with New; it is safe for
+// concurrent use.
+type Sandbox struct {
+	now func() time.Time
+	mux *http.ServeMux
+
+	mu sync.Mutex // guards st
+	st *state
+
+	requests atomic.Int64 // requests received since New / Reset
+	reqSeq   atomic.Int64 // X-Request-Id counter, never reset
+
+	logMu sync.Mutex
+	log   []string
+
+	faultMu sync.Mutex // guards faults and rng
+	faults  []faultState
+	rng     *rand.Rand
+}
+
+// Option configures a Sandbox.
+type Option func(*Sandbox)
+
+// WithClock sets the clock used for mutation timestamps (last_updated,
+// archived_at) and for due-date computations. The default is time.Now().UTC().
+func WithClock(now func() time.Time) Option {
+	return func(s *Sandbox) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// New returns a sandbox holding the seed data.
+func New(opts ...Option) *Sandbox {
+	s := &Sandbox{
+		now: func() time.Time { return time.Now().UTC() },
+		st:  seed(),
+		rng: rand.New(rand.NewPCG(1, 0)),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.mux = s.routes()
+	return s
+}
+
+// Reset puts the data back to the seed and clears the request counter and the
+// request log. Faults, the clock and the fault random source are kept; the
+// X-Request-Id sequence keeps counting so ids stay unique.
+func (s *Sandbox) Reset() {
+	s.mu.Lock()
+	s.st = seed()
+	s.mu.Unlock()
+	s.logMu.Lock()
+	s.log = nil
+	s.requests.Store(0)
+	s.logMu.Unlock()
+}
+
+// Requests returns how many requests the sandbox has received, including
+// rejected ones (401, 403, 404, faults).
+func (s *Sandbox) Requests() int64 { return s.requests.Load() }
+
+// RequestLog returns "METHOD /path?query" for every request received, in
+// order (the query part only when there is one).
+func (s *Sandbox) RequestLog() []string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return append([]string(nil), s.log...)
+}
+
+// Lookup returns the record of a kind ("task", "run", "template") and id.
+// ok is false when it is unknown or permanently deleted; archived records are
+// returned with Archived set.
+func (s *Sandbox) Lookup(kind, id string) (Record, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch kind {
+	case kindTask:
+		if t, ok := s.st.tasks[id]; ok {
+			return Record{Kind: kind, ID: t.ID, Name: t.Title, Status: t.Status, Archived: t.archived(), LastUpdated: t.LastUpdated}, true
+		}
+	case kindRun:
+		if r, ok := s.st.runs[id]; ok {
+			return Record{Kind: kind, ID: r.ID, Name: r.Name, Status: r.visibleStatus(), Archived: r.archived(), LastUpdated: r.LastUpdated}, true
+		}
+	case kindTemplate:
+		if t, ok := s.st.templates[id]; ok {
+			return Record{Kind: kind, ID: t.ID, Name: t.Title, Status: templateStatus, Archived: t.archived(), LastUpdated: t.LastUpdated}, true
+		}
+	}
+	return Record{}, false
+}
+
+// Count returns how many live (archived=false) or archived (archived=true)
+// records of a kind exist. Process tasks of an archived run count as archived.
+func (s *Sandbox) Count(kind string, archived bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	switch kind {
+	case kindTask:
+		for _, t := range s.st.tasks {
+			if t.archived() == archived {
+				n++
+			}
+		}
+	case kindRun:
+		for _, r := range s.st.runs {
+			if r.archived() == archived {
+				n++
+			}
+		}
+	case kindTemplate:
+		for _, t := range s.st.templates {
+			if t.archived() == archived {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Listen listens on addr (e.g. "127.0.0.1:0"), serves h in a goroutine and
+// returns the base URL "http://HOST:PORT/api". An unspecified host (":0",
+// "0.0.0.0:0", "[::]:0") is reported as 127.0.0.1. Stop it with srv.Close or
+// srv.Shutdown.
+func Listen(addr string, h http.Handler) (baseURL string, srv *http.Server, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	host, port, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		_ = ln.Close()
+		return "", nil, err
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/api", srv, nil
+}
+
+// ---------------------------------------------------------------------------
+// HTTP plumbing.
+
+type role int
+
+const (
+	roleMember role = iota + 1
+	roleAdmin
+)
+
+type roleKey struct{}
+
+var idPattern = regexp.MustCompile(`^[a-f0-9]{32}$`)
+
+// response is what a handler produces; it is written by deliver, which may
+// also cut it short when a fault says so.
+type response struct {
+	status int
+	body   []byte // nil: no body, no Content-Type
+}
+
+func jsonResponse(status int, v any) response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errorResponse(http.StatusInternalServerError, serverErrorMessage, serverErrorCode)
+	}
+	return response{status: status, body: b}
+}
+
+type errorBody struct {
+	Error   bool   `json:"error"`
+	Message string `json:"message"`
+	Code    string `json:"code"`
+}
+
+func errorResponse(status int, message, code string) response {
+	b, _ := json.Marshal(errorBody{Error: true, Message: message, Code: code})
+	return response{status: status, body: b}
+}
+
+func resourceNotFound() response {
+	return errorResponse(http.StatusNotFound, "Resource not found", "RESOURCE_NOT_FOUND")
+}
+
+func endpointNotFound() response {
+	return errorResponse(http.StatusNotFound, "API endpoint not found", "ENDPOINT_NOT_FOUND")
+}
+
+func emptyResponse(status int) response { return response{status: status} }
+
+func writeResponse(w http.ResponseWriter, res response) {
+	if res.body != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
+	} else if res.status != http.StatusNoContent {
+		w.Header().Set("Content-Length", "0")
+	}
+	w.WriteHeader(res.status)
+	if res.body != nil {
+		_, _ = w.Write(res.body)
+	}
+}
+
+// ServeHTTP answers one request: it counts and logs it, gives it an
+// X-Request-Id, checks the bearer token and X-Tallyfy-Client, then routes it.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.logMu.Lock()
+	s.requests.Add(1)
+	s.log = append(s.log, r.Method+" "+r.URL.RequestURI())
+	if len(s.log) > maxRequestLog {
+		s.log = append([]string(nil), s.log[len(s.log)-maxRequestLog/2:]...)
+	}
+	s.logMu.Unlock()
+	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
+
+	ro, ok := authenticate(r)
+	if !ok {
+		writeResponse(w, errorResponse(http.StatusUnauthorized, unauthenticatedMessage, unauthenticatedCode))
+		return
+	}
+	if uncleanPathIsEndpointNotFound && !cleanPath(r.URL.Path) {
+		writeResponse(w, endpointNotFound())
+		return
+	}
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, ro)))
+}
+
+func authenticate(r *http.Request) (role, bool) {
+	h := r.Header.Get("Authorization")
+	const scheme = "Bearer "
+	if len(h) < len(scheme) {
+		return 0, false
+	}
+	if bearerSchemeCaseInsensitive {
+		if !strings.EqualFold(h[:len(scheme)], scheme) {
+			return 0, false
+		}
+	} else if h[:len(scheme)] != scheme {
+		return 0, false
+	}
+	var ro role
+	switch strings.TrimSpace(h[len(scheme):]) {
+	case AdminToken:
+		ro = roleAdmin
+	case MemberToken:
+		ro = roleMember
+	default:
+		return 0, false
+	}
+	if !clientHeaderOK(r.Header.Get("X-Tallyfy-Client")) {
+		return 0, false
+	}
+	return ro, true
+}
+
+// cleanPath reports whether p has no empty, "." or ".." segments and no
+// trailing slash (the root "/" excepted).
+func cleanPath(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// route is one endpoint below /organizations/{org}.
+type route struct {
+	method    string
+	path      string // after /organizations/{org}
+	kind      string
+	adminOnly bool
+	hasID     bool
+	fn        func(r *http.Request, id string) response
+}
+
+func (s *Sandbox) routes() *http.ServeMux {
+	rs := []route{
+		{"GET", "/tasks", kindTask, false, false, s.listTasks},
+		{"GET", "/tasks/{id}", kindTask, false, true, s.getTask},
+		{"DELETE", "/tasks/{id}", kindTask, false, true, s.archiveTask},
+		{"PUT", "/tasks/{id}/restore", kindTask, false, true, s.restoreTask},
+		{"DELETE", "/tasks/{id}/delete", kindTask, taskHardDeleteAdminOnly, true, s.deleteTask},
+
+		{"GET", "/runs", kindRun, false, false, s.listRuns},
+		{"GET", "/runs/{id}", kindRun, false, true, s.getRun},
+		{"DELETE", "/runs/{id}", kindRun, false, true, s.archiveRun},
+		{"PUT", "/runs/{id}/activate", kindRun, false, true, s.activateRun},
+		{"DELETE", "/runs/{id}/delete", kindRun, true, true, s.deleteRun},
+
+		{"GET", "/checklists", kindTemplate, false, false, s.listTemplates},
+		{"GET", "/checklists/{id}", kindTemplate, false, true, s.getTemplate},
+		{"DELETE", "/checklists/{id}", kindTemplate, false, true, s.archiveTemplate},
+		{"PUT", "/checklists/{id}/restore", kindTemplate, false, true, s.restoreTemplate},
+		{"DELETE", "/checklists/{id}/delete", kindTemplate, true, true, s.deleteTemplate},
+	}
+	mux := http.NewServeMux()
+	for _, prefix := range []string{"", "/api"} {
+		for _, rt := range rs {
+			mux.Handle(rt.method+" "+prefix+"/organizations/{org}"+rt.path, s.endpoint(rt))
+		}
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeResponse(w, endpointNotFound())
+	})
+	return mux
+}
+
+// endpoint wraps a route: organization check, admin check, faults, id check,
+// then the handler, then delivery (possibly cut short by a fault).
+func (s *Sandbox) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("org") != OrgID {
+			writeResponse(w, errorResponse(http.StatusForbidden, wrongOrgMessage, forbiddenCode))
+			return
+		}
+		if rt.adminOnly {
+			if ro, _ := r.Context().Value(roleKey{}).(role); ro != roleAdmin {
+				writeResponse(w, errorResponse(adminOnlyStatusCode, adminOnlyMessage(rt.kind), forbiddenCode))
+				return
+			}
+		}
+		after, handled := s.applyFaults(w, r)
+		if handled {
+			return
+		}
+		var res response
+		id := r.PathValue("id")
+		if rt.hasID && !idPattern.MatchString(id) {
+			res = resourceNotFound()
+		} else {
+			res = rt.fn(r, id)
+		}
+		s.deliver(w, res, after)
+	})
+}
