@@ -125,14 +125,16 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 	return ts.performDelete(ctx, c, e)
 }
 
-// canElicit reports whether this request's client declared elicitation and its transport can
-// carry a question to it (SSE and stateless HTTP cannot: the server marks those contexts).
+// canElicit reports whether this request's client declared elicitation and the question can
+// reach it: in the result for 2026-07-28 clients, as a server request for older ones (which
+// SSE cannot carry: the server marks those contexts).
 func canElicit(ctx context.Context) bool {
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
+		// 2026-07-28: the question travels in the result (multi round-trip), on any transport.
+		return info.ClientCapabilities != nil && info.ClientCapabilities.Elicitation != nil
+	}
 	if !TransportCanAsk(ctx) {
 		return false
-	}
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		return info.ClientCapabilities != nil && info.ClientCapabilities.Elicitation != nil
 	}
 	s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
 	if !ok {
