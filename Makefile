@@ -1,0 +1,59 @@
+# tallyfy-mcp: see README.md. `make test` is what CI runs (through .ci/run).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN     := tallyfy-mcp
+GO      ?= go
+FUZZTIME ?= 5s
+
+.PHONY: build test unit e2e fuzz run sandbox schemas lint bench loadtest soak dist clean docs
+
+build: ## static binary with the version stamped
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+test: lint unit e2e fuzz ## everything CI checks
+
+unit: ## Go tests, race detector on
+	$(GO) test -race -count=1 ./...
+
+e2e: ## the built binary driven by the official TypeScript SDK client
+	cd e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test
+
+fuzz: ## each fuzz target for $(FUZZTIME)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+run: ## the server on stdio; on the built-in sandbox unless TALLYFY_ACCESS_TOKEN is set
+	$(GO) run . $(if $(TALLYFY_ACCESS_TOKEN)$(TALLYFY_TOKEN_FILE),,--sandbox)
+
+sandbox: ## only the demo Tallyfy REST API on 127.0.0.1:8081
+	$(GO) run . sandbox --addr 127.0.0.1:8081
+
+schemas: ## regenerate schemas/*.json and the tool snapshots
+	$(GO) generate ./schemas/
+	UPDATE_TOOLSNAPS=true $(GO) test ./tools/ -run Snap -count=1
+
+lint: ## gofmt + go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: ## Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+loadtest: ## concurrent HTTP sessions against the in-process sandbox
+	$(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x ./server/
+
+dist: ## cross-compiled static binaries for Linux, macOS and Windows
+	@mkdir -p dist
+	@for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do \
+	  os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  echo "dist/$(BIN)-$$os-$$arch$$ext"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/$(BIN)-$$os-$$arch$$ext . || exit 1; \
+	done
+
+clean:
+	rm -rf $(BIN) dist e2e/.bin
+
+docs: ## regenerate the README's tool and flag tables
+	$(GO) run ./internal/docs/gen README.md
