@@ -1,11 +1,11 @@
 # tallyfy-mcp: see README.md. `make test` is what CI runs (through .ci/run).
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell cat VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := tallyfy-mcp
 GO      ?= go
 FUZZTIME ?= 5s
 
-.PHONY: build test unit e2e fuzz run sandbox schemas lint bench loadtest soak dist clean docs
+.PHONY: build test unit e2e fuzz run sandbox schemas lint bench loadtest soak dist clean docs mcpb mcpb-manifest
 
 build: ## static binary with the version stamped
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -57,3 +57,12 @@ clean:
 
 docs: ## regenerate the README's tool and flag tables
 	$(GO) run ./internal/docs/gen README.md
+
+mcpb-manifest: ## refresh manifest.json's tool list from a live tools/list
+	$(GO) run ./internal/packaging/gen .
+
+mcpb: mcpb-manifest ## pack dist/tallyfy-mcp.mcpb (Claude Desktop one-click install) for this machine's OS/arch
+	rm -rf dist/mcpb && mkdir -p dist/mcpb/server
+	cp manifest.json dist/mcpb/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/mcpb/server/$(BIN)$(if $(filter windows,$(shell $(GO) env GOOS)),.exe,) .
+	cd e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npx mcpb validate ../dist/mcpb/manifest.json && npx mcpb pack ../dist/mcpb ../dist/tallyfy-mcp.mcpb

@@ -1,0 +1,21 @@
+# syntax=docker/dockerfile:1
+# A static, non-root image: docker run -i --rm -e TALLYFY_ACCESS_TOKEN -e TALLYFY_ORG_ID ghcr.io/tallyfy-mcp/tallyfy-mcp
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+ARG VERSION=dev
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/tallyfy-mcp .
+
+FROM gcr.io/distroless/static-debian12:nonroot
+LABEL io.modelcontextprotocol.server.name="io.github.tallyfy-mcp/tallyfy-mcp" \
+      org.opencontainers.image.title="tallyfy-mcp" \
+      org.opencontainers.image.description="MCP server to archive, restore and permanently delete Tallyfy tasks, processes and templates" \
+      org.opencontainers.image.source="https://github.com/tallyfy-mcp/tallyfy-mcp"
+COPY --from=build /out/tallyfy-mcp /usr/local/bin/tallyfy-mcp
+USER nonroot:nonroot
+# stdio by default; for HTTP: --transport http --addr 0.0.0.0:8080 with MCP_AUTH_TOKEN and TLS or --insecure-http behind a proxy
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/tallyfy-mcp"]
