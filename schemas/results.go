@@ -7,7 +7,7 @@ type Task struct {
 	Status      string `json:"status" jsonschema:"description=Tallyfy task status such as not-started or completed"`
 	Archived    bool   `json:"archived" jsonschema:"description=True when the task is archived (restorable)"`
 	OneOff      bool   `json:"one_off" jsonschema:"description=False when the task belongs to a process; such tasks are archived with their process"`
-	RunID       string `json:"run_id,omitempty" jsonschema:"description=The process this task belongs to, if any"`
+	RunID       string `json:"run_id,omitempty" jsonschema:"description=The process this task belongs to\\, if any"`
 	Deadline    string `json:"deadline,omitempty" jsonschema:"description=Due date (ISO 8601)"`
 	CreatedAt   string `json:"created_at,omitempty" jsonschema:"description=Creation time (ISO 8601)"`
 	LastUpdated string `json:"last_updated,omitempty" jsonschema:"description=Last change (ISO 8601)"`
@@ -19,7 +19,7 @@ type Task struct {
 type Run struct {
 	ID            string  `json:"id" jsonschema:"description=Process (run) ID"`
 	Name          string  `json:"name" jsonschema:"description=Process name"`
-	Status        string  `json:"status" jsonschema:"description=Tallyfy process status such as active, complete, problem or archived"`
+	Status        string  `json:"status" jsonschema:"description=Tallyfy process status such as active\\, complete\\, problem or archived"`
 	Archived      bool    `json:"archived" jsonschema:"description=True when the process is archived (restorable with activate_run)"`
 	TemplateID    string  `json:"template_id,omitempty" jsonschema:"description=The template it was launched from"`
 	TemplateTitle string  `json:"template_title,omitempty" jsonschema:"description=Title of that template"`
@@ -87,10 +87,10 @@ type ListTemplatesResult struct {
 
 // Resource names what a lifecycle or delete tool acted on.
 type Resource struct {
-	Type        string `json:"type" jsonschema:"description=task, run or template,enum=task,enum=run,enum=template"`
+	Type        string `json:"type" jsonschema:"description=task\\, run or template,enum=task,enum=run,enum=template"`
 	ID          string `json:"id" jsonschema:"description=Its ID"`
 	Name        string `json:"name" jsonschema:"description=Its title or name"`
-	State       string `json:"state" jsonschema:"description=live, archived or deleted (gone for good),enum=live,enum=archived,enum=deleted"`
+	State       string `json:"state" jsonschema:"description=live\\, archived or deleted (gone for good),enum=live,enum=archived,enum=deleted"`
 	Status      string `json:"status,omitempty" jsonschema:"description=Tallyfy status"`
 	LastUpdated string `json:"last_updated,omitempty" jsonschema:"description=Last change (ISO 8601)"`
 }
@@ -113,7 +113,7 @@ type LifecycleResult struct {
 
 // Preview shows the person what a permanent delete would destroy.
 type Preview struct {
-	Type        string `json:"type" jsonschema:"description=task, run or template"`
+	Type        string `json:"type" jsonschema:"description=task\\, run or template"`
 	ID          string `json:"id" jsonschema:"description=Its ID"`
 	Name        string `json:"name" jsonschema:"description=Its title or name"`
 	State       string `json:"state" jsonschema:"description=Its state now (always archived)"`
@@ -130,6 +130,15 @@ type DeleteResult struct {
 	Preview      *Preview `json:"preview,omitempty" jsonschema:"description=With confirmation_required: what would be destroyed"`
 	ConfirmToken string   `json:"confirm_token,omitempty" jsonschema:"description=With confirmation_required: pass it back as confirm_token once the person agrees; single use"`
 	ExpiresAt    string   `json:"expires_at,omitempty" jsonschema:"description=When the confirm_token stops working (ISO 8601)"`
-	Confirmation string   `json:"confirmation,omitempty" jsonschema:"description=How the delete was confirmed: elicitation, token or off"`
+	Confirmation string   `json:"confirmation,omitempty" jsonschema:"description=How the delete was confirmed: elicitation\\, token or off"`
 	Message      string   `json:"message" jsonschema:"description=What happened and what to do next"`
 }
+
+func (GetTaskResult) isResult()       {}
+func (GetRunResult) isResult()        {}
+func (GetTemplateResult) isResult()   {}
+func (ListTasksResult) isResult()     {}
+func (ListRunsResult) isResult()      {}
+func (ListTemplatesResult) isResult() {}
+func (LifecycleResult) isResult()     {}
+func (DeleteResult) isResult()        {}

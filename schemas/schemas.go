@@ -32,8 +32,10 @@ var Named = map[string]any{
 	"delete_result":         DeleteResult{},
 }
 
-// For returns the flat JSON Schema of v's type: inlined (no $ref/$defs), no $schema or $id,
-// additionalProperties false on every object.
+// For returns the flat JSON Schema of v's type: inlined (no $ref/$defs), no $schema or $id.
+// Argument schemas keep a description on every property and additionalProperties false on
+// every object. Result schemas (types marked as results) drop both: every host puts tools/list
+// in the model's context, and the descriptions of result fields would triple its size.
 func For(v any) json.RawMessage {
 	r := &jsonschema.Reflector{DoNotReference: true, Anonymous: true}
 	s := r.ReflectFromType(reflect.TypeOf(v))
@@ -42,7 +44,44 @@ func For(v any) json.RawMessage {
 	if err != nil {
 		panic(fmt.Sprintf("schemas: %T: %v", v, err)) // a bug in a type above, caught by tests
 	}
+	if _, ok := v.(result); ok {
+		var tree any
+		_ = json.Unmarshal(b, &tree)
+		b, _ = json.Marshal(compact(tree))
+	}
 	return b
+}
+
+// result marks the types that are tool results (output schemas).
+type result interface{ isResult() }
+
+// compact drops descriptions and additionalProperties from a schema tree. A property that is
+// itself named "description" is kept: only schema keywords are dropped.
+func compact(node any) any {
+	switch n := node.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(n))
+		for k, v := range n {
+			switch k {
+			case "description", "additionalProperties":
+				continue
+			case "properties":
+				props := map[string]any{}
+				for name, p := range v.(map[string]any) {
+					props[name] = compact(p)
+				}
+				out[k] = props
+			default:
+				out[k] = compact(v)
+			}
+		}
+		return out
+	case []any:
+		for i := range n {
+			n[i] = compact(n[i])
+		}
+	}
+	return node
 }
 
 // Names returns the keys of Named, sorted.

@@ -55,17 +55,17 @@ type Tool struct {
 // Reversible reports whether the tool's effect can be undone by another tool.
 func (t Tool) Reversible() bool { return t.Tier != TierPermanent }
 
-// All is every tool tallyfy-mcp serves, in the order tools/list shows them.
+// All is every tool tallyfy-mcp serves (tools/list sorts them by name).
 var All = []Tool{
 	{Name: "list_tasks", Title: "List one-off tasks", Tier: TierRead, Kind: tallyfy.KindTask, Verb: VerbList, Hints: readHints,
 		Args: schemas.ListArgs{}, Result: schemas.ListTasksResult{},
-		Description: "Search one-off tasks (not tasks inside a process) by title. Use it to find a task_id; set archived to include or only to see archived tasks."},
+		Description: "Find one-off tasks (not tasks inside a process) by title, to get a task_id. archived: include or only shows archived ones."},
 	{Name: "list_runs", Title: "List processes", Tier: TierRead, Kind: tallyfy.KindRun, Verb: VerbList, Hints: readHints,
 		Args: schemas.ListArgs{}, Result: schemas.ListRunsResult{},
-		Description: "Search processes (runs) by name. Use it to find a run_id; set archived to include or only to see archived processes."},
+		Description: "Find processes (runs) by name, to get a run_id. archived: include or only shows archived ones."},
 	{Name: "list_templates", Title: "List templates", Tier: TierRead, Kind: tallyfy.KindTemplate, Verb: VerbList, Hints: readHints,
 		Args: schemas.ListArgs{}, Result: schemas.ListTemplatesResult{},
-		Description: "Search templates (blueprints) by title. Use it to find a template_id; set archived to include or only to see archived templates."},
+		Description: "Find templates (blueprints) by title, to get a template_id. archived: include or only shows archived ones."},
 	{Name: "get_task", Title: "Get one-off task", Tier: TierRead, Kind: tallyfy.KindTask, Verb: VerbGet, Hints: readHints,
 		Args: schemas.TaskIDArgs{}, Result: schemas.GetTaskResult{},
 		Description: "Show one task, archived or not: title, status, whether it is one-off. Check it before archiving or deleting."},
