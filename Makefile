@@ -38,8 +38,9 @@ lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: ## Go benchmarks
+bench: build ## Go benchmarks, then the table of cold start, per-call latency against the floor, RSS and tools/list size
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./internal/bench -bin ./$(BIN)
 
 loadtest: ## concurrent HTTP sessions against the in-process sandbox
 	$(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x ./server/
