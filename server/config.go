@@ -55,6 +55,8 @@ type Config struct {
 	RateLimit       float64
 	GlobalRateLimit float64
 
+	OTel bool
+
 	Version     string
 	ShowVersion bool
 }
@@ -175,6 +177,7 @@ var Options = []Option{
 	{Name: "session-idle-ttl", Env: "MCP_SESSION_IDLE_TTL", Default: "30m", Usage: "drop HTTP sessions idle this long", set: duration(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
 	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: float(func(c *Config) *float64 { return &c.RateLimit })},
 	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: float(func(c *Config) *float64 { return &c.GlobalRateLimit })},
+	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: boolean(func(c *Config) *bool { return &c.OTel })},
 	{Name: "version", Default: "false", Usage: "print the version and exit", isBool: true, set: boolean(func(c *Config) *bool { return &c.ShowVersion })},
 }
 

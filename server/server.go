@@ -78,6 +78,20 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	app.Toolset = ts
 	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, logger)
+	if cfg.OTel {
+		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)
+		if err != nil {
+			_ = app.Close()
+			return nil, fmt.Errorf("--otel: %w", err)
+		}
+		app.MCP.Use(tel.Middleware)
+		app.closers = append(app.closers, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return tel.Shutdown(ctx)
+		})
+		logger.Info("OpenTelemetry export on (OTLP/HTTP, OTEL_* variables)")
+	}
 	return app, nil
 }
 
