@@ -77,7 +77,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	app.Toolset = ts
-	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, logger)
+	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger)
 	if cfg.OTel {
 		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)
 		if err != nil {
@@ -97,7 +97,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 
 // NewMCPServer registers the table's tools on a new MCP server with the policy filter, panic
 // recovery, input validation (with readable messages) and a per-call deadline.
-func NewMCPServer(ts *tools.Toolset, version string, toolTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
+func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
 	hooks := &mcpserver.Hooks{}
 	v := newValidationRewriter()
 	hooks.AddAfterCallTool(v.rewrite)
@@ -109,7 +109,7 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout time.Duration, 
 		mcpserver.WithInputSchemaValidation(),
 		mcpserver.WithHooks(hooks),
 		mcpserver.WithRecovery(),
-		mcpserver.WithToolHandlerMiddleware(deadline(toolTimeout)),
+		mcpserver.WithToolHandlerMiddleware(deadline(toolTimeout, elicitTimeout)),
 	)
 	s.AddTools(ts.ServerTools()...)
 	for _, st := range ts.ServerTools() {
@@ -118,18 +118,19 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout time.Duration, 
 	return s
 }
 
-// deadline bounds every tool call (retries included). A delete waiting for the person is
-// bounded by --elicit-timeout instead, so it is exempt from the shorter tool deadline.
-func deadline(d time.Duration) mcpserver.ToolHandlerMiddleware {
+// deadline bounds every tool call, retries included. A permanent delete may also wait for the
+// person to answer, so it gets --elicit-timeout on top.
+func deadline(d, elicit time.Duration) mcpserver.ToolHandlerMiddleware {
 	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			if d <= 0 {
 				return next(ctx, req)
 			}
+			limit := d
 			if t, ok := tools.ByName(req.Params.Name); ok && t.Tier == tools.TierPermanent {
-				return next(ctx, req)
+				limit += elicit
 			}
-			ctx, cancel := context.WithTimeout(ctx, d)
+			ctx, cancel := context.WithTimeout(ctx, limit)
 			defer cancel()
 			return next(ctx, req)
 		}

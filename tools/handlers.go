@@ -105,11 +105,8 @@ func (ts *Toolset) lifecycle(ctx context.Context, req mcp.CallToolRequest, c *ca
 		c.err = err
 		after = &now
 	}
-	if after == nil {
+	if after == nil { // Tallyfy sent no item back (task archive: 204)
 		e.Archived = archive
-		if archive {
-			e.Status = "archived"
-		}
 		after = &e
 	}
 	after.Archived = archive
