@@ -1,0 +1,109 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// FuzzConfirmToken: no input panics the token parser, and only a token this sealer made for
+// exactly these claims opens.
+func FuzzConfirmToken(f *testing.F) {
+	s, err := newSealer()
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	good := s.seal(claims{Org: "o", Tool: "delete_run", ID: strings.Repeat("a", 32), FP: "fp", Session: "s", Exp: now.Unix() + 300, Nonce: "n", Purpose: "token"})
+	for _, seed := range []string{good, good + "x", strings.Replace(good, ".", "..", 1), "tcf1.", "tcf1..", "tcf1.e30.", "", "null", good[:len(good)/2]} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		c, err := s.open(token, now)
+		if err != nil {
+			return
+		}
+		if s.seal(c) != token && !sameSeal(s, c, token) {
+			t.Fatalf("a token the sealer did not make opened: %q -> %+v", token, c)
+		}
+	})
+}
+
+// sameSeal accepts an opened token whose payload is the sealer's own encoding of the claims
+// (json key order is fixed, so the only valid token for c is seal(c)).
+func sameSeal(s *sealer, c claims, token string) bool {
+	rest := strings.TrimPrefix(token, tokenPrefix)
+	payload, mac, _ := strings.Cut(rest, ".")
+	return mac == s.mac(payload)
+}
+
+var allowedPath = regexp.MustCompile(`^/organizations/[a-f0-9]{32}/(tasks|runs|checklists)(/[a-f0-9]{32}(/(delete|restore|activate))?)?$`)
+
+// FuzzToolArguments calls every handler directly (without mcp-go's schema validation in
+// front) with arbitrary JSON arguments: no panic, always a result, and every request that
+// reaches Tallyfy is one of the intended endpoints.
+func FuzzToolArguments(f *testing.F) {
+	var mu sync.Mutex
+	var bad []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowedPath.MatchString(r.URL.EscapedPath()) {
+			mu.Lock()
+			bad = append(bad, r.Method+" "+r.URL.EscapedPath())
+			mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":true,"message":"Resource not found","code":"RESOURCE_NOT_FOUND"}`))
+	}))
+	f.Cleanup(api.Close)
+	client, err := tallyfy.New(tallyfy.Config{BaseURL: api.URL, Token: "t", OrgID: strings.Repeat("b", 32), MaxTries: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ts, err := New(Options{Client: client, Confirm: ConfirmToken, Policy: Policy{MaxDeletesPerHour: -1}, Audit: discard{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	id := strings.Repeat("c", 32)
+	for i, seed := range []string{
+		`{"task_id":"` + id + `"}`, `{"run_id":"` + id + `/delete"}`, `{"template_id":"../x"}`, `{"run_id":"%2F.."}`,
+		`{"task_id":"` + id + `","confirm_token":"tcf1.x.y"}`, `{"archived":"only","page":2,"per_page":100,"query":"a/b?c"}`,
+		`{"per_page":-1}`, `{"run_id":12}`, `null`, `[]`, `{"template_id":"` + strings.ToUpper(id) + `"}`,
+	} {
+		f.Add(uint8(i), seed)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, raw string) {
+		tool := All[int(which)%len(All)]
+		var args any
+		if json.Unmarshal([]byte(raw), &args) != nil {
+			args = raw
+		}
+		req := mcp.CallToolRequest{}
+		req.Params.Name, req.Params.Arguments = tool.Name, args
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		res, err := ts.handler(tool)(ctx, req)
+		if err != nil || res == nil {
+			t.Fatalf("%s(%s): result %v, error %v", tool.Name, raw, res, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(bad) > 0 {
+			t.Fatalf("%s(%s) reached %v", tool.Name, raw, bad)
+		}
+	})
+}
+
+type discard struct{}
+
+func (discard) Record(context.Context, Record) error { return nil }
