@@ -100,6 +100,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
 	hooks := &mcpserver.Hooks{}
 	v := newValidationRewriter()
+	v.rejected = ts.RecordRejected
 	hooks.AddAfterCallTool(v.rewrite)
 	s := mcpserver.NewMCPServer("tallyfy-mcp", version,
 		mcpserver.WithTitle("Tallyfy"),
@@ -179,19 +180,6 @@ func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	default:
 		return a.serveHTTP(ctx)
 	}
-}
-
-func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	s := mcpserver.NewStdioServer(a.MCP)
-	s.SetErrorLogger(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError))
-	// More workers than the default 5: a delete waiting for the person holds one.
-	mcpserver.WithWorkerPoolSize(16)(s)
-	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", len(a.Toolset.Filter(ctx, allTools())))
-	err := s.Listen(ctx, stdin, stdout)
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
-		return nil
-	}
-	return err
 }
 
 func allTools() []mcp.Tool {

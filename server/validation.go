@@ -20,10 +20,12 @@ import (
 // into sentences a model can act on. It runs only on the failure path: the schemas are
 // compiled once, at startup.
 type validationRewriter struct {
-	mu      sync.RWMutex
-	schemas map[string]*jsonschema.Schema
-	props   map[string][]string
-	printer *message.Printer
+	// rejected is told which tool call was refused and which arguments were wrong (for the audit).
+	rejected func(ctx context.Context, tool string, badArgs []string)
+	mu       sync.RWMutex
+	schemas  map[string]*jsonschema.Schema
+	props    map[string][]string
+	printer  *message.Printer
 }
 
 const validationPrefix = "input schema validation failed"
@@ -61,7 +63,7 @@ func (v *validationRewriter) add(t mcp.Tool) {
 }
 
 // rewrite is an AfterCallTool hook: it replaces the text of a validation failure in place.
-func (v *validationRewriter) rewrite(_ context.Context, _ any, req *mcp.CallToolRequest, result any) {
+func (v *validationRewriter) rewrite(ctx context.Context, _ any, req *mcp.CallToolRequest, result any) {
 	res, ok := result.(*mcp.CallToolResult)
 	if !ok || !res.IsError || len(res.Content) != 1 {
 		return
@@ -89,13 +91,17 @@ func (v *validationRewriter) rewrite(_ context.Context, _ any, req *mcp.CallTool
 	if !errors.As(err, &verr) {
 		return
 	}
-	var parts []string
+	var parts, names []string
 	for _, leaf := range leaves(verr) {
 		where := "arguments"
 		if len(leaf.InstanceLocation) > 0 {
 			where = strings.Join(leaf.InstanceLocation, ".")
 		}
 		parts = append(parts, where+": "+leaf.ErrorKind.LocalizedString(v.printer))
+		names = append(names, where)
+	}
+	if v.rejected != nil {
+		v.rejected(ctx, req.Params.Name, names)
 	}
 	text.Text = fmt.Sprintf("Invalid arguments for %s: %s. Nothing was changed. Valid arguments: %s.",
 		req.Params.Name, strings.Join(parts, "; "), strings.Join(props, ", "))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -176,4 +177,17 @@ func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult)
 			err, c.outcome, toolFor(c.res.kind, VerbGet).Name))
 	}
 	return res
+}
+
+// RecordRejected audits a lifecycle or permanent call that mcp-go's input validation refused
+// before any handler ran (e.g. run_id "<id>/delete"): the attempt is what an operator most wants
+// to see. Only argument names are recorded, never their values.
+func (ts *Toolset) RecordRejected(ctx context.Context, tool string, badArgs []string) {
+	t, ok := ByName(tool)
+	if !ok || t.Tier == TierRead {
+		return
+	}
+	c := &call{tool: t, res: resources[t.Kind], started: ts.now(), outcome: "refused",
+		errDetail: "invalid arguments: " + strings.Join(badArgs, ", ")}
+	ts.finish(ctx, c, mcp.NewToolResultError("invalid arguments"))
 }

@@ -1,0 +1,106 @@
+// 7. The audit record is on disk when the result is returned: SIGKILL right after cannot lose it.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+import { startClient, archivedRun, archivedTemplate, activeRun, tempDir, textOf, within, SANDBOX_ADMIN_TOKEN } from './lib.mjs';
+
+function readAudit(file) {
+  const raw = readFileSync(file, 'utf8');
+  const records = raw.trimEnd().split('\n').filter(Boolean).map((l, i) => {
+    try { return JSON.parse(l); } catch { return assert.fail(`audit line ${i + 1} is not JSON: ${l}`); }
+  });
+  return { raw, records };
+}
+
+describe('audit log', { concurrency: true }, () => {
+  it('holds the record of a permanent delete after the server is SIGKILLed as soon as the result returns', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const file = path.join(dir, 'audit.jsonl');
+    const c = await startClient({ args: ['--sandbox', '--confirm', 'off', '--audit-log', file], t });
+    assert.match(c.stderr(), /confirm off/i, 'no startup warning about --confirm off');
+    const run = await archivedRun(c);
+
+    const closed = new Promise((resolve) => { c.transport.onclose = ((prev) => () => { prev?.(); resolve(); })(c.transport.onclose); });
+    const pid = c.transport.pid;
+    const res = await c.call('delete_run', { run_id: run.id });
+    process.kill(pid, 'SIGKILL'); // no chance to flush or close anything
+    assert.ok(!res.isError, textOf(res));
+    assert.equal(res.structuredContent.status, 'deleted', 'one call in --confirm off mode did not delete');
+    assert.equal(res.structuredContent.confirmation, 'off');
+    await within(closed, 5_000, 'process gone after SIGKILL');
+
+    const { raw, records } = readAudit(file);
+    assert.ok(!raw.includes(SANDBOX_ADMIN_TOKEN), 'the Tallyfy token is in the audit log');
+    assert.ok(!/bearer/i.test(raw), 'an Authorization value is in the audit log');
+    assert.ok(raw.endsWith('\n'), 'the last record is incomplete');
+    const mine = records.filter((r) => r.tool === 'delete_run' && r.resource_id === run.id);
+    assert.equal(mine.length, 1, `want one record of the delete, got ${JSON.stringify(records)}`);
+    const rec = mine[0];
+    assert.equal(rec.outcome, 'ok');
+    assert.equal(rec.confirm_mode, 'off');
+    assert.equal(rec.resource_type, 'run');
+    assert.equal(rec.resource_name, run.name);
+    assert.ok(!Number.isNaN(Date.parse(rec.time)), `time ${rec.time}`);
+    assert.ok(!('confirm_token' in rec) && !('arguments' in rec), 'arguments beyond the ID were recorded');
+
+    if (process.platform !== 'win32') {
+      assert.equal(statSync(file).mode & 0o777, 0o600, 'the audit file is not created 0600');
+    }
+  });
+  it('records each step of a token delete and each refusal, never the confirm token', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const file = path.join(dir, 'audit.jsonl');
+    const c = await startClient({ args: ['--sandbox', '--confirm', 'token', '--audit-log', file], t });
+    const tpl = await archivedTemplate(c);
+    const live = await activeRun(c);
+
+    const first = await c.call('delete_template', { template_id: tpl.id });
+    const token = first.structuredContent.confirm_token;
+    const second = await c.call('delete_template', { template_id: tpl.id, confirm_token: token });
+    assert.equal(second.structuredContent?.status, 'deleted', textOf(second));
+    const refused = await c.call('delete_run', { run_id: live.id });
+    assert.strictEqual(refused.isError, true);
+    const archived = await c.call('archive_run', { run_id: live.id });
+    assert.ok(!archived.isError, textOf(archived));
+    await c.call('list_runs', {}); // a read: not an audited action
+
+    const { raw, records } = readAudit(file);
+    assert.ok(!raw.includes(token), 'the confirm token is in the audit log');
+    assert.ok(!raw.includes(SANDBOX_ADMIN_TOKEN), 'the Tallyfy token is in the audit log');
+    const del = records.filter((r) => r.tool === 'delete_template' && r.resource_id === tpl.id);
+    assert.deepEqual(del.map((r) => r.outcome), ['confirmation_required', 'ok']);
+    for (const r of del) {
+      assert.equal(r.confirmation, 'token');
+      assert.equal(r.confirm_mode, 'token');
+      assert.equal(r.resource_name, tpl.title);
+    }
+    const ref = records.filter((r) => r.tool === 'delete_run' && r.resource_id === live.id);
+    assert.deepEqual(ref.map((r) => r.outcome), ['refused']);
+    const arch = records.filter((r) => r.tool === 'archive_run' && r.resource_id === live.id);
+    assert.deepEqual(arch.map((r) => r.outcome), ['ok']);
+    assert.ok(!records.some((r) => r.tool === 'list_runs'), 'a read was audited as an action');
+    for (const r of records) assert.equal(r.client_name, 'tallyfy-mcp-e2e', 'client name not recorded');
+  });
+
+  it('records a lifecycle or delete call refused for invalid arguments (e.g. an ID with "/delete" appended)',
+    async (t) => {
+      const { dir, cleanup } = tempDir();
+      t.after(cleanup);
+      const file = path.join(dir, 'audit.jsonl');
+      const c = await startClient({ args: ['--sandbox', '--audit-log', file], t });
+      const run = await activeRun(c);
+      const smuggle = await c.call('archive_run', { run_id: `${run.id}/delete` });
+      assert.strictEqual(smuggle.isError, true);
+      const bad = await c.call('delete_run', { run_id: 'not-an-id' });
+      assert.strictEqual(bad.isError, true);
+      assert.strictEqual((await c.call('get_run', { run_id: run.id })).structuredContent.run.archived, false);
+
+      const { records } = existsSync(file) ? readAudit(file) : { records: [] };
+      assert.ok(records.some((r) => r.tool === 'archive_run' && r.outcome === 'refused'), `no record of the refused archive_run: ${JSON.stringify(records)}`);
+      assert.ok(records.some((r) => r.tool === 'delete_run' && r.outcome === 'refused'), `no record of the refused delete_run: ${JSON.stringify(records)}`);
+    });
+});

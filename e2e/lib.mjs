@@ -1,0 +1,293 @@
+// Shared helpers of the black-box e2e suite: build the binary once, start it behind the official
+// MCP TypeScript SDK client (stdio), or spawn it raw and read its stdout line by line.
+//
+// Nothing here knows the server's internals: IDs are discovered through the tools.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+
+export const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_DIR = path.resolve(E2E_DIR, '..');
+export const DEFAULT_BIN = path.join(E2E_DIR, '.bin', 'tallyfy-mcp');
+
+/** The sandbox's admin token: must never appear in anything the server writes. */
+export const SANDBOX_ADMIN_TOKEN = 'sandbox-admin-token';
+
+/** DESIGN.md's tool table: name → [readOnly, destructive, idempotent, openWorld]. */
+export const DESIGN_HINTS = {
+  get_task: [true, false, true, true],
+  get_run: [true, false, true, true],
+  get_template: [true, false, true, true],
+  list_tasks: [true, false, true, true],
+  list_runs: [true, false, true, true],
+  list_templates: [true, false, true, true],
+  archive_task: [false, true, true, true],
+  restore_task: [false, false, true, true],
+  archive_run: [false, true, true, true],
+  activate_run: [false, false, true, true],
+  archive_template: [false, true, true, true],
+  restore_template: [false, false, true, true],
+  delete_task: [false, true, false, true],
+  delete_run: [false, true, false, true],
+  delete_template: [false, true, false, true],
+};
+export const ALL_TOOLS = Object.keys(DESIGN_HINTS).sort();
+export const READ_TOOLS = ALL_TOOLS.filter((n) => DESIGN_HINTS[n][0]);
+export const PERMANENT_TOOLS = ['delete_run', 'delete_task', 'delete_template'];
+
+let built; // path of the binary once known (per test process)
+
+/**
+ * The binary under test. TALLYFY_MCP_BIN wins; otherwise `go build -o e2e/.bin/tallyfy-mcp ..`.
+ * `npm test` (run.mjs) builds once and hands the path to every test process through
+ * TALLYFY_MCP_BIN; a test file run on its own builds for itself (atomically, so parallel
+ * builders never see a half-written file).
+ */
+export function binary() {
+  if (built) return built;
+  const fromEnv = process.env.TALLYFY_MCP_BIN;
+  if (fromEnv) {
+    const p = path.resolve(fromEnv);
+    if (!existsSync(p)) throw new Error(`TALLYFY_MCP_BIN=${fromEnv}: no such file`);
+    built = p;
+    return built;
+  }
+  built = buildBinary(DEFAULT_BIN);
+  return built;
+}
+
+/** Builds the server from the repository root into out (atomic rename) and returns out. */
+export function buildBinary(out) {
+  mkdirSync(path.dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  const r = spawnSync('go', ['build', '-o', tmp, '.'], { cwd: REPO_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) throw new Error(`go build: ${r.error.message}`);
+  if (r.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new Error(`go build failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+  }
+  renameSync(tmp, out);
+  return out;
+}
+
+/** An environment for the server without anything from the developer's shell that could
+ * point it at a real Tallyfy or change its policy. */
+export function cleanEnv(extra = {}) {
+  const env = {};
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return { ...env, ...extra };
+}
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'tallyfy-e2e-') {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Starts the binary with args behind an SDK Client over stdio.
+ *
+ * Options: capabilities (client capabilities, e.g. { elicitation: {} }), onElicit (handler for
+ * elicitation/create; requires capabilities.elicitation), env (extra variables).
+ *
+ * tools/list is called once right after connecting: that makes the SDK compile every tool's
+ * outputSchema, so every later callTool validates structuredContent (the SDK throws on a
+ * mismatch, which fails the test).
+ *
+ * Returns { client, transport, tools, stderr(), call(name, args), close() }.
+ */
+export async function startClient({ args = ['--sandbox'], capabilities = {}, onElicit, env = {}, t } = {}) {
+  const transport = new StdioClientTransport({
+    command: binary(),
+    args,
+    env: cleanEnv(env),
+    stderr: 'pipe',
+    cwd: E2E_DIR,
+  });
+  let stderr = '';
+  transport.stderr.on('data', (chunk) => { stderr += chunk.toString('utf8'); });
+
+  const client = new Client({ name: 'tallyfy-mcp-e2e', version: '1.0.0' }, { capabilities });
+  if (onElicit) client.setRequestHandler(ElicitRequestSchema, onElicit);
+
+  const close = async () => { await client.close().catch(() => {}); };
+  if (t) {
+    t.after(async () => {
+      await close();
+      if (process.env.E2E_SERVER_LOGS) t.diagnostic(`server ${args.join(' ')} stderr:\n${stderr}`);
+    });
+  }
+  try {
+    await client.connect(transport);
+  } catch (err) {
+    await close();
+    throw new Error(`connecting to ${binary()} ${args.join(' ')} failed: ${err.message}\n--- stderr ---\n${stderr}`);
+  }
+  const { tools } = await client.listTools();
+  const byName = new Map(tools.map((x) => [x.name, x]));
+
+  /** callTool plus checks that hold for every result of this server. */
+  async function call(name, toolArgs = {}) {
+    const res = await client.callTool({ name, arguments: toolArgs });
+    assert.ok(Array.isArray(res.content) && res.content.length > 0, `${name}: no content`);
+    const text = textOf(res);
+    assert.ok(text.length > 0, `${name}: no text content`);
+    assert.ok(!text.includes(SANDBOX_ADMIN_TOKEN), `${name}: the Tallyfy token leaked into a result`);
+    if (!res.isError && byName.get(name)?.outputSchema) {
+      // The SDK has validated it already; make sure there was something to validate.
+      assert.equal(typeof res.structuredContent, 'object', `${name}: no structuredContent`);
+    }
+    return res;
+  }
+
+  return { client, transport, tools, stderr: () => stderr, call, close };
+}
+
+/** All text content of a tool result, joined. */
+export function textOf(res) {
+  return (res.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discovery: find seeded items through the tools, never by hard-coded IDs.
+
+async function listAll(call, tool, key, archived) {
+  const out = [];
+  for (let page = 1; page < 100; page++) {
+    const res = await call(tool, { archived, page, per_page: 100 });
+    assert.ok(!res.isError, `${tool}: ${textOf(res)}`);
+    out.push(...res.structuredContent[key]);
+    if (!res.structuredContent.page_info.has_more) break;
+  }
+  return out;
+}
+
+export const listRuns = (c, archived = 'exclude') => listAll(c.call, 'list_runs', 'runs', archived);
+export const listTemplates = (c, archived = 'exclude') => listAll(c.call, 'list_templates', 'templates', archived);
+export const listTasks = (c, archived = 'exclude') => listAll(c.call, 'list_tasks', 'tasks', archived);
+
+/** A live run whose status is "active" (there are several in the demo data). */
+export async function activeRun(c) {
+  const runs = await listRuns(c, 'exclude');
+  const run = runs.find((r) => !r.archived && r.status === 'active');
+  assert.ok(run, `no active run among ${JSON.stringify(runs.map((r) => [r.name, r.status]))}`);
+  return run;
+}
+
+/** A live run whose status is not "active" (complete or problem), to check status survives. */
+export async function nonActiveLiveRun(c) {
+  const runs = await listRuns(c, 'exclude');
+  return runs.find((r) => !r.archived && r.status !== 'active');
+}
+
+export async function archivedRun(c) {
+  const runs = await listRuns(c, 'only');
+  assert.ok(runs.length > 0, 'no archived run in the demo data');
+  assert.ok(runs.every((r) => r.archived), 'list_runs archived=only returned a live run');
+  return runs[0];
+}
+
+export async function archivedTemplate(c) {
+  const tpls = await listTemplates(c, 'only');
+  assert.ok(tpls.length > 0, 'no archived template in the demo data');
+  assert.ok(tpls.every((x) => x.archived), 'list_templates archived=only returned a live template');
+  return tpls[0];
+}
+
+export async function archivedTask(c) {
+  const tasks = await listTasks(c, 'only');
+  assert.ok(tasks.length > 0, 'no archived one-off task in the demo data');
+  return tasks[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw process: for what the SDK hides (stdout bytes, exit codes, signals).
+
+/**
+ * Spawns the binary directly. Returns { child, stdout(), stderr(), lines(), send(x),
+ * waitFor(pred, ms), exited } where exited resolves to { code, signal } once the process ends
+ * and its pipes are drained.
+ */
+export function spawnRaw(args, { env = {} } = {}) {
+  const child = spawn(binary(), args, { env: cleanEnv(env), cwd: E2E_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters = [];
+  const check = () => {
+    for (const w of [...waiters]) {
+      const msgs = parsedLines(out);
+      const hit = msgs.find(w.pred);
+      if (hit) {
+        waiters.splice(waiters.indexOf(w), 1);
+        clearTimeout(w.timer);
+        w.resolve(hit);
+      }
+    }
+  };
+  child.stdout.on('data', (d) => { out += d.toString('utf8'); check(); });
+  child.stderr.on('data', (d) => { err += d.toString('utf8'); });
+  child.stdin.on('error', () => {}); // EPIPE after an early exit is reported by `exited`
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+
+  return {
+    child,
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    /** stdout split into lines (complete lines only). */
+    lines: () => completeLines(out),
+    /** Writes one line: an object is JSON-encoded, a string is written as is. */
+    send: (x) => child.stdin.write((typeof x === 'string' ? x : JSON.stringify(x)) + '\n'),
+    /** Resolves with the first stdout message matching pred. */
+    waitFor(pred, ms = 10_000) {
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        w.timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`no matching message within ${ms} ms\n--- stdout ---\n${out}\n--- stderr ---\n${err}`));
+        }, ms);
+        waiters.push(w);
+        check();
+      });
+    },
+    kill: (sig) => { try { child.kill(sig); } catch { /* gone */ } },
+  };
+}
+
+function completeLines(s) {
+  const parts = s.split('\n');
+  parts.pop(); // the part after the last newline is incomplete (or empty)
+  return parts;
+}
+
+function parsedLines(s) {
+  const msgs = [];
+  for (const line of completeLines(s)) {
+    try { msgs.push(JSON.parse(line)); } catch { /* judged by the purity test */ }
+  }
+  return msgs;
+}
+
+/** Runs the binary to completion (for startup refusals, --version). */
+export function runOnce(args, { env = {}, timeout = 15_000 } = {}) {
+  const r = spawnSync(binary(), args, { env: cleanEnv(env), cwd: E2E_DIR, encoding: 'utf8', timeout, input: '' });
+  if (r.error) throw r.error;
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Resolves after ms, or rejects with what if promise takes longer. */
+export function within(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); }),
+  ]);
+}

@@ -1,0 +1,27 @@
+// `npm test`: build the server once, then run every *.test.mjs with Node's test runner, handing
+// the binary to each test process through TALLYFY_MCP_BIN. Extra arguments go to `node --test`
+// (e.g. `npm test -- --test-name-pattern=elicit`). TALLYFY_MCP_BIN set by the caller skips the build.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { buildBinary, DEFAULT_BIN, E2E_DIR } from './lib.mjs';
+
+let bin = process.env.TALLYFY_MCP_BIN;
+if (bin) {
+  bin = path.resolve(bin);
+  console.error(`e2e: testing ${bin} (TALLYFY_MCP_BIN)`);
+} else {
+  const t0 = Date.now();
+  bin = buildBinary(DEFAULT_BIN);
+  console.error(`e2e: built ${path.relative(process.cwd(), bin) || bin} in ${Date.now() - t0} ms`);
+}
+
+const files = readdirSync(E2E_DIR).filter((f) => f.endsWith('.test.mjs')).sort();
+const child = spawn(process.execPath, [
+  '--test',
+  '--test-concurrency=4', // files run in parallel (the default is CPUs-1, i.e. 1 on small runners)
+  '--test-timeout=30000',
+  ...process.argv.slice(2),
+  ...files,
+], { cwd: E2E_DIR, stdio: 'inherit', env: { ...process.env, TALLYFY_MCP_BIN: bin } });
+child.on('close', (code, signal) => process.exit(signal ? 1 : code));
