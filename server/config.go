@@ -157,7 +157,7 @@ var Options = []Option{
 	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: duration(func(c *Config) *time.Duration { return &c.ToolTimeout })},
 	{Name: "elicit-timeout", Env: "TALLYFY_ELICIT_TIMEOUT", Default: "3m", Usage: "how long to wait for the person to answer a delete confirmation", set: duration(func(c *Config) *time.Duration { return &c.ElicitTimeout })},
-	{Name: "shutdown-timeout", Env: "MCP_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may take to finish on SIGTERM", set: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{Name: "shutdown-timeout", Env: "MCP_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may take to finish on SIGTERM (and, on stdio, after stdin closes)", set: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{Name: "auth-token", Env: "MCP_AUTH_TOKEN", Usage: "bearer token HTTP callers must send (never forwarded to Tallyfy); required off loopback", Secret: true, set: str(func(c *Config) *string { return &c.AuthToken })},
 	{Name: "auth-token-file", Env: "MCP_AUTH_TOKEN_FILE", Usage: "read the HTTP callers' bearer token from this file", set: str(func(c *Config) *string { return &c.AuthTokenFile })},
 	{Name: "tls-cert", Env: "MCP_TLS_CERT", Usage: "TLS certificate file for the HTTP transports", set: str(func(c *Config) *string { return &c.TLSCert })},

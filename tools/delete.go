@@ -148,7 +148,7 @@ func canElicit(ctx context.Context) bool {
 
 func (ts *Toolset) elicitParams(c *call, e tallyfy.Entity) mcp.ElicitationParams {
 	return mcp.ElicitationParams{
-		Message: fmt.Sprintf("Permanently delete the archived %s %q (%s)? This destroys %s. It cannot be undone. To confirm, type the name exactly: %s",
+		Message: fmt.Sprintf("Permanently delete the archived %s %q (%s)? This destroys %s. It cannot be undone. To confirm, type its name: %s",
 			c.res.noun, e.Name, e.ID, c.res.destroys, e.Name),
 		RequestedSchema: map[string]any{
 			"type": "object",
