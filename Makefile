@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 build: ## static binary with the version stamped
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
 
-test: lint unit e2e fuzz ## everything CI checks
+test: lint unit e2e fuzz dist ## everything CI checks, cross-builds included
 
 unit: ## Go tests, race detector on
 	$(GO) test -race -count=1 ./...
