@@ -101,20 +101,23 @@ func TestSchemasAreFlat(t *testing.T) {
 						t.Errorf("%s: has %s", path, k)
 					}
 				}
+				if node["type"] == "array" {
+					if _, ok := node["items"].(map[string]any); !ok {
+						t.Errorf("%s: array without items", path)
+					}
+				}
 				// Result (output) schemas are compacted on purpose: no descriptions and no
 				// additionalProperties, to keep tools/list within the context budget
 				// (internal/packaging/budget_test.go). The rules below are for arguments.
 				if !strings.HasSuffix(name, "_args") {
+					if _, ok := node["description"]; ok && path != "" {
+						t.Errorf("%s: result schema not compacted (has a description)", path)
+					}
 					return
 				}
 				if node["type"] == "object" {
 					if _, isMap := node["additionalProperties"].(map[string]any); !isMap && node["additionalProperties"] != false {
 						t.Errorf("%s: object without additionalProperties:false", path)
-					}
-				}
-				if node["type"] == "array" {
-					if _, ok := node["items"].(map[string]any); !ok {
-						t.Errorf("%s: array without items", path)
 					}
 				}
 				props, _ := node["properties"].(map[string]any)

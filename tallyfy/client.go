@@ -120,9 +120,15 @@ func (c *Client) BaseURL() string { return c.base.String() }
 func ParseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(raw), "/"))
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("tallyfy: base URL %q is not an absolute URL such as %s", raw, DefaultBaseURL)
+		shown := raw // never echo credentials, even from a URL that does not parse
+		if err == nil {
+			shown = u.Redacted()
+		} else if strings.Contains(raw, "@") {
+			shown = "(not shown: it may hold credentials)"
+		}
+		return nil, fmt.Errorf("tallyfy: base URL %q is not an absolute URL such as %s", shown, DefaultBaseURL)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return nil, fmt.Errorf("tallyfy: base URL %q must not carry credentials, a query or a fragment", u.Redacted())
 	}
 	switch u.Scheme {
@@ -184,11 +190,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	b.Multiplier = 2
 	b.RandomizationFactor = 0.3
 	b.MaxInterval = 8 * c.cfg.RetryBaseDelay
+	var last error // the last failure that was not the caller's context ending
 	op := func() (*response, error) {
 		attempt++
 		resp, err := c.once(ctx, method, path, query)
 		if err == nil {
 			return resp, nil
+		}
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			last = err
 		}
 		wait, retry := c.shouldRetry(ctx, err, class)
 		if !retry || attempt >= c.cfg.MaxTries {
@@ -207,9 +217,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if errors.As(err, &ra) {
 		err = ra.err
 	}
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		// backoff returns the context's cause on cancellation; keep the last real failure too.
-		return nil, fmt.Errorf("%w (while waiting to retry)", err)
+	if err != nil && ctx.Err() != nil {
+		// The caller's context ended (backoff then returns its cause, losing the failure
+		// that led to the retry): report both, so errors.Is(err, ctx.Err()) holds and the
+		// last answer from Tallyfy (status, request id) is kept.
+		if last == nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w (no more retries: %w)", last, ctx.Err())
 	}
 	return resp, err
 }
@@ -347,7 +362,14 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 		return nil, &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
 			ContentType: resp.Header.Get("Content-Type"), Reason: fmt.Sprintf("larger than %d bytes", c.cfg.MaxBodyBytes), Method: method, Path: path}
 	}
-	return &response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+	r := &response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	// A 2xx whose body is not JSON (a proxy's HTML page, a cut-off answer) proves nothing, even
+	// for endpoints whose body is ignored (204-style deletes): never take it for success.
+	if t := trimSpace(body); len(t) > 0 && !json.Valid(t) {
+		var probe any
+		return nil, r.unusable(method, path, describeJSONError(r, json.Unmarshal(t, &probe)))
+	}
+	return r, nil
 }
 
 // decodeData decodes {"data": …} into v.
@@ -362,7 +384,7 @@ func decodeData(method, path string, r *response, v any) error {
 		return r.unusable(method, path, "no data envelope")
 	}
 	if err := json.Unmarshal(env.Data, v); err != nil {
-		return r.unusable(method, path, "unexpected data: "+err.Error())
+		return r.unusable(method, path, "unexpected data: "+truncate(err.Error(), 200))
 	}
 	return nil
 }
@@ -381,6 +403,8 @@ func describeJSONError(r *response, err error) string {
 		return "not JSON (Content-Type " + truncate(ct, 60) + ")"
 	case errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected end of JSON"):
 		return "truncated JSON"
+	case errors.As(err, new(*json.UnmarshalTypeError)):
+		return "unexpected JSON shape: " + truncate(err.Error(), 200)
 	default:
 		return "not valid JSON"
 	}
@@ -432,7 +456,7 @@ func list[T any](ctx context.Context, c *Client, collection string, opts ListOpt
 		return nil, err
 	}
 	var env struct {
-		Data []T `json:"data"`
+		Data *[]T `json:"data"`
 		Meta struct {
 			Pagination *Pagination `json:"pagination"`
 		} `json:"meta"`
@@ -440,11 +464,16 @@ func list[T any](ctx context.Context, c *Client, collection string, opts ListOpt
 	if err := json.Unmarshal(r.Body, &env); err != nil {
 		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
 	}
-	page := &Page[T]{Items: env.Data}
+	if env.Data == nil {
+		// Not a list at all (e.g. {"message": …} or null): never read it as an empty one.
+		return nil, r.unusable(http.MethodGet, p, "no data envelope")
+	}
+	page := &Page[T]{Items: *env.Data}
 	if env.Meta.Pagination != nil {
 		page.Pagination = *env.Meta.Pagination
 	} else {
-		page.Pagination = Pagination{Total: len(env.Data), Count: len(env.Data), PerPage: len(env.Data), CurrentPage: 1, TotalPages: 1}
+		n := len(page.Items)
+		page.Pagination = Pagination{Total: n, Count: n, PerPage: n, CurrentPage: 1, TotalPages: 1}
 	}
 	return page, nil
 }
@@ -475,10 +504,11 @@ func findArchived[T any](ctx context.Context, c *Client, collection string, extr
 			}
 		}
 		if !p.HasMore() || len(p.Items) == 0 {
-			break
+			return nil, nil
 		}
 	}
-	return nil, nil
+	// More pages remain unread: that is not "not found".
+	return nil, fmt.Errorf("tallyfy: %s not among the first %d archived items; check it in Tallyfy", truncate(id, 80), perPage*maxPages)
 }
 
 // Lookup returns the current state of a task, run or template, archived or not.
@@ -528,7 +558,12 @@ func find[T any](ctx context.Context, c *Client, get func(context.Context, strin
 		return item, err
 	}
 	found, ferr := findArchived(ctx, c, collection, extra, id, idOf)
-	if ferr != nil || found == nil {
+	if ferr != nil {
+		// The archived listing failed: whether the item exists is unknown, so do not
+		// report the GET's 404 (callers read "not found" as "gone").
+		return nil, ferr
+	}
+	if found == nil {
 		return nil, err
 	}
 	return found, nil

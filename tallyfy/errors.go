@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // APIError is any non-2xx answer from Tallyfy, whatever shape its body had (tallyfy-api.md §4).
@@ -51,8 +52,12 @@ func (e *APIError) FieldSummary() string {
 	for _, k := range keys {
 		parts = append(parts, k+": "+strings.Join(e.Fields[k], " "))
 	}
-	return strings.Join(parts, "; ")
+	// The fields come from the response body: keep the summary short whatever it held.
+	return truncate(strings.Join(parts, "; "), maxFieldSummary)
 }
+
+// maxFieldSummary bounds FieldSummary (and so Error) however large a validation body is.
+const maxFieldSummary = 500
 
 // IsNotFound reports a 404 of a missing resource (not a wrong path).
 func (e *APIError) IsNotFound() bool {
@@ -145,7 +150,7 @@ func parseAPIError(status int, h http.Header, body []byte, method, path string) 
 				}
 			case json.Unmarshal(eb.Error, &str) == nil && str != "":
 				if e.Code == "" {
-					e.Code = str
+					e.Code = truncate(str, 80)
 				}
 			}
 		}
@@ -153,8 +158,11 @@ func parseAPIError(status int, h http.Header, body []byte, method, path string) 
 			e.Fields = f
 		}
 	}
-	if e.Message == "" {
+	if strings.TrimSpace(e.Message) == "" {
 		e.Message = http.StatusText(status)
+	}
+	if e.Message == "" { // a status Go has no text for, e.g. 599
+		e.Message = fmt.Sprintf("HTTP %d", status)
 	}
 	e.Message = truncate(e.Message, 300)
 	return e
@@ -209,6 +217,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs < 0 {
 			return 0
 		}
+		if secs > maxRetryAfterSecs { // time.Duration would overflow into a negative wait
+			secs = maxRetryAfterSecs
+		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
@@ -219,9 +230,16 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// maxRetryAfterSecs caps a Retry-After in seconds (a year) so it fits a time.Duration.
+const maxRetryAfterSecs = 365 * 24 * 3600
+
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut with "…".
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -53,5 +53,7 @@ func (c *Client) DeleteTask(ctx context.Context, id string) error {
 // FindTask returns the task whether live or archived: a 404 from GET is checked
 // against the archived listing before it is reported.
 func (c *Client) FindTask(ctx context.Context, id string) (*Task, error) {
-	return find(ctx, c, c.GetTask, tasksPath, oneOffOnly, id, func(v *Task) string { return v.ID })
+	// No is_oneoff filter here: a task of an archived process must be found too, so that the
+	// caller can name its process instead of calling it missing.
+	return find(ctx, c, c.GetTask, tasksPath, nil, id, func(v *Task) string { return v.ID })
 }

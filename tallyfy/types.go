@@ -5,6 +5,7 @@ package tallyfy
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 )
 
@@ -104,7 +105,8 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return err
+		// Not strconv's error: it would quote the whole value, i.e. the response body.
+		return errors.New("tallyfy: expected a number or a numeric string")
 	}
 	*n = Number(f)
 	return nil

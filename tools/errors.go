@@ -2,9 +2,11 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -16,7 +18,30 @@ import (
 const tokenHelp = "Make a new personal access token in Tallyfy under Settings > Integrations > REST API (tokens expire after 6 months and when you log out of Tallyfy), then update TALLYFY_ACCESS_TOKEN (or --token-file) and restart the server."
 
 func invalidArgument(name, why string) *mcp.CallToolResult {
+	if !strings.HasSuffix(why, ".") {
+		why += "."
+	}
 	return mcp.NewToolResultError(fmt.Sprintf("Invalid argument %s: %s Nothing was changed.", name, why))
+}
+
+// argumentError words an argument decoding error (reached only when the server does not
+// validate the input schema first) without Go type names.
+func argumentError(err error) *mcp.CallToolResult {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		want := "a string"
+		switch te.Type.Kind() {
+		case reflect.Int, reflect.Int64, reflect.Int32:
+			want = "a whole number"
+		case reflect.Bool:
+			want = "true or false"
+		}
+		return invalidArgument(te.Field, fmt.Sprintf("must be %s, not a %s", want, te.Value))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return invalidArgument(strings.Trim(name, `"`), "is not an argument of this tool")
+	}
+	return invalidArgument("arguments", "must be a JSON object of the documented arguments")
 }
 
 // failure turns an error from Tallyfy into a result that tells the agent what to do next.

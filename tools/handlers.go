@@ -40,7 +40,7 @@ func (ts *Toolset) get(ctx context.Context, req mcp.CallToolRequest, c *call) *m
 func (ts *Toolset) list(ctx context.Context, req mcp.CallToolRequest, c *call) *mcp.CallToolResult {
 	args, err := decodeArgs[schemas.ListArgs](req)
 	if err != nil {
-		return invalidArgument("arguments", err.Error())
+		return argumentError(err)
 	}
 	opts := tallyfy.ListOptions{Query: args.Query, Archived: tallyfy.Archived(args.Archived), Page: args.Page, PerPage: args.PerPage}
 	switch opts.Archived {

@@ -1,0 +1,248 @@
+package tools_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+func TestAuditOneRecordPerCall(t *testing.T) {
+	t.Parallel()
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		h := newHarness(t, withProto(p), withMaxTries(1))
+		var tokens []string
+		type step struct {
+			tool    string
+			args    map[string]any
+			outcome string // "" = no record (read tools)
+			check   func(t *testing.T, rec tools.Record)
+		}
+		task, run, tpl := kinds[0], kinds[1], kinds[2]
+		steps := []step{
+			{tool: "get_task", args: map[string]any{"task_id": task.live}},
+			{tool: "list_runs", args: map[string]any{"archived": "include"}},
+			{tool: "get_template", args: map[string]any{"template_id": unknownID}}, // a failing read: still no record
+			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "ok", check: func(t *testing.T, rec tools.Record) {
+				if rec.ResourceName != h.lookup("task", task.live).Name || rec.ResourceType != "task" || rec.Tier != "lifecycle" {
+					t.Errorf("%+v", rec)
+				}
+			}},
+			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "noop"},
+			{tool: "restore_task", args: map[string]any{"task_id": unknownID}, outcome: "failed", check: func(t *testing.T, rec tools.Record) {
+				if rec.HTTPStatus != 404 || !strings.HasPrefix(rec.RequestID, "sbx-") || rec.ResourceName != "" {
+					t.Errorf("%+v", rec)
+				}
+			}},
+			{tool: "delete_run", args: map[string]any{"run_id": run.live}, outcome: "refused", check: func(t *testing.T, rec tools.Record) {
+				if rec.Detail != "not archived" || rec.ResourceName == "" {
+					t.Errorf("%+v", rec)
+				}
+			}},
+			{tool: "archive_task", args: map[string]any{"task_id": sandbox.IDs.ProcessTask}, outcome: "refused", check: func(t *testing.T, rec tools.Record) {
+				if rec.Detail != "process task" {
+					t.Errorf("%+v", rec)
+				}
+			}},
+			{tool: "delete_run", args: map[string]any{"run_id": run.archived}, outcome: "confirmation_required", check: func(t *testing.T, rec tools.Record) {
+				if rec.Confirmation != "token" || rec.Tier != "permanent" {
+					t.Errorf("%+v", rec)
+				}
+			}},
+			{tool: "delete_run", args: map[string]any{"run_id": run.archived, "confirm_token": "tcf1.forged.token"}, outcome: "refused", check: func(t *testing.T, rec tools.Record) {
+				if !strings.Contains(rec.Detail, "altered") {
+					t.Errorf("%+v", rec)
+				}
+			}},
+		}
+		for i, s := range steps {
+			before := len(h.audit.all())
+			r := h.call(s.tool, s.args)
+			if r.err != nil {
+				t.Fatalf("step %d %s: %v", i, s.tool, r.err)
+			}
+			if strings.HasPrefix(s.tool, "delete_") && !r.res.IsError {
+				if tok := decode[schemas.DeleteResult](t, r).ConfirmToken; tok != "" {
+					tokens = append(tokens, tok)
+				}
+			}
+			recs := h.audit.all()
+			if s.outcome == "" {
+				if len(recs) != before {
+					t.Errorf("step %d: read tool %s wrote %d records", i, s.tool, len(recs)-before)
+				}
+				continue
+			}
+			if len(recs) != before+1 {
+				t.Fatalf("step %d %s: %d records, want exactly one", i, s.tool, len(recs)-before)
+			}
+			rec := recs[len(recs)-1]
+			if rec.Tool != s.tool || rec.Outcome != s.outcome {
+				t.Errorf("step %d: record %s/%s, want %s/%s", i, rec.Tool, rec.Outcome, s.tool, s.outcome)
+			}
+			if s.check != nil {
+				s.check(t, rec)
+			}
+		}
+		// The second half of the token flow, and a rate-limited lifecycle call.
+		h.call("delete_run", map[string]any{"run_id": run.archived, "confirm_token": tokens[0]}).ok(t)
+		h.sb.SetFaults(sandbox.Fault{Kind: "429", Param: "3"})
+		h.call("archive_template", map[string]any{"template_id": tpl.live}).failed(t, "Retry after 3 s")
+		h.sb.SetFaults()
+
+		recs := h.audit.all()
+		if len(recs) != 9 {
+			t.Fatalf("%d records, want 9", len(recs))
+		}
+		if d := recs[7]; d.Outcome != "ok" || d.Confirmation != "token" || d.ResourceID != run.archived {
+			t.Errorf("delete record %+v", d)
+		}
+		if rl := recs[8]; rl.Outcome != "failed" || rl.HTTPStatus != 429 || rl.RequestID == "" || rl.Tool != "archive_template" {
+			t.Errorf("429 record %+v", rl)
+		}
+		session := recs[0].Session
+		for i, rec := range recs {
+			if rec.Org != sandbox.OrgID || rec.ConfirmMode != "token" || rec.ResourceType == "" || rec.Tier == "" {
+				t.Errorf("record %d: %+v", i, rec)
+			}
+			if len(rec.ResourceID) != 32 {
+				t.Errorf("record %d: resource id %q", i, rec.ResourceID)
+			}
+			if rec.ClientName != testClientName || rec.ClientVersion != testClientVersion {
+				t.Errorf("record %d: client %q %q", i, rec.ClientName, rec.ClientVersion)
+			}
+			if rec.Session == "" || rec.Session != session {
+				t.Errorf("record %d: session %q (first %q)", i, rec.Session, session)
+			}
+			if rec.Transport == "" {
+				t.Errorf("record %d: no transport", i)
+			}
+			if rec.DurationMS <= 0 || rec.DurationMS > 10_000 {
+				t.Errorf("record %d: duration %v ms", i, rec.DurationMS)
+			}
+			ts, err := time.Parse(time.RFC3339Nano, rec.Time)
+			if err != nil || ts.Sub(h.clock.Now()).Abs() > time.Minute {
+				t.Errorf("record %d: time %q", i, rec.Time)
+			}
+			b, _ := json.Marshal(rec)
+			for _, secret := range append([]string{sandbox.AdminToken, "Bearer"}, tokens...) {
+				if strings.Contains(string(b), secret) {
+					t.Errorf("record %d contains a secret: %s", i, b)
+				}
+			}
+		}
+	})
+}
+
+// failingRecorder cannot write.
+type failingRecorder struct{}
+
+func (failingRecorder) Record(context.Context, tools.Record) error {
+	return errors.New("disk full")
+}
+
+// TestAuditFailureIsNotACleanSuccess: an action the operator cannot see afterwards must not
+// look like a clean success.
+func TestAuditFailureIsNotACleanSuccess(t *testing.T) {
+	t.Parallel()
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		h := newHarness(t, withProto(p), withRecorder(failingRecorder{}))
+		h.call("archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}).failed(t, "audit record could not be written", "disk full", "Outcome of the call: ok", "get_run")
+		// Reads are not audited, so they still work.
+		h.call("get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}).ok(t)
+	})
+}
+
+func TestAuditFile(t *testing.T) {
+	t.Parallel()
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		path := filepath.Join(t.TempDir(), "audit.jsonl")
+		f, err := tools.OpenAuditFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("audit file mode %v, want 0600", st.Mode().Perm())
+		}
+		h := newHarness(t, withProto(p), withRecorder(f), withConfirm(tools.ConfirmOff))
+		h.call("archive_task", map[string]any{"task_id": sandbox.IDs.LiveTask}).ok(t)
+		h.call("list_tasks", nil).ok(t)
+		h.call("restore_task", map[string]any{"task_id": sandbox.IDs.LiveTask}).ok(t)
+		h.call("get_task", map[string]any{"task_id": sandbox.IDs.LiveTask}).ok(t)
+		h.call("delete_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}).ok(t)
+		lines := readLines(t, path)
+		if len(lines) != 3 {
+			t.Fatalf("%d lines, want 3 (one per lifecycle/permanent call):\n%s", len(lines), strings.Join(lines, "\n"))
+		}
+		want := []string{"archive_task", "restore_task", "delete_template"}
+		for i, l := range lines {
+			var rec tools.Record
+			dec := json.NewDecoder(strings.NewReader(l))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&rec); err != nil {
+				t.Fatalf("line %d is not a record: %v: %s", i, err, l)
+			}
+			if rec.Tool != want[i] || rec.Outcome != "ok" {
+				t.Errorf("line %d: %+v", i, rec)
+			}
+			if strings.Contains(l, sandbox.AdminToken) {
+				t.Errorf("line %d holds the token", i)
+			}
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// Reopening appends, never truncates.
+		f2, err := tools.OpenAuditFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h2 := newHarness(t, withProto(p), withRecorder(f2))
+		h2.call("archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}).ok(t)
+		if err := f2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		again := readLines(t, path)
+		if len(again) != 4 || again[0] != lines[0] || !strings.Contains(again[3], `"tool":"archive_run"`) {
+			t.Errorf("after reopening: %d lines:\n%s", len(again), strings.Join(again, "\n"))
+		}
+		if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+			t.Errorf("mode changed to %v", st.Mode().Perm())
+		}
+	})
+}
+
+func TestAuditFileErrors(t *testing.T) {
+	t.Parallel()
+	if _, err := tools.OpenAuditFile(filepath.Join(t.TempDir(), "no", "such", "dir", "a.jsonl")); err == nil || !strings.Contains(err.Error(), "audit log") {
+		t.Errorf("OpenAuditFile in a missing directory: %v", err)
+	}
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
