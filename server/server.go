@@ -100,7 +100,13 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
 	hooks := &mcpserver.Hooks{}
 	v := newValidationRewriter()
-	v.rejected = ts.RecordRejected
+	v.rejected = ts.RecordRefused
+	// A tool the policy hides, called by name: mcp-go answers "tool not found"; audit the attempt.
+	hooks.AddOnError(func(ctx context.Context, _ any, method mcp.MCPMethod, msg any, err error) {
+		if req, ok := msg.(*mcp.CallToolRequest); ok && method == mcp.MethodToolsCall && errors.Is(err, mcpserver.ErrToolNotFound) {
+			ts.RecordRefused(ctx, req.Params.Name, "not available under the server's policy")
+		}
+	})
 	hooks.AddAfterCallTool(v.rewrite)
 	s := mcpserver.NewMCPServer("tallyfy-mcp", version,
 		mcpserver.WithTitle("Tallyfy"),

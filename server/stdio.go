@@ -12,6 +12,8 @@ import (
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // serveStdio serves JSON-RPC on stdin/stdout. mcp-go's StdioServer cancels every request the
@@ -23,6 +25,7 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 	s.SetErrorLogger(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError))
 	// More workers than the default 5: a delete waiting for the person holds one.
 	mcpserver.WithWorkerPoolSize(16)(s)
+	s.SetContextFunc(func(ctx context.Context) context.Context { return tools.WithTransport(ctx, "stdio", true) })
 
 	tr := &rpcTracker{drained: make(chan struct{}, 1)}
 	pr, pw := io.Pipe()

@@ -20,8 +20,8 @@ import (
 // into sentences a model can act on. It runs only on the failure path: the schemas are
 // compiled once, at startup.
 type validationRewriter struct {
-	// rejected is told which tool call was refused and which arguments were wrong (for the audit).
-	rejected func(ctx context.Context, tool string, badArgs []string)
+	// rejected is told which tool call was refused and why (for the audit).
+	rejected func(ctx context.Context, tool, detail string)
 	mu       sync.RWMutex
 	schemas  map[string]*jsonschema.Schema
 	props    map[string][]string
@@ -101,7 +101,7 @@ func (v *validationRewriter) rewrite(ctx context.Context, _ any, req *mcp.CallTo
 		names = append(names, where)
 	}
 	if v.rejected != nil {
-		v.rejected(ctx, req.Params.Name, names)
+		v.rejected(ctx, req.Params.Name, "invalid arguments: "+strings.Join(names, ", "))
 	}
 	text.Text = fmt.Sprintf("Invalid arguments for %s: %s. Nothing was changed. Valid arguments: %s.",
 		req.Params.Name, strings.Join(parts, "; "), strings.Join(props, ", "))

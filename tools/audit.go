@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +119,7 @@ func transportName(ctx context.Context) string {
 	if ti, ok := ctx.Value(transportKey{}).(transportInfo); ok {
 		return ti.name
 	}
-	return "stdio"
+	return "in-process"
 }
 
 func clientInfo(ctx context.Context) (name, version string) {
@@ -179,15 +178,14 @@ func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult)
 	return res
 }
 
-// RecordRejected audits a lifecycle or permanent call that mcp-go's input validation refused
-// before any handler ran (e.g. run_id "<id>/delete"): the attempt is what an operator most wants
-// to see. Only argument names are recorded, never their values.
-func (ts *Toolset) RecordRejected(ctx context.Context, tool string, badArgs []string) {
+// RecordRefused audits a lifecycle or permanent call refused before any handler ran: input
+// validation (e.g. run_id "<id>/delete": the attempt is what an operator most wants to see) or a
+// tool the policy hides. Only argument names go into detail, never their values.
+func (ts *Toolset) RecordRefused(ctx context.Context, tool, detail string) {
 	t, ok := ByName(tool)
 	if !ok || t.Tier == TierRead {
 		return
 	}
-	c := &call{tool: t, res: resources[t.Kind], started: ts.now(), outcome: "refused",
-		errDetail: "invalid arguments: " + strings.Join(badArgs, ", ")}
-	ts.finish(ctx, c, mcp.NewToolResultError("invalid arguments"))
+	c := &call{tool: t, res: resources[t.Kind], started: ts.now(), outcome: "refused", errDetail: detail}
+	ts.finish(ctx, c, mcp.NewToolResultError(detail))
 }

@@ -168,7 +168,8 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) *mcp.C
 	cl := ts.newClaims(ctx, c, e, "elicit", ts.opts.ElicitTimeout+time.Minute)
 	state := ts.seal.seal(cl)
 	if mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
-		return server.NewInputRequestBuilder(state).Elicit(elicitID, ts.elicitParams(c, e)).ToolResult()
+		c.outcome = "confirmation_required" // the client asks the person and calls again with the answer
+		return ts.finish(ctx, c, server.NewInputRequestBuilder(state).Elicit(elicitID, ts.elicitParams(c, e)).ToolResult())
 	}
 	ectx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()

@@ -95,6 +95,14 @@ func (r *recorder) all() []tools.Record {
 	return slices.Clone(r.recs)
 }
 
+// decisions is all() without the records of 2026-07-28 multi-round-trip asks (the first call
+// of an elicitation, answered by the client with a second call): one record per outcome.
+func (r *recorder) decisions() []tools.Record {
+	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool {
+		return rec.Outcome == "confirmation_required" && rec.Confirmation == "elicitation"
+	})
+}
+
 // config is what a harness is built from.
 type config struct {
 	opts       tools.Options

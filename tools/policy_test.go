@@ -108,8 +108,21 @@ func TestPolicyFilter(t *testing.T) {
 				if w := h.writesSince(0); len(w) != 0 {
 					t.Errorf("writes: %v", w)
 				}
-				if len(h.audit.all()) != 0 {
-					t.Errorf("refused-by-filter calls wrote audit records: %+v", h.audit.all())
+				// Each hidden lifecycle or delete tool called by name is audited as refused.
+				hiddenActions := 0
+				for _, name := range designNames() {
+					if !slices.Contains(want, name) && !strings.HasPrefix(name, "list_") && !strings.HasPrefix(name, "get_") {
+						hiddenActions++
+					}
+				}
+				recs := h.audit.all()
+				if len(recs) != hiddenActions {
+					t.Errorf("%d audit records for %d hidden lifecycle/delete calls: %+v", len(recs), hiddenActions, recs)
+				}
+				for _, rec := range recs {
+					if rec.Outcome != "refused" || !strings.Contains(rec.Detail, "policy") || slices.Contains(want, rec.Tool) {
+						t.Errorf("audit record of a hidden call: %+v", rec)
+					}
 				}
 				// What is listed works.
 				for _, name := range want {
