@@ -42,6 +42,9 @@ bench: build ## Go benchmarks, then the table of cold start, per-call latency ag
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./internal/bench -bin ./$(BIN)
 
+soak: ## 10,000 tool calls with ~10% injected faults through the stdio binary
+	SOAK_CALLS=10000 $(GO) test -run '^TestSoak$$' -count=1 -v .
+
 loadtest: ## concurrent HTTP sessions against the in-process sandbox
 	$(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x ./server/
 

@@ -222,6 +222,15 @@ func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Co
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// A file given as a flag wins over the value from the environment (flags win).
+	for file, value := range map[string]string{"token-file": "access-token", "auth-token-file": "auth-token"} {
+		if given[file] && given[value] {
+			return nil, fmt.Errorf("--%s and --%s both given: use one", file, value)
+		}
+		if given[file] {
+			given[value] = true // so the variable does not fill it in
+		}
+	}
 	for _, o := range Options {
 		if given[o.Name] || o.Env == "" {
 			continue

@@ -117,6 +117,7 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout 
 		mcpserver.WithHooks(hooks),
 		mcpserver.WithRecovery(),
 		mcpserver.WithToolHandlerMiddleware(deadline(toolTimeout, elicitTimeout)),
+		mcpserver.WithToolHandlerMiddleware(logCalls(logger)),
 	)
 	s.AddTools(ts.ServerTools()...)
 	for _, st := range ts.ServerTools() {
@@ -140,6 +141,28 @@ func deadline(d, elicit time.Duration) mcpserver.ToolHandlerMiddleware {
 			ctx, cancel := context.WithTimeout(ctx, limit)
 			defer cancel()
 			return next(ctx, req)
+		}
+	}
+}
+
+// logCalls logs each tool call at debug level: tool, outcome and duration, never arguments.
+func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
+	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if !logger.Enabled(ctx, slog.LevelDebug) {
+				return next(ctx, req)
+			}
+			start := time.Now()
+			res, err := next(ctx, req)
+			outcome := "ok"
+			switch {
+			case err != nil:
+				outcome = "error"
+			case res != nil && res.IsError:
+				outcome = "error_result"
+			}
+			logger.DebugContext(ctx, "tool call", "tool", req.Params.Name, "outcome", outcome, "duration", time.Since(start))
+			return res, err
 		}
 	}
 }

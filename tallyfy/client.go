@@ -117,30 +117,36 @@ func (c *Client) OrgID() string { return c.cfg.OrgID }
 func (c *Client) BaseURL() string { return c.base.String() }
 
 // ParseBaseURL accepts https URLs, and http only for loopback hosts (the sandbox, local tests).
+// Errors show only scheme, host and path: a token pasted into the URL must not be echoed.
 func ParseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(raw), "/"))
 	if err != nil || u.Host == "" {
-		shown := raw // never echo credentials, even from a URL that does not parse
+		shown := "(not shown: it may hold credentials)"
 		if err == nil {
-			shown = u.Redacted()
-		} else if strings.Contains(raw, "@") {
-			shown = "(not shown: it may hold credentials)"
+			shown = safeURL(u)
+		} else if !strings.ContainsAny(raw, "@?#") {
+			shown = raw
 		}
 		return nil, fmt.Errorf("tallyfy: base URL %q is not an absolute URL such as %s", shown, DefaultBaseURL)
 	}
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, fmt.Errorf("tallyfy: base URL %q must not carry credentials, a query or a fragment", u.Redacted())
+		return nil, fmt.Errorf("tallyfy: base URL %q must not carry credentials, a query or a fragment", safeURL(u))
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !IsLoopbackHost(u.Hostname()) {
-			return nil, fmt.Errorf("tallyfy: base URL %q uses plain http; use https (http is allowed only for loopback addresses)", raw)
+			return nil, fmt.Errorf("tallyfy: base URL %q uses plain http; use https (http is allowed only for loopback addresses)", safeURL(u))
 		}
 	default:
-		return nil, fmt.Errorf("tallyfy: base URL %q must use https", raw)
+		return nil, fmt.Errorf("tallyfy: base URL %q must use https", safeURL(u))
 	}
 	return u, nil
+}
+
+// safeURL is scheme://host/path, without userinfo, query or fragment.
+func safeURL(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // IsLoopbackHost reports whether host is localhost or a loopback IP.
