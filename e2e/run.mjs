@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { buildBinary, DEFAULT_BIN, E2E_DIR } from './lib.mjs';
 
+console.error(`e2e: Node ${process.version} (${process.execPath})`);
 let bin = process.env.TALLYFY_MCP_BIN;
 if (bin) {
   bin = path.resolve(bin);
