@@ -54,6 +54,7 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 		case <-ctx.Done():
 			a.Logger.Info("SIGTERM: finishing in-flight calls", "timeout", a.Config.ShutdownTimeout)
 		}
+		a.Toolset.BeginShutdown() // a question still open to the person can no longer be answered
 		tr.wait(a.Config.ShutdownTimeout)
 		_ = pw.Close()
 	}()

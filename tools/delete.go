@@ -173,11 +173,15 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) *mcp.C
 	}
 	ectx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()
+	defer context.AfterFunc(ts.stopping, cancel)()
 	answer, err := server.ServerFromContext(ctx).RequestElicitation(ectx, mcp.ElicitationRequest{Params: ts.elicitParams(c, e)})
 	if err != nil {
 		c.outcome, c.errDetail = "cancelled", "elicitation failed: "+err.Error()
 		why := "the question could not be shown: " + err.Error()
-		if errors.Is(err, context.DeadlineExceeded) {
+		switch {
+		case ts.stopping.Err() != nil:
+			why, c.errDetail = "the server is shutting down, so the person's answer cannot arrive", "server shutting down"
+		case errors.Is(err, context.DeadlineExceeded):
 			why = fmt.Sprintf("nobody answered within %s", ts.opts.ElicitTimeout)
 		}
 		return ts.finish(ctx, c, cancelled(c, e, "Nothing was deleted: "+why+". Ask the person whether they still want it deleted, then call again."))

@@ -57,7 +57,15 @@ type Toolset struct {
 	audit  Recorder
 	log    *slog.Logger
 	now    func() time.Time
+	// stopping ends when the server begins to shut down: questions still open to the person
+	// cannot be answered any more (the transport is closing) and are given up at once.
+	stopping context.Context
+	stop     context.CancelFunc
 }
+
+// BeginShutdown gives up every question still open to a person: the transport is closing, so
+// their answer could not arrive. Those deletes end "cancelled", nothing deleted.
+func (ts *Toolset) BeginShutdown() { ts.stop() }
 
 // New checks opts and builds the toolset.
 func New(opts Options) (*Toolset, error) {
@@ -92,8 +100,10 @@ func New(opts Options) (*Toolset, error) {
 	if err != nil {
 		return nil, err
 	}
+	stopping, begin := context.WithCancel(context.Background())
 	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
-		budget: newBudget(opts.Policy.MaxDeletesPerHour, time.Hour), audit: opts.Audit, log: opts.Logger, now: opts.Now}, nil
+		budget: newBudget(opts.Policy.MaxDeletesPerHour, time.Hour), audit: opts.Audit, log: opts.Logger, now: opts.Now,
+		stopping: stopping, stop: begin}, nil
 }
 
 // Policy returns the policy in force.
