@@ -15,8 +15,12 @@ test: lint unit e2e fuzz dist ## everything CI checks, cross-builds included
 unit: ## Go tests, race detector on
 	$(GO) test -race -count=1 ./...
 
-e2e: ## the built binary driven by the official TypeScript SDK client
-	cd e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test
+e2e: e2e/node_modules/.package-lock.json ## the built binary driven by the official TypeScript SDK client
+	cd e2e && npm test
+
+# npm ci again whenever the lockfile is newer than what is installed.
+e2e/node_modules/.package-lock.json: e2e/package-lock.json
+	cd e2e && npm ci --no-audit --no-fund
 
 fuzz: ## each fuzz target for $(FUZZTIME)
 	@set -e; for pkg in $$($(GO) list ./...); do \
@@ -65,8 +69,8 @@ docs: ## regenerate the README's tool and flag tables
 mcpb-manifest: ## refresh manifest.json's tool list from a live tools/list
 	$(GO) run ./internal/packaging/gen .
 
-mcpb: mcpb-manifest ## pack dist/tallyfy-mcp.mcpb (Claude Desktop one-click install) for this machine's OS/arch
+mcpb: mcpb-manifest e2e/node_modules/.package-lock.json ## pack dist/tallyfy-mcp.mcpb (Claude Desktop one-click install) for this machine's OS/arch
 	rm -rf dist/mcpb && mkdir -p dist/mcpb/server
 	cp manifest.json dist/mcpb/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/mcpb/server/$(BIN)$(if $(filter windows,$(shell $(GO) env GOOS)),.exe,) .
-	cd e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npx mcpb validate ../dist/mcpb/manifest.json && npx mcpb pack ../dist/mcpb ../dist/tallyfy-mcp.mcpb
+	cd e2e && npx mcpb validate ../dist/mcpb/manifest.json && npx mcpb pack ../dist/mcpb ../dist/tallyfy-mcp.mcpb
