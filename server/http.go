@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -33,10 +34,13 @@ type HTTPServer struct {
 	streamable *mcpserver.StreamableHTTPServer
 	sse        *mcpserver.SSEServer
 	sessions   atomic.Int64
-	inflight   sync.WaitGroup
+	inflight   atomic.Int64 // tool calls running
+	sseUnsent  sseUnsent    // SSE tool calls whose answer is not yet on the stream
 	authHash   [32]byte
 	hasAuth    bool
 	hosts      []string
+	connMu     sync.Mutex
+	fresh      map[net.Conn]struct{} // connections that have not sent a request yet
 	anyHost    bool
 }
 
@@ -82,8 +86,14 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	}
 
 	hooks := app.MCP.GetHooks()
-	hooks.AddOnRegisterSession(func(context.Context, mcpserver.ClientSession) { h.sessions.Add(1) })
+	hooks.AddOnRegisterSession(func(ctx context.Context, _ mcpserver.ClientSession) {
+		if res, ok := ctx.Value(slotKey{}).(*slot); ok && res.used.CompareAndSwap(false, true) {
+			return // counted when capSessions reserved it
+		}
+		h.sessions.Add(1)
+	})
 	hooks.AddOnUnregisterSession(func(context.Context, mcpserver.ClientSession) { h.sessions.Add(-1) })
+	hooks.AddBeforeCallTool(h.sseUnsent.called)
 	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit).middleware)
 
 	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP,
@@ -99,6 +109,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		mcpserver.WithKeepAlive(true),
 		mcpserver.WithSSEDisableLocalhostProtection(true),
 		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			ctx = context.WithValue(ctx, sseKey{}, true)
 			return tools.WithTransport(ctx, "sse", false) // SSE sessions cannot carry a question to the client
 		}),
 	)
@@ -106,9 +117,12 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.health)
 	mux.Handle("/mcp", h.guard(h.limitBody(h.capSessions(h.streamable, func(r *http.Request) bool {
-		return r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == ""
+		// 2026-07-28 requests are stateless (they must name that version in this header):
+		// they never open a session, so the cap does not apply to them.
+		return r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "" &&
+			!mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
 	}))))
-	mux.Handle("/sse", h.guard(h.capSessions(h.sse.SSEHandler(), func(r *http.Request) bool { return r.Method == http.MethodGet })))
+	mux.Handle("/sse", h.guard(h.capSessions(h.sseUnsent.watch(h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet })))
 	mux.Handle("/message", h.guard(h.limitBody(h.sse.MessageHandler())))
 	h.Handler = mux
 	return h
@@ -203,19 +217,33 @@ func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
 func (h *HTTPServer) capSessions(next http.Handler, opens func(*http.Request) bool) http.Handler {
 	limit := int64(h.app.Config.MaxSessions)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if limit > 0 && opens(r) && h.sessions.Load() >= limit {
+		if limit <= 0 || !opens(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// Reserve the slot before the session exists (checking the count alone lets a burst of
+		// concurrent initializes through); the registration hook takes it over, and it is
+		// given back if no session comes of the request.
+		if h.sessions.Add(1) > limit {
+			h.sessions.Add(-1)
 			w.Header().Set("Retry-After", "5")
 			jsonRPCError(w, http.StatusServiceUnavailable, -32000, fmt.Sprintf("too many open sessions (%d, --max-sessions); retry later", limit))
 			return
 		}
-		next.ServeHTTP(w, r)
+		res := &slot{}
+		defer func() {
+			if res.used.CompareAndSwap(false, true) {
+				h.sessions.Add(-1)
+			}
+		}()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), slotKey{}, res)))
 	})
 }
 
 func (h *HTTPServer) trackInflight(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		h.inflight.Add(1)
-		defer h.inflight.Done()
+		defer h.inflight.Add(-1)
 		return next(ctx, req)
 	}
 }
@@ -231,7 +259,7 @@ func (a *App) runHTTP(ctx context.Context) error {
 		return err
 	}
 	h := NewHTTPServer(a, authToken)
-	srv := &http.Server{Addr: a.Config.Addr, Handler: h.Handler, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Addr: a.Config.Addr, Handler: h.Handler, ReadHeaderTimeout: 10 * time.Second, ConnState: h.ConnState,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: nil}
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {
@@ -262,19 +290,174 @@ func (h *HTTPServer) Shutdown(srv *http.Server, timeout time.Duration) error {
 	h.app.Logger.Info("shutting down: finishing in-flight tool calls", "timeout", timeout)
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(sctx) }() // closes the listener at once
-	finished := make(chan struct{})
-	go func() { h.inflight.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-sctx.Done():
-		h.app.Logger.Warn("shutdown timeout: some tool calls did not finish")
+	// Wait for running calls and, for SSE, for their answers to reach the stream: SSE answers
+	// are written after the handler returns, and closing the streams first would lose them.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+drain:
+	for h.inflight.Load() > 0 || h.sseUnsent.pending() {
+		select {
+		case <-tick.C:
+		case <-sctx.Done():
+			h.app.Logger.Warn("shutdown timeout: some tool calls did not finish")
+			break drain
+		}
 	}
 	h.sse.CloseSessions()
 	_ = h.streamable.Shutdown(sctx)
+	h.closeFresh()
 	err := <-done
 	if errors.Is(err, context.DeadlineExceeded) {
 		_ = srv.Close()
 		return nil
 	}
 	return err
+}
+
+type sseKey struct{}
+
+// slot is a session-count reservation made by capSessions for one request.
+type slot struct{ used atomic.Bool }
+
+type slotKey struct{}
+
+// sseUnsent tracks tool calls received over SSE until their answer is written on the session's
+// stream (matched by JSON-RPC id).
+type sseUnsent struct {
+	mu   sync.Mutex
+	m    map[string]map[string]int // session ID -> JSON id -> calls
+	live map[string]bool           // sessions whose stream is open
+}
+
+// called is a BeforeCallTool hook.
+func (u *sseUnsent) called(ctx context.Context, id any, _ *mcp.CallToolRequest) {
+	if ctx.Value(sseKey{}) == nil {
+		return
+	}
+	s := mcpserver.ClientSessionFromContext(ctx)
+	b, err := json.Marshal(id)
+	if s == nil || err != nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.live[s.SessionID()] { // its stream is gone: the answer has nowhere to go
+		return
+	}
+	if u.m == nil {
+		u.m = map[string]map[string]int{}
+	}
+	if u.m[s.SessionID()] == nil {
+		u.m[s.SessionID()] = map[string]int{}
+	}
+	u.m[s.SessionID()][string(b)]++
+}
+
+func (u *sseUnsent) pending() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.m) > 0
+}
+
+// sent notes an answer written on a session's stream.
+func (u *sseUnsent) sent(session string, event []byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ids := u.m[session]
+	if ids == nil {
+		return
+	}
+	_, data, ok := bytes.Cut(event, []byte("data:"))
+	if !ok {
+		return
+	}
+	data, _, _ = bytes.Cut(data, []byte("\n"))
+	var msg struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+	}
+	if json.Unmarshal(data, &msg) != nil || msg.ID == nil || msg.Method != "" {
+		return
+	}
+	if ids[string(msg.ID)]--; ids[string(msg.ID)] <= 0 {
+		delete(ids, string(msg.ID))
+	}
+	if len(ids) == 0 {
+		delete(u.m, session)
+	}
+}
+
+// watch wraps the SSE stream handler to see what it writes; when a stream ends, its
+// undelivered answers are forgotten.
+func (u *sseUnsent) watch(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &sseWriter{ResponseWriter: w, u: u}
+		defer func() {
+			u.mu.Lock()
+			delete(u.m, sw.session)
+			delete(u.live, sw.session)
+			u.mu.Unlock()
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type sseWriter struct {
+	http.ResponseWriter
+	u       *sseUnsent
+	session string
+}
+
+func (w *sseWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	if w.session == "" { // the first event names the message endpoint: /message?sessionId=…
+		if _, rest, ok := bytes.Cut(p, []byte("sessionId=")); ok {
+			end := bytes.IndexAny(rest, "&\r\n")
+			if end < 0 {
+				end = len(rest)
+			}
+			w.session, _ = url.QueryUnescape(string(rest[:end]))
+			w.u.mu.Lock()
+			if w.u.live == nil {
+				w.u.live = map[string]bool{}
+			}
+			w.u.live[w.session] = true
+			w.u.mu.Unlock()
+		}
+	} else if err == nil {
+		w.u.sent(w.session, p)
+	}
+	return n, err
+}
+
+func (w *sseWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *sseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ConnState, set as the http.Server's ConnState hook, lets Shutdown close connections that
+// never carried a request: http.Server.Shutdown waits up to 5 s for those (clients open spare
+// connections), which would hold every shutdown that long.
+func (h *HTTPServer) ConnState(c net.Conn, state http.ConnState) {
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	if state == http.StateNew {
+		if h.fresh == nil {
+			h.fresh = map[net.Conn]struct{}{}
+		}
+		h.fresh[c] = struct{}{}
+	} else {
+		delete(h.fresh, c)
+	}
+}
+
+func (h *HTTPServer) closeFresh() {
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	for c := range h.fresh {
+		_ = c.Close()
+	}
 }

@@ -1,0 +1,282 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// policyEnv is what a policy check needs to know about its run.
+type policyEnv struct {
+	transport string // the name the audit record must carry
+	auditPath string
+}
+
+type policyCase struct {
+	name  string
+	args  func(env policyEnv) []string
+	tools []string // exactly these tools are listed (nil: count only)
+	count int
+	// check exercises tools/call and returns a summary that must be the same on every
+	// transport and era.
+	check func(t *testing.T, ctx context.Context, c *client.Client, env policyEnv) string
+}
+
+func fixed(args ...string) func(policyEnv) []string { return func(policyEnv) []string { return args } }
+
+var readTools = []string{"get_run", "get_task", "get_template", "list_runs", "list_tasks", "list_templates"}
+
+// refused calls a tool the policy hides or refuses: either mcp-go's "tool not found" protocol
+// error (the filter applies to tools/call too) or an isError result. It returns which.
+func refused(t *testing.T, ctx context.Context, c *client.Client, name string, args map[string]any) string {
+	t.Helper()
+	res, err := call(ctx, c, name, args)
+	switch {
+	case err != nil:
+		if !strings.Contains(err.Error(), "not found") {
+			t.Fatalf("%s: want a tool-not-found error, got %v", name, err)
+		}
+		return "hidden"
+	case res.IsError:
+		return "refused: " + text(res)
+	}
+	t.Fatalf("%s(%v) was not refused: %s", name, args, text(res))
+	return ""
+}
+
+func runArchived(t *testing.T, ctx context.Context, c *client.Client, id string) bool {
+	t.Helper()
+	res := mustCall(t, ctx, c, "get_run", map[string]any{"run_id": id})
+	if res.IsError {
+		t.Fatalf("get_run: %s", text(res))
+	}
+	a, ok := field(structured(t, res), "run", "archived").(bool)
+	if !ok {
+		t.Fatalf("get_run: no run.archived in %s", text(res))
+	}
+	return a
+}
+
+func auditRecords(t *testing.T, path string) []tools.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("audit log: %v", err)
+	}
+	defer f.Close()
+	var out []tools.Record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r tools.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("audit line %q is not JSON: %v", sc.Text(), err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+var policyCases = []policyCase{
+	{
+		name: "read-only", args: fixed("--read-only"), tools: readTools,
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			how := refused(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			if runArchived(t, ctx, c, sandbox.IDs.ActiveRun) {
+				t.Fatal("the run was archived under --read-only")
+			}
+			return how + "; run still live"
+		},
+	},
+	{
+		name: "disable-permanent-delete", args: fixed("--disable-permanent-delete"), count: 12,
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			how := refused(t, ctx, c, "delete_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate})
+			res := mustCall(t, ctx, c, "get_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate})
+			if res.IsError {
+				t.Fatalf("the template is gone: %s", text(res))
+			}
+			return how + "; template still there"
+		},
+	},
+	{
+		name: "tools", args: fixed("--tools", "list_runs,archive_run"), tools: []string{"archive_run", "list_runs"},
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			how := refused(t, ctx, c, "get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			res := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			if res.IsError {
+				t.Fatalf("archive_run: %s", text(res))
+			}
+			return fmt.Sprintf("get_run %s; archive_run changed=%v", how, field(structured(t, res), "changed"))
+		},
+	},
+	{
+		name: "exclude-tools", args: fixed("--exclude-tools", "archive_run"), count: 14,
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			how := refused(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			if runArchived(t, ctx, c, sandbox.IDs.ActiveRun) {
+				t.Fatal("an excluded tool archived the run")
+			}
+			return how
+		},
+	},
+	{
+		name: "exclude-tools wins over tools", args: fixed("--tools", "list_runs,archive_run", "--exclude-tools", "archive_run"),
+		tools: []string{"list_runs"},
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			return refused(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+		},
+	},
+	{
+		name: "protect", args: fixed("--protect", sandbox.IDs.ActiveRun), count: 15,
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			res := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			if !res.IsError || !strings.Contains(text(res), "protected") || !strings.Contains(text(res), "--protect") {
+				t.Fatalf("archive_run of a protected run: want a refusal naming the protection, got isError=%v %q", res.IsError, text(res))
+			}
+			if runArchived(t, ctx, c, sandbox.IDs.ActiveRun) {
+				t.Fatal("the protected run was archived")
+			}
+			other := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.CompleteRun})
+			if other.IsError {
+				t.Fatalf("archive_run of an unprotected run: %s", text(other))
+			}
+			return "protected refused; other archived"
+		},
+	},
+	{
+		name: "confirm token", args: fixed("--confirm", "token"), count: 15,
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
+			res := mustCall(t, ctx, c, "delete_template", args)
+			m := structured(t, res)
+			if res.IsError || m["status"] != "confirmation_required" || m["confirm_token"] == "" || m["confirm_token"] == nil {
+				t.Fatalf("first delete_template: want confirmation_required with a token, got %s", text(res))
+			}
+			if g := mustCall(t, ctx, c, "get_template", args); g.IsError {
+				t.Fatalf("deleted before confirmation: %s", text(g))
+			}
+			args["confirm_token"] = m["confirm_token"]
+			res = mustCall(t, ctx, c, "delete_template", args)
+			if res.IsError || structured(t, res)["status"] != "deleted" {
+				t.Fatalf("second delete_template with the token: %s", text(res))
+			}
+			return "confirmation_required, then deleted"
+		},
+	},
+	{
+		name: "confirm off", args: fixed("--confirm", "off"), count: 15,
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
+			res := mustCall(t, ctx, c, "delete_template", args)
+			if res.IsError || structured(t, res)["status"] != "deleted" {
+				t.Fatalf("delete_template with --confirm off: %s", text(res))
+			}
+			if g := mustCall(t, ctx, c, "get_template", args); !g.IsError {
+				t.Fatalf("still there after delete: %s", text(g))
+			}
+			return "deleted in one call"
+		},
+	},
+	{
+		name: "max-deletes-per-hour 0", args: fixed("--max-deletes-per-hour", "0", "--confirm", "off"), count: 15,
+		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
+			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
+			res := mustCall(t, ctx, c, "delete_template", args)
+			if !res.IsError || !strings.Contains(text(res), "--max-deletes-per-hour") {
+				t.Fatalf("want a refusal naming the budget, got isError=%v %q", res.IsError, text(res))
+			}
+			if g := mustCall(t, ctx, c, "get_template", args); g.IsError {
+				t.Fatalf("deleted despite the budget: %s", text(g))
+			}
+			return "refused: budget"
+		},
+	},
+	{
+		name: "audit-log", args: func(env policyEnv) []string { return []string{"--audit-log", env.auditPath} }, count: 15,
+		check: func(t *testing.T, ctx context.Context, c *client.Client, env policyEnv) string {
+			res := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			if res.IsError {
+				t.Fatalf("archive_run: %s", text(res))
+			}
+			// Written and synced before the result was returned: no waiting.
+			recs := auditRecords(t, env.auditPath)
+			i := slices.IndexFunc(recs, func(r tools.Record) bool { return r.Tool == "archive_run" })
+			if i < 0 {
+				t.Fatalf("no archive_run record in %+v", recs)
+			}
+			r := recs[i]
+			if r.Transport != env.transport || r.ResourceID != sandbox.IDs.ActiveRun || r.Outcome != "ok" || r.Org != sandbox.OrgID {
+				t.Fatalf("audit record %+v: want transport %q, resource %s, outcome ok", r, env.transport, sandbox.IDs.ActiveRun)
+			}
+			raw, _ := os.ReadFile(env.auditPath)
+			if strings.Contains(string(raw), sandbox.AdminToken) {
+				t.Fatal("the audit log holds the Tallyfy token")
+			}
+			return fmt.Sprintf("%d record(s); archive_run %s", len(recs), r.Outcome)
+		},
+	},
+}
+
+// TestPolicyOnEveryTransport runs each policy flag on stdio (the built binary), streamable
+// HTTP and SSE, at both protocol eras, and requires the same outcome everywhere.
+func TestPolicyOnEveryTransport(t *testing.T) {
+	t.Parallel()
+	for _, tc := range policyCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			outcomes := map[string]string{}
+			t.Run("each", func(t *testing.T) {
+				for _, kind := range kinds {
+					for _, e := range eras {
+						name := kind + "/" + e.name
+						t.Run(name, func(t *testing.T) {
+							t.Parallel()
+							env := policyEnv{transport: kind, auditPath: filepath.Join(t.TempDir(), "audit.jsonl")}
+							c := connect(t, kind, tc.args(env), clientOpts{era: e})
+							ctx := ctxT(t, 20*time.Second)
+							names := toolNames(t, ctx, c)
+							slices.Sort(names)
+							if tc.tools != nil && !slices.Equal(names, tc.tools) {
+								t.Fatalf("tools/list = %v, want %v", names, tc.tools)
+							}
+							if tc.tools == nil && len(names) != tc.count {
+								t.Fatalf("tools/list has %d tools %v, want %d", len(names), names, tc.count)
+							}
+							out := fmt.Sprintf("%d tools; %s", len(names), tc.check(t, ctx, c, env))
+							mu.Lock()
+							outcomes[name] = out
+							mu.Unlock()
+						})
+					}
+				}
+			})
+			if t.Failed() {
+				return
+			}
+			if len(outcomes) != len(kinds)*len(eras) {
+				t.Fatalf("outcomes from %d runs, want %d", len(outcomes), len(kinds)*len(eras))
+			}
+			want := outcomes[kindStdio+"/"+legacyEra.name]
+			t.Logf("outcome on every transport and era: %s", want)
+			for name, got := range outcomes {
+				if got != want {
+					t.Errorf("%s: outcome %q differs from stdio/legacy %q", name, got, want)
+				}
+			}
+		})
+	}
+}
