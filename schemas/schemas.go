@@ -1,6 +1,8 @@
 package schemas
 
 import (
+	"bytes"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +14,12 @@ import (
 )
 
 //go:generate go run ./gen
+
+// checkedIn holds schemas/*.json: the server serves these instead of reflecting on the types
+// at every start (reflection cost milliseconds of cold start). A test keeps them equal to For.
+//
+//go:embed *.json
+var checkedIn embed.FS
 
 // Named lists every type whose schema is checked in, by file name (without .json).
 var Named = map[string]any{
@@ -110,4 +118,25 @@ func WriteAll(dir string) error {
 		}
 	}
 	return nil
+}
+
+// JSON returns the schema of v's type for serving: the checked-in file when v's type is in
+// Named, compacted; otherwise the generated one.
+func JSON(v any) json.RawMessage {
+	t := reflect.TypeOf(v)
+	for name, sample := range Named {
+		if reflect.TypeOf(sample) != t {
+			continue
+		}
+		raw, err := checkedIn.ReadFile(name + ".json")
+		if err != nil {
+			break
+		}
+		var out bytes.Buffer
+		if json.Compact(&out, raw) != nil {
+			break
+		}
+		return out.Bytes()
+	}
+	return For(v)
 }

@@ -119,8 +119,9 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout 
 		mcpserver.WithToolHandlerMiddleware(deadline(toolTimeout, elicitTimeout)),
 		mcpserver.WithToolHandlerMiddleware(logCalls(logger)),
 	)
-	s.AddTools(ts.ServerTools()...)
-	for _, st := range ts.ServerTools() {
+	serverTools := ts.ServerTools()
+	s.AddTools(serverTools...)
+	for _, st := range serverTools {
 		v.add(st.Tool)
 	}
 	return s

@@ -17,49 +17,64 @@ import (
 )
 
 // validationRewriter turns mcp-go's input validation failures ("/task_id: &{Got:… Want:…}")
-// into sentences a model can act on. It runs only on the failure path: the schemas are
-// compiled once, at startup.
+// into sentences a model can act on. It runs only on the failure path, so a tool's schema is
+// compiled the first time one of its calls fails, not at startup (cold start matters).
 type validationRewriter struct {
 	// rejected is told which tool call was refused and why (for the audit).
 	rejected func(ctx context.Context, tool, detail string)
-	mu       sync.RWMutex
+	mu       sync.Mutex
+	raw      map[string]json.RawMessage
 	schemas  map[string]*jsonschema.Schema
-	props    map[string][]string
 	printer  *message.Printer
 }
 
 const validationPrefix = "input schema validation failed"
 
 func newValidationRewriter() *validationRewriter {
-	return &validationRewriter{schemas: map[string]*jsonschema.Schema{}, props: map[string][]string{}, printer: message.NewPrinter(language.English)}
+	return &validationRewriter{raw: map[string]json.RawMessage{}, schemas: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
 }
 
 func (v *validationRewriter) add(t mcp.Tool) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(t.RawInputSchema))
-	if err != nil {
-		return
+	v.mu.Lock()
+	v.raw[t.Name] = t.RawInputSchema
+	v.mu.Unlock()
+}
+
+// schema compiles (once) and returns a tool's input schema and its property names.
+func (v *validationRewriter) schema(tool string) (*jsonschema.Schema, []string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	raw, ok := v.raw[tool]
+	if !ok {
+		return nil, nil
 	}
-	c := jsonschema.NewCompiler()
-	url := "mem:///" + t.Name + ".json"
-	if c.AddResource(url, doc) != nil {
-		return
-	}
-	s, err := c.Compile(url)
-	if err != nil {
-		return
-	}
-	var raw struct {
+	var props struct {
 		Properties map[string]json.RawMessage `json:"properties"`
 	}
-	_ = json.Unmarshal(t.RawInputSchema, &raw)
-	names := make([]string, 0, len(raw.Properties))
-	for n := range raw.Properties {
+	_ = json.Unmarshal(raw, &props)
+	names := make([]string, 0, len(props.Properties))
+	for n := range props.Properties {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	v.mu.Lock()
-	v.schemas[t.Name], v.props[t.Name] = s, names
-	v.mu.Unlock()
+	if s, ok := v.schemas[tool]; ok {
+		return s, names
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil
+	}
+	c := jsonschema.NewCompiler()
+	url := "mem:///" + tool + ".json"
+	if c.AddResource(url, doc) != nil {
+		return nil, nil
+	}
+	s, err := c.Compile(url)
+	if err != nil {
+		return nil, nil
+	}
+	v.schemas[tool] = s
+	return s, names
 }
 
 // rewrite is an AfterCallTool hook: it replaces the text of a validation failure in place.
@@ -72,9 +87,7 @@ func (v *validationRewriter) rewrite(ctx context.Context, _ any, req *mcp.CallTo
 	if !ok || !strings.HasPrefix(text.Text, validationPrefix) {
 		return
 	}
-	v.mu.RLock()
-	s, props := v.schemas[req.Params.Name], v.props[req.Params.Name]
-	v.mu.RUnlock()
+	s, props := v.schema(req.Params.Name)
 	if s == nil {
 		return
 	}

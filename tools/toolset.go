@@ -112,7 +112,7 @@ func (ts *Toolset) Policy() Policy { return ts.policy }
 // MCPTool builds the MCP definition of a table row: flat generated schemas, a title, and all
 // four annotations set explicitly.
 func MCPTool(t Tool) mcp.Tool {
-	tool := mcp.NewToolWithRawSchema(t.Name, t.Description, schemas.For(t.Args))
+	tool := mcp.NewToolWithRawSchema(t.Name, t.Description, schemas.JSON(t.Args))
 	for _, o := range []mcp.ToolOption{
 		mcp.WithToolTitle(t.Title),
 		mcp.WithToolAnnotation(mcp.ToolAnnotation{
@@ -122,7 +122,7 @@ func MCPTool(t Tool) mcp.Tool {
 			IdempotentHint:  mcp.ToBoolPtr(t.Hints.Idempotent),
 			OpenWorldHint:   mcp.ToBoolPtr(t.Hints.OpenWorld),
 		}),
-		mcp.WithRawOutputSchema(schemas.For(t.Result)),
+		mcp.WithRawOutputSchema(schemas.JSON(t.Result)),
 	} {
 		o(&tool)
 	}

@@ -116,6 +116,10 @@ func run(bin string, calls, starts int) error {
 	if err != nil {
 		return fmt.Errorf("stdio: %w", err)
 	}
+	pingSeries, err := pings(ctx, sc, calls)
+	if err != nil {
+		return fmt.Errorf("stdio ping: %w", err)
+	}
 	rss, err := peakRSS(child.Process.Pid)
 	if err != nil {
 		return err
@@ -131,7 +135,9 @@ func run(bin string, calls, starts int) error {
 	}{{"get_run in-process", inSeries}, {"get_run over stdio", stdioSeries}, {"get_run over streamable HTTP", httpSeries}} {
 		fmt.Printf("| %s (%d calls) | %s (+%s) | %s | |\n", r.name, calls, us(r.s.pct(.5)), us(r.s.pct(.5)-floor.pct(.5)), us(r.s.pct(.99)))
 	}
+	fmt.Printf("| ping over stdio: the pipe round trip alone, no tool, no Tallyfy | %s | %s | |\n", us(pingSeries.pct(.5)), us(pingSeries.pct(.99)))
 	fmt.Printf("| stdio overhead above the floor | %s | | p50 < 100 µs |\n", us(stdioSeries.pct(.5)-floor.pct(.5)))
+	fmt.Printf("| stdio overhead above the floor and the pipe round trip | %s | | |\n", us(stdioSeries.pct(.5)-floor.pct(.5)-pingSeries.pct(.5)))
 	fmt.Printf("| peak RSS of the stdio server after %d calls | %.1f MB | | < 25 MB |\n", calls+1, rss)
 	fmt.Printf("| tools/list result | %d bytes (~%d tokens) | | |\n", listBytes, listBytes/4)
 	return nil
@@ -228,6 +234,21 @@ func callSeries(ctx context.Context, c *client.Client, runID string, n int) (ser
 		}
 	}
 	return out, len(b), nil
+}
+
+// pings times MCP ping requests: the transport's own round trip.
+func pings(ctx context.Context, c *client.Client, n int) (series, error) {
+	out := make(series, 0, n)
+	for i := 0; i < n+50; i++ {
+		start := time.Now()
+		if err := c.Ping(ctx); err != nil {
+			return nil, err
+		}
+		if i >= 50 {
+			out = append(out, time.Since(start))
+		}
+	}
+	return out, nil
 }
 
 // peakRSS reads the stdio child's VmHWM in MB.
