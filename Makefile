@@ -49,8 +49,8 @@ bench: build ## Go benchmarks, then the table of cold start, per-call latency ag
 soak: ## 10,000 tool calls with ~10% injected faults through the stdio binary
 	SOAK_CALLS=10000 $(GO) test -run '^TestSoak$$' -count=1 -v .
 
-loadtest: ## concurrent HTTP sessions against the in-process sandbox
-	$(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x ./server/
+loadtest: ## 200 concurrent streamable-HTTP sessions against the in-process sandbox (fails when a target is missed)
+	$(GO) run ./internal/loadtest -sessions 200 -duration 10s
 
 dist: ## cross-compiled static binaries for Linux, macOS and Windows
 	@mkdir -p dist

@@ -101,6 +101,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL),
 		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists below are stricter and configurable
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			ctx = context.WithValue(ctx, remoteKey{}, remoteHost(r))
 			return tools.WithTransport(ctx, "streamable-http", true)
 		}),
 		mcpserver.WithStreamableHTTPLogger(app.Logger),
@@ -315,6 +316,17 @@ drain:
 }
 
 type sseKey struct{}
+
+// remoteKey carries the caller's address: requests without a session (2026-07-28) are rate
+// limited per address rather than all in one bucket.
+type remoteKey struct{}
+
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
 
 // slot is a session-count reservation made by capSessions for one request.
 type slot struct{ used atomic.Bool }

@@ -90,5 +90,8 @@ func sessionKey(ctx context.Context) string {
 	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
 		return s.SessionID()
 	}
-	return "-" // requests without a session (2026-07-28 stateless) share one bucket
+	if addr, ok := ctx.Value(remoteKey{}).(string); ok {
+		return "addr:" + addr // no session (2026-07-28): one bucket per caller address
+	}
+	return "-"
 }

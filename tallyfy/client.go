@@ -61,8 +61,10 @@ type Client struct {
 // NewHTTPClient returns the keep-alive client used when Config.HTTPClient is nil.
 func NewHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 64
-	t.MaxIdleConnsPerHost = 32
+	// Enough idle connections for many concurrent calls: fewer make connections churn
+	// (thousands of sockets in TIME-WAIT under load) and halve throughput.
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 512
 	t.IdleConnTimeout = 90 * time.Second
 	t.ResponseHeaderTimeout = 0 // bounded per attempt by RequestTimeout instead
 	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -570,7 +572,9 @@ func find[T any](ctx context.Context, c *Client, get func(context.Context, strin
 		return nil, ferr
 	}
 	if found == nil {
-		return nil, err
+		// Neither live nor archived: unless it was restored between the two reads (then a
+		// second GET finds it), it is gone.
+		return get(ctx, id)
 	}
 	return found, nil
 }

@@ -71,7 +71,11 @@ func FuzzIDAndPath(f *testing.F) {
 				t.Fatalf("%s(%q) sent %s %s, want %s %s", ep.name, id, got[0].Method, got[0].EscapedPath, ep.method, want)
 			}
 			for _, r := range got[1:] {
-				if !ep.lookup || r.Method != "GET" || r.EscapedPath != ep.listPath(testOrg) || !strings.Contains(r.RawQuery, "archived=only") {
+				// A lookup may list archived items and then GET the item once more (it may
+				// have been restored between the two reads); nothing else.
+				again := r.Method == "GET" && r.EscapedPath == want
+				listed := r.Method == "GET" && r.EscapedPath == ep.listPath(testOrg) && strings.Contains(r.RawQuery, "archived=only")
+				if !ep.lookup || !(again || listed) {
 					t.Fatalf("%s(%q) also sent %s %s?%s", ep.name, id, r.Method, r.EscapedPath, r.RawQuery)
 				}
 			}
