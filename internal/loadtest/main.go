@@ -44,6 +44,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
 func main() { os.Exit(run()) }
@@ -99,7 +100,15 @@ func run() int {
 
 // startServer builds the app with ParseConfig + New + NewHTTPServer and serves it on loopback.
 func startServer(o options) (url string, stop func(), err error) {
-	args := []string{"--sandbox", "--transport", "http", "--addr", "127.0.0.1:0",
+	// The sandbox in this process, with a process of its own for every session: sessions
+	// sharing the 9 seeded runs would mostly measure their collisions.
+	sb := sandbox.New(sandbox.WithExtraRuns(o.sessions))
+	base, sbSrv, err := sandbox.Listen("127.0.0.1:0", sb)
+	if err != nil {
+		return "", nil, err
+	}
+	args := []string{"--base-url", base, "--org-id", sandbox.OrgID, "--access-token", sandbox.AdminToken,
+		"--transport", "http", "--addr", "127.0.0.1:0",
 		"--rate-limit", strconv.FormatFloat(o.rateLimit, 'f', -1, 64),
 		"--max-sessions", strconv.Itoa(o.sessions + 16)}
 	if o.auditLog != "" {
@@ -129,6 +138,7 @@ func startServer(o options) (url string, stop func(), err error) {
 	return "http://" + ln.Addr().String(), func() {
 		_ = h.Shutdown(srv, 5*time.Second)
 		_ = app.Close()
+		_ = sbSrv.Close()
 	}, nil
 }
 
@@ -333,7 +343,7 @@ func loadtest(o options) error {
 	if o.url != "" {
 		limit = "server as started"
 	}
-	fmt.Printf("  %d streamable-HTTP sessions (legacy era, one connection each), %s, %s, %s, %d runs shared, GOMAXPROCS %d\n",
+	fmt.Printf("  %d streamable-HTTP sessions (legacy era, one connection each), %s, %s, %s, %d runs (one per session where there are enough), GOMAXPROCS %d\n",
 		o.sessions, o.duration, offered, limit, len(runs), runtime.GOMAXPROCS(0))
 	fmt.Printf("  setup (open + initialize + tools/list): %s\n", setup.Round(time.Millisecond))
 	fmt.Printf("  tool calls:          %d in %s\n", total, elapsed.Round(time.Millisecond))
@@ -389,30 +399,41 @@ func loadtest(o options) error {
 	return nil
 }
 
-// runIDs lists every run of the sandbox, live and archived.
+// runIDs lists every run of the sandbox, live and archived, page by page.
 func runIDs(ctx context.Context, c *client.Client) ([]string, error) {
-	req := mcp.CallToolRequest{}
-	req.Params.Name = "list_runs"
-	req.Params.Arguments = map[string]any{"archived": "include", "per_page": 100}
-	res, err := c.CallTool(ctx, req)
-	if err != nil {
-		return nil, err
+	var ids []string
+	for page := 1; ; page++ {
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "list_runs"
+		req.Params.Arguments = map[string]any{"archived": "include", "per_page": 100, "page": page}
+		res, err := c.CallTool(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if res.IsError {
+			return nil, fmt.Errorf("list_runs: %s", textOf(res))
+		}
+		b, _ := json.Marshal(res.StructuredContent)
+		var out struct {
+			Runs []struct {
+				ID string `json:"id"`
+			} `json:"runs"`
+			PageInfo struct {
+				HasMore bool `json:"has_more"`
+			} `json:"page_info"`
+		}
+		if err := json.Unmarshal(b, &out); err != nil {
+			return nil, fmt.Errorf("list_runs: %s", b)
+		}
+		for _, r := range out.Runs {
+			ids = append(ids, r.ID)
+		}
+		if !out.PageInfo.HasMore {
+			break
+		}
 	}
-	if res.IsError {
-		return nil, fmt.Errorf("list_runs: %s", textOf(res))
-	}
-	b, _ := json.Marshal(res.StructuredContent)
-	var out struct {
-		Runs []struct {
-			ID string `json:"id"`
-		} `json:"runs"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil || len(out.Runs) == 0 {
-		return nil, fmt.Errorf("list_runs: no runs in %s", b)
-	}
-	ids := make([]string, len(out.Runs))
-	for i, r := range out.Runs {
-		ids[i] = r.ID
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("list_runs: no runs")
 	}
 	return ids, nil
 }

@@ -12,6 +12,7 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -30,8 +31,9 @@ const maxRequestLog = 100_000
 // Sandbox is the in-memory Tallyfy. Create it with New; it is safe for
 // concurrent use.
 type Sandbox struct {
-	now func() time.Time
-	mux *http.ServeMux
+	now       func() time.Time
+	mux       *http.ServeMux
+	extraRuns int // generated runs added to the seed (WithExtraRuns)
 
 	mu sync.Mutex // guards st
 	st *state
@@ -60,18 +62,38 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithExtraRuns adds n generated active runs ("Load test run 1" …) to the seed, so that load
+// tests can give every session a process of its own.
+func WithExtraRuns(n int) Option {
+	return func(s *Sandbox) { s.extraRuns = max(n, 0) }
+}
+
 // New returns a sandbox holding the seed data.
 func New(opts ...Option) *Sandbox {
 	s := &Sandbox{
 		now: func() time.Time { return time.Now().UTC() },
-		st:  seed(),
 		rng: rand.New(rand.NewPCG(1, 0)),
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	s.st = s.seeded()
 	s.mux = s.routes()
 	return s
+}
+
+// seeded is the seed data plus the generated runs asked for.
+func (s *Sandbox) seeded() *state {
+	st := seed()
+	base := st.runs[IDs.ActiveRun]
+	for i := 1; i <= s.extraRuns; i++ {
+		r := *base
+		r.ID = seedID("run", fmt.Sprintf("load-test-%d", i))
+		r.IncrementID = 10000 + i
+		r.Name = fmt.Sprintf("Load test run %d", i)
+		st.runs[r.ID] = &r
+	}
+	return st
 }
 
 // Reset puts the data back to the seed and clears the request counter and the
@@ -79,7 +101,7 @@ func New(opts ...Option) *Sandbox {
 // X-Request-Id sequence keeps counting so ids stay unique.
 func (s *Sandbox) Reset() {
 	s.mu.Lock()
-	s.st = seed()
+	s.st = s.seeded()
 	s.mu.Unlock()
 	s.logMu.Lock()
 	s.log = nil
