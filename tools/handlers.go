@@ -99,6 +99,14 @@ func (ts *Toolset) lifecycle(ctx context.Context, req mcp.CallToolRequest, c *ca
 		// The change may have gone through though its answer was lost (or a retry met the
 		// result of an earlier attempt): look again before calling it a failure.
 		now, lerr := ts.client.Lookup(context.WithoutCancel(ctx), c.res.kind, id)
+		if lerr == nil && now.Archived != archive && tallyfy.IsNotFound(err) {
+			// The item exists, so this 404 means it changed under us (someone archived or
+			// restored it at the same moment): say so rather than "not found".
+			c.outcome, c.err = "failed", err
+			return ts.finish(ctx, c, mcp.NewToolResultError(fmt.Sprintf(
+				"%s %q changed while this call ran (someone else archived or restored it at the same moment): Tallyfy refused with 404 and it is now %s. Nothing was changed by this call; check it with %s and call %s again if still needed.",
+				capital(c.res.noun), now.Name, stateWord(now.Archived), toolFor(c.res.kind, VerbGet).Name, c.tool.Name)))
+		}
 		if lerr != nil || now.Archived != archive {
 			return ts.finish(ctx, c, failure(c, err))
 		}
