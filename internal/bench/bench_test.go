@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/inproc"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
@@ -25,20 +26,11 @@ func newClient(b *testing.B) *client.Client {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = app.Close() })
-	c, err := client.NewInProcessClient(app.MCP)
+	c, err := inproc.Connect(context.Background(), app.MCP, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := c.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.ProtocolVersion20251125
-	init.Params.ClientInfo = mcp.Implementation{Name: "bench", Version: "0"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		b.Fatal(err)
-	}
+	b.Cleanup(func() { _ = c.Close() })
 	return c
 }
 

@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/inproc"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
 )
 
@@ -36,19 +36,11 @@ func LiveTools(ctx context.Context) ([]ToolEntry, error) {
 		return nil, err
 	}
 	defer app.Close()
-	c, err := client.NewInProcessClient(app.MCP)
+	c, err := inproc.Connect(ctx, app.MCP, "packaging")
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ClientInfo = mcp.Implementation{Name: "packaging", Version: "0"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		return nil, err
-	}
 	res, err := c.ListTools(ctx, mcp.ListToolsRequest{})
 	if err != nil {
 		return nil, err
