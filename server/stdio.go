@@ -122,9 +122,37 @@ func isRequest(line []byte) bool {
 	return json.Unmarshal(line, &m) == nil && m.Method != "" && len(m.ID) > 0 && string(m.ID) != "null"
 }
 
+// isResponse reads only as far as it must: a response has an id and a result or error and no
+// method. It stops at the first decisive key, so a large result is not parsed (hot path).
 func isResponse(line []byte) bool {
-	var m rpcShape
-	return json.Unmarshal(line, &m) == nil && m.Method == "" && len(m.ID) > 0 && (len(m.Result) > 0 || len(m.Error) > 0)
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	hasID, hasResult := false, false
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch key {
+		case "method":
+			return false
+		case "result", "error":
+			if hasID {
+				return true
+			}
+			hasResult = true
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return false
+		}
+		if key == "id" {
+			hasID = len(v) > 0 && string(v) != "null"
+		}
+	}
+	return hasID && hasResult
 }
 
 // answerCounter passes stdout through and counts the responses written.
