@@ -1,0 +1,128 @@
+package sandbox
+
+import (
+	"net/http"
+	"strings"
+)
+
+// ---------------------------------------------------------------------------
+// Runs (tallyfy-api.md §1.4–§1.6, §2.3, §2.4).
+
+func (s *Sandbox) listRuns(r *http.Request, _ string) response {
+	q := r.URL.Query()
+	p, bad := parsePaging(q)
+	if bad != nil {
+		return *bad
+	}
+	mode := parseArchivedParam(q.Get("archived"))
+	status := strings.ToLower(strings.TrimSpace(q.Get("status")))
+	if status == "archived" { // §2.4: status=archived means archived only.
+		mode, status = archivedOnly, ""
+	}
+	checklist := strings.TrimSpace(q.Get("checklist_id"))
+	if checklist == "" {
+		checklist = strings.TrimSpace(q.Get("blueprint_id"))
+	}
+	search := strings.TrimSpace(q.Get("q"))
+
+	s.mu.Lock()
+	now := s.now()
+	var list []*run
+	for _, rn := range s.st.runs {
+		if !keep(mode, rn.archived()) {
+			continue
+		}
+		if status != "" && !runMatchesStatus(rn, status, now) {
+			continue
+		}
+		if checklist != "" && rn.ChecklistID != checklist {
+			continue
+		}
+		if search != "" && !containsFold(rn.Name, search) {
+			continue
+		}
+		list = append(list, rn)
+	}
+	sortRuns(list)
+	items := make([]any, len(list))
+	for i, rn := range list {
+		items[i] = rn.json(now)
+	}
+	s.mu.Unlock()
+	return pageOf(r, p, items)
+}
+
+func (s *Sandbox) getRun(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rn, ok := s.st.runs[id]
+	if !ok || (rn.archived() && !archivedRunGetReturned) {
+		return resourceNotFound()
+	}
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(s.now())})
+}
+
+func (s *Sandbox) archiveRun(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rn, ok := s.st.runs[id]
+	if !ok || (rn.archived() && archiveArchivedRunNotFound) {
+		return resourceNotFound()
+	}
+	now := s.now()
+	if !rn.archived() {
+		ts := formatTS(now)
+		rn.ArchivedAt, rn.LastUpdated = ts, ts
+		if runArchiveCascadesToTasks {
+			for _, t := range s.st.tasks {
+				if t.RunID == id && !t.archived() {
+					t.ArchivedAt, t.LastUpdated, t.archivedWithRun = ts, ts, true
+				}
+			}
+		}
+	}
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(now)})
+}
+
+func (s *Sandbox) activateRun(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rn, ok := s.st.runs[id]
+	if !ok {
+		return resourceNotFound()
+	}
+	now := s.now()
+	if !rn.archived() {
+		if activateLiveRunIsNoop {
+			return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(now)})
+		}
+		return errorResponse(notArchivedStatus, "The process is not archived.", notArchivedCode)
+	}
+	ts := formatTS(now)
+	rn.ArchivedAt, rn.LastUpdated = "", ts
+	for _, t := range s.st.tasks {
+		if t.RunID == id && t.archivedWithRun {
+			t.ArchivedAt, t.LastUpdated, t.archivedWithRun = "", ts, false
+		}
+	}
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(now)})
+}
+
+func (s *Sandbox) deleteRun(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rn, ok := s.st.runs[id]
+	if !ok {
+		return resourceNotFound()
+	}
+	if !rn.archived() {
+		return errorResponse(notArchivedStatus, runNotArchivedMessage, notArchivedCode)
+	}
+	delete(s.st.runs, id)
+	for tid, t := range s.st.tasks {
+		if t.RunID == id {
+			delete(s.st.tasks, tid)
+		}
+	}
+	return emptyResponse(http.StatusOK) // documented: 200 with an empty body (§1.6)
+}

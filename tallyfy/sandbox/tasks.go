@@ -1,0 +1,115 @@
+package sandbox
+
+import (
+	"net/http"
+	"strings"
+)
+
+// ---------------------------------------------------------------------------
+// Tasks (tallyfy-api.md §1.1–§1.3, §2.1, §2.2).
+
+func (s *Sandbox) listTasks(r *http.Request, _ string) response {
+	q := r.URL.Query()
+	p, bad := parsePaging(q)
+	if bad != nil {
+		return *bad
+	}
+	mode := parseArchivedParam(q.Get("archived"))
+	oneoff, filterOneoff := parseIsOneoff(q.Get("is_oneoff"))
+	status := strings.TrimSpace(q.Get("status"))
+	search := strings.TrimSpace(q.Get("q"))
+
+	s.mu.Lock()
+	now := s.now()
+	var list []*task
+	for _, t := range s.st.tasks {
+		if !keep(mode, t.archived()) {
+			continue
+		}
+		if filterOneoff && t.OneOff != oneoff {
+			continue
+		}
+		if status != "" && !taskMatchesStatus(t, status, now) {
+			continue
+		}
+		if search != "" {
+			runName := ""
+			if rn, ok := s.st.runs[t.RunID]; ok {
+				runName = rn.Name
+			}
+			if !taskMatchesQuery(t, runName, search) {
+				continue
+			}
+		}
+		list = append(list, t)
+	}
+	sortTasks(list)
+	items := make([]any, len(list))
+	for i, t := range list {
+		items[i] = t.json()
+	}
+	s.mu.Unlock()
+	return pageOf(r, p, items)
+}
+
+func (s *Sandbox) getTask(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.st.tasks[id]
+	if !ok || (t.archived() && archivedTaskGetNotFound) {
+		return resourceNotFound()
+	}
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+}
+
+func (s *Sandbox) archiveTask(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.st.tasks[id]
+	if !ok || (t.archived() && archiveArchivedTaskNotFound) {
+		return resourceNotFound()
+	}
+	if !t.OneOff {
+		return errorResponse(notOneOffStatus, notOneOffArchiveMessage, notOneOffCode)
+	}
+	if !t.archived() {
+		ts := formatTS(s.now())
+		t.ArchivedAt, t.LastUpdated = ts, ts
+	}
+	return emptyResponse(http.StatusNoContent)
+}
+
+func (s *Sandbox) restoreTask(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.st.tasks[id]
+	if !ok {
+		return resourceNotFound()
+	}
+	if !t.OneOff {
+		return errorResponse(notOneOffStatus, notOneOffRestoreMessage, notOneOffCode)
+	}
+	if !t.archived() {
+		return errorResponse(notArchivedStatus, taskNotArchivedMessage, notArchivedCode)
+	}
+	t.ArchivedAt = ""
+	t.LastUpdated = formatTS(s.now())
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+}
+
+func (s *Sandbox) deleteTask(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.st.tasks[id]
+	if !ok {
+		return resourceNotFound()
+	}
+	if !t.OneOff {
+		return errorResponse(notOneOffStatus, notOneOffDeleteMessage, notOneOffCode)
+	}
+	if taskHardDeleteRequiresArchived && !t.archived() {
+		return errorResponse(notArchivedStatus, taskHardDeleteNotArchivedMessage, notArchivedCode)
+	}
+	delete(s.st.tasks, id)
+	return emptyResponse(http.StatusNoContent)
+}

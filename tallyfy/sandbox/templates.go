@@ -1,0 +1,97 @@
+package sandbox
+
+import (
+	"net/http"
+	"strings"
+)
+
+// ---------------------------------------------------------------------------
+// Templates (tallyfy-api.md §1.7–§1.9, §2.5, §2.6).
+
+func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
+	q := r.URL.Query()
+	p, bad := parsePaging(q)
+	if bad != nil {
+		return *bad
+	}
+	mode := parseArchivedParam(q.Get("archived"))
+	search := strings.TrimSpace(q.Get("q"))
+
+	s.mu.Lock()
+	var list []*template
+	for _, t := range s.st.templates {
+		if !keep(mode, t.archived()) {
+			continue
+		}
+		if search != "" && !containsFold(t.Title, search) {
+			continue
+		}
+		list = append(list, t)
+	}
+	sortTemplates(list)
+	items := make([]any, len(list))
+	for i, t := range list {
+		items[i] = t.json()
+	}
+	s.mu.Unlock()
+	return pageOf(r, p, items)
+}
+
+func (s *Sandbox) getTemplate(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.st.templates[id]
+	if !ok || t.archived() { // documented: an archived template is 404 (§2.5)
+		return resourceNotFound()
+	}
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+}
+
+func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.st.templates[id]
+	if !ok || (t.archived() && archiveArchivedTemplateNotFound) {
+		return resourceNotFound()
+	}
+	if !t.archived() {
+		ts := formatTS(s.now())
+		t.ArchivedAt, t.LastUpdated = ts, ts
+	}
+	return jsonResponse(http.StatusOK, messageBody{
+		Message:           "The Template was deleted, and references were also deleted from:",
+		DeletedReferences: map[string]any{},
+	})
+}
+
+func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.st.templates[id]
+	if !ok {
+		return resourceNotFound()
+	}
+	if !t.archived() {
+		return errorResponse(notArchivedStatus, templateNotArchivedRestoreMessage, notArchivedCode)
+	}
+	t.ArchivedAt = ""
+	t.LastUpdated = formatTS(s.now())
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+}
+
+func (s *Sandbox) deleteTemplate(_ *http.Request, id string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.st.templates[id]
+	if !ok {
+		return resourceNotFound()
+	}
+	if !t.archived() {
+		return errorResponse(notArchivedStatus, templateNotArchivedDeleteMessage, notArchivedCode)
+	}
+	delete(s.st.templates, id)
+	return jsonResponse(http.StatusOK, messageBody{
+		Message:           "The Template was permanently deleted, and references were also deleted from:",
+		DeletedReferences: map[string]any{},
+	})
+}
