@@ -1,0 +1,43 @@
+package schemas
+
+// Processes (runs): arguments and results.
+
+// RunIDArgs names one process (run).
+type RunIDArgs struct {
+	RunID string `json:"run_id" jsonschema:"description=Process ID (from list_runs),pattern=^[a-f0-9]{32}$"`
+}
+
+// DeleteRunArgs names the process to delete permanently.
+type DeleteRunArgs struct {
+	RunIDArgs
+	ConfirmToken string `json:"confirm_token,omitempty" jsonschema:"description=Omit at first. Only after a confirmation_required answer and the person's explicit yes: the token it gave,maxLength=1024"`
+}
+
+// Run is what the tools report about a process.
+type Run struct {
+	ID            string  `json:"id" jsonschema:"description=Process (run) ID"`
+	Name          string  `json:"name" jsonschema:"description=Process name"`
+	Status        string  `json:"status" jsonschema:"description=Tallyfy process status such as active\\, complete\\, problem or archived"`
+	Archived      bool    `json:"archived" jsonschema:"description=True when the process is archived (restorable with activate_run)"`
+	TemplateID    string  `json:"template_id,omitempty" jsonschema:"description=The template it was launched from"`
+	TemplateTitle string  `json:"template_title,omitempty" jsonschema:"description=Title of that template"`
+	Progress      float64 `json:"progress" jsonschema:"description=Percent of tasks done"`
+	CreatedAt     string  `json:"created_at,omitempty" jsonschema:"description=Creation time (ISO 8601)"`
+	LastUpdated   string  `json:"last_updated,omitempty" jsonschema:"description=Last change (ISO 8601)"`
+	CompletedAt   string  `json:"completed_at,omitempty" jsonschema:"description=Completion time (ISO 8601)"`
+	ArchivedAt    string  `json:"archived_at,omitempty" jsonschema:"description=Archive time (ISO 8601)"`
+}
+
+// GetRunResult is get_run's answer.
+type GetRunResult struct {
+	Run Run `json:"run" jsonschema:"description=The process"`
+}
+
+// ListRunsResult is list_runs' answer.
+type ListRunsResult struct {
+	Runs []Run    `json:"runs" jsonschema:"description=Processes on this page"`
+	Page PageInfo `json:"page_info" jsonschema:"description=Paging"`
+}
+
+func (GetRunResult) isResult()   {}
+func (ListRunsResult) isResult() {}
