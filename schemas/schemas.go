@@ -1,3 +1,5 @@
+// Package schemas holds the argument and result types of every tool and turns them into the
+// flat JSON Schemas that MCP hosts read. It knows nothing of HTTP.
 package schemas
 
 import (
