@@ -1,6 +1,7 @@
 package tallyfy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -380,19 +381,28 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	return r, nil
 }
 
-// decodeData decodes {"data": …} into v.
+// decodeData decodes {"data": …} into v (a pointer) in one pass: the envelope's field holds v
+// itself, so the item is not copied out and parsed a second time (this is on every call).
 func decodeData(method, path string, r *response, v any) error {
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(r.Body, &env); err != nil {
-		return r.unusable(method, path, describeJSONError(r, err))
-	}
-	if len(env.Data) == 0 || string(env.Data) == "null" {
+	if !bytes.Contains(r.Body, []byte(`"data"`)) {
+		if !json.Valid(r.Body) {
+			var probe any
+			return r.unusable(method, path, describeJSONError(r, json.Unmarshal(r.Body, &probe)))
+		}
 		return r.unusable(method, path, "no data envelope")
 	}
-	if err := json.Unmarshal(env.Data, v); err != nil {
+	env := struct {
+		Data any `json:"data"`
+	}{Data: v}
+	if err := json.Unmarshal(r.Body, &env); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return r.unusable(method, path, describeJSONError(r, err))
+		}
 		return r.unusable(method, path, "unexpected data: "+truncate(err.Error(), 200))
+	}
+	if env.Data == nil { // "data": null
+		return r.unusable(method, path, "no data envelope")
 	}
 	return nil
 }

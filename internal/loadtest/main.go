@@ -19,6 +19,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -50,6 +51,7 @@ import (
 func main() { os.Exit(run()) }
 
 type options struct {
+	rawCalls   bool
 	sessions   int
 	duration   time.Duration
 	rateLimit  float64
@@ -77,6 +79,7 @@ func run() int {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")
 	flag.BoolVar(&o.check, "check", true, "exit 1 when a target below is missed")
+	flag.BoolVar(&o.rawCalls, "raw", true, "send the timed tools/call requests as prepared JSON-RPC over each session's HTTP connection (sessions are still opened and initialized by the mcp-go client); false: every call through the mcp-go client, whose own CPU then takes a quarter of the machine")
 	flag.Float64Var(&o.minRate, "min-rate", 3000, "target: tool calls per second at least")
 	flag.DurationVar(&o.maxP99, "max-p99", 50*time.Millisecond, "target: p99 latency at most")
 	flag.Float64Var(&o.maxRSSMB, "max-rss-mb", 150, "target: peak RSS (VmHWM) at most, MB")
@@ -144,25 +147,75 @@ func startServer(o options) (url string, stop func(), err error) {
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// rawCaller sends tools/call as a prepared JSON-RPC body on a session's own connection: the
+// server sees exactly what any client sends, and the generator spends little CPU on it.
+type rawCaller struct {
+	hc      *http.Client
+	url     string
+	session string
+	id      int
+	body    []byte
+}
+
+func newRawCaller(c *client.Client, hc *http.Client, url string) (*rawCaller, error) {
+	tr, ok := c.GetTransport().(*transport.StreamableHTTP)
+	if !ok || tr.GetSessionId() == "" {
+		return nil, fmt.Errorf("no streamable-HTTP session to reuse")
+	}
+	return &rawCaller{hc: hc, url: url + "/mcp", session: tr.GetSessionId(), id: 1000}, nil
+}
+
+// call returns whether the result was a tool error, and a text to show for failures.
+func (r *rawCaller) call(ctx context.Context, tool, runID string) (bool, string, error) {
+	r.id++
+	r.body = fmt.Appendf(r.body[:0], `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":{"run_id":%q}}}`, r.id, tool, runID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.body))
+	if err != nil {
+		return false, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", r.session)
+	req.Header.Set("Mcp-Protocol-Version", mcp.ProtocolVersion20251125)
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return false, "", err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	switch {
+	case err != nil:
+		return false, "", err
+	case resp.StatusCode != http.StatusOK:
+		return false, "", fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
+	case !bytes.Contains(b, []byte(`"result"`)):
+		return false, "", fmt.Errorf("no result: %.200s", b)
+	}
+	if bytes.Contains(b, []byte(`"isError":true`)) {
+		return true, string(b[:min(len(b), 300)]), nil
+	}
+	return false, "", nil
+}
+
 // dial opens one session on its own connection, as a separate client process would.
-func dial(ctx context.Context, url string) (*client.Client, error) {
+func dial(ctx context.Context, url string) (*client.Client, *http.Client, error) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}}
 	tr, err := transport.NewStreamableHTTP(url+"/mcp", transport.WithHTTPBasicClient(hc), transport.WithHTTPLogger(quiet))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := client.NewClient(tr, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
 	if err := c.Start(context.Background()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req := mcp.InitializeRequest{}
 	req.Params.ClientInfo = mcp.Implementation{Name: "loadtest", Version: "1"}
 	req.Params.ProtocolVersion = mcp.ProtocolVersion20251125
 	if _, err := c.Initialize(ctx, req); err != nil {
 		_ = c.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return c, nil
+	return c, hc, nil
 }
 
 // sample is one session's measurements.
@@ -197,6 +250,7 @@ func loadtest(o options) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	clients := make([]*client.Client, o.sessions)
+	raws := make([]*rawCaller, o.sessions)
 	var setupErr atomic.Value
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
@@ -206,12 +260,18 @@ func loadtest(o options) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := dial(ctx, url)
+			c, hc, err := dial(ctx, url)
 			if err != nil {
 				setupErr.CompareAndSwap(nil, fmt.Errorf("session %d: %w", i, err))
 				return
 			}
 			clients[i] = c
+			if o.rawCalls {
+				if raws[i], err = newRawCaller(c, hc, url); err != nil {
+					setupErr.CompareAndSwap(nil, fmt.Errorf("session %d: %w", i, err))
+					return
+				}
+			}
 			tools, err := c.ListTools(ctx, mcp.ListToolsRequest{})
 			if err == nil && len(tools.Tools) != 15 {
 				err = fmt.Errorf("%d tools, want 15", len(tools.Tools))
@@ -280,24 +340,34 @@ func loadtest(o options) error {
 						break
 					}
 				}
-				req := mcp.CallToolRequest{}
-				req.Params.Name = "archive_run"
+				tool := "archive_run"
 				if k%2 == 1 {
-					req.Params.Name = "activate_run"
+					tool = "activate_run"
 				}
-				req.Params.Arguments = map[string]any{"run_id": run}
 				cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 				t0 := time.Now()
-				res, err := c.CallTool(cctx, req)
+				var isErr bool
+				var text string
+				var err error
+				if raw := raws[i]; raw != nil {
+					isErr, text, err = raw.call(cctx, tool, run)
+				} else {
+					req := mcp.CallToolRequest{}
+					req.Params.Name, req.Params.Arguments = tool, map[string]any{"run_id": run}
+					var res *mcp.CallToolResult
+					if res, err = c.CallTool(cctx, req); err == nil {
+						isErr, text = res.IsError, textOf(res)
+					}
+				}
 				d := time.Since(t0)
 				ccancel()
 				switch {
 				case err != nil:
 					s.transport++
 					s.fail("transport", err.Error())
-				case res.IsError:
+				case isErr:
 					s.toolErrors++
-					s.fail("isError", textOf(res))
+					s.fail("isError", text)
 				default:
 					s.lat = append(s.lat, d)
 				}
