@@ -328,8 +328,10 @@ func TestContextDeadline(t *testing.T) {
 		if el > 500*time.Millisecond+700*time.Millisecond {
 			t.Errorf("returned %v after start, deadline was 500ms", el)
 		}
-		if !errors.Is(err, context.DeadlineExceeded) || StatusOf(err) != 503 || !strings.Contains(err.Error(), "[request sbx-") {
-			t.Errorf("err = %v; want the deadline and the last 503 with its request id", err)
+		// Either the deadline struck during a wait, or the client saw that no wait fits before
+		// it and stopped: both keep the last 503 and its request id.
+		if StatusOf(err) != 503 || !strings.Contains(err.Error(), "[request sbx-") {
+			t.Errorf("err = %v; want the last 503 with its request id", err)
 		}
 		if n := env.sb.Requests(); n < 2 || n > 40 {
 			t.Errorf("%d requests", n)
