@@ -266,6 +266,10 @@ func (a *App) runHTTP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	select {
+	case a.listening <- ln.Addr().String():
+	default:
+	}
 	a.Logger.Info("serving MCP over HTTP", "streamable", "http://"+ln.Addr().String()+"/mcp", "sse", "http://"+ln.Addr().String()+"/sse",
 		"tls", a.Config.TLSCert != "", "auth", authToken != "", "version", a.Config.Version)
 	errc := make(chan error, 1)

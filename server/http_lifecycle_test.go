@@ -43,8 +43,7 @@ type served struct {
 func serve(t *testing.T, scheme string, args ...string) *served {
 	t.Helper()
 	s := &served{SB: newSpySandbox(t), Logs: &logBuffer{}, done: make(chan error, 1)}
-	addr := freeAddr(t)
-	all := append([]string{"--transport", "http", "--addr", addr, "--base-url", s.SB.URL, "--org-id", sandbox.OrgID, "--log-level", "debug"}, args...)
+	all := append([]string{"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", s.SB.URL, "--org-id", sandbox.OrgID, "--log-level", "debug"}, args...)
 	cfg, err := ParseConfig(all, func(k string) string {
 		if k == "TALLYFY_ACCESS_TOKEN" {
 			return sandbox.AdminToken
@@ -58,10 +57,17 @@ func serve(t *testing.T, scheme string, args ...string) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.App, s.URL = app, scheme+"://"+addr
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() { s.done <- app.Serve(ctx, nil, nil) }()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	addr, err := app.ListenAddr(wctx) // bound by the server itself: no port picked in advance to race for
+	if err != nil {
+		cancel()
+		t.Fatalf("the server did not start listening: %v\n%s", err, s.Logs.String())
+	}
+	s.App, s.URL = app, scheme+"://"+addr
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -232,6 +238,20 @@ func runBinary(t *testing.T, env []string, args ...string) *binary {
 	return b
 }
 
+// listenURL reads the address the binary bound (it logs "streamable=http://ADDR/mcp").
+func (b *binary) listenURL(t *testing.T) string {
+	t.Helper()
+	re := regexp.MustCompile(`streamable=(http://127\.0\.0\.1:\d+)/mcp`)
+	var url string
+	eventually(t, 10*time.Second, "the binary to log its address", func() bool {
+		if m := re.FindStringSubmatch(b.stderr.String()); m != nil {
+			url = m[1]
+		}
+		return url != ""
+	})
+	return url
+}
+
 // wait returns the exit code, failing after d.
 func (b *binary) wait(t *testing.T, d time.Duration) int {
 	t.Helper()
@@ -256,11 +276,10 @@ func TestBinarySIGTERM(t *testing.T) {
 	t.Parallel()
 	sb := newSpySandbox(t)
 	sb.SetFaults(sandbox.Fault{Kind: "latency", Param: "800ms", Method: "DELETE"})
-	addr := freeAddr(t)
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
 	b := runBinary(t, []string{"TALLYFY_ACCESS_TOKEN=" + sandbox.AdminToken},
-		"--transport", "http", "--addr", addr, "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--audit-log", audit)
-	url := "http://" + addr
+		"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--audit-log", audit)
+	url := b.listenURL(t)
 	waitHealthy(t, http.DefaultClient, url)
 	c := connectHTTP(t, kindStreamable, url, clientOpts{era: legacyEra})
 	t.Cleanup(func() { _ = c.Close() })

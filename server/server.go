@@ -33,6 +33,18 @@ type App struct {
 	Config  *Config
 	Logger  *slog.Logger
 	closers []func() error
+	// listening receives the HTTP transports' bound address (useful with --addr host:0).
+	listening chan string
+}
+
+// ListenAddr waits until the HTTP transports are listening and returns their address.
+func (a *App) ListenAddr(ctx context.Context) (string, error) {
+	select {
+	case addr := <-a.listening:
+		return addr, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // Close releases what the app opened (audit file, sandbox listener).
@@ -47,7 +59,7 @@ func (a *App) Close() error {
 // New builds the app from cfg: the Tallyfy client (or the sandbox), the toolset with its
 // policy, the audit recorder and the MCP server.
 func New(cfg *Config, logger *slog.Logger) (*App, error) {
-	app := &App{Config: cfg, Logger: logger}
+	app := &App{Config: cfg, Logger: logger, listening: make(chan string, 1)}
 	client, err := app.tallyfyClient()
 	if err != nil {
 		_ = app.Close()
