@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/textdiff"
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 )
 
@@ -30,7 +31,7 @@ func TestCheckedInSchemasMatchTypes(t *testing.T) {
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("schemas/%s.json is stale: it differs from the schema of %T; %s.\n%s",
-					name, schemas.Named[name], regenerate, lineDiff(string(got), string(want)))
+					name, schemas.Named[name], regenerate, textdiff.Lines("checked in", "generated", string(got), string(want)))
 			}
 		})
 	}
@@ -234,40 +235,4 @@ func TestForIsDeterministic(t *testing.T) {
 			t.Errorf("%s: two generations differ", name)
 		}
 	}
-}
-
-// lineDiff renders a minimal line diff (LCS) of a and b: "-" lines only in a, "+" only in b.
-func lineDiff(a, b string) string {
-	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	n, m := len(x), len(y)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var sb strings.Builder
-	sb.WriteString("--- checked in\n+++ generated\n")
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && x[i] == y[j]:
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			sb.WriteString("- " + x[i] + "\n")
-			i++
-		default:
-			sb.WriteString("+ " + y[j] + "\n")
-			j++
-		}
-	}
-	return sb.String()
 }

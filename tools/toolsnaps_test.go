@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/textdiff"
 )
 
 // Tool snapshots, in the style of github-mcp-server's toolsnaps: every tool as a real
@@ -48,7 +50,7 @@ func TestToolSnapshots(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			got := canonical(t, legacy[name])
 			if m := canonical(t, modern[name]); !bytes.Equal(got, m) {
-				t.Errorf("%s differs between protocol 2025-11-25 and 2026-07-28:\n%s", name, lineDiff(string(got), string(m)))
+				t.Errorf("%s differs between protocol 2025-11-25 and 2026-07-28:\n%s", name, textdiff.Lines("2025-11-25", "2026-07-28", string(got), string(m)))
 			}
 			path := filepath.Join(snapDir, name+".snap")
 			if updateSnaps() {
@@ -66,7 +68,7 @@ func TestToolSnapshots(t *testing.T) {
 			}
 			if !bytes.Equal(want, got) {
 				t.Errorf("tool %s drifted from its snapshot %s. If the change is intended, update it with UPDATE_TOOLSNAPS=true go test ./tools/ and commit the .snap file.\n%s",
-					name, path, lineDiff(string(want), string(got)))
+					name, path, textdiff.Lines("snapshot", "tools/list", string(want), string(got)))
 			}
 		})
 	}
@@ -87,47 +89,11 @@ func TestToolSnapshots(t *testing.T) {
 // TestLineDiff pins the diff helper the snapshot failures rely on.
 func TestLineDiff(t *testing.T) {
 	t.Parallel()
-	d := lineDiff("a\nb\nc\n", "a\nB\nc\n")
+	d := textdiff.Lines("snapshot", "tools/list", "a\nb\nc\n", "a\nB\nc\n")
 	if !strings.Contains(d, "- b\n+ B\n") || strings.Contains(d, "- a") || strings.Contains(d, "- c") {
 		t.Errorf("unexpected diff:\n%s", d)
 	}
-	if d := lineDiff("x\n", "x\n"); strings.Count(d, "\n") != 2 {
+	if d := textdiff.Lines("snapshot", "tools/list", "x\n", "x\n"); strings.Count(d, "\n") != 2 {
 		t.Errorf("equal inputs gave changes:\n%s", d)
 	}
-}
-
-// lineDiff renders a minimal line diff (LCS) of a and b: "-" lines only in a, "+" only in b.
-func lineDiff(a, b string) string {
-	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	n, m := len(x), len(y)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var sb strings.Builder
-	sb.WriteString("--- snapshot\n+++ tools/list\n")
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && x[i] == y[j]:
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			sb.WriteString("- " + x[i] + "\n")
-			i++
-		default:
-			sb.WriteString("+ " + y[j] + "\n")
-			j++
-		}
-	}
-	return sb.String()
 }
