@@ -14,7 +14,7 @@ import (
 // ToolTable is the Markdown table of every tool.
 func ToolTable() string {
 	var b strings.Builder
-	b.WriteString("| tool | title | tier | reversible | what it does |\n|---|---|---|---|---|\n")
+	b.WriteString("| tool | title | tier | reversible | annotations | what it does |\n|---|---|---|---|---|---|\n")
 	for _, t := range tools.All {
 		rev := "yes"
 		switch {
@@ -23,7 +23,7 @@ func ToolTable() string {
 		case !t.Reversible():
 			rev = "**no**"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", t.Name, t.Title, t.Tier, rev, t.Description)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", t.Name, t.Title, t.Tier, rev, hints(t.Hints), t.Description)
 	}
 	return b.String()
 }
@@ -66,4 +66,18 @@ func Update(readme []byte) ([]byte, error) {
 		readme = out.Bytes()
 	}
 	return readme, nil
+}
+
+// hints names the annotations that are true, e.g. "destructive, idempotent, open-world".
+func hints(h tools.Hints) string {
+	var out []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{h.ReadOnly, "read-only"}, {h.Destructive, "destructive"}, {h.Idempotent, "idempotent"}, {h.OpenWorld, "open-world"}} {
+		if x.on {
+			out = append(out, x.name)
+		}
+	}
+	return strings.Join(out, ", ")
 }

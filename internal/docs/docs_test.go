@@ -34,6 +34,9 @@ func TestTablesNameEverything(t *testing.T) {
 	if !strings.Contains(tt, "**no**") {
 		t.Error("tool table does not mark permanent deletes irreversible")
 	}
+	if !strings.Contains(tt, "| read-only, idempotent, open-world |") || !strings.Contains(tt, "| destructive, open-world |") {
+		t.Error("tool table does not show the annotations")
+	}
 	for _, o := range server.Options {
 		if !strings.Contains(ft, "`--"+o.Name+"`") || (o.Env != "" && !strings.Contains(ft, "`"+o.Env+"`")) {
 			t.Errorf("flag table lacks --%s / %s", o.Name, o.Env)
