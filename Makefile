@@ -30,8 +30,8 @@ fuzz: ## each fuzz target for $(FUZZTIME) executions
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-run: ## the server on stdio; on the built-in sandbox unless TALLYFY_ACCESS_TOKEN is set
-	$(GO) run . $(if $(TALLYFY_ACCESS_TOKEN)$(TALLYFY_TOKEN_FILE),,--sandbox)
+run: ## the server on stdio; on the built-in sandbox unless TALLYFY_ACCESS_TOKEN is set (silent: stdout is JSON-RPC only)
+	@$(GO) run -ldflags "-X main.version=$(VERSION)" . $(if $(TALLYFY_ACCESS_TOKEN)$(TALLYFY_TOKEN_FILE),,--sandbox)
 
 sandbox: ## only the demo Tallyfy REST API on 127.0.0.1:8081
 	$(GO) run . sandbox --addr 127.0.0.1:8081
