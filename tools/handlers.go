@@ -107,6 +107,15 @@ func (ts *Toolset) lifecycle(ctx context.Context, req mcp.CallToolRequest, c *ca
 				"%s %q changed while this call ran (someone else archived or restored it at the same moment): Tallyfy refused with 404 and it is now %s. Nothing was changed by this call; check it with %s and call %s again if still needed.",
 				capital(c.res.noun), now.Name, stateWord(now.Archived), toolFor(c.res.kind, VerbGet).Name, c.tool.Name)))
 		}
+		if lerr != nil && (tallyfy.IsNotFound(err) || ambiguous(err)) {
+			// The change may have happened (a retried request meets what the first one did:
+			// 404) and the item could not be read back: say the state is unknown rather than
+			// calling an existing item missing.
+			c.outcome, c.err = "unknown", err
+			return ts.finish(ctx, c, mcp.NewToolResultError(fmt.Sprintf(
+				"Not sure whether %s %q is %s now: Tallyfy answered %s and reading it again failed (%s). Check it with %s before calling %s again.",
+				c.res.noun, e.Name, stateWord(archive), describe(err), describe(lerr), toolFor(c.res.kind, VerbGet).Name, c.tool.Name)))
+		}
 		if lerr != nil || now.Archived != archive {
 			return ts.finish(ctx, c, failure(c, err))
 		}
