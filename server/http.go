@@ -293,6 +293,9 @@ func (h *HTTPServer) Shutdown(srv *http.Server, timeout time.Duration) error {
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	h.app.Logger.Info("shutting down: finishing in-flight tool calls", "timeout", timeout)
+	// The listener is about to close, so a person's answer to an open delete question could
+	// not arrive: give those up now (nothing deleted, audited) instead of waiting them out.
+	h.app.Toolset.BeginShutdown()
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(sctx) }() // closes the listener at once
 	// Wait for running calls and, for SSE, for their answers to reach the stream: SSE answers
