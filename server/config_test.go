@@ -88,7 +88,8 @@ func TestStdioMessageShapes(t *testing.T) {
 		`{"jsonrpc":"2.0","id":4,"method":"elicitation/create","params":{}}`: {true, false},
 		`not json`: {false, false},
 	} {
-		if got := [2]bool{isRequest([]byte(line)), isResponse([]byte(line))}; got != want {
+		if m := peekMessage([]byte(line)); [2]bool{m.isRequest(), m.isResponse()} != want {
+			got := [2]bool{m.isRequest(), m.isResponse()}
 			t.Errorf("%s: request/response = %v, want %v", line, got, want)
 		}
 	}

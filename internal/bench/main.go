@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
@@ -104,27 +103,13 @@ func run(bin string, calls, starts int) error {
 		return fmt.Errorf("streamable HTTP: %w", err)
 	}
 
-	var child *exec.Cmd
-	stdio := transport.NewStdioWithOptions(bin, env, nil, transport.WithCommandFunc(
-		func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
-			child = exec.CommandContext(ctx, command, args...)
-			child.Env = append(os.Environ(), env...)
-			return child, nil
-		}))
-	sc := client.NewClient(stdio)
-	stdioSeries, _, err := callSeries(ctx, sc, runID, calls)
+	// stdio: the binary on its built-in sandbox, so that its Tallyfy request is the floor's own
+	// (same process, loopback, keep-alive), driven by a bare line client so that only the
+	// server's cost shows.
+	stdioSeries, pingSeries, rss, err := stdioSeries(bin, runID, calls)
 	if err != nil {
 		return fmt.Errorf("stdio: %w", err)
 	}
-	pingSeries, err := pings(ctx, sc, calls)
-	if err != nil {
-		return fmt.Errorf("stdio ping: %w", err)
-	}
-	rss, err := peakRSS(child.Process.Pid)
-	if err != nil {
-		return err
-	}
-	_ = sc.Close()
 
 	fmt.Printf("| measure | p50 | p99 | target |\n|---|---|---|---|\n")
 	fmt.Printf("| cold start to initialize result (stdio, %d starts) | %s | %s | p50 < 15 ms |\n", starts, ms(cold.pct(.5)), ms(cold.pct(.99)))
@@ -135,7 +120,7 @@ func run(bin string, calls, starts int) error {
 	}{{"get_run in-process", inSeries}, {"get_run over stdio", stdioSeries}, {"get_run over streamable HTTP", httpSeries}} {
 		fmt.Printf("| %s (%d calls) | %s (+%s) | %s | |\n", r.name, calls, us(r.s.pct(.5)), us(r.s.pct(.5)-floor.pct(.5)), us(r.s.pct(.99)))
 	}
-	fmt.Printf("| ping over stdio: the pipe round trip alone, no tool, no Tallyfy | %s | %s | |\n", us(pingSeries.pct(.5)), us(pingSeries.pct(.99)))
+	fmt.Printf("| ping over stdio: the pipe round trip and JSON-RPC alone, no tool, no Tallyfy | %s | %s | |\n", us(pingSeries.pct(.5)), us(pingSeries.pct(.99)))
 	fmt.Printf("| stdio overhead above the floor | %s | | p50 < 100 µs |\n", us(stdioSeries.pct(.5)-floor.pct(.5)))
 	fmt.Printf("| stdio overhead above the floor and the pipe round trip | %s | | |\n", us(stdioSeries.pct(.5)-floor.pct(.5)-pingSeries.pct(.5)))
 	fmt.Printf("| peak RSS of the stdio server after %d calls | %.1f MB | | < 25 MB |\n", calls+1, rss)
@@ -236,19 +221,60 @@ func callSeries(ctx context.Context, c *client.Client, runID string, n int) (ser
 	return out, len(b), nil
 }
 
-// pings times MCP ping requests: the transport's own round trip.
-func pings(ctx context.Context, c *client.Client, n int) (series, error) {
-	out := make(series, 0, n)
-	for i := 0; i < n+50; i++ {
+// stdioSeries starts `bin --sandbox` and times get_run calls and pings written as JSON-RPC lines,
+// each answer read before the next request is written; then it reads the child's peak RSS.
+func stdioSeries(bin, runID string, n int) (calls, pings series, rss float64, err error) {
+	cmd := exec.Command(bin, "--sandbox")
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=error")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, nil, 0, err
+	}
+	defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
+	r := bufio.NewReaderSize(stdout, 1<<20)
+	id := 0
+	roundTrip := func(method, params string) (time.Duration, string, error) {
+		id++
+		req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q%s}`+"\n", id, method, params)
 		start := time.Now()
-		if err := c.Ping(ctx); err != nil {
-			return nil, err
+		if _, err := io.WriteString(stdin, req); err != nil {
+			return 0, "", err
 		}
-		if i >= 50 {
-			out = append(out, time.Since(start))
+		line, err := r.ReadString('\n')
+		d := time.Since(start)
+		if err != nil || !strings.Contains(line, `"result"`) || strings.Contains(line, `"isError":true`) {
+			return 0, "", fmt.Errorf("%s: %v %.300s", method, err, line)
+		}
+		return d, line, nil
+	}
+	if _, _, err := roundTrip("initialize", `,"params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}`); err != nil {
+		return nil, nil, 0, err
+	}
+	if _, err := io.WriteString(stdin, `{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\n"); err != nil {
+		return nil, nil, 0, err
+	}
+	call := fmt.Sprintf(`,"params":{"name":"get_run","arguments":{"run_id":%q}}`, runID)
+	for i := 0; i < n+50; i++ {
+		d, _, err := roundTrip("tools/call", call)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if i >= 50 { // warm-up
+			calls = append(calls, d)
 		}
 	}
-	return out, nil
+	for i := 0; i < n+50; i++ {
+		d, _, err := roundTrip("ping", "")
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if i >= 50 {
+			pings = append(pings, d)
+		}
+	}
+	rss, err = peakRSS(cmd.Process.Pid)
+	return calls, pings, rss, err
 }
 
 // peakRSS reads the stdio child's VmHWM in MB.

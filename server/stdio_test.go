@@ -1,0 +1,156 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+)
+
+// stdioPeer drives serveStdio in this process through pipes, line by line.
+type stdioPeer struct {
+	t    *testing.T
+	in   *io.PipeWriter
+	out  *bufio.Reader
+	done chan error
+}
+
+func startStdio(t *testing.T, args ...string) *stdioPeer {
+	t.Helper()
+	cfg, err := ParseConfig(append([]string{"--sandbox", "--audit-log", t.TempDir() + "/audit.jsonl"}, args...), func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close() })
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	p := &stdioPeer{t: t, in: inW, out: bufio.NewReader(outR), done: make(chan error, 1)}
+	go func() { p.done <- app.Serve(context.Background(), inR, outW); _ = outW.Close() }()
+	t.Cleanup(func() { _ = inW.Close() })
+	return p
+}
+
+func (p *stdioPeer) send(line string) {
+	p.t.Helper()
+	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// next reads the next line the server writes, as a JSON object.
+func (p *stdioPeer) next() map[string]any {
+	p.t.Helper()
+	type read struct {
+		line string
+		err  error
+	}
+	ch := make(chan read, 1)
+	go func() { l, err := p.out.ReadString('\n'); ch <- read{l, err} }()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			p.t.Fatalf("reading stdout: %v", r.err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(r.line), &m); err != nil {
+			p.t.Fatalf("stdout line is not JSON: %q", r.line)
+		}
+		return m
+	case <-time.After(10 * time.Second):
+		p.t.Fatal("no line on stdout within 10 s")
+		return nil
+	}
+}
+
+const stdioInit = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}},"clientInfo":{"name":"t","version":"0"}}}`
+
+// A request waiting on the client (a delete asking the person) must not stop the loop from
+// reading: a ping sent meanwhile is answered first, the client's answer reaches the waiting
+// call by its id, and garbage and blank lines get a parse error and nothing respectively.
+func TestStdioLoopKeepsReadingWhileARequestWaits(t *testing.T) {
+	p := startStdio(t, "--confirm", "elicit")
+	p.send(stdioInit)
+	if m := p.next(); m["result"] == nil {
+		t.Fatalf("initialize: %v", m)
+	}
+	p.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+
+	p.send(`{"jsonrpc":"2.0","id":"del","method":"tools/call","params":{"name":"delete_run","arguments":{"run_id":"` + sandbox.IDs.ArchivedRun + `"}}}`)
+	ask := p.next()
+	if ask["method"] != "elicitation/create" || ask["id"] == nil {
+		t.Fatalf("want the server's elicitation/create request, got %v", ask)
+	}
+
+	p.send(``)
+	p.send(`{not json`)
+	if m := p.next(); m["error"] == nil || m["error"].(map[string]any)["code"].(float64) != -32700 {
+		t.Fatalf("garbage line: want a -32700 parse error, got %v", m)
+	}
+	p.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	if m := p.next(); m["id"].(float64) != 2 || m["result"] == nil {
+		t.Fatalf("ping while the delete waits: got %v", m)
+	}
+
+	id, _ := json.Marshal(ask["id"])
+	p.send(`{"jsonrpc":"2.0","id":` + string(id) + `,"result":{"action":"decline"}}`)
+	res := p.next()
+	if res["id"] != "del" {
+		t.Fatalf("want the delete's answer, got %v", res)
+	}
+	text, _ := json.Marshal(res["result"])
+	if !strings.Contains(string(text), `"status":"cancelled"`) || !strings.Contains(string(text), "declined") {
+		t.Errorf("declined delete: want status cancelled and a message that says so, got %s", text)
+	}
+
+	// The run is still there: the decline deleted nothing.
+	p.send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"` + sandbox.IDs.ArchivedRun + `"}}}`)
+	if m := p.next(); m["id"].(float64) != 3 || strings.Contains(mustJSON(m), `"isError":true`) {
+		t.Errorf("get_run after the declined delete: %v", m)
+	}
+}
+
+// Requests written before stdin ends are all answered, in any order, and then Serve returns nil.
+func TestStdioAnswersEverythingReadBeforeEOF(t *testing.T) {
+	p := startStdio(t)
+	p.send(stdioInit)
+	p.next()
+	const n = 20
+	for i := range n {
+		p.send(`{"jsonrpc":"2.0","id":` + itoa(100+i) + `,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"` + sandbox.IDs.ActiveRun + `"}}}`)
+	}
+	_ = p.in.Close()
+	seen := map[float64]bool{}
+	for range n {
+		m := p.next()
+		id, _ := m["id"].(float64)
+		if m["result"] == nil || strings.Contains(mustJSON(m), `"isError":true`) {
+			t.Errorf("call %v: %v", id, m)
+		}
+		seen[id] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct answers, want %d", len(seen), n)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("Serve after EOF: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after EOF")
+	}
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
