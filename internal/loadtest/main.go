@@ -1,31 +1,34 @@
 // Command loadtest measures tallyfy-mcp's streamable HTTP transport under many concurrent
-// sessions. It starts the app in this process as production builds it (--sandbox --transport
-// http, the sandbox in the same process, on loopback), opens -sessions mcp-go clients (legacy
-// protocol era, each its own session and its own connection), lists the tools once on each,
-// then has every session cycle archive_run / activate_run for -duration, and reports calls,
-// calls/s, latency percentiles, transport errors and isError results (counted apart), CPU and
-// peak RSS.
+// sessions. It starts the app in this process as production builds it (ParseConfig, New,
+// NewHTTPServer on loopback) with the sandbox in the same process, opens -sessions sessions
+// (legacy protocol era, each its own session on its own connection), initializes each and
+// lists its tools, then has every session cycle archive_run / activate_run for -duration, and
+// reports calls, calls/s, latency percentiles, transport errors and isError results (counted
+// apart), CPU and peak RSS.
 //
-//	go run ./cmd/loadtest -sessions 200 -duration 10s            # offers 3000 calls/s, paced
-//	go run ./cmd/loadtest -sessions 200 -duration 10s -rate 0    # saturation: no pacing
+//	go run ./internal/loadtest -sessions 200 -duration 10s            # offers 3000 calls/s, paced
+//	go run ./internal/loadtest -sessions 200 -duration 10s -rate 0    # saturation: no pacing
 //
 // By default the sessions are paced to offer -rate calls/s in all: with no think time, 200
 // sessions could not see a p99 under 50 ms below 4000 calls/s (Little's law), so the latency
-// target is only meaningful at a given offered rate. The sandbox has 9 runs, so sessions share
-// runs (archive and activate are idempotent). The load generator runs in this process too and
-// its CPU and memory are included in the figures.
+// target is only meaningful at a given offered rate. Every session has a process of its own.
+//
+// The generator is a bare HTTP/1.1 client: each session writes its prepared JSON-RPC requests
+// on its own keep-alive connection and reads the answers with net/http's parser, so the
+// server sees exactly what any client sends while the generator, which shares the 2 cores,
+// spends little CPU and holds little memory (an SDK client keeps every session's decoded tool
+// list). Its CPU and memory are still included in the figures.
 //
 // It exits 1 when a target is missed (-check, the default) or, always, on transport errors.
 package main
 
 import (
+	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -40,10 +43,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
@@ -51,7 +50,6 @@ import (
 func main() { os.Exit(run()) }
 
 type options struct {
-	rawCalls   bool
 	sessions   int
 	duration   time.Duration
 	rateLimit  float64
@@ -79,7 +77,6 @@ func run() int {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")
 	flag.BoolVar(&o.check, "check", true, "exit 1 when a target below is missed")
-	flag.BoolVar(&o.rawCalls, "raw", true, "send the timed tools/call requests as prepared JSON-RPC over each session's HTTP connection (sessions are still opened and initialized by the mcp-go client); false: every call through the mcp-go client, whose own CPU then takes a quarter of the machine")
 	flag.Float64Var(&o.minRate, "min-rate", 3000, "target: tool calls per second at least")
 	flag.DurationVar(&o.maxP99, "max-p99", 50*time.Millisecond, "target: p99 latency at most")
 	flag.Float64Var(&o.maxRSSMB, "max-rss-mb", 150, "target: peak RSS (VmHWM) at most, MB")
@@ -145,77 +142,124 @@ func startServer(o options) (url string, stop func(), err error) {
 	}, nil
 }
 
-var quiet = slog.New(slog.DiscardHandler)
-
-// rawCaller sends tools/call as a prepared JSON-RPC body on a session's own connection: the
-// server sees exactly what any client sends, and the generator spends little CPU on it.
-type rawCaller struct {
-	hc      *http.Client
-	url     string
-	session string
-	id      int
-	body    []byte
+// session is one MCP session on its own keep-alive connection, driven by hand: requests are
+// written as bytes, answers read with net/http's response parser.
+type session struct {
+	conn net.Conn
+	br   *bufio.Reader
+	host string
+	id   string // Mcp-Session-Id
+	seq  int
+	req  []byte
+	body bytes.Buffer
 }
 
-func newRawCaller(c *client.Client, hc *http.Client, url string) (*rawCaller, error) {
-	tr, ok := c.GetTransport().(*transport.StreamableHTTP)
-	if !ok || tr.GetSessionId() == "" {
-		return nil, fmt.Errorf("no streamable-HTTP session to reuse")
+func dialSession(addr string) (*session, error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
 	}
-	return &rawCaller{hc: hc, url: url + "/mcp", session: tr.GetSessionId(), id: 1000}, nil
+	return &session{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), host: addr}, nil
 }
 
-// call returns whether the result was a tool error, and a text to show for failures.
-func (r *rawCaller) call(ctx context.Context, tool, runID string) (bool, string, error) {
-	r.id++
-	r.body = fmt.Appendf(r.body[:0], `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":{"run_id":%q}}}`, r.id, tool, runID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.body))
-	if err != nil {
-		return false, "", err
+// post sends one JSON-RPC message to /mcp and returns the status and the answer's body (valid
+// until the next post), read in full: the connection is then ready for the next request.
+func (s *session) post(body []byte) (int, []byte, error) {
+	s.req = fmt.Appendf(s.req[:0], "POST /mcp HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Protocol-Version: 2025-11-25\r\n", s.host)
+	if s.id != "" {
+		s.req = fmt.Appendf(s.req, "Mcp-Session-Id: %s\r\n", s.id)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Mcp-Session-Id", r.session)
-	req.Header.Set("Mcp-Protocol-Version", mcp.ProtocolVersion20251125)
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return false, "", err
+	s.req = fmt.Appendf(s.req, "Content-Length: %d\r\n\r\n", len(body))
+	s.req = append(s.req, body...)
+	_ = s.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := s.conn.Write(s.req); err != nil {
+		return 0, nil, err
 	}
-	b, err := io.ReadAll(resp.Body)
+	resp, err := http.ReadResponse(s.br, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	s.body.Reset()
+	_, err = s.body.ReadFrom(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		return 0, nil, err
+	}
+	if s.id == "" {
+		s.id = resp.Header.Get("Mcp-Session-Id")
+	}
+	return resp.StatusCode, s.body.Bytes(), nil
+}
+
+// request posts a JSON-RPC request and returns its result's JSON, or an error for an HTTP
+// failure or a JSON-RPC error.
+func (s *session) request(method, params string) ([]byte, error) {
+	s.seq++
+	status, b, err := s.post(fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, s.seq, method, params))
+	if err != nil {
+		return nil, err
+	}
+	var msg struct {
+		Result json.RawMessage `json:"result"`
+		Error  json.RawMessage `json:"error"`
+	}
+	if status != http.StatusOK || json.Unmarshal(b, &msg) != nil || msg.Result == nil {
+		return nil, fmt.Errorf("%s: HTTP %d: %.300s", method, status, b)
+	}
+	return msg.Result, nil
+}
+
+// open initializes the session and lists its tools, as a client does before its first call.
+func (s *session) open() error {
+	if _, err := s.request("initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"loadtest","version":"1"}}`); err != nil {
+		return err
+	}
+	if s.id == "" {
+		return fmt.Errorf("initialize: no Mcp-Session-Id")
+	}
+	if status, b, err := s.post([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)); err != nil || status != http.StatusAccepted {
+		return fmt.Errorf("notifications/initialized: HTTP %d %v %.200s", status, err, b)
+	}
+	res, err := s.request("tools/list", `{}`)
+	if err != nil {
+		return err
+	}
+	var list struct {
+		Tools []struct {
+			Name string `json:"name"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal(res, &list); err != nil || len(list.Tools) != 15 {
+		return fmt.Errorf("tools/list: %d tools, want 15 (%v)", len(list.Tools), err)
+	}
+	return nil
+}
+
+// call sends tools/call and returns whether the result was a tool error, and a text to show
+// for failures.
+func (s *session) call(tool, runID string) (bool, string, error) {
+	s.seq++
+	status, b, err := s.post(fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":{"run_id":%q}}}`, s.seq, tool, runID))
 	switch {
 	case err != nil:
 		return false, "", err
-	case resp.StatusCode != http.StatusOK:
-		return false, "", fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
+	case status != http.StatusOK:
+		return false, "", fmt.Errorf("HTTP %d: %.200s", status, b)
 	case !bytes.Contains(b, []byte(`"result"`)):
 		return false, "", fmt.Errorf("no result: %.200s", b)
-	}
-	if bytes.Contains(b, []byte(`"isError":true`)) {
+	case bytes.Contains(b, []byte(`"isError":true`)):
 		return true, string(b[:min(len(b), 300)]), nil
 	}
 	return false, "", nil
 }
 
-// dial opens one session on its own connection, as a separate client process would.
-func dial(ctx context.Context, url string) (*client.Client, *http.Client, error) {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}}
-	tr, err := transport.NewStreamableHTTP(url+"/mcp", transport.WithHTTPBasicClient(hc), transport.WithHTTPLogger(quiet))
-	if err != nil {
-		return nil, nil, err
+// close ends the session (DELETE /mcp) and the connection.
+func (s *session) close() {
+	_, _ = fmt.Fprintf(s.conn, "DELETE /mcp HTTP/1.1\r\nHost: %s\r\nMcp-Session-Id: %s\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: 0\r\n\r\n", s.host, s.id)
+	if resp, err := http.ReadResponse(s.br, nil); err == nil {
+		resp.Body.Close()
 	}
-	c := client.NewClient(tr, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
-	if err := c.Start(context.Background()); err != nil {
-		return nil, nil, err
-	}
-	req := mcp.InitializeRequest{}
-	req.Params.ClientInfo = mcp.Implementation{Name: "loadtest", Version: "1"}
-	req.Params.ProtocolVersion = mcp.ProtocolVersion20251125
-	if _, err := c.Initialize(ctx, req); err != nil {
-		_ = c.Close()
-		return nil, nil, err
-	}
-	return c, hc, nil
+	_ = s.conn.Close()
 }
 
 // sample is one session's measurements.
@@ -245,54 +289,41 @@ func loadtest(o options) error {
 		url = u
 	}
 
-	// Open every session (bounded parallelism) and list the tools once on each.
+	// Open every session (bounded parallelism): initialize, then list the tools.
+	addr := strings.TrimPrefix(url, "http://")
 	setupStart := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	clients := make([]*client.Client, o.sessions)
-	raws := make([]*rawCaller, o.sessions)
+	sessions := make([]*session, o.sessions)
 	var setupErr atomic.Value
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
-	for i := range clients {
+	for i := range sessions {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, hc, err := dial(ctx, url)
+			s, err := dialSession(addr)
+			if err == nil {
+				sessions[i] = s
+				err = s.open()
+			}
 			if err != nil {
 				setupErr.CompareAndSwap(nil, fmt.Errorf("session %d: %w", i, err))
-				return
-			}
-			clients[i] = c
-			if o.rawCalls {
-				if raws[i], err = newRawCaller(c, hc, url); err != nil {
-					setupErr.CompareAndSwap(nil, fmt.Errorf("session %d: %w", i, err))
-					return
-				}
-			}
-			tools, err := c.ListTools(ctx, mcp.ListToolsRequest{})
-			if err == nil && len(tools.Tools) != 15 {
-				err = fmt.Errorf("%d tools, want 15", len(tools.Tools))
-			}
-			if err != nil {
-				setupErr.CompareAndSwap(nil, fmt.Errorf("session %d: tools/list: %w", i, err))
 			}
 		}()
 	}
 	wg.Wait()
 	defer func() {
-		for _, c := range clients {
-			if c != nil {
-				_ = c.Close()
+		for _, s := range sessions {
+			if s != nil {
+				s.close()
 			}
 		}
 	}()
 	if err, _ := setupErr.Load().(error); err != nil {
 		return err
 	}
-	runs, err := runIDs(ctx, clients[0])
+	runs, err := runIDs(sessions[0])
 	if err != nil {
 		return err
 	}
@@ -314,7 +345,7 @@ func loadtest(o options) error {
 	cpu0 := cpuTime()
 	start := time.Now()
 	deadline := start.Add(o.duration)
-	for i, c := range clients {
+	for i, sess := range sessions {
 		samples[i] = &sample{lat: make([]time.Duration, 0, 64*int(o.duration/time.Second+1))}
 		wg.Add(1)
 		go func() {
@@ -344,23 +375,9 @@ func loadtest(o options) error {
 				if k%2 == 1 {
 					tool = "activate_run"
 				}
-				cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 				t0 := time.Now()
-				var isErr bool
-				var text string
-				var err error
-				if raw := raws[i]; raw != nil {
-					isErr, text, err = raw.call(cctx, tool, run)
-				} else {
-					req := mcp.CallToolRequest{}
-					req.Params.Name, req.Params.Arguments = tool, map[string]any{"run_id": run}
-					var res *mcp.CallToolResult
-					if res, err = c.CallTool(cctx, req); err == nil {
-						isErr, text = res.IsError, textOf(res)
-					}
-				}
+				isErr, text, err := sess.call(tool, run)
 				d := time.Since(t0)
-				ccancel()
 				switch {
 				case err != nil:
 					s.transport++
@@ -470,35 +487,31 @@ func loadtest(o options) error {
 }
 
 // runIDs lists every run of the sandbox, live and archived, page by page.
-func runIDs(ctx context.Context, c *client.Client) ([]string, error) {
+func runIDs(s *session) ([]string, error) {
 	var ids []string
 	for page := 1; ; page++ {
-		req := mcp.CallToolRequest{}
-		req.Params.Name = "list_runs"
-		req.Params.Arguments = map[string]any{"archived": "include", "per_page": 100, "page": page}
-		res, err := c.CallTool(ctx, req)
+		res, err := s.request("tools/call", fmt.Sprintf(`{"name":"list_runs","arguments":{"archived":"include","per_page":100,"page":%d}}`, page))
 		if err != nil {
 			return nil, err
 		}
-		if res.IsError {
-			return nil, fmt.Errorf("list_runs: %s", textOf(res))
-		}
-		b, _ := json.Marshal(res.StructuredContent)
 		var out struct {
-			Runs []struct {
-				ID string `json:"id"`
-			} `json:"runs"`
-			PageInfo struct {
-				HasMore bool `json:"has_more"`
-			} `json:"page_info"`
+			IsError           bool `json:"isError"`
+			StructuredContent struct {
+				Runs []struct {
+					ID string `json:"id"`
+				} `json:"runs"`
+				PageInfo struct {
+					HasMore bool `json:"has_more"`
+				} `json:"page_info"`
+			} `json:"structuredContent"`
 		}
-		if err := json.Unmarshal(b, &out); err != nil {
-			return nil, fmt.Errorf("list_runs: %s", b)
+		if err := json.Unmarshal(res, &out); err != nil || out.IsError {
+			return nil, fmt.Errorf("list_runs: %.300s", res)
 		}
-		for _, r := range out.Runs {
+		for _, r := range out.StructuredContent.Runs {
 			ids = append(ids, r.ID)
 		}
-		if !out.PageInfo.HasMore {
+		if !out.StructuredContent.PageInfo.HasMore {
 			break
 		}
 	}
@@ -506,15 +519,6 @@ func runIDs(ctx context.Context, c *client.Client) ([]string, error) {
 		return nil, fmt.Errorf("list_runs: no runs")
 	}
 	return ids, nil
-}
-
-func textOf(res *mcp.CallToolResult) string {
-	for _, c := range res.Content {
-		if t, ok := c.(mcp.TextContent); ok {
-			return t.Text
-		}
-	}
-	return ""
 }
 
 func pct(sorted []time.Duration, p float64) time.Duration {
