@@ -567,7 +567,8 @@ func optionalData[T any](method, path string, r *response) (*T, error) {
 	return &v, nil
 }
 
-func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
+// trimSpace trims without copying: it runs on every response body.
+func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
 // find GETs one item and, on 404, looks for it among the archived ones.
 func find[T any](ctx context.Context, c *Client, get func(context.Context, string) (*T, error), collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
