@@ -165,7 +165,7 @@ var Options = []Option{
 	{Name: "insecure-http", Env: "MCP_INSECURE_HTTP", Default: "false", Usage: "allow plain HTTP off loopback because a proxy in front terminates TLS", isBool: true, set: boolean(func(c *Config) *bool { return &c.InsecureHTTP })},
 	{Name: "allowed-origins", Env: "MCP_ALLOWED_ORIGINS", Usage: "comma-separated browser Origins allowed to call the HTTP transports (requests without Origin are allowed)", set: list(func(c *Config) *[]string { return &c.AllowedOrigins })},
 	{Name: "allowed-hosts", Env: "MCP_ALLOWED_HOSTS", Usage: "comma-separated Host header values accepted besides localhost and the --addr host", set: list(func(c *Config) *[]string { return &c.AllowedHosts })},
-	{Name: "max-body-bytes", Env: "MCP_MAX_BODY_BYTES", Default: "1048576", Usage: "largest HTTP request body accepted", set: func(c *Config, v string) error {
+	{Name: "max-body-bytes", Env: "MCP_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request accepted: an HTTP body or a stdio line", set: func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {
 			return fmt.Errorf("want a byte count ≥ 1024, got %q", v)

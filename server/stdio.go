@@ -93,12 +93,15 @@ func (c *stdioConn) readFrom(ctx context.Context, r *bufio.Reader, done chan<- e
 			c.rmu.Unlock()
 			return
 		}
-		line, err := r.ReadBytes('\n')
+		line, tooLong, err := readLine(r, c.app.Config.MaxBodyBytes)
 		if err != nil {
 			c.readErr = err
 		}
 		request := false
-		if len(line) > 0 && !c.inflight.stopped() {
+		if tooLong {
+			_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST,
+				fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.app.Config.MaxBodyBytes), nil))
+		} else if len(line) > 0 && !c.inflight.stopped() {
 			switch m := peekMessage(line); {
 			case m.isResponse():
 				c.session.deliver(m)
@@ -122,6 +125,24 @@ func (c *stdioConn) readFrom(ctx context.Context, r *bufio.Reader, done chan<- e
 		if err != nil {
 			done <- err
 			return
+		}
+	}
+}
+
+// readLine reads up to and including the next newline. A line longer than limit is skipped to
+// its end without being kept (tooLong): one runaway message must not take the memory.
+func readLine(r *bufio.Reader, limit int64) (line []byte, tooLong bool, err error) {
+	for {
+		frag, err := r.ReadSlice('\n')
+		if !tooLong {
+			if limit > 0 && int64(len(line)+len(frag)) > limit+1 { // +1: the newline
+				tooLong, line = true, nil
+			} else {
+				line = append(line, frag...)
+			}
+		}
+		if err != bufio.ErrBufferFull {
+			return line, tooLong, err
 		}
 	}
 }

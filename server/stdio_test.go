@@ -154,3 +154,21 @@ func TestStdioAnswersEverythingReadBeforeEOF(t *testing.T) {
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// A line longer than --max-body-bytes is skipped unread with a JSON-RPC error, and the
+// connection goes on: the next request is answered.
+func TestStdioSkipsAnOversizedLine(t *testing.T) {
+	p := startStdio(t, "--max-body-bytes", "2048")
+	p.send(stdioInit)
+	p.next()
+	p.send(`{"jsonrpc":"2.0","id":5,"method":"ping","params":{"pad":"` + strings.Repeat("x", 100_000) + `"}}`)
+	m := p.next()
+	e, _ := m["error"].(map[string]any)
+	if e == nil || e["code"].(float64) != -32600 || !strings.Contains(e["message"].(string), "--max-body-bytes") || m["id"] != nil {
+		t.Fatalf("oversized line: want a -32600 error naming --max-body-bytes with a null id, got %v", m)
+	}
+	p.send(`{"jsonrpc":"2.0","id":6,"method":"ping"}`)
+	if m := p.next(); m["id"].(float64) != 6 || m["result"] == nil {
+		t.Fatalf("the request after the oversized line: %v", m)
+	}
+}
