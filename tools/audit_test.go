@@ -2,11 +2,15 @@ package tools_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/lmittmann/tint"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +249,39 @@ func readLines(t *testing.T, path string) []string {
 		out = append(out, sc.Text())
 	}
 	return out
+}
+
+// Without an audit file the record goes to the log: JSON logs carry it as an object, text logs
+// as one quoted JSON string, and a name from Tallyfy cannot put a terminal escape in either.
+func TestLogRecorderFormats(t *testing.T) {
+	rec := tools.Record{Tool: "archive_run", Outcome: "ok", ResourceName: "Q3 \x1b[31mred\x1b[0m \u009b plan"}
+	var jb bytes.Buffer
+	if err := (tools.LogRecorder{Logger: slog.New(slog.NewJSONHandler(&jb, nil))}).Record(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		Msg    string       `json:"msg"`
+		Record tools.Record `json:"record"`
+	}
+	if err := json.Unmarshal(jb.Bytes(), &line); err != nil || line.Msg != "audit" || line.Record != rec {
+		t.Errorf("JSON log: want msg audit and the record as an object, got %s (%v)", jb.Bytes(), err)
+	}
+	var tb bytes.Buffer
+	if err := (tools.LogRecorder{Logger: slog.New(tint.NewHandler(&tb, &tint.Options{NoColor: true}))}).Record(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	text := tb.String()
+	i := strings.Index(text, "record=")
+	if i < 0 {
+		t.Fatalf("text log without record=: %q", text)
+	}
+	quoted := strings.TrimSpace(text[i+len("record="):])
+	unq, err := strconv.Unquote(quoted)
+	var got tools.Record
+	if err != nil || json.Unmarshal([]byte(unq), &got) != nil || got != rec {
+		t.Errorf("text log: want record=<quoted JSON of the record>, got %q", text)
+	}
+	if strings.ContainsAny(text, "\x1b\u009b") {
+		t.Errorf("text log carries a raw terminal escape: %q", text)
+	}
 }
