@@ -106,7 +106,12 @@ func (c *stdioConn) readFrom(ctx context.Context, r *bufio.Reader, done chan<- e
 			case m.isResponse():
 				c.session.deliver(m)
 			case m.isRequest():
-				if request = c.inflight.begin(); request {
+				ok, busy := c.inflight.begin()
+				if busy {
+					_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(rawID(m.ID)), errCodeBusy, fmt.Sprintf(
+						"server busy: %d requests are already being answered on this connection; send this one again once some answers are in", stdioMaxInFlight), nil))
+				}
+				if request = ok; request {
 					if err == nil && c.waiting.Load() == 0 {
 						go c.readFrom(ctx, r, done) // someone must read the next line
 					}
@@ -245,14 +250,26 @@ type inflight struct {
 	drained chan struct{} // closed when stopped and nothing is in flight
 }
 
-func (f *inflight) begin() bool {
+// stdioMaxInFlight bounds the requests answered at once: each holds a goroutine and perhaps a
+// request to Tallyfy, and a client that writes without reading must not make them unbounded.
+var stdioMaxInFlight = 256
+
+// errCodeBusy is the JSON-RPC error (implementation-defined range) for a request refused
+// because too many are in flight.
+const errCodeBusy = -32000
+
+// begin counts a request in, unless the input is stopped or stdioMaxInFlight are in flight.
+func (f *inflight) begin() (ok, busy bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return false
+		return false, false
+	}
+	if f.n >= stdioMaxInFlight {
+		return false, true
 	}
 	f.n++
-	return true
+	return true, false
 }
 
 func (f *inflight) end() {

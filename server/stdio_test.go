@@ -172,3 +172,43 @@ func TestStdioSkipsAnOversizedLine(t *testing.T) {
 		t.Fatalf("the request after the oversized line: %v", m)
 	}
 }
+
+// Past stdioMaxInFlight requests being answered, a new one is refused at once with a JSON-RPC
+// error carrying its id; once answers are out, requests are served again.
+func TestStdioRefusesRequestsPastTheInFlightCap(t *testing.T) {
+	defer func(n int) { stdioMaxInFlight = n }(stdioMaxInFlight)
+	stdioMaxInFlight = 2
+	p := startStdio(t, "--confirm", "elicit")
+	p.send(stdioInit)
+	p.next()
+	p.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	// Two deletes wait for the person: the cap is reached.
+	var asks []map[string]any
+	for i, id := range []string{sandbox.IDs.ArchivedRun, sandbox.IDs.ArchivedTemplate} {
+		tool := map[int]string{0: "delete_run", 1: "delete_template"}[i]
+		arg := map[int]string{0: "run_id", 1: "template_id"}[i]
+		p.send(`{"jsonrpc":"2.0","id":"d` + itoa(i) + `","method":"tools/call","params":{"name":"` + tool + `","arguments":{"` + arg + `":"` + id + `"}}}`)
+		ask := p.next()
+		if ask["method"] != "elicitation/create" {
+			t.Fatalf("want an elicitation request, got %v", ask)
+		}
+		asks = append(asks, ask)
+	}
+	p.send(`{"jsonrpc":"2.0","id":9,"method":"ping"}`)
+	m := p.next()
+	e, _ := m["error"].(map[string]any)
+	if m["id"] != float64(9) || e == nil || e["code"].(float64) != errCodeBusy || !strings.Contains(e["message"].(string), "busy") {
+		t.Fatalf("third request: want a busy error with id 9, got %v", m)
+	}
+	for _, ask := range asks {
+		id, _ := json.Marshal(ask["id"])
+		p.send(`{"jsonrpc":"2.0","id":` + string(id) + `,"result":{"action":"cancel"}}`)
+		if m := p.next(); m["result"] == nil {
+			t.Fatalf("cancelled delete: %v", m)
+		}
+	}
+	p.send(`{"jsonrpc":"2.0","id":10,"method":"ping"}`)
+	if m := p.next(); m["id"] != float64(10) || m["result"] == nil {
+		t.Fatalf("ping after the answers: %v", m)
+	}
+}
