@@ -60,6 +60,7 @@ type options struct {
 	cpuProfile string
 	memProfile string
 	check      bool
+	floorFor   time.Duration
 	minRate    float64
 	maxP99     time.Duration
 	maxRSSMB   float64
@@ -76,6 +77,7 @@ func run() int {
 	flag.StringVar(&o.logTo, "log", "discard", "where the server logs (info level): discard or stderr")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")
+	flag.DurationVar(&o.floorFor, "floor", 2*time.Second, "first measure the CPU of one bare net/http keep-alive exchange for this long (0: skip)")
 	flag.BoolVar(&o.check, "check", true, "exit 1 when a target below is missed")
 	flag.Float64Var(&o.minRate, "min-rate", 3000, "target: tool calls per second at least")
 	flag.DurationVar(&o.maxP99, "max-p99", 50*time.Millisecond, "target: p99 latency at most")
@@ -279,6 +281,13 @@ func (s *sample) fail(kind string, err string) {
 var loadBefore = loadAvg()
 
 func loadtest(o options) error {
+	var floor time.Duration
+	if o.floorFor > 0 {
+		var err error
+		if floor, err = plumbingFloor(o.sessions, o.floorFor); err != nil {
+			return err
+		}
+	}
 	url := strings.TrimSuffix(o.url, "/")
 	if url == "" {
 		u, stop, err := startServer(o)
@@ -439,6 +448,10 @@ func loadtest(o options) error {
 	fmt.Printf("  CPU (this process):  %.2f s = %.0f%% of %d cores; %.0f µs per call (a CPU-bound ceiling of %.0f calls/s on %d idle cores)\n",
 		cpu.Seconds(), 100*cpu.Seconds()/elapsed.Seconds()/float64(runtime.NumCPU()), runtime.NumCPU(),
 		float64(cpu.Microseconds())/float64(max(total, 1)), float64(runtime.NumCPU())*float64(total)/cpu.Seconds(), runtime.NumCPU())
+	if floor > 0 {
+		fmt.Printf("  plumbing floor:      one bare net/http keep-alive exchange (%d connections) costs %.0f µs of CPU here; a lifecycle call makes 3 (MCP call, look-up, change): %.0f µs before any MCP or Tallyfy work\n",
+			o.sessions, float64(floor.Nanoseconds())/1000, 3*float64(floor.Nanoseconds())/1000)
+	}
 	if la := loadAvg(); la != "" {
 		fmt.Printf("  machine load average before/after: %s / %s\n", loadBefore, la)
 	}
