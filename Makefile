@@ -7,7 +7,7 @@ GO      ?= go
 # deadline exceeded" from the fuzzing engine when a new input is being minimized at the deadline.
 FUZZTIME ?= 5000x
 
-.PHONY: build test unit e2e fuzz run sandbox schemas lint bench loadtest soak dist clean docs mcpb mcpb-manifest
+.PHONY: build test unit e2e fuzz run sandbox schemas lint bench loadtest pgo soak dist clean docs mcpb mcpb-manifest
 
 build: ## static binary with the version stamped
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -45,14 +45,24 @@ lint: ## gofmt + go vet
 	$(GO) vet ./...
 
 bench: build ## Go benchmarks, then the table of cold start, per-call latency against the floor, RSS and tools/list size
-	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) run ./internal/bench -bin ./$(BIN)
+	$(GO) test -pgo=$(CURDIR)/default.pgo -run '^$$' -bench . -benchmem ./...
+	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/bench -bin ./$(BIN)
 
 soak: ## 10,000 tool calls with ~10% injected faults through the stdio binary
 	SOAK_CALLS=10000 $(GO) test -run '^TestSoak$$' -count=1 -v .
 
 loadtest: ## 200 concurrent streamable-HTTP sessions against the in-process sandbox (fails when a target is missed)
-	$(GO) run ./internal/loadtest -sessions 200 -duration 10s
+	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/loadtest -sessions 200 -duration 10s
+
+# Profile-guided optimization: `go build` and `go install` use default.pgo (the main package's
+# profile) on their own; the load test and the benchmarks build the server into other main
+# packages, so they name it. Refresh the profile after changes to the hot path.
+pgo: ## refresh default.pgo from the HTTP load test and the in-process benchmarks (a non-PGO build profiles)
+	@rm -rf .pgo && mkdir -p .pgo
+	$(GO) run -pgo=off ./internal/loadtest -sessions 200 -duration 30s -floor 0 -check=false -cpuprofile .pgo/load.prof
+	$(GO) test -pgo=off -run '^$$' -bench InProcess -benchtime 5s -cpuprofile .pgo/inproc.prof -o .pgo/bench.test ./internal/bench/
+	$(GO) tool pprof -proto .pgo/load.prof .pgo/inproc.prof > default.pgo
+	@rm -rf .pgo
 
 dist: ## cross-compiled static binaries for Linux, macOS and Windows
 	@mkdir -p dist

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"debug/buildinfo"
+	"strings"
+	"testing"
+)
+
+// The binary is built with profile-guided optimization from default.pgo, as `go build` and
+// `go install` do for this main package: a profile that went missing or stopped parsing would
+// silently cost every deployment CPU (or, corrupt, fail the build).
+func TestBinaryIsBuiltWithTheProfile(t *testing.T) {
+	info, err := buildinfo.ReadFile(binPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-pgo" {
+			if !strings.HasSuffix(s.Value, "default.pgo") {
+				t.Errorf("built with -pgo=%s, want default.pgo", s.Value)
+			}
+			return
+		}
+	}
+	t.Errorf("the binary was built without profile-guided optimization: default.pgo is missing (make pgo)")
+}
