@@ -145,7 +145,7 @@ func startServer(o options) (url string, stop func(), err error) {
 }
 
 // session is one MCP session on its own keep-alive connection, driven by hand: requests are
-// written as bytes, answers read with net/http's response parser.
+// written as bytes, answers read by readResponse.
 type session struct {
 	conn net.Conn
 	br   *bufio.Reader
@@ -177,20 +177,14 @@ func (s *session) post(body []byte) (int, []byte, error) {
 	if _, err := s.conn.Write(s.req); err != nil {
 		return 0, nil, err
 	}
-	resp, err := http.ReadResponse(s.br, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	s.body.Reset()
-	_, err = s.body.ReadFrom(resp.Body)
-	resp.Body.Close()
+	resp, err := readResponse(s.br, &s.body)
 	if err != nil {
 		return 0, nil, err
 	}
 	if s.id == "" {
-		s.id = resp.Header.Get("Mcp-Session-Id")
+		s.id = resp.sessionID
 	}
-	return resp.StatusCode, s.body.Bytes(), nil
+	return resp.status, resp.body, nil
 }
 
 // request posts a JSON-RPC request and returns its result's JSON, or an error for an HTTP
@@ -258,9 +252,7 @@ func (s *session) call(tool, runID string) (bool, string, error) {
 // close ends the session (DELETE /mcp) and the connection.
 func (s *session) close() {
 	_, _ = fmt.Fprintf(s.conn, "DELETE /mcp HTTP/1.1\r\nHost: %s\r\nMcp-Session-Id: %s\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: 0\r\n\r\n", s.host, s.id)
-	if resp, err := http.ReadResponse(s.br, nil); err == nil {
-		resp.Body.Close()
-	}
+	_, _ = readResponse(s.br, &s.body)
 	_ = s.conn.Close()
 }
 
