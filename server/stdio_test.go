@@ -16,6 +16,7 @@ import (
 // stdioPeer drives serveStdio in this process through pipes, line by line.
 type stdioPeer struct {
 	t    *testing.T
+	app  *App
 	in   *io.PipeWriter
 	out  *bufio.Reader
 	done chan error
@@ -34,7 +35,7 @@ func startStdio(t *testing.T, args ...string) *stdioPeer {
 	t.Cleanup(func() { _ = app.Close() })
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	p := &stdioPeer{t: t, in: inW, out: bufio.NewReader(outR), done: make(chan error, 1)}
+	p := &stdioPeer{t: t, app: app, in: inW, out: bufio.NewReader(outR), done: make(chan error, 1)}
 	go func() { p.done <- app.Serve(context.Background(), inR, outW); _ = outW.Close() }()
 	t.Cleanup(func() { _ = inW.Close() })
 	return p
@@ -210,5 +211,19 @@ func TestStdioRefusesRequestsPastTheInFlightCap(t *testing.T) {
 	p.send(`{"jsonrpc":"2.0","id":10,"method":"ping"}`)
 	if m := p.next(); m["id"] != float64(10) || m["result"] == nil {
 		t.Fatalf("ping after the answers: %v", m)
+	}
+}
+
+// Notifications the MCP server sends to its clients reach stdout as JSON-RPC lines.
+func TestStdioForwardsServerNotifications(t *testing.T) {
+	p := startStdio(t)
+	p.send(stdioInit)
+	p.next()
+	p.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	p.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`) // the session is initialized once this is answered
+	p.next()
+	p.app.MCP.SendNotificationToAllClients("notifications/tools/list_changed", nil)
+	if m := p.next(); m["method"] != "notifications/tools/list_changed" || m["id"] != nil {
+		t.Fatalf("want the notification on stdout, got %v", m)
 	}
 }
