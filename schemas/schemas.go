@@ -7,18 +7,14 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
-
-	"github.com/invopop/jsonschema"
 )
 
 //go:generate go run ./gen
 
-// checkedIn holds schemas/*.json: the server serves these instead of reflecting on the types
-// at every start (reflection cost milliseconds of cold start). A test keeps them equal to For.
+// checkedIn holds schemas/*.json, written by schemagen from the types: the server serves these
+// instead of reflecting on the types at every start. A test keeps them equal to the types.
 //
 //go:embed *.json
 var checkedIn embed.FS
@@ -42,58 +38,6 @@ var Named = map[string]any{
 	"delete_result":         DeleteResult{},
 }
 
-// For returns the flat JSON Schema of v's type: inlined (no $ref/$defs), no $schema or $id.
-// Argument schemas keep a description on every property and additionalProperties false on
-// every object. Result schemas (types marked as results) drop both: every host puts tools/list
-// in the model's context, and the descriptions of result fields would triple its size.
-func For(v any) json.RawMessage {
-	r := &jsonschema.Reflector{DoNotReference: true, Anonymous: true}
-	s := r.ReflectFromType(reflect.TypeOf(v))
-	s.Version = ""
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic(fmt.Sprintf("schemas: %T: %v", v, err)) // a bug in a type above, caught by tests
-	}
-	if _, ok := v.(result); ok {
-		var tree any
-		_ = json.Unmarshal(b, &tree)
-		b, _ = json.Marshal(compact(tree))
-	}
-	return b
-}
-
-// result marks the types that are tool results (output schemas).
-type result interface{ isResult() }
-
-// compact drops descriptions and additionalProperties from a schema tree. A property that is
-// itself named "description" is kept: only schema keywords are dropped.
-func compact(node any) any {
-	switch n := node.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(n))
-		for k, v := range n {
-			switch k {
-			case "description", "additionalProperties":
-				continue
-			case "properties":
-				props := map[string]any{}
-				for name, p := range v.(map[string]any) {
-					props[name] = compact(p)
-				}
-				out[k] = props
-			default:
-				out[k] = compact(v)
-			}
-		}
-		return out
-	case []any:
-		for i := range n {
-			n[i] = compact(n[i])
-		}
-	}
-	return node
-}
-
 // Names returns the keys of Named, sorted.
 func Names() []string {
 	names := make([]string, 0, len(Named))
@@ -104,26 +48,9 @@ func Names() []string {
 	return names
 }
 
-// Pretty is the checked-in form of a schema: indented, with a trailing newline.
-func Pretty(raw json.RawMessage) []byte {
-	var v any
-	_ = json.Unmarshal(raw, &v)
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return append(b, '\n')
-}
-
-// WriteAll writes every schema in Named to dir/<name>.json.
-func WriteAll(dir string) error {
-	for _, n := range Names() {
-		if err := os.WriteFile(filepath.Join(dir, n+".json"), Pretty(For(Named[n])), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// JSON returns the schema of v's type for serving: the checked-in file when v's type is in
-// Named, compacted; otherwise the generated one.
+// JSON returns the schema of v's type for serving: its checked-in file, compacted. The server
+// never reflects on types at run time (that cost milliseconds of cold start and linked the
+// generator); schemagen writes the files and a test keeps them equal to the types.
 func JSON(v any) json.RawMessage {
 	t := reflect.TypeOf(v)
 	for name, sample := range Named {
@@ -132,13 +59,22 @@ func JSON(v any) json.RawMessage {
 		}
 		raw, err := checkedIn.ReadFile(name + ".json")
 		if err != nil {
-			break
+			panic(fmt.Sprintf("schemas: %s.json is not checked in: run make schemas", name))
 		}
 		var out bytes.Buffer
-		if json.Compact(&out, raw) != nil {
-			break
+		if err := json.Compact(&out, raw); err != nil {
+			panic(fmt.Sprintf("schemas: %s.json: %v (run make schemas)", name, err))
 		}
 		return out.Bytes()
 	}
-	return For(v)
+	panic(fmt.Sprintf("schemas: %T is not in schemas.Named: add it there and run make schemas", v))
 }
+
+// IsResult reports whether v is a tool result type (an output schema).
+func IsResult(v any) bool {
+	_, ok := v.(result)
+	return ok
+}
+
+// result marks the types that are tool results (output schemas).
+type result interface{ isResult() }

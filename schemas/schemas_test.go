@@ -13,6 +13,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/textdiff"
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas/schemagen"
 )
 
 const regenerate = "run `make schemas` or `go generate ./schemas/` and commit the result"
@@ -24,7 +25,7 @@ func TestCheckedInSchemasMatchTypes(t *testing.T) {
 	for _, name := range schemas.Names() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			want := schemas.Pretty(schemas.For(schemas.Named[name]))
+			want := schemagen.Pretty(schemagen.For(schemas.Named[name]))
 			got, err := os.ReadFile(name + ".json")
 			if err != nil {
 				t.Fatalf("schemas/%s.json is missing (%v): %s", name, err, regenerate)
@@ -59,7 +60,7 @@ func TestNoStaleSchemaFiles(t *testing.T) {
 func TestWriteAllReproducesCheckedInFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := schemas.WriteAll(dir); err != nil {
+	if err := schemagen.WriteAll(dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range schemas.Names() {
@@ -85,7 +86,7 @@ func TestSchemasAreFlat(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var s map[string]any
-			if err := json.Unmarshal(schemas.For(schemas.Named[name]), &s); err != nil {
+			if err := json.Unmarshal(schemagen.For(schemas.Named[name]), &s); err != nil {
 				t.Fatal(err)
 			}
 			if s["type"] != "object" {
@@ -214,7 +215,7 @@ func TestDescriptionsKeepTheirWholeText(t *testing.T) {
 			Description string `json:"description"`
 		} `json:"properties"`
 	}
-	if err := json.Unmarshal(schemas.For(schemas.Resource{}), &s); err != nil {
+	if err := json.Unmarshal(schemagen.For(schemas.Resource{}), &s); err != nil {
 		t.Fatal(err)
 	}
 	props := s.Properties
@@ -230,7 +231,7 @@ func TestDescriptionsKeepTheirWholeText(t *testing.T) {
 func TestForIsDeterministic(t *testing.T) {
 	t.Parallel()
 	for _, name := range schemas.Names() {
-		a, b := schemas.For(schemas.Named[name]), schemas.For(schemas.Named[name])
+		a, b := schemagen.For(schemas.Named[name]), schemagen.For(schemas.Named[name])
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s: two generations differ", name)
 		}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas/schemagen"
 )
 
 func main() {
@@ -13,7 +13,7 @@ func main() {
 	if len(os.Args) > 1 {
 		dir = os.Args[1]
 	}
-	if err := schemas.WriteAll(dir); err != nil {
+	if err := schemagen.WriteAll(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}

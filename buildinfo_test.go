@@ -24,3 +24,17 @@ func TestBinaryIsBuiltWithTheProfile(t *testing.T) {
 	}
 	t.Errorf("the binary was built without profile-guided optimization: default.pgo is missing (make pgo)")
 }
+
+// The server serves the checked-in schemas and never reflects on its types: the generator
+// (invopop/jsonschema, which links go/parser and a YAML library) stays out of the binary.
+func TestBinaryDoesNotLinkTheSchemaGenerator(t *testing.T) {
+	info, err := buildinfo.ReadFile(binPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range info.Deps {
+		if d.Path == "github.com/invopop/jsonschema" {
+			t.Errorf("the binary links %s: only schemas/schemagen may import it", d.Path)
+		}
+	}
+}
