@@ -168,4 +168,32 @@ describe('stdio', { concurrency: true }, () => {
         p.kill('SIGKILL');
       }
     });
+
+  // A runaway line must not take the server's memory: past --max-body-bytes it is skipped
+  // unread with a -32600 error (null id: the id was never read), blank lines get no answer,
+  // and the next request is served as usual.
+  it('skips a line longer than --max-body-bytes with a -32600 error and serves the next one', async () => {
+    const p = spawnRaw(['--sandbox', '--max-body-bytes', '4096']);
+    try {
+      p.send(INIT);
+      p.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      p.send({ jsonrpc: '2.0', id: 2, method: 'ping', params: { pad: 'x'.repeat(100_000) } });
+      p.send('');
+      p.send({ jsonrpc: '2.0', id: 3, method: 'ping' });
+      p.child.stdin.end();
+      const { code } = await within(p.exited, 10_000, 'exit after stdin EOF');
+      assert.equal(code, 0, p.stderr());
+      const msgs = p.lines().map(assertJsonRpc);
+      const refused = msgs.filter((m) => m.error);
+      assert.equal(refused.length, 1, `want one error, got ${JSON.stringify(refused)}`);
+      assert.equal(refused[0].id, null);
+      assert.equal(refused[0].error.code, -32600);
+      assert.match(refused[0].error.message, /--max-body-bytes/);
+      assert.ok(msgs.some((m) => m.id === 3 && m.result), 'the ping after the long line was not answered');
+      assert.ok(!msgs.some((m) => m.id === 2), 'the oversized request was answered as if read');
+      assert.equal(msgs.length, 3, `want initialize, the error and ping 3: ${JSON.stringify(msgs).slice(0, 300)}`);
+    } finally {
+      p.kill('SIGKILL');
+    }
+  });
 });

@@ -20,7 +20,7 @@ import (
 // StdioServer, for two reasons:
 //   - Latency. mcp-go passes each line through three goroutines (a reader per line, the read
 //     loop, a worker), about 150 µs per call on a 2-core VM. Here the goroutine that read a
-//     request hands the reader to a fresh goroutine and answers the request itself: the
+//     request hands the reader to another goroutine and answers the request itself: the
 //     request never waits for another thread to wake up.
 //   - Shutdown. mcp-go cancels every request the moment its input ends, so a pipeline that
 //     writes its requests and closes stdin would get them cancelled. Here EOF and SIGTERM stop
