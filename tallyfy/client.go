@@ -514,7 +514,7 @@ func list[T any](ctx context.Context, c *Client, collection string, opts ListOpt
 	}
 	page := &Page[T]{Items: *env.Data}
 	// What the listing itself says about each item's archived state. Template and task list
-	// items may carry no archived_at (tallyfy-api.md §7), so an archived=only listing is the
+	// items may carry no archived_at (docs/tallyfy-api.md §7), so an archived=only listing is the
 	// only word on them: whatever an item's own fields say, it is archived. An exclude
 	// listing holds live items only. An include listing cannot tell: items it returns
 	// without archived_at stay unknown (a run's status still tells), and the lifecycle and
@@ -556,7 +556,7 @@ func (c *Client) mutate(ctx context.Context, kind Kind, method, collection, id, 
 }
 
 // findArchived pages through the archived-only list looking for id. Tallyfy answers 404 to a
-// GET of an archived template (and, per INFERENCE in tallyfy-api.md §2.1, possibly of an
+// GET of an archived template (and, per INFERENCE in docs/tallyfy-api.md §2.1, possibly of an
 // archived task), so the archived listing is the only way to see one.
 func findArchived[T any](ctx context.Context, c *Client, collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
 	const perPage, maxPages = 100, 50

@@ -116,7 +116,7 @@ var contractWants = map[string]contractWant{
 	"delete-template.docs":             {empty: true},
 	"restore-template.inference":       {id: "3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f80", name: "Legacy expense report", status: "active", archived: ptr(false)},
 	"restore-template.inference-empty": {empty: true},
-	// error bodies (tallyfy-api.md §4)
+	// error bodies (docs/tallyfy-api.md §4)
 	"error-404-resource.docs":       {errStatus: 404, errCode: "RESOURCE_NOT_FOUND", errMsg: "Resource not found"},
 	"error-404-endpoint.docs":       {errStatus: 404, errCode: "ENDPOINT_NOT_FOUND", errMsg: "API endpoint not found"},
 	"error-422-validation.docs":     {errStatus: 422, errMsg: "Unprocessable Entity", errField: "field_name"},

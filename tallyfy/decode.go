@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Tolerant decoding (tallyfy-api.md §7). Each type reads its used fields as raw JSON and
+// Tolerant decoding (docs/tallyfy-api.md §7). Each type reads its used fields as raw JSON and
 // takes every shape a published source shows; a used field in another shape becomes unknown
 // and is recorded as a ShapeIssue (path and JSON type, never the value), which the client
 // logs and reports. Fields the tools do not use (owners, owner_id, started_by, prerun,

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// APIError is any non-2xx answer from Tallyfy, whatever shape its body had (tallyfy-api.md §4).
+// APIError is any non-2xx answer from Tallyfy, whatever shape its body had (docs/tallyfy-api.md §4).
 type APIError struct {
 	Status     int
 	Code       string
@@ -107,7 +107,7 @@ func (e *ResponseError) Error() string {
 	return s
 }
 
-// errorBody covers every error shape Tallyfy is known to send (tallyfy-api.md §4):
+// errorBody covers every error shape Tallyfy is known to send (docs/tallyfy-api.md §4):
 //
 //	{"error":true,"message":"…","code":"…"}
 //	{"error":true,"errors":{"field":["…"]}}

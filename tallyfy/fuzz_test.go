@@ -86,7 +86,7 @@ func FuzzIDAndPath(f *testing.F) {
 	})
 }
 
-// apiErrorSeeds are the error bodies of tallyfy-api.md §4 and some awkward ones.
+// apiErrorSeeds are the error bodies of docs/tallyfy-api.md §4 and some awkward ones.
 var apiErrorSeeds = []struct {
 	status int
 	body   string

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Processes (runs): tallyfy-api.md §1.4–1.6, §2.3–2.4.
+// Processes (runs): docs/tallyfy-api.md §1.4–1.6, §2.3–2.4.
 
 const runsPath = "runs"
 

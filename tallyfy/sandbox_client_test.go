@@ -11,7 +11,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
-// Every method against the sandbox: real HTTP on loopback, the sandbox following tallyfy-api.md.
+// Every method against the sandbox: real HTTP on loopback, the sandbox following docs/tallyfy-api.md.
 
 var sbxRequestID = regexp.MustCompile(`^sbx-[0-9]+$`)
 

@@ -27,7 +27,7 @@ const taskJSON = `{"id":"` + validID + `","title":"Renew SSL","run_id":null,"is_
 
 const templateJSON = `{"id":"` + validID + `","title":"Employee Onboarding","steps_count":"12","archived_at":null}`
 
-// TestSuccessShapes: every success shape of tallyfy-api.md §1, for the methods it applies to.
+// TestSuccessShapes: every success shape of docs/tallyfy-api.md §1, for the methods it applies to.
 func TestSuccessShapes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -130,7 +130,7 @@ func TestSuccessShapes(t *testing.T) {
 	}
 }
 
-// TestErrorBodyShapes: every error body of tallyfy-api.md §4 gives one typed *APIError.
+// TestErrorBodyShapes: every error body of docs/tallyfy-api.md §4 gives one typed *APIError.
 func TestErrorBodyShapes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

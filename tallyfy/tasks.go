@@ -6,7 +6,7 @@ import (
 	"net/url"
 )
 
-// One-off tasks: tallyfy-api.md §1.1–1.3, §2.1–2.2.
+// One-off tasks: docs/tallyfy-api.md §1.1–1.3, §2.1–2.2.
 
 const tasksPath = "tasks"
 

@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Templates (checklists): tallyfy-api.md §1.7–1.9, §2.5–2.6.
+// Templates (checklists): docs/tallyfy-api.md §1.7–1.9, §2.5–2.6.
 
 const templatesPath = "checklists"
 
@@ -18,7 +18,7 @@ func (c *Client) GetTemplate(ctx context.Context, id string) (*Template, error) 
 		return nil, err
 	}
 	if !t.archived.known() {
-		// Only live templates answer a GET (tallyfy-api.md §2.5), and the get-template
+		// Only live templates answer a GET (docs/tallyfy-api.md §2.5), and the get-template
 		// example carries archived_at anyway; a template without it is live.
 		t.archived = archivedNo
 	}

@@ -34,12 +34,12 @@ type ListOptions struct {
 	PerPage  int
 }
 
-// The types below hold only the fields the tools use (tallyfy-api.md §7: decode only what is
+// The types below hold only the fields the tools use (docs/tallyfy-api.md §7: decode only what is
 // used). Each decodes field by field (decode.go): an unknown or unused field is never read,
 // a used field in a shape no source shows becomes unknown and is reported as a ShapeIssue,
 // and only missing identity (id, name or title) fails the decode.
 
-// Task is a Tallyfy task (tallyfy-api.md §2.1).
+// Task is a Tallyfy task (docs/tallyfy-api.md §2.1).
 type Task struct {
 	ID    string
 	Title string
@@ -59,14 +59,14 @@ type Task struct {
 	issues   []ShapeIssue
 }
 
-// Run is a Tallyfy process (tallyfy-api.md §2.3).
+// Run is a Tallyfy process (docs/tallyfy-api.md §2.3).
 type Run struct {
 	ID             string
 	Name           string
 	ChecklistID    string
 	ChecklistTitle string
 	Status         string
-	// Progress is the percent of tasks done; nil when unknown (tallyfy-api.md §7: a number, a
+	// Progress is the percent of tasks done; nil when unknown (docs/tallyfy-api.md §7: a number, a
 	// numeric string or an object {complete, total, percent}; {} says nothing).
 	Progress    *float64
 	CreatedAt   string
@@ -78,7 +78,7 @@ type Run struct {
 	issues   []ShapeIssue
 }
 
-// Template is a Tallyfy template, called a checklist in the API (tallyfy-api.md §2.5).
+// Template is a Tallyfy template, called a checklist in the API (docs/tallyfy-api.md §2.5).
 type Template struct {
 	ID      string
 	Title   string
@@ -106,7 +106,7 @@ const (
 
 func (s archivedState) known() bool { return s != archivedUnknown }
 
-// Pagination is meta.pagination of a list response (tallyfy-api.md §4).
+// Pagination is meta.pagination of a list response (docs/tallyfy-api.md §4).
 type Pagination struct {
 	Total       int `json:"total"`
 	Count       int `json:"count"`
@@ -125,7 +125,7 @@ type Page[T any] struct {
 func (p *Page[T]) HasMore() bool { return p.Pagination.CurrentPage < p.Pagination.TotalPages }
 
 // TemplateDeletion is the body Tallyfy returns when a template is archived or permanently
-// deleted: a message and what was detached, not a data envelope (tallyfy-api.md §1.7, §1.9).
+// deleted: a message and what was detached, not a data envelope (docs/tallyfy-api.md §1.7, §1.9).
 type TemplateDeletion struct {
 	Message           string          `json:"message"`
 	DeletedReferences json.RawMessage `json:"deleted_references"`
@@ -139,7 +139,7 @@ type Entity struct {
 	Name   string
 	Status string
 	// Archived is meaningful only when ArchivedKnown: an item from an archived=include
-	// listing may carry nothing that tells (tallyfy-api.md §7). Lookup and the Find methods
+	// listing may carry nothing that tells (docs/tallyfy-api.md §7). Lookup and the Find methods
 	// always settle it.
 	Archived      bool
 	ArchivedKnown bool
@@ -167,7 +167,7 @@ func deref(s *string) string {
 
 // OneOff decides whether the task is a one-off task: is_oneoff_task when Tallyfy sent it (a
 // one-off task created once per assignee, or added to a process, carries a run_id too:
-// tallyfy-api.md §7), else the absence of a run_id.
+// docs/tallyfy-api.md §7), else the absence of a run_id.
 func (t *Task) OneOff() bool {
 	if t.OneoffKnown {
 		return t.IsOneoffTask

@@ -14,7 +14,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
-// tokenHelp says where a Tallyfy user makes a new personal access token (tallyfy-api.md §3).
+// tokenHelp says where a Tallyfy user makes a new personal access token (docs/tallyfy-api.md §3).
 const tokenHelp = "Make a new personal access token in Tallyfy under Settings > Integrations > REST API (tokens expire after 6 months and when you log out of Tallyfy), then update TALLYFY_ACCESS_TOKEN (or --token-file) and restart the server."
 
 func invalidArgument(name, why string) *mcp.CallToolResult {

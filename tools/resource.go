@@ -66,7 +66,7 @@ func listText(plural string, p schemas.PageInfo, lines []string, opts tallyfy.Li
 
 // archivedView is an item's archived state for a result: null when Tallyfy did not say. Only
 // an item of an archived=include listing can be unknown (template and task list items may
-// carry no archived_at: tallyfy-api.md §7); the get, lifecycle and delete paths go through
+// carry no archived_at: docs/tallyfy-api.md §7); the get, lifecycle and delete paths go through
 // the client's Find and Lookup, which settle it from the archived listing, so no decision
 // to archive, restore or delete ever rests on a listing's unknown.
 func archivedView(e tallyfy.Entity) *bool {

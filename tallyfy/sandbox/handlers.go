@@ -8,7 +8,7 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// Envelopes (tallyfy-api.md §0 "Response envelopes", §4 "Pagination").
+// Envelopes (docs/tallyfy-api.md §0 "Response envelopes", §4 "Pagination").
 
 type itemEnvelope struct {
 	Data any `json:"data"`

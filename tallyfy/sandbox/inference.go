@@ -3,7 +3,7 @@ package sandbox
 // This file holds every behaviour of the sandbox that docs/tallyfy-api.md
 // marks INFERENCE, or that no source states, and names the source of every
 // response shape the sandbox serves. Each decision cites the section of
-// tallyfy-api.md it belongs to. When a live check against the real Tallyfy API
+// docs/tallyfy-api.md it belongs to. When a live check against the real Tallyfy API
 // says otherwise, change it here and nowhere else.
 //
 // Behaviour that the doc states as fact (paths, success statuses and bodies,
@@ -19,7 +19,7 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// Response shapes (tallyfy-api.md §7). The sandbox serves the richer shapes that
+// Response shapes (docs/tallyfy-api.md §7). The sandbox serves the richer shapes that
 // Tallyfy's own published sources show, never only the ones the client was first
 // written for; tallyfy/testdata/contract holds one answer per endpoint and source
 // (SOURCES.md), and drift_test.go fails when an answer here has a field or type
@@ -58,13 +58,13 @@ const runProgressTotal = 20
 var oneOffInRun = map[string]bool{"timesheets-week-27": true}
 
 // ---------------------------------------------------------------------------
-// Timestamps (tallyfy-api.md §0 "Timestamps": ISO-8601, both ".000Z" and "Z"
+// Timestamps (docs/tallyfy-api.md §0 "Timestamps": ISO-8601, both ".000Z" and "Z"
 // forms occur). The sandbox always emits milliseconds and a Z suffix, in UTC.
 
 const timestampLayout = "2006-01-02T15:04:05.000Z"
 
 // ---------------------------------------------------------------------------
-// Authentication (tallyfy-api.md §0 "Required headers", §3, §4 "Error bodies").
+// Authentication (docs/tallyfy-api.md §0 "Required headers", §3, §4 "Error bodies").
 
 // clientHeaderOK decides whether an X-Tallyfy-Client header value is accepted.
 // The docs say the header is required and show the value "APIClient"; whether
@@ -110,7 +110,7 @@ func adminOnlyMessage(kind string) string {
 }
 
 // ---------------------------------------------------------------------------
-// Tasks (tallyfy-api.md §1.1, §1.2, §1.3, §2.1, §2.2).
+// Tasks (docs/tallyfy-api.md §1.1, §1.2, §1.3, §2.1, §2.2).
 
 // archivedTaskGetNotFound: §2.1 "Undocumented: whether an archived task is
 // returned. INFERENCE: possibly 404". The sandbox answers 404
@@ -156,7 +156,7 @@ const taskHardDeleteNotArchivedMessage = "The task isn't archived yet — archiv
 const runArchiveCascadesToTasks = true
 
 // ---------------------------------------------------------------------------
-// Runs (tallyfy-api.md §1.4, §1.5, §1.6, §2.3, §2.4).
+// Runs (docs/tallyfy-api.md §1.4, §1.5, §1.6, §2.3, §2.4).
 
 // archiveArchivedRunNotFound: archiving an already-archived run. Not
 // documented. INFERENCE: 404, the archived row is invisible to the archive
@@ -198,7 +198,7 @@ func runMatchesStatus(r *run, status string, now time.Time) bool {
 }
 
 // ---------------------------------------------------------------------------
-// Templates (tallyfy-api.md §1.7, §1.8, §1.9, §2.5, §2.6).
+// Templates (docs/tallyfy-api.md §1.7, §1.8, §1.9, §2.5, §2.6).
 
 // templateStatus is the value of a template's `status` field. §2.5 lists the
 // field but not its values. INFERENCE.
@@ -218,7 +218,7 @@ const templateNotArchivedRestoreMessage = "The template is not archived."
 const templateNotArchivedDeleteMessage = "Template isn't archived yet — archive it first"
 
 // ---------------------------------------------------------------------------
-// Lists (tallyfy-api.md §2.2, §2.4, §2.6, §4 "Pagination").
+// Lists (docs/tallyfy-api.md §2.2, §2.4, §2.6, §4 "Pagination").
 
 // archivedMode is how a list treats archived records.
 type archivedMode int
@@ -362,7 +362,7 @@ func sortTasks(ts []*task) {
 }
 
 // ---------------------------------------------------------------------------
-// Routing (tallyfy-api.md §0, §4 "Error bodies").
+// Routing (docs/tallyfy-api.md §0, §4 "Error bodies").
 
 // uncleanPathIsEndpointNotFound: a path with "//", "." or ".." segments or a
 // trailing slash is answered 404 ENDPOINT_NOT_FOUND instead of the redirect
@@ -371,7 +371,7 @@ func sortTasks(ts []*task) {
 const uncleanPathIsEndpointNotFound = true
 
 // ---------------------------------------------------------------------------
-// Fault bodies (tallyfy-api.md §4 "Rate limits", "Error bodies").
+// Fault bodies (docs/tallyfy-api.md §4 "Rate limits", "Error bodies").
 
 // 429 body: §4 documents only the hourly-cap body; burst throttling's body is
 // not documented. INFERENCE: Laravel's throttle message in the general shape.

@@ -13,7 +13,7 @@ const (
 	kindTemplate = "template"
 )
 
-// Task statuses (tallyfy-api.md §2.1).
+// Task statuses (docs/tallyfy-api.md §2.1).
 const (
 	taskNotStarted = "not-started"
 	taskInProgress = "in-progress"
@@ -30,7 +30,7 @@ type Record struct {
 	LastUpdated string
 }
 
-// owners is the task `owners` object (tallyfy-api.md §2.1).
+// owners is the task `owners` object (docs/tallyfy-api.md §2.1).
 type owners struct {
 	Users  []int    `json:"users"`
 	Guests []string `json:"guests"`

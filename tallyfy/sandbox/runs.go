@@ -6,7 +6,7 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// Runs (tallyfy-api.md §1.4–§1.6, §2.3, §2.4).
+// Runs (docs/tallyfy-api.md §1.4–§1.6, §2.3, §2.4).
 
 func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 	q := r.URL.Query()

@@ -1,5 +1,5 @@
 // Package sandbox is an in-memory fake of the Tallyfy REST API, served as an
-// http.Handler. It follows /work/shared/tallyfy-api.md: the documented
+// http.Handler. It follows docs/tallyfy-api.md: the documented
 // endpoints for tasks, runs (processes) and templates (checklists), their
 // envelopes, preconditions and error bodies, over seeded, deterministic demo
 // data. Everything the contract marks INFERENCE is decided in inference.go.

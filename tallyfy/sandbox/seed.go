@@ -13,7 +13,7 @@ const (
 	MemberToken = "sandbox-member-token"
 )
 
-// Seeded user ids (tallyfy-api.md §3: user ids are integers).
+// Seeded user ids (docs/tallyfy-api.md §3: user ids are integers).
 const (
 	userAdmin  = 1001 // Avery Admin, the admin token's user
 	userMember = 1002 // Morgan Member, the member token's user

@@ -6,7 +6,7 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// Tasks (tallyfy-api.md §1.1–§1.3, §2.1, §2.2).
+// Tasks (docs/tallyfy-api.md §1.1–§1.3, §2.1, §2.2).
 
 func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 	q := r.URL.Query()

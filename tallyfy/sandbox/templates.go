@@ -6,7 +6,7 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// Templates (tallyfy-api.md §1.7–§1.9, §2.5, §2.6).
+// Templates (docs/tallyfy-api.md §1.7–§1.9, §2.5, §2.6).
 
 func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 	q := r.URL.Query()
