@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -402,9 +403,8 @@ func decodeData(method, path string, r *response, v any) error {
 		Data any `json:"data"`
 	}{Data: v}
 	if err := json.Unmarshal(r.Body, &env); err != nil {
-		var ie *identityError
-		if errors.As(err, &ie) {
-			return r.unusable(method, path, ie.Error())
+		if reason, ok := notAnObject(err); ok {
+			return r.unusable(method, path, reason)
 		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -439,21 +439,40 @@ func describeJSONError(r *response, err error) string {
 	}
 }
 
-// get fetches one item into v.
-func (c *Client) get(ctx context.Context, kind Kind, collection, id string, v any) error {
+// notAnObject says so when an item arrived as another JSON type (it then has no identity).
+func notAnObject(err error) (string, bool) {
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) && ute.Type != nil && ute.Type.Kind() == reflect.Struct {
+		return (&identityError{Found: ute.Value}).Error(), true
+	}
+	return "", false
+}
+
+// getOne fetches one item (W is its wire form, decode.go).
+func getOne[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, collection, id string) (*T, error) {
 	if !ValidID(id) {
-		return &InvalidIDError{Kind: kind, ID: id}
+		return nil, &InvalidIDError{Kind: kind, ID: id}
 	}
 	p := c.path(collection, id, "")
 	r, err := c.do(ctx, http.MethodGet, p, nil, retrySafe)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := decodeData(http.MethodGet, p, r, v); err != nil {
-		return err
+	return decodeItem[T, W, PW](ctx, c, kind, http.MethodGet, p, r)
+}
+
+// decodeItem decodes {"data": item} and reports the item's shape issues.
+func decodeItem[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, method, path string, r *response) (*T, error) {
+	var w W
+	if err := decodeData(method, path, r, &w); err != nil {
+		return nil, err
 	}
-	c.reportItem(ctx, kind, v)
-	return nil
+	v, err := PW(&w).decode()
+	if err != nil {
+		return nil, r.unusable(method, path, err.Error())
+	}
+	c.reportItem(ctx, kind, &v)
+	return &v, nil
 }
 
 // reportItem reports the shape issues of one decoded item, named after its kind.
@@ -463,8 +482,8 @@ func (c *Client) reportItem(ctx context.Context, kind Kind, v any) {
 	}
 }
 
-// list fetches one page of a collection into a Page.
-func list[T any](ctx context.Context, c *Client, collection string, opts ListOptions, extra url.Values) (*Page[T], error) {
+// list fetches one page of a collection into a Page (W is the items' wire form, decode.go).
+func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, opts ListOptions, extra url.Values) (*Page[T], error) {
 	q := url.Values{}
 	for k, v := range extra {
 		q[k] = v
@@ -496,15 +515,14 @@ func list[T any](ctx context.Context, c *Client, collection string, opts ListOpt
 		return nil, err
 	}
 	var env struct {
-		Data *[]T `json:"data"`
+		Data *[]W `json:"data"`
 		Meta struct {
 			Pagination *Pagination `json:"pagination"`
 		} `json:"meta"`
 	}
 	if err := json.Unmarshal(r.Body, &env); err != nil {
-		var ie *identityError
-		if errors.As(err, &ie) {
-			return nil, r.unusable(http.MethodGet, p, ie.Error())
+		if reason, ok := notAnObject(err); ok {
+			return nil, r.unusable(http.MethodGet, p, reason)
 		}
 		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
 	}
@@ -512,7 +530,14 @@ func list[T any](ctx context.Context, c *Client, collection string, opts ListOpt
 		// Not a list at all (e.g. {"message": …} or null): never read it as an empty one.
 		return nil, r.unusable(http.MethodGet, p, "no data envelope")
 	}
-	page := &Page[T]{Items: *env.Data}
+	page := &Page[T]{Items: make([]T, len(*env.Data))}
+	for i := range *env.Data {
+		v, err := PW(&(*env.Data)[i]).decode()
+		if err != nil {
+			return nil, r.unusable(http.MethodGet, p, err.Error())
+		}
+		page.Items[i] = v
+	}
 	// What the listing itself says about each item's archived state. Template and task list
 	// items may carry no archived_at (docs/tallyfy-api.md §7), so an archived=only listing is the
 	// only word on them: whatever an item's own fields say, it is archived. An exclude
@@ -558,10 +583,10 @@ func (c *Client) mutate(ctx context.Context, kind Kind, method, collection, id, 
 // findArchived pages through the archived-only list looking for id. Tallyfy answers 404 to a
 // GET of an archived template (and, per INFERENCE in docs/tallyfy-api.md §2.1, possibly of an
 // archived task), so the archived listing is the only way to see one.
-func findArchived[T any](ctx context.Context, c *Client, collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
+func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
 	const perPage, maxPages = 100, 50
 	for page := 1; page <= maxPages; page++ {
-		p, err := list[T](ctx, c, collection, ListOptions{Archived: ArchivedOnly, Page: page, PerPage: perPage}, extra)
+		p, err := list[T, W, PW](ctx, c, collection, ListOptions{Archived: ArchivedOnly, Page: page, PerPage: perPage}, extra)
 		if err != nil {
 			return nil, err
 		}
@@ -625,23 +650,18 @@ func (c *Client) Lookup(ctx context.Context, kind Kind, id string) (Entity, erro
 }
 
 // optionalData decodes {"data": …} when there is a body; an empty 2xx body gives nil.
-func optionalData[T any](ctx context.Context, c *Client, kind Kind, method, path string, r *response) (*T, error) {
+func optionalData[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, method, path string, r *response) (*T, error) {
 	if len(trimSpace(r.Body)) == 0 {
 		return nil, nil
 	}
-	var v T
-	if err := decodeData(method, path, r, &v); err != nil {
-		return nil, err
-	}
-	c.reportItem(ctx, kind, &v)
-	return &v, nil
+	return decodeItem[T, W, PW](ctx, c, kind, method, path, r)
 }
 
 // trimSpace trims without copying: it runs on every response body.
 func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
 // find GETs one item and, on 404, looks for it among the archived ones.
-func find[T any](ctx context.Context, c *Client, get func(context.Context, string) (*T, error), collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
+func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, get func(context.Context, string) (*T, error), collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
 	got, err := get(ctx, id)
 	if err == nil {
 		it, ok := any(got).(item)
@@ -650,7 +670,7 @@ func find[T any](ctx context.Context, c *Client, get func(context.Context, strin
 		}
 		// Tallyfy answered but said nothing about the archived state (no archived_at):
 		// the archived listing settles it, as callers decide archive, restore and delete on it.
-		listed, ferr := findArchived(ctx, c, collection, extra, id, idOf)
+		listed, ferr := findArchived[T, W, PW](ctx, c, collection, extra, id, idOf)
 		if ferr != nil {
 			return nil, ferr
 		}
@@ -664,7 +684,7 @@ func find[T any](ctx context.Context, c *Client, get func(context.Context, strin
 	if !IsNotFound(err) {
 		return nil, err
 	}
-	found, ferr := findArchived(ctx, c, collection, extra, id, idOf)
+	found, ferr := findArchived[T, W, PW](ctx, c, collection, extra, id, idOf)
 	if ferr != nil {
 		// The archived listing failed: whether the item exists is unknown, so do not
 		// report the GET's 404 (callers read "not found" as "gone").

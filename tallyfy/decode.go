@@ -204,30 +204,38 @@ func (f *fields) archivedAt(raw json.RawMessage) (*string, archivedState) {
 	return nil, archivedUnknown
 }
 
-// UnmarshalJSON decodes the fields of a task the tools use.
-func (t *Task) UnmarshalJSON(b []byte) error {
-	var w struct {
-		ID          json.RawMessage `json:"id"`
-		Title       json.RawMessage `json:"title"`
-		RunID       json.RawMessage `json:"run_id"`
-		IsOneoff    json.RawMessage `json:"is_oneoff_task"`
-		Status      json.RawMessage `json:"status"`
-		Deadline    json.RawMessage `json:"deadline"`
-		CreatedAt   json.RawMessage `json:"created_at"`
-		LastUpdated json.RawMessage `json:"last_updated"`
-		CompletedAt json.RawMessage `json:"completed_at"`
-		ArchivedAt  json.RawMessage `json:"archived_at"`
-	}
-	if err := unmarshalObject(b, &w); err != nil {
-		return err
-	}
+// The wire types hold the raw JSON of each used field. A whole answer is decoded into them in
+// one encoding/json pass (unknown fields skipped, nothing validated twice), then each field is
+// read by the rules above.
+
+// wire is the raw form of T: *W decodes from JSON, then into a T.
+type wire[T, W any] interface {
+	*W
+	decode() (T, error)
+}
+
+type taskWire struct {
+	ID          json.RawMessage `json:"id"`
+	Title       json.RawMessage `json:"title"`
+	RunID       json.RawMessage `json:"run_id"`
+	IsOneoff    json.RawMessage `json:"is_oneoff_task"`
+	Status      json.RawMessage `json:"status"`
+	Deadline    json.RawMessage `json:"deadline"`
+	CreatedAt   json.RawMessage `json:"created_at"`
+	LastUpdated json.RawMessage `json:"last_updated"`
+	CompletedAt json.RawMessage `json:"completed_at"`
+	ArchivedAt  json.RawMessage `json:"archived_at"`
+}
+
+// decode reads the fields of a task the tools use.
+func (w *taskWire) decode() (Task, error) {
+	var t Task
 	var err error
-	*t = Task{}
 	if t.ID, err = identity("id", w.ID); err != nil {
-		return err
+		return t, err
 	}
 	if t.Title, err = identity("title", w.Title); err != nil {
-		return err
+		return t, err
 	}
 	var f fields
 	t.RunID, _ = f.optStr("run_id", w.RunID)
@@ -242,33 +250,31 @@ func (t *Task) UnmarshalJSON(b []byte) error {
 	t.CompletedAt, _ = f.optStr("completed_at", w.CompletedAt)
 	t.ArchivedAt, t.archived = f.archivedAt(w.ArchivedAt)
 	t.issues = f.issues
-	return nil
+	return t, nil
 }
 
-// UnmarshalJSON decodes the fields of a run the tools use.
-func (r *Run) UnmarshalJSON(b []byte) error {
-	var w struct {
-		ID             json.RawMessage `json:"id"`
-		Name           json.RawMessage `json:"name"`
-		ChecklistID    json.RawMessage `json:"checklist_id"`
-		ChecklistTitle json.RawMessage `json:"checklist_title"`
-		Status         json.RawMessage `json:"status"`
-		Progress       json.RawMessage `json:"progress"`
-		CreatedAt      json.RawMessage `json:"created_at"`
-		LastUpdated    json.RawMessage `json:"last_updated"`
-		CompletedAt    json.RawMessage `json:"completed_at"`
-		ArchivedAt     json.RawMessage `json:"archived_at"`
-	}
-	if err := unmarshalObject(b, &w); err != nil {
-		return err
-	}
+type runWire struct {
+	ID             json.RawMessage `json:"id"`
+	Name           json.RawMessage `json:"name"`
+	ChecklistID    json.RawMessage `json:"checklist_id"`
+	ChecklistTitle json.RawMessage `json:"checklist_title"`
+	Status         json.RawMessage `json:"status"`
+	Progress       json.RawMessage `json:"progress"`
+	CreatedAt      json.RawMessage `json:"created_at"`
+	LastUpdated    json.RawMessage `json:"last_updated"`
+	CompletedAt    json.RawMessage `json:"completed_at"`
+	ArchivedAt     json.RawMessage `json:"archived_at"`
+}
+
+// decode reads the fields of a run the tools use.
+func (w *runWire) decode() (Run, error) {
+	var r Run
 	var err error
-	*r = Run{}
 	if r.ID, err = identity("id", w.ID); err != nil {
-		return err
+		return r, err
 	}
 	if r.Name, err = identity("name", w.Name); err != nil {
-		return err
+		return r, err
 	}
 	var f fields
 	r.ChecklistID = f.str("checklist_id", w.ChecklistID)
@@ -288,31 +294,29 @@ func (r *Run) UnmarshalJSON(b []byte) error {
 		r.archived = archivedNo
 	}
 	r.issues = f.issues
-	return nil
+	return r, nil
 }
 
-// UnmarshalJSON decodes the fields of a template the tools use.
-func (t *Template) UnmarshalJSON(b []byte) error {
-	var w struct {
-		ID          json.RawMessage `json:"id"`
-		Title       json.RawMessage `json:"title"`
-		Summary     json.RawMessage `json:"summary"`
-		Status      json.RawMessage `json:"status"`
-		StepsCount  json.RawMessage `json:"steps_count"`
-		CreatedAt   json.RawMessage `json:"created_at"`
-		LastUpdated json.RawMessage `json:"last_updated"`
-		ArchivedAt  json.RawMessage `json:"archived_at"`
-	}
-	if err := unmarshalObject(b, &w); err != nil {
-		return err
-	}
+type templateWire struct {
+	ID          json.RawMessage `json:"id"`
+	Title       json.RawMessage `json:"title"`
+	Summary     json.RawMessage `json:"summary"`
+	Status      json.RawMessage `json:"status"`
+	StepsCount  json.RawMessage `json:"steps_count"`
+	CreatedAt   json.RawMessage `json:"created_at"`
+	LastUpdated json.RawMessage `json:"last_updated"`
+	ArchivedAt  json.RawMessage `json:"archived_at"`
+}
+
+// decode reads the fields of a template the tools use.
+func (w *templateWire) decode() (Template, error) {
+	var t Template
 	var err error
-	*t = Template{}
 	if t.ID, err = identity("id", w.ID); err != nil {
-		return err
+		return t, err
 	}
 	if t.Title, err = identity("title", w.Title); err != nil {
-		return err
+		return t, err
 	}
 	var f fields
 	t.Summary, _ = f.optStr("summary", w.Summary)
@@ -322,15 +326,7 @@ func (t *Template) UnmarshalJSON(b []byte) error {
 	t.LastUpdated = f.str("last_updated", w.LastUpdated)
 	t.ArchivedAt, t.archived = f.archivedAt(w.ArchivedAt)
 	t.issues = f.issues
-	return nil
-}
-
-// unmarshalObject decodes an item; anything but an object has no identity.
-func unmarshalObject(b []byte, w any) error {
-	if typ := jsonType(b); typ != "object" {
-		return &identityError{Found: typ}
-	}
-	return json.Unmarshal(b, w)
+	return t, nil
 }
 
 // item is what the client needs of every decoded type: the shape issues to report, and a

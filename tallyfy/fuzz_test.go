@@ -244,7 +244,9 @@ func FuzzDecode(f *testing.F) {
 			if len(msg) > 600 {
 				t.Fatalf("%s: error of %d bytes", dc.name, len(msg))
 			}
-			if len(b) >= 40 && strings.Contains(msg, string(b)) {
+			// The error may name the Content-Type (clipped), which the fuzzer can make equal
+			// to the body: that is the header shown, not the body quoted.
+			if len(b) >= 40 && strings.Contains(msg, string(b)) && !strings.Contains(ct, string(b)) {
 				t.Fatalf("%s: error quotes the body: %q", dc.name, msg)
 			}
 		}

@@ -11,16 +11,12 @@ const runsPath = "runs"
 
 // GetRun fetches one run (GET /runs/{id}); archived runs are returned with archived_at set.
 func (c *Client) GetRun(ctx context.Context, id string) (*Run, error) {
-	var r Run
-	if err := c.get(ctx, KindRun, runsPath, id, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return getOne[Run, runWire](ctx, c, KindRun, runsPath, id)
 }
 
 // ListRuns lists runs (GET /runs).
 func (c *Client) ListRuns(ctx context.Context, opts ListOptions) (*Page[Run], error) {
-	return list[Run](ctx, c, runsPath, opts, nil)
+	return list[Run, runWire](ctx, c, runsPath, opts, nil)
 }
 
 // ArchiveRun archives a run (DELETE /runs/{id}; 200 {data: run}). The run is nil when
@@ -30,7 +26,7 @@ func (c *Client) ArchiveRun(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optionalData[Run](ctx, c, KindRun, http.MethodDelete, p, r)
+	return optionalData[Run, runWire](ctx, c, KindRun, http.MethodDelete, p, r)
 }
 
 // ActivateRun restores an archived run (PUT /runs/{id}/activate; 200 {data: run}).
@@ -39,7 +35,7 @@ func (c *Client) ActivateRun(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optionalData[Run](ctx, c, KindRun, http.MethodPut, p, r)
+	return optionalData[Run, runWire](ctx, c, KindRun, http.MethodPut, p, r)
 }
 
 // DeleteRun permanently deletes an archived run (DELETE /runs/{id}/delete; 200, empty body).
@@ -52,5 +48,5 @@ func (c *Client) DeleteRun(ctx context.Context, id string) error {
 // FindRun returns the run whether live or archived: a 404 from GET is checked
 // against the archived listing before it is reported.
 func (c *Client) FindRun(ctx context.Context, id string) (*Run, error) {
-	return find(ctx, c, c.GetRun, runsPath, nil, id, func(v *Run) string { return v.ID })
+	return find[Run, runWire](ctx, c, c.GetRun, runsPath, nil, id, func(v *Run) string { return v.ID })
 }

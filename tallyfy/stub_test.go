@@ -523,6 +523,8 @@ func TestUnusableBodies(t *testing.T) {
 			func(c *Client) error { return discard(c.GetRun(ctx, validID)) }, "id is a JSON number"},
 		{"list item without a title", "application/json", `{"data":[{"id":"` + validID + `","title":"a"},{"id":"` + validID + `","name":"` + marker + `"}]}`,
 			func(c *Client) error { return discard(c.ListTasks(ctx, ListOptions{})) }, "has no title"},
+		{"list item not an object", "application/json", `{"data":[{"id":"` + validID + `","name":"` + marker + `"},7]}`,
+			func(c *Client) error { return discard(c.ListRuns(ctx, ListOptions{})) }, "an item is a JSON number, not an object"},
 		{"list without data", "application/json", `{"message":"` + marker + `"}`,
 			func(c *Client) error { return discard(c.ListTasks(ctx, ListOptions{})) }, "no data envelope"},
 		{"list data object", "application/json", `{"data":{"id":"` + marker + `"}}`,

@@ -15,16 +15,12 @@ var oneOffOnly = url.Values{"is_oneoff": {"true"}}
 
 // GetTask fetches one task (GET /tasks/{id}).
 func (c *Client) GetTask(ctx context.Context, id string) (*Task, error) {
-	var t Task
-	if err := c.get(ctx, KindTask, tasksPath, id, &t); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return getOne[Task, taskWire](ctx, c, KindTask, tasksPath, id)
 }
 
 // ListTasks lists one-off tasks (GET /tasks?is_oneoff=true).
 func (c *Client) ListTasks(ctx context.Context, opts ListOptions) (*Page[Task], error) {
-	return list[Task](ctx, c, tasksPath, opts, oneOffOnly)
+	return list[Task, taskWire](ctx, c, tasksPath, opts, oneOffOnly)
 }
 
 // ArchiveTask archives a one-off task (DELETE /tasks/{id}; 204).
@@ -40,7 +36,7 @@ func (c *Client) RestoreTask(ctx context.Context, id string) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optionalData[Task](ctx, c, KindTask, http.MethodPut, p, r)
+	return optionalData[Task, taskWire](ctx, c, KindTask, http.MethodPut, p, r)
 }
 
 // DeleteTask permanently deletes a one-off task (DELETE /tasks/{id}/delete; 204). It is never
@@ -55,5 +51,5 @@ func (c *Client) DeleteTask(ctx context.Context, id string) error {
 func (c *Client) FindTask(ctx context.Context, id string) (*Task, error) {
 	// No is_oneoff filter here: a task of an archived process must be found too, so that the
 	// caller can name its process instead of calling it missing.
-	return find(ctx, c, c.GetTask, tasksPath, nil, id, func(v *Task) string { return v.ID })
+	return find[Task, taskWire](ctx, c, c.GetTask, tasksPath, nil, id, func(v *Task) string { return v.ID })
 }

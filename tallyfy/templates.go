@@ -13,8 +13,8 @@ const templatesPath = "checklists"
 // GetTemplate fetches one live template (GET /checklists/{id}). Tallyfy answers 404 for an
 // archived template; use Lookup to see archived ones.
 func (c *Client) GetTemplate(ctx context.Context, id string) (*Template, error) {
-	var t Template
-	if err := c.get(ctx, KindTemplate, templatesPath, id, &t); err != nil {
+	t, err := getOne[Template, templateWire](ctx, c, KindTemplate, templatesPath, id)
+	if err != nil {
 		return nil, err
 	}
 	if !t.archived.known() {
@@ -22,12 +22,12 @@ func (c *Client) GetTemplate(ctx context.Context, id string) (*Template, error) 
 		// example carries archived_at anyway; a template without it is live.
 		t.archived = archivedNo
 	}
-	return &t, nil
+	return t, nil
 }
 
 // ListTemplates lists templates (GET /checklists).
 func (c *Client) ListTemplates(ctx context.Context, opts ListOptions) (*Page[Template], error) {
-	return list[Template](ctx, c, templatesPath, opts, nil)
+	return list[Template, templateWire](ctx, c, templatesPath, opts, nil)
 }
 
 // ArchiveTemplate archives a template (DELETE /checklists/{id}; 200 {message, deleted_references}).
@@ -46,7 +46,7 @@ func (c *Client) RestoreTemplate(ctx context.Context, id string) (*Template, err
 	if err != nil {
 		return nil, err
 	}
-	return optionalData[Template](ctx, c, KindTemplate, http.MethodPut, p, r)
+	return optionalData[Template, templateWire](ctx, c, KindTemplate, http.MethodPut, p, r)
 }
 
 // DeleteTemplate permanently deletes an archived template (DELETE /checklists/{id}/delete).
@@ -73,5 +73,5 @@ func decodeDeletion(method, path string, r *response) (*TemplateDeletion, error)
 // FindTemplate returns the template whether live or archived: a 404 from GET is checked
 // against the archived listing before it is reported.
 func (c *Client) FindTemplate(ctx context.Context, id string) (*Template, error) {
-	return find(ctx, c, c.GetTemplate, templatesPath, nil, id, func(v *Template) string { return v.ID })
+	return find[Template, templateWire](ctx, c, c.GetTemplate, templatesPath, nil, id, func(v *Template) string { return v.ID })
 }
