@@ -40,6 +40,7 @@ type Sandbox struct {
 
 	requests atomic.Int64 // requests received since New / Reset
 	reqSeq   atomic.Int64 // X-Request-Id counter, never reset
+	rate     rateWindow   // X-RateLimit-* headers (identity.go)
 
 	logMu sync.Mutex
 	log   []string
@@ -269,6 +270,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logMu.Unlock()
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
+	s.setRateLimitHeaders(w)
 
 	ro, ok := authenticate(r)
 	if !ok {
@@ -363,6 +365,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 			mux.Handle(rt.method+" "+prefix+"/organizations/{org}"+rt.path, s.endpoint(rt))
 		}
 	}
+	s.identityRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, endpointNotFound())
 	})
