@@ -185,7 +185,7 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 func (a *App) tallyfyClient() (*tallyfy.Client, error) {
 	cfg := a.Config
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
-		UserAgent: "tallyfy-mcp/" + cfg.Version,
+		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger,
 		OnRetry: func(method, path string, attempt int, err error, wait time.Duration) {
 			a.Logger.Debug("retrying Tallyfy request", "method", method, "path", path, "attempt", attempt, "wait", wait, "err", err)
 		}}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,6 +52,12 @@ type Config struct {
 	MaxRetryAfter time.Duration
 	// OnRetry, if set, is told about each retry (for logs).
 	OnRetry func(method, path string, attempt int, err error, wait time.Duration)
+	// Logger receives warnings about fields that arrived in an undocumented shape (see
+	// ShapeIssue). Nil discards them rather than using slog's default: a library must not
+	// write where its embedder did not ask (in stdio mode stdout carries only JSON-RPC, and
+	// slog's default may be pointed anywhere), and callers that want the issues either pass
+	// a logger or use WithShapeReporter.
+	Logger *slog.Logger
 }
 
 // Client calls the Tallyfy REST API for one organization.
