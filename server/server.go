@@ -246,6 +246,7 @@ func (a *App) serveHTTP(ctx context.Context) error {
 func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr io.Writer) error {
 	addr := "127.0.0.1:8081"
 	faults := ""
+	var opts []sandbox.Option
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case (a == "--addr" || a == "-addr") && i+1 < len(args):
@@ -254,15 +255,22 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		case (a == "--faults" || a == "-faults") && i+1 < len(args):
 			faults = args[i+1]
 			i++
+		case (a == "--broken-shape" || a == "-broken-shape") && i+1 < len(args):
+			b, err := sandbox.ParseBrokenShape(args[i+1])
+			if err != nil {
+				return err
+			}
+			opts = append(opts, sandbox.WithBrokenShape(b))
+			i++
 		case a == "--help" || a == "-h":
-			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n",
+			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress, to try tallyfy-mcp check.\n",
 				addr, sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
 			return nil
 		default:
 			return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", a)
 		}
 	}
-	sb := sandbox.New()
+	sb := sandbox.New(opts...)
 	if faults != "" {
 		fs, err := sandbox.ParseFaults(faults)
 		if err != nil {

@@ -33,7 +33,8 @@ const maxRequestLog = 100_000
 type Sandbox struct {
 	now       func() time.Time
 	mux       *http.ServeMux
-	extraRuns int // generated runs added to the seed (WithExtraRuns)
+	extraRuns int           // generated runs added to the seed (WithExtraRuns)
+	broken    []BrokenShape // fields served in an undocumented shape (broken_shapes.go)
 
 	mu sync.Mutex // guards st
 	st *state
@@ -397,6 +398,7 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 		} else {
 			res = rt.fn(r, id)
 		}
+		res = s.breakShapes(rt.kind, res)
 		s.deliver(w, res, after)
 	})
 }
