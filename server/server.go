@@ -181,8 +181,9 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 }
 
 // tallyfyClient builds the Tallyfy client from the configuration, starting the sandbox first
-// when asked to.
-func (a *App) tallyfyClient() (*tallyfy.Client, error) {
+// when asked to. mods adjust the client configuration last (the check command makes it
+// read-only).
+func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, error) {
 	cfg := a.Config
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
 		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger,
@@ -198,6 +199,9 @@ func (a *App) tallyfyClient() (*tallyfy.Client, error) {
 		a.closers = append(a.closers, srv.Close)
 		ccfg.BaseURL, ccfg.OrgID, ccfg.Token = url, sandbox.OrgID, sandbox.AdminToken
 		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID)
+		for _, m := range mods {
+			m(&ccfg)
+		}
 		return tallyfy.New(ccfg)
 	}
 	token, err := readSecret(cfg.AccessToken, cfg.TokenFile, "token")
@@ -211,6 +215,9 @@ func (a *App) tallyfyClient() (*tallyfy.Client, error) {
 		return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
 	}
 	ccfg.Token = token
+	for _, m := range mods {
+		m(&ccfg)
+	}
 	return tallyfy.New(ccfg)
 }
 
