@@ -51,7 +51,7 @@ func checkSandbox(t *testing.T, opts ...sandbox.Option) (*sandbox.Sandbox, strin
 type checkReport struct {
 	OK           bool
 	Organization struct{ Role string }
-	Permanent    *bool `json:"permanent_delete_allowed"`
+	Permanent    *bool                             `json:"permanent_delete_allowed"`
 	RateLimit    struct{ Limit, Remaining string } `json:"rate_limit"`
 	Checks       []struct {
 		Name, Status, Message, Fix string
