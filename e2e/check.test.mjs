@@ -51,3 +51,19 @@ test('check: a bad token is a ✗ that says what to do, exit 1', async (t) => {
   assert.match(c.token.fix, /Settings > Integrations > REST API/);
   assert.equal(c.runs.status, 'skipped');
 });
+
+test('check names a used field that arrives in an undocumented shape', async (t) => {
+  const sb = await startSandbox({ t, brokenShape: 'run.progress' });
+  const r = await check(sb, SANDBOX_ADMIN_TOKEN, '--json');
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const c = byName(JSON.parse(r.stdout));
+  assert.equal(c.runs.status, 'fail', c.runs.message);
+  assert.deepEqual(c.runs.shape_issues, [{ field: 'runs[].progress', found: 'array' }]);
+  assert.match(c.runs.message, /runs\[\]\.progress arrived as array/);
+  assert.ok(c.runs.fix);
+  assert.equal(c.tasks.status, 'ok');
+
+  const text = await check(sb, SANDBOX_ADMIN_TOKEN);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /^✗ processes: .*runs\[\]\.progress arrived as array.*Next: /m);
+});

@@ -18,8 +18,8 @@ type Task struct {
 	ID          string `json:"id" jsonschema:"description=Task ID"`
 	Title       string `json:"title" jsonschema:"description=Task title"`
 	Status      string `json:"status" jsonschema:"description=Tallyfy task status such as not-started or completed"`
-	Archived    bool   `json:"archived" jsonschema:"description=True when the task is archived (restorable)"`
-	OneOff      bool   `json:"one_off" jsonschema:"description=False when the task belongs to a process; such tasks are archived with their process"`
+	Archived    *bool  `json:"archived" jsonschema:"oneof_type=boolean;null,description=True when the task is archived (restorable); null when Tallyfy did not say (list with archived=only to see which are)"`
+	OneOff      bool   `json:"one_off" jsonschema:"description=False when the task belongs to a process; such tasks are archived with their process. A one-off task may still name a run_id"`
 	RunID       string `json:"run_id,omitempty" jsonschema:"description=The process this task belongs to\\, if any"`
 	Deadline    string `json:"deadline,omitempty" jsonschema:"description=Due date (ISO 8601)"`
 	CreatedAt   string `json:"created_at,omitempty" jsonschema:"description=Creation time (ISO 8601)"`

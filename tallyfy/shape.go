@@ -26,7 +26,12 @@ func (c *Client) reportShapes(ctx context.Context, issues []ShapeIssue) {
 		return
 	}
 	fn, _ := ctx.Value(shapeReporterKey{}).(func(ShapeIssue))
+	seen := make(map[ShapeIssue]bool, len(issues))
 	for _, is := range issues {
+		if seen[is] { // a page of items with the same odd field: once per call
+			continue
+		}
+		seen[is] = true
 		c.logger().WarnContext(ctx, "tallyfy: a field arrived in an undocumented shape; shown as unknown",
 			"field", is.Path, "json_type", is.Found)
 		if fn != nil {

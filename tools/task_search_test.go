@@ -59,7 +59,7 @@ func TestListTasksFindsOneOffTitles(t *testing.T) {
 
 	// Archived ones are searched when asked for, and only then.
 	v, _ = listTasks(t, h, map[string]any{"query": "headcount", "archived": "only"})
-	if got := taskIDs(v); len(got) != 1 || got[0] != ids.ArchivedTask || !v.Tasks[0].Archived {
+	if got := taskIDs(v); len(got) != 1 || got[0] != ids.ArchivedTask || v.Tasks[0].Archived == nil || !*v.Tasks[0].Archived {
 		t.Errorf("archived query headcount: %v", got)
 	}
 	v, r = listTasks(t, h, map[string]any{"query": "headcount"})

@@ -49,12 +49,12 @@ var taskResource = resource{
 
 func taskView(t *tallyfy.Task) schemas.Task {
 	e := t.Entity()
-	return schemas.Task{ID: t.ID, Title: t.Title, Status: t.Status, Archived: e.Archived, OneOff: e.OneOff, RunID: e.RunID,
+	return schemas.Task{ID: t.ID, Title: t.Title, Status: t.Status, Archived: archivedView(e), OneOff: e.OneOff, RunID: e.RunID,
 		Deadline: deref(t.Deadline), CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated, CompletedAt: deref(t.CompletedAt), ArchivedAt: e.ArchivedAt}
 }
 
 func taskLine(v schemas.Task) string {
-	s := fmt.Sprintf("%q (task_id %s): %s, %s", v.Title, v.ID, v.Status, stateWord(v.Archived))
+	s := fmt.Sprintf("%q (task_id %s): %s, %s", v.Title, v.ID, v.Status, archivedWord(v.Archived))
 	if !v.OneOff {
 		s += ", inside process " + v.RunID
 	}
