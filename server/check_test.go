@@ -40,3 +40,15 @@ func TestReadOnlyHTTPClient(t *testing.T) {
 		t.Error("a GET did not go through")
 	}
 }
+
+func TestRunSandboxBrokenShapeFlag(t *testing.T) {
+	t.Parallel()
+	var help strings.Builder
+	if err := RunSandbox(t.Context(), []string{"--help"}, nil, &help); err != nil || !strings.Contains(help.String(), "--broken-shape") {
+		t.Errorf("help: %v %q", err, help.String())
+	}
+	err := RunSandbox(t.Context(), []string{"--broken-shape", "user.id"}, nil, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "kind must be task, run or template") {
+		t.Errorf("bad --broken-shape: %v", err)
+	}
+}
