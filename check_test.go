@@ -117,6 +117,28 @@ func TestCheckBinary(t *testing.T) {
 		onlyGETs(t, sb)
 		noToken(t, r, "expired-token-xyz")
 	})
+	t.Run("broken shape", func(t *testing.T) {
+		t.Parallel()
+		sb, base := checkSandbox(t, sandbox.WithBrokenShape(sandbox.BrokenShape{Kind: "run", Field: "progress", Type: "array"}))
+		r := runCheck(t, sandboxEnv(base, sandbox.AdminToken), "--json")
+		rep := decodeCheck(t, r)
+		var runs, tasks string
+		for _, c := range rep.Checks {
+			switch c.Name {
+			case "runs":
+				runs = c.Status
+				if len(c.ShapeIssues) != 1 || c.ShapeIssues[0].Field != "runs[].progress" || c.ShapeIssues[0].Found != "array" || c.Fix == "" {
+					t.Errorf("runs check = %+v", c)
+				}
+			case "tasks":
+				tasks = c.Status
+			}
+		}
+		if r.code != 1 || rep.OK || runs != "fail" || tasks != "ok" {
+			t.Errorf("exit %d, runs %s, tasks %s:\n%s", r.code, runs, tasks, r.stdout)
+		}
+		onlyGETs(t, sb)
+	})
 	t.Run("no configuration", func(t *testing.T) {
 		t.Parallel()
 		r := runCheck(t, nil, "--json")
