@@ -37,6 +37,8 @@ type GetTaskResult struct {
 type ListTasksResult struct {
 	Tasks []Task   `json:"tasks" jsonschema:"description=One-off tasks on this page"`
 	Page  PageInfo `json:"page_info" jsonschema:"description=Paging"`
+	// SearchIncomplete: with a query, titles are matched over a bounded number of pages.
+	SearchIncomplete bool `json:"search_incomplete,omitempty" jsonschema:"description=True when a query searched only some one-off tasks' titles; the text says how to go on"`
 }
 
 func (GetTaskResult) isResult()   {}

@@ -181,8 +181,9 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 }
 
 // tallyfyClient builds the Tallyfy client from the configuration, starting the sandbox first
-// when asked to.
-func (a *App) tallyfyClient() (*tallyfy.Client, error) {
+// when asked to. mods adjust the client configuration last (the check command makes it
+// read-only).
+func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, error) {
 	cfg := a.Config
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
 		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger,
@@ -198,6 +199,9 @@ func (a *App) tallyfyClient() (*tallyfy.Client, error) {
 		a.closers = append(a.closers, srv.Close)
 		ccfg.BaseURL, ccfg.OrgID, ccfg.Token = url, sandbox.OrgID, sandbox.AdminToken
 		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID)
+		for _, m := range mods {
+			m(&ccfg)
+		}
 		return tallyfy.New(ccfg)
 	}
 	token, err := readSecret(cfg.AccessToken, cfg.TokenFile, "token")
@@ -211,6 +215,9 @@ func (a *App) tallyfyClient() (*tallyfy.Client, error) {
 		return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
 	}
 	ccfg.Token = token
+	for _, m := range mods {
+		m(&ccfg)
+	}
 	return tallyfy.New(ccfg)
 }
 
@@ -246,6 +253,7 @@ func (a *App) serveHTTP(ctx context.Context) error {
 func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr io.Writer) error {
 	addr := "127.0.0.1:8081"
 	faults := ""
+	var opts []sandbox.Option
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case (a == "--addr" || a == "-addr") && i+1 < len(args):
@@ -254,15 +262,22 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		case (a == "--faults" || a == "-faults") && i+1 < len(args):
 			faults = args[i+1]
 			i++
+		case (a == "--broken-shape" || a == "-broken-shape") && i+1 < len(args):
+			b, err := sandbox.ParseBrokenShape(args[i+1])
+			if err != nil {
+				return err
+			}
+			opts = append(opts, sandbox.WithBrokenShape(b))
+			i++
 		case a == "--help" || a == "-h":
-			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n",
+			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress, to try tallyfy-mcp check.\n",
 				addr, sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
 			return nil
 		default:
 			return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", a)
 		}
 	}
-	sb := sandbox.New()
+	sb := sandbox.New(opts...)
 	if faults != "" {
 		fs, err := sandbox.ParseFaults(faults)
 		if err != nil {

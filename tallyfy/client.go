@@ -363,6 +363,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 		return nil, &TransportError{Method: method, Path: path, Err: err, Sent: !isConnRefused(err)}
 	}
 	defer resp.Body.Close()
+	observeRateLimit(ctx, resp.Header)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return nil, parseAPIError(resp.StatusCode, resp.Header, body, method, path)

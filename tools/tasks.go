@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
@@ -20,6 +21,9 @@ var taskResource = resource{
 		return schemas.GetTaskResult{Task: v}, taskLine(v), t.Entity(), nil
 	},
 	list: func(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (any, string, error) {
+		if strings.TrimSpace(opts.Query) != "" {
+			return listTasksByQuery(ctx, c, opts) // Tallyfy's q does not search one-off titles
+		}
 		p, err := c.ListTasks(ctx, opts)
 		if err != nil {
 			return nil, "", err

@@ -286,12 +286,14 @@ func taskMatchesStatus(t *task, status string, now time.Time) bool {
 	}
 }
 
-// taskMatchesQuery implements `q` for tasks. §2.2 says q "searches process
-// name or step name". The sandbox matches, case-insensitively, the task title
-// (a process task's title is its step name) or, for a process task, the name
-// of its run.
+// taskMatchesQuery implements `q` for tasks as documented: it "searches process
+// name or step name" (docs list-org-tasks; the connector swagger's task search
+// says "by their Process name"). The sandbox matches, case-insensitively, a
+// process task's title (its step name) or the name of the task's run. A one-off
+// task has no step, so its title never matches: list_tasks finds one-off tasks
+// by title itself.
 func taskMatchesQuery(t *task, runName, q string) bool {
-	return containsFold(t.Title, q) || (runName != "" && containsFold(runName, q))
+	return (!t.OneOff && containsFold(t.Title, q)) || (runName != "" && containsFold(runName, q))
 }
 
 // Paging parameters (§4 "Pagination": page is 1-based, per_page default 10,

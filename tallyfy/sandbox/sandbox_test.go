@@ -806,11 +806,12 @@ func TestListFilters(t *testing.T) {
 		"?is_oneoff=false&archived=only":             1,
 		"?archived=true&per_page=100":                14,
 		"?per_page=100":                              11,
-		"?q=SSL":                                     1,
-		"?q=ssl%20certificate":                       1,
+		"?q=SSL":                                     0, // q searches process and step names, not a one-off task's title
+		"?q=ssl%20certificate":                       0,
+		"?q=LAPTOP":                                  1, // a process task's title is its step name
 		"?q=jane%20COOPER":                           3, // q also matches the process name (§2.2)
 		"?q=headcount":                               0,
-		"?q=headcount&archived=only":                 1,
+		"?q=headcount&archived=only":                 0,
 		"?status=complete&per_page=100":              3,
 		"?is_oneoff=true&status=complete&archived=1": 3,
 	} {
