@@ -586,7 +586,8 @@ type item struct {
 	kind     string // task, run, template
 	id, name string
 	archived bool
-	oneOff   bool // tasks only
+	oneOff   bool   // tasks only
+	runID    string // tasks only: the process a task belongs to, or a per-assignee one-off task's container
 }
 
 // inventory lists every seeded record by asking a fresh sandbox over its HTTP handler (so
@@ -619,7 +620,8 @@ func inventory(t testing.TB) []item {
 		if !ok {
 			t.Fatalf("task %s listed but not found", id)
 		}
-		out = append(out, item{kind: "task", id: id, name: rec.Name, archived: rec.Archived, oneOff: oneOff})
+		runID, _ := d["run_id"].(string)
+		out = append(out, item{kind: "task", id: id, name: rec.Name, archived: rec.Archived, oneOff: oneOff, runID: runID})
 	}
 	for _, d := range get("runs") {
 		id := d["id"].(string)
