@@ -24,7 +24,7 @@ export const DEFAULT_BIN = path.join(E2E_DIR, '.bin', 'tallyfy-mcp');
 /** The sandbox's admin token: must never appear in anything the server writes. */
 export const SANDBOX_ADMIN_TOKEN = 'sandbox-admin-token';
 
-/** DESIGN.md's tool table: name → [readOnly, destructive, idempotent, openWorld]. */
+/** docs/design.md's tool table: name → [readOnly, destructive, idempotent, openWorld]. */
 export const DESIGN_HINTS = {
   get_task: [true, false, true, true],
   get_run: [true, false, true, true],

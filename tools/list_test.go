@@ -86,7 +86,7 @@ func rawToolsList(t *testing.T, srv *mcpserver.MCPServer, p protocol) ([]string,
 	return names, byName
 }
 
-// designTools is DESIGN.md's tool table, written out independently of tools.All.
+// designTools is docs/design.md's tool table, written out independently of tools.All.
 var designTools = map[string][4]bool{ // readOnly, destructive, idempotent, openWorld
 	"get_task": {true, false, true, true}, "get_run": {true, false, true, true}, "get_template": {true, false, true, true},
 	"list_tasks": {true, false, true, true}, "list_runs": {true, false, true, true}, "list_templates": {true, false, true, true},
@@ -172,7 +172,7 @@ func checkWireTool(t *testing.T, name string, raw json.RawMessage) {
 			continue
 		}
 		if v != want[i] {
-			t.Errorf("annotation %s = %v, DESIGN.md says %v", hint, v, want[i])
+			t.Errorf("annotation %s = %v, docs/design.md says %v", hint, v, want[i])
 		}
 	}
 	if title, _ := tool.Annotations["title"].(string); title == "" || title != tool.Title {
@@ -216,7 +216,7 @@ func checkWireTool(t *testing.T, name string, raw json.RawMessage) {
 			}
 		}
 	})
-	// Arguments as DESIGN.md lists them.
+	// Arguments as docs/design.md lists them.
 	k, isKind := func() (kindInfo, bool) {
 		for _, k := range kinds {
 			if strings.HasSuffix(name, "_"+k.kind) || strings.HasSuffix(name, "_"+k.kind+"s") {
