@@ -66,8 +66,7 @@ func (bufferedBody) Close() error { return nil }
 
 // limitBody reads the request body whole, up to --max-body-bytes (413 beyond) and within the
 // deadline bodyDeadline set (408 after it), then lifts the deadline: a tool call may then take
-// as long as it needs (the server's background read would take the expired deadline for a
-// disconnect and cancel it).
+// as long as it needs on this connection (TestBodyDeadlineDoesNotCutLongCalls).
 func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
 	limit := h.app.Config.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
