@@ -19,7 +19,7 @@ func TestCheckMessage(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":-9007199254740993,"method":"ping"}`, false},
 		{`{"jsonrpc":"2.0","method":"notifications/initialized"}`, false},
 		{`{"jsonrpc":"2.0","id":null,"result":{}}`, false}, // an answer with a null id: mcp-go ignores it
-		{`not json`, false},                                 // mcp-go's -32700
+		{`not json`, false}, // mcp-go's -32700
 		{` [{"jsonrpc":"2.0","id":1,"method":"ping"}]`, true},
 		{`{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`, true},
 		{`{"jsonrpc":"2.0","id":[1],"method":"ping"}`, true},
