@@ -295,6 +295,26 @@ describe('hardening: strict JSON-RPC', { concurrency: true }, () => {
     assert.equal(got.result.structuredContent.run.id, run.id);
   });
 
+  it('SSE: tools/call before initialize on a fresh /sse session does not run', async (t) => {
+    const server = await startHttpServer({ args: ['--sandbox', '--confirm', 'off'], t });
+    const ac = new AbortController();
+    t.after(() => ac.abort());
+    const stream = await fetch(server.sseUrl, { headers: { Accept: 'text/event-stream' }, signal: ac.signal });
+    const reader = stream.body.getReader();
+    let seen = '';
+    while (!/sessionId=[^\s]+/.test(seen)) seen += new TextDecoder().decode((await reader.read()).value);
+    const endpoint = new URL(seen.match(/data: (\S+)/)[1], server.base);
+    const send = (msg) => fetch(endpoint, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(msg) });
+    const before = await send(callTool(1, 'list_runs', { archived: 'only' }));
+    assert.equal(before.status, 400);
+    const body = await before.json();
+    assert.equal(body.error?.code, -32600, JSON.stringify(body));
+    assert.equal(body.id, 1);
+    assert.equal((await send(initialize(2))).status, 202, 'initialize goes through');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await send(callTool(3, 'list_runs', { archived: 'only' }))).status, 202, 'after initialize the call is accepted');
+  });
+
   it('stdio: echoes ids exactly, refuses object/array/boolean/null ids and batches with -32600', async (t) => {
     const p = spawnRaw(['--sandbox']);
     t.after(() => p.kill('SIGKILL'));

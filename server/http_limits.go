@@ -127,12 +127,32 @@ func (h *HTTPServer) checkRPC(next http.Handler) http.Handler {
 		if !bytes.Equal(data, body.data) { // the rare case: let mcp-go's writes pass through restore
 			w = restoringWriter{ResponseWriter: w, ids: h.ids}
 		}
+		if r.URL.Path == "/message" && m.isRequest() && !h.handshaken(r.URL.Query().Get("sessionId"), m, data) {
+			e := mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), mcp.INVALID_REQUEST, clipHeader(m.Method)+
+				" before initialize: send initialize first on this SSE session", nil)
+			writeJSONRPC(w, http.StatusBadRequest, e)
+			return
+		}
 		if m.Method == string(mcp.MethodInitialize) && r.URL.Path == "/mcp" {
 			h.initialize(w, r, next)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// handshaken reports whether an SSE request may run: its session completed initialize, or it
+// is initialize or ping, or it declares protocol 2026-07-28 (see stdioConn.beforeInitialize).
+// mcp-go's SSE transport runs a tools/call on a session that never sent initialize. Streamable
+// HTTP needs no such check: its sessions exist only once initialize has answered.
+func (h *HTTPServer) handshaken(session string, m rpcShape, msg []byte) bool {
+	if m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing) {
+		return true
+	}
+	if _, ok := h.initialized.Load(session); ok {
+		return true
+	}
+	return mcp.IsModernProtocol(protocolOf(msg))
 }
 
 // sessionKnown lets a GET (the stream of server messages) or DELETE on /mcp through only with
@@ -222,7 +242,8 @@ func writeJSONRPC(w http.ResponseWriter, status int, msg any) {
 	_ = json.NewEncoder(w).Encode(msg)
 }
 
-// knownSessions tracks the IDs of registered MCP sessions (all transports).
+// knownSessions tracks the IDs of MCP sessions (all transports): registered ones in
+// HTTPServer.known, those whose initialize succeeded in HTTPServer.initialized.
 type knownSessions struct{ sync.Map }
 
 func (k *knownSessions) add(_ context.Context, s mcpserver.ClientSession) {
@@ -230,3 +251,10 @@ func (k *knownSessions) add(_ context.Context, s mcpserver.ClientSession) {
 }
 
 func (k *knownSessions) remove(_ context.Context, s mcpserver.ClientSession) { k.Delete(s.SessionID()) }
+
+// afterInitialize is an AfterInitialize hook (it runs only when initialize succeeded).
+func (k *knownSessions) afterInitialize(ctx context.Context, _ any, _ *mcp.InitializeRequest, _ *mcp.InitializeResult) {
+	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
+		k.Store(s.SessionID(), struct{}{})
+	}
+}
