@@ -33,17 +33,12 @@ func checkMessage(msg []byte) (rpcShape, *mcp.JSONRPCError) {
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		return rpcShape{}, invalidRequest(mcp.INVALID_REQUEST, "JSON-RPC batches are not supported (MCP removed them after 2025-03-26): send one message at a time")
 	}
-	var m rpcShape
-	if json.Unmarshal(msg, &m) != nil {
-		return m, nil
-	}
-	if len(m.ID) > 0 {
+	m := peekMessage(msg) // all zero when msg is not JSON
+	if len(m.ID) > 0 && m.Method != "" { // an answer with an odd id matches nothing we asked: dropped
 		switch m.ID[0] {
 		case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		case 'n': // null: JSON-RPC reserves it, MCP forbids it, mcp-go would treat the request as a notification
-			if m.Method != "" {
-				return m, invalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or a number, not null")
-			}
+			return m, invalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or a number, not null")
 		default:
 			return m, invalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or a number, not an object, array or boolean")
 		}
