@@ -33,7 +33,7 @@ func checkMessage(msg []byte) (rpcShape, *mcp.JSONRPCError) {
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		return rpcShape{}, invalidRequest(mcp.INVALID_REQUEST, "JSON-RPC batches are not supported (MCP removed them after 2025-03-26): send one message at a time")
 	}
-	m := peekMessage(msg) // all zero when msg is not JSON
+	m := peekMessage(msg)                // all zero when msg is not JSON
 	if len(m.ID) > 0 && m.Method != "" { // an answer with an odd id matches nothing we asked: dropped
 		switch m.ID[0] {
 		case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
