@@ -33,8 +33,10 @@ func checkMessage(msg []byte) (rpcShape, *mcp.JSONRPCError) {
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		return rpcShape{}, invalidRequest(mcp.INVALID_REQUEST, "JSON-RPC batches are not supported (MCP removed them after 2025-03-26): send one message at a time")
 	}
-	m := peekMessage(msg)                // all zero when msg is not JSON
-	if len(m.ID) > 0 && m.Method != "" { // an answer with an odd id matches nothing we asked: dropped
+	// m is all zero when msg is not JSON; an answer (no method) with an odd id matches nothing
+	// the server asked and is dropped, not answered.
+	m := peekMessage(msg)
+	if len(m.ID) > 0 && m.Method != "" {
 		switch m.ID[0] {
 		case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		case 'n': // null: JSON-RPC reserves it, MCP forbids it, mcp-go would treat the request as a notification
