@@ -29,22 +29,23 @@ func init() { serveHTTPImpl = (*App).runHTTP }
 // HTTPServer is the streamable HTTP (/mcp) and legacy SSE (/sse, /message) endpoints on one
 // mux, behind host and origin allowlists, caller authentication and a body limit.
 type HTTPServer struct {
-	app         *App
-	Handler     http.Handler
-	streamable  *mcpserver.StreamableHTTPServer
-	sse         *mcpserver.SSEServer
-	sessions    atomic.Int64
-	inflight    atomic.Int64 // tool calls running
-	sseUnsent   sseUnsent    // SSE tool calls whose answer is not yet on the stream
-	authHash    [32]byte
-	hasAuth     bool
-	hosts       []string
-	connMu      sync.Mutex
-	fresh       map[net.Conn]struct{} // connections that have not sent a request yet
-	anyHost     bool
-	known       knownSessions // registered session IDs: a GET stream needs one
-	initialized knownSessions // sessions whose initialize succeeded: an SSE tools/call needs one
-	ids         idSurrogates  // large request ids carried past mcp-go exactly
+	app        *App
+	Handler    http.Handler
+	streamable *mcpserver.StreamableHTTPServer
+	sse        *mcpserver.SSEServer
+	sessions   atomic.Int64
+	inflight   atomic.Int64 // tool calls running
+	sseUnsent  sseUnsent    // SSE tool calls whose answer is not yet on the stream
+	authHash   [32]byte
+	hasAuth    bool
+	hosts      []string
+	connMu     sync.Mutex
+	fresh      map[net.Conn]struct{} // connections that have not sent a request yet
+	anyHost    bool
+
+	known     knownSessions // registered session IDs: a GET stream needs one
+	handshook knownSessions // sessions whose initialize succeeded: an SSE tools/call needs one
+	ids       idSurrogates  // large request ids carried past mcp-go exactly
 }
 
 // CheckHTTPConfig refuses unsafe deployments: off loopback a caller token is required, and TLS
@@ -98,8 +99,8 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	hooks.AddOnUnregisterSession(func(context.Context, mcpserver.ClientSession) { h.sessions.Add(-1) })
 	hooks.AddOnRegisterSession(h.known.add)
 	hooks.AddOnUnregisterSession(h.known.remove)
-	hooks.AddAfterInitialize(h.initialized.afterInitialize)
-	hooks.AddOnUnregisterSession(h.initialized.remove)
+	hooks.AddAfterInitialize(h.handshook.afterInitialize)
+	hooks.AddOnUnregisterSession(h.handshook.remove)
 	hooks.AddBeforeCallTool(h.sseUnsent.called)
 	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit).middleware)
 

@@ -149,7 +149,7 @@ func (h *HTTPServer) handshaken(session string, m rpcShape, msg []byte) bool {
 	if m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing) {
 		return true
 	}
-	if _, ok := h.initialized.Load(session); ok {
+	if _, ok := h.handshook.Load(session); ok {
 		return true
 	}
 	return mcp.IsModernProtocol(protocolOf(msg))
@@ -243,7 +243,7 @@ func writeJSONRPC(w http.ResponseWriter, status int, msg any) {
 }
 
 // knownSessions tracks the IDs of MCP sessions (all transports): registered ones in
-// HTTPServer.known, those whose initialize succeeded in HTTPServer.initialized.
+// HTTPServer.known, those whose initialize succeeded in HTTPServer.handshook.
 type knownSessions struct{ sync.Map }
 
 func (k *knownSessions) add(_ context.Context, s mcpserver.ClientSession) {
