@@ -84,6 +84,22 @@ func TestIDSurrogatesRoundTrip(t *testing.T) {
 	}
 }
 
+func TestHasStringOver(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]bool{
+		`{"a":"` + strings.Repeat("x", 10) + `"}`:                      false,
+		`{"a":"` + strings.Repeat("x", 11) + `"}`:                      true,
+		`{"` + strings.Repeat("k", 11) + `":1}`:                        true,
+		`{"a":"` + strings.Repeat(`\"`, 3) + `","b":"` + `xxxx` + `"}`: false, // escaped quotes do not end a string
+		`{"a":"` + strings.Repeat(`\"`, 6) + `"}`:                      true,
+		`{"a":"` + strings.Repeat("x", 20):                             true, // unterminated
+	} {
+		if got := hasStringOver([]byte(text), 10); got != want {
+			t.Errorf("hasStringOver(%s, 10) = %v, want %v", text, got, want)
+		}
+	}
+}
+
 func TestBoundClientText(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("n", 5000)
@@ -117,5 +133,25 @@ func TestBoundClientText(t *testing.T) {
 	short := []byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"claude-code","version":"2.1.0"}}}`)
 	if got := boundClientText(short); &got[0] != &short[0] {
 		t.Fatal("an ordinary initialize was rewritten")
+	}
+}
+
+// BenchmarkStdioLineChecks is what every stdio line now costs before mcp-go sees it.
+func BenchmarkStdioLineChecks(b *testing.B) {
+	for name, line := range map[string][]byte{
+		"legacy tools/call": []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"2db5a39eaf55b1f0cc06bb080d71a6df"}}}`),
+		"2026-07-28 tools/call": []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"2db5a39eaf55b1f0cc06bb080d71a6df"},` +
+			`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"claude-code","version":"2.1.0"}}}}`),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m, refusal := checkMessage(line)
+				if refusal != nil || !m.isRequest() {
+					b.Fatal("refused")
+				}
+				_ = boundClientText(line)
+			}
+		})
 	}
 }
