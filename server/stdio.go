@@ -107,6 +107,10 @@ func (c *stdioConn) readFrom(ctx context.Context, r *bufio.Reader, done chan<- e
 				_ = c.write(refusal)
 			case m.isResponse():
 				c.session.deliver(m)
+			case m.isRequest() && m.Method == string(mcp.MethodInitialize):
+				// Answered at the reader, like notifications: a request piped right behind it
+				// (echo initialize; echo tools/call) then finds the handshake done.
+				c.answer(ctx, m, boundClientText(line))
 			case m.isRequest():
 				if refusal := c.beforeInitialize(m, line); refusal != nil {
 					_ = c.write(refusal)

@@ -261,3 +261,20 @@ func TestStdioStrictJSONRPC(t *testing.T) {
 		t.Fatalf("the archived run is gone or unreadable after a refused pre-initialize delete: %v", m)
 	}
 }
+
+// TestStdioRequestPipedBehindInitializeRuns: a script that writes initialize and a call at once,
+// without waiting for the answer, is served: initialize is answered before the next line is read.
+func TestStdioRequestPipedBehindInitializeRuns(t *testing.T) {
+	t.Parallel()
+	p := startStdio(t)
+	lines := []string{strings.Replace(stdioInit, `"name":"t"`, `"name":"`+strings.Repeat("t", 100_000)+`"`, 1)}
+	for i := range 20 {
+		lines = append(lines, `{"jsonrpc":"2.0","id":`+itoa(10+i)+`,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"`+sandbox.IDs.ArchivedRun+`"}}}`)
+	}
+	p.send(strings.Join(lines, "\n"))
+	for range len(lines) {
+		if m := p.next(); m["error"] != nil {
+			t.Fatalf("pipelined behind initialize: %v", m)
+		}
+	}
+}
