@@ -124,7 +124,7 @@ func (h *HTTPServer) checkRPC(next http.Handler) http.Handler {
 		}
 		data := h.ids.substitute(boundClientText(body.data), m)
 		r.Body, r.ContentLength = bufferedBody{bytes.NewReader(data), data}, int64(len(data))
-		if !bytes.Equal(data, body.data) { // the rare case: let mcp-go's writes pass through restore
+		if len(data) != len(body.data) || len(data) > 0 && &data[0] != &body.data[0] { // rewritten (rare): restore ids in what mcp-go writes
 			w = restoringWriter{ResponseWriter: w, ids: h.ids}
 		}
 		if r.URL.Path == "/message" && m.isRequest() && !h.handshaken(r.URL.Query().Get("sessionId"), m, data) {

@@ -114,3 +114,15 @@ func TestSessionSlots(t *testing.T) {
 		t.Fatalf("third initialize under --max-sessions 2: %d, want 503", code)
 	}
 }
+
+// TestEmptyChunkedBody: a chunked POST with no bytes is a parse error, not a crash.
+func TestEmptyChunkedBody(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	req, _ := http.NewRequest(http.MethodPost, f.URL+"/mcp", io.NopCloser(strings.NewReader(""))) // unknown length: chunked
+	req.Header.Set("Content-Type", "application/json")
+	code, _, body := do(t, req)
+	if c, _ := checkJSONRPCError(t, body); code != http.StatusBadRequest || c != -32700 {
+		t.Fatalf("empty chunked body: %d %s", code, body)
+	}
+}
