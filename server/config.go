@@ -54,6 +54,9 @@ type Config struct {
 	SessionIdleTTL  time.Duration
 	RateLimit       float64
 	GlobalRateLimit float64
+	BodyReadTimeout time.Duration
+	MaxConns        int
+	MaxConnsPerIP   int
 
 	OTel bool
 
@@ -177,6 +180,9 @@ var Options = []Option{
 	{Name: "session-idle-ttl", Env: "MCP_SESSION_IDLE_TTL", Default: "30m", Usage: "drop HTTP sessions idle this long", set: duration(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
 	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: float(func(c *Config) *float64 { return &c.RateLimit })},
 	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: float(func(c *Config) *float64 { return &c.GlobalRateLimit })},
+	{Name: "body-read-timeout", Env: "MCP_BODY_READ_TIMEOUT", Default: "30s", Usage: "time an HTTP caller has to send a request body once its headers are in; slower ones get 408 and the connection is closed", set: duration(func(c *Config) *time.Duration { return &c.BodyReadTimeout })},
+	{Name: "max-conns", Env: "MCP_MAX_CONNS", Default: "2048", Usage: "most open HTTP connections in total; more wait to be accepted (0 = no cap)", set: integer(func(c *Config) *int { return &c.MaxConns })},
+	{Name: "max-conns-per-ip", Env: "MCP_MAX_CONNS_PER_IP", Default: "128", Usage: "most open HTTP connections from one remote address; more are closed at once (0 = no cap; behind a reverse proxy every caller has the proxy's address)", set: integer(func(c *Config) *int { return &c.MaxConnsPerIP })},
 	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: boolean(func(c *Config) *bool { return &c.OTel })},
 	{Name: "version", Default: "false", Usage: "print the version and exit", isBool: true, set: boolean(func(c *Config) *bool { return &c.ShowVersion })},
 }
@@ -265,6 +271,12 @@ func (c *Config) validate() error {
 	}
 	if _, err := tools.ParseConfirmMode(c.Confirm); err != nil {
 		return err
+	}
+	if c.BodyReadTimeout <= 0 {
+		return errors.New("--body-read-timeout must be more than 0: without it a caller can hold a connection open by sending its body slowly")
+	}
+	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
+		return errors.New("--max-conns and --max-conns-per-ip must be 0 (no cap) or more")
 	}
 	if c.MaxDeletesPerHour < -1 {
 		return fmt.Errorf("--max-deletes-per-hour must be -1 (no cap), 0 (none) or more, not %d", c.MaxDeletesPerHour)

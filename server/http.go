@@ -42,6 +42,10 @@ type HTTPServer struct {
 	connMu     sync.Mutex
 	fresh      map[net.Conn]struct{} // connections that have not sent a request yet
 	anyHost    bool
+
+	known     knownSessions // registered session IDs: a GET stream needs one
+	handshook knownSessions // sessions whose initialize succeeded: an SSE tools/call needs one
+	ids       idSurrogates  // large request ids carried past mcp-go exactly
 }
 
 // CheckHTTPConfig refuses unsafe deployments: off loopback a caller token is required, and TLS
@@ -69,7 +73,7 @@ func CheckHTTPConfig(cfg *Config, authToken string) error {
 // NewHTTPServer builds the HTTP handler for app.
 func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	cfg := app.Config
-	h := &HTTPServer{app: app}
+	h := &HTTPServer{app: app, ids: newIDSurrogates()}
 	if authToken != "" {
 		h.hasAuth, h.authHash = true, sha256.Sum256([]byte(authToken))
 	}
@@ -93,6 +97,10 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		h.sessions.Add(1)
 	})
 	hooks.AddOnUnregisterSession(func(context.Context, mcpserver.ClientSession) { h.sessions.Add(-1) })
+	hooks.AddOnRegisterSession(h.known.add)
+	hooks.AddOnUnregisterSession(h.known.remove)
+	hooks.AddAfterInitialize(h.handshook.afterInitialize)
+	hooks.AddOnUnregisterSession(h.handshook.remove)
 	hooks.AddBeforeCallTool(h.sseUnsent.called)
 	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit).middleware)
 
@@ -117,14 +125,14 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.health)
-	mux.Handle("/mcp", h.guard(h.limitBody(h.capSessions(h.streamable, func(r *http.Request) bool {
+	mux.Handle("/mcp", h.bodyDeadline(h.guard(h.limitBody(h.checkRPC(h.capSessions(h.streamable, func(r *http.Request) bool {
 		// 2026-07-28 requests are stateless (they must name that version in this header):
 		// they never open a session, so the cap does not apply to them.
 		return r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "" &&
 			!mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
-	}))))
-	mux.Handle("/sse", h.guard(h.capSessions(h.sseUnsent.watch(h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet })))
-	mux.Handle("/message", h.guard(h.limitBody(h.sse.MessageHandler())))
+	}))))))
+	mux.Handle("/sse", h.bodyDeadline(h.guard(h.capSessions(h.sseUnsent.watch(h.ids, h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet }))))
+	mux.Handle("/message", h.bodyDeadline(h.guard(h.limitBody(h.checkRPC(h.sse.MessageHandler())))))
 	h.Handler = mux
 	return h
 }
@@ -136,6 +144,9 @@ func (h *HTTPServer) health(w http.ResponseWriter, _ *http.Request) {
 
 // jsonRPCError answers with an HTTP status and a JSON-RPC error body.
 func jsonRPCError(w http.ResponseWriter, status, code int, msg string) {
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		w.Header().Set("Connection", "close") // a refused caller keeps no connection open
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": code, "message": msg}})
@@ -202,18 +213,6 @@ func (h *HTTPServer) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], h.authHash[:]) == 1
 }
 
-func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
-	limit := h.app.Config.MaxBodyBytes
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			jsonRPCError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body is larger than %d bytes (--max-body-bytes)", limit))
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		next.ServeHTTP(w, r)
-	})
-}
-
 // capSessions refuses a request that would open a new session once --max-sessions are open.
 func (h *HTTPServer) capSessions(next http.Handler, opens func(*http.Request) bool) http.Handler {
 	limit := int64(h.app.Config.MaxSessions)
@@ -266,6 +265,7 @@ func (a *App) runHTTP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ln = limitConns(ln, a.Config.MaxConns, a.Config.MaxConnsPerIP, a.Logger)
 	select {
 	case a.listening <- ln.Addr().String():
 	default:
@@ -408,9 +408,9 @@ func (u *sseUnsent) sent(session string, event []byte) {
 
 // watch wraps the SSE stream handler to see what it writes; when a stream ends, its
 // undelivered answers are forgotten.
-func (u *sseUnsent) watch(next http.Handler) http.Handler {
+func (u *sseUnsent) watch(ids idSurrogates, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &sseWriter{ResponseWriter: w, u: u}
+		sw := &sseWriter{ResponseWriter: w, u: u, ids: ids}
 		defer func() {
 			u.mu.Lock()
 			delete(u.m, sw.session)
@@ -424,11 +424,15 @@ func (u *sseUnsent) watch(next http.Handler) http.Handler {
 type sseWriter struct {
 	http.ResponseWriter
 	u       *sseUnsent
+	ids     idSurrogates // answers on the stream carry the client's ids exactly
 	session string
 }
 
 func (w *sseWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(w.ids.restore(p))
+	if err == nil {
+		n = len(p)
+	}
 	if w.session == "" { // the first event names the message endpoint: /message?sessionId=…
 		if _, rest, ok := bytes.Cut(p, []byte("sessionId=")); ok {
 			end := bytes.IndexAny(rest, "&\r\n")

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/lmittmann/tint"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/logsafe"
 )
 
 // ParseLevel reads --log-level.
@@ -30,7 +32,7 @@ func ParseLevel(s string) (slog.Level, error) {
 func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	lvl, _ := ParseLevel(level)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+		return slog.New(slog.NewJSONHandler(escapingWriter{w}, &slog.HandlerOptions{Level: lvl}))
 	}
 	return slog.New(tint.NewHandler(w, &tint.Options{Level: lvl, TimeFormat: "15:04:05.000", NoColor: !isTerminal(w) || os.Getenv("NO_COLOR") != ""}))
 }
@@ -42,4 +44,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// escapingWriter writes JSON log lines with their bidi controls and other non-printable
+// characters escaped (logsafe.EscapeJSON), as the text format's quoting does. slog's JSON
+// handler writes each record in one Write, so each call holds whole JSON values.
+type escapingWriter struct{ w io.Writer }
+
+func (e escapingWriter) Write(p []byte) (int, error) {
+	if _, err := e.w.Write(logsafe.EscapeJSON(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

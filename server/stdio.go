@@ -102,13 +102,23 @@ func (c *stdioConn) readFrom(ctx context.Context, r *bufio.Reader, done chan<- e
 			_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST,
 				fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.app.Config.MaxBodyBytes), nil))
 		} else if len(line) > 0 && !c.inflight.stopped() {
-			switch m := peekMessage(line); {
+			switch m, refusal := checkMessage(line); {
+			case refusal != nil:
+				_ = c.write(refusal)
 			case m.isResponse():
 				c.session.deliver(m)
+			case m.isRequest() && m.Method == string(mcp.MethodInitialize):
+				// Answered at the reader, like notifications: a request piped right behind it
+				// (echo initialize; echo tools/call) then finds the handshake done.
+				c.answer(ctx, m, boundClientText(line))
 			case m.isRequest():
+				if refusal := c.beforeInitialize(m, line); refusal != nil {
+					_ = c.write(refusal)
+					break
+				}
 				ok, busy := c.inflight.begin()
 				if busy {
-					_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(rawID(m.ID)), errCodeBusy, fmt.Sprintf(
+					_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), errCodeBusy, fmt.Sprintf(
 						"server busy: %d requests are already being answered on this connection; send this one again once some answers are in", stdioMaxInFlight), nil))
 				}
 				if request = ok; request {
@@ -116,12 +126,12 @@ func (c *stdioConn) readFrom(ctx context.Context, r *bufio.Reader, done chan<- e
 						go c.readFrom(ctx, r, done) // someone must read the next line
 					}
 					c.rmu.Unlock()
-					c.answer(ctx, m.ID, line)
+					c.answer(ctx, m, boundClientText(line))
 					c.inflight.end()
 				}
 			case isBlank(line):
 			default: // a notification (no answer) or a message mcp-go answers with a JSON-RPC error
-				c.answer(ctx, m.ID, line)
+				c.answer(ctx, m, boundClientText(line))
 			}
 		}
 		if !request {
@@ -132,6 +142,26 @@ func (c *stdioConn) readFrom(ctx context.Context, r *bufio.Reader, done chan<- e
 			return
 		}
 	}
+}
+
+// beforeInitialize refuses a request that comes before initialize, other than ping, on the
+// protocols that have the handshake: "The client SHOULD NOT send requests other than pings
+// before the server has responded to the initialize request" (MCP 2025-11-25, Lifecycle),
+// and a tools/call that ran then would act before the client said who it is. A request that
+// declares protocol 2026-07-28 in _meta has no handshake to wait for: that revision requires
+// io.modelcontextprotocol/protocolVersion and io.modelcontextprotocol/clientCapabilities in
+// every request's _meta (MCP 2026-07-28, Base Protocol: _meta), and mcp-go answers a request
+// missing the capabilities with -32602.
+func (c *stdioConn) beforeInitialize(m rpcShape, line []byte) *mcp.JSONRPCError {
+	if c.session.handshake.Load() || m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing) {
+		return nil
+	}
+	if mcp.IsModernProtocol(protocolOf(line)) {
+		return nil
+	}
+	e := mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), mcp.INVALID_REQUEST, fmt.Sprintf(
+		"%s before initialize: send initialize first (protocol 2025-11-25 and earlier), or carry io.modelcontextprotocol/protocolVersion \"2026-07-28\" and io.modelcontextprotocol/clientCapabilities in params._meta", clipHeader(m.Method)), nil)
+	return &e
 }
 
 // readLine reads up to and including the next newline. A line longer than limit is skipped to
@@ -153,17 +183,21 @@ func readLine(r *bufio.Reader, limit int64) (line []byte, tooLong bool, err erro
 }
 
 // answer runs one message through the MCP server and writes its response, if any.
-func (c *stdioConn) answer(ctx context.Context, id json.RawMessage, line []byte) {
+func (c *stdioConn) answer(ctx context.Context, m rpcShape, line []byte) {
+	id := m.ID
 	defer func() {
 		if p := recover(); p != nil {
 			c.app.Logger.Error("panic while answering a stdio message", "panic", fmt.Sprint(p))
 			if len(id) > 0 {
-				_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(rawID(id)), mcp.INTERNAL_ERROR, "internal error", nil))
+				_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(id), mcp.INTERNAL_ERROR, "internal error", nil))
 			}
 		}
 	}()
 	if resp := c.app.MCP.HandleMessage(ctx, line); resp != nil {
-		if err := c.write(resp); err != nil {
+		if _, ok := resp.(mcp.JSONRPCResponse); ok && m.Method == string(mcp.MethodInitialize) {
+			c.session.handshake.Store(true)
+		}
+		if err := c.write(withID(resp, id)); err != nil { // the id exactly as sent: mcp-go rounds large numbers
 			c.app.Logger.Error("writing to stdout", "err", err)
 		}
 	}
@@ -228,18 +262,6 @@ func isBlank(line []byte) bool {
 		}
 	}
 	return true
-}
-
-// rawID turns a JSON id back into the value mcp-go's RequestId holds.
-func rawID(id json.RawMessage) any {
-	var v any
-	if json.Unmarshal(id, &v) != nil {
-		return nil
-	}
-	if f, ok := v.(float64); ok && f == float64(int64(f)) {
-		return int64(f)
-	}
-	return v
 }
 
 // inflight counts requests being answered; once stopped, no new request begins.

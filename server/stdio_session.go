@@ -10,6 +10,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/logsafe"
 )
 
 // stdioSession is the MCP session of the stdio connection: what the client said at initialize,
@@ -17,7 +19,8 @@ import (
 type stdioSession struct {
 	notifications chan mcp.JSONRPCNotification
 	send          func(msg any) error
-	initialized   atomic.Bool
+	initialized   atomic.Bool // mcp-go's flag: also set by any 2026-07-28 request
+	handshake     atomic.Bool // initialize answered without error (see stdioConn.beforeInitialize)
 	nextID        atomic.Int64
 
 	mu           sync.Mutex
@@ -53,7 +56,14 @@ func (s *stdioSession) GetClientInfo() mcp.Implementation {
 	return s.clientInfo
 }
 
+// SetClientInfo keeps what the client says it is, clipped: the name and version go into every
+// audit record, and a client must not be able to make those megabytes.
 func (s *stdioSession) SetClientInfo(info mcp.Implementation) {
+	info.Name = logsafe.Clip(info.Name, logsafe.ClientTextMax)
+	info.Version = logsafe.Clip(info.Version, logsafe.ClientTextMax)
+	info.Title = logsafe.Clip(info.Title, logsafe.ClientTextMax)
+	info.Description = logsafe.Clip(info.Description, logsafe.ClientTextMax)
+	info.WebsiteURL = logsafe.Clip(info.WebsiteURL, logsafe.ClientTextMax)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clientInfo = info

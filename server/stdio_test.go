@@ -227,3 +227,54 @@ func TestStdioForwardsServerNotifications(t *testing.T) {
 		t.Fatalf("want the notification on stdout, got %v", m)
 	}
 }
+
+// TestStdioStrictJSONRPC: a request before initialize does not run (ping does), ids come back
+// byte for byte, unusable ids and batches get -32600 with a null id.
+func TestStdioStrictJSONRPC(t *testing.T) {
+	t.Parallel()
+	p := startStdio(t, "--confirm", "off")
+	p.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_run","arguments":{"run_id":"` + sandbox.IDs.ArchivedRun + `"}}}`)
+	if m := p.next(); m["error"] == nil || m["error"].(map[string]any)["code"] != float64(-32600) {
+		t.Fatalf("tools/call before initialize: %v", m)
+	}
+	p.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	if m := p.next(); m["result"] == nil {
+		t.Fatalf("ping before initialize: %v", m)
+	}
+	for _, bad := range []string{`{"a":1}`, `[2]`, `true`, `null`} {
+		p.send(`{"jsonrpc":"2.0","id":` + bad + `,"method":"ping"}`)
+		if m := p.next(); m["id"] != nil || m["error"].(map[string]any)["code"] != float64(-32600) {
+			t.Fatalf("id %s: %v", bad, m)
+		}
+	}
+	p.send(`[{"jsonrpc":"2.0","id":3,"method":"ping"}]`)
+	if m := p.next(); m["id"] != nil || m["error"].(map[string]any)["code"] != float64(-32600) {
+		t.Fatalf("batch: %v", m)
+	}
+	p.send(strings.Replace(stdioInit, `"id":1`, `"id":9007199254740993`, 1))
+	line, err := p.out.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, `{"jsonrpc":"2.0","id":9007199254740993,"result"`) {
+		t.Fatalf("initialize with a large id: %q %v", line, err)
+	}
+	p.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"` + sandbox.IDs.ArchivedRun + `"}}}`)
+	if m := p.next(); m["result"] == nil || m["result"].(map[string]any)["isError"] == true {
+		t.Fatalf("the archived run is gone or unreadable after a refused pre-initialize delete: %v", m)
+	}
+}
+
+// TestStdioRequestPipedBehindInitializeRuns: a script that writes initialize and a call at once,
+// without waiting for the answer, is served: initialize is answered before the next line is read.
+func TestStdioRequestPipedBehindInitializeRuns(t *testing.T) {
+	t.Parallel()
+	p := startStdio(t)
+	lines := []string{strings.Replace(stdioInit, `"name":"t"`, `"name":"`+strings.Repeat("t", 100_000)+`"`, 1)}
+	for i := range 20 {
+		lines = append(lines, `{"jsonrpc":"2.0","id":`+itoa(10+i)+`,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"`+sandbox.IDs.ArchivedRun+`"}}}`)
+	}
+	p.send(strings.Join(lines, "\n"))
+	for range len(lines) {
+		if m := p.next(); m["error"] != nil {
+			t.Fatalf("pipelined behind initialize: %v", m)
+		}
+	}
+}

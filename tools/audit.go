@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/logsafe"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
@@ -90,6 +91,7 @@ func (a *FileRecorder) Record(_ context.Context, r Record) error {
 	if err != nil {
 		return err
 	}
+	b = logsafe.EscapeJSON(b) // no bidi or invisible characters raw in the file
 	a.mu.Lock()
 	if _, err := a.f.Write(append(b, '\n')); err != nil {
 		a.mu.Unlock()

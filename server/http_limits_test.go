@@ -1,0 +1,128 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+)
+
+// slowPost opens a connection to base, sends a POST /mcp head announcing a 100000-byte body,
+// then one byte every 50 ms; it returns the response status line and how long until the server
+// ended the connection.
+func slowPost(t *testing.T, base string, headers string) (string, time.Duration) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n%s\r\n", headers)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				if _, err := conn.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, _ := bufio.NewReader(conn).ReadString('\n')
+	_, err = io.Copy(io.Discard, conn) // until the server closes
+	if err != nil {
+		t.Fatalf("connection still open 5 s after a slow body began (status %q): %v", status, err)
+	}
+	return strings.TrimSpace(status), time.Since(start)
+}
+
+// TestSlowBodyIsCutOffAtTheDeadline: a caller with the token that sends its body slowly gets
+// 408 and a closed connection at --body-read-timeout; one without the token gets 401 and a
+// closed connection at once.
+func TestSlowBodyIsCutOffAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	const secret = "caller-secret-for-slow-bodies"
+	f := newFixture(t, fixtureOpts{auth: secret}, "--body-read-timeout", "400ms")
+	status, took := slowPost(t, f.URL, "Authorization: Bearer "+secret+"\r\n")
+	if !strings.Contains(status, " 408 ") || took < 400*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("authenticated slow body: %q after %v, want 408 at about 400ms", status, took)
+	}
+	status, took = slowPost(t, f.URL, "")
+	if !strings.Contains(status, " 401 ") || took > 300*time.Millisecond {
+		t.Fatalf("unauthenticated slow body: %q after %v, want 401 at once", status, took)
+	}
+}
+
+// TestBodyDeadlineDoesNotCutLongCalls: once the body is in, a tool call may take longer than
+// --body-read-timeout (an expired read deadline would look like a disconnect and cancel it).
+func TestBodyDeadlineDoesNotCutLongCalls(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{spy: true}, "--body-read-timeout", "200ms")
+	f.SB.SetFaults(sandbox.Fault{Kind: "latency", Param: "700ms"})
+	c := connectHTTP(t, kindStreamable, f.URL, clientOpts{era: legacyEra})
+	t.Cleanup(func() { _ = c.Close() })
+	res := mustCall(t, ctxT(t, 10*time.Second), c, "get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+	if res.IsError {
+		t.Fatalf("a call slower than the body deadline failed: %s", text(res))
+	}
+	for _, r := range f.SB.done() {
+		if r.CtxErr != nil {
+			t.Fatalf("the request to Tallyfy was cancelled: %v", r.CtxErr)
+		}
+	}
+}
+
+// TestSessionSlots: GET and DELETE /mcp need a session initialize opened, and a failed
+// initialize holds no slot once answered.
+func TestSessionSlots(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{}, "--max-sessions", "2")
+	for i := 0; i < 5; i++ {
+		if code, _, body := getStatus(t, f.URL+"/mcp", nil); code != http.StatusBadRequest || !strings.Contains(body, "Mcp-Session-Id") {
+			t.Fatalf("GET without a session: %d %s", code, body)
+		}
+		code, _, _ := getStatus(t, f.URL+"/mcp", map[string]string{"Mcp-Session-Id": "mcp-session-00000000-0000-4000-8000-00000000000" + fmt.Sprint(i)})
+		if code != http.StatusNotFound {
+			t.Fatalf("GET with a session the server never issued: %d, want 404", code)
+		}
+		_, hdr, body := rawPost(t, f.URL+"/mcp", strings.Replace(initBody, `"2025-11-25"`, `123`, 1), nil)
+		if code, _ := checkJSONRPCError(t, body); code != -32600 || hdr.Get("Mcp-Session-Id") == "" {
+			t.Fatalf("failed initialize: %d %v", code, hdr)
+		}
+	}
+	if n := f.H.sessions.Load(); n != 0 {
+		t.Fatalf("%d session slots taken after only refused GETs and failed initializes", n)
+	}
+	for i := 0; i < 2; i++ {
+		if code, hdr, body := rawPost(t, f.URL+"/mcp", initBody, nil); code != http.StatusOK || hdr.Get("Mcp-Session-Id") == "" {
+			t.Fatalf("initialize %d: %d %s", i, code, body)
+		}
+	}
+	if code, _, _ := rawPost(t, f.URL+"/mcp", initBody, nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("third initialize under --max-sessions 2: %d, want 503", code)
+	}
+}
+
+// TestEmptyChunkedBody: a chunked POST with no bytes is a parse error, not a crash.
+func TestEmptyChunkedBody(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	req, _ := http.NewRequest(http.MethodPost, f.URL+"/mcp", io.NopCloser(strings.NewReader(""))) // unknown length: chunked
+	req.Header.Set("Content-Type", "application/json")
+	code, _, body := do(t, req)
+	if c, _ := checkJSONRPCError(t, body); code != http.StatusBadRequest || c != -32700 {
+		t.Fatalf("empty chunked body: %d %s", code, body)
+	}
+}

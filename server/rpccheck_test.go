@@ -1,0 +1,157 @@
+package server
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+func TestCheckMessage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		msg    string
+		refuse bool
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, false},
+		{`{"jsonrpc":"2.0","id":"a","method":"ping"}`, false},
+		{`{"jsonrpc":"2.0","id":-9007199254740993,"method":"ping"}`, false},
+		{`{"jsonrpc":"2.0","method":"notifications/initialized"}`, false},
+		{`{"jsonrpc":"2.0","id":null,"result":{}}`, false}, // an answer with a null id: mcp-go ignores it
+		{`not json`, false}, // mcp-go's -32700
+		{` [{"jsonrpc":"2.0","id":1,"method":"ping"}]`, true},
+		{`{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`, true},
+		{`{"jsonrpc":"2.0","id":[1],"method":"ping"}`, true},
+		{`{"jsonrpc":"2.0","id":true,"method":"ping"}`, true},
+		{`{"jsonrpc":"2.0","id":false,"method":"ping"}`, true},
+		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, true},
+	} {
+		_, refusal := checkMessage([]byte(tc.msg))
+		if (refusal != nil) != tc.refuse {
+			t.Errorf("%s: refused=%v, want %v", tc.msg, refusal != nil, tc.refuse)
+		}
+		if refusal != nil && (refusal.Error.Code != mcp.INVALID_REQUEST || !refusal.ID.IsNil()) {
+			t.Errorf("%s: %+v, want -32600 with a null id", tc.msg, refusal)
+		}
+	}
+}
+
+func TestIDKeepsText(t *testing.T) {
+	t.Parallel()
+	for id, want := range map[string]bool{
+		`1`: true, `-7`: true, `9007199254740992`: true, `"x"`: true, `0.5`: true,
+		`9007199254740993`: false, `123456789012345678901234`: false, `1.50`: false, `1e3`: false,
+	} {
+		if got := idKeepsText(json.RawMessage(id)); got != want {
+			t.Errorf("idKeepsText(%s) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestIDSurrogatesRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := newIDSurrogates()
+	msg := []byte(`{"jsonrpc":"2.0","id":9007199254740993,"method":"ping"}`)
+	m, _ := checkMessage(msg)
+	sub := s.substitute(msg, m)
+	var seen struct{ ID any }
+	if err := json.Unmarshal(sub, &seen); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := seen.ID.(string); !ok {
+		t.Fatalf("substituted id is %T, want a string mcp-go keeps", seen.ID)
+	}
+	answer, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": seen.ID, "result": map[string]any{}})
+	if got := string(s.restore(answer)); !strings.Contains(got, `"id":9007199254740993,`) {
+		t.Fatalf("restored answer %s", got)
+	}
+	// A cancellation names the request by the same surrogate.
+	cancel := []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9007199254740993}}`)
+	m, _ = checkMessage(cancel)
+	if !strings.Contains(string(s.substitute(cancel, m)), string(s.surrogate(json.RawMessage(`9007199254740993`)))) {
+		t.Fatal("notifications/cancelled kept the id mcp-go would round")
+	}
+	// Ids mcp-go keeps are left alone, and so is text that only looks like a surrogate.
+	plain := []byte(`{"jsonrpc":"2.0","id":7,"method":"ping"}`)
+	m, _ = checkMessage(plain)
+	if got := s.substitute(plain, m); &got[0] != &plain[0] {
+		t.Fatal("a message with an exact id was rewritten")
+	}
+	odd := append(append([]byte(`{"x":`), s.prefix...), `abc"}`...)
+	if string(s.restore(odd)) != string(odd) {
+		t.Fatal("restore changed a string that is not a surrogate id")
+	}
+}
+
+func TestHasStringOver(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]bool{
+		`{"a":"` + strings.Repeat("x", 10) + `"}`:                      false,
+		`{"a":"` + strings.Repeat("x", 11) + `"}`:                      true,
+		`{"` + strings.Repeat("k", 11) + `":1}`:                        true,
+		`{"a":"` + strings.Repeat(`\"`, 3) + `","b":"` + `xxxx` + `"}`: false, // escaped quotes do not end a string
+		`{"a":"` + strings.Repeat(`\"`, 6) + `"}`:                      true,
+		`{"a":"` + strings.Repeat("x", 20):                             true, // unterminated
+	} {
+		if got := hasStringOver([]byte(text), 10); got != want {
+			t.Errorf("hasStringOver(%s, 10) = %v, want %v", text, got, want)
+		}
+	}
+}
+
+func TestBoundClientText(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("n", 5000)
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"experimental":{"x":"` +
+		strings.Repeat("c", 20000) + `"},"elicitation":{}},"clientInfo":{"name":"` + long + `","version":"1","icons":[{"src":"` + long + `"}]}}}`
+	var got mcp.InitializeRequest
+	if err := json.Unmarshal(boundClientText([]byte(init)), &got); err != nil {
+		t.Fatal(err)
+	}
+	ci := got.Params.ClientInfo
+	if len([]rune(ci.Name)) != 200 || !strings.HasSuffix(ci.Name, "…") || ci.Version != "1" || len(ci.Icons) != 0 {
+		t.Fatalf("clientInfo after bounding: name %d runes, version %q, %d icons", len([]rune(ci.Name)), ci.Version, len(ci.Icons))
+	}
+	if got.Params.Capabilities.Experimental != nil || got.Params.Capabilities.Elicitation == nil {
+		t.Fatalf("capabilities after bounding: %+v", got.Params.Capabilities)
+	}
+	modern := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"` + long + `","version":"1"}}}}`
+	var meta struct {
+		Params struct {
+			Meta map[string]json.RawMessage `json:"_meta"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal(boundClientText([]byte(modern)), &meta); err != nil {
+		t.Fatal(err)
+	}
+	var info mcp.Implementation
+	_ = json.Unmarshal(meta.Params.Meta["io.modelcontextprotocol/clientInfo"], &info)
+	if len([]rune(info.Name)) != 200 || meta.Params.Meta["io.modelcontextprotocol/protocolVersion"] == nil {
+		t.Fatalf("2026-07-28 _meta after bounding: %s", meta.Params.Meta)
+	}
+	short := []byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"claude-code","version":"2.1.0"}}}`)
+	if got := boundClientText(short); &got[0] != &short[0] {
+		t.Fatal("an ordinary initialize was rewritten")
+	}
+}
+
+// BenchmarkStdioLineChecks is what every stdio line now costs before mcp-go sees it.
+func BenchmarkStdioLineChecks(b *testing.B) {
+	for name, line := range map[string][]byte{
+		"legacy tools/call": []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"2db5a39eaf55b1f0cc06bb080d71a6df"}}}`),
+		"2026-07-28 tools/call": []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"2db5a39eaf55b1f0cc06bb080d71a6df"},` +
+			`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"claude-code","version":"2.1.0"}}}}`),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m, refusal := checkMessage(line)
+				if refusal != nil || !m.isRequest() {
+					b.Fatal("refused")
+				}
+				_ = boundClientText(line)
+			}
+		})
+	}
+}
