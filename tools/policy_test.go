@@ -115,7 +115,7 @@ func TestPolicyFilter(t *testing.T) {
 						hiddenActions++
 					}
 				}
-				recs := h.audit.all()
+				recs := h.audit.outcomes()
 				if len(recs) != hiddenActions {
 					t.Errorf("%d audit records for %d hidden lifecycle/delete calls: %+v", len(recs), hiddenActions, recs)
 				}
@@ -160,7 +160,7 @@ func TestPolicyHandlerRecheck(t *testing.T) {
 			if h.sb.Requests() != 0 {
 				t.Errorf("%s under %+v reached the sandbox", c.tool, c.policy)
 			}
-			if recs := h.audit.all(); len(recs) != 1 || recs[0].Outcome != "refused" || recs[0].Tool != c.tool {
+			if recs := h.audit.outcomes(); len(recs) != 1 || recs[0].Outcome != "refused" || recs[0].Tool != c.tool {
 				t.Errorf("audit %+v", recs)
 			}
 		}
@@ -209,7 +209,7 @@ func TestProtect(t *testing.T) {
 		if !res.Changed || h.lookup(k.kind, k.archived).Archived {
 			t.Errorf("restore of protected: %+v", res)
 		}
-		for _, rec := range h.audit.all()[:2] {
+		for _, rec := range h.audit.outcomes()[:2] {
 			if rec.Outcome != "refused" || rec.Detail != "protected" {
 				t.Errorf("audit %+v", rec)
 			}
@@ -288,7 +288,7 @@ func TestDeleteBudget(t *testing.T) {
 			t.Error("sandbox state after the window moved")
 		}
 		var outcomes []string
-		for _, rec := range h.audit.all() {
+		for _, rec := range h.audit.outcomes() {
 			outcomes = append(outcomes, rec.Tool+":"+rec.Outcome)
 		}
 		want := []string{"delete_run:ok", "delete_run:ok", "delete_run:refused", "archive_task:noop", "delete_run:ok", "delete_task:refused"}
@@ -352,7 +352,7 @@ func TestDeleteBudgetSharedAcrossSessions(t *testing.T) {
 		if h.gone("run", sandbox.IDs.CompleteRun) || h.gone("task", sandbox.IDs.ArchivedTask) {
 			t.Fatal("over budget")
 		}
-		recs := h.audit.all()
+		recs := h.audit.outcomes()
 		if len(recs) != 4 || recs[0].Session == recs[1].Session || recs[1].ClientName != "second-client" {
 			t.Errorf("audit sessions: %+v", recs)
 		}
