@@ -235,10 +235,29 @@ func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult)
 // validation (e.g. run_id "<id>/delete": the attempt is what an operator most wants to see) or a
 // tool the policy hides. Only argument names go into detail, never their values.
 func (ts *Toolset) RecordRefused(ctx context.Context, tool, detail string) {
+	ts.recordRefused(ctx, tool, "", detail)
+}
+
+// RecordRefusedCall audits a lifecycle or permanent call that the server refused before its
+// handler ran (e.g. the per-session rate limit), naming the resource when the arguments carry
+// a well-formed ID.
+func (ts *Toolset) RecordRefusedCall(ctx context.Context, req mcp.CallToolRequest, detail string) {
+	t, ok := ByName(req.Params.Name)
+	if !ok || t.Tier == TierRead {
+		return
+	}
+	id, _ := req.GetArguments()[resources[t.Kind].idArg].(string)
+	if !tallyfy.ValidID(id) {
+		id = ""
+	}
+	ts.recordRefused(ctx, t.Name, id, detail)
+}
+
+func (ts *Toolset) recordRefused(ctx context.Context, tool, id, detail string) {
 	t, ok := ByName(tool)
 	if !ok || t.Tier == TierRead {
 		return
 	}
-	c := &call{tool: t, res: resources[t.Kind], started: ts.now(), outcome: "refused", errDetail: detail}
+	c := &call{tool: t, res: resources[t.Kind], id: id, started: ts.now(), outcome: "refused", errDetail: detail}
 	ts.finish(ctx, c, mcp.NewToolResultError(detail))
 }
