@@ -166,7 +166,7 @@ func withElicit(h client.ElicitationHandler) option {
 func withElicitTimeout(d time.Duration) option {
 	return func(c *config) { c.opts.ElicitTimeout = d }
 }
-func withRecorder(r tools.Recorder) option { return func(c *config) { c.opts.Audit = r } }
+func withRecorder(r tools.Recorder) option   { return func(c *config) { c.opts.Audit = r } }
 func withBudget(b tools.DeleteBudget) option { return func(c *config) { c.opts.Budget = b } }
 func withWrap(w func(http.Handler) http.Handler) option {
 	return func(c *config) { c.wrap = w }
