@@ -69,7 +69,7 @@ func (a auditJSON) MarshalJSON() ([]byte, error) { return a, nil }
 // finished, so concurrent calls wait for one fsync together instead of one each.
 type FileRecorder struct {
 	mu      sync.Mutex // guards f's writes and written
-	f       *os.File
+	f       syncFile
 	written uint64 // records written so far
 	syncMu  sync.Mutex
 	synced  uint64 // records known to be on disk
@@ -82,8 +82,17 @@ func OpenAuditFile(path string) (*FileRecorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	return &FileRecorder{f: f}, nil
+	return newFileRecorder(f), nil
 }
+
+// syncFile is what FileRecorder writes to: an *os.File, or in tests one that counts syncs.
+type syncFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+func newFileRecorder(f syncFile) *FileRecorder { return &FileRecorder{f: f} }
 
 func (a *FileRecorder) Record(_ context.Context, r Record) error {
 	b, err := json.Marshal(r)
