@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -192,7 +193,8 @@ func TestProtect(t *testing.T) {
 	t.Parallel()
 	var protect []string
 	for _, k := range kinds {
-		protect = append(protect, k.live, k.archived)
+		// Uppercase IDs protect too: entries are normalized (tool arguments are lowercase).
+		protect = append(protect, strings.ToUpper(k.live), " "+k.archived)
 	}
 	pol := tools.Policy{Protect: protect, MaxDeletesPerHour: -1}
 	perKind(t, []option{withPolicy(pol), withConfirm(tools.ConfirmOff)}, func(t *testing.T, h *harness, k kindInfo) {
@@ -230,6 +232,21 @@ func TestProtect(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestProtectRefusesNonIDs: a protected entry that is not an ID stops the toolset, naming it.
+func TestProtectRefusesNonIDs(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"Onboarding - Jane", kinds[0].live + "/delete", kinds[0].live[:31], ""} {
+		_, err := tools.NormalizeProtectedIDs([]string{kinds[1].live, bad})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) {
+			t.Errorf("NormalizeProtectedIDs(%q): %v", bad, err)
+		}
+	}
+	got, err := tools.NormalizeProtectedIDs([]string{strings.ToUpper(kinds[1].live), kinds[1].live, " " + kinds[2].live + " "})
+	if err != nil || !slices.Equal(got, []string{kinds[1].live, kinds[2].live}) {
+		t.Errorf("NormalizeProtectedIDs: %v, %v", got, err)
+	}
 }
 
 // archiveAll archives more items so budget tests have enough to delete.
