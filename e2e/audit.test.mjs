@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { startClient, archivedRun, archivedTemplate, activeRun, tempDir, textOf, within, leakOf, SANDBOX_ADMIN_TOKEN } from './lib.mjs';
+import { startClient, startHttpServer, connectHttp, archivedRun, archivedTemplate, activeRun, tempDir, textOf, within, leakOf, SANDBOX_ADMIN_TOKEN } from './lib.mjs';
 
 function readAudit(file) {
   const raw = readFileSync(file, 'utf8');
@@ -123,5 +123,27 @@ describe('audit log', { concurrency: true }, () => {
     const byId = new Map(runs.structuredContent.runs.map((r) => [r.id, r]));
     assert.ok(byId.has(old.id), 'the run was deleted though its intent record failed');
     assert.strictEqual(byId.get(live.id).archived, false, 'the run was archived though its intent record failed');
+  });
+
+  it('records every call refused by the per-session rate limit (outcome refused, the reason, the item)', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const file = path.join(dir, 'audit.jsonl');
+    const server = await startHttpServer({ args: ['--sandbox', '--rate-limit', '1', '--audit-log', file], t });
+    const c = await connectHttp(server, { t });
+    const run = await activeRun(c); // a read: it spends from the same bucket, and is not audited
+    const results = await Promise.all(Array.from({ length: 12 }, () => c.call('archive_run', { run_id: run.id })));
+    const limited = results.filter((r) => r.isError && /Too many tool calls/.test(textOf(r)));
+    assert.ok(limited.length >= 6, `only ${limited.length} of 12 rapid calls were rate limited`);
+    const { records } = readAudit(file);
+    const refused = records.filter((r) => r.detail === 'rate limited: too many tool calls on this session');
+    assert.equal(refused.length, limited.length, `${limited.length} calls rate limited, ${refused.length} audit records say so`);
+    for (const r of refused) {
+      assert.equal(r.outcome, 'refused');
+      assert.equal(r.tool, 'archive_run');
+      assert.equal(r.resource_id, run.id);
+      assert.equal(r.transport, 'streamable-http');
+    }
+    assert.ok(!records.some((r) => r.tool === 'list_runs'), 'a rate-limited or served read was audited');
   });
 });
