@@ -202,16 +202,6 @@ func (h *HTTPServer) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], h.authHash[:]) == 1
 }
 
-// withBearer puts the hash of the request's bearer token (already accepted by guard) in ctx:
-// confirmations are bound to it, since a stateless request has no session to bind them to.
-func (h *HTTPServer) withBearer(ctx context.Context, r *http.Request) context.Context {
-	if !h.hasAuth {
-		return ctx
-	}
-	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	return tools.WithBearerHash(ctx, sha256.Sum256([]byte(strings.TrimSpace(tok))))
-}
-
 func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
 	limit := h.app.Config.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -343,6 +333,16 @@ func remoteHost(r *http.Request) string {
 		return host
 	}
 	return r.RemoteAddr
+}
+
+// withBearer puts the hash of the request's bearer token (already accepted by guard) in ctx:
+// confirmations are bound to it, since a stateless request has no session to bind them to.
+func (h *HTTPServer) withBearer(ctx context.Context, r *http.Request) context.Context {
+	if !h.hasAuth {
+		return ctx
+	}
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return tools.WithBearerHash(ctx, sha256.Sum256([]byte(strings.TrimSpace(tok))))
 }
 
 // slot is a session-count reservation made by capSessions for one request.
