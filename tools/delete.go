@@ -29,7 +29,7 @@ func (ts *Toolset) delete(ctx context.Context, req mcp.CallToolRequest, c *call)
 	if refusal := ts.protectedRefusal(c); refusal != nil {
 		return ts.finish(ctx, c, refusal)
 	}
-	if refusal := ts.budgetRefusal(c); refusal != nil {
+	if refusal := ts.budgetRefusal(ctx, c); refusal != nil {
 		return ts.finish(ctx, c, refusal)
 	}
 	e, err := ts.client.Lookup(ctx, c.res.kind, id)
@@ -54,7 +54,7 @@ func (ts *Toolset) delete(ctx context.Context, req mcp.CallToolRequest, c *call)
 	switch {
 	case ts.opts.Confirm == ConfirmOff:
 		c.confirm = "off"
-		return ts.finish(ctx, c, ts.performDelete(ctx, c, e))
+		return ts.finish(ctx, c, ts.performDelete(ctx, c, e, nil))
 	case token != "":
 		return ts.finish(ctx, c, ts.redeemToken(ctx, c, e, token))
 	case ts.opts.Confirm != ConfirmToken && canElicit(ctx):
@@ -78,7 +78,7 @@ func sessionID(ctx context.Context) string {
 
 func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, purpose string, ttl time.Duration) claims {
 	return claims{Org: ts.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: fingerprintHash(e.Fingerprint()),
-		Session: sessionID(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
+		Session: sessionID(ctx), Caller: callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
 }
 
 func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
@@ -106,7 +106,7 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 		return mcp.NewToolResultError("Nothing was deleted: this server takes confirmation only from the person (--confirm elicit), not a confirm_token. Call again without confirm_token.")
 	}
 	cl, err := ts.seal.open(token, ts.now())
-	if err == nil && !cl.matches(ts.client.OrgID(), c.tool.Name, e.ID, sessionID(ctx), "token") {
+	if err == nil && !cl.matches(ts.client.OrgID(), c.tool.Name, e.ID, sessionID(ctx), callerBinding(ctx), "token") {
 		err = errTokenForeign
 	}
 	if err == nil && cl.FP != fingerprintHash(e.Fingerprint()) {
@@ -114,15 +114,17 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the confirmation was asked (its name, state or last update differ). Call %s again without confirm_token to get a fresh preview, and confirm with the person again.",
 			c.res.noun, e.Name, c.tool.Name))
 	}
-	if err == nil && !ts.seal.consume(cl, ts.now()) {
-		err = errTokenUsed
-	}
 	if err != nil {
-		c.outcome, c.errDetail = "refused", err.Error()
-		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %v. Call %s with only %s to get a new preview and token, and confirm with the person again.",
-			err, c.tool.Name, c.res.idArg))
+		return ts.tokenRefused(c, err)
 	}
-	return ts.performDelete(ctx, c, e)
+	return ts.performDelete(ctx, c, e, &cl)
+}
+
+// tokenRefused answers a confirm_token that cannot be used.
+func (ts *Toolset) tokenRefused(c *call, err error) *mcp.CallToolResult {
+	c.outcome, c.errDetail = "refused", err.Error()
+	return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %v. Call %s with only %s to get a new preview and token, and confirm with the person again.",
+		err, c.tool.Name, c.res.idArg))
 }
 
 // canElicit reports whether this request's client declared elicitation and the question can
@@ -199,7 +201,7 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) *mcp.C
 func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) *mcp.CallToolResult {
 	c.confirm = "elicitation"
 	cl, err := ts.seal.open(state, ts.now())
-	if err == nil && !cl.matches(ts.client.OrgID(), c.tool.Name, e.ID, sessionID(ctx), "elicit") {
+	if err == nil && !cl.matches(ts.client.OrgID(), c.tool.Name, e.ID, sessionID(ctx), callerBinding(ctx), "elicit") {
 		err = errTokenForeign
 	}
 	if err != nil {
@@ -227,11 +229,7 @@ func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Enti
 		c.outcome, c.errDetail = "refused", "changed since confirmation"
 		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was being asked. Call %s again to confirm the current version.", c.res.noun, e.Name, c.tool.Name))
 	}
-	if !ts.seal.consume(cl, ts.now()) {
-		c.outcome, c.errDetail = "refused", errTokenUsed.Error()
-		return mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call " + c.tool.Name + " again to ask the person again.")
-	}
-	return ts.performDelete(ctx, c, e)
+	return ts.performDelete(ctx, c, e, &cl)
 }
 
 func cancelled(c *call, e tallyfy.Entity, msg string) *mcp.CallToolResult {
@@ -239,12 +237,26 @@ func cancelled(c *call, e tallyfy.Entity, msg string) *mcp.CallToolResult {
 	return mcp.NewToolResultStructured(res, msg)
 }
 
-// performDelete sends the delete once. An ambiguous failure (no answer, 5xx, unreadable
-// answer) is never retried blindly: the item is read again and the truth reported.
-func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity) *mcp.CallToolResult {
-	release, ok := ts.budget.tryTake(ts.now())
-	if !ok {
-		return ts.budgetRefusal(c)
+// performDelete spends a budget slot, uses up the confirmation (cl; nil under --confirm off)
+// once every check has passed, writes the intent record, and sends the delete once. An
+// ambiguous failure (no answer, 5xx, unreadable answer) is never retried blindly: the item is
+// read again and the truth reported.
+func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity, cl *claims) *mcp.CallToolResult {
+	release, refused := ts.takeBudget(ctx, c)
+	if refused != nil {
+		return refused
+	}
+	if cl != nil && !ts.seal.consume(*cl, ts.now()) {
+		release()
+		if c.confirm == "elicitation" {
+			c.outcome, c.errDetail = "refused", errTokenUsed.Error()
+			return mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call " + c.tool.Name + " again to ask the person again.")
+		}
+		return ts.tokenRefused(c, errTokenUsed)
+	}
+	if refused := ts.intend(ctx, c); refused != nil {
+		release()
+		return refused
 	}
 	err := c.res.doDelete(ctx, ts.client, e.ID)
 	if err != nil && !ambiguous(err) {

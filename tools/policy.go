@@ -1,13 +1,16 @@
 package tools
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
 // Policy is what the operator lets agents do. Exclusions and read-only always win.
@@ -49,8 +52,26 @@ func (p Policy) Allows(t Tool) bool {
 	return true
 }
 
-// Protected reports whether id is on the protect list.
+// Protected reports whether id is on the protect list (normalized by NormalizeProtectedIDs).
 func (p Policy) Protected(id string) bool { return slices.Contains(p.Protect, id) }
+
+// NormalizeProtectedIDs checks and lowercases a list of protected resource IDs. Tool
+// arguments must be lowercase IDs, so an uppercase entry kept as given would never match and
+// would protect nothing; an entry that is not an ID at all is a mistake worth stopping for.
+// Every source of protected IDs (--protect, TALLYFY_PROTECT, caller policies) goes through it.
+func NormalizeProtectedIDs(ids []string) ([]string, error) {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		n := strings.ToLower(strings.TrimSpace(id))
+		if !tallyfy.ValidID(n) {
+			return nil, fmt.Errorf("protected ID %q is not a Tallyfy ID (32 hex characters): nothing would match it", clip(id, 80))
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
 
 // policyRefusal answers a call to a tool the policy hides (reached only if the filter did not
 // run, e.g. a tool registered on a session by other code): defence in depth.
@@ -78,75 +99,41 @@ func (ts *Toolset) protectedRefusal(c *call) *mcp.CallToolResult {
 		capital(c.res.noun), c.id))
 }
 
-func (ts *Toolset) budgetRefusal(c *call) *mcp.CallToolResult {
-	ok, freeAt := ts.budget.check(ts.now())
-	if ok {
+// budgetRefusal checks, without spending, that a permanent delete is within budget, so that a
+// spent budget refuses before the person is asked to confirm.
+func (ts *Toolset) budgetRefusal(ctx context.Context, c *call) *mcp.CallToolResult {
+	refusal, err := ts.budget.Check(context.WithoutCancel(ctx), ts.now())
+	return ts.budgetAnswer(c, refusal, err)
+}
+
+// takeBudget spends one permanent delete, or answers why it cannot (never both, never
+// neither): the refusal comes from the same atomic step as the take.
+func (ts *Toolset) takeBudget(ctx context.Context, c *call) (release func(), refused *mcp.CallToolResult) {
+	release, refusal, err := ts.budget.Take(context.WithoutCancel(ctx), ts.now())
+	if err == nil && refusal == nil && release != nil {
+		return release, nil
+	}
+	if err == nil && refusal == nil { // a DeleteBudget that broke its contract: refuse, never delete
+		err = errors.New("the delete budget gave neither a slot nor a refusal")
+	}
+	return nil, ts.budgetAnswer(c, refusal, err)
+}
+
+// budgetAnswer turns a budget's refusal or failure into the call's result (nil: allowed).
+func (ts *Toolset) budgetAnswer(c *call, refusal *BudgetRefusal, err error) *mcp.CallToolResult {
+	switch {
+	case err != nil:
+		c.outcome, c.errDetail = "refused", "delete budget unavailable"
+		ts.log.Error("delete budget unavailable", "err", err)
+		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the delete budget could not be checked (%v), and without it no permanent delete is allowed. Try again later, or ask the operator to check the server's state store.", err))
+	case refusal == nil:
 		return nil
 	}
 	c.outcome, c.errDetail = "refused", "delete budget spent"
-	if ts.policy.MaxDeletesPerHour == 0 {
+	if refusal.Limit == 0 {
 		return mcp.NewToolResultError("Permanent deletes are disabled on this server (--max-deletes-per-hour 0). Nothing was deleted; archiving is still possible.")
 	}
+	now := ts.now()
 	return mcp.NewToolResultError(fmt.Sprintf("The delete budget of %d permanent deletes per hour (--max-deletes-per-hour) is spent: nothing was deleted. The next delete is allowed from %s (in %s).",
-		ts.policy.MaxDeletesPerHour, freeAt.UTC().Format(time.RFC3339), freeAt.Sub(ts.now()).Round(time.Second)))
-}
-
-// budget is a sliding-window count of permanent deletes shared by every session.
-type budget struct {
-	mu     sync.Mutex
-	limit  int // <0: no cap
-	window time.Duration
-	times  []time.Time
-}
-
-func newBudget(limit int, window time.Duration) *budget { return &budget{limit: limit, window: window} }
-
-func (b *budget) prune(now time.Time) {
-	i := 0
-	for i < len(b.times) && !b.times[i].After(now.Add(-b.window)) {
-		i++
-	}
-	b.times = b.times[i:]
-}
-
-// check reports whether a delete is allowed now, and if not when the next one will be.
-func (b *budget) check(now time.Time) (bool, time.Time) {
-	if b.limit < 0 {
-		return true, time.Time{}
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.prune(now)
-	if len(b.times) < b.limit {
-		return true, time.Time{}
-	}
-	if len(b.times) == 0 {
-		return false, time.Time{}
-	}
-	return false, b.times[0].Add(b.window)
-}
-
-// tryTake spends one delete if the budget allows; release gives it back when the delete did
-// not happen. Check and spend happen under one lock so concurrent sessions cannot overspend.
-func (b *budget) tryTake(now time.Time) (release func(), ok bool) {
-	if b.limit < 0 {
-		return func() {}, true
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.prune(now)
-	if len(b.times) >= b.limit {
-		return nil, false
-	}
-	b.times = append(b.times, now)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if i := slices.Index(b.times, now); i >= 0 {
-				b.times = slices.Delete(b.times, i, i+1)
-			}
-		})
-	}, true
+		refusal.Limit, refusal.FreeAt.UTC().Format(time.RFC3339), max(refusal.FreeAt.Sub(now), 0).Round(time.Second)))
 }

@@ -43,8 +43,11 @@ type Options struct {
 	// ElicitTimeout bounds how long the server waits for the person to answer; default 3 minutes.
 	ElicitTimeout time.Duration
 	Audit         Recorder // default: records go to Logger
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Budget caps permanent deletes; default: an in-process budget of Policy.MaxDeletesPerHour
+	// per hour. A shared deployment passes one kept in its shared store.
+	Budget DeleteBudget
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Toolset serves the table's tools against one Tallyfy organization.
@@ -53,7 +56,7 @@ type Toolset struct {
 	client *tallyfy.Client
 	policy Policy
 	seal   *sealer
-	budget *budget
+	budget DeleteBudget
 	audit  Recorder
 	log    *slog.Logger
 	now    func() time.Time
@@ -81,6 +84,14 @@ func New(opts Options) (*Toolset, error) {
 	if err := opts.Policy.Validate(); err != nil {
 		return nil, err
 	}
+	protect, err := NormalizeProtectedIDs(opts.Policy.Protect)
+	if err != nil {
+		return nil, err
+	}
+	opts.Policy.Protect = protect
+	if opts.Budget == nil {
+		opts.Budget = NewMemoryBudget(opts.Policy.MaxDeletesPerHour, time.Hour)
+	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 5 * time.Minute
 	}
@@ -102,7 +113,7 @@ func New(opts Options) (*Toolset, error) {
 	}
 	stopping, begin := context.WithCancel(context.Background())
 	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
-		budget: newBudget(opts.Policy.MaxDeletesPerHour, time.Hour), audit: opts.Audit, log: opts.Logger, now: opts.Now,
+		budget: opts.Budget, audit: opts.Audit, log: opts.Logger, now: opts.Now,
 		stopping: stopping, stop: begin}, nil
 }
 
@@ -187,6 +198,9 @@ type call struct {
 	confirm   string // how a permanent delete was confirmed
 	err       error  // the Tallyfy error behind a failure
 	errDetail string // why it was refused, for the audit record
+	// auditFailed: the intent record could not be written, so nothing was done and the
+	// result says so.
+	auditFailed bool
 }
 
 // args decodes the call's arguments (already checked against the schema by mcp-go).

@@ -36,6 +36,8 @@ type Sandbox struct {
 	extraRuns int           // generated runs added to the seed (WithExtraRuns)
 	broken    []BrokenShape // fields served in an undocumented shape (broken_shapes.go)
 
+	adminToken, memberToken string // accepted bearer tokens (WithTokens)
+
 	mu sync.Mutex // guards st
 	st *state
 
@@ -70,11 +72,18 @@ func WithExtraRuns(n int) Option {
 	return func(s *Sandbox) { s.extraRuns = max(n, 0) }
 }
 
+// WithTokens replaces the admin and member tokens (AdminToken, MemberToken) with others, so
+// that leak tests can use tokens long and distinctive enough to find any part of them.
+func WithTokens(admin, member string) Option {
+	return func(s *Sandbox) { s.adminToken, s.memberToken = admin, member }
+}
+
 // New returns a sandbox holding the seed data.
 func New(opts ...Option) *Sandbox {
 	s := &Sandbox{
-		now: func() time.Time { return time.Now().UTC() },
-		rng: rand.New(rand.NewPCG(1, 0)),
+		now:        func() time.Time { return time.Now().UTC() },
+		rng:        rand.New(rand.NewPCG(1, 0)),
+		adminToken: AdminToken, memberToken: MemberToken,
 	}
 	for _, o := range opts {
 		o(s)
@@ -273,7 +282,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
 	s.setRateLimitHeaders(w)
 
-	ro, ok := authenticate(r)
+	ro, ok := s.authenticate(r)
 	if !ok {
 		writeResponse(w, errorResponse(http.StatusUnauthorized, unauthenticatedMessage, unauthenticatedCode))
 		return
@@ -285,7 +294,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, ro)))
 }
 
-func authenticate(r *http.Request) (role, bool) {
+func (s *Sandbox) authenticate(r *http.Request) (role, bool) {
 	h := r.Header.Get("Authorization")
 	const scheme = "Bearer "
 	if len(h) < len(scheme) {
@@ -300,9 +309,9 @@ func authenticate(r *http.Request) (role, bool) {
 	}
 	var ro role
 	switch strings.TrimSpace(h[len(scheme):]) {
-	case AdminToken:
+	case s.adminToken:
 		ro = roleAdmin
-	case MemberToken:
+	case s.memberToken:
 		ro = roleMember
 	default:
 		return 0, false
