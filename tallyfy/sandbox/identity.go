@@ -10,10 +10,12 @@ import (
 // ---------------------------------------------------------------------------
 // Who is calling: GET /me and GET /me/organizations.
 //
-// Sources: GET /me is what Tallyfy's CLI (`whoami`, internal/auth/validate.go; its Me type has
-// id, email, username, first_name, last_name, timezone) and its n8n node's credential test call
-// to check a token. GET /me/organizations is operation Get_User_Organizations of the Power
-// Platform connector's Tallyfy swagger (microsoft/PowerPlatformConnectors,
+// Sources (each answer is in the contract corpus, tallyfy/testdata/contract, get-me.* and
+// list-my-organizations.*; sandbox/drift_test.go fails if these answers leave it): GET /me is
+// what Tallyfy's CLI (`whoami`, internal/auth/validate.go; its Me type has id, email, username,
+// first_name, last_name, timezone) and its n8n node's credential test call to check a token.
+// GET /me/organizations is operation Get_User_Organizations of the Power Platform connector's
+// Tallyfy swagger (microsoft/PowerPlatformConnectors,
 // certified-connectors/Tallyfy/apiDefinition.swagger.json): a paged list whose items carry id,
 // name, slug, users_count, user_status, joined_on, disabled_on, last_accessed and user_role.
 // INFERENCE: roles are spelled capitalized ("Admin", "Standard") as on the members endpoints,
@@ -70,7 +72,7 @@ func (s *Sandbox) getMe(r *http.Request) response {
 	u := userFor(r)
 	return jsonResponse(http.StatusOK, itemEnvelope{Data: map[string]any{
 		"id": u.id, "email": u.email, "username": u.username, "first_name": u.first, "last_name": u.last,
-		"timezone": "Europe/London", "profile_pic": nil, "created_at": meJoinedOn,
+		"timezone": "Europe/London",
 	}})
 }
 
