@@ -52,19 +52,19 @@ func userFor(r *http.Request) sandboxUser {
 // identityRoutes adds GET /me and GET /me/organizations (with and without the /api prefix).
 func (s *Sandbox) identityRoutes(mux *http.ServeMux) {
 	for _, prefix := range []string{"", "/api"} {
-		mux.Handle("GET "+prefix+"/me", s.identityEndpoint(s.getMe))
-		mux.Handle("GET "+prefix+"/me/organizations", s.identityEndpoint(s.listMyOrganizations))
+		mux.Handle("GET "+prefix+"/me", s.identityEndpoint(kindMe, s.getMe))
+		mux.Handle("GET "+prefix+"/me/organizations", s.identityEndpoint(kindOrganization, s.listMyOrganizations))
 	}
 }
 
-// identityEndpoint applies faults like every other endpoint, then answers.
-func (s *Sandbox) identityEndpoint(fn func(*http.Request) response) http.Handler {
+// identityEndpoint applies faults and broken shapes like every other endpoint, then answers.
+func (s *Sandbox) identityEndpoint(kind string, fn func(*http.Request) response) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		after, handled := s.applyFaults(w, r)
 		if handled {
 			return
 		}
-		s.deliver(w, fn(r), after)
+		s.deliver(w, s.breakShapes(kind, fn(r)), after)
 	})
 }
 
