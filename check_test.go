@@ -139,6 +139,37 @@ func TestCheckBinary(t *testing.T) {
 		}
 		onlyGETs(t, sb)
 	})
+	t.Run("broken identity shape", func(t *testing.T) {
+		t.Parallel()
+		sb, base := checkSandbox(t, sandbox.WithBrokenShape(sandbox.BrokenShape{Kind: "organization", Field: "user_role", Type: "object"}))
+		r := runCheck(t, sandboxEnv(base, sandbox.AdminToken), "--json")
+		rep := decodeCheck(t, r)
+		status := map[string]string{}
+		for _, c := range rep.Checks {
+			status[c.Name] = c.Status
+			switch c.Name {
+			case "organization":
+				if len(c.ShapeIssues) != 1 || c.ShapeIssues[0].Field != "organizations[].user_role" || c.ShapeIssues[0].Found != "object" ||
+					!strings.Contains(c.Message, "organizations[].user_role arrived as object") || c.Fix == "" {
+					t.Errorf("organization check = %+v", c)
+				}
+			case "role":
+				if !strings.Contains(c.Message, "(organizations[].user_role arrived as object)") {
+					t.Errorf("role check = %+v", c)
+				}
+			}
+		}
+		if r.code != 1 || rep.OK || status["organization"] != "fail" || status["token"] != "ok" || status["role"] != "ok" ||
+			status["runs"] != "ok" || rep.Organization.Role != "" || rep.Permanent != nil {
+			t.Errorf("exit %d, checks %v:\n%s", r.code, status, r.stdout)
+		}
+		text := runCheck(t, sandboxEnv(base, sandbox.AdminToken))
+		if text.code != 1 || !strings.Contains(text.stdout, "✗ organization: member of") ||
+			!strings.Contains(text.stdout, "organizations[].user_role arrived as object, a shape no Tallyfy source documents") {
+			t.Errorf("exit %d:\n%s", text.code, text.stdout)
+		}
+		onlyGETs(t, sb)
+	})
 	t.Run("no configuration", func(t *testing.T) {
 		t.Parallel()
 		r := runCheck(t, nil, "--json")

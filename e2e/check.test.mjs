@@ -67,3 +67,23 @@ test('check names a used field that arrives in an undocumented shape', async (t)
   assert.equal(text.code, 1);
   assert.match(text.stdout, /^✗ processes: .*runs\[\]\.progress arrived as array.*Next: /m);
 });
+
+test('check names an identity field that arrives in an undocumented shape (the role)', async (t) => {
+  const sb = await startSandbox({ t, brokenShape: 'organization.user_role=object' });
+  const r = await check(sb, SANDBOX_ADMIN_TOKEN, '--json');
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const rep = JSON.parse(r.stdout);
+  const c = byName(rep);
+  assert.equal(c.organization.status, 'fail', c.organization.message);
+  assert.deepEqual(c.organization.shape_issues, [{ field: 'organizations[].user_role', found: 'object' }]);
+  assert.match(c.organization.message, /organizations\[\]\.user_role arrived as object/);
+  assert.ok(c.organization.fix);
+  assert.match(c.role.message, /Tallyfy sent the role in a shape no Tallyfy source documents \(organizations\[\]\.user_role arrived as object\)/);
+  assert.equal(rep.permanent_delete_allowed, undefined);
+  assert.equal(c.token.status, 'ok');
+  assert.equal(c.runs.status, 'ok');
+
+  const text = await check(sb, SANDBOX_ADMIN_TOKEN);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /^✗ organization: member of .*organizations\[\]\.user_role arrived as object.*Next: /m);
+});

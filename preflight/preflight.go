@@ -141,6 +141,7 @@ func (r *Report) skip(name, why string) {
 
 // checkToken calls GET /me. stop is true when nothing else can work (refused token, no answer).
 func checkToken(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
+	ctx, shapes := watchShapes(ctx)
 	me, err := c.GetMe(ctx)
 	if err != nil {
 		msg, fix := diagnose(err, "read the token's user (GET /me)", rep.BaseURL)
@@ -153,12 +154,22 @@ func checkToken(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, boo
 	if me.Email != "" && me.Email != who {
 		who += " <" + me.Email + ">"
 	}
-	return Check{Name: "token", Status: StatusOK, Message: fmt.Sprintf("Tallyfy accepts it: user %s (id %s)", who, me.ID)}, false
+	msg := fmt.Sprintf("Tallyfy accepts it: user %s (id %s)", who, me.ID)
+	if who == "" { // some answers carry the id alone (tallyfy/testdata/contract/get-me.n8n.json)
+		msg = "Tallyfy accepts it: user id " + me.ID
+	}
+	return withShapes(Check{Name: "token", Status: StatusOK, Message: msg}, shapes.list()), false
 }
 
 // checkOrganization finds the organization among the user's (GET /me/organizations).
 // notMember is true when the user provably does not belong to it.
 func checkOrganization(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
+	ctx, shapes := watchShapes(ctx)
+	chk, notMember := membershipCheck(ctx, c, rep)
+	return withShapes(chk, shapes.list()), notMember
+}
+
+func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
 	ms, err := c.GetMembership(ctx)
 	var nm *tallyfy.NotMemberError
 	switch {
@@ -195,10 +206,30 @@ func checkRole(rep *Report) Check {
 		rep.PermanentDeleteAllowed = &allowed
 		return Check{Name: "role", Status: StatusOK, Message: fmt.Sprintf("%s: Tallyfy will refuse permanent deletes of processes and templates (admins only); looking up, archiving and restoring work. Use an admin's token to delete permanently, or run with --disable-permanent-delete to hide those tools", role)}
 	case role == "":
-		return Check{Name: "role", Status: StatusOK, Message: "Tallyfy did not say which role you have: whether permanent deletes of processes and templates are allowed (admins only) is decided by Tallyfy when one is tried"}
+		said := "Tallyfy did not say which role you have"
+		if odd := roleShapes(rep); odd != "" {
+			said = "Tallyfy sent the role in a shape no Tallyfy source documents (" + odd + ")"
+		}
+		return Check{Name: "role", Status: StatusOK, Message: said + ": whether permanent deletes of processes and templates are allowed (admins only) is decided by Tallyfy when one is tried"}
 	default:
 		return Check{Name: "role", Status: StatusOK, Message: fmt.Sprintf("%q, a role no Tallyfy source documents: whether permanent deletes of processes and templates are allowed (admins only) is decided by Tallyfy when one is tried", printable(string(role), 40))}
 	}
+}
+
+// roleShapes names the role fields the organization check found in an undocumented shape.
+func roleShapes(rep *Report) string {
+	var odd []Shape
+	for _, c := range rep.Checks {
+		if c.Name != "organization" {
+			continue
+		}
+		for _, s := range c.ShapeIssues {
+			if s.Field == "organizations[].user_role" || s.Field == "organizations[].role" {
+				odd = append(odd, s)
+			}
+		}
+	}
+	return shapeNames(odd)
 }
 
 // listing is one of the three listings the tools read.
@@ -227,13 +258,7 @@ var listings = []listing{
 // alone (an archived template is visible only there), and names every used field that
 // arrived in an undocumented shape.
 func checkListing(ctx context.Context, c *tallyfy.Client, l listing) Check {
-	var mu sync.Mutex
-	seen := map[Shape]bool{}
-	ctx = tallyfy.WithShapeReporter(ctx, func(is tallyfy.ShapeIssue) {
-		mu.Lock()
-		seen[Shape{Field: is.Path, Found: is.Found}] = true
-		mu.Unlock()
-	})
+	ctx, shapes := watchShapes(ctx)
 	var parts []string
 	for _, mode := range []tallyfy.Archived{tallyfy.ArchivedInclude, tallyfy.ArchivedOnly} {
 		n, pg, err := l.list(ctx, c, tallyfy.ListOptions{Archived: mode, Page: 1, PerPage: listingPageSize})
@@ -248,25 +273,69 @@ func checkListing(ctx context.Context, c *tallyfy.Client, l listing) Check {
 		parts = append(parts, fmt.Sprintf("%d of %d %s", n, max(pg.Total, n), what))
 	}
 	read := "read " + strings.Join(parts, " and ")
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) > 0 {
-		shapes := make([]Shape, 0, len(seen))
-		for s := range seen {
-			shapes = append(shapes, s)
-		}
-		sort.Slice(shapes, func(i, j int) bool {
-			return shapes[i].Field < shapes[j].Field || shapes[i].Field == shapes[j].Field && shapes[i].Found < shapes[j].Found
-		})
-		names := make([]string, len(shapes))
-		for i, s := range shapes {
-			names[i] = fmt.Sprintf("%s arrived as %s", s.Field, s.Found)
-		}
-		return Check{Name: l.name, Status: StatusFail, ShapeIssues: shapes,
-			Message: fmt.Sprintf("%s, but %s, a shape no Tallyfy source documents; the tools show such a field as unknown", read, strings.Join(names, "; ")),
-			Fix:     "report it to the tallyfy-mcp maintainers with this output (it holds no token and no field values) so the client learns the shape; until then the tools work but cannot show that field"}
+	if odd := shapes.list(); len(odd) > 0 {
+		return withShapes(Check{Name: l.name, Status: StatusOK, Message: read}, odd)
 	}
 	return Check{Name: l.name, Status: StatusOK, Message: read + "; every field the tools use is in a documented shape"}
+}
+
+// shapeWatch gathers the shape issues the client reports during one check (each once).
+type shapeWatch struct {
+	mu   sync.Mutex
+	seen map[Shape]bool
+}
+
+// watchShapes returns a context whose client calls report their shape issues to the watch.
+func watchShapes(ctx context.Context) (context.Context, *shapeWatch) {
+	w := &shapeWatch{seen: map[Shape]bool{}}
+	return tallyfy.WithShapeReporter(ctx, func(is tallyfy.ShapeIssue) {
+		w.mu.Lock()
+		w.seen[Shape{Field: is.Path, Found: is.Found}] = true
+		w.mu.Unlock()
+	}), w
+}
+
+// list returns the issues seen, sorted by field and type.
+func (w *shapeWatch) list() []Shape {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]Shape, 0, len(w.seen))
+	for s := range w.seen {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Field < out[j].Field || out[i].Field == out[j].Field && out[i].Found < out[j].Found
+	})
+	return out
+}
+
+// shapeNames words issues as "organizations[].user_role arrived as object; …".
+func shapeNames(shapes []Shape) string {
+	names := make([]string, len(shapes))
+	for i, s := range shapes {
+		names[i] = fmt.Sprintf("%s arrived as %s", s.Field, s.Found)
+	}
+	return strings.Join(names, "; ")
+}
+
+// shapeFix is what to do about a field in an undocumented shape.
+const shapeFix = "report it to the tallyfy-mcp maintainers with this output (it holds no token and no field values) so the client learns the shape; until then the tools work but cannot show that field"
+
+// withShapes fails c when a field it read arrived in an undocumented shape, and names each
+// such field (path and JSON type, never the value). A check that failed already keeps its own
+// fix first.
+func withShapes(c Check, shapes []Shape) Check {
+	if len(shapes) == 0 {
+		return c
+	}
+	c.ShapeIssues = shapes
+	c.Message += ", but " + shapeNames(shapes) + ", a shape no Tallyfy source documents; the tools show such a field as unknown"
+	if c.Status == StatusFail && c.Fix != "" {
+		c.Fix += "; then " + shapeFix
+	} else {
+		c.Status, c.Fix = StatusFail, shapeFix
+	}
+	return c
 }
 
 // checkRateLimit reports the rate-limit headers of the last answer that had any.

@@ -48,7 +48,7 @@ func TestRunSandboxBrokenShapeFlag(t *testing.T) {
 		t.Errorf("help: %v %q", err, help.String())
 	}
 	err := RunSandbox(t.Context(), []string{"--broken-shape", "user.id"}, nil, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "kind must be task, run or template") {
+	if err == nil || !strings.Contains(err.Error(), "kind must be task, run, template, me or organization") {
 		t.Errorf("bad --broken-shape: %v", err)
 	}
 }

@@ -48,7 +48,7 @@ func loadContract(t *testing.T) map[string]contractFile {
 }
 
 // serveContract answers every request with f.
-func serveContract(t *testing.T, f contractFile) *Client {
+func serveContract(t *testing.T, f contractFile, mods ...func(*Config)) *Client {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -59,7 +59,7 @@ func serveContract(t *testing.T, f contractFile) *Client {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return newTestClient(t, fastConfig(srv.URL, testToken, testOrg), func(c *Config) { c.MaxTries = 1 })
+	return newTestClient(t, fastConfig(srv.URL, testToken, testOrg), append(mods, func(c *Config) { c.MaxTries = 1 })...)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -76,6 +76,11 @@ type contractWant struct {
 	total    int // lists: pagination total
 	items    int // lists: items on the page, when more than one (the first is checked)
 	empty    bool
+	// identity (what tallyfy-mcp check reads): GET /me, and the membership GET
+	// /me/organizations gives for the organization orgID
+	userName, email string
+	orgID, role     string
+	orgStatus       string
 	// errors
 	errStatus int
 	errCode   string
@@ -116,6 +121,12 @@ var contractWants = map[string]contractWant{
 	"delete-template.docs":             {empty: true},
 	"restore-template.inference":       {id: "3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f80", name: "Legacy expense report", status: "active", archived: ptr(false)},
 	"restore-template.inference-empty": {empty: true},
+	// identity: the user (name as the check shows it) and the checked organization's membership
+	"get-me.cli":                    {id: "123", userName: "Amit Example", email: "amit@x.com"},
+	"get-me.n8n":                    {id: "USER1"},
+	"list-my-organizations.swagger": {orgID: "4c5d6e7f8091a2b3c4d5e6f708192a3b", name: "Acme Operations", role: "admin", orgStatus: "active", total: 2, items: 2},
+	"list-my-organizations.cli":     {orgID: "4c5d6e7f8091a2b3c4d5e6f708192a3b", name: "Acme", total: 1},
+	"list-my-organizations.mcp":     {orgID: "4c5d6e7f8091a2b3c4d5e6f708192a3b", total: 2, items: 2},
 	// error bodies (docs/tallyfy-api.md §4)
 	"error-404-resource.docs":       {errStatus: 404, errCode: "RESOURCE_NOT_FOUND", errMsg: "Resource not found"},
 	"error-404-endpoint.docs":       {errStatus: 404, errCode: "ENDPOINT_NOT_FOUND", errMsg: "API endpoint not found"},
@@ -157,6 +168,10 @@ func TestContractCorpusDecodes(t *testing.T) {
 			continue // TestContractCorpusHasExpectations reports it
 		}
 		t.Run(name, func(t *testing.T) {
+			if strings.HasPrefix(f.Endpoint, "GET /me") {
+				checkContractIdentity(t, f, want)
+				return
+			}
 			c := serveContract(t, f)
 			var issues []ShapeIssue
 			ctx := WithShapeReporter(context.Background(), func(is ShapeIssue) { issues = append(issues, is) })
@@ -281,6 +296,53 @@ func TestContractCorpusDecodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkContractIdentity decodes a GET /me or GET /me/organizations file as tallyfy-mcp check
+// does (GetMe; GetMembership for the organization the file's want names) and checks the fields
+// the check reports: the user's id and name, the membership's name, role and status.
+func checkContractIdentity(t *testing.T, f contractFile, want contractWant) {
+	t.Helper()
+	c := serveContract(t, f, func(c *Config) {
+		if want.orgID != "" {
+			c.OrgID = want.orgID
+		}
+	})
+	var issues []ShapeIssue
+	ctx := WithShapeReporter(context.Background(), func(is ShapeIssue) { issues = append(issues, is) })
+	switch f.Endpoint {
+	case "GET /me":
+		me, err := c.GetMe(ctx)
+		if err != nil {
+			t.Fatalf("GetMe: %v", err)
+		}
+		if me.ID != want.id || me.Name() != want.userName || me.Email != want.email {
+			t.Errorf("id/name/email = %q/%q/%q, want %q/%q/%q", me.ID, me.Name(), me.Email, want.id, want.userName, want.email)
+		}
+	case "GET /me/organizations":
+		p, err := c.ListMyOrganizations(ctx, 1, 100)
+		if err != nil {
+			t.Fatalf("ListMyOrganizations: %v", err)
+		}
+		if len(p.Items) != max(want.items, 1) || p.Pagination.Total != want.total || p.HasMore() {
+			t.Errorf("%d items, total %d, more %v; want %d, %d, no more", len(p.Items), p.Pagination.Total, p.HasMore(), max(want.items, 1), want.total)
+		}
+		ms, err := c.GetMembership(ctx)
+		if err != nil {
+			t.Fatalf("GetMembership: %v", err)
+		}
+		if ms.OrgID != want.orgID || ms.Name != want.name || string(ms.Role) != want.role || ms.Status != want.orgStatus {
+			t.Errorf("membership = %+v, want org %s name %q role %q status %q", ms, want.orgID, want.name, want.role, want.orgStatus)
+		}
+		if ms.Role != "" && !ms.Role.Known() {
+			t.Errorf("role %q is not one of the documented roles", ms.Role)
+		}
+	default:
+		t.Fatalf("unknown endpoint %q", f.Endpoint)
+	}
+	if len(issues) > 0 {
+		t.Errorf("a documented shape was reported as undocumented: %+v", issues)
 	}
 }
 

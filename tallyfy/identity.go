@@ -1,7 +1,6 @@
 package tallyfy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,9 +12,11 @@ import (
 )
 
 // Who is calling: the token's user, its role in the organization, and the rate-limit headers
-// Tallyfy sends. Sources (no live check yet):
+// Tallyfy sends. Sources (no live check yet; the answers each one shows are in the contract
+// corpus, tallyfy/testdata/contract, get-me.* and list-my-organizations.*):
 //   - GET /me: Tallyfy's CLI (`whoami`, `internal/auth/validate.go`, `pkg/tallyfy` type Me with a
-//     json.Number id) and its n8n node's credential test use it to check a token.
+//     json.Number id) and its n8n node's credential test use it to check a token; the node
+//     reads only data.id, a string in its tests.
 //   - GET /me/organizations: the Power Platform connector's Tallyfy swagger (operation
 //     Get_User_Organizations: each item's id, name, user_role, user_status); Tallyfy's MCP server
 //     pages through it (per_page 100) to prove membership and fails closed when it cannot
@@ -26,13 +27,14 @@ import (
 
 // Me is the user behind the token (GET /me).
 type Me struct {
-	// ID is the user's id. Every source shows an integer; it is kept as text so that a string
-	// id decodes as well.
+	// ID is the user's id: an integer in Tallyfy's CLI, a string in its n8n node's tests; it is
+	// kept as text so both decode.
 	ID        string
 	Email     string
 	Username  string
 	FirstName string
 	LastName  string
+	issues    []ShapeIssue
 }
 
 // Name is "First Last", else the username, else the email.
@@ -46,22 +48,31 @@ func (m *Me) Name() string {
 	return m.Email
 }
 
-// UnmarshalJSON reads only the fields used, each in any shape a source shows; a field in
-// another shape is left empty rather than failing the answer. Only a missing id is an error.
-func (m *Me) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return fmt.Errorf("tallyfy: the user is not a JSON object")
+// meWire is the raw form of Me: the fields the check uses (tallyfy/testdata/contract,
+// get-me.*). Every other field is skipped whatever its shape.
+type meWire struct {
+	ID        json.RawMessage `json:"id"`
+	Email     json.RawMessage `json:"email"`
+	Username  json.RawMessage `json:"username"`
+	FirstName json.RawMessage `json:"first_name"`
+	LastName  json.RawMessage `json:"last_name"`
+}
+
+// decode reads a user as the other decoders read items (decode.go): a used field in an
+// undocumented shape is left empty and recorded; only a missing id is an error.
+func (w *meWire) decode() (Me, error) {
+	var m Me
+	var err error
+	if m.ID, err = textID(w.ID); err != nil {
+		return m, err
 	}
-	m.ID = textOrNumber(raw["id"])
-	if m.ID == "" {
-		return fmt.Errorf("tallyfy: the user has no id")
-	}
-	m.Email = textOrNumber(raw["email"])
-	m.Username = textOrNumber(raw["username"])
-	m.FirstName = textOrNumber(raw["first_name"])
-	m.LastName = textOrNumber(raw["last_name"])
-	return nil
+	var f fields
+	m.Email = strings.TrimSpace(f.str("email", w.Email))
+	m.Username = strings.TrimSpace(f.str("username", w.Username))
+	m.FirstName = strings.TrimSpace(f.str("first_name", w.FirstName))
+	m.LastName = strings.TrimSpace(f.str("last_name", w.LastName))
+	m.issues = f.issues
+	return m, nil
 }
 
 // Role is a member's role in an organization, lower-cased: "admin", "standard", "light", or
@@ -92,48 +103,57 @@ type Membership struct {
 	Status string // user_status, e.g. "active"
 }
 
-// UnmarshalJSON reads id, name, user_role and user_status; only a missing id is an error.
-func (ms *Membership) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return fmt.Errorf("tallyfy: an organization is not a JSON object")
-	}
-	ms.OrgID = textOrNumber(raw["id"])
-	if ms.OrgID == "" {
-		return fmt.Errorf("tallyfy: an organization has no id")
-	}
-	ms.Name = textOrNumber(raw["name"])
-	role := textOrNumber(raw["user_role"])
-	if role == "" {
-		role = textOrNumber(raw["role"]) // the members endpoints' spelling
-	}
-	ms.Role = ParseRole(role)
-	ms.Status = strings.ToLower(textOrNumber(raw["user_status"]))
-	return nil
+// membershipWire is the raw form of Membership (tallyfy/testdata/contract,
+// list-my-organizations.*).
+type membershipWire struct {
+	ID         json.RawMessage `json:"id"`
+	Name       json.RawMessage `json:"name"`
+	UserRole   json.RawMessage `json:"user_role"`
+	Role       json.RawMessage `json:"role"` // the members endpoints' spelling
+	UserStatus json.RawMessage `json:"user_status"`
 }
 
-// textOrNumber returns a JSON string's text or a JSON number's digits; "" for anything else
-// (absent, null, object, array, bool).
-func textOrNumber(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return ""
+// decode reads id, name, user_role and user_status. A role or status in an undocumented shape
+// is left unknown and recorded, so that the check names the field rather than only saying
+// that Tallyfy did not tell the role; only a missing id is an error.
+func (w *membershipWire) decode() (Membership, []ShapeIssue, error) {
+	var ms Membership
+	var err error
+	if ms.OrgID, err = textID(w.ID); err != nil {
+		return ms, nil, err
 	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return ""
+	var f fields
+	ms.Name = strings.TrimSpace(f.str("name", w.Name))
+	var role string
+	switch jsonType(w.UserRole) {
+	case "absent", "null":
+		role = f.str("role", w.Role)
+	default:
+		role = f.str("user_role", w.UserRole)
+	}
+	ms.Role = ParseRole(role)
+	ms.Status = strings.ToLower(strings.TrimSpace(f.str("user_status", w.UserStatus)))
+	return ms, f.issues, nil
+}
+
+// textID reads an id, which sources show as a string or an integer; anything else, or an
+// empty one, is the missing identity that fails a decode.
+func textID(raw json.RawMessage) (string, error) {
+	switch t := jsonType(raw); t {
+	case "string":
+		if s, _ := unquote(raw); strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s), nil
 		}
-		return strings.TrimSpace(s)
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+	case "number":
 		var n json.Number
-		if json.Unmarshal(raw, &n) != nil {
-			return ""
+		if json.Unmarshal(raw, &n) == nil {
+			return n.String(), nil
 		}
-		return n.String()
+	case "absent", "null":
+	default:
+		return "", &identityError{Field: "id", Found: t}
 	}
-	return ""
+	return "", &identityError{Field: "id", Found: "absent"}
 }
 
 // GetMe returns the user behind the token (GET /me). A 401 means the token is wrong, expired
@@ -144,10 +164,15 @@ func (c *Client) GetMe(ctx context.Context) (*Me, error) {
 	if err != nil {
 		return nil, err
 	}
-	var me Me
-	if err := decodeData(http.MethodGet, p, r, &me); err != nil {
+	var w meWire
+	if err := decodeData(http.MethodGet, p, r, &w); err != nil {
 		return nil, err
 	}
+	me, err := w.decode()
+	if err != nil {
+		return nil, r.unusable(http.MethodGet, p, strings.Replace(err.Error(), "the item", "the user", 1))
+	}
+	c.reportShapes(ctx, prefixed("me.", me.issues))
 	return &me, nil
 }
 
@@ -167,18 +192,32 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 		return nil, err
 	}
 	var env struct {
-		Data *[]Membership `json:"data"`
+		Data *[]membershipWire `json:"data"`
 		Meta struct {
 			Pagination *Pagination `json:"pagination"`
 		} `json:"meta"`
 	}
 	if err := json.Unmarshal(r.Body, &env); err != nil {
+		if reason, ok := notAnObject(err); ok {
+			return nil, r.unusable(http.MethodGet, p, reason)
+		}
 		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
 	}
 	if env.Data == nil {
 		return nil, r.unusable(http.MethodGet, p, "no data envelope")
 	}
-	out := &Page[Membership]{Items: *env.Data}
+	out := &Page[Membership]{Items: make([]Membership, len(*env.Data))}
+	var issues []ShapeIssue
+	for i := range *env.Data {
+		ms, is, err := (*env.Data)[i].decode()
+		if err != nil {
+			return nil, r.unusable(http.MethodGet, p, strings.Replace(err.Error(), "the item", "an organization", 1))
+		}
+		out.Items[i] = ms
+		issues = append(issues, is...)
+	}
+	// Named as the check prints them, e.g. organizations[].user_role.
+	c.reportShapes(ctx, prefixed("organizations[].", issues))
 	if env.Meta.Pagination != nil {
 		out.Pagination = *env.Meta.Pagination
 	} else {

@@ -1,9 +1,11 @@
 package tallyfy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -131,19 +133,30 @@ func TestIdentityDecodesTolerantly(t *testing.T) {
 		}
 	})
 	c := s.client(t)
-	me, err := c.GetMe(context.Background())
+	var issues []ShapeIssue
+	ctx := WithShapeReporter(context.Background(), func(is ShapeIssue) { issues = append(issues, is) })
+	me, err := c.GetMe(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if me.ID != "77" || me.FirstName != "" || me.Name() != "xu" {
 		t.Errorf("GetMe = %+v (name %q)", me, me.Name())
 	}
-	ms, err := c.GetMembership(context.Background())
+	// The object first name is shown as unknown and named; the null last name and the extra
+	// field are not reported.
+	if len(issues) != 1 || issues[0] != (ShapeIssue{Path: "me.first_name", Found: "object"}) {
+		t.Errorf("GetMe reported %+v, want me.first_name as object only", issues)
+	}
+	issues = nil
+	ms, err := c.GetMembership(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ms.Role != RoleAdmin || !ms.Role.Known() || ms.Status != "active" || ms.Name != "Org" {
 		t.Errorf("GetMembership = %+v", ms)
+	}
+	if len(issues) != 0 {
+		t.Errorf("documented membership shapes were reported: %+v", issues)
 	}
 	// It asked for the API's largest page.
 	for _, r := range s.requests() {
@@ -154,6 +167,68 @@ func TestIdentityDecodesTolerantly(t *testing.T) {
 
 	if ParseRole("Standard") != RoleStandard || ParseRole("owner").Known() || RoleLight.MayDeletePermanently() {
 		t.Error("role parsing")
+	}
+}
+
+// An identity field the check uses, in a shape no source documents, is shown as unknown and
+// reported like any other decoder's (shape reporter and warning log, never the value); the
+// rest of the answer still decodes.
+func TestIdentityReportsUndocumentedShapes(t *testing.T) {
+	t.Parallel()
+	const marker = "SECRET-VALUE-42"
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/me":
+			reply(w, 200, `{"data":{"id":1001,"email":["`+marker+`"],"username":7,"first_name":"Ada","last_name":true}}`)
+		default:
+			reply(w, 200, fmt.Sprintf(`{"data":[
+				{"id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","name":{"x":1},"user_role":4,"user_status":"active"},
+				{"id":%q,"name":"Org","user_role":{"name":"`+marker+`"},"user_status":["active"],"role":"admin"}]}`, testOrg))
+		}
+	})
+	var logs bytes.Buffer
+	c := s.client(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	var issues []ShapeIssue
+	ctx := WithShapeReporter(context.Background(), func(is ShapeIssue) { issues = append(issues, is) })
+
+	me, err := c.GetMe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.ID != "1001" || me.Name() != "Ada" || me.Email != "" || me.Username != "" {
+		t.Errorf("GetMe = %+v", me)
+	}
+	ms, err := c.GetMembership(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A user_role in another shape is not replaced by the members endpoints' role: it is unknown.
+	if ms.OrgID != testOrg || ms.Name != "Org" || ms.Role != "" || ms.Status != "" {
+		t.Errorf("GetMembership = %+v", ms)
+	}
+	want := []ShapeIssue{
+		{"me.email", "array"}, {"me.username", "number"}, {"me.last_name", "bool"},
+		{"organizations[].name", "object"}, {"organizations[].user_role", "number"},
+		{"organizations[].user_role", "object"}, {"organizations[].user_status", "array"},
+	}
+	got := map[ShapeIssue]bool{}
+	for _, is := range issues {
+		got[is] = true
+	}
+	if len(issues) != len(want) {
+		t.Errorf("reported %+v, want %+v", issues, want)
+	}
+	l := logs.String()
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("%s as %s was not reported (got %+v)", w.Path, w.Found, issues)
+		}
+		if !strings.Contains(l, "field="+w.Path+" json_type="+w.Found) {
+			t.Errorf("no warning for %s as %s in %q", w.Path, w.Found, l)
+		}
+	}
+	if strings.Contains(l, marker) {
+		t.Errorf("a warning carries a value: %q", l)
 	}
 }
 

@@ -9,9 +9,10 @@ import (
 // BrokenShape makes the sandbox serve one field of one kind in a JSON shape that no Tallyfy
 // source documents, e.g. a run's progress as an array. It exists to test that clients, and
 // `tallyfy-mcp check`, name such a field instead of failing the whole answer. It applies to
-// every answer of that kind's endpoints that carries a data envelope (one item or a list).
+// every answer of that kind's endpoints that carries a data envelope (one item or a list):
+// for "me" GET /me, for "organization" every item of GET /me/organizations.
 type BrokenShape struct {
-	Kind  string // task, run or template
+	Kind  string // task, run, template, me or organization
 	Field string // a top-level field of the item, e.g. "progress"
 	Type  string // the JSON type served: array, object, string, number, bool or null
 }
@@ -29,8 +30,15 @@ var brokenValues = map[string]json.RawMessage{
 // String is the spec ParseBrokenShape reads back: kind.field=type.
 func (b BrokenShape) String() string { return b.Kind + "." + b.Field + "=" + b.Type }
 
-// ParseBrokenShape reads "kind.field[=type]", e.g. "run.progress" (type array by default) or
-// "task.title=number".
+// Kinds of answer a BrokenShape can apply to besides the records': the token's user (GET /me)
+// and the user's organizations (GET /me/organizations).
+const (
+	kindMe           = "me"
+	kindOrganization = "organization"
+)
+
+// ParseBrokenShape reads "kind.field[=type]", e.g. "run.progress" (type array by default),
+// "task.title=number" or "organization.user_role=object".
 func ParseBrokenShape(spec string) (BrokenShape, error) {
 	path, typ, _ := strings.Cut(strings.TrimSpace(spec), "=")
 	if typ == "" {
@@ -40,8 +48,8 @@ func ParseBrokenShape(spec string) (BrokenShape, error) {
 	switch {
 	case !ok || field == "" || strings.Contains(field, "."):
 		return BrokenShape{}, fmt.Errorf("broken shape %q: want kind.field[=type], e.g. run.progress=array", spec)
-	case kind != kindTask && kind != kindRun && kind != kindTemplate:
-		return BrokenShape{}, fmt.Errorf("broken shape %q: kind must be task, run or template", spec)
+	case kind != kindTask && kind != kindRun && kind != kindTemplate && kind != kindMe && kind != kindOrganization:
+		return BrokenShape{}, fmt.Errorf("broken shape %q: kind must be task, run, template, me or organization", spec)
 	}
 	if _, ok := brokenValues[typ]; !ok {
 		return BrokenShape{}, fmt.Errorf("broken shape %q: type must be array, object, string, number, bool or null", spec)

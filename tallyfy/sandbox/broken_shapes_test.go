@@ -8,16 +8,18 @@ import (
 func TestParseBrokenShape(t *testing.T) {
 	t.Parallel()
 	for spec, want := range map[string]string{
-		"run.progress":          "run.progress=array",
-		" task.title=number ":   "task.title=number",
-		"template.title=object": "template.title=object",
+		"run.progress":                  "run.progress=array",
+		" task.title=number ":           "task.title=number",
+		"template.title=object":         "template.title=object",
+		"organization.user_role=object": "organization.user_role=object",
+		"me.first_name=number":          "me.first_name=number",
 	} {
 		b, err := ParseBrokenShape(spec)
 		if err != nil || b.String() != want {
 			t.Errorf("ParseBrokenShape(%q) = %v, %v; want %s", spec, b, err, want)
 		}
 	}
-	for _, bad := range []string{"", "progress", "run.", "user.id", "run.progress=date", "run.a.b"} {
+	for _, bad := range []string{"", "progress", "run.", "user.id", "run.progress=date", "run.a.b", "organization.user_role.name"} {
 		if b, err := ParseBrokenShape(bad); err == nil {
 			t.Errorf("ParseBrokenShape(%q) = %v, want an error", bad, b)
 		}
@@ -57,4 +59,39 @@ func TestBrokenShapeServed(t *testing.T) {
 		}
 	}
 	wantError(t, e.admin("GET", org("/runs/"+IDs.LiveTemplate)), http.StatusNotFound, "RESOURCE_NOT_FOUND")
+	if _, ok := e.admin("GET", "/api/me/organizations").list(t)[0]["user_role"].(string); !ok {
+		t.Error("a run's broken shape reached the organizations")
+	}
+}
+
+func TestBrokenShapeServedOnIdentity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t,
+		WithBrokenShape(BrokenShape{Kind: kindOrganization, Field: "user_role", Type: "object"}),
+		WithBrokenShape(BrokenShape{Kind: kindMe, Field: "first_name", Type: "number"}))
+	orgs := e.admin("GET", "/api/me/organizations?per_page=100")
+	wantStatus(t, orgs, http.StatusOK)
+	items := orgs.list(t)
+	if len(items) != 2 {
+		t.Fatalf("want 2 organizations, got %v", items)
+	}
+	for _, it := range items {
+		if _, ok := it["user_role"].(map[string]any); !ok || it["id"] == nil || it["user_status"] != "active" {
+			t.Errorf("organization %v: user_role = %#v, want an object and the other fields kept", it["id"], it["user_role"])
+		}
+	}
+	if _, ok := orgs.pagination(t)["total"]; !ok {
+		t.Error("the list lost its pagination")
+	}
+	me := e.admin("GET", "/api/me").data(t)
+	if _, ok := me["first_name"].(float64); !ok || me["id"] == nil || me["email"] == nil {
+		t.Errorf("GET /me = %v, want first_name a number and the rest kept", me)
+	}
+	// Records and errors are untouched.
+	for _, it := range e.admin("GET", org("/runs")).list(t) {
+		if _, ok := it["user_role"]; ok {
+			t.Errorf("a run got a user_role: %v", it)
+		}
+	}
+	wantStatus(t, e.req("GET", "/api/me", "not-a-token"), http.StatusUnauthorized)
 }

@@ -192,6 +192,12 @@ func TestSandboxMatchesContractCorpus(t *testing.T) {
 		{"GET /checklists", "GET", "/checklists", AdminToken, 200},
 		{"GET /checklists", "GET", "/checklists?archived=only", AdminToken, 200},
 		{"GET /checklists", "GET", "/checklists?archived=true&per_page=2&page=2", AdminToken, 200},
+		// Who is calling: what tallyfy-mcp check reads.
+		{"GET /me", "GET", "/api/me", AdminToken, 200},
+		{"GET /me", "GET", "/me", MemberToken, 200},
+		{"GET /me/organizations", "GET", "/api/me/organizations", AdminToken, 200},
+		{"GET /me/organizations", "GET", "/me/organizations?page=1&per_page=100", MemberToken, 200},
+		{"GET /me/organizations", "GET", "/me/organizations?page=2&per_page=1", AdminToken, 200},
 		// Lifecycles, in an order that makes each one valid.
 		{"DELETE /tasks/{id}", "DELETE", tk + IDs.PerAssigneeTask, MemberToken, 204},
 		{"PUT /tasks/{id}/restore", "PUT", tk + IDs.PerAssigneeTask + "/restore", MemberToken, 200},
@@ -212,9 +218,14 @@ func TestSandboxMatchesContractCorpus(t *testing.T) {
 		{"error", "DELETE", rn + IDs.CompleteRun + "/delete", AdminToken, 422},
 		{"error", "DELETE", tk + IDs.ProcessTask, AdminToken, 400},
 		{"error", "GET", rn + IDs.ActiveRun, "", 401},
+		{"error", "GET", "/api/me", "not-a-token", 401},
 	}
 	for _, c := range calls {
-		r := e.req(c.method, org(c.path), c.token)
+		path := org(c.path)
+		if strings.HasPrefix(c.path, "/me") || strings.HasPrefix(c.path, "/api/me") { // not under an organization
+			path = c.path
+		}
+		r := e.req(c.method, path, c.token)
 		if r.status != c.status {
 			t.Errorf("%s %s: status %d, want %d (the scenario is out of step): %s", c.method, c.path, r.status, c.status, r.body)
 			continue

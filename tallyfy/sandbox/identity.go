@@ -10,10 +10,12 @@ import (
 // ---------------------------------------------------------------------------
 // Who is calling: GET /me and GET /me/organizations.
 //
-// Sources: GET /me is what Tallyfy's CLI (`whoami`, internal/auth/validate.go; its Me type has
-// id, email, username, first_name, last_name, timezone) and its n8n node's credential test call
-// to check a token. GET /me/organizations is operation Get_User_Organizations of the Power
-// Platform connector's Tallyfy swagger (microsoft/PowerPlatformConnectors,
+// Sources (each answer is in the contract corpus, tallyfy/testdata/contract, get-me.* and
+// list-my-organizations.*; sandbox/drift_test.go fails if these answers leave it): GET /me is
+// what Tallyfy's CLI (`whoami`, internal/auth/validate.go; its Me type has id, email, username,
+// first_name, last_name, timezone) and its n8n node's credential test call to check a token.
+// GET /me/organizations is operation Get_User_Organizations of the Power Platform connector's
+// Tallyfy swagger (microsoft/PowerPlatformConnectors,
 // certified-connectors/Tallyfy/apiDefinition.swagger.json): a paged list whose items carry id,
 // name, slug, users_count, user_status, joined_on, disabled_on, last_accessed and user_role.
 // INFERENCE: roles are spelled capitalized ("Admin", "Standard") as on the members endpoints,
@@ -50,19 +52,19 @@ func userFor(r *http.Request) sandboxUser {
 // identityRoutes adds GET /me and GET /me/organizations (with and without the /api prefix).
 func (s *Sandbox) identityRoutes(mux *http.ServeMux) {
 	for _, prefix := range []string{"", "/api"} {
-		mux.Handle("GET "+prefix+"/me", s.identityEndpoint(s.getMe))
-		mux.Handle("GET "+prefix+"/me/organizations", s.identityEndpoint(s.listMyOrganizations))
+		mux.Handle("GET "+prefix+"/me", s.identityEndpoint(kindMe, s.getMe))
+		mux.Handle("GET "+prefix+"/me/organizations", s.identityEndpoint(kindOrganization, s.listMyOrganizations))
 	}
 }
 
-// identityEndpoint applies faults like every other endpoint, then answers.
-func (s *Sandbox) identityEndpoint(fn func(*http.Request) response) http.Handler {
+// identityEndpoint applies faults and broken shapes like every other endpoint, then answers.
+func (s *Sandbox) identityEndpoint(kind string, fn func(*http.Request) response) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		after, handled := s.applyFaults(w, r)
 		if handled {
 			return
 		}
-		s.deliver(w, fn(r), after)
+		s.deliver(w, s.breakShapes(kind, fn(r)), after)
 	})
 }
 
@@ -70,7 +72,7 @@ func (s *Sandbox) getMe(r *http.Request) response {
 	u := userFor(r)
 	return jsonResponse(http.StatusOK, itemEnvelope{Data: map[string]any{
 		"id": u.id, "email": u.email, "username": u.username, "first_name": u.first, "last_name": u.last,
-		"timezone": "Europe/London", "profile_pic": nil, "created_at": meJoinedOn,
+		"timezone": "Europe/London",
 	}})
 }
 

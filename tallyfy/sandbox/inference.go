@@ -48,6 +48,11 @@ import (
 //     list of kick-off fields, no steps_count.
 //   - GET /checklists items (templateListJSON): docs list-templates: no
 //     archived_at, owner_id and created_by strings, steps_count.
+//   - GET /me, GET /me/organizations (identity.go): the CLI's Me type (id an
+//     integer, email, username, first_name, last_name, timezone); the connector
+//     swagger's Get_User_Organizations items (user_role, user_status, joined_on,
+//     ...). INFERENCE there: the role's capitalized spelling ("Admin"), which no
+//     source shows on this list.
 
 // runProgressTotal is the task count over which a run's percent is spread in its
 // progress object. INFERENCE: the seed stores percents only.
