@@ -57,6 +57,10 @@ type Config struct {
 
 	OTel bool
 
+	// Shared deployment: what replicas share, and the key they all seal confirmations with.
+	State          string
+	ConfirmKeyFile string
+
 	Version     string
 	ShowVersion bool
 }
@@ -177,6 +181,8 @@ var Options = []Option{
 	{Name: "session-idle-ttl", Env: "MCP_SESSION_IDLE_TTL", Default: "30m", Usage: "drop HTTP sessions idle this long", set: duration(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
 	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: float(func(c *Config) *float64 { return &c.RateLimit })},
 	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: float(func(c *Config) *float64 { return &c.GlobalRateLimit })},
+	{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: str(func(c *Config) *string { return &c.State })},
+	{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: str(func(c *Config) *string { return &c.ConfirmKeyFile })},
 	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: boolean(func(c *Config) *bool { return &c.OTel })},
 	{Name: "version", Default: "false", Usage: "print the version and exit", isBool: true, set: boolean(func(c *Config) *bool { return &c.ShowVersion })},
 }
@@ -266,6 +272,9 @@ func (c *Config) validate() error {
 	if _, err := tools.ParseConfirmMode(c.Confirm); err != nil {
 		return err
 	}
+	if c.State != "" && c.State != "memory" && c.ConfirmKeyFile == "" {
+		return errors.New("--state needs --confirm-key-file: every replica must seal confirm tokens with the same key, or a token minted on one is refused by the others (make one with: openssl rand -hex 32 > confirm.key)")
+	}
 	if c.MaxDeletesPerHour < -1 {
 		return fmt.Errorf("--max-deletes-per-hour must be -1 (no cap), 0 (none) or more, not %d", c.MaxDeletesPerHour)
 	}
@@ -318,4 +327,32 @@ Flags (each can also be set by the environment variable shown; a flag wins):
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// readConfirmKeys reads --confirm-key-file: one key a line (blank lines and # comments
+// skipped), each at least 32 characters. The first seals new tokens; all open them, so a new
+// key can be put first while the old one still opens the tokens minted a moment ago.
+func readConfirmKeys(path string) ([][]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--confirm-key-file: %w", err)
+	}
+	var keys [][]byte
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if len(line) < 32 {
+			return nil, fmt.Errorf("--confirm-key-file %s, line %d: a key must be at least 32 characters (make one with: openssl rand -hex 32)", path, i+1)
+		}
+		keys = append(keys, []byte(line))
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("--confirm-key-file %s holds no key (make one with: openssl rand -hex 32)", path)
+	}
+	return keys, nil
 }

@@ -129,9 +129,9 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	return h
 }
 
-func (h *HTTPServer) health(w http.ResponseWriter, _ *http.Request) {
+func (h *HTTPServer) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "name": "tallyfy-mcp", "version": h.app.Config.Version})
+	_ = json.NewEncoder(w).Encode(healthReport(r.Context(), h.app))
 }
 
 // jsonRPCError answers with an HTTP status and a JSON-RPC error body.

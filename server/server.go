@@ -15,6 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -30,6 +31,8 @@ const Instructions = `Tallyfy lifecycle server: look up, archive, restore and pe
 type App struct {
 	MCP     *mcpserver.MCPServer
 	Toolset *tools.Toolset
+	// State is what replicas share (--state); in memory without it.
+	State   state.Store
 	Config  *Config
 	Logger  *slog.Logger
 	closers []func() error
@@ -75,12 +78,35 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		audit = f
 		app.closers = append(app.closers, f.Close)
 	}
+	keys, err := readConfirmKeys(cfg.ConfirmKeyFile)
+	if err != nil {
+		_ = app.Close()
+		return nil, err
+	}
+	store, err := state.Open(cfg.State)
+	if err != nil {
+		_ = app.Close()
+		return nil, err
+	}
+	app.State = store
+	app.closers = append(app.closers, store.Close)
+	if store.Kind() != "memory" {
+		hctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if err := store.Health(hctx); err != nil {
+			// Not fatal: replicas may start before Redis. Deletes are refused until it answers.
+			logger.Warn("shared state store unreachable: permanent deletes are refused until it answers", "state", store.Kind(), "err", err)
+		} else {
+			logger.Info("shared state in "+store.Kind()+": confirmations and the delete budget are shared with every replica using it", "state", store.Kind())
+		}
+		cancel()
+	}
 	mode, _ := tools.ParseConfirmMode(cfg.Confirm)
 	if mode == tools.ConfirmOff {
 		logger.Warn("--confirm off: permanent deletes run WITHOUT any confirmation; use only for unattended pipelines. Every audit record says confirm_mode=off.")
 	}
 	ts, err := tools.New(tools.Options{
 		Client: client, Confirm: mode, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
+		State: store, ConfirmKeys: keys,
 		Policy: tools.Policy{ReadOnly: cfg.ReadOnly, DisablePermanentDelete: cfg.DisablePermanentDelete, Tools: cfg.Tools,
 			ExcludeTools: cfg.ExcludeTools, Protect: cfg.Protect, MaxDeletesPerHour: cfg.MaxDeletesPerHour},
 	})

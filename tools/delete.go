@@ -29,7 +29,7 @@ func (ts *Toolset) delete(ctx context.Context, req mcp.CallToolRequest, c *call)
 	if refusal := ts.protectedRefusal(c); refusal != nil {
 		return ts.finish(ctx, c, refusal)
 	}
-	if refusal := ts.budgetRefusal(c); refusal != nil {
+	if refusal := ts.budgetRefusal(ctx, c); refusal != nil {
 		return ts.finish(ctx, c, refusal)
 	}
 	e, err := ts.client.Lookup(ctx, c.res.kind, id)
@@ -114,8 +114,14 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the confirmation was asked (its name, state or last update differ). Call %s again without confirm_token to get a fresh preview, and confirm with the person again.",
 			c.res.noun, e.Name, c.tool.Name))
 	}
-	if err == nil && !ts.seal.consume(cl, ts.now()) {
-		err = errTokenUsed
+	if err == nil {
+		fresh, serr := ts.seal.consume(ctx, cl, ts.now())
+		if serr != nil {
+			return storeRefusal(c, serr)
+		}
+		if !fresh {
+			err = errTokenUsed
+		}
 	}
 	if err != nil {
 		c.outcome, c.errDetail = "refused", err.Error()
@@ -227,7 +233,11 @@ func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Enti
 		c.outcome, c.errDetail = "refused", "changed since confirmation"
 		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was being asked. Call %s again to confirm the current version.", c.res.noun, e.Name, c.tool.Name))
 	}
-	if !ts.seal.consume(cl, ts.now()) {
+	fresh, serr := ts.seal.consume(ctx, cl, ts.now())
+	if serr != nil {
+		return storeRefusal(c, serr)
+	}
+	if !fresh {
 		c.outcome, c.errDetail = "refused", errTokenUsed.Error()
 		return mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call " + c.tool.Name + " again to ask the person again.")
 	}
@@ -242,11 +252,14 @@ func cancelled(c *call, e tallyfy.Entity, msg string) *mcp.CallToolResult {
 // performDelete sends the delete once. An ambiguous failure (no answer, 5xx, unreadable
 // answer) is never retried blindly: the item is read again and the truth reported.
 func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity) *mcp.CallToolResult {
-	release, ok := ts.budget.tryTake(ts.now())
-	if !ok {
-		return ts.budgetRefusal(c)
+	release, freeAt, err := ts.budget.tryTake(ctx, ts.now())
+	if err != nil {
+		return storeRefusal(c, err)
 	}
-	err := c.res.doDelete(ctx, ts.client, e.ID)
+	if release == nil {
+		return ts.budgetSpent(c, freeAt)
+	}
+	err = c.res.doDelete(ctx, ts.client, e.ID)
 	if err != nil && !ambiguous(err) {
 		release()
 		return failure(c, err)

@@ -1,13 +1,15 @@
 package tools
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 )
 
 // Policy is what the operator lets agents do. Exclusions and read-only always win.
@@ -78,11 +80,18 @@ func (ts *Toolset) protectedRefusal(c *call) *mcp.CallToolResult {
 		capital(c.res.noun), c.id))
 }
 
-func (ts *Toolset) budgetRefusal(c *call) *mcp.CallToolResult {
-	ok, freeAt := ts.budget.check(ts.now())
+func (ts *Toolset) budgetRefusal(ctx context.Context, c *call) *mcp.CallToolResult {
+	ok, freeAt, err := ts.budget.check(ctx, ts.now())
+	if err != nil {
+		return storeRefusal(c, err)
+	}
 	if ok {
 		return nil
 	}
+	return ts.budgetSpent(c, freeAt)
+}
+
+func (ts *Toolset) budgetSpent(c *call, freeAt time.Time) *mcp.CallToolResult {
 	c.outcome, c.errDetail = "refused", "delete budget spent"
 	if ts.policy.MaxDeletesPerHour == 0 {
 		return mcp.NewToolResultError("Permanent deletes are disabled on this server (--max-deletes-per-hour 0). Nothing was deleted; archiving is still possible.")
@@ -91,62 +100,41 @@ func (ts *Toolset) budgetRefusal(c *call) *mcp.CallToolResult {
 		ts.policy.MaxDeletesPerHour, freeAt.UTC().Format(time.RFC3339), freeAt.Sub(ts.now()).Round(time.Second)))
 }
 
-// budget is a sliding-window count of permanent deletes shared by every session.
-type budget struct {
-	mu     sync.Mutex
-	limit  int // <0: no cap
-	window time.Duration
-	times  []time.Time
+// storeRefusal answers a permanent delete when the shared state store (--state) did not
+// answer: without it, neither single use of confirmations nor the delete budget can be
+// enforced across replicas, so deletes are refused (fail closed); everything else goes on.
+func storeRefusal(c *call, err error) *mcp.CallToolResult {
+	c.outcome, c.errDetail = "refused", clip("shared state unavailable: "+err.Error(), 300)
+	return mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it).")
 }
 
-func newBudget(limit int, window time.Duration) *budget { return &budget{limit: limit, window: window} }
+// budget is the sliding-window count of permanent deletes shared by every session, and, with a
+// shared store, by every replica.
+type budget struct {
+	limit  int // <0: no cap
+	window time.Duration
+	store  state.Store
+	key    string
+}
 
-func (b *budget) prune(now time.Time) {
-	i := 0
-	for i < len(b.times) && !b.times[i].After(now.Add(-b.window)) {
-		i++
-	}
-	b.times = b.times[i:]
+func newBudget(limit int, window time.Duration, store state.Store, key string) *budget {
+	return &budget{limit: limit, window: window, store: store, key: key}
 }
 
 // check reports whether a delete is allowed now, and if not when the next one will be.
-func (b *budget) check(now time.Time) (bool, time.Time) {
+func (b *budget) check(ctx context.Context, now time.Time) (bool, time.Time, error) {
 	if b.limit < 0 {
-		return true, time.Time{}
+		return true, time.Time{}, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.prune(now)
-	if len(b.times) < b.limit {
-		return true, time.Time{}
-	}
-	if len(b.times) == 0 {
-		return false, time.Time{}
-	}
-	return false, b.times[0].Add(b.window)
+	return b.store.Peek(ctx, b.key, now, b.limit, b.window)
 }
 
 // tryTake spends one delete if the budget allows; release gives it back when the delete did
-// not happen. Check and spend happen under one lock so concurrent sessions cannot overspend.
-func (b *budget) tryTake(now time.Time) (release func(), ok bool) {
+// not happen. Check and spend are one atomic step in the store, so concurrent sessions and
+// replicas cannot overspend.
+func (b *budget) tryTake(ctx context.Context, now time.Time) (release func(), freeAt time.Time, err error) {
 	if b.limit < 0 {
-		return func() {}, true
+		return func() {}, time.Time{}, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.prune(now)
-	if len(b.times) >= b.limit {
-		return nil, false
-	}
-	b.times = append(b.times, now)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if i := slices.Index(b.times, now); i >= 0 {
-				b.times = slices.Delete(b.times, i, i+1)
-			}
-		})
-	}, true
+	return b.store.Take(ctx, b.key, now, b.limit, b.window)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
@@ -43,8 +44,14 @@ type Options struct {
 	// ElicitTimeout bounds how long the server waits for the person to answer; default 3 minutes.
 	ElicitTimeout time.Duration
 	Audit         Recorder // default: records go to Logger
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// State is what replicas share: used confirmations and the delete budget. Default: this
+	// process only (state.NewMemory).
+	State state.Store
+	// ConfirmKeys seal confirm tokens and elicitation state: the first seals, all are accepted.
+	// Every replica sharing State must have the same keys. Default: a random key per process.
+	ConfirmKeys [][]byte
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Toolset serves the table's tools against one Tallyfy organization.
@@ -96,13 +103,18 @@ func New(opts Options) (*Toolset, error) {
 	if opts.Audit == nil {
 		opts.Audit = LogRecorder{Logger: opts.Logger}
 	}
-	seal, err := newSealer()
+	if opts.State == nil {
+		opts.State = state.NewMemory()
+	}
+	seal, err := newSealer(opts.ConfirmKeys, opts.State)
 	if err != nil {
 		return nil, err
 	}
 	stopping, begin := context.WithCancel(context.Background())
+	// One window per organization: replicas serving the same org share it.
+	budgetKey := "deletes:" + opts.Client.OrgID()
 	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
-		budget: newBudget(opts.Policy.MaxDeletesPerHour, time.Hour), audit: opts.Audit, log: opts.Logger, now: opts.Now,
+		budget: newBudget(opts.Policy.MaxDeletesPerHour, time.Hour, opts.State, budgetKey), audit: opts.Audit, log: opts.Logger, now: opts.Now,
 		stopping: stopping, stop: begin}, nil
 }
 
