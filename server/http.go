@@ -153,10 +153,14 @@ func (h *HTTPServer) guard(next http.Handler) http.Handler {
 			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Origin %q is not allowed (add it with --allowed-origins)", clipHeader(o)))
 			return
 		}
-		if h.hasAuth && !h.authorized(r) {
+		caller, ok := h.authenticate(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tallyfy-mcp"`)
 			jsonRPCError(w, http.StatusUnauthorized, -32001, "Unauthorized: send Authorization: Bearer <the server's MCP auth token>")
 			return
+		}
+		if caller != nil { // the caller reaches the tool filter and the handlers through the context
+			r = r.WithContext(tools.WithCaller(r.Context(), *caller))
 		}
 		next.ServeHTTP(w, r)
 	})

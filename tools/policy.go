@@ -72,11 +72,11 @@ func policyRefusal(t Tool, p Policy) *mcp.CallToolResult {
 }
 
 func (ts *Toolset) protectedRefusal(c *call) *mcp.CallToolResult {
-	if !ts.policy.Protected(c.id) {
+	if !c.policy.Protected(c.id) {
 		return nil
 	}
 	c.outcome, c.errDetail = "refused", "protected"
-	return mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT): no tool may archive or permanently delete it. Nothing was changed.",
+	return mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT, or the caller's own cap): no tool may archive or permanently delete it. Nothing was changed.",
 		capital(c.res.noun), c.id))
 }
 

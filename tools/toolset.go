@@ -151,12 +151,13 @@ func (ts *Toolset) ServerTools() []server.ServerTool {
 	return out
 }
 
-// Filter is the server's tool filter: it hides what the policy does not allow, for both
-// tools/list and tools/call.
-func (ts *Toolset) Filter(_ context.Context, in []mcp.Tool) []mcp.Tool {
+// Filter is the server's tool filter: it hides what the policy (narrowed by the caller's cap)
+// does not allow, for both tools/list and tools/call.
+func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
+	p := ts.policyFor(ctx)
 	out := in[:0:0]
 	for _, t := range in {
-		if row, ok := ByName(t.Name); ok && ts.policy.Allows(row) {
+		if row, ok := ByName(t.Name); ok && p.Allows(row) {
 			out = append(out, t)
 		}
 	}
@@ -180,9 +181,12 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 		panic("tools: no handler for verb " + t.Verb)
 	}
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		c := &call{tool: t, res: r, started: ts.now()}
+		c := &call{tool: t, res: r, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
 		if !ts.policy.Allows(t) {
 			return ts.finish(ctx, c, policyRefusal(t, ts.policy)), nil
+		}
+		if !c.policy.Allows(t) {
+			return ts.finish(ctx, c, capRefusal(ctx, t)), nil
 		}
 		return h(ctx, req, c), nil
 	}
@@ -190,6 +194,8 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 
 // call carries what one tool call learned, for its result and its audit record.
 type call struct {
+	client    *tallyfy.Client // the caller's own, or the server's
+	policy    Policy          // the server's, narrowed by the caller's cap
 	tool      Tool
 	res       *resource
 	started   time.Time
