@@ -40,8 +40,17 @@ func NewRedis(rawURL string) (*Redis, error) {
 	opt.WriteTimeout = time.Second
 	opt.MaxRetries = 1
 	opt.DisableIdentity = true // CLIENT SETINFO is noise on older servers
+	quietOnce.Do(func() { redis.SetLogger(quietLogger{}) })
 	return &Redis{rdb: redis.NewClient(opt), prefix: keyPrefix, timeout: 2 * time.Second}, nil
 }
+
+// quietLogger drops go-redis's own log lines (it writes them to stderr, one per failed dial):
+// every failure already reaches the caller as an error, and /healthz reports the store.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once
 
 func (r *Redis) Kind() string { return "redis" }
 func (r *Redis) Close() error { return r.rdb.Close() }
