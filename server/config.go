@@ -57,12 +57,17 @@ type Config struct {
 
 	OTel bool
 
-	// Shared deployment: what replicas share, and the key they all seal confirmations with.
+	// Shared deployment: each caller's own Tallyfy identity; what replicas share, and the key
+	// they all seal confirmations with.
+	Callers        string
 	State          string
 	ConfirmKeyFile string
 
 	Version     string
 	ShowVersion bool
+
+	// Getenv is where variables named in the callers file are read (ParseConfig's getenv).
+	Getenv func(string) string
 }
 
 // Option describes one flag: its name, environment variable, default and meaning. The table
@@ -181,6 +186,7 @@ var Options = []Option{
 	{Name: "session-idle-ttl", Env: "MCP_SESSION_IDLE_TTL", Default: "30m", Usage: "drop HTTP sessions idle this long", set: duration(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
 	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: float(func(c *Config) *float64 { return &c.RateLimit })},
 	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: float(func(c *Config) *float64 { return &c.GlobalRateLimit })},
+	{Name: "callers", Env: "MCP_CALLERS_FILE", Usage: "JSON file of HTTP callers: each with a name, the SHA-256 of their MCP bearer token, where their own Tallyfy token is, and an optional policy cap; reloaded on SIGHUP", set: str(func(c *Config) *string { return &c.Callers })},
 	{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: str(func(c *Config) *string { return &c.State })},
 	{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: str(func(c *Config) *string { return &c.ConfirmKeyFile })},
 	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: boolean(func(c *Config) *bool { return &c.OTel })},
@@ -192,7 +198,7 @@ var ErrHelp = flag.ErrHelp
 
 // ParseConfig reads flags from args and, for flags not given, variables from env.
 func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Config, error) {
-	cfg := &Config{}
+	cfg := &Config{Getenv: getenv}
 	for _, o := range Options { // defaults first
 		if o.Default != "" {
 			if err := o.set(cfg, o.Default); err != nil {
@@ -271,6 +277,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := tools.ParseConfirmMode(c.Confirm); err != nil {
 		return err
+	}
+	if c.Callers != "" && c.Transport == "stdio" {
+		return errors.New("--callers needs --transport http: over stdio there is one caller, the process that started the server")
 	}
 	if c.State != "" && c.State != "memory" && c.ConfirmKeyFile == "" {
 		return errors.New("--state needs --confirm-key-file: every replica must seal confirm tokens with the same key, or a token minted on one is refused by the others (make one with: openssl rand -hex 32 > confirm.key)")

@@ -57,7 +57,7 @@ func CheckHTTPConfig(cfg *Config, authToken string) error {
 	if tallyfy.IsLoopbackHost(host) {
 		return nil
 	}
-	if authToken == "" {
+	if authToken == "" && cfg.Callers == "" {
 		return fmt.Errorf("--addr %s is not a loopback address: set --auth-token (or MCP_AUTH_TOKEN / --auth-token-file) so that only your agents can call this server", cfg.Addr)
 	}
 	if cfg.TLSCert == "" && !cfg.InsecureHTTP {
@@ -264,6 +264,7 @@ func (a *App) runHTTP(ctx context.Context) error {
 		return err
 	}
 	h := NewHTTPServer(a, authToken)
+	defer a.reloadCallersOnSIGHUP(ctx)()
 	srv := &http.Server{Addr: a.Config.Addr, Handler: h.Handler, ReadHeaderTimeout: 10 * time.Second, ConnState: h.ConnState,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: nil}
 	ln, err := net.Listen("tcp", a.Config.Addr)
@@ -275,7 +276,7 @@ func (a *App) runHTTP(ctx context.Context) error {
 	default:
 	}
 	a.Logger.Info("serving MCP over HTTP", "streamable", "http://"+ln.Addr().String()+"/mcp", "sse", "http://"+ln.Addr().String()+"/sse",
-		"tls", a.Config.TLSCert != "", "auth", authToken != "", "version", a.Config.Version)
+		"tls", a.Config.TLSCert != "", "auth", authToken != "" || a.Callers != nil, "version", a.Config.Version)
 	errc := make(chan error, 1)
 	go func() {
 		if a.Config.TLSCert != "" {

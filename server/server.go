@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -31,6 +32,10 @@ const Instructions = `Tallyfy lifecycle server: look up, archive, restore and pe
 type App struct {
 	MCP     *mcpserver.MCPServer
 	Toolset *tools.Toolset
+	// Callers is the --callers file: each caller's own Tallyfy token and policy cap.
+	Callers *Callers
+	// getenv reads callers' Tallyfy token variables (os.Getenv; tests replace it).
+	getenv func(string) string
 	// State is what replicas share (--state); in memory without it.
 	State   state.Store
 	Config  *Config
@@ -62,7 +67,10 @@ func (a *App) Close() error {
 // New builds the app from cfg: the Tallyfy client (or the sandbox), the toolset with its
 // policy, the audit recorder and the MCP server.
 func New(cfg *Config, logger *slog.Logger) (*App, error) {
-	app := &App{Config: cfg, Logger: logger, listening: make(chan string, 1)}
+	app := &App{Config: cfg, Logger: logger, listening: make(chan string, 1), getenv: os.Getenv}
+	if cfg.Getenv != nil {
+		app.getenv = cfg.Getenv
+	}
 	client, err := app.tallyfyClient()
 	if err != nil {
 		_ = app.Close()
@@ -207,14 +215,17 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 }
 
 // tallyfyClient builds the Tallyfy client from the configuration, starting the sandbox first
-// when asked to.
+// when asked to. With --callers each caller gets their own client on the same settings (and
+// connection pool); the server's own token is then optional, and the first caller's client
+// stands in for it where no caller is known.
 func (a *App) tallyfyClient() (*tallyfy.Client, error) {
 	cfg := a.Config
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
-		UserAgent: "tallyfy-mcp/" + cfg.Version,
+		UserAgent: "tallyfy-mcp/" + cfg.Version, HTTPClient: tallyfy.NewHTTPClient(),
 		OnRetry: func(method, path string, attempt int, err error, wait time.Duration) {
 			a.Logger.Debug("retrying Tallyfy request", "method", method, "path", path, "attempt", attempt, "wait", wait, "err", err)
 		}}
+	token := ""
 	if cfg.Sandbox {
 		sb := sandbox.New()
 		url, srv, err := sandbox.Listen("127.0.0.1:0", sb)
@@ -222,19 +233,30 @@ func (a *App) tallyfyClient() (*tallyfy.Client, error) {
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
 		}
 		a.closers = append(a.closers, srv.Close)
-		ccfg.BaseURL, ccfg.OrgID, ccfg.Token = url, sandbox.OrgID, sandbox.AdminToken
+		ccfg.BaseURL, ccfg.OrgID, token = url, sandbox.OrgID, sandbox.AdminToken
 		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID)
-		return tallyfy.New(ccfg)
+	} else {
+		var err error
+		if token, err = readSecret(cfg.AccessToken, cfg.TokenFile, "token"); err != nil {
+			return nil, err
+		}
+		if token == "" && cfg.Callers == "" {
+			return nil, errors.New("no Tallyfy access token: set TALLYFY_ACCESS_TOKEN (or --token-file) and TALLYFY_ORG_ID, or run with --sandbox to try every tool on built-in demo data")
+		}
+		if cfg.OrgID == "" {
+			return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
+		}
 	}
-	token, err := readSecret(cfg.AccessToken, cfg.TokenFile, "token")
-	if err != nil {
-		return nil, err
-	}
-	if token == "" {
-		return nil, errors.New("no Tallyfy access token: set TALLYFY_ACCESS_TOKEN (or --token-file) and TALLYFY_ORG_ID, or run with --sandbox to try every tool on built-in demo data")
-	}
-	if cfg.OrgID == "" {
-		return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
+	if cfg.Callers != "" {
+		callers, err := LoadCallers(cfg.Callers, ccfg, a.getenv)
+		if err != nil {
+			return nil, err
+		}
+		a.Callers = callers
+		logCallers(a.Logger, callers, "callers loaded: each acts with their own Tallyfy token and policy cap")
+		if token == "" {
+			return (*callers.cur.Load())[0].caller.Client, nil
+		}
 	}
 	ccfg.Token = token
 	return tallyfy.New(ccfg)
