@@ -62,6 +62,8 @@ type Config struct {
 	Callers        string
 	State          string
 	ConfirmKeyFile string
+	OAuthIssuer    string
+	OAuthAudience  string
 
 	Version     string
 	ShowVersion bool
@@ -187,6 +189,8 @@ var Options = []Option{
 	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: float(func(c *Config) *float64 { return &c.RateLimit })},
 	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: float(func(c *Config) *float64 { return &c.GlobalRateLimit })},
 	{Name: "callers", Env: "MCP_CALLERS_FILE", Usage: "JSON file of HTTP callers: each with a name, the SHA-256 of their MCP bearer token, where their own Tallyfy token is, and an optional policy cap; reloaded on SIGHUP", set: str(func(c *Config) *string { return &c.Callers })},
+	{Name: "oauth-issuer", Env: "MCP_OAUTH_ISSUER", Usage: "accept OAuth 2.1 access tokens (JWT) from this authorization server's issuer URL; keys from its discovery document. Needs --oauth-audience", set: str(func(c *Config) *string { return &c.OAuthIssuer })},
+	{Name: "oauth-audience", Env: "MCP_OAUTH_AUDIENCE", Usage: "this server's resource URL (e.g. https://mcp.example.com/mcp): tokens must be issued for exactly it", set: str(func(c *Config) *string { return &c.OAuthAudience })},
 	{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: str(func(c *Config) *string { return &c.State })},
 	{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: str(func(c *Config) *string { return &c.ConfirmKeyFile })},
 	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: boolean(func(c *Config) *bool { return &c.OTel })},
@@ -280,6 +284,12 @@ func (c *Config) validate() error {
 	}
 	if c.Callers != "" && c.Transport == "stdio" {
 		return errors.New("--callers needs --transport http: over stdio there is one caller, the process that started the server")
+	}
+	if (c.OAuthIssuer == "") != (c.OAuthAudience == "") {
+		return errors.New("--oauth-issuer and --oauth-audience go together: the authorization server, and this server's resource URL that tokens must be issued for")
+	}
+	if c.OAuthIssuer != "" && c.Transport == "stdio" {
+		return errors.New("--oauth-issuer needs --transport http: OAuth protects the HTTP transports")
 	}
 	if c.State != "" && c.State != "memory" && c.ConfirmKeyFile == "" {
 		return errors.New("--state needs --confirm-key-file: every replica must seal confirm tokens with the same key, or a token minted on one is refused by the others (make one with: openssl rand -hex 32 > confirm.key)")

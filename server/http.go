@@ -57,7 +57,7 @@ func CheckHTTPConfig(cfg *Config, authToken string) error {
 	if tallyfy.IsLoopbackHost(host) {
 		return nil
 	}
-	if authToken == "" && cfg.Callers == "" {
+	if authToken == "" && cfg.Callers == "" && cfg.OAuthIssuer == "" {
 		return fmt.Errorf("--addr %s is not a loopback address: set --auth-token (or MCP_AUTH_TOKEN / --auth-token-file) so that only your agents can call this server", cfg.Addr)
 	}
 	if cfg.TLSCert == "" && !cfg.InsecureHTTP {
@@ -117,6 +117,11 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.health)
+	if app.OAuth != nil {
+		for _, p := range app.OAuth.metadataPaths {
+			mux.Handle(p, app.OAuth.metadata) // public, as RFC 9728 requires
+		}
+	}
 	mux.Handle("/mcp", h.guard(h.limitBody(h.capSessions(h.streamable, func(r *http.Request) bool {
 		// 2026-07-28 requests are stateless (they must name that version in this header):
 		// they never open a session, so the cap does not apply to them.
@@ -153,10 +158,10 @@ func (h *HTTPServer) guard(next http.Handler) http.Handler {
 			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Origin %q is not allowed (add it with --allowed-origins)", clipHeader(o)))
 			return
 		}
-		caller, ok := h.authenticate(r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tallyfy-mcp"`)
-			jsonRPCError(w, http.StatusUnauthorized, -32001, "Unauthorized: send Authorization: Bearer <the server's MCP auth token>")
+		caller, refused := h.authenticate(r)
+		if refused != nil {
+			w.Header().Set("WWW-Authenticate", refused.challenge)
+			jsonRPCError(w, refused.status, -32001, refused.msg)
 			return
 		}
 		if caller != nil { // the caller reaches the tool filter and the handlers through the context
@@ -276,7 +281,7 @@ func (a *App) runHTTP(ctx context.Context) error {
 	default:
 	}
 	a.Logger.Info("serving MCP over HTTP", "streamable", "http://"+ln.Addr().String()+"/mcp", "sse", "http://"+ln.Addr().String()+"/sse",
-		"tls", a.Config.TLSCert != "", "auth", authToken != "" || a.Callers != nil, "version", a.Config.Version)
+		"tls", a.Config.TLSCert != "", "auth", authToken != "" || a.Callers != nil || a.OAuth != nil, "version", a.Config.Version)
 	errc := make(chan error, 1)
 	go func() {
 		if a.Config.TLSCert != "" {

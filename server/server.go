@@ -32,6 +32,8 @@ const Instructions = `Tallyfy lifecycle server: look up, archive, restore and pe
 type App struct {
 	MCP     *mcpserver.MCPServer
 	Toolset *tools.Toolset
+	// OAuth validates access tokens when --oauth-issuer is set.
+	OAuth *OAuth
 	// Callers is the --callers file: each caller's own Tallyfy token and policy cap.
 	Callers *Callers
 	// getenv reads callers' Tallyfy token variables (os.Getenv; tests replace it).
@@ -85,6 +87,17 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		}
 		audit = f
 		app.closers = append(app.closers, f.Close)
+	}
+	if cfg.OAuthIssuer != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		o, err := NewOAuth(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, &http.Client{Timeout: 15 * time.Second})
+		cancel()
+		if err != nil {
+			_ = app.Close()
+			return nil, err
+		}
+		app.OAuth = o
+		logger.Info("OAuth: accepting access tokens", "issuer", cfg.OAuthIssuer, "audience", cfg.OAuthAudience)
 	}
 	keys, err := readConfirmKeys(cfg.ConfirmKeyFile)
 	if err != nil {
