@@ -54,6 +54,9 @@ func (sc scenario) String() string {
 	if sc.tokenVia != "" && sc.tokenVia != "env" {
 		s += "/token-" + sc.tokenVia
 	}
+	if sc.token != "" && sc.mode != modeUnauth {
+		s += "/long-token"
+	}
 	return s
 }
 
@@ -300,7 +303,17 @@ func runScenario(t *testing.T, sc scenario) *scenarioRun {
 	if sc.format == "" {
 		sc.format = "text"
 	}
-	sb, url := startSandbox(t)
+	var sbOpts []sandbox.Option
+	if sc.token != "" && (sc.mode == modeAdmin || sc.mode == modeMember) {
+		// A long, distinctive token of the mode's role in place of the sandbox's own, so that
+		// leak checks can find any part of it.
+		admin, member := sc.token, sandbox.MemberToken
+		if sc.mode == modeMember {
+			admin, member = sandbox.AdminToken, sc.token
+		}
+		sbOpts = append(sbOpts, sandbox.WithTokens(admin, member))
+	}
+	sb, url := startSandbox(t, sbOpts...)
 	dir := t.TempDir()
 	run := &scenarioRun{sc: sc, auditPath: filepath.Join(dir, "audit.jsonl")}
 

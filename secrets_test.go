@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,14 @@ import (
 // that any copy of it, or of a good part of it, is found.
 const madeUpToken = "tfy-SECRET-7f3c9a2e4b6d8f1029384756abcdef01-do-not-print"
 
+// longAdminToken and longMemberToken replace the sandbox's short tokens in the scenarios that
+// reach retries, deletes and elicitation: long and distinctive (no run of hex long enough to
+// match an ID by chance), so that any window of them can be searched for.
+const (
+	longAdminToken  = "tfy-ADMIN-Qz7Kp2Wx9Rm4Tv8Ny3Lb6Hs1Jd5Fg0-LongToken"
+	longMemberToken = "tfy-MEMBER-Wq3Zr8Pk5Xt2Nm7Vy4Gh9Js6Lc1Bd0-LongToken"
+)
+
 // TestNoSecretInAnyOutput runs every tool and failure path (as TestStdoutIsOnlyJSONRPC does)
 // with the token given by variable, by --token-file and by --access-token, at debug level in
 // both log formats, and checks that no token appears in stdout, stderr, the audit file or any
@@ -33,11 +42,14 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	t.Parallel()
 	legacy := mcp.ProtocolVersion20251125
 	scenarios := []scenario{
-		// The sandbox's admin token: every tool works, every failure path is reached.
-		{mode: modeAdmin, format: "text", protocol: legacy},
-		{mode: modeAdmin, format: "json", tokenVia: "file"},
-		{mode: modeAdmin, format: "text", tokenVia: "flag", elicit: true},
-		{mode: modeMember, format: "json", protocol: legacy, tokenVia: "file"},
+		// An admin token: every tool works, every failure path (retries, deletes, elicitation)
+		// is reached.
+		{mode: modeAdmin, format: "text", protocol: legacy, token: longAdminToken},
+		{mode: modeAdmin, format: "json", tokenVia: "file", token: longAdminToken},
+		{mode: modeAdmin, format: "text", tokenVia: "flag", elicit: true, token: longAdminToken},
+		{mode: modeAdmin, format: "json", protocol: legacy, elicit: true, token: longAdminToken},
+		{mode: modeAdmin, format: "text"}, // the sandbox's own short token
+		{mode: modeMember, format: "json", protocol: legacy, tokenVia: "file", token: longMemberToken},
 		// A made-up token: every call is 401.
 		{mode: modeUnauth, format: "text", token: madeUpToken},
 		{mode: modeUnauth, format: "json", protocol: legacy, token: madeUpToken},
@@ -54,6 +66,13 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 				"stderr":       run.stderr,
 				"audit file":   run.audit,
 				"tool results": []byte(run.results),
+			}
+			// What the confirm_tokens and elicitation states carry, decoded: base64 would hide
+			// anything sealed inside them from a plain search.
+			decoded := sealedPayloads(run.stdout, run.stderr, run.audit, []byte(run.results))
+			outputs["sealed token payloads"] = decoded
+			if !sc.elicit && sc.mode == modeAdmin && len(decoded) == 0 {
+				t.Errorf("no confirm_token payload was decoded: the check would prove nothing")
 			}
 			if len(run.audit) == 0 {
 				t.Errorf("the audit file is empty: the check would prove nothing")
@@ -111,20 +130,49 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		if got := keyLike([]byte("GET /organizations/" + sandbox.OrgID + "/runs/" + sandbox.IDs.ActiveRun)); len(got) != 0 {
 			t.Errorf("keyLike flags a plain request path: %q", got)
 		}
-		if forms := secretForms(madeUpToken); len(forms) < 3 {
-			t.Errorf("secretForms(%q) = %q", madeUpToken, forms)
+		// Three quarters of a token, or any quarter of it, is found.
+		for _, tok := range []string{madeUpToken, longAdminToken, sandbox.AdminToken} {
+			forms := secretForms(tok)
+			for _, part := range []string{tok[:len(tok)*3/4], tok[len(tok)/4:], tok[len(tok)/3 : len(tok)/3+max(8, len(tok)/4)]} {
+				if !slices.ContainsFunc(forms, func(f string) bool { return strings.Contains(part, f) }) {
+					t.Errorf("secretForms(%q) misses the part %q", tok, part)
+				}
+			}
+		}
+		// A token sealed inside a confirm_token is found once decoded.
+		payload := base64.RawURLEncoding.EncodeToString([]byte(`{"o":"x","a":"` + longAdminToken + `"}`))
+		if got := sealedPayloads([]byte(`"confirm_token":"tcf1.` + payload + `.bWFj"`)); !bytes.Contains(got, []byte(longAdminToken)) {
+			t.Errorf("sealedPayloads did not decode the payload: %q", got)
 		}
 	})
 }
 
-// secretForms is the token and recognisable parts of it (a log that clipped or masked the
-// token at one end must still be caught).
+// secretForms is the token and every window of a quarter of it (at least 8 characters): a
+// log that clipped, masked or split the token anywhere still shows one of them whole.
 func secretForms(token string) []string {
 	forms := []string{token, "Bearer " + token}
-	if len(token) >= 24 {
-		forms = append(forms, token[:len(token)*2/3], token[len(token)/3:])
+	w := max(8, len(token)/4)
+	for i := 0; i+w <= len(token); i++ {
+		forms = append(forms, token[i:i+w])
 	}
 	return forms
+}
+
+var sealedToken = regexp.MustCompile(`tcf1\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+`)
+
+// sealedPayloads decodes the payload of every confirm_token and elicitation state (tcf1.…)
+// found in outs, one per line.
+func sealedPayloads(outs ...[]byte) []byte {
+	var b bytes.Buffer
+	for _, out := range outs {
+		for _, m := range sealedToken.FindAllSubmatch(out, -1) {
+			if p, err := base64.RawURLEncoding.DecodeString(string(m[1])); err == nil {
+				b.Write(p)
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.Bytes()
 }
 
 var (

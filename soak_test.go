@@ -248,7 +248,7 @@ func TestSoak(t *testing.T) {
 
 	// Every mutating call audited exactly once, in call order per resource, with the
 	// outcome the caller saw.
-	audit := auditLines(t, auditPath)
+	audit, intents := outcomeRecords(t, auditLines(t, auditPath))
 	auditByID := map[string][]soakOutcome{}
 	for _, r := range audit {
 		id, _ := r["resource_id"].(string)
@@ -278,7 +278,10 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	if len(audit) != mutating {
-		t.Errorf("audit file has %d records for %d mutating calls", len(audit), mutating)
+		t.Errorf("audit file has %d outcome records for %d mutating calls", len(audit), mutating)
+	}
+	if intents == 0 {
+		t.Errorf("no intent records: changes were not audited before they were made")
 	}
 
 	// No permanent delete sent more often than delete calls were made (each call's own
@@ -314,8 +317,8 @@ func TestSoak(t *testing.T) {
 		rssStart, rss10, rssEnd, growthMB, thrStart, thr10, thrEnd)
 	t.Logf("soak: successes %s", formatCounts(st.toolOK))
 	t.Logf("soak: isError results %s", formatCounts(st.toolErrs))
-	t.Logf("soak: audit records %d = mutating calls %d; DELETE …/delete sent %d for %d delete calls; deleted %d resources; delete outcomes %s",
-		len(audit), mutating, sumValues(sentDeletes), sumValues(st.deleteCall), syncMapLen(&deleted), formatCounts(deleteOutcomes(audit)))
+	t.Logf("soak: audit outcome records %d = mutating calls %d (and %d intent records); DELETE …/delete sent %d for %d delete calls; deleted %d resources; delete outcomes %s",
+		len(audit), mutating, intents, sumValues(sentDeletes), sumValues(st.deleteCall), syncMapLen(&deleted), formatCounts(deleteOutcomes(audit)))
 }
 
 // deleteOutcomes counts the audit outcomes of permanent deletes (with their detail's gist).

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { startClient, archivedRun, archivedTemplate, activeRun, tempDir, textOf, within, SANDBOX_ADMIN_TOKEN } from './lib.mjs';
+import { startClient, archivedRun, archivedTemplate, activeRun, tempDir, textOf, within, leakOf, SANDBOX_ADMIN_TOKEN } from './lib.mjs';
 
 function readAudit(file) {
   const raw = readFileSync(file, 'utf8');
@@ -33,12 +33,15 @@ describe('audit log', { concurrency: true }, () => {
     await within(closed, 5_000, 'process gone after SIGKILL');
 
     const { raw, records } = readAudit(file);
-    assert.ok(!raw.includes(SANDBOX_ADMIN_TOKEN), 'the Tallyfy token is in the audit log');
+    assert.equal(leakOf(SANDBOX_ADMIN_TOKEN, raw), null, 'the Tallyfy token is in the audit log');
     assert.ok(!/bearer/i.test(raw), 'an Authorization value is in the audit log');
     assert.ok(raw.endsWith('\n'), 'the last record is incomplete');
     const mine = records.filter((r) => r.tool === 'delete_run' && r.resource_id === run.id);
-    assert.equal(mine.length, 1, `want one record of the delete, got ${JSON.stringify(records)}`);
-    const rec = mine[0];
+    // Audit before act: an intent record, synced before the delete was sent, then the outcome.
+    assert.deepEqual(mine.map((r) => r.outcome), ['intent', 'ok'], `want intent + outcome records of the delete, got ${JSON.stringify(records)}`);
+    assert.equal(mine[0].time, mine[1].time, 'the intent and the outcome are not of the same call');
+    assert.equal(mine[0].detail, 'delete');
+    const rec = mine[1];
     assert.equal(rec.outcome, 'ok');
     assert.equal(rec.confirm_mode, 'off');
     assert.equal(rec.resource_type, 'run');
@@ -70,9 +73,9 @@ describe('audit log', { concurrency: true }, () => {
 
     const { raw, records } = readAudit(file);
     assert.ok(!raw.includes(token), 'the confirm token is in the audit log');
-    assert.ok(!raw.includes(SANDBOX_ADMIN_TOKEN), 'the Tallyfy token is in the audit log');
+    assert.equal(leakOf(SANDBOX_ADMIN_TOKEN, raw), null, 'the Tallyfy token is in the audit log');
     const del = records.filter((r) => r.tool === 'delete_template' && r.resource_id === tpl.id);
-    assert.deepEqual(del.map((r) => r.outcome), ['confirmation_required', 'ok']);
+    assert.deepEqual(del.map((r) => r.outcome), ['confirmation_required', 'intent', 'ok']);
     for (const r of del) {
       assert.equal(r.confirmation, 'token');
       assert.equal(r.confirm_mode, 'token');
@@ -81,7 +84,7 @@ describe('audit log', { concurrency: true }, () => {
     const ref = records.filter((r) => r.tool === 'delete_run' && r.resource_id === live.id);
     assert.deepEqual(ref.map((r) => r.outcome), ['refused']);
     const arch = records.filter((r) => r.tool === 'archive_run' && r.resource_id === live.id);
-    assert.deepEqual(arch.map((r) => r.outcome), ['ok']);
+    assert.deepEqual(arch.map((r) => r.outcome), ['intent', 'ok']);
     assert.ok(!records.some((r) => r.tool === 'list_runs'), 'a read was audited as an action');
     for (const r of records) assert.equal(r.client_name, 'tallyfy-mcp-e2e', 'client name not recorded');
   });
@@ -103,4 +106,22 @@ describe('audit log', { concurrency: true }, () => {
       assert.ok(records.some((r) => r.tool === 'archive_run' && r.outcome === 'refused'), `no record of the refused archive_run: ${JSON.stringify(records)}`);
       assert.ok(records.some((r) => r.tool === 'delete_run' && r.outcome === 'refused'), `no record of the refused delete_run: ${JSON.stringify(records)}`);
     });
+
+  it('does nothing when the intent record cannot be written (--audit-log /dev/full), and says why', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async (t) => {
+    const c = await startClient({ args: ['--sandbox', '--confirm', 'off', '--audit-log', '/dev/full'], t });
+    const old = await archivedRun(c);
+    const live = await activeRun(c);
+    const d = await c.call('delete_run', { run_id: old.id });
+    assert.strictEqual(d.isError, true, `delete_run went through with no audit record: ${textOf(d)}`);
+    assert.match(textOf(d), /Nothing was changed/);
+    assert.match(textOf(d), /audit record/);
+    assert.match(textOf(d), /--audit-log/);
+    const a = await c.call('archive_run', { run_id: live.id });
+    assert.strictEqual(a.isError, true, `archive_run went through with no audit record: ${textOf(a)}`);
+    // Reads are not audited: they show nothing changed.
+    const runs = await c.call('list_runs', { archived: 'include', per_page: 100 });
+    const byId = new Map(runs.structuredContent.runs.map((r) => [r.id, r]));
+    assert.ok(byId.has(old.id), 'the run was deleted though its intent record failed');
+    assert.strictEqual(byId.get(live.id).archived, false, 'the run was archived though its intent record failed');
+  });
 });

@@ -24,6 +24,38 @@ export const DEFAULT_BIN = path.join(E2E_DIR, '.bin', 'tallyfy-mcp');
 /** The sandbox's admin token: must never appear in anything the server writes. */
 export const SANDBOX_ADMIN_TOKEN = 'sandbox-admin-token';
 
+/**
+ * The token and every window of a quarter of it (at least 8 characters): a leak that clipped,
+ * masked or split the token still shows one of them whole.
+ */
+export function secretForms(token) {
+  const w = Math.max(8, Math.floor(token.length / 4));
+  const forms = [token];
+  for (let i = 0; i + w <= token.length; i++) forms.push(token.slice(i, i + w));
+  return forms;
+}
+
+/** The decoded payloads of every confirm_token or elicitation state (tcf1.<payload>.<mac>) in text. */
+export function sealedPayloads(text) {
+  const out = [];
+  for (const m of text.matchAll(/tcf1\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+/g)) {
+    out.push(Buffer.from(m[1], 'base64url').toString('utf8'));
+  }
+  return out;
+}
+
+/**
+ * Where any part of token shows in text, or in what a sealed token in text carries once
+ * decoded (base64 hides it from a plain search): a description, or null.
+ */
+export function leakOf(token, text) {
+  for (const [where, s] of [['text', text], ...sealedPayloads(text).map((p) => ['a sealed token payload', p])]) {
+    const hit = secretForms(token).find((f) => s.includes(f));
+    if (hit) return `${where} holds ${JSON.stringify(hit)}`;
+  }
+  return null;
+}
+
 /** DESIGN.md's tool table: name → [readOnly, destructive, idempotent, openWorld]. */
 export const DESIGN_HINTS = {
   get_task: [true, false, true, true],
@@ -135,6 +167,8 @@ async function connectClient(transport, { capabilities = {}, onElicit, t, what, 
     t.after(async () => {
       await close();
       if (process.env.E2E_SERVER_LOGS && stderr()) t.diagnostic(`server ${what} stderr:\n${stderr()}`);
+      const leak = leakOf(SANDBOX_ADMIN_TOKEN, stderr());
+      assert.equal(leak, null, `the Tallyfy token leaked into the server's stderr: ${leak}`);
     });
   }
   try {
@@ -152,7 +186,8 @@ async function connectClient(transport, { capabilities = {}, onElicit, t, what, 
     assert.ok(Array.isArray(res.content) && res.content.length > 0, `${name}: no content`);
     const text = textOf(res);
     assert.ok(text.length > 0, `${name}: no text content`);
-    assert.ok(!text.includes(SANDBOX_ADMIN_TOKEN), `${name}: the Tallyfy token leaked into a result`);
+    const leak = leakOf(SANDBOX_ADMIN_TOKEN, `${text}\n${JSON.stringify(res.structuredContent ?? {})}`);
+    assert.equal(leak, null, `${name}: the Tallyfy token leaked into a result: ${leak}`);
     if (!res.isError && byName.get(name)?.outputSchema) {
       // The SDK has validated it already; make sure there was something to validate.
       assert.equal(typeof res.structuredContent, 'object', `${name}: no structuredContent`);

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startClient, activeRun, archivedRun, listRuns, textOf, ALL_TOOLS, READ_TOOLS, PERMANENT_TOOLS } from './lib.mjs';
+import { startClient, activeRun, archivedRun, listRuns, textOf, runOnce, ALL_TOOLS, READ_TOOLS, PERMANENT_TOOLS } from './lib.mjs';
 
 /** Calls a tool that must not be callable: either a JSON-RPC error or an isError result. */
 async function assertRefused(c, name, args) {
@@ -74,6 +74,44 @@ describe('policy', { concurrency: true }, () => {
     const d = await c.call('delete_run', { run_id: old.id });
     assert.strictEqual(d.isError, true, `deleted a protected run: ${textOf(d)}`);
     assert.ok((await listRuns(c, 'only')).some((r) => r.id === old.id));
+  });
+
+  it('--protect and TALLYFY_PROTECT protect an ID written in uppercase', async (t) => {
+    const probe = await startClient({ args: ['--sandbox'], t });
+    const live = await activeRun(probe);
+    const old = await archivedRun(probe);
+    await probe.close();
+
+    for (const how of ['flag', 'variable']) {
+      const args = ['--sandbox', '--confirm', 'off'];
+      const env = {};
+      if (how === 'flag') args.push('--protect', `${live.id.toUpperCase()},${old.id.toUpperCase()}`);
+      else env.TALLYFY_PROTECT = `${live.id.toUpperCase()}, ${old.id.toUpperCase()}`;
+      const c = await startClient({ args, env, t });
+      const a = await c.call('archive_run', { run_id: live.id });
+      assert.strictEqual(a.isError, true, `${how}: archived a protected run: ${textOf(a)}`);
+      assert.match(textOf(a), /protected/);
+      const d = await c.call('delete_run', { run_id: old.id });
+      assert.strictEqual(d.isError, true, `${how}: deleted a protected run: ${textOf(d)}`);
+      assert.match(textOf(d), /protected/);
+      assert.strictEqual((await getRun(c, live.id)).archived, false);
+      assert.ok((await listRuns(c, 'only')).some((r) => r.id === old.id), `${how}: the protected run is gone`);
+      await c.close();
+    }
+  });
+
+  it('--protect and TALLYFY_PROTECT refuse to start on an entry that is not an ID, naming it', () => {
+    const id = '2db5a39eaf55b1f0cc06bb080d71a6df';
+    for (const [args, env, bad, where] of [
+      [['--sandbox', '--protect', `${id},Onboarding-run`], {}, 'Onboarding-run', 'protect'],
+      [['--sandbox'], { TALLYFY_PROTECT: `${id}/delete` }, `${id}/delete`, 'TALLYFY_PROTECT'],
+      [['--sandbox', '--protect', id.slice(0, 31)], {}, id.slice(0, 31), 'protect'],
+    ]) {
+      const r = runOnce(args, { env });
+      assert.notStrictEqual(r.code, 0, `${JSON.stringify(args)} ${JSON.stringify(env)} started`);
+      assert.strictEqual(r.stdout, '', 'stdout carries nothing but JSON-RPC');
+      assert.ok(r.stderr.includes(`"${bad}"`) && r.stderr.includes(where), `stderr does not name ${bad} and ${where}: ${r.stderr}`);
+    }
   });
 
   it('--max-deletes-per-hour 0 refuses every permanent delete clearly', async (t) => {

@@ -263,7 +263,7 @@ func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string)
 	if err := cap.Validate(); err != nil {
 		return k, err
 	}
-	if cap.Protect, err = normalizeIDs(e.Protect); err != nil {
+	if cap.Protect, err = tools.NormalizeProtectedIDs(e.Protect); err != nil {
 		return k, fmt.Errorf(`"protect": %w`, err)
 	}
 	cfg := base
@@ -277,20 +277,6 @@ func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string)
 	}
 	k.caller = tools.Caller{Name: e.Name, Binding: "callers:" + e.Name, Client: client, Cap: &cap}
 	return k, nil
-}
-
-// normalizeIDs lowercases Tallyfy IDs and refuses anything that is not 32 hex characters: a
-// protected ID with a typo would protect nothing. (The same rule as --protect.)
-func normalizeIDs(ids []string) ([]string, error) {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		n := strings.ToLower(strings.TrimSpace(id))
-		if !tallyfy.ValidID(n) {
-			return nil, fmt.Errorf("%q is not a Tallyfy ID (32 hex characters)", id)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 // logCallers says how many callers are loaded, never their hashes or token sources' contents.

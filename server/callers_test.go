@@ -61,7 +61,7 @@ func TestCallersFileRefusals(t *testing.T) {
 		{"shared token", "{\"callers\": [" + good + ",\n" + strings.Replace(good, "alice", "bob", 1) + "]}", `the same token_sha256 as "alice"`},
 		{"bad tier", `{"callers": [{"name": "bob", "token_sha256": "` + sha("b") + `", "tallyfy_token_env": "ALICE_TALLYFY", "max_tier": "admin"}]}`, `"max_tier" must be read, lifecycle or permanent`},
 		{"unknown tool", `{"callers": [{"name": "bob", "token_sha256": "` + sha("b") + `", "tallyfy_token_env": "ALICE_TALLYFY", "tools": ["drop_everything"]}]}`, `unknown tool "drop_everything"`},
-		{"bad protected id", `{"callers": [{"name": "bob", "token_sha256": "` + sha("b") + `", "tallyfy_token_env": "ALICE_TALLYFY", "protect": ["abc"]}]}`, `"protect": "abc" is not a Tallyfy ID`},
+		{"bad protected id", `{"callers": [{"name": "bob", "token_sha256": "` + sha("b") + `", "tallyfy_token_env": "ALICE_TALLYFY", "protect": ["abc"]}]}`, `"protect": protected ID "abc" is not a Tallyfy ID`},
 		{"bad org", `{"callers": [{"name": "bob", "token_sha256": "` + sha("b") + `", "tallyfy_token_env": "ALICE_TALLYFY", "org_id": "acme"}]}`, "organization id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

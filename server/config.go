@@ -162,9 +162,13 @@ var Options = []Option{
 	{Name: "disable-permanent-delete", Env: "TALLYFY_DISABLE_PERMANENT_DELETE", Default: "false", Usage: "offer no permanent delete tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.DisablePermanentDelete })},
 	{Name: "tools", Env: "TALLYFY_TOOLS", Usage: "comma-separated tools to offer (default all); exclusions and read-only still win", set: list(func(c *Config) *[]string { return &c.Tools })},
 	{Name: "exclude-tools", Env: "TALLYFY_EXCLUDE_TOOLS", Usage: "comma-separated tools never to offer", set: list(func(c *Config) *[]string { return &c.ExcludeTools })},
-	{Name: "protect", Env: "TALLYFY_PROTECT", Usage: "comma-separated IDs that no tool may archive or permanently delete", set: list(func(c *Config) *[]string { return &c.Protect })},
+	{Name: "protect", Env: "TALLYFY_PROTECT", Usage: "comma-separated IDs that no tool may archive or permanently delete", set: func(c *Config, v string) error {
+		ids, err := tools.NormalizeProtectedIDs(splitList(v))
+		c.Protect = ids
+		return err
+	}},
 	{Name: "max-deletes-per-hour", Env: "TALLYFY_MAX_DELETES_PER_HOUR", Default: "20", Usage: "permanent deletes allowed per rolling hour across all sessions (0 = none, -1 = no cap)", set: integer(func(c *Config) *int { return &c.MaxDeletesPerHour })},
-	{Name: "audit-log", Env: "TALLYFY_AUDIT_LOG", Usage: "append one JSON line per lifecycle or delete call to this file (created 0600); default: the log on stderr", set: str(func(c *Config) *string { return &c.AuditLog })},
+	{Name: "audit-log", Env: "TALLYFY_AUDIT_LOG", Usage: "append the audit records (an intent line synced before each change, an outcome line per lifecycle or delete call) to this file (created 0600); default: the log on stderr", set: str(func(c *Config) *string { return &c.AuditLog })},
 	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: duration(func(c *Config) *time.Duration { return &c.ToolTimeout })},
 	{Name: "elicit-timeout", Env: "TALLYFY_ELICIT_TIMEOUT", Default: "3m", Usage: "how long to wait for the person to answer a delete confirmation", set: duration(func(c *Config) *time.Duration { return &c.ElicitTimeout })},

@@ -10,18 +10,24 @@ import (
 	"time"
 )
 
+const (
+	idA = "0123456789abcdef0123456789abcdef"
+	idB = "2db5a39eaf55b1f0cc06bb080d71a6df"
+	idC = "fedcba9876543210fedcba9876543210"
+)
+
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestFlagsWinOverEnvironment(t *testing.T) {
 	cfg, err := ParseConfig([]string{"--org-id", "flag", "--request-timeout", "5s", "--read-only=false"},
-		env(map[string]string{"TALLYFY_ORG_ID": "env", "TALLYFY_READ_ONLY": "true", "TALLYFY_PROTECT": "a, b,,c", "TALLYFY_MAX_DELETES_PER_HOUR": "3"}), nil)
+		env(map[string]string{"TALLYFY_ORG_ID": "env", "TALLYFY_READ_ONLY": "true", "TALLYFY_PROTECT": idA + ", " + idB + ",," + idC, "TALLYFY_MAX_DELETES_PER_HOUR": "3"}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.OrgID != "flag" || cfg.ReadOnly || cfg.RequestTimeout != 5*time.Second {
 		t.Errorf("flags did not win: %+v", cfg)
 	}
-	if strings.Join(cfg.Protect, "|") != "a|b|c" || cfg.MaxDeletesPerHour != 3 {
+	if strings.Join(cfg.Protect, "|") != idA+"|"+idB+"|"+idC || cfg.MaxDeletesPerHour != 3 {
 		t.Errorf("environment not read: protect %v, budget %d", cfg.Protect, cfg.MaxDeletesPerHour)
 	}
 }
@@ -91,6 +97,44 @@ func TestStdioMessageShapes(t *testing.T) {
 		if m := peekMessage([]byte(line)); [2]bool{m.isRequest(), m.isResponse()} != want {
 			got := [2]bool{m.isRequest(), m.isResponse()}
 			t.Errorf("%s: request/response = %v, want %v", line, got, want)
+		}
+	}
+}
+
+// TestProtectNormalized: protected IDs are lowercased (tool arguments are lowercase, so an
+// uppercase entry would protect nothing), and an entry that is not an ID stops startup,
+// naming the entry and where it came from.
+func TestProtectNormalized(t *testing.T) {
+	cfg, err := ParseConfig([]string{"--protect", strings.ToUpper(idB) + ", " + idA}, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Protect, "|") != idB+"|"+idA {
+		t.Errorf("--protect %v, want lowercase %s|%s", cfg.Protect, idB, idA)
+	}
+	cfg, err = ParseConfig(nil, env(map[string]string{"TALLYFY_PROTECT": strings.ToUpper(idC)}), nil)
+	if err != nil || strings.Join(cfg.Protect, "|") != idC {
+		t.Errorf("TALLYFY_PROTECT: %v, %v", cfg, err)
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{[]string{"--protect", idA + ",not-an-id"}, nil, []string{"protect", `"not-an-id"`, "32 hex"}},
+		{[]string{"--protect", idA + "0"}, nil, []string{"protect", idA + "0"}},
+		{[]string{"--protect", idA[:31] + "g"}, nil, []string{"protect", idA[:31] + "g"}},
+		{nil, map[string]string{"TALLYFY_PROTECT": idB + "/delete"}, []string{"TALLYFY_PROTECT", idB + "/delete"}},
+	} {
+		_, err := ParseConfig(c.args, env(c.env), nil)
+		if err == nil {
+			t.Errorf("%v %v accepted", c.args, c.env)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v %v: error %q lacks %q", c.args, c.env, err, w)
+			}
 		}
 	}
 }

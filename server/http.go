@@ -94,7 +94,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	})
 	hooks.AddOnUnregisterSession(func(context.Context, mcpserver.ClientSession) { h.sessions.Add(-1) })
 	hooks.AddBeforeCallTool(h.sseUnsent.called)
-	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit).middleware)
+	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit, app.Toolset.RecordRefusedCall).middleware)
 
 	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP,
 		mcpserver.WithStateful(true),
@@ -102,7 +102,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists below are stricter and configurable
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, remoteKey{}, remoteHost(r))
-			return tools.WithTransport(ctx, "streamable-http", true)
+			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", true)
 		}),
 		mcpserver.WithStreamableHTTPLogger(app.Logger),
 	)
@@ -111,7 +111,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		mcpserver.WithSSEDisableLocalhostProtection(true),
 		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, sseKey{}, true)
-			return tools.WithTransport(ctx, "sse", false) // SSE sessions cannot carry a question to the client
+			return tools.WithTransport(h.withBearer(ctx, r), "sse", false) // SSE sessions cannot carry a question to the client
 		}),
 	)
 
@@ -209,6 +209,16 @@ func (h *HTTPServer) authorized(r *http.Request) bool {
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 	return subtle.ConstantTimeCompare(sum[:], h.authHash[:]) == 1
+}
+
+// withBearer puts the hash of the request's bearer token (already accepted by guard) in ctx:
+// confirmations are bound to it, since a stateless request has no session to bind them to.
+func (h *HTTPServer) withBearer(ctx context.Context, r *http.Request) context.Context {
+	if !h.hasAuth {
+		return ctx
+	}
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return tools.WithBearerHash(ctx, sha256.Sum256([]byte(strings.TrimSpace(tok))))
 }
 
 func (h *HTTPServer) limitBody(next http.Handler) http.Handler {

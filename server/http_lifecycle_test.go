@@ -306,7 +306,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	if r, _ := sb.Lookup("run", sandbox.IDs.ActiveRun); !r.Archived {
 		t.Fatal("not archived")
 	}
-	if recs := auditRecords(t, audit); len(recs) != 1 || recs[0].Outcome != "ok" || recs[0].Transport != "streamable-http" {
+	if recs := auditRecords(t, audit); len(recs) != 2 || recs[0].Outcome != "intent" || recs[1].Outcome != "ok" || recs[1].Transport != "streamable-http" {
 		t.Fatalf("audit: %+v", recs)
 	}
 }

@@ -214,10 +214,14 @@ var policyCases = []policyCase{
 			// Written and synced before the result was returned: no waiting.
 			recs := auditRecords(t, env.auditPath)
 			i := slices.IndexFunc(recs, func(r tools.Record) bool { return r.Tool == "archive_run" })
-			if i < 0 {
-				t.Fatalf("no archive_run record in %+v", recs)
+			if i < 0 || i+1 >= len(recs) {
+				t.Fatalf("no archive_run intent and outcome records in %+v", recs)
 			}
-			r := recs[i]
+			// Audit before act: the intent record, then the outcome of the same call.
+			if in := recs[i]; in.Outcome != "intent" || in.Transport != env.transport || in.Time != recs[i+1].Time {
+				t.Fatalf("intent record %+v before %+v", in, recs[i+1])
+			}
+			r := recs[i+1]
 			if r.Transport != env.transport || r.ResourceID != sandbox.IDs.ActiveRun || r.Outcome != "ok" || r.Org != sandbox.OrgID {
 				t.Fatalf("audit record %+v: want transport %q, resource %s, outcome ok", r, env.transport, sandbox.IDs.ActiveRun)
 			}

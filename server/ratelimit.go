@@ -15,6 +15,9 @@ import (
 // golang.org/x/time/rate, burst twice the rate). A refused call is an isError result that says
 // how long to wait, never a dropped request.
 type rateLimiter struct {
+	// refused audits a refused call (the README promises a record for every refused
+	// lifecycle or permanent call, rate-limited ones included).
+	refused    func(ctx context.Context, req mcp.CallToolRequest, detail string)
 	perSession rate.Limit
 	global     *rate.Limiter
 	mu         sync.Mutex
@@ -27,8 +30,8 @@ type sessionLimiter struct {
 	seen time.Time
 }
 
-func newRateLimiter(perSession, global float64) *rateLimiter {
-	rl := &rateLimiter{perSession: rate.Limit(perSession), sessions: map[string]*sessionLimiter{}}
+func newRateLimiter(perSession, global float64, refused func(context.Context, mcp.CallToolRequest, string)) *rateLimiter {
+	rl := &rateLimiter{refused: refused, perSession: rate.Limit(perSession), sessions: map[string]*sessionLimiter{}}
 	if global > 0 {
 		rl.global = rate.NewLimiter(rate.Limit(global), max(1, int(2*global)))
 	}
@@ -74,11 +77,13 @@ func (rl *rateLimiter) middleware(next mcpserver.ToolHandlerFunc) mcpserver.Tool
 		now := time.Now()
 		if rl.perSession > 0 {
 			if wait, limited := refuse(rl.session(sessionKey(ctx), now), now); limited {
+				rl.refused(ctx, req, "rate limited: too many tool calls on this session")
 				return mcp.NewToolResultError(fmt.Sprintf("Too many tool calls on this session (limit %.0f per second): nothing was done. Retry after %d ms.", float64(rl.perSession), wait.Milliseconds()+1)), nil
 			}
 		}
 		if rl.global != nil {
 			if wait, limited := refuse(rl.global, now); limited {
+				rl.refused(ctx, req, "rate limited: too many tool calls on this server")
 				return mcp.NewToolResultError(fmt.Sprintf("The server is busy (limit %.0f tool calls per second for all sessions): nothing was done. Retry after %d ms.", float64(rl.global.Limit()), wait.Milliseconds()+1)), nil
 			}
 		}

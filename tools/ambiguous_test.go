@@ -48,7 +48,7 @@ func TestAmbiguousDeleteAnsweredByReReading(t *testing.T) {
 					if n := h.deleteCount(); n != 1 {
 						t.Errorf("%d DELETE …/delete requests, want exactly 1 (never retried blindly)", n)
 					}
-					recs := h.audit.all()
+					recs := h.audit.outcomes()
 					if len(recs) != 1 {
 						t.Fatalf("audit: %+v", recs)
 					}
@@ -117,7 +117,7 @@ func TestAmbiguousDeleteUnknown(t *testing.T) {
 			if n := h.deleteCount(); n != 1 {
 				t.Errorf("%d delete requests", n)
 			}
-			if recs := h.audit.all(); len(recs) != 1 || recs[0].Outcome != "unknown" {
+			if recs := h.audit.outcomes(); len(recs) != 1 || recs[0].Outcome != "unknown" {
 				t.Errorf("audit %+v", recs)
 			}
 		})
@@ -172,7 +172,7 @@ func TestAmbiguousArchiveSettledByReading(t *testing.T) {
 		if !h.lookup(k.kind, k.live).Archived {
 			t.Error("restored despite the 500")
 		}
-		if recs := h.audit.all(); len(recs) != 2 || recs[0].Outcome != "ok" || recs[1].Outcome != "failed" || recs[1].HTTPStatus != 500 {
+		if recs := h.audit.outcomes(); len(recs) != 2 || recs[0].Outcome != "ok" || recs[1].Outcome != "failed" || recs[1].HTTPStatus != 500 {
 			t.Errorf("audit %+v", recs)
 		}
 	})

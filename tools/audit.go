@@ -71,7 +71,7 @@ func (a auditJSON) MarshalJSON() ([]byte, error) { return a, nil }
 // finished, so concurrent calls wait for one fsync together instead of one each.
 type FileRecorder struct {
 	mu      sync.Mutex // guards f's writes and written
-	f       *os.File
+	f       syncFile
 	written uint64 // records written so far
 	syncMu  sync.Mutex
 	synced  uint64 // records known to be on disk
@@ -84,8 +84,17 @@ func OpenAuditFile(path string) (*FileRecorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	return &FileRecorder{f: f}, nil
+	return newFileRecorder(f), nil
 }
+
+// syncFile is what FileRecorder writes to: an *os.File, or in tests one that counts syncs.
+type syncFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+func newFileRecorder(f syncFile) *FileRecorder { return &FileRecorder{f: f} }
 
 func (a *FileRecorder) Record(_ context.Context, r Record) error {
 	b, err := json.Marshal(r)
@@ -163,20 +172,8 @@ func clientInfo(ctx context.Context) (name, version string) {
 	return "", ""
 }
 
-// finish writes the audit record of a lifecycle or permanent call and returns its result. If
-// the record cannot be written the result is withheld and replaced by an error: an action the
-// operator cannot see afterwards must not look like a clean success.
-func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult) *mcp.CallToolResult {
-	if c.tool.Tier == TierRead {
-		return res
-	}
-	if c.outcome == "" {
-		if res.IsError {
-			c.outcome = "refused"
-		} else {
-			c.outcome = "ok"
-		}
-	}
+// record builds the audit record of a call as it stands.
+func (ts *Toolset) record(ctx context.Context, c *call) Record {
 	rec := Record{
 		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.clientFor(ctx).OrgID(),
 		ResourceType: string(c.res.kind), ResourceID: c.id, Outcome: c.outcome, Detail: c.errDetail,
@@ -203,8 +200,45 @@ func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult)
 			rec.Detail = clip(describe(c.err), 300)
 		}
 	}
-	if err := ts.audit.Record(context.WithoutCancel(ctx), rec); err != nil {
+	return rec
+}
+
+// intend writes the intent record of a call about to change something in Tallyfy, and must
+// be the last step before the change: if the record cannot be made durable, the call does
+// nothing (a full disk must not mean changes nobody can trace). It returns nil when the call
+// may act, else its result.
+func (ts *Toolset) intend(ctx context.Context, c *call) *mcp.CallToolResult {
+	rec := ts.record(ctx, c)
+	rec.Outcome, rec.Detail = "intent", string(c.tool.Verb)
+	err := ts.audit.Record(context.WithoutCancel(ctx), rec)
+	if err == nil {
+		return nil
+	}
+	ts.log.Error("audit intent record not written: the call does nothing", "tool", c.tool.Name, "err", err)
+	c.outcome, c.errDetail, c.auditFailed = "refused", "audit intent not written", true
+	return mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the audit record that must precede this action could not be written (%v). The operator must fix the audit log (--audit-log) before %s can run; then call it again.",
+		err, c.tool.Name))
+}
+
+// finish writes the outcome record of a lifecycle or permanent call and returns its result.
+// If the record cannot be written the result is withheld and replaced by an error: an action
+// the operator cannot see afterwards must not look like a clean success.
+func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult) *mcp.CallToolResult {
+	if c.tool.Tier == TierRead {
+		return res
+	}
+	if c.outcome == "" {
+		if res.IsError {
+			c.outcome = "refused"
+		} else {
+			c.outcome = "ok"
+		}
+	}
+	if err := ts.audit.Record(context.WithoutCancel(ctx), ts.record(ctx, c)); err != nil {
 		ts.log.Error("audit record not written", "tool", c.tool.Name, "err", err)
+		if c.auditFailed { // the result already says that nothing was done, and why
+			return res
+		}
 		return mcp.NewToolResultError(fmt.Sprintf("The audit record could not be written (%v); the operator must fix the audit log. Outcome of the call: %s. Check the state with %s before doing anything else.",
 			err, c.outcome, toolFor(c.res.kind, VerbGet).Name))
 	}
@@ -215,11 +249,30 @@ func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult)
 // validation (e.g. run_id "<id>/delete": the attempt is what an operator most wants to see) or a
 // tool the policy hides. Only argument names go into detail, never their values.
 func (ts *Toolset) RecordRefused(ctx context.Context, tool, detail string) {
+	ts.recordRefused(ctx, tool, "", detail)
+}
+
+// RecordRefusedCall audits a lifecycle or permanent call that the server refused before its
+// handler ran (e.g. the per-session rate limit), naming the resource when the arguments carry
+// a well-formed ID.
+func (ts *Toolset) RecordRefusedCall(ctx context.Context, req mcp.CallToolRequest, detail string) {
+	t, ok := ByName(req.Params.Name)
+	if !ok || t.Tier == TierRead {
+		return
+	}
+	id, _ := req.GetArguments()[resources[t.Kind].idArg].(string)
+	if !tallyfy.ValidID(id) {
+		id = ""
+	}
+	ts.recordRefused(ctx, t.Name, id, detail)
+}
+
+func (ts *Toolset) recordRefused(ctx context.Context, tool, id, detail string) {
 	t, ok := ByName(tool)
 	if !ok || t.Tier == TierRead {
 		return
 	}
-	c := &call{tool: t, res: resources[t.Kind], started: ts.now(), outcome: "refused", errDetail: detail,
+	c := &call{tool: t, res: resources[t.Kind], id: id, started: ts.now(), outcome: "refused", errDetail: detail,
 		client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
 	ts.finish(ctx, c, mcp.NewToolResultError(detail))
 }

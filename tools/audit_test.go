@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +21,9 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
-func TestAuditOneRecordPerCall(t *testing.T) {
+// TestAuditRecordsPerCall: one outcome record per lifecycle or permanent call, preceded by an
+// intent record when (and only when) the call goes on to change something.
+func TestAuditRecordsPerCall(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, p protocol) {
 		h := newHarness(t, withProto(p), withMaxTries(1))
@@ -29,6 +32,7 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 			tool    string
 			args    map[string]any
 			outcome string // "" = no record (read tools)
+			acts    bool   // an intent record comes first
 			check   func(t *testing.T, rec tools.Record)
 		}
 		task, run, tpl := kinds[0], kinds[1], kinds[2]
@@ -36,7 +40,7 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 			{tool: "get_task", args: map[string]any{"task_id": task.live}},
 			{tool: "list_runs", args: map[string]any{"archived": "include"}},
 			{tool: "get_template", args: map[string]any{"template_id": unknownID}}, // a failing read: still no record
-			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "ok", check: func(t *testing.T, rec tools.Record) {
+			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "ok", acts: true, check: func(t *testing.T, rec tools.Record) {
 				if rec.ResourceName != h.lookup("task", task.live).Name || rec.ResourceType != "task" || rec.Tier != "lifecycle" {
 					t.Errorf("%+v", rec)
 				}
@@ -86,10 +90,17 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 				}
 				continue
 			}
-			if len(recs) != before+1 {
-				t.Fatalf("step %d %s: %d records, want exactly one", i, s.tool, len(recs)-before)
+			want := 1
+			if s.acts {
+				want = 2
+			}
+			if len(recs) != before+want {
+				t.Fatalf("step %d %s: %d records, want %d", i, s.tool, len(recs)-before, want)
 			}
 			rec := recs[len(recs)-1]
+			if in := recs[len(recs)-2]; s.acts && (in.Outcome != "intent" || in.Tool != s.tool || in.ResourceID != rec.ResourceID || in.Time != rec.Time || in.Detail != "archive") {
+				t.Errorf("step %d: intent record %+v before %+v", i, in, rec)
+			}
 			if rec.Tool != s.tool || rec.Outcome != s.outcome {
 				t.Errorf("step %d: record %s/%s, want %s/%s", i, rec.Tool, rec.Outcome, s.tool, s.outcome)
 			}
@@ -103,9 +114,17 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 		h.call("archive_template", map[string]any{"template_id": tpl.live}).failed(t, "Retry after 3 s")
 		h.sb.SetFaults()
 
-		recs := h.audit.all()
+		var acted []string
+		for _, in := range h.audit.intents() {
+			acted = append(acted, in.Tool+"/"+in.Detail)
+		}
+		// The rate-limited archive_template failed at its look-up: it never acted.
+		if want := []string{"archive_task/archive", "delete_run/delete"}; !slices.Equal(acted, want) {
+			t.Errorf("intent records for %v, want %v", acted, want)
+		}
+		recs := h.audit.outcomes()
 		if len(recs) != 9 {
-			t.Fatalf("%d records, want 9", len(recs))
+			t.Fatalf("%d outcome records, want 9", len(recs))
 		}
 		if d := recs[7]; d.Outcome != "ok" || d.Confirmation != "token" || d.ResourceID != run.archived {
 			t.Errorf("delete record %+v", d)
@@ -114,7 +133,7 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 			t.Errorf("429 record %+v", rl)
 		}
 		session := recs[0].Session
-		for i, rec := range recs {
+		for i, rec := range h.audit.all() {
 			if rec.Org != sandbox.OrgID || rec.ConfirmMode != "token" || rec.ResourceType == "" || rec.Tier == "" {
 				t.Errorf("record %d: %+v", i, rec)
 			}
@@ -147,22 +166,70 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 	})
 }
 
-// failingRecorder cannot write.
-type failingRecorder struct{}
-
-func (failingRecorder) Record(context.Context, tools.Record) error {
-	return errors.New("disk full")
+// failingRecorder cannot write the records fail picks (nil: none).
+type failingRecorder struct {
+	recorder
+	fail func(tools.Record) bool
 }
 
-// TestAuditFailureIsNotACleanSuccess: an action the operator cannot see afterwards must not
-// look like a clean success.
-func TestAuditFailureIsNotACleanSuccess(t *testing.T) {
+func (f *failingRecorder) Record(ctx context.Context, rec tools.Record) error {
+	if f.fail(rec) {
+		return errors.New("disk full")
+	}
+	return f.recorder.Record(ctx, rec)
+}
+
+// TestAuditBeforeAct: a call that changes something writes a durable intent record first; if
+// that write fails nothing is done and the result says why. If only the outcome record fails,
+// the change has happened and the result says so instead of looking like a clean success.
+func TestAuditBeforeAct(t *testing.T) {
 	t.Parallel()
+	isIntent := func(r tools.Record) bool { return r.Outcome == "intent" }
+	isOutcome := func(r tools.Record) bool { return r.Outcome != "intent" }
+	always := func(tools.Record) bool { return true }
 	forEachProtocol(t, func(t *testing.T, p protocol) {
-		h := newHarness(t, withProto(p), withRecorder(failingRecorder{}))
-		h.call("archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}).failed(t, "audit record could not be written", "disk full", "Outcome of the call: ok", "get_run")
-		// Reads are not audited, so they still work.
-		h.call("get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}).ok(t)
+		for _, c := range []struct {
+			name    string
+			fail    func(tools.Record) bool
+			changes bool
+			want    []string
+			records []string // outcomes written
+		}{
+			{"intent fails", isIntent, false, []string{"Nothing was changed", "audit record that must precede", "disk full", "--audit-log"}, []string{"refused"}},
+			{"everything fails", always, false, []string{"Nothing was changed", "disk full"}, nil},
+			{"outcome fails", isOutcome, true, []string{"audit record could not be written", "disk full", "Outcome of the call: ok", "before doing anything else"}, []string{"intent"}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				for _, k := range kinds {
+					sink := &failingRecorder{fail: c.fail}
+					h := newHarness(t, withProto(p), withRecorder(sink), withConfirm(tools.ConfirmOff))
+					h.call(k.archive, map[string]any{k.idArg: k.live}).failed(t, c.want...)
+					if got := h.lookup(k.kind, k.live).Archived; got != c.changes {
+						t.Errorf("%s: archived=%v, want %v", k.archive, got, c.changes)
+					}
+					h.call(k.del, map[string]any{k.idArg: k.archived}).failed(t, c.want...)
+					if h.gone(k.kind, k.archived) != c.changes {
+						t.Errorf("%s: deleted=%v, want %v", k.del, h.gone(k.kind, k.archived), c.changes)
+					}
+					if n := h.deleteCount(); !c.changes && n != 0 {
+						t.Errorf("%s: %d DELETE …/delete requests reached Tallyfy after the intent record failed", k.del, n)
+					}
+					var got []string
+					for _, r := range sink.all() {
+						got = append(got, r.Outcome)
+						if r.Outcome == "refused" && r.Detail != "audit intent not written" {
+							t.Errorf("refusal record %+v", r)
+						}
+					}
+					want := append(slices.Clone(c.records), c.records...) // archive, then delete
+					if !slices.Equal(got, want) {
+						t.Errorf("records written %v, want %v", got, want)
+					}
+					// Reads are not audited, so they still work.
+					h.call(k.get, map[string]any{k.idArg: k.live}).ok(t)
+				}
+			})
+		}
 	})
 }
 
@@ -188,10 +255,10 @@ func TestAuditFile(t *testing.T) {
 		h.call("get_task", map[string]any{"task_id": sandbox.IDs.LiveTask}).ok(t)
 		h.call("delete_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}).ok(t)
 		lines := readLines(t, path)
-		if len(lines) != 3 {
-			t.Fatalf("%d lines, want 3 (one per lifecycle/permanent call):\n%s", len(lines), strings.Join(lines, "\n"))
+		if len(lines) != 6 {
+			t.Fatalf("%d lines, want 6 (intent and outcome per lifecycle/permanent call that acts):\n%s", len(lines), strings.Join(lines, "\n"))
 		}
-		want := []string{"archive_task", "restore_task", "delete_template"}
+		want := []string{"archive_task", "archive_task", "restore_task", "restore_task", "delete_template", "delete_template"}
 		for i, l := range lines {
 			var rec tools.Record
 			dec := json.NewDecoder(strings.NewReader(l))
@@ -199,7 +266,7 @@ func TestAuditFile(t *testing.T) {
 			if err := dec.Decode(&rec); err != nil {
 				t.Fatalf("line %d is not a record: %v: %s", i, err, l)
 			}
-			if rec.Tool != want[i] || rec.Outcome != "ok" {
+			if wantOutcome := []string{"intent", "ok"}[i%2]; rec.Tool != want[i] || rec.Outcome != wantOutcome {
 				t.Errorf("line %d: %+v", i, rec)
 			}
 			if strings.Contains(l, sandbox.AdminToken) {
@@ -220,7 +287,7 @@ func TestAuditFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		again := readLines(t, path)
-		if len(again) != 4 || again[0] != lines[0] || !strings.Contains(again[3], `"tool":"archive_run"`) {
+		if len(again) != 8 || again[0] != lines[0] || !strings.Contains(again[7], `"tool":"archive_run"`) {
 			t.Errorf("after reopening: %d lines:\n%s", len(again), strings.Join(again, "\n"))
 		}
 		if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {

@@ -78,3 +78,87 @@ func splitLines(b []byte) [][]byte {
 	}
 	return out
 }
+
+// watchedFile is a file that knows how many bytes were written and how many a finished Sync
+// has made durable.
+type watchedFile struct {
+	*os.File
+	mu      sync.Mutex
+	written int64
+	synced  int64
+	syncs   int
+}
+
+func (w *watchedFile) Write(p []byte) (int, error) {
+	n, err := w.File.Write(p)
+	w.mu.Lock()
+	w.written += int64(n)
+	w.mu.Unlock()
+	return n, err
+}
+
+func (w *watchedFile) Sync() error {
+	w.mu.Lock()
+	upTo := w.written // a sync covers what was written before it began
+	w.mu.Unlock()
+	err := w.File.Sync()
+	w.mu.Lock()
+	if err == nil && upTo > w.synced {
+		w.synced = upTo
+	}
+	w.syncs++
+	w.mu.Unlock()
+	return err
+}
+
+func (w *watchedFile) state() (written, synced int64, syncs int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.written, w.synced, w.syncs
+}
+
+// TestAuditRecordSyncedBeforeReturn: Record returns only once its line has been synced to
+// disk (a write that merely reached the page cache is lost in a crash). Concurrent records
+// share syncs (group commit), but none returns before a sync that covers it.
+func TestAuditRecordSyncedBeforeReturn(t *testing.T) {
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "audit.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := &watchedFile{File: f}
+	rec := tools.NewFileRecorderOn(wf)
+	for i := range 5 {
+		if err := rec.Record(context.Background(), tools.Record{Tool: "archive_run", Outcome: "intent", DurationMS: float64(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if written, synced, _ := wf.state(); written == 0 || synced != written {
+			t.Fatalf("record %d returned with %d of %d bytes synced", i, synced, written)
+		}
+	}
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := rec.Record(context.Background(), tools.Record{Tool: "delete_run", Outcome: "ok", DurationMS: float64(i)}); err != nil {
+				t.Error(err)
+				return
+			}
+			// Sharing a sync is fine; returning before any sync is not.
+			if _, synced, _ := wf.state(); synced == 0 {
+				t.Errorf("record %d returned before any sync", i)
+			}
+		})
+	}
+	wg.Wait()
+	written, synced, syncs := wf.state()
+	if synced != written {
+		t.Fatalf("after every Record returned: %d of %d bytes synced", synced, written)
+	}
+	if syncs < 6 || syncs > 5+n {
+		t.Fatalf("%d syncs for %d records", syncs, 5+n)
+	}
+	t.Logf("%d records, %d syncs", 5+n, syncs)
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -85,18 +85,14 @@ func (p Policy) Narrow(cap Policy) Policy {
 	return out
 }
 
-// binding is what confirm tokens and elicitation state are sealed to. With a shared store
-// (several replicas) it is the caller alone: a legacy session lives on one replica, and the
-// caller may confirm through any. With one process it is the caller and the session.
-func (ts *Toolset) binding(ctx context.Context) string {
-	who := ""
-	if c, ok := CallerFrom(ctx); ok {
-		who = c.Binding
-	}
+// sessionBinding is the session a confirm token or elicitation state is bound to. With a
+// shared store (several replicas) it is none: a legacy session lives on one replica, and the
+// caller (callerBinding) may confirm through any.
+func (ts *Toolset) sessionBinding(ctx context.Context) string {
 	if ts.opts.State.Kind() != "memory" {
-		return "caller:" + who
+		return ""
 	}
-	return who + "|" + sessionID(ctx)
+	return sessionID(ctx)
 }
 
 // capRefusal answers a call the server allows but the caller's own cap does not.

@@ -23,6 +23,7 @@ type claims struct {
 	ID      string `json:"i"`
 	FP      string `json:"f"` // hash of the resource's fingerprint when the person was asked
 	Session string `json:"s"`
+	Caller  string `json:"c"` // callerBinding: who may redeem it where there is no session
 	Exp     int64  `json:"e"` // unix seconds
 	Nonce   string `json:"n"`
 	Purpose string `json:"p"` // "token" or "elicit": one cannot stand in for the other
@@ -80,7 +81,7 @@ var (
 	errTokenForged    = errors.New("confirm_token was altered, or was issued by another server process that does not share this one's key (--confirm-key-file; without it tokens do not survive a restart)")
 	errTokenExpired   = errors.New("confirm_token has expired")
 	errTokenUsed      = errors.New("confirm_token was already used: each works once")
-	errTokenForeign   = errors.New("confirm_token was issued for a different item, tool, organization or session")
+	errTokenForeign   = errors.New("confirm_token was issued for a different item, tool, organization, session or caller")
 )
 
 // open checks the seal and expiry and returns the claims. Use is recorded by consume.
@@ -111,9 +112,36 @@ func (s *sealer) open(token string, now time.Time) (claims, error) {
 	return c, nil
 }
 
-// matches checks that sealed claims are for this org, tool, item, session and purpose.
-func (c claims) matches(org, tool, id, session, purpose string) bool {
-	return c.Org == org && c.Tool == tool && c.ID == id && c.Session == session && c.Purpose == purpose
+// matches checks that sealed claims are for this org, tool, item, session, caller and purpose.
+func (c claims) matches(org, tool, id, session, caller, purpose string) bool {
+	return c.Org == org && c.Tool == tool && c.ID == id && c.Session == session && c.Caller == caller && c.Purpose == purpose
+}
+
+type bearerKey struct{}
+
+// WithBearerHash marks ctx with the SHA-256 of the bearer token the HTTP request presented
+// (and that the server accepted). Confirmations are bound to it: on the stateless protocol a
+// request carries no session, and the bearer is the one thing that says who is calling.
+func WithBearerHash(ctx context.Context, sum [32]byte) context.Context {
+	return context.WithValue(ctx, bearerKey{}, sum)
+}
+
+// callerBinding is what a confirmation is bound to besides the session: the accepted bearer's
+// hash (HTTP with --auth-token) and the client's declared name, hashed together so that the
+// token stays short whatever the name. A different bearer or client name cannot redeem it.
+func callerBinding(ctx context.Context) string {
+	m := sha256.New()
+	if who, ok := CallerFrom(ctx); ok && who.Binding != "" {
+		// A named caller (--callers entry, OAuth subject): stable across their token's
+		// rotation or refresh, which the bearer hash is not.
+		m.Write([]byte("caller\x00" + who.Binding))
+	} else if sum, ok := ctx.Value(bearerKey{}).([32]byte); ok {
+		m.Write([]byte("bearer\x00"))
+		m.Write(sum[:])
+	}
+	name, _ := clientInfo(ctx)
+	m.Write([]byte("\x00client\x00" + name))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
 
 // consume marks a nonce used until the token expires (later it is refused as expired anyway);

@@ -28,7 +28,7 @@ func TestLifecycleConflictIsNotCalledMissing(t *testing.T) {
 	if strings.Contains(r.text, "No process") {
 		t.Errorf("called missing: %s", r.text)
 	}
-	if recs := h.audit.all(); len(recs) != 1 || recs[0].Outcome != "failed" || recs[0].HTTPStatus != 404 {
+	if recs := h.audit.outcomes(); len(recs) != 1 || recs[0].Outcome != "failed" || recs[0].HTTPStatus != 404 {
 		t.Errorf("audit %+v", recs)
 	}
 }

@@ -54,7 +54,7 @@ func (ts *Toolset) delete(ctx context.Context, req mcp.CallToolRequest, c *call)
 	switch {
 	case ts.opts.Confirm == ConfirmOff:
 		c.confirm = "off"
-		return ts.finish(ctx, c, ts.performDelete(ctx, c, e))
+		return ts.finish(ctx, c, ts.performDelete(ctx, c, e, nil))
 	case token != "":
 		return ts.finish(ctx, c, ts.redeemToken(ctx, c, e, token))
 	case ts.opts.Confirm != ConfirmToken && canElicit(ctx):
@@ -78,7 +78,7 @@ func sessionID(ctx context.Context) string {
 
 func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, purpose string, ttl time.Duration) claims {
 	return claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: fingerprintHash(e.Fingerprint()),
-		Session: ts.binding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
+		Session: ts.sessionBinding(ctx), Caller: callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
 }
 
 func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
@@ -106,7 +106,7 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 		return mcp.NewToolResultError("Nothing was deleted: this server takes confirmation only from the person (--confirm elicit), not a confirm_token. Call again without confirm_token.")
 	}
 	cl, err := ts.seal.open(token, ts.now())
-	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.binding(ctx), "token") {
+	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), callerBinding(ctx), "token") {
 		err = errTokenForeign
 	}
 	if err == nil && cl.FP != fingerprintHash(e.Fingerprint()) {
@@ -114,21 +114,17 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the confirmation was asked (its name, state or last update differ). Call %s again without confirm_token to get a fresh preview, and confirm with the person again.",
 			c.res.noun, e.Name, c.tool.Name))
 	}
-	if err == nil {
-		fresh, serr := ts.seal.consume(ctx, cl, ts.now())
-		if serr != nil {
-			return storeRefusal(c, serr)
-		}
-		if !fresh {
-			err = errTokenUsed
-		}
-	}
 	if err != nil {
-		c.outcome, c.errDetail = "refused", err.Error()
-		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %v. Call %s with only %s to get a new preview and token, and confirm with the person again.",
-			err, c.tool.Name, c.res.idArg))
+		return ts.tokenRefused(c, err)
 	}
-	return ts.performDelete(ctx, c, e)
+	return ts.performDelete(ctx, c, e, &cl)
+}
+
+// tokenRefused answers a confirm_token that cannot be used.
+func (ts *Toolset) tokenRefused(c *call, err error) *mcp.CallToolResult {
+	c.outcome, c.errDetail = "refused", err.Error()
+	return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %v. Call %s with only %s to get a new preview and token, and confirm with the person again.",
+		err, c.tool.Name, c.res.idArg))
 }
 
 // canElicit reports whether this request's client declared elicitation and the question can
@@ -205,7 +201,7 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) *mcp.C
 func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) *mcp.CallToolResult {
 	c.confirm = "elicitation"
 	cl, err := ts.seal.open(state, ts.now())
-	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.binding(ctx), "elicit") {
+	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), callerBinding(ctx), "elicit") {
 		err = errTokenForeign
 	}
 	if err != nil {
@@ -233,15 +229,7 @@ func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Enti
 		c.outcome, c.errDetail = "refused", "changed since confirmation"
 		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was being asked. Call %s again to confirm the current version.", c.res.noun, e.Name, c.tool.Name))
 	}
-	fresh, serr := ts.seal.consume(ctx, cl, ts.now())
-	if serr != nil {
-		return storeRefusal(c, serr)
-	}
-	if !fresh {
-		c.outcome, c.errDetail = "refused", errTokenUsed.Error()
-		return mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call " + c.tool.Name + " again to ask the person again.")
-	}
-	return ts.performDelete(ctx, c, e)
+	return ts.performDelete(ctx, c, e, &cl)
 }
 
 func cancelled(c *call, e tallyfy.Entity, msg string) *mcp.CallToolResult {
@@ -249,17 +237,36 @@ func cancelled(c *call, e tallyfy.Entity, msg string) *mcp.CallToolResult {
 	return mcp.NewToolResultStructured(res, msg)
 }
 
-// performDelete sends the delete once. An ambiguous failure (no answer, 5xx, unreadable
-// answer) is never retried blindly: the item is read again and the truth reported.
-func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity) *mcp.CallToolResult {
-	release, freeAt, err := ts.budget.tryTake(ctx, ts.now())
-	if err != nil {
-		return storeRefusal(c, err)
+// performDelete spends a budget slot, uses up the confirmation (cl; nil under --confirm off)
+// once every check has passed, writes the intent record, and sends the delete once. An
+// ambiguous failure (no answer, 5xx, unreadable answer) is never retried blindly: the item is
+// read again and the truth reported.
+func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity, cl *claims) *mcp.CallToolResult {
+	release, refused := ts.takeBudget(ctx, c)
+	if refused != nil {
+		return refused
 	}
-	if release == nil {
-		return ts.budgetSpent(c, freeAt)
+	fresh := true
+	if cl != nil {
+		var err error
+		if fresh, err = ts.seal.consume(ctx, *cl, ts.now()); err != nil {
+			release()
+			return storeRefusal(c, err)
+		}
 	}
-	err = c.res.doDelete(ctx, c.client, e.ID)
+	if !fresh {
+		release()
+		if c.confirm == "elicitation" {
+			c.outcome, c.errDetail = "refused", errTokenUsed.Error()
+			return mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call " + c.tool.Name + " again to ask the person again.")
+		}
+		return ts.tokenRefused(c, errTokenUsed)
+	}
+	if refused := ts.intend(ctx, c); refused != nil {
+		release()
+		return refused
+	}
+	err := c.res.doDelete(ctx, c.client, e.ID)
 	if err != nil && !ambiguous(err) {
 		release()
 		return failure(c, err)

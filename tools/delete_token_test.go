@@ -75,7 +75,7 @@ func TestTokenFlowDeletes(t *testing.T) {
 				if n := h.deleteCount(); n != 1 {
 					t.Errorf("%d delete requests, want 1", n)
 				}
-				recs := h.audit.all()
+				recs := h.audit.outcomes()
 				if len(recs) != 2 || recs[0].Outcome != "confirmation_required" || recs[1].Outcome != "ok" ||
 					recs[1].Confirmation != "token" || recs[1].ConfirmMode != string(mode) {
 					t.Errorf("audit: %+v", recs)

@@ -119,7 +119,7 @@ func TestElicitationAcceptDeletes(t *testing.T) {
 					t.Errorf("audit: %+v", recs)
 				}
 				// 2026-07-28: the ask is a call of its own and is audited too.
-				if all := h.audit.all(); p.version == "" && (len(all) != 2 || all[0].Outcome != "confirmation_required" || all[0].ResourceName != name) {
+				if all := h.audit.outcomes(); p.version == "" && (len(all) != 2 || all[0].Outcome != "confirmation_required" || all[0].ResourceName != name) {
 					t.Errorf("modern ask not audited: %+v", all)
 				}
 			}
@@ -233,7 +233,7 @@ func TestElicitationWithoutCapability(t *testing.T) {
 		if h.gone(k.kind, k.archived) || h.deleteCount() != 0 {
 			t.Fatal("deleted")
 		}
-		recs := h.audit.all()
+		recs := h.audit.outcomes()
 		if len(recs) != 1 || recs[0].Outcome != "refused" || recs[0].Confirmation != "" {
 			t.Errorf("audit %+v", recs)
 		}
@@ -372,7 +372,7 @@ func TestConfirmOffDeletesInOneCall(t *testing.T) {
 			if n := len(e.requests()); n != 0 {
 				t.Errorf("asked %d times with --confirm off", n)
 			}
-			recs := h.audit.all()
+			recs := h.audit.outcomes()
 			if len(recs) != 1 || recs[0].Confirmation != "off" || recs[0].ConfirmMode != "off" || recs[0].Outcome != "ok" {
 				t.Errorf("audit %+v", recs)
 			}

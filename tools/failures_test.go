@@ -83,7 +83,7 @@ func TestMemberTokenCannotDeletePermanently(t *testing.T) {
 		if !h.lookup(k.kind, k.live).Archived {
 			t.Error("member could not archive")
 		}
-		recs := h.audit.all()
+		recs := h.audit.outcomes()
 		last := recs[len(recs)-2]
 		if last.Outcome != "failed" || last.HTTPStatus != 403 || !strings.HasPrefix(last.RequestID, "sbx-") {
 			t.Errorf("audit of the refused delete: %+v", last)
@@ -122,7 +122,7 @@ func TestRateLimitedSaysWhenToRetry(t *testing.T) {
 		if h.lookup(k.kind, k.live).Archived {
 			t.Error("archived despite 429")
 		}
-		recs := h.audit.all()
+		recs := h.audit.outcomes()
 		if len(recs) != 1 || recs[0].HTTPStatus != 429 || recs[0].RequestID == "" || recs[0].Outcome != "failed" {
 			t.Errorf("audit: %+v", recs)
 		}

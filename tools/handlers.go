@@ -94,6 +94,9 @@ func (ts *Toolset) lifecycle(ctx context.Context, req mcp.CallToolRequest, c *ca
 	if archive {
 		do = c.res.doArchive
 	}
+	if refused := ts.intend(ctx, c); refused != nil {
+		return ts.finish(ctx, c, refused)
+	}
 	after, err := do(ctx, c.client, id)
 	if err != nil {
 		// The change may have gone through though its answer was lost (or a retry met the

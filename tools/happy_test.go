@@ -87,7 +87,7 @@ func TestGet(t *testing.T) {
 				t.Errorf("text and archived=%v disagree: %s", rec.Archived, r.text)
 			}
 		}
-		if n := len(h.audit.all()); n != 0 {
+		if n := len(h.audit.outcomes()); n != 0 {
 			t.Errorf("read tools wrote %d audit records", n)
 		}
 		if w := h.writesSince(0); len(w) != 0 {

@@ -95,12 +95,49 @@ func (r *recorder) all() []tools.Record {
 	return slices.Clone(r.recs)
 }
 
-// decisions is all() without the records of 2026-07-28 multi-round-trip asks (the first call
-// of an elicitation, answered by the client with a second call): one record per outcome.
+// outcomes is all() without the intent records written before a call acts: one record per
+// call.
+func (r *recorder) outcomes() []tools.Record {
+	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool { return rec.Outcome == "intent" })
+}
+
+// intents is the intent records only.
+func (r *recorder) intents() []tools.Record {
+	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool { return rec.Outcome != "intent" })
+}
+
+// decisions is outcomes() without the records of 2026-07-28 multi-round-trip asks (the first
+// call of an elicitation, answered by the client with a second call): one record per outcome.
 func (r *recorder) decisions() []tools.Record {
-	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool {
+	return slices.DeleteFunc(r.outcomes(), func(rec tools.Record) bool {
 		return rec.Outcome == "confirmation_required" && rec.Confirmation == "elicitation"
 	})
+}
+
+// checkIntents holds for every call of a test: a call that changed something ("ok" after an
+// action) wrote its intent record first, and every intent is followed by exactly one outcome
+// record of the same call (same tool, resource, session and start time).
+func (r *recorder) checkIntents(t *testing.T) {
+	t.Helper()
+	type key struct{ tool, id, session, time string }
+	open := map[key]int{}
+	for i, rec := range r.all() {
+		k := key{rec.Tool, rec.ResourceID, rec.Session, rec.Time}
+		switch {
+		case rec.Outcome == "intent":
+			if open[k] != 0 {
+				t.Errorf("audit record %d: a second intent for one call: %+v", i, rec)
+			}
+			open[k]++
+		case open[k] > 0:
+			delete(open, k)
+		case rec.Outcome == "ok": // "ok" is only ever a change (unchanged is "noop")
+			t.Errorf("audit record %d: a change with no intent record before it: %+v", i, rec)
+		}
+	}
+	for k := range open {
+		t.Errorf("an intent record with no outcome record after it: %+v", k)
+	}
 }
 
 // config is what a harness is built from.
@@ -129,7 +166,8 @@ func withElicit(h client.ElicitationHandler) option {
 func withElicitTimeout(d time.Duration) option {
 	return func(c *config) { c.opts.ElicitTimeout = d }
 }
-func withRecorder(r tools.Recorder) option { return func(c *config) { c.opts.Audit = r } }
+func withRecorder(r tools.Recorder) option   { return func(c *config) { c.opts.Audit = r } }
+func withBudget(b tools.DeleteBudget) option { return func(c *config) { c.opts.Budget = b } }
 func withWrap(w func(http.Handler) http.Handler) option {
 	return func(c *config) { c.wrap = w }
 }
@@ -185,6 +223,9 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	h.ts, err = tools.New(o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.Audit == h.audit {
+		t.Cleanup(func() { h.audit.checkIntents(t) })
 	}
 	h.srv = server.NewMCPServer(h.ts, "test", 2*time.Minute, 3*time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.c = h.connect(cfg.proto, cfg.elicit, cfg.clientName)

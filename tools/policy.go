@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
 // Policy is what the operator lets agents do. Exclusions and read-only always win.
@@ -51,8 +53,26 @@ func (p Policy) Allows(t Tool) bool {
 	return true
 }
 
-// Protected reports whether id is on the protect list.
+// Protected reports whether id is on the protect list (normalized by NormalizeProtectedIDs).
 func (p Policy) Protected(id string) bool { return slices.Contains(p.Protect, id) }
+
+// NormalizeProtectedIDs checks and lowercases a list of protected resource IDs. Tool
+// arguments must be lowercase IDs, so an uppercase entry kept as given would never match and
+// would protect nothing; an entry that is not an ID at all is a mistake worth stopping for.
+// Every source of protected IDs (--protect, TALLYFY_PROTECT, caller policies) goes through it.
+func NormalizeProtectedIDs(ids []string) ([]string, error) {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		n := strings.ToLower(strings.TrimSpace(id))
+		if !tallyfy.ValidID(n) {
+			return nil, fmt.Errorf("protected ID %q is not a Tallyfy ID (32 hex characters): nothing would match it", clip(id, 80))
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
 
 // policyRefusal answers a call to a tool the policy hides (reached only if the filter did not
 // run, e.g. a tool registered on a session by other code): defence in depth.
@@ -80,24 +100,46 @@ func (ts *Toolset) protectedRefusal(c *call) *mcp.CallToolResult {
 		capital(c.res.noun), c.id))
 }
 
+// budgetRefusal checks, without spending, that a permanent delete is within budget, so that a
+// spent budget refuses before the person is asked to confirm.
 func (ts *Toolset) budgetRefusal(ctx context.Context, c *call) *mcp.CallToolResult {
-	ok, freeAt, err := ts.budget.check(ctx, ts.now())
-	if err != nil {
-		return storeRefusal(c, err)
-	}
-	if ok {
-		return nil
-	}
-	return ts.budgetSpent(c, freeAt)
+	refusal, err := ts.budget.Check(context.WithoutCancel(ctx), ts.now())
+	return ts.budgetAnswer(c, refusal, err)
 }
 
-func (ts *Toolset) budgetSpent(c *call, freeAt time.Time) *mcp.CallToolResult {
+// takeBudget spends one permanent delete, or answers why it cannot (never both, never
+// neither): the refusal comes from the same atomic step as the take.
+func (ts *Toolset) takeBudget(ctx context.Context, c *call) (release func(), refused *mcp.CallToolResult) {
+	release, refusal, err := ts.budget.Take(context.WithoutCancel(ctx), ts.now())
+	if err == nil && refusal == nil && release != nil {
+		return release, nil
+	}
+	if err == nil && refusal == nil { // a DeleteBudget that broke its contract: refuse, never delete
+		err = errors.New("the delete budget gave neither a slot nor a refusal")
+	}
+	return nil, ts.budgetAnswer(c, refusal, err)
+}
+
+// budgetAnswer turns a budget's refusal or failure into the call's result (nil: allowed).
+func (ts *Toolset) budgetAnswer(c *call, refusal *BudgetRefusal, err error) *mcp.CallToolResult {
+	switch {
+	case err != nil && state.IsUnavailable(err):
+		ts.log.Error("shared state store unavailable: permanent deletes refused", "err", err)
+		return storeRefusal(c, err)
+	case err != nil:
+		c.outcome, c.errDetail = "refused", "delete budget unavailable"
+		ts.log.Error("delete budget unavailable", "err", err)
+		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the delete budget could not be checked (%v), and without it no permanent delete is allowed. Try again later, or ask the operator to check the server's state store.", err))
+	case refusal == nil:
+		return nil
+	}
 	c.outcome, c.errDetail = "refused", "delete budget spent"
-	if ts.policy.MaxDeletesPerHour == 0 {
+	if refusal.Limit == 0 {
 		return mcp.NewToolResultError("Permanent deletes are disabled on this server (--max-deletes-per-hour 0). Nothing was deleted; archiving is still possible.")
 	}
+	now := ts.now()
 	return mcp.NewToolResultError(fmt.Sprintf("The delete budget of %d permanent deletes per hour (--max-deletes-per-hour) is spent: nothing was deleted. The next delete is allowed from %s (in %s).",
-		ts.policy.MaxDeletesPerHour, freeAt.UTC().Format(time.RFC3339), freeAt.Sub(ts.now()).Round(time.Second)))
+		refusal.Limit, refusal.FreeAt.UTC().Format(time.RFC3339), max(refusal.FreeAt.Sub(now), 0).Round(time.Second)))
 }
 
 // storeRefusal answers a permanent delete when the shared state store (--state) did not
@@ -106,35 +148,4 @@ func (ts *Toolset) budgetSpent(c *call, freeAt time.Time) *mcp.CallToolResult {
 func storeRefusal(c *call, err error) *mcp.CallToolResult {
 	c.outcome, c.errDetail = "refused", clip("shared state unavailable: "+err.Error(), 300)
 	return mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it).")
-}
-
-// budget is the sliding-window count of permanent deletes shared by every session, and, with a
-// shared store, by every replica.
-type budget struct {
-	limit  int // <0: no cap
-	window time.Duration
-	store  state.Store
-	key    string
-}
-
-func newBudget(limit int, window time.Duration, store state.Store, key string) *budget {
-	return &budget{limit: limit, window: window, store: store, key: key}
-}
-
-// check reports whether a delete is allowed now, and if not when the next one will be.
-func (b *budget) check(ctx context.Context, now time.Time) (bool, time.Time, error) {
-	if b.limit < 0 {
-		return true, time.Time{}, nil
-	}
-	return b.store.Peek(ctx, b.key, now, b.limit, b.window)
-}
-
-// tryTake spends one delete if the budget allows; release gives it back when the delete did
-// not happen. Check and spend are one atomic step in the store, so concurrent sessions and
-// replicas cannot overspend.
-func (b *budget) tryTake(ctx context.Context, now time.Time) (release func(), freeAt time.Time, err error) {
-	if b.limit < 0 {
-		return func() {}, time.Time{}, nil
-	}
-	return b.store.Take(ctx, b.key, now, b.limit, b.window)
 }

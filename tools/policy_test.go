@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -115,7 +116,7 @@ func TestPolicyFilter(t *testing.T) {
 						hiddenActions++
 					}
 				}
-				recs := h.audit.all()
+				recs := h.audit.outcomes()
 				if len(recs) != hiddenActions {
 					t.Errorf("%d audit records for %d hidden lifecycle/delete calls: %+v", len(recs), hiddenActions, recs)
 				}
@@ -160,7 +161,7 @@ func TestPolicyHandlerRecheck(t *testing.T) {
 			if h.sb.Requests() != 0 {
 				t.Errorf("%s under %+v reached the sandbox", c.tool, c.policy)
 			}
-			if recs := h.audit.all(); len(recs) != 1 || recs[0].Outcome != "refused" || recs[0].Tool != c.tool {
+			if recs := h.audit.outcomes(); len(recs) != 1 || recs[0].Outcome != "refused" || recs[0].Tool != c.tool {
 				t.Errorf("audit %+v", recs)
 			}
 		}
@@ -192,7 +193,8 @@ func TestProtect(t *testing.T) {
 	t.Parallel()
 	var protect []string
 	for _, k := range kinds {
-		protect = append(protect, k.live, k.archived)
+		// Uppercase IDs protect too: entries are normalized (tool arguments are lowercase).
+		protect = append(protect, strings.ToUpper(k.live), " "+k.archived)
 	}
 	pol := tools.Policy{Protect: protect, MaxDeletesPerHour: -1}
 	perKind(t, []option{withPolicy(pol), withConfirm(tools.ConfirmOff)}, func(t *testing.T, h *harness, k kindInfo) {
@@ -209,7 +211,7 @@ func TestProtect(t *testing.T) {
 		if !res.Changed || h.lookup(k.kind, k.archived).Archived {
 			t.Errorf("restore of protected: %+v", res)
 		}
-		for _, rec := range h.audit.all()[:2] {
+		for _, rec := range h.audit.outcomes()[:2] {
 			if rec.Outcome != "refused" || rec.Detail != "protected" {
 				t.Errorf("audit %+v", rec)
 			}
@@ -230,6 +232,21 @@ func TestProtect(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestProtectRefusesNonIDs: a protected entry that is not an ID stops the toolset, naming it.
+func TestProtectRefusesNonIDs(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"Onboarding - Jane", kinds[0].live + "/delete", kinds[0].live[:31], ""} {
+		_, err := tools.NormalizeProtectedIDs([]string{kinds[1].live, bad})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) {
+			t.Errorf("NormalizeProtectedIDs(%q): %v", bad, err)
+		}
+	}
+	got, err := tools.NormalizeProtectedIDs([]string{strings.ToUpper(kinds[1].live), kinds[1].live, " " + kinds[2].live + " "})
+	if err != nil || !slices.Equal(got, []string{kinds[1].live, kinds[2].live}) {
+		t.Errorf("NormalizeProtectedIDs: %v, %v", got, err)
+	}
 }
 
 // archiveAll archives more items so budget tests have enough to delete.
@@ -288,7 +305,7 @@ func TestDeleteBudget(t *testing.T) {
 			t.Error("sandbox state after the window moved")
 		}
 		var outcomes []string
-		for _, rec := range h.audit.all() {
+		for _, rec := range h.audit.outcomes() {
 			outcomes = append(outcomes, rec.Tool+":"+rec.Outcome)
 		}
 		want := []string{"delete_run:ok", "delete_run:ok", "delete_run:refused", "archive_task:noop", "delete_run:ok", "delete_task:refused"}
@@ -352,7 +369,7 @@ func TestDeleteBudgetSharedAcrossSessions(t *testing.T) {
 		if h.gone("run", sandbox.IDs.CompleteRun) || h.gone("task", sandbox.IDs.ArchivedTask) {
 			t.Fatal("over budget")
 		}
-		recs := h.audit.all()
+		recs := h.audit.outcomes()
 		if len(recs) != 4 || recs[0].Session == recs[1].Session || recs[1].ClientName != "second-client" {
 			t.Errorf("audit sessions: %+v", recs)
 		}

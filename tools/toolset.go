@@ -44,14 +44,17 @@ type Options struct {
 	// ElicitTimeout bounds how long the server waits for the person to answer; default 3 minutes.
 	ElicitTimeout time.Duration
 	Audit         Recorder // default: records go to Logger
-	// State is what replicas share: used confirmations and the delete budget. Default: this
-	// process only (state.NewMemory).
+	// State is what replicas share: used confirmations and, unless Budget is set, the delete
+	// budget. Default: this process only (state.NewMemory).
 	State state.Store
 	// ConfirmKeys seal confirm tokens and elicitation state: the first seals, all are accepted.
 	// Every replica sharing State must have the same keys. Default: a random key per process.
 	ConfirmKeys [][]byte
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Budget caps permanent deletes; default: Policy.MaxDeletesPerHour per hour, kept in
+	// State when that is shared, else in this process.
+	Budget DeleteBudget
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Toolset serves the table's tools against one Tallyfy organization.
@@ -60,7 +63,7 @@ type Toolset struct {
 	client *tallyfy.Client
 	policy Policy
 	seal   *sealer
-	budget *budget
+	budget DeleteBudget
 	audit  Recorder
 	log    *slog.Logger
 	now    func() time.Time
@@ -88,6 +91,21 @@ func New(opts Options) (*Toolset, error) {
 	if err := opts.Policy.Validate(); err != nil {
 		return nil, err
 	}
+	protect, err := NormalizeProtectedIDs(opts.Policy.Protect)
+	if err != nil {
+		return nil, err
+	}
+	opts.Policy.Protect = protect
+	if opts.State == nil {
+		opts.State = state.NewMemory()
+	}
+	if opts.Budget == nil && opts.State.Kind() != "memory" {
+		// One window per organization: every replica serving the org shares it.
+		opts.Budget = NewStoreBudget(opts.State, "deletes:"+opts.Client.OrgID(), opts.Policy.MaxDeletesPerHour, time.Hour)
+	}
+	if opts.Budget == nil {
+		opts.Budget = NewMemoryBudget(opts.Policy.MaxDeletesPerHour, time.Hour)
+	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 5 * time.Minute
 	}
@@ -103,18 +121,13 @@ func New(opts Options) (*Toolset, error) {
 	if opts.Audit == nil {
 		opts.Audit = LogRecorder{Logger: opts.Logger}
 	}
-	if opts.State == nil {
-		opts.State = state.NewMemory()
-	}
 	seal, err := newSealer(opts.ConfirmKeys, opts.State)
 	if err != nil {
 		return nil, err
 	}
 	stopping, begin := context.WithCancel(context.Background())
-	// One window per organization: replicas serving the same org share it.
-	budgetKey := "deletes:" + opts.Client.OrgID()
 	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
-		budget: newBudget(opts.Policy.MaxDeletesPerHour, time.Hour, opts.State, budgetKey), audit: opts.Audit, log: opts.Logger, now: opts.Now,
+		budget: opts.Budget, audit: opts.Audit, log: opts.Logger, now: opts.Now,
 		stopping: stopping, stop: begin}, nil
 }
 
@@ -205,6 +218,9 @@ type call struct {
 	confirm   string // how a permanent delete was confirmed
 	err       error  // the Tallyfy error behind a failure
 	errDetail string // why it was refused, for the audit record
+	// auditFailed: the intent record could not be written, so nothing was done and the
+	// result says so.
+	auditFailed bool
 }
 
 // args decodes the call's arguments (already checked against the schema by mcp-go).

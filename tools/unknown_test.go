@@ -36,7 +36,7 @@ func TestLifecycleUnknownAfterLostAnswer(t *testing.T) {
 	if strings.Contains(r.text, "No one-off task") {
 		t.Errorf("called missing: %s", r.text)
 	}
-	if recs := h.audit.all(); len(recs) != 1 || recs[0].Outcome != "unknown" {
+	if recs := h.audit.outcomes(); len(recs) != 1 || recs[0].Outcome != "unknown" {
 		t.Errorf("audit %+v", recs)
 	}
 }

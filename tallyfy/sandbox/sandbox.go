@@ -35,6 +35,8 @@ type Sandbox struct {
 	mux       *http.ServeMux
 	extraRuns int // generated runs added to the seed (WithExtraRuns)
 
+	adminToken, memberToken string // accepted bearer tokens (WithTokens)
+
 	mu sync.Mutex // guards st
 	st *state
 
@@ -68,11 +70,18 @@ func WithExtraRuns(n int) Option {
 	return func(s *Sandbox) { s.extraRuns = max(n, 0) }
 }
 
+// WithTokens replaces the admin and member tokens (AdminToken, MemberToken) with others, so
+// that leak tests can use tokens long and distinctive enough to find any part of them.
+func WithTokens(admin, member string) Option {
+	return func(s *Sandbox) { s.adminToken, s.memberToken = admin, member }
+}
+
 // New returns a sandbox holding the seed data.
 func New(opts ...Option) *Sandbox {
 	s := &Sandbox{
-		now: func() time.Time { return time.Now().UTC() },
-		rng: rand.New(rand.NewPCG(1, 0)),
+		now:        func() time.Time { return time.Now().UTC() },
+		rng:        rand.New(rand.NewPCG(1, 0)),
+		adminToken: AdminToken, memberToken: MemberToken,
 	}
 	for _, o := range opts {
 		o(s)
@@ -270,7 +279,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.logMu.Unlock()
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
 
-	ro, ok := authenticate(r)
+	ro, ok := s.authenticate(r)
 	if !ok {
 		writeResponse(w, errorResponse(http.StatusUnauthorized, unauthenticatedMessage, unauthenticatedCode))
 		return
@@ -282,7 +291,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, ro)))
 }
 
-func authenticate(r *http.Request) (role, bool) {
+func (s *Sandbox) authenticate(r *http.Request) (role, bool) {
 	h := r.Header.Get("Authorization")
 	const scheme = "Bearer "
 	if len(h) < len(scheme) {
@@ -297,9 +306,9 @@ func authenticate(r *http.Request) (role, bool) {
 	}
 	var ro role
 	switch strings.TrimSpace(h[len(scheme):]) {
-	case AdminToken:
+	case s.adminToken:
 		ro = roleAdmin
-	case MemberToken:
+	case s.memberToken:
 		ro = roleMember
 	default:
 		return 0, false
