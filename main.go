@@ -29,6 +29,9 @@ func run(args []string) int {
 		}
 		return 0
 	}
+	if len(args) > 0 && args[0] == "check" {
+		return server.RunCheck(ctx, args[1:], os.Getenv, os.Stdout, os.Stderr)
+	}
 	cfg, err := server.ParseConfig(args, os.Getenv, os.Stderr)
 	if errors.Is(err, server.ErrHelp) {
 		return 0

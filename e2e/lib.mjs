@@ -398,12 +398,13 @@ export async function startHttpServer({ args = ['--sandbox'], authToken, env = {
 
 /**
  * Starts only the demo Tallyfy REST API (`tallyfy-mcp sandbox`), optionally with fault rules
- * (e.g. 'latency=2s:DELETE'), on a loopback port. Returns spawnRaw's object plus { url, org,
+ * (e.g. 'latency=2s:DELETE') or a field served in an undocumented shape, on a loopback port. Returns spawnRaw's object plus { url, org,
  * serverArgs, serverEnv }: what an MCP server needs to use it instead of --sandbox.
  */
-export async function startSandbox({ faults, t } = {}) {
+export async function startSandbox({ faults, brokenShape, t } = {}) {
   const args = ['sandbox', '--addr', '127.0.0.1:0'];
   if (faults) args.push('--faults', faults);
+  if (brokenShape) args.push('--broken-shape', brokenShape); // e.g. 'run.progress': served as an array
   const p = spawnRaw(args);
   if (t) {
     t.after(async () => {

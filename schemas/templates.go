@@ -15,15 +15,15 @@ type DeleteTemplateArgs struct {
 
 // Template is what the tools report about a template.
 type Template struct {
-	ID          string  `json:"id" jsonschema:"description=Template (checklist) ID"`
-	Title       string  `json:"title" jsonschema:"description=Template title"`
-	Summary     string  `json:"summary,omitempty" jsonschema:"description=Template summary"`
-	Status      string  `json:"status,omitempty" jsonschema:"description=Tallyfy template status"`
-	Archived    bool    `json:"archived" jsonschema:"description=True when the template is archived (restorable with restore_template)"`
-	StepsCount  float64 `json:"steps_count" jsonschema:"description=Number of steps"`
-	CreatedAt   string  `json:"created_at,omitempty" jsonschema:"description=Creation time (ISO 8601)"`
-	LastUpdated string  `json:"last_updated,omitempty" jsonschema:"description=Last change (ISO 8601)"`
-	ArchivedAt  string  `json:"archived_at,omitempty" jsonschema:"description=Archive time (ISO 8601)"`
+	ID          string   `json:"id" jsonschema:"description=Template (checklist) ID"`
+	Title       string   `json:"title" jsonschema:"description=Template title"`
+	Summary     string   `json:"summary,omitempty" jsonschema:"description=Template summary"`
+	Status      string   `json:"status,omitempty" jsonschema:"description=Tallyfy template status"`
+	Archived    *bool    `json:"archived" jsonschema:"oneof_type=boolean;null,description=True when the template is archived (restorable with restore_template); null when Tallyfy did not say (list with archived=only to see which are)"`
+	StepsCount  *float64 `json:"steps_count" jsonschema:"oneof_type=number;null,description=Number of steps; null when Tallyfy did not say"`
+	CreatedAt   string   `json:"created_at,omitempty" jsonschema:"description=Creation time (ISO 8601)"`
+	LastUpdated string   `json:"last_updated,omitempty" jsonschema:"description=Last change (ISO 8601)"`
+	ArchivedAt  string   `json:"archived_at,omitempty" jsonschema:"description=Archive time (ISO 8601)"`
 }
 
 // GetTemplateResult is get_template's answer.

@@ -36,7 +36,7 @@ func (h *HTTPServer) authenticate(r *http.Request) (*tools.Caller, *refusal) {
 	}
 	sum, hasBearer := bearerHash(r)
 	if hasBearer && app.Callers != nil {
-		if c, ok := app.Callers.Match(sum); ok {
+		if c, ok := app.Callers.Match(r.Context(), sum); ok {
 			return &c, nil
 		}
 	}
@@ -82,12 +82,12 @@ func (h *HTTPServer) oauthCaller(r *http.Request, hasBearer bool) (*tools.Caller
 	}
 	who := tools.Caller{Name: claims.Subject, Binding: "oauth:" + o.issuer + "|" + claims.Subject}
 	if h.app.Callers != nil {
-		entry, ok := h.app.Callers.BySubject(claims.Subject, claims.Email)
+		entry, ok := h.app.Callers.BySubject(r.Context(), claims.Subject, claims.Email)
 		if !ok {
 			return nil, &refusal{status: http.StatusForbidden, challenge: o.challenge("insufficient_scope", "no caller entry for this subject", ""),
 				msg: "Forbidden: no entry in the server's callers file maps this user (oauth_subject or email) to a Tallyfy token; ask the operator to add one"}
 		}
-		who.Name, who.Client, who.Cap = entry.Name, entry.Client, entry.Cap
+		who.Name, who.Client, who.Cap, who.TallyfyUser = entry.Name, entry.Client, entry.Cap, entry.TallyfyUser
 	}
 	if who.Cap != nil {
 		narrowed := who.Cap.Narrow(scap)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -13,7 +14,9 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -55,6 +58,33 @@ type knownCaller struct {
 	hash   [32]byte
 	entry  CallerEntry
 	caller tools.Caller
+	who    *tallyfyUser
+}
+
+// tallyfyUser is the caller's Tallyfy user, looked up once (GET /me, as check does) on their
+// first request, for audit records. A failed look-up is tried again at most once a minute.
+type tallyfyUser struct {
+	mu    sync.Mutex
+	user  string
+	tried time.Time
+}
+
+// identify fills in the caller's Tallyfy user, looking it up if it is not known yet.
+func (k *knownCaller) identify(ctx context.Context, c *tools.Caller) {
+	k.who.mu.Lock()
+	defer k.who.mu.Unlock()
+	if k.who.user == "" && (k.who.tried.IsZero() || time.Since(k.who.tried) > time.Minute) {
+		k.who.tried = time.Now()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if me, err := k.caller.Client.GetMe(ctx); err == nil {
+			k.who.user = me.Email + " (id " + me.ID + ")"
+			if me.Email == "" {
+				k.who.user = "id " + me.ID
+			}
+		}
+	}
+	c.TallyfyUser = k.who.user
 }
 
 // Callers is the loaded --callers file. Reload swaps it whole (SIGHUP): a request sees either
@@ -95,8 +125,9 @@ func (c *Callers) Reload() error {
 func (c *Callers) Len() int { return len(*c.cur.Load()) }
 
 // Match finds the caller whose token hashes to sum. Every entry is compared, in constant time,
-// so the time taken tells nothing about which entry (or how much of a hash) matched.
-func (c *Callers) Match(sum [32]byte) (tools.Caller, bool) {
+// so the time taken tells nothing about which entry (or how much of a hash) matched. The
+// caller's Tallyfy user is looked up on their first request.
+func (c *Callers) Match(ctx context.Context, sum [32]byte) (tools.Caller, bool) {
 	var found *knownCaller
 	list := *c.cur.Load()
 	for i := range list {
@@ -107,14 +138,19 @@ func (c *Callers) Match(sum [32]byte) (tools.Caller, bool) {
 	if found == nil {
 		return tools.Caller{}, false
 	}
-	return found.caller, true
+	who := found.caller
+	found.identify(ctx, &who)
+	return who, true
 }
 
 // BySubject finds the entry an OAuth token's subject or email maps to.
-func (c *Callers) BySubject(sub, email string) (tools.Caller, bool) {
-	for _, k := range *c.cur.Load() {
+func (c *Callers) BySubject(ctx context.Context, sub, email string) (tools.Caller, bool) {
+	list := *c.cur.Load()
+	for i, k := range list {
 		if (sub != "" && k.entry.Subject == sub) || (email != "" && strings.EqualFold(k.entry.Email, email)) {
-			return k.caller, true
+			who := k.caller
+			list[i].identify(ctx, &who)
+			return who, true
 		}
 	}
 	return tools.Caller{}, false
@@ -223,7 +259,7 @@ func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(str
 
 // checkCaller validates one entry and builds its Tallyfy client.
 func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string) (knownCaller, error) {
-	k := knownCaller{entry: e}
+	k := knownCaller{entry: e, who: &tallyfyUser{}}
 	if !callerName.MatchString(e.Name) {
 		return k, errors.New(`"name" must be 1 to 64 letters, digits or . _ @ + - (it appears in audit records)`)
 	}

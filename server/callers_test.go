@@ -86,11 +86,11 @@ func TestCallersFileRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		who, ok := c.Match(sha256.Sum256([]byte("a")))
+		who, ok := c.Match(t.Context(), sha256.Sum256([]byte("a")))
 		if !ok || who.Name != "alice" || !slices.Equal(who.Cap.Protect, []string{sandbox.IDs.LiveTask}) {
 			t.Fatalf("matched %v %+v", ok, who)
 		}
-		if _, ok := c.Match(sha256.Sum256([]byte("b"))); ok {
+		if _, ok := c.Match(t.Context(), sha256.Sum256([]byte("b"))); ok {
 			t.Fatal("an unknown token matched")
 		}
 	})
@@ -226,15 +226,32 @@ func TestCallersActAsThemselves(t *testing.T) {
 		}
 	})
 
-	t.Run("audit records name the caller", func(t *testing.T) {
+	t.Run("audit records name the caller and their Tallyfy user", func(t *testing.T) {
 		byCaller := map[string][]string{}
+		users := map[string]string{"reader": "morgan.member@sandbox.example", "member": "morgan.member@sandbox.example", "admin": "avery.admin@sandbox.example"}
 		for _, r := range cf.auditRecords(t) {
 			name, _ := r["caller"].(string)
+			if u, _ := r["tallyfy_user"].(string); !strings.HasPrefix(u, users[name]+" (id ") {
+				t.Fatalf("caller %q's record says tallyfy_user %q, want %s (id …)", name, u, users[name])
+			}
 			byCaller[name] = append(byCaller[name], fmt.Sprint(r["tool"], ":", r["outcome"]))
 		}
 		if !slices.Contains(byCaller["reader"], "delete_task:refused") || !slices.Contains(byCaller["member"], "delete_task:failed") ||
 			!slices.Contains(byCaller["admin"], "delete_task:ok") || len(byCaller[""]) != 0 {
 			t.Fatalf("audit records by caller: %v", byCaller)
+		}
+	})
+
+	t.Run("each caller's Tallyfy user is looked up once", func(t *testing.T) {
+		byToken := map[string]int{}
+		for _, r := range cf.SB.done() {
+			if strings.HasSuffix(r.Path, "/me") {
+				byToken[r.Auth]++
+			}
+		}
+		// reader and member share the member token: one look-up each, admin one.
+		if byToken["Bearer "+sandbox.AdminToken] != 1 || byToken["Bearer "+sandbox.MemberToken] != 2 {
+			t.Fatalf("GET /me per token: %v", byToken)
 		}
 	})
 

@@ -328,6 +328,8 @@ Tallyfy one-off tasks, processes and templates.
 Usage:
   tallyfy-mcp [flags]                 serve MCP (stdio by default)
   tallyfy-mcp --sandbox               the same, against a built-in demo Tallyfy
+  tallyfy-mcp check [--json]          check the token and organization (read-only) before
+                                      wiring up an agent; see tallyfy-mcp check --help
   tallyfy-mcp sandbox [--addr A]      serve only the demo Tallyfy REST API
 
 Flags (each can also be set by the environment variable shown; a flag wins):

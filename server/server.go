@@ -228,13 +228,14 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 }
 
 // tallyfyClient builds the Tallyfy client from the configuration, starting the sandbox first
-// when asked to. With --callers each caller gets their own client on the same settings (and
+// when asked to. mods adjust the client configuration last (the check command makes it
+// read-only). With --callers each caller gets their own client on the same settings (and
 // connection pool); the server's own token is then optional, and the first caller's client
 // stands in for it where no caller is known.
-func (a *App) tallyfyClient() (*tallyfy.Client, error) {
+func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, error) {
 	cfg := a.Config
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
-		UserAgent: "tallyfy-mcp/" + cfg.Version, HTTPClient: tallyfy.NewHTTPClient(),
+		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger, HTTPClient: tallyfy.NewHTTPClient(),
 		OnRetry: func(method, path string, attempt int, err error, wait time.Duration) {
 			a.Logger.Debug("retrying Tallyfy request", "method", method, "path", path, "attempt", attempt, "wait", wait, "err", err)
 		}}
@@ -272,6 +273,9 @@ func (a *App) tallyfyClient() (*tallyfy.Client, error) {
 		}
 	}
 	ccfg.Token = token
+	for _, m := range mods {
+		m(&ccfg)
+	}
 	return tallyfy.New(ccfg)
 }
 
@@ -307,6 +311,7 @@ func (a *App) serveHTTP(ctx context.Context) error {
 func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr io.Writer) error {
 	addr := "127.0.0.1:8081"
 	faults := ""
+	var opts []sandbox.Option
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case (a == "--addr" || a == "-addr") && i+1 < len(args):
@@ -315,15 +320,22 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		case (a == "--faults" || a == "-faults") && i+1 < len(args):
 			faults = args[i+1]
 			i++
+		case (a == "--broken-shape" || a == "-broken-shape") && i+1 < len(args):
+			b, err := sandbox.ParseBrokenShape(args[i+1])
+			if err != nil {
+				return err
+			}
+			opts = append(opts, sandbox.WithBrokenShape(b))
+			i++
 		case a == "--help" || a == "-h":
-			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n",
+			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress, to try tallyfy-mcp check.\n",
 				addr, sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
 			return nil
 		default:
 			return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", a)
 		}
 	}
-	sb := sandbox.New()
+	sb := sandbox.New(opts...)
 	if faults != "" {
 		fs, err := sandbox.ParseFaults(faults)
 		if err != nil {

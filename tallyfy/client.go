@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,6 +52,12 @@ type Config struct {
 	MaxRetryAfter time.Duration
 	// OnRetry, if set, is told about each retry (for logs).
 	OnRetry func(method, path string, attempt int, err error, wait time.Duration)
+	// Logger receives warnings about fields that arrived in an undocumented shape (see
+	// ShapeIssue). Nil discards them rather than using slog's default: a library must not
+	// write where its embedder did not ask (in stdio mode stdout carries only JSON-RPC, and
+	// slog's default may be pointed anywhere), and callers that want the issues either pass
+	// a logger or use WithShapeReporter.
+	Logger *slog.Logger
 }
 
 // Client calls the Tallyfy REST API for one organization.
@@ -355,6 +362,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 		return nil, &TransportError{Method: method, Path: path, Err: err, Sent: !isConnRefused(err)}
 	}
 	defer resp.Body.Close()
+	observeRateLimit(ctx, resp.Header)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return nil, parseAPIError(resp.StatusCode, resp.Header, body, method, path)
@@ -395,6 +403,10 @@ func decodeData(method, path string, r *response, v any) error {
 		Data any `json:"data"`
 	}{Data: v}
 	if err := json.Unmarshal(r.Body, &env); err != nil {
+		var ie *identityError
+		if errors.As(err, &ie) {
+			return r.unusable(method, path, ie.Error())
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return r.unusable(method, path, describeJSONError(r, err))
@@ -438,7 +450,18 @@ func (c *Client) get(ctx context.Context, kind Kind, collection, id string, v an
 	if err != nil {
 		return err
 	}
-	return decodeData(http.MethodGet, p, r, v)
+	if err := decodeData(http.MethodGet, p, r, v); err != nil {
+		return err
+	}
+	c.reportItem(ctx, kind, v)
+	return nil
+}
+
+// reportItem reports the shape issues of one decoded item, named after its kind.
+func (c *Client) reportItem(ctx context.Context, kind Kind, v any) {
+	if it, ok := v.(item); ok {
+		c.reportShapes(ctx, prefixed(string(kind)+".", it.shapeIssues()))
+	}
 }
 
 // list fetches one page of a collection into a Page.
@@ -480,6 +503,10 @@ func list[T any](ctx context.Context, c *Client, collection string, opts ListOpt
 		} `json:"meta"`
 	}
 	if err := json.Unmarshal(r.Body, &env); err != nil {
+		var ie *identityError
+		if errors.As(err, &ie) {
+			return nil, r.unusable(http.MethodGet, p, ie.Error())
+		}
 		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
 	}
 	if env.Data == nil {
@@ -487,6 +514,29 @@ func list[T any](ctx context.Context, c *Client, collection string, opts ListOpt
 		return nil, r.unusable(http.MethodGet, p, "no data envelope")
 	}
 	page := &Page[T]{Items: *env.Data}
+	// What the listing itself says about each item's archived state. Template and task list
+	// items may carry no archived_at (tallyfy-api.md §7), so an archived=only listing is the
+	// only word on them: whatever an item's own fields say, it is archived. An exclude
+	// listing holds live items only. An include listing cannot tell: items it returns
+	// without archived_at stay unknown (a run's status still tells), and the lifecycle and
+	// delete paths never decide from a listing but from Lookup.
+	var issues []ShapeIssue
+	for i := range page.Items {
+		it, ok := any(&page.Items[i]).(item)
+		if !ok {
+			continue
+		}
+		switch opts.Archived {
+		case ArchivedOnly:
+			it.setArchived(archivedYes)
+		case "", ArchivedExclude:
+			if !it.archivedState().known() {
+				it.setArchived(archivedNo)
+			}
+		}
+		issues = append(issues, it.shapeIssues()...)
+	}
+	c.reportShapes(ctx, prefixed(collectionItem(collection)+"[].", issues))
 	if env.Meta.Pagination != nil {
 		page.Pagination = *env.Meta.Pagination
 	} else {
@@ -529,6 +579,23 @@ func findArchived[T any](ctx context.Context, c *Client, collection string, extr
 	return nil, fmt.Errorf("tallyfy: %s not among the first %d archived items; check it in Tallyfy", truncate(id, 80), perPage*maxPages)
 }
 
+// prefixed puts prefix before each issue's path.
+func prefixed(prefix string, issues []ShapeIssue) []ShapeIssue {
+	out := make([]ShapeIssue, len(issues))
+	for i, is := range issues {
+		out[i] = ShapeIssue{Path: prefix + is.Path, Found: is.Found}
+	}
+	return out
+}
+
+// collectionItem names a collection's items in shape-issue paths: tasks, runs, templates.
+func collectionItem(collection string) string {
+	if collection == templatesPath {
+		return "templates"
+	}
+	return collection
+}
+
 // Lookup returns the current state of a task, run or template, archived or not.
 func (c *Client) Lookup(ctx context.Context, kind Kind, id string) (Entity, error) {
 	var e Entity
@@ -552,11 +619,14 @@ func (c *Client) Lookup(ctx context.Context, kind Kind, id string) (Entity, erro
 	default:
 		err = fmt.Errorf("tallyfy: unknown kind %q", kind)
 	}
+	if err == nil && !e.ArchivedKnown { // find settles it; a guard, as callers decide on it
+		err = fmt.Errorf("tallyfy: Tallyfy did not say whether %s %s is archived; check it in Tallyfy", kind, truncate(id, 80))
+	}
 	return e, err
 }
 
 // optionalData decodes {"data": …} when there is a body; an empty 2xx body gives nil.
-func optionalData[T any](method, path string, r *response) (*T, error) {
+func optionalData[T any](ctx context.Context, c *Client, kind Kind, method, path string, r *response) (*T, error) {
 	if len(trimSpace(r.Body)) == 0 {
 		return nil, nil
 	}
@@ -564,6 +634,7 @@ func optionalData[T any](method, path string, r *response) (*T, error) {
 	if err := decodeData(method, path, r, &v); err != nil {
 		return nil, err
 	}
+	c.reportItem(ctx, kind, &v)
 	return &v, nil
 }
 
@@ -572,9 +643,27 @@ func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
 // find GETs one item and, on 404, looks for it among the archived ones.
 func find[T any](ctx context.Context, c *Client, get func(context.Context, string) (*T, error), collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
-	item, err := get(ctx, id)
-	if err == nil || !IsNotFound(err) {
-		return item, err
+	got, err := get(ctx, id)
+	if err == nil {
+		it, ok := any(got).(item)
+		if !ok || it.archivedState().known() {
+			return got, nil
+		}
+		// Tallyfy answered but said nothing about the archived state (no archived_at):
+		// the archived listing settles it, as callers decide archive, restore and delete on it.
+		listed, ferr := findArchived(ctx, c, collection, extra, id, idOf)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if listed != nil {
+			it.setArchived(archivedYes)
+		} else {
+			it.setArchived(archivedNo)
+		}
+		return got, nil
+	}
+	if !IsNotFound(err) {
+		return nil, err
 	}
 	found, ferr := findArchived(ctx, c, collection, extra, id, idOf)
 	if ferr != nil {

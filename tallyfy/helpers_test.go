@@ -311,10 +311,6 @@ func (e *sbEnv) setFaults(t testing.TB, spec string) {
 }
 
 // sandboxIDs returns the seeded ids.
-func sandboxIDs() struct {
-	LiveTask, ArchivedTask, ProcessTask string
-	ActiveRun, CompleteRun, ArchivedRun string
-	LiveTemplate, ArchivedTemplate      string
-} {
+func sandboxIDs() sandbox.SeededIDs {
 	return sandbox.IDs
 }

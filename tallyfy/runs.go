@@ -30,7 +30,7 @@ func (c *Client) ArchiveRun(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optionalData[Run](http.MethodDelete, p, r)
+	return optionalData[Run](ctx, c, KindRun, http.MethodDelete, p, r)
 }
 
 // ActivateRun restores an archived run (PUT /runs/{id}/activate; 200 {data: run}).
@@ -39,7 +39,7 @@ func (c *Client) ActivateRun(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optionalData[Run](http.MethodPut, p, r)
+	return optionalData[Run](ctx, c, KindRun, http.MethodPut, p, r)
 }
 
 // DeleteRun permanently deletes an archived run (DELETE /runs/{id}/delete; 200, empty body).

@@ -63,7 +63,8 @@ func TestSandboxTasks(t *testing.T) {
 	}
 	n := len(env.sb.RequestLog())
 	found, err := c.FindTask(ctx, ID.ArchivedTask)
-	if err != nil || found.ID != ID.ArchivedTask || found.ArchivedAt == nil {
+	// Task list items carry no archived_at (docs list-org-tasks): the archived listing says it.
+	if err != nil || found.ID != ID.ArchivedTask || !found.Entity().Archived || !found.Entity().ArchivedKnown {
 		t.Fatalf("FindTask(archived) = %+v, %v", found, err)
 	}
 	log := env.requestsSince(n)
@@ -80,7 +81,7 @@ func TestSandboxTasks(t *testing.T) {
 		t.Fatalf("ListTasks: %v", err)
 	}
 	for _, tk := range def.Items {
-		if !tk.IsOneoffTask || tk.ArchivedAt != nil {
+		if !tk.IsOneoffTask || tk.Entity().Archived || !tk.Entity().ArchivedKnown {
 			t.Errorf("default list holds %s (one-off %v, archived_at %v)", tk.ID, tk.IsOneoffTask, tk.ArchivedAt)
 		}
 	}
@@ -88,15 +89,15 @@ func TestSandboxTasks(t *testing.T) {
 	if !slices.Contains(got, ID.LiveTask) || slices.Contains(got, ID.ArchivedTask) || slices.Contains(got, ID.ProcessTask) {
 		t.Errorf("default task list = %v", got)
 	}
-	if def.Pagination.Total != 5 || len(def.Items) != 5 || def.HasMore() {
-		t.Errorf("default task list: %d items, pagination %+v (seed has 5 live one-off tasks)", len(def.Items), def.Pagination)
+	if def.Pagination.Total != 7 || len(def.Items) != 7 || def.HasMore() {
+		t.Errorf("default task list: %d items, pagination %+v (seed has 7 live one-off tasks, 2 of them per assignee)", len(def.Items), def.Pagination)
 	}
 	only, err := c.ListTasks(ctx, ListOptions{Archived: ArchivedOnly, PerPage: 100})
 	if err != nil {
 		t.Fatalf("ListTasks(only): %v", err)
 	}
 	for _, tk := range only.Items {
-		if tk.ArchivedAt == nil {
+		if rec, _ := env.sb.Lookup("task", tk.ID); !rec.Archived || !tk.Entity().Archived {
 			t.Errorf("archived=only list holds live task %s", tk.ID)
 		}
 	}
@@ -110,12 +111,14 @@ func TestSandboxTasks(t *testing.T) {
 	if incl.Pagination.Total != def.Pagination.Total+only.Pagination.Total {
 		t.Errorf("include total %d != exclude %d + only %d", incl.Pagination.Total, def.Pagination.Total, only.Pagination.Total)
 	}
+	// Tallyfy's q searches process and step names: a one-off task's title does not match
+	// (list_tasks searches titles itself).
 	q, err := c.ListTasks(ctx, ListOptions{Query: "  ssl certificate "})
 	if err != nil {
 		t.Fatalf("ListTasks(q): %v", err)
 	}
-	if got := ids(q.Items, taskID); len(got) != 1 || got[0] != ID.LiveTask {
-		t.Errorf("ListTasks(q=ssl certificate) = %v", got)
+	if got := ids(q.Items, taskID); len(got) != 0 {
+		t.Errorf("ListTasks(q=ssl certificate) = %v, want none", got)
 	}
 
 	// Lifecycle: archive, find, restore, then a permanent delete.
@@ -129,7 +132,7 @@ func TestSandboxTasks(t *testing.T) {
 		t.Errorf("GetTask(just archived) = %v, want 404", err)
 	}
 	e, err := c.Lookup(ctx, KindTask, ID.LiveTask)
-	if err != nil || !e.Archived || e.ArchivedAt == "" || e.ID != ID.LiveTask || e.Name != live.Title {
+	if err != nil || !e.Archived || !e.ArchivedKnown || e.ID != ID.LiveTask || e.Name != live.Title {
 		t.Errorf("Lookup(archived task) = %+v, %v", e, err)
 	}
 	restored, err := c.RestoreTask(ctx, ID.LiveTask)
@@ -168,8 +171,9 @@ func TestSandboxRuns(t *testing.T) {
 	if err != nil || r.ID != ID.ActiveRun || r.Status != "active" || r.ArchivedAt != nil || r.Name == "" || r.ChecklistID != ID.LiveTemplate {
 		t.Fatalf("GetRun(active) = %+v, %v", r, err)
 	}
-	if float64(r.Progress) != 25 || r.OwnerID == 0 {
-		t.Errorf("GetRun numbers: progress %v owner %v", r.Progress, r.OwnerID)
+	// The sandbox serves progress as the object {complete, total, percent} (swagger Run).
+	if r.Progress == nil || *r.Progress != 25 {
+		t.Errorf("GetRun progress %v, want 25", show(r.Progress))
 	}
 	ar, err := c.GetRun(ctx, ID.ArchivedRun)
 	if err != nil || ar.ArchivedAt == nil || !ar.Entity().Archived {
@@ -264,7 +268,7 @@ func TestSandboxTemplates(t *testing.T) {
 	ID := sandbox.IDs
 
 	tpl, err := c.GetTemplate(ctx, ID.LiveTemplate)
-	if err != nil || tpl.ID != ID.LiveTemplate || tpl.Title != "Employee Onboarding" || tpl.ArchivedAt != nil || tpl.StepsCount != 12 {
+	if err != nil || tpl.ID != ID.LiveTemplate || tpl.Title != "Employee Onboarding" || tpl.ArchivedAt != nil || tpl.StepsCount != nil {
 		t.Fatalf("GetTemplate(live) = %+v, %v", tpl, err)
 	}
 	// Documented: an archived template is 404 on GET; Find goes to the archived listing.
@@ -274,7 +278,7 @@ func TestSandboxTemplates(t *testing.T) {
 	}
 	n := len(env.sb.RequestLog())
 	found, err := c.FindTemplate(ctx, ID.ArchivedTemplate)
-	if err != nil || found.ID != ID.ArchivedTemplate || found.ArchivedAt == nil || found.Title != "Legacy Expense Report (2023)" {
+	if err != nil || found.ID != ID.ArchivedTemplate || !found.Entity().Archived || found.Title != "Legacy Expense Report (2023)" {
 		t.Fatalf("FindTemplate(archived) = %+v, %v", found, err)
 	}
 	want := []string{
@@ -392,8 +396,13 @@ func TestSandboxLookupEachKind(t *testing.T) {
 		if e.Kind != tc.kind || e.ID != tc.id || e.Archived != tc.archived || e.Name != rec.Name || e.LastUpdated != rec.LastUpdated {
 			t.Errorf("Lookup(%s, %s) = %+v, sandbox has %+v", tc.kind, tc.id, e, rec)
 		}
-		if tc.archived && e.ArchivedAt == "" {
-			t.Errorf("Lookup(%s, %s): archived without ArchivedAt", tc.kind, tc.id)
+		if !e.ArchivedKnown {
+			t.Errorf("Lookup(%s, %s): archived state unknown", tc.kind, tc.id)
+		}
+		// Only a run's GET shows archived_at; archived tasks and templates are seen through
+		// list items, which carry none (docs list-org-tasks, list-templates).
+		if tc.archived && tc.kind == KindRun && e.ArchivedAt == "" {
+			t.Errorf("Lookup(%s, %s): archived run without ArchivedAt", tc.kind, tc.id)
 		}
 	}
 	// Unknown (well-formed) ids are "not found" for every kind; an unknown kind is an error

@@ -40,7 +40,7 @@ func (c *Client) RestoreTask(ctx context.Context, id string) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optionalData[Task](http.MethodPut, p, r)
+	return optionalData[Task](ctx, c, KindTask, http.MethodPut, p, r)
 }
 
 // DeleteTask permanently deletes a one-off task (DELETE /tasks/{id}/delete; 204). It is never

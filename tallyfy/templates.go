@@ -17,6 +17,11 @@ func (c *Client) GetTemplate(ctx context.Context, id string) (*Template, error) 
 	if err := c.get(ctx, KindTemplate, templatesPath, id, &t); err != nil {
 		return nil, err
 	}
+	if !t.archived.known() {
+		// Only live templates answer a GET (tallyfy-api.md §2.5), and the get-template
+		// example carries archived_at anyway; a template without it is live.
+		t.archived = archivedNo
+	}
 	return &t, nil
 }
 
@@ -41,7 +46,7 @@ func (c *Client) RestoreTemplate(ctx context.Context, id string) (*Template, err
 	if err != nil {
 		return nil, err
 	}
-	return optionalData[Template](http.MethodPut, p, r)
+	return optionalData[Template](ctx, c, KindTemplate, http.MethodPut, p, r)
 }
 
 // DeleteTemplate permanently deletes an archived template (DELETE /checklists/{id}/delete).

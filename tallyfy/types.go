@@ -5,7 +5,6 @@ package tallyfy
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 )
 
@@ -35,82 +34,77 @@ type ListOptions struct {
 	PerPage  int
 }
 
-// Owners is a task's assignees.
-type Owners struct {
-	Users  []int64 `json:"users"`
-	Guests []any   `json:"guests"`
-	Groups []any   `json:"groups"`
-}
+// The types below hold only the fields the tools use (tallyfy-api.md §7: decode only what is
+// used). Each decodes field by field (decode.go): an unknown or unused field is never read,
+// a used field in a shape no source shows becomes unknown and is reported as a ShapeIssue,
+// and only missing identity (id, name or title) fails the decode.
 
 // Task is a Tallyfy task (tallyfy-api.md §2.1).
 type Task struct {
-	ID           string  `json:"id"`
-	IncrementID  int64   `json:"increment_id"`
-	Title        string  `json:"title"`
-	RunID        *string `json:"run_id"`
-	ChecklistID  *string `json:"checklist_id"`
-	StepID       *string `json:"step_id"`
-	IsOneoffTask bool    `json:"is_oneoff_task"`
-	Status       string  `json:"status"`
-	StatusLabel  string  `json:"status_label"`
-	Owners       *Owners `json:"owners,omitempty"`
-	Deadline     *string `json:"deadline"`
-	CreatedAt    string  `json:"created_at"`
-	LastUpdated  string  `json:"last_updated"`
-	CompletedAt  *string `json:"completed_at"`
-	ArchivedAt   *string `json:"archived_at"`
+	ID    string
+	Title string
+	// RunID is the process the task sits in; nil when Tallyfy sent none (null or absent).
+	RunID *string
+	// IsOneoffTask is is_oneoff_task; OneoffKnown says whether Tallyfy sent it.
+	IsOneoffTask bool
+	OneoffKnown  bool
+	Status       string
+	Deadline     *string
+	CreatedAt    string
+	LastUpdated  string
+	CompletedAt  *string
+	ArchivedAt   *string
+
+	archived archivedState
+	issues   []ShapeIssue
 }
 
 // Run is a Tallyfy process (tallyfy-api.md §2.3).
 type Run struct {
-	ID             string  `json:"id"`
-	IncrementID    int64   `json:"increment_id"`
-	ChecklistID    string  `json:"checklist_id"`
-	ChecklistTitle string  `json:"checklist_title"`
-	Name           string  `json:"name"`
-	Status         string  `json:"status"`
-	Progress       Number  `json:"progress"`
-	OwnerID        Number  `json:"owner_id"`
-	CreatedAt      string  `json:"created_at"`
-	StartedAt      *string `json:"started_at"`
-	LastUpdated    string  `json:"last_updated"`
-	CompletedAt    *string `json:"completed_at"`
-	ArchivedAt     *string `json:"archived_at"`
+	ID             string
+	Name           string
+	ChecklistID    string
+	ChecklistTitle string
+	Status         string
+	// Progress is the percent of tasks done; nil when unknown (tallyfy-api.md §7: a number, a
+	// numeric string or an object {complete, total, percent}; {} says nothing).
+	Progress    *float64
+	CreatedAt   string
+	LastUpdated string
+	CompletedAt *string
+	ArchivedAt  *string
+
+	archived archivedState
+	issues   []ShapeIssue
 }
 
 // Template is a Tallyfy template, called a checklist in the API (tallyfy-api.md §2.5).
 type Template struct {
-	ID          string  `json:"id"`
-	Title       string  `json:"title"`
-	Summary     *string `json:"summary"`
-	Type        string  `json:"type"`
-	Status      string  `json:"status"`
-	StepsCount  Number  `json:"steps_count"`
-	CreatedAt   string  `json:"created_at"`
-	LastUpdated string  `json:"last_updated"`
-	ArchivedAt  *string `json:"archived_at"`
+	ID      string
+	Title   string
+	Summary *string
+	Status  string
+	// StepsCount is nil when unknown: template list items carry it, a GET of one does not.
+	StepsCount  *float64
+	CreatedAt   string
+	LastUpdated string
+	ArchivedAt  *string
+
+	archived archivedState
+	issues   []ShapeIssue
 }
 
-// Number decodes a JSON number that Tallyfy sometimes sends as a string (or null).
-type Number float64
+// archivedState is what the client knows about whether an item is archived: from its own
+// archived_at (or a run's status), or from the listing that returned it.
+type archivedState uint8
 
-func (n *Number) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" || s == `""` {
-		*n = 0
-		return nil
-	}
-	if len(s) > 1 && s[0] == '"' {
-		s = s[1 : len(s)-1]
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		// Not strconv's error: it would quote the whole value, i.e. the response body.
-		return errors.New("tallyfy: expected a number or a numeric string")
-	}
-	*n = Number(f)
-	return nil
-}
+const (
+	archivedUnknown archivedState = iota
+	archivedNo
+	archivedYes
+)
+
+func (s archivedState) known() bool { return s != archivedUnknown }
 
 // Pagination is meta.pagination of a list response (tallyfy-api.md §4).
 type Pagination struct {
@@ -140,16 +134,21 @@ type TemplateDeletion struct {
 // Entity is the kind-independent view of a task, run or template that callers need to
 // decide and report on a lifecycle action.
 type Entity struct {
-	Kind        Kind
-	ID          string
-	Name        string
-	Status      string
-	Archived    bool
-	ArchivedAt  string
-	LastUpdated string
+	Kind   Kind
+	ID     string
+	Name   string
+	Status string
+	// Archived is meaningful only when ArchivedKnown: an item from an archived=include
+	// listing may carry nothing that tells (tallyfy-api.md §7). Lookup and the Find methods
+	// always settle it.
+	Archived      bool
+	ArchivedKnown bool
+	ArchivedAt    string
+	LastUpdated   string
 	// OneOff is false for a task that belongs to a process.
 	OneOff bool
-	// RunID is set for a process task.
+	// RunID is the process a task sits in, when Tallyfy named one (a one-off task created
+	// once per assignee carries one too).
 	RunID string
 }
 
@@ -166,20 +165,33 @@ func deref(s *string) string {
 	return *s
 }
 
+// OneOff decides whether the task is a one-off task: is_oneoff_task when Tallyfy sent it (a
+// one-off task created once per assignee, or added to a process, carries a run_id too:
+// tallyfy-api.md §7), else the absence of a run_id.
+func (t *Task) OneOff() bool {
+	if t.OneoffKnown {
+		return t.IsOneoffTask
+	}
+	return t.RunID == nil || *t.RunID == ""
+}
+
 // Entity returns the kind-independent view of the task.
 func (t *Task) Entity() Entity {
-	return Entity{Kind: KindTask, ID: t.ID, Name: t.Title, Status: t.Status, Archived: t.ArchivedAt != nil,
-		ArchivedAt: deref(t.ArchivedAt), LastUpdated: t.LastUpdated, OneOff: t.RunID == nil || *t.RunID == "", RunID: deref(t.RunID)}
+	return Entity{Kind: KindTask, ID: t.ID, Name: t.Title, Status: t.Status,
+		Archived: t.archived == archivedYes, ArchivedKnown: t.archived.known(),
+		ArchivedAt: deref(t.ArchivedAt), LastUpdated: t.LastUpdated, OneOff: t.OneOff(), RunID: deref(t.RunID)}
 }
 
 // Entity returns the kind-independent view of the run.
 func (r *Run) Entity() Entity {
-	return Entity{Kind: KindRun, ID: r.ID, Name: r.Name, Status: r.Status, Archived: r.ArchivedAt != nil || r.Status == "archived",
+	return Entity{Kind: KindRun, ID: r.ID, Name: r.Name, Status: r.Status,
+		Archived: r.archived == archivedYes, ArchivedKnown: r.archived.known(),
 		ArchivedAt: deref(r.ArchivedAt), LastUpdated: r.LastUpdated, OneOff: true}
 }
 
 // Entity returns the kind-independent view of the template.
 func (t *Template) Entity() Entity {
-	return Entity{Kind: KindTemplate, ID: t.ID, Name: t.Title, Status: t.Status, Archived: t.ArchivedAt != nil,
+	return Entity{Kind: KindTemplate, ID: t.ID, Name: t.Title, Status: t.Status,
+		Archived: t.archived == archivedYes, ArchivedKnown: t.archived.known(),
 		ArchivedAt: deref(t.ArchivedAt), LastUpdated: t.LastUpdated, OneOff: true}
 }

@@ -141,6 +141,10 @@ func processTaskRefusal(c *call, e tallyfy.Entity) *mcp.CallToolResult {
 		return nil
 	}
 	c.outcome, c.errDetail = "refused", "process task"
+	if e.RunID == "" {
+		return mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) is not a one-off task (Tallyfy marks it as a process task): it is archived, restored and deleted with its process. Find the process with list_runs, then use archive_run, activate_run or delete_run.",
+			e.Name, e.ID))
+	}
 	return mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) belongs to process %s, not a one-off task: it is archived, restored and deleted with its process. Use get_run with run_id %s, then archive_run, activate_run or delete_run.",
 		e.Name, e.ID, e.RunID, e.RunID))
 }

@@ -10,10 +10,19 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
-// item is the kind-independent view of a get/list result entry.
+// item is the kind-independent view of a get/list result entry. Known is false when the
+// result says archived: null (an archived=include listing whose items carry no archived_at).
 type item struct {
 	ID, Name, Status string
-	Archived         bool
+	Archived, Known  bool
+}
+
+func newItem(id, name, status string, archived *bool) item {
+	it := item{ID: id, Name: name, Status: status, Known: archived != nil}
+	if archived != nil {
+		it.Archived = *archived
+	}
+	return it
 }
 
 // getItem calls the kind's get tool and decodes the result into its schema type.
@@ -23,13 +32,13 @@ func getItem(t *testing.T, h *harness, k kindInfo, id string) (item, result) {
 	switch k.kind {
 	case "task":
 		v := decode[schemas.GetTaskResult](t, r).Task
-		return item{v.ID, v.Title, v.Status, v.Archived}, r
+		return newItem(v.ID, v.Title, v.Status, v.Archived), r
 	case "run":
 		v := decode[schemas.GetRunResult](t, r).Run
-		return item{v.ID, v.Name, v.Status, v.Archived}, r
+		return newItem(v.ID, v.Name, v.Status, v.Archived), r
 	default:
 		v := decode[schemas.GetTemplateResult](t, r).Template
-		return item{v.ID, v.Title, v.Status, v.Archived}, r
+		return newItem(v.ID, v.Title, v.Status, v.Archived), r
 	}
 }
 
@@ -46,19 +55,19 @@ func listItems(t *testing.T, h *harness, k kindInfo, args map[string]any) ([]ite
 			if !x.OneOff {
 				t.Errorf("list_tasks returned a process task: %+v", x)
 			}
-			out = append(out, item{x.ID, x.Title, x.Status, x.Archived})
+			out = append(out, newItem(x.ID, x.Title, x.Status, x.Archived))
 		}
 		page = v.Page
 	case "run":
 		v := decode[schemas.ListRunsResult](t, r)
 		for _, x := range v.Runs {
-			out = append(out, item{x.ID, x.Name, x.Status, x.Archived})
+			out = append(out, newItem(x.ID, x.Name, x.Status, x.Archived))
 		}
 		page = v.Page
 	default:
 		v := decode[schemas.ListTemplatesResult](t, r)
 		for _, x := range v.Templates {
-			out = append(out, item{x.ID, x.Title, x.Status, x.Archived})
+			out = append(out, newItem(x.ID, x.Title, x.Status, x.Archived))
 		}
 		page = v.Page
 	}
@@ -79,7 +88,7 @@ func TestGet(t *testing.T) {
 		for _, id := range []string{k.live, k.archived} {
 			rec := h.lookup(k.kind, id)
 			it, r := getItem(t, h, k, id)
-			if it.ID != id || it.Name != rec.Name || it.Archived != rec.Archived {
+			if it.ID != id || it.Name != rec.Name || !it.Known || it.Archived != rec.Archived {
 				t.Errorf("%s %s: got %+v, sandbox has %+v", k.get, id, it, rec)
 			}
 			contains(t, "text", r.text, rec.Name, id)
@@ -106,7 +115,7 @@ func TestListArchivedFilter(t *testing.T) {
 			t.Errorf("default (exclude): want %s and not %s in %v", k.live, k.archived, ids(live))
 		}
 		for _, it := range live {
-			if it.Archived {
+			if it.Archived || !it.Known {
 				t.Errorf("default list shows archived %+v", it)
 			}
 		}
@@ -130,8 +139,20 @@ func TestListArchivedFilter(t *testing.T) {
 			t.Errorf("only: want %s and not %s in %v", k.archived, k.live, ids(only))
 		}
 		for _, it := range only {
-			if !it.Archived {
+			if !it.Archived || !it.Known {
 				t.Errorf("archived=only shows live %+v", it)
+			}
+		}
+		// An include listing says what it knows: a run's status always tells, but template and
+		// task list items may carry no archived_at (docs list-templates, list-org-tasks), and
+		// then the result says archived: null rather than guess.
+		for _, it := range incl {
+			rec := h.lookup(k.kind, it.ID)
+			if it.Known && it.Archived != rec.Archived {
+				t.Errorf("include shows %+v, sandbox has archived=%v", it, rec.Archived)
+			}
+			if k.kind == "run" && !it.Known {
+				t.Errorf("include shows a run without its archived state: %+v", it)
 			}
 		}
 		if len(incl) != len(live)+len(only) {

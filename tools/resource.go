@@ -64,6 +64,27 @@ func listText(plural string, p schemas.PageInfo, lines []string, opts tallyfy.Li
 	return b.String()
 }
 
+// archivedView is an item's archived state for a result: null when Tallyfy did not say. Only
+// an item of an archived=include listing can be unknown (template and task list items may
+// carry no archived_at: tallyfy-api.md §7); the get, lifecycle and delete paths go through
+// the client's Find and Lookup, which settle it from the archived listing, so no decision
+// to archive, restore or delete ever rests on a listing's unknown.
+func archivedView(e tallyfy.Entity) *bool {
+	if !e.ArchivedKnown {
+		return nil
+	}
+	v := e.Archived
+	return &v
+}
+
+// archivedWord is archivedView in a line of text.
+func archivedWord(archived *bool) string {
+	if archived == nil {
+		return "archived or live (Tallyfy did not say; get it to know)"
+	}
+	return stateWord(*archived)
+}
+
 func stateWord(archived bool) string {
 	if archived {
 		return "archived"

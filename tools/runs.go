@@ -46,13 +46,16 @@ var runResource = resource{
 
 func runView(r *tallyfy.Run) schemas.Run {
 	e := r.Entity()
-	return schemas.Run{ID: r.ID, Name: r.Name, Status: r.Status, Archived: e.Archived, TemplateID: r.ChecklistID, TemplateTitle: r.ChecklistTitle,
-		Progress: float64(r.Progress), CreatedAt: r.CreatedAt, LastUpdated: r.LastUpdated, CompletedAt: deref(r.CompletedAt), ArchivedAt: e.ArchivedAt}
+	return schemas.Run{ID: r.ID, Name: r.Name, Status: r.Status, Archived: archivedView(e), TemplateID: r.ChecklistID, TemplateTitle: r.ChecklistTitle,
+		Progress: r.Progress, CreatedAt: r.CreatedAt, LastUpdated: r.LastUpdated, CompletedAt: deref(r.CompletedAt), ArchivedAt: e.ArchivedAt}
 }
 
 func runLine(v schemas.Run) string {
-	s := fmt.Sprintf("%q (run_id %s): %s, %.0f%% done", v.Name, v.ID, v.Status, v.Progress)
-	if v.Archived && v.Status != "archived" {
+	s := fmt.Sprintf("%q (run_id %s): %s", v.Name, v.ID, v.Status)
+	if v.Progress != nil {
+		s += fmt.Sprintf(", %.0f%% done", *v.Progress)
+	}
+	if v.Archived != nil && *v.Archived && v.Status != "archived" {
 		s += ", archived"
 	}
 	if v.TemplateTitle != "" {

@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
@@ -20,6 +21,9 @@ var taskResource = resource{
 		return schemas.GetTaskResult{Task: v}, taskLine(v), t.Entity(), nil
 	},
 	list: func(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (any, string, error) {
+		if strings.TrimSpace(opts.Query) != "" {
+			return listTasksByQuery(ctx, c, opts) // Tallyfy's q does not search one-off titles
+		}
 		p, err := c.ListTasks(ctx, opts)
 		if err != nil {
 			return nil, "", err
@@ -45,12 +49,12 @@ var taskResource = resource{
 
 func taskView(t *tallyfy.Task) schemas.Task {
 	e := t.Entity()
-	return schemas.Task{ID: t.ID, Title: t.Title, Status: t.Status, Archived: e.Archived, OneOff: e.OneOff, RunID: e.RunID,
+	return schemas.Task{ID: t.ID, Title: t.Title, Status: t.Status, Archived: archivedView(e), OneOff: e.OneOff, RunID: e.RunID,
 		Deadline: deref(t.Deadline), CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated, CompletedAt: deref(t.CompletedAt), ArchivedAt: e.ArchivedAt}
 }
 
 func taskLine(v schemas.Task) string {
-	s := fmt.Sprintf("%q (task_id %s): %s, %s", v.Title, v.ID, v.Status, stateWord(v.Archived))
+	s := fmt.Sprintf("%q (task_id %s): %s, %s", v.Title, v.ID, v.Status, archivedWord(v.Archived))
 	if !v.OneOff {
 		s += ", inside process " + v.RunID
 	}

@@ -49,10 +49,14 @@ var templateResource = resource{
 
 func templateView(t *tallyfy.Template) schemas.Template {
 	e := t.Entity()
-	return schemas.Template{ID: t.ID, Title: t.Title, Summary: deref(t.Summary), Status: t.Status, Archived: e.Archived,
-		StepsCount: float64(t.StepsCount), CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated, ArchivedAt: e.ArchivedAt}
+	return schemas.Template{ID: t.ID, Title: t.Title, Summary: deref(t.Summary), Status: t.Status, Archived: archivedView(e),
+		StepsCount: t.StepsCount, CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated, ArchivedAt: e.ArchivedAt}
 }
 
 func templateLine(v schemas.Template) string {
-	return fmt.Sprintf("%q (template_id %s): %s, %.0f steps", v.Title, v.ID, stateWord(v.Archived), v.StepsCount)
+	s := fmt.Sprintf("%q (template_id %s): %s", v.Title, v.ID, archivedWord(v.Archived))
+	if v.StepsCount != nil {
+		s += fmt.Sprintf(", %.0f steps", *v.StepsCount)
+	}
+	return s
 }

@@ -70,3 +70,23 @@ func BenchmarkArchiveActivateInProcess(b *testing.B) {
 		call(b, c, "activate_run", args)
 	}
 }
+
+// list_tasks with a query reads Tallyfy's search and the one-off listing at once (and, on a
+// large organization, up to four more pages of titles).
+func BenchmarkListTasksQueryInProcess(b *testing.B) {
+	c := newClient(b)
+	args := map[string]any{"query": "ssl", "archived": "include"}
+	b.ReportAllocs()
+	for b.Loop() {
+		call(b, c, "list_tasks", args)
+	}
+}
+
+func BenchmarkListTasksInProcess(b *testing.B) {
+	c := newClient(b)
+	args := map[string]any{"archived": "include"}
+	b.ReportAllocs()
+	for b.Loop() {
+		call(b, c, "list_tasks", args)
+	}
+}

@@ -36,15 +36,25 @@ func For(v any) json.RawMessage {
 }
 
 // compact drops descriptions and additionalProperties from a schema tree. A property that is
-// itself named "description" is kept: only schema keywords are dropped.
+// itself named "description" is kept: only schema keywords are dropped. A oneOf of bare types
+// (a nullable field: `oneof_type=number;null`, "null when Tallyfy did not say") becomes the
+// shorter, equivalent type list, {"type": ["number", "null"]}.
 func compact(node any) any {
 	switch n := node.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(n))
+		if types, ok := bareTypes(n["oneOf"]); ok {
+			out["type"] = types
+		}
 		for k, v := range n {
 			switch k {
 			case "description", "additionalProperties":
 				continue
+			case "oneOf":
+				if _, ok := out["type"]; ok {
+					continue
+				}
+				out[k] = compact(v)
 			case "properties":
 				props := map[string]any{}
 				for name, p := range v.(map[string]any) {
@@ -62,6 +72,27 @@ func compact(node any) any {
 		}
 	}
 	return node
+}
+
+// bareTypes returns the types of a oneOf whose every branch is only {"type": T}.
+func bareTypes(v any) ([]any, bool) {
+	branches, ok := v.([]any)
+	if !ok || len(branches) == 0 {
+		return nil, false
+	}
+	types := make([]any, 0, len(branches))
+	for _, b := range branches {
+		m, ok := b.(map[string]any)
+		if !ok || len(m) != 1 {
+			return nil, false
+		}
+		t, ok := m["type"].(string)
+		if !ok {
+			return nil, false
+		}
+		types = append(types, t)
+	}
+	return types, true
 }
 
 // Pretty is the checked-in form of a schema: indented, with a trailing newline.

@@ -1,7 +1,8 @@
 package sandbox
 
-// This file holds every behaviour of the sandbox that /work/shared/tallyfy-api.md
-// marks INFERENCE, or that no source states. Each decision cites the section of
+// This file holds every behaviour of the sandbox that docs/tallyfy-api.md
+// marks INFERENCE, or that no source states, and names the source of every
+// response shape the sandbox serves. Each decision cites the section of
 // tallyfy-api.md it belongs to. When a live check against the real Tallyfy API
 // says otherwise, change it here and nowhere else.
 //
@@ -16,6 +17,45 @@ import (
 	"strings"
 	"time"
 )
+
+// ---------------------------------------------------------------------------
+// Response shapes (tallyfy-api.md §7). The sandbox serves the richer shapes that
+// Tallyfy's own published sources show, never only the ones the client was first
+// written for; tallyfy/testdata/contract holds one answer per endpoint and source
+// (SOURCES.md), and drift_test.go fails when an answer here has a field or type
+// that no corpus file of the same endpoint shows. model.go builds them:
+//
+//   - GET /tasks/{id}, restore (taskJSON): docs get-task: owners.users integers,
+//     archived_at present, is_oneoff_task, extra fields (is_approved,
+//     max_assignable, webhook, top_secret, ...).
+//   - GET /tasks items (taskListJSON): docs list-org-tasks: owners.users as user
+//     objects {id, full_name}, and no archived_at: only the archived= filter of
+//     the listing tells.
+//   - One-off tasks created once per assignee (IDs.PerAssigneeTask): Tallyfy's MCP
+//     server, server/tools/task_management.py create_standalone_task: one process
+//     container with one task per assignee; each is_oneoff_task true with that
+//     run's run_id. oneOffInRun names those containers.
+//   - GET /runs/{id}, GET /runs items (runJSON): progress as {complete, total,
+//     percent} (swagger Run, docs list-processes); whole_progress as {} (docs
+//     get-process); prerun as a list of kick-off values (swagger Run,
+//     PrerunData); alerts and collaborators (swagger Run); due_soon, late_tasks
+//     (docs list-processes).
+//   - PUT /runs/{id}/activate (runActivatedJSON): docs activate-process, the
+//     few fields its example shows.
+//   - DELETE /runs/{id} (runArchivedJSON): docs archive-process: progress a bare
+//     number, started_by and owner_id strings.
+//   - GET /checklists/{id}, restore (templateJSON): docs get-template: prerun a
+//     list of kick-off fields, no steps_count.
+//   - GET /checklists items (templateListJSON): docs list-templates: no
+//     archived_at, owner_id and created_by strings, steps_count.
+
+// runProgressTotal is the task count over which a run's percent is spread in its
+// progress object. INFERENCE: the seed stores percents only.
+const runProgressTotal = 20
+
+// oneOffInRun names the seeded runs that are containers of one-off tasks created
+// once per assignee (see above).
+var oneOffInRun = map[string]bool{"timesheets-week-27": true}
 
 // ---------------------------------------------------------------------------
 // Timestamps (tallyfy-api.md §0 "Timestamps": ISO-8601, both ".000Z" and "Z"
@@ -246,12 +286,14 @@ func taskMatchesStatus(t *task, status string, now time.Time) bool {
 	}
 }
 
-// taskMatchesQuery implements `q` for tasks. §2.2 says q "searches process
-// name or step name". The sandbox matches, case-insensitively, the task title
-// (a process task's title is its step name) or, for a process task, the name
-// of its run.
+// taskMatchesQuery implements `q` for tasks as documented: it "searches process
+// name or step name" (docs list-org-tasks; the connector swagger's task search
+// says "by their Process name"). The sandbox matches, case-insensitively, a
+// process task's title (its step name) or the name of the task's run. A one-off
+// task has no step, so its title never matches: list_tasks finds one-off tasks
+// by title itself.
 func taskMatchesQuery(t *task, runName, q string) bool {
-	return containsFold(t.Title, q) || (runName != "" && containsFold(runName, q))
+	return (!t.OneOff && containsFold(t.Title, q)) || (runName != "" && containsFold(runName, q))
 }
 
 // Paging parameters (§4 "Pagination": page is 1-based, per_page default 10,

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -64,6 +65,8 @@ type task struct {
 
 func (t *task) archived() bool { return t.ArchivedAt != "" }
 
+// taskJSON is a task as GET /tasks/{id} and restore show it (docs get-task: owners.users as
+// integers, archived_at present, and fields the client must ignore).
 type taskJSON struct {
 	ID                       string  `json:"id"`
 	IncrementID              int     `json:"increment_id"`
@@ -77,12 +80,15 @@ type taskJSON struct {
 	StatusLabel              string  `json:"status_label"`
 	TaskType                 string  `json:"task_type"`
 	IsCompletable            bool    `json:"is_completable"`
+	IsApproved               bool    `json:"is_approved"`
 	Owners                   owners  `json:"owners"`
 	StarterID                int     `json:"starter_id"`
 	CompleterID              *int    `json:"completer_id"`
 	Position                 int     `json:"position"`
 	EveryoneMustComplete     bool    `json:"everyone_must_complete"`
 	CanCompleteOnlyAssignees bool    `json:"can_complete_only_assignees"`
+	MaxAssignable            int     `json:"max_assignable"`
+	Webhook                  *string `json:"webhook"`
 	TopSecret                bool    `json:"top_secret"`
 	StartedAt                *string `json:"started_at"`
 	Deadline                 *string `json:"deadline"`
@@ -90,6 +96,43 @@ type taskJSON struct {
 	LastUpdated              string  `json:"last_updated"`
 	CompletedAt              *string `json:"completed_at"`
 	ArchivedAt               *string `json:"archived_at"`
+}
+
+// userRef is a user as task list items name their owners (docs list-org-tasks).
+type userRef struct {
+	ID       int    `json:"id"`
+	FullName string `json:"full_name"`
+}
+
+type listOwners struct {
+	Users  []userRef `json:"users"`
+	Guests []string  `json:"guests"`
+	Groups []string  `json:"groups"`
+}
+
+// taskListJSON is a task as GET /tasks lists it (docs list-org-tasks): owners as user
+// objects, and no archived_at, so only the listing's archived= filter tells.
+type taskListJSON struct {
+	ID                   string     `json:"id"`
+	IncrementID          int        `json:"increment_id"`
+	Title                string     `json:"title"`
+	RunID                *string    `json:"run_id"`
+	ChecklistID          *string    `json:"checklist_id"`
+	StepID               *string    `json:"step_id"`
+	Alias                string     `json:"alias"`
+	Status               string     `json:"status"`
+	StatusLabel          string     `json:"status_label"`
+	TaskType             string     `json:"task_type"`
+	Position             int        `json:"position"`
+	IsOneoffTask         bool       `json:"is_oneoff_task"`
+	Owners               listOwners `json:"owners"`
+	Deadline             *string    `json:"deadline"`
+	StartedAt            *string    `json:"started_at"`
+	CreatedAt            string     `json:"created_at"`
+	LastUpdated          string     `json:"last_updated"`
+	CompletedAt          *string    `json:"completed_at"`
+	IsCompletable        bool       `json:"is_completable"`
+	EveryoneMustComplete bool       `json:"everyone_must_complete"`
 }
 
 func statusLabel(s string) string {
@@ -102,6 +145,23 @@ func statusLabel(s string) string {
 		return "Completed"
 	}
 	return s
+}
+
+func (t *task) listJSON() taskListJSON {
+	users := make([]userRef, 0, len(t.Owners))
+	for _, id := range t.Owners {
+		users = append(users, userRef{ID: id, FullName: userNames[id]})
+	}
+	return taskListJSON{
+		ID: t.ID, IncrementID: t.IncrementID, Title: t.Title,
+		RunID: nullable(t.RunID), ChecklistID: nullable(t.ChecklistID), StepID: nullable(t.StepID),
+		Alias: t.Alias, Status: t.Status, StatusLabel: statusLabel(t.Status), TaskType: "task",
+		Position: t.Position, IsOneoffTask: t.OneOff,
+		Owners:   listOwners{Users: users, Guests: []string{}, Groups: []string{}},
+		Deadline: nullable(t.Deadline), StartedAt: nullable(t.StartedAt),
+		CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated, CompletedAt: nullable(t.CompletedAt),
+		IsCompletable: t.Status != taskCompleted,
+	}
 }
 
 func (t *task) json() taskJSON {
@@ -120,6 +180,7 @@ func (t *task) json() taskJSON {
 		TaskType:     "task",
 
 		IsCompletable: t.Status != taskCompleted,
+		MaxAssignable: max(len(users), 1),
 		Owners:        owners{Users: users, Guests: []string{}, Groups: []string{}},
 		StarterID:     t.StarterID,
 		Position:      t.Position,
@@ -179,28 +240,83 @@ func (r *run) dueDatePassed(now time.Time) bool {
 	return ok && d.Before(now)
 }
 
+// progressJSON is a run's progress as the connector swagger's Run and docs list-processes
+// show it.
+type progressJSON struct {
+	Complete int `json:"complete"`
+	Total    int `json:"total"`
+	Percent  int `json:"percent"`
+}
+
+// prerunField is one kick-off field value (swagger PrerunData).
+type prerunField struct {
+	ID         string `json:"id"`
+	Alias      string `json:"alias"`
+	Label      string `json:"label"`
+	FieldType  string `json:"field_type"`
+	FieldValue string `json:"field_value"`
+	Value      string `json:"value"`
+	Position   int    `json:"position"`
+	Required   bool   `json:"required"`
+	CreatedAt  string `json:"created_at"`
+	UpdatedAt  string `json:"updated_at"`
+}
+
+type runAlerts struct {
+	Issues []any `json:"issues"`
+}
+
+// runJSON is a run as GET and the list show it: progress as an object, prerun as a list
+// (swagger Run), whole_progress as {} (docs get-process, list-processes), list-item fields
+// of docs list-processes.
 type runJSON struct {
-	ID             string  `json:"id"`
-	IncrementID    int     `json:"increment_id"`
-	ChecklistID    string  `json:"checklist_id"`
-	ChecklistTitle string  `json:"checklist_title"`
-	Name           string  `json:"name"`
-	Summary        string  `json:"summary"`
-	Status         string  `json:"status"`
-	Progress       int     `json:"progress"`
-	WholeProgress  int     `json:"whole_progress"`
-	Starred        bool    `json:"starred"`
-	Type           string  `json:"type"`
-	IsPublic       bool    `json:"is_public"`
-	StartedBy      int     `json:"started_by"`
-	OwnerID        int     `json:"owner_id"`
-	CreatedAt      string  `json:"created_at"`
-	StartedAt      string  `json:"started_at"`
-	LastUpdated    string  `json:"last_updated"`
-	ArchivedAt     *string `json:"archived_at"`
-	CompletedAt    *string `json:"completed_at"`
-	DueDate        *string `json:"due_date"`
-	DueDatePassed  bool    `json:"due_date_passed"`
+	ID             string        `json:"id"`
+	IncrementID    int           `json:"increment_id"`
+	ChecklistID    string        `json:"checklist_id"`
+	ChecklistTitle string        `json:"checklist_title"`
+	Name           string        `json:"name"`
+	Summary        string        `json:"summary"`
+	Status         string        `json:"status"`
+	Progress       progressJSON  `json:"progress"`
+	WholeProgress  struct{}      `json:"whole_progress"`
+	Prerun         []prerunField `json:"prerun"`
+	PrerunStatus   string        `json:"prerun_status"`
+	Alerts         runAlerts     `json:"alerts"`
+	Collaborators  []int         `json:"collaborators"`
+	Starred        bool          `json:"starred"`
+	Type           string        `json:"type"`
+	IsPublic       bool          `json:"is_public"`
+	StartedBy      int           `json:"started_by"`
+	OwnerID        int           `json:"owner_id"`
+	CreatedAt      string        `json:"created_at"`
+	StartedAt      string        `json:"started_at"`
+	LastUpdated    string        `json:"last_updated"`
+	ArchivedAt     *string       `json:"archived_at"`
+	CompletedAt    *string       `json:"completed_at"`
+	DueDate        *string       `json:"due_date"`
+	DueDatePassed  bool          `json:"due_date_passed"`
+	DueSoon        bool          `json:"due_soon"`
+	LateTasks      *int          `json:"late_tasks,omitempty"` // list items only (docs list-processes)
+}
+
+// runArchivedJSON is the answer to archiving a run, as docs archive-process shows it:
+// progress a bare number, started_by and owner_id strings.
+type runArchivedJSON struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Status      string  `json:"status"`
+	ArchivedAt  *string `json:"archived_at"`
+	ChecklistID string  `json:"checklist_id"`
+	Progress    int     `json:"progress"`
+	StartedBy   string  `json:"started_by"`
+	OwnerID     string  `json:"owner_id"`
+	CreatedAt   string  `json:"created_at"`
+	LastUpdated string  `json:"last_updated"`
+}
+
+// progressOf spreads a run's percent over runProgressTotal tasks.
+func progressOf(percent int) progressJSON {
+	return progressJSON{Complete: percent * runProgressTotal / 100, Total: runProgressTotal, Percent: percent}
 }
 
 func (r *run) json(now time.Time) runJSON {
@@ -212,21 +328,48 @@ func (r *run) json(now time.Time) runJSON {
 		Name:           r.Name,
 		Summary:        r.Summary,
 		Status:         r.visibleStatus(),
-		Progress:       r.Progress,
-		WholeProgress:  r.WholeProgress,
-		Starred:        r.Starred,
-		Type:           r.Type,
-		IsPublic:       r.IsPublic,
-		StartedBy:      r.StartedBy,
-		OwnerID:        r.OwnerID,
-		CreatedAt:      r.CreatedAt,
-		StartedAt:      r.StartedAt,
-		LastUpdated:    r.LastUpdated,
-		ArchivedAt:     nullable(r.ArchivedAt),
-		CompletedAt:    nullable(r.CompletedAt),
-		DueDate:        nullable(r.DueDate),
-		DueDatePassed:  r.dueDatePassed(now),
+		Progress:       progressOf(r.Progress),
+		Prerun: []prerunField{{ID: seedID("prerun", r.ID), Alias: "requested_by", Label: "Requested by",
+			FieldType: "text", FieldValue: userNames[r.StartedBy], Value: userNames[r.StartedBy], Position: 0, Required: true,
+			CreatedAt: r.CreatedAt, UpdatedAt: r.CreatedAt}},
+		PrerunStatus:  "complete",
+		Alerts:        runAlerts{Issues: []any{}},
+		Collaborators: []int{},
+		Starred:       r.Starred,
+		Type:          r.Type,
+		IsPublic:      r.IsPublic,
+		StartedBy:     r.StartedBy,
+		OwnerID:       r.OwnerID,
+		CreatedAt:     r.CreatedAt,
+		StartedAt:     r.StartedAt,
+		LastUpdated:   r.LastUpdated,
+		ArchivedAt:    nullable(r.ArchivedAt),
+		CompletedAt:   nullable(r.CompletedAt),
+		DueDate:       nullable(r.DueDate),
+		DueDatePassed: r.dueDatePassed(now),
 	}
+}
+
+// runActivatedJSON is the answer to activating a run, as docs activate-process shows it.
+type runActivatedJSON struct {
+	ID          string  `json:"id"`
+	ChecklistID string  `json:"checklist_id"`
+	Name        string  `json:"name"`
+	Status      string  `json:"status"`
+	ArchivedAt  *string `json:"archived_at"`
+	StartedAt   string  `json:"started_at"`
+	LastUpdated string  `json:"last_updated"`
+}
+
+func (r *run) activatedJSON() runActivatedJSON {
+	return runActivatedJSON{ID: r.ID, ChecklistID: r.ChecklistID, Name: r.Name, Status: r.visibleStatus(),
+		ArchivedAt: nullable(r.ArchivedAt), StartedAt: r.StartedAt, LastUpdated: r.LastUpdated}
+}
+
+func (r *run) archivedJSON() runArchivedJSON {
+	return runArchivedJSON{ID: r.ID, Name: r.Name, Status: r.visibleStatus(), ArchivedAt: nullable(r.ArchivedAt),
+		ChecklistID: r.ChecklistID, Progress: r.Progress, StartedBy: strconv.Itoa(r.StartedBy), OwnerID: strconv.Itoa(r.OwnerID),
+		CreatedAt: r.CreatedAt, LastUpdated: r.LastUpdated}
 }
 
 // template is a stored template (checklist).
@@ -248,43 +391,74 @@ type template struct {
 
 func (t *template) archived() bool { return t.ArchivedAt != "" }
 
+// kickoffField is one kick-off form field of a template (docs get-template `prerun`).
+type kickoffField struct {
+	ID          string `json:"id"`
+	ChecklistID string `json:"checklist_id"`
+	Alias       string `json:"alias"`
+	Label       string `json:"label"`
+	FieldType   string `json:"field_type"`
+}
+
+// templateJSON is a template as GET and restore show it (docs get-template): prerun a list,
+// no steps_count.
 type templateJSON struct {
-	ID              string  `json:"id"`
-	Title           string  `json:"title"`
-	Summary         string  `json:"summary"`
-	Alias           string  `json:"alias"`
-	Type            string  `json:"type"`
-	Status          string  `json:"status"`
-	Starred         bool    `json:"starred"`
-	IsPublic        bool    `json:"is_public"`
-	IsPublicKickoff bool    `json:"is_public_kickoff"`
-	OwnerID         int     `json:"owner_id"`
-	CreatedBy       int     `json:"created_by"`
-	StepsCount      int     `json:"steps_count"`
-	IsPinned        bool    `json:"is_pinned"`
-	FolderID        *string `json:"folder_id"`
-	CreatedAt       string  `json:"created_at"`
-	LastUpdated     string  `json:"last_updated"`
-	ArchivedAt      *string `json:"archived_at"`
+	ID               string         `json:"id"`
+	Title            string         `json:"title"`
+	Summary          string         `json:"summary"`
+	Starred          bool           `json:"starred"`
+	Webhook          *string        `json:"webhook"`
+	Guidance         string         `json:"guidance"`
+	Alias            string         `json:"alias"`
+	FolderID         *string        `json:"folder_id"`
+	Prerun           []kickoffField `json:"prerun"`
+	CreatedBy        int            `json:"created_by"`
+	OwnerID          int            `json:"owner_id"`
+	KickoffTitle     *string        `json:"kickoff_title"`
+	CreatedAt        string         `json:"created_at"`
+	LastUpdated      string         `json:"last_updated"`
+	ArchivedAt       *string        `json:"archived_at"`
+	IsPublic         bool           `json:"is_public"`
+	AutomatedActions []any          `json:"automated_actions"`
+	Icon             string         `json:"icon"`
+	Type             string         `json:"type"`
+	IsPublicKickoff  bool           `json:"is_public_kickoff"`
+	Status           string         `json:"status"`
+}
+
+// templateListJSON is a template as GET /checklists lists it (docs list-templates): no
+// archived_at, owner_id and created_by as strings.
+type templateListJSON struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Summary     string `json:"summary"`
+	Starred     bool   `json:"starred"`
+	Type        string `json:"type"`
+	Status      string `json:"status"`
+	OwnerID     string `json:"owner_id"`
+	CreatedBy   string `json:"created_by"`
+	StepsCount  int    `json:"steps_count"`
+	IsPinned    bool   `json:"is_pinned"`
+	CreatedAt   string `json:"created_at"`
+	LastUpdated string `json:"last_updated"`
 }
 
 func (t *template) json() templateJSON {
 	return templateJSON{
-		ID:          t.ID,
-		Title:       t.Title,
-		Summary:     t.Summary,
-		Alias:       t.Alias,
-		Type:        "procedure",
-		Status:      templateStatus,
-		Starred:     t.Starred,
-		OwnerID:     t.OwnerID,
-		CreatedBy:   t.CreatedBy,
-		StepsCount:  t.StepsCount,
-		IsPinned:    t.IsPinned,
-		FolderID:    nullable(t.FolderID),
-		CreatedAt:   t.CreatedAt,
-		LastUpdated: t.LastUpdated,
-		ArchivedAt:  nullable(t.ArchivedAt),
+		ID: t.ID, Title: t.Title, Summary: t.Summary, Starred: t.Starred, Alias: t.Alias,
+		Prerun: []kickoffField{{ID: seedID("kickoff", t.ID), ChecklistID: t.ID, Alias: "requested_by",
+			Label: "Requested by", FieldType: "text"}},
+		CreatedBy: t.CreatedBy, OwnerID: t.OwnerID,
+		CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated, ArchivedAt: nullable(t.ArchivedAt),
+		AutomatedActions: []any{}, Icon: "fa-list", Type: "procedure", Status: templateStatus,
+	}
+}
+
+func (t *template) listJSON() templateListJSON {
+	return templateListJSON{
+		ID: t.ID, Title: t.Title, Summary: t.Summary, Starred: t.Starred, Type: "procedure", Status: templateStatus,
+		OwnerID: strconv.Itoa(t.OwnerID), CreatedBy: strconv.Itoa(t.CreatedBy), StepsCount: t.StepsCount,
+		IsPinned: t.IsPinned, CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated,
 	}
 }
 

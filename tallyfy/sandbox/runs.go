@@ -46,7 +46,10 @@ func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 	sortRuns(list)
 	items := make([]any, len(list))
 	for i, rn := range list {
-		items[i] = rn.json(now)
+		j := rn.json(now)
+		late := 0
+		j.LateTasks = &late
+		items[i] = j
 	}
 	s.mu.Unlock()
 	return pageOf(r, p, items)
@@ -81,7 +84,7 @@ func (s *Sandbox) archiveRun(_ *http.Request, id string) response {
 			}
 		}
 	}
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(now)})
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.archivedJSON()})
 }
 
 func (s *Sandbox) activateRun(_ *http.Request, id string) response {
@@ -94,7 +97,7 @@ func (s *Sandbox) activateRun(_ *http.Request, id string) response {
 	now := s.now()
 	if !rn.archived() {
 		if activateLiveRunIsNoop {
-			return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(now)})
+			return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.activatedJSON()})
 		}
 		return errorResponse(notArchivedStatus, "The process is not archived.", notArchivedCode)
 	}
@@ -105,7 +108,7 @@ func (s *Sandbox) activateRun(_ *http.Request, id string) response {
 			t.ArchivedAt, t.LastUpdated, t.archivedWithRun = "", ts, false
 		}
 	}
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(now)})
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.activatedJSON()})
 }
 
 func (s *Sandbox) deleteRun(_ *http.Request, id string) response {

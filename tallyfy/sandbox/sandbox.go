@@ -33,7 +33,8 @@ const maxRequestLog = 100_000
 type Sandbox struct {
 	now       func() time.Time
 	mux       *http.ServeMux
-	extraRuns int // generated runs added to the seed (WithExtraRuns)
+	extraRuns int           // generated runs added to the seed (WithExtraRuns)
+	broken    []BrokenShape // fields served in an undocumented shape (broken_shapes.go)
 
 	adminToken, memberToken string // accepted bearer tokens (WithTokens)
 
@@ -42,6 +43,7 @@ type Sandbox struct {
 
 	requests atomic.Int64 // requests received since New / Reset
 	reqSeq   atomic.Int64 // X-Request-Id counter, never reset
+	rate     rateWindow   // X-RateLimit-* headers (identity.go)
 
 	logMu sync.Mutex
 	log   []string
@@ -278,6 +280,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logMu.Unlock()
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
+	s.setRateLimitHeaders(w)
 
 	ro, ok := s.authenticate(r)
 	if !ok {
@@ -372,6 +375,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 			mux.Handle(rt.method+" "+prefix+"/organizations/{org}"+rt.path, s.endpoint(rt))
 		}
 	}
+	s.identityRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, endpointNotFound())
 	})
@@ -403,6 +407,7 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 		} else {
 			res = rt.fn(r, id)
 		}
+		res = s.breakShapes(rt.kind, res)
 		s.deliver(w, res, after)
 	})
 }

@@ -260,10 +260,16 @@ func TestSeedShapes(t *testing.T) {
 			}
 		}
 	}
+	// Task list items as docs list-org-tasks shows them: owners as user objects, no
+	// archived_at (only the listing's archived= filter tells).
 	tasks := e.admin("GET", org("/tasks?archived=true&per_page=100")).list(t)
-	oneoff, archivedOneoff, process := 0, 0, 0
+	archivedIDs := ids(e.admin("GET", org("/tasks?archived=only&per_page=100")).list(t))
+	oneoff, archivedOneoff, process, oneoffInRun := 0, 0, 0, 0
 	for _, m := range tasks {
-		checkTS("task", m, "started_at", "deadline", "created_at", "last_updated", "completed_at", "archived_at")
+		checkTS("task", m, "started_at", "deadline", "created_at", "last_updated", "completed_at")
+		if _, ok := m["archived_at"]; ok {
+			t.Errorf("task list item %s carries archived_at (docs list-org-tasks shows none)", m["id"])
+		}
 		for _, f := range []string{"id", "increment_id", "title", "alias", "run_id", "checklist_id", "step_id", "is_oneoff_task",
 			"status", "status_label", "task_type", "owners"} {
 			if _, ok := m[f]; !ok {
@@ -279,15 +285,24 @@ func TestSeedShapes(t *testing.T) {
 			t.Errorf("task status %v", m["status"])
 		}
 		own := m["owners"].(map[string]any)
-		if _, ok := own["users"].([]any); !ok || own["guests"] == nil || own["groups"] == nil {
+		users, ok := own["users"].([]any)
+		if !ok || len(users) == 0 || own["guests"] == nil || own["groups"] == nil {
 			t.Errorf("owners %v", own)
+		}
+		for _, u := range users {
+			if um, _ := u.(map[string]any); um["id"] == nil || um["full_name"] == "" {
+				t.Errorf("owner %v is not a user object {id, full_name}", u)
+			}
 		}
 		if m["is_oneoff_task"] == true {
 			oneoff++
-			if m["run_id"] != nil || m["checklist_id"] != nil || m["step_id"] != nil {
-				t.Errorf("one-off task %s has links", m["id"])
+			if m["run_id"] != nil {
+				oneoffInRun++ // created once per assignee: in a container run
 			}
-			if m["archived_at"] != nil {
+			if m["checklist_id"] != nil || m["step_id"] != nil {
+				t.Errorf("one-off task %s has template links", m["id"])
+			}
+			if contains(archivedIDs, m["id"].(string)) {
 				archivedOneoff++
 			}
 		} else {
@@ -299,8 +314,8 @@ func TestSeedShapes(t *testing.T) {
 			}
 		}
 	}
-	if oneoff < 6 || archivedOneoff < 2 || process < 3 {
-		t.Errorf("one-off %d (archived %d), process %d", oneoff, archivedOneoff, process)
+	if oneoff < 6 || archivedOneoff < 2 || process < 3 || oneoffInRun < 1 {
+		t.Errorf("one-off %d (archived %d, in a run %d), process %d", oneoff, archivedOneoff, oneoffInRun, process)
 	}
 
 	runs := e.admin("GET", org("/runs?archived=true&per_page=100")).list(t)
@@ -316,6 +331,13 @@ func TestSeedShapes(t *testing.T) {
 		if _, ok := m["started_by"].(float64); !ok {
 			t.Errorf("started_by %v is not a number", m["started_by"])
 		}
+		// progress as the swagger's Run shows it.
+		if p, _ := m["progress"].(map[string]any); p == nil || p["percent"] == nil || p["complete"] == nil || p["total"] == nil {
+			t.Errorf("run %s: progress %v is not {complete, total, percent}", m["id"], m["progress"])
+		}
+		if _, ok := m["prerun"].([]any); !ok {
+			t.Errorf("run %s: prerun %v is not a list", m["id"], m["prerun"])
+		}
 		statuses[m["status"].(string)]++
 	}
 	if statuses["active"] < 2 || statuses["complete"] < 2 || statuses["archived"] < 2 || statuses["problem"] < 1 {
@@ -324,9 +346,17 @@ func TestSeedShapes(t *testing.T) {
 
 	tpls := e.admin("GET", org("/checklists?archived=true&per_page=100")).list(t)
 	for _, m := range tpls {
-		checkTS("template", m, "created_at", "last_updated", "archived_at")
-		for _, f := range []string{"id", "title", "summary", "alias", "type", "status", "starred", "owner_id", "created_by",
-			"steps_count", "is_pinned", "folder_id"} {
+		// Template list items as docs list-templates shows them: no archived_at, owner_id
+		// and created_by strings.
+		checkTS("template", m, "created_at", "last_updated")
+		if _, ok := m["archived_at"]; ok {
+			t.Errorf("template list item %s carries archived_at (docs list-templates shows none)", m["id"])
+		}
+		if _, ok := m["owner_id"].(string); !ok {
+			t.Errorf("template %s: owner_id %v is not a string", m["id"], m["owner_id"])
+		}
+		for _, f := range []string{"id", "title", "summary", "type", "status", "starred", "owner_id", "created_by",
+			"steps_count", "is_pinned"} {
 			if _, ok := m[f]; !ok {
 				t.Errorf("template %s: missing %s", m["id"], f)
 			}
@@ -513,8 +543,14 @@ func TestGetOne(t *testing.T) {
 		t.Errorf("archived run %v", d)
 	}
 	d = e.admin("GET", org("/runs/"+IDs.CompleteRun)).data(t)
-	if d["status"] != "complete" || d["completed_at"] == nil || d["progress"] != float64(100) {
+	if p, _ := d["progress"].(map[string]any); d["status"] != "complete" || d["completed_at"] == nil || p["percent"] != float64(100) || p["complete"] != p["total"] {
 		t.Errorf("complete run %v", d)
+	}
+
+	// A one-off task created once per assignee: is_oneoff_task true with its container's run_id.
+	d = e.admin("GET", org("/tasks/"+IDs.PerAssigneeTask)).data(t)
+	if d["is_oneoff_task"] != true || d["run_id"] != IDs.TimesheetsRun || d["step_id"] != nil {
+		t.Errorf("per-assignee task %v", d)
 	}
 
 	d = e.admin("GET", org("/checklists/"+IDs.LiveTemplate)).data(t)
@@ -756,7 +792,7 @@ func TestListFilters(t *testing.T) {
 	for q, want := range map[string]int{
 		"": liveR, "?archived=true&per_page=100": liveR + archR, "?archived=only": archR,
 		"?status=archived": archR, "?status=archived&archived=false": archR,
-		"?status=complete": 2, "?status=problem": 1, "?status=active": 4, "?status=starred": 2,
+		"?status=complete": 2, "?status=problem": 1, "?status=active": 5, "?status=starred": 2,
 		"?status=active&archived=only": 0, "?checklist_id=" + IDs.LiveTemplate + "&archived=true": 3,
 	} {
 		if n := count("/runs" + q); n != want {
@@ -764,19 +800,20 @@ func TestListFilters(t *testing.T) {
 		}
 	}
 	for q, want := range map[string]int{
-		"?is_oneoff=true&per_page=100":               5,
+		"?is_oneoff=true&per_page=100":               7, // 5 + 2 created once per assignee
 		"?is_oneoff=true&archived=only":              2,
 		"?is_oneoff=false&per_page=100":              4,
 		"?is_oneoff=false&archived=only":             1,
-		"?archived=true&per_page=100":                12,
-		"?per_page=100":                              9,
-		"?q=SSL":                                     1,
-		"?q=ssl%20certificate":                       1,
+		"?archived=true&per_page=100":                14,
+		"?per_page=100":                              11,
+		"?q=SSL":                                     0, // q searches process and step names, not a one-off task's title
+		"?q=ssl%20certificate":                       0,
+		"?q=LAPTOP":                                  1, // a process task's title is its step name
 		"?q=jane%20COOPER":                           3, // q also matches the process name (§2.2)
 		"?q=headcount":                               0,
-		"?q=headcount&archived=only":                 1,
-		"?status=complete&per_page=100":              2,
-		"?is_oneoff=true&status=complete&archived=1": 2,
+		"?q=headcount&archived=only":                 0,
+		"?status=complete&per_page=100":              3,
+		"?is_oneoff=true&status=complete&archived=1": 3,
 	} {
 		if n := count("/tasks" + q); n != want {
 			t.Errorf("tasks%s: %d, want %d", q, n, want)
@@ -789,7 +826,7 @@ func TestListFilters(t *testing.T) {
 		t.Errorf("q=invoice: %d runs", n)
 	}
 	for _, m := range e.admin("GET", org("/tasks?is_oneoff=true&archived=only")).list(t) {
-		if m["archived_at"] == nil || m["is_oneoff_task"] != true {
+		if rec, _ := e.sb.Lookup("task", m["id"].(string)); !rec.Archived || m["is_oneoff_task"] != true {
 			t.Errorf("task %v", m)
 		}
 	}
@@ -809,7 +846,7 @@ func TestListFilters(t *testing.T) {
 
 func TestPaging(t *testing.T) {
 	e := newEnv(t)
-	total := e.sb.Count("run", false) + e.sb.Count("run", true) // 9
+	total := e.sb.Count("run", false) + e.sb.Count("run", true) // 10
 
 	r := e.admin("GET", org("/runs?archived=true&per_page=4"))
 	p := r.pagination(t)
@@ -859,7 +896,7 @@ func TestPaging(t *testing.T) {
 	}
 	p = e.admin("GET", org("/runs?archived=true&per_page=4&page=3")).pagination(t)
 	l = p["links"].(map[string]any)
-	if l["next"] != nil || l["previous"] == nil || p["count"] != float64(1) {
+	if l["next"] != nil || l["previous"] == nil || p["count"] != float64(total-8) {
 		t.Errorf("page 3: %v", p)
 	}
 
@@ -902,7 +939,7 @@ func TestPaging(t *testing.T) {
 	}
 	// without_pagination returns everything.
 	r = e.admin("GET", org("/tasks?archived=true&without_pagination=true"))
-	if n := len(r.list(t)); n != 12 {
+	if n := len(r.list(t)); n != e.sb.Count("task", false)+e.sb.Count("task", true) {
 		t.Errorf("without_pagination: %d tasks", n)
 	}
 	// Paths without /api build links without it.
@@ -1080,13 +1117,13 @@ func TestStatusFilters(t *testing.T) {
 		return len(r.list(t))
 	}
 	for q, want := range map[string]int{
-		"overdue": 2, "due_soon": 3, "inprogress": 3, "active": 7, "incomplete": 7, "complete": 2, "hasproblem": 0,
+		"overdue": 3, "due_soon": 3, "inprogress": 3, "active": 8, "incomplete": 8, "complete": 3, "hasproblem": 0,
 	} {
 		if n := count("/tasks?per_page=100&status=" + q); n != want {
 			t.Errorf("tasks status=%s: %d, want %d", q, n, want)
 		}
 	}
-	if n := count("/runs?status=delayed"); n != 1 {
+	if n := count("/runs?status=delayed"); n != 2 { // Q2 review and the week 27 timesheets
 		t.Errorf("runs status=delayed: %d", n)
 	}
 	if n := count("/runs?status=issue"); n != 0 {

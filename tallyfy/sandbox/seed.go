@@ -21,18 +21,33 @@ const (
 	userFin    = 1004
 )
 
+// userNames are the seeded users' full names, as task list items show them.
+var userNames = map[int]string{
+	userAdmin:  "Avery Admin",
+	userMember: "Morgan Member",
+	userOps:    "Riley Ops",
+	userFin:    "Jordan Finance",
+}
+
 // seedID derives a deterministic 32-lowercase-hex id: hex(md5("<kind>:<slug>")).
 func seedID(kind, slug string) string {
 	sum := md5.Sum([]byte(kind + ":" + slug))
 	return hex.EncodeToString(sum[:])
 }
 
-// IDs are the ids of well-known seeded records, for tests and demos.
-var IDs = struct {
+// SeededIDs names well-known seeded records.
+type SeededIDs struct {
 	LiveTask, ArchivedTask, ProcessTask string // one-off live, one-off archived, a task belonging to ActiveRun
 	ActiveRun, CompleteRun, ArchivedRun string
 	LiveTemplate, ArchivedTemplate      string
-}{
+	// PerAssigneeTask is a one-off task created once per assignee: Tallyfy puts such tasks in
+	// one process container, so it carries that run's id with is_oneoff_task true
+	// (docs/tallyfy-api.md §7). TimesheetsRun is that container.
+	PerAssigneeTask, TimesheetsRun string
+}
+
+// IDs are the ids of well-known seeded records, for tests and demos.
+var IDs = SeededIDs{
 	LiveTask:         seedID("task", "renew-ssl-certificate"),
 	ArchivedTask:     seedID("task", "holiday-party-headcount-2025"),
 	ProcessTask:      seedID("task", "jane-cooper-laptop-and-accounts"),
@@ -41,6 +56,8 @@ var IDs = struct {
 	ArchivedRun:      seedID("run", "onboarding-sam-patel"),
 	LiveTemplate:     seedID("template", "employee-onboarding"),
 	ArchivedTemplate: seedID("template", "legacy-expense-report-2023"),
+	PerAssigneeTask:  seedID("task", "timesheet-week-27-morgan"),
+	TimesheetsRun:    seedID("run", "timesheets-week-27"),
 }
 
 type seedTemplate struct {
@@ -109,6 +126,10 @@ var seedRuns = []seedRun{
 	{"onboarding-sam-patel", "employee-onboarding", "Onboarding - Sam Patel (offer withdrawn)",
 		"Candidate withdrew before the start date.", "active", 15, false, userMember,
 		"2026-05-11T09:00:00.000Z", "2026-05-19T16:00:00.000Z", "", "2026-05-29T17:00:00.000Z", "2026-05-19T16:00:00.000Z"},
+	// The container of one-off tasks created once per assignee: launched from no template.
+	{"timesheets-week-27", "", "Submit timesheets for week 27",
+		"One task per person, so everyone can see who is done.", "active", 50, false, userAdmin,
+		"2026-07-01T07:00:00.000Z", "2026-07-02T16:00:00.000Z", "", "2026-07-03T17:00:00.000Z", ""},
 	{"invoice-inv-19950-globex", "vendor-invoice-approval", "Invoice INV-19950 - Globex (duplicate)",
 		"Duplicate of INV-19948; paid once.", "complete", 100, false, userFin,
 		"2026-04-14T10:00:00.000Z", "2026-04-30T09:00:00.000Z", "2026-04-20T11:00:00.000Z", "2026-04-28T17:00:00.000Z", "2026-04-30T09:00:00.000Z"},
@@ -136,6 +157,11 @@ var seedTasks = []seedTask{
 		"2026-06-01T08:00:00.000Z", "2026-06-10T09:00:00.000Z", "2026-06-20T17:00:00.000Z", "", ""},
 	{"sam-patel-send-welcome-pack", "Send welcome pack", "onboarding-sam-patel", taskNotStarted, []int{userMember}, 5,
 		"2026-05-11T09:00:00.000Z", "", "2026-05-22T17:00:00.000Z", "", ""},
+	// One-off tasks created once per assignee, in their container run (oneOffInRun).
+	{"timesheet-week-27-morgan", "Submit your timesheet for week 27", "timesheets-week-27", taskNotStarted, []int{userMember}, 1,
+		"2026-07-01T07:00:00.000Z", "", "2026-07-03T17:00:00.000Z", "", ""},
+	{"timesheet-week-27-riley", "Submit your timesheet for week 27", "timesheets-week-27", taskCompleted, []int{userOps}, 2,
+		"2026-07-01T07:00:00.000Z", "2026-07-02T09:00:00.000Z", "2026-07-03T17:00:00.000Z", "2026-07-02T16:00:00.000Z", ""},
 	// One-off tasks.
 	{"renew-ssl-certificate", "Renew SSL certificate for billing portal", "", taskInProgress, []int{userOps}, 0,
 		"2026-06-28T10:00:00.000Z", "2026-06-29T09:00:00.000Z", "2026-07-10T17:00:00.000Z", "", ""},
@@ -176,6 +202,9 @@ func seed() *state {
 	runBySlug := map[string]*run{}
 	for i, s := range seedRuns {
 		tpl := tplBySlug[s.template]
+		if tpl == nil {
+			tpl = &template{} // a run launched without a template
+		}
 		r := &run{
 			ID: seedID("run", s.slug), IncrementID: 101 + i, ChecklistID: tpl.ID, ChecklistTitle: tpl.Title,
 			Name: s.name, Summary: s.summary, Status: s.status, Progress: s.progress, WholeProgress: s.progress,
@@ -189,7 +218,7 @@ func seed() *state {
 	for i, s := range seedTasks {
 		t := &task{
 			ID: seedID("task", s.slug), IncrementID: 501 + i, Title: s.title, Alias: s.slug,
-			OneOff: s.run == "", Status: s.status, Owners: append([]int(nil), s.owners...),
+			OneOff: s.run == "" || oneOffInRun[s.run], Status: s.status, Owners: append([]int(nil), s.owners...),
 			StarterID: userAdmin, Position: s.position,
 			StartedAt: s.started, Deadline: s.deadline, CreatedAt: s.created,
 			LastUpdated: s.created, CompletedAt: s.complete, ArchivedAt: s.archived,
@@ -205,8 +234,10 @@ func seed() *state {
 		}
 		if r := runBySlug[s.run]; r != nil {
 			t.RunID = r.ID
-			t.ChecklistID = r.ChecklistID
-			t.StepID = seedID("step", s.run+":"+s.slug)
+			if !t.OneOff { // a one-off task has no template step
+				t.ChecklistID = r.ChecklistID
+				t.StepID = seedID("step", s.run+":"+s.slug)
+			}
 			t.StarterID = r.StartedBy
 			if r.archived() && runArchiveCascadesToTasks {
 				t.ArchivedAt = r.ArchivedAt

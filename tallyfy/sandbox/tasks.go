@@ -46,7 +46,7 @@ func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 	sortTasks(list)
 	items := make([]any, len(list))
 	for i, t := range list {
-		items[i] = t.json()
+		items[i] = t.listJSON()
 	}
 	s.mu.Unlock()
 	return pageOf(r, p, items)

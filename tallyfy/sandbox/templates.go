@@ -31,7 +31,7 @@ func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 	sortTemplates(list)
 	items := make([]any, len(list))
 	for i, t := range list {
-		items[i] = t.json()
+		items[i] = t.listJSON()
 	}
 	s.mu.Unlock()
 	return pageOf(r, p, items)

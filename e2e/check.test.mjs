@@ -1,0 +1,69 @@
+// `tallyfy-mcp check`: the built binary checks a token and organization against
+// `tallyfy-mcp sandbox`, read-only, with one ✓/✗ line per check or --json.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { binary, cleanEnv, runAsync, startSandbox, SANDBOX_ADMIN_TOKEN } from './lib.mjs';
+
+const MEMBER_TOKEN = 'sandbox-member-token';
+
+async function check(sb, token, ...args) {
+  const r = await runAsync(binary(), ['check', ...args], {
+    env: cleanEnv({ TALLYFY_ACCESS_TOKEN: token, TALLYFY_BASE_URL: sb.url, TALLYFY_ORG_ID: sb.org }),
+    timeout: 20_000,
+  });
+  for (const out of [r.stdout, r.stderr]) assert.ok(!out.includes(token), 'check printed the token');
+  return r;
+}
+
+const byName = (report) => Object.fromEntries(report.checks.map((c) => [c.name, c]));
+
+test('check --json: every check passes with the admin token, and deletes will be allowed', async (t) => {
+  const sb = await startSandbox({ t });
+  const r = await check(sb, SANDBOX_ADMIN_TOKEN, '--json');
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.equal(rep.ok, true);
+  assert.deepEqual(rep.checks.map((c) => c.name), ['token', 'organization', 'role', 'tasks', 'runs', 'templates', 'rate_limits']);
+  for (const c of rep.checks) assert.equal(c.status, 'ok', `${c.name}: ${c.message}`);
+  assert.equal(rep.organization.role, 'admin');
+  assert.equal(rep.permanent_delete_allowed, true);
+  assert.equal(rep.rate_limit.limit, '600');
+});
+
+test('check: the member token passes and is told Tallyfy will refuse permanent deletes', async (t) => {
+  const sb = await startSandbox({ t });
+  const r = await check(sb, MEMBER_TOKEN);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.filter((l) => l.startsWith('✓ ')).length, 7, r.stdout);
+  assert.match(r.stdout, /✓ role: standard: Tallyfy will refuse permanent deletes of processes and templates/);
+  assert.match(lines.at(-1), /All checks passed/);
+});
+
+test('check: a bad token is a ✗ that says what to do, exit 1', async (t) => {
+  const sb = await startSandbox({ t });
+  const r = await check(sb, 'an-expired-token', '--json');
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const c = byName(JSON.parse(r.stdout));
+  assert.equal(c.token.status, 'fail');
+  assert.match(c.token.message, /401/);
+  assert.match(c.token.fix, /Settings > Integrations > REST API/);
+  assert.equal(c.runs.status, 'skipped');
+});
+
+test('check names a used field that arrives in an undocumented shape', async (t) => {
+  const sb = await startSandbox({ t, brokenShape: 'run.progress' });
+  const r = await check(sb, SANDBOX_ADMIN_TOKEN, '--json');
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const c = byName(JSON.parse(r.stdout));
+  assert.equal(c.runs.status, 'fail', c.runs.message);
+  assert.deepEqual(c.runs.shape_issues, [{ field: 'runs[].progress', found: 'array' }]);
+  assert.match(c.runs.message, /runs\[\]\.progress arrived as array/);
+  assert.ok(c.runs.fix);
+  assert.equal(c.tasks.status, 'ok');
+
+  const text = await check(sb, SANDBOX_ADMIN_TOKEN);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /^✗ processes: .*runs\[\]\.progress arrived as array.*Next: /m);
+});

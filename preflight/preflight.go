@@ -1,0 +1,417 @@
+// Package preflight checks, with read-only calls, that a Tallyfy token and organization work
+// with this server before an agent is wired up: the token, membership of the organization and
+// the role in it, one page of each listing the tools read, and the rate-limit headers. It is
+// what `tallyfy-mcp check` runs.
+package preflight
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// Status is the outcome of one check.
+type Status string
+
+const (
+	StatusOK      Status = "ok"
+	StatusFail    Status = "fail"
+	StatusSkipped Status = "skipped" // not run because an earlier check failed
+)
+
+// Check is one line of the report.
+type Check struct {
+	Name    string `json:"name"` // token, organization, role, tasks, runs, templates, rate_limits
+	Status  Status `json:"status"`
+	Message string `json:"message"`
+	// Fix says what to do next; every failed check has one.
+	Fix         string  `json:"fix,omitempty"`
+	ShapeIssues []Shape `json:"shape_issues,omitempty"`
+}
+
+// Shape is a field the tools use that arrived in a JSON type no Tallyfy source documents.
+type Shape struct {
+	Field string `json:"field"` // e.g. "run.progress"
+	Found string `json:"found"` // the JSON type: object, array, string, number, bool or null
+}
+
+// User is the token's user.
+type User struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+}
+
+// Organization is the checked organization as the user's membership shows it.
+type Organization struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	Status string `json:"status,omitempty"`
+}
+
+// Report is everything a check found. It never holds the token.
+type Report struct {
+	OK           bool          `json:"ok"`
+	BaseURL      string        `json:"base_url"`
+	OrgID        string        `json:"org_id"`
+	User         *User         `json:"user,omitempty"`
+	Organization *Organization `json:"organization,omitempty"`
+	// PermanentDeleteAllowed says whether Tallyfy will let this user permanently delete
+	// processes and templates (admins only); absent when the role is unknown.
+	PermanentDeleteAllowed *bool              `json:"permanent_delete_allowed,omitempty"`
+	RateLimit              *tallyfy.RateLimit `json:"rate_limit,omitempty"`
+	Checks                 []Check            `json:"checks"`
+}
+
+// listingPageSize is the page read of each listing: the API's largest, so that as many items
+// (and shapes) as one call allows are decoded.
+const listingPageSize = 100
+
+// Run checks the client's token and organization with GET requests only.
+func Run(ctx context.Context, c *tallyfy.Client) *Report {
+	rep := &Report{BaseURL: c.BaseURL(), OrgID: c.OrgID()}
+	var rlMu sync.Mutex
+	answers := 0
+	ctx = tallyfy.WithRateLimitObserver(ctx, func(rl tallyfy.RateLimit) {
+		rlMu.Lock()
+		defer rlMu.Unlock()
+		answers++
+		merged := rl
+		if rep.RateLimit != nil && merged.RetryAfter == "" {
+			merged.RetryAfter = rep.RateLimit.RetryAfter // keep the last Retry-After seen
+		}
+		rep.RateLimit = &merged
+	})
+
+	blocked := "" // why the remaining checks cannot run
+	tokenCheck, stop := checkToken(ctx, c, rep)
+	rep.add(tokenCheck)
+	if stop {
+		blocked = "the token check failed"
+	}
+
+	if blocked != "" {
+		rep.skip("organization", blocked)
+		rep.skip("role", blocked)
+	} else {
+		orgCheck, notMember := checkOrganization(ctx, c, rep)
+		rep.add(orgCheck)
+		if notMember {
+			blocked = "the organization check failed"
+		}
+		rep.add(checkRole(rep))
+	}
+
+	for _, l := range listings {
+		if blocked != "" {
+			rep.skip(l.name, blocked)
+			continue
+		}
+		rep.add(checkListing(ctx, c, l))
+	}
+
+	rlMu.Lock()
+	rep.add(checkRateLimit(rep.RateLimit, answers))
+	rlMu.Unlock()
+
+	rep.OK = true
+	for _, ch := range rep.Checks {
+		if ch.Status != StatusOK {
+			rep.OK = false
+		}
+	}
+	return rep
+}
+
+func (r *Report) add(c Check) { r.Checks = append(r.Checks, c) }
+
+func (r *Report) skip(name, why string) {
+	r.add(Check{Name: name, Status: StatusSkipped, Message: "not checked: " + why})
+}
+
+// checkToken calls GET /me. stop is true when nothing else can work (refused token, no answer).
+func checkToken(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
+	me, err := c.GetMe(ctx)
+	if err != nil {
+		msg, fix := diagnose(err, "read the token's user (GET /me)", rep.BaseURL)
+		status := tallyfy.StatusOf(err)
+		stop := status == http.StatusUnauthorized || status == 0 // 0: no HTTP answer at all
+		return Check{Name: "token", Status: StatusFail, Message: msg, Fix: fix}, stop
+	}
+	rep.User = &User{ID: me.ID, Name: me.Name(), Email: me.Email}
+	who := me.Name()
+	if me.Email != "" && me.Email != who {
+		who += " <" + me.Email + ">"
+	}
+	return Check{Name: "token", Status: StatusOK, Message: fmt.Sprintf("Tallyfy accepts it: user %s (id %s)", who, me.ID)}, false
+}
+
+// checkOrganization finds the organization among the user's (GET /me/organizations).
+// notMember is true when the user provably does not belong to it.
+func checkOrganization(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
+	ms, err := c.GetMembership(ctx)
+	var nm *tallyfy.NotMemberError
+	switch {
+	case errors.As(err, &nm):
+		return Check{Name: "organization", Status: StatusFail,
+			Message: fmt.Sprintf("the token's user is not a member of organization %s (they belong to %d other organization(s))", nm.OrgID, nm.Seen),
+			Fix:     "set TALLYFY_ORG_ID (or --org-id) to your organization's ID (Tallyfy: Settings > Organization), or use a token of a member of this organization"}, true
+	case err != nil:
+		msg, fix := diagnose(err, "list the user's organizations (GET /me/organizations)", rep.BaseURL)
+		return Check{Name: "organization", Status: StatusFail, Message: "membership could not be confirmed: " + msg, Fix: fix}, false
+	}
+	rep.Organization = &Organization{ID: ms.OrgID, Name: ms.Name, Role: string(ms.Role), Status: ms.Status}
+	if ms.Status != "" && ms.Status != "active" {
+		return Check{Name: "organization", Status: StatusFail,
+			Message: fmt.Sprintf("the user's membership of %q is %s, not active", ms.Name, ms.Status),
+			Fix:     "ask an administrator of the organization to activate your account in Tallyfy (Settings > Members), then run tallyfy-mcp check again"}, false
+	}
+	return Check{Name: "organization", Status: StatusOK, Message: fmt.Sprintf("member of %q (%s)", ms.Name, ms.OrgID)}, false
+}
+
+// checkRole reports whether permanent deletes of processes and templates will be allowed.
+func checkRole(rep *Report) Check {
+	if rep.Organization == nil {
+		return Check{Name: "role", Status: StatusSkipped, Message: "not checked: the membership could not be read"}
+	}
+	role := tallyfy.Role(rep.Organization.Role)
+	switch {
+	case role == tallyfy.RoleAdmin:
+		allowed := true
+		rep.PermanentDeleteAllowed = &allowed
+		return Check{Name: "role", Status: StatusOK, Message: "admin: permanent deletes of processes and templates will be allowed"}
+	case role.Known():
+		allowed := false
+		rep.PermanentDeleteAllowed = &allowed
+		return Check{Name: "role", Status: StatusOK, Message: fmt.Sprintf("%s: Tallyfy will refuse permanent deletes of processes and templates (admins only); looking up, archiving and restoring work. Use an admin's token to delete permanently, or run with --disable-permanent-delete to hide those tools", role)}
+	case role == "":
+		return Check{Name: "role", Status: StatusOK, Message: "Tallyfy did not say which role you have: whether permanent deletes of processes and templates are allowed (admins only) is decided by Tallyfy when one is tried"}
+	default:
+		return Check{Name: "role", Status: StatusOK, Message: fmt.Sprintf("%q, a role no Tallyfy source documents: whether permanent deletes of processes and templates are allowed (admins only) is decided by Tallyfy when one is tried", printable(string(role), 40))}
+	}
+}
+
+// listing is one of the three listings the tools read.
+type listing struct {
+	name, label string // check name, words for people
+	list        func(context.Context, *tallyfy.Client, tallyfy.ListOptions) (int, tallyfy.Pagination, error)
+}
+
+func listOf[T any](f func(*tallyfy.Client, context.Context, tallyfy.ListOptions) (*tallyfy.Page[T], error)) func(context.Context, *tallyfy.Client, tallyfy.ListOptions) (int, tallyfy.Pagination, error) {
+	return func(ctx context.Context, c *tallyfy.Client, o tallyfy.ListOptions) (int, tallyfy.Pagination, error) {
+		p, err := f(c, ctx, o)
+		if err != nil {
+			return 0, tallyfy.Pagination{}, err
+		}
+		return len(p.Items), p.Pagination, nil
+	}
+}
+
+var listings = []listing{
+	{"tasks", "one-off tasks", listOf((*tallyfy.Client).ListTasks)},
+	{"runs", "processes", listOf((*tallyfy.Client).ListRuns)},
+	{"templates", "templates", listOf((*tallyfy.Client).ListTemplates)},
+}
+
+// checkListing reads page 1 with archived items included, then page 1 of the archived ones
+// alone (an archived template is visible only there), and names every used field that
+// arrived in an undocumented shape.
+func checkListing(ctx context.Context, c *tallyfy.Client, l listing) Check {
+	var mu sync.Mutex
+	seen := map[Shape]bool{}
+	ctx = tallyfy.WithShapeReporter(ctx, func(is tallyfy.ShapeIssue) {
+		mu.Lock()
+		seen[Shape{Field: is.Path, Found: is.Found}] = true
+		mu.Unlock()
+	})
+	var parts []string
+	for _, mode := range []tallyfy.Archived{tallyfy.ArchivedInclude, tallyfy.ArchivedOnly} {
+		n, pg, err := l.list(ctx, c, tallyfy.ListOptions{Archived: mode, Page: 1, PerPage: listingPageSize})
+		if err != nil {
+			msg, fix := diagnose(err, "list "+l.label, c.BaseURL())
+			return Check{Name: l.name, Status: StatusFail, Message: fmt.Sprintf("the %s listing (archived=%s) failed: %s", l.label, mode, msg), Fix: fix}
+		}
+		what := "items (archived included)"
+		if mode == tallyfy.ArchivedOnly {
+			what = "archived ones"
+		}
+		parts = append(parts, fmt.Sprintf("%d of %d %s", n, max(pg.Total, n), what))
+	}
+	read := "read " + strings.Join(parts, " and ")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) > 0 {
+		shapes := make([]Shape, 0, len(seen))
+		for s := range seen {
+			shapes = append(shapes, s)
+		}
+		sort.Slice(shapes, func(i, j int) bool {
+			return shapes[i].Field < shapes[j].Field || shapes[i].Field == shapes[j].Field && shapes[i].Found < shapes[j].Found
+		})
+		names := make([]string, len(shapes))
+		for i, s := range shapes {
+			names[i] = fmt.Sprintf("%s arrived as %s", s.Field, s.Found)
+		}
+		return Check{Name: l.name, Status: StatusFail, ShapeIssues: shapes,
+			Message: fmt.Sprintf("%s, but %s, a shape no Tallyfy source documents; the tools show such a field as unknown", read, strings.Join(names, "; ")),
+			Fix:     "report it to the tallyfy-mcp maintainers with this output (it holds no token and no field values) so the client learns the shape; until then the tools work but cannot show that field"}
+	}
+	return Check{Name: l.name, Status: StatusOK, Message: read + "; every field the tools use is in a documented shape"}
+}
+
+// checkRateLimit reports the rate-limit headers of the last answer that had any.
+func checkRateLimit(rl *tallyfy.RateLimit, answers int) Check {
+	if rl == nil {
+		return Check{Name: "rate_limits", Status: StatusOK, Message: "Tallyfy sent no rate-limit headers; it documents 600 requests a minute per user and 429 with Retry-After, which the server waits out by itself"}
+	}
+	var parts []string
+	for _, h := range []struct{ name, v string }{
+		{"X-RateLimit-Limit", rl.Limit}, {"X-RateLimit-Remaining", rl.Remaining},
+		{"X-RateLimit-Reset", rl.Reset}, {"Retry-After", rl.RetryAfter},
+	} {
+		if h.v != "" {
+			parts = append(parts, h.name+" "+h.v)
+		}
+	}
+	msg := "Tallyfy sent " + strings.Join(parts, ", ")
+	if rl.RetryAfter != "" {
+		msg += " (it rate limited a call; the server waits such limits out by itself)"
+	}
+	return Check{Name: "rate_limits", Status: StatusOK, Message: msg}
+}
+
+// diagnose words an error as what happened and what to do next. Nothing in it comes from the
+// token; Tallyfy's own message is cut short and kept printable.
+func diagnose(err error, doing, baseURL string) (msg, fix string) {
+	var (
+		ae *tallyfy.APIError
+		te *tallyfy.TransportError
+		re *tallyfy.ResponseError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Tallyfy did not answer in time", "check the network and TALLYFY_BASE_URL (" + baseURL + "), then run tallyfy-mcp check again"
+	case errors.Is(err, context.Canceled):
+		return "the check was interrupted", "run tallyfy-mcp check again"
+	case errors.As(err, &te):
+		return fmt.Sprintf("could not reach Tallyfy at %s (%s)", baseURL, printable(te.Err.Error(), 200)),
+			"check the network and TALLYFY_BASE_URL (or --base-url; Tallyfy's is " + tallyfy.DefaultBaseURL + "), then run tallyfy-mcp check again"
+	case errors.As(err, &re):
+		return fmt.Sprintf("Tallyfy answered %d but the body could not be read (%s)%s", re.Status, printable(re.Reason, 200), requestRef(re.RequestID)),
+			"check that TALLYFY_BASE_URL (" + baseURL + ") is Tallyfy's API and not a web page or proxy; if it is, report this output to the tallyfy-mcp maintainers"
+	case !errors.As(err, &ae):
+		return printable(strings.TrimPrefix(err.Error(), "tallyfy: "), 300), "report this output to the tallyfy-mcp maintainers"
+	}
+	ref := requestRef(ae.RequestID)
+	tallyfyMsg := printable(ae.Message, 200)
+	switch {
+	case ae.Status == http.StatusUnauthorized:
+		return "Tallyfy refused the token (401 Unauthorized): it is wrong, expired or was revoked" + ref,
+			"make a new personal access token in Tallyfy under Settings > Integrations > REST API (tokens expire after 6 months and when their user logs out of Tallyfy), set TALLYFY_ACCESS_TOKEN (or --token-file) to it and run tallyfy-mcp check again"
+	case ae.Status == http.StatusForbidden:
+		return fmt.Sprintf("Tallyfy refused to %s (403 Forbidden: %s)%s", doing, tallyfyMsg, ref),
+			"check that TALLYFY_ORG_ID is your organization (Tallyfy: Settings > Organization) and ask a Tallyfy administrator for access"
+	case ae.Status == http.StatusNotFound && ae.Code == "ENDPOINT_NOT_FOUND":
+		return fmt.Sprintf("Tallyfy does not know this endpoint (404 ENDPOINT_NOT_FOUND)%s", ref),
+			"set TALLYFY_BASE_URL (or --base-url) to " + tallyfy.DefaultBaseURL + " or https://api.tallyfy.com"
+	case ae.Status == http.StatusTooManyRequests:
+		wait := "a minute"
+		if ae.RetryAfter > 0 {
+			wait = fmt.Sprintf("%d s", int(ae.RetryAfter.Seconds()+0.5))
+		}
+		return "Tallyfy is rate limiting this token (429)" + ref, "wait " + wait + " and run tallyfy-mcp check again"
+	case ae.Status >= 500:
+		return fmt.Sprintf("Tallyfy had a server error (%d %s)%s", ae.Status, http.StatusText(ae.Status), ref),
+			"run tallyfy-mcp check again in a moment; if it persists, contact Tallyfy support with the request id"
+	default:
+		return fmt.Sprintf("Tallyfy refused to %s (%d: %s)%s", doing, ae.Status, tallyfyMsg, ref),
+			"report this output to the tallyfy-mcp maintainers"
+	}
+}
+
+func requestRef(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " [Tallyfy request id " + printable(id, 80) + "]"
+}
+
+// printable drops control characters (a terminal must not run escapes from Tallyfy's bodies)
+// and cuts s to n bytes.
+func printable(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, s)
+	if len(s) > n {
+		cut := n
+		for cut > 0 && !utf8RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// label is how a check is named on a text line.
+var label = map[string]string{
+	"token": "token", "organization": "organization", "role": "role",
+	"tasks": "one-off tasks", "runs": "processes", "templates": "templates", "rate_limits": "rate limits",
+}
+
+// WriteText writes one ✓/✗ line per check (– for a check not run), each ✗ with what to do
+// next, then a summary line.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tallyfy-mcp check: %s, organization %s (read-only: GET requests only)\n", r.BaseURL, r.OrgID)
+	failed := 0
+	for _, c := range r.Checks {
+		mark := "✓"
+		switch c.Status {
+		case StatusFail:
+			mark = "✗"
+			failed++
+		case StatusSkipped:
+			mark = "–"
+		}
+		name := label[c.Name]
+		if name == "" {
+			name = c.Name
+		}
+		// One line per check, whatever Tallyfy put in a name or message.
+		fmt.Fprintf(&b, "%s %s: %s", mark, name, printable(c.Message, 2000))
+		if c.Fix != "" {
+			fmt.Fprintf(&b, ". Next: %s", printable(c.Fix, 1000))
+		}
+		b.WriteString("\n")
+	}
+	if r.OK {
+		b.WriteString("All checks passed: this token and organization are ready for an agent.\n")
+	} else {
+		fmt.Fprintf(&b, "%d check(s) failed: fix the ✗ lines above, then run tallyfy-mcp check again.\n", failed)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON writes the report as one JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}

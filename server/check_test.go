@@ -1,0 +1,54 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// The check's HTTP client refuses anything but GET and HEAD before it leaves the process.
+func TestReadOnlyHTTPClient(t *testing.T) {
+	t.Parallel()
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+	}))
+	t.Cleanup(srv.Close)
+	hc := readOnlyHTTPClient()
+	for _, m := range []string{http.MethodDelete, http.MethodPut, http.MethodPost, http.MethodPatch} {
+		req, _ := http.NewRequest(m, srv.URL, strings.NewReader("{}"))
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			t.Errorf("%s went through", m)
+		} else if !strings.Contains(err.Error(), "only GET") {
+			t.Errorf("%s: %v", m, err)
+		}
+	}
+	if n := got.Load(); n != 0 {
+		t.Fatalf("the server received %d writes", n)
+	}
+	resp, err := hc.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if got.Load() != 1 {
+		t.Error("a GET did not go through")
+	}
+}
+
+func TestRunSandboxBrokenShapeFlag(t *testing.T) {
+	t.Parallel()
+	var help strings.Builder
+	if err := RunSandbox(t.Context(), []string{"--help"}, nil, &help); err != nil || !strings.Contains(help.String(), "--broken-shape") {
+		t.Errorf("help: %v %q", err, help.String())
+	}
+	err := RunSandbox(t.Context(), []string{"--broken-shape", "user.id"}, nil, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "kind must be task, run or template") {
+		t.Errorf("bad --broken-shape: %v", err)
+	}
+}

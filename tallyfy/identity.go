@@ -1,0 +1,281 @@
+package tallyfy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Who is calling: the token's user, its role in the organization, and the rate-limit headers
+// Tallyfy sends. Sources (no live check yet):
+//   - GET /me: Tallyfy's CLI (`whoami`, `internal/auth/validate.go`, `pkg/tallyfy` type Me with a
+//     json.Number id) and its n8n node's credential test use it to check a token.
+//   - GET /me/organizations: the Power Platform connector's Tallyfy swagger (operation
+//     Get_User_Organizations: each item's id, name, user_role, user_status); Tallyfy's MCP server
+//     pages through it (per_page 100) to prove membership and fails closed when it cannot
+//     (server/tools/org_context.py).
+//   - Roles admin|standard|light, compared case-insensitively; permanent deletes of runs and
+//     templates need admin (docs, member pages and the delete endpoints).
+//   - 429 with Retry-After, and X-RateLimit-Remaining (docs, Postman troubleshooting page).
+
+// Me is the user behind the token (GET /me).
+type Me struct {
+	// ID is the user's id. Every source shows an integer; it is kept as text so that a string
+	// id decodes as well.
+	ID        string
+	Email     string
+	Username  string
+	FirstName string
+	LastName  string
+}
+
+// Name is "First Last", else the username, else the email.
+func (m *Me) Name() string {
+	if n := strings.TrimSpace(m.FirstName + " " + m.LastName); n != "" {
+		return n
+	}
+	if m.Username != "" {
+		return m.Username
+	}
+	return m.Email
+}
+
+// UnmarshalJSON reads only the fields used, each in any shape a source shows; a field in
+// another shape is left empty rather than failing the answer. Only a missing id is an error.
+func (m *Me) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("tallyfy: the user is not a JSON object")
+	}
+	m.ID = textOrNumber(raw["id"])
+	if m.ID == "" {
+		return fmt.Errorf("tallyfy: the user has no id")
+	}
+	m.Email = textOrNumber(raw["email"])
+	m.Username = textOrNumber(raw["username"])
+	m.FirstName = textOrNumber(raw["first_name"])
+	m.LastName = textOrNumber(raw["last_name"])
+	return nil
+}
+
+// Role is a member's role in an organization, lower-cased: "admin", "standard", "light", or
+// whatever other value Tallyfy sent.
+type Role string
+
+const (
+	RoleAdmin    Role = "admin"
+	RoleStandard Role = "standard"
+	RoleLight    Role = "light"
+)
+
+// ParseRole normalizes a role as Tallyfy spells it ("Admin", "admin", " STANDARD ").
+func ParseRole(s string) Role { return Role(strings.ToLower(strings.TrimSpace(s))) }
+
+// Known reports whether the role is one of the three documented roles.
+func (r Role) Known() bool { return r == RoleAdmin || r == RoleStandard || r == RoleLight }
+
+// MayDeletePermanently reports whether Tallyfy lets this role permanently delete processes and
+// templates (admin only). Tallyfy's own 403 stays the final word.
+func (r Role) MayDeletePermanently() bool { return r == RoleAdmin }
+
+// Membership is one organization the user belongs to, as GET /me/organizations lists it.
+type Membership struct {
+	OrgID  string
+	Name   string
+	Role   Role
+	Status string // user_status, e.g. "active"
+}
+
+// UnmarshalJSON reads id, name, user_role and user_status; only a missing id is an error.
+func (ms *Membership) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("tallyfy: an organization is not a JSON object")
+	}
+	ms.OrgID = textOrNumber(raw["id"])
+	if ms.OrgID == "" {
+		return fmt.Errorf("tallyfy: an organization has no id")
+	}
+	ms.Name = textOrNumber(raw["name"])
+	role := textOrNumber(raw["user_role"])
+	if role == "" {
+		role = textOrNumber(raw["role"]) // the members endpoints' spelling
+	}
+	ms.Role = ParseRole(role)
+	ms.Status = strings.ToLower(textOrNumber(raw["user_status"]))
+	return nil
+}
+
+// textOrNumber returns a JSON string's text or a JSON number's digits; "" for anything else
+// (absent, null, object, array, bool).
+func textOrNumber(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
+		return strings.TrimSpace(s)
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return ""
+		}
+		return n.String()
+	}
+	return ""
+}
+
+// GetMe returns the user behind the token (GET /me). A 401 means the token is wrong, expired
+// or revoked (personal access tokens are deleted when their user logs out of Tallyfy).
+func (c *Client) GetMe(ctx context.Context) (*Me, error) {
+	const p = "/me"
+	r, err := c.do(ctx, http.MethodGet, p, nil, retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	var me Me
+	if err := decodeData(http.MethodGet, p, r, &me); err != nil {
+		return nil, err
+	}
+	return &me, nil
+}
+
+// ListMyOrganizations returns one page of the organizations the user belongs to
+// (GET /me/organizations). perPage is capped at 100, the API's maximum.
+func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*Page[Membership], error) {
+	const p = "/me/organizations"
+	q := url.Values{}
+	if page > 0 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if perPage > 0 {
+		q.Set("per_page", strconv.Itoa(min(perPage, 100)))
+	}
+	r, err := c.do(ctx, http.MethodGet, p, q, retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		Data *[]Membership `json:"data"`
+		Meta struct {
+			Pagination *Pagination `json:"pagination"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(r.Body, &env); err != nil {
+		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
+	}
+	if env.Data == nil {
+		return nil, r.unusable(http.MethodGet, p, "no data envelope")
+	}
+	out := &Page[Membership]{Items: *env.Data}
+	if env.Meta.Pagination != nil {
+		out.Pagination = *env.Meta.Pagination
+	} else {
+		n := len(out.Items)
+		out.Pagination = Pagination{Total: n, Count: n, PerPage: n, CurrentPage: 1, TotalPages: 1}
+	}
+	return out, nil
+}
+
+// NotMemberError says the user's organization list was read to the end without the client's
+// organization in it: the token belongs to someone outside that organization.
+type NotMemberError struct {
+	OrgID string
+	Seen  int // organizations the user does belong to
+}
+
+func (e *NotMemberError) Error() string {
+	return fmt.Sprintf("tallyfy: the token's user is not a member of organization %s (member of %d other organization(s))", e.OrgID, e.Seen)
+}
+
+// membershipMaxPages bounds the walk through /me/organizations (100 a page), as Tallyfy's MCP
+// server does; past it the answer is "could not tell", never "not a member".
+const membershipMaxPages = 10
+
+// GetMembership finds the client's organization among the user's organizations and returns
+// the user's role there. It fails closed: a *NotMemberError when the whole list was read
+// without it, another error when the list could not be read to the end.
+func (c *Client) GetMembership(ctx context.Context) (*Membership, error) {
+	seen := 0
+	for page := 1; page <= membershipMaxPages; page++ {
+		p, err := c.ListMyOrganizations(ctx, page, 100)
+		if err != nil {
+			return nil, err
+		}
+		for i := range p.Items {
+			if p.Items[i].OrgID == c.cfg.OrgID {
+				return &p.Items[i], nil
+			}
+		}
+		seen += len(p.Items)
+		// Some lists ignore per_page, so a short page is not proof of the end: trust
+		// the pagination, and an empty page.
+		if len(p.Items) == 0 || !p.HasMore() {
+			return nil, &NotMemberError{OrgID: c.cfg.OrgID, Seen: seen}
+		}
+	}
+	return nil, fmt.Errorf("tallyfy: organization %s is not among the first %d of the user's organizations; the list is longer than this check reads", c.cfg.OrgID, seen)
+}
+
+// RateLimit is the rate-limit headers of one response, as sent (each cut to 64 printable
+// characters). Empty fields were absent.
+type RateLimit struct {
+	Limit      string `json:"limit,omitempty"`       // X-RateLimit-Limit
+	Remaining  string `json:"remaining,omitempty"`   // X-RateLimit-Remaining
+	Reset      string `json:"reset,omitempty"`       // X-RateLimit-Reset
+	RetryAfter string `json:"retry_after,omitempty"` // Retry-After (seconds or an HTTP date)
+}
+
+// IsZero reports whether none of the headers was present.
+func (r RateLimit) IsZero() bool { return r == RateLimit{} }
+
+// RateLimitOf reads the rate-limit headers of a response.
+func RateLimitOf(h http.Header) RateLimit {
+	return RateLimit{
+		Limit:      headerText(h.Get("X-RateLimit-Limit")),
+		Remaining:  headerText(h.Get("X-RateLimit-Remaining")),
+		Reset:      headerText(h.Get("X-RateLimit-Reset")),
+		RetryAfter: headerText(h.Get("Retry-After")),
+	}
+}
+
+// headerText keeps a header value safe to print on a terminal or in a log.
+func headerText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, strings.TrimSpace(s))
+	return truncate(s, 64)
+}
+
+type rateLimitObserverKey struct{}
+
+// WithRateLimitObserver returns a context whose client calls tell fn the rate-limit headers of
+// every HTTP answer that carried any (2xx or not, retries included).
+func WithRateLimitObserver(ctx context.Context, fn func(RateLimit)) context.Context {
+	return context.WithValue(ctx, rateLimitObserverKey{}, fn)
+}
+
+// observeRateLimit passes h's rate-limit headers to the context's observer, if any.
+func observeRateLimit(ctx context.Context, h http.Header) {
+	fn, _ := ctx.Value(rateLimitObserverKey{}).(func(RateLimit))
+	if fn == nil {
+		return
+	}
+	if rl := RateLimitOf(h); !rl.IsZero() {
+		fn(rl)
+	}
+}

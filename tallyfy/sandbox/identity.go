@@ -1,0 +1,126 @@
+package sandbox
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ---------------------------------------------------------------------------
+// Who is calling: GET /me and GET /me/organizations.
+//
+// Sources: GET /me is what Tallyfy's CLI (`whoami`, internal/auth/validate.go; its Me type has
+// id, email, username, first_name, last_name, timezone) and its n8n node's credential test call
+// to check a token. GET /me/organizations is operation Get_User_Organizations of the Power
+// Platform connector's Tallyfy swagger (microsoft/PowerPlatformConnectors,
+// certified-connectors/Tallyfy/apiDefinition.swagger.json): a paged list whose items carry id,
+// name, slug, users_count, user_status, joined_on, disabled_on, last_accessed and user_role.
+// INFERENCE: roles are spelled capitalized ("Admin", "Standard") as on the members endpoints,
+// so clients must compare them case-insensitively; no source shows the value on this list.
+
+// Names of the organization and of the users behind the two tokens.
+const (
+	OrgName       = "Sandbox Co"
+	otherOrgID    = "5f0c3c1e2a4b4d6f8e9a0b1c2d3e4f50" // a second org both users belong to
+	otherOrgName  = "Sandbox Holdings"
+	meJoinedOn    = "2025-03-01T09:00:00.000Z"
+	meLastAccess  = "2026-05-30T08:15:00.000Z"
+	orgCreatedOn  = "2025-02-14T10:00:00.000Z"
+	orgLastUpdate = "2026-04-02T16:20:00.000Z"
+)
+
+type sandboxUser struct {
+	id                                 int
+	email, username, first, last, role string
+}
+
+var (
+	adminUser  = sandboxUser{userAdmin, "avery.admin@sandbox.example", "avery", "Avery", "Admin", "Admin"}
+	memberUser = sandboxUser{userMember, "morgan.member@sandbox.example", "morgan", "Morgan", "Member", "Standard"}
+)
+
+func userFor(r *http.Request) sandboxUser {
+	if ro, _ := r.Context().Value(roleKey{}).(role); ro == roleAdmin {
+		return adminUser
+	}
+	return memberUser
+}
+
+// identityRoutes adds GET /me and GET /me/organizations (with and without the /api prefix).
+func (s *Sandbox) identityRoutes(mux *http.ServeMux) {
+	for _, prefix := range []string{"", "/api"} {
+		mux.Handle("GET "+prefix+"/me", s.identityEndpoint(s.getMe))
+		mux.Handle("GET "+prefix+"/me/organizations", s.identityEndpoint(s.listMyOrganizations))
+	}
+}
+
+// identityEndpoint applies faults like every other endpoint, then answers.
+func (s *Sandbox) identityEndpoint(fn func(*http.Request) response) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		after, handled := s.applyFaults(w, r)
+		if handled {
+			return
+		}
+		s.deliver(w, fn(r), after)
+	})
+}
+
+func (s *Sandbox) getMe(r *http.Request) response {
+	u := userFor(r)
+	return jsonResponse(http.StatusOK, itemEnvelope{Data: map[string]any{
+		"id": u.id, "email": u.email, "username": u.username, "first_name": u.first, "last_name": u.last,
+		"timezone": "Europe/London", "profile_pic": nil, "created_at": meJoinedOn,
+	}})
+}
+
+func (s *Sandbox) listMyOrganizations(r *http.Request) response {
+	p, bad := parsePaging(r.URL.Query())
+	if bad != nil {
+		return *bad
+	}
+	u := userFor(r)
+	org := func(id, name, role string, users int) map[string]any {
+		return map[string]any{
+			"id": id, "name": name, "description": nil, "industry": "Software",
+			"created_on": orgCreatedOn, "last_updated": orgLastUpdate, "live_support_enabled": 0,
+			"users_count": users, "payment_state": "paid", "user_status": "active",
+			"joined_on": meJoinedOn, "disabled_on": nil, "last_accessed": meLastAccess, "user_role": role,
+		}
+	}
+	// The sandbox org comes second, so a client that reads only the first item is caught.
+	items := []any{org(otherOrgID, otherOrgName, "Light", 3), org(OrgID, OrgName, u.role, 4)}
+	return pageOf(r, p, items)
+}
+
+// ---------------------------------------------------------------------------
+// Rate-limit headers. The docs' troubleshooting page gives 600 requests a minute per user on a
+// rolling window and names X-RateLimit-Remaining and Retry-After. INFERENCE: the sandbox also
+// sends X-RateLimit-Limit, counts in fixed one-minute windows and never refuses for it (429s
+// come from faults).
+
+const rateLimitPerMinute = 600
+
+type rateWindow struct {
+	mu    sync.Mutex
+	start time.Time
+	used  int
+}
+
+// take counts one request and returns what is left of the window.
+func (w *rateWindow) take(now time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if now.Sub(w.start) >= time.Minute || now.Before(w.start) {
+		w.start, w.used = now, 0
+	}
+	w.used++
+	return max(rateLimitPerMinute-w.used, 0)
+}
+
+// setRateLimitHeaders sets X-RateLimit-Limit and X-RateLimit-Remaining on every answer.
+func (s *Sandbox) setRateLimitHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(rateLimitPerMinute))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.rate.take(time.Now())))
+}

@@ -1,0 +1,51 @@
+package tallyfy
+
+import (
+	"context"
+	"log/slog"
+)
+
+// ShapeIssue is a field the tools use that arrived in a JSON shape no published source shows.
+type ShapeIssue struct {
+	Path  string // where, e.g. "run.progress" or "tasks[].owners.users[]"
+	Found string // the JSON type found: "object", "array", "string", "number", "bool" or "null"
+}
+
+type shapeReporterKey struct{}
+
+// WithShapeReporter returns a context whose client calls report each ShapeIssue to fn,
+// besides the client's own warning log.
+func WithShapeReporter(ctx context.Context, fn func(ShapeIssue)) context.Context {
+	return context.WithValue(ctx, shapeReporterKey{}, fn)
+}
+
+// reportShapes logs each issue as a warning (the field path and the JSON type, never the
+// value: a value may be a name or an email) and hands it to the context's reporter, if any.
+func (c *Client) reportShapes(ctx context.Context, issues []ShapeIssue) {
+	if len(issues) == 0 {
+		return
+	}
+	fn, _ := ctx.Value(shapeReporterKey{}).(func(ShapeIssue))
+	seen := make(map[ShapeIssue]bool, len(issues))
+	for _, is := range issues {
+		if seen[is] { // a page of items with the same odd field: once per call
+			continue
+		}
+		seen[is] = true
+		c.logger().WarnContext(ctx, "tallyfy: a field arrived in an undocumented shape; shown as unknown",
+			"field", is.Path, "json_type", is.Found)
+		if fn != nil {
+			fn(is)
+		}
+	}
+}
+
+// discardLogger is used when Config.Logger is nil.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+func (c *Client) logger() *slog.Logger {
+	if c.cfg.Logger != nil {
+		return c.cfg.Logger
+	}
+	return discardLogger
+}

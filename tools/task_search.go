@@ -1,0 +1,159 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// Finding one-off tasks by title. Tallyfy's `q` on the task list searches process and step
+// names (docs list-org-tasks; docs/tallyfy-api.md §2.2, §7), so a one-off task's title may
+// not match it. list_tasks with a query therefore reads the titles of the one-off listing
+// itself, up to titleSearchPages pages, and merges what `q` finds. The merged, deduplicated
+// matches are then paged with the caller's page and per_page, so paging stays stable while
+// the data does not change.
+
+const (
+	titleSearchPerPage = 100 // the API's largest page
+	titleSearchPages   = 5   // at most 500 titles read per call
+	titleSearchWorkers = 4   // pages read at once after the first
+)
+
+// taskSearch is every match of one query, before paging.
+type taskSearch struct {
+	matches []tallyfy.Task
+	// incomplete is true when titles past the first titleSearchPages pages, or `q` matches
+	// past its first page, were not read.
+	incomplete bool
+	scanned    int // one-off tasks whose titles were read
+	listed     int // one-off tasks in the listing, as Tallyfy counts them
+	nextPage   int // first unread page of the listing (at titleSearchPerPage), when incomplete
+	qMore      bool
+}
+
+// searchTasks finds one-off tasks whose title contains query (case-insensitively) and those
+// Tallyfy's own search returns, archived ones as opts.Archived says.
+func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (*taskSearch, error) {
+	query := strings.TrimSpace(opts.Query)
+	needle := strings.ToLower(query)
+	base := tallyfy.ListOptions{Archived: opts.Archived, PerPage: titleSearchPerPage}
+
+	// Tallyfy's search and the first page of titles, at once.
+	var qPage *tallyfy.Page[tallyfy.Task]
+	var qErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		o := base
+		o.Query, o.Page = query, 1
+		qPage, qErr = c.ListTasks(ctx, o)
+	})
+	first := base
+	first.Page = 1
+	p1, err := c.ListTasks(ctx, first)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if qErr != nil {
+		return nil, qErr
+	}
+
+	pages := []*tallyfy.Page[tallyfy.Task]{p1}
+	last := 1
+	if p1.HasMore() && len(p1.Items) > 0 {
+		last = min(p1.Pagination.TotalPages, titleSearchPages)
+		rest := make([]*tallyfy.Page[tallyfy.Task], last-1)
+		errs := make([]error, last-1)
+		sem := make(chan struct{}, titleSearchWorkers)
+		for i := range rest {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				o := base
+				o.Page = i + 2
+				rest[i], errs[i] = c.ListTasks(ctx, o)
+			})
+		}
+		wg.Wait()
+		for i := range rest {
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+		}
+		pages = append(pages, rest...)
+	}
+
+	s := &taskSearch{listed: p1.Pagination.Total}
+	seen := map[string]bool{}
+	for _, p := range pages {
+		s.scanned += len(p.Items)
+		for _, t := range p.Items {
+			if !seen[t.ID] && strings.Contains(strings.ToLower(t.Title), needle) {
+				seen[t.ID] = true
+				s.matches = append(s.matches, t)
+			}
+		}
+	}
+	if lp := pages[len(pages)-1]; lp.HasMore() && len(lp.Items) > 0 {
+		s.incomplete, s.nextPage = true, last+1
+	}
+	for _, t := range qPage.Items {
+		if !seen[t.ID] {
+			seen[t.ID] = true
+			s.matches = append(s.matches, t)
+		}
+	}
+	if qPage.HasMore() && len(qPage.Items) > 0 {
+		s.incomplete, s.qMore = true, true
+	}
+	s.listed = max(s.listed, s.scanned)
+	return s, nil
+}
+
+// listTasksByQuery is list_tasks with a query: every match, paged with opts.
+func listTasksByQuery(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (any, string, error) {
+	s, err := searchTasks(ctx, c, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	page := max(opts.Page, 1)
+	total := len(s.matches)
+	totalPages := max((total+opts.PerPage-1)/opts.PerPage, 1)
+	start := min((page-1)*opts.PerPage, total)
+	end := min(start+opts.PerPage, total)
+	info := schemas.PageInfo{Page: page, PerPage: opts.PerPage, Total: total, TotalPages: totalPages, HasMore: page < totalPages}
+
+	res := schemas.ListTasksResult{Tasks: make([]schemas.Task, 0, end-start), Page: info, SearchIncomplete: s.incomplete}
+	lines := make([]string, 0, end-start)
+	for i := start; i < end; i++ {
+		v := taskView(&s.matches[i])
+		res.Tasks = append(res.Tasks, v)
+		lines = append(lines, taskLine(v))
+	}
+	text := listText("one-off tasks", info, lines, opts)
+	if s.incomplete {
+		text += "\n" + s.cutShort(opts)
+	}
+	return res, text, nil
+}
+
+// cutShort tells the model what was not searched and how to go on.
+func (s *taskSearch) cutShort(opts tallyfy.ListOptions) string {
+	archived := ""
+	if opts.Archived != "" && opts.Archived != tallyfy.ArchivedExclude {
+		archived = fmt.Sprintf(", archived=%s", opts.Archived)
+	}
+	var parts []string
+	if s.nextPage > 0 {
+		parts = append(parts, fmt.Sprintf("titles were searched in the first %d of %d one-off tasks only; to search the rest, call list_tasks without query, per_page=100, page=%d and on%s, and look for the title yourself",
+			s.scanned, s.listed, s.nextPage, archived))
+	}
+	if s.qMore {
+		parts = append(parts, fmt.Sprintf("Tallyfy's own search found more than %d tasks; use a more specific query", titleSearchPerPage))
+	}
+	return "Search cut short (search_incomplete): " + strings.Join(parts, "; ") + "."
+}
