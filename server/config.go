@@ -64,6 +64,7 @@ type Config struct {
 	ConfirmKeyFile string
 	OAuthIssuer    string
 	OAuthAudience  string
+	Stateless      bool
 
 	Version     string
 	ShowVersion bool
@@ -195,6 +196,7 @@ var Options = []Option{
 	{Name: "callers", Env: "MCP_CALLERS_FILE", Usage: "JSON file of HTTP callers: each with a name, the SHA-256 of their MCP bearer token, where their own Tallyfy token is, and an optional policy cap; reloaded on SIGHUP", set: str(func(c *Config) *string { return &c.Callers })},
 	{Name: "oauth-issuer", Env: "MCP_OAUTH_ISSUER", Usage: "accept OAuth 2.1 access tokens (JWT) from this authorization server's issuer URL; keys from its discovery document. Needs --oauth-audience", set: str(func(c *Config) *string { return &c.OAuthIssuer })},
 	{Name: "oauth-audience", Env: "MCP_OAUTH_AUDIENCE", Usage: "this server's resource URL (e.g. https://mcp.example.com/mcp): tokens must be issued for exactly it", set: str(func(c *Config) *string { return &c.OAuthAudience })},
+	{Name: "stateless", Env: "MCP_STATELESS", Default: "false", Usage: "serve streamable HTTP without sessions, so any replica answers any request (older clients then confirm deletes with a token)", isBool: true, set: boolean(func(c *Config) *bool { return &c.Stateless })},
 	{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: str(func(c *Config) *string { return &c.State })},
 	{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: str(func(c *Config) *string { return &c.ConfirmKeyFile })},
 	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: boolean(func(c *Config) *bool { return &c.OTel })},

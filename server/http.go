@@ -96,16 +96,17 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	hooks.AddBeforeCallTool(h.sseUnsent.called)
 	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit, app.Toolset.RecordRefusedCall).middleware)
 
-	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP,
-		mcpserver.WithStateful(true),
+	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP, append(sessionOptions(cfg),
 		mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL),
 		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists below are stricter and configurable
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, remoteKey{}, remoteHost(r))
-			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", true)
+			// Without sessions no question can travel to an older client (2026-07-28 clients get
+			// it in the result, which any replica can take back).
+			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", !cfg.Stateless)
 		}),
 		mcpserver.WithStreamableHTTPLogger(app.Logger),
-	)
+	)...)
 	h.sse = mcpserver.NewSSEServer(app.MCP,
 		mcpserver.WithKeepAlive(true),
 		mcpserver.WithSSEDisableLocalhostProtection(true),
