@@ -1,0 +1,116 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+)
+
+// modernPost sends one 2026-07-28 message as caller token.
+func modernPost(t *testing.T, base, token, method, name, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/mcp", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", method)
+	if name != "" {
+		req.Header.Set("Mcp-Name", name)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+const modernMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`
+
+// TestCancelIsScopedToTheCaller: on the 2026-07-28 protocol (no sessions), caller B's
+// notifications/cancelled for id 7 does not stop caller A's call with id 7; A's own does.
+func TestCancelIsScopedToTheCaller(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "callers.json")
+	writeCallers(t, file,
+		map[string]any{"name": "anna", "token_sha256": sha("tok-anna"), "tallyfy_token_env": "T"},
+		map[string]any{"name": "ben", "token_sha256": sha("tok-ben"), "tallyfy_token_env": "T"})
+	sb := newSpySandbox(t)
+	cfg, err := ParseConfig([]string{"--transport", "http", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file},
+		func(k string) string {
+			if k == "T" {
+				return sandbox.AdminToken
+			}
+			return ""
+		}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := New(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close() })
+	ts := httptest.NewServer(NewHTTPServer(app, "").Handler)
+	t.Cleanup(ts.Close)
+
+	callBody := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"` + sandbox.IDs.ActiveRun + `"},` + modernMeta + `}}`
+	cancelBody := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"test",` + modernMeta + `}}`
+	type answer struct {
+		status int
+		body   string
+	}
+	start := func() chan answer {
+		out := make(chan answer, 1)
+		go func() {
+			s, b := modernPost(t, ts.URL, "tok-anna", "tools/call", "get_run", callBody)
+			out <- answer{s, b}
+		}()
+		eventually(t, 5*time.Second, "anna's call to reach Tallyfy", func() bool { return sb.inFlight() == 1 })
+		return out
+	}
+
+	// Ben cancels "7": anna's call must finish normally.
+	sb.SetFaults(sandbox.Fault{Kind: "latency", Param: "700ms", PathContains: sandbox.IDs.ActiveRun})
+	done := start()
+	if s, _ := modernPost(t, ts.URL, "tok-ben", "notifications/cancelled", "", cancelBody); s != http.StatusAccepted {
+		t.Fatalf("ben's cancel: status %d", s)
+	}
+	a := <-done
+	if a.status != 200 || !strings.Contains(a.body, `"result"`) || strings.Contains(a.body, `"isError":true`) {
+		t.Fatalf("anna's call after ben's cancel: %d %s", a.status, a.body)
+	}
+	for _, r := range sb.done() {
+		if r.CtxErr != nil {
+			t.Fatalf("ben's cancel cancelled anna's request to Tallyfy: %+v", r)
+		}
+	}
+
+	// Anna cancels her own: it stops at once.
+	sb.SetFaults(sandbox.Fault{Kind: "hang", PathContains: sandbox.IDs.ActiveRun})
+	done = start()
+	cancelled := time.Now()
+	if s, _ := modernPost(t, ts.URL, "tok-anna", "notifications/cancelled", "", cancelBody); s != http.StatusAccepted {
+		t.Fatalf("anna's cancel: status %d", s)
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("anna's own cancel did not stop her call")
+	}
+	eventually(t, 2*time.Second, "the request to Tallyfy to be cancelled", func() bool { return sb.inFlight() == 0 })
+	reqs := sb.done()
+	if last := reqs[len(reqs)-1]; last.CtxErr == nil || last.End.Sub(cancelled) > time.Second {
+		t.Fatalf("anna's request to Tallyfy was not cancelled promptly: %+v", last)
+	}
+}
