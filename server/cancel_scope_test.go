@@ -36,10 +36,10 @@ func modernPost(t *testing.T, base, token, method, name, body string) (int, stri
 
 const modernMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`
 
-// TestCancelIsScopedToTheCaller: on the 2026-07-28 protocol (no sessions), caller B's
-// notifications/cancelled for id 7 does not stop caller A's call with id 7; A's own does.
-func TestCancelIsScopedToTheCaller(t *testing.T) {
-	t.Parallel()
+// twoCallersServer serves the app over HTTP with a callers file of anna (token "tok-anna") and
+// ben ("tok-ben"), both acting with the admin token, against a spy sandbox.
+func twoCallersServer(t *testing.T) (*httptest.Server, *spySandbox) {
+	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "callers.json")
 	writeCallers(t, file,
@@ -63,6 +63,15 @@ func TestCancelIsScopedToTheCaller(t *testing.T) {
 	t.Cleanup(func() { _ = app.Close() })
 	ts := httptest.NewServer(NewHTTPServer(app, "").Handler)
 	t.Cleanup(ts.Close)
+
+	return ts, sb
+}
+
+// TestCancelIsScopedToTheCaller: on the 2026-07-28 protocol (no sessions), caller B's
+// notifications/cancelled for id 7 does not stop caller A's call with id 7; A's own does.
+func TestCancelIsScopedToTheCaller(t *testing.T) {
+	t.Parallel()
+	ts, sb := twoCallersServer(t)
 
 	callBody := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_run","arguments":{"run_id":"` + sandbox.IDs.ActiveRun + `"},` + modernMeta + `}}`
 	cancelBody := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"test",` + modernMeta + `}}`
@@ -112,5 +121,35 @@ func TestCancelIsScopedToTheCaller(t *testing.T) {
 	reqs := sb.done()
 	if last := reqs[len(reqs)-1]; last.CtxErr == nil || last.End.Sub(cancelled) > time.Second {
 		t.Fatalf("anna's request to Tallyfy was not cancelled promptly: %+v", last)
+	}
+}
+
+// TestSessionsBelongToTheirCaller: an older-protocol session opened by anna is refused (404)
+// to ben, and a well-formed session id never issued is refused to anyone.
+func TestSessionsBelongToTheirCaller(t *testing.T) {
+	t.Parallel()
+	ts, _ := twoCallersServer(t)
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	status, hdr, body := rawPost(t, ts.URL+"/mcp", initBody, bearer("tok-anna"))
+	id := hdr.Get("Mcp-Session-Id")
+	if status != 200 || id == "" {
+		t.Fatalf("anna's initialize: %d %q %s", status, id, body)
+	}
+	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+	with := func(tok, session string) int {
+		h := bearer(tok)
+		h["Mcp-Session-Id"] = session
+		h["Mcp-Protocol-Version"] = "2025-11-25"
+		s, _, _ := rawPost(t, ts.URL+"/mcp", list, h)
+		return s
+	}
+	if s := with("tok-anna", id); s != 200 {
+		t.Fatalf("anna in her own session: %d", s)
+	}
+	if s := with("tok-ben", id); s != 404 {
+		t.Fatalf("ben in anna's session: %d, want 404", s)
+	}
+	if s := with("tok-anna", "mcp-session-6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"); s != 404 {
+		t.Fatalf("a forged session id: %d, want 404", s)
 	}
 }

@@ -34,9 +34,10 @@ type HTTPServer struct {
 	streamable *mcpserver.StreamableHTTPServer
 	sse        *mcpserver.SSEServer
 	sessions   atomic.Int64
-	cancels    cancelScope  // 2026-07-28 calls by caller and id
-	inflight   atomic.Int64 // tool calls running
-	sseUnsent  sseUnsent    // SSE tool calls whose answer is not yet on the stream
+	cancels    cancelScope   // 2026-07-28 calls by caller and id
+	owners     sessionOwners // streamable-HTTP sessions by the caller that opened them
+	inflight   atomic.Int64  // tool calls running
+	sseUnsent  sseUnsent     // SSE tool calls whose answer is not yet on the stream
 	authHash   [32]byte
 	hasAuth    bool
 	hosts      []string
@@ -94,6 +95,8 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		h.sessions.Add(1)
 	})
 	hooks.AddOnUnregisterSession(func(context.Context, mcpserver.ClientSession) { h.sessions.Add(-1) })
+	hooks.AddOnRegisterSession(h.owners.registered)
+	hooks.AddOnUnregisterSession(h.owners.unregistered)
 	hooks.AddBeforeCallTool(h.sseUnsent.called)
 	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit, app.Toolset.RecordRefusedCall).middleware)
 
@@ -124,12 +127,12 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 			mux.Handle(p, app.OAuth.metadata) // public, as RFC 9728 requires
 		}
 	}
-	mux.Handle("/mcp", h.guard(h.limitBody(h.scopeCancels(h.capSessions(h.streamable, func(r *http.Request) bool {
+	mux.Handle("/mcp", h.guard(h.limitBody(h.bindSessions(h.scopeCancels(h.capSessions(h.streamable, func(r *http.Request) bool {
 		// 2026-07-28 requests are stateless (they must name that version in this header):
 		// they never open a session, so the cap does not apply to them.
 		return r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "" &&
 			!mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
-	})))))
+	}))))))
 	mux.Handle("/sse", h.guard(h.capSessions(h.sseUnsent.watch(h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet })))
 	mux.Handle("/message", h.guard(h.limitBody(h.sse.MessageHandler())))
 	h.Handler = mux
