@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -116,5 +117,36 @@ describe('two replicas sharing Redis', { concurrency: true, skip: haveRedis ? fa
     const tok = await askToken(a, 'delete_run', { run_id: run.id });
     res = await a.call('delete_run', { run_id: run.id, confirm_token: tok });
     assert.ok(!res.isError && res.structuredContent.status === 'deleted', `delete after Redis restarted: ${textOf(res)}`);
+  });
+
+  it('--stateless: two replicas behind a round-robin balancer serve a client as one server', async (t) => {
+    const redis = await startRedis(t);
+    const sb = await startSandbox({ t });
+    const args = [...sb.serverArgs, '--stateless', '--state', redis.url, '--confirm-key-file', keyFile(t), '--confirm', 'token'];
+    const replicas = await Promise.all([0, 1].map(() => startHttpServer({ args, env: sb.serverEnv, t })));
+    // A balancer with no stickiness: each request goes to the next replica.
+    const hits = [0, 0];
+    let next = 0;
+    const lb = createHttpServer((req, res) => {
+      const i = next++ % 2;
+      hits[i]++;
+      const up = new URL(replicas[i].base);
+      const fwd = httpRequest({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host } }, (r) => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+      });
+      fwd.on('error', () => { res.statusCode = 502; res.end(); });
+      req.pipe(fwd);
+    });
+    await new Promise((resolve) => lb.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => { lb.closeAllConnections(); lb.close(resolve); }));
+    const base = `http://127.0.0.1:${lb.address().port}`;
+    const c = await connectHttp({ base, mcpUrl: `${base}/mcp`, sseUrl: `${base}/sse`, stderr: () => replicas.map((r) => r.stderr()).join('\n') }, { t });
+
+    const tpl = await archivedTemplate(c);
+    const tok = await askToken(c, 'delete_template', { template_id: tpl.id });
+    const res = await c.call('delete_template', { template_id: tpl.id, confirm_token: tok });
+    assert.ok(!res.isError && res.structuredContent.status === 'deleted', `delete through the balancer: ${textOf(res)}`);
+    assert.ok(hits[0] >= 2 && hits[1] >= 2, `both replicas must have served: ${hits}`);
   });
 });
