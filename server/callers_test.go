@@ -308,3 +308,35 @@ func TestCallersReloadOnSIGHUP(t *testing.T) {
 	default:
 	}
 }
+
+// TestCallersOrOAuthGuardOffLoopback: off loopback, a callers file or an OAuth issuer is
+// caller authentication enough (no --auth-token needed); TLS or --insecure-http still is.
+func TestCallersOrOAuthGuardOffLoopback(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--callers", "callers.json", "--insecure-http"}, true},
+		{[]string{"--oauth-issuer", "https://login.example.com", "--oauth-audience", "https://mcp.example.com/mcp", "--insecure-http"}, true},
+		{[]string{"--callers", "callers.json"}, false}, // TLS still required
+		{[]string{"--insecure-http"}, false},           // nobody authenticated
+	} {
+		cfg, err := ParseConfig(append([]string{"--transport", "http", "--sandbox", "--addr", "0.0.0.0:0"}, tc.args...), func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckHTTPConfig(cfg, ""); (err == nil) != tc.ok {
+			t.Errorf("%v: CheckHTTPConfig = %v, want ok=%v", tc.args, err, tc.ok)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--callers", "c.json"}, // stdio
+		{"--transport", "http", "--oauth-issuer", "https://login.example.com"},
+		{"--oauth-issuer", "https://login.example.com", "--oauth-audience", "https://mcp.example.com/mcp"}, // stdio
+	} {
+		if _, err := ParseConfig(bad, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
