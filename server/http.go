@@ -100,14 +100,14 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	hooks.AddBeforeCallTool(h.sseUnsent.called)
 	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit, app.Toolset.RecordRefusedCall).middleware)
 
-	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP, append(sessionOptions(cfg),
+	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP, append(h.sessionOptions(),
 		mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL),
 		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists below are stricter and configurable
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, remoteKey{}, remoteHost(r))
-			// Without sessions no question can travel to an older client (2026-07-28 clients get
-			// it in the result, which any replica can take back).
-			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", !cfg.Stateless)
+			// An older client's answer must reach this replica (see canAsk); 2026-07-28 clients
+			// get the question in the result, which any replica can take back.
+			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", h.canAsk())
 		}),
 		mcpserver.WithStreamableHTTPLogger(app.Logger),
 	)...)

@@ -36,6 +36,8 @@ type App struct {
 	OAuth *OAuth
 	// Callers is the --callers file: each caller's own Tallyfy token and policy cap.
 	Callers *Callers
+	// keys are the --confirm-key-file keys (nil: none), which also sign shared session ids.
+	keys [][]byte
 	// getenv reads callers' Tallyfy token variables (os.Getenv; tests replace it).
 	getenv func(string) string
 	// State is what replicas share (--state); in memory without it.
@@ -104,6 +106,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		_ = app.Close()
 		return nil, err
 	}
+	app.keys = keys
 	store, err := state.Open(cfg.State)
 	if err != nil {
 		_ = app.Close()

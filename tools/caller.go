@@ -85,6 +85,11 @@ func (p Policy) Narrow(cap Policy) Policy {
 	return out
 }
 
+// callerBinding is who a confirmation is bound to (see the function of that name).
+func (ts *Toolset) callerBinding(ctx context.Context) string {
+	return callerBinding(ctx, ts.opts.State.Kind() == "memory")
+}
+
 // sessionBinding is the session a confirm token or elicitation state is bound to. With a
 // shared store (several replicas) it is none: a legacy session lives on one replica, and the
 // caller (callerBinding) may confirm through any.

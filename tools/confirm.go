@@ -129,7 +129,11 @@ func WithBearerHash(ctx context.Context, sum [32]byte) context.Context {
 // callerBinding is what a confirmation is bound to besides the session: the accepted bearer's
 // hash (HTTP with --auth-token) and the client's declared name, hashed together so that the
 // token stays short whatever the name. A different bearer or client name cannot redeem it.
-func callerBinding(ctx context.Context) string {
+//
+// With replicas sharing state (withClient false) the client name is left out: an older
+// client's name is known only on the replica that saw its initialize, and its caller may
+// confirm through any replica.
+func callerBinding(ctx context.Context, withClient bool) string {
 	m := sha256.New()
 	if who, ok := CallerFrom(ctx); ok && who.Binding != "" {
 		// A named caller (--callers entry, OAuth subject): stable across their token's
@@ -139,8 +143,10 @@ func callerBinding(ctx context.Context) string {
 		m.Write([]byte("bearer\x00"))
 		m.Write(sum[:])
 	}
-	name, _ := clientInfo(ctx)
-	m.Write([]byte("\x00client\x00" + name))
+	if withClient {
+		name, _ := clientInfo(ctx)
+		m.Write([]byte("\x00client\x00" + name))
+	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
 

@@ -78,7 +78,7 @@ func sessionID(ctx context.Context) string {
 
 func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, purpose string, ttl time.Duration) claims {
 	return claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: fingerprintHash(e.Fingerprint()),
-		Session: ts.sessionBinding(ctx), Caller: callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
 }
 
 func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
@@ -106,7 +106,7 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 		return mcp.NewToolResultError("Nothing was deleted: this server takes confirmation only from the person (--confirm elicit), not a confirm_token. Call again without confirm_token.")
 	}
 	cl, err := ts.seal.open(token, ts.now())
-	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), callerBinding(ctx), "token") {
+	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), "token") {
 		err = errTokenForeign
 	}
 	if err == nil && cl.FP != fingerprintHash(e.Fingerprint()) {
@@ -201,7 +201,7 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) *mcp.C
 func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) *mcp.CallToolResult {
 	c.confirm = "elicitation"
 	cl, err := ts.seal.open(state, ts.now())
-	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), callerBinding(ctx), "elicit") {
+	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), "elicit") {
 		err = errTokenForeign
 	}
 	if err != nil {
