@@ -153,3 +153,33 @@ func TestSessionsBelongToTheirCaller(t *testing.T) {
 		t.Fatalf("a forged session id: %d, want 404", s)
 	}
 }
+
+// TestSSESessionsBelongToTheirCaller: ben cannot post into anna's SSE session (404); anna can.
+func TestSSESessionsBelongToTheirCaller(t *testing.T) {
+	t.Parallel()
+	ts, _ := twoCallersServer(t)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/sse", nil)
+	req.Header.Set("Authorization", "Bearer tok-anna")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 512)
+	n, _ := resp.Body.Read(buf)
+	_, rest, ok := strings.Cut(string(buf[:n]), "sessionId=")
+	if !ok {
+		t.Fatalf("no endpoint event: %q", buf[:n])
+	}
+	session := strings.Fields(rest)[0]
+	post := func(tok string) int {
+		s, _, _ := rawPost(t, ts.URL+"/message?sessionId="+session, initBody, map[string]string{"Authorization": "Bearer " + tok})
+		return s
+	}
+	if s := post("tok-ben"); s != 404 {
+		t.Fatalf("ben posting into anna's SSE session: %d, want 404", s)
+	}
+	if s := post("tok-anna"); s != 202 && s != 200 {
+		t.Fatalf("anna posting into her own SSE session: %d", s)
+	}
+}

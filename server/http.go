@@ -133,8 +133,8 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		return r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "" &&
 			!mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
 	}))))))
-	mux.Handle("/sse", h.guard(h.capSessions(h.sseUnsent.watch(h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet })))
-	mux.Handle("/message", h.guard(h.limitBody(h.sse.MessageHandler())))
+	mux.Handle("/sse", h.guard(h.bindSessions(h.capSessions(h.sseUnsent.watch(h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet }))))
+	mux.Handle("/message", h.guard(h.limitBody(h.bindSessions(h.sse.MessageHandler()))))
 	h.Handler = mux
 	return h
 }

@@ -8,7 +8,7 @@ import (
 	mcpserver "github.com/mark3labs/mcp-go/server"
 )
 
-// sessionOwners binds each streamable-HTTP session (older protocols) to the caller that
+// sessionOwners binds each streamable-HTTP or SSE session (older protocols) to the caller that
 // opened it: mcp-go checks only that a session id exists, so a caller who learned another's
 // id could otherwise use that session, its client capabilities and its questions to the person.
 // Ids never issued already get 404 from mcp-go's stateful manager; ids of another caller get
@@ -46,12 +46,17 @@ func (s *sessionOwners) ownedByOther(id, who string) bool {
 	return known && owner != who
 }
 
-// bindSessions wraps /mcp (after authentication): it marks the request with its caller, for
-// the registration hook, and answers 404 to a session id that another caller opened.
+// bindSessions wraps /mcp, /sse and /message (after authentication): it marks the request with
+// its caller, for the registration hook, and answers 404 to a session id that another caller
+// opened.
 func (h *HTTPServer) bindSessions(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who := h.callerKey(r)
-		if id := r.Header.Get("Mcp-Session-Id"); id != "" && h.owners.ownedByOther(id, who) {
+		id := r.Header.Get("Mcp-Session-Id")
+		if id == "" && r.URL.Path == "/message" {
+			id = r.URL.Query().Get("sessionId") // legacy SSE: the session is in the query
+		}
+		if id != "" && h.owners.ownedByOther(id, who) {
 			http.Error(w, "Invalid session ID", http.StatusNotFound) // as mcp-go answers an unknown one
 			return
 		}
