@@ -38,7 +38,7 @@ const modernMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-
 
 // twoCallersServer serves the app over HTTP with a callers file of anna (token "tok-anna") and
 // ben ("tok-ben"), both acting with the admin token, against a spy sandbox.
-func twoCallersServer(t *testing.T) (*httptest.Server, *spySandbox) {
+func twoCallersServer(t *testing.T, extra ...string) (*httptest.Server, *spySandbox) {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "callers.json")
@@ -46,7 +46,7 @@ func twoCallersServer(t *testing.T) (*httptest.Server, *spySandbox) {
 		map[string]any{"name": "anna", "token_sha256": sha("tok-anna"), "tallyfy_token_env": "T"},
 		map[string]any{"name": "ben", "token_sha256": sha("tok-ben"), "tallyfy_token_env": "T"})
 	sb := newSpySandbox(t)
-	cfg, err := ParseConfig([]string{"--transport", "http", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file},
+	cfg, err := ParseConfig(append([]string{"--transport", "http", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file}, extra...),
 		func(k string) string {
 			if k == "T" {
 				return sandbox.AdminToken
@@ -181,5 +181,25 @@ func TestSSESessionsBelongToTheirCaller(t *testing.T) {
 	}
 	if s := post("tok-anna"); s != 202 && s != 200 {
 		t.Fatalf("anna posting into her own SSE session: %d", s)
+	}
+}
+
+// TestRateLimitPerCaller: 2026-07-28 requests have no session; two callers behind one address
+// (a reverse proxy) each get their own rate-limit bucket.
+func TestRateLimitPerCaller(t *testing.T) {
+	t.Parallel()
+	ts, _ := twoCallersServer(t, "--rate-limit", "0.1") // burst 1 (2x, rounded down), then one call per 10 s
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_task","arguments":{"task_id":"` + sandbox.IDs.LiveTask + `"},` + modernMeta + `}}`
+	limited := func(tok string) bool {
+		_, b := modernPost(t, ts.URL, tok, "tools/call", "get_task", body)
+		return strings.Contains(b, "Retry after")
+	}
+	for i := 0; !limited("tok-anna"); i++ {
+		if i == 10 {
+			t.Fatal("anna was never rate limited")
+		}
+	}
+	if limited("tok-ben") {
+		t.Fatal("anna's spent bucket limited ben: callers share one bucket")
 	}
 }
