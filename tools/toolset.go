@@ -195,6 +195,9 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 	}
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		c := &call{tool: t, res: r, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
+		if who, ok := CallerFrom(ctx); ok {
+			c.caller = who.Name
+		}
 		if !ts.policy.Allows(t) {
 			return ts.finish(ctx, c, policyRefusal(t, ts.policy)), nil
 		}
@@ -209,6 +212,7 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 type call struct {
 	client    *tallyfy.Client // the caller's own, or the server's
 	policy    Policy          // the server's, narrowed by the caller's cap
+	caller    string          // the caller's name ("" without a callers entry or OAuth subject)
 	tool      Tool
 	res       *resource
 	started   time.Time
