@@ -14,6 +14,8 @@ type Memory struct {
 	used    map[string]time.Time   // key -> when it may be forgotten
 	windows map[string][]time.Time // key -> times of the units taken, oldest first
 	now     func() time.Time       // for forgetting used keys
+	swept   time.Time              // when used was last swept of expired keys
+	kept    int                    // how many keys that sweep kept
 }
 
 // NewMemory returns an empty in-process store.
@@ -29,12 +31,19 @@ func (m *Memory) UseOnce(_ context.Context, key string, ttl time.Duration) (bool
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	for k, until := range m.used { // forget what has expired anyway: bounded memory
-		if !now.Before(until) {
-			delete(m.used, k)
+	// Forget what has expired anyway (bounded memory), but not on every call: a sweep is
+	// linear in the keys held, so it runs once a minute or when they have doubled since the
+	// last one (amortized constant time).
+	if now.Sub(m.swept) > time.Minute || len(m.used) >= 2*m.kept+1024 {
+		m.swept = now
+		for k, until := range m.used {
+			if !now.Before(until) {
+				delete(m.used, k)
+			}
 		}
+		m.kept = len(m.used)
 	}
-	if _, dup := m.used[key]; dup {
+	if until, dup := m.used[key]; dup && now.Before(until) {
 		return false, nil
 	}
 	m.used[key] = now.Add(ttl)
