@@ -205,10 +205,13 @@ func (k *jwksCache) VerifySignature(ctx context.Context, raw string) ([]byte, er
 
 // accessClaims are the claims read from a validated token.
 type accessClaims struct {
-	Subject string   `json:"sub"`
-	Email   string   `json:"email"`
-	Scope   string   `json:"scope"` // RFC 9068: space-separated
-	Scp     []string `json:"scp"`   // some issuers: an array
+	Subject string `json:"sub"`
+	Email   string `json:"email"`
+	// EmailVerified false means the provider did not check the address: it then maps nobody
+	// (some providers let people type any address).
+	EmailVerified *bool    `json:"email_verified"`
+	Scope         string   `json:"scope"` // RFC 9068: space-separated
+	Scp           []string `json:"scp"`   // some issuers: an array
 }
 
 func (c accessClaims) scopes() []string {
@@ -227,6 +230,9 @@ func (o *OAuth) validate(ctx context.Context, raw string) (accessClaims, error) 
 	}
 	if c.Subject == "" {
 		return c, errors.New("the token has no subject")
+	}
+	if c.EmailVerified != nil && !*c.EmailVerified {
+		c.Email = ""
 	}
 	return c, nil
 }

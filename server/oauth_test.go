@@ -54,6 +54,7 @@ func newIssuer(t *testing.T) *issuer {
 
 type tokenOpts struct {
 	iss, aud, sub, scope string
+	extra                map[string]any // more claims
 	exp                  time.Time
 	kid                  string
 	key                  any // signing key; default the issuer's
@@ -88,6 +89,9 @@ func (is *issuer) token(t *testing.T, aud string, o tokenOpts) string {
 		t.Fatal(err)
 	}
 	claims := map[string]any{"iss": o.iss, "aud": o.aud, "sub": o.sub, "exp": o.exp.Unix(), "iat": time.Now().Unix(), "scope": o.scope}
+	for k, v := range o.extra {
+		claims[k] = v
+	}
 	raw, err := jwt.Signed(sig).Claims(claims).Serialize()
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +272,9 @@ func TestOAuthMapsSubjectToCaller(t *testing.T) {
 	sb := newSpySandbox(t)
 	const resource = "http://127.0.0.1:9999/mcp"
 	file := t.TempDir() + "/callers.json"
-	writeCallers(t, file, map[string]any{"name": "mia", "token_sha256": sha("unused-static-token"), "tallyfy_token_env": "MIA_TALLYFY", "oauth_subject": "user-mia"})
+	writeCallers(t, file,
+		map[string]any{"name": "mia", "token_sha256": sha("unused-static-token"), "tallyfy_token_env": "MIA_TALLYFY", "oauth_subject": "user-mia"},
+		map[string]any{"name": "noah", "token_sha256": sha("unused-static-token-2"), "tallyfy_token_env": "MIA_TALLYFY", "email": "noah@example.com"})
 	all := []string{"--transport", "http", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file, "--oauth-issuer", is.URL, "--oauth-audience", resource}
 	cfg, err := ParseConfig(all, func(k string) string {
 		if k == "MIA_TALLYFY" {
@@ -300,5 +306,19 @@ func TestOAuthMapsSubjectToCaller(t *testing.T) {
 	status, hdr, body := rawPost(t, ts.URL+"/mcp", initBody, map[string]string{"Authorization": "Bearer " + is.token(t, resource, tokenOpts{sub: "stranger", scope: "tallyfy.read"})})
 	if status != 403 || !strings.Contains(body, "callers file") || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer ") {
 		t.Fatalf("unmapped subject: %d %s", status, body)
+	}
+	// By email: a verified address (or one the provider does not qualify) maps; an unverified one does not.
+	for _, tc := range []struct {
+		extra map[string]any
+		want  int
+	}{
+		{map[string]any{"email": "Noah@example.com", "email_verified": true}, 200},
+		{map[string]any{"email": "noah@example.com"}, 200},
+		{map[string]any{"email": "noah@example.com", "email_verified": false}, 403},
+	} {
+		tok := is.token(t, resource, tokenOpts{sub: "user-noah", scope: "tallyfy.read", extra: tc.extra})
+		if status, _, body := rawPost(t, ts.URL+"/mcp", initBody, map[string]string{"Authorization": "Bearer " + tok}); status != tc.want {
+			t.Fatalf("claims %v: %d %s, want %d", tc.extra, status, body, tc.want)
+		}
 	}
 }
