@@ -60,8 +60,20 @@ type Config struct {
 
 	OTel bool
 
+	// Shared deployment: each caller's own Tallyfy identity; what replicas share, and the key
+	// they all seal confirmations with.
+	Callers        string
+	State          string
+	ConfirmKeyFile string
+	OAuthIssuer    string
+	OAuthAudience  string
+	Stateless      bool
+
 	Version     string
 	ShowVersion bool
+
+	// Getenv is where variables named in the callers file are read (ParseConfig's getenv).
+	Getenv func(string) string
 }
 
 // Option describes one flag: its name, environment variable, default and meaning. The table
@@ -187,6 +199,12 @@ var Options = []Option{
 	{Name: "body-read-timeout", Env: "MCP_BODY_READ_TIMEOUT", Default: "30s", Usage: "time an HTTP caller has to send a request body once its headers are in; slower ones get 408 and the connection is closed", set: duration(func(c *Config) *time.Duration { return &c.BodyReadTimeout })},
 	{Name: "max-conns", Env: "MCP_MAX_CONNS", Default: "2048", Usage: "most open HTTP connections in total; more wait to be accepted (0 = no cap)", set: integer(func(c *Config) *int { return &c.MaxConns })},
 	{Name: "max-conns-per-ip", Env: "MCP_MAX_CONNS_PER_IP", Default: "128", Usage: "most open HTTP connections from one remote address; more are closed at once (0 = no cap; behind a reverse proxy every caller has the proxy's address)", set: integer(func(c *Config) *int { return &c.MaxConnsPerIP })},
+	{Name: "callers", Env: "MCP_CALLERS_FILE", Usage: "JSON file of HTTP callers: each with a name, the SHA-256 of their MCP bearer token, where their own Tallyfy token is, and an optional policy cap; reloaded on SIGHUP", set: str(func(c *Config) *string { return &c.Callers })},
+	{Name: "oauth-issuer", Env: "MCP_OAUTH_ISSUER", Usage: "accept OAuth 2.1 access tokens (JWT) from this authorization server's issuer URL; keys from its discovery document. Needs --oauth-audience", set: str(func(c *Config) *string { return &c.OAuthIssuer })},
+	{Name: "oauth-audience", Env: "MCP_OAUTH_AUDIENCE", Usage: "this server's resource URL (e.g. https://mcp.example.com/mcp): tokens must be issued for exactly it", set: str(func(c *Config) *string { return &c.OAuthAudience })},
+	{Name: "stateless", Env: "MCP_STATELESS", Default: "false", Usage: "serve streamable HTTP without sessions, so any replica answers any request (older clients then confirm deletes with a token)", isBool: true, set: boolean(func(c *Config) *bool { return &c.Stateless })},
+	{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: str(func(c *Config) *string { return &c.State })},
+	{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: str(func(c *Config) *string { return &c.ConfirmKeyFile })},
 	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: boolean(func(c *Config) *bool { return &c.OTel })},
 	{Name: "version", Default: "false", Usage: "print the version and exit", isBool: true, set: boolean(func(c *Config) *bool { return &c.ShowVersion })},
 }
@@ -196,7 +214,7 @@ var ErrHelp = flag.ErrHelp
 
 // ParseConfig reads flags from args and, for flags not given, variables from env.
 func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Config, error) {
-	cfg := &Config{}
+	cfg := &Config{Getenv: getenv}
 	for _, o := range Options { // defaults first
 		if o.Default != "" {
 			if err := o.set(cfg, o.Default); err != nil {
@@ -282,6 +300,18 @@ func (c *Config) validate() error {
 	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
 		return errors.New("--max-conns and --max-conns-per-ip must be 0 (no cap) or more")
 	}
+	if c.Callers != "" && c.Transport == "stdio" {
+		return errors.New("--callers needs --transport http: over stdio there is one caller, the process that started the server")
+	}
+	if (c.OAuthIssuer == "") != (c.OAuthAudience == "") {
+		return errors.New("--oauth-issuer and --oauth-audience go together: the authorization server, and this server's resource URL that tokens must be issued for")
+	}
+	if c.OAuthIssuer != "" && c.Transport == "stdio" {
+		return errors.New("--oauth-issuer needs --transport http: OAuth protects the HTTP transports")
+	}
+	if c.State != "" && c.State != "memory" && c.ConfirmKeyFile == "" {
+		return errors.New("--state needs --confirm-key-file: every replica must seal confirm tokens with the same key, or a token minted on one is refused by the others (make one with: openssl rand -hex 32 > confirm.key)")
+	}
 	if c.MaxDeletesPerHour < -1 {
 		return fmt.Errorf("--max-deletes-per-hour must be -1 (no cap), 0 (none) or more, not %d", c.MaxDeletesPerHour)
 	}
@@ -336,4 +366,32 @@ Flags (each can also be set by the environment variable shown; a flag wins):
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// readConfirmKeys reads --confirm-key-file: one key a line (blank lines and # comments
+// skipped), each at least 32 characters. The first seals new tokens; all open them, so a new
+// key can be put first while the old one still opens the tokens minted a moment ago.
+func readConfirmKeys(path string) ([][]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--confirm-key-file: %w", err)
+	}
+	var keys [][]byte
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if len(line) < 32 {
+			return nil, fmt.Errorf("--confirm-key-file %s, line %d: a key must be at least 32 characters (make one with: openssl rand -hex 32)", path, i+1)
+		}
+		keys = append(keys, []byte(line))
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("--confirm-key-file %s holds no key (make one with: openssl rand -hex 32)", path)
+	}
+	return keys, nil
 }

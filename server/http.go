@@ -34,8 +34,10 @@ type HTTPServer struct {
 	streamable *mcpserver.StreamableHTTPServer
 	sse        *mcpserver.SSEServer
 	sessions   atomic.Int64
-	inflight   atomic.Int64 // tool calls running
-	sseUnsent  sseUnsent    // SSE tool calls whose answer is not yet on the stream
+	cancels    cancelScope   // 2026-07-28 calls by caller and id
+	owners     sessionOwners // streamable-HTTP sessions by the caller that opened them
+	inflight   atomic.Int64  // tool calls running
+	sseUnsent  sseUnsent     // SSE tool calls whose answer is not yet on the stream
 	authHash   [32]byte
 	hasAuth    bool
 	hosts      []string
@@ -61,7 +63,7 @@ func CheckHTTPConfig(cfg *Config, authToken string) error {
 	if tallyfy.IsLoopbackHost(host) {
 		return nil
 	}
-	if authToken == "" {
+	if authToken == "" && cfg.Callers == "" && cfg.OAuthIssuer == "" {
 		return fmt.Errorf("--addr %s is not a loopback address: set --auth-token (or MCP_AUTH_TOKEN / --auth-token-file) so that only your agents can call this server", cfg.Addr)
 	}
 	if cfg.TLSCert == "" && !cfg.InsecureHTTP {
@@ -101,19 +103,22 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	hooks.AddOnUnregisterSession(h.known.remove)
 	hooks.AddAfterInitialize(h.handshook.afterInitialize)
 	hooks.AddOnUnregisterSession(h.handshook.remove)
+	hooks.AddOnRegisterSession(h.owners.registered)
+	hooks.AddOnUnregisterSession(h.owners.unregistered)
 	hooks.AddBeforeCallTool(h.sseUnsent.called)
 	app.MCP.Use(h.trackInflight, newRateLimiter(cfg.RateLimit, cfg.GlobalRateLimit, app.Toolset.RecordRefusedCall).middleware)
 
-	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP,
-		mcpserver.WithStateful(true),
+	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP, append(h.sessionOptions(),
 		mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL),
 		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists below are stricter and configurable
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, remoteKey{}, remoteHost(r))
-			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", true)
+			// An older client's answer must reach this replica (see canAsk); 2026-07-28 clients
+			// get the question in the result, which any replica can take back.
+			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", h.canAsk())
 		}),
 		mcpserver.WithStreamableHTTPLogger(app.Logger),
-	)
+	)...)
 	h.sse = mcpserver.NewSSEServer(app.MCP,
 		mcpserver.WithKeepAlive(true),
 		mcpserver.WithSSEDisableLocalhostProtection(true),
@@ -125,21 +130,26 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.health)
-	mux.Handle("/mcp", h.bodyDeadline(h.guard(h.limitBody(h.checkRPC(h.capSessions(h.streamable, func(r *http.Request) bool {
+	if app.OAuth != nil {
+		for _, p := range app.OAuth.metadataPaths {
+			mux.Handle(p, app.OAuth.metadata) // public, as RFC 9728 requires
+		}
+	}
+	mux.Handle("/mcp", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.scopeCancels(h.capSessions(h.streamable, func(r *http.Request) bool {
 		// 2026-07-28 requests are stateless (they must name that version in this header):
 		// they never open a session, so the cap does not apply to them.
 		return r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "" &&
 			!mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
-	}))))))
-	mux.Handle("/sse", h.bodyDeadline(h.guard(h.capSessions(h.sseUnsent.watch(h.ids, h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet }))))
-	mux.Handle("/message", h.bodyDeadline(h.guard(h.limitBody(h.checkRPC(h.sse.MessageHandler())))))
+	}))))))))
+	mux.Handle("/sse", h.bodyDeadline(h.guard(h.bindSessions(h.capSessions(h.sseUnsent.watch(h.ids, h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet })))))
+	mux.Handle("/message", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.sse.MessageHandler()))))))
 	h.Handler = mux
 	return h
 }
 
-func (h *HTTPServer) health(w http.ResponseWriter, _ *http.Request) {
+func (h *HTTPServer) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "name": "tallyfy-mcp", "version": h.app.Config.Version})
+	_ = json.NewEncoder(w).Encode(healthReport(r.Context(), h.app))
 }
 
 // jsonRPCError answers with an HTTP status and a JSON-RPC error body.
@@ -164,10 +174,14 @@ func (h *HTTPServer) guard(next http.Handler) http.Handler {
 			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Origin %q is not allowed (add it with --allowed-origins)", clipHeader(o)))
 			return
 		}
-		if h.hasAuth && !h.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tallyfy-mcp"`)
-			jsonRPCError(w, http.StatusUnauthorized, -32001, "Unauthorized: send Authorization: Bearer <the server's MCP auth token>")
+		caller, refused := h.authenticate(r)
+		if refused != nil {
+			w.Header().Set("WWW-Authenticate", refused.challenge)
+			jsonRPCError(w, refused.status, -32001, refused.msg)
 			return
+		}
+		if caller != nil { // the caller reaches the tool filter and the handlers through the context
+			r = r.WithContext(tools.WithCaller(r.Context(), *caller))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -259,6 +273,7 @@ func (a *App) runHTTP(ctx context.Context) error {
 		return err
 	}
 	h := NewHTTPServer(a, authToken)
+	defer a.reloadCallersOnSIGHUP(ctx)()
 	srv := &http.Server{Addr: a.Config.Addr, Handler: h.Handler, ReadHeaderTimeout: 10 * time.Second, ConnState: h.ConnState,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: nil}
 	ln, err := net.Listen("tcp", a.Config.Addr)
@@ -271,7 +286,7 @@ func (a *App) runHTTP(ctx context.Context) error {
 	default:
 	}
 	a.Logger.Info("serving MCP over HTTP", "streamable", "http://"+ln.Addr().String()+"/mcp", "sse", "http://"+ln.Addr().String()+"/sse",
-		"tls", a.Config.TLSCert != "", "auth", authToken != "", "version", a.Config.Version)
+		"tls", a.Config.TLSCert != "", "auth", authToken != "" || a.Callers != nil || a.OAuth != nil, "version", a.Config.Version)
 	errc := make(chan error, 1)
 	go func() {
 		if a.Config.TLSCert != "" {

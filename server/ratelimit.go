@@ -8,6 +8,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 	"golang.org/x/time/rate"
 )
 
@@ -94,6 +96,9 @@ func (rl *rateLimiter) middleware(next mcpserver.ToolHandlerFunc) mcpserver.Tool
 func sessionKey(ctx context.Context) string {
 	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
 		return s.SessionID()
+	}
+	if who, ok := tools.CallerFrom(ctx); ok && who.Binding != "" {
+		return "caller:" + who.Binding // no session: one bucket per authenticated caller (behind a proxy they share an address)
 	}
 	if addr, ok := ctx.Value(remoteKey{}).(string); ok {
 		return "addr:" + addr // no session (2026-07-28): one bucket per caller address

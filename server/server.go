@@ -10,11 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -30,6 +32,16 @@ const Instructions = `Tallyfy lifecycle server: look up, archive, restore and pe
 type App struct {
 	MCP     *mcpserver.MCPServer
 	Toolset *tools.Toolset
+	// OAuth validates access tokens when --oauth-issuer is set.
+	OAuth *OAuth
+	// Callers is the --callers file: each caller's own Tallyfy token and policy cap.
+	Callers *Callers
+	// keys are the --confirm-key-file keys (nil: none), which also sign shared session ids.
+	keys [][]byte
+	// getenv reads callers' Tallyfy token variables (os.Getenv; tests replace it).
+	getenv func(string) string
+	// State is what replicas share (--state); in memory without it.
+	State   state.Store
 	Config  *Config
 	Logger  *slog.Logger
 	closers []func() error
@@ -59,7 +71,10 @@ func (a *App) Close() error {
 // New builds the app from cfg: the Tallyfy client (or the sandbox), the toolset with its
 // policy, the audit recorder and the MCP server.
 func New(cfg *Config, logger *slog.Logger) (*App, error) {
-	app := &App{Config: cfg, Logger: logger, listening: make(chan string, 1)}
+	app := &App{Config: cfg, Logger: logger, listening: make(chan string, 1), getenv: os.Getenv}
+	if cfg.Getenv != nil {
+		app.getenv = cfg.Getenv
+	}
 	client, err := app.tallyfyClient()
 	if err != nil {
 		_ = app.Close()
@@ -75,12 +90,47 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		audit = f
 		app.closers = append(app.closers, f.Close)
 	}
+	if cfg.OAuthIssuer != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		o, err := NewOAuth(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, &http.Client{Timeout: 15 * time.Second})
+		cancel()
+		if err != nil {
+			_ = app.Close()
+			return nil, err
+		}
+		app.OAuth = o
+		logger.Info("OAuth: accepting access tokens", "issuer", cfg.OAuthIssuer, "audience", cfg.OAuthAudience)
+	}
+	keys, err := readConfirmKeys(cfg.ConfirmKeyFile)
+	if err != nil {
+		_ = app.Close()
+		return nil, err
+	}
+	app.keys = keys
+	store, err := state.Open(cfg.State)
+	if err != nil {
+		_ = app.Close()
+		return nil, err
+	}
+	app.State = store
+	app.closers = append(app.closers, store.Close)
+	if store.Kind() != "memory" {
+		hctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if err := store.Health(hctx); err != nil {
+			// Not fatal: replicas may start before Redis. Deletes are refused until it answers.
+			logger.Warn("shared state store unreachable: permanent deletes are refused until it answers", "state", store.Kind(), "err", err)
+		} else {
+			logger.Info("shared state in "+store.Kind()+": confirmations and the delete budget are shared with every replica using it", "state", store.Kind())
+		}
+		cancel()
+	}
 	mode, _ := tools.ParseConfirmMode(cfg.Confirm)
 	if mode == tools.ConfirmOff {
 		logger.Warn("--confirm off: permanent deletes run WITHOUT any confirmation; use only for unattended pipelines. Every audit record says confirm_mode=off.")
 	}
 	ts, err := tools.New(tools.Options{
 		Client: client, Confirm: mode, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
+		State: store, ConfirmKeys: keys,
 		Policy: tools.Policy{ReadOnly: cfg.ReadOnly, DisablePermanentDelete: cfg.DisablePermanentDelete, Tools: cfg.Tools,
 			ExcludeTools: cfg.ExcludeTools, Protect: cfg.Protect, MaxDeletesPerHour: cfg.MaxDeletesPerHour},
 	})
@@ -182,14 +232,17 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 
 // tallyfyClient builds the Tallyfy client from the configuration, starting the sandbox first
 // when asked to. mods adjust the client configuration last (the check command makes it
-// read-only).
+// read-only). With --callers each caller gets their own client on the same settings (and
+// connection pool); the server's own token is then optional, and the first caller's client
+// stands in for it where no caller is known.
 func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, error) {
 	cfg := a.Config
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
-		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger,
+		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger, HTTPClient: tallyfy.NewHTTPClient(),
 		OnRetry: func(method, path string, attempt int, err error, wait time.Duration) {
 			a.Logger.Debug("retrying Tallyfy request", "method", method, "path", path, "attempt", attempt, "wait", wait, "err", err)
 		}}
+	token := ""
 	if cfg.Sandbox {
 		sb := sandbox.New()
 		url, srv, err := sandbox.Listen("127.0.0.1:0", sb)
@@ -197,22 +250,30 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
 		}
 		a.closers = append(a.closers, srv.Close)
-		ccfg.BaseURL, ccfg.OrgID, ccfg.Token = url, sandbox.OrgID, sandbox.AdminToken
+		ccfg.BaseURL, ccfg.OrgID, token = url, sandbox.OrgID, sandbox.AdminToken
 		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID)
-		for _, m := range mods {
-			m(&ccfg)
+	} else {
+		var err error
+		if token, err = readSecret(cfg.AccessToken, cfg.TokenFile, "token"); err != nil {
+			return nil, err
 		}
-		return tallyfy.New(ccfg)
+		if token == "" && cfg.Callers == "" {
+			return nil, errors.New("no Tallyfy access token: set TALLYFY_ACCESS_TOKEN (or --token-file) and TALLYFY_ORG_ID, or run with --sandbox to try every tool on built-in demo data")
+		}
+		if cfg.OrgID == "" {
+			return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
+		}
 	}
-	token, err := readSecret(cfg.AccessToken, cfg.TokenFile, "token")
-	if err != nil {
-		return nil, err
-	}
-	if token == "" {
-		return nil, errors.New("no Tallyfy access token: set TALLYFY_ACCESS_TOKEN (or --token-file) and TALLYFY_ORG_ID, or run with --sandbox to try every tool on built-in demo data")
-	}
-	if cfg.OrgID == "" {
-		return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
+	if cfg.Callers != "" {
+		callers, err := LoadCallers(cfg.Callers, ccfg, a.getenv)
+		if err != nil {
+			return nil, err
+		}
+		a.Callers = callers
+		logCallers(a.Logger, callers, "callers loaded: each acts with their own Tallyfy token and policy cap")
+		if token == "" {
+			return (*callers.cur.Load())[0].caller.Client, nil
+		}
 	}
 	ccfg.Token = token
 	for _, m := range mods {

@@ -36,6 +36,8 @@ type Record struct {
 	DurationMS    float64 `json:"duration_ms"`
 	ClientName    string  `json:"client_name,omitempty"`
 	ClientVersion string  `json:"client_version,omitempty"`
+	Caller        string  `json:"caller,omitempty"`       // the --callers entry or OAuth subject
+	TallyfyUser   string  `json:"tallyfy_user,omitempty"` // that caller's Tallyfy user
 	Session       string  `json:"session,omitempty"`
 	Transport     string  `json:"transport,omitempty"`
 }
@@ -175,7 +177,7 @@ func clientInfo(ctx context.Context) (name, version string) {
 // record builds the audit record of a call as it stands.
 func (ts *Toolset) record(ctx context.Context, c *call) Record {
 	rec := Record{
-		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.client.OrgID(),
+		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.clientFor(ctx).OrgID(),
 		ResourceType: string(c.res.kind), ResourceID: c.id, Outcome: c.outcome, Detail: c.errDetail,
 		Confirmation: c.confirm, ConfirmMode: string(ts.opts.Confirm),
 		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
@@ -184,6 +186,9 @@ func (ts *Toolset) record(ctx context.Context, c *call) Record {
 		rec.ResourceName = c.entity.Name
 	}
 	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
+	if who, ok := CallerFrom(ctx); ok {
+		rec.Caller, rec.TallyfyUser = who.Name, who.TallyfyUser
+	}
 	if c.err != nil {
 		var ae *tallyfy.APIError
 		var re *tallyfy.ResponseError
@@ -269,6 +274,7 @@ func (ts *Toolset) recordRefused(ctx context.Context, tool, id, detail string) {
 	if !ok || t.Tier == TierRead {
 		return
 	}
-	c := &call{tool: t, res: resources[t.Kind], id: id, started: ts.now(), outcome: "refused", errDetail: detail}
+	c := &call{tool: t, res: resources[t.Kind], id: id, started: ts.now(), outcome: "refused", errDetail: detail,
+		client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
 	ts.finish(ctx, c, mcp.NewToolResultError(detail))
 }

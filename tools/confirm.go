@@ -11,8 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 )
 
 // claims is what a confirm_token (and an elicitation's request state) is sealed to.
@@ -28,20 +29,24 @@ type claims struct {
 	Purpose string `json:"p"` // "token" or "elicit": one cannot stand in for the other
 }
 
-// sealer mints and checks HMAC-sealed confirmation tokens with a key that lives only in this
-// process, and remembers used ones so each works once.
+// sealer mints and checks HMAC-sealed confirmation tokens, and records used ones in the shared
+// store so each works once. With no configured keys the key lives only in this process; with
+// --confirm-key-file every replica seals with the same first key and accepts all of them (so a
+// key can be rotated without refusing tokens minted a moment before).
 type sealer struct {
-	key  []byte
-	mu   sync.Mutex
-	used map[string]int64 // nonce -> expiry
+	keys  [][]byte
+	store state.Store
 }
 
-func newSealer() (*sealer, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("tools: no randomness for the confirmation key: %w", err)
+func newSealer(keys [][]byte, store state.Store) (*sealer, error) {
+	if len(keys) == 0 {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("tools: no randomness for the confirmation key: %w", err)
+		}
+		keys = [][]byte{key}
 	}
-	return &sealer{key: key, used: map[string]int64{}}, nil
+	return &sealer{keys: keys, store: store}, nil
 }
 
 func fingerprintHash(fp string) string {
@@ -57,8 +62,8 @@ func newNonce() string {
 
 const tokenPrefix = "tcf1."
 
-func (s *sealer) mac(payload string) string {
-	m := hmac.New(sha256.New, s.key)
+func mac(key []byte, payload string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -67,13 +72,13 @@ func (s *sealer) mac(payload string) string {
 func (s *sealer) seal(c claims) string {
 	b, _ := json.Marshal(c)
 	payload := base64.RawURLEncoding.EncodeToString(b)
-	return tokenPrefix + payload + "." + s.mac(payload)
+	return tokenPrefix + payload + "." + mac(s.keys[0], payload)
 }
 
 // Token failures, each with what the agent should do.
 var (
 	errTokenMalformed = errors.New("confirm_token is not a token this server issued")
-	errTokenForged    = errors.New("confirm_token was altered, or was issued by another server process (tokens do not survive a restart)")
+	errTokenForged    = errors.New("confirm_token was altered, or was issued by another server process that does not share this one's key (--confirm-key-file; without it tokens do not survive a restart)")
 	errTokenExpired   = errors.New("confirm_token has expired")
 	errTokenUsed      = errors.New("confirm_token was already used: each works once")
 	errTokenForeign   = errors.New("confirm_token was issued for a different item, tool, organization, session or caller")
@@ -86,11 +91,15 @@ func (s *sealer) open(token string, now time.Time) (claims, error) {
 	if !ok || len(token) > 1024 {
 		return c, errTokenMalformed
 	}
-	payload, mac, ok := strings.Cut(rest, ".")
-	if !ok || payload == "" || mac == "" {
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok || payload == "" || sig == "" {
 		return c, errTokenMalformed
 	}
-	if !hmac.Equal([]byte(mac), []byte(s.mac(payload))) {
+	sealedHere := false
+	for _, k := range s.keys {
+		sealedHere = hmac.Equal([]byte(sig), []byte(mac(k, payload))) || sealedHere
+	}
+	if !sealedHere {
 		return c, errTokenForged
 	}
 	b, err := base64.RawURLEncoding.DecodeString(payload)
@@ -120,29 +129,30 @@ func WithBearerHash(ctx context.Context, sum [32]byte) context.Context {
 // callerBinding is what a confirmation is bound to besides the session: the accepted bearer's
 // hash (HTTP with --auth-token) and the client's declared name, hashed together so that the
 // token stays short whatever the name. A different bearer or client name cannot redeem it.
-func callerBinding(ctx context.Context) string {
+//
+// With replicas sharing state (withClient false) the client name is left out: an older
+// client's name is known only on the replica that saw its initialize, and its caller may
+// confirm through any replica.
+func callerBinding(ctx context.Context, withClient bool) string {
 	m := sha256.New()
-	if sum, ok := ctx.Value(bearerKey{}).([32]byte); ok {
+	if who, ok := CallerFrom(ctx); ok && who.Binding != "" {
+		// A named caller (--callers entry, OAuth subject): stable across their token's
+		// rotation or refresh, which the bearer hash is not.
+		m.Write([]byte("caller\x00" + who.Binding))
+	} else if sum, ok := ctx.Value(bearerKey{}).([32]byte); ok {
 		m.Write([]byte("bearer\x00"))
 		m.Write(sum[:])
 	}
-	name, _ := clientInfo(ctx)
-	m.Write([]byte("\x00client\x00" + name))
+	if withClient {
+		name, _ := clientInfo(ctx)
+		m.Write([]byte("\x00client\x00" + name))
+	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
 
-// consume marks a nonce used; false if it already was.
-func (s *sealer) consume(c claims, now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for n, exp := range s.used { // forget what has expired anyway: bounded memory
-		if now.Unix() >= exp {
-			delete(s.used, n)
-		}
-	}
-	if _, dup := s.used[c.Nonce]; dup {
-		return false
-	}
-	s.used[c.Nonce] = c.Exp
-	return true
+// consume marks a nonce used until the token expires (later it is refused as expired anyway);
+// false if it already was, on any replica sharing the store. An error means the store did not
+// answer: the caller must refuse (fail closed).
+func (s *sealer) consume(ctx context.Context, c claims, now time.Time) (bool, error) {
+	return s.store.UseOnce(ctx, "confirm:"+c.Nonce, time.Unix(c.Exp, 0).Sub(now)+time.Second)
 }

@@ -32,7 +32,7 @@ func (ts *Toolset) delete(ctx context.Context, req mcp.CallToolRequest, c *call)
 	if refusal := ts.budgetRefusal(ctx, c); refusal != nil {
 		return ts.finish(ctx, c, refusal)
 	}
-	e, err := ts.client.Lookup(ctx, c.res.kind, id)
+	e, err := c.client.Lookup(ctx, c.res.kind, id)
 	if err != nil {
 		return ts.finish(ctx, c, failure(c, err))
 	}
@@ -77,8 +77,8 @@ func sessionID(ctx context.Context) string {
 }
 
 func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, purpose string, ttl time.Duration) claims {
-	return claims{Org: ts.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: fingerprintHash(e.Fingerprint()),
-		Session: sessionID(ctx), Caller: callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
+	return claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: fingerprintHash(e.Fingerprint()),
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
 }
 
 func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
@@ -106,7 +106,7 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 		return mcp.NewToolResultError("Nothing was deleted: this server takes confirmation only from the person (--confirm elicit), not a confirm_token. Call again without confirm_token.")
 	}
 	cl, err := ts.seal.open(token, ts.now())
-	if err == nil && !cl.matches(ts.client.OrgID(), c.tool.Name, e.ID, sessionID(ctx), callerBinding(ctx), "token") {
+	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), "token") {
 		err = errTokenForeign
 	}
 	if err == nil && cl.FP != fingerprintHash(e.Fingerprint()) {
@@ -189,7 +189,7 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) *mcp.C
 		return ts.finish(ctx, c, cancelled(c, e, "Nothing was deleted: "+why+". Ask the person whether they still want it deleted, then call again."))
 	}
 	// Re-read: the person may have taken a while.
-	now, err := ts.client.Lookup(ctx, c.res.kind, e.ID)
+	now, err := c.client.Lookup(ctx, c.res.kind, e.ID)
 	if err != nil {
 		return ts.finish(ctx, c, failure(c, err))
 	}
@@ -201,7 +201,7 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) *mcp.C
 func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) *mcp.CallToolResult {
 	c.confirm = "elicitation"
 	cl, err := ts.seal.open(state, ts.now())
-	if err == nil && !cl.matches(ts.client.OrgID(), c.tool.Name, e.ID, sessionID(ctx), callerBinding(ctx), "elicit") {
+	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), "elicit") {
 		err = errTokenForeign
 	}
 	if err != nil {
@@ -246,7 +246,15 @@ func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity,
 	if refused != nil {
 		return refused
 	}
-	if cl != nil && !ts.seal.consume(*cl, ts.now()) {
+	fresh := true
+	if cl != nil {
+		var err error
+		if fresh, err = ts.seal.consume(ctx, *cl, ts.now()); err != nil {
+			release()
+			return storeRefusal(c, err)
+		}
+	}
+	if !fresh {
 		release()
 		if c.confirm == "elicitation" {
 			c.outcome, c.errDetail = "refused", errTokenUsed.Error()
@@ -258,14 +266,14 @@ func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity,
 		release()
 		return refused
 	}
-	err := c.res.doDelete(ctx, ts.client, e.ID)
+	err := c.res.doDelete(ctx, c.client, e.ID)
 	if err != nil && !ambiguous(err) {
 		release()
 		return failure(c, err)
 	}
 	if err != nil {
 		c.err = err
-		_, lerr := ts.client.Lookup(context.WithoutCancel(ctx), c.res.kind, e.ID)
+		_, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, e.ID)
 		switch {
 		case tallyfy.IsNotFound(lerr):
 			// Gone: the delete went through though its answer was lost.

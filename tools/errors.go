@@ -86,6 +86,10 @@ func explain(c *call, err error) string {
 	switch {
 	case ae.Status == http.StatusUnauthorized:
 		return "Tallyfy rejected the access token (401 Unauthorized): it is invalid, expired or was revoked." + ref + " " + tokenHelp
+	case ae.Status == http.StatusForbidden && c.tool.Tier == TierPermanent && c.caller != "":
+		// A callers entry acts with that person's own token: no server setting can fix this.
+		return fmt.Sprintf("Tallyfy refused (403 Forbidden): %s%s. Permanent deletes need a Tallyfy administrator, and the Tallyfy user of caller %q is not one: ask a Tallyfy admin to do it.%s",
+			ae.Message, ref, c.caller, nothing)
 	case ae.Status == http.StatusForbidden && c.tool.Tier == TierPermanent:
 		return fmt.Sprintf("Tallyfy refused (403 Forbidden): %s%s. Permanent deletes need a Tallyfy administrator: ask an admin to do it, or to run this server with an admin's token.%s",
 			ae.Message, ref, nothing)

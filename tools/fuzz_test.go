@@ -13,13 +13,14 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
 // FuzzConfirmToken: no input panics the token parser, and only a token this sealer made for
 // exactly these claims opens.
 func FuzzConfirmToken(f *testing.F) {
-	s, err := newSealer()
+	s, err := newSealer(nil, state.NewMemory())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -43,8 +44,8 @@ func FuzzConfirmToken(f *testing.F) {
 // (json key order is fixed, so the only valid token for c is seal(c)).
 func sameSeal(s *sealer, c claims, token string) bool {
 	rest := strings.TrimPrefix(token, tokenPrefix)
-	payload, mac, _ := strings.Cut(rest, ".")
-	return mac == s.mac(payload)
+	payload, sig, _ := strings.Cut(rest, ".")
+	return sig == mac(s.keys[0], payload)
 }
 
 var allowedPath = regexp.MustCompile(`^/organizations/[a-f0-9]{32}/(tasks|runs|checklists)(/[a-f0-9]{32}(/(delete|restore|activate))?)?$`)

@@ -30,7 +30,7 @@ func (ts *Toolset) get(ctx context.Context, req mcp.CallToolRequest, c *call) *m
 		return bad
 	}
 	c.id = id
-	result, text, _, err := c.res.find(ctx, ts.client, id)
+	result, text, _, err := c.res.find(ctx, c.client, id)
 	if err != nil {
 		return failure(c, err)
 	}
@@ -57,7 +57,7 @@ func (ts *Toolset) list(ctx context.Context, req mcp.CallToolRequest, c *call) *
 	if opts.Page < 0 {
 		return invalidArgument("page", "must be 1 or more")
 	}
-	result, text, err := c.res.list(ctx, ts.client, opts)
+	result, text, err := c.res.list(ctx, c.client, opts)
 	if err != nil {
 		return failure(c, err)
 	}
@@ -78,7 +78,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, req mcp.CallToolRequest, c *ca
 			return ts.finish(ctx, c, refusal)
 		}
 	}
-	e, err := ts.client.Lookup(ctx, c.res.kind, id)
+	e, err := c.client.Lookup(ctx, c.res.kind, id)
 	if err != nil {
 		return ts.finish(ctx, c, failure(c, err))
 	}
@@ -97,11 +97,11 @@ func (ts *Toolset) lifecycle(ctx context.Context, req mcp.CallToolRequest, c *ca
 	if refused := ts.intend(ctx, c); refused != nil {
 		return ts.finish(ctx, c, refused)
 	}
-	after, err := do(ctx, ts.client, id)
+	after, err := do(ctx, c.client, id)
 	if err != nil {
 		// The change may have gone through though its answer was lost (or a retry met the
 		// result of an earlier attempt): look again before calling it a failure.
-		now, lerr := ts.client.Lookup(context.WithoutCancel(ctx), c.res.kind, id)
+		now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, id)
 		if lerr == nil && now.Archived != archive && tallyfy.IsNotFound(err) {
 			// The item exists, so this 404 means it changed under us (someone archived or
 			// restored it at the same moment): say so rather than "not found".

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
@@ -91,11 +92,11 @@ func policyRefusal(t Tool, p Policy) *mcp.CallToolResult {
 }
 
 func (ts *Toolset) protectedRefusal(c *call) *mcp.CallToolResult {
-	if !ts.policy.Protected(c.id) {
+	if !c.policy.Protected(c.id) {
 		return nil
 	}
 	c.outcome, c.errDetail = "refused", "protected"
-	return mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT): no tool may archive or permanently delete it. Nothing was changed.",
+	return mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT, or the caller's own cap): no tool may archive or permanently delete it. Nothing was changed.",
 		capital(c.res.noun), c.id))
 }
 
@@ -122,6 +123,9 @@ func (ts *Toolset) takeBudget(ctx context.Context, c *call) (release func(), ref
 // budgetAnswer turns a budget's refusal or failure into the call's result (nil: allowed).
 func (ts *Toolset) budgetAnswer(c *call, refusal *BudgetRefusal, err error) *mcp.CallToolResult {
 	switch {
+	case err != nil && state.IsUnavailable(err):
+		ts.log.Error("shared state store unavailable: permanent deletes refused", "err", err)
+		return storeRefusal(c, err)
 	case err != nil:
 		c.outcome, c.errDetail = "refused", "delete budget unavailable"
 		ts.log.Error("delete budget unavailable", "err", err)
@@ -136,4 +140,12 @@ func (ts *Toolset) budgetAnswer(c *call, refusal *BudgetRefusal, err error) *mcp
 	now := ts.now()
 	return mcp.NewToolResultError(fmt.Sprintf("The delete budget of %d permanent deletes per hour (--max-deletes-per-hour) is spent: nothing was deleted. The next delete is allowed from %s (in %s).",
 		refusal.Limit, refusal.FreeAt.UTC().Format(time.RFC3339), max(refusal.FreeAt.Sub(now), 0).Round(time.Second)))
+}
+
+// storeRefusal answers a permanent delete when the shared state store (--state) did not
+// answer: without it, neither single use of confirmations nor the delete budget can be
+// enforced across replicas, so deletes are refused (fail closed); everything else goes on.
+func storeRefusal(c *call, err error) *mcp.CallToolResult {
+	c.outcome, c.errDetail = "refused", clip("shared state unavailable: "+err.Error(), 300)
+	return mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it).")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
@@ -43,8 +44,14 @@ type Options struct {
 	// ElicitTimeout bounds how long the server waits for the person to answer; default 3 minutes.
 	ElicitTimeout time.Duration
 	Audit         Recorder // default: records go to Logger
-	// Budget caps permanent deletes; default: an in-process budget of Policy.MaxDeletesPerHour
-	// per hour. A shared deployment passes one kept in its shared store.
+	// State is what replicas share: used confirmations and, unless Budget is set, the delete
+	// budget. Default: this process only (state.NewMemory).
+	State state.Store
+	// ConfirmKeys seal confirm tokens and elicitation state: the first seals, all are accepted.
+	// Every replica sharing State must have the same keys. Default: a random key per process.
+	ConfirmKeys [][]byte
+	// Budget caps permanent deletes; default: Policy.MaxDeletesPerHour per hour, kept in
+	// State when that is shared, else in this process.
 	Budget DeleteBudget
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -89,6 +96,13 @@ func New(opts Options) (*Toolset, error) {
 		return nil, err
 	}
 	opts.Policy.Protect = protect
+	if opts.State == nil {
+		opts.State = state.NewMemory()
+	}
+	if opts.Budget == nil && opts.State.Kind() != "memory" {
+		// One window per organization: every replica serving the org shares it.
+		opts.Budget = NewStoreBudget(opts.State, "deletes:"+opts.Client.OrgID(), opts.Policy.MaxDeletesPerHour, time.Hour)
+	}
 	if opts.Budget == nil {
 		opts.Budget = NewMemoryBudget(opts.Policy.MaxDeletesPerHour, time.Hour)
 	}
@@ -107,7 +121,7 @@ func New(opts Options) (*Toolset, error) {
 	if opts.Audit == nil {
 		opts.Audit = LogRecorder{Logger: opts.Logger}
 	}
-	seal, err := newSealer()
+	seal, err := newSealer(opts.ConfirmKeys, opts.State)
 	if err != nil {
 		return nil, err
 	}
@@ -150,12 +164,13 @@ func (ts *Toolset) ServerTools() []server.ServerTool {
 	return out
 }
 
-// Filter is the server's tool filter: it hides what the policy does not allow, for both
-// tools/list and tools/call.
-func (ts *Toolset) Filter(_ context.Context, in []mcp.Tool) []mcp.Tool {
+// Filter is the server's tool filter: it hides what the policy (narrowed by the caller's cap)
+// does not allow, for both tools/list and tools/call.
+func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
+	p := ts.policyFor(ctx)
 	out := in[:0:0]
 	for _, t := range in {
-		if row, ok := ByName(t.Name); ok && ts.policy.Allows(row) {
+		if row, ok := ByName(t.Name); ok && p.Allows(row) {
 			out = append(out, t)
 		}
 	}
@@ -179,9 +194,15 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 		panic("tools: no handler for verb " + t.Verb)
 	}
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		c := &call{tool: t, res: r, started: ts.now()}
+		c := &call{tool: t, res: r, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
+		if who, ok := CallerFrom(ctx); ok {
+			c.caller = who.Name
+		}
 		if !ts.policy.Allows(t) {
 			return ts.finish(ctx, c, policyRefusal(t, ts.policy)), nil
+		}
+		if !c.policy.Allows(t) {
+			return ts.finish(ctx, c, capRefusal(ctx, t)), nil
 		}
 		return h(ctx, req, c), nil
 	}
@@ -189,6 +210,9 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 
 // call carries what one tool call learned, for its result and its audit record.
 type call struct {
+	client    *tallyfy.Client // the caller's own, or the server's
+	policy    Policy          // the server's, narrowed by the caller's cap
+	caller    string          // the caller's name ("" without a callers entry or OAuth subject)
 	tool      Tool
 	res       *resource
 	started   time.Time

@@ -1,0 +1,118 @@
+package docs
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/server"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+func knownFlag(name string) bool {
+	return slices.ContainsFunc(server.Options, func(o server.Option) bool { return o.Name == name })
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestDeployGuideFlagsExist: every --flag and every MCP_/TALLYFY_ variable that the deployment
+// guide names is one the server has.
+func TestDeployGuideFlagsExist(t *testing.T) {
+	guide := read(t, "../../docs/deploy.md")
+	flags := regexp.MustCompile("(?:^|[\\s`(])--([a-z][a-z0-9-]*)").FindAllStringSubmatch(guide, -1)
+	if len(flags) < 8 {
+		t.Fatalf("found only %d flags in the guide: the pattern is wrong", len(flags))
+	}
+	for _, m := range flags {
+		if !knownFlag(m[1]) {
+			t.Errorf("docs/deploy.md uses --%s, which the server does not have", m[1])
+		}
+	}
+	for _, v := range regexp.MustCompile(`\b(?:MCP|TALLYFY)_[A-Z_]+\b`).FindAllString(guide, -1) {
+		if !knownEnv(v) {
+			t.Errorf("docs/deploy.md names the variable %s, which the server does not read", v)
+		}
+	}
+}
+
+// TestDeployComposeCommandParses: each tallyfy-mcp service's command in the compose file is
+// accepted by the server's own flag parser (every flag exists, every value is valid, the flags
+// that go together are together), and the Caddyfile sends traffic to the port they listen on.
+func TestDeployComposeCommandParses(t *testing.T) {
+	var compose struct {
+		Services map[string]struct {
+			Build   any      `yaml:"build"`
+			Command []string `yaml:"command"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(read(t, "../../docs/deploy/compose.yaml")), &compose); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	caddy := read(t, "../../docs/deploy/Caddyfile")
+	servers := 0
+	for name, svc := range compose.Services {
+		if svc.Build == nil {
+			continue
+		}
+		servers++
+		if len(svc.Command) == 0 {
+			t.Fatalf("service %s has no command", name)
+		}
+		cfg, err := server.ParseConfig(svc.Command, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatalf("service %s: the server refuses its command: %v", name, err)
+		}
+		if !cfg.Stateless || cfg.State == "" || cfg.Callers == "" || cfg.Transport != "http" {
+			t.Fatalf("service %s: want --stateless, --state and --callers over http, got %+v", name, cfg)
+		}
+		_, port, _ := strings.Cut(cfg.Addr, ":")
+		if !strings.Contains(caddy, name+":"+port) {
+			t.Errorf("the Caddyfile does not send traffic to %s:%s", name, port)
+		}
+	}
+	if servers < 2 {
+		t.Fatalf("the compose file has %d tallyfy-mcp services, want two replicas", servers)
+	}
+}
+
+// TestDeployCallersExampleLoads: the example callers file is one the server accepts.
+func TestDeployCallersExampleLoads(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"alice-tallyfy", "bob-tallyfy"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("tallyfy-token-"+f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The example points at compose secrets; here they are files in a temporary directory.
+	text := strings.ReplaceAll(read(t, "../../docs/deploy/callers.example.json"), "/run/secrets/", dir+"/")
+	path := filepath.Join(dir, "callers.json")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := server.LoadCallers(path, tallyfy.Config{BaseURL: "https://go.tallyfy.com/api", OrgID: "0123456789abcdef0123456789abcdef"},
+		func(k string) string {
+			if k == "CLEANUP_TALLYFY_TOKEN" {
+				return "cleanup-token"
+			}
+			return ""
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 3 {
+		t.Fatalf("loaded %d callers, want 3", c.Len())
+	}
+}

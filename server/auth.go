@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// refusal is why a request is not let in: its status, WWW-Authenticate challenge and message.
+type refusal struct {
+	status    int
+	challenge string
+	msg       string
+}
+
+func (h *HTTPServer) unauthorized(msg string) *refusal {
+	return &refusal{status: http.StatusUnauthorized, challenge: `Bearer realm="tallyfy-mcp"`, msg: msg}
+}
+
+// authenticate says who sent r, or why they are refused. A nil caller with no refusal means an
+// open loopback server (no caller authentication configured). In order: a --callers token, the
+// --auth-token, an OAuth access token.
+func (h *HTTPServer) authenticate(r *http.Request) (*tools.Caller, *refusal) {
+	app := h.app
+	if !h.hasAuth && app.Callers == nil && app.OAuth == nil {
+		return nil, nil
+	}
+	sum, hasBearer := bearerHash(r)
+	if hasBearer && app.Callers != nil {
+		if c, ok := app.Callers.Match(r.Context(), sum); ok {
+			return &c, nil
+		}
+	}
+	if hasBearer && h.hasAuth && h.authorized(r) {
+		// The single --auth-token caller: confirm tokens are bound to (a hash of) that token,
+		// so a token issued to them is theirs on every replica and nobody else's.
+		return &tools.Caller{Binding: "bearer:" + hex.EncodeToString(h.authHash[:8])}, nil
+	}
+	if app.OAuth != nil {
+		return h.oauthCaller(r, hasBearer)
+	}
+	return nil, h.unauthorized("Unauthorized: send Authorization: Bearer <the server's MCP auth token>")
+}
+
+// oauthCaller validates an OAuth access token, maps its subject (or email) to a --callers
+// entry for their Tallyfy token, and checks the scope a tools/call needs. The OAuth token
+// itself never leaves this function: Tallyfy is called with the caller's Tallyfy token.
+func (h *HTTPServer) oauthCaller(r *http.Request, hasBearer bool) (*tools.Caller, *refusal) {
+	o := h.app.OAuth
+	if !hasBearer {
+		return nil, &refusal{status: http.StatusUnauthorized, challenge: o.challenge("", "", ScopeRead),
+			msg: "Unauthorized: this server needs an OAuth access token; its protected-resource metadata names the authorization server"}
+	}
+	_, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	claims, err := o.validate(r.Context(), strings.TrimSpace(raw))
+	if err != nil {
+		h.app.Logger.Debug("OAuth token refused", "err", err) // never the token itself
+		return nil, &refusal{status: http.StatusUnauthorized, challenge: o.challenge("invalid_token", "the access token is invalid, expired, or not issued for this server", ""),
+			msg: "Unauthorized: the access token is invalid, expired, or not issued for this server (" + o.audience + ")"}
+	}
+	scopes := claims.scopes()
+	scap, ok := scopeCap(scopes)
+	if !ok {
+		return nil, &refusal{status: http.StatusForbidden, challenge: o.challenge("insufficient_scope", "every tool needs "+ScopeRead, ScopeRead),
+			msg: "Forbidden: the access token lacks the scope " + ScopeRead}
+	}
+	if name, ok := calledTool(r, h.app.Config.MaxBodyBytes); ok {
+		if t, known := tools.ByName(name); known && !slices.Contains(scopes, tierScope[t.Tier]) {
+			need := tierScope[t.Tier]
+			return nil, &refusal{status: http.StatusForbidden, challenge: o.challenge("insufficient_scope", name+" needs the scope "+need, need),
+				msg: fmt.Sprintf("Forbidden: %s needs the scope %s, which the access token lacks", name, need)}
+		}
+	}
+	who := tools.Caller{Name: claims.Subject, Binding: "oauth:" + o.issuer + "|" + claims.Subject}
+	if h.app.Callers != nil {
+		entry, ok := h.app.Callers.BySubject(r.Context(), claims.Subject, claims.Email)
+		if !ok {
+			return nil, &refusal{status: http.StatusForbidden, challenge: o.challenge("insufficient_scope", "no caller entry for this subject", ""),
+				msg: "Forbidden: no entry in the server's callers file maps this user (oauth_subject or email) to a Tallyfy token; ask the operator to add one"}
+		}
+		who.Name, who.Client, who.Cap, who.TallyfyUser = entry.Name, entry.Client, entry.Cap, entry.TallyfyUser
+	}
+	if who.Cap != nil {
+		narrowed := who.Cap.Narrow(scap)
+		who.Cap = &narrowed
+	} else {
+		who.Cap = &scap
+	}
+	return &who, nil
+}
+
+// bearerHash is the SHA-256 of the request's bearer token.
+func bearerHash(r *http.Request) ([32]byte, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return [32]byte{}, false
+	}
+	return sha256.Sum256([]byte(strings.TrimSpace(tok))), true
+}
+
+// reloadCallersOnSIGHUP reloads the --callers file on each SIGHUP until ctx ends or the
+// returned stop is called. A bad file is logged and the callers loaded before stay in force.
+func (a *App) reloadCallersOnSIGHUP(ctx context.Context) (stop func()) {
+	if a.Callers == nil {
+		return func() {}
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ch:
+				if err := a.Callers.Reload(); err != nil {
+					a.Logger.Error("SIGHUP: the callers file was not reloaded; the callers loaded before stay in force", "err", err)
+					continue
+				}
+				logCallers(a.Logger, a.Callers, "SIGHUP: callers reloaded")
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}

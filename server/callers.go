@@ -1,0 +1,325 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// CallerEntry is one caller of a shared deployment, as the --callers file (JSON) lists them:
+//
+//	{"callers": [{"name": "alice", "token_sha256": "<sha256 hex of alice's MCP bearer token>",
+//	  "tallyfy_token_env": "ALICE_TALLYFY_TOKEN", "max_tier": "lifecycle"}]}
+//
+// The file holds only a hash of each MCP bearer token, never the token, and only where each
+// caller's own Tallyfy token is found (a file or an environment variable), never that token.
+type CallerEntry struct {
+	Name string `json:"name"`
+	// TokenSHA256 is the hex SHA-256 of the caller's MCP bearer token (printf %s "$TOKEN" | sha256sum).
+	TokenSHA256 string `json:"token_sha256"`
+	// Where the caller's own Tallyfy token comes from: exactly one of the two.
+	TallyfyTokenFile string `json:"tallyfy_token_file,omitempty"`
+	TallyfyTokenEnv  string `json:"tallyfy_token_env,omitempty"`
+	// OrgID is the caller's Tallyfy organization; default the server's --org-id.
+	OrgID string `json:"org_id,omitempty"`
+	// Subject and Email map an OAuth access token's sub or email claim to this entry.
+	Subject string `json:"oauth_subject,omitempty"`
+	Email   string `json:"email,omitempty"`
+	// The caller's policy cap; the server's flags cap every caller on top.
+	MaxTier      string   `json:"max_tier,omitempty"` // read, lifecycle or permanent (default)
+	Tools        []string `json:"tools,omitempty"`
+	ExcludeTools []string `json:"exclude_tools,omitempty"`
+	Protect      []string `json:"protect,omitempty"`
+}
+
+// callerFile is the file's shape.
+type callerFile struct {
+	Callers []json.RawMessage `json:"callers"`
+}
+
+// knownCaller is a loaded entry: its token hash, and the tools.Caller requests act as.
+type knownCaller struct {
+	hash   [32]byte
+	entry  CallerEntry
+	caller tools.Caller
+	who    *tallyfyUser
+}
+
+// tallyfyUser is the caller's Tallyfy user, looked up once (GET /me, as check does) on their
+// first request, for audit records. A failed look-up is tried again at most once a minute.
+type tallyfyUser struct {
+	mu    sync.Mutex
+	user  string
+	tried time.Time
+}
+
+// identify fills in the caller's Tallyfy user, looking it up if it is not known yet.
+func (k *knownCaller) identify(ctx context.Context, c *tools.Caller) {
+	k.who.mu.Lock()
+	defer k.who.mu.Unlock()
+	if k.who.user == "" && (k.who.tried.IsZero() || time.Since(k.who.tried) > time.Minute) {
+		k.who.tried = time.Now()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if me, err := k.caller.Client.GetMe(ctx); err == nil {
+			k.who.user = me.Email + " (id " + me.ID + ")"
+			if me.Email == "" {
+				k.who.user = "id " + me.ID
+			}
+		}
+	}
+	c.TallyfyUser = k.who.user
+}
+
+// Callers is the loaded --callers file. Reload swaps it whole (SIGHUP): a request sees either
+// the old file or the new one, and a bad new file leaves the old one in force.
+type Callers struct {
+	path   string
+	base   tallyfy.Config // the server's Tallyfy settings; each caller adds token and org
+	getenv func(string) string
+	cur    atomic.Pointer[[]knownCaller]
+}
+
+var callerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$`)
+
+// LoadCallers reads and checks the file; any error names the entry, its line and the reason.
+func LoadCallers(path string, base tallyfy.Config, getenv func(string) string) (*Callers, error) {
+	c := &Callers{path: path, base: base, getenv: getenv}
+	if err := c.Reload(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Reload reads the file again; on error the callers loaded before stay in force.
+func (c *Callers) Reload() error {
+	data, err := os.ReadFile(c.path)
+	if err != nil {
+		return fmt.Errorf("--callers: %w", err)
+	}
+	loaded, err := parseCallers(c.path, data, c.base, c.getenv)
+	if err != nil {
+		return err
+	}
+	c.cur.Store(&loaded)
+	return nil
+}
+
+// Len is how many callers are loaded.
+func (c *Callers) Len() int { return len(*c.cur.Load()) }
+
+// Match finds the caller whose token hashes to sum. Every entry is compared, in constant time,
+// so the time taken tells nothing about which entry (or how much of a hash) matched. The
+// caller's Tallyfy user is looked up on their first request.
+func (c *Callers) Match(ctx context.Context, sum [32]byte) (tools.Caller, bool) {
+	var found *knownCaller
+	list := *c.cur.Load()
+	for i := range list {
+		if subtle.ConstantTimeCompare(sum[:], list[i].hash[:]) == 1 {
+			found = &list[i]
+		}
+	}
+	if found == nil {
+		return tools.Caller{}, false
+	}
+	who := found.caller
+	found.identify(ctx, &who)
+	return who, true
+}
+
+// BySubject finds the entry an OAuth token's subject or email maps to.
+func (c *Callers) BySubject(ctx context.Context, sub, email string) (tools.Caller, bool) {
+	list := *c.cur.Load()
+	for i, k := range list {
+		if (sub != "" && k.entry.Subject == sub) || (email != "" && strings.EqualFold(k.entry.Email, email)) {
+			who := k.caller
+			list[i].identify(ctx, &who)
+			return who, true
+		}
+	}
+	return tools.Caller{}, false
+}
+
+// lineOf is the 1-based line of byte offset off in data.
+func lineOf(data []byte, off int64) int {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	return bytes.Count(data[:off], []byte("\n")) + 1
+}
+
+func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(string) string) ([]knownCaller, error) {
+	fail := func(line int, format string, a ...any) error {
+		return fmt.Errorf("--callers %s, line %d: %s", path, line, fmt.Sprintf(format, a...))
+	}
+	// Walk the tokens to know where each entry starts, for messages that name its line.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	syntax := func(err error) error {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fail(lineOf(data, se.Offset), "not valid JSON: %v", err)
+		case errors.As(err, &te):
+			return fail(lineOf(data, te.Offset), "%v", err)
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return fail(lineOf(data, int64(len(data))), "the file ends early: want {\"callers\": [ … ]}")
+		}
+		return fail(lineOf(data, dec.InputOffset()), "%v", err)
+	}
+	expect := func(want json.Delim) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return syntax(err)
+		}
+		if d, ok := tok.(json.Delim); !ok || d != want {
+			return fail(lineOf(data, dec.InputOffset()), "want {\"callers\": [ … ]}")
+		}
+		return nil
+	}
+	if err := expect('{'); err != nil {
+		return nil, err
+	}
+	var out []knownCaller
+	seenCallers := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntax(err)
+		}
+		if tok != "callers" {
+			return nil, fail(lineOf(data, dec.InputOffset()), "unknown key %q: the file holds only \"callers\"", tok)
+		}
+		seenCallers = true
+		if err := expect('['); err != nil {
+			return nil, err
+		}
+		names, hashes := map[string]bool{}, map[[32]byte]string{}
+		for n := 1; dec.More(); n++ {
+			start := dec.InputOffset()
+			for start < int64(len(data)) && strings.ContainsRune(" \t\r\n,", rune(data[start])) {
+				start++
+			}
+			line := lineOf(data, start)
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, syntax(err)
+			}
+			var e CallerEntry
+			ed := json.NewDecoder(bytes.NewReader(raw))
+			ed.DisallowUnknownFields() // a misspelt key (e.g. "exclude_tool") must not silently widen a cap
+			if err := ed.Decode(&e); err != nil {
+				return nil, fail(line, "entry %d: %v", n, err)
+			}
+			k, err := checkCaller(e, base, getenv)
+			if err != nil {
+				label := fmt.Sprintf("entry %d", n)
+				if e.Name != "" {
+					label += fmt.Sprintf(" (%q)", e.Name)
+				}
+				return nil, fail(line, "%s: %v", label, err)
+			}
+			if names[e.Name] {
+				return nil, fail(line, "entry %d: the name %q is used twice", n, e.Name)
+			}
+			if other, dup := hashes[k.hash]; dup {
+				return nil, fail(line, "entry %d (%q): the same token_sha256 as %q: each caller needs their own token", n, e.Name, other)
+			}
+			names[e.Name], hashes[k.hash] = true, e.Name
+			out = append(out, k)
+		}
+		if err := expect(']'); err != nil {
+			return nil, err
+		}
+	}
+	if err := expect('}'); err != nil {
+		return nil, err
+	}
+	if !seenCallers || len(out) == 0 {
+		return nil, fail(1, "no callers: want {\"callers\": [{\"name\": …, \"token_sha256\": …, \"tallyfy_token_env\": …}]}")
+	}
+	return out, nil
+}
+
+// checkCaller validates one entry and builds its Tallyfy client.
+func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string) (knownCaller, error) {
+	k := knownCaller{entry: e, who: &tallyfyUser{}}
+	if !callerName.MatchString(e.Name) {
+		return k, errors.New(`"name" must be 1 to 64 letters, digits or . _ @ + - (it appears in audit records)`)
+	}
+	h, err := hex.DecodeString(strings.ToLower(e.TokenSHA256))
+	if err != nil || len(h) != sha256.Size {
+		return k, errors.New(`"token_sha256" must be the 64 hex characters of the SHA-256 of their MCP bearer token (printf %s "$TOKEN" | sha256sum), never the token itself`)
+	}
+	copy(k.hash[:], h)
+	var token string
+	switch {
+	case (e.TallyfyTokenFile == "") == (e.TallyfyTokenEnv == ""):
+		return k, errors.New(`give exactly one of "tallyfy_token_file" and "tallyfy_token_env": where their own Tallyfy token is`)
+	case e.TallyfyTokenFile != "":
+		b, err := os.ReadFile(e.TallyfyTokenFile)
+		if err != nil {
+			return k, fmt.Errorf("reading their Tallyfy token: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); token == "" {
+			return k, fmt.Errorf("their Tallyfy token file %s is empty", e.TallyfyTokenFile)
+		}
+	default:
+		if token = strings.TrimSpace(getenv(e.TallyfyTokenEnv)); token == "" {
+			return k, fmt.Errorf("the environment variable %s (their Tallyfy token) is not set", e.TallyfyTokenEnv)
+		}
+	}
+	var cap tools.Policy
+	switch e.MaxTier {
+	case "", string(tools.TierPermanent):
+	case string(tools.TierLifecycle):
+		cap.DisablePermanentDelete = true
+	case string(tools.TierRead):
+		cap.ReadOnly = true
+	default:
+		return k, fmt.Errorf(`"max_tier" must be read, lifecycle or permanent, not %q`, e.MaxTier)
+	}
+	cap.Tools, cap.ExcludeTools = e.Tools, e.ExcludeTools
+	if err := cap.Validate(); err != nil {
+		return k, err
+	}
+	if cap.Protect, err = tools.NormalizeProtectedIDs(e.Protect); err != nil {
+		return k, fmt.Errorf(`"protect": %w`, err)
+	}
+	cfg := base
+	cfg.Token = token
+	if e.OrgID != "" {
+		cfg.OrgID = e.OrgID
+	}
+	client, err := tallyfy.New(cfg)
+	if err != nil {
+		return k, err
+	}
+	k.caller = tools.Caller{Name: e.Name, Binding: "callers:" + e.Name, Client: client, Cap: &cap}
+	return k, nil
+}
+
+// logCallers says how many callers are loaded, never their hashes or token sources' contents.
+func logCallers(logger *slog.Logger, c *Callers, what string) {
+	names := make([]string, 0, c.Len())
+	for _, k := range *c.cur.Load() {
+		names = append(names, k.entry.Name)
+	}
+	logger.Info(what, "callers", len(names), "names", strings.Join(names, ","))
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mcpserver "github.com/mark3labs/mcp-go/server"
+)
+
+// sharedSessionLifetime is how long a signed session id (several replicas) stays valid; the
+// client then initializes again.
+const sharedSessionLifetime = 24 * time.Hour
+
+// sessionOptions chooses how streamable HTTP keeps sessions (older protocols; 2026-07-28
+// requests have none):
+//   - --stateless: none at all, so any replica answers any request; the legacy GET stream is
+//     off (every stream would share one session), and older clients confirm deletes with a
+//     confirm_token; 2026-07-28 clients get the question in the tool result, whose sealed state
+//     any replica can check.
+//   - --state shared, not stateless: ids signed with the shared key, bound to the caller, with
+//     an expiry, so any replica accepts them; a question to an older client could be answered
+//     through another replica, so those confirm with a token (see canAsk).
+//   - otherwise: kept in this process; an id it never issued gets 404.
+func (h *HTTPServer) sessionOptions() []mcpserver.StreamableHTTPOption {
+	cfg := h.app.Config
+	switch {
+	case cfg.Stateless:
+		return []mcpserver.StreamableHTTPOption{mcpserver.WithStateLess(true), mcpserver.WithDisableStreaming(true)}
+	case h.sharedSessions():
+		return []mcpserver.StreamableHTTPOption{mcpserver.WithSessionIdManagerResolver(&signedSessionResolver{h: h, ended: &sync.Map{}})}
+	}
+	return []mcpserver.StreamableHTTPOption{mcpserver.WithStateful(true)}
+}
+
+// sharedSessions reports whether session ids are signed for every replica.
+func (h *HTTPServer) sharedSessions() bool {
+	st := h.app.State
+	return !h.app.Config.Stateless && st != nil && st.Kind() != "memory" && len(h.app.keys) > 0
+}
+
+// canAsk reports whether a question (elicitation) can travel to an older client on streamable
+// HTTP: only when its answer is sure to come back to this replica.
+func (h *HTTPServer) canAsk() bool { return !h.app.Config.Stateless && !h.sharedSessions() }
+
+// signedSessionResolver gives each request a session id manager bound to its caller.
+type signedSessionResolver struct {
+	h     *HTTPServer
+	ended *sync.Map // ids terminated through this replica (DELETE /mcp)
+}
+
+func (s *signedSessionResolver) ResolveSessionIdManager(r *http.Request) mcpserver.SessionIdManager {
+	who := ""
+	if r != nil {
+		who = s.h.callerKey(r)
+	}
+	return &signedSessions{keys: s.h.app.keys, who: who, ended: s.ended, check: r != nil}
+}
+
+// signedSessions mints and checks ids "mcp-session-<expiry>.<nonce>.<mac>", the MAC over the
+// caller and the rest with the first shared key (any key checks).
+type signedSessions struct {
+	keys  [][]byte
+	who   string
+	ended *sync.Map
+	check bool // false for the idle sweeper, which has no request: it only ends sessions
+}
+
+const sessionPrefix = "mcp-session-"
+
+func (m *signedSessions) mac(key []byte, payload string) string {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte("session\x00" + m.who + "\x00" + payload)) // never interchangeable with a confirm token
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+func (m *signedSessions) Generate() string {
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce)
+	payload := strconv.FormatInt(time.Now().Add(sharedSessionLifetime).Unix(), 10) + "." + hex.EncodeToString(nonce)
+	return sessionPrefix + payload + "." + m.mac(m.keys[0], payload)
+}
+
+var errSessionID = errors.New("session id not issued to this caller, or expired")
+
+func (m *signedSessions) Validate(id string) (bool, error) {
+	rest, ok := strings.CutPrefix(id, sessionPrefix)
+	i := strings.LastIndexByte(rest, '.')
+	if !ok || i < 0 || len(id) > 200 {
+		return false, errSessionID
+	}
+	payload, sig := rest[:i], rest[i+1:]
+	good := false
+	for _, k := range m.keys {
+		good = hmac.Equal([]byte(sig), []byte(m.mac(k, payload))) || good
+	}
+	if m.check && (!good || time.Now().Unix() >= sessionExpiry(id)) {
+		return false, errSessionID
+	}
+	_, ended := m.ended.Load(id)
+	return ended, nil
+}
+
+func (m *signedSessions) Terminate(id string) (bool, error) {
+	if _, err := m.Validate(id); err != nil {
+		return false, err
+	}
+	now := time.Now().Unix()
+	m.ended.Range(func(k, exp any) bool { // forget ids that have expired anyway: bounded memory
+		if exp.(int64) <= now {
+			m.ended.Delete(k)
+		}
+		return true
+	})
+	m.ended.Store(id, sessionExpiry(id))
+	return false, nil
+}
+
+// sessionExpiry is the expiry (unix seconds) an id carries; 0 when it has none.
+func sessionExpiry(id string) int64 {
+	rest, _ := strings.CutPrefix(id, sessionPrefix)
+	exp, _ := strconv.ParseInt(strings.SplitN(rest, ".", 2)[0], 10, 64)
+	return exp
+}

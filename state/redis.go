@@ -1,0 +1,182 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis keeps the shared state in Redis, so that every replica pointed at the same database
+// agrees: a nonce is used once across all of them, and the delete window is one window.
+type Redis struct {
+	rdb    *redis.Client
+	prefix string
+	// timeout bounds each operation: an unreachable store must fail fast (and closed), not
+	// hold a tool call until its own deadline.
+	timeout time.Duration
+}
+
+// keyPrefix namespaces every key, so one Redis can serve other applications too.
+const keyPrefix = "tallyfy-mcp:"
+
+// NewRedis connects lazily to the Redis a redis:// or rediss:// URL names
+// (redis://[user:password@]host:port/db). It does not fail when Redis is down: the store
+// reports that on each call and through Health.
+func NewRedis(rawURL string) (*Redis, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// go-redis's messages do not echo the URL, so no password reaches the log.
+		return nil, fmt.Errorf("--state: %v (want redis://host:port/db)", err)
+	}
+	opt.DialTimeout = 2 * time.Second
+	opt.ReadTimeout = time.Second
+	opt.WriteTimeout = time.Second
+	opt.MaxRetries = 1
+	opt.DisableIdentity = true // CLIENT SETINFO is noise on older servers
+	quietOnce.Do(func() { redis.SetLogger(quietLogger{}) })
+	return &Redis{rdb: redis.NewClient(opt), prefix: keyPrefix, timeout: 2 * time.Second}, nil
+}
+
+// quietLogger drops go-redis's own log lines (it writes them to stderr, one per failed dial):
+// every failure already reaches the caller as an error, and /healthz reports the store.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once
+
+func (r *Redis) Kind() string { return "redis" }
+func (r *Redis) Close() error { return r.rdb.Close() }
+
+func (r *Redis) Health(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return unreachable(r.rdb.Ping(ctx).Err())
+}
+
+// unreachable wraps a Redis failure so callers can say what is wrong without the details of
+// go-redis's errors.
+func unreachable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &UnavailableError{Err: err}
+}
+
+// UnavailableError is a failure to reach the shared store.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string {
+	return "the shared state store (Redis) did not answer: " + e.Err.Error()
+}
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// IsUnavailable reports whether err is a failure to reach the store.
+func IsUnavailable(err error) bool {
+	var u *UnavailableError
+	return errors.As(err, &u)
+}
+
+// UseOnce is SET key 1 NX PX ttl: Redis answers OK to exactly one of any number of callers.
+func (r *Redis) UseOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	err := r.rdb.SetArgs(ctx, r.prefix+"once:"+key, 1, redis.SetArgs{Mode: "NX", TTL: ttl}).Err()
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, redis.Nil): // NX and the key exists
+		return false, nil
+	}
+	return false, unreachable(err)
+}
+
+// The window is a sorted set of units scored by their time in milliseconds. Both scripts run
+// atomically in Redis, so concurrent replicas cannot overspend it.
+//
+// KEYS[1] the set; ARGV now_ms, window_ms, limit, member (take only).
+// Answers {1, 0} when allowed (and, for take, spent), {0, oldest_ms} when full.
+var (
+	takeScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if oldest[2] == nil then return {0, 0} end
+return {0, tonumber(oldest[2])}`)
+	peekScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if oldest[2] == nil then return {0, 0} end
+return {0, tonumber(oldest[2])}`)
+)
+
+func windowAnswer(v any) (ok bool, freeAtMS int64, err error) {
+	a, isList := v.([]any)
+	if !isList || len(a) != 2 {
+		return false, 0, fmt.Errorf("state: unexpected answer %v from the window script", v)
+	}
+	flag, _ := a[0].(int64)
+	oldest, _ := a[1].(int64)
+	return flag == 1, oldest, nil
+}
+
+func (r *Redis) window(ctx context.Context, script *redis.Script, key string, now time.Time, limit int, window time.Duration, member string) (bool, time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	args := []any{now.UnixMilli(), window.Milliseconds(), limit}
+	if member != "" {
+		args = append(args, member)
+	}
+	v, err := script.Run(ctx, r.rdb, []string{r.prefix + "window:" + key}, args...).Result()
+	if err != nil {
+		return false, time.Time{}, unreachable(err)
+	}
+	ok, oldest, err := windowAnswer(v)
+	if err != nil || ok || oldest == 0 {
+		return ok, time.Time{}, err
+	}
+	return false, time.UnixMilli(oldest).Add(window), nil
+}
+
+func (r *Redis) Peek(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (bool, time.Time, error) {
+	return r.window(ctx, peekScript, key, now, limit, window, "")
+}
+
+func (r *Redis) Take(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (func(), time.Time, error) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	// Unique per take, so that release removes exactly this unit.
+	member := strconv.FormatInt(now.UnixMilli(), 10) + "-" + hex.EncodeToString(b)
+	ok, freeAt, err := r.window(ctx, takeScript, key, now, limit, window, member)
+	if err != nil || !ok {
+		return nil, freeAt, err
+	}
+	zkey := r.prefix + "window:" + key
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			// Best effort: if Redis is gone, the unit simply stays spent until it leaves the
+			// window, which errs on the side of fewer deletes.
+			ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+			defer cancel()
+			_ = r.rdb.ZRem(ctx, zkey, member).Err()
+		})
+	}, time.Time{}, nil
+}

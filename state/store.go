@@ -1,0 +1,48 @@
+// Package state holds what several replicas of the server must agree on: which confirmation
+// nonces were already used, and the sliding window of permanent deletes. Memory keeps both in
+// this process (one server); Redis keeps them where every replica sees the same answer.
+package state
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Store is the shared state. Every method is atomic with respect to every replica using the
+// same store: two replicas can never both use a nonce or both take the last unit of a window.
+type Store interface {
+	// UseOnce records key as used for ttl. It reports false when the key was already used
+	// (a replay), true when this call is the first.
+	UseOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Take spends one unit of the sliding window named key, which allows at most limit units
+	// within window. When the window is full, release is nil and freeAt says when its oldest
+	// unit leaves it. release gives the unit back (the action did not happen); calling it more
+	// than once is harmless.
+	Take(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (release func(), freeAt time.Time, err error)
+	// Peek answers what Take would, without spending.
+	Peek(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (ok bool, freeAt time.Time, err error)
+	// Health is nil while the store answers.
+	Health(ctx context.Context) error
+	// Kind names the backend ("memory" or "redis") for /healthz and logs.
+	Kind() string
+	Close() error
+}
+
+// Open returns the store a --state URL names: "" or "memory" for this process only,
+// redis://host:port/db (or rediss:// for TLS) for Redis.
+func Open(raw string) (Store, error) {
+	if raw == "" || raw == "memory" {
+		return NewMemory(), nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("--state: not a URL (want redis://host:port/db)")
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		return NewRedis(raw)
+	}
+	return nil, fmt.Errorf("--state: unsupported scheme %q (want redis://host:port/db, rediss:// for TLS, or memory)", u.Scheme)
+}

@@ -1,0 +1,213 @@
+package state
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/redistest"
+)
+
+// stores returns each backend for the same contract: memory, and Redis on a real
+// redis-server (two clients on one server, as two replicas would have).
+func stores(t *testing.T) map[string][2]Store {
+	t.Helper()
+	m := NewMemory()
+	out := map[string][2]Store{"memory": {m, m}}
+	srv := redistest.Start(t)
+	a, err := Open(srv.URL(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(srv.URL(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	out["redis"] = [2]Store{a, b}
+	return out
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestUseOnceAcrossReplicas(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			a, b := s[0], s[1]
+			first, err := a.UseOnce(ctx(t), "n1", time.Minute)
+			if err != nil || !first {
+				t.Fatalf("first use on A: %v %v", first, err)
+			}
+			again, err := b.UseOnce(ctx(t), "n1", time.Minute)
+			if err != nil || again {
+				t.Fatalf("replay on B: fresh=%v err=%v, want refused", again, err)
+			}
+			again, err = a.UseOnce(ctx(t), "n1", time.Minute)
+			if err != nil || again {
+				t.Fatalf("replay on A: fresh=%v err=%v, want refused", again, err)
+			}
+			// Many racing replicas: exactly one wins.
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if ok, err := s[i%2].UseOnce(context.Background(), "race", time.Minute); err == nil && ok {
+						wins.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%d racing uses succeeded, want 1", wins.Load())
+			}
+		})
+	}
+}
+
+func TestUseOnceForgetsAfterTTL(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			if ok, _ := s[0].UseOnce(ctx(t), "short", 50*time.Millisecond); !ok {
+				t.Fatal("first use refused")
+			}
+			if m, isMem := s[0].(*Memory); isMem { // memory forgets by its clock
+				m.now = func() time.Time { return time.Now().Add(time.Second) }
+				defer func() { m.now = time.Now }()
+			} else {
+				time.Sleep(150 * time.Millisecond)
+			}
+			if ok, err := s[1].UseOnce(ctx(t), "short", time.Minute); err != nil || !ok {
+				t.Fatalf("after the TTL: fresh=%v err=%v, want usable (the key must not be kept forever)", ok, err)
+			}
+		})
+	}
+}
+
+func TestWindowSharedAndAtomic(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			a, b := s[0], s[1]
+			now := time.Now()
+			key := "deletes-" + name
+			var releases []func()
+			for i, st := range []Store{a, b, a} {
+				rel, _, err := st.Take(ctx(t), key, now.Add(time.Duration(i)*time.Second), 3, time.Hour)
+				if err != nil || rel == nil {
+					t.Fatalf("take %d: release=%v err=%v", i+1, rel != nil, err)
+				}
+				releases = append(releases, rel)
+			}
+			for i, st := range []Store{a, b} {
+				rel, freeAt, err := st.Take(ctx(t), key, now.Add(5*time.Second), 3, time.Hour)
+				if err != nil || rel != nil {
+					t.Fatalf("4th take on replica %d: allowed=%v err=%v, want refused", i, rel != nil, err)
+				}
+				if want := now.Add(time.Hour); freeAt.Sub(want).Abs() > time.Millisecond {
+					t.Fatalf("freeAt = %v, want the oldest take + 1h = %v", freeAt, want)
+				}
+				if ok, _, err := st.Peek(ctx(t), key, now.Add(5*time.Second), 3, time.Hour); err != nil || ok {
+					t.Fatalf("peek on a full window: ok=%v err=%v", ok, err)
+				}
+			}
+			// Giving one back (a delete that did not happen) frees exactly one unit.
+			releases[1]()
+			releases[1]()
+			if rel, _, err := b.Take(ctx(t), key, now.Add(6*time.Second), 3, time.Hour); err != nil || rel == nil {
+				t.Fatalf("after a release: allowed=%v err=%v", rel != nil, err)
+			}
+			if rel, _, _ := a.Take(ctx(t), key, now.Add(7*time.Second), 3, time.Hour); rel != nil {
+				t.Fatal("a double release freed two units")
+			}
+			// The window slides: an hour after the first take, one unit is free again.
+			if rel, _, err := a.Take(ctx(t), key, now.Add(time.Hour), 3, time.Hour); err != nil || rel == nil {
+				t.Fatalf("an hour later: allowed=%v err=%v", rel != nil, err)
+			}
+		})
+	}
+}
+
+func TestWindowRaceNeverOverspends(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			var got atomic.Int32
+			var wg sync.WaitGroup
+			now := time.Now()
+			for i := range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if rel, _, err := s[i%2].Take(context.Background(), "race-"+name, now, 5, time.Hour); err == nil && rel != nil {
+						got.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			if got.Load() != 5 {
+				t.Fatalf("%d of 40 racing takes were allowed with a limit of 5", got.Load())
+			}
+		})
+	}
+}
+
+// TestRedisDownFailsAndRecovers: with Redis stopped every call returns an error that says the
+// store did not answer (callers fail closed on it), quickly; after a restart it works again.
+func TestRedisDownFailsAndRecovers(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := Open(srv.URL(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Health(ctx(t)); err != nil {
+		t.Fatalf("health with Redis up: %v", err)
+	}
+	srv.Stop()
+	start := time.Now()
+	_, err1 := s.UseOnce(ctx(t), "x", time.Minute)
+	rel, _, err2 := s.Take(ctx(t), "w", time.Now(), 3, time.Hour)
+	_, _, err3 := s.Peek(ctx(t), "w", time.Now(), 3, time.Hour)
+	err4 := s.Health(ctx(t))
+	for i, err := range []error{err1, err2, err3, err4} {
+		if !IsUnavailable(err) || !strings.Contains(err.Error(), "shared state store (Redis) did not answer") {
+			t.Fatalf("call %d with Redis down: %v, want an UnavailableError", i+1, err)
+		}
+	}
+	if rel != nil {
+		t.Fatal("Take allowed a unit with Redis down")
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("failing took %s: an unreachable store must fail fast", d)
+	}
+	srv.Restart()
+	if ok, err := s.UseOnce(ctx(t), "x", time.Minute); err != nil || !ok {
+		t.Fatalf("after the restart: %v %v", ok, err)
+	}
+	if err := s.Health(ctx(t)); err != nil {
+		t.Fatalf("health after the restart: %v", err)
+	}
+}
+
+func TestOpenRefusesOtherSchemes(t *testing.T) {
+	for _, bad := range []string{"postgres://x/1", "redis://127.0.0.1:6379/notadb", "::"} {
+		if _, err := Open(bad); err == nil {
+			t.Errorf("Open(%q) accepted", bad)
+		}
+	}
+	if s, err := Open(""); err != nil || s.Kind() != "memory" {
+		t.Fatalf("Open(\"\") = %v, %v", s, err)
+	}
+	// A password in the URL never appears in an error.
+	_, err := Open("redis://user:hunter2@127.0.0.1:6379/nodb")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %v", err)
+	}
+}

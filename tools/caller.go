@@ -1,0 +1,107 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// Caller is who sent a request, as the transport authenticated them. On a shared deployment
+// each caller acts with their own Tallyfy token and within their own policy cap.
+type Caller struct {
+	// Name is what audit records call them: a --callers entry or an OAuth subject; "" for the
+	// single caller of --auth-token (or an unauthenticated loopback caller).
+	Name string
+	// Binding identifies them for confirm tokens and elicitation state: a token opens only for
+	// the caller it was issued to.
+	Binding string
+	// Client calls Tallyfy with the caller's own token; nil means the server's client.
+	Client *tallyfy.Client
+	// Cap narrows the server's policy for this caller (the server's flags cap everyone).
+	Cap *Policy
+	// TallyfyUser is their Tallyfy user (email, or id) as Tallyfy reported it, for audit.
+	TallyfyUser string
+}
+
+type callerKey struct{}
+
+// WithCaller marks ctx with the request's caller (the HTTP transports do, per request).
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the request's caller, if the transport named one.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// clientFor is the Tallyfy client a request acts with: the caller's own, else the server's.
+func (ts *Toolset) clientFor(ctx context.Context) *tallyfy.Client {
+	if c, ok := CallerFrom(ctx); ok && c.Client != nil {
+		return c.Client
+	}
+	return ts.client
+}
+
+// policyFor is the policy in force for a request: the server's, narrowed by the caller's cap.
+func (ts *Toolset) policyFor(ctx context.Context) Policy {
+	if c, ok := CallerFrom(ctx); ok && c.Cap != nil {
+		return ts.policy.Narrow(*c.Cap)
+	}
+	return ts.policy
+}
+
+// noTool is a --tools entry no tool has: an empty intersection of two tool lists.
+const noTool = "\x00none"
+
+// Narrow returns p restricted further by cap: each switch is on if either has it on, tools
+// must be in both lists (where both have one), and exclusions and protected IDs add up. The
+// delete budget stays the server's: it is one for everybody.
+func (p Policy) Narrow(cap Policy) Policy {
+	out := p
+	out.ReadOnly = p.ReadOnly || cap.ReadOnly
+	out.DisablePermanentDelete = p.DisablePermanentDelete || cap.DisablePermanentDelete
+	switch {
+	case len(p.Tools) == 0:
+		out.Tools = slices.Clone(cap.Tools)
+	case len(cap.Tools) > 0:
+		out.Tools = nil
+		for _, t := range p.Tools {
+			if slices.Contains(cap.Tools, t) {
+				out.Tools = append(out.Tools, t)
+			}
+		}
+		if len(out.Tools) == 0 {
+			out.Tools = []string{noTool}
+		}
+	}
+	out.ExcludeTools = append(slices.Clone(p.ExcludeTools), cap.ExcludeTools...)
+	out.Protect = append(slices.Clone(p.Protect), cap.Protect...)
+	return out
+}
+
+// callerBinding is who a confirmation is bound to (see the function of that name).
+func (ts *Toolset) callerBinding(ctx context.Context) string {
+	return callerBinding(ctx, ts.opts.State.Kind() == "memory")
+}
+
+// sessionBinding is the session a confirm token or elicitation state is bound to. With a
+// shared store (several replicas) it is none: a legacy session lives on one replica, and the
+// caller (callerBinding) may confirm through any.
+func (ts *Toolset) sessionBinding(ctx context.Context) string {
+	if ts.opts.State.Kind() != "memory" {
+		return ""
+	}
+	return sessionID(ctx)
+}
+
+// capRefusal answers a call the server allows but the caller's own cap does not.
+func capRefusal(ctx context.Context, t Tool) *mcp.CallToolResult {
+	who, _ := CallerFrom(ctx)
+	return mcp.NewToolResultError(fmt.Sprintf("Tool %s is not available to caller %q: their entry in the callers file does not allow it. Nothing was changed; ask the operator if this action is needed.", t.Name, who.Name))
+}
