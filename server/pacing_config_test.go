@@ -63,10 +63,10 @@ func TestTallyfyRateWiring(t *testing.T) {
 		}
 		return time.Since(start)
 	}
-	const n = tallyfy.RateBurst + 3
+	const n = tallyfy.DefaultRateBurst + 3
 	paced := &Config{BaseURL: url, OrgID: sandbox.OrgID, AccessToken: sandbox.AdminToken, TallyfyRate: 10, RequestTimeout: 5 * time.Second}
 	if d := timeOf(paced, n); d < 270*time.Millisecond {
-		t.Errorf("%d calls at --tallyfy-rate 10 took %s, want ≥ 300ms (3 after the burst of %d)", n, d, tallyfy.RateBurst)
+		t.Errorf("%d calls at --tallyfy-rate 10 took %s, want ≥ 300ms (3 after the burst of %d)", n, d, tallyfy.DefaultRateBurst)
 	}
 	unpaced := *paced
 	unpaced.TallyfyRate = 0

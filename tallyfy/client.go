@@ -56,6 +56,9 @@ type Config struct {
 	// bucket, pacing.go). 0 means no pacing: the server passes --tallyfy-rate (default
 	// DefaultRate), and tests against an unlimited sandbox need none.
 	Rate float64
+	// RateBurst is how many requests may leave at once after a quiet spell; default
+	// DefaultRateBurst (pacing.go says why).
+	RateBurst int
 	// OnRetry, if set, is told about each retry (for logs).
 	OnRetry func(method, path string, attempt int, err error, wait time.Duration)
 	// Logger receives warnings about fields that arrived in an undocumented shape (see
@@ -127,7 +130,10 @@ func New(cfg Config) (*Client, error) {
 	if math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) || cfg.Rate < 0 {
 		return nil, fmt.Errorf("tallyfy: rate %v is not a number of requests per second ≥ 0", cfg.Rate)
 	}
-	return &Client{cfg: cfg, base: base, pace: newPacer(cfg.Rate)}, nil
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = DefaultRateBurst
+	}
+	return &Client{cfg: cfg, base: base, pace: newPacer(cfg.Rate, cfg.RateBurst)}, nil
 }
 
 // OrgID is the organization this client acts on.

@@ -27,13 +27,15 @@ import (
 // documented 600, so that other tools using the same token have some room.
 const DefaultRate = 9
 
-// RateBurst is how many requests may leave at once after a quiet spell. Two lets one tool call
+// DefaultRateBurst is how many requests may leave at once after a quiet spell. Two lets one tool call
 // send a lookup and a change together without waiting (issue 11 point 4). It must stay small:
 // in any window of w seconds the bucket lets out at most RateBurst + rate·w requests, and that
 // must stay under the server's limit for the window it counts over. Against Tallyfy's rolling
-// minute at the default pace that is 2 + 540 ≤ 600; against a limit of L per rolling second it
-// needs rate ≤ L − 2 (rate L − 1 leaves no room for jitter).
-const RateBurst = 2
+// minute at the default pace that is 2 + 540 ≤ 600. Against a limit of L per rolling second,
+// rate L − 1 leaves no room for jitter: requests that arrive closer together than they left (the
+// first ones of a burst are slowed by opening connections) then earn a 429; burst 1 leaves one
+// request of room, at the cost of spacing even two concurrent requests by 1/rate.
+const DefaultRateBurst = 2
 
 // maxHold caps how long a server's Retry-After or X-RateLimit-Reset holds every request on
 // the credential. Calls never wait that long themselves (MaxRetryAfter and their deadline rule;
@@ -49,10 +51,10 @@ type pacer struct {
 	holdUntil time.Time // no request leaves before this (Retry-After, X-RateLimit-Reset)
 }
 
-func newPacer(perSecond float64) *pacer {
+func newPacer(perSecond float64, burst int) *pacer {
 	p := &pacer{}
 	if perSecond > 0 {
-		p.lim = rate.NewLimiter(rate.Limit(perSecond), RateBurst)
+		p.lim = rate.NewLimiter(rate.Limit(perSecond), burst)
 	}
 	return p
 }

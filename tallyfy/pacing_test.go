@@ -65,7 +65,7 @@ func TestPacingStaysUnderSandboxLimit(t *testing.T) {
 		t.Fatalf("paced at %d/s under a %d/s limit: %d calls failed, the sandbox refused %d", pace, limit, failed, env.sb.RateLimited())
 	}
 	// The bucket lets RateBurst out at once, then one every 1/pace s.
-	if want := time.Duration(float64(n-RateBurst) / pace * float64(time.Second)); took < want*9/10 {
+	if want := time.Duration(float64(n-DefaultRateBurst) / pace * float64(time.Second)); took < want*9/10 {
 		t.Fatalf("%d paced calls took %s, less than the %s pacing allows", n, took, want)
 	}
 	if got := env.sb.Requests(); got != n {
@@ -132,7 +132,7 @@ func TestPacingCancelWhileWaiting(t *testing.T) {
 		reply(w, http.StatusOK, `{"data":{"id":"`+validID+`","name":"r","status":"active"}}`)
 	})
 	c := s.client(t, func(c *Config) { c.Rate = 0.2 }) // a token every 5 s after the burst
-	for range RateBurst {
+	for range DefaultRateBurst {
 		if _, err := c.GetRun(context.Background(), validID); err != nil {
 			t.Fatal(err)
 		}
@@ -147,8 +147,8 @@ func TestPacingCancelWhileWaiting(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("cancelled call returned after %s, want promptly", d)
 	}
-	if n := s.n.Load(); n != RateBurst {
-		t.Fatalf("server saw %d requests, want %d (the cancelled one never sent)", n, RateBurst)
+	if n := s.n.Load(); n != DefaultRateBurst {
+		t.Fatalf("server saw %d requests, want %d (the cancelled one never sent)", n, DefaultRateBurst)
 	}
 
 	// A bucket wait that would pass the call's deadline gives up at once, as a deadline.
