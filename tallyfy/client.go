@@ -387,10 +387,10 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		ae := parseAPIError(resp.StatusCode, resp.Header, body, method, path)
-		c.pace.observe(resp.StatusCode, rl, ae.RetryAfter, time.Now())
+		c.pace.observe(resp.StatusCode, rl, ae.RetryAfter, c.cfg.MaxRetryAfter, time.Now())
 		return nil, ae
 	}
-	c.pace.observe(resp.StatusCode, rl, 0, time.Now())
+	c.pace.observe(resp.StatusCode, rl, 0, c.cfg.MaxRetryAfter, time.Now())
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
 	if err != nil {
 		if ctx.Err() != nil {

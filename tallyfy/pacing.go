@@ -127,8 +127,14 @@ func (p *pacer) holdUntilTime(t time.Time) {
 // observe applies one answer's rate-limit headers: a 429's Retry-After holds every request on
 // the credential, not only the one retried; "X-RateLimit-Remaining: 0" with a known
 // X-RateLimit-Reset holds them until the reset.
-func (p *pacer) observe(status int, rl RateLimit, retryAfter time.Duration, now time.Time) {
-	if status == http.StatusTooManyRequests {
+//
+// A Retry-After longer than maxShared (MaxRetryAfter) is left to the call that got it, which
+// returns it to the agent: Tallyfy's per-user throttling asks for a few seconds, while its long
+// waits come from the hourly per-organization caps on single actions (docs/tallyfy-api.md §4),
+// which say nothing about the credential's other requests. X-RateLimit-* describe the
+// credential's own budget, so a reset holds everything however far it is.
+func (p *pacer) observe(status int, rl RateLimit, retryAfter, maxShared time.Duration, now time.Time) {
+	if status == http.StatusTooManyRequests && retryAfter <= maxShared {
 		p.holdFor(retryAfter)
 	}
 	if rl.Remaining != "0" {

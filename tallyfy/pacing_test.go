@@ -181,7 +181,8 @@ func TestPacingCancelWhileWaiting(t *testing.T) {
 // agent is told when to come back.
 func TestPacingHoldLongerThanTheCallMay(t *testing.T) {
 	s := newStub(t, func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusTooManyRequests, `{"error":true,"message":"Too Many Attempts."}`, "Retry-After", "20")
+		reply(w, http.StatusTooManyRequests, `{"error":true,"message":"Too Many Attempts."}`,
+			"Retry-After", "20", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "20")
 	})
 	c := s.client(t) // MaxRetryAfter 2 s
 	_, err := c.GetRun(context.Background(), validID)
@@ -213,6 +214,31 @@ func TestPacingHoldLongerThanTheCallMay(t *testing.T) {
 	}
 	if d := time.Since(start); d > 200*time.Millisecond {
 		t.Fatalf("hold past the deadline took %s, want an answer at once", d)
+	}
+}
+
+// TestPacingLongRetryAfterStaysWithItsCall: a Retry-After beyond MaxRetryAfter, without
+// X-RateLimit-* saying the credential is spent (Tallyfy's hourly caps on single actions), is
+// returned to the call that got it and does not hold the others.
+func TestPacingLongRetryAfterStaysWithItsCall(t *testing.T) {
+	var first atomic.Bool
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			reply(w, http.StatusTooManyRequests, `{"message":"You've reached the hourly limit for comments","code":"RATE_LIMIT_EXCEEDED"}`, "Retry-After", "3600")
+			return
+		}
+		reply(w, http.StatusOK, `{"data":{"id":"`+validID+`","name":"r","status":"active"}}`)
+	})
+	c := s.client(t) // MaxRetryAfter 2 s
+	if ae := asAPIError(t, discard(c.GetRun(context.Background(), validID))); ae.RetryAfter != time.Hour {
+		t.Fatalf("first call: retry after %s, want the server's hour", ae.RetryAfter)
+	}
+	start := time.Now()
+	if _, err := c.GetRun(context.Background(), validID); err != nil {
+		t.Fatalf("another call after an hour-long Retry-After: %v, want it sent and answered", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("another call waited %s", d)
 	}
 }
 
