@@ -27,9 +27,9 @@ import (
 // documented 600, so that other tools using the same token have some room.
 const DefaultRate = 9
 
-// DefaultRateBurst is how many requests may leave at once after a quiet spell. Two lets one tool call
-// send a lookup and a change together without waiting (issue 11 point 4). It must stay small:
-// in any window of w seconds the bucket lets out at most RateBurst + rate·w requests, and that
+// DefaultRateBurst is how many requests may leave at once after a quiet spell. Two lets one tool
+// call send a lookup and a change together without waiting (issue 11 point 4). It must stay
+// small: in any window of w seconds the bucket lets out at most burst + rate·w requests, and that
 // must stay under the server's limit for the window it counts over. Against Tallyfy's rolling
 // minute at the default pace that is 2 + 540 ≤ 600. Against a limit of L per rolling second,
 // rate L − 1 leaves no room for jitter: requests that arrive closer together than they left (the
@@ -61,7 +61,8 @@ func newPacer(perSecond float64, burst int) *pacer {
 
 // pausedError is a request the client did not send because the server asked to wait longer
 // than the call may: longer than MaxRetryAfter, or past the call's deadline. It reads as a
-// 429 (an *APIError with RetryAfter), so callers tell the agent when to come back.
+// 429 (an *APIError with RetryAfter, no request id, code RATE_LIMIT_PAUSED: ours, not
+// Tallyfy's), so callers tell the agent when to come back.
 func pausedError(method, path string, wait time.Duration) *APIError {
 	return &APIError{Status: http.StatusTooManyRequests, Code: "RATE_LIMIT_PAUSED", RetryAfter: wait.Round(time.Second),
 		Message: "not sent: Tallyfy asked this token to wait " + wait.Round(time.Second).String(), Method: method, Path: path}
