@@ -142,9 +142,10 @@ func cleanEnv(extra map[string]string) []string {
 	return env
 }
 
-// sandboxEnv points a child at a sandbox with a token.
+// sandboxEnv points a child at a sandbox with a token. The in-test sandboxes have no rate
+// limit, so the child does not pace its requests (pacing_test.go covers --tallyfy-rate).
 func sandboxEnv(baseURL, token string) map[string]string {
-	return map[string]string{"TALLYFY_ACCESS_TOKEN": token, "TALLYFY_ORG_ID": sandbox.OrgID, "TALLYFY_BASE_URL": baseURL}
+	return map[string]string{"TALLYFY_ACCESS_TOKEN": token, "TALLYFY_ORG_ID": sandbox.OrgID, "TALLYFY_BASE_URL": baseURL, "TALLYFY_RATE": "0"}
 }
 
 // startProc starts the binary, connects the mcp-go client over its pipes and initializes.

@@ -401,8 +401,8 @@ export async function startHttpServer({ args = ['--sandbox'], authToken, env = {
  * (e.g. 'latency=2s:DELETE') or a field served in an undocumented shape, on a loopback port. Returns spawnRaw's object plus { url, org,
  * serverArgs, serverEnv }: what an MCP server needs to use it instead of --sandbox.
  */
-export async function startSandbox({ faults, brokenShape, t } = {}) {
-  const args = ['sandbox', '--addr', '127.0.0.1:0'];
+export async function startSandbox({ faults, brokenShape, extraArgs = [], t } = {}) {
+  const args = ['sandbox', '--addr', '127.0.0.1:0', ...extraArgs]; // extraArgs e.g. ['--rate-limit', '5']
   if (faults) args.push('--faults', faults);
   if (brokenShape) args.push('--broken-shape', brokenShape); // e.g. 'run.progress': served as an array
   const p = spawnRaw(args);

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,8 @@ type Config struct {
 	Protect                []string
 	MaxDeletesPerHour      int
 	AuditLog               string
+
+	TallyfyRate float64
 
 	RequestTimeout  time.Duration
 	ToolTimeout     time.Duration
@@ -132,7 +135,7 @@ func integer(p func(*Config) *int) func(*Config, string) error {
 func float(p func(*Config) *float64) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 {
+		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 			return fmt.Errorf("want a number ≥ 0, got %q", v)
 		}
 		*p(c) = f
@@ -173,6 +176,14 @@ var Options = []Option{
 	}},
 	{Name: "max-deletes-per-hour", Env: "TALLYFY_MAX_DELETES_PER_HOUR", Default: "20", Usage: "permanent deletes allowed per rolling hour across all sessions (0 = none, -1 = no cap)", set: integer(func(c *Config) *int { return &c.MaxDeletesPerHour })},
 	{Name: "audit-log", Env: "TALLYFY_AUDIT_LOG", Usage: "append the audit records (an intent line synced before each change, an outcome line per lifecycle or delete call) to this file (created 0600); default: the log on stderr", set: str(func(c *Config) *string { return &c.AuditLog })},
+	{Name: "tallyfy-rate", Env: "TALLYFY_RATE", Default: "9", Usage: "most requests a second sent to Tallyfy with one access token, retries included (Tallyfy allows about 600 a minute per user; up to 2 may leave at once); 0 = no pacing, e.g. for an API without a limit. Not applied to --sandbox, which has no limit", set: func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("want requests per second per access token, a number ≥ 0 such as 9 or 4.5 (0 = no pacing), got %q", v)
+		}
+		c.TallyfyRate = f
+		return nil
+	}},
 	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: duration(func(c *Config) *time.Duration { return &c.ToolTimeout })},
 	{Name: "elicit-timeout", Env: "TALLYFY_ELICIT_TIMEOUT", Default: "3m", Usage: "how long to wait for the person to answer a delete confirmation", set: duration(func(c *Config) *time.Duration { return &c.ElicitTimeout })},

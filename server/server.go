@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -237,8 +239,9 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 // stands in for it where no caller is known.
 func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, error) {
 	cfg := a.Config
+	// The client is the credential, so its pacer is the token's budget (tallyfy/pacing.go).
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
-		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger, HTTPClient: tallyfy.NewHTTPClient(),
+		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger, HTTPClient: tallyfy.NewHTTPClient(), Rate: cfg.TallyfyRate,
 		OnRetry: func(method, path string, attempt int, err error, wait time.Duration) {
 			a.Logger.Debug("retrying Tallyfy request", "method", method, "path", path, "attempt", attempt, "wait", wait, "err", err)
 		}}
@@ -251,6 +254,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		}
 		a.closers = append(a.closers, srv.Close)
 		ccfg.BaseURL, ccfg.OrgID, token = url, sandbox.OrgID, sandbox.AdminToken
+		ccfg.Rate = 0 // the built-in sandbox has no rate limit: pacing would only slow the demo
 		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID)
 	} else {
 		var err error
@@ -276,11 +280,19 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		}
 	}
 	ccfg.Token = token
+	if cfg.TallyfyRate > tallyfyDocumentedRate {
+		a.Logger.Warn("--tallyfy-rate is above the 600 requests a minute Tallyfy documents per user: expect 429 answers (they are waited out, but slow every call)",
+			"tallyfy_rate", cfg.TallyfyRate)
+	}
 	for _, m := range mods {
 		m(&ccfg)
 	}
 	return tallyfy.New(ccfg)
 }
+
+// tallyfyDocumentedRate is Tallyfy's documented limit per user in requests a second
+// (docs/tallyfy-api.md §4 "Rate limits": 600 a minute).
+const tallyfyDocumentedRate = 10
 
 // Serve runs the configured transport until ctx ends (SIGTERM) or, on stdio, stdin closes.
 func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
@@ -315,8 +327,31 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 	addr := "127.0.0.1:8081"
 	faults := ""
 	var opts []sandbox.Option
+	var limit sandbox.RateLimit
+	var latency time.Duration
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
+		case (a == "--rate-limit" || a == "-rate-limit") && i+1 < len(args):
+			f, err := strconv.ParseFloat(args[i+1], 64)
+			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("sandbox: --rate-limit wants requests per second per token, a number ≥ 0 (0 = no limit), not %q", args[i+1])
+			}
+			limit.PerSecond = f
+			i++
+		case (a == "--rate-window" || a == "-rate-window") && i+1 < len(args):
+			d, err := time.ParseDuration(args[i+1])
+			if err != nil || d <= 0 {
+				return fmt.Errorf("sandbox: --rate-window wants a duration above 0 such as 1s or 1m, not %q", args[i+1])
+			}
+			limit.Window = d
+			i++
+		case (a == "--latency" || a == "-latency") && i+1 < len(args):
+			d, err := time.ParseDuration(args[i+1])
+			if err != nil || d < 0 {
+				return fmt.Errorf("sandbox: --latency wants a duration such as 50ms, not %q", args[i+1])
+			}
+			latency = d
+			i++
 		case (a == "--addr" || a == "-addr") && i+1 < len(args):
 			addr = args[i+1]
 			i++
@@ -331,13 +366,17 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 			opts = append(opts, sandbox.WithBrokenShape(b))
 			i++
 		case a == "--help" || a == "-h":
-			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
+			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--rate-limit N [--rate-window 1s]] [--latency D] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  --rate-limit N refuses a token's requests beyond N a second, counted over a rolling --rate-window (default 1s; Tallyfy's is 1m), with 429, Retry-After and X-RateLimit-Limit/Remaining/Reset, as Tallyfy does.\n  --latency D delays every answer by D (e.g. 50ms), like a real round trip.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
 				addr, sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
 			return nil
 		default:
 			return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", a)
 		}
 	}
+	if limit.Window > 0 && limit.PerSecond == 0 {
+		return errors.New("sandbox: --rate-window needs --rate-limit")
+	}
+	opts = append(opts, sandbox.WithRateLimit(limit), sandbox.WithLatency(latency))
 	sb := sandbox.New(opts...)
 	if faults != "" {
 		fs, err := sandbox.ParseFaults(faults)
@@ -350,9 +389,21 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 	if err != nil {
 		return err
 	}
-	logger.Info("sandbox: serving the demo Tallyfy REST API", "url", url, "org", sandbox.OrgID,
-		"admin_token", sandbox.AdminToken, "member_token", sandbox.MemberToken)
+	attrs := []any{"url", url, "org", sandbox.OrgID, "admin_token", sandbox.AdminToken, "member_token", sandbox.MemberToken}
+	if limit.PerSecond > 0 {
+		window := limit.Window
+		if window <= 0 {
+			window = time.Second
+		}
+		attrs = append(attrs, "rate_limit", fmt.Sprintf("%d per %s per token", limit.Limit(), window))
+	}
+	if latency > 0 {
+		attrs = append(attrs, "latency", latency)
+	}
+	logger.Info("sandbox: serving the demo Tallyfy REST API", attrs...)
 	<-ctx.Done()
+	// The totals let a run prove its pacing: a paced client is never refused.
+	logger.Info("sandbox: stopped", "requests", sb.Requests(), "rate_limited", sb.RateLimited())
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

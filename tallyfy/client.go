@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,6 +52,13 @@ type Config struct {
 	// MaxRetryAfter is the longest Retry-After the client waits out itself; longer ones are
 	// returned to the caller. Default 30s.
 	MaxRetryAfter time.Duration
+	// Rate is how many requests a second the client sends at most, retries included (a token
+	// bucket, pacing.go). 0 means no pacing: the server passes --tallyfy-rate (default
+	// DefaultRate), and tests against an unlimited sandbox need none.
+	Rate float64
+	// RateBurst is how many requests may leave at once after a quiet spell; default
+	// DefaultRateBurst (pacing.go says why).
+	RateBurst int
 	// OnRetry, if set, is told about each retry (for logs).
 	OnRetry func(method, path string, attempt int, err error, wait time.Duration)
 	// Logger receives warnings about fields that arrived in an undocumented shape (see
@@ -65,6 +73,7 @@ type Config struct {
 type Client struct {
 	cfg  Config
 	base *url.URL
+	pace *pacer // this credential's request budget (pacing.go)
 }
 
 // NewHTTPClient returns the keep-alive client used when Config.HTTPClient is nil.
@@ -118,7 +127,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxRetryAfter <= 0 {
 		cfg.MaxRetryAfter = 30 * time.Second
 	}
-	return &Client{cfg: cfg, base: base}, nil
+	if math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) || cfg.Rate < 0 {
+		return nil, fmt.Errorf("tallyfy: rate %v is not a number of requests per second ≥ 0", cfg.Rate)
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = DefaultRateBurst
+	}
+	return &Client{cfg: cfg, base: base, pace: newPacer(cfg.Rate, cfg.RateBurst)}, nil
 }
 
 // OrgID is the organization this client acts on.
@@ -329,8 +344,12 @@ func isTransportError(err error) bool {
 	return errors.As(err, &te)
 }
 
-// once sends a single HTTP attempt.
+// once sends a single HTTP attempt, when the credential's pacer lets it leave.
 func (c *Client) once(ctx context.Context, method, path string, query url.Values) (*response, error) {
+	// Before the attempt's own timeout starts: waiting for a slot is not Tallyfy being slow.
+	if err := c.pace.wait(ctx, method, path, c.cfg.MaxRetryAfter); err != nil {
+		return nil, err
+	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	u := *c.base
@@ -363,11 +382,15 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 		return nil, &TransportError{Method: method, Path: path, Err: err, Sent: !isConnRefused(err)}
 	}
 	defer resp.Body.Close()
-	observeRateLimit(ctx, resp.Header)
+	rl := RateLimitOf(resp.Header)
+	observeRateLimit(ctx, rl)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, parseAPIError(resp.StatusCode, resp.Header, body, method, path)
+		ae := parseAPIError(resp.StatusCode, resp.Header, body, method, path)
+		c.pace.observe(resp.StatusCode, rl, ae.RetryAfter, c.cfg.MaxRetryAfter, time.Now())
+		return nil, ae
 	}
+	c.pace.observe(resp.StatusCode, rl, 0, c.cfg.MaxRetryAfter, time.Now())
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
 	if err != nil {
 		if ctx.Err() != nil {

@@ -308,13 +308,13 @@ func WithRateLimitObserver(ctx context.Context, fn func(RateLimit)) context.Cont
 	return context.WithValue(ctx, rateLimitObserverKey{}, fn)
 }
 
-// observeRateLimit passes h's rate-limit headers to the context's observer, if any.
-func observeRateLimit(ctx context.Context, h http.Header) {
+// observeRateLimit passes an answer's rate-limit headers to the context's observer, if any.
+func observeRateLimit(ctx context.Context, rl RateLimit) {
 	fn, _ := ctx.Value(rateLimitObserverKey{}).(func(RateLimit))
 	if fn == nil {
 		return
 	}
-	if rl := RateLimitOf(h); !rl.IsZero() {
+	if !rl.IsZero() {
 		fn(rl)
 	}
 }

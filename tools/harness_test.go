@@ -209,7 +209,10 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	t.Cleanup(func() { _ = hs.Close() })
 	h.url = url
 	tc, err := tallyfy.New(tallyfy.Config{BaseURL: url, Token: cfg.token, OrgID: sandbox.OrgID,
-		MaxTries: cfg.maxTries, RetryBaseDelay: 5 * time.Millisecond, RequestTimeout: 5 * time.Second})
+		MaxTries: cfg.maxTries, RetryBaseDelay: 5 * time.Millisecond, RequestTimeout: 5 * time.Second,
+		// A 429's Retry-After up to this holds every later call of the test (tallyfy/pacing.go):
+		// short, so that tests injecting longer ones get their answer at once.
+		MaxRetryAfter: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

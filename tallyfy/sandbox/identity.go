@@ -99,7 +99,8 @@ func (s *Sandbox) listMyOrganizations(r *http.Request) response {
 // Rate-limit headers. The docs' troubleshooting page gives 600 requests a minute per user on a
 // rolling window and names X-RateLimit-Remaining and Retry-After. INFERENCE: the sandbox also
 // sends X-RateLimit-Limit, counts in fixed one-minute windows and never refuses for it (429s
-// come from faults).
+// come from faults, or from the per-token limit of WithRateLimit, whose headers replace these:
+// rate_limiter.go).
 
 const rateLimitPerMinute = 600
 

@@ -12,6 +12,7 @@ package sandbox
 // implemented directly in handlers.go and is not repeated here.
 
 import (
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -386,6 +387,25 @@ const (
 	rateLimitMessage = "Too Many Attempts."
 	rateLimitCode    = "RATE_LIMIT_EXCEEDED"
 )
+
+// ---------------------------------------------------------------------------
+// Rate limit (rate_limiter.go; docs/tallyfy-api.md §4 "Rate limits", §8). Sources give the limit
+// per user on a rolling window, 429 with Retry-After in seconds, and X-RateLimit-Remaining; the
+// rest is INFERENCE:
+//   - the count is per bearer token, and requests refused 401 are not counted (Tallyfy counts
+//     unauthenticated callers per IP; the sandbox does not limit them);
+//   - a refused request is not counted, as in Laravel's ThrottleRequests (it refuses before it
+//     records a hit), so a client that waits out Retry-After gets in;
+//   - Retry-After is the whole seconds, rounded up, until the oldest counted request leaves the
+//     window (at least 1), and X-RateLimit-Reset the Unix time that many seconds ahead
+//     (Laravel's availableAt);
+//   - the limit comes before faults: a refused request never reaches a fault rule.
+
+const rateLimitCountsRefused = false
+
+func rateLimitRetryAfterSeconds(untilFree time.Duration) int {
+	return max(1, int(math.Ceil(untilFree.Seconds())))
+}
 
 // 5xx body: INFERENCE, the general error shape.
 const (

@@ -6,7 +6,8 @@
 //
 // It knows nothing of MCP; it is reached only over HTTP, like the real API.
 // Faults (latency, 429, 5xx, dropped connections, malformed bodies) can be
-// injected with SetFaults / ParseFaults.
+// injected with SetFaults / ParseFaults; a deterministic per-token rate limit and
+// a fixed latency are set with WithRateLimit and WithLatency (rate_limiter.go).
 package sandbox
 
 import (
@@ -44,6 +45,10 @@ type Sandbox struct {
 	requests atomic.Int64 // requests received since New / Reset
 	reqSeq   atomic.Int64 // X-Request-Id counter, never reset
 	rate     rateWindow   // X-RateLimit-* headers (identity.go)
+
+	limiter     *tokenLimiter // per-token rate limit (WithRateLimit, rate_limiter.go); nil: none
+	latency     time.Duration // added to every answer (WithLatency)
+	rateLimited atomic.Int64  // requests refused by limiter
 
 	logMu sync.Mutex
 	log   []string
@@ -107,8 +112,8 @@ func (s *Sandbox) seeded() *state {
 	return st
 }
 
-// Reset puts the data back to the seed and clears the request counter and the
-// request log. Faults, the clock and the fault random source are kept; the
+// Reset puts the data back to the seed and clears the request counter, the
+// request log and the rate limit's counts. Faults, the clock and the fault random source are kept; the
 // X-Request-Id sequence keeps counting so ids stay unique.
 func (s *Sandbox) Reset() {
 	s.mu.Lock()
@@ -118,6 +123,10 @@ func (s *Sandbox) Reset() {
 	s.log = nil
 	s.requests.Store(0)
 	s.logMu.Unlock()
+	if s.limiter != nil {
+		s.limiter.reset()
+	}
+	s.rateLimited.Store(0)
 }
 
 // Requests returns how many requests the sandbox has received, including
@@ -282,9 +291,15 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
 	s.setRateLimitHeaders(w)
 
+	if !s.delay(r) {
+		return
+	}
 	ro, ok := s.authenticate(r)
 	if !ok {
 		writeResponse(w, errorResponse(http.StatusUnauthorized, unauthenticatedMessage, unauthenticatedCode))
+		return
+	}
+	if !s.limitRate(w, r) {
 		return
 	}
 	if uncleanPathIsEndpointNotFound && !cleanPath(r.URL.Path) {
