@@ -276,7 +276,7 @@ func TestCallersReloadOnSIGHUP(t *testing.T) {
 	sb := newSpySandbox(t)
 	b := runBinary(t, []string{"SHARED_TALLYFY=" + sandbox.AdminToken},
 		"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file)
-	url := b.listenURL(t)
+	url := b.ListenURL(t)
 	status := func(name string) int {
 		s, _, _ := rawPost(t, url+"/mcp", initBody, map[string]string{"Authorization": "Bearer tok-" + name})
 		return s
@@ -285,7 +285,7 @@ func TestCallersReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("before reload: alice %d, bob %d", status("alice"), status("bob"))
 	}
 	writeCallers(t, file, entry("bob"))
-	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := b.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "bob to be let in after SIGHUP", func() bool { return status("bob") == 200 })
@@ -295,17 +295,15 @@ func TestCallersReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(file, []byte("{ not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_ = b.cmd.Process.Signal(syscall.SIGHUP)
+	_ = b.Cmd.Process.Signal(syscall.SIGHUP)
 	eventually(t, 10*time.Second, "the failed reload to be logged", func() bool {
-		return strings.Contains(b.stderr.String(), "callers file was not reloaded")
+		return strings.Contains(b.Stderr.String(), "callers file was not reloaded")
 	})
 	if status("bob") != 200 {
 		t.Fatal("a bad file on reload locked bob out")
 	}
-	select {
-	case <-b.exited:
+	if b.Exited() {
 		t.Fatal("SIGHUP ended the process")
-	default:
 	}
 }
 

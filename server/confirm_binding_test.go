@@ -52,7 +52,7 @@ func TestConfirmTokenBoundToStatelessCaller(t *testing.T) {
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
 	b := runBinary(t, []string{"MCP_AUTH_TOKEN=" + bearer}, "--sandbox", "--transport", "http", "--addr", "127.0.0.1:0",
 		"--confirm", "token", "--audit-log", audit)
-	url := b.listenURL(t)
+	url := b.ListenURL(t)
 	waitHealthy(t, http.DefaultClient, url)
 	auth := map[string]string{"Authorization": "Bearer " + bearer}
 	asker := modernClient(t, url, "agent-alpha", auth)

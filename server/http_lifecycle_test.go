@@ -9,13 +9,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -206,68 +205,10 @@ func TestShutdownTimeout(t *testing.T) {
 	}
 }
 
-// binary runs the built tallyfy-mcp with args and a clean environment plus env.
-type binary struct {
-	cmd    *exec.Cmd
-	stderr *logBuffer
-	exited chan struct{}
-	err    error
-}
-
-func runBinary(t *testing.T, env []string, args ...string) *binary {
+// runBinary runs the built tallyfy-mcp with args and a clean environment plus env.
+func runBinary(t *testing.T, env []string, args ...string) *harness.Binary {
 	t.Helper()
-	b := &binary{stderr: &logBuffer{}, exited: make(chan struct{})}
-	b.cmd = exec.Command(binPath, args...)
-	b.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	b.cmd.Stderr = b.stderr
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { b.err = b.cmd.Wait(); close(b.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-b.exited:
-		default:
-			_ = b.cmd.Process.Kill()
-			<-b.exited
-		}
-		if t.Failed() {
-			t.Logf("binary stderr:\n%s", b.stderr.String())
-		}
-	})
-	return b
-}
-
-// listenURL reads the address the binary bound (it logs "streamable=http://ADDR/mcp").
-func (b *binary) listenURL(t *testing.T) string {
-	t.Helper()
-	re := regexp.MustCompile(`streamable=(http://127\.0\.0\.1:\d+)/mcp`)
-	var url string
-	eventually(t, 10*time.Second, "the binary to log its address", func() bool {
-		if m := re.FindStringSubmatch(b.stderr.String()); m != nil {
-			url = m[1]
-		}
-		return url != ""
-	})
-	return url
-}
-
-// wait returns the exit code, failing after d.
-func (b *binary) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-b.exited:
-	case <-time.After(d):
-		t.Fatalf("the binary did not exit within %s; stderr:\n%s", d, b.stderr.String())
-	}
-	var ee *exec.ExitError
-	if errors.As(b.err, &ee) {
-		return ee.ExitCode()
-	}
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return 0
+	return harness.Run(t, harness.MinimalEnv(t, env...), args...)
 }
 
 // TestBinarySIGTERM: the real binary, SIGTERM during an in-flight call over HTTP: the call
@@ -279,7 +220,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
 	b := runBinary(t, []string{"TALLYFY_ACCESS_TOKEN=" + sandbox.AdminToken},
 		"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--audit-log", audit)
-	url := b.listenURL(t)
+	url := b.ListenURL(t)
 	waitHealthy(t, http.DefaultClient, url)
 	c := connectHTTP(t, kindStreamable, url, clientOpts{era: legacyEra})
 	t.Cleanup(func() { _ = c.Close() })
@@ -293,15 +234,15 @@ func TestBinarySIGTERM(t *testing.T) {
 		done <- outcome{res, err}
 	}()
 	eventually(t, 5*time.Second, "the call to reach Tallyfy", func() bool { return sb.inFlight() == 1 })
-	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := b.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	o := <-done
 	if o.err != nil || o.res.IsError {
 		t.Fatalf("in-flight call across SIGTERM: %v %v", o.err, o.res)
 	}
-	if code := b.wait(t, 10*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, b.stderr.String())
+	if code := b.Wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, b.Stderr.String())
 	}
 	if r, _ := sb.Lookup("run", sandbox.IDs.ActiveRun); !r.Archived {
 		t.Fatal("not archived")
@@ -375,13 +316,13 @@ func TestBinaryRefusesUnsafeHTTP(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			t.Parallel()
 			b := runBinary(t, tc.env, append([]string{"--sandbox", "--transport", "http"}, tc.args...)...)
-			if code := b.wait(t, 10*time.Second); code == 0 {
-				t.Fatalf("started: %s", b.stderr.String())
+			if code := b.Wait(t, 10*time.Second); code == 0 {
+				t.Fatalf("started: %s", b.Stderr.String())
 			}
-			if !strings.Contains(b.stderr.String(), tc.want) {
-				t.Fatalf("stderr does not say %q:\n%s", tc.want, b.stderr.String())
+			if !strings.Contains(b.Stderr.String(), tc.want) {
+				t.Fatalf("stderr does not say %q:\n%s", tc.want, b.Stderr.String())
 			}
-			if strings.Contains(b.stderr.String(), token) {
+			if strings.Contains(b.Stderr.String(), token) {
 				t.Fatal("stderr shows the auth token")
 			}
 		})
@@ -391,7 +332,7 @@ func TestBinaryRefusesUnsafeHTTP(t *testing.T) {
 		b := runBinary(t, []string{"MCP_AUTH_TOKEN=" + token}, "--sandbox", "--transport", "http", "--addr", "0.0.0.0:0", "--insecure-http")
 		var hostport string
 		eventually(t, 10*time.Second, "the serving log line", func() bool {
-			m := servingLine.FindStringSubmatch(b.stderr.String())
+			m := servingLine.FindStringSubmatch(b.Stderr.String())
 			if m != nil {
 				hostport = m[1]
 			}
@@ -407,11 +348,11 @@ func TestBinaryRefusesUnsafeHTTP(t *testing.T) {
 			t.Fatal(text(res))
 		}
 		_ = c.Close()
-		_ = b.cmd.Process.Signal(syscall.SIGTERM)
-		if code := b.wait(t, 10*time.Second); code != 0 {
+		_ = b.Cmd.Process.Signal(syscall.SIGTERM)
+		if code := b.Wait(t, 10*time.Second); code != 0 {
 			t.Fatalf("exit %d", code)
 		}
-		if strings.Contains(b.stderr.String(), token) {
+		if strings.Contains(b.Stderr.String(), token) {
 			t.Fatal("stderr shows the auth token")
 		}
 	})

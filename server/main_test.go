@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -24,14 +22,11 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testbin"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
-// binPath is the tallyfy-mcp binary built once by TestMain.
-var binPath string
-
-func TestMain(m *testing.M) { testbin.Main(m, "..", &binPath) }
+func TestMain(m *testing.M) { harness.Main(m) }
 
 // ---------------------------------------------------------------------------
 // Protocol eras and transports.
@@ -250,13 +245,7 @@ func dialHTTP(kind, baseURL string, o clientOpts) (*client.Client, error) {
 func connectStdio(t testing.TB, env []string, args []string, o clientOpts) *client.Client {
 	t.Helper()
 	stderr := &logBuffer{}
-	tr := transport.NewStdioWithOptions(binPath, env, args,
-		transport.WithCommandStderrWriter(stderr),
-		transport.WithCommandFunc(func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
-			cmd := exec.CommandContext(ctx, command, args...)
-			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-			return cmd, nil
-		}))
+	tr := harness.StdioTransport(harness.MinimalEnv(t, env...), args, stderr)
 	c, err := start(tr, o)
 	if err != nil {
 		t.Fatalf("starting the binary (%s): %v\nstderr:\n%s", o.era.name, err, stderr.String())

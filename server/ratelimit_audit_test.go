@@ -29,7 +29,7 @@ func TestRateLimitedCallsAreAudited(t *testing.T) {
 			audit := filepath.Join(t.TempDir(), "audit.jsonl")
 			args := append([]string{"--sandbox", "--transport", "http", "--addr", "127.0.0.1:0", "--audit-log", audit}, c.limits...)
 			b := runBinary(t, nil, args...)
-			url := b.listenURL(t)
+			url := b.ListenURL(t)
 			waitHealthy(t, http.DefaultClient, url)
 			cl := connectHTTP(t, kindStreamable, url, clientOpts{era: legacyEra})
 			t.Cleanup(func() { _ = cl.Close() })

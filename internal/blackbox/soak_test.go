@@ -1,9 +1,16 @@
-package main
+//go:build soak
+
+// The soak runs only with -tags soak (`make unit` and `make soak` pass it): at 1,500 calls it
+// takes about a minute on two cores, too long for every plain `go test ./...`.
+
+package blackbox
 
 import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +23,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -138,13 +146,13 @@ func TestSoak(t *testing.T) {
 	}
 
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	p := startProc(t, procConfig{
-		args: []string{"--log-level", "info", "--audit-log", auditPath, "--confirm", "off",
+	p := harness.Start(t, harness.Config{
+		Args: []string{"--log-level", "info", "--audit-log", auditPath, "--confirm", "off",
 			"--max-deletes-per-hour", "-1", "--request-timeout", "10s"},
-		env:  sandboxEnv(url, sandbox.AdminToken),
-		name: "soak",
+		Env:  sandboxEnv(url, sandbox.AdminToken),
+		Name: "soak",
 	})
-	rssStart, thrStart := mustProcStatus(t, p.pid())
+	rssStart, thrStart := mustProcStatus(t, p.PID())
 	sb.SetFaults(mustFaults(t, soakFaults)...)
 
 	st := &soakStats{sb: sb, perID: map[string][]soakOutcome{}, toolErrs: map[string]int{}, toolOK: map[string]int{}, deleteCall: map[string]int{}}
@@ -157,7 +165,7 @@ func TestSoak(t *testing.T) {
 		for done.Load() < int64(calls/10) {
 			time.Sleep(2 * time.Millisecond)
 		}
-		rss10, thr10, sampleErr = procStatus(p.pid())
+		rss10, thr10, sampleErr = procStatus(p.PID())
 	}()
 
 	start := time.Now()
@@ -179,7 +187,7 @@ func TestSoak(t *testing.T) {
 	if sampleErr != nil {
 		t.Fatalf("sampling the child at 10%%: %v (did it crash?)", sampleErr)
 	}
-	rssEnd, thrEnd := mustProcStatus(t, p.pid())
+	rssEnd, thrEnd := mustProcStatus(t, p.PID())
 
 	// Phase 2: each worker permanently deletes every resource it owns but its last one (so
 	// some remain to compare at the end), under the soak faults plus delete faults.
@@ -205,7 +213,7 @@ func TestSoak(t *testing.T) {
 	for _, it := range all {
 		rec, exists := sb.Lookup(it.kind, it.id)
 		st.made.Add(1)
-		res, err := p.call(toolName(it.kind, "get"), map[string]any{idArgName(it.kind): it.id})
+		res, err := p.Call(toolName(it.kind, "get"), map[string]any{idArgName(it.kind): it.id})
 		st.record(toolName(it.kind, "get"), it.id, res, err, false, false)
 		switch {
 		case err != nil:
@@ -226,11 +234,11 @@ func TestSoak(t *testing.T) {
 		}
 	}
 
-	exit := p.stop()
+	exit := p.Stop()
 	if exit != 0 {
-		t.Errorf("exit code %d on stdin EOF, want 0; stderr tail:\n%s", exit, tail(p.stderr.Bytes(), 2000))
+		t.Errorf("exit code %d on stdin EOF, want 0; stderr tail:\n%s", exit, tail(p.Stderr.Bytes(), 2000))
 	}
-	rpc := checkJSONRPCStream(t, p.stdout.Bytes())
+	rpc := checkJSONRPCStream(t, p.Stdout.Bytes())
 
 	// Every call answered; no JSON-RPC errors.
 	st.mu.Lock()
@@ -378,7 +386,7 @@ func getArchived(t testing.TB, kind string, res *mcp.CallToolResult) bool {
 }
 
 // soakWorker makes n calls on the resources it owns: reads, lists and lifecycle toggles.
-func soakWorker(p *proc, sb *sandbox.Sandbox, st *soakStats, mine []item, n int, seed uint64, done *atomic.Int64) {
+func soakWorker(p *harness.Proc, sb *sandbox.Sandbox, st *soakStats, mine []item, n int, seed uint64, done *atomic.Int64) {
 	rng := rand.New(rand.NewPCG(seed, 0x50a4))
 	queries := []string{"", "Onboarding", "Invoice", "review", "zzz-no-match"}
 	archived := []string{"exclude", "include", "only"}
@@ -390,7 +398,7 @@ func soakWorker(p *proc, sb *sandbox.Sandbox, st *soakStats, mine []item, n int,
 		case roll < 35: // get
 			tool := toolName(it.kind, "get")
 			st.made.Add(1)
-			res, err := p.call(tool, map[string]any{idArgName(it.kind): it.id})
+			res, err := p.Call(tool, map[string]any{idArgName(it.kind): it.id})
 			st.record(tool, it.id, res, err, false, false)
 			if err == nil {
 				checkTruthful(st, tool, it, res)
@@ -406,7 +414,7 @@ func soakWorker(p *proc, sb *sandbox.Sandbox, st *soakStats, mine []item, n int,
 			}
 			tool := toolName(k, "list")
 			st.made.Add(1)
-			res, err := p.call(tool, args)
+			res, err := p.Call(tool, args)
 			st.record(tool, "", res, err, false, false)
 		default: // lifecycle toggle
 			verb := "archive"
@@ -421,10 +429,10 @@ func soakWorker(p *proc, sb *sandbox.Sandbox, st *soakStats, mine []item, n int,
 
 // soakLifecycle archives or restores one owned resource and checks a success against the
 // sandbox (race-free: only this worker touches the resource).
-func soakLifecycle(p *proc, sb *sandbox.Sandbox, st *soakStats, it item, verb string) {
+func soakLifecycle(p *harness.Proc, sb *sandbox.Sandbox, st *soakStats, it item, verb string) {
 	tool := toolName(it.kind, verb)
 	st.made.Add(1)
-	res, err := p.call(tool, map[string]any{idArgName(it.kind): it.id})
+	res, err := p.Call(tool, map[string]any{idArgName(it.kind): it.id})
 	if err != nil {
 		st.record(tool, it.id, nil, err, true, false)
 		return
@@ -480,7 +488,7 @@ func checkTruthful(st *soakStats, tool string, it item, res *mcp.CallToolResult)
 
 // soakDelete archives (if needed) and permanently deletes one owned resource, retrying
 // while faults get in the way. Each delete call may send at most one DELETE …/delete.
-func soakDelete(p *proc, sbx *sandbox.Sandbox, st *soakStats, it item) bool {
+func soakDelete(p *harness.Proc, sbx *sandbox.Sandbox, st *soakStats, it item) bool {
 	for attempt := 0; attempt < 25; attempt++ {
 		rec, ok := sbx.Lookup(it.kind, it.id)
 		if !ok {
@@ -493,7 +501,7 @@ func soakDelete(p *proc, sbx *sandbox.Sandbox, st *soakStats, it item) bool {
 		tool := toolName(it.kind, "delete")
 		before := countDeletes(sbx, it.id)
 		st.made.Add(1)
-		res, err := p.call(tool, map[string]any{idArgName(it.kind): it.id})
+		res, err := p.Call(tool, map[string]any{idArgName(it.kind): it.id})
 		sent := countDeletes(sbx, it.id) - before
 		st.mu.Lock()
 		st.deleteCall[it.id]++
@@ -551,4 +559,177 @@ func decodeStructured(res *mcp.CallToolResult, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// ---------------------------------------------------------------------------
+// Soak fixtures.
+
+// faultCounter wraps the sandbox handler to count what the fault injection did: status
+// codes of answers and dropped connections.
+type faultCounter struct {
+	h http.Handler
+
+	mu       sync.Mutex
+	statuses map[int]int
+	resets   int
+	slow     int // requests that took ≥ 5 ms in the handler (latency faults)
+}
+
+func newFaultCounter(h http.Handler) *faultCounter {
+	return &faultCounter{h: h, statuses: map[int]int{}}
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	fc     *faultCounter
+	status int
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets the sandbox hijack the connection to drop it (reset-before / reset-after):
+// such a request ends with no status written and is counted as a reset.
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (fc *faultCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cw := &countingWriter{ResponseWriter: w, fc: fc}
+	start := time.Now()
+	defer func() {
+		d := time.Since(start)
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		if d >= 5*time.Millisecond {
+			fc.slow++
+		}
+		if cw.status == 0 {
+			fc.resets++
+		} else {
+			fc.statuses[cw.status]++
+		}
+	}()
+	fc.h.ServeHTTP(cw, r)
+}
+
+func (fc *faultCounter) snapshot() (statuses map[int]int, resets, slow int) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	statuses = map[int]int{}
+	for k, v := range fc.statuses {
+		statuses[k] = v
+	}
+	return statuses, fc.resets, fc.slow
+}
+
+// startCountedSandbox is startSandbox with a faultCounter in front.
+func startCountedSandbox(t testing.TB, opts ...sandbox.Option) (*sandbox.Sandbox, *faultCounter, string) {
+	t.Helper()
+	sb := sandbox.New(opts...)
+	fc := newFaultCounter(sb)
+	url, srv, err := sandbox.Listen("127.0.0.1:0", fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return sb, fc, url
+}
+
+// item is one seeded record.
+type item struct {
+	kind     string // task, run, template
+	id, name string
+	archived bool
+	oneOff   bool   // tasks only
+	runID    string // tasks only: the process a task belongs to, or a per-assignee one-off task's container
+}
+
+// inventory lists every seeded record by asking a fresh sandbox over its HTTP handler (so
+// the tests follow the seed instead of copying it).
+func inventory(t testing.TB) []item {
+	t.Helper()
+	sb := sandbox.New()
+	get := func(collection string) []map[string]any {
+		req := httptest.NewRequest("GET", "/api/organizations/"+sandbox.OrgID+"/"+collection+"?archived=true&per_page=100", nil)
+		req.Header.Set("Authorization", "Bearer "+sandbox.AdminToken)
+		req.Header.Set("X-Tallyfy-Client", "APIClient")
+		rec := httptest.NewRecorder()
+		sb.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("inventory %s: %d %s", collection, rec.Code, rec.Body)
+		}
+		var env struct {
+			Data []map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+			t.Fatal(err)
+		}
+		return env.Data
+	}
+	var out []item
+	for _, d := range get("tasks") {
+		id := d["id"].(string)
+		oneOff, _ := d["is_oneoff_task"].(bool)
+		rec, ok := sb.Lookup("task", id)
+		if !ok {
+			t.Fatalf("task %s listed but not found", id)
+		}
+		runID, _ := d["run_id"].(string)
+		out = append(out, item{kind: "task", id: id, name: rec.Name, archived: rec.Archived, oneOff: oneOff, runID: runID})
+	}
+	for _, d := range get("runs") {
+		id := d["id"].(string)
+		rec, _ := sb.Lookup("run", id)
+		out = append(out, item{kind: "run", id: id, name: rec.Name, archived: rec.Archived})
+	}
+	for _, d := range get("checklists") {
+		id := d["id"].(string)
+		rec, _ := sb.Lookup("template", id)
+		out = append(out, item{kind: "template", id: id, name: rec.Name, archived: rec.Archived})
+	}
+	return out
+}
+
+// procStatus reads VmRSS (kB) and Threads from /proc/<pid>/status.
+func procStatus(pid int) (rssKB, threads int, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "VmRSS:":
+			rssKB, _ = strconv.Atoi(f[1])
+		case "Threads:":
+			threads, _ = strconv.Atoi(f[1])
+		}
+	}
+	if rssKB == 0 || threads == 0 {
+		return 0, 0, fmt.Errorf("no VmRSS/Threads in /proc/%d/status", pid)
+	}
+	return rssKB, threads, nil
+}
+
+// mustProcStatus is procStatus for the test goroutine.
+func mustProcStatus(t testing.TB, pid int) (rssKB, threads int) {
+	t.Helper()
+	rssKB, threads, err := procStatus(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rssKB, threads
 }

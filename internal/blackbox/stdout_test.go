@@ -1,4 +1,4 @@
-package main
+package blackbox
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -80,13 +81,13 @@ func TestStdoutIsOnlyJSONRPC(t *testing.T) {
 // answered and stdout must still hold only JSON-RPC.
 func rawRun(t *testing.T, format string, closeAtOnce bool) {
 	_, url := startSandbox(t)
-	cmd := exec.Command(binPath, "--log-level", "debug", "--log-format", format)
-	cmd.Env = cleanEnv(sandboxEnv(url, sandbox.AdminToken))
+	cmd := exec.Command(harness.Path(), "--log-level", "debug", "--log-format", format)
+	cmd.Env = harness.CleanEnv(sandboxEnv(url, sandbox.AdminToken))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &harness.Buffer{}, &harness.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

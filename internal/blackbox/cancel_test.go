@@ -1,4 +1,4 @@
-package main
+package blackbox
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -38,14 +39,14 @@ func TestCancelledCallStopsTheTallyfyRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer srv.Close()
-			p := startProc(t, procConfig{env: sandboxEnv(url, sandbox.AdminToken), protocol: proto})
+			p := harness.Start(t, harness.Config{Env: sandboxEnv(url, sandbox.AdminToken), Protocol: proto})
 
 			done := make(chan error, 1)
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() {
 				req := mcp.CallToolRequest{}
 				req.Params.Name, req.Params.Arguments = "get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}
-				_, err := p.c.CallTool(ctx, req)
+				_, err := p.Client.CallTool(ctx, req)
 				done <- err
 			}()
 			deadline := time.Now().Add(5 * time.Second)
@@ -56,7 +57,7 @@ func TestCancelledCallStopsTheTallyfyRequest(t *testing.T) {
 				t.Fatal("the call never reached Tallyfy")
 			}
 			// Another call is served while the first hangs.
-			if res := p.mustCall("get_run", map[string]any{"run_id": sandbox.IDs.CompleteRun}); res.IsError {
+			if res := p.MustCall("get_run", map[string]any{"run_id": sandbox.IDs.CompleteRun}); res.IsError {
 				t.Fatalf("second call: %s", resultText(res))
 			}
 			cancelledAt := time.Now()
@@ -76,7 +77,7 @@ func TestCancelledCallStopsTheTallyfyRequest(t *testing.T) {
 			if started.Load() != 1 {
 				t.Errorf("the cancelled call was retried: %d requests", started.Load())
 			}
-			if code := p.stop(); code != 0 {
+			if code := p.Stop(); code != 0 {
 				t.Errorf("exit %d", code)
 			}
 		})

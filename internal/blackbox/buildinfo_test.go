@@ -1,16 +1,18 @@
-package main
+package blackbox
 
 import (
 	"debug/buildinfo"
 	"strings"
 	"testing"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 )
 
 // The binary is built with profile-guided optimization from default.pgo, as `go build` and
 // `go install` do for this main package: a profile that went missing or stopped parsing would
 // silently cost every deployment CPU (or, corrupt, fail the build).
 func TestBinaryIsBuiltWithTheProfile(t *testing.T) {
-	info, err := buildinfo.ReadFile(binPath)
+	info, err := buildinfo.ReadFile(harness.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +30,7 @@ func TestBinaryIsBuiltWithTheProfile(t *testing.T) {
 // The server serves the checked-in schemas and never reflects on its types: the generator
 // (invopop/jsonschema, which links go/parser and a YAML library) stays out of the binary.
 func TestBinaryDoesNotLinkTheSchemaGenerator(t *testing.T) {
-	info, err := buildinfo.ReadFile(binPath)
+	info, err := buildinfo.ReadFile(harness.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

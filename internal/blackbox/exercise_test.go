@@ -1,4 +1,4 @@
-package main
+package blackbox
 
 // The exerciser drives one tallyfy-mcp child through every tool and every failure the tests
 // can provoke, for one scenario (token role, log format, protocol era, confirmation by token
@@ -18,6 +18,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -125,7 +126,7 @@ func (e *elicitor) Elicit(_ context.Context, req mcp.ElicitationRequest) (*mcp.E
 // ex is one exercise in progress.
 type ex struct {
 	t           *testing.T
-	p           *proc
+	p           *harness.Proc
 	sb          *sandbox.Sandbox
 	sc          scenario
 	el          *elicitor
@@ -148,7 +149,7 @@ func isMutating(tool string) bool {
 
 func (e *ex) call(tool string, args map[string]any) *mcp.CallToolResult {
 	e.t.Helper()
-	res, err := e.p.call(tool, args)
+	res, err := e.p.Call(tool, args)
 	if err != nil {
 		e.t.Errorf("%s %v: unexpected JSON-RPC error: %v", tool, args, err)
 		return &mcp.CallToolResult{IsError: true}
@@ -196,7 +197,7 @@ func (e *ex) rpcErr(tool string, args map[string]any) {
 	if _, known := tools.ByName(tool); known && isMutating(tool) {
 		e.mutating++ // a call of a tool the policy hides is refused, and audited
 	}
-	res, err := e.p.call(tool, args)
+	res, err := e.p.Call(tool, args)
 	if err == nil {
 		e.t.Errorf("%s %v: want a JSON-RPC error, got result %s", tool, args, resultText(res))
 	}
@@ -350,12 +351,12 @@ func runScenario(t *testing.T, sc scenario) *scenarioRun {
 		args = append(args, "--read-only", "--protect", sandbox.IDs.CompleteRun)
 	}
 	var el *elicitor
-	cfg := procConfig{args: args, env: env, protocol: sc.protocol, name: "roottest-" + string(sc.mode)}
+	cfg := harness.Config{Args: args, Env: env, Protocol: sc.protocol, Name: "roottest-" + string(sc.mode)}
 	if sc.elicit {
 		el = &elicitor{}
-		cfg.elicit = el
+		cfg.Elicit = el
 	}
-	p := startProc(t, cfg)
+	p := harness.Start(t, cfg)
 	e := &ex{t: t, p: p, sb: sb, sc: sc, el: el, called: map[string]bool{}}
 
 	switch sc.mode {
@@ -377,9 +378,9 @@ func runScenario(t *testing.T, sc scenario) *scenarioRun {
 		}
 	}
 
-	run.exit = p.stop()
-	run.stdout, run.stderr = p.stdout.Bytes(), p.stderr.Bytes()
-	run.results = p.allResults()
+	run.exit = p.Stop()
+	run.stdout, run.stderr = p.Stdout.Bytes(), p.Stderr.Bytes()
+	run.results = p.AllResults()
 	run.confirmTokens = e.tokens
 	run.mutatingCalls = e.mutating
 	if sc.elicit && sc.protocol == "" {
@@ -395,7 +396,7 @@ func runScenario(t *testing.T, sc scenario) *scenarioRun {
 	if run.exit != 0 {
 		t.Errorf("exit code %d on stdin EOF, want 0; stderr tail:\n%s", run.exit, tail(run.stderr, 2000))
 	}
-	if got := p.rpcErrs; got != e.wantRPCErrs {
+	if got := p.RPCErrors(); got != e.wantRPCErrs {
 		t.Errorf("%d calls answered with a JSON-RPC error, want %d", got, e.wantRPCErrs)
 	}
 	e.checkRequestLog()
@@ -428,7 +429,7 @@ func (e *ex) listTools(want []string) {
 	e.t.Helper()
 	ctx, cancel := contextWithTimeout()
 	defer cancel()
-	lt, err := e.p.c.ListTools(ctx, mcp.ListToolsRequest{})
+	lt, err := e.p.Client.ListTools(ctx, mcp.ListToolsRequest{})
 	if err != nil {
 		e.t.Errorf("tools/list: %v", err)
 		return

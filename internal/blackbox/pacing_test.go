@@ -1,14 +1,14 @@
-package main
+package blackbox
 
 import (
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -16,32 +16,25 @@ import (
 // function that ends it and returns what it logged.
 func startSandboxBinary(t *testing.T, args ...string) (string, func() string) {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"sandbox", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = cleanEnv(nil)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	b := harness.Run(t, harness.CleanEnv(nil), append([]string{"sandbox", "--addr", "127.0.0.1:0"}, args...)...)
 	urlRe := regexp.MustCompile(`url=(http://\S+/api)`)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := urlRe.FindStringSubmatch(stderr.String()); m != nil {
+		if m := urlRe.FindStringSubmatch(b.Stderr.String()); m != nil {
 			return m[1], func() string {
-				_ = cmd.Process.Signal(os.Interrupt)
-				_ = cmd.Wait()
-				return stderr.String()
+				_ = b.Cmd.Process.Signal(os.Interrupt)
+				b.Wait(t, 10*time.Second)
+				return b.Stderr.String()
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("the sandbox did not say where it listens:\n%s", stderr.String())
+	t.Fatalf("the sandbox did not say where it listens:\n%s", b.Stderr.String())
 	return "", nil
 }
 
 // burstOfReads makes n get and list calls from 4 goroutines at once and fails on any error result.
-func burstOfReads(t *testing.T, p *proc, n int) {
+func burstOfReads(t *testing.T, p *harness.Proc, n int) {
 	t.Helper()
 	calls := []struct {
 		name string
@@ -66,7 +59,7 @@ func burstOfReads(t *testing.T, p *proc, n int) {
 					return
 				}
 				c := calls[i%len(calls)]
-				if res := p.mustCall(c.name, c.args); res.IsError {
+				if res := p.MustCall(c.name, c.args); res.IsError {
 					t.Errorf("%s: %s", c.name, resultText(res))
 				}
 			}
@@ -102,12 +95,12 @@ func TestPacingThroughTheBinaries(t *testing.T) {
 			url, stop := startSandboxBinary(t, "--rate-limit", "5", "--latency", "20ms")
 			env := sandboxEnv(url, sandbox.AdminToken)
 			env["TALLYFY_RATE"] = tc.rate
-			p := startProc(t, procConfig{env: env})
+			p := harness.Start(t, harness.Config{Env: env})
 			start := time.Now()
 			burstOfReads(t, p, calls)
 			took := time.Since(start)
-			if code := p.stop(); code != 0 {
-				t.Fatalf("server exit %d\n%s", code, p.stderr.String())
+			if code := p.Stop(); code != 0 {
+				t.Fatalf("server exit %d\n%s", code, p.Stderr.String())
 			}
 			requests, refused := totals(t, stop())
 			if requests < calls {

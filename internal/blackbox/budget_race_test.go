@@ -1,4 +1,4 @@
-package main
+package blackbox
 
 import (
 	"path/filepath"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -22,9 +23,9 @@ func TestDeleteBudgetRace(t *testing.T) {
 	const calls, inFlight = 4000, 32
 	sb, url := startSandbox(t)
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	p := startProc(t, procConfig{
-		args: []string{"--confirm", "off", "--max-deletes-per-hour", "1", "--audit-log", audit, "--log-level", "warn"},
-		env:  sandboxEnv(url, sandbox.MemberToken),
+	p := harness.Start(t, harness.Config{
+		Args: []string{"--confirm", "off", "--max-deletes-per-hour", "1", "--audit-log", audit, "--log-level", "warn"},
+		Env:  sandboxEnv(url, sandbox.MemberToken),
 	})
 	start := time.Now()
 	var next, budgetRefused, forbidden, other atomic.Int64
@@ -34,7 +35,7 @@ func TestDeleteBudgetRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= calls && time.Since(start) < 60*time.Second {
-				res, err := p.call("delete_run", map[string]any{"run_id": sandbox.IDs.ArchivedRun})
+				res, err := p.Call("delete_run", map[string]any{"run_id": sandbox.IDs.ArchivedRun})
 				switch {
 				case err != nil:
 					t.Errorf("JSON-RPC error: %v", err)
@@ -57,8 +58,8 @@ func TestDeleteBudgetRace(t *testing.T) {
 	if done != calls {
 		t.Fatalf("%d of %d calls answered within %s", done, calls, took)
 	}
-	if p.stop() != 0 {
-		t.Errorf("exit code non-zero; stderr:\n%s", tail(p.stderr.Bytes(), 2000))
+	if p.Stop() != 0 {
+		t.Errorf("exit code non-zero; stderr:\n%s", tail(p.Stderr.Bytes(), 2000))
 	}
 	if budgetRefused.Load() == 0 || forbidden.Load() == 0 {
 		t.Fatalf("budget refusals %d, 403s %d: both paths must be reached", budgetRefused.Load(), forbidden.Load())

@@ -1,4 +1,4 @@
-package main
+package blackbox
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -20,8 +21,8 @@ type checkRun struct {
 
 func runCheck(t *testing.T, env map[string]string, args ...string) checkRun {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"check"}, args...)...)
-	cmd.Env = cleanEnv(env)
+	cmd := exec.Command(harness.Path(), append([]string{"check"}, args...)...)
+	cmd.Env = harness.CleanEnv(env)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 5 * time.Second
