@@ -22,6 +22,7 @@ import (
 // Status is the outcome of one check.
 type Status string
 
+// The outcomes a check can have.
 const (
 	StatusOK      Status = "ok"
 	StatusFail    Status = "fail"

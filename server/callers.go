@@ -48,11 +48,6 @@ type CallerEntry struct {
 	Protect      []string `json:"protect,omitempty"`
 }
 
-// callerFile is the file's shape.
-type callerFile struct {
-	Callers []json.RawMessage `json:"callers"`
-}
-
 // knownCaller is a loaded entry: its token hash, and the tools.Caller requests act as.
 type knownCaller struct {
 	hash   [32]byte

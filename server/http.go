@@ -486,7 +486,7 @@ func (w *sseWriter) Flush() {
 
 func (w *sseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// ConnState, set as the http.Server's ConnState hook, lets Shutdown close connections that
+// ConnState is the http.Server's ConnState hook. It lets Shutdown close connections that
 // never carried a request: http.Server.Shutdown waits up to 5 s for those (clients open spare
 // connections), which would hold every shutdown that long.
 func (h *HTTPServer) ConnState(c net.Conn, state http.ConnState) {

@@ -70,7 +70,10 @@ func serve(t *testing.T, scheme string, args ...string) *served {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-s.done:
+		case err := <-s.done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
 		case <-time.After(15 * time.Second):
 			t.Error("Serve did not return")
 		}

@@ -109,7 +109,7 @@ func (s *spySandbox) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.live[r] = start
 	s.mu.Unlock()
-	s.Sandbox.ServeHTTP(w, r)
+	s.ServeHTTP(w, r)
 	s.mu.Lock()
 	delete(s.live, r)
 	s.reqs = append(s.reqs, sbRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"),

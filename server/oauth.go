@@ -185,7 +185,7 @@ func (k *jwksCache) key(ctx context.Context, kid string) (*jose.JSONWebKey, erro
 // VerifySignature implements oidc.KeySet with go-jose: only asymmetric algorithms parse, the
 // key is chosen by kid, and a key that declares its algorithm must match the token's.
 func (k *jwksCache) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, asymmetricAlgs)
+	jws, err := jose.ParseSignedCompact(raw, asymmetricAlgs)
 	if err != nil {
 		return nil, err
 	}

@@ -298,7 +298,7 @@ func (s idSurrogates) restore(p []byte) []byte {
 
 func isNumberText(b []byte) bool {
 	for _, c := range b {
-		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+		if bytes.IndexByte([]byte("0123456789-+.eE"), c) < 0 {
 			return false
 		}
 	}

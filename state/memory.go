@@ -23,10 +23,16 @@ func NewMemory() *Memory {
 	return &Memory{used: map[string]time.Time{}, windows: map[string][]time.Time{}, now: time.Now}
 }
 
-func (m *Memory) Kind() string                 { return "memory" }
-func (m *Memory) Health(context.Context) error { return nil }
-func (m *Memory) Close() error                 { return nil }
+// Kind implements Store.
+func (m *Memory) Kind() string { return "memory" }
 
+// Health implements Store: memory is always reachable.
+func (m *Memory) Health(context.Context) error { return nil }
+
+// Close implements Store; there is nothing to release.
+func (m *Memory) Close() error { return nil }
+
+// UseOnce implements Store.
 func (m *Memory) UseOnce(_ context.Context, key string, ttl time.Duration) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -66,6 +72,7 @@ func (m *Memory) prune(key string, now time.Time, window time.Duration) []time.T
 	return times
 }
 
+// Peek implements Store.
 func (m *Memory) Peek(_ context.Context, key string, now time.Time, limit int, window time.Duration) (bool, time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -79,6 +86,7 @@ func (m *Memory) Peek(_ context.Context, key string, now time.Time, limit int, w
 	return false, times[0].Add(window), nil
 }
 
+// Take implements Store.
 func (m *Memory) Take(_ context.Context, key string, now time.Time, limit int, window time.Duration) (func(), time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

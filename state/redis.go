@@ -52,9 +52,13 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 
 var quietOnce sync.Once
 
+// Kind implements Store.
 func (r *Redis) Kind() string { return "redis" }
+
+// Close implements Store: it closes the connection pool.
 func (r *Redis) Close() error { return r.rdb.Close() }
 
+// Health implements Store.
 func (r *Redis) Health(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
@@ -155,10 +159,12 @@ func (r *Redis) window(ctx context.Context, script *redis.Script, key string, no
 	return false, time.UnixMilli(oldest).Add(window), nil
 }
 
+// Peek implements Store.
 func (r *Redis) Peek(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (bool, time.Time, error) {
 	return r.window(ctx, peekScript, key, now, limit, window, "")
 }
 
+// Take implements Store.
 func (r *Redis) Take(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (func(), time.Time, error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)

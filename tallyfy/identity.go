@@ -79,6 +79,7 @@ func (w *meWire) decode() (Me, error) {
 // whatever other value Tallyfy sent.
 type Role string
 
+// The roles Tallyfy documents.
 const (
 	RoleAdmin    Role = "admin"
 	RoleStandard Role = "standard"

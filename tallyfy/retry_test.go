@@ -86,7 +86,7 @@ func TestSafeCallsRetry(t *testing.T) {
 						t.Errorf("OnRetry #%d = %+v", i, rc)
 					}
 					if strings.HasPrefix(spec, "reset") {
-						asTransportError(t, rc.err)
+						_ = asTransportError(t, rc.err)
 					} else if ae := asAPIError(t, rc.err); fmt.Sprint(ae.Status) != spec[:3] {
 						t.Errorf("OnRetry #%d status %d", i, ae.Status)
 					}

@@ -445,7 +445,7 @@ func TestHugeBodyRejected(t *testing.T) {
 		start := time.Now()
 		_, err := s.client(t, withMaxTries(1), func(c *Config) { c.MaxBodyBytes = 1 << 20 }).GetRun(context.Background(), validID)
 		if status == 200 {
-			asResponseError(t, err)
+			_ = asResponseError(t, err)
 		} else if ae := asAPIError(t, err); ae.Status != 500 || len(ae.Message) > 310 {
 			t.Errorf("500 with a huge body: %+v", ae)
 		}

@@ -11,6 +11,7 @@ import (
 // Kind names one of the three resource types this client manages.
 type Kind string
 
+// The kinds.
 const (
 	KindTask     Kind = "task"
 	KindRun      Kind = "run"
@@ -20,6 +21,7 @@ const (
 // Archived selects how list endpoints treat archived items.
 type Archived string
 
+// The ways to treat archived items: leave them out, list them too, or list only them.
 const (
 	ArchivedExclude Archived = "exclude"
 	ArchivedInclude Archived = "include"

@@ -50,6 +50,7 @@ type Recorder interface {
 // LogRecorder writes records to the log (stderr) when no audit file is configured.
 type LogRecorder struct{ Logger *slog.Logger }
 
+// Record implements Recorder.
 func (l LogRecorder) Record(ctx context.Context, r Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -97,6 +98,7 @@ type syncFile interface {
 
 func newFileRecorder(f syncFile) *FileRecorder { return &FileRecorder{f: f} }
 
+// Record implements Recorder.
 func (a *FileRecorder) Record(_ context.Context, r Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {

@@ -334,7 +334,7 @@ func TestLogRecorderFormats(t *testing.T) {
 		t.Errorf("JSON log: want msg audit and the record as an object, got %s (%v)", jb.Bytes(), err)
 	}
 	var tb bytes.Buffer
-	if err := (tools.LogRecorder{Logger: slog.New(tint.NewHandler(&tb, &tint.Options{NoColor: true}))}).Record(context.Background(), rec); err != nil {
+	if err := (tools.LogRecorder{Logger: slog.New(tint.NewTextHandler(&tb, &tint.Options{NoColor: true}))}).Record(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	text := tb.String()

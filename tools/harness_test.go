@@ -446,16 +446,6 @@ func seedID(kind, slug string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func forEachKind(t *testing.T, f func(t *testing.T, k kindInfo)) {
-	t.Helper()
-	for _, k := range kinds {
-		t.Run(k.kind, func(t *testing.T) {
-			t.Parallel()
-			f(t, k)
-		})
-	}
-}
-
 // reset puts the sandbox back to its seed (data, request log, no faults), forgets the audit
 // records and moves the clock two hours on, so tokens and delete budgets of earlier cases
 // no longer count. Building a server is the costly part of a harness: sequential cases
@@ -500,14 +490,6 @@ func perKind(t *testing.T, opts []option, f func(t *testing.T, h *harness, k kin
 	forEachProtocol(t, func(t *testing.T, p protocol) {
 		h := newHarness(t, append([]option{withProto(p)}, opts...)...)
 		h.eachKind(t, f)
-	})
-}
-
-// matrix runs f for every kind at every protocol, each with its own harness, in parallel.
-func matrix(t *testing.T, f func(t *testing.T, p protocol, k kindInfo)) {
-	t.Helper()
-	forEachProtocol(t, func(t *testing.T, p protocol) {
-		forEachKind(t, func(t *testing.T, k kindInfo) { f(t, p, k) })
 	})
 }
 

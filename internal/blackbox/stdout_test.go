@@ -122,8 +122,9 @@ func rawRun(t *testing.T, format string, closeAtOnce bool) {
 	// Else EOF follows the last request at once: every request read before EOF must still be
 	// answered before the process exits.
 	_ = stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// Wait's error only restates the exit status, which is read from ProcessState below.
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):

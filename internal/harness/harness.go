@@ -297,8 +297,9 @@ func (p *Proc) Stop() int {
 		_ = p.cmd.Process.Kill()
 		p.t.Errorf("tallyfy-mcp did not close stdout within 30s of stdin EOF")
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- p.cmd.Wait() }()
+	// Wait's error only restates the exit status, which is read from ProcessState below.
+	waited := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(waited) }()
 	select {
 	case <-waited:
 	case <-time.After(30 * time.Second):

@@ -20,9 +20,9 @@ func TestReadResponseMatchesNetHTTP(t *testing.T) {
 		w.Header().Set("Mcp-Session-Id", "s-1")
 		switch r.URL.Path {
 		case "/small":
-			io.WriteString(w, small)
+			_, _ = io.WriteString(w, small)
 		case "/large": // over net/http's 2 KiB buffer: chunked
-			io.WriteString(w, large)
+			_, _ = io.WriteString(w, large)
 		case "/accepted":
 			w.WriteHeader(http.StatusAccepted)
 		}

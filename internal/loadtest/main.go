@@ -121,7 +121,7 @@ func startServer(o options) (url string, stop func(), err error) {
 		return "", nil, err
 	}
 	cfg.Version = "loadtest"
-	var logw io.Writer = io.Discard
+	logw := io.Writer(io.Discard)
 	if o.logTo == "stderr" {
 		logw = os.Stderr
 	}

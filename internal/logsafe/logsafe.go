@@ -53,7 +53,7 @@ func firstUnprintable(b []byte) int {
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])
-		if !(r == utf8.RuneError && n == 1) && !strconv.IsPrint(r) {
+		if (r != utf8.RuneError || n != 1) && !strconv.IsPrint(r) {
 			return i
 		}
 		i += n

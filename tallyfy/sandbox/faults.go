@@ -166,7 +166,7 @@ func parseFaultRule(rule string) (Fault, error) {
 			}
 			f.Times = n
 		case ':':
-			if val == "" || strings.IndexFunc(val, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') }) >= 0 {
+			if val == "" || strings.IndexFunc(val, func(r rune) bool { return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') }) >= 0 {
 				return f, fmt.Errorf("method %q must be an HTTP method such as GET or DELETE", val)
 			}
 			f.Method = strings.ToUpper(val)
