@@ -56,11 +56,11 @@ lint: ## golangci-lint (pinned; installed when missing) with .golangci.yml, then
 	$(GOLANGCI_LINT) run ./...
 	$(GO) vet -tags soak ./...
 
-bench: build ## Go benchmarks, then the table of cold start, per-call latency against the floor, RSS and tools/list size
+bench: build ## Go benchmarks, then the table of cold start, per-call latency against the floor, RSS and tools/list size (docs/performance.md keeps it between its bench markers)
 	$(GO) test -pgo=$(CURDIR)/default.pgo -run '^$$' -bench . -benchmem ./...
 	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/bench -bin ./$(BIN)
 
-soak: ## 10,000 tool calls with ~10% injected faults through the stdio binary
+soak: ## 10,000 tool calls with ~10% injected faults through the stdio binary (figures in docs/reliability.md, between its soak markers)
 	SOAK_CALLS=10000 $(GO) test -tags soak -run '^TestSoak$$' -count=1 -v ./internal/blackbox/
 
 loadtest: ## 200 concurrent streamable-HTTP sessions against the in-process sandbox (fails when a target is missed)

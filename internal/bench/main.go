@@ -1,7 +1,8 @@
 // Command bench measures what operators compare MCP servers by (`make bench`): cold start of
 // the binary to the initialize result over stdio; per-call latency in-process, over stdio and
 // over streamable HTTP next to the floor (the same Tallyfy request sent straight to the
-// sandbox with a keep-alive client); peak RSS after 1,000 calls; tools/list bytes.
+// sandbox with a keep-alive client); peak RSS after 1,000 calls; tools/list bytes. The figures
+// are kept in docs/performance.md, between its bench markers.
 package main
 
 import (
