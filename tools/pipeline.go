@@ -94,12 +94,13 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 	}
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		c := ts.newCall(ctx, t, req)
-		o := ts.prepare(ctx, c)
-		if o == nil {
-			v := verb(ts, ctx, c)
-			o = &v
+		if o := ts.prepare(ctx, c); o != nil {
+			return ts.record(ctx, c, *o), nil
 		}
-		return ts.record(ctx, c, *o), nil
+		if t.Tier == TierRead {
+			return ts.record(ctx, c, verb(ts, ctx, c)), nil
+		}
+		return ts.record(ctx, c, ts.runItem(ctx, c)), nil
 	}
 }
 
@@ -115,8 +116,8 @@ func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest)
 	return c
 }
 
-// prepare runs the stages before the verb: policy, arguments, guards and resolve. It returns
-// the outcome that ends the call early, or nil when the verb should run.
+// prepare runs the per-call stages: policy and arguments. It returns the outcome that ends the
+// call early, or nil when the call goes on.
 func (ts *Toolset) prepare(ctx context.Context, c *call) *outcome {
 	end := func(o outcome) *outcome { return &o }
 	t := c.tool
@@ -136,12 +137,6 @@ func (ts *Toolset) prepare(ctx context.Context, c *call) *outcome {
 		return end(refused("", bad))
 	}
 	c.id = id
-	if t.Verb == VerbGet {
-		return nil
-	}
-	if o := ts.resolve(ctx, c); o != nil {
-		return o
-	}
 	return nil
 }
 
