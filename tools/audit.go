@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/logsafe"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
@@ -134,44 +133,6 @@ func (a *FileRecorder) Close() error {
 		return err
 	}
 	return a.f.Close()
-}
-
-type transportKey struct{}
-
-type transportInfo struct {
-	name   string
-	canAsk bool
-}
-
-// WithTransport marks ctx with the transport's name and whether it can carry a server-to-client
-// question (elicitation). The server sets it per request; unmarked contexts (stdio,
-// in-process) can.
-func WithTransport(ctx context.Context, name string, canAsk bool) context.Context {
-	return context.WithValue(ctx, transportKey{}, transportInfo{name: name, canAsk: canAsk})
-}
-
-// TransportCanAsk reports whether the request's transport can carry an elicitation.
-func TransportCanAsk(ctx context.Context) bool {
-	ti, ok := ctx.Value(transportKey{}).(transportInfo)
-	return !ok || ti.canAsk
-}
-
-func transportName(ctx context.Context) string {
-	if ti, ok := ctx.Value(transportKey{}).(transportInfo); ok {
-		return ti.name
-	}
-	return "in-process"
-}
-
-func clientInfo(ctx context.Context) (name, version string) {
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.ClientInfo != nil {
-		return info.ClientInfo.Name, info.ClientInfo.Version
-	}
-	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		ci := s.GetClientInfo()
-		return ci.Name, ci.Version
-	}
-	return "", ""
 }
 
 // auditRecord builds the audit record of a call and its outcome.
