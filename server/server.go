@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,15 +125,12 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		}
 		cancel()
 	}
-	mode, _ := tools.ParseConfirmMode(cfg.Confirm)
-	if mode == tools.ConfirmOff {
+	if cfg.Confirm == tools.ConfirmOff {
 		logger.Warn("--confirm off: permanent deletes run WITHOUT any confirmation; use only for unattended pipelines. Every audit record says confirm_mode=off.")
 	}
 	ts, err := tools.New(tools.Options{
-		Client: client, Confirm: mode, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
-		State: store, ConfirmKeys: keys,
-		Policy: tools.Policy{ReadOnly: cfg.ReadOnly, DisablePermanentDelete: cfg.DisablePermanentDelete, Tools: cfg.Tools,
-			ExcludeTools: cfg.ExcludeTools, Protect: cfg.Protect, MaxDeletesPerHour: cfg.MaxDeletesPerHour},
+		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
+		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
 	})
 	if err != nil {
 		_ = app.Close()
@@ -312,41 +310,40 @@ func (a *App) serveHTTP(ctx context.Context) error {
 
 // RunSandbox serves only the demo Tallyfy REST API (the `sandbox` subcommand).
 func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr io.Writer) error {
-	addr := "127.0.0.1:8081"
-	faults := ""
 	var opts []sandbox.Option
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case (a == "--addr" || a == "-addr") && i+1 < len(args):
-			addr = args[i+1]
-			i++
-		case (a == "--faults" || a == "-faults") && i+1 < len(args):
-			faults = args[i+1]
-			i++
-		case (a == "--broken-shape" || a == "-broken-shape") && i+1 < len(args):
-			b, err := sandbox.ParseBrokenShape(args[i+1])
-			if err != nil {
-				return err
-			}
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
+	faults := fs.String("faults", "", "faults to inject")
+	fs.Func("broken-shape", "serve a field in an undocumented JSON type", func(v string) error {
+		b, err := sandbox.ParseBrokenShape(v)
+		if err == nil {
 			opts = append(opts, sandbox.WithBrokenShape(b))
-			i++
-		case a == "--help" || a == "-h":
-			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
-				addr, sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
-			return nil
-		default:
-			return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", a)
 		}
+		return err
+	})
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
+			"127.0.0.1:8081", sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("sandbox: %w (see tallyfy-mcp sandbox --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", fs.Arg(0))
 	}
 	sb := sandbox.New(opts...)
-	if faults != "" {
-		fs, err := sandbox.ParseFaults(faults)
+	if *faults != "" {
+		rules, err := sandbox.ParseFaults(*faults)
 		if err != nil {
 			return err
 		}
-		sb.SetFaults(fs...)
+		sb.SetFaults(rules...)
 	}
-	url, srv, err := sandbox.Listen(addr, sb)
+	url, srv, err := sandbox.Listen(*addr, sb)
 	if err != nil {
 		return err
 	}

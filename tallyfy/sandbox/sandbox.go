@@ -218,7 +218,12 @@ const (
 
 type roleKey struct{}
 
-var idPattern = regexp.MustCompile(`^[a-f0-9]{32}$`)
+// IDPattern is the format of IDs the sandbox accepts, as Tallyfy does. It cannot import the
+// client's tallyfy.IDPattern (the client's tests import the sandbox); a test there checks
+// that the two are the same.
+const IDPattern = `^[a-f0-9]{32}$`
+
+var idPattern = regexp.MustCompile(IDPattern)
 
 // response is what a handler produces; it is written by deliver, which may
 // also cut it short when a fault says so.
