@@ -286,26 +286,8 @@ func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	case "stdio":
 		return a.serveStdio(ctx, stdin, stdout)
 	default:
-		return a.serveHTTP(ctx)
+		return a.runHTTP(ctx)
 	}
-}
-
-func allTools() []mcp.Tool {
-	out := make([]mcp.Tool, 0, len(tools.All))
-	for _, t := range tools.All {
-		out = append(out, mcp.Tool{Name: t.Name})
-	}
-	return out
-}
-
-// serveHTTP is replaced by the HTTP transports (http.go).
-var serveHTTPImpl func(a *App, ctx context.Context) error
-
-func (a *App) serveHTTP(ctx context.Context) error {
-	if serveHTTPImpl == nil {
-		return fmt.Errorf("--transport %s is not available in this build", a.Config.Transport)
-	}
-	return serveHTTPImpl(a, ctx)
 }
 
 // RunSandbox serves only the demo Tallyfy REST API (the `sandbox` subcommand).

@@ -130,6 +130,17 @@ func New(opts Options) (*Toolset, error) {
 		stopping: stopping, stop: begin}, nil
 }
 
+// Offered counts the tools the server's policy offers (a caller's cap may narrow them further).
+func (ts *Toolset) Offered() int {
+	n := 0
+	for _, t := range All {
+		if ts.policy.Allows(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // Policy returns the policy in force.
 func (ts *Toolset) Policy() Policy { return ts.policy }
 
