@@ -443,16 +443,6 @@ func seedID(kind, slug string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func forEachKind(t *testing.T, f func(t *testing.T, k kindInfo)) {
-	t.Helper()
-	for _, k := range kinds {
-		t.Run(k.kind, func(t *testing.T) {
-			t.Parallel()
-			f(t, k)
-		})
-	}
-}
-
 // reset puts the sandbox back to its seed (data, request log, no faults), forgets the audit
 // records and moves the clock two hours on, so tokens and delete budgets of earlier cases
 // no longer count. Building a server is the costly part of a harness: sequential cases
@@ -500,12 +490,15 @@ func perKind(t *testing.T, opts []option, f func(t *testing.T, h *harness, k kin
 	})
 }
 
-// matrix runs f for every kind at every protocol, each with its own harness, in parallel.
-func matrix(t *testing.T, f func(t *testing.T, p protocol, k kindInfo)) {
+// perKindInModes runs perKind once per confirm mode, as parallel subtests named for the mode.
+func perKindInModes(t *testing.T, modes []tools.ConfirmMode, f func(t *testing.T, h *harness, k kindInfo, mode tools.ConfirmMode)) {
 	t.Helper()
-	forEachProtocol(t, func(t *testing.T, p protocol) {
-		forEachKind(t, func(t *testing.T, k kindInfo) { f(t, p, k) })
-	})
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			perKind(t, []option{withConfirm(mode)}, func(t *testing.T, h *harness, k kindInfo) { f(t, h, k, mode) })
+		})
+	}
 }
 
 func kindOf(tool string) kindInfo {
@@ -515,4 +508,26 @@ func kindOf(tool string) kindInfo {
 		}
 	}
 	panic("no kind for " + tool)
+}
+
+// touchArchived restores and archives again a kind's archived item, through the API behind
+// the server's back: it stays archived, with a new last update.
+func (h *harness) touchArchived(ctx context.Context, k kindInfo) error {
+	api := h.api()
+	var err error
+	switch k.kind {
+	case "task":
+		if _, err = api.RestoreTask(ctx, k.archived); err == nil {
+			err = api.ArchiveTask(ctx, k.archived)
+		}
+	case "run":
+		if _, err = api.ActivateRun(ctx, k.archived); err == nil {
+			_, err = api.ArchiveRun(ctx, k.archived)
+		}
+	default:
+		if _, err = api.RestoreTemplate(ctx, k.archived); err == nil {
+			_, err = api.ArchiveTemplate(ctx, k.archived)
+		}
+	}
+	return err
 }
