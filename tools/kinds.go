@@ -39,44 +39,27 @@ type kind[T, V, G, L any] struct {
 }
 
 var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.ListTasksResult]{
-	kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore",
-	destroys: "the task, its form fields and every value captured in them",
-	find:     (*tallyfy.Client).FindTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity,
-	view: taskView, line: taskLine,
-	got: func(v schemas.Task) schemas.GetTaskResult { return schemas.GetTaskResult{Task: v} },
-	listed: func(vs []schemas.Task, p schemas.PageInfo) schemas.ListTasksResult {
-		return schemas.ListTasksResult{Tasks: vs, Page: p}
-	},
+	kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore", destroys: "the task, its form fields and every value captured in them",
+	find: (*tallyfy.Client).FindTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity, view: taskView, line: taskLine,
+	got: func(v schemas.Task) schemas.GetTaskResult { return schemas.GetTaskResult{Task: v} }, listed: taskPage,
 	search: listTasksByQuery,
 	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Task, error) {
 		return nil, c.ArchiveTask(ctx, id) // 204: no item back
 	},
-	unarchive: (*tallyfy.Client).RestoreTask,
-	remove:    (*tallyfy.Client).DeleteTask,
+	unarchive: (*tallyfy.Client).RestoreTask, remove: (*tallyfy.Client).DeleteTask,
 }
 
 var runKind = kind[tallyfy.Run, schemas.Run, schemas.GetRunResult, schemas.ListRunsResult]{
-	kind: tallyfy.KindRun, idArg: "run_id", noun: "process", plural: "processes", restore: "activate",
-	destroys: "the process and all its tasks, comments, form values, attachments, tags and watchers",
-	find:     (*tallyfy.Client).FindRun, list: (*tallyfy.Client).ListRuns, entity: (*tallyfy.Run).Entity,
-	view: runView, line: runLine,
-	got: func(v schemas.Run) schemas.GetRunResult { return schemas.GetRunResult{Run: v} },
-	listed: func(vs []schemas.Run, p schemas.PageInfo) schemas.ListRunsResult {
-		return schemas.ListRunsResult{Runs: vs, Page: p}
-	},
-	archive: (*tallyfy.Client).ArchiveRun, unarchive: (*tallyfy.Client).ActivateRun,
-	remove: (*tallyfy.Client).DeleteRun,
+	kind: tallyfy.KindRun, idArg: "run_id", noun: "process", plural: "processes", restore: "activate", destroys: "the process and all its tasks, comments, form values, attachments, tags and watchers",
+	find: (*tallyfy.Client).FindRun, list: (*tallyfy.Client).ListRuns, entity: (*tallyfy.Run).Entity, view: runView, line: runLine,
+	got: func(v schemas.Run) schemas.GetRunResult { return schemas.GetRunResult{Run: v} }, listed: runPage,
+	archive: (*tallyfy.Client).ArchiveRun, unarchive: (*tallyfy.Client).ActivateRun, remove: (*tallyfy.Client).DeleteRun,
 }
 
 var templateKind = kind[tallyfy.Template, schemas.Template, schemas.GetTemplateResult, schemas.ListTemplatesResult]{
-	kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore",
-	destroys: "the template with its steps, kick-off form and automations (processes already launched from it are kept)",
-	find:     (*tallyfy.Client).FindTemplate, list: (*tallyfy.Client).ListTemplates, entity: (*tallyfy.Template).Entity,
-	view: templateView, line: templateLine,
-	got: func(v schemas.Template) schemas.GetTemplateResult { return schemas.GetTemplateResult{Template: v} },
-	listed: func(vs []schemas.Template, p schemas.PageInfo) schemas.ListTemplatesResult {
-		return schemas.ListTemplatesResult{Templates: vs, Page: p}
-	},
+	kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore", destroys: "the template with its steps, kick-off form and automations (processes already launched from it are kept)",
+	find: (*tallyfy.Client).FindTemplate, list: (*tallyfy.Client).ListTemplates, entity: (*tallyfy.Template).Entity, view: templateView, line: templateLine,
+	got: func(v schemas.Template) schemas.GetTemplateResult { return schemas.GetTemplateResult{Template: v} }, listed: templatePage,
 	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Template, error) {
 		_, err := c.ArchiveTemplate(ctx, id) // its answer is not the template
 		return nil, err
@@ -189,4 +172,16 @@ func templateLine(v schemas.Template) string {
 		s += fmt.Sprintf(", %.0f steps", *v.StepsCount)
 	}
 	return s
+}
+
+func taskPage(vs []schemas.Task, p schemas.PageInfo) schemas.ListTasksResult {
+	return schemas.ListTasksResult{Tasks: vs, Page: p}
+}
+
+func runPage(vs []schemas.Run, p schemas.PageInfo) schemas.ListRunsResult {
+	return schemas.ListRunsResult{Runs: vs, Page: p}
+}
+
+func templatePage(vs []schemas.Template, p schemas.PageInfo) schemas.ListTemplatesResult {
+	return schemas.ListTemplatesResult{Templates: vs, Page: p}
 }
