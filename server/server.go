@@ -305,7 +305,7 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		return err
 	})
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
+		_, _ = fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
 			"127.0.0.1:8081", sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
 	}
 	if err := fs.Parse(args); err != nil {

@@ -49,6 +49,7 @@ type Recorder interface {
 // LogRecorder writes records to the log (stderr) when no audit file is configured.
 type LogRecorder struct{ Logger *slog.Logger }
 
+// Record logs r as one "audit" line.
 func (l LogRecorder) Record(ctx context.Context, r Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -96,6 +97,7 @@ type syncFile interface {
 
 func newFileRecorder(f syncFile) *FileRecorder { return &FileRecorder{f: f} }
 
+// Record appends r as one JSON line and returns once it is synced to disk.
 func (a *FileRecorder) Record(_ context.Context, r Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {

@@ -28,7 +28,6 @@ type corpusAnswer struct {
 // corpusCall says which tool exercises an endpoint, on which seeded item.
 type corpusCall struct {
 	tool, idArg, id string
-	args            map[string]any
 	method, suffix  string // the request the corpus answers: method and path suffix
 	check           func(t *testing.T, r result)
 }

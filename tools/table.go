@@ -8,6 +8,7 @@ import (
 // Tier groups tools by what they can do; policy flags switch tiers off.
 type Tier string
 
+// The tiers, from harmless to irreversible.
 const (
 	TierRead      Tier = "read"      // look up only
 	TierLifecycle Tier = "lifecycle" // archive and restore: reversible
@@ -17,6 +18,7 @@ const (
 // Verb is what a tool does to its resource.
 type Verb string
 
+// The verbs every kind has.
 const (
 	VerbGet     Verb = "get"
 	VerbList    Verb = "list"

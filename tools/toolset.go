@@ -17,6 +17,7 @@ import (
 // ConfirmMode says how a permanent delete is confirmed.
 type ConfirmMode string
 
+// The confirmation modes (--confirm).
 const (
 	ConfirmAuto   ConfirmMode = "auto"   // elicitation when the client and transport can, else token
 	ConfirmElicit ConfirmMode = "elicit" // elicitation only; refuse when impossible
