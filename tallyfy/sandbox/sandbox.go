@@ -416,3 +416,19 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 		s.deliver(w, res, after)
 	})
 }
+
+// archivedOf finds an item that must exist and be archived (template restore, run and template
+// hard delete), or answers as Tallyfy does: 404 when there is none, notArchived (422) when it
+// is live.
+func archivedOf[T interface{ archived() bool }](items map[string]T, id, notArchived string) (T, *response) {
+	t, ok := items[id]
+	if !ok {
+		r := resourceNotFound()
+		return t, &r
+	}
+	if !t.archived() {
+		r := errorResponse(notArchivedStatus, notArchived, notArchivedCode)
+		return t, &r
+	}
+	return t, nil
+}
