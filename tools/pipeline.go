@@ -94,8 +94,8 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 	}
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		c := ts.newCall(ctx, t, req)
-		if o := ts.prepare(ctx, c); o != nil {
-			return ts.record(ctx, c, *o), nil
+		if o, ended := ts.prepare(ctx, c); ended {
+			return ts.record(ctx, c, o), nil
 		}
 		if t.Tier == TierRead {
 			return ts.record(ctx, c, verb(ts, ctx, c)), nil
@@ -116,63 +116,58 @@ func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest)
 	return c
 }
 
-// prepare runs the per-call stages: policy and arguments. It returns the outcome that ends the
-// call early, or nil when the call goes on.
-func (ts *Toolset) prepare(ctx context.Context, c *call) *outcome {
-	end := func(o outcome) *outcome { return &o }
+// prepare runs the per-call stages: policy and arguments. ended: the outcome o ends the call.
+func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool) {
 	t := c.tool
 	// policy
 	if !ts.policy.Allows(t) {
-		return end(refused("", policyRefusal(t, ts.policy)))
+		return refused("", policyRefusal(t, ts.policy)), true
 	}
 	if !c.policy.Allows(t) {
-		return end(refused("", capRefusal(ctx, t)))
+		return refused("", capRefusal(ctx, t)), true
 	}
 	if t.Verb == VerbList {
-		return nil // its arguments are its own (list decodes them)
+		return outcome{}, false // its arguments are its own (list decodes them)
 	}
 	// arguments
 	id, bad := idArg(c.req, c.res)
 	if bad != nil {
-		return end(refused("", bad))
+		return refused("", bad), true
 	}
 	c.id = id
-	return nil
+	return outcome{}, false
 }
 
-// resolve runs the guards and reads the item a lifecycle or permanent call is about.
-func (ts *Toolset) resolve(ctx context.Context, c *call) *outcome {
-	end := func(o outcome) *outcome { return &o }
+// resolve runs the guards and reads the item a lifecycle or permanent call is about. ended:
+// the outcome o ends the call.
+func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool) {
 	t := c.tool
 	// guards: the protect list (archive, delete) and the delete budget, checked without
 	// spending, so a spent budget refuses before the person is asked to confirm
 	if t.Verb == VerbArchive || t.Verb == VerbDelete {
 		if o, bad := ts.protectedRefusal(c); bad {
-			return end(o)
+			return o, true
 		}
 	}
 	if t.Verb == VerbDelete {
 		if o, bad := ts.budgetRefusal(ctx, c); bad {
-			return end(o)
+			return o, true
 		}
 	}
 	// resolve
 	e, err := c.client.Lookup(ctx, c.res.kind, c.id)
 	if err != nil {
-		return end(failed(c, err))
+		return failed(c, err), true
 	}
 	c.target = &e
-	if o, bad := processTaskRefusal(e); bad {
-		return end(o)
-	}
-	return nil
+	return processTaskRefusal(e)
 }
 
 // runItem is the per-item part of the pipeline (guards, resolve, verb) for a call whose
 // policy and arguments are already settled: what a bulk tool runs for each of its items.
 func (ts *Toolset) runItem(ctx context.Context, c *call) outcome {
-	if o := ts.resolve(ctx, c); o != nil {
-		return *o
+	if o, ended := ts.resolve(ctx, c); ended {
+		return o
 	}
 	return verbs[c.tool.Verb](ts, ctx, c)
 }
