@@ -1,9 +1,12 @@
 package schemas
 
+import "github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+
 // Arguments and results shared by every kind.
 
-// IDPattern is the format of every Tallyfy ID.
-const IDPattern = `^[a-f0-9]{32}$`
+// IDPattern is the format of every Tallyfy ID (the `pattern` of every *_id argument; the
+// struct tags must spell it out, and a test checks they match).
+const IDPattern = tallyfy.IDPattern
 
 // ListArgs are the arguments of the three list tools.
 type ListArgs struct {

@@ -28,14 +28,10 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 
-	Confirm                string
-	ReadOnly               bool
-	DisablePermanentDelete bool
-	Tools                  []string
-	ExcludeTools           []string
-	Protect                []string
-	MaxDeletesPerHour      int
-	AuditLog               string
+	// Confirm and Policy are parsed and checked once, as the flags are read.
+	Confirm  tools.ConfirmMode
+	Policy   tools.Policy
+	AuditLog string
 
 	TallyfyRate float64
 
@@ -164,17 +160,21 @@ var Options = []Option{
 	{Name: "addr", Env: "MCP_ADDR", Default: "127.0.0.1:8080", Usage: "listen address for the HTTP transports", set: str(func(c *Config) *string { return &c.Addr })},
 	{Name: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error (logs go to stderr)", set: str(func(c *Config) *string { return &c.LogLevel })},
 	{Name: "log-format", Env: "LOG_FORMAT", Default: "text", Usage: "text or json", set: str(func(c *Config) *string { return &c.LogFormat })},
-	{Name: "confirm", Env: "TALLYFY_CONFIRM", Default: "auto", Usage: "how permanent deletes are confirmed: auto (ask the person when the client can, else a confirm token), elicit, token or off (unattended pipelines only)", set: str(func(c *Config) *string { return &c.Confirm })},
-	{Name: "read-only", Env: "TALLYFY_READ_ONLY", Default: "false", Usage: "offer only the get and list tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.ReadOnly })},
-	{Name: "disable-permanent-delete", Env: "TALLYFY_DISABLE_PERMANENT_DELETE", Default: "false", Usage: "offer no permanent delete tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.DisablePermanentDelete })},
-	{Name: "tools", Env: "TALLYFY_TOOLS", Usage: "comma-separated tools to offer (default all); exclusions and read-only still win", set: list(func(c *Config) *[]string { return &c.Tools })},
-	{Name: "exclude-tools", Env: "TALLYFY_EXCLUDE_TOOLS", Usage: "comma-separated tools never to offer", set: list(func(c *Config) *[]string { return &c.ExcludeTools })},
-	{Name: "protect", Env: "TALLYFY_PROTECT", Usage: "comma-separated IDs that no tool may archive or permanently delete", set: func(c *Config, v string) error {
-		ids, err := tools.NormalizeProtectedIDs(splitList(v))
-		c.Protect = ids
+	{Name: "confirm", Env: "TALLYFY_CONFIRM", Default: "auto", Usage: "how permanent deletes are confirmed: auto (ask the person when the client can, else a confirm token), elicit, token or off (unattended pipelines only)", set: func(c *Config, v string) error {
+		m, err := tools.ParseConfirmMode(v)
+		c.Confirm = m
 		return err
 	}},
-	{Name: "max-deletes-per-hour", Env: "TALLYFY_MAX_DELETES_PER_HOUR", Default: "20", Usage: "permanent deletes allowed per rolling hour across all sessions (0 = none, -1 = no cap)", set: integer(func(c *Config) *int { return &c.MaxDeletesPerHour })},
+	{Name: "read-only", Env: "TALLYFY_READ_ONLY", Default: "false", Usage: "offer only the get and list tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.Policy.ReadOnly })},
+	{Name: "disable-permanent-delete", Env: "TALLYFY_DISABLE_PERMANENT_DELETE", Default: "false", Usage: "offer no permanent delete tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.Policy.DisablePermanentDelete })},
+	{Name: "tools", Env: "TALLYFY_TOOLS", Usage: "comma-separated tools to offer (default all); exclusions and read-only still win", set: list(func(c *Config) *[]string { return &c.Policy.Tools })},
+	{Name: "exclude-tools", Env: "TALLYFY_EXCLUDE_TOOLS", Usage: "comma-separated tools never to offer", set: list(func(c *Config) *[]string { return &c.Policy.ExcludeTools })},
+	{Name: "protect", Env: "TALLYFY_PROTECT", Usage: "comma-separated IDs that no tool may archive or permanently delete", set: func(c *Config, v string) error {
+		ids, err := tools.NormalizeProtectedIDs(splitList(v))
+		c.Policy.Protect = ids
+		return err
+	}},
+	{Name: "max-deletes-per-hour", Env: "TALLYFY_MAX_DELETES_PER_HOUR", Default: "20", Usage: "permanent deletes allowed per rolling hour across all sessions (0 = none, -1 = no cap)", set: integer(func(c *Config) *int { return &c.Policy.MaxDeletesPerHour })},
 	{Name: "audit-log", Env: "TALLYFY_AUDIT_LOG", Usage: "append the audit records (an intent line synced before each change, an outcome line per lifecycle or delete call) to this file (created 0600); default: the log on stderr", set: str(func(c *Config) *string { return &c.AuditLog })},
 	{Name: "tallyfy-rate", Env: "TALLYFY_RATE", Default: "9", Usage: "most requests a second sent to Tallyfy with one access token, retries included (Tallyfy allows about 600 a minute per user; up to 2 may leave at once); 0 = no pacing, e.g. for an API without a limit. Not applied to --sandbox, which has no limit", set: func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
@@ -302,9 +302,6 @@ func (c *Config) validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	if _, err := tools.ParseConfirmMode(c.Confirm); err != nil {
-		return err
-	}
 	if c.BodyReadTimeout <= 0 {
 		return errors.New("--body-read-timeout must be more than 0: without it a caller can hold a connection open by sending its body slowly")
 	}
@@ -323,10 +320,10 @@ func (c *Config) validate() error {
 	if c.State != "" && c.State != "memory" && c.ConfirmKeyFile == "" {
 		return errors.New("--state needs --confirm-key-file: every replica must seal confirm tokens with the same key, or a token minted on one is refused by the others (make one with: openssl rand -hex 32 > confirm.key)")
 	}
-	if c.MaxDeletesPerHour < -1 {
-		return fmt.Errorf("--max-deletes-per-hour must be -1 (no cap), 0 (none) or more, not %d", c.MaxDeletesPerHour)
+	if c.Policy.MaxDeletesPerHour < -1 {
+		return fmt.Errorf("--max-deletes-per-hour must be -1 (no cap), 0 (none) or more, not %d", c.Policy.MaxDeletesPerHour)
 	}
-	return tools.Policy{Tools: c.Tools, ExcludeTools: c.ExcludeTools}.Validate()
+	return c.Policy.Validate()
 }
 
 // readSecret returns value, or the trimmed content of file when value is empty.

@@ -24,11 +24,11 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.OrgID != "flag" || cfg.ReadOnly || cfg.RequestTimeout != 5*time.Second {
+	if cfg.OrgID != "flag" || cfg.Policy.ReadOnly || cfg.RequestTimeout != 5*time.Second {
 		t.Errorf("flags did not win: %+v", cfg)
 	}
-	if strings.Join(cfg.Protect, "|") != idA+"|"+idB+"|"+idC || cfg.MaxDeletesPerHour != 3 {
-		t.Errorf("environment not read: protect %v, budget %d", cfg.Protect, cfg.MaxDeletesPerHour)
+	if strings.Join(cfg.Policy.Protect, "|") != idA+"|"+idB+"|"+idC || cfg.Policy.MaxDeletesPerHour != 3 {
+		t.Errorf("environment not read: protect %v, budget %d", cfg.Policy.Protect, cfg.Policy.MaxDeletesPerHour)
 	}
 }
 
@@ -109,11 +109,11 @@ func TestProtectNormalized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(cfg.Protect, "|") != idB+"|"+idA {
-		t.Errorf("--protect %v, want lowercase %s|%s", cfg.Protect, idB, idA)
+	if strings.Join(cfg.Policy.Protect, "|") != idB+"|"+idA {
+		t.Errorf("--protect %v, want lowercase %s|%s", cfg.Policy.Protect, idB, idA)
 	}
 	cfg, err = ParseConfig(nil, env(map[string]string{"TALLYFY_PROTECT": strings.ToUpper(idC)}), nil)
-	if err != nil || strings.Join(cfg.Protect, "|") != idC {
+	if err != nil || strings.Join(cfg.Policy.Protect, "|") != idC {
 		t.Errorf("TALLYFY_PROTECT: %v, %v", cfg, err)
 	}
 	for _, c := range []struct {

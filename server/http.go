@@ -17,14 +17,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
-
-func init() { serveHTTPImpl = (*App).runHTTP }
 
 // HTTPServer is the streamable HTTP (/mcp) and legacy SSE (/sse, /message) endpoints on one
 // mux, behind host and origin allowlists, caller authentication and a body limit.
@@ -122,6 +121,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	h.sse = mcpserver.NewSSEServer(app.MCP,
 		mcpserver.WithKeepAlive(true),
 		mcpserver.WithSSEDisableLocalhostProtection(true),
+		mcpserver.WithSessionIDGenerator(h.sseUnsent.sessionID),
 		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, sseKey{}, true)
 			return tools.WithTransport(h.withBearer(ctx, r), "sse", false) // SSE sessions cannot carry a question to the client
@@ -432,7 +432,9 @@ func (u *sseUnsent) sent(session string, event []byte) {
 }
 
 // watch wraps the SSE stream handler to see what it writes; when a stream ends, its
-// undelivered answers are forgotten.
+// undelivered answers are forgotten. The stream learns its session ID from mcp-go's session ID
+// generator (sessionID below), which runs on the stream's own request before anything is
+// written.
 func (u *sseUnsent) watch(ids idSurrogates, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &sseWriter{ResponseWriter: w, u: u, ids: ids}
@@ -442,38 +444,42 @@ func (u *sseUnsent) watch(ids idSurrogates, next http.Handler) http.Handler {
 			delete(u.live, sw.session)
 			u.mu.Unlock()
 		}()
-		next.ServeHTTP(sw, r)
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), sseStreamKey{}, sw)))
 	})
+}
+
+type sseStreamKey struct{}
+
+// sessionID is the SSE server's session ID generator (mcp-go's default: a random UUID): it
+// also tells the stream being opened, if watched, which session it carries.
+func (u *sseUnsent) sessionID(_ context.Context, r *http.Request) (string, error) {
+	id := uuid.NewString()
+	if sw, ok := r.Context().Value(sseStreamKey{}).(*sseWriter); ok {
+		sw.session = id
+		u.mu.Lock()
+		if u.live == nil {
+			u.live = map[string]bool{}
+		}
+		u.live[id] = true
+		u.mu.Unlock()
+	}
+	return id, nil
 }
 
 type sseWriter struct {
 	http.ResponseWriter
 	u       *sseUnsent
 	ids     idSurrogates // answers on the stream carry the client's ids exactly
-	session string
+	session string       // set by sseUnsent.sessionID before the stream's first write
 }
 
 func (w *sseWriter) Write(p []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(w.ids.restore(p))
 	if err == nil {
 		n = len(p)
-	}
-	if w.session == "" { // the first event names the message endpoint: /message?sessionId=…
-		if _, rest, ok := bytes.Cut(p, []byte("sessionId=")); ok {
-			end := bytes.IndexAny(rest, "&\r\n")
-			if end < 0 {
-				end = len(rest)
-			}
-			w.session, _ = url.QueryUnescape(string(rest[:end]))
-			w.u.mu.Lock()
-			if w.u.live == nil {
-				w.u.live = map[string]bool{}
-			}
-			w.u.live[w.session] = true
-			w.u.mu.Unlock()
+		if w.session != "" {
+			w.u.sent(w.session, p)
 		}
-	} else if err == nil {
-		w.u.sent(w.session, p)
 	}
 	return n, err
 }

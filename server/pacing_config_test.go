@@ -92,11 +92,11 @@ func TestRunSandboxRateFlags(t *testing.T) {
 		}
 	}
 	for args, want := range map[string]string{
-		"--rate-limit -2":                 "--rate-limit wants requests per second",
-		"--rate-limit lots":               "--rate-limit wants requests per second",
-		"--rate-window 0s --rate-limit 5": "--rate-window wants a duration above 0",
+		"--rate-limit -2":                 "flag -rate-limit: want requests per second",
+		"--rate-limit lots":               "flag -rate-limit: want requests per second",
+		"--rate-window 0s --rate-limit 5": "flag -rate-window: want a duration above 0",
 		"--rate-window 2s":                "--rate-window needs --rate-limit",
-		"--latency soon":                  "--latency wants a duration",
+		"--latency soon":                  "flag -latency: want a duration",
 	} {
 		err := RunSandbox(t.Context(), strings.Fields(args), nil, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), want) {

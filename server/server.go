@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -126,15 +127,12 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		}
 		cancel()
 	}
-	mode, _ := tools.ParseConfirmMode(cfg.Confirm)
-	if mode == tools.ConfirmOff {
+	if cfg.Confirm == tools.ConfirmOff {
 		logger.Warn("--confirm off: permanent deletes run WITHOUT any confirmation; use only for unattended pipelines. Every audit record says confirm_mode=off.")
 	}
 	ts, err := tools.New(tools.Options{
-		Client: client, Confirm: mode, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
-		State: store, ConfirmKeys: keys,
-		Policy: tools.Policy{ReadOnly: cfg.ReadOnly, DisablePermanentDelete: cfg.DisablePermanentDelete, Tools: cfg.Tools,
-			ExcludeTools: cfg.ExcludeTools, Protect: cfg.Protect, MaxDeletesPerHour: cfg.MaxDeletesPerHour},
+		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
+		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
 	})
 	if err != nil {
 		_ = app.Close()
@@ -300,92 +298,76 @@ func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	case "stdio":
 		return a.serveStdio(ctx, stdin, stdout)
 	default:
-		return a.serveHTTP(ctx)
+		return a.runHTTP(ctx)
 	}
-}
-
-func allTools() []mcp.Tool {
-	out := make([]mcp.Tool, 0, len(tools.All))
-	for _, t := range tools.All {
-		out = append(out, mcp.Tool{Name: t.Name})
-	}
-	return out
-}
-
-// serveHTTP is replaced by the HTTP transports (http.go).
-var serveHTTPImpl func(a *App, ctx context.Context) error
-
-func (a *App) serveHTTP(ctx context.Context) error {
-	if serveHTTPImpl == nil {
-		return fmt.Errorf("--transport %s is not available in this build", a.Config.Transport)
-	}
-	return serveHTTPImpl(a, ctx)
 }
 
 // RunSandbox serves only the demo Tallyfy REST API (the `sandbox` subcommand).
 func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr io.Writer) error {
-	addr := "127.0.0.1:8081"
-	faults := ""
 	var opts []sandbox.Option
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
+	faults := fs.String("faults", "", "faults to inject")
 	var limit sandbox.RateLimit
-	var latency time.Duration
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case (a == "--rate-limit" || a == "-rate-limit") && i+1 < len(args):
-			f, err := strconv.ParseFloat(args[i+1], 64)
-			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-				return fmt.Errorf("sandbox: --rate-limit wants requests per second per token, a number ≥ 0 (0 = no limit), not %q", args[i+1])
-			}
-			limit.PerSecond = f
-			i++
-		case (a == "--rate-window" || a == "-rate-window") && i+1 < len(args):
-			d, err := time.ParseDuration(args[i+1])
-			if err != nil || d <= 0 {
-				return fmt.Errorf("sandbox: --rate-window wants a duration above 0 such as 1s or 1m, not %q", args[i+1])
-			}
-			limit.Window = d
-			i++
-		case (a == "--latency" || a == "-latency") && i+1 < len(args):
-			d, err := time.ParseDuration(args[i+1])
-			if err != nil || d < 0 {
-				return fmt.Errorf("sandbox: --latency wants a duration such as 50ms, not %q", args[i+1])
-			}
-			latency = d
-			i++
-		case (a == "--addr" || a == "-addr") && i+1 < len(args):
-			addr = args[i+1]
-			i++
-		case (a == "--faults" || a == "-faults") && i+1 < len(args):
-			faults = args[i+1]
-			i++
-		case (a == "--broken-shape" || a == "-broken-shape") && i+1 < len(args):
-			b, err := sandbox.ParseBrokenShape(args[i+1])
-			if err != nil {
-				return err
-			}
-			opts = append(opts, sandbox.WithBrokenShape(b))
-			i++
-		case a == "--help" || a == "-h":
-			fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--rate-limit N [--rate-window 1s]] [--latency D] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  --rate-limit N refuses a token's requests beyond N a second, counted over a rolling --rate-window (default 1s; Tallyfy's is 1m), with 429, Retry-After and X-RateLimit-Limit/Remaining/Reset, as Tallyfy does.\n  --latency D delays every answer by D (e.g. 50ms), like a real round trip.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
-				addr, sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
-			return nil
-		default:
-			return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", a)
+	fs.Func("rate-limit", "refuse a token's requests beyond N a second", func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("want requests per second per token, a number ≥ 0 (0 = no limit), not %q", v)
 		}
+		limit.PerSecond = f
+		return nil
+	})
+	fs.Func("rate-window", "the rolling window --rate-limit counts over", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a duration above 0 such as 1s or 1m, not %q", v)
+		}
+		limit.Window = d
+		return nil
+	})
+	var latency time.Duration
+	fs.Func("latency", "delay every answer by this duration", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 50ms, not %q", v)
+		}
+		latency = d
+		return nil
+	})
+	fs.Func("broken-shape", "serve a field in an undocumented JSON type", func(v string) error {
+		b, err := sandbox.ParseBrokenShape(v)
+		if err == nil {
+			opts = append(opts, sandbox.WithBrokenShape(b))
+		}
+		return err
+	})
+	fs.Usage = func() {
+		_, _ = fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--rate-limit N [--rate-window 1s]] [--latency D] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  --rate-limit N refuses a token's requests beyond N a second, counted over a rolling --rate-window (default 1s; Tallyfy's is 1m), with 429, Retry-After and X-RateLimit-Limit/Remaining/Reset, as Tallyfy does.\n  --latency D delays every answer by D (e.g. 50ms), like a real round trip.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
+			"127.0.0.1:8081", sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("sandbox: %w (see tallyfy-mcp sandbox --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", fs.Arg(0))
 	}
 	if limit.Window > 0 && limit.PerSecond == 0 {
 		return errors.New("sandbox: --rate-window needs --rate-limit")
 	}
 	opts = append(opts, sandbox.WithRateLimit(limit), sandbox.WithLatency(latency))
 	sb := sandbox.New(opts...)
-	if faults != "" {
-		fs, err := sandbox.ParseFaults(faults)
+	if *faults != "" {
+		rules, err := sandbox.ParseFaults(*faults)
 		if err != nil {
 			return err
 		}
-		sb.SetFaults(fs...)
+		sb.SetFaults(rules...)
 	}
-	url, srv, err := sandbox.Listen(addr, sb)
+	url, srv, err := sandbox.Listen(*addr, sb)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 	inputDone := make(chan error, 1)
 	go c.readFrom(reqCtx, bufio.NewReaderSize(stdin, 64<<10), inputDone)
 
-	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", len(a.Toolset.Filter(ctx, allTools())))
+	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
 	var err error
 	select {
 	case err = <-inputDone:

@@ -28,8 +28,6 @@ type validationRewriter struct {
 	printer  *message.Printer
 }
 
-const validationPrefix = "input schema validation failed"
-
 func newValidationRewriter() *validationRewriter {
 	return &validationRewriter{raw: map[string]json.RawMessage{}, schemas: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
 }
@@ -84,7 +82,7 @@ func (v *validationRewriter) rewrite(ctx context.Context, _ any, req *mcp.CallTo
 		return
 	}
 	text, ok := res.Content[0].(mcp.TextContent)
-	if !ok || !strings.HasPrefix(text.Text, validationPrefix) {
+	if !ok || !isValidationFailure(text.Text) {
 		return
 	}
 	s, props := v.schema(req.Params.Name)

@@ -25,8 +25,11 @@ import (
 // DefaultBaseURL is the API root given by Tallyfy's docs; https://api.tallyfy.com works too.
 const DefaultBaseURL = "https://go.tallyfy.com/api"
 
-// idPattern is the format of every Tallyfy organization, task, run and template ID.
-var idPattern = regexp.MustCompile(`^[a-f0-9]{32}$`)
+// IDPattern is the format of every Tallyfy organization, task, run and template ID: the one
+// definition (the tool schemas and the sandbox are checked against it by tests).
+const IDPattern = `^[a-f0-9]{32}$`
+
+var idPattern = regexp.MustCompile(IDPattern)
 
 // ValidID reports whether s is a well-formed Tallyfy ID.
 func ValidID(s string) bool { return idPattern.MatchString(s) }

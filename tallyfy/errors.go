@@ -86,7 +86,7 @@ type InvalidIDError struct {
 }
 
 func (e *InvalidIDError) Error() string {
-	return fmt.Sprintf("invalid %s id %q: Tallyfy ids are 32 lowercase hex characters (^[a-f0-9]{32}$)", e.Kind, truncate(e.ID, 80))
+	return fmt.Sprintf("invalid %s id %q: Tallyfy ids are 32 lowercase hex characters (%s)", e.Kind, truncate(e.ID, 80), IDPattern)
 }
 
 // ResponseError is a 2xx answer whose body could not be used: not JSON, truncated or too large.

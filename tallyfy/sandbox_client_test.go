@@ -547,3 +547,11 @@ func TestSandboxErrorMapping(t *testing.T) {
 		t.Errorf("StatusOf/IsNotFound of a plain error")
 	}
 }
+
+// TestSandboxAcceptsTheClientsIDs: the sandbox's ID format (its own copy: it cannot import
+// this package) is the client's.
+func TestSandboxAcceptsTheClientsIDs(t *testing.T) {
+	if sandbox.IDPattern != IDPattern {
+		t.Errorf("sandbox IDs %s, client IDs %s", sandbox.IDPattern, IDPattern)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/logsafe"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
@@ -138,115 +137,35 @@ func (a *FileRecorder) Close() error {
 	return a.f.Close()
 }
 
-type transportKey struct{}
-
-type transportInfo struct {
-	name   string
-	canAsk bool
-}
-
-// WithTransport marks ctx with the transport's name and whether it can carry a server-to-client
-// question (elicitation). The server sets it per request; unmarked contexts (stdio,
-// in-process) can.
-func WithTransport(ctx context.Context, name string, canAsk bool) context.Context {
-	return context.WithValue(ctx, transportKey{}, transportInfo{name: name, canAsk: canAsk})
-}
-
-// TransportCanAsk reports whether the request's transport can carry an elicitation.
-func TransportCanAsk(ctx context.Context) bool {
-	ti, ok := ctx.Value(transportKey{}).(transportInfo)
-	return !ok || ti.canAsk
-}
-
-func transportName(ctx context.Context) string {
-	if ti, ok := ctx.Value(transportKey{}).(transportInfo); ok {
-		return ti.name
-	}
-	return "in-process"
-}
-
-func clientInfo(ctx context.Context) (name, version string) {
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.ClientInfo != nil {
-		return info.ClientInfo.Name, info.ClientInfo.Version
-	}
-	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		ci := s.GetClientInfo()
-		return ci.Name, ci.Version
-	}
-	return "", ""
-}
-
-// record builds the audit record of a call as it stands.
-func (ts *Toolset) record(ctx context.Context, c *call) Record {
+// auditRecord builds the audit record of a call and its outcome.
+func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) Record {
 	rec := Record{
 		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.clientFor(ctx).OrgID(),
-		ResourceType: string(c.res.kind), ResourceID: c.id, Outcome: c.outcome, Detail: c.errDetail,
-		Confirmation: c.confirm, ConfirmMode: string(ts.opts.Confirm),
+		ResourceType: string(c.res.kind), ResourceID: c.id, Outcome: o.status, Detail: o.detail,
+		Confirmation: o.confirm, ConfirmMode: string(ts.opts.Confirm),
 		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
 	}
-	if c.entity != nil {
-		rec.ResourceName = c.entity.Name
+	if o.entity != nil {
+		rec.ResourceName = o.entity.Name
 	}
 	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
 	if who, ok := CallerFrom(ctx); ok {
 		rec.Caller, rec.TallyfyUser = who.Name, who.TallyfyUser
 	}
-	if c.err != nil {
+	if o.err != nil {
 		var ae *tallyfy.APIError
 		var re *tallyfy.ResponseError
 		switch {
-		case errors.As(c.err, &ae):
+		case errors.As(o.err, &ae):
 			rec.HTTPStatus, rec.RequestID = ae.Status, ae.RequestID
-		case errors.As(c.err, &re):
+		case errors.As(o.err, &re):
 			rec.HTTPStatus, rec.RequestID = re.Status, re.RequestID
 		}
 		if rec.Detail == "" {
-			rec.Detail = clip(describe(c.err), 300)
+			rec.Detail = clip(describe(o.err), 300)
 		}
 	}
 	return rec
-}
-
-// intend writes the intent record of a call about to change something in Tallyfy, and must
-// be the last step before the change: if the record cannot be made durable, the call does
-// nothing (a full disk must not mean changes nobody can trace). It returns nil when the call
-// may act, else its result.
-func (ts *Toolset) intend(ctx context.Context, c *call) *mcp.CallToolResult {
-	rec := ts.record(ctx, c)
-	rec.Outcome, rec.Detail = "intent", string(c.tool.Verb)
-	err := ts.audit.Record(context.WithoutCancel(ctx), rec)
-	if err == nil {
-		return nil
-	}
-	ts.log.Error("audit intent record not written: the call does nothing", "tool", c.tool.Name, "err", err)
-	c.outcome, c.errDetail, c.auditFailed = "refused", "audit intent not written", true
-	return mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the audit record that must precede this action could not be written (%v). The operator must fix the audit log (--audit-log) before %s can run; then call it again.",
-		err, c.tool.Name))
-}
-
-// finish writes the outcome record of a lifecycle or permanent call and returns its result.
-// If the record cannot be written the result is withheld and replaced by an error: an action
-// the operator cannot see afterwards must not look like a clean success.
-func (ts *Toolset) finish(ctx context.Context, c *call, res *mcp.CallToolResult) *mcp.CallToolResult {
-	if c.tool.Tier == TierRead {
-		return res
-	}
-	if c.outcome == "" {
-		if res.IsError {
-			c.outcome = "refused"
-		} else {
-			c.outcome = "ok"
-		}
-	}
-	if err := ts.audit.Record(context.WithoutCancel(ctx), ts.record(ctx, c)); err != nil {
-		ts.log.Error("audit record not written", "tool", c.tool.Name, "err", err)
-		if c.auditFailed { // the result already says that nothing was done, and why
-			return res
-		}
-		return mcp.NewToolResultError(fmt.Sprintf("The audit record could not be written (%v); the operator must fix the audit log. Outcome of the call: %s. Check the state with %s before doing anything else.",
-			err, c.outcome, toolFor(c.res.kind, VerbGet).Name))
-	}
-	return res
 }
 
 // RecordRefused audits a lifecycle or permanent call refused before any handler ran: input
@@ -276,7 +195,7 @@ func (ts *Toolset) recordRefused(ctx context.Context, tool, id, detail string) {
 	if !ok || t.Tier == TierRead {
 		return
 	}
-	c := &call{tool: t, res: resources[t.Kind], id: id, started: ts.now(), outcome: "refused", errDetail: detail,
-		client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
-	ts.finish(ctx, c, mcp.NewToolResultError(detail))
+	c := ts.newCall(ctx, t, mcp.CallToolRequest{})
+	c.id = id
+	ts.record(ctx, c, refused(detail, mcp.NewToolResultError(detail)))
 }

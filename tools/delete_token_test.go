@@ -55,34 +55,29 @@ func askToken(t *testing.T, h *harness, k kindInfo, id string) schemas.DeleteRes
 
 func TestTokenFlowDeletes(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []tools.ConfirmMode{tools.ConfirmToken, tools.ConfirmAuto} {
-		t.Run(string(mode), func(t *testing.T) {
-			t.Parallel()
-			// In auto mode a client without an elicitation handler falls back to the token.
-			perKind(t, []option{withConfirm(mode)}, func(t *testing.T, h *harness, k kindInfo) {
-				name := h.lookup(k.kind, k.archived).Name
-				first := askToken(t, h, k, k.archived)
-				r := h.call(k.del, map[string]any{k.idArg: k.archived, "confirm_token": first.ConfirmToken}).ok(t)
-				res := decode[schemas.DeleteResult](t, r)
-				if res.Status != "deleted" || res.Reversible || res.Confirmation != "token" || res.Resource.State != "deleted" ||
-					res.Resource.ID != k.archived || res.Resource.Name != name || res.ConfirmToken != "" {
-					t.Errorf("second call: %+v", res)
-				}
-				contains(t, "text", r.text, name, "permanently deleted", "cannot be undone")
-				if !h.gone(k.kind, k.archived) {
-					t.Error("sandbox: still there")
-				}
-				if n := h.deleteCount(); n != 1 {
-					t.Errorf("%d delete requests, want 1", n)
-				}
-				recs := h.audit.outcomes()
-				if len(recs) != 2 || recs[0].Outcome != "confirmation_required" || recs[1].Outcome != "ok" ||
-					recs[1].Confirmation != "token" || recs[1].ConfirmMode != string(mode) {
-					t.Errorf("audit: %+v", recs)
-				}
-			})
-		})
-	}
+	// In auto mode a client without an elicitation handler falls back to the token.
+	perKindInModes(t, []tools.ConfirmMode{tools.ConfirmToken, tools.ConfirmAuto}, func(t *testing.T, h *harness, k kindInfo, mode tools.ConfirmMode) {
+		name := h.lookup(k.kind, k.archived).Name
+		first := askToken(t, h, k, k.archived)
+		r := h.call(k.del, map[string]any{k.idArg: k.archived, "confirm_token": first.ConfirmToken}).ok(t)
+		res := decode[schemas.DeleteResult](t, r)
+		if res.Status != "deleted" || res.Reversible || res.Confirmation != "token" || res.Resource.State != "deleted" ||
+			res.Resource.ID != k.archived || res.Resource.Name != name || res.ConfirmToken != "" {
+			t.Errorf("second call: %+v", res)
+		}
+		contains(t, "text", r.text, name, "permanently deleted", "cannot be undone")
+		if !h.gone(k.kind, k.archived) {
+			t.Error("sandbox: still there")
+		}
+		if n := h.deleteCount(); n != 1 {
+			t.Errorf("%d delete requests, want 1", n)
+		}
+		recs := h.audit.outcomes()
+		if len(recs) != 2 || recs[0].Outcome != "confirmation_required" || recs[1].Outcome != "ok" ||
+			recs[1].Confirmation != "token" || recs[1].ConfirmMode != string(mode) {
+			t.Errorf("audit: %+v", recs)
+		}
+	})
 }
 
 // refused asserts a token refusal: isError naming why, nothing deleted, no delete request.
@@ -195,24 +190,7 @@ func TestTokenRefusals(t *testing.T) {
 				h.reset()
 				tok := askToken(t, h, k, k.archived).ConfirmToken
 				before := h.lookup(k.kind, k.archived)
-				api := h.api()
-				ctx := context.Background()
-				var err error
-				switch k.kind {
-				case "task":
-					if _, err = api.RestoreTask(ctx, k.archived); err == nil {
-						err = api.ArchiveTask(ctx, k.archived)
-					}
-				case "run":
-					if _, err = api.ActivateRun(ctx, k.archived); err == nil {
-						_, err = api.ArchiveRun(ctx, k.archived)
-					}
-				case "template":
-					if _, err = api.RestoreTemplate(ctx, k.archived); err == nil {
-						_, err = api.ArchiveTemplate(ctx, k.archived)
-					}
-				}
-				if err != nil {
+				if err := h.touchArchived(context.Background(), k); err != nil {
 					t.Fatal(err)
 				}
 				if after := h.lookup(k.kind, k.archived); !after.Archived || after.LastUpdated == before.LastUpdated {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
@@ -68,10 +70,12 @@ func elicitMatrix(t *testing.T, f func(t *testing.T, p protocol, mode tools.Conf
 	}
 }
 
-// newElicitHarness builds a harness whose client answers elicitations with e.
-func newElicitHarness(t *testing.T, p protocol, mode tools.ConfirmMode, e *elicitor, opts ...option) *harness {
+// newElicitHarness builds a harness whose client answers elicitations with the elicitor it
+// returns (set its answer before a call).
+func newElicitHarness(t *testing.T, p protocol, mode tools.ConfirmMode, opts ...option) (*harness, *elicitor) {
 	t.Helper()
-	return newHarness(t, append([]option{withProto(p), withConfirm(mode), withElicit(e)}, opts...)...)
+	e := &elicitor{}
+	return newHarness(t, append([]option{withProto(p), withConfirm(mode), withElicit(e)}, opts...)...), e
 }
 
 // checkQuestion asserts the person was asked exactly once, about this item, in words.
@@ -90,8 +94,7 @@ func checkQuestion(t *testing.T, e *elicitor, name, id string) {
 func TestElicitationAcceptDeletes(t *testing.T) {
 	t.Parallel()
 	elicitMatrix(t, func(t *testing.T, p protocol, mode tools.ConfirmMode) {
-		e := &elicitor{}
-		h := newElicitHarness(t, p, mode, e)
+		h, e := newElicitHarness(t, p, mode)
 		for _, k := range kinds {
 			for _, variant := range []string{"exact", "case and spaces"} {
 				h.reset()
@@ -161,8 +164,7 @@ func TestElicitationRefusalsDeleteNothing(t *testing.T) {
 		}, []string{"dismissed", "nothing was deleted"}},
 	}
 	elicitMatrix(t, func(t *testing.T, p protocol, mode tools.ConfirmMode) {
-		e := &elicitor{}
-		h := newElicitHarness(t, p, mode, e)
+		h, e := newElicitHarness(t, p, mode)
 		for _, c := range cases {
 			h.reset()
 			name := h.lookup(k.kind, k.archived).Name
@@ -193,10 +195,10 @@ func TestElicitationHandlerError(t *testing.T) {
 	t.Parallel()
 	k := kinds[2]
 	elicitMatrix(t, func(t *testing.T, p protocol, mode tools.ConfirmMode) {
-		e := &elicitor{answer: func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+		h, e := newElicitHarness(t, p, mode)
+		e.set(func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 			return nil, errors.New("the window was closed")
-		}}
-		h := newElicitHarness(t, p, mode, e)
+		})
 		r := h.call(k.del, map[string]any{k.idArg: k.archived})
 		if p.version != "" {
 			// Legacy: the server asked and reports the failure as a cancelled delete.
@@ -250,15 +252,15 @@ func TestElicitationTimeout(t *testing.T) {
 	for _, mode := range elicitModes {
 		t.Run(string(mode)+"/legacy waits at most ElicitTimeout", func(t *testing.T) {
 			t.Parallel()
-			e := &elicitor{answer: func(ctx context.Context, _ mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+			h, e := newElicitHarness(t, protocols[0], mode, withElicitTimeout(300*time.Millisecond))
+			e.set(func(ctx context.Context, _ mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 				select {
 				case <-ctx.Done():
 					return nil, ctx.Err()
 				case <-time.After(10 * time.Second):
 					return reply(mcp.ElicitationResponseActionAccept, map[string]any{"name": "Onboarding - Sam Patel (offer withdrawn)"}), nil
 				}
-			}}
-			h := newElicitHarness(t, protocols[0], mode, e, withElicitTimeout(300*time.Millisecond))
+			})
 			start := time.Now()
 			r := h.call(k.del, map[string]any{k.idArg: k.archived}).ok(t)
 			if d := time.Since(start); d > 3*time.Second {
@@ -278,8 +280,7 @@ func TestElicitationTimeout(t *testing.T) {
 		for _, p := range protocols {
 			t.Run(string(mode)+"/"+p.name+"/late answer is refused", func(t *testing.T) {
 				t.Parallel()
-				e := &elicitor{}
-				h := newElicitHarness(t, p, mode, e, withElicitTimeout(300*time.Millisecond))
+				h, e := newElicitHarness(t, p, mode, withElicitTimeout(300*time.Millisecond))
 				name := h.lookup(k.kind, k.archived).Name
 				e.answer = func(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 					h.clock.Advance(2 * time.Minute) // the person took far longer than allowed
@@ -297,29 +298,12 @@ func TestElicitationTimeout(t *testing.T) {
 func TestElicitationItemChangedWhileAsking(t *testing.T) {
 	t.Parallel()
 	elicitMatrix(t, func(t *testing.T, p protocol, mode tools.ConfirmMode) {
-		e := &elicitor{}
-		h := newElicitHarness(t, p, mode, e)
+		h, e := newElicitHarness(t, p, mode)
 		for _, k := range kinds {
 			h.reset()
 			name := h.lookup(k.kind, k.archived).Name
 			e.set(func(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
-				api := h.api()
-				var err error
-				switch k.kind {
-				case "task":
-					if _, err = api.RestoreTask(ctx, k.archived); err == nil {
-						err = api.ArchiveTask(ctx, k.archived)
-					}
-				case "run":
-					if _, err = api.ActivateRun(ctx, k.archived); err == nil {
-						_, err = api.ArchiveRun(ctx, k.archived)
-					}
-				default:
-					if _, err = api.RestoreTemplate(ctx, k.archived); err == nil {
-						_, err = api.ArchiveTemplate(ctx, k.archived)
-					}
-				}
-				if err != nil {
+				if err := h.touchArchived(ctx, k); err != nil {
 					t.Error(err)
 				}
 				return accept(name)(ctx, req)
@@ -339,8 +323,7 @@ func TestElicitationItemRestoredWhileAsking(t *testing.T) {
 	t.Parallel()
 	k := kinds[1]
 	elicitMatrix(t, func(t *testing.T, p protocol, mode tools.ConfirmMode) {
-		e := &elicitor{}
-		h := newElicitHarness(t, p, mode, e)
+		h, e := newElicitHarness(t, p, mode)
 		name := h.lookup(k.kind, k.archived).Name
 		e.answer = func(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 			if _, err := h.api().ActivateRun(ctx, k.archived); err != nil {
@@ -358,8 +341,8 @@ func TestElicitationItemRestoredWhileAsking(t *testing.T) {
 func TestConfirmOffDeletesInOneCall(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, p protocol) {
-		e := &elicitor{answer: accept("never asked")}
-		h := newElicitHarness(t, p, tools.ConfirmOff, e)
+		h, e := newElicitHarness(t, p, tools.ConfirmOff)
+		e.set(accept("never asked"))
 		h.eachKind(t, func(t *testing.T, h *harness, k kindInfo) {
 			r := h.call(k.del, map[string]any{k.idArg: k.archived}).ok(t)
 			res := decode[schemas.DeleteResult](t, r)
@@ -378,4 +361,71 @@ func TestConfirmOffDeletesInOneCall(t *testing.T) {
 			}
 		})
 	})
+}
+
+// stateCapture is an in-process transport that keeps every requestState the server sends
+// back (the sealed state of a 2026-07-28 elicitation round trip), which the client otherwise
+// consumes without showing.
+type stateCapture struct {
+	*transport.InProcessTransport
+	mu     sync.Mutex
+	states []string
+}
+
+func (s *stateCapture) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
+	resp, err := s.InProcessTransport.SendRequest(ctx, req)
+	if err == nil && resp != nil && resp.Result != nil {
+		var r struct {
+			RequestState string `json:"requestState"`
+		}
+		if json.Unmarshal(resp.Result, &r) == nil && r.RequestState != "" {
+			s.mu.Lock()
+			s.states = append(s.states, r.RequestState)
+			s.mu.Unlock()
+		}
+	}
+	return resp, err
+}
+
+// TestElicitationStateIsNotAConfirmToken: the sealed state of an elicitation (the person was
+// asked, and declined) has the same shape as a confirm_token and is bound to the same org,
+// tool, item, session and caller; only its purpose differs. Sent back as a confirm_token it
+// must be refused, or an agent could delete what the person was only asked about.
+func TestElicitationStateIsNotAConfirmToken(t *testing.T) {
+	t.Parallel()
+	for _, k := range kinds {
+		t.Run(k.kind, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, withConfirm(tools.ConfirmAuto))
+			capture := &stateCapture{InProcessTransport: transport.NewInProcessTransport(h.srv)}
+			e := &elicitor{answer: func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+				return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionDecline}}, nil
+			}}
+			c := client.NewClient(capture, client.WithElicitationHandler(e))
+			t.Cleanup(func() { _ = c.Close() })
+			if err := c.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			init := mcp.InitializeRequest{}
+			init.Params.ClientInfo = mcp.Implementation{Name: testClientName, Version: testClientVersion}
+			if _, err := c.Initialize(context.Background(), init); err != nil {
+				t.Fatal(err)
+			}
+			r := h.callWith(c, k.del, map[string]any{k.idArg: k.archived})
+			if r.err != nil || !strings.Contains(r.text, "declined") {
+				t.Fatalf("the person's decline: err=%v %s", r.err, r.text)
+			}
+			capture.mu.Lock()
+			states := capture.states
+			capture.mu.Unlock()
+			if len(states) != 1 || !strings.HasPrefix(states[0], "tcf1.") {
+				t.Fatalf("captured request states %q: want one sealed state", states)
+			}
+			r = h.callWith(c, k.del, map[string]any{k.idArg: k.archived, "confirm_token": states[0]})
+			r.failed(t, "Nothing was deleted", "different item, tool, organization, session or caller")
+			if h.gone(k.kind, k.archived) || h.deleteCount() != 0 {
+				t.Fatal("an elicitation's state deleted the item as a confirm_token")
+			}
+		})
+	}
 }

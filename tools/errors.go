@@ -44,16 +44,8 @@ func argumentError(err error) *mcp.CallToolResult {
 	return invalidArgument("arguments", "must be a JSON object of the documented arguments")
 }
 
-// failure turns an error from Tallyfy into a result that tells the agent what to do next.
-// Messages carry Tallyfy's request id where there is one, never a token or a raw body.
-func failure(c *call, err error) *mcp.CallToolResult {
-	if c.outcome == "" {
-		c.outcome = "failed"
-	}
-	c.err = err
-	return mcp.NewToolResultError(explain(c, err))
-}
-
+// explain words an error from Tallyfy so that it tells the agent what to do next. Messages
+// carry Tallyfy's request id where there is one, never a token or a raw body.
 func explain(c *call, err error) string {
 	r := c.res
 	listTool := toolFor(r.kind, VerbList).Name

@@ -493,6 +493,17 @@ func perKind(t *testing.T, opts []option, f func(t *testing.T, h *harness, k kin
 	})
 }
 
+// perKindInModes runs perKind once per confirm mode, as parallel subtests named for the mode.
+func perKindInModes(t *testing.T, modes []tools.ConfirmMode, f func(t *testing.T, h *harness, k kindInfo, mode tools.ConfirmMode)) {
+	t.Helper()
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			perKind(t, []option{withConfirm(mode)}, func(t *testing.T, h *harness, k kindInfo) { f(t, h, k, mode) })
+		})
+	}
+}
+
 func kindOf(tool string) kindInfo {
 	for _, k := range kinds {
 		if slices.Contains([]string{k.get, k.list, k.archive, k.restore, k.del}, tool) {
@@ -500,4 +511,26 @@ func kindOf(tool string) kindInfo {
 		}
 	}
 	panic("no kind for " + tool)
+}
+
+// touchArchived restores and archives again a kind's archived item, through the API behind
+// the server's back: it stays archived, with a new last update.
+func (h *harness) touchArchived(ctx context.Context, k kindInfo) error {
+	api := h.api()
+	var err error
+	switch k.kind {
+	case "task":
+		if _, err = api.RestoreTask(ctx, k.archived); err == nil {
+			err = api.ArchiveTask(ctx, k.archived)
+		}
+	case "run":
+		if _, err = api.ActivateRun(ctx, k.archived); err == nil {
+			_, err = api.ArchiveRun(ctx, k.archived)
+		}
+	default:
+		if _, err = api.RestoreTemplate(ctx, k.archived); err == nil {
+			_, err = api.ArchiveTemplate(ctx, k.archived)
+		}
+	}
+	return err
 }

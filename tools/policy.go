@@ -91,61 +91,60 @@ func policyRefusal(t Tool, p Policy) *mcp.CallToolResult {
 	return mcp.NewToolResultError(fmt.Sprintf("Tool %s is not available: %s. Nothing was changed; ask the operator if this action is needed.", t.Name, why))
 }
 
-func (ts *Toolset) protectedRefusal(c *call) *mcp.CallToolResult {
+// protectedRefusal refuses an archive or delete of an ID on the protect list.
+func (ts *Toolset) protectedRefusal(c *call) (outcome, bool) {
 	if !c.policy.Protected(c.id) {
-		return nil
+		return outcome{}, false
 	}
-	c.outcome, c.errDetail = "refused", "protected"
-	return mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT, or the caller's own cap): no tool may archive or permanently delete it. Nothing was changed.",
-		capital(c.res.noun), c.id))
+	return refused("protected", mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT, or the caller's own cap): no tool may archive or permanently delete it. Nothing was changed.",
+		capital(c.res.noun), c.id))), true
 }
 
 // budgetRefusal checks, without spending, that a permanent delete is within budget, so that a
 // spent budget refuses before the person is asked to confirm.
-func (ts *Toolset) budgetRefusal(ctx context.Context, c *call) *mcp.CallToolResult {
+func (ts *Toolset) budgetRefusal(ctx context.Context, c *call) (outcome, bool) {
 	refusal, err := ts.budget.Check(context.WithoutCancel(ctx), ts.now())
-	return ts.budgetAnswer(c, refusal, err)
+	return ts.budgetAnswer(refusal, err)
 }
 
 // takeBudget spends one permanent delete, or answers why it cannot (never both, never
 // neither): the refusal comes from the same atomic step as the take.
-func (ts *Toolset) takeBudget(ctx context.Context, c *call) (release func(), refused *mcp.CallToolResult) {
+func (ts *Toolset) takeBudget(ctx context.Context) (release func(), o outcome, ok bool) {
 	release, refusal, err := ts.budget.Take(context.WithoutCancel(ctx), ts.now())
 	if err == nil && refusal == nil && release != nil {
-		return release, nil
+		return release, outcome{}, true
 	}
 	if err == nil && refusal == nil { // a DeleteBudget that broke its contract: refuse, never delete
 		err = errors.New("the delete budget gave neither a slot nor a refusal")
 	}
-	return nil, ts.budgetAnswer(c, refusal, err)
+	o, _ = ts.budgetAnswer(refusal, err)
+	return nil, o, false
 }
 
-// budgetAnswer turns a budget's refusal or failure into the call's result (nil: allowed).
-func (ts *Toolset) budgetAnswer(c *call, refusal *BudgetRefusal, err error) *mcp.CallToolResult {
+// budgetAnswer turns a budget's refusal or failure into the call's outcome (false: allowed).
+func (ts *Toolset) budgetAnswer(refusal *BudgetRefusal, err error) (outcome, bool) {
 	switch {
 	case err != nil && state.IsUnavailable(err):
 		ts.log.Error("shared state store unavailable: permanent deletes refused", "err", err)
-		return storeRefusal(c, err)
+		return storeRefusal(err), true
 	case err != nil:
-		c.outcome, c.errDetail = "refused", "delete budget unavailable"
 		ts.log.Error("delete budget unavailable", "err", err)
-		return mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the delete budget could not be checked (%v), and without it no permanent delete is allowed. Try again later, or ask the operator to check the server's state store.", err))
+		return refused("delete budget unavailable", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the delete budget could not be checked (%v), and without it no permanent delete is allowed. Try again later, or ask the operator to check the server's state store.", err))), true
 	case refusal == nil:
-		return nil
+		return outcome{}, false
 	}
-	c.outcome, c.errDetail = "refused", "delete budget spent"
+	const spent = "delete budget spent"
 	if refusal.Limit == 0 {
-		return mcp.NewToolResultError("Permanent deletes are disabled on this server (--max-deletes-per-hour 0). Nothing was deleted; archiving is still possible.")
+		return refused(spent, mcp.NewToolResultError("Permanent deletes are disabled on this server (--max-deletes-per-hour 0). Nothing was deleted; archiving is still possible.")), true
 	}
 	now := ts.now()
-	return mcp.NewToolResultError(fmt.Sprintf("The delete budget of %d permanent deletes per hour (--max-deletes-per-hour) is spent: nothing was deleted. The next delete is allowed from %s (in %s).",
-		refusal.Limit, refusal.FreeAt.UTC().Format(time.RFC3339), max(refusal.FreeAt.Sub(now), 0).Round(time.Second)))
+	return refused(spent, mcp.NewToolResultError(fmt.Sprintf("The delete budget of %d permanent deletes per hour (--max-deletes-per-hour) is spent: nothing was deleted. The next delete is allowed from %s (in %s).",
+		refusal.Limit, refusal.FreeAt.UTC().Format(time.RFC3339), max(refusal.FreeAt.Sub(now), 0).Round(time.Second)))), true
 }
 
 // storeRefusal answers a permanent delete when the shared state store (--state) did not
 // answer: without it, neither single use of confirmations nor the delete budget can be
 // enforced across replicas, so deletes are refused (fail closed); everything else goes on.
-func storeRefusal(c *call, err error) *mcp.CallToolResult {
-	c.outcome, c.errDetail = "refused", clip("shared state unavailable: "+err.Error(), 300)
-	return mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it).")
+func storeRefusal(err error) outcome {
+	return refused(clip("shared state unavailable: "+err.Error(), 300), mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it)."))
 }

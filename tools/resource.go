@@ -9,8 +9,8 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
-// resource adapts one kind of Tallyfy item (tasks.go, runs.go, templates.go) to the verb
-// handlers, so one handler serves the same verb for every kind.
+// resource is one kind of Tallyfy item as the verbs see it, without its types (kinds.go
+// describes each kind, typed, and adapts it), so one handler serves a verb for every kind.
 type resource struct {
 	kind     tallyfy.Kind
 	idArg    string // argument name: task_id, run_id, template_id
@@ -30,9 +30,9 @@ type resource struct {
 }
 
 var resources = map[tallyfy.Kind]*resource{
-	tallyfy.KindTask:     &taskResource,
-	tallyfy.KindRun:      &runResource,
-	tallyfy.KindTemplate: &templateResource,
+	tallyfy.KindTask:     taskKind.adapt(),
+	tallyfy.KindRun:      runKind.adapt(),
+	tallyfy.KindTemplate: templateKind.adapt(),
 }
 
 // pageInfo converts Tallyfy's pagination.
@@ -97,13 +97,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// entityPtr returns a pointer to v's entity, or nil when Tallyfy sent no item back.
-func entityPtr[T interface{ Entity() tallyfy.Entity }](v T, present bool) *tallyfy.Entity {
-	if !present {
-		return nil
-	}
-	e := v.Entity()
-	return &e
 }

@@ -1,6 +1,3 @@
-// Package tools declares every MCP tool of tallyfy-mcp in one table and serves them all with one
-// handler per verb: the tools differ only in resource and verb. It also owns confirmation of
-// permanent deletes, the policy checks, error-to-result mapping and audit records.
 package tools
 
 import (

@@ -115,10 +115,10 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 }
 
 // listTasksByQuery is list_tasks with a query: every match, paged with opts.
-func listTasksByQuery(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (any, string, error) {
+func listTasksByQuery(k *kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.ListTasksResult], c *tallyfy.Client, ctx context.Context, opts tallyfy.ListOptions) (schemas.ListTasksResult, string, error) {
 	s, err := searchTasks(ctx, c, opts)
 	if err != nil {
-		return nil, "", err
+		return schemas.ListTasksResult{}, "", err
 	}
 	page := max(opts.Page, 1)
 	total := len(s.matches)
@@ -127,14 +127,8 @@ func listTasksByQuery(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListO
 	end := min(start+opts.PerPage, total)
 	info := schemas.PageInfo{Page: page, PerPage: opts.PerPage, Total: total, TotalPages: totalPages, HasMore: page < totalPages}
 
-	res := schemas.ListTasksResult{Tasks: make([]schemas.Task, 0, end-start), Page: info, SearchIncomplete: s.incomplete}
-	lines := make([]string, 0, end-start)
-	for i := start; i < end; i++ {
-		v := taskView(&s.matches[i])
-		res.Tasks = append(res.Tasks, v)
-		lines = append(lines, taskLine(v))
-	}
-	text := listText("one-off tasks", info, lines, opts)
+	res, text := k.page(s.matches[start:end], info, opts)
+	res.SearchIncomplete = s.incomplete
 	if s.incomplete {
 		text += "\n" + s.cutShort(opts)
 	}

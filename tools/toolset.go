@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -132,6 +131,17 @@ func New(opts Options) (*Toolset, error) {
 		stopping: stopping, stop: begin}, nil
 }
 
+// Offered counts the tools the server's policy offers (a caller's cap may narrow them further).
+func (ts *Toolset) Offered() int {
+	n := 0
+	for _, t := range All {
+		if ts.policy.Allows(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // Policy returns the policy in force.
 func (ts *Toolset) Policy() Policy { return ts.policy }
 
@@ -176,69 +186,4 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 		}
 	}
 	return out
-}
-
-// handler picks the verb's handler for a row and wraps it with the policy re-check.
-func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
-	r := resources[t.Kind]
-	var h func(context.Context, mcp.CallToolRequest, *call) *mcp.CallToolResult
-	switch t.Verb {
-	case VerbGet:
-		h = ts.get
-	case VerbList:
-		h = ts.list
-	case VerbArchive, VerbRestore:
-		h = ts.lifecycle
-	case VerbDelete:
-		h = ts.delete
-	default:
-		panic("tools: no handler for verb " + t.Verb)
-	}
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		c := &call{tool: t, res: r, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
-		if who, ok := CallerFrom(ctx); ok {
-			c.caller = who.Name
-		}
-		if !ts.policy.Allows(t) {
-			return ts.finish(ctx, c, policyRefusal(t, ts.policy)), nil
-		}
-		if !c.policy.Allows(t) {
-			return ts.finish(ctx, c, capRefusal(ctx, t)), nil
-		}
-		return h(ctx, req, c), nil
-	}
-}
-
-// call carries what one tool call learned, for its result and its audit record.
-type call struct {
-	client    *tallyfy.Client // the caller's own, or the server's
-	policy    Policy          // the server's, narrowed by the caller's cap
-	caller    string          // the caller's name ("" without a callers entry or OAuth subject)
-	tool      Tool
-	res       *resource
-	started   time.Time
-	id        string
-	entity    *tallyfy.Entity
-	outcome   string // ok, noop, refused, failed, confirmation_required, cancelled, unknown
-	confirm   string // how a permanent delete was confirmed
-	err       error  // the Tallyfy error behind a failure
-	errDetail string // why it was refused, for the audit record
-	// auditFailed: the intent record could not be written, so nothing was done and the
-	// result says so.
-	auditFailed bool
-}
-
-// args decodes the call's arguments (already checked against the schema by mcp-go).
-func decodeArgs[T any](req mcp.CallToolRequest) (T, error) {
-	var v T
-	raw, err := json.Marshal(req.GetRawArguments())
-	if err != nil {
-		return v, err
-	}
-	if string(raw) == "null" {
-		raw = []byte("{}")
-	}
-	dec := json.NewDecoder(bytesReader(raw))
-	dec.DisallowUnknownFields()
-	return v, dec.Decode(&v)
 }

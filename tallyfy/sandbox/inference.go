@@ -9,7 +9,8 @@ package sandbox
 // Behaviour that the doc states as fact (paths, success statuses and bodies,
 // "archived template GET is 404", "run hard delete needs archive first, 422",
 // admin-only run/template hard deletes, envelopes, per_page default 10) is
-// implemented directly in handlers.go and is not repeated here.
+// implemented directly in the handlers (tasks.go, runs.go, templates.go,
+// envelopes.go) and is not repeated here.
 
 import (
 	"math"

@@ -114,12 +114,8 @@ func (s *Sandbox) activateRun(_ *http.Request, id string) response {
 func (s *Sandbox) deleteRun(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rn, ok := s.st.runs[id]
-	if !ok {
-		return resourceNotFound()
-	}
-	if !rn.archived() {
-		return errorResponse(notArchivedStatus, runNotArchivedMessage, notArchivedCode)
+	if _, refusal := archivedOf(s.st.runs, id, runNotArchivedMessage); refusal != nil {
+		return *refusal
 	}
 	delete(s.st.runs, id)
 	for tid, t := range s.st.tasks {

@@ -227,7 +227,12 @@ const (
 
 type roleKey struct{}
 
-var idPattern = regexp.MustCompile(`^[a-f0-9]{32}$`)
+// IDPattern is the format of IDs the sandbox accepts, as Tallyfy does. It cannot import the
+// client's tallyfy.IDPattern (the client's tests import the sandbox); a test there checks
+// that the two are the same.
+const IDPattern = `^[a-f0-9]{32}$`
+
+var idPattern = regexp.MustCompile(IDPattern)
 
 // response is what a handler produces; it is written by deliver, which may
 // also cut it short when a fault says so.
@@ -425,4 +430,20 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 		res = s.breakShapes(rt.kind, res)
 		s.deliver(w, res, after)
 	})
+}
+
+// archivedOf finds an item that must exist and be archived (template restore, run and template
+// hard delete), or answers as Tallyfy does: 404 when there is none, notArchived (422) when it
+// is live.
+func archivedOf[T interface{ archived() bool }](items map[string]T, id, notArchived string) (T, *response) {
+	t, ok := items[id]
+	if !ok {
+		r := resourceNotFound()
+		return t, &r
+	}
+	if !t.archived() {
+		r := errorResponse(notArchivedStatus, notArchived, notArchivedCode)
+		return t, &r
+	}
+	return t, nil
 }

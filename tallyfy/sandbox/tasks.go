@@ -82,12 +82,9 @@ func (s *Sandbox) archiveTask(_ *http.Request, id string) response {
 func (s *Sandbox) restoreTask(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.st.tasks[id]
-	if !ok {
-		return resourceNotFound()
-	}
-	if !t.OneOff {
-		return errorResponse(notOneOffStatus, notOneOffRestoreMessage, notOneOffCode)
+	t, refusal := oneOffTask(s.st.tasks, id, notOneOffRestoreMessage)
+	if refusal != nil {
+		return *refusal
 	}
 	if !t.archived() {
 		return errorResponse(notArchivedStatus, taskNotArchivedMessage, notArchivedCode)
@@ -100,16 +97,28 @@ func (s *Sandbox) restoreTask(_ *http.Request, id string) response {
 func (s *Sandbox) deleteTask(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.st.tasks[id]
-	if !ok {
-		return resourceNotFound()
-	}
-	if !t.OneOff {
-		return errorResponse(notOneOffStatus, notOneOffDeleteMessage, notOneOffCode)
+	t, refusal := oneOffTask(s.st.tasks, id, notOneOffDeleteMessage)
+	if refusal != nil {
+		return *refusal
 	}
 	if taskHardDeleteRequiresArchived && !t.archived() {
 		return errorResponse(notArchivedStatus, taskHardDeleteNotArchivedMessage, notArchivedCode)
 	}
 	delete(s.st.tasks, id)
 	return emptyResponse(http.StatusNoContent)
+}
+
+// oneOffTask finds a one-off task for restore or hard delete, or answers as Tallyfy does: 404
+// when there is none, notOneOff (with its status and code) for a process task.
+func oneOffTask(tasks map[string]*task, id, notOneOff string) (*task, *response) {
+	t, ok := tasks[id]
+	if !ok {
+		r := resourceNotFound()
+		return nil, &r
+	}
+	if !t.OneOff {
+		r := errorResponse(notOneOffStatus, notOneOff, notOneOffCode)
+		return nil, &r
+	}
+	return t, nil
 }

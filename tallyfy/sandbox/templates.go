@@ -67,12 +67,9 @@ func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
 func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.st.templates[id]
-	if !ok {
-		return resourceNotFound()
-	}
-	if !t.archived() {
-		return errorResponse(notArchivedStatus, templateNotArchivedRestoreMessage, notArchivedCode)
+	t, refusal := archivedOf(s.st.templates, id, templateNotArchivedRestoreMessage)
+	if refusal != nil {
+		return *refusal
 	}
 	t.ArchivedAt = ""
 	t.LastUpdated = formatTS(s.now())
@@ -82,12 +79,8 @@ func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
 func (s *Sandbox) deleteTemplate(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.st.templates[id]
-	if !ok {
-		return resourceNotFound()
-	}
-	if !t.archived() {
-		return errorResponse(notArchivedStatus, templateNotArchivedDeleteMessage, notArchivedCode)
+	if _, refusal := archivedOf(s.st.templates, id, templateNotArchivedDeleteMessage); refusal != nil {
+		return *refusal
 	}
 	delete(s.st.templates, id)
 	return jsonResponse(http.StatusOK, messageBody{

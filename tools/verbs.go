@@ -24,105 +24,79 @@ func idArg(req mcp.CallToolRequest, r *resource) (string, *mcp.CallToolResult) {
 	return v, nil
 }
 
-func (ts *Toolset) get(ctx context.Context, req mcp.CallToolRequest, c *call) *mcp.CallToolResult {
-	id, bad := idArg(req, c.res)
-	if bad != nil {
-		return bad
-	}
-	c.id = id
-	result, text, _, err := c.res.find(ctx, c.client, id)
+func (ts *Toolset) get(ctx context.Context, c *call) outcome {
+	result, text, _, err := c.res.find(ctx, c.client, c.id)
 	if err != nil {
-		return failure(c, err)
+		return failed(c, err)
 	}
-	return mcp.NewToolResultStructured(result, text)
+	return succeeded(mcp.NewToolResultStructured(result, text))
 }
 
-func (ts *Toolset) list(ctx context.Context, req mcp.CallToolRequest, c *call) *mcp.CallToolResult {
-	args, err := decodeArgs[schemas.ListArgs](req)
+func (ts *Toolset) list(ctx context.Context, c *call) outcome {
+	args, err := decodeArgs[schemas.ListArgs](c.req)
 	if err != nil {
-		return argumentError(err)
+		return refused("", argumentError(err))
 	}
 	opts := tallyfy.ListOptions{Query: args.Query, Archived: tallyfy.Archived(args.Archived), Page: args.Page, PerPage: args.PerPage}
 	switch opts.Archived {
 	case "", tallyfy.ArchivedExclude, tallyfy.ArchivedInclude, tallyfy.ArchivedOnly:
 	default:
-		return invalidArgument("archived", "must be exclude, include or only")
+		return refused("", invalidArgument("archived", "must be exclude, include or only"))
 	}
 	if opts.PerPage == 0 {
 		opts.PerPage = 20
 	}
 	if opts.PerPage < 1 || opts.PerPage > 100 {
-		return invalidArgument("per_page", "must be from 1 to 100")
+		return refused("", invalidArgument("per_page", "must be from 1 to 100"))
 	}
 	if opts.Page < 0 {
-		return invalidArgument("page", "must be 1 or more")
+		return refused("", invalidArgument("page", "must be 1 or more"))
 	}
 	result, text, err := c.res.list(ctx, c.client, opts)
 	if err != nil {
-		return failure(c, err)
+		return failed(c, err)
 	}
-	return mcp.NewToolResultStructured(result, text)
+	return succeeded(mcp.NewToolResultStructured(result, text))
 }
 
-// lifecycle archives or restores. Asking for the state an item is already in succeeds
-// without a second write; a lost answer is settled by reading the item again.
-func (ts *Toolset) lifecycle(ctx context.Context, req mcp.CallToolRequest, c *call) *mcp.CallToolResult {
-	id, bad := idArg(req, c.res)
-	if bad != nil {
-		return ts.finish(ctx, c, bad)
-	}
-	c.id = id
+// lifecycle archives or restores the resolved item. Asking for the state an item is already
+// in succeeds without a second write; a lost answer is settled by reading the item again.
+func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
+	e := *c.target
 	archive := c.tool.Verb == VerbArchive
-	if archive {
-		if refusal := ts.protectedRefusal(c); refusal != nil {
-			return ts.finish(ctx, c, refusal)
-		}
-	}
-	e, err := c.client.Lookup(ctx, c.res.kind, id)
-	if err != nil {
-		return ts.finish(ctx, c, failure(c, err))
-	}
-	c.entity = &e
-	if refusal := processTaskRefusal(c, e); refusal != nil {
-		return ts.finish(ctx, c, refusal)
-	}
 	if e.Archived == archive {
-		c.outcome = "noop"
-		return ts.finish(ctx, c, lifecycleResult(c, e, false))
+		return ended("noop", "", lifecycleResult(c, e, false))
 	}
 	do := c.res.doRestore
 	if archive {
 		do = c.res.doArchive
 	}
-	if refused := ts.intend(ctx, c); refused != nil {
-		return ts.finish(ctx, c, refused)
+	if o, ok := c.intend(ctx, "", e); !ok {
+		return o
 	}
-	after, err := do(ctx, c.client, id)
+	after, err := do(ctx, c.client, c.id)
 	if err != nil {
 		// The change may have gone through though its answer was lost (or a retry met the
 		// result of an earlier attempt): look again before calling it a failure.
-		now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, id)
+		now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, c.id)
 		if lerr == nil && now.Archived != archive && tallyfy.IsNotFound(err) {
 			// The item exists, so this 404 means it changed under us (someone archived or
 			// restored it at the same moment): say so rather than "not found".
-			c.outcome, c.err = "failed", err
-			return ts.finish(ctx, c, mcp.NewToolResultError(fmt.Sprintf(
+			return ended("failed", "", mcp.NewToolResultError(fmt.Sprintf(
 				"%s %q changed while this call ran (someone else archived or restored it at the same moment): Tallyfy refused with 404 and it is now %s. Nothing was changed by this call; check it with %s and call %s again if still needed.",
-				capital(c.res.noun), now.Name, stateWord(now.Archived), toolFor(c.res.kind, VerbGet).Name, c.tool.Name)))
+				capital(c.res.noun), now.Name, stateWord(now.Archived), toolFor(c.res.kind, VerbGet).Name, c.tool.Name))).because(err)
 		}
 		if lerr != nil && (tallyfy.IsNotFound(err) || ambiguous(err)) {
 			// The change may have happened (a retried request meets what the first one did:
 			// 404) and the item could not be read back: say the state is unknown rather than
 			// calling an existing item missing.
-			c.outcome, c.err = "unknown", err
-			return ts.finish(ctx, c, mcp.NewToolResultError(fmt.Sprintf(
+			return ended("unknown", "", mcp.NewToolResultError(fmt.Sprintf(
 				"Not sure whether %s %q is %s now: Tallyfy answered %s and reading it again failed (%s). Check it with %s before calling %s again.",
-				c.res.noun, e.Name, stateWord(archive), describe(err), describe(lerr), toolFor(c.res.kind, VerbGet).Name, c.tool.Name)))
+				c.res.noun, e.Name, stateWord(archive), describe(err), describe(lerr), toolFor(c.res.kind, VerbGet).Name, c.tool.Name))).because(err)
 		}
 		if lerr != nil || now.Archived != archive {
-			return ts.finish(ctx, c, failure(c, err))
+			return failed(c, err)
 		}
-		c.err = err
 		after = &now
 	}
 	if after == nil { // Tallyfy sent no item back (task archive: 204)
@@ -130,23 +104,21 @@ func (ts *Toolset) lifecycle(ctx context.Context, req mcp.CallToolRequest, c *ca
 		after = &e
 	}
 	after.Archived = archive
-	c.entity = after
-	c.outcome = "ok"
-	return ts.finish(ctx, c, lifecycleResult(c, *after, true))
+	return succeeded(lifecycleResult(c, *after, true)).about(*after).because(err)
 }
 
 // processTaskRefusal stops lifecycle and delete calls on a task that belongs to a process.
-func processTaskRefusal(c *call, e tallyfy.Entity) *mcp.CallToolResult {
+func processTaskRefusal(e tallyfy.Entity) (outcome, bool) {
 	if e.Kind != tallyfy.KindTask || e.OneOff {
-		return nil
+		return outcome{}, false
 	}
-	c.outcome, c.errDetail = "refused", "process task"
+	const detail = "process task"
 	if e.RunID == "" {
-		return mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) is not a one-off task (Tallyfy marks it as a process task): it is archived, restored and deleted with its process. Find the process with list_runs, then use archive_run, activate_run or delete_run.",
-			e.Name, e.ID))
+		return refused(detail, mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) is not a one-off task (Tallyfy marks it as a process task): it is archived, restored and deleted with its process. Find the process with list_runs, then use archive_run, activate_run or delete_run.",
+			e.Name, e.ID))).about(e), true
 	}
-	return mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) belongs to process %s, not a one-off task: it is archived, restored and deleted with its process. Use get_run with run_id %s, then archive_run, activate_run or delete_run.",
-		e.Name, e.ID, e.RunID, e.RunID))
+	return refused(detail, mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) belongs to process %s, not a one-off task: it is archived, restored and deleted with its process. Use get_run with run_id %s, then archive_run, activate_run or delete_run.",
+		e.Name, e.ID, e.RunID, e.RunID))).about(e), true
 }
 
 func resourceOf(e tallyfy.Entity, state string) schemas.Resource {

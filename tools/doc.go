@@ -1,0 +1,6 @@
+// Package tools declares every MCP tool of tallyfy-mcp in one table (table.go) and serves them
+// all through one pipeline (pipeline.go): policy, arguments, guards, resolve, the verb, and the
+// audit record. The tools differ only in kind (kinds.go) and verb (verbs.go, delete.go).
+// It also owns confirmation of permanent deletes (confirmation.go, sealed by sealer.go), the
+// policy checks (policy.go), error-to-result mapping (errors.go) and audit records (audit.go).
+package tools

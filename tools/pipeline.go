@@ -1,0 +1,232 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// Every tool call runs the same stages, in this order, each once: policy, arguments, guards
+// (protect list, delete budget), resolve (Lookup and the process-task refusal, for the tools
+// that change something), the verb, and record. Stages before the verb may end the call with
+// an outcome; the verb always returns one; record writes the call's single outcome record.
+// The verb never writes the audit: the one record it needs before acting, the intent, comes
+// from call.intend, which the pipeline supplies.
+//
+// A bulk tool reuses this per item: for each item it builds a call (newCall with the item's
+// ID), runs guards, resolve and the verb through runItem, and records each outcome with its
+// batch; only policy and argument decoding are per batch.
+
+// call is what one tool call knows before its verb runs. It is set up by the stages before the
+// verb and read, never changed, afterwards.
+type call struct {
+	client  *tallyfy.Client // the caller's own, or the server's
+	policy  Policy          // the server's, narrowed by the caller's cap
+	caller  string          // the caller's name ("" without a callers entry or OAuth subject)
+	tool    Tool
+	res     *resource
+	req     mcp.CallToolRequest
+	started time.Time
+	id      string          // the resource ID argument, once checked
+	target  *tallyfy.Entity // the item as resolved (lifecycle and delete)
+	// intend writes the intent record just before the verb changes something in Tallyfy.
+	// ok false: the record could not be made durable, so the verb must do nothing and return
+	// the outcome given.
+	intend func(ctx context.Context, confirm string, e tallyfy.Entity) (refused outcome, ok bool)
+}
+
+// outcome is what a call came to: the agent's result and what the audit record says of it.
+type outcome struct {
+	result  *mcp.CallToolResult
+	status  string // ok, noop, refused, failed, unknown, confirmation_required, cancelled
+	detail  string // why it was refused or cancelled
+	err     error  // the Tallyfy error behind it, if any
+	confirm string // how a permanent delete was confirmed: elicitation, token, off
+	entity  *tallyfy.Entity
+	// auditFailed: the intent record could not be written, so nothing was done and the
+	// result says so.
+	auditFailed bool
+}
+
+func succeeded(res *mcp.CallToolResult) outcome { return outcome{result: res, status: "ok"} }
+
+// refused is a refusal: nothing was done.
+func refused(detail string, res *mcp.CallToolResult) outcome {
+	return outcome{result: res, status: "refused", detail: detail}
+}
+
+// ended is an outcome with an explicit status (noop, cancelled, unknown, failed, ...).
+func ended(status, detail string, res *mcp.CallToolResult) outcome {
+	return outcome{result: res, status: status, detail: detail}
+}
+
+// failed turns an error from Tallyfy into an outcome that tells the agent what to do next.
+func failed(c *call, err error) outcome {
+	return outcome{result: mcp.NewToolResultError(explain(c, err)), status: "failed", err: err}
+}
+
+func (o outcome) about(e tallyfy.Entity) outcome { o.entity = &e; return o }
+
+func (o outcome) confirmedBy(how string) outcome { o.confirm = how; return o }
+
+func (o outcome) because(err error) outcome { o.err = err; return o }
+
+// verbs maps each verb to its stage: what the tool does once the call is set up.
+var verbs = map[Verb]func(ts *Toolset, ctx context.Context, c *call) outcome{
+	VerbGet:     (*Toolset).get,
+	VerbList:    (*Toolset).list,
+	VerbArchive: (*Toolset).lifecycle,
+	VerbRestore: (*Toolset).lifecycle,
+	VerbDelete:  (*Toolset).delete,
+}
+
+// handler is the one handler of every tool: it runs the stages and records the outcome.
+func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
+	verb, ok := verbs[t.Verb]
+	if !ok {
+		panic("tools: no handler for verb " + t.Verb)
+	}
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		c := ts.newCall(ctx, t, req)
+		if o, ended := ts.prepare(ctx, c); ended {
+			return ts.record(ctx, c, o), nil
+		}
+		if t.Tier == TierRead {
+			return ts.record(ctx, c, verb(ts, ctx, c)), nil
+		}
+		return ts.record(ctx, c, ts.runItem(ctx, c)), nil
+	}
+}
+
+// newCall starts a call of tool t for the caller in ctx.
+func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest) *call {
+	c := &call{tool: t, res: resources[t.Kind], req: req, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
+	if who, ok := CallerFrom(ctx); ok {
+		c.caller = who.Name
+	}
+	c.intend = func(ctx context.Context, confirm string, e tallyfy.Entity) (outcome, bool) {
+		return ts.intent(ctx, c, confirm, e)
+	}
+	return c
+}
+
+// prepare runs the per-call stages: policy and arguments. ended: the outcome o ends the call.
+func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool) {
+	t := c.tool
+	// policy
+	if !ts.policy.Allows(t) {
+		return refused("", policyRefusal(t, ts.policy)), true
+	}
+	if !c.policy.Allows(t) {
+		return refused("", capRefusal(ctx, t)), true
+	}
+	if t.Verb == VerbList {
+		return outcome{}, false // its arguments are its own (list decodes them)
+	}
+	// arguments
+	id, bad := idArg(c.req, c.res)
+	if bad != nil {
+		return refused("", bad), true
+	}
+	c.id = id
+	return outcome{}, false
+}
+
+// resolve runs the guards and reads the item a lifecycle or permanent call is about. ended:
+// the outcome o ends the call.
+func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool) {
+	t := c.tool
+	// guards: the protect list (archive, delete) and the delete budget, checked without
+	// spending, so a spent budget refuses before the person is asked to confirm
+	if t.Verb == VerbArchive || t.Verb == VerbDelete {
+		if o, bad := ts.protectedRefusal(c); bad {
+			return o, true
+		}
+	}
+	if t.Verb == VerbDelete {
+		if o, bad := ts.budgetRefusal(ctx, c); bad {
+			return o, true
+		}
+	}
+	// resolve
+	e, err := c.client.Lookup(ctx, c.res.kind, c.id)
+	if err != nil {
+		return failed(c, err), true
+	}
+	c.target = &e
+	return processTaskRefusal(e)
+}
+
+// runItem is the per-item part of the pipeline (guards, resolve, verb) for a call whose
+// policy and arguments are already settled: what a bulk tool runs for each of its items.
+func (ts *Toolset) runItem(ctx context.Context, c *call) outcome {
+	if o, ended := ts.resolve(ctx, c); ended {
+		return o
+	}
+	return verbs[c.tool.Verb](ts, ctx, c)
+}
+
+// record is the last stage: it writes the outcome record of a lifecycle or permanent call
+// (read calls have none) and returns the result. If the record cannot be written the result is
+// withheld and replaced by an error: an action the operator cannot see afterwards must not
+// look like a clean success.
+func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallToolResult {
+	if c.tool.Tier == TierRead {
+		return o.result
+	}
+	if o.status == "" {
+		o.status = "ok"
+		if o.result.IsError {
+			o.status = "refused"
+		}
+	}
+	if o.entity == nil {
+		o.entity = c.target
+	}
+	if err := ts.audit.Record(context.WithoutCancel(ctx), ts.auditRecord(ctx, c, o)); err != nil {
+		ts.log.Error("audit record not written", "tool", c.tool.Name, "err", err)
+		if o.auditFailed { // the result already says that nothing was done, and why
+			return o.result
+		}
+		return mcp.NewToolResultError(fmt.Sprintf("The audit record could not be written (%v); the operator must fix the audit log. Outcome of the call: %s. Check the state with %s before doing anything else.",
+			err, o.status, toolFor(c.res.kind, VerbGet).Name))
+	}
+	return o.result
+}
+
+// intent writes the intent record of a call about to change something in Tallyfy, and must
+// be the last step before the change: if the record cannot be made durable, the call does
+// nothing (a full disk must not mean changes nobody can trace).
+func (ts *Toolset) intent(ctx context.Context, c *call, confirm string, e tallyfy.Entity) (outcome, bool) {
+	rec := ts.auditRecord(ctx, c, outcome{status: "intent", detail: string(c.tool.Verb), confirm: confirm, entity: &e})
+	err := ts.audit.Record(context.WithoutCancel(ctx), rec)
+	if err == nil {
+		return outcome{}, true
+	}
+	ts.log.Error("audit intent record not written: the call does nothing", "tool", c.tool.Name, "err", err)
+	o := refused("audit intent not written", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the audit record that must precede this action could not be written (%v). The operator must fix the audit log (--audit-log) before %s can run; then call it again.",
+		err, c.tool.Name))).about(e).confirmedBy(confirm)
+	o.auditFailed = true
+	return o, false
+}
+
+// decodeArgs decodes the call's arguments (already checked against the schema by mcp-go).
+func decodeArgs[T any](req mcp.CallToolRequest) (T, error) {
+	var v T
+	raw, err := json.Marshal(req.GetRawArguments())
+	if err != nil {
+		return v, err
+	}
+	if string(raw) == "null" {
+		raw = []byte("{}")
+	}
+	dec := json.NewDecoder(bytesReader(raw))
+	dec.DisallowUnknownFields()
+	return v, dec.Decode(&v)
+}
