@@ -85,7 +85,7 @@ func TestCancelIsScopedToTheCaller(t *testing.T) {
 			s, b := modernPost(t, ts.URL, "tok-anna", "tools/call", "get_run", callBody)
 			out <- answer{s, b}
 		}()
-		eventually(t, 5*time.Second, "anna's call to reach Tallyfy", func() bool { return sb.inFlight() == 1 })
+		eventually(t, 5*time.Second, "anna's call to reach Tallyfy", func() bool { return sb.InFlight() == 1 })
 		return out
 	}
 
@@ -99,7 +99,7 @@ func TestCancelIsScopedToTheCaller(t *testing.T) {
 	if a.status != 200 || !strings.Contains(a.body, `"result"`) || strings.Contains(a.body, `"isError":true`) {
 		t.Fatalf("anna's call after ben's cancel: %d %s", a.status, a.body)
 	}
-	for _, r := range sb.done() {
+	for _, r := range sb.Done() {
 		if r.CtxErr != nil {
 			t.Fatalf("ben's cancel cancelled anna's request to Tallyfy: %+v", r)
 		}
@@ -117,8 +117,8 @@ func TestCancelIsScopedToTheCaller(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("anna's own cancel did not stop her call")
 	}
-	eventually(t, 2*time.Second, "the request to Tallyfy to be cancelled", func() bool { return sb.inFlight() == 0 })
-	reqs := sb.done()
+	eventually(t, 2*time.Second, "the request to Tallyfy to be cancelled", func() bool { return sb.InFlight() == 0 })
+	reqs := sb.Done()
 	if last := reqs[len(reqs)-1]; last.CtxErr == nil || last.End.Sub(cancelled) > time.Second {
 		t.Fatalf("anna's request to Tallyfy was not cancelled promptly: %+v", last)
 	}

@@ -55,7 +55,7 @@ func TestElicitationOverStreamableHTTP(t *testing.T) {
 			{"wrong name", mcp.ElicitationResponseActionAccept, "Employee Onboarding", "cancelled", false},
 			{"decline", mcp.ElicitationResponseActionDecline, "", "cancelled", false},
 		} {
-			t.Run(e.name+"/"+tc.name, func(t *testing.T) {
+			t.Run(e.Name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				f := newFixture(t, fixtureOpts{spy: true}) // --confirm auto
 				el := &elicitor{action: tc.action, name: tc.typed}
@@ -148,7 +148,7 @@ func TestConfirmOverSSE(t *testing.T) {
 func TestCancellation(t *testing.T) {
 	t.Parallel()
 	for _, e := range eras {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, fixtureOpts{spy: true})
 			f.SB.SetFaults(sandbox.Fault{Kind: "hang", PathContains: sandbox.IDs.ActiveRun})
@@ -164,7 +164,7 @@ func TestCancellation(t *testing.T) {
 				_, err := call(ctx, hung, "get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
 				errc <- err
 			}()
-			eventually(t, 5*time.Second, "the call to reach the hung Tallyfy", func() bool { return f.SB.inFlight() == 1 })
+			eventually(t, 5*time.Second, "the call to reach the hung Tallyfy", func() bool { return f.SB.InFlight() == 1 })
 
 			// Other sessions go on.
 			for name, c := range map[string]interface {
@@ -181,7 +181,7 @@ func TestCancellation(t *testing.T) {
 					t.Fatalf("%s session took %s while another hangs", name, d)
 				}
 			}
-			if f.SB.inFlight() != 1 {
+			if f.SB.InFlight() != 1 {
 				t.Fatal("the hung request ended early")
 			}
 
@@ -195,9 +195,9 @@ func TestCancellation(t *testing.T) {
 			case <-time.After(2 * time.Second):
 				t.Fatal("the cancelled call did not return")
 			}
-			eventually(t, 2*time.Second, "the request to Tallyfy to be cancelled", func() bool { return f.SB.inFlight() == 0 })
+			eventually(t, 2*time.Second, "the request to Tallyfy to be cancelled", func() bool { return f.SB.InFlight() == 0 })
 			var got *sbRequest
-			for _, r := range f.SB.done() {
+			for _, r := range f.SB.Done() {
 				if strings.Contains(r.Path, sandbox.IDs.ActiveRun) {
 					got = &r
 				}
@@ -208,7 +208,7 @@ func TestCancellation(t *testing.T) {
 			if d := got.End.Sub(cancelled); d > time.Second {
 				t.Fatalf("Tallyfy's request ended %s after the client cancelled", d)
 			}
-			for _, r := range f.SB.done() {
+			for _, r := range f.SB.Done() {
 				if strings.Contains(r.Path, sandbox.IDs.ActiveRun) && r != *got {
 					t.Fatalf("the cancelled call was retried: %+v", r)
 				}

@@ -15,16 +15,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -82,19 +79,6 @@ func serve(t *testing.T, scheme string, args ...string) *served {
 	return s
 }
 
-// waitHealthy polls /healthz until it answers.
-func waitHealthy(t testing.TB, hc *http.Client, url string) {
-	t.Helper()
-	eventually(t, 10*time.Second, "the server to answer /healthz", func() bool {
-		resp, err := hc.Get(url + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
-
 // TestGracefulShutdown: cancelling Serve's context (what SIGTERM does) while calls are in
 // flight lets them finish and be delivered, on both transports; an open SSE stream does not
 // hold the shutdown; the audit record is written; Serve returns nil well within
@@ -133,7 +117,7 @@ func TestGracefulShutdown(t *testing.T) {
 			results <- outcome{cl.tool, res, err}
 		}()
 	}
-	eventually(t, 5*time.Second, "every call to reach Tallyfy", func() bool { return s.SB.inFlight() == len(calls) })
+	eventually(t, 5*time.Second, "every call to reach Tallyfy", func() bool { return s.SB.InFlight() == len(calls) })
 	stopped := time.Now()
 	s.cancel()
 
@@ -191,7 +175,7 @@ func TestShutdownTimeout(t *testing.T) {
 	c := connectHTTP(t, kindStreamable, s.URL, clientOpts{era: legacyEra})
 	t.Cleanup(func() { _ = c.Close() })
 	go func() { _, _ = call(context.Background(), c, "list_runs", nil) }()
-	eventually(t, 5*time.Second, "the call to reach Tallyfy", func() bool { return s.SB.inFlight() == 1 })
+	eventually(t, 5*time.Second, "the call to reach Tallyfy", func() bool { return s.SB.InFlight() == 1 })
 	stopped := time.Now()
 	s.cancel()
 	select {
@@ -205,53 +189,6 @@ func TestShutdownTimeout(t *testing.T) {
 	}
 	if d := time.Since(stopped); d > 2*time.Second {
 		t.Fatalf("Serve returned %s after the signal, with --shutdown-timeout 300ms", d)
-	}
-}
-
-// runBinary runs the built tallyfy-mcp with args and a clean environment plus env.
-func runBinary(t *testing.T, env []string, args ...string) *harness.Binary {
-	t.Helper()
-	return harness.Run(t, harness.MinimalEnv(t, env...), args...)
-}
-
-// TestBinarySIGTERM: the real binary, SIGTERM during an in-flight call over HTTP: the call
-// completes and the process exits 0.
-func TestBinarySIGTERM(t *testing.T) {
-	t.Parallel()
-	sb := newSpySandbox(t)
-	sb.SetFaults(sandbox.Fault{Kind: "latency", Param: "800ms", Method: "DELETE"})
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	b := runBinary(t, []string{"TALLYFY_ACCESS_TOKEN=" + sandbox.AdminToken},
-		"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--audit-log", audit)
-	url := b.ListenURL(t)
-	waitHealthy(t, http.DefaultClient, url)
-	c := connectHTTP(t, kindStreamable, url, clientOpts{era: legacyEra})
-	t.Cleanup(func() { _ = c.Close() })
-	type outcome struct {
-		res *mcp.CallToolResult
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := call(context.Background(), c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
-		done <- outcome{res, err}
-	}()
-	eventually(t, 5*time.Second, "the call to reach Tallyfy", func() bool { return sb.inFlight() == 1 })
-	if err := b.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	o := <-done
-	if o.err != nil || o.res.IsError {
-		t.Fatalf("in-flight call across SIGTERM: %v %v", o.err, o.res)
-	}
-	if code := b.Wait(t, 10*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, b.Stderr.String())
-	}
-	if r, _ := sb.Lookup("run", sandbox.IDs.ActiveRun); !r.Archived {
-		t.Fatal("not archived")
-	}
-	if recs := auditRecords(t, audit); len(recs) != 2 || recs[0].Outcome != "intent" || recs[1].Outcome != "ok" || recs[1].Transport != "streamable-http" {
-		t.Fatalf("audit: %+v", recs)
 	}
 }
 
@@ -297,68 +234,6 @@ func TestCheckHTTPConfig(t *testing.T) {
 			}
 		}
 	}
-}
-
-var servingLine = regexp.MustCompile(`streamable=http://([^/ ]+)/mcp`)
-
-// TestBinaryRefusesUnsafeHTTP: the same refusals through the binary (exit 1 with the reason),
-// and a non-loopback bind with a token and --insecure-http starts and requires the token.
-func TestBinaryRefusesUnsafeHTTP(t *testing.T) {
-	t.Parallel()
-	const token = "binary-caller-token-93b1"
-	for _, tc := range []struct {
-		args []string
-		env  []string
-		want string
-	}{
-		{[]string{"--addr", "0.0.0.0:0"}, nil, "--auth-token"},
-		{[]string{"--addr", "0.0.0.0:0", "--auth-token", token}, nil, "--insecure-http"},
-		{[]string{"--addr", "0.0.0.0:0"}, []string{"MCP_AUTH_TOKEN=" + token}, "--tls-cert and --tls-key, or --insecure-http"},
-		{[]string{"--addr", "127.0.0.1:0", "--tls-cert", "x.pem"}, nil, "--tls-cert and --tls-key go together"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			t.Parallel()
-			b := runBinary(t, tc.env, append([]string{"--sandbox", "--transport", "http"}, tc.args...)...)
-			if code := b.Wait(t, 10*time.Second); code == 0 {
-				t.Fatalf("started: %s", b.Stderr.String())
-			}
-			if !strings.Contains(b.Stderr.String(), tc.want) {
-				t.Fatalf("stderr does not say %q:\n%s", tc.want, b.Stderr.String())
-			}
-			if strings.Contains(b.Stderr.String(), token) {
-				t.Fatal("stderr shows the auth token")
-			}
-		})
-	}
-	t.Run("insecure-http starts", func(t *testing.T) {
-		t.Parallel()
-		b := runBinary(t, []string{"MCP_AUTH_TOKEN=" + token}, "--sandbox", "--transport", "http", "--addr", "0.0.0.0:0", "--insecure-http")
-		var hostport string
-		eventually(t, 10*time.Second, "the serving log line", func() bool {
-			m := servingLine.FindStringSubmatch(b.Stderr.String())
-			if m != nil {
-				hostport = m[1]
-			}
-			return m != nil
-		})
-		_, port, _ := net.SplitHostPort(hostport)
-		url := "http://127.0.0.1:" + port
-		if s, _, _ := rawPost(t, url+"/mcp", initBody, nil); s != http.StatusUnauthorized {
-			t.Fatalf("without the token: %d", s)
-		}
-		c := connectHTTP(t, kindStreamable, url, clientOpts{era: legacyEra, headers: map[string]string{"Authorization": "Bearer " + token}})
-		if res := mustCall(t, ctxT(t, 10*time.Second), c, "list_runs", nil); res.IsError {
-			t.Fatal(text(res))
-		}
-		_ = c.Close()
-		_ = b.Cmd.Process.Signal(syscall.SIGTERM)
-		if code := b.Wait(t, 10*time.Second); code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-		if strings.Contains(b.Stderr.String(), token) {
-			t.Fatal("stderr shows the auth token")
-		}
-	})
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and localhost and its key, and returns their

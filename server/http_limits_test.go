@@ -77,7 +77,7 @@ func TestBodyDeadlineDoesNotCutLongCalls(t *testing.T) {
 	if res.IsError {
 		t.Fatalf("a call slower than the body deadline failed: %s", text(res))
 	}
-	for _, r := range f.SB.done() {
+	for _, r := range f.SB.Done() {
 		if r.CtxErr != nil {
 			t.Fatalf("the request to Tallyfy was cancelled: %v", r.CtxErr)
 		}

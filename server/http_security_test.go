@@ -114,10 +114,10 @@ func TestAuth(t *testing.T) {
 					c, err := dialHTTP(kind, f.URL, clientOpts{era: e, headers: h})
 					if err == nil {
 						_ = c.Close()
-						t.Fatalf("%s/%s with %v: connected without the token", kind, e.name, h)
+						t.Fatalf("%s/%s with %v: connected without the token", kind, e.Name, h)
 					}
 					if !errors.Is(err, transport.ErrAuthorizationRequired) {
-						t.Fatalf("%s/%s with %v: want ErrAuthorizationRequired, got %v", kind, e.name, h, err)
+						t.Fatalf("%s/%s with %v: want ErrAuthorizationRequired, got %v", kind, e.Name, h, err)
 					}
 				}
 			}
@@ -131,7 +131,7 @@ func TestAuth(t *testing.T) {
 				c := connectHTTP(t, kind, f.URL, clientOpts{era: e, headers: good})
 				ctx := ctxT(t, 10*time.Second)
 				if n := len(toolNames(t, ctx, c)); n != 15 {
-					t.Fatalf("%s/%s: %d tools", kind, e.name, n)
+					t.Fatalf("%s/%s: %d tools", kind, e.Name, n)
 				}
 				for _, tc := range []struct {
 					name string
@@ -148,7 +148,7 @@ func TestAuth(t *testing.T) {
 					results = append(results, string(b))
 				}
 				if res := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}); res.IsError {
-					t.Fatalf("%s/%s: archive_run: %s", kind, e.name, text(res))
+					t.Fatalf("%s/%s: archive_run: %s", kind, e.Name, text(res))
 				}
 				_ = c.Close()
 			}
@@ -184,7 +184,7 @@ func TestAuth(t *testing.T) {
 				t.Fatalf("the log holds the token %q:\n%s", tok, logs)
 			}
 		}
-		reqs := f.SB.done()
+		reqs := f.SB.Done()
 		if len(reqs) < 10 {
 			t.Fatalf("the sandbox saw only %d requests", len(reqs))
 		}
@@ -312,7 +312,7 @@ func TestBodyLimit(t *testing.T) {
 			t.Fatalf("run %s was archived by an oversized request", id)
 		}
 	}
-	for _, r := range f.SB.done() {
+	for _, r := range f.SB.Done() {
 		if r.Method != http.MethodGet {
 			t.Fatalf("an oversized request reached Tallyfy: %s %s", r.Method, r.Path)
 		}
@@ -498,13 +498,13 @@ func TestRateLimits(t *testing.T) {
 			a := connectHTTP(t, kind, f.URL, clientOpts{era: legacyEra})
 			b := connectHTTP(t, kind, f.URL, clientOpts{era: legacyEra})
 			ctx := ctxT(t, 20*time.Second)
-			before := len(f.SB.done())
+			before := len(f.SB.Done())
 			limited := burst(t, ctx, a, 12, "on this session")
 			// Burst 4, refilling at 2/s: at most a couple more get through during the loop.
 			if limited < 6 {
 				t.Fatalf("%s: only %d of 12 rapid calls were limited", kind, limited)
 			}
-			if got := len(f.SB.done()) - before; got != 12-limited {
+			if got := len(f.SB.Done()) - before; got != 12-limited {
 				t.Fatalf("%s: %d calls reached Tallyfy, want %d (limited calls must do nothing)", kind, got, 12-limited)
 			}
 			if res := mustCall(t, ctx, b, "list_runs", nil); res.IsError {

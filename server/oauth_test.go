@@ -161,7 +161,7 @@ func TestOAuthResourceServer(t *testing.T) {
 		if res := mustCall(t, ctxT(t, 10*time.Second), c, "get_task", map[string]any{"task_id": sandbox.IDs.LiveTask}); res.IsError {
 			t.Fatal(text(res))
 		}
-		for _, r := range sb.done() {
+		for _, r := range sb.Done() {
 			if r.Auth != "Bearer "+sandbox.AdminToken {
 				t.Fatalf("Tallyfy received %q", r.Auth)
 			}
@@ -299,7 +299,7 @@ func TestOAuthMapsSubjectToCaller(t *testing.T) {
 	if res := mustCall(t, ctxT(t, 10*time.Second), c, "get_task", map[string]any{"task_id": sandbox.IDs.LiveTask}); res.IsError {
 		t.Fatal(text(res))
 	}
-	reqs := sb.done()
+	reqs := sb.Done()
 	if len(reqs) == 0 || reqs[len(reqs)-1].Auth != "Bearer "+sandbox.MemberToken {
 		t.Fatalf("Tallyfy received %+v, want mia's own token", reqs)
 	}

@@ -27,6 +27,12 @@ func sandboxEnv(baseURL, token string) map[string]string {
 	return map[string]string{"TALLYFY_ACCESS_TOKEN": token, "TALLYFY_ORG_ID": sandbox.OrgID, "TALLYFY_BASE_URL": baseURL, "TALLYFY_RATE": "0"}
 }
 
+// runBinary runs the built tallyfy-mcp with args and a clean environment plus env ("K=V").
+func runBinary(t *testing.T, env []string, args ...string) *harness.Binary {
+	t.Helper()
+	return harness.Run(t, harness.MinimalEnv(t, env...), args...)
+}
+
 func contextWithTimeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }

@@ -1,10 +1,9 @@
-package server
+package blackbox
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/client"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -43,7 +43,7 @@ var readTools = []string{"get_run", "get_task", "get_template", "list_runs", "li
 // error (the filter applies to tools/call too) or an isError result. It returns which.
 func refused(t *testing.T, ctx context.Context, c *client.Client, name string, args map[string]any) string {
 	t.Helper()
-	res, err := call(ctx, c, name, args)
+	res, err := testkit.Call(ctx, c, name, args)
 	switch {
 	case err != nil:
 		if !strings.Contains(err.Error(), "not found") {
@@ -51,42 +51,23 @@ func refused(t *testing.T, ctx context.Context, c *client.Client, name string, a
 		}
 		return "hidden"
 	case res.IsError:
-		return "refused: " + text(res)
+		return "refused: " + testkit.Text(res)
 	}
-	t.Fatalf("%s(%v) was not refused: %s", name, args, text(res))
+	t.Fatalf("%s(%v) was not refused: %s", name, args, testkit.Text(res))
 	return ""
 }
 
 func runArchived(t *testing.T, ctx context.Context, c *client.Client, id string) bool {
 	t.Helper()
-	res := mustCall(t, ctx, c, "get_run", map[string]any{"run_id": id})
+	res := testkit.MustCall(t, ctx, c, "get_run", map[string]any{"run_id": id})
 	if res.IsError {
-		t.Fatalf("get_run: %s", text(res))
+		t.Fatalf("get_run: %s", testkit.Text(res))
 	}
-	a, ok := field(structured(t, res), "run", "archived").(bool)
+	a, ok := testkit.Field(testkit.Structured(t, res), "run", "archived").(bool)
 	if !ok {
-		t.Fatalf("get_run: no run.archived in %s", text(res))
+		t.Fatalf("get_run: no run.archived in %s", testkit.Text(res))
 	}
 	return a
-}
-
-func auditRecords(t *testing.T, path string) []tools.Record {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("audit log: %v", err)
-	}
-	defer f.Close()
-	var out []tools.Record
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r tools.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("audit line %q is not JSON: %v", sc.Text(), err)
-		}
-		out = append(out, r)
-	}
-	return out
 }
 
 var policyCases = []policyCase{
@@ -104,9 +85,9 @@ var policyCases = []policyCase{
 		name: "disable-permanent-delete", args: fixed("--disable-permanent-delete"), count: 12,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			how := refused(t, ctx, c, "delete_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate})
-			res := mustCall(t, ctx, c, "get_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate})
+			res := testkit.MustCall(t, ctx, c, "get_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate})
 			if res.IsError {
-				t.Fatalf("the template is gone: %s", text(res))
+				t.Fatalf("the template is gone: %s", testkit.Text(res))
 			}
 			return how + "; template still there"
 		},
@@ -115,11 +96,11 @@ var policyCases = []policyCase{
 		name: "tools", args: fixed("--tools", "list_runs,archive_run"), tools: []string{"archive_run", "list_runs"},
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			how := refused(t, ctx, c, "get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
-			res := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			res := testkit.MustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
 			if res.IsError {
-				t.Fatalf("archive_run: %s", text(res))
+				t.Fatalf("archive_run: %s", testkit.Text(res))
 			}
-			return fmt.Sprintf("get_run %s; archive_run changed=%v", how, field(structured(t, res), "changed"))
+			return fmt.Sprintf("get_run %s; archive_run changed=%v", how, testkit.Field(testkit.Structured(t, res), "changed"))
 		},
 	},
 	{
@@ -142,16 +123,16 @@ var policyCases = []policyCase{
 	{
 		name: "protect", args: fixed("--protect", sandbox.IDs.ActiveRun), count: 15,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
-			res := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
-			if !res.IsError || !strings.Contains(text(res), "protected") || !strings.Contains(text(res), "--protect") {
-				t.Fatalf("archive_run of a protected run: want a refusal naming the protection, got isError=%v %q", res.IsError, text(res))
+			res := testkit.MustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			if !res.IsError || !strings.Contains(testkit.Text(res), "protected") || !strings.Contains(testkit.Text(res), "--protect") {
+				t.Fatalf("archive_run of a protected run: want a refusal naming the protection, got isError=%v %q", res.IsError, testkit.Text(res))
 			}
 			if runArchived(t, ctx, c, sandbox.IDs.ActiveRun) {
 				t.Fatal("the protected run was archived")
 			}
-			other := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.CompleteRun})
+			other := testkit.MustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.CompleteRun})
 			if other.IsError {
-				t.Fatalf("archive_run of an unprotected run: %s", text(other))
+				t.Fatalf("archive_run of an unprotected run: %s", testkit.Text(other))
 			}
 			return "protected refused; other archived"
 		},
@@ -160,18 +141,18 @@ var policyCases = []policyCase{
 		name: "confirm token", args: fixed("--confirm", "token"), count: 15,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
-			res := mustCall(t, ctx, c, "delete_template", args)
-			m := structured(t, res)
+			res := testkit.MustCall(t, ctx, c, "delete_template", args)
+			m := testkit.Structured(t, res)
 			if res.IsError || m["status"] != "confirmation_required" || m["confirm_token"] == "" || m["confirm_token"] == nil {
-				t.Fatalf("first delete_template: want confirmation_required with a token, got %s", text(res))
+				t.Fatalf("first delete_template: want confirmation_required with a token, got %s", testkit.Text(res))
 			}
-			if g := mustCall(t, ctx, c, "get_template", args); g.IsError {
-				t.Fatalf("deleted before confirmation: %s", text(g))
+			if g := testkit.MustCall(t, ctx, c, "get_template", args); g.IsError {
+				t.Fatalf("deleted before confirmation: %s", testkit.Text(g))
 			}
 			args["confirm_token"] = m["confirm_token"]
-			res = mustCall(t, ctx, c, "delete_template", args)
-			if res.IsError || structured(t, res)["status"] != "deleted" {
-				t.Fatalf("second delete_template with the token: %s", text(res))
+			res = testkit.MustCall(t, ctx, c, "delete_template", args)
+			if res.IsError || testkit.Structured(t, res)["status"] != "deleted" {
+				t.Fatalf("second delete_template with the token: %s", testkit.Text(res))
 			}
 			return "confirmation_required, then deleted"
 		},
@@ -180,12 +161,12 @@ var policyCases = []policyCase{
 		name: "confirm off", args: fixed("--confirm", "off"), count: 15,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
-			res := mustCall(t, ctx, c, "delete_template", args)
-			if res.IsError || structured(t, res)["status"] != "deleted" {
-				t.Fatalf("delete_template with --confirm off: %s", text(res))
+			res := testkit.MustCall(t, ctx, c, "delete_template", args)
+			if res.IsError || testkit.Structured(t, res)["status"] != "deleted" {
+				t.Fatalf("delete_template with --confirm off: %s", testkit.Text(res))
 			}
-			if g := mustCall(t, ctx, c, "get_template", args); !g.IsError {
-				t.Fatalf("still there after delete: %s", text(g))
+			if g := testkit.MustCall(t, ctx, c, "get_template", args); !g.IsError {
+				t.Fatalf("still there after delete: %s", testkit.Text(g))
 			}
 			return "deleted in one call"
 		},
@@ -194,12 +175,12 @@ var policyCases = []policyCase{
 		name: "max-deletes-per-hour 0", args: fixed("--max-deletes-per-hour", "0", "--confirm", "off"), count: 15,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
-			res := mustCall(t, ctx, c, "delete_template", args)
-			if !res.IsError || !strings.Contains(text(res), "--max-deletes-per-hour") {
-				t.Fatalf("want a refusal naming the budget, got isError=%v %q", res.IsError, text(res))
+			res := testkit.MustCall(t, ctx, c, "delete_template", args)
+			if !res.IsError || !strings.Contains(testkit.Text(res), "--max-deletes-per-hour") {
+				t.Fatalf("want a refusal naming the budget, got isError=%v %q", res.IsError, testkit.Text(res))
 			}
-			if g := mustCall(t, ctx, c, "get_template", args); g.IsError {
-				t.Fatalf("deleted despite the budget: %s", text(g))
+			if g := testkit.MustCall(t, ctx, c, "get_template", args); g.IsError {
+				t.Fatalf("deleted despite the budget: %s", testkit.Text(g))
 			}
 			return "refused: budget"
 		},
@@ -207,12 +188,12 @@ var policyCases = []policyCase{
 	{
 		name: "audit-log", args: func(env policyEnv) []string { return []string{"--audit-log", env.auditPath} }, count: 15,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, env policyEnv) string {
-			res := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+			res := testkit.MustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
 			if res.IsError {
-				t.Fatalf("archive_run: %s", text(res))
+				t.Fatalf("archive_run: %s", testkit.Text(res))
 			}
 			// Written and synced before the result was returned: no waiting.
-			recs := auditRecords(t, env.auditPath)
+			recs := testkit.AuditRecords(t, env.auditPath)
 			i := slices.IndexFunc(recs, func(r tools.Record) bool { return r.Tool == "archive_run" })
 			if i < 0 || i+1 >= len(recs) {
 				t.Fatalf("no archive_run intent and outcome records in %+v", recs)
@@ -234,8 +215,27 @@ var policyCases = []policyCase{
 	},
 }
 
-// TestPolicyOnEveryTransport runs each policy flag on stdio (the built binary), streamable
-// HTTP and SSE, at both protocol eras, and requires the same outcome everywhere.
+// connect runs the binary with --sandbox and args and opens a client on kind: on its pipes for
+// stdio, over loopback HTTP for the other two. Each client gets its own process, so its own
+// sandbox state.
+func connect(t *testing.T, kind string, args []string, o testkit.ClientOpts) *client.Client {
+	t.Helper()
+	base := []string{"--sandbox", "--log-level", "debug"}
+	var c *client.Client
+	if kind == testkit.Stdio {
+		c = testkit.ConnectStdio(t, nil, append(base, args...), o)
+	} else {
+		b := runBinary(t, nil, append(append(base, "--transport", "http", "--addr", "127.0.0.1:0"), args...)...)
+		url := b.ListenURL(t)
+		testkit.WaitHealthy(t, http.DefaultClient, url)
+		c = testkit.ConnectHTTP(t, kind, url, o)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestPolicyOnEveryTransport runs each policy flag through the built binary on stdio,
+// streamable HTTP and SSE, at both protocol eras, and requires the same outcome everywhere.
 func TestPolicyOnEveryTransport(t *testing.T) {
 	t.Parallel()
 	for _, tc := range policyCases {
@@ -244,15 +244,15 @@ func TestPolicyOnEveryTransport(t *testing.T) {
 			var mu sync.Mutex
 			outcomes := map[string]string{}
 			t.Run("each", func(t *testing.T) {
-				for _, kind := range kinds {
-					for _, e := range eras {
-						name := kind + "/" + e.name
+				for _, kind := range testkit.Kinds {
+					for _, e := range testkit.Eras {
+						name := kind + "/" + e.Name
 						t.Run(name, func(t *testing.T) {
 							t.Parallel()
 							env := policyEnv{transport: kind, auditPath: filepath.Join(t.TempDir(), "audit.jsonl")}
-							c := connect(t, kind, tc.args(env), clientOpts{era: e})
-							ctx := ctxT(t, 20*time.Second)
-							names := toolNames(t, ctx, c)
+							c := connect(t, kind, tc.args(env), testkit.ClientOpts{Era: e})
+							ctx := testkit.Context(t, 20*time.Second)
+							names := testkit.ToolNames(t, ctx, c)
 							slices.Sort(names)
 							if tc.tools != nil && !slices.Equal(names, tc.tools) {
 								t.Fatalf("tools/list = %v, want %v", names, tc.tools)
@@ -271,10 +271,10 @@ func TestPolicyOnEveryTransport(t *testing.T) {
 			if t.Failed() {
 				return
 			}
-			if len(outcomes) != len(kinds)*len(eras) {
-				t.Fatalf("outcomes from %d runs, want %d", len(outcomes), len(kinds)*len(eras))
+			if len(outcomes) != len(testkit.Kinds)*len(testkit.Eras) {
+				t.Fatalf("outcomes from %d runs, want %d", len(outcomes), len(testkit.Kinds)*len(testkit.Eras))
 			}
-			want := outcomes[kindStdio+"/"+legacyEra.name]
+			want := outcomes[testkit.Stdio+"/"+testkit.Legacy.Name]
 			t.Logf("outcome on every transport and era: %s", want)
 			for name, got := range outcomes {
 				if got != want {

@@ -1,4 +1,4 @@
-package server
+package blackbox
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -30,10 +31,10 @@ func TestRateLimitedCallsAreAudited(t *testing.T) {
 			args := append([]string{"--sandbox", "--transport", "http", "--addr", "127.0.0.1:0", "--audit-log", audit}, c.limits...)
 			b := runBinary(t, nil, args...)
 			url := b.ListenURL(t)
-			waitHealthy(t, http.DefaultClient, url)
-			cl := connectHTTP(t, kindStreamable, url, clientOpts{era: legacyEra})
+			testkit.WaitHealthy(t, http.DefaultClient, url)
+			cl := testkit.ConnectHTTP(t, testkit.Streamable, url, testkit.ClientOpts{Era: testkit.Legacy})
 			t.Cleanup(func() { _ = cl.Close() })
-			ctx := ctxT(t, 30*time.Second)
+			ctx := testkit.Context(t, 30*time.Second)
 			const n = 16
 			var mu sync.Mutex
 			limited := 0
@@ -43,8 +44,8 @@ func TestRateLimitedCallsAreAudited(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					tool := []string{"archive_run", "activate_run"}[i%2]
-					res := mustCall(t, ctx, cl, tool, map[string]any{"run_id": sandbox.IDs.ActiveRun})
-					if res.IsError && strings.Contains(text(res), "Retry after") {
+					res := testkit.MustCall(t, ctx, cl, tool, map[string]any{"run_id": sandbox.IDs.ActiveRun})
+					if res.IsError && strings.Contains(testkit.Text(res), "Retry after") {
 						mu.Lock()
 						limited++
 						mu.Unlock()
@@ -54,13 +55,13 @@ func TestRateLimitedCallsAreAudited(t *testing.T) {
 			wg.Wait()
 			// A read over the limit is refused too, and not audited.
 			for range 4 {
-				mustCall(t, ctx, cl, "get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
+				testkit.MustCall(t, ctx, cl, "get_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
 			}
 			if limited < n/2 {
 				t.Fatalf("only %d of %d rapid calls were rate limited: the test proves nothing", limited, n)
 			}
 			var refused int
-			for _, r := range auditRecords(t, audit) {
+			for _, r := range testkit.AuditRecords(t, audit) {
 				if r.Detail != c.detail {
 					continue
 				}
