@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -196,7 +197,7 @@ func TestCancellation(t *testing.T) {
 				t.Fatal("the cancelled call did not return")
 			}
 			eventually(t, 2*time.Second, "the request to Tallyfy to be cancelled", func() bool { return f.SB.InFlight() == 0 })
-			var got *sbRequest
+			var got *testkit.SandboxRequest
 			for _, r := range f.SB.Done() {
 				if strings.Contains(r.Path, sandbox.IDs.ActiveRun) {
 					got = &r

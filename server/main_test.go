@@ -20,19 +20,10 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
-type (
-	era        = testkit.Era
-	spySandbox = testkit.SpySandbox
-	sbRequest  = testkit.SandboxRequest
-	// logBuffer is a goroutine-safe writer the app's logger writes to.
-	logBuffer = harness.Buffer
-)
+// logBuffer is a goroutine-safe writer the app's logger writes to.
+type logBuffer = harness.Buffer
 
-var (
-	legacyEra = testkit.Legacy
-	modernEra = testkit.Modern
-	eras      = testkit.Eras
-)
+type spySandbox = testkit.SpySandbox
 
 const (
 	kindStreamable = testkit.Streamable
@@ -41,6 +32,9 @@ const (
 )
 
 var (
+	legacyEra     = testkit.Legacy
+	modernEra     = testkit.Modern
+	eras          = testkit.Eras
 	quiet         = testkit.Quiet
 	newSpySandbox = testkit.NewSpySandbox
 	modernClient  = testkit.ModernClient
@@ -121,7 +115,7 @@ func newFixture(t testing.TB, o fixtureOpts, args ...string) *fixture {
 // Clients.
 
 type clientOpts struct {
-	era     era
+	era     testkit.Era
 	headers map[string]string
 	elicit  client.ElicitationHandler
 	http    *http.Client

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -40,14 +41,14 @@ func TestDeleteBudgetRace(t *testing.T) {
 				case err != nil:
 					t.Errorf("JSON-RPC error: %v", err)
 				case !res.IsError:
-					t.Errorf("a member's delete succeeded: %s", resultText(res))
-				case strings.Contains(resultText(res), "delete budget of 1"):
+					t.Errorf("a member's delete succeeded: %s", testkit.Text(res))
+				case strings.Contains(testkit.Text(res), "delete budget of 1"):
 					budgetRefused.Add(1)
-				case strings.Contains(resultText(res), "admin"):
+				case strings.Contains(testkit.Text(res), "admin"):
 					forbidden.Add(1)
 				default:
 					other.Add(1)
-					t.Errorf("unexpected answer: %s", resultText(res))
+					t.Errorf("unexpected answer: %s", testkit.Text(res))
 				}
 			}
 		}()

@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -58,7 +59,7 @@ func TestCancelledCallStopsTheTallyfyRequest(t *testing.T) {
 			}
 			// Another call is served while the first hangs.
 			if res := p.MustCall("get_run", map[string]any{"run_id": sandbox.IDs.CompleteRun}); res.IsError {
-				t.Fatalf("second call: %s", resultText(res))
+				t.Fatalf("second call: %s", testkit.Text(res))
 			}
 			cancelledAt := time.Now()
 			cancel()

@@ -3,5 +3,6 @@
 // as a subprocess with the mcp-go client over its stdin/stdout pipes. Every byte the child
 // writes to stdout is kept (so it can be checked to be pure JSON-RPC afterwards) and so is
 // everything it writes to stderr. Each test points the child at its own in-test sandbox
-// (sandbox.Listen on loopback). This file holds the helpers the tests share.
+// (sandbox.Listen on loopback). Tests of the binary serving HTTP run it with harness.Run and
+// connect with internal/testkit's clients, which the server package's in-process tests use too.
 package blackbox

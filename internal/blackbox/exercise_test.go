@@ -19,6 +19,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -166,7 +167,7 @@ func (e *ex) ok(tool string, args map[string]any) *mcp.CallToolResult {
 	e.t.Helper()
 	res := e.call(tool, args)
 	if res.IsError {
-		e.t.Errorf("%s %v: want success, got error: %s", tool, args, resultText(res))
+		e.t.Errorf("%s %v: want success, got error: %s", tool, args, testkit.Text(res))
 	}
 	if res.StructuredContent == nil {
 		e.t.Errorf("%s %v: no structuredContent", tool, args)
@@ -178,7 +179,7 @@ func (e *ex) ok(tool string, args map[string]any) *mcp.CallToolResult {
 func (e *ex) fail(tool string, args map[string]any, want ...string) *mcp.CallToolResult {
 	e.t.Helper()
 	res := e.call(tool, args)
-	text := resultText(res)
+	text := testkit.Text(res)
 	if !res.IsError {
 		e.t.Errorf("%s %v: want an isError result, got success: %s", tool, args, text)
 	}
@@ -199,7 +200,7 @@ func (e *ex) rpcErr(tool string, args map[string]any) {
 	}
 	res, err := e.p.Call(tool, args)
 	if err == nil {
-		e.t.Errorf("%s %v: want a JSON-RPC error, got result %s", tool, args, resultText(res))
+		e.t.Errorf("%s %v: want a JSON-RPC error, got result %s", tool, args, testkit.Text(res))
 	}
 }
 
@@ -266,7 +267,7 @@ func (e *ex) confirmDelete(kind, id string) *mcp.CallToolResult {
 func (e *ex) wantDeleted(res *mcp.CallToolResult, kind, id string) {
 	e.t.Helper()
 	if res.IsError {
-		e.t.Errorf("delete_%s %s: want deleted, got error: %s", kind, id, resultText(res))
+		e.t.Errorf("delete_%s %s: want deleted, got error: %s", kind, id, testkit.Text(res))
 		return
 	}
 	var out deleteOut
@@ -535,8 +536,8 @@ func (e *ex) admin() {
 			rec, _ := e.sb.Lookup("task", ids.ArchivedTask)
 			e.el.set(a.action, rec.Name)
 			res := e.call("delete_task", args)
-			if !strings.Contains(resultText(res), a.want) {
-				t.Errorf("delete_task answered %s: got %s", a.action, resultText(res))
+			if !strings.Contains(testkit.Text(res), a.want) {
+				t.Errorf("delete_task answered %s: got %s", a.action, testkit.Text(res))
 			}
 			e.state("task", ids.ArchivedTask, true, true)
 		}
@@ -608,8 +609,8 @@ func (e *ex) admin() {
 	e.faults("503:DELETE~/delete")
 	e.wantDeletes++
 	res := e.confirmDelete("run", ids.ArchivedRun)
-	if !res.IsError || !strings.Contains(resultText(res), "did not confirm") {
-		t.Errorf("delete_run under 503: want a 'did not confirm' error, got %s", resultText(res))
+	if !res.IsError || !strings.Contains(testkit.Text(res), "did not confirm") {
+		t.Errorf("delete_run under 503: want a 'did not confirm' error, got %s", testkit.Text(res))
 	}
 	e.state("run", ids.ArchivedRun, true, true)
 	// One whose answer is lost after the delete happened: re-read, reported deleted.
@@ -633,8 +634,8 @@ func (e *ex) member() {
 	for _, it := range []struct{ kind, id string }{{"run", ids.ArchivedRun}, {"template", ids.ArchivedTemplate}, {"task", ids.ArchivedTask}} {
 		e.wantDeletes++
 		res := e.confirmDelete(it.kind, it.id)
-		if !res.IsError || !strings.Contains(resultText(res), "403") || !strings.Contains(resultText(res), "administrator") {
-			e.t.Errorf("delete_%s as a member: want a 403 error naming an administrator, got %s", it.kind, resultText(res))
+		if !res.IsError || !strings.Contains(testkit.Text(res), "403") || !strings.Contains(testkit.Text(res), "administrator") {
+			e.t.Errorf("delete_%s as a member: want a 403 error naming an administrator, got %s", it.kind, testkit.Text(res))
 		}
 		e.state(it.kind, it.id, true, true)
 	}

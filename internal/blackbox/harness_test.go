@@ -7,15 +7,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -33,25 +36,31 @@ func runBinary(t *testing.T, env []string, args ...string) *harness.Binary {
 	return harness.Run(t, harness.MinimalEnv(t, env...), args...)
 }
 
+// connect runs the binary with --sandbox and args and opens a client on kind: on its pipes for
+// stdio, over loopback HTTP for the other two. Each client gets its own process, so its own
+// sandbox state.
+func connect(t *testing.T, kind string, args []string, o testkit.ClientOpts) *client.Client {
+	t.Helper()
+	base := []string{"--sandbox", "--log-level", "debug"}
+	var c *client.Client
+	if kind == testkit.Stdio {
+		c = testkit.ConnectStdio(t, nil, append(base, args...), o)
+	} else {
+		b := runBinary(t, nil, append(append(base, "--transport", "http", "--addr", "127.0.0.1:0"), args...)...)
+		url := b.ListenURL(t)
+		testkit.WaitHealthy(t, http.DefaultClient, url)
+		c = testkit.ConnectHTTP(t, kind, url, o)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func contextWithTimeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
 // ---------------------------------------------------------------------------
 // Result helpers.
-
-func resultText(res *mcp.CallToolResult) string {
-	if res == nil {
-		return ""
-	}
-	var parts []string
-	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			parts = append(parts, tc.Text)
-		}
-	}
-	return strings.Join(parts, "\n")
-}
 
 // structured decodes a result's structuredContent into v.
 func structured(t testing.TB, res *mcp.CallToolResult, v any) {

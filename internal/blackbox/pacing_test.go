@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -60,7 +61,7 @@ func burstOfReads(t *testing.T, p *harness.Proc, n int) {
 				}
 				c := calls[i%len(calls)]
 				if res := p.MustCall(c.name, c.args); res.IsError {
-					t.Errorf("%s: %s", c.name, resultText(res))
+					t.Errorf("%s: %s", c.name, testkit.Text(res))
 				}
 			}
 		})

@@ -3,12 +3,10 @@ package blackbox
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +66,12 @@ func runArchived(t *testing.T, ctx context.Context, c *client.Client, id string)
 		t.Fatalf("get_run: no run.archived in %s", testkit.Text(res))
 	}
 	return a
+}
+
+// archivedTemplate is the arguments naming the sandbox's archived template (a fresh map: a
+// check may add its confirm_token).
+func archivedTemplate() map[string]any {
+	return map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
 }
 
 var policyCases = []policyCase{
@@ -140,7 +144,7 @@ var policyCases = []policyCase{
 	{
 		name: "confirm token", args: fixed("--confirm", "token"), count: 15,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
-			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
+			args := archivedTemplate()
 			res := testkit.MustCall(t, ctx, c, "delete_template", args)
 			m := testkit.Structured(t, res)
 			if res.IsError || m["status"] != "confirmation_required" || m["confirm_token"] == "" || m["confirm_token"] == nil {
@@ -160,12 +164,11 @@ var policyCases = []policyCase{
 	{
 		name: "confirm off", args: fixed("--confirm", "off"), count: 15,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
-			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
-			res := testkit.MustCall(t, ctx, c, "delete_template", args)
+			res := testkit.MustCall(t, ctx, c, "delete_template", archivedTemplate())
 			if res.IsError || testkit.Structured(t, res)["status"] != "deleted" {
 				t.Fatalf("delete_template with --confirm off: %s", testkit.Text(res))
 			}
-			if g := testkit.MustCall(t, ctx, c, "get_template", args); !g.IsError {
+			if g := testkit.MustCall(t, ctx, c, "get_template", archivedTemplate()); !g.IsError {
 				t.Fatalf("still there after delete: %s", testkit.Text(g))
 			}
 			return "deleted in one call"
@@ -174,12 +177,11 @@ var policyCases = []policyCase{
 	{
 		name: "max-deletes-per-hour 0", args: fixed("--max-deletes-per-hour", "0", "--confirm", "off"), count: 15,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
-			args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
-			res := testkit.MustCall(t, ctx, c, "delete_template", args)
+			res := testkit.MustCall(t, ctx, c, "delete_template", archivedTemplate())
 			if !res.IsError || !strings.Contains(testkit.Text(res), "--max-deletes-per-hour") {
 				t.Fatalf("want a refusal naming the budget, got isError=%v %q", res.IsError, testkit.Text(res))
 			}
-			if g := testkit.MustCall(t, ctx, c, "get_template", args); g.IsError {
+			if g := testkit.MustCall(t, ctx, c, "get_template", archivedTemplate()); g.IsError {
 				t.Fatalf("deleted despite the budget: %s", testkit.Text(g))
 			}
 			return "refused: budget"
@@ -215,25 +217,6 @@ var policyCases = []policyCase{
 	},
 }
 
-// connect runs the binary with --sandbox and args and opens a client on kind: on its pipes for
-// stdio, over loopback HTTP for the other two. Each client gets its own process, so its own
-// sandbox state.
-func connect(t *testing.T, kind string, args []string, o testkit.ClientOpts) *client.Client {
-	t.Helper()
-	base := []string{"--sandbox", "--log-level", "debug"}
-	var c *client.Client
-	if kind == testkit.Stdio {
-		c = testkit.ConnectStdio(t, nil, append(base, args...), o)
-	} else {
-		b := runBinary(t, nil, append(append(base, "--transport", "http", "--addr", "127.0.0.1:0"), args...)...)
-		url := b.ListenURL(t)
-		testkit.WaitHealthy(t, http.DefaultClient, url)
-		c = testkit.ConnectHTTP(t, kind, url, o)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // TestPolicyOnEveryTransport runs each policy flag through the built binary on stdio,
 // streamable HTTP and SSE, at both protocol eras, and requires the same outcome everywhere.
 func TestPolicyOnEveryTransport(t *testing.T) {
@@ -241,8 +224,8 @@ func TestPolicyOnEveryTransport(t *testing.T) {
 	for _, tc := range policyCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var mu sync.Mutex
-			outcomes := map[string]string{}
+			type outcome struct{ run, summary string }
+			done := make(chan outcome, len(testkit.Kinds)*len(testkit.Eras))
 			t.Run("each", func(t *testing.T) {
 				for _, kind := range testkit.Kinds {
 					for _, e := range testkit.Eras {
@@ -261,15 +244,18 @@ func TestPolicyOnEveryTransport(t *testing.T) {
 								t.Fatalf("tools/list has %d tools %v, want %d", len(names), names, tc.count)
 							}
 							out := fmt.Sprintf("%d tools; %s", len(names), tc.check(t, ctx, c, env))
-							mu.Lock()
-							outcomes[name] = out
-							mu.Unlock()
+							done <- outcome{name, out}
 						})
 					}
 				}
 			})
 			if t.Failed() {
 				return
+			}
+			close(done)
+			outcomes := map[string]string{}
+			for o := range done {
+				outcomes[o.run] = o.summary
 			}
 			if len(outcomes) != len(testkit.Kinds)*len(testkit.Eras) {
 				t.Fatalf("outcomes from %d runs, want %d", len(outcomes), len(testkit.Kinds)*len(testkit.Eras))

@@ -24,6 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -219,14 +220,14 @@ func TestSoak(t *testing.T) {
 		case err != nil:
 			t.Errorf("final get %s %s: JSON-RPC error %v", it.kind, it.id, err)
 		case !exists:
-			if !res.IsError || !strings.Contains(resultText(res), "archived or not") {
-				t.Errorf("final get %s %s: sandbox says deleted, get says %s", it.kind, it.id, resultText(res))
+			if !res.IsError || !strings.Contains(testkit.Text(res), "archived or not") {
+				t.Errorf("final get %s %s: sandbox says deleted, get says %s", it.kind, it.id, testkit.Text(res))
 			}
 			if _, ok := deleted.Load(it.id); !ok {
 				t.Errorf("%s %s is gone but was never reported deleted", it.kind, it.id)
 			}
 		case res.IsError:
-			t.Errorf("final get %s %s: %s", it.kind, it.id, resultText(res))
+			t.Errorf("final get %s %s: %s", it.kind, it.id, testkit.Text(res))
 		default:
 			if got := getArchived(t, it.kind, res); got != rec.Archived {
 				t.Errorf("final get %s %s: archived=%v, sandbox archived=%v", it.kind, it.id, got, rec.Archived)
@@ -465,7 +466,7 @@ func soakLifecycle(p *harness.Proc, sb *sandbox.Sandbox, st *soakStats, it item,
 // reports the right archived flag; a "does not exist" answer is only given for what is gone.
 func checkTruthful(st *soakStats, tool string, it item, res *mcp.CallToolResult) {
 	rec, exists := st.sb.Lookup(it.kind, it.id)
-	text := resultText(res)
+	text := testkit.Text(res)
 	if res.IsError {
 		if strings.Contains(text, "archived or not") && exists {
 			st.violate("%s %s answered 'does not exist' but it does (archived=%v): %s", tool, it.id, rec.Archived, text)
@@ -516,7 +517,7 @@ func soakDelete(p *harness.Proc, sbx *sandbox.Sandbox, st *soakStats, it item) b
 		var out deleteOut
 		if !res.IsError {
 			if err := decodeStructured(res, &out); err != nil || out.Status != "deleted" {
-				st.violate("%s %s with --confirm off: want status deleted, got %s", tool, it.id, resultText(res))
+				st.violate("%s %s with --confirm off: want status deleted, got %s", tool, it.id, testkit.Text(res))
 			}
 			if _, still := sbx.Lookup(it.kind, it.id); still {
 				st.violate("%s %s reported deleted but the sandbox still has it", tool, it.id)
@@ -526,7 +527,7 @@ func soakDelete(p *harness.Proc, sbx *sandbox.Sandbox, st *soakStats, it item) b
 			}
 		} else {
 			checkTruthful(st, tool, it, res)
-			if strings.Contains(resultText(res), "is still there") {
+			if strings.Contains(testkit.Text(res), "is still there") {
 				if _, still := sbx.Lookup(it.kind, it.id); !still {
 					st.violate("%s %s said 'still there' but it is gone", tool, it.id)
 				}
