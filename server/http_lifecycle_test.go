@@ -22,6 +22,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -85,7 +86,7 @@ func serve(t *testing.T, scheme string, args ...string) *served {
 // --shutdown-timeout.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	audit := testkit.AuditPath(t)
 	s := serve(t, "http", "--audit-log", audit, "--shutdown-timeout", "5s")
 	waitHealthy(t, http.DefaultClient, s.URL)
 	s.SB.SetFaults(sandbox.Fault{Kind: "latency", Param: "800ms", Method: "DELETE"},

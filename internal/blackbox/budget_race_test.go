@@ -1,7 +1,6 @@
 package blackbox
 
 import (
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +22,7 @@ func TestDeleteBudgetRace(t *testing.T) {
 	t.Parallel()
 	const calls, inFlight = 4000, 32
 	sb, url := startSandbox(t)
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	audit := testkit.AuditPath(t)
 	p := harness.Start(t, harness.Config{
 		Args: []string{"--confirm", "off", "--max-deletes-per-hour", "1", "--audit-log", audit, "--log-level", "warn"},
 		Env:  sandboxEnv(url, sandbox.MemberToken),

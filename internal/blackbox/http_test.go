@@ -29,7 +29,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	t.Parallel()
 	sb := testkit.NewSpySandbox(t)
 	sb.SetFaults(sandbox.Fault{Kind: "latency", Param: "800ms", Method: "DELETE"})
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	audit := testkit.AuditPath(t)
 	b := runBinary(t, []string{"TALLYFY_ACCESS_TOKEN=" + sandbox.AdminToken},
 		"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--audit-log", audit)
 	url := b.ListenURL(t)
@@ -177,7 +177,7 @@ func TestCallersReloadOnSIGHUP(t *testing.T) {
 func TestConfirmTokenBoundToStatelessCaller(t *testing.T) {
 	t.Parallel()
 	bearer := "caller-token-" + strings.Repeat("x7", 12)
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	audit := testkit.AuditPath(t)
 	b := runBinary(t, []string{"MCP_AUTH_TOKEN=" + bearer}, "--sandbox", "--transport", "http", "--addr", "127.0.0.1:0",
 		"--confirm", "token", "--audit-log", audit)
 	url := b.ListenURL(t)
@@ -235,7 +235,7 @@ func TestRateLimitedCallsAreAudited(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			audit := filepath.Join(t.TempDir(), "audit.jsonl")
+			audit := testkit.AuditPath(t)
 			args := append([]string{"--sandbox", "--transport", "http", "--addr", "127.0.0.1:0", "--audit-log", audit}, c.limits...)
 			b := runBinary(t, nil, args...)
 			url := b.ListenURL(t)

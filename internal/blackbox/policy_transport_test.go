@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -232,7 +231,7 @@ func TestPolicyOnEveryTransport(t *testing.T) {
 						name := kind + "/" + e.Name
 						t.Run(name, func(t *testing.T) {
 							t.Parallel()
-							env := policyEnv{transport: kind, auditPath: filepath.Join(t.TempDir(), "audit.jsonl")}
+							env := policyEnv{transport: kind, auditPath: testkit.AuditPath(t)}
 							c := connect(t, kind, tc.args(env), testkit.ClientOpts{Era: e})
 							ctx := testkit.Context(t, 20*time.Second)
 							names := testkit.ToolNames(t, ctx, c)

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,7 +145,7 @@ func TestSoak(t *testing.T) {
 		owned[i%soakWorkers] = append(owned[i%soakWorkers], it)
 	}
 
-	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	auditPath := testkit.AuditPath(t)
 	p := harness.Start(t, harness.Config{
 		Args: []string{"--log-level", "info", "--audit-log", auditPath, "--confirm", "off",
 			"--max-deletes-per-hour", "-1", "--request-timeout", "10s"},

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -47,4 +48,10 @@ func WriteCallers(t testing.TB, path string, entries ...map[string]any) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// AuditPath is where a test's server writes its audit log: a file in the test's own
+// temporary directory.
+func AuditPath(t testing.TB) string {
+	return filepath.Join(t.TempDir(), "audit.jsonl")
 }
