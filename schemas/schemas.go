@@ -36,6 +36,8 @@ var Named = map[string]any{
 	"list_templates_result": ListTemplatesResult{},
 	"lifecycle_result":      LifecycleResult{},
 	"delete_result":         DeleteResult{},
+	"bulk_args":             BulkArgs{},
+	"bulk_result":           BulkResult{},
 }
 
 // Names returns the keys of Named, sorted.

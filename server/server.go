@@ -132,6 +132,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	ts, err := tools.New(tools.Options{
 		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
+		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
 		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
 	})
 	if err != nil {

@@ -113,6 +113,20 @@ func (k *kind[T, V, G, L]) adapt() *resource {
 			res, text := k.page(p.Items, pageInfo(p.Pagination), opts)
 			return res, text, nil
 		},
+		entities: func(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) ([]tallyfy.Entity, tallyfy.Pagination, error) {
+			if k.search != nil {
+				opts.Query = "" // Tallyfy's q does not search these titles: the plan filters them
+			}
+			p, err := k.list(c, ctx, opts)
+			if err != nil {
+				return nil, tallyfy.Pagination{}, err
+			}
+			out := make([]tallyfy.Entity, len(p.Items))
+			for i := range p.Items {
+				out[i] = k.entity(&p.Items[i])
+			}
+			return out, p.Pagination, nil
+		},
 		doArchive: func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error) {
 			return orNil(k.archive(c, ctx, id))
 		},

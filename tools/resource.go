@@ -22,6 +22,8 @@ type resource struct {
 	find func(ctx context.Context, c *tallyfy.Client, id string) (result any, text string, e tallyfy.Entity, err error)
 	// list returns one page as the list tool's result and its text.
 	list func(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (result any, text string, err error)
+	// entities returns one page as entities, for a bulk plan's selection.
+	entities func(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) ([]tallyfy.Entity, tallyfy.Pagination, error)
 	// doArchive, doRestore and doDelete send the request; the first two return the item as
 	// Tallyfy reported it afterwards, when it did.
 	doArchive func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error)

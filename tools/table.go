@@ -49,6 +49,8 @@ type Tool struct {
 	Args        any // zero value of the argument type; its schema is the inputSchema
 	Result      any // zero value of the result type; its schema is the outputSchema
 	Description string
+	// Bulk tools act on many items of the kind named by their type argument (Kind is "").
+	Bulk bool
 }
 
 // Reversible reports whether the tool's effect can be undone by another tool.
@@ -101,6 +103,15 @@ var All = []Tool{
 	{Name: "delete_template", Title: "Permanently delete template", Tier: TierPermanent, Kind: tallyfy.KindTemplate, Verb: VerbDelete, Hints: permanentHints,
 		Args: schemas.DeleteTemplateArgs{}, Result: schemas.DeleteResult{},
 		Description: "Destroy an archived template for good. Cannot be undone; the person must confirm; needs a Tallyfy admin. Archive first with archive_template."},
+	{Name: "bulk_archive", Title: "Archive many items", Tier: TierLifecycle, Verb: VerbArchive, Hints: archiveHints, Bulk: true,
+		Args: schemas.BulkArgs{}, Result: schemas.BulkResult{},
+		Description: "Archive up to 100 items of one type. First call plans (changes nothing) and returns plan_token; call again with it to execute. Undo with bulk_restore."},
+	{Name: "bulk_restore", Title: "Restore many items", Tier: TierLifecycle, Verb: VerbRestore, Hints: restoreHints, Bulk: true,
+		Args: schemas.BulkArgs{}, Result: schemas.BulkResult{},
+		Description: "Restore up to 100 archived items of one type. First call plans (changes nothing) and returns plan_token; call again with it to execute. Undo with bulk_archive."},
+	{Name: "bulk_delete", Title: "Permanently delete many items", Tier: TierPermanent, Verb: VerbDelete, Hints: permanentHints, Bulk: true,
+		Args: schemas.BulkArgs{}, Result: schemas.BulkResult{},
+		Description: "Destroy up to 100 archived items of one type for good. First call plans; show the plan to the person; the execute call (with plan_token) is confirmed by them once. Cannot be undone."},
 }
 
 // ByName finds a tool of the table.

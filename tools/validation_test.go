@@ -40,7 +40,7 @@ func badIDs(valid string) map[string]any {
 func idTools() []string {
 	var out []string
 	for _, t := range tools.All {
-		if t.Verb != tools.VerbList {
+		if t.Verb != tools.VerbList && !t.Bulk { // bulk tools: TestBulkBadArguments
 			out = append(out, t.Name)
 		}
 	}
