@@ -16,8 +16,8 @@ import (
 
 // What hosts put in the model's context is paid for in every conversation: keep it small.
 const (
-	maxContextBytes   = 8 << 10  // every default tool's name, title, description and input schema
-	maxToolsListBytes = 20 << 10 // the whole tools/list result
+	maxContextBytes   = 10 << 10 // every default tool's name, title, description and input schema (issue 11)
+	maxToolsListBytes = 26 << 10 // the whole tools/list result (issue 11)
 )
 
 func TestContextBudget(t *testing.T) {
