@@ -90,9 +90,9 @@ describe('tools/list', { concurrency: true }, () => {
     if (res.type.description) mentionsAll(res.type.description, ['task', 'run', 'template'], 'archive_run.resource.type');
     if (res.state.description) mentionsAll(res.state.description, ['live', 'archived', 'deleted'], 'archive_run.resource.state');
 
-    // docs/design.md: tools/list is paid for in every conversation's context. 20 KiB is the
+    // docs/design.md: tools/list is paid for in every conversation's context. 26 KiB is the
     // project's own budget for the whole result (internal/packaging/budget_test.go).
     const bytes = Buffer.byteLength(JSON.stringify({ tools: c.tools }));
-    assert.ok(bytes <= 20 * 1024, `tools/list is ${bytes} bytes, over 20 KiB`);
+    assert.ok(bytes <= 26 * 1024, `tools/list is ${bytes} bytes, over 26 KiB (issue 11)`);
   });
 });

@@ -5,10 +5,15 @@ package schemas
 // BulkArgs selects the items of a bulk call: ids, or a filter (query). Without plan_token the
 // call only plans; with it, it executes that plan.
 type BulkArgs struct {
-	Type      string   `json:"type" jsonschema:"description=task (one-off)\\, run (process) or template,enum=task,enum=run,enum=template"`
-	IDs       []string `json:"ids,omitempty" jsonschema:"description=Items (1-100); or query instead,minItems=1,maxItems=100"`
-	Query     string   `json:"query,omitempty" jsonschema:"description=Instead of ids: names containing this,maxLength=200"`
-	PlanToken string   `json:"plan_token,omitempty" jsonschema:"description=Omit to plan. To execute: the plan's execute.arguments,maxLength=4096"`
+	Type      string   `json:"type" jsonschema:"description=Kind,enum=task,enum=run,enum=template"`
+	IDs       []string `json:"ids,omitempty" jsonschema:"description=1-100; or filters,minItems=1,maxItems=100"`
+	PlanToken string   `json:"plan_token,omitempty" jsonschema:"description=Omit to plan; from its execute"`
+	// Instead of ids, the list tools' filters (archived follows from the verb). template_id is
+	// left out to keep tools/list within budget: list_runs takes it, then pass the ids.
+	Query         string `json:"query,omitempty" jsonschema:"description=Filter: in the name"`
+	Status        string `json:"status,omitempty" jsonschema:"description=Filter (run)"`
+	UpdatedBefore string `json:"updated_before,omitempty" jsonschema:"description=Filter: RFC 3339"`
+	UpdatedAfter  string `json:"updated_after,omitempty" jsonschema:"description=Filter: RFC 3339"`
 }
 
 // BulkItem is one item of a plan or of its execution.

@@ -25,10 +25,11 @@ import (
 
 // batch is one bulk call: what it is about and the per-batch call its audit record describes.
 type batch struct {
-	c    *call // the batch's own call: tool, caller, start; its record is the batch record
-	id   string
-	args schemas.BulkArgs
-	ids  []string // the selected IDs, deduplicated, in the order given
+	c      *call // the batch's own call: tool, caller, start; its record is the batch record
+	id     string
+	args   schemas.BulkArgs
+	ids    []string   // the selected IDs, deduplicated, in the order given
+	filter listFilter // the selection when no ids are given
 }
 
 // bulkHandler is the one handler of every bulk tool.
@@ -62,11 +63,26 @@ func (ts *Toolset) bulkArgs(c *call) (*batch, outcome, bool) {
 	}
 	c.res = res
 	b := &batch{c: c, id: c.batch, args: args}
+	filtered := strings.TrimSpace(args.Query) != "" || args.Status != "" || args.UpdatedBefore != "" || args.UpdatedAfter != ""
+	if args.Status != "" && res.kind != tallyfy.KindRun {
+		return nil, refused("", invalidArgument("status", "selects processes only (type run)")), false
+	}
+	if filtered {
+		archived := tallyfy.ArchivedExclude // what archive acts on
+		if c.tool.Verb != VerbArchive {
+			archived = tallyfy.ArchivedOnly // restore and delete act on archived items
+		}
+		f, bad := parseListFilter(schemas.ListArgs{Query: args.Query, Archived: string(archived), UpdatedBefore: args.UpdatedBefore, UpdatedAfter: args.UpdatedAfter}, args.Status, "")
+		if bad != nil {
+			return nil, refused("", bad), false
+		}
+		b.filter = f
+	}
 	switch {
-	case len(args.IDs) > 0 && args.Query != "":
-		return nil, refused("", invalidArgument("ids", "give ids or query, not both")), false
-	case len(args.IDs) == 0 && strings.TrimSpace(args.Query) == "" && args.PlanToken == "":
-		return nil, refused("", invalidArgument("ids", fmt.Sprintf("give 1 to 100 ids, or a query to select items by name. Find IDs with %s.", toolFor(res.kind, VerbList).Name))), false
+	case len(args.IDs) > 0 && filtered:
+		return nil, refused("", invalidArgument("ids", "give ids or filters (query, status, updated_before, updated_after), not both")), false
+	case len(args.IDs) == 0 && !filtered && args.PlanToken == "":
+		return nil, refused("", invalidArgument("ids", fmt.Sprintf("give 1 to 100 ids, or filters such as query to select items. Find IDs with %s.", toolFor(res.kind, VerbList).Name))), false
 	case args.PlanToken != "" && len(args.IDs) == 0:
 		return nil, refused("", invalidArgument("ids", "with plan_token, pass the plan's ids too (its execute.arguments)")), false
 	case len(args.IDs) > 100:
@@ -113,8 +129,8 @@ func setHash(ids []string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// selectIDs is the plan's selection: the ids given, or the items a query matches (at most
-// MaxBulkItems; more reports that more matched).
+// selectIDs is the plan's selection: the ids given, or the items the filters select (at
+// most MaxBulkItems; more reports that more matched).
 func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (ids []string, more bool, err error) {
 	limit := ts.opts.MaxBulkItems
 	if len(b.ids) > 0 {
@@ -123,13 +139,9 @@ func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (ids []string, more 
 		}
 		return b.ids, false, nil
 	}
-	archived := tallyfy.ArchivedExclude // what archive acts on
-	if b.c.tool.Verb != VerbArchive {
-		archived = tallyfy.ArchivedOnly // restore and delete act on archived items
-	}
-	// At most 20 pages of 100: a filter that broad is better narrowed first.
+	// At most 20 pages of 100: a selection that broad is better narrowed first.
 	for page := 1; page <= 20; page++ {
-		items, p, err := b.c.res.entities(ctx, b.c.client, tallyfy.ListOptions{Query: b.args.Query, Archived: archived, Page: page, PerPage: 100})
+		items, info, err := b.c.res.selectPage(ctx, b.c.client, b.filter, page, 100)
 		if err != nil {
 			return nil, false, err
 		}
@@ -137,11 +149,11 @@ func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (ids []string, more 
 			if len(ids) == limit {
 				return ids, true, nil
 			}
-			if !slices.Contains(ids, e.ID) && b.args.Query != "" && strings.Contains(strings.ToLower(e.Name), strings.ToLower(b.args.Query)) {
+			if !slices.Contains(ids, e.ID) {
 				ids = append(ids, e.ID)
 			}
 		}
-		if p.CurrentPage >= p.TotalPages || len(items) == 0 {
+		if !info.HasMore {
 			return ids, false, nil
 		}
 	}

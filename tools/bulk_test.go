@@ -356,3 +356,22 @@ func TestBulkBadArguments(t *testing.T) {
 		}
 	})
 }
+
+// TestBulkSelectsByFilters: without ids, the plan selects with the list tools' filters
+// (archived follows from the verb: archive takes live items, restore and delete archived).
+func TestBulkSelectsByFilters(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	plan := decode[schemas.BulkResult](t, h.call("bulk_archive", map[string]any{"type": "run", "status": "complete"}).ok(t))
+	got := outcomesByID(plan)
+	if got[sandbox.IDs.CompleteRun] != "planned" || got[sandbox.IDs.ActiveRun] != "" || got[sandbox.IDs.ArchivedRun] != "" {
+		t.Fatalf("status=complete planned %v", got)
+	}
+	rplan := decode[schemas.BulkResult](t, h.call("bulk_restore", map[string]any{"type": "run", "query": "Onboarding"}).ok(t))
+	if got := outcomesByID(rplan); got[sandbox.IDs.ArchivedRun] != "planned" || got[sandbox.IDs.ActiveRun] != "" {
+		t.Fatalf("restore query=Onboarding planned %v", got)
+	}
+	h.call("bulk_archive", map[string]any{"type": "task", "status": "complete"}).failed(t, "status", "type run")
+	h.call("bulk_archive", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ActiveRun}, "query": "x"}).failed(t, "ids or filters")
+	h.call("bulk_archive", map[string]any{"type": "run", "updated_before": "June"}).failed(t, "updated_before", "RFC 3339")
+}

@@ -247,7 +247,10 @@ func checkWireTool(t *testing.T, name string, raw json.RawMessage) {
 	var wantArgs []string
 	switch {
 	case strings.HasPrefix(name, "list_"):
-		wantArgs = []string{"archived", "page", "per_page", "query"}
+		wantArgs = []string{"archived", "page", "per_page", "query", "updated_after", "updated_before"}
+		if name == "list_runs" {
+			wantArgs = append(wantArgs, "status", "template_id")
+		}
 		pp := asMap(props["per_page"])
 		if pp["minimum"] != 1.0 || pp["maximum"] != 100.0 {
 			t.Errorf("per_page bounds %v..%v, want 1..100", pp["minimum"], pp["maximum"])

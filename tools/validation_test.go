@@ -128,7 +128,8 @@ func TestListArgumentValidation(t *testing.T) {
 		{map[string]any{"query": strings.Repeat("q", 201)}, "query"},
 		{map[string]any{"query": 7}, "query"},
 		{map[string]any{"q": "x"}, "q"},
-		{map[string]any{"status": "active"}, "status"},
+		{map[string]any{"sort": "name"}, "sort"},
+		{map[string]any{"updated_before": "June"}, "updated_before"},
 	}
 	forEachProtocol(t, func(t *testing.T, p protocol) {
 		h := newHarness(t, withProto(p))
