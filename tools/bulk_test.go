@@ -375,3 +375,98 @@ func TestBulkSelectsByFilters(t *testing.T) {
 	h.call("bulk_archive", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ActiveRun}, "query": "x"}).failed(t, "ids or filters")
 	h.call("bulk_archive", map[string]any{"type": "run", "updated_before": "June"}).failed(t, "updated_before", "RFC 3339")
 }
+
+// TestBulkDeleteConfirmedOnce: with elicitation the person is asked once for the whole plan,
+// sees the count and names, and types the count; a wrong count or a decline deletes nothing.
+// Under --confirm elicit a client that cannot ask is refused; under token the plan_token is
+// the confirmation.
+func TestBulkDeleteConfirmedOnce(t *testing.T) {
+	t.Parallel()
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		h, e := newElicitHarness(t, p, tools.ConfirmAuto)
+		ctx := context.Background()
+		archiveBoth := func(t *testing.T) []string {
+			if _, err := h.api().ArchiveRun(ctx, sandbox.IDs.CompleteRun); err != nil {
+				t.Fatal(err)
+			}
+			return []string{sandbox.IDs.ArchivedRun, sandbox.IDs.CompleteRun}
+		}
+		answer := func(action mcp.ElicitationResponseAction, count any) {
+			e.set(func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+				return reply(action, map[string]any{"count": count}), nil
+			})
+		}
+		h.run(t, "typed count", func(t *testing.T) {
+			ids := archiveBoth(t)
+			plan := decode[schemas.BulkResult](t, h.call("bulk_delete", map[string]any{"type": "run", "ids": ids}).ok(t))
+			if len(e.requests()) != 0 {
+				t.Fatal("the plan call asked the person")
+			}
+			answer(mcp.ElicitationResponseActionAccept, "2")
+			done := decode[schemas.BulkResult](t, h.call("bulk_delete", executeArgs(t, plan)).ok(t))
+			reqs := e.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("asked %d times, want once", len(reqs))
+			}
+			contains(t, "question", reqs[0].Params.Message, "Permanently delete 2 archived processes", "Onboarding", "type the number of items: 2")
+			if done.Totals["ok"] != 2 || !h.gone("run", ids[0]) || !h.gone("run", ids[1]) {
+				t.Fatalf("done = %+v", done)
+			}
+			for _, r := range h.audit.outcomes() {
+				if r.ResourceID != "" && r.Outcome == "ok" && r.Confirmation != "elicitation" {
+					t.Errorf("item record confirmation %q, want elicitation", r.Confirmation)
+				}
+			}
+		})
+		for _, c := range []struct {
+			name   string
+			action mcp.ElicitationResponseAction
+			count  any
+			want   string
+		}{
+			{"declined", mcp.ElicitationResponseActionDecline, "2", "declined"},
+			{"wrong count", mcp.ElicitationResponseActionAccept, "3", "not the plan's 2 items"},
+		} {
+			h.run(t, c.name, func(t *testing.T) {
+				ids := archiveBoth(t)
+				plan := decode[schemas.BulkResult](t, h.call("bulk_delete", map[string]any{"type": "run", "ids": ids}).ok(t))
+				answer(c.action, c.count)
+				r := h.call("bulk_delete", executeArgs(t, plan))
+				contains(t, "result", r.text, c.want, "nothing was deleted")
+				if h.gone("run", ids[0]) || h.gone("run", ids[1]) {
+					t.Fatal("deleted without the person's yes")
+				}
+				if n := h.deleteCount(); n != 0 {
+					t.Fatalf("%d deletes reached Tallyfy", n)
+				}
+			})
+		}
+	})
+	t.Run("elicit mode without elicitation", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, withConfirm(tools.ConfirmElicit))
+		plan := decode[schemas.BulkResult](t, h.call("bulk_delete", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ArchivedRun}}).ok(t))
+		h.call("bulk_delete", executeArgs(t, plan)).failed(t, "Nothing was deleted", "--confirm elicit")
+		if h.gone("run", sandbox.IDs.ArchivedRun) {
+			t.Fatal("deleted")
+		}
+	})
+}
+
+// TestBulkDeleteFailsClosed: when the delete budget cannot be consulted (a shared store that
+// is down), a bulk delete is refused at plan time, or at execute time, and deletes nothing.
+func TestBulkDeleteFailsClosed(t *testing.T) {
+	t.Parallel()
+	for _, checkFails := range []bool{true, false} {
+		h := newHarness(t, withBudget(outageBudget{checkFails: checkFails}))
+		r := h.call("bulk_delete", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ArchivedRun}})
+		if checkFails {
+			r.failed(t, "Nothing was deleted", "could not be checked")
+		} else {
+			h.call("bulk_delete", executeArgs(t, decode[schemas.BulkResult](t, r.ok(t)))).failed(t, "Nothing was deleted", "could not be checked")
+		}
+		if h.gone("run", sandbox.IDs.ArchivedRun) || h.deleteCount() != 0 {
+			t.Fatal("deleted without a budget")
+		}
+	}
+}
