@@ -117,6 +117,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		mu.Unlock()
 		progress.send(n, fmt.Sprintf("%s %s: %s", b.action(), b.ids[i], item.Outcome))
 	})
+	progress.settle()
 	cancelled := ctx.Err() != nil
 	for i := range items {
 		if started[i] {
