@@ -26,7 +26,7 @@ type Record struct {
 	ResourceType  string  `json:"resource_type"`
 	ResourceID    string  `json:"resource_id,omitempty"`
 	ResourceName  string  `json:"resource_name,omitempty"`
-	Outcome       string  `json:"outcome"` // ok, noop, refused, failed, unknown, confirmation_required, cancelled
+	Outcome       string  `json:"outcome"` // ok, noop, refused, failed, unknown, confirmation_required, cancelled; a bulk batch's own record: done or stopped
 	Detail        string  `json:"detail,omitempty"`
 	Confirmation  string  `json:"confirmation,omitempty"` // elicitation, token, off
 	ConfirmMode   string  `json:"confirm_mode"`

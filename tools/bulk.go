@@ -177,6 +177,9 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 		}
 		reads[i].skip = ts.skipReason(c, e)
 	})
+	if err := ctx.Err(); err != nil { // cancelled while reading: no plan
+		return failed(c, err)
+	}
 	for _, r := range reads {
 		if r.failed != nil && stopsBatch(c, r.failed) {
 			return failed(c, r.failed)
@@ -243,6 +246,9 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	res.Message += fmt.Sprintf(". To execute, call %s with execute.arguments (plan_token single use, expires %s).", c.tool.Name, res.ExpiresAt)
 	if c.tool.Verb == VerbDelete {
+		if left := *res.DeletesLeft; left >= 0 {
+			res.Message += fmt.Sprintf(" It uses %d of the %d permanent deletes left this hour (--max-deletes-per-hour).", len(act), left)
+		}
 		res.Message += " This cannot be undone: show the list to the person first; they confirm the whole plan once."
 	}
 	return ended("confirmation_required", fmt.Sprintf("planned %d, skipped %d", len(act), res.Totals["skipped"]), mcp.NewToolResultStructured(res, bulkText(res)))

@@ -470,3 +470,25 @@ func TestBulkDeleteFailsClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkPlanSkipsWithReasons: protected items and process tasks are skipped with why, and
+// the budget effect of a bulk delete plan is stated.
+func TestBulkPlanSkipsWithReasons(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withPolicy(tools.Policy{Protect: []string{sandbox.IDs.CompleteRun}, MaxDeletesPerHour: 5}))
+	plan := decode[schemas.BulkResult](t, h.call("bulk_archive", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ActiveRun, sandbox.IDs.CompleteRun}}).ok(t))
+	if plan.Items[1].Outcome != "skipped" || !strings.Contains(plan.Items[1].Reason, "protected") {
+		t.Fatalf("protected item: %+v", plan.Items[1])
+	}
+	tplan := decode[schemas.BulkResult](t, h.call("bulk_archive", map[string]any{"type": "task", "ids": []string{sandbox.IDs.LiveTask, sandbox.IDs.ProcessTask}}).ok(t))
+	if tplan.Items[1].Outcome != "skipped" || !strings.Contains(tplan.Items[1].Reason, "inside a process") {
+		t.Fatalf("process task: %+v", tplan.Items[1])
+	}
+	dplan := h.call("bulk_delete", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ArchivedRun}}).ok(t)
+	contains(t, "delete plan", dplan.text, "uses 1 of the 5 permanent deletes left this hour")
+	// A plan with nothing to act on says so and issues no token.
+	none := decode[schemas.BulkResult](t, h.call("bulk_restore", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ActiveRun}}).ok(t))
+	if none.PlanToken != "" || none.Items[0].Reason != "already live" {
+		t.Fatalf("nothing to do: %+v", none)
+	}
+}
