@@ -7,7 +7,7 @@ GO      ?= go
 # deadline exceeded" from the fuzzing engine when a new input is being minimized at the deadline.
 FUZZTIME ?= 5000x
 
-.PHONY: build test unit e2e fuzz run sandbox schemas lint bench loadtest pgo soak dist clean docs mcpb mcpb-manifest
+.PHONY: build test unit e2e fuzz run sandbox schemas lint bench bench-bulk loadtest pgo soak dist clean docs mcpb mcpb-manifest
 
 build: ## static binary with the version stamped
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -59,6 +59,9 @@ lint: ## golangci-lint (pinned; installed when missing) with .golangci.yml, then
 bench: build ## Go benchmarks, then the table of cold start, per-call latency against the floor, RSS and tools/list size (docs/performance.md keeps it between its bench markers)
 	$(GO) test -pgo=$(CURDIR)/default.pgo -run '^$$' -bench . -benchmem ./...
 	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/bench -bin ./$(BIN)
+
+bench-bulk: ## bulk_archive of 100 processes against a sandbox with 50 ms latency and 20 requests/s (figures in docs/performance.md); fails over 1.15 × the rate floor or on any 429
+	$(GO) run ./internal/bulkbench -tallyfy-rate 18
 
 soak: ## 10,000 tool calls with ~10% injected faults through the stdio binary (figures in docs/reliability.md, between its soak markers)
 	SOAK_CALLS=10000 $(GO) test -tags soak -run '^TestSoak$$' -count=1 -v ./internal/blackbox/

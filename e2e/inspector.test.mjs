@@ -35,13 +35,13 @@ async function inspect(t, args) {
 const names = (result) => result.tools.map((x) => x.name).sort();
 
 describe('MCP Inspector CLI', { concurrency: true, skip: node ? false : why }, () => {
-  it('stdio: lists the 15 tools, finds a run with list_runs and gets it by --tool-arg run_id=<id>', async (t) => {
+  it('stdio: lists the 18 tools, finds a run with list_runs and gets it by --tool-arg run_id=<id>', async (t) => {
     const server = [binary(), '--sandbox'];
     const [list, runs] = await Promise.all([
       inspect(t, [...server, '--method', 'tools/list']),
       inspect(t, [...server, '--method', 'tools/call', '--tool-name', 'list_runs', '--tool-arg', 'archived=exclude']),
     ]);
-    assert.equal(list.tools.length, 15);
+    assert.equal(list.tools.length, 18);
     assert.deepEqual(names(list), ALL_TOOLS);
 
     assert.notEqual(runs.isError, true, JSON.stringify(runs));

@@ -73,10 +73,13 @@ export const DESIGN_HINTS = {
   delete_task: [false, true, false, true],
   delete_run: [false, true, false, true],
   delete_template: [false, true, false, true],
+  bulk_archive: [false, true, true, true],
+  bulk_restore: [false, false, true, true],
+  bulk_delete: [false, true, false, true],
 };
 export const ALL_TOOLS = Object.keys(DESIGN_HINTS).sort();
 export const READ_TOOLS = ALL_TOOLS.filter((n) => DESIGN_HINTS[n][0]);
-export const PERMANENT_TOOLS = ['delete_run', 'delete_task', 'delete_template'];
+export const PERMANENT_TOOLS = ['bulk_delete', 'delete_run', 'delete_task', 'delete_template'];
 
 let built; // path of the binary once known (per test process)
 

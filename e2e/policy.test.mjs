@@ -39,13 +39,14 @@ describe('policy', { concurrency: true }, () => {
     assert.strictEqual((await getRun(c, old.id)).archived, true, 'a hidden tool touched the archived run');
   });
 
-  it('--disable-permanent-delete lists 12 tools and refuses delete_* (even with --confirm off)', async (t) => {
+  it('--disable-permanent-delete lists 14 tools and refuses delete_* and bulk_delete (even with --confirm off)', async (t) => {
     const c = await startClient({ args: ['--sandbox', '--disable-permanent-delete', '--confirm', 'off'], t });
     assert.deepEqual(c.tools.map((x) => x.name).sort(), ALL_TOOLS.filter((n) => !PERMANENT_TOOLS.includes(n)));
-    assert.equal(c.tools.length, 12);
+    assert.equal(c.tools.length, 14);
 
     const old = await archivedRun(c);
     await assertRefused(c, 'delete_run', { run_id: old.id });
+    await assertRefused(c, 'bulk_delete', { type: 'run', ids: [old.id] });
     assert.ok((await listRuns(c, 'only')).some((r) => r.id === old.id), 'the archived run was deleted');
   });
 

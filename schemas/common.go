@@ -10,10 +10,21 @@ const IDPattern = tallyfy.IDPattern
 
 // ListArgs are the arguments of the three list tools.
 type ListArgs struct {
-	Query    string `json:"query,omitempty" jsonschema:"description=Text to search for in the name or title,maxLength=200"`
-	Archived string `json:"archived,omitempty" jsonschema:"description=exclude (default): live only; include: live and archived; only: archived only,enum=exclude,enum=include,enum=only,default=exclude"`
+	Query    string `json:"query,omitempty" jsonschema:"description=Words in the name or title,maxLength=200"`
+	Archived string `json:"archived,omitempty" jsonschema:"description=exclude (default): live only; include: both; only: archived only,enum=exclude,enum=include,enum=only,default=exclude"`
 	Page     int    `json:"page,omitempty" jsonschema:"description=Page number (default 1),minimum=1,maximum=100000"`
 	PerPage  int    `json:"per_page,omitempty" jsonschema:"description=Items per page (default 20),minimum=1,maximum=100"`
+	// Tallyfy has no parameter for these: the server filters each page it returns.
+	UpdatedBefore string `json:"updated_before,omitempty" jsonschema:"description=RFC 3339: updated before (checked here per page)"`
+	UpdatedAfter  string `json:"updated_after,omitempty" jsonschema:"description=RFC 3339: updated at or after (checked here per page)"`
+}
+
+// ListRunsArgs are list_runs' arguments: the shared ones and the runs list's own filters
+// (docs/tallyfy-api.md §2.4).
+type ListRunsArgs struct {
+	ListArgs
+	Status     string `json:"status,omitempty" jsonschema:"description=Process status (for archived ones use archived),enum=active,enum=complete,enum=problem,enum=issue,enum=improvement,enum=delayed,enum=starred"`
+	TemplateID string `json:"template_id,omitempty" jsonschema:"description=Only processes launched from this template,pattern=^[a-f0-9]{32}$"`
 }
 
 // PageInfo says where a list page sits.
@@ -23,6 +34,9 @@ type PageInfo struct {
 	Total      int  `json:"total" jsonschema:"description=Items in all pages"`
 	TotalPages int  `json:"total_pages" jsonschema:"description=Number of pages"`
 	HasMore    bool `json:"has_more" jsonschema:"description=True when a later page exists: call again with page+1"`
+	// FilteredOut counts the items of Tallyfy's page that updated_before/updated_after left
+	// out: the page keeps Tallyfy's paging (total, has_more), so an empty page may have more.
+	FilteredOut int `json:"filtered_out,omitempty" jsonschema:"description=Items of this page left out by updated_* (counted in total)"`
 }
 
 // Resource names what a lifecycle or delete tool acted on.

@@ -28,6 +28,7 @@ var Named = map[string]any{
 	"delete_run_args":       DeleteRunArgs{},
 	"delete_template_args":  DeleteTemplateArgs{},
 	"list_args":             ListArgs{},
+	"list_runs_args":        ListRunsArgs{},
 	"get_task_result":       GetTaskResult{},
 	"get_run_result":        GetRunResult{},
 	"get_template_result":   GetTemplateResult{},
@@ -36,6 +37,8 @@ var Named = map[string]any{
 	"list_templates_result": ListTemplatesResult{},
 	"lifecycle_result":      LifecycleResult{},
 	"delete_result":         DeleteResult{},
+	"bulk_args":             BulkArgs{},
+	"bulk_result":           BulkResult{},
 }
 
 // Names returns the keys of Named, sorted.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // TestCallersFileRefusals: a bad file stops startup naming the line, the entry and the reason.
@@ -161,7 +162,7 @@ func TestCallersActAsThemselves(t *testing.T) {
 		if !slices.Equal(names, want) {
 			t.Fatalf("reader's tools/list = %v, want %v", names, want)
 		}
-		if n := len(toolNames(t, ctxT(t, 10*time.Second), admin)); n != 15 {
+		if n := len(toolNames(t, ctxT(t, 10*time.Second), admin)); n != len(tools.All) {
 			t.Fatalf("admin sees %d tools, want all 15", n)
 		}
 		_, err := call(ctxT(t, 10*time.Second), reader, "delete_task", map[string]any{"task_id": sandbox.IDs.ArchivedTask})

@@ -34,6 +34,8 @@ type Config struct {
 	AuditLog string
 
 	TallyfyRate float64
+	// MaxBulkItems caps one bulk plan; BulkConcurrency is how many of its items run at once.
+	MaxBulkItems, BulkConcurrency int
 
 	RequestTimeout  time.Duration
 	ToolTimeout     time.Duration
@@ -182,6 +184,22 @@ var Options = []Option{
 			return fmt.Errorf("want requests per second per access token, a number ≥ 0 such as 9 or 4.5 (0 = no pacing), got %q", v)
 		}
 		c.TallyfyRate = f
+		return nil
+	}},
+	{Name: "max-bulk-items", Env: "TALLYFY_MAX_BULK_ITEMS", Default: "100", Usage: "most items one bulk_archive, bulk_restore or bulk_delete plan takes (1-100); a selection with more says so", set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return fmt.Errorf("want a whole number from 1 to 100, got %q", v)
+		}
+		c.MaxBulkItems = n
+		return nil
+	}},
+	{Name: "bulk-concurrency", Env: "TALLYFY_BULK_CONCURRENCY", Default: "4", Usage: "items of a bulk call sent to Tallyfy at once (inside --tallyfy-rate)", set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 32 {
+			return fmt.Errorf("want a whole number from 1 to 32, got %q", v)
+		}
+		c.BulkConcurrency = n
 		return nil
 	}},
 	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},

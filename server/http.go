@@ -32,6 +32,7 @@ type HTTPServer struct {
 	Handler    http.Handler
 	streamable *mcpserver.StreamableHTTPServer
 	sse        *mcpserver.SSEServer
+	progress   progressScopes // progress_scope.go
 	sessions   atomic.Int64
 	cancels    cancelScope   // 2026-07-28 calls by caller and id
 	owners     sessionOwners // streamable-HTTP sessions by the caller that opened them
@@ -135,12 +136,12 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 			mux.Handle(p, app.OAuth.metadata) // public, as RFC 9728 requires
 		}
 	}
-	mux.Handle("/mcp", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.scopeCancels(h.capSessions(h.streamable, func(r *http.Request) bool {
+	mux.Handle("/mcp", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.scopeCancels(h.scopeProgress(h.capSessions(h.streamable, func(r *http.Request) bool {
 		// 2026-07-28 requests are stateless (they must name that version in this header):
 		// they never open a session, so the cap does not apply to them.
 		return r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "" &&
 			!mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
-	}))))))))
+	})))))))))
 	mux.Handle("/sse", h.bodyDeadline(h.guard(h.bindSessions(h.capSessions(h.sseUnsent.watch(h.ids, h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet })))))
 	mux.Handle("/message", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.sse.MessageHandler()))))))
 	h.Handler = mux

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // served is an app running its own HTTP transport (runHTTP via Serve), as main runs it.
@@ -287,7 +288,7 @@ func TestTLS(t *testing.T) {
 	for _, kind := range []string{kindStreamable, kindSSE} {
 		c := connectHTTP(t, kind, s.URL, clientOpts{era: legacyEra, headers: auth, http: hc})
 		ctx := ctxT(t, 10*time.Second)
-		if n := len(toolNames(t, ctx, c)); n != 15 {
+		if n := len(toolNames(t, ctx, c)); n != len(tools.All) {
 			t.Fatalf("%s over TLS: %d tools", kind, n)
 		}
 		if res := mustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}); res.IsError {

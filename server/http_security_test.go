@@ -21,6 +21,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // checkJSONRPCError asserts body is a JSON-RPC error response and returns its code and message.
@@ -125,7 +126,7 @@ func TestAuth(t *testing.T) {
 			for _, e := range eras {
 				c := connectHTTP(t, kind, f.URL, clientOpts{era: e, headers: good})
 				ctx := ctxT(t, 10*time.Second)
-				if n := len(toolNames(t, ctx, c)); n != 15 {
+				if n := len(toolNames(t, ctx, c)); n != len(tools.All) {
 					t.Fatalf("%s/%s: %d tools", kind, e.Name, n)
 				}
 				for _, tc := range []struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // issuer is an in-process authorization server on loopback: OpenID discovery, a JWKS with one
@@ -155,8 +156,8 @@ func TestOAuthResourceServer(t *testing.T) {
 		c := connectHTTP(t, kindStreamable, f.URL, clientOpts{era: modernEra, headers: map[string]string{"Authorization": "Bearer " + tok}})
 		defer c.Close()
 		names := toolNames(t, ctxT(t, 10*time.Second), c)
-		if len(names) != 12 || strings.Contains(strings.Join(names, ","), "delete_") {
-			t.Fatalf("without tallyfy.delete the tools are %v; want the 12 read and lifecycle tools", names)
+		if len(names) != 14 || strings.Contains(strings.Join(names, ","), "delete") {
+			t.Fatalf("without tallyfy.delete the tools are %v; want the 14 read and lifecycle tools (bulk ones included)", names)
 		}
 		if res := mustCall(t, ctxT(t, 10*time.Second), c, "get_task", map[string]any{"task_id": sandbox.IDs.LiveTask}); res.IsError {
 			t.Fatal(text(res))
@@ -254,7 +255,7 @@ func TestOAuthResourceServer(t *testing.T) {
 		tok := is.token(t, resource, tokenOpts{scope: all + " tallyfy.delete"})
 		c := connectHTTP(t, kindStreamable, f.URL, clientOpts{era: modernEra, headers: map[string]string{"Authorization": "Bearer " + tok}})
 		defer c.Close()
-		if n := len(toolNames(t, ctxT(t, 10*time.Second), c)); n != 15 {
+		if n := len(toolNames(t, ctxT(t, 10*time.Second), c)); n != len(tools.All) {
 			t.Fatalf("%d tools with every scope", n)
 		}
 	})

@@ -257,3 +257,47 @@ func TestStateConfigRefusals(t *testing.T) {
 		t.Fatalf("unknown scheme: %v", err)
 	}
 }
+
+// TestReplicasShareBulkPlans: a bulk plan made on replica A executes on B, once: replaying
+// its plan_token on A is refused; a bulk delete plan counts against the shared budget; with
+// Redis stopped a bulk delete is refused (fail closed) while a bulk archive plan still works.
+func TestReplicasShareBulkPlans(t *testing.T) {
+	t.Parallel()
+	redis, sb, a, b := twoReplicas(t, "--confirm", "token", "--max-deletes-per-hour", "1")
+	plan := func(c *client.Client, tool string, ids ...string) map[string]any {
+		t.Helper()
+		res := mustCall(t, ctxT(t, 15*time.Second), c, tool, map[string]any{"type": "run", "ids": ids})
+		if res.IsError || structured(t, res)["status"] != "planned" {
+			t.Fatalf("%s plan: %s", tool, text(res))
+		}
+		return field(structured(t, res), "execute", "arguments").(map[string]any)
+	}
+	exec := plan(a, "bulk_archive", sandbox.IDs.ActiveRun)
+	if res := mustCall(t, ctxT(t, 15*time.Second), b, "bulk_archive", exec); res.IsError || structured(t, res)["status"] != "done" {
+		t.Fatalf("plan from A executed on B: %s", text(res))
+	}
+	if res := mustCall(t, ctxT(t, 15*time.Second), a, "bulk_archive", exec); !res.IsError || !strings.Contains(text(res), "already used") {
+		t.Fatalf("replay on A: %s", text(res))
+	}
+	// Budget 1: a plan deleting 2 is refused on either replica when made.
+	res := mustCall(t, ctxT(t, 15*time.Second), b, "bulk_delete", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ArchivedRun, sandbox.IDs.ActiveRun}})
+	if !res.IsError || !strings.Contains(text(res), "has 1 left") {
+		t.Fatalf("plan over the shared budget: %s", text(res))
+	}
+	del := plan(a, "bulk_delete", sandbox.IDs.ArchivedRun)
+	redis.Stop()
+	res = mustCall(t, ctxT(t, 15*time.Second), b, "bulk_delete", del)
+	if !res.IsError || !strings.Contains(text(res), "shared state store (--state) is unreachable") {
+		t.Fatalf("bulk delete with Redis down: %s", text(res))
+	}
+	if _, exists := sb.Lookup("run", sandbox.IDs.ArchivedRun); !exists {
+		t.Fatal("deleted with Redis down")
+	}
+	redis.Restart()
+	if res := mustCall(t, ctxT(t, 15*time.Second), b, "bulk_delete", del); res.IsError || structured(t, res)["status"] != "done" {
+		t.Fatalf("bulk delete after Redis restarted: %s", text(res))
+	}
+	if _, exists := sb.Lookup("run", sandbox.IDs.ArchivedRun); exists {
+		t.Fatal("not deleted after the restart")
+	}
+}

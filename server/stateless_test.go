@@ -18,6 +18,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/redistest"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // roundRobin is a load balancer without stickiness: each request goes to the next replica.
@@ -78,7 +79,7 @@ func TestStatelessReplicasBehindARoundRobin(t *testing.T) {
 	t.Run("legacy: sessionless, token flow across replicas", func(t *testing.T) {
 		c := connectHTTP(t, kindStreamable, front, clientOpts{era: legacyEra})
 		defer c.Close()
-		if n := len(toolNames(t, ctxT(t, 10*time.Second), c)); n != 15 {
+		if n := len(toolNames(t, ctxT(t, 10*time.Second), c)); n != len(tools.All) {
 			t.Fatalf("%d tools", n)
 		}
 		tok := askConfirmToken(t, c, "delete_run", "run_id", sandbox.IDs.ArchivedRun)

@@ -27,7 +27,7 @@ import (
 //     the input, every request already read is answered (bounded by --shutdown-timeout), and
 //     only then does the server stop.
 func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	c := &stdioConn{app: a, out: stdout, session: newStdioSession()}
+	c := &stdioConn{app: a, out: stdout, session: newStdioSession(), flush: make(chan chan struct{})}
 	c.session.send = c.write
 	if err := a.MCP.RegisterSession(ctx, c.session); err != nil {
 		return fmt.Errorf("stdio session: %w", err)
@@ -39,6 +39,7 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 	defer cancelRequests()
 
 	notifyDone := make(chan struct{})
+	c.notifyDone = notifyDone
 	defer close(notifyDone)
 	go c.forwardNotifications(notifyDone)
 
@@ -77,6 +78,12 @@ type stdioConn struct {
 
 	wmu sync.Mutex
 	out io.Writer
+
+	// flush asks the notification forwarder to write everything queued so far, then close
+	// the channel it was given: a call's progress is written before the call's answer.
+	flush chan chan struct{}
+	// notifyDone closes when the forwarder stops.
+	notifyDone chan struct{}
 }
 
 // readFrom reads one message per line. A request is answered by the goroutine that read it,
@@ -194,6 +201,7 @@ func (c *stdioConn) answer(ctx context.Context, m rpcShape, line []byte) {
 		}
 	}()
 	if resp := c.app.MCP.HandleMessage(ctx, line); resp != nil {
+		c.flushNotifications()
 		if _, ok := resp.(mcp.JSONRPCResponse); ok && m.Method == string(mcp.MethodInitialize) {
 			c.session.handshake.Store(true)
 		}
@@ -216,17 +224,46 @@ func (c *stdioConn) write(msg any) error {
 	return err
 }
 
-// forwardNotifications writes what mcp-go queues for the client (log messages, list changes).
+// forwardNotifications writes what mcp-go queues for the client (log messages, list changes,
+// progress), one at a time, in order.
 func (c *stdioConn) forwardNotifications(done <-chan struct{}) {
+	send := func(n mcp.JSONRPCNotification) {
+		if err := c.write(n); err != nil {
+			c.app.Logger.Error("writing a notification to stdout", "err", err)
+		}
+	}
 	for {
 		select {
 		case n := <-c.session.notifications:
-			if err := c.write(n); err != nil {
-				c.app.Logger.Error("writing a notification to stdout", "err", err)
+			send(n)
+		case flushed := <-c.flush:
+			for drained := false; !drained; {
+				select {
+				case n := <-c.session.notifications:
+					send(n)
+				default:
+					drained = true
+				}
 			}
+			close(flushed)
 		case <-done:
 			return
 		}
+	}
+}
+
+// flushNotifications returns once every notification queued before it was called is written:
+// a handler's progress notifications were queued before it returned, so they precede its
+// answer on stdout (the client drops progress that arrives after the answer).
+func (c *stdioConn) flushNotifications() {
+	if c.flush == nil || c.notifyDone == nil {
+		return
+	}
+	flushed := make(chan struct{})
+	select {
+	case c.flush <- flushed:
+		<-flushed
+	case <-c.notifyDone:
 	}
 }
 

@@ -112,3 +112,48 @@ func (m *Memory) Take(_ context.Context, key string, now time.Time, limit int, w
 		})
 	}, time.Time{}, nil
 }
+
+// TakeN implements Store.
+func (m *Memory) TakeN(_ context.Context, key string, now time.Time, limit int, window time.Duration, n int) ([]func(), time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	times := m.prune(key, now, window)
+	if len(times)+n > limit {
+		var freeAt time.Time
+		if len(times) > 0 {
+			freeAt = times[0].Add(window)
+		}
+		return nil, freeAt, nil
+	}
+	i, _ := slices.BinarySearchFunc(times, now, func(a, b time.Time) int { return a.Compare(b) })
+	for range n {
+		times = slices.Insert(times, i, now)
+	}
+	m.windows[key] = times
+	releases := make([]func(), n)
+	for k := range releases {
+		var once sync.Once
+		releases[k] = func() {
+			once.Do(func() {
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				if j := slices.IndexFunc(m.windows[key], now.Equal); j >= 0 {
+					m.windows[key] = slices.Delete(m.windows[key], j, j+1)
+				}
+			})
+		}
+	}
+	return releases, time.Time{}, nil
+}
+
+// Room implements Store.
+func (m *Memory) Room(_ context.Context, key string, now time.Time, limit int, window time.Duration) (int, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	times := m.prune(key, now, window)
+	var freeAt time.Time
+	if len(times) > 0 {
+		freeAt = times[0].Add(window)
+	}
+	return max(limit-len(times), 0), freeAt, nil
+}

@@ -131,6 +131,29 @@ if oldest[2] == nil then return {0, 0} end
 return {0, tonumber(oldest[2])}`)
 )
 
+// takeNScript spends ARGV[4..] (one member per unit) all together, or none.
+// roomScript answers {units left, oldest_ms or 0}.
+var (
+	takeNScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local n = #ARGV - 3
+if redis.call('ZCARD', KEYS[1]) + n <= tonumber(ARGV[3]) then
+  for i = 4, #ARGV do redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i]) end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if oldest[2] == nil then return {0, 0} end
+return {0, tonumber(oldest[2])}`)
+	roomScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local left = tonumber(ARGV[3]) - redis.call('ZCARD', KEYS[1])
+if left < 0 then left = 0 end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if oldest[2] == nil then return {left, 0} end
+return {left, tonumber(oldest[2])}`)
+)
+
 func windowAnswer(v any) (ok bool, freeAtMS int64, err error) {
 	a, isList := v.([]any)
 	if !isList || len(a) != 2 {
@@ -185,4 +208,67 @@ func (r *Redis) Take(ctx context.Context, key string, now time.Time, limit int, 
 			_ = r.rdb.ZRem(ctx, zkey, member).Err()
 		})
 	}, time.Time{}, nil
+}
+
+// TakeN implements Store.
+func (r *Redis) TakeN(ctx context.Context, key string, now time.Time, limit int, window time.Duration, n int) ([]func(), time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	args := []any{now.UnixMilli(), window.Milliseconds(), limit}
+	members := make([]string, n)
+	for i := range members {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		members[i] = strconv.FormatInt(now.UnixMilli(), 10) + "-" + hex.EncodeToString(b)
+		args = append(args, members[i])
+	}
+	zkey := r.prefix + "window:" + key
+	v, err := takeNScript.Run(ctx, r.rdb, []string{zkey}, args...).Result()
+	if err != nil {
+		return nil, time.Time{}, unreachable(err)
+	}
+	ok, oldest, err := windowAnswer(v)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if !ok {
+		if oldest == 0 {
+			return nil, time.Time{}, nil
+		}
+		return nil, time.UnixMilli(oldest).Add(window), nil
+	}
+	releases := make([]func(), n)
+	for i, member := range members {
+		var once sync.Once
+		releases[i] = func() {
+			once.Do(func() {
+				// Best effort, as for Take: a unit Redis did not give back stays spent.
+				ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+				defer cancel()
+				_ = r.rdb.ZRem(ctx, zkey, member).Err()
+			})
+		}
+	}
+	return releases, time.Time{}, nil
+}
+
+// Room implements Store.
+func (r *Redis) Room(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (int, time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	v, err := roomScript.Run(ctx, r.rdb, []string{r.prefix + "window:" + key}, now.UnixMilli(), window.Milliseconds(), limit).Result()
+	if err != nil {
+		return 0, time.Time{}, unreachable(err)
+	}
+	a, isList := v.([]any)
+	if !isList || len(a) != 2 {
+		return 0, time.Time{}, fmt.Errorf("state: unexpected answer %v from the room script", v)
+	}
+	left, _ := a[0].(int64)
+	oldest, _ := a[1].(int64)
+	var freeAt time.Time
+	if oldest != 0 {
+		freeAt = time.UnixMilli(oldest).Add(window)
+	}
+	return int(left), freeAt, nil
 }

@@ -23,6 +23,13 @@ type Store interface {
 	Take(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (release func(), freeAt time.Time, err error)
 	// Peek answers what Take would, without spending.
 	Peek(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (ok bool, freeAt time.Time, err error)
+	// TakeN spends n units of the window at once, or none: when fewer than n are left,
+	// releases is nil and freeAt says when its oldest unit leaves it. releases holds one
+	// function per unit, each giving that unit back (a bulk action that skipped an item).
+	TakeN(ctx context.Context, key string, now time.Time, limit int, window time.Duration, n int) (releases []func(), freeAt time.Time, err error)
+	// Room reports how many units are left in the window now (never below 0) and, when the
+	// window holds any, when its oldest unit leaves it.
+	Room(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (left int, freeAt time.Time, err error)
 	// Health is nil while the store answers.
 	Health(ctx context.Context) error
 	// Kind names the backend ("memory" or "redis") for /healthz and logs.

@@ -211,3 +211,55 @@ func TestOpenRefusesOtherSchemes(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestTakeNAllOrNothing: a bulk delete reserves its slots in one step on every backend: all n
+// or none, never more than the limit across replicas, and each slot can be given back alone.
+func TestTakeNAllOrNothing(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			a, b := s[0], s[1]
+			now := time.Now()
+			key := "bulk-" + name
+			if left, _, err := a.Room(ctx(t), key, now, 5, time.Hour); err != nil || left != 5 {
+				t.Fatalf("room of an empty window = %d, %v; want 5", left, err)
+			}
+			rels, _, err := a.TakeN(ctx(t), key, now, 5, time.Hour, 3)
+			if err != nil || len(rels) != 3 {
+				t.Fatalf("take 3 of 5: %d releases, err %v", len(rels), err)
+			}
+			left, freeAt, err := b.Room(ctx(t), key, now.Add(time.Second), 5, time.Hour)
+			if err != nil || left != 2 || freeAt.Sub(now.Add(time.Hour)).Abs() > time.Millisecond {
+				t.Fatalf("room after 3 = %d (free at %v), %v; want 2, free at +1h", left, freeAt, err)
+			}
+			// 3 more do not fit: none is taken.
+			if rels, _, err := b.TakeN(ctx(t), key, now.Add(time.Second), 5, time.Hour, 3); err != nil || rels != nil {
+				t.Fatalf("take 3 with 2 left: %d releases, err %v; want refused", len(rels), err)
+			}
+			if left, _, _ := a.Room(ctx(t), key, now.Add(time.Second), 5, time.Hour); left != 2 {
+				t.Fatalf("a refused take spent units: %d left, want 2", left)
+			}
+			// Giving back one slot (twice) frees exactly one.
+			rels[1]()
+			rels[1]()
+			if left, _, _ := b.Room(ctx(t), key, now.Add(time.Second), 5, time.Hour); left != 3 {
+				t.Fatalf("after one release: %d left, want 3", left)
+			}
+			// Racing reservations of 2 on a limit of 5 (3 free after one release): one wins.
+			var won atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 10 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if r, _, err := s[i%2].TakeN(context.Background(), key, now.Add(2*time.Second), 5, time.Hour, 2); err == nil && r != nil {
+						won.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			if won.Load() != 1 {
+				t.Fatalf("%d racing reservations of 2 won with 3 slots free; want 1", won.Load())
+			}
+		})
+	}
+}

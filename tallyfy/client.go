@@ -518,6 +518,15 @@ func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection st
 	if s := strings.TrimSpace(opts.Query); s != "" {
 		q.Set("q", s)
 	}
+	if opts.Status != "" {
+		q.Set("status", opts.Status)
+	}
+	if opts.ChecklistID != "" {
+		if !ValidID(opts.ChecklistID) {
+			return nil, &InvalidIDError{Kind: KindTemplate, ID: opts.ChecklistID}
+		}
+		q.Set("checklist_id", opts.ChecklistID)
+	}
 	switch opts.Archived {
 	case "", ArchivedExclude:
 	case ArchivedInclude:

@@ -34,6 +34,10 @@ type ListOptions struct {
 	Archived Archived
 	Page     int
 	PerPage  int
+	// Status and ChecklistID are sent as status and checklist_id when set; the runs list
+	// documents both (docs/tallyfy-api.md §2.4).
+	Status      string
+	ChecklistID string
 }
 
 // The types below hold only the fields the tools use (docs/tallyfy-api.md §7: decode only what is

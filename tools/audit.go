@@ -26,7 +26,7 @@ type Record struct {
 	ResourceType  string  `json:"resource_type"`
 	ResourceID    string  `json:"resource_id,omitempty"`
 	ResourceName  string  `json:"resource_name,omitempty"`
-	Outcome       string  `json:"outcome"` // ok, noop, refused, failed, unknown, confirmation_required, cancelled
+	Outcome       string  `json:"outcome"` // ok, noop, refused, failed, unknown, confirmation_required, cancelled; a bulk batch's own record: done or stopped
 	Detail        string  `json:"detail,omitempty"`
 	Confirmation  string  `json:"confirmation,omitempty"` // elicitation, token, off
 	ConfirmMode   string  `json:"confirm_mode"`
@@ -39,6 +39,7 @@ type Record struct {
 	TallyfyUser   string  `json:"tallyfy_user,omitempty"` // that caller's Tallyfy user
 	Session       string  `json:"session,omitempty"`
 	Transport     string  `json:"transport,omitempty"`
+	BatchID       string  `json:"batch_id,omitempty"` // the bulk call an item (or the batch record) belongs to
 }
 
 // Recorder stores audit records. Record must return only once the record is durable.
@@ -141,9 +142,12 @@ func (a *FileRecorder) Close() error {
 func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) Record {
 	rec := Record{
 		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.clientFor(ctx).OrgID(),
-		ResourceType: string(c.res.kind), ResourceID: c.id, Outcome: o.status, Detail: o.detail,
+		ResourceID: c.id, BatchID: c.batch, Outcome: o.status, Detail: o.detail,
 		Confirmation: o.confirm, ConfirmMode: string(ts.opts.Confirm),
 		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
+	}
+	if c.res != nil { // a bulk call with an unusable type has none
+		rec.ResourceType = string(c.res.kind)
 	}
 	if o.entity != nil {
 		rec.ResourceName = o.entity.Name
@@ -183,7 +187,10 @@ func (ts *Toolset) RecordRefusedCall(ctx context.Context, req mcp.CallToolReques
 	if !ok || t.Tier == TierRead {
 		return
 	}
-	id, _ := req.GetArguments()[resources[t.Kind].idArg].(string)
+	var id string
+	if r := resources[t.Kind]; r != nil { // bulk tools name no single item
+		id, _ = req.GetArguments()[r.idArg].(string)
+	}
 	if !tallyfy.ValidID(id) {
 		id = ""
 	}

@@ -20,6 +20,11 @@ type DeleteBudget interface {
 	// harmless), a refusal, or an error (the budget could not be consulted: the caller must
 	// refuse, never delete).
 	Take(ctx context.Context, now time.Time) (release func(), refusal *BudgetRefusal, err error)
+	// TakeN spends n deletes at once, or none (a bulk delete is never half-executed for want
+	// of budget): one release per slot, to give back the slots of items not deleted.
+	TakeN(ctx context.Context, now time.Time, n int) (releases []func(), refusal *BudgetRefusal, err error)
+	// Room reports how many deletes are left now; -1 means no cap.
+	Room(ctx context.Context, now time.Time) (left int, err error)
 }
 
 // BudgetRefusal says why a delete is over budget and when the next one is allowed.
@@ -93,4 +98,44 @@ func (b *memoryBudget) Take(_ context.Context, now time.Time) (func(), *BudgetRe
 			}
 		})
 	}, nil, nil
+}
+
+func (b *memoryBudget) TakeN(_ context.Context, now time.Time, n int) ([]func(), *BudgetRefusal, error) {
+	releases := make([]func(), n)
+	if b.limit < 0 {
+		for i := range releases {
+			releases[i] = func() {}
+		}
+		return releases, nil, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.prune(now)
+	if len(b.times)+n > b.limit {
+		return nil, b.refusal(), nil
+	}
+	for i := range releases {
+		b.times = append(b.times, now)
+		var once sync.Once
+		releases[i] = func() {
+			once.Do(func() {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				if j := slices.Index(b.times, now); j >= 0 {
+					b.times = slices.Delete(b.times, j, j+1)
+				}
+			})
+		}
+	}
+	return releases, nil, nil
+}
+
+func (b *memoryBudget) Room(_ context.Context, now time.Time) (int, error) {
+	if b.limit < 0 {
+		return -1, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.prune(now)
+	return max(b.limit-len(b.times), 0), nil
 }

@@ -49,3 +49,29 @@ func (b *storeBudget) Take(ctx context.Context, now time.Time) (func(), *BudgetR
 	}
 	return release, nil, nil
 }
+
+func (b *storeBudget) TakeN(ctx context.Context, now time.Time, n int) ([]func(), *BudgetRefusal, error) {
+	if b.limit < 0 {
+		releases := make([]func(), n)
+		for i := range releases {
+			releases[i] = func() {}
+		}
+		return releases, nil, nil
+	}
+	releases, freeAt, err := b.store.TakeN(ctx, b.key, now, b.limit, b.window, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if releases == nil {
+		return nil, b.refusal(freeAt), nil
+	}
+	return releases, nil, nil
+}
+
+func (b *storeBudget) Room(ctx context.Context, now time.Time) (int, error) {
+	if b.limit < 0 {
+		return -1, nil
+	}
+	left, _, err := b.store.Room(ctx, b.key, now, b.limit, b.window)
+	return left, err
+}

@@ -122,6 +122,17 @@ func (outageBudget) Take(context.Context, time.Time) (func(), *tools.BudgetRefus
 	return nil, nil, errors.New("state store unreachable")
 }
 
+func (outageBudget) TakeN(context.Context, time.Time, int) ([]func(), *tools.BudgetRefusal, error) {
+	return nil, nil, errors.New("state store unreachable")
+}
+
+func (o outageBudget) Room(context.Context, time.Time) (int, error) {
+	if o.checkFails {
+		return 0, errors.New("state store unreachable")
+	}
+	return -1, nil
+}
+
 // TestBudgetOutageRefuses: when the budget cannot be consulted, deletes fail closed.
 func TestBudgetOutageRefuses(t *testing.T) {
 	t.Parallel()

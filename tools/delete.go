@@ -75,6 +75,13 @@ func (ts *Toolset) deleteOnce(ctx context.Context, c *call, e tallyfy.Entity, cl
 		}
 		return tokenRefused(c, errTokenUsed)
 	}
+	return ts.sendDelete(ctx, c, e, how, release)
+}
+
+// sendDelete writes the intent record and sends the delete once, its budget slot already
+// spent (release gives it back when the delete certainly did not happen). A single delete
+// comes here from deleteOnce, each item of a bulk delete from its batch.
+func (ts *Toolset) sendDelete(ctx context.Context, c *call, e tallyfy.Entity, how string, release func()) outcome {
 	if o, ok := c.intend(ctx, how, e); !ok {
 		release()
 		return o

@@ -1,5 +1,13 @@
 package tools
 
+import (
+	"context"
+	"errors"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
 // NewFileRecorderOn lets tests give FileRecorder a file that watches its writes and syncs.
 func NewFileRecorderOn(f interface {
 	Write(p []byte) (int, error)
@@ -7,4 +15,14 @@ func NewFileRecorderOn(f interface {
 	Close() error
 }) *FileRecorder {
 	return newFileRecorder(f)
+}
+
+// SelectPage lets tests run bulk selection (list_filter.go) as the bulk tools will: one page
+// of a kind's items under the list tools' filters.
+func SelectPage(ctx context.Context, c *tallyfy.Client, kind tallyfy.Kind, args schemas.ListArgs, status, templateID string, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, error) {
+	f, bad := parseListFilter(args, status, templateID)
+	if bad != nil {
+		return nil, schemas.PageInfo{}, errors.New("bad filter")
+	}
+	return resources[kind].selectPage(ctx, c, f, page, perPage)
 }

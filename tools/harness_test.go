@@ -168,6 +168,7 @@ func withElicitTimeout(d time.Duration) option {
 }
 func withRecorder(r tools.Recorder) option   { return func(c *config) { c.opts.Audit = r } }
 func withBudget(b tools.DeleteBudget) option { return func(c *config) { c.opts.Budget = b } }
+func withBulkConcurrency(n int) option       { return func(c *config) { c.opts.BulkConcurrency = n } }
 func withWrap(w func(http.Handler) http.Handler) option {
 	return func(c *config) { c.wrap = w }
 }

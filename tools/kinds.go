@@ -29,8 +29,10 @@ type kind[T, V, G, L any] struct {
 	got    func(V) G
 	listed func([]V, schemas.PageInfo) L
 	// search, when set, answers a list call with a query (Tallyfy's q does not search one-off
-	// task titles: task_search.go).
-	search func(k *kind[T, V, G, L], c *tallyfy.Client, ctx context.Context, opts tallyfy.ListOptions) (L, string, error)
+	// task titles: task_search.go): one page of its matches, and a note when it was cut short.
+	search func(c *tallyfy.Client, ctx context.Context, f listFilter, page, perPage int) (items []T, info schemas.PageInfo, cutShort string, err error)
+	// searchCut marks a result whose search was cut short.
+	searchCut func(L) L
 
 	// archive and unarchive return the item as Tallyfy reported it afterwards, or nil when
 	// it sent none (or one that cannot be trusted for the archived state).
@@ -42,7 +44,7 @@ var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.L
 	kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore", destroys: "the task, its form fields and every value captured in them",
 	find: (*tallyfy.Client).FindTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity, view: taskView, line: taskLine,
 	got: func(v schemas.Task) schemas.GetTaskResult { return schemas.GetTaskResult{Task: v} }, listed: taskPage,
-	search: listTasksByQuery,
+	search: searchTaskPage, searchCut: func(r schemas.ListTasksResult) schemas.ListTasksResult { r.SearchIncomplete = true; return r },
 	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Task, error) {
 		return nil, c.ArchiveTask(ctx, id) // 204: no item back
 	},
@@ -72,7 +74,7 @@ var templateKind = kind[tallyfy.Template, schemas.Template, schemas.GetTemplateR
 }
 
 // page renders items as the list tool's result and text.
-func (k *kind[T, V, G, L]) page(items []T, info schemas.PageInfo, opts tallyfy.ListOptions) (L, string) {
+func (k *kind[T, V, G, L]) page(items []T, info schemas.PageInfo, f listFilter) (L, string) {
 	views := make([]V, 0, len(items))
 	lines := make([]string, 0, len(items))
 	for i := range items {
@@ -80,7 +82,23 @@ func (k *kind[T, V, G, L]) page(items []T, info schemas.PageInfo, opts tallyfy.L
 		views = append(views, v)
 		lines = append(lines, k.line(v))
 	}
-	return k.listed(views, info), listText(k.plural, info, lines, opts)
+	return k.listed(views, info), listText(k.plural, info, lines, f) + filteredNote(info)
+}
+
+// fetch reads one page under f: Tallyfy's page with f's updated bounds applied, or for a
+// kind with its own search and a query, a page of the search's matches.
+func (k *kind[T, V, G, L]) fetch(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (items []T, info schemas.PageInfo, cutShort string, err error) {
+	if k.search != nil && strings.TrimSpace(f.Query) != "" {
+		return k.search(c, ctx, f, page, perPage)
+	}
+	p, err := k.list(c, ctx, f.options(page, perPage))
+	if err != nil {
+		return nil, schemas.PageInfo{}, "", err
+	}
+	items, out := keepUpdated(f, p.Items, k.entity)
+	info = pageInfo(p.Pagination)
+	info.FilteredOut = out
+	return items, info, "", nil
 }
 
 // adapt gives the verbs a kind without its types.
@@ -102,16 +120,27 @@ func (k *kind[T, V, G, L]) adapt() *resource {
 			v := k.view(t)
 			return k.got(v), k.line(v), k.entity(t), nil
 		},
-		list: func(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (any, string, error) {
-			if k.search != nil && strings.TrimSpace(opts.Query) != "" {
-				return k.search(k, c, ctx, opts)
-			}
-			p, err := k.list(c, ctx, opts)
+		list: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (any, string, error) {
+			items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
 			if err != nil {
 				return nil, "", err
 			}
-			res, text := k.page(p.Items, pageInfo(p.Pagination), opts)
+			res, text := k.page(items, info, f)
+			if cut != "" {
+				res, text = k.searchCut(res), text+"\n"+cut
+			}
 			return res, text, nil
+		},
+		entities: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, error) {
+			items, info, _, err := k.fetch(ctx, c, f, page, perPage)
+			if err != nil {
+				return nil, info, err
+			}
+			es := make([]tallyfy.Entity, len(items))
+			for i := range items {
+				es[i] = k.entity(&items[i])
+			}
+			return es, info, nil
 		},
 		doArchive: func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error) {
 			return orNil(k.archive(c, ctx, id))

@@ -94,6 +94,7 @@ var designTools = map[string][4]bool{ // readOnly, destructive, idempotent, open
 	"archive_run": {false, true, true, true}, "activate_run": {false, false, true, true},
 	"archive_template": {false, true, true, true}, "restore_template": {false, false, true, true},
 	"delete_task": {false, true, false, true}, "delete_run": {false, true, false, true}, "delete_template": {false, true, false, true},
+	"bulk_archive": {false, true, true, true}, "bulk_restore": {false, false, true, true}, "bulk_delete": {false, true, false, true},
 }
 
 func designNames() []string {
@@ -135,7 +136,7 @@ func TestToolsListMatchesDesign(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lt.Tools) != 15 {
+		if len(lt.Tools) != len(designTools) {
 			t.Errorf("typed ListTools: %d tools", len(lt.Tools))
 		}
 	})
@@ -216,6 +217,21 @@ func checkWireTool(t *testing.T, name string, raw json.RawMessage) {
 			}
 		}
 	})
+	if strings.HasPrefix(name, "bulk_") {
+		// docs/design.md: type, and ids or the list filters; plan_token to execute.
+		for _, a := range []string{"type", "ids", "plan_token"} {
+			if _, ok := props[a]; !ok {
+				t.Errorf("bulk tool lacks argument %s", a)
+			}
+		}
+		if req, _ := in["required"].([]any); len(req) != 1 || req[0] != "type" {
+			t.Errorf("required %v, want [type]", req)
+		}
+		if ids := asMap(props["ids"]); ids["minItems"] != 1.0 || ids["maxItems"] != 100.0 {
+			t.Errorf("ids bounds %v..%v, want 1..100", ids["minItems"], ids["maxItems"])
+		}
+		return
+	}
 	// Arguments as docs/design.md lists them.
 	k, isKind := func() (kindInfo, bool) {
 		for _, k := range kinds {
@@ -231,7 +247,10 @@ func checkWireTool(t *testing.T, name string, raw json.RawMessage) {
 	var wantArgs []string
 	switch {
 	case strings.HasPrefix(name, "list_"):
-		wantArgs = []string{"archived", "page", "per_page", "query"}
+		wantArgs = []string{"archived", "page", "per_page", "query", "updated_after", "updated_before"}
+		if name == "list_runs" {
+			wantArgs = append(wantArgs, "status", "template_id")
+		}
 		pp := asMap(props["per_page"])
 		if pp["minimum"] != 1.0 || pp["maximum"] != 100.0 {
 			t.Errorf("per_page bounds %v..%v, want 1..100", pp["minimum"], pp["maximum"])

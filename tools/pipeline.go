@@ -35,6 +35,7 @@ type call struct {
 	started time.Time
 	id      string          // the resource ID argument, once checked
 	target  *tallyfy.Entity // the item as resolved (lifecycle and delete)
+	batch   string          // the bulk call this item belongs to ("" for a single call)
 	// intend writes the intent record just before the verb changes something in Tallyfy.
 	// ok false: the record could not be made durable, so the verb must do nothing and return
 	// the outcome given.
@@ -126,8 +127,8 @@ func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool)
 	if !c.policy.Allows(t) {
 		return refused("", capRefusal(ctx, t)), true
 	}
-	if t.Verb == VerbList {
-		return outcome{}, false // its arguments are its own (list decodes them)
+	if t.Verb == VerbList || t.Bulk {
+		return outcome{}, false // their arguments are their own (list and bulk decode them)
 	}
 	// arguments
 	id, bad := idArg(c.req, c.res)
@@ -149,7 +150,7 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 			return o, true
 		}
 	}
-	if t.Verb == VerbDelete {
+	if t.Verb == VerbDelete && c.batch == "" { // a batch reserved its slots beforehand
 		if o, bad := ts.budgetRefusal(ctx, c); bad {
 			return o, true
 		}
@@ -194,8 +195,12 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 		if o.auditFailed { // the result already says that nothing was done, and why
 			return o.result
 		}
+		check := "the get tools"
+		if c.res != nil {
+			check = toolFor(c.res.kind, VerbGet).Name
+		}
 		return mcp.NewToolResultError(fmt.Sprintf("The audit record could not be written (%v); the operator must fix the audit log. Outcome of the call: %s. Check the state with %s before doing anything else.",
-			err, o.status, toolFor(c.res.kind, VerbGet).Name))
+			err, o.status, check))
 	}
 	return o.result
 }

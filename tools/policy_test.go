@@ -36,6 +36,9 @@ func readTools() []string {
 
 // argsFor is a well-formed call of any tool that would change the sandbox if it ran.
 func argsFor(tool string) map[string]any {
+	if strings.HasPrefix(tool, "bulk_") {
+		return map[string]any{"type": "run", "ids": []string{sandbox.IDs.ArchivedRun}, "plan_token": "tcf1.x.y"}
+	}
 	k := kindOf(tool)
 	switch {
 	case strings.HasPrefix(tool, "list_"):
@@ -58,7 +61,7 @@ func TestPolicyFilter(t *testing.T) {
 		{"disable-permanent-delete", tools.Policy{DisablePermanentDelete: true}, func() []string {
 			var out []string
 			for _, n := range designNames() {
-				if !strings.HasPrefix(n, "delete_") {
+				if !strings.HasPrefix(n, "delete_") && n != "bulk_delete" {
 					out = append(out, n)
 				}
 			}

@@ -20,8 +20,10 @@ type resource struct {
 
 	// find returns the item (live or archived) as the get tool's result and a one-line text.
 	find func(ctx context.Context, c *tallyfy.Client, id string) (result any, text string, e tallyfy.Entity, err error)
-	// list returns one page as the list tool's result and its text.
-	list func(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOptions) (result any, text string, err error)
+	// list returns one page under f as the list tool's result and its text.
+	list func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (result any, text string, err error)
+	// entities is the same page as entities (list_filter.go: selectPage).
+	entities func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, error)
 	// doArchive, doRestore and doDelete send the request; the first two return the item as
 	// Tallyfy reported it afterwards, when it did.
 	doArchive func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error)
@@ -41,12 +43,19 @@ func pageInfo(p tallyfy.Pagination) schemas.PageInfo {
 }
 
 // listText renders a page: a header, one line per item, and how to get more.
-func listText(plural string, p schemas.PageInfo, lines []string, opts tallyfy.ListOptions) string {
+func listText(plural string, p schemas.PageInfo, lines []string, opts listFilter) string {
 	var b strings.Builder
+	if len(lines) == 0 && p.FilteredOut > 0 {
+		fmt.Fprintf(&b, "No %s of page %d of %d pass updated_before/updated_after.", plural, p.Page, max(p.TotalPages, 1))
+		return b.String()
+	}
 	if len(lines) == 0 {
 		fmt.Fprintf(&b, "No %s found", plural)
 		if opts.Query != "" {
 			fmt.Fprintf(&b, " matching %q", opts.Query)
+		}
+		if opts.Status != "" || opts.TemplateID != "" || opts.bounded() {
+			b.WriteString(" with these filters")
 		}
 		if opts.Archived == "" || opts.Archived == tallyfy.ArchivedExclude {
 			b.WriteString(" (archived ones are hidden: set archived to include)")

@@ -26,7 +26,10 @@ type claims struct {
 	Caller  string `json:"c"` // callerBinding: who may redeem it where there is no session
 	Exp     int64  `json:"e"` // unix seconds
 	Nonce   string `json:"n"`
-	Purpose string `json:"p"` // "token" or "elicit": one cannot stand in for the other
+	Purpose string `json:"p"` // "token", "elicit", "plan" or "bulkelicit": none can stand in for another
+	// Items: for a plan, each planned item's fingerprint hash (itemFP), in the order of its
+	// sorted IDs; ID is then the hash of that set of IDs.
+	Items string `json:"x,omitempty"`
 }
 
 // sealer mints and checks HMAC-sealed confirmation tokens, and records used ones in the shared
@@ -88,7 +91,7 @@ var (
 func (s *sealer) open(token string, now time.Time) (claims, error) {
 	var c claims
 	rest, ok := strings.CutPrefix(token, tokenPrefix)
-	if !ok || len(token) > 1024 {
+	if !ok || len(token) > 4096 { // a plan of 100 items is about 1.5 KB
 		return c, errTokenMalformed
 	}
 	payload, sig, ok := strings.Cut(rest, ".")

@@ -49,6 +49,8 @@ type Tool struct {
 	Args        any // zero value of the argument type; its schema is the inputSchema
 	Result      any // zero value of the result type; its schema is the outputSchema
 	Description string
+	// Bulk tools act on many items of the kind named by their type argument (Kind is "").
+	Bulk bool
 }
 
 // Reversible reports whether the tool's effect can be undone by another tool.
@@ -58,22 +60,22 @@ func (t Tool) Reversible() bool { return t.Tier != TierPermanent }
 var All = []Tool{
 	{Name: "list_tasks", Title: "List one-off tasks", Tier: TierRead, Kind: tallyfy.KindTask, Verb: VerbList, Hints: readHints,
 		Args: schemas.ListArgs{}, Result: schemas.ListTasksResult{},
-		Description: "Find one-off tasks (not tasks inside a process) by title, to get a task_id. archived: include or only shows archived ones."},
+		Description: "Find one-off tasks (not tasks inside a process) by title, to get a task_id."},
 	{Name: "list_runs", Title: "List processes", Tier: TierRead, Kind: tallyfy.KindRun, Verb: VerbList, Hints: readHints,
-		Args: schemas.ListArgs{}, Result: schemas.ListRunsResult{},
-		Description: "Find processes (runs) by name, to get a run_id. archived: include or only shows archived ones."},
+		Args: schemas.ListRunsArgs{}, Result: schemas.ListRunsResult{},
+		Description: "Find processes (runs) by name, status or template, to get a run_id."},
 	{Name: "list_templates", Title: "List templates", Tier: TierRead, Kind: tallyfy.KindTemplate, Verb: VerbList, Hints: readHints,
 		Args: schemas.ListArgs{}, Result: schemas.ListTemplatesResult{},
-		Description: "Find templates (blueprints) by title, to get a template_id. archived: include or only shows archived ones."},
+		Description: "Find templates (blueprints) by title, to get a template_id."},
 	{Name: "get_task", Title: "Get one-off task", Tier: TierRead, Kind: tallyfy.KindTask, Verb: VerbGet, Hints: readHints,
 		Args: schemas.TaskIDArgs{}, Result: schemas.GetTaskResult{},
-		Description: "Show one task, archived or not: title, status, whether it is one-off. Check it before archiving or deleting."},
+		Description: "Show one task, archived or not: title, status, whether it is one-off."},
 	{Name: "get_run", Title: "Get process", Tier: TierRead, Kind: tallyfy.KindRun, Verb: VerbGet, Hints: readHints,
 		Args: schemas.RunIDArgs{}, Result: schemas.GetRunResult{},
-		Description: "Show one process (run), archived or not: name, status, progress, template. Check it before archiving or deleting."},
+		Description: "Show one process (run), archived or not: name, status, progress, template."},
 	{Name: "get_template", Title: "Get template", Tier: TierRead, Kind: tallyfy.KindTemplate, Verb: VerbGet, Hints: readHints,
 		Args: schemas.TemplateIDArgs{}, Result: schemas.GetTemplateResult{},
-		Description: "Show one template, archived or not: title, status, steps. Check it before archiving or deleting."},
+		Description: "Show one template, archived or not: title, status, steps."},
 	{Name: "archive_task", Title: "Archive one-off task", Tier: TierLifecycle, Kind: tallyfy.KindTask, Verb: VerbArchive, Hints: archiveHints,
 		Args: schemas.TaskIDArgs{}, Result: schemas.LifecycleResult{},
 		Description: "Archive a one-off task: hidden from views, data kept, undo with restore_task. Tasks inside a process are archived with archive_run."},
@@ -101,6 +103,15 @@ var All = []Tool{
 	{Name: "delete_template", Title: "Permanently delete template", Tier: TierPermanent, Kind: tallyfy.KindTemplate, Verb: VerbDelete, Hints: permanentHints,
 		Args: schemas.DeleteTemplateArgs{}, Result: schemas.DeleteResult{},
 		Description: "Destroy an archived template for good. Cannot be undone; the person must confirm; needs a Tallyfy admin. Archive first with archive_template."},
+	{Name: "bulk_archive", Title: "Archive many", Tier: TierLifecycle, Verb: VerbArchive, Hints: archiveHints, Bulk: true,
+		Args: schemas.BulkArgs{}, Result: schemas.BulkResult{},
+		Description: "Archive up to 100 items. First call plans; execute with its plan_token. Undo: bulk_restore."},
+	{Name: "bulk_restore", Title: "Restore many", Tier: TierLifecycle, Verb: VerbRestore, Hints: restoreHints, Bulk: true,
+		Args: schemas.BulkArgs{}, Result: schemas.BulkResult{},
+		Description: "Restore up to 100 archived items. First call plans; execute with its plan_token. Undo: bulk_archive."},
+	{Name: "bulk_delete", Title: "Permanently delete many", Tier: TierPermanent, Verb: VerbDelete, Hints: permanentHints, Bulk: true,
+		Args: schemas.BulkArgs{}, Result: schemas.BulkResult{},
+		Description: "Destroy up to 100 archived items for good. First call plans: show it to the person, who confirms the execute call once."},
 }
 
 // ByName finds a tool of the table.

@@ -114,25 +114,26 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 	return s, nil
 }
 
-// listTasksByQuery is list_tasks with a query: every match, paged with opts.
-func listTasksByQuery(k *kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.ListTasksResult], c *tallyfy.Client, ctx context.Context, opts tallyfy.ListOptions) (schemas.ListTasksResult, string, error) {
+// searchTaskPage is list_tasks with a query: one page (by page and perPage) of every match
+// that f's updated bounds keep, and a note when the search was cut short.
+func searchTaskPage(c *tallyfy.Client, ctx context.Context, f listFilter, page, perPage int) ([]tallyfy.Task, schemas.PageInfo, string, error) {
+	opts := f.options(page, perPage)
 	s, err := searchTasks(ctx, c, opts)
 	if err != nil {
-		return schemas.ListTasksResult{}, "", err
+		return nil, schemas.PageInfo{}, "", err
 	}
-	page := max(opts.Page, 1)
-	total := len(s.matches)
-	totalPages := max((total+opts.PerPage-1)/opts.PerPage, 1)
-	start := min((page-1)*opts.PerPage, total)
-	end := min(start+opts.PerPage, total)
-	info := schemas.PageInfo{Page: page, PerPage: opts.PerPage, Total: total, TotalPages: totalPages, HasMore: page < totalPages}
-
-	res, text := k.page(s.matches[start:end], info, opts)
-	res.SearchIncomplete = s.incomplete
+	matches, _ := keepUpdated(f, s.matches, (*tallyfy.Task).Entity)
+	page = max(page, 1)
+	total := len(matches)
+	totalPages := max((total+perPage-1)/perPage, 1)
+	start := min((page-1)*perPage, total)
+	end := min(start+perPage, total)
+	info := schemas.PageInfo{Page: page, PerPage: perPage, Total: total, TotalPages: totalPages, HasMore: page < totalPages}
+	cut := ""
 	if s.incomplete {
-		text += "\n" + s.cutShort(opts)
+		cut = s.cutShort(opts)
 	}
-	return res, text, nil
+	return matches[start:end], info, cut, nil
 }
 
 // cutShort tells the model what was not searched and how to go on.

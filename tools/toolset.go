@@ -55,6 +55,11 @@ type Options struct {
 	Budget DeleteBudget
 	Logger *slog.Logger
 	Now    func() time.Time
+	// MaxBulkItems caps the items of one bulk plan; default 100.
+	MaxBulkItems int
+	// BulkConcurrency is how many items of a bulk call run at once (inside the client's
+	// pacing); default 4.
+	BulkConcurrency int
 }
 
 // Toolset serves the table's tools against one Tallyfy organization.
@@ -111,6 +116,12 @@ func New(opts Options) (*Toolset, error) {
 	}
 	if opts.ElicitTimeout <= 0 {
 		opts.ElicitTimeout = 3 * time.Minute
+	}
+	if opts.MaxBulkItems <= 0 || opts.MaxBulkItems > 100 {
+		opts.MaxBulkItems = 100
+	}
+	if opts.BulkConcurrency <= 0 {
+		opts.BulkConcurrency = 4
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -170,7 +181,11 @@ func MCPTool(t Tool) mcp.Tool {
 func (ts *Toolset) ServerTools() []server.ServerTool {
 	out := make([]server.ServerTool, 0, len(All))
 	for _, t := range All {
-		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.handler(t)})
+		h := ts.handler
+		if t.Bulk {
+			h = ts.bulkHandler
+		}
+		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: h(t)})
 	}
 	return out
 }

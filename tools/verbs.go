@@ -33,26 +33,34 @@ func (ts *Toolset) get(ctx context.Context, c *call) outcome {
 }
 
 func (ts *Toolset) list(ctx context.Context, c *call) outcome {
-	args, err := decodeArgs[schemas.ListArgs](c.req)
+	var args schemas.ListArgs
+	var status, templateID string
+	var err error
+	if c.res.kind == tallyfy.KindRun {
+		var ra schemas.ListRunsArgs
+		ra, err = decodeArgs[schemas.ListRunsArgs](c.req)
+		args, status, templateID = ra.ListArgs, ra.Status, ra.TemplateID
+	} else {
+		args, err = decodeArgs[schemas.ListArgs](c.req)
+	}
 	if err != nil {
 		return refused("", argumentError(err))
 	}
-	opts := tallyfy.ListOptions{Query: args.Query, Archived: tallyfy.Archived(args.Archived), Page: args.Page, PerPage: args.PerPage}
-	switch opts.Archived {
-	case "", tallyfy.ArchivedExclude, tallyfy.ArchivedInclude, tallyfy.ArchivedOnly:
-	default:
-		return refused("", invalidArgument("archived", "must be exclude, include or only"))
+	f, bad := parseListFilter(args, status, templateID)
+	if bad != nil {
+		return refused("", bad)
 	}
-	if opts.PerPage == 0 {
-		opts.PerPage = 20
+	perPage := args.PerPage
+	if perPage == 0 {
+		perPage = 20
 	}
-	if opts.PerPage < 1 || opts.PerPage > 100 {
+	if perPage < 1 || perPage > 100 {
 		return refused("", invalidArgument("per_page", "must be from 1 to 100"))
 	}
-	if opts.Page < 0 {
+	if args.Page < 0 {
 		return refused("", invalidArgument("page", "must be 1 or more"))
 	}
-	result, text, err := c.res.list(ctx, c.client, opts)
+	result, text, err := c.res.list(ctx, c.client, f, args.Page, perPage)
 	if err != nil {
 		return failed(c, err)
 	}

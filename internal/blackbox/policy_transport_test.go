@@ -85,7 +85,7 @@ var policyCases = []policyCase{
 		},
 	},
 	{
-		name: "disable-permanent-delete", args: fixed("--disable-permanent-delete"), count: 12,
+		name: "disable-permanent-delete", args: fixed("--disable-permanent-delete"), count: 14,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			how := refused(t, ctx, c, "delete_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate})
 			res := testkit.MustCall(t, ctx, c, "get_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate})
@@ -107,7 +107,7 @@ var policyCases = []policyCase{
 		},
 	},
 	{
-		name: "exclude-tools", args: fixed("--exclude-tools", "archive_run"), count: 14,
+		name: "exclude-tools", args: fixed("--exclude-tools", "archive_run"), count: 17,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			how := refused(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
 			if runArchived(t, ctx, c, sandbox.IDs.ActiveRun) {
@@ -124,7 +124,7 @@ var policyCases = []policyCase{
 		},
 	},
 	{
-		name: "protect", args: fixed("--protect", sandbox.IDs.ActiveRun), count: 15,
+		name: "protect", args: fixed("--protect", sandbox.IDs.ActiveRun), count: 18,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			res := testkit.MustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
 			if !res.IsError || !strings.Contains(testkit.Text(res), "protected") || !strings.Contains(testkit.Text(res), "--protect") {
@@ -141,7 +141,7 @@ var policyCases = []policyCase{
 		},
 	},
 	{
-		name: "confirm token", args: fixed("--confirm", "token"), count: 15,
+		name: "confirm token", args: fixed("--confirm", "token"), count: 18,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			args := archivedTemplate()
 			res := testkit.MustCall(t, ctx, c, "delete_template", args)
@@ -161,7 +161,7 @@ var policyCases = []policyCase{
 		},
 	},
 	{
-		name: "confirm off", args: fixed("--confirm", "off"), count: 15,
+		name: "confirm off", args: fixed("--confirm", "off"), count: 18,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			res := testkit.MustCall(t, ctx, c, "delete_template", archivedTemplate())
 			if res.IsError || testkit.Structured(t, res)["status"] != "deleted" {
@@ -174,7 +174,7 @@ var policyCases = []policyCase{
 		},
 	},
 	{
-		name: "max-deletes-per-hour 0", args: fixed("--max-deletes-per-hour", "0", "--confirm", "off"), count: 15,
+		name: "max-deletes-per-hour 0", args: fixed("--max-deletes-per-hour", "0", "--confirm", "off"), count: 18,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, _ policyEnv) string {
 			res := testkit.MustCall(t, ctx, c, "delete_template", archivedTemplate())
 			if !res.IsError || !strings.Contains(testkit.Text(res), "--max-deletes-per-hour") {
@@ -187,7 +187,7 @@ var policyCases = []policyCase{
 		},
 	},
 	{
-		name: "audit-log", args: func(env policyEnv) []string { return []string{"--audit-log", env.auditPath} }, count: 15,
+		name: "audit-log", args: func(env policyEnv) []string { return []string{"--audit-log", env.auditPath} }, count: 18,
 		check: func(t *testing.T, ctx context.Context, c *client.Client, env policyEnv) string {
 			res := testkit.MustCall(t, ctx, c, "archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun})
 			if res.IsError {

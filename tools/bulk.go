@@ -1,0 +1,356 @@
+package tools
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// Bulk tools (bulk_archive, bulk_restore, bulk_delete) run the pipeline per item under one
+// batch. The first call only plans: it reads every selected item, says which will be skipped
+// and why, and seals the rest (IDs and fingerprints) into a plan_token. The second call,
+// with that token, executes: every item is read again and acted on only if it is as planned.
+// A bulk permanent delete is confirmed by the person once for the whole plan (bulk_confirm.go).
+
+// batch is one bulk call: what it is about and the per-batch call its audit record describes.
+type batch struct {
+	c      *call // the batch's own call: tool, caller, start; its record is the batch record
+	id     string
+	args   schemas.BulkArgs
+	ids    []string   // the selected IDs, deduplicated, in the order given
+	filter listFilter // the selection when no ids are given
+}
+
+// bulkHandler is the one handler of every bulk tool.
+func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		c := ts.newCall(ctx, t, req)
+		c.batch = newNonce()[:16]
+		if o, ended := ts.prepare(ctx, c); ended {
+			return ts.record(ctx, c, o), nil
+		}
+		b, o, ok := ts.bulkArgs(c)
+		if !ok {
+			return ts.record(ctx, c, o), nil
+		}
+		if b.args.PlanToken == "" {
+			return ts.record(ctx, c, ts.plan(ctx, b)), nil
+		}
+		return ts.record(ctx, c, ts.execute(ctx, b)), nil
+	}
+}
+
+// bulkArgs decodes and checks a bulk call's arguments.
+func (ts *Toolset) bulkArgs(c *call) (*batch, outcome, bool) {
+	args, err := decodeArgs[schemas.BulkArgs](c.req)
+	if err != nil {
+		return nil, refused("", argumentError(err)), false
+	}
+	res := resources[tallyfy.Kind(args.Type)]
+	if res == nil {
+		return nil, refused("", invalidArgument("type", "must be task, run or template")), false
+	}
+	c.res = res
+	b := &batch{c: c, id: c.batch, args: args}
+	filtered := strings.TrimSpace(args.Query) != "" || args.Status != "" || args.UpdatedBefore != "" || args.UpdatedAfter != ""
+	if args.Status != "" && res.kind != tallyfy.KindRun {
+		return nil, refused("", invalidArgument("status", "selects processes only (type run)")), false
+	}
+	if filtered {
+		archived := tallyfy.ArchivedExclude // what archive acts on
+		if c.tool.Verb != VerbArchive {
+			archived = tallyfy.ArchivedOnly // restore and delete act on archived items
+		}
+		f, bad := parseListFilter(schemas.ListArgs{Query: args.Query, Archived: string(archived), UpdatedBefore: args.UpdatedBefore, UpdatedAfter: args.UpdatedAfter}, args.Status, "")
+		if bad != nil {
+			return nil, refused("", bad), false
+		}
+		b.filter = f
+	}
+	switch {
+	case len(args.IDs) > 0 && filtered:
+		return nil, refused("", invalidArgument("ids", "give ids or filters (query, status, updated_before, updated_after), not both")), false
+	case len(args.IDs) == 0 && !filtered && args.PlanToken == "":
+		return nil, refused("", invalidArgument("ids", fmt.Sprintf("give 1 to 100 ids, or filters such as query to select items. Find IDs with %s.", toolFor(res.kind, VerbList).Name))), false
+	case args.PlanToken != "" && len(args.IDs) == 0:
+		return nil, refused("", invalidArgument("ids", "with plan_token, pass the plan's ids too (its execute.arguments)")), false
+	case len(args.IDs) > 100:
+		return nil, refused("", invalidArgument("ids", "at most 100 at a time")), false
+	}
+	for _, id := range args.IDs {
+		if !tallyfy.ValidID(id) {
+			return nil, refused("", invalidArgument("ids", fmt.Sprintf("each must be a Tallyfy ID of 32 lowercase hex characters, got %q. Find IDs with %s.",
+				clip(id, 80), toolFor(res.kind, VerbList).Name))), false
+		}
+		if !slices.Contains(b.ids, id) {
+			b.ids = append(b.ids, id)
+		}
+	}
+	return b, outcome{}, true
+}
+
+// action is the word for the batch's verb in results.
+func (b *batch) action() string { return string(b.c.tool.Verb) }
+
+// inverse is the bulk tool that undoes this one (archive and restore only).
+func (b *batch) inverse() string {
+	if b.c.tool.Verb == VerbArchive {
+		return "bulk_restore"
+	}
+	return "bulk_archive"
+}
+
+// planned is one item read while planning.
+type planned struct {
+	e      tallyfy.Entity
+	skip   string // why it will not be acted on ("" when it will)
+	failed error
+}
+
+// itemFP is the short fingerprint of one item in a plan_token: enough to see it changed.
+func itemFP(e tallyfy.Entity) string { return fingerprintHash(e.Fingerprint())[:8] }
+
+// setHash names a set of IDs regardless of order.
+func setHash(ids []string) string {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	sum := sha256.Sum256([]byte(strings.Join(s, ",")))
+	return hex.EncodeToString(sum[:12])
+}
+
+// selectIDs is the plan's selection: the ids given, or the items the filters select (at
+// most MaxBulkItems; more reports that more matched).
+func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (ids []string, more bool, err error) {
+	limit := ts.opts.MaxBulkItems
+	if len(b.ids) > 0 {
+		if len(b.ids) > limit {
+			return b.ids[:limit], true, nil
+		}
+		return b.ids, false, nil
+	}
+	// At most 20 pages of 100: a selection that broad is better narrowed first.
+	for page := 1; page <= 20; page++ {
+		items, info, err := b.c.res.selectPage(ctx, b.c.client, b.filter, page, 100)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, e := range items {
+			if len(ids) == limit {
+				return ids, true, nil
+			}
+			if !slices.Contains(ids, e.ID) {
+				ids = append(ids, e.ID)
+			}
+		}
+		if !info.HasMore {
+			return ids, false, nil
+		}
+	}
+	return ids, true, nil
+}
+
+// plan reads every selected item and seals the ones to act on into a plan_token.
+func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
+	c := b.c
+	ids, more, err := ts.selectIDs(ctx, b)
+	if err != nil {
+		return failed(c, err)
+	}
+	reads := make([]planned, len(ids))
+	ts.eachItem(ctx, len(ids), func(i int) {
+		e, err := c.client.Lookup(ctx, c.res.kind, ids[i])
+		reads[i] = planned{e: e, failed: err}
+		if err != nil {
+			reads[i].e = tallyfy.Entity{Kind: c.res.kind, ID: ids[i]}
+			return
+		}
+		reads[i].skip = ts.skipReason(c, e)
+	})
+	if err := ctx.Err(); err != nil { // cancelled while reading: no plan
+		return failed(c, err)
+	}
+	for _, r := range reads {
+		if r.failed != nil && stopsBatch(c, r.failed) {
+			return failed(c, r.failed)
+		}
+	}
+	res := schemas.BulkResult{Status: "planned", Action: b.action(), Type: string(c.res.kind), BatchID: b.id, MoreMatched: more, Items: []schemas.BulkItem{}}
+	var act []string
+	var fps []string
+	for _, r := range reads {
+		item := bulkItem(r.e, "planned", "")
+		switch {
+		case r.failed != nil && tallyfy.IsNotFound(r.failed):
+			item.Outcome, item.Reason = "skipped", "not found (archived or not)"
+		case r.failed != nil:
+			item.Outcome, item.Reason = "skipped", "could not be read: "+describe(r.failed)
+		case r.skip != "":
+			item.Outcome, item.Reason = "skipped", r.skip
+		default:
+			act = append(act, r.e.ID)
+		}
+		res.Items = append(res.Items, item)
+	}
+	res.Totals = totals(res.Items)
+	if c.tool.Verb == VerbDelete {
+		left, err := ts.budget.Room(context.WithoutCancel(ctx), ts.now())
+		if err != nil {
+			o, _ := ts.budgetAnswer(nil, err)
+			return o
+		}
+		res.DeletesLeft = &left
+		if left >= 0 && len(act) > left {
+			return refused("plan over delete budget", mcp.NewToolResultError(fmt.Sprintf("Nothing was planned or deleted: this plan would permanently delete %d items but the delete budget (--max-deletes-per-hour) has %d left this hour. Plan at most %d items now (pass fewer ids), or wait.",
+				len(act), left, left)))
+		}
+	}
+	if len(act) == 0 {
+		res.Status = "done"
+		res.Message = fmt.Sprintf("Nothing to %s: every selected item is skipped (see items). Nothing was changed.", b.action())
+		return ended("noop", "nothing to act on", mcp.NewToolResultStructured(res, bulkText(res)))
+	}
+	byID := map[string]tallyfy.Entity{}
+	for _, r := range reads {
+		byID[r.e.ID] = r.e
+	}
+	sorted := slices.Sorted(slices.Values(act))
+	for _, id := range sorted {
+		fps = append(fps, itemFP(byID[id]))
+	}
+	cl := claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: setHash(act), Items: strings.Join(fps, ""),
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ts.opts.TokenTTL).Unix(), Nonce: newNonce(), Purpose: "plan"}
+	res.PlanToken = ts.seal.seal(cl)
+	res.ExpiresAt = time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
+	res.Execute = &schemas.BulkCall{Tool: c.tool.Name, Arguments: map[string]any{"type": string(c.res.kind), "ids": act, "plan_token": res.PlanToken}}
+	verb := b.action()
+	if c.tool.Verb == VerbDelete {
+		verb = "permanently delete"
+	}
+	res.Message = fmt.Sprintf("Plan only, nothing changed yet: %s %d %s", verb, len(act), plural(c.res, len(act)))
+	if n := res.Totals["skipped"]; n > 0 {
+		res.Message += fmt.Sprintf(" (%d skipped, see items)", n)
+	}
+	if more {
+		res.Message += fmt.Sprintf("; more items matched than the cap of %d, only the first are planned", ts.opts.MaxBulkItems)
+	}
+	res.Message += fmt.Sprintf(". To execute, call %s with execute.arguments (plan_token single use, expires %s).", c.tool.Name, res.ExpiresAt)
+	if c.tool.Verb == VerbDelete {
+		if left := *res.DeletesLeft; left >= 0 {
+			res.Message += fmt.Sprintf(" It uses %d of the %d permanent deletes left this hour (--max-deletes-per-hour).", len(act), left)
+		}
+		res.Message += " This cannot be undone: show the list to the person first; they confirm the whole plan once."
+	}
+	return ended("confirmation_required", fmt.Sprintf("planned %d, skipped %d", len(act), res.Totals["skipped"]), mcp.NewToolResultStructured(res, bulkText(res)))
+}
+
+// skipReason says why an item, as read, will not be acted on ("" if it will).
+func (ts *Toolset) skipReason(c *call, e tallyfy.Entity) string {
+	switch {
+	case c.tool.Verb != VerbRestore && c.policy.Protected(e.ID):
+		return "protected by the operator"
+	case e.Kind == tallyfy.KindTask && !e.OneOff:
+		return "a task inside a process: act on its process (type run)"
+	case c.tool.Verb == VerbArchive && e.Archived:
+		return "already archived"
+	case c.tool.Verb == VerbRestore && !e.Archived:
+		return "already live"
+	case c.tool.Verb == VerbDelete && !e.Archived:
+		return "not archived: archive it first (bulk_archive)"
+	}
+	return ""
+}
+
+// eachItem runs f for items 0..n-1, BulkConcurrency at a time, and returns when all that
+// started have ended. Once ctx ends no further item starts.
+func (ts *Toolset) eachItem(ctx context.Context, n int, f func(i int)) {
+	sem := make(chan struct{}, ts.opts.BulkConcurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// stopsBatch: a 401 (the token is not accepted) or a 403 on an admin-only action (deleting a
+// process or template) would fail every remaining item the same way, so the batch stops.
+func stopsBatch(c *call, err error) bool {
+	switch tallyfy.StatusOf(err) {
+	case 401:
+		return true
+	case 403:
+		return c.tool.Verb == VerbDelete && c.res.kind != tallyfy.KindTask
+	}
+	return false
+}
+
+func bulkItem(e tallyfy.Entity, outcome, reason string) schemas.BulkItem {
+	state := ""
+	if e.Name != "" || e.LastUpdated != "" {
+		state = stateWord(e.Archived)
+	}
+	return schemas.BulkItem{ID: e.ID, Name: e.Name, State: state, LastUpdated: e.LastUpdated, Outcome: outcome, Reason: reason}
+}
+
+func totals(items []schemas.BulkItem) schemas.BulkTotals {
+	t := schemas.BulkTotals{"planned": 0, "ok": 0, "noop": 0, "skipped": 0, "failed": 0, "not_run": 0}
+	for _, it := range items {
+		switch it.Outcome {
+		case "unknown":
+			t["failed"]++
+		default:
+			t[it.Outcome]++
+		}
+	}
+	return t
+}
+
+func plural(r *resource, n int) string {
+	if n == 1 {
+		return r.noun
+	}
+	switch r.kind {
+	case tallyfy.KindRun:
+		return "processes"
+	case tallyfy.KindTask:
+		return "one-off tasks"
+	}
+	return r.noun + "s"
+}
+
+// bulkText is the result's text: the message, then one line per item.
+func bulkText(res schemas.BulkResult) string {
+	var sb strings.Builder
+	sb.WriteString(res.Message)
+	for _, it := range res.Items {
+		fmt.Fprintf(&sb, "\n- %s %q (%s)", it.Outcome, it.Name, it.ID)
+		if it.Reason != "" {
+			sb.WriteString(": " + it.Reason)
+		}
+	}
+	if res.PlanToken != "" {
+		sb.WriteString("\nplan_token: " + res.PlanToken)
+	}
+	return sb.String()
+}
