@@ -154,11 +154,17 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 			return o, true
 		}
 	}
-	// resolve
+	// resolve. An archive or restore whose checks need no read goes out at once, with c.target
+	// nil (lifecycle_at_once.go): the protect list is by ID, and a task's process-task refusal
+	// is settled when an earlier read showed it one-off. Anything else is read first.
+	if (t.Verb == VerbArchive || t.Verb == VerbRestore) && (c.res.kind != tallyfy.KindTask || ts.oneOff.known(c.client.OrgID(), c.id)) {
+		return outcome{}, false
+	}
 	e, err := c.client.Lookup(ctx, c.res.kind, c.id)
 	if err != nil {
 		return failed(c, err), true
 	}
+	ts.oneOff.learn(c.client.OrgID(), e)
 	c.target = &e
 	return processTaskRefusal(e)
 }
