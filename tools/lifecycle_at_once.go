@@ -33,8 +33,10 @@ import (
 //     clocks a few hundred milliseconds apart only matter for a run changed by someone else
 //     just before this call.
 //
-// The GET leaves first, and the change once the GET is on the wire (at most headStart
-// later), so Tallyfy usually serves the GET first.
+// The GET leaves first, and the change getLead after the GET is on the wire (at most
+// headStart later): Tallyfy serves requests in parallel, and the lead makes it serve the GET
+// first almost always. When it does not, an archived task or template answers the GET 404,
+// and the name is read after the change (one more round trip, never a wrong answer).
 //
 // Tallyfy refuses to put an item into the state it is already in (archiving an archived item:
 // 404; restoring a live task or template: 422; tallyfy/sandbox/inference.go). A refused
@@ -42,9 +44,12 @@ import (
 // The client's pacer lets two requests leave at once (tallyfy/pacing.go), so the GET and the
 // change are not queued behind each other.
 
-
-// headStart is the longest the change waits for the GET that goes along to be sent.
-const headStart = 250 * time.Millisecond
+// headStart is the longest the change waits for the GET that goes along to be sent; getLead
+// is how long after that it leaves.
+const (
+	headStart = 250 * time.Millisecond
+	getLead   = 5 * time.Millisecond
+)
 
 var errNotRead = errors.New("not read")
 
@@ -74,6 +79,7 @@ func (ts *Toolset) lifecycleAtOnce(ctx context.Context, c *call) outcome {
 		})
 		select {
 		case <-written:
+			time.Sleep(getLead)
 		case <-time.After(headStart):
 		}
 	}
