@@ -48,7 +48,7 @@ import (
 // is how long after that it leaves.
 const (
 	headStart = 250 * time.Millisecond
-	getLead   = 5 * time.Millisecond
+	getLead   = 3 * time.Millisecond
 )
 
 var errNotRead = errors.New("not read")
