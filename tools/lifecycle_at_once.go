@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -84,10 +85,12 @@ func (ts *Toolset) lifecycleAtOnce(ctx context.Context, c *call) outcome {
 		}
 	}
 	sent := time.Now()
-	after, err := do(ctx, c.client, c.id)
+	var attempts atomic.Int32 // a retried change may meet what its first attempt did
+	counted := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { attempts.Add(1) }})
+	after, err := do(counted, c.client, c.id)
 	wg.Wait()
 	if err != nil {
-		return ts.settleRefused(ctx, c, err)
+		return ts.settleRefused(ctx, c, err, attempts.Load() > 1)
 	}
 
 	e := tallyfy.Entity{Kind: kind, ID: c.id}
@@ -124,12 +127,13 @@ func (ts *Toolset) lifecycleAtOnce(ctx context.Context, c *call) outcome {
 	return succeeded(lifecycleResult(c, e, true)).about(e)
 }
 
-// settleRefused reads the item after its change failed, to say what is true now.
-func (ts *Toolset) settleRefused(ctx context.Context, c *call, err error) outcome {
+// settleRefused reads the item after its change failed, to say what is true now. retried:
+// the change was sent more than once, so a refusal may answer what an earlier attempt did.
+func (ts *Toolset) settleRefused(ctx context.Context, c *call, err error, retried bool) outcome {
 	archive := c.tool.Verb == VerbArchive
 	now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, c.id)
 	switch {
-	case lerr == nil && now.Archived == archive && ambiguous(err):
+	case lerr == nil && now.Archived == archive && (ambiguous(err) || retried):
 		// The answer was lost (or a retry met what the first attempt did): it went through.
 		ts.oneOff.learn(c.client.OrgID(), now)
 		return succeeded(lifecycleResult(c, now, true)).about(now).because(err)

@@ -61,8 +61,20 @@ func TestLifecycleRequestsPerCall(t *testing.T) {
 			latency()
 			mark := h.logLen()
 			res, r := lifecycle(t, h, c.tool, c.idArg, c.id)
-			if got := h.requestsSince(mark); !slices.Equal(got, c.want) {
-				t.Errorf("requests %v, want %v", got, c.want)
+			got := h.requestsSince(mark)
+			if !slices.Equal(got, c.want) {
+				// When Tallyfy serves the GET that goes along after the archive, an archived
+				// task or template answers it 404 and the name is read after: the look-up's
+				// GET and archived listing, never another write.
+				coll := strings.Fields(c.want[0])[1]
+				coll = coll[:strings.IndexByte(coll, '/')]
+				late := append(slices.Clone(c.want), "GET "+coll, "GET "+coll+"/{id}")
+				slices.Sort(late)
+				if !strings.HasPrefix(c.tool, "archive_") || c.tool == "archive_run" || !slices.Equal(got, late) {
+					t.Errorf("requests %v, want %v", got, c.want)
+				} else {
+					t.Logf("the GET was served after the change: requests %v", got)
+				}
 			}
 			if res.Changed != c.changed || res.Resource.Name != before.Name || res.Resource.ID != c.id {
 				t.Errorf("result %+v, want changed %v, name %q", res, c.changed, before.Name)
@@ -136,4 +148,28 @@ func TestLifecycleProtectedSendsNothing(t *testing.T) {
 			t.Errorf("%s of a protected item sent %d requests", c[0], n)
 		}
 	}
+}
+
+// TestLifecycleAtOnceUnderFaults: a change whose answer was lost and whose retry met the
+// result (404) is reported as done; a change that went through while the GET that goes
+// along failed says so, naming the item by ID.
+func TestLifecycleAtOnceUnderFaults(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.run(t, "retry meets its own archive", func(t *testing.T) {
+		h.sb.SetFaults(sandbox.Fault{Kind: "reset-after", Times: 1, Method: http.MethodDelete, PathContains: "/runs/"})
+		res, _ := lifecycle(t, h, "archive_run", "run_id", sandbox.IDs.ActiveRun)
+		if !res.Changed || res.Resource.State != "archived" || !h.lookup("run", sandbox.IDs.ActiveRun).Archived {
+			t.Errorf("%+v", res)
+		}
+	})
+	h.run(t, "read fails, change goes through", func(t *testing.T) {
+		h.call("get_task", map[string]any{"task_id": sandbox.IDs.LiveTask}).ok(t)
+		h.sb.SetFaults(sandbox.Fault{Kind: "500", Method: http.MethodGet})
+		res, r := lifecycle(t, h, "archive_task", "task_id", sandbox.IDs.LiveTask)
+		if !res.Changed || res.Resource.State != "archived" || !h.lookup("task", sandbox.IDs.LiveTask).Archived {
+			t.Errorf("%+v", res)
+		}
+		contains(t, "text", r.text, sandbox.IDs.LiveTask+" (its name could not be read) is now archived", "restore_task")
+	})
 }

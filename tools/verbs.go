@@ -151,12 +151,16 @@ func lifecycleResult(c *call, e tallyfy.Entity, changed bool) *mcp.CallToolResul
 		inverse = toolFor(c.res.kind, VerbArchive)
 	}
 	state := stateWord(e.Archived)
+	name := fmt.Sprintf("%q", e.Name)
+	if e.Name == "" { // Tallyfy's answer named nothing and reading it failed (lifecycle_at_once.go)
+		name = e.ID + " (its name could not be read)"
+	}
 	var msg string
 	switch {
 	case changed:
-		msg = fmt.Sprintf("%s %q is now %s. Undo with %s.", capital(c.res.noun), e.Name, state, inverse.Name)
+		msg = fmt.Sprintf("%s %s is now %s. Undo with %s.", capital(c.res.noun), name, state, inverse.Name)
 	default:
-		msg = fmt.Sprintf("%s %q was already %s: nothing changed.", capital(c.res.noun), e.Name, state)
+		msg = fmt.Sprintf("%s %s was already %s: nothing changed.", capital(c.res.noun), name, state)
 	}
 	res := schemas.LifecycleResult{
 		Action: verb, Resource: resourceOf(e, state), Changed: changed, Reversible: true,
