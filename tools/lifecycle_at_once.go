@@ -99,6 +99,7 @@ func (ts *Toolset) lifecycleAtOnce(ctx context.Context, c *call) outcome {
 		e = *after
 	case readErr == nil:
 		e = before
+		e.LastUpdated = "" // from before the change: not its last update any more
 	}
 	changed := true
 	if kind == tallyfy.KindRun && !archive {
