@@ -49,7 +49,9 @@ func TestAuditRecordsPerCall(t *testing.T) {
 					t.Errorf("%+v", rec)
 				}
 			}},
-			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "noop"},
+			// task.live is known one-off (get_task above), so the archive goes out at once and
+			// Tallyfy refuses it (lifecycle_at_once.go): an intent, then the no-op.
+			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "noop", acts: true},
 			{tool: "restore_task", args: map[string]any{"task_id": unknownID}, outcome: "failed", check: func(t *testing.T, rec tools.Record) {
 				if rec.HTTPStatus != 404 || !strings.HasPrefix(rec.RequestID, "sbx-") || rec.ResourceName != "" {
 					t.Errorf("%+v", rec)
@@ -117,13 +119,17 @@ func TestAuditRecordsPerCall(t *testing.T) {
 		h.sb.SetFaults(sandbox.Fault{Kind: "429", Param: "3"})
 		h.call("archive_template", map[string]any{"template_id": tpl.live}).failed(t, "Retry after 3 s")
 		h.sb.SetFaults()
+		if h.lookup("template", tpl.live).Archived {
+			t.Error("the rate-limited archive_template archived the template")
+		}
 
 		var acted []string
 		for _, in := range h.audit.intents() {
 			acted = append(acted, in.Tool+"/"+in.Detail)
 		}
-		// The rate-limited archive_template failed at its look-up: it never acted.
-		if want := []string{"archive_task/archive", "delete_run/delete"}; !slices.Equal(acted, want) {
+		// archive_template goes out at once (lifecycle_at_once.go): its intent precedes the
+		// request Tallyfy refused with 429, and the template stays live.
+		if want := []string{"archive_task/archive", "archive_task/archive", "delete_run/delete", "archive_template/archive"}; !slices.Equal(acted, want) {
 			t.Errorf("intent records for %v, want %v", acted, want)
 		}
 		recs := h.audit.outcomes()

@@ -26,8 +26,12 @@ func TestNotFoundNamesTheListTool(t *testing.T) {
 				contains(t, tool, r.text, "Nothing was changed")
 			}
 		}
-		if w := h.writesSince(0); len(w) != 0 {
-			t.Errorf("not-found calls sent writes: %v", w)
+		// Archive and restore may go out at once (lifecycle_at_once.go): Tallyfy refuses them;
+		// a permanent delete is never sent without a read.
+		for _, w := range h.writesSince(0) {
+			if strings.HasSuffix(w, "/delete") {
+				t.Errorf("not-found delete sent: %v", w)
+			}
 		}
 	})
 }
@@ -104,7 +108,7 @@ func TestUnauthorizedSaysWhereToMakeAToken(t *testing.T) {
 				t.Errorf("%s archived with a bad token", k.kind)
 			}
 		}
-		for _, rec := range h.audit.all() {
+		for _, rec := range h.audit.outcomes() {
 			if rec.HTTPStatus != 401 || rec.Outcome != "failed" {
 				t.Errorf("audit of a 401: %+v", rec)
 			}

@@ -22,6 +22,7 @@ type kind[T, V, G, L any] struct {
 
 	// The Tallyfy calls take the client first, so the client's methods fit as they are.
 	find   func(c *tallyfy.Client, ctx context.Context, id string) (*T, error)
+	get    func(c *tallyfy.Client, ctx context.Context, id string) (*T, error)
 	list   func(c *tallyfy.Client, ctx context.Context, opts tallyfy.ListOptions) (*tallyfy.Page[T], error)
 	entity func(*T) tallyfy.Entity
 	view   func(*T) V
@@ -42,7 +43,7 @@ type kind[T, V, G, L any] struct {
 
 var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.ListTasksResult]{
 	kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore", destroys: "the task, its form fields and every value captured in them",
-	find: (*tallyfy.Client).FindTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity, view: taskView, line: taskLine,
+	find: (*tallyfy.Client).FindTask, get: (*tallyfy.Client).GetTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity, view: taskView, line: taskLine,
 	got: func(v schemas.Task) schemas.GetTaskResult { return schemas.GetTaskResult{Task: v} }, listed: taskPage,
 	search: searchTaskPage, searchCut: func(r schemas.ListTasksResult) schemas.ListTasksResult { r.SearchIncomplete = true; return r },
 	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Task, error) {
@@ -53,14 +54,14 @@ var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.L
 
 var runKind = kind[tallyfy.Run, schemas.Run, schemas.GetRunResult, schemas.ListRunsResult]{
 	kind: tallyfy.KindRun, idArg: "run_id", noun: "process", plural: "processes", restore: "activate", destroys: "the process and all its tasks, comments, form values, attachments, tags and watchers",
-	find: (*tallyfy.Client).FindRun, list: (*tallyfy.Client).ListRuns, entity: (*tallyfy.Run).Entity, view: runView, line: runLine,
+	find: (*tallyfy.Client).FindRun, get: (*tallyfy.Client).GetRun, list: (*tallyfy.Client).ListRuns, entity: (*tallyfy.Run).Entity, view: runView, line: runLine,
 	got: func(v schemas.Run) schemas.GetRunResult { return schemas.GetRunResult{Run: v} }, listed: runPage,
 	archive: (*tallyfy.Client).ArchiveRun, unarchive: (*tallyfy.Client).ActivateRun, remove: (*tallyfy.Client).DeleteRun,
 }
 
 var templateKind = kind[tallyfy.Template, schemas.Template, schemas.GetTemplateResult, schemas.ListTemplatesResult]{
 	kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore", destroys: "the template with its steps, kick-off form and automations (processes already launched from it are kept)",
-	find: (*tallyfy.Client).FindTemplate, list: (*tallyfy.Client).ListTemplates, entity: (*tallyfy.Template).Entity, view: templateView, line: templateLine,
+	find: (*tallyfy.Client).FindTemplate, get: (*tallyfy.Client).GetTemplate, list: (*tallyfy.Client).ListTemplates, entity: (*tallyfy.Template).Entity, view: templateView, line: templateLine,
 	got: func(v schemas.Template) schemas.GetTemplateResult { return schemas.GetTemplateResult{Template: v} }, listed: templatePage,
 	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Template, error) {
 		_, err := c.ArchiveTemplate(ctx, id) // its answer is not the template
@@ -120,16 +121,27 @@ func (k *kind[T, V, G, L]) adapt() *resource {
 			v := k.view(t)
 			return k.got(v), k.line(v), k.entity(t), nil
 		},
-		list: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (any, string, error) {
+		list: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (any, string, []tallyfy.Entity, error) {
 			items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
 			if err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 			res, text := k.page(items, info, f)
 			if cut != "" {
 				res, text = k.searchCut(res), text+"\n"+cut
 			}
-			return res, text, nil
+			es := make([]tallyfy.Entity, len(items))
+			for i := range items {
+				es[i] = k.entity(&items[i])
+			}
+			return res, text, es, nil
+		},
+		peek: func(ctx context.Context, c *tallyfy.Client, id string) (tallyfy.Entity, error) {
+			t, err := k.get(c, ctx, id)
+			if err != nil {
+				return tallyfy.Entity{}, err
+			}
+			return k.entity(t), nil
 		},
 		entities: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, error) {
 			items, info, _, err := k.fetch(ctx, c, f, page, perPage)

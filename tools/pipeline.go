@@ -36,6 +36,10 @@ type call struct {
 	id      string          // the resource ID argument, once checked
 	target  *tallyfy.Entity // the item as resolved (lifecycle and delete)
 	batch   string          // the bulk call this item belongs to ("" for a single call)
+	// atOnce lets resolve skip the read of an archive or restore whose checks need none
+	// (lifecycle_at_once.go); c.target then stays nil. Single calls set it; a caller that
+	// needs the item read first (a bulk item checked against its plan) leaves it false.
+	atOnce bool
 	// intend writes the intent record just before the verb changes something in Tallyfy.
 	// ok false: the record could not be made durable, so the verb must do nothing and return
 	// the outcome given.
@@ -101,6 +105,7 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 		if t.Tier == TierRead {
 			return ts.record(ctx, c, verb(ts, ctx, c)), nil
 		}
+		c.atOnce = true
 		return ts.record(ctx, c, ts.runItem(ctx, c)), nil
 	}
 }
@@ -155,11 +160,17 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 			return o, true
 		}
 	}
-	// resolve
+	// resolve. A single archive or restore whose checks need no read goes out at once, with
+	// c.target nil (lifecycle_at_once.go): the protect list is by ID, and a task's process-task
+	// refusal is settled when an earlier read showed it one-off. Anything else is read first.
+	if c.atOnce && (t.Verb == VerbArchive || t.Verb == VerbRestore) && (c.res.kind != tallyfy.KindTask || ts.oneOff.known(c.client.OrgID(), c.id)) {
+		return outcome{}, false
+	}
 	e, err := c.client.Lookup(ctx, c.res.kind, c.id)
 	if err != nil {
 		return failed(c, err), true
 	}
+	ts.oneOff.learn(c.client.OrgID(), e)
 	c.target = &e
 	return processTaskRefusal(e)
 }

@@ -25,10 +25,11 @@ func idArg(req mcp.CallToolRequest, r *resource) (string, *mcp.CallToolResult) {
 }
 
 func (ts *Toolset) get(ctx context.Context, c *call) outcome {
-	result, text, _, err := c.res.find(ctx, c.client, c.id)
+	result, text, e, err := c.res.find(ctx, c.client, c.id)
 	if err != nil {
 		return failed(c, err)
 	}
+	ts.oneOff.learn(c.client.OrgID(), e)
 	return succeeded(mcp.NewToolResultStructured(result, text))
 }
 
@@ -60,16 +61,20 @@ func (ts *Toolset) list(ctx context.Context, c *call) outcome {
 	if args.Page < 0 {
 		return refused("", invalidArgument("page", "must be 1 or more"))
 	}
-	result, text, err := c.res.list(ctx, c.client, f, args.Page, perPage)
+	result, text, es, err := c.res.list(ctx, c.client, f, args.Page, perPage)
 	if err != nil {
 		return failed(c, err)
 	}
+	ts.oneOff.learn(c.client.OrgID(), es...)
 	return succeeded(mcp.NewToolResultStructured(result, text))
 }
 
 // lifecycle archives or restores the resolved item. Asking for the state an item is already
 // in succeeds without a second write; a lost answer is settled by reading the item again.
 func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
+	if c.target == nil {
+		return ts.lifecycleAtOnce(ctx, c)
+	}
 	e := *c.target
 	archive := c.tool.Verb == VerbArchive
 	if e.Archived == archive {
@@ -146,12 +151,16 @@ func lifecycleResult(c *call, e tallyfy.Entity, changed bool) *mcp.CallToolResul
 		inverse = toolFor(c.res.kind, VerbArchive)
 	}
 	state := stateWord(e.Archived)
+	name := fmt.Sprintf("%q", e.Name)
+	if e.Name == "" { // Tallyfy's answer named nothing and reading it failed (lifecycle_at_once.go)
+		name = e.ID + " (its name could not be read)"
+	}
 	var msg string
 	switch {
 	case changed:
-		msg = fmt.Sprintf("%s %q is now %s. Undo with %s.", capital(c.res.noun), e.Name, state, inverse.Name)
+		msg = fmt.Sprintf("%s %s is now %s. Undo with %s.", capital(c.res.noun), name, state, inverse.Name)
 	default:
-		msg = fmt.Sprintf("%s %q was already %s: nothing changed.", capital(c.res.noun), e.Name, state)
+		msg = fmt.Sprintf("%s %s was already %s: nothing changed.", capital(c.res.noun), name, state)
 	}
 	res := schemas.LifecycleResult{
 		Action: verb, Resource: resourceOf(e, state), Changed: changed, Reversible: true,
