@@ -550,25 +550,13 @@ func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection st
 	if err != nil {
 		return nil, err
 	}
-	var env struct {
-		Data *[]W `json:"data"`
-		Meta struct {
-			Pagination *Pagination `json:"pagination"`
-		} `json:"meta"`
+	raw, said, err := decodeList[W](r, p)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(r.Body, &env); err != nil {
-		if reason, ok := notAnObject(err); ok {
-			return nil, r.unusable(http.MethodGet, p, reason)
-		}
-		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
-	}
-	if env.Data == nil {
-		// Not a list at all (e.g. {"message": …} or null): never read it as an empty one.
-		return nil, r.unusable(http.MethodGet, p, "no data envelope")
-	}
-	page := &Page[T]{Items: make([]T, len(*env.Data))}
-	for i := range *env.Data {
-		v, err := PW(&(*env.Data)[i]).decode()
+	page := &Page[T]{Items: make([]T, len(raw))}
+	for i := range raw {
+		v, err := PW(&raw[i]).decode()
 		if err != nil {
 			return nil, r.unusable(http.MethodGet, p, err.Error())
 		}
@@ -597,13 +585,38 @@ func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection st
 		issues = append(issues, it.shapeIssues()...)
 	}
 	c.reportShapes(ctx, prefixed(collectionItem(collection)+"[].", issues))
-	if env.Meta.Pagination != nil {
-		page.Pagination = *env.Meta.Pagination
-	} else {
-		n := len(page.Items)
-		page.Pagination = Pagination{Total: n, Count: n, PerPage: n, CurrentPage: 1, TotalPages: 1}
-	}
+	page.Pagination = pagination(said, len(page.Items))
 	return page, nil
+}
+
+// decodeList reads a list answer, {"data": [...], "meta": {"pagination": {...}}}, into its raw
+// items and the pagination it carries (nil when it carries none).
+func decodeList[W any](r *response, p string) ([]W, *Pagination, error) {
+	var env struct {
+		Data *[]W `json:"data"`
+		Meta struct {
+			Pagination *Pagination `json:"pagination"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(r.Body, &env); err != nil {
+		if reason, ok := notAnObject(err); ok {
+			return nil, nil, r.unusable(http.MethodGet, p, reason)
+		}
+		return nil, nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
+	}
+	if env.Data == nil {
+		// Not a list at all (e.g. {"message": …} or null): never read it as an empty one.
+		return nil, nil, r.unusable(http.MethodGet, p, "no data envelope")
+	}
+	return *env.Data, env.Meta.Pagination, nil
+}
+
+// pagination is the pagination a list answer carried, else that of one page holding all n items.
+func pagination(said *Pagination, n int) Pagination {
+	if said != nil {
+		return *said
+	}
+	return Pagination{Total: n, Count: n, PerPage: n, CurrentPage: 1, TotalPages: 1}
 }
 
 // mutate sends a lifecycle request (DELETE or PUT) and returns the raw response.

@@ -192,25 +192,14 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 	if err != nil {
 		return nil, err
 	}
-	var env struct {
-		Data *[]membershipWire `json:"data"`
-		Meta struct {
-			Pagination *Pagination `json:"pagination"`
-		} `json:"meta"`
+	raw, said, err := decodeList[membershipWire](r, p)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(r.Body, &env); err != nil {
-		if reason, ok := notAnObject(err); ok {
-			return nil, r.unusable(http.MethodGet, p, reason)
-		}
-		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
-	}
-	if env.Data == nil {
-		return nil, r.unusable(http.MethodGet, p, "no data envelope")
-	}
-	out := &Page[Membership]{Items: make([]Membership, len(*env.Data))}
+	out := &Page[Membership]{Items: make([]Membership, len(raw))}
 	var issues []ShapeIssue
-	for i := range *env.Data {
-		ms, is, err := (*env.Data)[i].decode()
+	for i := range raw {
+		ms, is, err := raw[i].decode()
 		if err != nil {
 			return nil, r.unusable(http.MethodGet, p, strings.Replace(err.Error(), "the item", "an organization", 1))
 		}
@@ -219,12 +208,7 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 	}
 	// Named as the check prints them, e.g. organizations[].user_role.
 	c.reportShapes(ctx, prefixed("organizations[].", issues))
-	if env.Meta.Pagination != nil {
-		out.Pagination = *env.Meta.Pagination
-	} else {
-		n := len(out.Items)
-		out.Pagination = Pagination{Total: n, Count: n, PerPage: n, CurrentPage: 1, TotalPages: 1}
-	}
+	out.Pagination = pagination(said, len(out.Items))
 	return out, nil
 }
 
