@@ -108,20 +108,9 @@ func (r *Redis) UseOnce(ctx context.Context, key string, ttl time.Duration) (boo
 // The window is a sorted set of units scored by their time in milliseconds. Both scripts run
 // atomically in Redis, so concurrent replicas cannot overspend it.
 //
-// KEYS[1] the set; ARGV now_ms, window_ms, limit, member (take only).
+// KEYS[1] the set; ARGV now_ms, window_ms, limit, then the members to spend (takeN only).
 // Answers {1, 0} when allowed (and, for take, spent), {0, oldest_ms} when full.
-var (
-	takeScript = redis.NewScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {1, 0}
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if oldest[2] == nil then return {0, 0} end
-return {0, tonumber(oldest[2])}`)
-	peekScript = redis.NewScript(`
+var peekScript = redis.NewScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   return {1, 0}
@@ -129,9 +118,8 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if oldest[2] == nil then return {0, 0} end
 return {0, tonumber(oldest[2])}`)
-)
 
-// takeNScript spends ARGV[4..] (one member per unit) all together, or none.
+// takeNScript spends ARGV[4..] (one member per unit) all together, or none; Take spends one.
 // roomScript answers {units left, oldest_ms or 0}.
 var (
 	takeNScript = redis.NewScript(`
@@ -164,12 +152,12 @@ func windowAnswer(v any) (ok bool, freeAtMS int64, err error) {
 	return flag == 1, oldest, nil
 }
 
-func (r *Redis) window(ctx context.Context, script *redis.Script, key string, now time.Time, limit int, window time.Duration, member string) (bool, time.Time, error) {
+func (r *Redis) window(ctx context.Context, script *redis.Script, key string, now time.Time, limit int, window time.Duration, members ...string) (bool, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	args := []any{now.UnixMilli(), window.Milliseconds(), limit}
-	if member != "" {
-		args = append(args, member)
+	for _, m := range members {
+		args = append(args, m)
 	}
 	v, err := script.Run(ctx, r.rdb, []string{r.prefix + "window:" + key}, args...).Result()
 	if err != nil {
@@ -184,65 +172,39 @@ func (r *Redis) window(ctx context.Context, script *redis.Script, key string, no
 
 // Peek implements Store.
 func (r *Redis) Peek(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (bool, time.Time, error) {
-	return r.window(ctx, peekScript, key, now, limit, window, "")
+	return r.window(ctx, peekScript, key, now, limit, window)
 }
 
-// Take implements Store.
+// Take implements Store: TakeN of one unit.
 func (r *Redis) Take(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (func(), time.Time, error) {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	// Unique per take, so that release removes exactly this unit.
-	member := strconv.FormatInt(now.UnixMilli(), 10) + "-" + hex.EncodeToString(b)
-	ok, freeAt, err := r.window(ctx, takeScript, key, now, limit, window, member)
-	if err != nil || !ok {
+	releases, freeAt, err := r.TakeN(ctx, key, now, limit, window, 1)
+	if err != nil || releases == nil {
 		return nil, freeAt, err
 	}
-	zkey := r.prefix + "window:" + key
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			// Best effort: if Redis is gone, the unit simply stays spent until it leaves the
-			// window, which errs on the side of fewer deletes.
-			ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-			defer cancel()
-			_ = r.rdb.ZRem(ctx, zkey, member).Err()
-		})
-	}, time.Time{}, nil
+	return releases[0], time.Time{}, nil
 }
 
 // TakeN implements Store.
 func (r *Redis) TakeN(ctx context.Context, key string, now time.Time, limit int, window time.Duration, n int) ([]func(), time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	args := []any{now.UnixMilli(), window.Milliseconds(), limit}
 	members := make([]string, n)
 	for i := range members {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b)
+		// Unique per unit, so that a release removes exactly that unit.
 		members[i] = strconv.FormatInt(now.UnixMilli(), 10) + "-" + hex.EncodeToString(b)
-		args = append(args, members[i])
+	}
+	ok, freeAt, err := r.window(ctx, takeNScript, key, now, limit, window, members...)
+	if err != nil || !ok {
+		return nil, freeAt, err
 	}
 	zkey := r.prefix + "window:" + key
-	v, err := takeNScript.Run(ctx, r.rdb, []string{zkey}, args...).Result()
-	if err != nil {
-		return nil, time.Time{}, unreachable(err)
-	}
-	ok, oldest, err := windowAnswer(v)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	if !ok {
-		if oldest == 0 {
-			return nil, time.Time{}, nil
-		}
-		return nil, time.UnixMilli(oldest).Add(window), nil
-	}
 	releases := make([]func(), n)
 	for i, member := range members {
 		var once sync.Once
 		releases[i] = func() {
 			once.Do(func() {
-				// Best effort, as for Take: a unit Redis did not give back stays spent.
+				// Best effort: if Redis is gone, the unit simply stays spent until it leaves the
+				// window, which errs on the side of fewer deletes.
 				ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 				defer cancel()
 				_ = r.rdb.ZRem(ctx, zkey, member).Err()
