@@ -46,24 +46,8 @@ func twoCallersServer(t *testing.T, extra ...string) (*httptest.Server, *spySand
 		map[string]any{"name": "anna", "token_sha256": sha("tok-anna"), "tallyfy_token_env": "T"},
 		map[string]any{"name": "ben", "token_sha256": sha("tok-ben"), "tallyfy_token_env": "T"})
 	sb := newSpySandbox(t)
-	cfg, err := ParseConfig(append([]string{"--transport", "http", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file}, extra...),
-		func(k string) string {
-			if k == "T" {
-				return sandbox.AdminToken
-			}
-			return ""
-		}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := New(cfg, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = app.Close() })
-	ts := httptest.NewServer(NewHTTPServer(app, "").Handler)
-	t.Cleanup(ts.Close)
-
+	ts := serveQuiet(t, append([]string{"--transport", "http", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file}, extra...),
+		"T", sandbox.AdminToken)
 	return ts, sb
 }
 

@@ -86,7 +86,16 @@ func newFixture(t testing.TB, o fixtureOpts, args ...string) *fixture {
 		all = append(all, "--sandbox")
 	}
 	all = append(all, args...)
-	cfg, err := ParseConfig(all, func(k string) string { return env[k] }, io.Discard)
+	f.serve(t, all, func(k string) string { return env[k] }, o.auth)
+	return f
+}
+
+// serve builds the app from the command line all and the environment getenv, with
+// ParseConfig + New + NewHTTPServer as production does, and serves it with httptest until
+// the test ends.
+func (f *fixture) serve(t testing.TB, all []string, getenv func(string) string, auth string) {
+	t.Helper()
+	cfg, err := ParseConfig(all, getenv, io.Discard)
 	if err != nil {
 		t.Fatalf("ParseConfig(%q): %v", all, err)
 	}
@@ -96,7 +105,7 @@ func newFixture(t testing.TB, o fixtureOpts, args ...string) *fixture {
 		t.Fatalf("New: %v", err)
 	}
 	f.App = app
-	f.H = NewHTTPServer(app, o.auth)
+	f.H = NewHTTPServer(app, auth)
 	f.TS = httptest.NewServer(f.H.Handler)
 	f.URL = f.TS.URL
 	t.Cleanup(func() {
@@ -108,7 +117,29 @@ func newFixture(t testing.TB, o fixtureOpts, args ...string) *fixture {
 		f.TS.Close()
 		_ = app.Close()
 	})
-	return f
+}
+
+// serveQuiet builds the app from the command line all, with tokenEnv the one environment
+// variable set (to token), logging nowhere, and serves it with httptest until the test ends.
+func serveQuiet(t testing.TB, all []string, tokenEnv, token string) *httptest.Server {
+	t.Helper()
+	cfg, err := ParseConfig(all, func(k string) string {
+		if k == tokenEnv {
+			return token
+		}
+		return ""
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := New(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close() })
+	ts := httptest.NewServer(NewHTTPServer(app, "").Handler)
+	t.Cleanup(ts.Close)
+	return ts
 }
 
 // ---------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -277,22 +276,7 @@ func TestOAuthMapsSubjectToCaller(t *testing.T) {
 		map[string]any{"name": "mia", "token_sha256": sha("unused-static-token"), "tallyfy_token_env": "MIA_TALLYFY", "oauth_subject": "user-mia"},
 		map[string]any{"name": "noah", "token_sha256": sha("unused-static-token-2"), "tallyfy_token_env": "MIA_TALLYFY", "email": "noah@example.com"})
 	all := []string{"--transport", "http", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file, "--oauth-issuer", is.URL, "--oauth-audience", resource}
-	cfg, err := ParseConfig(all, func(k string) string {
-		if k == "MIA_TALLYFY" {
-			return sandbox.MemberToken
-		}
-		return ""
-	}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := New(cfg, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = app.Close() })
-	ts := httptest.NewServer(NewHTTPServer(app, "").Handler)
-	t.Cleanup(ts.Close)
+	ts := serveQuiet(t, all, "MIA_TALLYFY", sandbox.MemberToken)
 
 	tok := is.token(t, resource, tokenOpts{sub: "user-mia", scope: "tallyfy.read"})
 	c := connectHTTP(t, kindStreamable, ts.URL, clientOpts{era: modernEra, headers: map[string]string{"Authorization": "Bearer " + tok}})

@@ -1,11 +1,9 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,33 +35,12 @@ func newReplica(t testing.TB, sb *spySandbox, args ...string) *fixture {
 	t.Helper()
 	f := &fixture{Logs: &logBuffer{}, SB: sb}
 	all := append([]string{"--transport", "http", "--log-level", "debug", "--base-url", sb.URL, "--org-id", sandbox.OrgID}, args...)
-	cfg, err := ParseConfig(all, func(k string) string {
+	f.serve(t, all, func(k string) string {
 		if k == "TALLYFY_ACCESS_TOKEN" {
 			return sandbox.AdminToken
 		}
 		return ""
-	}, io.Discard)
-	if err != nil {
-		t.Fatalf("ParseConfig(%q): %v", all, err)
-	}
-	cfg.Version = "test"
-	app, err := New(cfg, NewLogger(f.Logs, cfg.LogLevel, cfg.LogFormat))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	f.App = app
-	f.H = NewHTTPServer(app, "")
-	f.TS = httptest.NewServer(f.H.Handler)
-	f.URL = f.TS.URL
-	t.Cleanup(func() {
-		f.H.sse.CloseSessions()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = f.H.streamable.Shutdown(ctx)
-		f.TS.CloseClientConnections()
-		f.TS.Close()
-		_ = app.Close()
-	})
+	}, "")
 	return f
 }
 
