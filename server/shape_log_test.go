@@ -1,40 +1,21 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/inproc"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestShapeWarningsReachTheServerLog: a field in a shape no published source shows is
 // logged through the server's logger (field path and JSON type, never the value), and the
@@ -51,7 +32,7 @@ func TestShapeWarningsReachTheServerLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs harness.Buffer // the logger and the test share it
 	app, err := server.New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
