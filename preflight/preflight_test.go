@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
@@ -21,12 +22,7 @@ type env struct {
 
 func startSandbox(t *testing.T, opts ...sandbox.Option) *env {
 	t.Helper()
-	sb := sandbox.New(opts...)
-	base, srv, err := sandbox.Listen("127.0.0.1:0", sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	sb, base := testkit.StartSandbox(t, opts...)
 	return &env{sb: sb, base: base}
 }
 

@@ -21,7 +21,7 @@ import (
 func TestDeleteBudgetRace(t *testing.T) {
 	t.Parallel()
 	const calls, inFlight = 4000, 32
-	sb, url := startSandbox(t)
+	sb, url := testkit.StartSandbox(t)
 	audit := testkit.AuditPath(t)
 	p := harness.Start(t, harness.Config{
 		Args: []string{"--confirm", "off", "--max-deletes-per-hour", "1", "--audit-log", audit, "--log-level", "warn"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -37,18 +38,6 @@ func runCheck(t *testing.T, env map[string]string, args ...string) checkRun {
 	return checkRun{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
-// checkSandbox serves a sandbox for one test.
-func checkSandbox(t *testing.T, opts ...sandbox.Option) (*sandbox.Sandbox, string) {
-	t.Helper()
-	sb := sandbox.New(opts...)
-	base, srv, err := sandbox.Listen("127.0.0.1:0", sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return sb, base
-}
-
 type checkReport struct {
 	OK           bool
 	Organization struct{ Role string }
@@ -73,7 +62,7 @@ func TestCheckBinary(t *testing.T) {
 	t.Parallel()
 	t.Run("admin json", func(t *testing.T) {
 		t.Parallel()
-		sb, base := checkSandbox(t)
+		sb, base := testkit.StartSandbox(t)
 		r := runCheck(t, sandboxEnv(base, sandbox.AdminToken), "--json")
 		rep := decodeCheck(t, r)
 		if r.code != 0 || !rep.OK || rep.Organization.Role != "admin" || rep.Permanent == nil || !*rep.Permanent ||
@@ -90,7 +79,7 @@ func TestCheckBinary(t *testing.T) {
 	})
 	t.Run("member text", func(t *testing.T) {
 		t.Parallel()
-		sb, base := checkSandbox(t)
+		sb, base := testkit.StartSandbox(t)
 		r := runCheck(t, sandboxEnv(base, sandbox.MemberToken))
 		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 		if r.code != 0 || len(lines) != 9 {
@@ -109,7 +98,7 @@ func TestCheckBinary(t *testing.T) {
 	})
 	t.Run("bad token", func(t *testing.T) {
 		t.Parallel()
-		sb, base := checkSandbox(t)
+		sb, base := testkit.StartSandbox(t)
 		r := runCheck(t, sandboxEnv(base, "expired-token-xyz"))
 		if r.code != 1 || !strings.Contains(r.stdout, "✗ token: Tallyfy refused the token (401 Unauthorized)") ||
 			!strings.Contains(r.stdout, "Next: make a new personal access token in Tallyfy under Settings > Integrations > REST API") {
@@ -120,7 +109,7 @@ func TestCheckBinary(t *testing.T) {
 	})
 	t.Run("broken shape", func(t *testing.T) {
 		t.Parallel()
-		sb, base := checkSandbox(t, sandbox.WithBrokenShape(sandbox.BrokenShape{Kind: "run", Field: "progress", Type: "array"}))
+		sb, base := testkit.StartSandbox(t, sandbox.WithBrokenShape(sandbox.BrokenShape{Kind: "run", Field: "progress", Type: "array"}))
 		r := runCheck(t, sandboxEnv(base, sandbox.AdminToken), "--json")
 		rep := decodeCheck(t, r)
 		var runs, tasks string
@@ -142,7 +131,7 @@ func TestCheckBinary(t *testing.T) {
 	})
 	t.Run("broken identity shape", func(t *testing.T) {
 		t.Parallel()
-		sb, base := checkSandbox(t, sandbox.WithBrokenShape(sandbox.BrokenShape{Kind: "organization", Field: "user_role", Type: "object"}))
+		sb, base := testkit.StartSandbox(t, sandbox.WithBrokenShape(sandbox.BrokenShape{Kind: "organization", Field: "user_role", Type: "object"}))
 		r := runCheck(t, sandboxEnv(base, sandbox.AdminToken), "--json")
 		rep := decodeCheck(t, r)
 		status := map[string]string{}

@@ -315,7 +315,7 @@ func runScenario(t *testing.T, sc scenario) *scenarioRun {
 		}
 		sbOpts = append(sbOpts, sandbox.WithTokens(admin, member))
 	}
-	sb, url := startSandbox(t, sbOpts...)
+	sb, url := testkit.StartSandbox(t, sbOpts...)
 	dir := t.TempDir()
 	run := &scenarioRun{sc: sc, auditPath: filepath.Join(dir, "audit.jsonl")}
 

@@ -242,18 +242,6 @@ func checkStderrLog(t testing.TB, stderr []byte, format string) int {
 // ---------------------------------------------------------------------------
 // The sandbox.
 
-// startSandbox serves a fresh sandbox on loopback and returns it with its base URL.
-func startSandbox(t testing.TB, opts ...sandbox.Option) (*sandbox.Sandbox, string) {
-	t.Helper()
-	sb := sandbox.New(opts...)
-	url, srv, err := sandbox.Listen("127.0.0.1:0", sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return sb, url
-}
-
 // mustFaults parses a fault spec (ParseFaults syntax) or fails.
 func mustFaults(t testing.TB, spec string) []sandbox.Fault {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -80,7 +81,7 @@ func TestStdoutIsOnlyJSONRPC(t *testing.T) {
 // a blank line, a JSON value that is no request, invalid UTF-8. Every request must be
 // answered and stdout must still hold only JSON-RPC.
 func rawRun(t *testing.T, format string, closeAtOnce bool) {
-	_, url := startSandbox(t)
+	_, url := testkit.StartSandbox(t)
 	cmd := exec.Command(harness.Path(), "--log-level", "debug", "--log-format", format)
 	cmd.Env = harness.CleanEnv(sandboxEnv(url, sandbox.AdminToken))
 	stdin, err := cmd.StdinPipe()

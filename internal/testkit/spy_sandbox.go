@@ -27,6 +27,19 @@ type SpySandbox struct {
 	live map[*http.Request]time.Time
 }
 
+// StartSandbox serves a fresh sandbox built with opts on loopback until the test ends, and
+// returns it with its base URL.
+func StartSandbox(t testing.TB, opts ...sandbox.Option) (*sandbox.Sandbox, string) {
+	t.Helper()
+	sb := sandbox.New(opts...)
+	url, srv, err := sandbox.Listen("127.0.0.1:0", sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return sb, url
+}
+
 // NewSpySandbox serves a fresh sandbox on loopback until the test ends.
 func NewSpySandbox(t testing.TB) *SpySandbox {
 	t.Helper()
