@@ -86,31 +86,13 @@ func (m *Memory) Peek(_ context.Context, key string, now time.Time, limit int, w
 	return false, times[0].Add(window), nil
 }
 
-// Take implements Store.
-func (m *Memory) Take(_ context.Context, key string, now time.Time, limit int, window time.Duration) (func(), time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	times := m.prune(key, now, window)
-	if len(times) >= limit {
-		var freeAt time.Time
-		if len(times) > 0 {
-			freeAt = times[0].Add(window)
-		}
-		return nil, freeAt, nil
+// Take implements Store: TakeN of one unit.
+func (m *Memory) Take(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (func(), time.Time, error) {
+	releases, freeAt, err := m.TakeN(ctx, key, now, limit, window, 1)
+	if err != nil || releases == nil {
+		return nil, freeAt, err
 	}
-	// Kept sorted: a caller's clock may be a little behind another's.
-	i, _ := slices.BinarySearchFunc(times, now, func(a, b time.Time) int { return a.Compare(b) })
-	m.windows[key] = slices.Insert(times, i, now)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if j := slices.IndexFunc(m.windows[key], now.Equal); j >= 0 {
-				m.windows[key] = slices.Delete(m.windows[key], j, j+1)
-			}
-		})
-	}, time.Time{}, nil
+	return releases[0], time.Time{}, nil
 }
 
 // TakeN implements Store.
@@ -125,6 +107,7 @@ func (m *Memory) TakeN(_ context.Context, key string, now time.Time, limit int, 
 		}
 		return nil, freeAt, nil
 	}
+	// Kept sorted: a caller's clock may be a little behind another's.
 	i, _ := slices.BinarySearchFunc(times, now, func(a, b time.Time) int { return a.Compare(b) })
 	for range n {
 		times = slices.Insert(times, i, now)
