@@ -13,6 +13,22 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
+// pageEntities is the kind-independent view of every item on a page the test listed.
+func pageEntities[T any, PT interface {
+	*T
+	Entity() tallyfy.Entity
+}](t *testing.T, p *tallyfy.Page[T], err error) []tallyfy.Entity {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]tallyfy.Entity, len(p.Items))
+	for i := range p.Items {
+		out[i] = PT(&p.Items[i]).Entity()
+	}
+	return out
+}
+
 // lastUpdates lists every item of a kind (live and archived) as the sandbox serves it, with
 // its last update, straight from the API behind the server's back.
 func lastUpdates(t *testing.T, h *harness, k kindInfo) map[string]time.Time {
@@ -20,41 +36,25 @@ func lastUpdates(t *testing.T, h *harness, k kindInfo) map[string]time.Time {
 	api := h.api()
 	ctx := context.Background()
 	opts := tallyfy.ListOptions{Archived: tallyfy.ArchivedInclude, PerPage: 100}
-	var ids []string
-	var stamps []string
+	var es []tallyfy.Entity
 	switch k.kind {
 	case "task":
 		p, err := api.ListTasks(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range p.Items {
-			ids, stamps = append(ids, it.ID), append(stamps, it.LastUpdated)
-		}
+		es = pageEntities(t, p, err)
 	case "run":
 		p, err := api.ListRuns(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range p.Items {
-			ids, stamps = append(ids, it.ID), append(stamps, it.LastUpdated)
-		}
+		es = pageEntities(t, p, err)
 	default:
 		p, err := api.ListTemplates(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range p.Items {
-			ids, stamps = append(ids, it.ID), append(stamps, it.LastUpdated)
-		}
+		es = pageEntities(t, p, err)
 	}
 	out := map[string]time.Time{}
-	for i, s := range stamps {
-		ts, err := time.Parse(time.RFC3339Nano, s)
+	for _, e := range es {
+		ts, err := time.Parse(time.RFC3339Nano, e.LastUpdated)
 		if err != nil {
-			t.Fatalf("%s %s: last_updated %q: %v", k.kind, ids[i], s, err)
+			t.Fatalf("%s %s: last_updated %q: %v", k.kind, e.ID, e.LastUpdated, err)
 		}
-		out[ids[i]] = ts
+		out[e.ID] = ts
 	}
 	if len(out) < 3 {
 		t.Fatalf("%s: only %d items seeded; the test needs 3 or more", k.kind, len(out))
