@@ -93,6 +93,11 @@ var verbs = map[Verb]func(ts *Toolset, ctx context.Context, c *call) outcome{
 
 // handler is the one handler of every tool: it runs the stages and records the outcome.
 func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
+	if t.Bulk {
+		// One entry point for every tool: a bulk tool's items run through runItem from
+		// bulkHandler, never through the single-item path (which needs a kind).
+		return ts.bulkHandler(t)
+	}
 	verb, ok := verbs[t.Verb]
 	if !ok {
 		panic("tools: no handler for verb " + t.Verb)

@@ -182,11 +182,7 @@ func MCPTool(t Tool) mcp.Tool {
 func (ts *Toolset) ServerTools() []server.ServerTool {
 	out := make([]server.ServerTool, 0, len(All))
 	for _, t := range All {
-		h := ts.handler
-		if t.Bulk {
-			h = ts.bulkHandler
-		}
-		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: h(t)})
+		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.handler(t)})
 	}
 	return out
 }
