@@ -7,10 +7,17 @@ GO      ?= go
 # deadline exceeded" from the fuzzing engine when a new input is being minimized at the deadline.
 FUZZTIME ?= 5000x
 
-.PHONY: build test unit e2e fuzz run sandbox schemas lint bench bench-bulk loadtest pgo soak dist clean docs mcpb mcpb-manifest
+.PHONY: build test unit e2e e2e-repeat fuzz run inspect install sandbox schemas lint bench bench-bulk loadtest pgo soak dist clean docs mcpb mcpb-manifest
+
+# One set of build flags for build, run, install and the e2e binary, so the dependency tree is
+# compiled once (a different -trimpath or -ldflags set recompiles all of it).
+BUILDFLAGS := -trimpath -ldflags "$(LDFLAGS)"
 
 build: ## static binary with the version stamped
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN) .
+
+install: ## the same static binary into $(go env GOBIN) or ~/go/bin, so README examples run as `tallyfy-mcp …`
+	CGO_ENABLED=0 $(GO) install $(BUILDFLAGS) .
 
 test: lint unit e2e fuzz dist ## everything CI checks, cross-builds included
 
@@ -24,6 +31,13 @@ unit: ## Go tests, race detector on, the soak included
 e2e: e2e/node_modules/.package-lock.json ## the built binary driven by the official TypeScript SDK client
 	cd e2e && npm test
 
+# E2E_REPEAT runs of FILE (default bulk.test.mjs) while the rest of the suite runs beside it, to
+# show a flake is gone rather than hope so: `make e2e-repeat E2E_REPEAT=50`.
+E2E_REPEAT ?= 20
+E2E_FILE ?= bulk.test.mjs
+e2e-repeat: build e2e/node_modules/.package-lock.json ## FILE run E2E_REPEAT times in a row under load from the rest of the suite
+	cd e2e && TALLYFY_MCP_BIN=../$(BIN) node repeat.mjs $(E2E_FILE) $(E2E_REPEAT)
+
 # npm ci again whenever the lockfile is newer than what is installed.
 e2e/node_modules/.package-lock.json: e2e/package-lock.json
 	cd e2e && npm ci --no-audit --no-fund
@@ -34,8 +48,15 @@ fuzz: ## each fuzz target for $(FUZZTIME) executions
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-run: ## the server on stdio; on the built-in sandbox unless TALLYFY_ACCESS_TOKEN is set (silent: stdout is JSON-RPC only)
-	@$(GO) run -ldflags "-X main.version=$(VERSION)" . $(if $(TALLYFY_ACCESS_TOKEN)$(TALLYFY_TOKEN_FILE),,--sandbox)
+# run builds with make build's flags (one compile of the dependency tree, shared with build), its
+# output on stderr: an MCP client may start `make run`, and stdout is JSON-RPC only.
+SANDBOX_UNLESS_TOKEN = $(if $(TALLYFY_ACCESS_TOKEN)$(TALLYFY_TOKEN_FILE),,--sandbox)
+run: ## the server on stdio (make build's binary); on the built-in sandbox unless TALLYFY_ACCESS_TOKEN is set
+	@$(MAKE) -s --no-print-directory build >&2
+	@exec ./$(BIN) $(SANDBOX_UNLESS_TOKEN)
+
+inspect: build e2e/node_modules/.package-lock.json ## the MCP Inspector's web UI on this server over stdio (on the sandbox unless TALLYFY_ACCESS_TOKEN is set)
+	cd e2e && node inspect.mjs ../$(BIN) $(SANDBOX_UNLESS_TOKEN)
 
 sandbox: ## only the demo Tallyfy REST API on 127.0.0.1:8081
 	$(GO) run . sandbox --addr 127.0.0.1:8081
@@ -53,7 +74,7 @@ GOLANGCI_LINT := $(LINT_BIN)/golangci-lint
 lint: ## golangci-lint (pinned; installed when missing) with .golangci.yml, then go vet with the soak tag
 	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q ' $(GOLANGCI_LINT_VERSION:v%=%) ' || \
 	  { echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; GOBIN=$(LINT_BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-serial-runners ./...
 	$(GO) vet -tags soak ./...
 
 bench: build ## Go benchmarks, then the table of cold start, per-call latency against the floor, RSS and tools/list size (docs/performance.md keeps it between its bench markers)
@@ -84,7 +105,7 @@ dist: ## cross-compiled static binaries for Linux, macOS and Windows
 	@for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do \
 	  os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 	  echo "dist/$(BIN)-$$os-$$arch$$ext"; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/$(BIN)-$$os-$$arch$$ext . || exit 1; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(BUILDFLAGS) -o dist/$(BIN)-$$os-$$arch$$ext . || exit 1; \
 	done
 
 clean:

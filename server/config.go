@@ -72,6 +72,8 @@ type Config struct {
 
 	Version     string
 	ShowVersion bool
+	// ExitWithParent stops the server once the process that started it is gone.
+	ExitWithParent bool
 
 	// Getenv is where variables named in the callers file are read (ParseConfig's getenv).
 	Getenv func(string) string
@@ -235,7 +237,8 @@ var Options = []Option{
 	{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: str(func(c *Config) *string { return &c.State })},
 	{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: str(func(c *Config) *string { return &c.ConfirmKeyFile })},
 	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: boolean(func(c *Config) *bool { return &c.OTel })},
-	{Name: "version", Default: "false", Usage: "print the version and exit", isBool: true, set: boolean(func(c *Config) *bool { return &c.ShowVersion })},
+	{Name: "exit-with-parent", Env: "MCP_EXIT_WITH_PARENT", Default: "false", Usage: "stop (as on SIGTERM) once the process that started the server is gone, e.g. a killed test runner or supervisor; also honoured by the sandbox and check subcommands", isBool: true, set: boolean(func(c *Config) *bool { return &c.ExitWithParent })},
+	{Name: "version", Default: "false", Usage: "print the version and exit (also: tallyfy-mcp version)", isBool: true, set: boolean(func(c *Config) *bool { return &c.ShowVersion })},
 }
 
 // ErrHelp is returned by ParseConfig after printing --help.
@@ -360,7 +363,21 @@ func readSecret(value, file, what string) (string, error) {
 	return s, nil
 }
 
-// PrintHelp writes usage: every flag with its variable and default.
+// optionGroups orders --help by what a reader is setting up; TestEveryOptionHasOneHelpGroup
+// keeps it in step with Options.
+var optionGroups = []struct {
+	Title string
+	Names []string
+}{
+	{"Tallyfy", []string{"access-token", "token-file", "org-id", "base-url", "sandbox", "tallyfy-rate", "request-timeout"}},
+	{"Policy: what agents may do", []string{"read-only", "disable-permanent-delete", "tools", "exclude-tools", "protect", "max-deletes-per-hour", "max-bulk-items", "bulk-concurrency"}},
+	{"Confirmation of permanent deletes", []string{"confirm", "elicit-timeout", "confirm-key-file"}},
+	{"HTTP transports", []string{"transport", "addr", "auth-token", "auth-token-file", "tls-cert", "tls-key", "insecure-http", "allowed-origins", "allowed-hosts", "max-body-bytes", "max-sessions", "session-idle-ttl", "rate-limit", "global-rate-limit", "body-read-timeout", "max-conns", "max-conns-per-ip"}},
+	{"Team and replicas", []string{"callers", "oauth-issuer", "oauth-audience", "stateless", "state"}},
+	{"Logs, audit and the process", []string{"log-level", "log-format", "audit-log", "tool-timeout", "shutdown-timeout", "otel", "exit-with-parent", "version"}},
+}
+
+// PrintHelp writes usage: the subcommands, then every flag with its variable and default, in groups.
 func PrintHelp(w io.Writer) {
 	fmt.Fprint(w, `tallyfy-mcp: an MCP server to look up, archive, restore and permanently delete
 Tallyfy one-off tasks, processes and templates.
@@ -370,28 +387,53 @@ Usage:
   tallyfy-mcp --sandbox               the same, against a built-in demo Tallyfy
   tallyfy-mcp check [--json]          check the token and organization (read-only) before
                                       wiring up an agent; see tallyfy-mcp check --help
+  tallyfy-mcp audit FILE...           summarize audit logs (several replicas' files merged by
+                                      time); see tallyfy-mcp audit --help
   tallyfy-mcp sandbox [--addr A]      serve only the demo Tallyfy REST API
+  tallyfy-mcp help | version          this text; the version
 
 Flags (each can also be set by the environment variable shown; a flag wins):
 `)
+	byName := map[string]Option{}
 	for _, o := range Options {
-		line := "  --" + o.Name
-		if !o.isBool {
-			line += " value"
-		}
-		fmt.Fprintf(w, "%s\n      %s", line, o.Usage)
-		var extra []string
-		if o.Env != "" {
-			extra = append(extra, "env "+o.Env)
-		}
-		if o.Default != "" && o.Default != "false" {
-			extra = append(extra, "default "+o.Default)
-		}
-		if len(extra) > 0 {
-			fmt.Fprintf(w, " (%s)", strings.Join(extra, ", "))
-		}
-		fmt.Fprintln(w)
+		byName[o.Name] = o
 	}
+	for _, g := range optionGroups {
+		fmt.Fprintf(w, "\n%s:\n", g.Title)
+		for _, n := range g.Names {
+			if o, ok := byName[n]; ok {
+				printOption(w, o)
+				delete(byName, n)
+			}
+		}
+	}
+	if len(byName) > 0 { // never drop a flag from --help, even one not yet given a group
+		fmt.Fprint(w, "\nOther:\n")
+		for _, o := range Options {
+			if _, ok := byName[o.Name]; ok {
+				printOption(w, o)
+			}
+		}
+	}
+}
+
+func printOption(w io.Writer, o Option) {
+	line := "  --" + o.Name
+	if !o.isBool {
+		line += " value"
+	}
+	fmt.Fprintf(w, "%s\n      %s", line, o.Usage)
+	var extra []string
+	if o.Env != "" {
+		extra = append(extra, "env "+o.Env)
+	}
+	if o.Default != "" && o.Default != "false" {
+		extra = append(extra, "default "+o.Default)
+	}
+	if len(extra) > 0 {
+		fmt.Fprintf(w, " (%s)", strings.Join(extra, ", "))
+	}
+	fmt.Fprintln(w)
 }
 
 // readConfirmKeys reads --confirm-key-file: one key a line (blank lines and # comments

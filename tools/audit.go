@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,23 +52,42 @@ type Recorder interface {
 // LogRecorder writes records to the log (stderr) when no audit file is configured.
 type LogRecorder struct{ Logger *slog.Logger }
 
-// Record logs r as one "audit" line.
+// Record logs r as one "audit" line, its fields as a group: key=value pairs in text logs
+// (record.tool=archive_run record.outcome=ok …), an object in JSON logs.
 func (l LogRecorder) Record(ctx context.Context, r Record) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	l.Logger.LogAttrs(ctx, slog.LevelInfo, "audit", slog.Any("record", auditJSON(b)))
+	l.Logger.LogAttrs(ctx, slog.LevelInfo, "audit", slog.Attr{Key: "record", Value: slog.GroupValue(r.attrs()...)})
 	return nil
 }
 
-// auditJSON is a record's JSON in the log: JSON logs embed it as an object, text logs quote it.
-// Being a byte slice, it takes the text handlers' quick quoting path (tint's string path scans
-// for terminal escapes rune by rune: 17 µs a record); that path quotes with strconv, which
-// escapes every non-printable character, so no terminal escape reaches the log raw (tested).
-type auditJSON []byte
+// recordFields are Record's JSON names, in order, and whether each is left out when empty.
+var recordFields = func() (out []struct {
+	name      string
+	omitEmpty bool
+}) {
+	t := reflect.TypeFor[Record]()
+	for i := range t.NumField() {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out = append(out, struct {
+			name      string
+			omitEmpty bool
+		}{name, opts == "omitempty"})
+	}
+	return out
+}()
 
-func (a auditJSON) MarshalJSON() ([]byte, error) { return a, nil }
+// attrs are r's fields as log attributes, named and left out as its JSON is.
+func (r Record) attrs() []slog.Attr {
+	v := reflect.ValueOf(r)
+	out := make([]slog.Attr, 0, len(recordFields))
+	for i, f := range recordFields {
+		fv := v.Field(i)
+		if f.omitEmpty && fv.IsZero() {
+			continue
+		}
+		out = append(out, slog.Any(f.name, fv.Interface()))
+	}
+	return out
+}
 
 // FileRecorder appends JSON lines to a file (created 0600) and syncs each before returning.
 // Syncs are shared (group commit): a record returns once a sync that began after its write has

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -329,9 +328,9 @@ func readLines(t *testing.T, path string) []string {
 }
 
 // Without an audit file the record goes to the log: JSON logs carry it as an object, text logs
-// as one quoted JSON string, and a name from Tallyfy cannot put a terminal escape in either.
+// as key=value pairs (not escaped JSON), and a name from Tallyfy cannot put a terminal escape in either.
 func TestLogRecorderFormats(t *testing.T) {
-	rec := tools.Record{Tool: "archive_run", Outcome: "ok", ResourceName: "Q3 \x1b[31mred\x1b[0m \u009b plan"}
+	rec := tools.Record{Tool: "archive_run", Outcome: "ok", ResourceName: "Q3 \x1b[31mred\x1b[0m \u009b plan", DurationMS: 12.5}
 	var jb bytes.Buffer
 	if err := (tools.LogRecorder{Logger: slog.New(slog.NewJSONHandler(&jb, nil))}).Record(context.Background(), rec); err != nil {
 		t.Fatal(err)
@@ -343,20 +342,21 @@ func TestLogRecorderFormats(t *testing.T) {
 	if err := json.Unmarshal(jb.Bytes(), &line); err != nil || line.Msg != "audit" || line.Record != rec {
 		t.Errorf("JSON log: want msg audit and the record as an object, got %s (%v)", jb.Bytes(), err)
 	}
+	if strings.Contains(jb.String(), `"resource_id"`) {
+		t.Errorf("JSON log: an empty omitempty field is written: %s", jb.Bytes())
+	}
 	var tb bytes.Buffer
 	if err := (tools.LogRecorder{Logger: slog.New(tint.NewTextHandler(&tb, &tint.Options{NoColor: true}))}).Record(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	text := tb.String()
-	i := strings.Index(text, "record=")
-	if i < 0 {
-		t.Fatalf("text log without record=: %q", text)
+	for _, kv := range []string{"record.tool=archive_run", "record.outcome=ok", "record.duration_ms=12.5", "record.confirm_mode="} {
+		if !strings.Contains(text, kv) {
+			t.Errorf("text log lacks %s: %q", kv, text)
+		}
 	}
-	quoted := strings.TrimSpace(text[i+len("record="):])
-	unq, err := strconv.Unquote(quoted)
-	var got tools.Record
-	if err != nil || json.Unmarshal([]byte(unq), &got) != nil || got != rec {
-		t.Errorf("text log: want record=<quoted JSON of the record>, got %q", text)
+	if strings.Contains(text, `\"tool\"`) || strings.Contains(text, "record.resource_id") {
+		t.Errorf("text log: want key=value pairs without empty optional fields, got %q", text)
 	}
 	if strings.ContainsAny(text, "\x1b\u009b") {
 		t.Errorf("text log carries a raw terminal escape: %q", text)

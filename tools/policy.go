@@ -26,16 +26,53 @@ type Policy struct {
 	MaxDeletesPerHour int
 }
 
-// Validate rejects unknown tool names, listing the valid ones.
+// Validate rejects unknown tool names, suggesting the nearest one and listing the valid ones.
 func (p Policy) Validate() error {
 	for _, list := range [][]string{p.Tools, p.ExcludeTools} {
 		for _, n := range list {
 			if _, ok := ByName(n); !ok {
-				return fmt.Errorf("unknown tool %q in --tools/--exclude-tools; valid names: %s", n, strings.Join(Names(), ", "))
+				hint := ""
+				if near := NearestToolName(n); near != "" {
+					hint = fmt.Sprintf(" (did you mean %q?)", near)
+				}
+				return fmt.Errorf("unknown tool %q in --tools/--exclude-tools%s; valid names: %s", n, hint, strings.Join(Names(), ", "))
 			}
 		}
 	}
 	return nil
+}
+
+// NearestToolName is the tool name closest to a misspelt one (at most a third of its letters
+// off, so "archve_task" finds archive_task but "foo" finds nothing), or "".
+func NearestToolName(name string) string {
+	best, bestDist := "", len(name)/3+1
+	for _, n := range Names() {
+		if d := editDistance(strings.ToLower(name), n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes: tool names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // Allows reports whether the policy lets a tool be listed and called.

@@ -411,3 +411,25 @@ func TestDeleteBudgetConcurrent(t *testing.T) {
 		t.Errorf("%d deletes succeeded, %d sent; the budget is 2", ok, h.deleteCount())
 	}
 }
+
+func TestUnknownToolNameSuggestsTheNearest(t *testing.T) {
+	for _, tc := range []struct{ given, want string }{
+		{"archve_task", "archive_task"},
+		{"delete_runs", "delete_run"},
+		{"LIST_TASKS", "list_tasks"},
+		{"bulk_delet", "bulk_delete"},
+		{"foo", ""},
+		{"purge_everything", ""},
+	} {
+		if got := tools.NearestToolName(tc.given); got != tc.want {
+			t.Errorf("NearestToolName(%q) = %q, want %q", tc.given, got, tc.want)
+		}
+	}
+	err := tools.Policy{ExcludeTools: []string{"archve_task"}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), `did you mean "archive_task"?`) {
+		t.Fatalf("Validate: %v, want a did-you-mean for archive_task", err)
+	}
+	if err := (tools.Policy{Tools: []string{"foo"}}).Validate(); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Fatalf("Validate(foo): %v, want an error without a guess", err)
+	}
+}
