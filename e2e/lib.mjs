@@ -117,9 +117,10 @@ export function buildBinary(out) {
 }
 
 /** An environment for the server without anything from the developer's shell that could
- * point it at a real Tallyfy or change its policy. */
+ * point it at a real Tallyfy or change its policy. MCP_EXIT_WITH_PARENT: a server whose test
+ * process is killed (a file cancelled at its timeout) stops by itself instead of lingering. */
 export function cleanEnv(extra = {}) {
-  const env = {};
+  const env = { MCP_EXIT_WITH_PARENT: '1' };
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG']) if (process.env[k] !== undefined) env[k] = process.env[k];
   return { ...env, ...extra };
 }

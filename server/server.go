@@ -141,6 +141,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	app.Toolset = ts
+	logEffectivePolicy(logger, cfg)
 	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger)
 	if cfg.OTel {
 		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)
