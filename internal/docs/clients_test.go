@@ -124,7 +124,11 @@ func shellSnippets(t *testing.T, file, body string) []snippet {
 			case s.name == "":
 				s.name, rest = rest[0], rest[1:]
 			default:
+				// `gemini mcp add NAME COMMAND -- ARGS…`: the -- only ends Gemini's own flags.
 				s.command, s.args = rest[0], rest[1:]
+				if len(s.args) > 0 && s.args[0] == "--" {
+					s.args = s.args[1:]
+				}
 				rest = nil
 			}
 		}
