@@ -224,9 +224,13 @@ func TestListPaging(t *testing.T) {
 		if !slices.Equal(seen, want) {
 			t.Errorf("paging saw %v, want every item once: %v", seen, want)
 		}
-		past, info, _ := listItems(t, h, k, map[string]any{"per_page": 2, "page": pages + 1, "archived": "include"})
+		past, info, pastRes := listItems(t, h, k, map[string]any{"per_page": 2, "page": pages + 1, "archived": "include"})
 		if len(past) != 0 || info.HasMore {
 			t.Errorf("page past the end: %v %+v", ids(past), info)
+		}
+		contains(t, "text", pastRes.text, fmt.Sprintf("Page %d is past the end", pages+1))
+		if strings.Contains(pastRes.text, "hidden") || strings.Contains(pastRes.text, "No ") {
+			t.Errorf("a page past the end reads as if nothing matched: %s", pastRes.text)
 		}
 	})
 }
@@ -348,4 +352,29 @@ func TestActivateRunRestoresStatus(t *testing.T) {
 			t.Errorf("process task still archived: %+v", it)
 		}
 	})
+}
+
+// An archived template reads as archived, in its status too: Tallyfy's template status is its
+// publishing state, and "active" beside archived: true would read as live (issue 20).
+func TestArchivedTemplateStatusIsNotActive(t *testing.T) {
+	h := newHarness(t)
+	for _, args := range []map[string]any{{"archived": "only"}} {
+		res := decode[schemas.ListTemplatesResult](t, h.call("list_templates", args).ok(t))
+		archived := 0
+		for _, v := range res.Templates {
+			if v.Archived != nil && *v.Archived {
+				archived++
+				if v.Status != "archived" {
+					t.Errorf("%v: archived template %s has status %q", args, v.ID, v.Status)
+				}
+				got := decode[schemas.GetTemplateResult](t, h.call("get_template", map[string]any{"template_id": v.ID}).ok(t))
+				if got.Template.Status != "archived" {
+					t.Errorf("get_template %s: status %q beside archived", v.ID, got.Template.Status)
+				}
+			}
+		}
+		if archived == 0 {
+			t.Fatalf("%v: the sandbox lists no archived template: the test shows nothing", args)
+		}
+	}
 }

@@ -203,7 +203,13 @@ func runLine(v schemas.Run) string {
 
 func templateView(t *tallyfy.Template) schemas.Template {
 	e := t.Entity()
-	return schemas.Template{ID: t.ID, Title: t.Title, Summary: deref(t.Summary), Status: t.Status, Archived: archivedView(e),
+	status := t.Status
+	if e.Archived && e.ArchivedKnown {
+		// Tallyfy's template status is its publishing state ("active" even once archived);
+		// beside archived: true it would read as live.
+		status = "archived"
+	}
+	return schemas.Template{ID: t.ID, Title: t.Title, Summary: deref(t.Summary), Status: status, Archived: archivedView(e),
 		StepsCount: t.StepsCount, CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated, ArchivedAt: e.ArchivedAt}
 }
 

@@ -52,6 +52,11 @@ func listText(plural string, p schemas.PageInfo, lines []string, opts listFilter
 		fmt.Fprintf(&b, "No %s of page %d of %d pass updated_before/updated_after.", plural, p.Page, max(p.TotalPages, 1))
 		return b.String()
 	}
+	if len(lines) == 0 && p.Page > 1 && p.Total > 0 {
+		fmt.Fprintf(&b, "Page %d is past the end: there are %d %s on %d page(s) of %d. Call again with a page from 1 to %d.",
+			p.Page, p.Total, plural, max(p.TotalPages, 1), p.PerPage, max(p.TotalPages, 1))
+		return b.String()
+	}
 	if len(lines) == 0 {
 		fmt.Fprintf(&b, "No %s found", plural)
 		if opts.Query != "" {

@@ -171,5 +171,5 @@ func TestListTasksQueryPaging(t *testing.T) {
 	if len(v.Tasks) != 0 || v.Page.HasMore {
 		t.Errorf("past the end: %+v", v)
 	}
-	contains(t, "text", r.text, "No one-off tasks found")
+	contains(t, "text", r.text, "Page 4 is past the end: there are 26 one-off tasks on 3 page(s)")
 }
