@@ -54,6 +54,21 @@ describe('first hour', { concurrency: true }, () => {
     assert.doesNotMatch(far.stderr, /did you mean/, 'a guess for a name like no tool');
   });
 
+  it('answers an upper-case ID in plain words, with the ID to pass, and changes nothing', async (t) => {
+    const c = await startClient({ args: ['--sandbox'], t });
+    const run = await activeRun(c);
+    for (const tool of ['get_run', 'archive_run']) {
+      const res = await c.call(tool, { run_id: run.id.toUpperCase() });
+      assert.ok(res.isError, `${tool} took an upper-case ID`);
+      const text = textOf(res);
+      assert.match(text, /must be a Tallyfy ID, 32 hex characters in lower case/);
+      assert.ok(text.includes(`pass "${run.id}"`), `no lower-case ID to pass: ${text}`);
+      assert.doesNotMatch(text, /\^\[a-f0-9\]/, `a regular expression in the error: ${text}`);
+    }
+    const after = await c.call('get_run', { run_id: run.id });
+    assert.equal(after.structuredContent.run.archived, false, 'the refused archive changed the run');
+  });
+
   it('logs one startup line with the effective policy, and warns when no tool is offered', async (t) => {
     const c = await startClient({ args: ['--sandbox', '--disable-permanent-delete', '--protect', 'a'.repeat(32), '--max-deletes-per-hour', '5'], t });
     await waitUntil(() => /policy/.test(c.stderr()), 5_000, 'startup policy line');

@@ -12,8 +12,12 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
 // validationRewriter turns mcp-go's input validation failures ("/task_id: &{Got:… Want:…}")
@@ -108,7 +112,7 @@ func (v *validationRewriter) rewrite(ctx context.Context, _ any, req *mcp.CallTo
 		if len(leaf.InstanceLocation) > 0 {
 			where = strings.Join(leaf.InstanceLocation, ".")
 		}
-		parts = append(parts, where+": "+leaf.ErrorKind.LocalizedString(v.printer))
+		parts = append(parts, where+": "+v.explain(leaf))
 		names = append(names, where)
 	}
 	if v.rejected != nil {
@@ -117,6 +121,27 @@ func (v *validationRewriter) rewrite(ctx context.Context, _ any, req *mcp.CallTo
 	text.Text = fmt.Sprintf("Invalid arguments for %s: %s. Nothing was changed. Valid arguments: %s.",
 		req.Params.Name, strings.Join(parts, "; "), strings.Join(props, ", "))
 	res.Content[0] = text
+}
+
+// explain says what is wrong with one argument: a Tallyfy ID in plain words rather than its
+// regular expression (an upper-case ID is the usual slip), anything else as the validator puts it.
+func (v *validationRewriter) explain(leaf *jsonschema.ValidationError) string {
+	if p, ok := leaf.ErrorKind.(*kind.Pattern); ok && p.Want == schemas.IDPattern {
+		msg := fmt.Sprintf("must be a Tallyfy ID, 32 hex characters in lower case (0-9, a-f), not %q", clipArg(p.Got))
+		if lower := strings.ToLower(p.Got); tallyfy.ValidID(lower) {
+			msg += fmt.Sprintf(" (Tallyfy IDs are lower case: pass %q)", lower)
+		}
+		return msg
+	}
+	return leaf.ErrorKind.LocalizedString(v.printer)
+}
+
+// clipArg shortens an argument value quoted back to the caller.
+func clipArg(s string) string {
+	if r := []rune(s); len(r) > 80 {
+		return string(r[:80]) + "…"
+	}
+	return s
 }
 
 func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
