@@ -90,12 +90,12 @@ describe('tools/list', { concurrency: true }, () => {
     if (res.type.description) mentionsAll(res.type.description, ['task', 'run', 'template'], 'archive_run.resource.type');
     if (res.state.description) mentionsAll(res.state.description, ['live', 'archived', 'deleted'], 'archive_run.resource.state');
 
-    // docs/design.md: tools/list is paid for in every conversation's context. 26 KiB is the
+    // docs/design.md: tools/list is paid for in every conversation's context. 28 KiB is the
     // project's own budget for the whole result (internal/packaging/budget_test.go).
     const bytes = Buffer.byteLength(JSON.stringify({ tools: c.tools }));
-    assert.ok(bytes <= 26 * 1024, `tools/list is ${bytes} bytes, over 26 KiB (issue 11)`);
-    // What the model sees of each tool (name, title, description, inputSchema): at most 10 KiB.
+    assert.ok(bytes <= 28 * 1024, `tools/list is ${bytes} bytes, over 28 KiB (issues 11, 21)`);
+    // What the model sees of each tool (name, title, description, inputSchema): at most 12 KiB.
     const visible = c.tools.reduce((n, x) => n + Buffer.byteLength(JSON.stringify({ name: x.name, title: x.title, description: x.description, inputSchema: x.inputSchema })), 0);
-    assert.ok(visible <= 10 * 1024, `the model-visible part of tools/list is ${visible} bytes, over 10 KiB (issue 11)`);
+    assert.ok(visible <= 12 * 1024, `the model-visible part of tools/list is ${visible} bytes, over 12 KiB (issues 11, 20)`);
   });
 });

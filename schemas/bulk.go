@@ -5,15 +5,15 @@ package schemas
 // BulkArgs selects the items of a bulk call: ids, or a filter (query). Without plan_token the
 // call only plans; with it, it executes that plan.
 type BulkArgs struct {
-	Type      string   `json:"type" jsonschema:"description=Kind,enum=task,enum=run,enum=template"`
-	IDs       []string `json:"ids,omitempty" jsonschema:"description=1-100; or filters,minItems=1,maxItems=100"`
-	PlanToken string   `json:"plan_token,omitempty" jsonschema:"description=Omit to plan; from its execute"`
+	Type      string   `json:"type" jsonschema:"description=What the items are: task (one-off tasks)\\, run (processes) or template,enum=task,enum=run,enum=template"`
+	IDs       []string `json:"ids,omitempty" jsonschema:"description=The items' IDs (1 to 100) from the list tools; or leave out and select with the filters below,minItems=1,maxItems=100"`
+	PlanToken string   `json:"plan_token,omitempty" jsonschema:"description=Leave out to get a plan: nothing changes. To execute it\\, call again with the plan's execute arguments: they carry this token"`
 	// Instead of ids, the list tools' filters (archived follows from the verb). template_id is
 	// left out to keep tools/list within budget: list_runs takes it, then pass the ids.
-	Query         string `json:"query,omitempty" jsonschema:"description=Filter: in the name"`
-	Status        string `json:"status,omitempty" jsonschema:"description=Filter (run)"`
-	UpdatedBefore string `json:"updated_before,omitempty" jsonschema:"description=Filter: RFC 3339"`
-	UpdatedAfter  string `json:"updated_after,omitempty" jsonschema:"description=Filter: RFC 3339"`
+	Query         string `json:"query,omitempty" jsonschema:"description=Filter: words in the name or title"`
+	Status        string `json:"status,omitempty" jsonschema:"description=Filter for type run: the process status,enum=active,enum=complete,enum=problem,enum=issue,enum=improvement,enum=delayed,enum=starred"`
+	UpdatedBefore string `json:"updated_before,omitempty" jsonschema:"description=Filter: last updated before this RFC 3339 time"`
+	UpdatedAfter  string `json:"updated_after,omitempty" jsonschema:"description=Filter: last updated at or after this RFC 3339 time"`
 }
 
 // BulkItem is one item of a plan or of its execution.

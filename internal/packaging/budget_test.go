@@ -17,8 +17,8 @@ import (
 // What hosts put in the model's context is paid for in every conversation: keep it small
 // (issue 11 set these with the bulk tools and the list filters in).
 const (
-	maxContextBytes   = 10 << 10 // every default tool's name, title, description and input schema (issue 11)
-	maxToolsListBytes = 26 << 10 // the whole tools/list result (issue 11)
+	maxContextBytes   = 12 << 10 // every default tool's name, title, description and input schema (issue 11; 12 KiB since issue 20: clear bulk arguments)
+	maxToolsListBytes = 28 << 10 // the whole tools/list result (issue 11; 28 KiB since issue 21)
 )
 
 func TestContextBudget(t *testing.T) {
