@@ -65,7 +65,8 @@ describe('bulk', { concurrency: true }, () => {
 
   it('sends progress notifications, one per item, for the call that asked', async (t) => {
     const c = await startClient({ t });
-    const live = (await listRuns(c)).slice(0, 3).map((r) => r.id);
+    const runs = (await listRuns(c)).slice(0, 3);
+    const live = runs.map((r) => r.id);
     const plan = await c.call('bulk_archive', { type: 'run', ids: live });
     // The SDK handles notifications a microtask after responses, so its onprogress misses
     // progress read in the same chunk as the answer: watch the notifications themselves.
@@ -81,5 +82,9 @@ describe('bulk', { concurrency: true }, () => {
     assert.equal(seen.length, live.length, `progress: ${JSON.stringify(seen)}`);
     assert.deepEqual(seen.map((p) => p.progress), [1, 2, 3]);
     assert.ok(seen.every((p) => p.total === live.length && p.progressToken === 'bulk-progress'));
+    // Each message names its item by name, then ID, so a person watching knows what was done.
+    for (const r of runs) {
+      assert.ok(seen.some((p) => p.message === `archive ${JSON.stringify(r.name)} (${r.id}): ok`), `no progress message names ${r.name}: ${JSON.stringify(seen.map((p) => p.message))}`);
+    }
   });
 });
