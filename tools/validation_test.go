@@ -159,7 +159,7 @@ func TestValidationMessagesAreReadable(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, p protocol) {
 		h := newHarness(t, withProto(p))
-		r := h.call("archive_run", map[string]any{"run_id": "abc"}).failed(t, "run_id", "Nothing was changed", "^[a-f0-9]{32}$")
+		r := h.call("archive_run", map[string]any{"run_id": "abc"}).failed(t, "run_id", "Nothing was changed", "32 hex characters in lower case")
 		for _, bad := range []string{"&{", "Got:", "Want:", "map[", "<nil>"} {
 			if strings.Contains(r.text, bad) {
 				t.Errorf("message contains %q: %s", bad, r.text)
