@@ -31,7 +31,7 @@ import (
 // caller's own Tallyfy token is found (a file or an environment variable), never that token.
 type CallerEntry struct {
 	Name string `json:"name"`
-	// TokenSHA256 is the hex SHA-256 of the caller's MCP bearer token (printf %s "$TOKEN" | sha256sum).
+	// TokenSHA256 is the hex SHA-256 of the caller's MCP bearer token (printf %s "$TOKEN" | sha256sum | cut -d' ' -f1).
 	TokenSHA256 string `json:"token_sha256"`
 	// Where the caller's own Tallyfy token comes from: exactly one of the two.
 	TallyfyTokenFile string `json:"tallyfy_token_file,omitempty"`
@@ -310,6 +310,29 @@ func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(str
 	return out, nil
 }
 
+// weakTokenWords are bearer tokens anybody would try first. A hash of one of them (as typed,
+// capitalized or in capitals, with or without the newline that echo adds) is refused.
+var weakTokenWords = []string{"", "secret", "password", "passw0rd", "admin", "root", "changeme", "change-me", "test", "testing",
+	"token", "bob", "alice", "123", "1234", "12345", "123456", "12345678", "123456789", "qwerty", "letmein", "welcome",
+	"default", "example", "demo", "mcp", "tallyfy", "hunter2", "xxx", "abc"}
+
+// weakTokenHashes maps the SHA-256 of each weak token form to how to name it in an error.
+var weakTokenHashes = sync.OnceValue(func() map[[32]byte]string {
+	out := map[[32]byte]string{}
+	for _, w := range weakTokenWords {
+		name := fmt.Sprintf("the well-known weak token %q", w)
+		if w == "" {
+			name = "the empty string"
+		}
+		for _, form := range []string{w, strings.ToUpper(w), strings.ToUpper(w[:min(1, len(w))]) + w[min(1, len(w)):]} {
+			for _, nl := range []string{"", "\n"} {
+				out[sha256.Sum256([]byte(form+nl))] = name
+			}
+		}
+	}
+	return out
+})
+
 // checkCaller validates one entry and builds its Tallyfy client.
 func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string) (knownCaller, error) {
 	k := knownCaller{entry: e, who: &tallyfyUser{}}
@@ -318,9 +341,12 @@ func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string)
 	}
 	h, err := hex.DecodeString(strings.ToLower(e.TokenSHA256))
 	if err != nil || len(h) != sha256.Size {
-		return k, errors.New(`"token_sha256" must be the 64 hex characters of the SHA-256 of their MCP bearer token (printf %s "$TOKEN" | sha256sum), never the token itself`)
+		return k, errors.New(`"token_sha256" must be the 64 hex characters of the SHA-256 of their MCP bearer token (printf %s "$TOKEN" | sha256sum | cut -d' ' -f1), never the token itself`)
 	}
 	copy(k.hash[:], h)
+	if word, weak := weakTokenHashes()[k.hash]; weak {
+		return k, fmt.Errorf(`"token_sha256" is the hash of %s, which anybody can guess: give them a random token (openssl rand -hex 32) and put its hash here`, word)
+	}
 	var token string
 	switch {
 	case (e.TallyfyTokenFile == "") == (e.TallyfyTokenEnv == ""):

@@ -6,7 +6,9 @@ package blackbox
 // not slow another caller of the same organization.
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -138,4 +140,48 @@ func TestPacingIsPerCallerCredential(t *testing.T) {
 	if aliceReqs < 8 {
 		t.Fatalf("alice made %d Tallyfy requests, want 8 or more", aliceReqs)
 	}
+}
+
+// TestWeakCallerTokensRefused: the binary refuses to start on a callers file whose hash is that
+// of a well-known weak token, or on the deploy example's placeholders, naming the entry.
+func TestWeakCallerTokensRefused(t *testing.T) {
+	t.Parallel()
+	sb := testkit.NewSpySandbox(t)
+	start := func(t *testing.T, file string) *harness.Binary {
+		return runBinary(t, []string{"ALICE_TALLYFY=" + sandbox.AdminToken, "CLEANUP_TALLYFY_TOKEN=x"}, "--transport", "http", "--addr", "127.0.0.1:0",
+			"--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file)
+	}
+	for _, weak := range []string{"", "secret", "bob", "123", "password", "admin", "changeme", "test", "Secret", "ADMIN", "secret\n"} {
+		t.Run(strconv.Quote(weak), func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "callers.json")
+			testkit.WriteCallers(t, file, map[string]any{"name": "alice", "token_sha256": testkit.TokenSHA256(weak), "tallyfy_token_env": "ALICE_TALLYFY"})
+			b := start(t, file)
+			if code := b.Wait(t, 20*time.Second); code == 0 || !strings.Contains(b.Stderr.String(), `entry 1 ("alice"): "token_sha256" is the hash of`) ||
+				!strings.Contains(b.Stderr.String(), "openssl rand -hex 32") {
+				t.Fatalf("exit %d:\n%s", code, b.Stderr.String())
+			}
+		})
+	}
+	t.Run("the deploy example as shipped", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		example, err := os.ReadFile("../../docs/deploy/callers.example.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"alice-tallyfy", "bob-tallyfy"} {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte(sandbox.AdminToken), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		file := filepath.Join(dir, "callers.json")
+		if err := os.WriteFile(file, []byte(strings.ReplaceAll(string(example), "/run/secrets/", dir+"/")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b := start(t, file)
+		if code := b.Wait(t, 20*time.Second); code == 0 || !strings.Contains(b.Stderr.String(), `"token_sha256" must be the 64 hex characters`) {
+			t.Fatalf("exit %d:\n%s", code, b.Stderr.String())
+		}
+	})
 }
