@@ -22,13 +22,12 @@ func TestPolicyNarrow(t *testing.T) {
 	}
 	const a, b = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
 	for _, tc := range []struct {
-		name         string
-		server, cap  tools.Policy
-		want         []string // exactly these tools allowed (nil: none)
-		protect      []string
-		readOnly     bool
-		noPermanent  bool
-		excludedMore []string
+		name        string
+		server, cap tools.Policy
+		want        []string // exactly these tools allowed (nil: none)
+		protect     []string
+		readOnly    bool
+		noPermanent bool
 	}{
 		{name: "disjoint tool lists allow nothing",
 			server: tools.Policy{Tools: []string{"list_runs", "get_run"}}, cap: tools.Policy{Tools: []string{"list_tasks"}}},
