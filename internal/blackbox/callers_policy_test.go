@@ -128,7 +128,7 @@ func TestPacingIsPerCallerCredential(t *testing.T) {
 	if res.IsError {
 		t.Fatal(testkit.Text(res))
 	}
-	if took > 400*time.Millisecond {
+	if took > time.Second { // behind alice's queue it would wait about 3 s
 		t.Fatalf("bob's call took %s behind alice's burst; each credential has its own pace", took)
 	}
 	var aliceReqs int
