@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -40,7 +41,9 @@ func (h *HTTPServer) authenticate(r *http.Request) (*tools.Caller, *refusal) {
 			return &c, nil
 		}
 	}
-	if hasBearer && h.hasAuth && h.authorized(r) {
+	// Without the server's own Tallyfy token the --auth-token caller has no identity of their
+	// own (runHTTP refuses that configuration; this keeps it so for any other builder).
+	if hasBearer && h.hasAuth && (app.ownToken || app.Callers == nil) && h.authorized(r) {
 		// The single --auth-token caller: confirm tokens are bound to (a hash of) that token,
 		// so a token issued to them is theirs on every replica and nobody else's.
 		return &tools.Caller{Binding: "bearer:" + hex.EncodeToString(h.authHash[:8])}, nil
@@ -82,7 +85,12 @@ func (h *HTTPServer) oauthCaller(r *http.Request, hasBearer bool) (*tools.Caller
 	}
 	who := tools.Caller{Name: claims.Subject, Binding: "oauth:" + o.issuer + "|" + claims.Subject}
 	if h.app.Callers != nil {
-		entry, ok := h.app.Callers.BySubject(r.Context(), claims.Subject, claims.Email)
+		entry, ok, err := h.app.Callers.ForOAuth(r.Context(), claims.Subject, claims.Email, claims.emailVerified())
+		if err != nil {
+			h.app.Logger.Warn("OAuth token refused: its sub and email map to different callers-file entries", "sub", claims.Subject)
+			return nil, &refusal{status: http.StatusForbidden, challenge: o.challenge("insufficient_scope", "the token's subject and email map to different callers", ""),
+				msg: "Forbidden: this access token's subject (sub) and email map to two different entries of the server's callers file; ask the operator to fix the file"}
+		}
 		if !ok {
 			return nil, &refusal{status: http.StatusForbidden, challenge: o.challenge("insufficient_scope", "no caller entry for this subject", ""),
 				msg: "Forbidden: no entry in the server's callers file maps this user (oauth_subject or email) to a Tallyfy token; ask the operator to add one"}
@@ -96,6 +104,24 @@ func (h *HTTPServer) oauthCaller(r *http.Request, hasBearer bool) (*tools.Caller
 		who.Cap = &scap
 	}
 	return &who, nil
+}
+
+// checkIdentities refuses a configuration where a caller would act with somebody else's
+// Tallyfy token, and says at startup with whose token each kind of caller acts. The
+// --auth-token caller has no callers-file entry: they act with the server's own Tallyfy token,
+// and without one there is no identity to give them (never a callers-file entry's).
+func (a *App) checkIdentities(hasAuthToken bool) error {
+	if hasAuthToken && a.Callers != nil && !a.ownToken {
+		return errors.New("--auth-token beside --callers needs the server's own Tallyfy token (TALLYFY_ACCESS_TOKEN or --token-file): " +
+			"the --auth-token caller acts with it, never with a callers-file entry's token. Set it, or give that person their own entry in the callers file and drop --auth-token")
+	}
+	if hasAuthToken && a.Callers != nil {
+		a.Logger.Info("identities: callers-file entries act with their own Tallyfy tokens and caps; the --auth-token caller acts with the server's own Tallyfy token, capped only by the server's flags")
+	}
+	if a.OAuth != nil && a.Callers == nil {
+		a.Logger.Info("identities: every OAuth user acts with the server's own Tallyfy token (no --callers file maps them to their own)")
+	}
+	return nil
 }
 
 // bearerHash is the SHA-256 of the request's bearer token.

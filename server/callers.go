@@ -31,7 +31,7 @@ import (
 // caller's own Tallyfy token is found (a file or an environment variable), never that token.
 type CallerEntry struct {
 	Name string `json:"name"`
-	// TokenSHA256 is the hex SHA-256 of the caller's MCP bearer token (printf %s "$TOKEN" | sha256sum).
+	// TokenSHA256 is the hex SHA-256 of the caller's MCP bearer token (printf %s "$TOKEN" | sha256sum | cut -d' ' -f1).
 	TokenSHA256 string `json:"token_sha256"`
 	// Where the caller's own Tallyfy token comes from: exactly one of the two.
 	TallyfyTokenFile string `json:"tallyfy_token_file,omitempty"`
@@ -138,17 +138,68 @@ func (c *Callers) Match(ctx context.Context, sum [32]byte) (tools.Caller, bool) 
 	return who, true
 }
 
-// BySubject finds the entry an OAuth token's subject or email maps to.
-func (c *Callers) BySubject(ctx context.Context, sub, email string) (tools.Caller, bool) {
+// errCallerConflict: the token's subject and its verified email map to two different entries.
+var errCallerConflict = errors.New("the token's sub and email map to different callers-file entries")
+
+// ForOAuth finds the entry an OAuth token maps to: the entry whose oauth_subject is the token's
+// sub, looked for across all entries first; else, only if the provider said explicitly that it
+// verified the address, the entry whose email equals it, ASCII letters compared regardless of
+// case and nothing else folded (so neither "ſ" nor the Kelvin sign stands in for s or k). A
+// token whose sub and email point at different entries is refused (errCallerConflict): one
+// of the two claims would lend the other entry's Tallyfy identity.
+func (c *Callers) ForOAuth(ctx context.Context, sub, email string, emailVerified bool) (tools.Caller, bool, error) {
 	list := *c.cur.Load()
+	bySub, byEmail := -1, -1
 	for i, k := range list {
-		if (sub != "" && k.entry.Subject == sub) || (email != "" && strings.EqualFold(k.entry.Email, email)) {
-			who := k.caller
-			list[i].identify(ctx, &who)
-			return who, true
+		if sub != "" && k.entry.Subject == sub {
+			bySub = i
+		}
+		if emailVerified && email != "" && k.entry.Email != "" && asciiEqualFold(k.entry.Email, email) {
+			byEmail = i
 		}
 	}
-	return tools.Caller{}, false
+	found := bySub
+	switch {
+	case bySub >= 0 && byEmail >= 0 && bySub != byEmail:
+		return tools.Caller{}, false, errCallerConflict
+	case bySub < 0:
+		found = byEmail
+	}
+	if found < 0 {
+		return tools.Caller{}, false, nil
+	}
+	who := list[found].caller
+	list[found].identify(ctx, &who)
+	return who, true, nil
+}
+
+// asciiEqualFold compares a and b with ASCII letters folded and every other byte exact
+// (strings.EqualFold folds Unicode: "ſ" equals "s", the Kelvin sign "K" equals "k").
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower lowercases ASCII letters only (see asciiEqualFold).
+func asciiLower(r rune) rune {
+	if 'A' <= r && r <= 'Z' {
+		return r + 'a' - 'A'
+	}
+	return r
 }
 
 // lineOf is the 1-based line of byte offset off in data.
@@ -205,7 +256,7 @@ func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(str
 		if err := expect('['); err != nil {
 			return nil, err
 		}
-		names, hashes := map[string]bool{}, map[[32]byte]string{}
+		names, hashes, subjects, emails := map[string]bool{}, map[[32]byte]string{}, map[string]string{}, map[string]string{}
 		for n := 1; dec.More(); n++ {
 			start := dec.InputOffset()
 			for start < int64(len(data)) && strings.ContainsRune(" \t\r\n,", rune(data[start])) {
@@ -236,7 +287,14 @@ func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(str
 			if other, dup := hashes[k.hash]; dup {
 				return nil, fail(line, "entry %d (%q): the same token_sha256 as %q: each caller needs their own token", n, e.Name, other)
 			}
-			names[e.Name], hashes[k.hash] = true, e.Name
+			if other, dup := subjects[e.Subject]; dup && e.Subject != "" {
+				return nil, fail(line, "entry %d (%q): the same oauth_subject as %q: a signed-in person maps to one entry", n, e.Name, other)
+			}
+			folded := strings.Map(asciiLower, e.Email)
+			if other, dup := emails[folded]; dup && e.Email != "" {
+				return nil, fail(line, "entry %d (%q): the same email as %q: a signed-in person maps to one entry", n, e.Name, other)
+			}
+			names[e.Name], hashes[k.hash], subjects[e.Subject], emails[folded] = true, e.Name, e.Name, e.Name
 			out = append(out, k)
 		}
 		if err := expect(']'); err != nil {
@@ -252,6 +310,29 @@ func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(str
 	return out, nil
 }
 
+// weakTokenWords are bearer tokens anybody would try first. A hash of one of them (as typed,
+// capitalized or in capitals, with or without the newline that echo adds) is refused.
+var weakTokenWords = []string{"", "secret", "password", "passw0rd", "admin", "root", "changeme", "change-me", "test", "testing",
+	"token", "bob", "alice", "123", "1234", "12345", "123456", "12345678", "123456789", "qwerty", "letmein", "welcome",
+	"default", "example", "demo", "mcp", "tallyfy", "hunter2", "xxx", "abc"}
+
+// weakTokenHashes maps the SHA-256 of each weak token form to how to name it in an error.
+var weakTokenHashes = sync.OnceValue(func() map[[32]byte]string {
+	out := map[[32]byte]string{}
+	for _, w := range weakTokenWords {
+		name := fmt.Sprintf("the well-known weak token %q", w)
+		if w == "" {
+			name = "the empty string"
+		}
+		for _, form := range []string{w, strings.ToUpper(w), strings.ToUpper(w[:min(1, len(w))]) + w[min(1, len(w)):]} {
+			for _, nl := range []string{"", "\n"} {
+				out[sha256.Sum256([]byte(form+nl))] = name
+			}
+		}
+	}
+	return out
+})
+
 // checkCaller validates one entry and builds its Tallyfy client.
 func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string) (knownCaller, error) {
 	k := knownCaller{entry: e, who: &tallyfyUser{}}
@@ -260,9 +341,12 @@ func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string)
 	}
 	h, err := hex.DecodeString(strings.ToLower(e.TokenSHA256))
 	if err != nil || len(h) != sha256.Size {
-		return k, errors.New(`"token_sha256" must be the 64 hex characters of the SHA-256 of their MCP bearer token (printf %s "$TOKEN" | sha256sum), never the token itself`)
+		return k, errors.New(`"token_sha256" must be the 64 hex characters of the SHA-256 of their MCP bearer token (printf %s "$TOKEN" | sha256sum | cut -d' ' -f1), never the token itself`)
 	}
 	copy(k.hash[:], h)
+	if word, weak := weakTokenHashes()[k.hash]; weak {
+		return k, fmt.Errorf(`"token_sha256" is the hash of %s, which anybody can guess: give them a random token (openssl rand -hex 32) and put its hash here`, word)
+	}
 	var token string
 	switch {
 	case (e.TallyfyTokenFile == "") == (e.TallyfyTokenEnv == ""):

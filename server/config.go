@@ -68,7 +68,11 @@ type Config struct {
 	ConfirmKeyFile string
 	OAuthIssuer    string
 	OAuthAudience  string
-	Stateless      bool
+	// OAuthTokenTypes are the JWT "typ" headers accepted (RFC 9068: at+jwt); OAuthMaxLifetime
+	// caps exp - iat.
+	OAuthTokenTypes  []string
+	OAuthMaxLifetime time.Duration
+	Stateless        bool
 
 	Version     string
 	ShowVersion bool
@@ -232,7 +236,9 @@ var Options = []Option{
 	{Name: "max-conns-per-ip", Env: "MCP_MAX_CONNS_PER_IP", Default: "128", Usage: "most open HTTP connections from one remote address; more are closed at once (0 = no cap; behind a reverse proxy every caller has the proxy's address)", set: integer(func(c *Config) *int { return &c.MaxConnsPerIP })},
 	{Name: "callers", Env: "MCP_CALLERS_FILE", Usage: "JSON file of HTTP callers: each with a name, the SHA-256 of their MCP bearer token, where their own Tallyfy token is, and an optional policy cap; reloaded on SIGHUP", set: str(func(c *Config) *string { return &c.Callers })},
 	{Name: "oauth-issuer", Env: "MCP_OAUTH_ISSUER", Usage: "accept OAuth 2.1 access tokens (JWT) from this authorization server's issuer URL; keys from its discovery document. Needs --oauth-audience", set: str(func(c *Config) *string { return &c.OAuthIssuer })},
-	{Name: "oauth-audience", Env: "MCP_OAUTH_AUDIENCE", Usage: "this server's resource URL (e.g. https://mcp.example.com/mcp): tokens must be issued for exactly it", set: str(func(c *Config) *string { return &c.OAuthAudience })},
+	{Name: "oauth-audience", Env: "MCP_OAUTH_AUDIENCE", Usage: "this server's resource URL (e.g. https://mcp.example.com/mcp): tokens must be issued for it (aud equal to it, or an array that holds it)", set: str(func(c *Config) *string { return &c.OAuthAudience })},
+	{Name: "oauth-token-types", Env: "MCP_OAUTH_TOKEN_TYPES", Default: "at+jwt,JWT", Usage: "the JWT typ headers accepted on access tokens: at+jwt (RFC 9068) and JWT (what Keycloak, Okta, Entra ID and older Auth0 tenants send); at+jwt alone refuses ID tokens sent as access tokens", set: list(func(c *Config) *[]string { return &c.OAuthTokenTypes })},
+	{Name: "oauth-max-token-lifetime", Env: "MCP_OAUTH_MAX_TOKEN_LIFETIME", Default: "24h", Usage: "refuse access tokens whose lifetime (exp - iat) is longer", set: duration(func(c *Config) *time.Duration { return &c.OAuthMaxLifetime })},
 	{Name: "stateless", Env: "MCP_STATELESS", Default: "false", Usage: "serve streamable HTTP without sessions, so any replica answers any request (older clients then confirm deletes with a token)", isBool: true, set: boolean(func(c *Config) *bool { return &c.Stateless })},
 	{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: str(func(c *Config) *string { return &c.State })},
 	{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: str(func(c *Config) *string { return &c.ConfirmKeyFile })},
@@ -335,6 +341,14 @@ func (c *Config) validate() error {
 	if (c.OAuthIssuer == "") != (c.OAuthAudience == "") {
 		return errors.New("--oauth-issuer and --oauth-audience go together: the authorization server, and this server's resource URL that tokens must be issued for")
 	}
+	if c.OAuthIssuer != "" {
+		if err := checkTokenTypes(c.OAuthTokenTypes); err != nil {
+			return err
+		}
+		if c.OAuthMaxLifetime <= 0 {
+			return errors.New("--oauth-max-token-lifetime must be more than 0, e.g. 1h or 24h")
+		}
+	}
 	if c.OAuthIssuer != "" && c.Transport == "stdio" {
 		return errors.New("--oauth-issuer needs --transport http: OAuth protects the HTTP transports")
 	}
@@ -373,7 +387,7 @@ var optionGroups = []struct {
 	{"Policy: what agents may do", []string{"read-only", "disable-permanent-delete", "tools", "exclude-tools", "protect", "max-deletes-per-hour", "max-bulk-items", "bulk-concurrency"}},
 	{"Confirmation of permanent deletes", []string{"confirm", "elicit-timeout", "confirm-key-file"}},
 	{"HTTP transports", []string{"transport", "addr", "auth-token", "auth-token-file", "tls-cert", "tls-key", "insecure-http", "allowed-origins", "allowed-hosts", "max-body-bytes", "max-sessions", "session-idle-ttl", "rate-limit", "global-rate-limit", "body-read-timeout", "max-conns", "max-conns-per-ip"}},
-	{"Team and replicas", []string{"callers", "oauth-issuer", "oauth-audience", "stateless", "state"}},
+	{"Team and replicas", []string{"callers", "oauth-issuer", "oauth-audience", "oauth-token-types", "oauth-max-token-lifetime", "stateless", "state"}},
 	{"Logs, audit and the process", []string{"log-level", "log-format", "audit-log", "tool-timeout", "shutdown-timeout", "otel", "exit-with-parent", "version"}},
 }
 

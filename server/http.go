@@ -132,8 +132,8 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.health)
 	if app.OAuth != nil {
-		for _, p := range app.OAuth.metadataPaths {
-			mux.Handle(p, app.OAuth.metadata) // public, as RFC 9728 requires
+		for p, doc := range app.OAuth.metadata {
+			mux.Handle(p, doc) // public, as RFC 9728 requires
 		}
 	}
 	mux.Handle("/mcp", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.scopeCancels(h.scopeProgress(h.capSessions(h.streamable, func(r *http.Request) bool {
@@ -271,6 +271,9 @@ func (a *App) runHTTP(ctx context.Context) error {
 		return err
 	}
 	if err := CheckHTTPConfig(a.Config, authToken); err != nil {
+		return err
+	}
+	if err := a.checkIdentities(authToken != ""); err != nil {
 		return err
 	}
 	h := NewHTTPServer(a, authToken)

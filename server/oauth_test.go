@@ -130,7 +130,9 @@ func TestOAuthResourceServer(t *testing.T) {
 	}
 
 	t.Run("metadata", func(t *testing.T) {
-		for _, p := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
+		// RFC 9728 §3.3: each document's resource is the identifier its well-known path was
+		// inserted into: the resource URL for the suffixed one, the origin for the bare one.
+		for p, want := range map[string]string{"/.well-known/oauth-protected-resource/mcp": resource, "/.well-known/oauth-protected-resource": "http://127.0.0.1:9999"} {
 			resp, err := http.Get(f.URL + p)
 			if err != nil {
 				t.Fatal(err)
@@ -139,7 +141,7 @@ func TestOAuthResourceServer(t *testing.T) {
 			_ = json.NewDecoder(resp.Body).Decode(&m)
 			resp.Body.Close()
 			servers, _ := m["authorization_servers"].([]any)
-			if resp.StatusCode != 200 || m["resource"] != resource || len(servers) != 1 || servers[0] != is.URL ||
+			if resp.StatusCode != 200 || m["resource"] != want || len(servers) != 1 || servers[0] != is.URL ||
 				jsonStr(m["scopes_supported"]) != `["tallyfy.read","tallyfy.lifecycle","tallyfy.delete"]` {
 				t.Fatalf("GET %s: %d %v", p, resp.StatusCode, m)
 			}
@@ -197,7 +199,7 @@ func TestOAuthResourceServer(t *testing.T) {
 		{"unknown key id", func() string { return is.token(t, resource, tokenOpts{kid: "k2", key: other, scope: all}) }, `unknown key id \"k2\"`},
 		{"known key id, another key", func() string { return is.token(t, resource, tokenOpts{key: other, scope: all}) }, "error in cryptographic primitive"},
 		{"another algorithm than the key's", func() string { return is.token(t, resource, tokenOpts{alg: jose.ES256, key: ec, scope: all}) }, "is for RS256, the token says ES256"},
-		{"not a JWT", func() string { return "opaque-token-abc" }, "malformed jwt"},
+		{"not a JWT", func() string { return "opaque-token-abc" }, "compact JWS format must have three parts"},
 	} {
 		t.Run(tc.name+": 401 invalid_token", func(t *testing.T) {
 			tok := tc.tok()
@@ -292,13 +294,14 @@ func TestOAuthMapsSubjectToCaller(t *testing.T) {
 	if status != 403 || !strings.Contains(body, "callers file") || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer ") {
 		t.Fatalf("unmapped subject: %d %s", status, body)
 	}
-	// By email: a verified address (or one the provider does not qualify) maps; an unverified one does not.
+	// By email: only an address the provider explicitly verified maps (issue 17 point 3).
 	for _, tc := range []struct {
 		extra map[string]any
 		want  int
 	}{
 		{map[string]any{"email": "Noah@example.com", "email_verified": true}, 200},
-		{map[string]any{"email": "noah@example.com"}, 200},
+		{map[string]any{"email": "noah@example.com"}, 403},
+		{map[string]any{"email": "noah@example.com", "email_verified": "true"}, 403},
 		{map[string]any{"email": "noah@example.com", "email_verified": false}, 403},
 	} {
 		tok := is.token(t, resource, tokenOpts{sub: "user-noah", scope: "tallyfy.read", extra: tc.extra})

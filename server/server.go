@@ -44,6 +44,9 @@ type App struct {
 	keys [][]byte
 	// getenv reads callers' Tallyfy token variables (os.Getenv; tests replace it).
 	getenv func(string) string
+	// ownToken: the server has its own Tallyfy token (or the sandbox's). Without it, with
+	// --callers, only callers-file entries have a Tallyfy identity.
+	ownToken bool
 	// State is what replicas share (--state); in memory without it.
 	State   state.Store
 	Config  *Config
@@ -96,7 +99,8 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	if cfg.OAuthIssuer != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		o, err := NewOAuth(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, &http.Client{Timeout: 15 * time.Second})
+		o, err := NewOAuth(ctx, OAuthOptions{Issuer: cfg.OAuthIssuer, Audience: cfg.OAuthAudience, TokenTypes: cfg.OAuthTokenTypes,
+			MaxLifetime: cfg.OAuthMaxLifetime, HTTP: &http.Client{Timeout: 15 * time.Second}})
 		cancel()
 		if err != nil {
 			_ = app.Close()
@@ -237,7 +241,8 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 // when asked to. mods adjust the client configuration last (the check command makes it
 // read-only). With --callers each caller gets their own client on the same settings (and
 // connection pool); the server's own token is then optional, and the first caller's client
-// stands in for it where no caller is known.
+// stands in for it only to build the toolset: no request acts with it, since every caller
+// there is a callers-file entry (runHTTP refuses --auth-token without the server's token).
 func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, error) {
 	cfg := a.Config
 	// The client is the credential, so its pacer is the token's budget (tallyfy/pacing.go).
@@ -255,6 +260,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		}
 		a.closers = append(a.closers, srv.Close)
 		ccfg.BaseURL, ccfg.OrgID, token = url, sandbox.OrgID, sandbox.AdminToken
+		a.ownToken = true
 		ccfg.Rate = 0 // the built-in sandbox has no rate limit: pacing would only slow the demo
 		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID)
 	} else {
@@ -262,6 +268,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		if token, err = readSecret(cfg.AccessToken, cfg.TokenFile, "token"); err != nil {
 			return nil, err
 		}
+		a.ownToken = token != ""
 		if token == "" && cfg.Callers == "" {
 			return nil, errors.New("no Tallyfy access token: set TALLYFY_ACCESS_TOKEN (or --token-file) and TALLYFY_ORG_ID, or run with --sandbox to try every tool on built-in demo data")
 		}

@@ -44,6 +44,9 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 		if !ok {
 			return ts.record(ctx, c, o), nil
 		}
+		if o, ended := ts.kindPolicy(ctx, c); ended {
+			return ts.record(ctx, c, o), nil
+		}
 		if b.args.PlanToken == "" {
 			return ts.record(ctx, c, ts.plan(ctx, b)), nil
 		}

@@ -149,6 +149,15 @@ func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool)
 	return outcome{}, false
 }
 
+// kindPolicy is the policy stage of a bulk call once its type is known (bulkArgs, at plan and
+// again at execute): the single-item tool the call stands for must be allowed as well.
+func (ts *Toolset) kindPolicy(ctx context.Context, c *call) (o outcome, ended bool) {
+	if res, bad := bulkKindRefusal(ctx, c.tool, c.res.kind, ts.policy, c.policy); bad {
+		return refused(toolFor(c.res.kind, c.tool.Verb).Name+" not allowed", res), true
+	}
+	return outcome{}, false
+}
+
 // resolve runs the guards and reads the item a lifecycle or permanent call is about. ended:
 // the outcome o ends the call.
 func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool) {

@@ -2,10 +2,12 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -75,8 +77,36 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// Allows reports whether the policy lets a tool be listed and called.
+// Allows reports whether the policy lets a tool be listed and called. A bulk tool is no more
+// than the single-item calls it stands for: it is allowed only while at least one of them is
+// (BulkKinds), and then only for the types they cover (bulkKindRefusal).
 func (p Policy) Allows(t Tool) bool {
+	if t.Bulk && len(p.BulkKinds(t)) == 0 {
+		return false
+	}
+	return p.allowsItself(t)
+}
+
+// bulkKindOrder is the order of the bulk tools' type enum (schemas.BulkArgs).
+var bulkKindOrder = []tallyfy.Kind{tallyfy.KindTask, tallyfy.KindRun, tallyfy.KindTemplate}
+
+// BulkKinds is the types a bulk tool may act on under p: those whose single-item tool of the
+// same verb (bulk_delete of templates: delete_template) p allows.
+func (p Policy) BulkKinds(t Tool) []tallyfy.Kind {
+	if !t.Bulk {
+		return nil
+	}
+	var out []tallyfy.Kind
+	for _, k := range bulkKindOrder {
+		if p.allowsItself(toolFor(k, t.Verb)) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// allowsItself is Allows for the tool's own name and tier, before what a bulk tool stands for.
+func (p Policy) allowsItself(t Tool) bool {
 	switch {
 	case slices.Contains(p.ExcludeTools, t.Name):
 		return false
@@ -114,8 +144,15 @@ func NormalizeProtectedIDs(ids []string) ([]string, error) {
 // policyRefusal answers a call to a tool the policy hides (reached only if the filter did not
 // run, e.g. a tool registered on a session by other code): defence in depth.
 func policyRefusal(t Tool, p Policy) *mcp.CallToolResult {
+	return mcp.NewToolResultError(fmt.Sprintf("Tool %s is not available: %s. Nothing was changed; ask the operator if this action is needed.", t.Name, policyReason(t, p)))
+}
+
+// policyReason says which of the server's flags hides t.
+func policyReason(t Tool, p Policy) string {
 	why := "it is not enabled on this server"
 	switch {
+	case t.Bulk && p.allowsItself(t) && len(p.BulkKinds(t)) == 0:
+		why = "none of the single-item tools it stands for (" + strings.Join(bulkItemTools(t), ", ") + ") is enabled on this server"
 	case slices.Contains(p.ExcludeTools, t.Name):
 		why = "it is excluded by --exclude-tools"
 	case p.ReadOnly:
@@ -125,7 +162,44 @@ func policyRefusal(t Tool, p Policy) *mcp.CallToolResult {
 	case len(p.Tools) > 0:
 		why = "it is not in --tools"
 	}
-	return mcp.NewToolResultError(fmt.Sprintf("Tool %s is not available: %s. Nothing was changed; ask the operator if this action is needed.", t.Name, why))
+	return why
+}
+
+// bulkItemTools names the single-item tools a bulk tool stands for.
+func bulkItemTools(t Tool) []string {
+	out := make([]string, 0, len(bulkKindOrder))
+	for _, k := range bulkKindOrder {
+		out = append(out, toolFor(k, t.Verb).Name)
+	}
+	return out
+}
+
+// bulkKindRefusal refuses a bulk call for a type whose single-item tool the server's policy
+// (server) or the caller's cap (effective: the server's narrowed by the cap) does not allow:
+// bulk_delete of templates is delete_template many times, so it is refused wherever
+// delete_template is. ok false: allowed. Plan and execute both pass here.
+func bulkKindRefusal(ctx context.Context, t Tool, kind tallyfy.Kind, server, effective Policy) (*mcp.CallToolResult, bool) {
+	item := toolFor(kind, t.Verb)
+	var why string
+	switch {
+	case !server.Allows(item):
+		why = fmt.Sprintf("%s is not available on this server (%s)", item.Name, policyReason(item, server))
+	case !effective.Allows(item):
+		who, _ := CallerFrom(ctx)
+		why = fmt.Sprintf("%s is not available to caller %q (their entry in the callers file, or their access token's scopes, do not allow it)", item.Name, who.Name)
+	default:
+		return nil, false
+	}
+	var allowed []string
+	for _, k := range effective.BulkKinds(t) {
+		allowed = append(allowed, string(k))
+	}
+	next := "No type is allowed for " + t.Name + "."
+	if len(allowed) > 0 {
+		next = "Types allowed for " + t.Name + ": " + strings.Join(allowed, ", ") + "."
+	}
+	return mcp.NewToolResultError(fmt.Sprintf("%s with type %s is refused: it would do what %s does, and %s. Nothing was changed. %s Ask the operator if this action is needed.",
+		t.Name, kind, item.Name, why, next)), true
 }
 
 // protectedRefusal refuses an archive or delete of an ID on the protect list.
@@ -184,4 +258,42 @@ func (ts *Toolset) budgetAnswer(refusal *BudgetRefusal, err error) (outcome, boo
 // enforced across replicas, so deletes are refused (fail closed); everything else goes on.
 func storeRefusal(err error) outcome {
 	return refused(clip("shared state unavailable: "+err.Error(), 300), mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it)."))
+}
+
+// narrowedSchemas caches the bulk tools' input schemas with a narrowed type enum, by tool
+// name and allowed types: tools/list and every tools/call pass through the filter.
+var narrowedSchemas sync.Map // string -> json.RawMessage
+
+// withBulkKinds is the bulk tool t as a client may see it: its type enum lists only kinds,
+// the types the policy in force lets it act on.
+func withBulkKinds(t mcp.Tool, kinds []tallyfy.Kind) mcp.Tool {
+	if len(kinds) == len(bulkKindOrder) || len(t.RawInputSchema) == 0 {
+		return t
+	}
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	key := t.Name + ":" + strings.Join(names, ",")
+	if raw, ok := narrowedSchemas.Load(key); ok {
+		t.RawInputSchema = raw.(json.RawMessage)
+		return t
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(t.RawInputSchema, &schema); err != nil {
+		panic("tools: a bulk tool's input schema does not decode: " + err.Error())
+	}
+	props, _ := schema["properties"].(map[string]any)
+	typ, _ := props["type"].(map[string]any)
+	if typ == nil {
+		panic("tools: a bulk tool's input schema has no type property")
+	}
+	typ["enum"] = names
+	raw, err := json.Marshal(schema)
+	if err != nil {
+		panic("tools: " + err.Error())
+	}
+	narrowedSchemas.Store(key, json.RawMessage(raw))
+	t.RawInputSchema = raw
+	return t
 }

@@ -194,6 +194,9 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 	out := in[:0:0]
 	for _, t := range in {
 		if row, ok := ByName(t.Name); ok && p.Allows(row) {
+			if row.Bulk {
+				t = withBulkKinds(t, p.BulkKinds(row))
+			}
 			out = append(out, t)
 		}
 	}

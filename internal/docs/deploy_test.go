@@ -1,6 +1,9 @@
 package docs
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"path/filepath"
@@ -98,8 +101,10 @@ func TestDeployComposeCommandParses(t *testing.T) {
 	}
 }
 
-// TestDeployCallersExampleLoads: the example callers file is one the server accepts.
-func TestDeployCallersExampleLoads(t *testing.T) {
+// TestDeployCallersExample: the example callers file as shipped does not load (its hashes are
+// placeholders the operator must replace), and with the hashes of random tokens in their place
+// it is one the server accepts.
+func TestDeployCallersExample(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"alice-tallyfy", "bob-tallyfy"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("tallyfy-token-"+f), 0o600); err != nil {
@@ -107,18 +112,34 @@ func TestDeployCallersExampleLoads(t *testing.T) {
 		}
 	}
 	// The example points at compose secrets; here they are files in a temporary directory.
-	text := strings.ReplaceAll(read(t, "../../docs/deploy/callers.example.json"), "/run/secrets/", dir+"/")
-	path := filepath.Join(dir, "callers.json")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
+	shipped := strings.ReplaceAll(read(t, "../../docs/deploy/callers.example.json"), "/run/secrets/", dir+"/")
+	load := func(text string) (*server.Callers, error) {
+		path := filepath.Join(dir, "callers.json")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return server.LoadCallers(path, tallyfy.Config{BaseURL: "https://go.tallyfy.com/api", OrgID: "0123456789abcdef0123456789abcdef"},
+			func(k string) string {
+				if k == "CLEANUP_TALLYFY_TOKEN" {
+					return "cleanup-token"
+				}
+				return ""
+			})
 	}
-	c, err := server.LoadCallers(path, tallyfy.Config{BaseURL: "https://go.tallyfy.com/api", OrgID: "0123456789abcdef0123456789abcdef"},
-		func(k string) string {
-			if k == "CLEANUP_TALLYFY_TOKEN" {
-				return "cleanup-token"
-			}
-			return ""
-		})
+	if _, err := load(shipped); err == nil || !strings.Contains(err.Error(), `entry 1 ("alice"): "token_sha256" must be`) {
+		t.Fatalf("the example as shipped: %v; want it refused for alice's placeholder hash", err)
+	}
+	placeholders := regexp.MustCompile(`"REPLACE[^"]*"`)
+	if n := len(placeholders.FindAllString(shipped, -1)); n != 3 {
+		t.Fatalf("%d placeholders, want one per caller (3)", n)
+	}
+	filled := placeholders.ReplaceAllStringFunc(shipped, func(string) string {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		sum := sha256.Sum256([]byte(hex.EncodeToString(b)))
+		return `"` + hex.EncodeToString(sum[:]) + `"`
+	})
+	c, err := load(filled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,5 +162,52 @@ func TestDockerfileMakesTheAuditDirAndStampsTheVersion(t *testing.T) {
 	}
 	if !strings.Contains(df, `-X main.version=${VERSION:-$(cat VERSION)}`) {
 		t.Errorf("the image's version does not default to the VERSION file")
+	}
+}
+
+// TestDeployComposeMountsTheOperatorsCallersFile: the replicas read a callers.json the
+// operator writes (compose refuses to start without it), never the example, and the guide's
+// "Start it" steps say how to make a token and its hash.
+func TestDeployComposeMountsTheOperatorsCallersFile(t *testing.T) {
+	text := read(t, "../../docs/deploy/compose.yaml")
+	var compose struct {
+		Services map[string]struct {
+			Build   any   `yaml:"build"`
+			Volumes []any `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &compose); err != nil {
+		t.Fatal(err)
+	}
+	for name, svc := range compose.Services {
+		if svc.Build == nil {
+			continue
+		}
+		found := false
+		for _, v := range svc.Volumes {
+			m, ok := v.(map[string]any)
+			if !ok || m["target"] != "/etc/tallyfy-mcp/callers.json" {
+				if s, _ := v.(string); strings.Contains(s, "callers") {
+					t.Errorf("service %s mounts %q", name, s)
+				}
+				continue
+			}
+			bind, _ := m["bind"].(map[string]any)
+			if m["source"] != "./callers.json" || bind["create_host_path"] != false {
+				t.Errorf("service %s: callers mount %v; want ./callers.json, not created when missing", name, m)
+			}
+			found = true
+		}
+		if !found {
+			t.Errorf("service %s does not mount the callers file", name)
+		}
+	}
+	guide := read(t, "../../docs/deploy.md")
+	start := guide[strings.Index(guide, "## Start it"):]
+	start = start[:strings.Index(start[3:], "\n## ")+3]
+	for _, want := range []string{"openssl rand -hex 32", "sha256sum | cut -d' ' -f1", "callers.json"} {
+		if !strings.Contains(start, want) {
+			t.Errorf("the guide's \"Start it\" does not say %q", want)
+		}
 	}
 }
