@@ -52,5 +52,10 @@ describe('callers with their own Tallyfy identity', () => {
     }
     const unknown = await fetch(server.mcpUrl, { method: 'POST', headers: { Authorization: `Bearer ${randomToken()}`, 'Content-Type': 'application/json' }, body: '{}' });
     assert.equal(unknown.status, 401);
+    // The 401 speaks of how this server authenticates: a person's own token from the callers
+    // file, not "the server's MCP auth token" that no caller here was given.
+    const text = await unknown.text();
+    assert.match(text, /not accepted here.*your own MCP bearer token.*callers file/, text);
+    assert.doesNotMatch(text, /server's MCP auth token/, text);
   });
 });

@@ -51,7 +51,23 @@ func (h *HTTPServer) authenticate(r *http.Request) (*tools.Caller, *refusal) {
 	if app.OAuth != nil {
 		return h.oauthCaller(r, hasBearer)
 	}
-	return nil, h.unauthorized("Unauthorized: send Authorization: Bearer <the server's MCP auth token>")
+	return nil, h.unauthorized(h.bearerHelp(hasBearer))
+}
+
+// bearerHelp is the 401 text for a missing or unknown bearer token, in the terms of how this
+// server authenticates: a per-person token from the callers file, the one --auth-token, or both.
+func (h *HTTPServer) bearerHelp(hasBearer bool) string {
+	what := "the server's MCP auth token (--auth-token)"
+	if h.app.Callers != nil {
+		what = "your own MCP bearer token (the one whose SHA-256 is in your entry of the server's callers file; ask the operator for one)"
+		if h.hasAuth && h.app.ownToken {
+			what += ", or the server's MCP auth token"
+		}
+	}
+	if hasBearer {
+		return "Unauthorized: this bearer token is not accepted here. Send Authorization: Bearer <" + what + ">"
+	}
+	return "Unauthorized: send Authorization: Bearer <" + what + ">"
 }
 
 // oauthCaller validates an OAuth access token, maps its subject (or email) to a --callers
