@@ -47,13 +47,16 @@ type BulkResult struct {
 	Items   []BulkItem `json:"items" jsonschema:"description=Every item and its outcome (skipped ones with why)"`
 	Totals  BulkTotals `json:"totals"`
 	// MoreMatched: the filter matched more than the cap; only the first ones are planned.
-	MoreMatched bool      `json:"more_matched,omitempty"`
-	DeletesLeft *int      `json:"deletes_left,omitempty" jsonschema:"description=Permanent deletes left in this hour's budget before this plan (-1: no cap)"`
-	PlanToken   string    `json:"plan_token,omitempty"`
-	ExpiresAt   string    `json:"expires_at,omitempty"`
-	Execute     *BulkCall `json:"execute,omitempty" jsonschema:"description=With planned: the call that executes the plan"`
-	Undo        *BulkCall `json:"undo,omitempty" jsonschema:"description=After archive or restore: the call that reverses it"`
-	Message     string    `json:"message"`
+	MoreMatched bool `json:"more_matched,omitempty"`
+	// SearchIncomplete: a query over one-off task titles read only the first titles; the
+	// message says which.
+	SearchIncomplete bool      `json:"search_incomplete,omitempty"`
+	DeletesLeft      *int      `json:"deletes_left,omitempty" jsonschema:"description=Permanent deletes left in this hour's budget before this plan (-1: no cap)"`
+	PlanToken        string    `json:"plan_token,omitempty"`
+	ExpiresAt        string    `json:"expires_at,omitempty"`
+	Execute          *BulkCall `json:"execute,omitempty" jsonschema:"description=With planned: the call that executes the plan"`
+	Undo             *BulkCall `json:"undo,omitempty" jsonschema:"description=After archive or restore: the call that reverses it"`
+	Message          string    `json:"message"`
 }
 
 func (BulkResult) isResult() {}

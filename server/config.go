@@ -37,9 +37,11 @@ type Config struct {
 	// MaxBulkItems caps one bulk plan; BulkConcurrency is how many of its items run at once.
 	MaxBulkItems, BulkConcurrency int
 
-	RequestTimeout  time.Duration
-	ToolTimeout     time.Duration
-	ElicitTimeout   time.Duration
+	RequestTimeout time.Duration
+	ToolTimeout    time.Duration
+	ElicitTimeout  time.Duration
+	// TokenTTL is how long a confirm_token or plan_token stays valid (--token-ttl).
+	TokenTTL        time.Duration
 	ShutdownTimeout time.Duration
 
 	// HTTP transports.
@@ -210,6 +212,14 @@ var Options = []Option{
 	}},
 	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: duration(func(c *Config) *time.Duration { return &c.ToolTimeout })},
+	{Name: "token-ttl", Env: "TALLYFY_TOKEN_TTL", Default: "5m", Usage: "how long a confirm_token or bulk plan_token stays valid (1s to 1h); each is single use, and a person's answer that comes after it is refused", set: func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Hour {
+			return fmt.Errorf("want a duration from 1s to 1h, such as 5m, got %q", v)
+		}
+		c.TokenTTL = d
+		return nil
+	}},
 	{Name: "elicit-timeout", Env: "TALLYFY_ELICIT_TIMEOUT", Default: "3m", Usage: "how long to wait for the person to answer a delete confirmation", set: duration(func(c *Config) *time.Duration { return &c.ElicitTimeout })},
 	{Name: "shutdown-timeout", Env: "MCP_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may take to finish on SIGTERM (and, on stdio, after stdin closes)", set: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{Name: "auth-token", Env: "MCP_AUTH_TOKEN", Usage: "bearer token HTTP callers must send (never forwarded to Tallyfy); required off loopback", Secret: true, set: str(func(c *Config) *string { return &c.AuthToken })},

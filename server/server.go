@@ -54,6 +54,8 @@ type App struct {
 	closers []func() error
 	// listening receives the HTTP transports' bound address (useful with --addr host:0).
 	listening chan string
+	// health logs the shared store's health as /healthz finds it (health.go).
+	health healthLog
 }
 
 // ListenAddr waits until the HTTP transports are listening and returns their address.
@@ -136,7 +138,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		logger.Warn("--confirm off: permanent deletes run WITHOUT any confirmation; use only for unattended pipelines. Every audit record says confirm_mode=off.")
 	}
 	ts, err := tools.New(tools.Options{
-		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout,
+		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
 		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
 		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
 	})

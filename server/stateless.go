@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 )
 
 // sharedSessionLifetime is how long a signed session id (several replicas) stays valid; the
@@ -54,7 +58,7 @@ func (h *HTTPServer) canAsk() bool { return !h.app.Config.Stateless && !h.shared
 // signedSessionResolver gives each request a session id manager bound to its caller.
 type signedSessionResolver struct {
 	h     *HTTPServer
-	ended *sync.Map // ids terminated through this replica (DELETE /mcp)
+	ended *sync.Map // ids terminated through this replica (DELETE /mcp); the store has all
 }
 
 func (s *signedSessionResolver) ResolveSessionIdManager(r *http.Request) mcpserver.SessionIdManager {
@@ -62,7 +66,7 @@ func (s *signedSessionResolver) ResolveSessionIdManager(r *http.Request) mcpserv
 	if r != nil {
 		who = s.h.callerKey(r)
 	}
-	return &signedSessions{keys: s.h.app.keys, who: who, ended: s.ended, check: r != nil}
+	return &signedSessions{keys: s.h.app.keys, who: who, ended: s.ended, check: r != nil, store: s.h.app.State, log: s.h.app.Logger}
 }
 
 // signedSessions mints and checks ids "mcp-session-<expiry>.<nonce>.<mac>", the MAC over the
@@ -72,7 +76,14 @@ type signedSessions struct {
 	who   string
 	ended *sync.Map
 	check bool // false for the idle sweeper, which has no request: it only ends sessions
+	// store tells every replica which ids were terminated: a session ended through one
+	// replica (DELETE /mcp) is ended on all of them.
+	store state.Store
+	log   *slog.Logger
 }
+
+// endedKey names a terminated session id in the shared store.
+func endedKey(id string) string { return "session-ended:" + id }
 
 const sessionPrefix = "mcp-session-"
 
@@ -105,8 +116,24 @@ func (m *signedSessions) Validate(id string) (bool, error) {
 	if m.check && (!good || time.Now().Unix() >= sessionExpiry(id)) {
 		return false, errSessionID
 	}
-	_, ended := m.ended.Load(id)
+	if _, ended := m.ended.Load(id); ended {
+		return true, nil
+	}
+	ended, err := m.store.Used(context.Background(), endedKey(id))
+	if err != nil {
+		// Fails open: a store that does not answer must not end every session (reads go on
+		// while Redis is down); a session ended through another replica meanwhile stays usable
+		// here until the store answers, and only by its own caller (the id is bound to them).
+		m.logf("shared state store unreachable: cannot check whether a session was ended on another replica", err)
+		return false, nil
+	}
 	return ended, nil
+}
+
+func (m *signedSessions) logf(msg string, err error) {
+	if m.log != nil {
+		m.log.Warn(msg, "err", err)
+	}
 }
 
 func (m *signedSessions) Terminate(id string) (bool, error) {
@@ -121,6 +148,12 @@ func (m *signedSessions) Terminate(id string) (bool, error) {
 		return true
 	})
 	m.ended.Store(id, sessionExpiry(id))
+	if ttl := time.Until(time.Unix(sessionExpiry(id), 0)); ttl > 0 {
+		// Every replica learns it; kept until the id would have expired anyway.
+		if _, err := m.store.UseOnce(context.Background(), endedKey(id), ttl+time.Second); err != nil {
+			m.logf("shared state store unreachable: a session ended on this replica only", err)
+		}
+	}
 	return false, nil
 }
 

@@ -34,6 +34,9 @@ func (m *Memory) Close() error { return nil }
 
 // UseOnce implements Store.
 func (m *Memory) UseOnce(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, ErrNoTTL
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -54,6 +57,14 @@ func (m *Memory) UseOnce(_ context.Context, key string, ttl time.Duration) (bool
 	}
 	m.used[key] = now.Add(ttl)
 	return true, nil
+}
+
+// Used implements Store.
+func (m *Memory) Used(_ context.Context, key string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, ok := m.used[key]
+	return ok && m.now().Before(until), nil
 }
 
 // prune drops the units that have left the window ending at now.

@@ -58,11 +58,24 @@ func (r *Redis) Kind() string { return "redis" }
 // Close implements Store: it closes the connection pool.
 func (r *Redis) Close() error { return r.rdb.Close() }
 
-// Health implements Store.
+// Health implements Store: a write with a short expiry, since a Redis that answers PING may
+// still refuse writes (out of memory, a read-only replica, a full disk with
+// stop-writes-on-bgsave-error), and then no confirmation could be marked used.
 func (r *Redis) Health(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	return unreachable(r.rdb.Ping(ctx).Err())
+	return unreachable(r.rdb.Set(ctx, r.prefix+"health", time.Now().UnixMilli(), 10*time.Second).Err())
+}
+
+// Used implements Store.
+func (r *Redis) Used(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	n, err := r.rdb.Exists(ctx, r.prefix+"once:"+key).Result()
+	if err != nil {
+		return false, unreachable(err)
+	}
+	return n == 1, nil
 }
 
 // unreachable wraps a Redis failure so callers can say what is wrong without the details of
@@ -90,9 +103,10 @@ func IsUnavailable(err error) bool {
 
 // UseOnce is SET key 1 NX PX ttl: Redis answers OK to exactly one of any number of callers.
 func (r *Redis) UseOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if ttl < time.Millisecond {
-		ttl = time.Millisecond
+	if ttl <= 0 {
+		return false, ErrNoTTL
 	}
+	ttl = max(ttl, time.Millisecond) // PX counts whole milliseconds
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	err := r.rdb.SetArgs(ctx, r.prefix+"once:"+key, 1, redis.SetArgs{Mode: "NX", TTL: ttl}).Err()

@@ -5,6 +5,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -15,7 +16,11 @@ import (
 type Store interface {
 	// UseOnce records key as used for ttl. It reports false when the key was already used
 	// (a replay), true when this call is the first.
+	// ttl must be positive (ErrNoTTL otherwise): a mark that is already forgotten would let
+	// the key be used again at once.
 	UseOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Used reports whether key was used (UseOnce) and is still remembered, without using it.
+	Used(ctx context.Context, key string) (bool, error)
 	// Take spends one unit of the sliding window named key, which allows at most limit units
 	// within window. When the window is full, release is nil and freeAt says when its oldest
 	// unit leaves it. release gives the unit back (the action did not happen); calling it more
@@ -30,12 +35,16 @@ type Store interface {
 	// Room reports how many units are left in the window now (never below 0) and, when the
 	// window holds any, when its oldest unit leaves it.
 	Room(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (left int, freeAt time.Time, err error)
-	// Health is nil while the store answers.
+	// Health is nil while the store answers and takes writes (Redis: a write is probed, since
+	// a Redis that answers PING may still refuse writes, and every use of the store writes).
 	Health(ctx context.Context) error
 	// Kind names the backend ("memory" or "redis") for /healthz and logs.
 	Kind() string
 	Close() error
 }
+
+// ErrNoTTL is UseOnce's answer to a TTL that is not positive.
+var ErrNoTTL = errors.New("state: UseOnce needs a positive TTL")
 
 // Open returns the store a --state URL names: "" or "memory" for this process only,
 // redis://host:port/db (or rediss:// for TLS) for Redis.

@@ -132,44 +132,76 @@ func setHash(ids []string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
+// selection is what a plan selected: the ids to read, and what it left out.
+type selection struct {
+	ids     []string
+	more    bool     // more matched than MaxBulkItems: only the first are planned
+	dropped []string // the ids given past MaxBulkItems (with filters they are not known)
+	cut     string   // a search cut short (search_incomplete): what was not searched
+}
+
 // selectIDs is the plan's selection: the ids given, or the items the filters select (at
 // most MaxBulkItems; more reports that more matched).
-func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (ids []string, more bool, err error) {
+func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (selection, error) {
 	limit := ts.opts.MaxBulkItems
 	if len(b.ids) > 0 {
 		if len(b.ids) > limit {
-			return b.ids[:limit], true, nil
+			return selection{ids: b.ids[:limit], more: true, dropped: b.ids[limit:]}, nil
 		}
-		return b.ids, false, nil
+		return selection{ids: b.ids}, nil
 	}
+	var sel selection
 	// At most 20 pages of 100: a selection that broad is better narrowed first.
 	for page := 1; page <= 20; page++ {
-		items, info, err := b.c.res.selectPage(ctx, b.c.client, b.filter, page, 100)
+		items, info, cut, err := b.c.res.selectPage(ctx, b.c.client, b.filter, page, 100)
 		if err != nil {
-			return nil, false, err
+			return selection{}, err
+		}
+		if cut != "" && sel.cut == "" {
+			sel.cut = cut
 		}
 		for _, e := range items {
-			if len(ids) == limit {
-				return ids, true, nil
+			if len(sel.ids) == limit {
+				sel.more = true
+				return sel, nil
 			}
-			if !slices.Contains(ids, e.ID) {
-				ids = append(ids, e.ID)
+			if !slices.Contains(sel.ids, e.ID) {
+				sel.ids = append(sel.ids, e.ID)
 			}
 		}
 		if !info.HasMore {
-			return ids, false, nil
+			return sel, nil
 		}
 	}
-	return ids, true, nil
+	sel.more = true
+	return sel, nil
+}
+
+// leftOut tells the model what the selection did not cover: ids past the cap (named, so
+// they can be planned next), matches past it, and a search cut short.
+func (ts *Toolset) leftOut(sel selection) string {
+	out := ""
+	switch {
+	case len(sel.dropped) > 0:
+		out += fmt.Sprintf(" %d ids past the cap of %d items a plan takes (--max-bulk-items) were left out, not read: %s; plan them next.",
+			len(sel.dropped), ts.opts.MaxBulkItems, strings.Join(sel.dropped, ", "))
+	case sel.more:
+		out += fmt.Sprintf(" More items matched than the cap of %d (--max-bulk-items): only the first are planned; plan again, or narrow the filters, for the rest.", ts.opts.MaxBulkItems)
+	}
+	if sel.cut != "" {
+		out += " " + sel.cut + " Items the search did not reach are not in this plan."
+	}
+	return out
 }
 
 // plan reads every selected item and seals the ones to act on into a plan_token.
 func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	c := b.c
-	ids, more, err := ts.selectIDs(ctx, b)
+	sel, err := ts.selectIDs(ctx, b)
 	if err != nil {
 		return failed(c, err)
 	}
+	ids, more := sel.ids, sel.more
 	reads := make([]planned, len(ids))
 	ts.eachItem(ctx, len(ids), func(i int) {
 		e, err := c.client.Lookup(ctx, c.res.kind, ids[i])
@@ -188,7 +220,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 			return failed(c, r.failed)
 		}
 	}
-	res := schemas.BulkResult{Status: "planned", Action: b.action(), Type: string(c.res.kind), BatchID: b.id, MoreMatched: more, Items: []schemas.BulkItem{}}
+	res := schemas.BulkResult{Status: "planned", Action: b.action(), Type: string(c.res.kind), BatchID: b.id, MoreMatched: more, SearchIncomplete: sel.cut != "", Items: []schemas.BulkItem{}}
 	var act []string
 	var fps []string
 	for _, r := range reads {
@@ -220,7 +252,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	if len(act) == 0 {
 		res.Status = "done"
-		res.Message = fmt.Sprintf("Nothing to %s: every selected item is skipped (see items). Nothing was changed.", b.action())
+		res.Message = fmt.Sprintf("Nothing to %s: every selected item is skipped (see items). Nothing was changed.", b.action()) + ts.leftOut(sel)
 		return ended("noop", "nothing to act on", mcp.NewToolResultStructured(res, bulkText(res)))
 	}
 	byID := map[string]tallyfy.Entity{}
@@ -232,7 +264,8 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 		fps = append(fps, itemFP(byID[id]))
 	}
 	cl := claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: setHash(act), Items: strings.Join(fps, ""),
-		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ts.opts.TokenTTL).Unix(), Nonce: newNonce(), Purpose: "plan"}
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ts.opts.TokenTTL).Unix(), Nonce: newNonce(), Purpose: "plan",
+		Type: string(c.res.kind), Batch: b.id}
 	res.PlanToken = ts.seal.seal(cl)
 	res.ExpiresAt = time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
 	res.Execute = &schemas.BulkCall{Tool: c.tool.Name, Arguments: map[string]any{"type": string(c.res.kind), "ids": act, "plan_token": res.PlanToken}}
@@ -244,17 +277,15 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	if n := res.Totals["skipped"]; n > 0 {
 		res.Message += fmt.Sprintf(" (%d skipped, see items)", n)
 	}
-	if more {
-		res.Message += fmt.Sprintf("; more items matched than the cap of %d, only the first are planned", ts.opts.MaxBulkItems)
-	}
 	res.Message += fmt.Sprintf(". To execute, call %s with execute.arguments (plan_token single use, expires %s).", c.tool.Name, res.ExpiresAt)
+	res.Message += ts.leftOut(sel)
 	if c.tool.Verb == VerbDelete {
 		if left := *res.DeletesLeft; left >= 0 {
 			res.Message += fmt.Sprintf(" It uses %d of the %d permanent deletes left this hour (--max-deletes-per-hour).", len(act), left)
 		}
 		res.Message += " This cannot be undone: show the list to the person first; they confirm the whole plan once."
 	}
-	return ended("confirmation_required", fmt.Sprintf("planned %d, skipped %d", len(act), res.Totals["skipped"]), mcp.NewToolResultStructured(res, bulkText(res)))
+	return ended("planned", fmt.Sprintf("planned %d, skipped %d", len(act), res.Totals["skipped"]), mcp.NewToolResultStructured(res, bulkText(res)))
 }
 
 // skipReason says why an item, as read, will not be acted on ("" if it will).

@@ -39,8 +39,15 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, setHash(b.ids), ts.sessionBinding(ctx), ts.callerBinding(ctx), "plan") {
 		err = errPlanForeign
 	}
+	if err == nil && cl.Type != string(c.res.kind) {
+		// Checked before anything is used up: the plan stays good for its own type.
+		err = fmt.Errorf("plan_token was made for type %s, not %s: pass the plan's execute.arguments unchanged", cl.Type, c.res.kind)
+	}
 	if err != nil {
 		return planRefused(c, err)
+	}
+	if cl.Batch != "" { // the execution's records carry the plan's batch_id (audit joins them)
+		b.id, c.batch = cl.Batch, cl.Batch
 	}
 	sorted := slices.Sorted(slices.Values(b.ids))
 	fps := map[string]string{}
@@ -57,12 +64,24 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 			return o
 		}
 	}
-	fresh, err := ts.seal.consume(ctx, cl, ts.now())
-	if err != nil {
-		if c.tool.Verb == VerbDelete {
+	// The person may have answered after the plan expired: that answer cannot use it.
+	if err := stillValid(cl, ts.now()); err != nil {
+		return planRefused(c, err).confirmedBy(how)
+	}
+	var fresh bool
+	if c.tool.Verb == VerbDelete {
+		if fresh, err = ts.seal.consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose)); err != nil {
 			return storeRefusal(err)
 		}
-		return refused("shared state unavailable", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the shared state store did not answer (%v), so the plan_token cannot be marked used. Try again shortly.", err)))
+	} else {
+		var local bool
+		fresh, local, err = ts.seal.consumeReversible(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
+		if err != nil {
+			return refused("shared state unavailable", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the plan_token could not be marked used (%v). Try again shortly.", err)))
+		}
+		if local {
+			ts.log.Warn("shared state store unreachable: bulk plan marked used in this process only", "tool", c.tool.Name, "batch_id", b.id)
+		}
 	}
 	if !fresh {
 		return planRefused(c, errTokenUsed).confirmedBy(how)
@@ -334,7 +353,7 @@ func (ts *Toolset) checkCount(b *batch, answer *mcp.ElicitationResult) (string, 
 	if m, ok := answer.Content.(map[string]any); ok {
 		switch v := m["count"].(type) {
 		case string:
-			typed = strings.TrimSpace(v)
+			typed = v // exactly the digits: " 2", "2x" or "12" is not 2
 		case float64:
 			if v == math.Trunc(v) {
 				typed = strconv.Itoa(int(v))
@@ -355,12 +374,4 @@ func bulkCancelled(b *batch, detail, msg string) outcome {
 	}
 	res := schemas.BulkResult{Status: "cancelled", Action: b.action(), Type: string(b.c.res.kind), BatchID: b.id, Items: items, Totals: totals(items), Message: msg}
 	return ended("cancelled", detail, mcp.NewToolResultStructured(res, bulkText(res))).confirmedBy("elicitation")
-}
-
-func quoteAll(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = strconv.Quote(n)
-	}
-	return strings.Join(q, ", ")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -94,12 +93,12 @@ func canElicit(ctx context.Context) bool {
 
 func (ts *Toolset) elicitParams(c *call, e tallyfy.Entity) mcp.ElicitationParams {
 	return mcp.ElicitationParams{
-		Message: fmt.Sprintf("Permanently delete the archived %s %q (%s)? This destroys %s. It cannot be undone. To confirm, type its name: %s",
-			c.res.noun, e.Name, e.ID, c.res.destroys, e.Name),
+		Message: fmt.Sprintf("Permanently delete the archived %s %s (%s)? This destroys %s. It cannot be undone. To confirm, type its name: %s",
+			c.res.noun, quoteName(e.Name), e.ID, c.res.destroys, quoteName(e.Name)),
 		RequestedSchema: map[string]any{
 			"type": "object",
 			"properties": map[string]any{
-				"name": map[string]any{"type": "string", "title": "Name to confirm", "description": "Type: " + e.Name},
+				"name": map[string]any{"type": "string", "title": "Name to confirm", "description": "Type: " + quoteName(e.Name)},
 			},
 			"required": []string{"name"},
 		},
@@ -168,7 +167,7 @@ func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, s
 	if m, ok := answer.Content.(map[string]any); ok {
 		typed, _ = m["name"].(string)
 	}
-	if !strings.EqualFold(strings.TrimSpace(typed), strings.TrimSpace(e.Name)) {
+	if !nameTyped(typed, e.Name) {
 		return cancelled("name mismatch", e, how, fmt.Sprintf("The name typed did not match %q: nothing was deleted. Call %s again if the person still wants it deleted.", e.Name, c.tool.Name))
 	}
 	if cl.FP != fingerprintHash(e.Fingerprint()) {

@@ -62,8 +62,12 @@ func (ts *Toolset) deleteOnce(ctx context.Context, c *call, e tallyfy.Entity, cl
 	}
 	fresh := true
 	if cl != nil {
+		if err := stillValid(*cl, ts.now()); err != nil { // it may have expired while we waited
+			release()
+			return tokenRefused(c, err)
+		}
 		var err error
-		if fresh, err = ts.seal.consume(ctx, *cl, ts.now()); err != nil {
+		if fresh, err = ts.seal.consume(ctx, *cl, ts.now(), ts.tokenLife(cl.Purpose)); err != nil {
 			release()
 			return storeRefusal(err)
 		}

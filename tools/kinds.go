@@ -143,16 +143,16 @@ func (k *kind[T, V, G, L]) adapt() *resource {
 			}
 			return k.entity(t), nil
 		},
-		entities: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, error) {
-			items, info, _, err := k.fetch(ctx, c, f, page, perPage)
+		entities: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, string, error) {
+			items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
 			if err != nil {
-				return nil, info, err
+				return nil, info, "", err
 			}
 			es := make([]tallyfy.Entity, len(items))
 			for i := range items {
 				es[i] = k.entity(&items[i])
 			}
-			return es, info, nil
+			return es, info, cut, nil
 		},
 		doArchive: func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error) {
 			return orNil(k.archive(c, ctx, id))

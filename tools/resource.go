@@ -26,7 +26,7 @@ type resource struct {
 	// (lifecycle.go: it goes out with a change, for what the change's answer lacks).
 	peek func(ctx context.Context, c *tallyfy.Client, id string) (tallyfy.Entity, error)
 	// entities is the same page as entities (list_filter.go: selectPage).
-	entities func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, error)
+	entities func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, string, error)
 	// doArchive, doRestore and doDelete send the request; the first two return the item as
 	// Tallyfy reported it afterwards, when it did.
 	doArchive func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error)

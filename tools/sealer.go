@@ -30,6 +30,11 @@ type claims struct {
 	// Items: for a plan, each planned item's fingerprint hash (itemFP), in the order of its
 	// sorted IDs; ID is then the hash of that set of IDs.
 	Items string `json:"x,omitempty"`
+	// Type and Batch, for a plan: the item type it was made for (executing it as another type
+	// is refused before the plan is used up), and its batch_id, which the execution's audit
+	// records carry too so that plan and execution can be joined.
+	Type  string `json:"y,omitempty"`
+	Batch string `json:"b,omitempty"`
 }
 
 // sealer mints and checks HMAC-sealed confirmation tokens, and records used ones in the shared
@@ -39,6 +44,9 @@ type claims struct {
 type sealer struct {
 	keys  [][]byte
 	store state.Store
+	// local marks plans of reversible work (bulk archive and restore) used in this process
+	// when the shared store does not answer: they go on, single use per replica.
+	local *state.Memory
 }
 
 func newSealer(keys [][]byte, store state.Store) (*sealer, error) {
@@ -49,7 +57,7 @@ func newSealer(keys [][]byte, store state.Store) (*sealer, error) {
 		}
 		keys = [][]byte{key}
 	}
-	return &sealer{keys: keys, store: store}, nil
+	return &sealer{keys: keys, store: store, local: state.NewMemory()}, nil
 }
 
 func fingerprintHash(fp string) string {
@@ -153,9 +161,48 @@ func callerBinding(ctx context.Context, withClient bool) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
 
-// consume marks a nonce used until the token expires (later it is refused as expired anyway);
-// false if it already was, on any replica sharing the store. An error means the store did not
-// answer: the caller must refuse (fail closed).
-func (s *sealer) consume(ctx context.Context, c claims, now time.Time) (bool, error) {
-	return s.store.UseOnce(ctx, "confirm:"+c.Nonce, time.Unix(c.Exp, 0).Sub(now)+time.Second)
+// consume marks a nonce used for at least a whole token lifetime (life) from now: the mark
+// must outlive every moment the token could still be accepted, including when the person
+// answered after its expiry (that use is refused by the expiry check, which runs again after
+// the answer, but two racing uses must still find the mark). false if it already was, on any
+// replica sharing the store. An error means the store did not answer: the caller must refuse
+// (fail closed).
+func (s *sealer) consume(ctx context.Context, c claims, now time.Time, life time.Duration) (bool, error) {
+	return s.store.UseOnce(ctx, "confirm:"+c.Nonce, usedMarkTTL(c, now, life))
+}
+
+// consumeReversible is consume for a plan of reversible work: when the shared store does not
+// answer, the plan is marked used in this process instead (local true), so archive and
+// restore go on while Redis is down, single use per replica; a second replica could run the
+// same plan once more, which re-reads every item and skips those it already changed.
+func (s *sealer) consumeReversible(ctx context.Context, c claims, now time.Time, life time.Duration) (fresh, local bool, err error) {
+	fresh, err = s.consume(ctx, c, now, life)
+	if err == nil || !state.IsUnavailable(err) {
+		return fresh, false, err
+	}
+	fresh, err = s.local.UseOnce(ctx, "confirm:"+c.Nonce, usedMarkTTL(c, now, life))
+	return fresh, true, err
+}
+
+// usedMarkTTL is how long a used nonce is remembered: until the token expires, plus a full
+// lifetime, so it is never zero or negative, however late the use.
+func usedMarkTTL(c claims, now time.Time, life time.Duration) time.Duration {
+	return max(time.Unix(c.Exp, 0).Sub(now), 0) + max(life, time.Minute)
+}
+
+// stillValid re-checks the expiry of opened claims at the moment of use (after a person
+// answered, which may take minutes).
+func stillValid(c claims, now time.Time) error {
+	if now.Unix() >= c.Exp {
+		return errTokenExpired
+	}
+	return nil
+}
+
+// tokenLife is the whole lifetime a token of this purpose is issued with.
+func (ts *Toolset) tokenLife(purpose string) time.Duration {
+	if purpose == "elicit" || purpose == "bulkelicit" {
+		return ts.opts.ElicitTimeout + time.Minute
+	}
+	return ts.opts.TokenTTL
 }
