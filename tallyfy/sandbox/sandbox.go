@@ -32,10 +32,11 @@ const maxRequestLog = 100_000
 // Sandbox is the in-memory Tallyfy. Create it with New; it is safe for
 // concurrent use.
 type Sandbox struct {
-	now       func() time.Time
-	mux       *http.ServeMux
-	extraRuns int           // generated runs added to the seed (WithExtraRuns)
-	broken    []BrokenShape // fields served in an undocumented shape (broken_shapes.go)
+	now        func() time.Time
+	mux        *http.ServeMux
+	extraRuns  int           // generated runs added to the seed (WithExtraRuns)
+	extraTasks int           // generated one-off tasks added to the seed (WithExtraTasks)
+	broken     []BrokenShape // fields served in an undocumented shape (broken_shapes.go)
 
 	adminToken, memberToken string // accepted bearer tokens (WithTokens)
 
@@ -77,6 +78,12 @@ func WithExtraRuns(n int) Option {
 	return func(s *Sandbox) { s.extraRuns = max(n, 0) }
 }
 
+// WithExtraTasks adds n generated live one-off tasks ("Generated task 1" …) to the seed, so
+// that tests can make the one-off listing longer than a title search reads.
+func WithExtraTasks(n int) Option {
+	return func(s *Sandbox) { s.extraTasks = max(n, 0) }
+}
+
 // WithTokens replaces the admin and member tokens (AdminToken, MemberToken) with others, so
 // that leak tests can use tokens long and distinctive enough to find any part of them.
 func WithTokens(admin, member string) Option {
@@ -108,6 +115,15 @@ func (s *Sandbox) seeded() *state {
 		r.IncrementID = 10000 + i
 		r.Name = fmt.Sprintf("Load test run %d", i)
 		st.runs[r.ID] = &r
+	}
+	tbase := st.tasks[IDs.LiveTask]
+	for i := 1; i <= s.extraTasks; i++ {
+		t := *tbase
+		t.ID = seedID("task", fmt.Sprintf("generated-%d", i))
+		t.IncrementID = 20000 + i
+		t.Title, t.Alias = fmt.Sprintf("Generated task %d", i), fmt.Sprintf("generated-%d", i)
+		t.Owners = append([]int(nil), tbase.Owners...)
+		st.tasks[t.ID] = &t
 	}
 	return st
 }
