@@ -177,7 +177,7 @@ func TestReplicasFailClosedWithoutRedis(t *testing.T) {
 		}
 	}
 	health := getHealth(t, f.URL)
-	if health["status"] != "degraded" || field(health, "state", "backend") != "redis" || field(health, "state", "status") != "unreachable" {
+	if health["status"] != "degraded" || field(health, "state", "backend") != "redis" || field(health, "state", "status") != "degraded" || field(health, "state", "error") != nil {
 		t.Fatalf("/healthz with Redis down: %v", health)
 	}
 

@@ -116,8 +116,8 @@ func (m *signedSessions) Validate(id string) (bool, error) {
 	if m.check && (!good || time.Now().Unix() >= sessionExpiry(id)) {
 		return false, errSessionID
 	}
-	if _, ended := m.ended.Load(id); ended {
-		return true, nil
+	if _, ended := m.ended.Load(id); ended || m.store == nil {
+		return ended, nil
 	}
 	ended, err := m.store.Used(context.Background(), endedKey(id))
 	if err != nil {
@@ -148,7 +148,7 @@ func (m *signedSessions) Terminate(id string) (bool, error) {
 		return true
 	})
 	m.ended.Store(id, sessionExpiry(id))
-	if ttl := time.Until(time.Unix(sessionExpiry(id), 0)); ttl > 0 {
+	if ttl := time.Until(time.Unix(sessionExpiry(id), 0)); ttl > 0 && m.store != nil {
 		// Every replica learns it; kept until the id would have expired anyway.
 		if _, err := m.store.UseOnce(context.Background(), endedKey(id), ttl+time.Second); err != nil {
 			m.logf("shared state store unreachable: a session ended on this replica only", err)

@@ -263,3 +263,56 @@ func TestTakeNAllOrNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestUseOnceNeedsAPositiveTTL: a used-mark that is already forgotten would let the key be
+// used again at once, so no store accepts a zero or negative TTL; Used reads a mark without
+// making one.
+func TestUseOnceNeedsAPositiveTTL(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, ttl := range []time.Duration{0, -time.Second} {
+				if ok, err := s[0].UseOnce(ctx(t), "late-"+name, ttl); ok || err != ErrNoTTL {
+					t.Fatalf("UseOnce with TTL %s: %v %v, want ErrNoTTL", ttl, ok, err)
+				}
+			}
+			if used, err := s[1].Used(ctx(t), "late-"+name); used || err != nil {
+				t.Fatalf("Used after refused marks: %v %v", used, err)
+			}
+			if ok, err := s[0].UseOnce(ctx(t), "late-"+name, time.Minute); !ok || err != nil {
+				t.Fatalf("UseOnce: %v %v", ok, err)
+			}
+			if used, err := s[1].Used(ctx(t), "late-"+name); !used || err != nil {
+				t.Fatalf("Used on the other replica: %v %v, want true", used, err)
+			}
+			if ok, _ := s[1].UseOnce(ctx(t), "late-"+name, time.Minute); ok {
+				t.Fatal("Used spent the mark")
+			}
+		})
+	}
+}
+
+// TestRedisHealthProbesAWrite: a Redis that answers PING but refuses writes (out of memory) is
+// not healthy, since no confirmation could be marked used.
+func TestRedisHealthProbesAWrite(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := Open(srv.URL(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := s.(*Redis)
+	if err := r.Health(ctx(t)); err != nil {
+		t.Fatalf("health: %v", err)
+	}
+	for _, kv := range [][2]string{{"maxmemory-policy", "noeviction"}, {"maxmemory", "1"}} {
+		if err := r.rdb.ConfigSet(ctx(t), kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.rdb.Ping(ctx(t)).Err(); err != nil {
+		t.Fatalf("PING: %v", err)
+	}
+	if err := r.Health(ctx(t)); !IsUnavailable(err) || !strings.Contains(err.Error(), "OOM") {
+		t.Fatalf("health with writes refused: %v", err)
+	}
+}
