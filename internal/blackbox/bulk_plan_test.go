@@ -432,3 +432,79 @@ func TestQuestionsQuoteItemNames(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkDeleteBudgetAllOrNothing: a plan over the budget is refused when made; a plan the
+// budget no longer covers at execute deletes nothing; a cancelled execution gives back the
+// slots of every item it did not delete.
+func TestBulkDeleteBudgetAllOrNothing(t *testing.T) {
+	t.Parallel()
+	sb, url := testkit.StartSandbox(t)
+	p := harness.Start(t, harness.Config{
+		Args: []string{"--max-deletes-per-hour", "3", "--confirm", "token", "--bulk-concurrency", "1"},
+		Env:  sandboxEnv(url, sandbox.AdminToken),
+	})
+	runs := []string{sandbox.IDs.ActiveRun, sandbox.IDs.CompleteRun, sandbox.IDs.ArchivedRun}
+	archiveRuns(t, p, runs[:2]...)
+	tpl := sandbox.IDs.ArchivedTemplate
+
+	res := p.MustCall("bulk_delete", map[string]any{"type": "run", "ids": append([]string{}, runs...)})
+	pl := bulkResult(t, res)
+	if res.IsError || pl.Status != "planned" {
+		t.Fatalf("a plan of 3 with 3 left: %s", testkit.Text(res))
+	}
+	// Another delete spends a slot before the plan runs: it no longer fits, and nothing of it runs.
+	tok := p.MustCall("delete_template", map[string]any{"template_id": tpl})
+	var d deleteOut
+	structured(t, tok, &d)
+	if res := p.MustCall("delete_template", map[string]any{"template_id": tpl, "confirm_token": d.ConfirmToken}); res.IsError {
+		t.Fatalf("single delete: %s", testkit.Text(res))
+	}
+	res = p.MustCall("bulk_delete", pl.withArgs())
+	if !res.IsError || !strings.Contains(testkit.Text(res), "budget") {
+		t.Fatalf("a plan of 3 with 2 left at execute: %s", testkit.Text(res))
+	}
+	for _, id := range runs {
+		if _, ok := sb.Lookup("run", id); !ok {
+			t.Fatalf("run %s deleted by a plan over the budget", id)
+		}
+	}
+	if res := p.MustCall("bulk_delete", map[string]any{"type": "run", "ids": runs}); !res.IsError || !strings.Contains(testkit.Text(res), "has 2 left") {
+		t.Fatalf("a plan of 3 with 2 left: %s", testkit.Text(res))
+	}
+
+	// Cancelled while the first delete hangs: every slot comes back.
+	pl = plan(t, p, "bulk_delete", map[string]any{"type": "run", "ids": runs[:2]})
+	sb.SetFaults(sandbox.Fault{Kind: "hang", Method: http.MethodDelete})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req := mcp.CallToolRequest{}
+		req.Params.Name, req.Params.Arguments = "bulk_delete", pl.withArgs()
+		_, _ = p.Client.CallTool(ctx, req)
+	}()
+	testkit.Eventually(t, 10*time.Second, "the first delete to reach Tallyfy", func() bool {
+		for _, r := range sb.RequestLog() {
+			if strings.HasPrefix(r, "DELETE ") && strings.HasSuffix(r, "/delete") && strings.Contains(r, "/runs/") {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	<-done
+	sb.SetFaults()
+	testkit.Eventually(t, 10*time.Second, "the slots to come back", func() bool {
+		res := p.MustCall("bulk_delete", map[string]any{"type": "run", "ids": runs[:1]})
+		if res.IsError { // no slot left at all
+			return false
+		}
+		out := bulkResult(t, res)
+		return out.DeletesLeft != nil && *out.DeletesLeft == 2
+	})
+	for _, id := range runs[:2] {
+		if _, ok := sb.Lookup("run", id); !ok {
+			t.Fatalf("run %s deleted by a cancelled execution", id)
+		}
+	}
+}
