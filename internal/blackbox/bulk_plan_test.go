@@ -319,6 +319,11 @@ func TestBulkSkippedItemGivesItsSlotBack(t *testing.T) {
 	if res.IsError || out.Totals["ok"] != 1 || out.Totals["skipped"] != 1 {
 		t.Fatalf("execute with one item changed: %s", testkit.Text(res))
 	}
+	for _, it := range out.Items {
+		if it.ID == ids[0] && (it.Outcome != "skipped" || !strings.Contains(it.Reason, "changed since the plan")) {
+			t.Fatalf("the changed run: %s %q", it.Outcome, it.Reason)
+		}
+	}
 	next := plan(t, p, "bulk_delete", map[string]any{"type": "run", "ids": ids[:1]})
 	if next.DeletesLeft == nil || *next.DeletesLeft != 2 {
 		t.Fatalf("deletes_left after 1 delete and 1 skip of a budget of 3: %v, want 2 (the skipped item's slot given back)", next.DeletesLeft)

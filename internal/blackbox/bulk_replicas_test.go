@@ -259,3 +259,33 @@ func TestSessionEndedOnEveryReplica(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkPlanBoundToCallerAndSession: on one HTTP server, a plan made by alice in one session
+// is refused in her other session and to bob, and still runs where it was made.
+func TestBulkPlanBoundToCallerAndSession(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "callers.json")
+	entry := func(name string) map[string]any {
+		return map[string]any{"name": name, "token_sha256": testkit.TokenSHA256("tok-" + name + "-7f3a9c"), "tallyfy_token_env": "SHARED_TALLYFY"}
+	}
+	testkit.WriteCallers(t, file, entry("alice"), entry("bob"))
+	_, tallyfy := testkit.StartSandbox(t)
+	b := runBinary(t, []string{"SHARED_TALLYFY=" + sandbox.AdminToken, "TALLYFY_RATE=0"},
+		"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", tallyfy, "--org-id", sandbox.OrgID, "--callers", file)
+	url := b.ListenURL(t)
+	as := func(name string) *client.Client {
+		c := testkit.ConnectHTTP(t, testkit.Streamable, url, testkit.ClientOpts{Era: testkit.Legacy, Headers: map[string]string{"Authorization": "Bearer tok-" + name + "-7f3a9c"}})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	alice1, alice2, bob := as("alice"), as("alice"), as("bob")
+	pl := planOn(t, alice1, "bulk_archive", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ActiveRun}})
+	for who, c := range map[string]*client.Client{"alice's other session": alice2, "bob": bob} {
+		if res := callOn(t, c, "bulk_archive", pl.withArgs()); !res.IsError || !strings.Contains(testkit.Text(res), "session or caller") {
+			t.Errorf("the plan executed by %s: %s", who, testkit.Text(res))
+		}
+	}
+	if res := callOn(t, alice1, "bulk_archive", pl.withArgs()); res.IsError || bulkResult(t, res).Totals["ok"] != 1 {
+		t.Fatalf("the plan in its own session, after the refusals: %s", testkit.Text(res))
+	}
+}
