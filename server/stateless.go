@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
@@ -40,7 +41,7 @@ func (h *HTTPServer) sessionOptions() []mcpserver.StreamableHTTPOption {
 	case cfg.Stateless:
 		return []mcpserver.StreamableHTTPOption{mcpserver.WithStateLess(true), mcpserver.WithDisableStreaming(true)}
 	case h.sharedSessions():
-		return []mcpserver.StreamableHTTPOption{mcpserver.WithSessionIdManagerResolver(&signedSessionResolver{h: h, ended: &sync.Map{}})}
+		return []mcpserver.StreamableHTTPOption{mcpserver.WithSessionIdManagerResolver(&signedSessionResolver{h: h, ended: &sync.Map{}, storeDown: &atomic.Int64{}})}
 	}
 	return []mcpserver.StreamableHTTPOption{mcpserver.WithStateful(true)}
 }
@@ -59,6 +60,9 @@ func (h *HTTPServer) canAsk() bool { return !h.app.Config.Stateless && !h.shared
 type signedSessionResolver struct {
 	h     *HTTPServer
 	ended *sync.Map // ids terminated through this replica (DELETE /mcp); the store has all
+	// storeDown is when the store last failed to answer (unix nanoseconds): for a few seconds
+	// after, requests do not wait for it again, so a Redis outage does not slow every request.
+	storeDown *atomic.Int64
 }
 
 func (s *signedSessionResolver) ResolveSessionIdManager(r *http.Request) mcpserver.SessionIdManager {
@@ -66,7 +70,7 @@ func (s *signedSessionResolver) ResolveSessionIdManager(r *http.Request) mcpserv
 	if r != nil {
 		who = s.h.callerKey(r)
 	}
-	return &signedSessions{keys: s.h.app.keys, who: who, ended: s.ended, check: r != nil, store: s.h.app.State, log: s.h.app.Logger}
+	return &signedSessions{keys: s.h.app.keys, who: who, ended: s.ended, check: r != nil, store: s.h.app.State, log: s.h.app.Logger, storeDown: s.storeDown}
 }
 
 // signedSessions mints and checks ids "mcp-session-<expiry>.<nonce>.<mac>", the MAC over the
@@ -78,8 +82,21 @@ type signedSessions struct {
 	check bool // false for the idle sweeper, which has no request: it only ends sessions
 	// store tells every replica which ids were terminated: a session ended through one
 	// replica (DELETE /mcp) is ended on all of them.
-	store state.Store
-	log   *slog.Logger
+	store     state.Store
+	log       *slog.Logger
+	storeDown *atomic.Int64
+}
+
+// storeSkipped reports whether the store failed within the last few seconds.
+func (m *signedSessions) storeSkipped() bool {
+	return m.storeDown != nil && time.Since(time.Unix(0, m.storeDown.Load())) < 5*time.Second
+}
+
+func (m *signedSessions) storeFailed(msg string, err error) {
+	if m.storeDown != nil {
+		m.storeDown.Store(time.Now().UnixNano())
+	}
+	m.logf(msg, err)
 }
 
 // endedKey names a terminated session id in the shared store.
@@ -116,7 +133,7 @@ func (m *signedSessions) Validate(id string) (bool, error) {
 	if m.check && (!good || time.Now().Unix() >= sessionExpiry(id)) {
 		return false, errSessionID
 	}
-	if _, ended := m.ended.Load(id); ended || m.store == nil {
+	if _, ended := m.ended.Load(id); ended || m.store == nil || m.storeSkipped() {
 		return ended, nil
 	}
 	ended, err := m.store.Used(context.Background(), endedKey(id))
@@ -124,7 +141,7 @@ func (m *signedSessions) Validate(id string) (bool, error) {
 		// Fails open: a store that does not answer must not end every session (reads go on
 		// while Redis is down); a session ended through another replica meanwhile stays usable
 		// here until the store answers, and only by its own caller (the id is bound to them).
-		m.logf("shared state store unreachable: cannot check whether a session was ended on another replica", err)
+		m.storeFailed("shared state store unreachable: cannot check whether a session was ended on another replica", err)
 		return false, nil
 	}
 	return ended, nil
@@ -151,7 +168,7 @@ func (m *signedSessions) Terminate(id string) (bool, error) {
 	if ttl := time.Until(time.Unix(sessionExpiry(id), 0)); ttl > 0 && m.store != nil {
 		// Every replica learns it; kept until the id would have expired anyway.
 		if _, err := m.store.UseOnce(context.Background(), endedKey(id), ttl+time.Second); err != nil {
-			m.logf("shared state store unreachable: a session ended on this replica only", err)
+			m.storeFailed("shared state store unreachable: a session ended on this replica only", err)
 		}
 	}
 	return false, nil

@@ -258,6 +258,22 @@ func TestSessionEndedOnEveryReplica(t *testing.T) {
 			t.Errorf("the ended session on %s: %d %s, want 404", name, status, clipBytes([]byte(body), 300))
 		}
 	}
+
+	// With Redis down, sessions go on (reads work): the check fails open, and does not make
+	// every request wait for the store.
+	_, hdr, _ = testkit.RawPost(t, a.url+"/mcp", testkit.InitBody, nil)
+	h2 := map[string]string{"Mcp-Session-Id": hdr.Get("Mcp-Session-Id"), "Mcp-Protocol-Version": mcp.ProtocolVersion20251125}
+	testkit.RawPost(t, a.url+"/mcp", `{"jsonrpc":"2.0","method":"notifications/initialized"}`, h2)
+	srv.Stop()
+	start := time.Now()
+	for i := range 5 {
+		if status, _, body := testkit.RawPost(t, b.url+"/mcp", list, h2); status != http.StatusOK {
+			t.Fatalf("request %d of a live session on B with Redis down: %d %s", i+1, status, clipBytes([]byte(body), 300))
+		}
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("5 requests with Redis down took %s: each waited for the store", took)
+	}
 }
 
 // TestBulkPlanBoundToCallerAndSession: on one HTTP server, a plan made by alice in one session
