@@ -33,8 +33,8 @@ func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
 func (ts *Toolset) issueToken(ctx context.Context, c *call, e tallyfy.Entity) outcome {
 	cl := ts.newClaims(ctx, c, e, "token", ts.opts.TokenTTL)
 	exp := time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
-	msg := fmt.Sprintf("Nothing deleted yet. Permanently deleting %s %q (%s) destroys %s and cannot be undone. Show this to the person and ask them to confirm; only if they agree, call %s again with this confirm_token (single use, expires %s).",
-		c.res.noun, e.Name, e.ID, c.res.destroys, c.tool.Name, exp)
+	msg := fmt.Sprintf("Nothing deleted yet. Permanently deleting %s %s (%s) destroys %s and cannot be undone. Show this to the person and ask them to confirm; only if they agree, call %s again with this confirm_token (single use, expires %s).",
+		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys, c.tool.Name, exp)
 	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: ts.preview(c, e),
 		ConfirmToken: ts.seal.seal(cl), ExpiresAt: exp, Confirmation: "token", Message: msg}
 	return ended("confirmation_required", "", mcp.NewToolResultStructured(res, msg+"\nconfirm_token: "+res.ConfirmToken)).confirmedBy("token")
