@@ -378,7 +378,7 @@ func bulkText(res schemas.BulkResult) string {
 	var sb strings.Builder
 	sb.WriteString(res.Message)
 	for _, it := range res.Items {
-		fmt.Fprintf(&sb, "\n- %s %q (%s)", it.Outcome, it.Name, it.ID)
+		fmt.Fprintf(&sb, "\n- %s %s (%s)", it.Outcome, quoteName(it.Name), it.ID) // the list the person is shown
 		if it.Reason != "" {
 			sb.WriteString(": " + it.Reason)
 		}

@@ -134,8 +134,8 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 			stop()
 		}
 		mu.Unlock()
-		// By name, quoted (%q escapes control and bidi characters a name could carry), then ID.
-		progress.send(n, fmt.Sprintf("%s %q (%s): %s", b.action(), clip(item.Name, 80), b.ids[i], item.Outcome))
+		// By name, quoted (quoteName escapes control and bidi characters a name could carry), then ID.
+		progress.send(n, fmt.Sprintf("%s %s (%s): %s", b.action(), quoteName(clip(item.Name, 80)), b.ids[i], item.Outcome))
 	})
 	progress.settle()
 	cancelled := ctx.Err() != nil
