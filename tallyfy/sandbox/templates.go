@@ -19,7 +19,7 @@ func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 
 	s.mu.Lock()
 	var list []*template
-	for _, t := range s.st.templates {
+	for _, t := range s.listState().templates {
 		if !keep(mode, t.archived()) {
 			continue
 		}
@@ -51,11 +51,12 @@ func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.st.templates[id]
-	if !ok || (t.archived() && archiveArchivedTemplateNotFound) {
+	if !ok || (t.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
 	}
 	if !t.archived() {
-		ts := formatTS(s.now())
+		s.changing()
+		ts := s.stamp(s.now())
 		t.ArchivedAt, t.LastUpdated = ts, ts
 	}
 	return jsonResponse(http.StatusOK, messageBody{
@@ -67,12 +68,17 @@ func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
 func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t, ok := s.st.templates[id]
+	if ok && !t.archived() && s.has(VariantRestoreLive200) {
+		return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+	}
 	t, refusal := archivedOf(s.st.templates, id, templateNotArchivedRestoreMessage)
 	if refusal != nil {
 		return *refusal
 	}
+	s.changing()
 	t.ArchivedAt = ""
-	t.LastUpdated = formatTS(s.now())
+	t.LastUpdated = s.stamp(s.now())
 	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
 }
 
@@ -82,6 +88,7 @@ func (s *Sandbox) deleteTemplate(_ *http.Request, id string) response {
 	if _, refusal := archivedOf(s.st.templates, id, templateNotArchivedDeleteMessage); refusal != nil {
 		return *refusal
 	}
+	s.changing()
 	delete(s.st.templates, id)
 	return jsonResponse(http.StatusOK, messageBody{
 		Message:           "The Template was permanently deleted, and references were also deleted from:",
