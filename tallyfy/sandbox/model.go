@@ -487,7 +487,6 @@ func parseTS(s string) (time.Time, bool) {
 	return t, true
 }
 
-
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
