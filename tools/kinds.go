@@ -40,7 +40,7 @@ type kind[T, V, G, L any] struct {
 	// archiveDetaching, when set, archives instead of archive, for a kind whose answer is not
 	// the item but what the archive detached (templates: deleted_references).
 	archiveDetaching func(c *tallyfy.Client, ctx context.Context, id string) ([]tallyfy.Reference, error)
-	remove             func(c *tallyfy.Client, ctx context.Context, id string) error
+	remove           func(c *tallyfy.Client, ctx context.Context, id string) error
 }
 
 var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.ListTasksResult]{
