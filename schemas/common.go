@@ -63,8 +63,6 @@ type LifecycleResult struct {
 	Reversible bool     `json:"reversible" jsonschema:"description=True: this can be undone with the undo call"`
 	Undo       Undo     `json:"undo" jsonschema:"description=How to reverse it"`
 	Message    string   `json:"message" jsonschema:"description=What happened in one sentence"`
-	// DeletedReferences: what archiving a template detached (docs/tallyfy-api.md §1.7).
-	DeletedReferences []Reference `json:"deleted_references,omitempty" jsonschema:"description=archive_template: what Tallyfy detached (automations\\, recurring jobs\\, embeds); restore_template may not re-attach them"`
 }
 
 // Reference is one thing Tallyfy detached when it archived a template.

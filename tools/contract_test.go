@@ -62,11 +62,16 @@ func corpusCalls() map[string]corpusCall {
 				t.Errorf("lifecycle result %+v", res)
 			}
 		}},
-		"PUT /runs/{id}/activate":      {tool: "activate_run", idArg: "run_id", id: id.ArchivedRun, method: "PUT", suffix: "/runs/" + id.ArchivedRun + "/activate", check: lifecycle},
-		"DELETE /runs/{id}/delete":     {tool: "delete_run", idArg: "run_id", id: id.ArchivedRun, method: "DELETE", suffix: "/runs/" + id.ArchivedRun + "/delete", check: deleted},
-		"GET /checklists/{id}":         {tool: "get_template", idArg: "template_id", id: id.LiveTemplate, method: "GET", suffix: "/checklists/" + id.LiveTemplate, check: getTemplate},
-		"GET /checklists":              {tool: "list_templates", method: "GET", suffix: "/checklists", check: func(t *testing.T, r result) { decode[schemas.ListTemplatesResult](t, r) }},
-		"DELETE /checklists/{id}":      {tool: "archive_template", idArg: "template_id", id: id.LiveTemplate, method: "DELETE", suffix: "/checklists/" + id.LiveTemplate, check: lifecycle},
+		"PUT /runs/{id}/activate":  {tool: "activate_run", idArg: "run_id", id: id.ArchivedRun, method: "PUT", suffix: "/runs/" + id.ArchivedRun + "/activate", check: lifecycle},
+		"DELETE /runs/{id}/delete": {tool: "delete_run", idArg: "run_id", id: id.ArchivedRun, method: "DELETE", suffix: "/runs/" + id.ArchivedRun + "/delete", check: deleted},
+		"GET /checklists/{id}":     {tool: "get_template", idArg: "template_id", id: id.LiveTemplate, method: "GET", suffix: "/checklists/" + id.LiveTemplate, check: getTemplate},
+		"GET /checklists":          {tool: "list_templates", method: "GET", suffix: "/checklists", check: func(t *testing.T, r result) { decode[schemas.ListTemplatesResult](t, r) }},
+		"DELETE /checklists/{id}": {tool: "archive_template", idArg: "template_id", id: id.LiveTemplate, method: "DELETE", suffix: "/checklists/" + id.LiveTemplate, check: func(t *testing.T, r result) {
+			// deleted_references: {} (docs-2026-03) detaches nothing; the list shape names two.
+			if res := decode[schemas.ArchiveTemplateResult](t, r); !res.Changed || res.Resource.Name == "" || (len(res.DeletedReferences) != 0 && len(res.DeletedReferences) != 2) {
+				t.Errorf("archive_template result %+v", res)
+			}
+		}},
 		"PUT /checklists/{id}/restore": {tool: "restore_template", idArg: "template_id", id: id.ArchivedTemplate, method: "PUT", suffix: "/checklists/" + id.ArchivedTemplate + "/restore", check: lifecycle},
 		"DELETE /checklists/{id}/delete": {tool: "delete_template", idArg: "template_id", id: id.ArchivedTemplate, method: "DELETE",
 			suffix: "/checklists/" + id.ArchivedTemplate + "/delete", check: deleted},

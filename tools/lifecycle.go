@@ -288,7 +288,10 @@ func lifecycleResultWith(c *call, e tallyfy.Entity, changed bool, msg string, de
 	res := schemas.LifecycleResult{
 		Action: verb(c), Resource: resourceOf(e, state), Changed: changed, Reversible: true,
 		Undo:    schemas.Undo{Tool: inverse.Name, Arguments: map[string]string{c.res.idArg: e.ID}},
-		Message: msg, DeletedReferences: refs,
+		Message: msg,
+	}
+	if c.res.kind == tallyfy.KindTemplate && c.tool.Verb == VerbArchive {
+		return mcp.NewToolResultStructured(schemas.ArchiveTemplateResult{LifecycleResult: res, DeletedReferences: refs}, msg)
 	}
 	return mcp.NewToolResultStructured(res, msg)
 }
