@@ -166,9 +166,13 @@ func deleteAdvice(c *call, err error, now tallyfy.Entity) string {
 // hard deletes as admin only (docs/tallyfy-api.md §1.6, §1.9); no source says so of tasks, and
 // Tallyfy's MCP notes that a 403 is also how the API refuses a business rule.
 func forbiddenDelete(c *call) string {
+	who := "the token's user"
+	if c.caller != "" {
+		who = fmt.Sprintf("the Tallyfy user of caller %q", c.caller)
+	}
 	switch {
 	case c.res.kind == tallyfy.KindTask:
-		return "No Tallyfy source says task deletes need an administrator: the token's user may lack a right on this task, or a Tallyfy business rule forbids deleting it (Tallyfy answers 403 for both). Check the task in Tallyfy."
+		return fmt.Sprintf("No Tallyfy source says task deletes need an administrator: %s may lack a right on this task, or a Tallyfy business rule forbids deleting it (Tallyfy answers 403 for both). Check the task in Tallyfy.", who)
 	case c.caller != "":
 		// A callers entry acts with that person's own token: no server setting can fix this.
 		return fmt.Sprintf("Permanent deletes of %ss need a Tallyfy administrator, and the Tallyfy user of caller %q may not be one (a 403 is also how Tallyfy refuses a business rule): ask a Tallyfy admin to do it.", c.res.noun, c.caller)

@@ -183,7 +183,9 @@ const runNotArchivedMessage = "Process isn't archived yet — archive it first"
 // values active|complete|problem|issue|improvement|archived|delayed|starred but
 // not their exact meaning). `archived` is handled by the caller (it means
 // "only archived", §2.4). INFERENCE for the rest:
-//   - active, complete, problem: the run's visible status equals the value;
+//   - active, complete: the run's visible status equals the value;
+//   - problem: status problem or issue (documented: docs list-processes, "The problem filter
+//     also returns issue processes");
 //   - starred: starred runs;
 //   - delayed: the due date has passed and the run is not complete;
 //   - issue, improvement, anything else: the visible status equals the value
@@ -194,6 +196,8 @@ func runMatchesStatus(r *run, status string, now time.Time) bool {
 		return r.Starred
 	case "delayed":
 		return r.dueDatePassed(now)
+	case "problem":
+		return r.visibleStatus() == "problem" || r.visibleStatus() == "issue"
 	default:
 		return r.visibleStatus() == status
 	}

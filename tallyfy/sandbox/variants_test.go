@@ -112,3 +112,20 @@ func TestListingLag(t *testing.T) {
 		t.Fatal("the listing still lags after ListingLag")
 	}
 }
+
+// TestProblemFilterIncludesIssue: docs list-processes: "The problem filter also returns issue
+// processes".
+func TestProblemFilterIncludesIssue(t *testing.T) {
+	now := time.Now()
+	for status, want := range map[string]bool{"problem": true, "issue": true, "active": false, "complete": false} {
+		if got := runMatchesStatus(&run{Status: status}, "problem", now); got != want {
+			t.Errorf("status %s under status=problem: %v, want %v", status, got, want)
+		}
+	}
+	if runMatchesStatus(&run{Status: "problem"}, "issue", now) {
+		t.Error("status=issue matches a problem run")
+	}
+	if runMatchesStatus(&run{Status: "issue", ArchivedAt: "2026-01-01T00:00:00Z"}, "problem", now) {
+		t.Error("an archived issue run matches status=problem")
+	}
+}
