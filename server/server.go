@@ -346,10 +346,11 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		latency = d
 		return nil
 	})
+	listVariants := false
 	fs.Func("variant", "comma-separated behaviours switched off the defaults (tallyfy-mcp sandbox --variant help lists them)", func(v string) error {
 		if strings.TrimSpace(v) == "help" {
-			printVariants(stderr)
-			return flag.ErrHelp
+			listVariants = true
+			return nil
 		}
 		vs, err := sandbox.ParseVariants(v)
 		if err == nil {
@@ -376,6 +377,10 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", fs.Arg(0))
+	}
+	if listVariants {
+		printVariants(stderr)
+		return nil
 	}
 	if limit.Window > 0 && limit.PerSecond == 0 {
 		return errors.New("sandbox: --rate-window needs --rate-limit")
