@@ -87,7 +87,7 @@ func explain(c *call, err error) string {
 		// A change's route comes after its item was read through another (lifecycle.go).
 		return routeUnknown(ae, c.tool.Tier != TierRead && ae.Method != http.MethodGet) + nothing
 	case ae.Status == http.StatusNotFound:
-		return fmt.Sprintf("Tallyfy finds no %s with ID %s, live or archived (GET answers 404 and the archived listing does not show it)%s: the ID may be wrong or of another kind, or the item is gone. Find it with %s (archived: include).%s",
+		return fmt.Sprintf("Tallyfy finds no %s with ID %s, archived or not (GET answers 404 and the archived listing does not show it)%s: the ID may be wrong or of another kind, or the item is gone. Find it with %s (archived: include).%s",
 			r.noun, c.id, ref, listTool, nothing)
 	case ae.Status == http.StatusUnprocessableEntity && c.tool.Verb == VerbDelete:
 		return fmt.Sprintf("Tallyfy refused the delete (422): %s%s. If the %s is not archived, archive it with %s first.%s",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
@@ -184,7 +185,10 @@ func refusal(err error) string {
 	if !errors.As(err, &ae) {
 		return describe(err)
 	}
-	s := fmt.Sprintf("%d%s", ae.Status, codeSuffix(ae.Code))
+	s := fmt.Sprintf("%d %s", ae.Status, http.StatusText(ae.Status))
+	if ae.Code != "" {
+		s += ", " + ae.Code
+	}
 	if ae.Message != "" {
 		s += ": " + clip(ae.Message, 200)
 	}

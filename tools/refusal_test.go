@@ -70,7 +70,7 @@ func TestUnknownRouteIsNamed(t *testing.T) {
 		})
 	}))
 	r := h.call("restore_task", map[string]any{"task_id": sandbox.IDs.ArchivedTask}).failed(t,
-		"Tallyfy refused (404 ENDPOINT_NOT_FOUND", "Read back just now, it is archived", "PUT /tasks/{id}/restore", "TALLYFY_BASE_URL is right")
+		"Tallyfy refused (404 Not Found, ENDPOINT_NOT_FOUND", "Read back just now, it is archived", "PUT /tasks/{id}/restore", "TALLYFY_BASE_URL is right")
 	if strings.Contains(r.text, "probably wrong") {
 		t.Errorf("blames the base URL: %s", r.text)
 	}
