@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,7 @@ func (m *matrix) run() {
 	m.lifecycle(task(ids.ProcessTask), "archive_task", wantRefusal)
 	m.lifecycle(task(ids.PerAssigneeTask), "restore_task", wantNoop)
 	m.lifecycle(run(ids.CompleteRun), "activate_run", wantNoop)
+	m.lifecycle(template(ids.EmbeddedTemplate), "archive_template", wantChange) // deleted_references non-empty
 
 	// archive_run decides a no-op from a stamp clearly older than the call (more than a second,
 	// and stamps may be whole seconds): wait that out before archiving again. The wait also
@@ -416,5 +418,55 @@ func TestSandboxVariantFlags(t *testing.T) {
 	}
 	if p.Stop(); !strings.Contains(p.Stderr.String(), "activate-live-error") {
 		t.Errorf("the built-in sandbox does not log its variant:\n%s", p.Stderr.String())
+	}
+}
+
+// TestArchiveTemplateReferencesThroughBinary: what archiving a template detached
+// (deleted_references) reaches the result, its text and the audit file of the built binary,
+// and the text does not promise that restore_template puts it back.
+func TestArchiveTemplateReferencesThroughBinary(t *testing.T) {
+	t.Parallel()
+	audit := t.TempDir() + "/audit.jsonl"
+	p := harness.Start(t, harness.Config{Args: []string{"--sandbox", "--audit-log", audit}})
+	res := p.MustCall("archive_template", map[string]any{"template_id": sandbox.IDs.EmbeddedTemplate})
+	var out struct {
+		Changed    bool `json:"changed"`
+		Reversible bool `json:"reversible"`
+		Refs       []struct {
+			Type, ID, Title string
+		} `json:"deleted_references"`
+	}
+	structured(t, res, &out)
+	text := resultText(res)
+	if res.IsError || !out.Changed || !out.Reversible || len(out.Refs) != 1 || out.Refs[0].Type != "Step" || out.Refs[0].ID == "" {
+		t.Fatalf("archive_template: %+v: %s", out, text)
+	}
+	for _, want := range []string{out.Refs[0].Title, "restore_template may not re-attach"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q: %s", want, text)
+		}
+	}
+	if strings.Contains(text, "Undo with") {
+		t.Errorf("text promises a full undo: %s", text)
+	}
+	p.Stop()
+	b, err := os.ReadFile(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec struct {
+			Outcome string `json:"outcome"`
+			Refs    []struct {
+				ID string `json:"id"`
+			} `json:"deleted_references"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Outcome == "ok" {
+			found = len(rec.Refs) == 1 && rec.Refs[0].ID == out.Refs[0].ID
+		}
+	}
+	if !found {
+		t.Errorf("the audit's outcome record lacks deleted_references:\n%s", b)
 	}
 }

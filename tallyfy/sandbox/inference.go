@@ -56,6 +56,25 @@ import (
 //     ...). INFERENCE there: the role's capitalized spelling ("Admin"), which no
 //     source shows on this list.
 
+// Template archive answers (docs/tallyfy-api.md §1.7, §7): deleted_references is {} (docs
+// since the 2026-03-01 rewrite) for a template nothing embeds, and a list of {type, title, id}
+// (a later docs revision) for one that other templates or steps embed. The seeded embeds:
+// a step of Quarterly Security Review embeds Client Onboarding Checklist (IDs.EmbeddedTemplate);
+// the other templates are embedded nowhere. The sandbox does not take
+// the embed out of the step's text, and restoring puts nothing back (there is nothing to put).
+type reference struct {
+	Type  string `json:"type"`
+	Title string `json:"title"`
+	ID    string `json:"id"`
+}
+
+func embedsOf(templateID string) []reference {
+	if templateID != IDs.EmbeddedTemplate {
+		return nil
+	}
+	return []reference{{Type: "Step", Title: "Review new client accounts (Quarterly Security Review)", ID: seedID("step", "quarterly-security-review-client-accounts")}}
+}
+
 // runProgressTotal is the task count over which a run's percent is spread in its
 // progress object. INFERENCE: the seed stores percents only.
 const runProgressTotal = 20

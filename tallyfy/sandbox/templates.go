@@ -54,14 +54,18 @@ func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
 	if !ok || (t.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
 	}
+	var detached any = map[string]any{}
 	if !t.archived() {
 		s.changing()
 		ts := s.stamp(s.now())
 		t.ArchivedAt, t.LastUpdated = ts, ts
+		if refs := embedsOf(id); len(refs) > 0 {
+			detached = refs
+		}
 	}
 	return jsonResponse(http.StatusOK, messageBody{
 		Message:           "The Template was deleted, and references were also deleted from:",
-		DeletedReferences: map[string]any{},
+		DeletedReferences: detached,
 	})
 }
 

@@ -129,3 +129,21 @@ func TestProblemFilterIncludesIssue(t *testing.T) {
 		t.Error("an archived issue run matches status=problem")
 	}
 }
+
+// TestArchiveTemplateDeletedReferences: a template nothing embeds answers {} (docs since the
+// 2026-03-01 rewrite); one a step embeds answers the list shape of the later docs revision.
+func TestArchiveTemplateDeletedReferences(t *testing.T) {
+	e := newEnv(t)
+	if refs := e.admin("DELETE", org("/checklists/"+IDs.LiveTemplate)).json(t)["deleted_references"]; refs == nil || len(refs.(map[string]any)) != 0 {
+		t.Errorf("LiveTemplate: deleted_references %v, want {}", refs)
+	}
+	refs, ok := e.admin("DELETE", org("/checklists/"+IDs.EmbeddedTemplate)).json(t)["deleted_references"].([]any)
+	if !ok || len(refs) != 1 || refs[0].(map[string]any)["type"] != "Step" || refs[0].(map[string]any)["id"] == "" {
+		t.Errorf("EmbeddedTemplate: deleted_references %v", refs)
+	}
+	// Archiving it again detaches nothing more (archive-archived-200: nothing changed).
+	e.sb.SetVariants(VariantArchiveArchived200)
+	if again := e.admin("DELETE", org("/checklists/"+IDs.EmbeddedTemplate)).json(t)["deleted_references"]; len(again.(map[string]any)) != 0 {
+		t.Errorf("archived again: %v", again)
+	}
+}
