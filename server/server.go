@@ -427,6 +427,10 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 // printVariants lists the sandbox variants with what they switch and their sources.
 func printVariants(w io.Writer) {
 	for _, in := range sandbox.AllVariants() {
-		_, _ = fmt.Fprintf(w, "%s\n    %s\n    sources: %s\n", in.Variant, in.Description, in.Sources)
+		rewrite := ""
+		if in.Rewrite {
+			rewrite = " (weaker evidence: the docs' 2026-03-01 rewrite)"
+		}
+		_, _ = fmt.Fprintf(w, "%s\n    %s\n    sources: %s%s\n", in.Variant, in.Description, in.Sources, rewrite)
 	}
 }
