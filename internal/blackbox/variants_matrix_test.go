@@ -62,25 +62,25 @@ type matrix struct {
 	variant sandbox.Variant
 }
 
-// item is one seeded item and the tools for its kind.
-type item struct {
+// seeded is one seeded item and the tools for its kind.
+type seeded struct {
 	kind, idArg, id               string
 	archive, restore, get, delete string
 }
 
-func task(id string) item {
-	return item{"task", "task_id", id, "archive_task", "restore_task", "get_task", "delete_task"}
+func task(id string) seeded {
+	return seeded{"task", "task_id", id, "archive_task", "restore_task", "get_task", "delete_task"}
 }
-func run(id string) item {
-	return item{"run", "run_id", id, "archive_run", "activate_run", "get_run", "delete_run"}
+func run(id string) seeded {
+	return seeded{"run", "run_id", id, "archive_run", "activate_run", "get_run", "delete_run"}
 }
-func template(id string) item {
-	return item{"template", "template_id", id, "archive_template", "restore_template", "get_template", "delete_template"}
+func template(id string) seeded {
+	return seeded{"template", "template_id", id, "archive_template", "restore_template", "get_template", "delete_template"}
 }
 
 func (m *matrix) run() {
 	ids := sandbox.IDs
-	live := []item{task(ids.LiveTask), run(ids.ActiveRun), template(ids.LiveTemplate)}
+	live := []seeded{task(ids.LiveTask), run(ids.ActiveRun), template(ids.LiveTemplate)}
 
 	// Archive live items: each must change.
 	archivedAt := time.Now()
@@ -107,7 +107,7 @@ func (m *matrix) run() {
 
 	// Permanent deletes of archived items, and of a live one (refused: archive first).
 	m.delete(run(ids.ActiveRun), false)
-	for _, it := range []item{task(ids.ArchivedTask), run(ids.ArchivedRun), template(ids.ArchivedTemplate)} {
+	for _, it := range []seeded{task(ids.ArchivedTask), run(ids.ArchivedRun), template(ids.ArchivedTemplate)} {
 		m.delete(it, m.variant != sandbox.VariantTaskDeleteArchived404 || it.kind != "task")
 	}
 
@@ -179,7 +179,7 @@ func resultText(res *mcp.CallToolResult) string {
 }
 
 // lifecycle calls an archive or restore tool and checks its result against the sandbox.
-func (m *matrix) lifecycle(it item, tool string, want expectation) {
+func (m *matrix) lifecycle(it seeded, tool string, want expectation) {
 	m.t.Helper()
 	before, was := m.state(it.kind, it.id)
 	res := m.call(tool, map[string]any{it.idArg: it.id})
@@ -233,7 +233,7 @@ func (m *matrix) checkReadBack(step, text, now string) {
 }
 
 // get checks that the get tool reads the state the sandbox holds.
-func (m *matrix) get(it item) {
+func (m *matrix) get(it seeded) {
 	m.t.Helper()
 	res := m.call(it.get, map[string]any{it.idArg: it.id})
 	_, now := m.state(it.kind, it.id)
@@ -249,7 +249,7 @@ func (m *matrix) get(it item) {
 }
 
 // delete calls a permanent delete (confirmation off) and checks it against the sandbox.
-func (m *matrix) delete(it item, wantGone bool) {
+func (m *matrix) delete(it seeded, wantGone bool) {
 	m.t.Helper()
 	_, was := m.state(it.kind, it.id)
 	res := m.call(it.delete, map[string]any{it.idArg: it.id})
