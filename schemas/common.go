@@ -65,6 +65,13 @@ type LifecycleResult struct {
 	Message    string   `json:"message" jsonschema:"description=What happened in one sentence"`
 }
 
+// Reference is one thing Tallyfy detached when it archived a template.
+type Reference struct {
+	Type  string `json:"type" jsonschema:"description=What held it (e.g. Blueprint\\, Step)"`
+	ID    string `json:"id,omitempty" jsonschema:"description=Its ID"`
+	Title string `json:"title,omitempty" jsonschema:"description=Its title"`
+}
+
 // Preview shows the person what a permanent delete would destroy.
 type Preview struct {
 	Type        string `json:"type" jsonschema:"description=task\\, run or template"`

@@ -39,3 +39,12 @@ type ListTemplatesResult struct {
 
 func (GetTemplateResult) isResult()   {}
 func (ListTemplatesResult) isResult() {}
+
+// ArchiveTemplateResult is archive_template's answer: the lifecycle result and what Tallyfy
+// detached from the template (docs/tallyfy-api.md §1.7).
+type ArchiveTemplateResult struct {
+	LifecycleResult
+	DeletedReferences []Reference `json:"deleted_references,omitempty" jsonschema:"description=What Tallyfy detached; restore_template may not re-attach it"`
+}
+
+func (ArchiveTemplateResult) isResult() {}

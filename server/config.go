@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
@@ -21,6 +22,8 @@ type Config struct {
 	OrgID       string
 	BaseURL     string
 	Sandbox     bool
+	// SandboxVariants are the built-in sandbox's behaviours switched off its defaults.
+	SandboxVariants []sandbox.Variant
 
 	Transport string
 	Addr      string
@@ -166,6 +169,11 @@ var Options = []Option{
 	{Name: "org-id", Env: "TALLYFY_ORG_ID", Usage: "Tallyfy organization ID (Settings > Organization)", set: str(func(c *Config) *string { return &c.OrgID })},
 	{Name: "base-url", Env: "TALLYFY_BASE_URL", Default: "https://go.tallyfy.com/api", Usage: "Tallyfy API root (https://api.tallyfy.com also works; http only for loopback)", set: str(func(c *Config) *string { return &c.BaseURL })},
 	{Name: "sandbox", Env: "TALLYFY_SANDBOX", Default: "false", Usage: "serve the built-in demo Tallyfy on a loopback port and use it: no account, no risk", isBool: true, set: boolean(func(c *Config) *bool { return &c.Sandbox })},
+	{Name: "sandbox-variant", Env: "TALLYFY_SANDBOX_VARIANT", Usage: "with --sandbox: comma-separated behaviours no Tallyfy source settles, switched off the sandbox's defaults (tallyfy-mcp sandbox --variant help lists them)", set: func(c *Config, v string) error {
+		vs, err := sandbox.ParseVariants(v)
+		c.SandboxVariants = vs
+		return err
+	}},
 	{Name: "transport", Env: "MCP_TRANSPORT", Default: "stdio", Usage: "stdio, http (streamable HTTP at /mcp and SSE at /sse) or sse (alias of http)", set: str(func(c *Config) *string { return &c.Transport })},
 	{Name: "addr", Env: "MCP_ADDR", Default: "127.0.0.1:8080", Usage: "listen address for the HTTP transports", set: str(func(c *Config) *string { return &c.Addr })},
 	{Name: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error (logs go to stderr)", set: str(func(c *Config) *string { return &c.LogLevel })},
@@ -393,7 +401,7 @@ var optionGroups = []struct {
 	Title string
 	Names []string
 }{
-	{"Tallyfy", []string{"access-token", "token-file", "org-id", "base-url", "sandbox", "tallyfy-rate", "request-timeout"}},
+	{"Tallyfy", []string{"access-token", "token-file", "org-id", "base-url", "sandbox", "sandbox-variant", "tallyfy-rate", "request-timeout"}},
 	{"Policy: what agents may do", []string{"read-only", "disable-permanent-delete", "tools", "exclude-tools", "protect", "max-deletes-per-hour", "max-bulk-items", "bulk-concurrency"}},
 	{"Confirmation of permanent deletes", []string{"confirm", "elicit-timeout", "token-ttl", "confirm-key-file"}},
 	{"HTTP transports", []string{"transport", "addr", "auth-token", "auth-token-file", "tls-cert", "tls-key", "insecure-http", "allowed-origins", "allowed-hosts", "max-body-bytes", "max-sessions", "session-idle-ttl", "rate-limit", "global-rate-limit", "body-read-timeout", "max-conns", "max-conns-per-ip"}},

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -255,7 +256,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		}}
 	token := ""
 	if cfg.Sandbox {
-		sb := sandbox.New()
+		sb := sandbox.New(sandbox.WithVariants(cfg.SandboxVariants...))
 		url, srv, err := sandbox.Listen("127.0.0.1:0", sb)
 		if err != nil {
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
@@ -264,7 +265,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		ccfg.BaseURL, ccfg.OrgID, token = url, sandbox.OrgID, sandbox.AdminToken
 		a.ownToken = true
 		ccfg.Rate = 0 // the built-in sandbox has no rate limit: pacing would only slow the demo
-		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID)
+		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID, "variants", sb.Variants())
 	} else {
 		var err error
 		if token, err = readSecret(cfg.AccessToken, cfg.TokenFile, "token"); err != nil {
@@ -347,6 +348,18 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		latency = d
 		return nil
 	})
+	listVariants := false
+	fs.Func("variant", "comma-separated behaviours switched off the defaults (tallyfy-mcp sandbox --variant help lists them)", func(v string) error {
+		if strings.TrimSpace(v) == "help" {
+			listVariants = true
+			return nil
+		}
+		vs, err := sandbox.ParseVariants(v)
+		if err == nil {
+			opts = append(opts, sandbox.WithVariants(vs...))
+		}
+		return err
+	})
 	fs.Func("broken-shape", "serve a field in an undocumented JSON type", func(v string) error {
 		b, err := sandbox.ParseBrokenShape(v)
 		if err == nil {
@@ -355,7 +368,7 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		return err
 	})
 	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--rate-limit N [--rate-window 1s]] [--latency D] [--faults SPEC] [--broken-shape kind.field[=type]]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  --rate-limit N refuses a token's requests beyond N a second, counted over a rolling --rate-window (default 1s; Tallyfy's is 1m), with 429, Retry-After and X-RateLimit-Limit/Remaining/Reset, as Tallyfy does.\n  --latency D delays every answer by D (e.g. 50ms), like a real round trip.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
+		_, _ = fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--rate-limit N [--rate-window 1s]] [--latency D] [--faults SPEC] [--broken-shape kind.field[=type]] [--variant a,b]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  --variant switches behaviours no Tallyfy source settles off the defaults (--variant help lists them).\n  --rate-limit N refuses a token's requests beyond N a second, counted over a rolling --rate-window (default 1s; Tallyfy's is 1m), with 429, Retry-After and X-RateLimit-Limit/Remaining/Reset, as Tallyfy does.\n  --latency D delays every answer by D (e.g. 50ms), like a real round trip.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
 			"127.0.0.1:8081", sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -366,6 +379,10 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", fs.Arg(0))
+	}
+	if listVariants {
+		printVariants(stderr)
+		return nil
 	}
 	if limit.Window > 0 && limit.PerSecond == 0 {
 		return errors.New("sandbox: --rate-window needs --rate-limit")
@@ -394,6 +411,9 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 	if latency > 0 {
 		attrs = append(attrs, "latency", latency)
 	}
+	if vs := sb.Variants(); len(vs) > 0 {
+		attrs = append(attrs, "variants", vs)
+	}
 	logger.Info("sandbox: serving the demo Tallyfy REST API", attrs...)
 	<-ctx.Done()
 	// The totals let a run prove its pacing: a paced client is never refused.
@@ -404,4 +424,15 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		return err
 	}
 	return nil
+}
+
+// printVariants lists the sandbox variants with what they switch and their sources.
+func printVariants(w io.Writer) {
+	for _, in := range sandbox.AllVariants() {
+		rewrite := ""
+		if in.Rewrite {
+			rewrite = " (weaker evidence: the docs' 2026-03-01 rewrite)"
+		}
+		_, _ = fmt.Fprintf(w, "%s\n    %s\n    sources: %s%s\n", in.Variant, in.Description, in.Sources, rewrite)
+	}
 }

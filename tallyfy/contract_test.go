@@ -76,6 +76,8 @@ type contractWant struct {
 	total    int // lists: pagination total
 	items    int // lists: items on the page, when more than one (the first is checked)
 	empty    bool
+	// references: archive-template answers, how many deleted_references entries are read out
+	references int
 	// identity (what tallyfy-mcp check reads): GET /me, and the membership GET
 	// /me/organizations gives for the organization orgID
 	userName, email string
@@ -118,6 +120,7 @@ var contractWants = map[string]contractWant{
 	"list-templates.docs":              {id: "c15bf2be31c3a7fbded5d13fce7aaab9", name: "Customer Onboarding Process", status: "active", steps: ptr(8.0), total: 25},
 	"list-templates.cli":               {id: "1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e", name: "New hire onboarding", status: "active", archived: ptr(true), steps: ptr(12.0), total: 1},
 	"archive-template.docs":            {empty: true},
+	"archive-template.docs-list":       {empty: true, references: 2},
 	"delete-template.docs":             {empty: true},
 	"restore-template.inference":       {id: "3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f80", name: "Legacy expense report", status: "active", archived: ptr(false)},
 	"restore-template.inference-empty": {empty: true},
@@ -239,6 +242,11 @@ func TestContractCorpusDecodes(t *testing.T) {
 				var d *TemplateDeletion
 				if d, err = c.ArchiveTemplate(ctx, validID); err == nil && !strings.Contains(d.Message, "Template was deleted") {
 					t.Errorf("archive message %q", d.Message)
+				}
+				if err == nil {
+					if refs := d.References(); len(refs) != want.references || (len(refs) > 0 && (refs[0].Type == "" || refs[0].ID == "" || refs[0].Title == "")) {
+						t.Errorf("deleted_references read as %+v, want %d entries with type, id and title", refs, want.references)
+					}
 				}
 			case "DELETE /checklists/{id}/delete":
 				_, err = c.DeleteTemplate(ctx, validID)

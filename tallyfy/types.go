@@ -4,7 +4,9 @@
 package tallyfy
 
 import (
+	"bytes"
 	"encoding/json"
+	"sort"
 	"strconv"
 )
 
@@ -135,6 +137,85 @@ func (p *Page[T]) HasMore() bool { return p.Pagination.CurrentPage < p.Paginatio
 type TemplateDeletion struct {
 	Message           string          `json:"message"`
 	DeletedReferences json.RawMessage `json:"deleted_references"`
+}
+
+// Reference is one thing that archiving a template took its embeds or links out of (an entry
+// of deleted_references). The sources show the field as {} (docs from their 2026-03-01
+// rewrite: "automations or recurring jobs that referenced this template") and as a list of
+// {type, title, id} (later docs: the templates, type Blueprint, and steps, type Step, whose
+// descriptions embedded it); tallyfy/testdata/contract holds both.
+type Reference struct {
+	Type  string `json:"type"`
+	ID    string `json:"id,omitempty"`
+	Title string `json:"title,omitempty"`
+}
+
+// References reads deleted_references in any shape the sources show: a list of {type,
+// title, id}, or an object whose keys name the type and whose values list the items (or
+// count them). Anything it cannot read is one Reference of type "unreadable" carrying the
+// raw text (clipped), so nothing Tallyfy said is dropped silently.
+func (d *TemplateDeletion) References() []Reference {
+	raw := bytes.TrimSpace(d.DeletedReferences)
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "{}" || string(raw) == "[]" {
+		return nil
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		out := make([]Reference, 0, len(list))
+		for _, it := range list {
+			out = append(out, referenceOf("", it))
+		}
+		return out
+	}
+	var byType map[string]json.RawMessage
+	if json.Unmarshal(raw, &byType) == nil {
+		keys := make([]string, 0, len(byType))
+		for k := range byType {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var out []Reference
+		for _, k := range keys {
+			var items []json.RawMessage
+			if json.Unmarshal(byType[k], &items) == nil {
+				for _, it := range items {
+					out = append(out, referenceOf(k, it))
+				}
+				continue
+			}
+			out = append(out, Reference{Type: k, Title: truncate(string(bytes.TrimSpace(byType[k])), 200)})
+		}
+		return out
+	}
+	return []Reference{{Type: "unreadable", Title: truncate(string(raw), 200)}}
+}
+
+// referenceOf reads one entry: an object with type, id and title (or name), or a bare value.
+func referenceOf(kind string, raw json.RawMessage) Reference {
+	var o struct {
+		Type  string          `json:"type"`
+		ID    json.RawMessage `json:"id"`
+		Title string          `json:"title"`
+		Name  string          `json:"name"`
+	}
+	if json.Unmarshal(raw, &o) == nil {
+		r := Reference{Type: o.Type, Title: o.Title}
+		if r.Type == "" {
+			r.Type = kind
+		}
+		if r.Title == "" {
+			r.Title = o.Name
+		}
+		if id, err := textID(o.ID); err == nil {
+			r.ID = id
+		}
+		return r
+	}
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		return Reference{Type: kind, Title: truncate(str, 200)}
+	}
+	return Reference{Type: kind, Title: truncate(string(bytes.TrimSpace(raw)), 200)}
 }
 
 // Entity is the kind-independent view of a task, run or template that callers need to

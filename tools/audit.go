@@ -42,6 +42,8 @@ type Record struct {
 	Session       string  `json:"session,omitempty"`
 	Transport     string  `json:"transport,omitempty"`
 	BatchID       string  `json:"batch_id,omitempty"` // the bulk call an item (or the batch record) belongs to
+	// DeletedReferences: what archiving a template detached (Tallyfy's deleted_references).
+	DeletedReferences []tallyfy.Reference `json:"deleted_references,omitempty"`
 }
 
 // Recorder stores audit records. Record must return only once the record is durable.
@@ -173,6 +175,7 @@ func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) Record {
 	if o.entity != nil {
 		rec.ResourceName = o.entity.Name
 	}
+	rec.DeletedReferences = o.detached
 	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
 	if who, ok := CallerFrom(ctx); ok {
 		rec.Caller, rec.TallyfyUser = who.Name, who.TallyfyUser

@@ -168,7 +168,8 @@ func TestBudgetGivenBackAfterRefusedDelete(t *testing.T) {
 		want  string
 	}{
 		{"403 member", sandbox.MemberToken, nil, "admin"},
-		{"404", sandbox.AdminToken, answerDeleteWith(http.StatusNotFound), "archived or not"},
+		// The item is read again after the refusal (issue 18 point 2): it is still there.
+		{"404", sandbox.AdminToken, answerDeleteWith(http.StatusNotFound), "still there, archived"},
 		{"429", sandbox.AdminToken, answerDeleteWith(http.StatusTooManyRequests), "Retry after"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -48,19 +48,30 @@ func corpusCalls() map[string]corpusCall {
 		}
 	}
 	return map[string]corpusCall{
-		"GET /tasks/{id}":              {tool: "get_task", idArg: "task_id", id: id.LiveTask, method: "GET", suffix: "/tasks/" + id.LiveTask, check: getTask},
-		"GET /tasks":                   {tool: "list_tasks", method: "GET", suffix: "/tasks", check: func(t *testing.T, r result) { decode[schemas.ListTasksResult](t, r) }},
-		"DELETE /tasks/{id}":           {tool: "archive_task", idArg: "task_id", id: id.PerAssigneeTask, method: "DELETE", suffix: "/tasks/" + id.PerAssigneeTask, check: lifecycle},
-		"PUT /tasks/{id}/restore":      {tool: "restore_task", idArg: "task_id", id: id.ArchivedTask, method: "PUT", suffix: "/tasks/" + id.ArchivedTask + "/restore", check: lifecycle},
-		"DELETE /tasks/{id}/delete":    {tool: "delete_task", idArg: "task_id", id: id.ArchivedTask, method: "DELETE", suffix: "/tasks/" + id.ArchivedTask + "/delete", check: deleted},
-		"GET /runs/{id}":               {tool: "get_run", idArg: "run_id", id: id.ActiveRun, method: "GET", suffix: "/runs/" + id.ActiveRun, check: getRun},
-		"GET /runs":                    {tool: "list_runs", method: "GET", suffix: "/runs", check: func(t *testing.T, r result) { decode[schemas.ListRunsResult](t, r) }},
-		"DELETE /runs/{id}":            {tool: "archive_run", idArg: "run_id", id: id.ActiveRun, method: "DELETE", suffix: "/runs/" + id.ActiveRun, check: lifecycle},
-		"PUT /runs/{id}/activate":      {tool: "activate_run", idArg: "run_id", id: id.ArchivedRun, method: "PUT", suffix: "/runs/" + id.ArchivedRun + "/activate", check: lifecycle},
-		"DELETE /runs/{id}/delete":     {tool: "delete_run", idArg: "run_id", id: id.ArchivedRun, method: "DELETE", suffix: "/runs/" + id.ArchivedRun + "/delete", check: deleted},
-		"GET /checklists/{id}":         {tool: "get_template", idArg: "template_id", id: id.LiveTemplate, method: "GET", suffix: "/checklists/" + id.LiveTemplate, check: getTemplate},
-		"GET /checklists":              {tool: "list_templates", method: "GET", suffix: "/checklists", check: func(t *testing.T, r result) { decode[schemas.ListTemplatesResult](t, r) }},
-		"DELETE /checklists/{id}":      {tool: "archive_template", idArg: "template_id", id: id.LiveTemplate, method: "DELETE", suffix: "/checklists/" + id.LiveTemplate, check: lifecycle},
+		"GET /tasks/{id}":           {tool: "get_task", idArg: "task_id", id: id.LiveTask, method: "GET", suffix: "/tasks/" + id.LiveTask, check: getTask},
+		"GET /tasks":                {tool: "list_tasks", method: "GET", suffix: "/tasks", check: func(t *testing.T, r result) { decode[schemas.ListTasksResult](t, r) }},
+		"DELETE /tasks/{id}":        {tool: "archive_task", idArg: "task_id", id: id.PerAssigneeTask, method: "DELETE", suffix: "/tasks/" + id.PerAssigneeTask, check: lifecycle},
+		"PUT /tasks/{id}/restore":   {tool: "restore_task", idArg: "task_id", id: id.ArchivedTask, method: "PUT", suffix: "/tasks/" + id.ArchivedTask + "/restore", check: lifecycle},
+		"DELETE /tasks/{id}/delete": {tool: "delete_task", idArg: "task_id", id: id.ArchivedTask, method: "DELETE", suffix: "/tasks/" + id.ArchivedTask + "/delete", check: deleted},
+		"GET /runs/{id}":            {tool: "get_run", idArg: "run_id", id: id.ActiveRun, method: "GET", suffix: "/runs/" + id.ActiveRun, check: getRun},
+		"GET /runs":                 {tool: "list_runs", method: "GET", suffix: "/runs", check: func(t *testing.T, r result) { decode[schemas.ListRunsResult](t, r) }},
+		// archive_run reads nothing first: its answer settles it. The docs example's archived_at
+		// is from 2024, clearly older than the call, so it shows an earlier archive: a no-op.
+		"DELETE /runs/{id}": {tool: "archive_run", idArg: "run_id", id: id.ActiveRun, method: "DELETE", suffix: "/runs/" + id.ActiveRun, check: func(t *testing.T, r result) {
+			if res := decode[schemas.LifecycleResult](t, r); res.Changed || res.Resource.Name == "" || res.Resource.State != "archived" {
+				t.Errorf("lifecycle result %+v", res)
+			}
+		}},
+		"PUT /runs/{id}/activate":  {tool: "activate_run", idArg: "run_id", id: id.ArchivedRun, method: "PUT", suffix: "/runs/" + id.ArchivedRun + "/activate", check: lifecycle},
+		"DELETE /runs/{id}/delete": {tool: "delete_run", idArg: "run_id", id: id.ArchivedRun, method: "DELETE", suffix: "/runs/" + id.ArchivedRun + "/delete", check: deleted},
+		"GET /checklists/{id}":     {tool: "get_template", idArg: "template_id", id: id.LiveTemplate, method: "GET", suffix: "/checklists/" + id.LiveTemplate, check: getTemplate},
+		"GET /checklists":          {tool: "list_templates", method: "GET", suffix: "/checklists", check: func(t *testing.T, r result) { decode[schemas.ListTemplatesResult](t, r) }},
+		"DELETE /checklists/{id}": {tool: "archive_template", idArg: "template_id", id: id.LiveTemplate, method: "DELETE", suffix: "/checklists/" + id.LiveTemplate, check: func(t *testing.T, r result) {
+			// deleted_references: {} (docs-2026-03) detaches nothing; the list shape names two.
+			if res := decode[schemas.ArchiveTemplateResult](t, r); !res.Changed || res.Resource.Name == "" || (len(res.DeletedReferences) != 0 && len(res.DeletedReferences) != 2) {
+				t.Errorf("archive_template result %+v", res)
+			}
+		}},
 		"PUT /checklists/{id}/restore": {tool: "restore_template", idArg: "template_id", id: id.ArchivedTemplate, method: "PUT", suffix: "/checklists/" + id.ArchivedTemplate + "/restore", check: lifecycle},
 		"DELETE /checklists/{id}/delete": {tool: "delete_template", idArg: "template_id", id: id.ArchivedTemplate, method: "DELETE",
 			suffix: "/checklists/" + id.ArchivedTemplate + "/delete", check: deleted},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -92,8 +93,7 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, e tallyfy.Entity, ho
 	}
 	err := c.res.doDelete(ctx, c.client, e.ID)
 	if err != nil && !ambiguous(err) {
-		release()
-		return failed(c, err)
+		return ts.afterRefusedDelete(ctx, c, e, err, release)
 	}
 	if err != nil {
 		_, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, e.ID)
@@ -112,6 +112,76 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, e tallyfy.Entity, ho
 	msg := fmt.Sprintf("%s %q (%s) was permanently deleted. This cannot be undone.", capital(c.res.noun), e.Name, e.ID)
 	res := schemas.DeleteResult{Status: "deleted", Resource: resourceOf(e, "deleted"), Reversible: false, Confirmation: how, Message: msg}
 	return succeeded(mcp.NewToolResultStructured(res, msg)).because(err)
+}
+
+// afterRefusedDelete reads the item again after Tallyfy refused its permanent delete (any
+// 4xx) and says what is true (issue 18, point 2). A refusal is not proof of anything: Tallyfy
+// documents a 404 from /runs/{id}/delete as "wrong ID or not archived", and a 403 both for a
+// missing right and a business rule. So: still there, and how; or no longer readable, and
+// then only what the reads showed, never "may have been permanently deleted" of an item that
+// can still be read.
+func (ts *Toolset) afterRefusedDelete(ctx context.Context, c *call, e tallyfy.Entity, err error, release func()) outcome {
+	now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, e.ID)
+	get := toolFor(c.res.kind, VerbGet).Name
+	switch {
+	case lerr == nil:
+		release()
+		msg := fmt.Sprintf("Tallyfy refused the delete (%s). Read back just now, %s %s is still there, %s%s: nothing was deleted.%s",
+			refusal(err), c.res.noun, named(now), stateWord(now.Archived), changedWhile(&e, now), deleteAdvice(c, err, now))
+		return ended("failed", "", mcp.NewToolResultError(msg)).about(now).because(err)
+	case tallyfy.IsNotFound(lerr):
+		// Neither a GET nor the archived listing finds it: say exactly that.
+		msg := fmt.Sprintf("Tallyfy refused the delete (%s), and reading %s %s again finds nothing (GET answers 404 and the archived listing does not show it): it is no longer in Tallyfy, though nothing shows that this call deleted it (someone else may have, just before). Check with %s; an item archived in the last seconds may take a moment to be listed.",
+			refusal(err), c.res.noun, named(e), get)
+		return ended("unknown", "", mcp.NewToolResultError(msg)).because(err)
+	default:
+		release()
+		msg := fmt.Sprintf("Tallyfy refused the delete (%s), and reading %s %s again failed (%s): its state now is unknown. Check it with %s before trying again.",
+			refusal(err), c.res.noun, named(e), describe(lerr), get)
+		return ended("failed", "", mcp.NewToolResultError(msg)).because(err)
+	}
+}
+
+// deleteAdvice is what to do after a refused permanent delete of an item that is still there.
+func deleteAdvice(c *call, err error, now tallyfy.Entity) string {
+	var ae *tallyfy.APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	archive := toolFor(c.res.kind, VerbArchive).Name
+	switch {
+	case ae.Code == "ENDPOINT_NOT_FOUND":
+		return " " + routeUnknown(ae, true)
+	case ae.Status == http.StatusUnauthorized || ae.Status == http.StatusTooManyRequests:
+		return " " + explain(c, err)
+	case !now.Archived:
+		return fmt.Sprintf(" Permanent deletes take archived items only: archive it with %s (reversible) first.", archive)
+	case ae.Status == http.StatusNotFound && c.res.kind == tallyfy.KindRun:
+		return " Tallyfy documents this 404 as \"wrong ID or not archived\", yet the process reads as archived: check it in Tallyfy before trying again."
+	case ae.Status == http.StatusNotFound:
+		return fmt.Sprintf(" Tallyfy's delete does not find this archived %s though reading it does: this Tallyfy may not permanently delete archived %ss through the API. Check it in Tallyfy.", c.res.noun, c.res.noun)
+	case ae.Status == http.StatusForbidden:
+		return " " + forbiddenDelete(c)
+	}
+	return ""
+}
+
+// forbiddenDelete explains a 403 to a permanent delete. Tallyfy documents process and template
+// hard deletes as admin only (docs/tallyfy-api.md §1.6, §1.9); no source says so of tasks, and
+// Tallyfy's MCP notes that a 403 is also how the API refuses a business rule.
+func forbiddenDelete(c *call) string {
+	who := "the token's user"
+	if c.caller != "" {
+		who = fmt.Sprintf("the Tallyfy user of caller %q", c.caller)
+	}
+	switch {
+	case c.res.kind == tallyfy.KindTask:
+		return fmt.Sprintf("No Tallyfy source says task deletes need an administrator: %s may lack a right on this task, or a Tallyfy business rule forbids deleting it (Tallyfy answers 403 for both). Check the task in Tallyfy.", who)
+	case c.caller != "":
+		// A callers entry acts with that person's own token: no server setting can fix this.
+		return fmt.Sprintf("Permanent deletes of %ss need a Tallyfy administrator, and the Tallyfy user of caller %q may not be one (a 403 is also how Tallyfy refuses a business rule): ask a Tallyfy admin to do it.", c.res.noun, c.caller)
+	}
+	return fmt.Sprintf("Permanent deletes of %ss need a Tallyfy administrator (a 403 is also how Tallyfy refuses a business rule): ask an admin to do it, or to run this server with an admin's token.", c.res.noun)
 }
 
 // ambiguous reports a failure after which the delete may or may not have happened.

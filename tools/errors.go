@@ -78,20 +78,16 @@ func explain(c *call, err error) string {
 	switch {
 	case ae.Status == http.StatusUnauthorized:
 		return "Tallyfy rejected the access token (401 Unauthorized): it is invalid, expired or was revoked." + ref + " " + tokenHelp
-	case ae.Status == http.StatusForbidden && c.tool.Tier == TierPermanent && c.caller != "":
-		// A callers entry acts with that person's own token: no server setting can fix this.
-		return fmt.Sprintf("Tallyfy refused (403 Forbidden): %s%s. Permanent deletes need a Tallyfy administrator, and the Tallyfy user of caller %q is not one: ask a Tallyfy admin to do it.%s",
-			ae.Message, ref, c.caller, nothing)
 	case ae.Status == http.StatusForbidden && c.tool.Tier == TierPermanent:
-		return fmt.Sprintf("Tallyfy refused (403 Forbidden): %s%s. Permanent deletes need a Tallyfy administrator: ask an admin to do it, or to run this server with an admin's token.%s",
-			ae.Message, ref, nothing)
+		return fmt.Sprintf("Tallyfy refused (403 Forbidden): %s%s. %s%s", ae.Message, ref, forbiddenDelete(c), nothing)
 	case ae.Status == http.StatusForbidden:
 		return fmt.Sprintf("Tallyfy refused (403 Forbidden): %s%s. The Tallyfy user behind the token lacks permission for this %s, or TALLYFY_ORG_ID is another organization.%s",
 			ae.Message, ref, r.noun, nothing)
 	case ae.Status == http.StatusNotFound && ae.Code == "ENDPOINT_NOT_FOUND":
-		return fmt.Sprintf("Tallyfy does not know this endpoint (404 ENDPOINT_NOT_FOUND)%s: TALLYFY_BASE_URL is probably wrong (use %s).%s", ref, tallyfy.DefaultBaseURL, nothing)
+		// A change's route comes after its item was read through another (lifecycle.go).
+		return routeUnknown(ae, c.tool.Tier != TierRead && ae.Method != http.MethodGet) + nothing
 	case ae.Status == http.StatusNotFound:
-		return fmt.Sprintf("No %s with ID %s exists in this organization, archived or not%s: it may have been permanently deleted, or the ID is of another kind. Find it with %s (archived: include).%s",
+		return fmt.Sprintf("Tallyfy finds no %s with ID %s, archived or not (GET answers 404 and the archived listing does not show it)%s: the ID may be wrong or of another kind, or the item is gone. Find it with %s (archived: include).%s",
 			r.noun, c.id, ref, listTool, nothing)
 	case ae.Status == http.StatusUnprocessableEntity && c.tool.Verb == VerbDelete:
 		return fmt.Sprintf("Tallyfy refused the delete (422): %s%s. If the %s is not archived, archive it with %s first.%s",

@@ -26,8 +26,8 @@ func TestNotFoundNamesTheListTool(t *testing.T) {
 				contains(t, tool, r.text, "Nothing was changed")
 			}
 		}
-		// Archive and restore may go out at once (lifecycle_at_once.go): Tallyfy refuses them;
-		// a permanent delete is never sent without a read.
+		// archive_run goes out at once (lifecycle.go) and Tallyfy refuses it; the others read
+		// first; a permanent delete is never sent without a read.
 		for _, w := range h.writesSince(0) {
 			if strings.HasSuffix(w, "/delete") {
 				t.Errorf("not-found delete sent: %v", w)

@@ -263,8 +263,8 @@ func TestArchiveRestoreRoundTrip(t *testing.T) {
 			t.Fatal("sandbox: not archived")
 		}
 
-		// Archive again: success, changed false, nothing changed in Tallyfy (the change may go
-		// out at once and be refused there: lifecycle_at_once.go).
+		// Archive again: success, changed false, nothing changed in Tallyfy (decided from the
+		// read, or for archive_run from Tallyfy's refusal: lifecycle.go).
 		mark := h.logLen()
 		stamp := h.lookup(k.kind, k.live)
 		res, r = lifecycle(t, h, k.archive, k.idArg, k.live)

@@ -453,6 +453,7 @@ func seedID(kind, slug string) string {
 // with the same options share one and reset between them.
 func (h *harness) reset() {
 	h.sb.SetFaults()
+	h.sb.SetVariants()
 	h.sb.Reset()
 	h.audit.clear()
 	h.clock.Advance(2 * time.Hour)

@@ -22,7 +22,6 @@ type kind[T, V, G, L any] struct {
 
 	// The Tallyfy calls take the client first, so the client's methods fit as they are.
 	find   func(c *tallyfy.Client, ctx context.Context, id string) (*T, error)
-	get    func(c *tallyfy.Client, ctx context.Context, id string) (*T, error)
 	list   func(c *tallyfy.Client, ctx context.Context, opts tallyfy.ListOptions) (*tallyfy.Page[T], error)
 	entity func(*T) tallyfy.Entity
 	view   func(*T) V
@@ -38,12 +37,15 @@ type kind[T, V, G, L any] struct {
 	// archive and unarchive return the item as Tallyfy reported it afterwards, or nil when
 	// it sent none (or one that cannot be trusted for the archived state).
 	archive, unarchive func(c *tallyfy.Client, ctx context.Context, id string) (*T, error)
-	remove             func(c *tallyfy.Client, ctx context.Context, id string) error
+	// archiveDetaching, when set, archives instead of archive, for a kind whose answer is not
+	// the item but what the archive detached (templates: deleted_references).
+	archiveDetaching func(c *tallyfy.Client, ctx context.Context, id string) ([]tallyfy.Reference, error)
+	remove           func(c *tallyfy.Client, ctx context.Context, id string) error
 }
 
 var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.ListTasksResult]{
 	kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore", destroys: "the task, its form fields and every value captured in them",
-	find: (*tallyfy.Client).FindTask, get: (*tallyfy.Client).GetTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity, view: taskView, line: taskLine,
+	find: (*tallyfy.Client).FindTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity, view: taskView, line: taskLine,
 	got: func(v schemas.Task) schemas.GetTaskResult { return schemas.GetTaskResult{Task: v} }, listed: taskPage,
 	search: searchTaskPage, searchCut: func(r schemas.ListTasksResult) schemas.ListTasksResult { r.SearchIncomplete = true; return r },
 	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Task, error) {
@@ -54,18 +56,21 @@ var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.L
 
 var runKind = kind[tallyfy.Run, schemas.Run, schemas.GetRunResult, schemas.ListRunsResult]{
 	kind: tallyfy.KindRun, idArg: "run_id", noun: "process", plural: "processes", restore: "activate", destroys: "the process and all its tasks, comments, form values, attachments, tags and watchers",
-	find: (*tallyfy.Client).FindRun, get: (*tallyfy.Client).GetRun, list: (*tallyfy.Client).ListRuns, entity: (*tallyfy.Run).Entity, view: runView, line: runLine,
+	find: (*tallyfy.Client).FindRun, list: (*tallyfy.Client).ListRuns, entity: (*tallyfy.Run).Entity, view: runView, line: runLine,
 	got: func(v schemas.Run) schemas.GetRunResult { return schemas.GetRunResult{Run: v} }, listed: runPage,
 	archive: (*tallyfy.Client).ArchiveRun, unarchive: (*tallyfy.Client).ActivateRun, remove: (*tallyfy.Client).DeleteRun,
 }
 
 var templateKind = kind[tallyfy.Template, schemas.Template, schemas.GetTemplateResult, schemas.ListTemplatesResult]{
 	kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore", destroys: "the template with its steps, kick-off form and automations (processes already launched from it are kept)",
-	find: (*tallyfy.Client).FindTemplate, get: (*tallyfy.Client).GetTemplate, list: (*tallyfy.Client).ListTemplates, entity: (*tallyfy.Template).Entity, view: templateView, line: templateLine,
+	find: (*tallyfy.Client).FindTemplate, list: (*tallyfy.Client).ListTemplates, entity: (*tallyfy.Template).Entity, view: templateView, line: templateLine,
 	got: func(v schemas.Template) schemas.GetTemplateResult { return schemas.GetTemplateResult{Template: v} }, listed: templatePage,
-	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Template, error) {
-		_, err := c.ArchiveTemplate(ctx, id) // its answer is not the template
-		return nil, err
+	archiveDetaching: func(c *tallyfy.Client, ctx context.Context, id string) ([]tallyfy.Reference, error) {
+		d, err := c.ArchiveTemplate(ctx, id) // its answer is not the template
+		if err != nil {
+			return nil, err
+		}
+		return d.References(), nil
 	},
 	unarchive: (*tallyfy.Client).RestoreTemplate,
 	remove: func(c *tallyfy.Client, ctx context.Context, id string) error {
@@ -104,12 +109,12 @@ func (k *kind[T, V, G, L]) fetch(ctx context.Context, c *tallyfy.Client, f listF
 
 // adapt gives the verbs a kind without its types.
 func (k *kind[T, V, G, L]) adapt() *resource {
-	orNil := func(t *T, err error) (*tallyfy.Entity, error) {
+	answered := func(t *T, err error) (answer, error) {
 		if t == nil {
-			return nil, err
+			return answer{}, err
 		}
 		e := k.entity(t)
-		return &e, err
+		return answer{item: &e}, err
 	}
 	return &resource{
 		kind: k.kind, idArg: k.idArg, noun: k.noun, destroys: k.destroys, restore: k.restore,
@@ -136,13 +141,6 @@ func (k *kind[T, V, G, L]) adapt() *resource {
 			}
 			return res, text, es, nil
 		},
-		peek: func(ctx context.Context, c *tallyfy.Client, id string) (tallyfy.Entity, error) {
-			t, err := k.get(c, ctx, id)
-			if err != nil {
-				return tallyfy.Entity{}, err
-			}
-			return k.entity(t), nil
-		},
 		entities: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, string, error) {
 			items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
 			if err != nil {
@@ -154,11 +152,15 @@ func (k *kind[T, V, G, L]) adapt() *resource {
 			}
 			return es, info, cut, nil
 		},
-		doArchive: func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error) {
-			return orNil(k.archive(c, ctx, id))
+		doArchive: func(ctx context.Context, c *tallyfy.Client, id string) (answer, error) {
+			if k.archiveDetaching != nil {
+				refs, err := k.archiveDetaching(c, ctx, id)
+				return answer{detached: refs}, err
+			}
+			return answered(k.archive(c, ctx, id))
 		},
-		doRestore: func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error) {
-			return orNil(k.unarchive(c, ctx, id))
+		doRestore: func(ctx context.Context, c *tallyfy.Client, id string) (answer, error) {
+			return answered(k.unarchive(c, ctx, id))
 		},
 		doDelete: func(ctx context.Context, c *tallyfy.Client, id string) error { return k.remove(c, ctx, id) },
 	}

@@ -141,9 +141,7 @@ func keepUpdated[T any](f listFilter, items []T, entity func(*T) tallyfy.Entity)
 }
 
 // selectPage reads one page of r's items under f, as entities, with the paging the list tool
-// would show (page_info.filtered_out included). Bulk selection pages with it, and hands the
-// entities to ts.oneOff.learn, as the list tool does, so that archiving or restoring the
-// selected one-off tasks needs no read first (lifecycle_at_once.go).
+// would show (page_info.filtered_out included). Bulk selection pages with it.
 //
 // cutShort, when set, says the search behind the page was cut short (task_search.go).
 func (r *resource) selectPage(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (items []tallyfy.Entity, info schemas.PageInfo, cutShort string, err error) {

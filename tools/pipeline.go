@@ -36,8 +36,8 @@ type call struct {
 	id      string          // the resource ID argument, once checked
 	target  *tallyfy.Entity // the item as resolved (lifecycle and delete)
 	batch   string          // the bulk call this item belongs to ("" for a single call)
-	// atOnce lets resolve skip the read of an archive or restore whose checks need none
-	// (lifecycle_at_once.go); c.target then stays nil. Single calls set it; a caller that
+	// atOnce lets resolve skip the read of a change whose answer settles the result
+	// (archive_run: lifecycle.go); c.target then stays nil. Single calls set it; a caller that
 	// needs the item read first (a bulk item checked against its plan) leaves it false.
 	atOnce bool
 	// intend writes the intent record just before the verb changes something in Tallyfy.
@@ -57,6 +57,8 @@ type outcome struct {
 	// auditFailed: the intent record could not be written, so nothing was done and the
 	// result says so.
 	auditFailed bool
+	// detached is what Tallyfy said the change detached (archive_template's deleted_references).
+	detached []tallyfy.Reference
 }
 
 func succeeded(res *mcp.CallToolResult) outcome { return outcome{result: res, status: "ok"} }
@@ -174,17 +176,16 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 			return o, true
 		}
 	}
-	// resolve. A single archive or restore whose checks need no read goes out at once, with
-	// c.target nil (lifecycle_at_once.go): the protect list is by ID, and a task's process-task
-	// refusal is settled when an earlier read showed it one-off. Anything else is read first.
-	if c.atOnce && (t.Verb == VerbArchive || t.Verb == VerbRestore) && (c.res.kind != tallyfy.KindTask || ts.oneOff.known(c.client.OrgID(), c.id)) {
+	// resolve. A single archive_run goes out at once, with c.target nil: its answer is the run,
+	// which settles the result, and its checks need no read (the protect list is by ID).
+	// Anything else is read first, then changed (lifecycle.go).
+	if c.atOnce && answerSettles(c) {
 		return outcome{}, false
 	}
 	e, err := c.client.Lookup(ctx, c.res.kind, c.id)
 	if err != nil {
 		return failed(c, err), true
 	}
-	ts.oneOff.learn(c.client.OrgID(), e)
 	c.target = &e
 	return processTaskRefusal(e)
 }

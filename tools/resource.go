@@ -22,15 +22,12 @@ type resource struct {
 	find func(ctx context.Context, c *tallyfy.Client, id string) (result any, text string, e tallyfy.Entity, err error)
 	// list returns one page under f as the list tool's result and its text.
 	list func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (result any, text string, es []tallyfy.Entity, err error)
-	// peek GETs the item once, without the archived listing that settles what a GET cannot
-	// (lifecycle.go: it goes out with a change, for what the change's answer lacks).
-	peek func(ctx context.Context, c *tallyfy.Client, id string) (tallyfy.Entity, error)
 	// entities is the same page as entities (list_filter.go: selectPage).
 	entities func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, string, error)
-	// doArchive, doRestore and doDelete send the request; the first two return the item as
-	// Tallyfy reported it afterwards, when it did.
-	doArchive func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error)
-	doRestore func(ctx context.Context, c *tallyfy.Client, id string) (*tallyfy.Entity, error)
+	// doArchive, doRestore and doDelete send the request; the first two return what Tallyfy's
+	// answer said (lifecycle.go).
+	doArchive func(ctx context.Context, c *tallyfy.Client, id string) (answer, error)
+	doRestore func(ctx context.Context, c *tallyfy.Client, id string) (answer, error)
 	doDelete  func(ctx context.Context, c *tallyfy.Client, id string) error
 }
 

@@ -72,7 +72,6 @@ type Toolset struct {
 	audit  Recorder
 	log    *slog.Logger
 	now    func() time.Time
-	oneOff oneOffMemory // tasks known one-off, for lifecycle calls without a first read
 	// stopping ends when the server begins to shut down: questions still open to the person
 	// cannot be answered any more (the transport is closing) and are given up at once.
 	stopping context.Context

@@ -66,7 +66,7 @@ func TestCheckBinary(t *testing.T) {
 		r := runCheck(t, sandboxEnv(base, sandbox.AdminToken), "--json")
 		rep := decodeCheck(t, r)
 		if r.code != 0 || !rep.OK || rep.Organization.Role != "admin" || rep.Permanent == nil || !*rep.Permanent ||
-			rep.RateLimit.Limit != "600" || len(rep.Checks) != 7 {
+			rep.RateLimit.Limit != "" || rep.RateLimit.Remaining == "" || len(rep.Checks) != 7 {
 			t.Errorf("exit %d, report %+v\nstderr: %s", r.code, rep, r.stderr)
 		}
 		for _, c := range rep.Checks {

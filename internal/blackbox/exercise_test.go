@@ -584,8 +584,8 @@ func (e *ex) admin() {
 	e.fail("get_template", map[string]any{"template_id": ids.LiveTemplate}, "server error (503")
 	e.faults("500:GET")
 	e.fail("list_tasks", nil, "server error (500")
-	// A permanent delete reads first: a failing read stops it. (An archive of a task known
-	// one-off goes out at once, tools/lifecycle_at_once.go, so a failing read does not stop it.)
+	// A permanent delete reads first: a failing read stops it (as it stops every change but
+	// archive_run, tools/lifecycle.go).
 	e.fail("delete_task", map[string]any{"task_id": ids.LiveTask}, "server error (500", "Nothing was changed")
 	e.faults("reset-before#2:GET")
 	e.ok("get_task", map[string]any{"task_id": ids.LiveTask})

@@ -36,8 +36,8 @@ type pagination struct {
 
 // messageBody is the template archive / delete body (§1.7, §1.9).
 type messageBody struct {
-	Message           string         `json:"message"`
-	DeletedReferences map[string]any `json:"deleted_references"`
+	Message           string `json:"message"`
+	DeletedReferences any    `json:"deleted_references"` // {} or a list of reference (templates.go)
 }
 
 type paging struct {

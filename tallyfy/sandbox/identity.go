@@ -97,8 +97,9 @@ func (s *Sandbox) listMyOrganizations(r *http.Request) response {
 
 // ---------------------------------------------------------------------------
 // Rate-limit headers. The docs' troubleshooting page gives 600 requests a minute per user on a
-// rolling window and names X-RateLimit-Remaining and Retry-After. INFERENCE: the sandbox also
-// sends X-RateLimit-Limit, counts in fixed one-minute windows and never refuses for it (429s
+// rolling window and names X-RateLimit-Remaining and Retry-After. The sandbox sends only
+// X-RateLimit-Remaining, the header a source names (issue 18 point 11: no source documents
+// X-RateLimit-Limit). INFERENCE: it counts in fixed one-minute windows and never refuses for it (429s
 // come from faults, or from the per-token limit of WithRateLimit, whose headers replace these:
 // rate_limiter.go).
 
@@ -121,9 +122,7 @@ func (w *rateWindow) take(now time.Time) int {
 	return max(rateLimitPerMinute-w.used, 0)
 }
 
-// setRateLimitHeaders sets X-RateLimit-Limit and X-RateLimit-Remaining on every answer.
+// setRateLimitHeaders sets X-RateLimit-Remaining on every answer.
 func (s *Sandbox) setRateLimitHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(rateLimitPerMinute))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.rate.take(time.Now())))
+	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(s.rate.take(time.Now())))
 }

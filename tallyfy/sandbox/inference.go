@@ -56,6 +56,25 @@ import (
 //     ...). INFERENCE there: the role's capitalized spelling ("Admin"), which no
 //     source shows on this list.
 
+// Template archive answers (docs/tallyfy-api.md §1.7, §7): deleted_references is {} (docs
+// since the 2026-03-01 rewrite) for a template nothing embeds, and a list of {type, title, id}
+// (a later docs revision) for one that other templates or steps embed. The seeded embeds:
+// a step of Quarterly Security Review embeds Client Onboarding Checklist (IDs.EmbeddedTemplate);
+// the other templates are embedded nowhere. The sandbox does not take
+// the embed out of the step's text, and restoring puts nothing back (there is nothing to put).
+type reference struct {
+	Type  string `json:"type"`
+	Title string `json:"title"`
+	ID    string `json:"id"`
+}
+
+func embedsOf(templateID string) []reference {
+	if templateID != IDs.EmbeddedTemplate {
+		return nil
+	}
+	return []reference{{Type: "Step", Title: "Review new client accounts (Quarterly Security Review)", ID: seedID("step", "quarterly-security-review-client-accounts")}}
+}
+
 // runProgressTotal is the task count over which a run's percent is spread in its
 // progress object. INFERENCE: the seed stores percents only.
 const runProgressTotal = 20
@@ -66,9 +85,9 @@ var oneOffInRun = map[string]bool{"timesheets-week-27": true}
 
 // ---------------------------------------------------------------------------
 // Timestamps (docs/tallyfy-api.md §0 "Timestamps": ISO-8601, both ".000Z" and "Z"
-// forms occur). The sandbox always emits milliseconds and a Z suffix, in UTC.
-
-const timestampLayout = "2006-01-02T15:04:05.000Z"
+// forms occur; the connector swagger's Date is YYYY-mm-ddTHH:ii:ssZ). The sandbox stamps
+// changes in whole seconds, in UTC with a Z suffix (Sandbox.stamp, variants.go);
+// VariantMillisecondStamps stamps milliseconds. Seeded stamps are whole seconds written ".000Z".
 
 // ---------------------------------------------------------------------------
 // Authentication (docs/tallyfy-api.md §0 "Required headers", §3, §4 "Error bodies").
@@ -119,14 +138,14 @@ func adminOnlyMessage(kind string) string {
 // ---------------------------------------------------------------------------
 // Tasks (docs/tallyfy-api.md §1.1, §1.2, §1.3, §2.1, §2.2).
 
-// archivedTaskGetNotFound: §2.1 "Undocumented: whether an archived task is
+// GET of an archived task: §2.1 "Undocumented: whether an archived task is
 // returned. INFERENCE: possibly 404". The sandbox answers 404
-// RESOURCE_NOT_FOUND for an archived task, exactly as for an unknown one.
-const archivedTaskGetNotFound = true
-
-// archiveArchivedTaskNotFound: archiving an already-archived task. §1.1 says
-// nothing. INFERENCE: soft-deleted rows are invisible to the lookup, so 404.
-const archiveArchivedTaskNotFound = true
+// RESOURCE_NOT_FOUND for an archived task, exactly as for an unknown one;
+// VariantArchivedTaskGet200 answers with the task.
+//
+// Archiving an already-archived task, run or template: no source says.
+// INFERENCE: soft-deleted rows are invisible to the lookup, so 404;
+// VariantArchiveArchived200 answers 200 and changes nothing.
 
 // Archiving (or hard-deleting, or restoring) a process task. §1.1 documents the
 // "one-off tasks only" precondition but not the error; an older page listed
@@ -165,19 +184,14 @@ const runArchiveCascadesToTasks = true
 // ---------------------------------------------------------------------------
 // Runs (docs/tallyfy-api.md §1.4, §1.5, §1.6, §2.3, §2.4).
 
-// archiveArchivedRunNotFound: archiving an already-archived run. Not
-// documented. INFERENCE: 404, the archived row is invisible to the archive
-// lookup (even though GET returns archived runs, see below).
-const archiveArchivedRunNotFound = true
-
-// archivedRunGetReturned: §2.3 "INFERENCE (weak): it probably returns archived
-// runs with archived_at set". The sandbox returns them, status "archived".
-const archivedRunGetReturned = true
-
-// activateLiveRunIsNoop: §1.5 "Undocumented: what happens when activating a
-// run that is not archived. INFERENCE: either a 200 no-op or a 4xx." The
-// sandbox answers 200 with the unchanged run.
-const activateLiveRunIsNoop = true
+// GET of an archived run: §2.3 "INFERENCE (weak): it probably returns archived
+// runs with archived_at set". The sandbox returns them, status "archived";
+// VariantArchivedRunGet404 answers 404.
+//
+// Activating a live run: §1.5. The docs said until their 2026-03-01 rewrite that
+// activating a run that is not archived returns an error; the rewrite dropped
+// it. The sandbox answers 200 with the unchanged run; VariantActivateLiveError
+// answers 422.
 
 // §1.6: the docs list both 404 and 422 for "not archived". INFERENCE (per the
 // doc's own suggestion): 422 for a live run, 404 for unknown or already
@@ -188,7 +202,9 @@ const runNotArchivedMessage = "Process isn't archived yet — archive it first"
 // values active|complete|problem|issue|improvement|archived|delayed|starred but
 // not their exact meaning). `archived` is handled by the caller (it means
 // "only archived", §2.4). INFERENCE for the rest:
-//   - active, complete, problem: the run's visible status equals the value;
+//   - active, complete: the run's visible status equals the value;
+//   - problem: status problem or issue (documented: docs list-processes, "The problem filter
+//     also returns issue processes");
 //   - starred: starred runs;
 //   - delayed: the due date has passed and the run is not complete;
 //   - issue, improvement, anything else: the visible status equals the value
@@ -199,6 +215,8 @@ func runMatchesStatus(r *run, status string, now time.Time) bool {
 		return r.Starred
 	case "delayed":
 		return r.dueDatePassed(now)
+	case "problem":
+		return r.visibleStatus() == "problem" || r.visibleStatus() == "issue"
 	default:
 		return r.visibleStatus() == status
 	}
@@ -211,13 +229,13 @@ func runMatchesStatus(r *run, status string, now time.Time) bool {
 // field but not its values. INFERENCE.
 const templateStatus = "active"
 
-// archiveArchivedTemplateNotFound: archiving an already-archived template.
-// §1.7 documents no errors. INFERENCE: 404 (the backend's lookup uses
-// whereNull(deleted_at), §2.5).
-const archiveArchivedTemplateNotFound = true
+// Archiving an already-archived template: §1.7 documents no errors. INFERENCE:
+// 404 (the backend's lookup uses whereNull(deleted_at), §2.5);
+// VariantArchiveArchived200 answers 200.
 
 // Restoring a template. §1.8: response shape and errors undocumented.
-// INFERENCE: 200 {"data": template}; 422 NOT_ARCHIVED for a live template.
+// INFERENCE: 200 {"data": template}; 422 NOT_ARCHIVED for a live template
+// (VariantRestoreLive200: 200 with the unchanged template, as for tasks).
 const templateNotArchivedRestoreMessage = "The template is not archived."
 
 // Hard-deleting a live template. §1.9: "If the template isn't archived yet,

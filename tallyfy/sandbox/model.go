@@ -487,8 +487,6 @@ func parseTS(s string) (time.Time, bool) {
 	return t, true
 }
 
-func formatTS(t time.Time) string { return t.UTC().Format(timestampLayout) }
-
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }

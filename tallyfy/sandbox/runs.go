@@ -28,7 +28,7 @@ func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 	s.mu.Lock()
 	now := s.now()
 	var list []*run
-	for _, rn := range s.st.runs {
+	for _, rn := range s.listState().runs {
 		if !keep(mode, rn.archived()) {
 			continue
 		}
@@ -59,7 +59,7 @@ func (s *Sandbox) getRun(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rn, ok := s.st.runs[id]
-	if !ok || (rn.archived() && !archivedRunGetReturned) {
+	if !ok || (rn.archived() && s.has(VariantArchivedRunGet404)) {
 		return resourceNotFound()
 	}
 	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(s.now())})
@@ -69,12 +69,13 @@ func (s *Sandbox) archiveRun(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rn, ok := s.st.runs[id]
-	if !ok || (rn.archived() && archiveArchivedRunNotFound) {
+	if !ok || (rn.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
 	}
 	now := s.now()
 	if !rn.archived() {
-		ts := formatTS(now)
+		s.changing()
+		ts := s.stamp(now)
 		rn.ArchivedAt, rn.LastUpdated = ts, ts
 		if runArchiveCascadesToTasks {
 			for _, t := range s.st.tasks {
@@ -96,12 +97,13 @@ func (s *Sandbox) activateRun(_ *http.Request, id string) response {
 	}
 	now := s.now()
 	if !rn.archived() {
-		if activateLiveRunIsNoop {
-			return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.activatedJSON()})
+		if s.has(VariantActivateLiveError) {
+			return errorResponse(notArchivedStatus, "The process is not archived.", notArchivedCode)
 		}
-		return errorResponse(notArchivedStatus, "The process is not archived.", notArchivedCode)
+		return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.activatedJSON()})
 	}
-	ts := formatTS(now)
+	s.changing()
+	ts := s.stamp(now)
 	rn.ArchivedAt, rn.LastUpdated = "", ts
 	for _, t := range s.st.tasks {
 		if t.RunID == id && t.archivedWithRun {
@@ -117,6 +119,7 @@ func (s *Sandbox) deleteRun(_ *http.Request, id string) response {
 	if _, refusal := archivedOf(s.st.runs, id, runNotArchivedMessage); refusal != nil {
 		return *refusal
 	}
+	s.changing()
 	delete(s.st.runs, id)
 	for tid, t := range s.st.tasks {
 		if t.RunID == id {

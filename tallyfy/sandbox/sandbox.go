@@ -54,6 +54,11 @@ type Sandbox struct {
 	logMu sync.Mutex
 	log   []string
 
+	variants  atomic.Pointer[variantSet] // behaviours switched off the defaults (variants.go)
+	replicaMu sync.Mutex                 // guards replica, replicaAt (VariantListingLag)
+	replica   *state
+	replicaAt time.Time
+
 	faultMu sync.Mutex // guards faults and rng
 	faults  []faultState
 	rng     *rand.Rand
@@ -135,6 +140,9 @@ func (s *Sandbox) Reset() {
 	s.mu.Lock()
 	s.st = s.seeded()
 	s.mu.Unlock()
+	s.replicaMu.Lock()
+	s.replica = nil
+	s.replicaMu.Unlock()
 	s.logMu.Lock()
 	s.log = nil
 	s.requests.Store(0)

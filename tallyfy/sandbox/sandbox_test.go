@@ -584,7 +584,7 @@ func TestTaskLifecycle(t *testing.T) {
 	// Archive (member may): 204, empty.
 	wantEmpty(t, e.member("DELETE", task), 204)
 	rec, _ := e.sb.Lookup("task", IDs.LiveTask)
-	if !rec.Archived || rec.LastUpdated != "2026-08-01T12:00:00.000Z" {
+	if !rec.Archived || rec.LastUpdated != "2026-08-01T12:00:00Z" {
 		t.Fatalf("after archive %+v", rec)
 	}
 	wantError(t, e.admin("GET", task), 404, "RESOURCE_NOT_FOUND")
@@ -602,7 +602,7 @@ func TestTaskLifecycle(t *testing.T) {
 	r := e.member("PUT", task+"/restore")
 	wantStatus(t, r, 200)
 	d := r.data(t)
-	if d["id"] != IDs.LiveTask || d["archived_at"] != nil || d["last_updated"] != "2026-08-01T12:01:00.000Z" {
+	if d["id"] != IDs.LiveTask || d["archived_at"] != nil || d["last_updated"] != "2026-08-01T12:01:00Z" {
 		t.Fatalf("restored %v", d)
 	}
 	m := wantError(t, e.member("PUT", task+"/restore"), 422, "NOT_ARCHIVED")
@@ -661,8 +661,8 @@ func TestRunLifecycle(t *testing.T) {
 	r := e.member("DELETE", run)
 	wantStatus(t, r, 200)
 	d := r.data(t)
-	if d["id"] != IDs.ActiveRun || d["status"] != "archived" || d["archived_at"] != "2026-08-02T09:30:00.000Z" ||
-		d["last_updated"] != "2026-08-02T09:30:00.000Z" {
+	if d["id"] != IDs.ActiveRun || d["status"] != "archived" || d["archived_at"] != "2026-08-02T09:30:00Z" ||
+		d["last_updated"] != "2026-08-02T09:30:00Z" {
 		t.Fatalf("archived run %v", d)
 	}
 	// Its tasks are soft-deleted with it.
@@ -683,7 +683,7 @@ func TestRunLifecycle(t *testing.T) {
 	r = e.member("PUT", run+"/activate")
 	wantStatus(t, r, 200)
 	d = r.data(t)
-	if d["status"] != "active" || d["archived_at"] != nil || d["last_updated"] != "2026-08-02T10:30:00.000Z" {
+	if d["status"] != "active" || d["archived_at"] != nil || d["last_updated"] != "2026-08-02T10:30:00Z" {
 		t.Fatalf("activated run %v", d)
 	}
 	if n := e.sb.Count("task", false); n != liveTasks {
@@ -693,7 +693,7 @@ func TestRunLifecycle(t *testing.T) {
 	// Activate a live run: 200 no-op.
 	r = e.admin("PUT", run+"/activate")
 	wantStatus(t, r, 200)
-	if d := r.data(t); d["status"] != "active" || d["last_updated"] != "2026-08-02T10:30:00.000Z" {
+	if d := r.data(t); d["status"] != "active" || d["last_updated"] != "2026-08-02T10:30:00Z" {
 		t.Fatalf("no-op activate changed the run: %v", d)
 	}
 

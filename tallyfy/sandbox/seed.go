@@ -40,6 +40,9 @@ type SeededIDs struct {
 	LiveTask, ArchivedTask, ProcessTask string // one-off live, one-off archived, a task belonging to ActiveRun
 	ActiveRun, CompleteRun, ArchivedRun string
 	LiveTemplate, ArchivedTemplate      string
+	// EmbeddedTemplate is a live template that a step of another template embeds: archiving it
+	// answers a non-empty deleted_references (inference.go).
+	EmbeddedTemplate string
 	// PerAssigneeTask is a one-off task created once per assignee: Tallyfy puts such tasks in
 	// one process container, so it carries that run's id with is_oneoff_task true
 	// (docs/tallyfy-api.md §7). TimesheetsRun is that container.
@@ -56,6 +59,7 @@ var IDs = SeededIDs{
 	ArchivedRun:      seedID("run", "onboarding-sam-patel"),
 	LiveTemplate:     seedID("template", "employee-onboarding"),
 	ArchivedTemplate: seedID("template", "legacy-expense-report-2023"),
+	EmbeddedTemplate: seedID("template", "client-onboarding-checklist"),
 	PerAssigneeTask:  seedID("task", "timesheet-week-27-morgan"),
 	TimesheetsRun:    seedID("run", "timesheets-week-27"),
 }

@@ -22,7 +22,8 @@ func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 	s.mu.Lock()
 	now := s.now()
 	var list []*task
-	for _, t := range s.st.tasks {
+	st := s.listState()
+	for _, t := range st.tasks {
 		if !keep(mode, t.archived()) {
 			continue
 		}
@@ -34,7 +35,7 @@ func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 		}
 		if search != "" {
 			runName := ""
-			if rn, ok := s.st.runs[t.RunID]; ok {
+			if rn, ok := st.runs[t.RunID]; ok {
 				runName = rn.Name
 			}
 			if !taskMatchesQuery(t, runName, search) {
@@ -56,7 +57,7 @@ func (s *Sandbox) getTask(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.st.tasks[id]
-	if !ok || (t.archived() && archivedTaskGetNotFound) {
+	if !ok || (t.archived() && !s.has(VariantArchivedTaskGet200)) {
 		return resourceNotFound()
 	}
 	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
@@ -66,14 +67,15 @@ func (s *Sandbox) archiveTask(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.st.tasks[id]
-	if !ok || (t.archived() && archiveArchivedTaskNotFound) {
+	if !ok || (t.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
 	}
 	if !t.OneOff {
 		return errorResponse(notOneOffStatus, notOneOffArchiveMessage, notOneOffCode)
 	}
 	if !t.archived() {
-		ts := formatTS(s.now())
+		s.changing()
+		ts := s.stamp(s.now())
 		t.ArchivedAt, t.LastUpdated = ts, ts
 	}
 	return emptyResponse(http.StatusNoContent)
@@ -87,10 +89,14 @@ func (s *Sandbox) restoreTask(_ *http.Request, id string) response {
 		return *refusal
 	}
 	if !t.archived() {
+		if s.has(VariantRestoreLive200) {
+			return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+		}
 		return errorResponse(notArchivedStatus, taskNotArchivedMessage, notArchivedCode)
 	}
+	s.changing()
 	t.ArchivedAt = ""
-	t.LastUpdated = formatTS(s.now())
+	t.LastUpdated = s.stamp(s.now())
 	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
 }
 
@@ -104,6 +110,10 @@ func (s *Sandbox) deleteTask(_ *http.Request, id string) response {
 	if taskHardDeleteRequiresArchived && !t.archived() {
 		return errorResponse(notArchivedStatus, taskHardDeleteNotArchivedMessage, notArchivedCode)
 	}
+	if t.archived() && s.has(VariantTaskDeleteArchived404) {
+		return resourceNotFound()
+	}
+	s.changing()
 	delete(s.st.tasks, id)
 	return emptyResponse(http.StatusNoContent)
 }

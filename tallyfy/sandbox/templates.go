@@ -19,7 +19,7 @@ func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 
 	s.mu.Lock()
 	var list []*template
-	for _, t := range s.st.templates {
+	for _, t := range s.listState().templates {
 		if !keep(mode, t.archived()) {
 			continue
 		}
@@ -51,28 +51,38 @@ func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.st.templates[id]
-	if !ok || (t.archived() && archiveArchivedTemplateNotFound) {
+	if !ok || (t.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
 	}
+	var detached any = map[string]any{}
 	if !t.archived() {
-		ts := formatTS(s.now())
+		s.changing()
+		ts := s.stamp(s.now())
 		t.ArchivedAt, t.LastUpdated = ts, ts
+		if refs := embedsOf(id); len(refs) > 0 {
+			detached = refs
+		}
 	}
 	return jsonResponse(http.StatusOK, messageBody{
 		Message:           "The Template was deleted, and references were also deleted from:",
-		DeletedReferences: map[string]any{},
+		DeletedReferences: detached,
 	})
 }
 
 func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t, ok := s.st.templates[id]
+	if ok && !t.archived() && s.has(VariantRestoreLive200) {
+		return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+	}
 	t, refusal := archivedOf(s.st.templates, id, templateNotArchivedRestoreMessage)
 	if refusal != nil {
 		return *refusal
 	}
+	s.changing()
 	t.ArchivedAt = ""
-	t.LastUpdated = formatTS(s.now())
+	t.LastUpdated = s.stamp(s.now())
 	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
 }
 
@@ -82,6 +92,7 @@ func (s *Sandbox) deleteTemplate(_ *http.Request, id string) response {
 	if _, refusal := archivedOf(s.st.templates, id, templateNotArchivedDeleteMessage); refusal != nil {
 		return *refusal
 	}
+	s.changing()
 	delete(s.st.templates, id)
 	return jsonResponse(http.StatusOK, messageBody{
 		Message:           "The Template was permanently deleted, and references were also deleted from:",

@@ -1,0 +1,256 @@
+package sandbox
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Variants are the behaviours of Tallyfy that no public source settles (docs/tallyfy-api.md
+// §7, issue 18 point 10). The sandbox's default answer for each is in inference.go; a variant
+// switches the sandbox to the other answer the sources allow, so that a test (or a person with
+// `tallyfy-mcp sandbox --variant …`, or the in-process sandbox's --sandbox-variant) can check
+// that the server tells the truth under every Tallyfy the sources allow. Each variant is one
+// switch off the default; any set of them may be on at once.
+//
+// Variants are registered, with a one-line description and the sources behind them, by the
+// file that implements them (registerVariants in an init function), so AllVariants lists
+// every one and a matrix test cannot miss a new one.
+
+// Variant names one switch off the sandbox's default behaviour.
+type Variant string
+
+// The lifecycle variants (this file's; other files register their own).
+const (
+	// VariantMillisecondStamps stamps changes with milliseconds (".123Z") instead of whole
+	// seconds, the default.
+	VariantMillisecondStamps Variant = "millisecond-stamps"
+	// VariantArchiveArchived200 answers 200 (nothing changed) to archiving an archived item
+	// instead of 404.
+	VariantArchiveArchived200 Variant = "archive-archived-200"
+	// VariantRestoreLive200 answers 200 with the unchanged item to restoring a live task or
+	// template instead of 422.
+	VariantRestoreLive200 Variant = "restore-live-200"
+	// VariantActivateLiveError answers 422 to activating a live run instead of 200.
+	VariantActivateLiveError Variant = "activate-live-error"
+	// VariantTaskDeleteArchived404 answers 404 to the hard delete of an archived one-off task
+	// (the delete does not find it once archived), and the task stays.
+	VariantTaskDeleteArchived404 Variant = "task-delete-archived-404"
+	// VariantArchivedTaskGet200 answers GET of an archived task with the task instead of 404.
+	VariantArchivedTaskGet200 Variant = "archived-task-get-200"
+	// VariantArchivedRunGet404 answers GET of an archived run with 404 instead of the run.
+	VariantArchivedRunGet404 Variant = "archived-run-get-404"
+	// VariantListingLag serves listings from a replica that lags ListingLag behind changes.
+	VariantListingLag Variant = "listing-lag"
+)
+
+// ListingLag is how far the listings lag behind changes under VariantListingLag.
+const ListingLag = 1500 * time.Millisecond
+
+// VariantInfo describes a variant: what it switches and the sources that allow it.
+type VariantInfo struct {
+	Variant     Variant
+	Description string // one line: the behaviour under the variant (and the default it replaces)
+	Sources     string // the sources that allow it (tallyfy/testdata/contract/SOURCES.md, docs/tallyfy-api.md §7)
+	// Rewrite: the evidence for one of the two answers is text the docs' 2026-03-01 rewrite
+	// introduced, weaker than older text.
+	Rewrite bool
+}
+
+var variantRegistry struct {
+	sync.Mutex
+	infos map[Variant]VariantInfo
+}
+
+// registerVariants adds variants to AllVariants; each file that implements variants calls it
+// from an init function. A name registered twice is a programming error.
+func registerVariants(infos ...VariantInfo) {
+	variantRegistry.Lock()
+	defer variantRegistry.Unlock()
+	if variantRegistry.infos == nil {
+		variantRegistry.infos = map[Variant]VariantInfo{}
+	}
+	for _, in := range infos {
+		if _, dup := variantRegistry.infos[in.Variant]; dup || in.Variant == "" {
+			panic("sandbox: variant registered twice or unnamed: " + string(in.Variant))
+		}
+		variantRegistry.infos[in.Variant] = in
+	}
+}
+
+// AllVariants returns every registered variant, sorted by name.
+func AllVariants() []VariantInfo {
+	variantRegistry.Lock()
+	defer variantRegistry.Unlock()
+	out := make([]VariantInfo, 0, len(variantRegistry.infos))
+	for _, in := range variantRegistry.infos {
+		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b VariantInfo) int { return strings.Compare(string(a.Variant), string(b.Variant)) })
+	return out
+}
+
+// KnownVariant reports whether v is registered.
+func KnownVariant(v Variant) bool {
+	variantRegistry.Lock()
+	defer variantRegistry.Unlock()
+	_, ok := variantRegistry.infos[v]
+	return ok
+}
+
+// ParseVariants reads a comma-separated list of variant names ("" or "default": none).
+// Unknown names are an error that lists the known ones.
+func ParseVariants(spec string) ([]Variant, error) {
+	var out []Variant
+	for _, part := range strings.Split(spec, ",") {
+		name := strings.ToLower(strings.TrimSpace(part))
+		if name == "" || name == "default" {
+			continue
+		}
+		v := Variant(name)
+		if !KnownVariant(v) {
+			names := make([]string, 0)
+			for _, in := range AllVariants() {
+				names = append(names, string(in.Variant))
+			}
+			return nil, fmt.Errorf("unknown sandbox variant %q; known: %s", name, strings.Join(names, ", "))
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// variantSet is the variants a sandbox runs with; it is replaced whole, never changed.
+type variantSet map[Variant]bool
+
+// WithVariants starts the sandbox with these variants on.
+func WithVariants(vs ...Variant) Option {
+	return func(s *Sandbox) { s.SetVariants(vs...) }
+}
+
+// SetVariants replaces the variants the sandbox runs with (none: the defaults). It may be
+// called while the sandbox serves; requests already being answered may see either set.
+func (s *Sandbox) SetVariants(vs ...Variant) {
+	set := variantSet{}
+	for _, v := range vs {
+		set[v] = true
+	}
+	s.variants.Store(&set)
+	s.replicaMu.Lock()
+	s.replica = nil
+	s.replicaMu.Unlock()
+}
+
+// Variants returns the variants on, sorted.
+func (s *Sandbox) Variants() []Variant {
+	p := s.variants.Load()
+	if p == nil {
+		return nil
+	}
+	out := make([]Variant, 0, len(*p))
+	for v := range *p {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// has reports whether variant v is on.
+func (s *Sandbox) has(v Variant) bool {
+	p := s.variants.Load()
+	return p != nil && (*p)[v]
+}
+
+func init() {
+	registerVariants(
+		VariantInfo{VariantMillisecondStamps,
+			"changes are stamped with milliseconds (2026-07-01T08:30:00.123Z); default: whole seconds (2026-07-01T08:30:00Z)",
+			"connector swagger Date format YYYY-mm-ddTHH:ii:ssZ and every docs example are whole seconds; the docs' get-task example shows .000Z", false},
+		VariantInfo{VariantArchiveArchived200,
+			"archiving an archived task, run or template answers 200 and changes nothing; default: 404",
+			"no source documents it; docs archive pages list 404 for an unknown ID only (docs/tallyfy-api.md §1.1, §1.4, §1.7)", false},
+		VariantInfo{VariantRestoreLive200,
+			"restoring a live one-off task or template answers 200 with the unchanged item; default: 422",
+			"no source documents the restore errors (docs/tallyfy-api.md §1.2, §1.8)", false},
+		VariantInfo{VariantActivateLiveError,
+			"activating a live run answers 422; default: 200 with the unchanged run",
+			"docs activate-process said until 2026-03-01 that activating a run that was not archived returns an error; the rewrite dropped it, so the default rests on its silence (docs/tallyfy-api.md §1.5)", true},
+		VariantInfo{VariantTaskDeleteArchived404,
+			"the hard delete of an archived one-off task answers 404 and the task stays; default: deleted",
+			"docs delete-task does not say whether the delete finds an archived task; its 404 sentence came with the 2026-03-01 rewrite (docs/tallyfy-api.md §1.3)", true},
+		VariantInfo{VariantArchivedTaskGet200,
+			"GET of an archived task answers with the task (archived_at set); default: 404",
+			"docs get-task does not say (docs/tallyfy-api.md §2.1, INFERENCE); its example shows archived_at since the 2026-03-01 rewrite", true},
+		VariantInfo{VariantArchivedRunGet404,
+			"GET of an archived run answers 404; default: the run with status archived",
+			"docs get-process does not say (docs/tallyfy-api.md §2.3, INFERENCE); since the 2026-03-01 rewrite it says archived_at maps from deleted_at", true},
+		VariantInfo{VariantListingLag,
+			"listings lag " + ListingLag.String() + " behind changes (a read replica); default: listings are current",
+			"Tallyfy's MCP server and docs do not promise read-your-writes on listings (docs/tallyfy-api.md §7)", false},
+	)
+}
+
+// stamp formats a change's timestamp: whole seconds by default, milliseconds under
+// VariantMillisecondStamps.
+func (s *Sandbox) stamp(t time.Time) string {
+	if s.has(VariantMillisecondStamps) {
+		return t.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// ---------------------------------------------------------------------------
+// Listing replica (VariantListingLag).
+
+// replicaOf is the state listings read: under VariantListingLag, a copy taken when the first
+// change after a quiet ListingLag came in, until ListingLag has passed; else the state itself.
+// The caller holds s.mu.
+func (s *Sandbox) listState() *state {
+	if !s.has(VariantListingLag) {
+		return s.st
+	}
+	s.replicaMu.Lock()
+	defer s.replicaMu.Unlock()
+	if s.replica != nil && time.Since(s.replicaAt) < ListingLag {
+		return s.replica
+	}
+	return s.st
+}
+
+// changing is called, with s.mu held, before a handler changes the state: under
+// VariantListingLag it keeps the state as it was for the listings, unless a copy younger than
+// ListingLag is already kept.
+func (s *Sandbox) changing() {
+	if !s.has(VariantListingLag) {
+		return
+	}
+	s.replicaMu.Lock()
+	defer s.replicaMu.Unlock()
+	if s.replica != nil && time.Since(s.replicaAt) < ListingLag {
+		return
+	}
+	s.replica, s.replicaAt = s.st.clone(), time.Now()
+}
+
+// clone copies the state deeply enough that later changes to s.st do not show in it.
+func (st *state) clone() *state {
+	c := &state{tasks: make(map[string]*task, len(st.tasks)), runs: make(map[string]*run, len(st.runs)), templates: make(map[string]*template, len(st.templates))}
+	for id, t := range st.tasks {
+		v := *t
+		v.Owners = slices.Clone(t.Owners)
+		c.tasks[id] = &v
+	}
+	for id, r := range st.runs {
+		v := *r
+		c.runs[id] = &v
+	}
+	for id, t := range st.templates {
+		v := *t
+		c.templates[id] = &v
+	}
+	return c
+}
