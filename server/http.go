@@ -32,7 +32,6 @@ type HTTPServer struct {
 	Handler    http.Handler
 	streamable *mcpserver.StreamableHTTPServer
 	sse        *mcpserver.SSEServer
-	progress   progressScopes // progress_scope.go
 	sessions   atomic.Int64
 	cancels    cancelScope   // 2026-07-28 calls by caller and id
 	owners     sessionOwners // streamable-HTTP sessions by the caller that opened them
@@ -47,7 +46,6 @@ type HTTPServer struct {
 
 	known     knownSessions // registered session IDs: a GET stream needs one
 	handshook knownSessions // sessions whose initialize succeeded: an SSE tools/call needs one
-	ids       idSurrogates  // large request ids carried past mcp-go exactly
 }
 
 // CheckHTTPConfig refuses unsafe deployments: off loopback a caller token is required, and TLS
@@ -75,7 +73,7 @@ func CheckHTTPConfig(cfg *Config, authToken string) error {
 // NewHTTPServer builds the HTTP handler for app.
 func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	cfg := app.Config
-	h := &HTTPServer{app: app, ids: newIDSurrogates()}
+	h := &HTTPServer{app: app}
 	if authToken != "" {
 		h.hasAuth, h.authHash = true, sha256.Sum256([]byte(authToken))
 	}
@@ -136,13 +134,13 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 			mux.Handle(p, doc) // public, as RFC 9728 requires
 		}
 	}
-	mux.Handle("/mcp", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.scopeCancels(h.scopeProgress(h.capSessions(h.streamable, func(r *http.Request) bool {
+	mux.Handle("/mcp", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.scopeCancels(h.capSessions(h.streamable, func(r *http.Request) bool {
 		// 2026-07-28 requests are stateless (they must name that version in this header):
 		// they never open a session, so the cap does not apply to them.
 		return r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "" &&
 			!mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
-	})))))))))
-	mux.Handle("/sse", h.bodyDeadline(h.guard(h.bindSessions(h.capSessions(h.sseUnsent.watch(h.ids, h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet })))))
+	}))))))))
+	mux.Handle("/sse", h.bodyDeadline(h.guard(h.bindSessions(h.capSessions(h.sseUnsent.watch(h.sse.SSEHandler()), func(r *http.Request) bool { return r.Method == http.MethodGet })))))
 	mux.Handle("/message", h.bodyDeadline(h.guard(h.limitBody(h.bindSessions(h.checkRPC(h.sse.MessageHandler()))))))
 	h.Handler = mux
 	return h
@@ -439,9 +437,9 @@ func (u *sseUnsent) sent(session string, event []byte) {
 // undelivered answers are forgotten. The stream learns its session ID from mcp-go's session ID
 // generator (sessionID below), which runs on the stream's own request before anything is
 // written.
-func (u *sseUnsent) watch(ids idSurrogates, next http.Handler) http.Handler {
+func (u *sseUnsent) watch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &sseWriter{ResponseWriter: w, u: u, ids: ids}
+		sw := &sseWriter{ResponseWriter: w, u: u}
 		defer func() {
 			u.mu.Lock()
 			delete(u.m, sw.session)
@@ -473,12 +471,11 @@ func (u *sseUnsent) sessionID(_ context.Context, r *http.Request) (string, error
 type sseWriter struct {
 	http.ResponseWriter
 	u       *sseUnsent
-	ids     idSurrogates // answers on the stream carry the client's ids exactly
-	session string       // set by sseUnsent.sessionID before the stream's first write
+	session string // set by sseUnsent.sessionID before the stream's first write
 }
 
 func (w *sseWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(w.ids.restore(p))
+	n, err := w.ResponseWriter.Write(p)
 	if err == nil {
 		n = len(p)
 		if w.session != "" {

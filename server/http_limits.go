@@ -100,7 +100,7 @@ func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
 }
 
 // checkRPC applies the JSON-RPC checks of rpccheck.go to a POSTed message before mcp-go reads
-// it (batches and unusable ids refused, large ids kept exact, clientInfo clipped), and keeps
+// it (batches and unusable ids refused, clientInfo clipped), and keeps
 // requests that would register an HTTP session without a slot from doing so: a GET stream
 // needs a session that initialize opened, and a failed initialize gives its session back.
 func (h *HTTPServer) checkRPC(next http.Handler) http.Handler {
@@ -122,11 +122,8 @@ func (h *HTTPServer) checkRPC(next http.Handler) http.Handler {
 			writeJSONRPC(w, http.StatusBadRequest, refusal)
 			return
 		}
-		data := h.ids.substitute(boundClientText(body.data), m)
+		data := boundClientText(body.data)
 		r.Body, r.ContentLength = bufferedBody{bytes.NewReader(data), data}, int64(len(data))
-		if len(data) != len(body.data) || len(data) > 0 && &data[0] != &body.data[0] { // rewritten (rare): restore ids in what mcp-go writes
-			w = restoringWriter{ResponseWriter: w, ids: h.ids}
-		}
 		if r.URL.Path == "/message" && m.isRequest() && !h.handshaken(r.URL.Query().Get("sessionId"), m, data) {
 			e := mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), mcp.INVALID_REQUEST, clipHeader(m.Method)+
 				" before initialize: send initialize first on this SSE session", nil)

@@ -2,12 +2,7 @@ package server
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"net/http"
-	"strconv"
-	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -15,9 +10,11 @@ import (
 )
 
 // The checks here run on every incoming JSON-RPC message, stdio line or HTTP body, before
-// mcp-go sees it: mcp-go decodes ids into float64 (rounding 9007199254740993 to …992), accepts
-// objects, arrays and booleans as ids, answers a batch with a parse error, and keeps whatever
-// clientInfo a client sends for the life of its session (all observed with mcp-go v1.2.1).
+// mcp-go sees it: mcp-go v1.6.0 still accepts objects, arrays, booleans and fractions as ids
+// (and echoes 1.50 as 1.5, 1e2 as 100), treats "id":null as a notification, answers a batch with
+// a parse error, and keeps whatever clientInfo a client sends for the life of its session
+// (TestMCPGoGap_LooseRequestIDs, TestMCPGoGap_ClientTextKeptWhole). Integer ids, however large,
+// it echoes exactly.
 
 // invalidRequest is a JSON-RPC error answer with a null id: the id could not be used.
 func invalidRequest(code int, msg string) *mcp.JSONRPCError {
@@ -37,49 +34,58 @@ func checkMessage(msg []byte) (rpcShape, *mcp.JSONRPCError) {
 	m := peekMessage(msg)
 	if len(m.ID) > 0 && m.Method != "" {
 		switch m.ID[0] {
-		case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		case '"':
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			if !isIntegerText(m.ID) { // MCP: "Request ID MUST be a string or integer"
+				return m, invalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or an integer written in digits, not "+clipHeader(string(m.ID)))
+			}
 		case 'n': // null: JSON-RPC reserves it, MCP forbids it, mcp-go would treat the request as a notification
-			return m, invalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or a number, not null")
+			return m, invalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or an integer, not null")
 		default:
-			return m, invalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or a number, not an object, array or boolean")
+			return m, invalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or an integer, not an object, array or boolean")
 		}
 	}
 	return m, nil
 }
 
-// idKeepsText reports whether a JSON number id comes back byte for byte after mcp-go's round
-// trip through float64 (integers up to 2^53 do; 9007199254740993 and 1.50 do not).
-func idKeepsText(id json.RawMessage) bool {
-	if len(id) == 0 || id[0] == '"' || id[0] == 'n' {
-		return true
-	}
-	f, err := strconv.ParseFloat(string(id), 64)
-	if err != nil {
+// isIntegerText reports whether a JSON number is written as an integer that mcp-go echoes
+// byte for byte: digits with an optional minus, no fraction or exponent (1.0, 1e2) and no -0.
+func isIntegerText(n []byte) bool {
+	digits := bytes.TrimPrefix(n, []byte("-"))
+	if len(digits) == 0 || string(n) == "-0" {
 		return false
 	}
-	back, err := json.Marshal(f)
-	return err == nil && bytes.Equal(back, id)
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
-// withID returns resp answering with id exactly as the client sent it.
-func withID(resp mcp.JSONRPCMessage, id json.RawMessage) mcp.JSONRPCMessage {
-	if len(id) == 0 {
-		return resp
-	}
-	rid := mcp.NewRequestId(id)
-	switch r := resp.(type) {
-	case mcp.JSONRPCResponse:
-		r.ID = rid
-		return r
-	case *mcp.JSONRPCResponse:
-		r.ID = rid
-	case mcp.JSONRPCError:
-		r.ID = rid
-		return r
-	case *mcp.JSONRPCError:
-		r.ID = rid
-	}
-	return resp
+// rpcShape is just enough of a JSON-RPC message to route it.
+type rpcShape struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Result json.RawMessage `json:"result"`
+	Error  *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func peekMessage(line []byte) rpcShape {
+	var m rpcShape
+	_ = json.Unmarshal(line, &m)
+	return m
+}
+
+func (m rpcShape) hasID() bool { return len(m.ID) > 0 && string(m.ID) != "null" }
+
+func (m rpcShape) isRequest() bool { return m.Method != "" && m.hasID() }
+
+func (m rpcShape) isResponse() bool {
+	return m.Method == "" && m.hasID() && (m.Result != nil || m.Error != nil)
 }
 
 // clientInfoBound is what boundClientText needs to see of a message.
@@ -228,101 +234,3 @@ func protocolOf(msg []byte) string {
 	_ = json.Unmarshal(msg, &b)
 	return b.Params.Meta.Version
 }
-
-// idSurrogates carries, over HTTP, request ids that mcp-go would round: mcp-go writes the
-// response itself, so the id is swapped for a string only this process knows before mcp-go
-// sees the message, and swapped back as the response is written.
-type idSurrogates struct{ prefix []byte } // `"tallyfy-mcp-id-<random>:`
-
-func newIDSurrogates() idSurrogates {
-	var r [12]byte
-	_, _ = rand.Read(r[:])
-	return idSurrogates{prefix: []byte(`"tallyfy-mcp-id-` + hex.EncodeToString(r[:]) + ":")}
-}
-
-// substitute returns msg with its id (and, in notifications/cancelled, the requestId it
-// names) replaced by a surrogate where mcp-go would not keep the number's text.
-func (s idSurrogates) substitute(msg []byte, m rpcShape) []byte {
-	cancelled := m.Method == string(mcp.MethodNotificationCancelled)
-	if idKeepsText(m.ID) && !cancelled {
-		return msg
-	}
-	var top map[string]json.RawMessage
-	if json.Unmarshal(msg, &top) != nil {
-		return msg
-	}
-	changed := false
-	if !idKeepsText(m.ID) {
-		top["id"], changed = s.surrogate(m.ID), true
-	}
-	if cancelled {
-		var params map[string]json.RawMessage
-		if json.Unmarshal(top["params"], &params) == nil && !idKeepsText(params["requestId"]) {
-			params["requestId"] = s.surrogate(params["requestId"])
-			top["params"], changed = rawJSON(params), true
-		}
-	}
-	if !changed {
-		return msg
-	}
-	return rawJSON(top)
-}
-
-func (s idSurrogates) surrogate(id json.RawMessage) json.RawMessage {
-	out := append([]byte{}, s.prefix...)
-	return append(append(out, id...), '"')
-}
-
-// restore puts the original ids back into text written by mcp-go.
-func (s idSurrogates) restore(p []byte) []byte {
-	if !bytes.Contains(p, s.prefix) {
-		return p
-	}
-	var out []byte
-	for {
-		i := bytes.Index(p, s.prefix)
-		if i < 0 {
-			return append(out, p...)
-		}
-		rest := p[i+len(s.prefix):]
-		end := bytes.IndexByte(rest, '"')
-		if end < 0 || !isNumberText(rest[:end]) {
-			out = append(out, p[:i+len(s.prefix)]...)
-			p = rest
-			continue
-		}
-		out = append(append(out, p[:i]...), rest[:end]...)
-		p = rest[end+1:]
-	}
-}
-
-func isNumberText(b []byte) bool {
-	for _, c := range b {
-		if bytes.IndexByte([]byte("0123456789-+.eE"), c) < 0 {
-			return false
-		}
-	}
-	return len(b) > 0 && utf8.Valid(b)
-}
-
-// restoringWriter writes mcp-go's response with the surrogate ids swapped back. mcp-go writes
-// each JSON response and each SSE event in one Write, so a surrogate never spans two.
-type restoringWriter struct {
-	http.ResponseWriter
-	ids idSurrogates
-}
-
-func (w restoringWriter) Write(p []byte) (int, error) {
-	if _, err := w.ResponseWriter.Write(w.ids.restore(p)); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-func (w restoringWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w restoringWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -20,7 +20,7 @@ func TestSSEStreamKnowsItsSession(t *testing.T) {
 	t.Parallel()
 	var u sseUnsent
 	sse := mcpserver.NewSSEServer(mcpserver.NewMCPServer("t", "1"), mcpserver.WithSessionIDGenerator(u.sessionID))
-	srv := httptest.NewServer(u.watch(newIDSurrogates(), sse.SSEHandler()))
+	srv := httptest.NewServer(u.watch(sse.SSEHandler()))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/sse", nil)

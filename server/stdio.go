@@ -2,173 +2,115 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
-// serveStdio serves JSON-RPC on stdin/stdout with a loop of its own rather than mcp-go's
-// StdioServer, for two reasons:
-//   - Latency. mcp-go passes each line through three goroutines (a reader per line, the read
-//     loop, a worker), about 150 µs per call on a 2-core VM. Here the goroutine that read a
-//     request hands the reader to another goroutine and answers the request itself: the
-//     request never waits for another thread to wake up.
-//   - Shutdown. mcp-go cancels every request the moment its input ends, so a pipeline that
-//     writes its requests and closes stdin would get them cancelled. Here EOF and SIGTERM stop
-//     the input, every request already read is answered (bounded by --shutdown-timeout), and
-//     only then does the server stop.
+// serveStdio serves JSON-RPC on stdin/stdout through mcp-go's StdioServer. It adds only what
+// mcp-go v1.6.0 lacks, each named by a TestMCPGoGap_ test in stdio_test.go:
+//   - the input is read here, one line at a time: a line over --max-body-bytes is skipped
+//     unread, blank lines are ignored, the JSON-RPC check and client-text clipping of
+//     rpccheck.go apply, at most stdioMaxInFlight requests are answered at once, and the line
+//     after an initialize waits for its answer (echo initialize; echo tools/call works);
+//   - at the end of the input (EOF, or SIGTERM), the calls already read are answered before
+//     mcp-go sees EOF, bounded by --shutdown-timeout: mcp-go cancels them the moment its input ends;
+//   - a call's progress is written before its answer: mcp-go writes notifications from another
+//     goroutine, and the client drops progress that arrives after the answer;
+//   - a request before initialize is refused (a hook, below).
 func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	c := &stdioConn{app: a, out: stdout, session: newStdioSession(), flush: make(chan chan struct{})}
-	c.session.send = c.write
-	if err := a.MCP.RegisterSession(ctx, c.session); err != nil {
-		return fmt.Errorf("stdio session: %w", err)
-	}
-	defer a.MCP.UnregisterSession(context.WithoutCancel(ctx), c.session.SessionID())
+	c := &stdioConn{app: a, out: stdout, lines: make(chan stdinLine), stop: make(chan struct{}), inflight: map[string]int{}}
+	srv := mcpserver.NewStdioServer(a.MCP)
+	srv.SetErrorLogger(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError))
+	mcpserver.WithWorkerPoolSize(100)(srv) // mcp-go's maximum; the in-flight cap keeps its queue from filling
+	mcpserver.WithQueueSize(stdioMaxInFlight)(srv)
+	srv.SetContextFunc(func(ctx context.Context) context.Context {
+		return context.WithValue(tools.WithTransport(ctx, "stdio", true), stdioConnKey{}, c)
+	})
+	a.registerStdioHooks()
 
-	// Requests outlive SIGTERM until answered or until the shutdown timeout cancels them.
-	reqCtx, cancelRequests := context.WithCancel(a.MCP.WithContext(tools.WithTransport(context.WithoutCancel(ctx), "stdio", true), c.session))
-	defer cancelRequests()
-
-	notifyDone := make(chan struct{})
-	c.notifyDone = notifyDone
-	defer close(notifyDone)
-	go c.forwardNotifications(notifyDone)
-
-	inputDone := make(chan error, 1)
-	go c.readFrom(reqCtx, bufio.NewReaderSize(stdin, 64<<10), inputDone)
-
+	go c.pump(bufio.NewReaderSize(stdin, 64<<10))
+	listening := make(chan struct{})
+	defer close(listening)
+	go func() {
+		select {
+		case <-ctx.Done():
+			a.Logger.Info("SIGTERM: finishing in-flight calls", "timeout", a.Config.ShutdownTimeout)
+			c.stopOnce.Do(func() { close(c.stop) })
+		case <-listening:
+		}
+	}()
 	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
-	var err error
-	select {
-	case err = <-inputDone:
-	case <-ctx.Done():
-		a.Logger.Info("SIGTERM: finishing in-flight calls", "timeout", a.Config.ShutdownTimeout)
+	// Requests outlive SIGTERM until answered: mcp-go's own context is never cancelled here.
+	if err := srv.Listen(context.WithoutCancel(ctx), &stdioInput{c: c}, stdioOutput{c}); err != nil {
+		return err
 	}
-	c.inflight.stop()
-	a.Toolset.BeginShutdown() // a question still open to the person can no longer be answered
-	if !c.inflight.wait(a.Config.ShutdownTimeout) {
-		a.Logger.Warn("shutdown timeout: cancelling the calls still running", "timeout", a.Config.ShutdownTimeout)
-		cancelRequests()
-		c.inflight.wait(2 * time.Second)
+	if err := c.readErr; err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+		return err
 	}
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
-		return nil
-	}
-	return err
+	return nil
 }
+
+// stdioMaxInFlight bounds the requests answered at once: each holds a goroutine and perhaps a
+// request to Tallyfy, and a client that writes without reading must not make them unbounded.
+var stdioMaxInFlight = 256
+
+// errCodeBusy is the JSON-RPC error (implementation-defined range) for a request refused
+// because too many are in flight.
+const errCodeBusy = -32000
+
+type stdioConnKey struct{}
 
 // stdioConn is one stdio connection: the single client of this process.
 type stdioConn struct {
-	app      *App
-	session  *stdioSession
-	inflight inflight
+	app       *App
+	out       io.Writer
+	wmu       sync.Mutex // one message per write, whoever writes
+	lines     chan stdinLine
+	stop      chan struct{} // closed on SIGTERM
+	stopOnce  sync.Once
+	readErr   error       // why the input ended; set before mcp-go sees EOF
+	handshake atomic.Bool // initialize answered without error
 
-	rmu     sync.Mutex // the turn at the reader
-	readErr error      // under rmu: why the input ended
-	waiting atomic.Int32
-
-	wmu sync.Mutex
-	out io.Writer
-
-	// flush asks the notification forwarder to write everything queued so far, then close
-	// the channel it was given: a call's progress is written before the call's answer.
-	flush chan chan struct{}
-	// notifyDone closes when the forwarder stops.
-	notifyDone chan struct{}
+	mu       sync.Mutex
+	inflight map[string]int           // requests handed to mcp-go and not yet answered, by id
+	count    int                      // their number
+	waiters  map[string]chan struct{} // closed when the request of that id is answered
+	drained  chan struct{}            // closed when count reaches 0, once the input has ended
 }
 
-// readFrom reads one message per line. A request is answered by the goroutine that read it,
-// once another goroutine has taken over the reader (leader/follower): the request never waits
-// for a thread to wake up. The goroutines are kept and take turns at the reader, so their
-// stacks, grown by the first requests, need not grow again on every call. Notifications and
-// the client's answers to our own requests are quick and handled at the reader.
-func (c *stdioConn) readFrom(ctx context.Context, r *bufio.Reader, done chan<- error) {
+type stdinLine struct {
+	line    []byte
+	tooLong bool
+	err     error
+}
+
+// pump reads stdin line by line for stdioInput, on its own goroutine so that SIGTERM need not
+// wait for the next line.
+func (c *stdioConn) pump(r *bufio.Reader) {
 	for {
-		c.waiting.Add(1)
-		c.rmu.Lock()
-		c.waiting.Add(-1)
-		if c.readErr != nil { // the input ended while this goroutine waited for its turn
-			c.rmu.Unlock()
-			return
-		}
 		line, tooLong, err := readLine(r, c.app.Config.MaxBodyBytes)
-		if err != nil {
-			c.readErr = err
-		}
-		request := false
-		if tooLong {
-			_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST,
-				fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.app.Config.MaxBodyBytes), nil))
-		} else if len(line) > 0 && !c.inflight.stopped() {
-			switch m, refusal := checkMessage(line); {
-			case refusal != nil:
-				_ = c.write(refusal)
-			case m.isResponse():
-				c.session.deliver(m)
-			case m.isRequest() && m.Method == string(mcp.MethodInitialize):
-				// Answered at the reader, like notifications: a request piped right behind it
-				// (echo initialize; echo tools/call) then finds the handshake done.
-				c.answer(ctx, m, boundClientText(line))
-			case m.isRequest():
-				if refusal := c.beforeInitialize(m, line); refusal != nil {
-					_ = c.write(refusal)
-					break
-				}
-				ok, busy := c.inflight.begin()
-				if busy {
-					_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), errCodeBusy, fmt.Sprintf(
-						"server busy: %d requests are already being answered on this connection; send this one again once some answers are in", stdioMaxInFlight), nil))
-				}
-				if request = ok; request {
-					if err == nil && c.waiting.Load() == 0 {
-						go c.readFrom(ctx, r, done) // someone must read the next line
-					}
-					c.rmu.Unlock()
-					c.answer(ctx, m, boundClientText(line))
-					c.inflight.end()
-				}
-			case isBlank(line):
-			default: // a notification (no answer) or a message mcp-go answers with a JSON-RPC error
-				c.answer(ctx, m, boundClientText(line))
-			}
-		}
-		if !request {
-			c.rmu.Unlock()
+		select {
+		case c.lines <- stdinLine{line, tooLong, err}:
+		case <-c.stop:
+			return
 		}
 		if err != nil {
-			done <- err
 			return
 		}
 	}
-}
-
-// beforeInitialize refuses a request that comes before initialize, other than ping, on the
-// protocols that have the handshake: "The client SHOULD NOT send requests other than pings
-// before the server has responded to the initialize request" (MCP 2025-11-25, Lifecycle),
-// and a tools/call that ran then would act before the client said who it is. A request that
-// declares protocol 2026-07-28 in _meta has no handshake to wait for: that revision requires
-// io.modelcontextprotocol/protocolVersion and io.modelcontextprotocol/clientCapabilities in
-// every request's _meta (MCP 2026-07-28, Base Protocol: _meta), and mcp-go answers a request
-// missing the capabilities with -32602.
-func (c *stdioConn) beforeInitialize(m rpcShape, line []byte) *mcp.JSONRPCError {
-	if c.session.handshake.Load() || m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing) {
-		return nil
-	}
-	if mcp.IsModernProtocol(protocolOf(line)) {
-		return nil
-	}
-	e := mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), mcp.INVALID_REQUEST, fmt.Sprintf(
-		"%s before initialize: send initialize first (protocol 2025-11-25 and earlier), or carry io.modelcontextprotocol/protocolVersion \"2026-07-28\" and io.modelcontextprotocol/clientCapabilities in params._meta", clipHeader(m.Method)), nil)
-	return &e
 }
 
 // readLine reads up to and including the next newline. A line longer than limit is skipped to
@@ -189,191 +131,320 @@ func readLine(r *bufio.Reader, limit int64) (line []byte, tooLong bool, err erro
 	}
 }
 
-// answer runs one message through the MCP server and writes its response, if any.
-func (c *stdioConn) answer(ctx context.Context, m rpcShape, line []byte) {
-	id := m.ID
-	defer func() {
-		if p := recover(); p != nil {
-			c.app.Logger.Error("panic while answering a stdio message", "panic", fmt.Sprint(p))
-			if len(id) > 0 {
-				_ = c.write(mcp.NewJSONRPCError(mcp.NewRequestId(id), mcp.INTERNAL_ERROR, "internal error", nil))
-			}
-		}
-	}()
-	if resp := c.app.MCP.HandleMessage(ctx, line); resp != nil {
-		c.flushNotifications()
-		if _, ok := resp.(mcp.JSONRPCResponse); ok && m.Method == string(mcp.MethodInitialize) {
-			c.session.handshake.Store(true)
-		}
-		if err := c.write(withID(resp, id)); err != nil { // the id exactly as sent: mcp-go rounds large numbers
-			c.app.Logger.Error("writing to stdout", "err", err)
-		}
-	}
+// stdioInput is what mcp-go reads: the lines of stdin that passed the checks, one at a time.
+type stdioInput struct {
+	c       *stdioConn
+	pending []byte
+	ended   error         // the input's end, met with its last line
+	after   chan struct{} // the answer the next line waits for (initialize's)
 }
 
-// write sends one JSON-RPC message as one line, in one write: stdout carries nothing else.
-func (c *stdioConn) write(msg any) error {
-	b, err := json.Marshal(msg)
-	if err != nil {
-		return err
+func (in *stdioInput) Read(p []byte) (int, error) {
+	for len(in.pending) == 0 {
+		line, err := in.next()
+		if err != nil {
+			return 0, err
+		}
+		in.pending = line
 	}
-	b = append(b, '\n')
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_, err = c.out.Write(b)
-	return err
+	n := copy(p, in.pending)
+	in.pending = in.pending[n:]
+	return n, nil
 }
 
-// forwardNotifications writes what mcp-go queues for the client (log messages, list changes,
-// progress), one at a time, in order.
-func (c *stdioConn) forwardNotifications(done <-chan struct{}) {
-	send := func(n mcp.JSONRPCNotification) {
-		if err := c.write(n); err != nil {
-			c.app.Logger.Error("writing a notification to stdout", "err", err)
+// next returns the next line for mcp-go, answering here what never reaches it; at the end of
+// the input it returns io.EOF once the requests in flight are answered.
+func (in *stdioInput) next() ([]byte, error) {
+	c := in.c
+	if in.after != nil {
+		select {
+		case <-in.after:
+		case <-c.stop:
 		}
+		in.after = nil
 	}
 	for {
-		select {
-		case n := <-c.session.notifications:
-			send(n)
-		case flushed := <-c.flush:
-			for drained := false; !drained; {
+		l := stdinLine{err: in.ended}
+		if l.err == nil {
+			select {
+			case <-c.stop: // SIGTERM: what is read after it is not served
+				l.err = io.EOF
+			default:
 				select {
-				case n := <-c.session.notifications:
-					send(n)
-				default:
-					drained = true
+				case l = <-c.lines:
+				case <-c.stop:
+					l.err = io.EOF
 				}
 			}
-			close(flushed)
-		case <-done:
-			return
+		}
+		if l.tooLong {
+			c.refuse(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST,
+				fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.app.Config.MaxBodyBytes), nil))
+		} else if line := c.admit(l.line, &in.after); line != nil {
+			if line[len(line)-1] != '\n' {
+				line = append(line, '\n') // the last line may end without one
+			}
+			in.ended = l.err
+			return line, nil
+		}
+		if l.err != nil {
+			c.readErr = l.err
+			c.drain()
+			return nil, io.EOF
 		}
 	}
 }
 
-// flushNotifications returns once every notification queued before it was called is written:
-// a handler's progress notifications were queued before it returned, so they precede its
-// answer on stdout (the client drops progress that arrives after the answer).
-func (c *stdioConn) flushNotifications() {
-	if c.flush == nil || c.notifyDone == nil {
+// admit checks one line and returns what mcp-go is to read of it, or nil when it was answered
+// here (refused, blank). after is set to wait, before the next line, for an initialize's answer.
+func (c *stdioConn) admit(line []byte, after *chan struct{}) []byte {
+	if isBlank(line) {
+		return nil
+	}
+	m, refusal := checkMessage(line)
+	if refusal != nil {
+		c.refuse(refusal)
+		return nil
+	}
+	if !m.isRequest() {
+		return boundClientText(line)
+	}
+	key := idKey(m.ID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.inflight[key] > 0:
+		// mcp-go refuses an id already in flight with an answer of its own (id null).
+	case c.count >= stdioMaxInFlight:
+		c.refuse(mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), errCodeBusy, fmt.Sprintf(
+			"server busy: %d requests are already being answered on this connection; send this one again once some answers are in", stdioMaxInFlight), nil))
+		return nil
+	default:
+		c.inflight[key]++
+		c.count++
+		if m.Method == string(mcp.MethodInitialize) {
+			if c.waiters == nil {
+				c.waiters = map[string]chan struct{}{}
+			}
+			*after = make(chan struct{})
+			c.waiters[key] = *after
+		}
+	}
+	return boundClientText(line)
+}
+
+// answered notes that the request with this id key has its answer written.
+func (c *stdioConn) answered(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight[key] == 0 {
 		return
 	}
-	flushed := make(chan struct{})
-	select {
-	case c.flush <- flushed:
-		<-flushed
-	case <-c.notifyDone:
+	if c.inflight[key]--; c.inflight[key] == 0 {
+		delete(c.inflight, key)
+	}
+	if ch := c.waiters[key]; ch != nil {
+		close(ch)
+		delete(c.waiters, key)
+	}
+	if c.count--; c.count == 0 && c.drained != nil {
+		close(c.drained)
+		c.drained = nil
 	}
 }
 
-// rpcShape is just enough of a JSON-RPC message to route it.
-type rpcShape struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func peekMessage(line []byte) rpcShape {
-	var m rpcShape
-	_ = json.Unmarshal(line, &m)
-	return m
-}
-
-func (m rpcShape) hasID() bool { return len(m.ID) > 0 && string(m.ID) != "null" }
-
-func (m rpcShape) isRequest() bool { return m.Method != "" && m.hasID() }
-
-func (m rpcShape) isResponse() bool {
-	return m.Method == "" && m.hasID() && (m.Result != nil || m.Error != nil)
-}
-
-func isBlank(line []byte) bool {
-	for _, b := range line {
-		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
-			return false
-		}
+// drain runs when the input has ended: a question still open to the person can no longer be
+// answered, and the calls in flight get --shutdown-timeout to finish before mcp-go, seeing
+// EOF, cancels them.
+func (c *stdioConn) drain() {
+	c.app.Toolset.BeginShutdown()
+	c.mu.Lock()
+	var done chan struct{}
+	if c.count > 0 {
+		done = make(chan struct{})
+		c.drained = done
 	}
-	return true
-}
-
-// inflight counts requests being answered; once stopped, no new request begins.
-type inflight struct {
-	mu      sync.Mutex
-	n       int
-	closed  bool
-	drained chan struct{} // closed when stopped and nothing is in flight
-}
-
-// stdioMaxInFlight bounds the requests answered at once: each holds a goroutine and perhaps a
-// request to Tallyfy, and a client that writes without reading must not make them unbounded.
-var stdioMaxInFlight = 256
-
-// errCodeBusy is the JSON-RPC error (implementation-defined range) for a request refused
-// because too many are in flight.
-const errCodeBusy = -32000
-
-// begin counts a request in, unless the input is stopped or stdioMaxInFlight are in flight.
-func (f *inflight) begin() (ok, busy bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return false, false
+	c.mu.Unlock()
+	if done == nil {
+		return
 	}
-	if f.n >= stdioMaxInFlight {
-		return false, true
-	}
-	f.n++
-	return true, false
-}
-
-func (f *inflight) end() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n--
-	if f.closed && f.n == 0 && f.drained != nil {
-		close(f.drained)
-		f.drained = nil
-	}
-}
-
-func (f *inflight) stopped() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.closed
-}
-
-func (f *inflight) stop() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.closed {
-		f.closed = true
-		f.drained = make(chan struct{})
-		if f.n == 0 {
-			close(f.drained)
-			f.drained = nil
-		}
-	}
-}
-
-// wait reports whether every request in flight was answered within timeout (after stop).
-func (f *inflight) wait(timeout time.Duration) bool {
-	f.mu.Lock()
-	ch := f.drained
-	f.mu.Unlock()
-	if ch == nil {
-		return true
-	}
-	t := time.NewTimer(timeout)
+	t := time.NewTimer(c.app.Config.ShutdownTimeout)
 	defer t.Stop()
 	select {
-	case <-ch:
-		return true
+	case <-done:
 	case <-t.C:
-		return false
+		c.app.Logger.Warn("shutdown timeout: cancelling the calls still running", "timeout", c.app.Config.ShutdownTimeout)
 	}
+}
+
+// refuse writes an answer of this file's own.
+func (c *stdioConn) refuse(msg any) {
+	b, err := json.Marshal(msg)
+	if err == nil {
+		_, err = c.write(append(b, '\n'))
+	}
+	if err != nil {
+		c.app.Logger.Error("writing to stdout", "err", err)
+	}
+}
+
+func (c *stdioConn) write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.out.Write(b)
+}
+
+// stdioOutput is where mcp-go writes: each of its writes is one whole message and its newline.
+type stdioOutput struct{ c *stdioConn }
+
+func (o stdioOutput) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, flushPrefix) {
+		flushed(p)
+		return len(p), nil
+	}
+	n, err := o.c.write(p)
+	if err == nil {
+		if key, ok := answerID(p); ok {
+			o.c.answered(key)
+		}
+	}
+	return n, err
+}
+
+// answerID returns the id key of an answer (a message with an id and a result or an error);
+// mcp-go writes "jsonrpc", then "id", then "result", "error" or (its own request) "method".
+func answerID(msg []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	var id json.RawMessage
+	for dec.More() {
+		name, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch name {
+		case "id":
+			if dec.Decode(&id) != nil {
+				return "", false
+			}
+		case "result", "error":
+			return idKey(id), len(id) > 0 && string(id) != "null"
+		case "method":
+			return "", false
+		default:
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return "", false
+			}
+		}
+	}
+	return "", false
+}
+
+// idKey is a request id as mcp-go compares ids (1 and "1" differ, 9007199254740993 is exact).
+func idKey(raw json.RawMessage) string {
+	var id mcp.RequestId
+	if json.Unmarshal(raw, &id) != nil {
+		return string(raw)
+	}
+	return id.String()
+}
+
+func isBlank(line []byte) bool { return len(bytes.TrimSpace(line)) == 0 }
+
+// A call's progress notifications precede its answer: mcp-go queues notifications on the
+// session's channel and writes them from another goroutine, so an answer written at once could
+// overtake them (TestMCPGoGap_StdioProgressCanFollowTheAnswer). After a call that asked for
+// progress, a marker goes through the same channel; when mcp-go writes it (here it is
+// swallowed), everything queued before it is on stdout.
+var (
+	flushPrefix  = []byte(`{"jsonrpc":"2.0","method":"tallyfy-mcp/flushed"`)
+	flushSeq     atomic.Int64
+	flushWaiters sync.Map // sequence number -> chan struct{}
+)
+
+// flushedMarker is the notification written for flush n.
+func flushedMarker(n int64) mcp.JSONRPCNotification {
+	return mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
+		Method: "tallyfy-mcp/flushed", Params: mcp.NotificationParams{AdditionalFields: map[string]any{"n": n}}}}
+}
+
+func flushed(marker []byte) {
+	var m struct {
+		Params struct {
+			N int64 `json:"n"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(marker, &m) == nil {
+		if ch, ok := flushWaiters.LoadAndDelete(m.Params.N); ok {
+			close(ch.(chan struct{}))
+		}
+	}
+}
+
+// flushProgress is a tool middleware on the stdio transport: a call that carried a
+// progressToken returns once its notifications are written (at most a second later).
+func flushProgress(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		res, err := next(ctx, req)
+		if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil || ctx.Value(stdioConnKey{}) == nil {
+			return res, err
+		}
+		s := mcpserver.ClientSessionFromContext(ctx)
+		if s == nil {
+			return res, err
+		}
+		n := flushSeq.Add(1)
+		done := make(chan struct{})
+		flushWaiters.Store(n, done)
+		defer flushWaiters.Delete(n)
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case s.NotificationChannel() <- flushedMarker(n):
+			select {
+			case <-done:
+			case <-t.C:
+			}
+		case <-t.C:
+		}
+		return res, err
+	}
+}
+
+// registerStdioHooks adds the stdio hooks and middleware (an App serves one transport, once).
+func (a *App) registerStdioHooks() {
+	hooks := a.MCP.GetHooks()
+	hooks.AddOnRequestInitialization(refuseBeforeInitialize)
+	hooks.AddAfterInitialize(func(ctx context.Context, _ any, _ *mcp.InitializeRequest, _ *mcp.InitializeResult) {
+		if c, ok := ctx.Value(stdioConnKey{}).(*stdioConn); ok {
+			c.handshake.Store(true)
+		}
+	})
+	a.MCP.Use(flushProgress)
+}
+
+// refuseBeforeInitialize refuses a stdio request that comes before initialize, other than
+// ping, on the protocols that have the handshake: "The client SHOULD NOT send requests other
+// than pings before the server has responded to the initialize request" (MCP 2025-11-25,
+// Lifecycle), and a tools/call that ran then would act before the client said who it is.
+// mcp-go answers it (TestMCPGoGap_StdioServesCallsBeforeInitialize). A request that declares
+// protocol 2026-07-28 in _meta has no handshake to wait for: that revision requires
+// io.modelcontextprotocol/protocolVersion and io.modelcontextprotocol/clientCapabilities in
+// every request's _meta (MCP 2026-07-28, Base Protocol: _meta), and mcp-go answers a request
+// missing the capabilities with -32602. Streamable-HTTP sessions exist only once initialize has
+// answered; SSE has its own check (HTTPServer.handshaken).
+func refuseBeforeInitialize(ctx context.Context, _ any, message any) error {
+	c, ok := ctx.Value(stdioConnKey{}).(*stdioConn)
+	raw, isRaw := message.(json.RawMessage)
+	if !ok || !isRaw || c.handshake.Load() {
+		return nil
+	}
+	m := peekMessage(raw)
+	if m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing) || mcp.IsModernProtocol(protocolOf(raw)) {
+		return nil
+	}
+	return errors.New(clipHeader(m.Method) + ` before initialize: send initialize first (protocol 2025-11-25 and earlier), or carry io.modelcontextprotocol/protocolVersion "2026-07-28" and io.modelcontextprotocol/clientCapabilities in params._meta`)
 }

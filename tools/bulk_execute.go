@@ -137,7 +137,6 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		// By name, quoted (quoteName escapes control and bidi characters a name could carry), then ID.
 		progress.send(n, fmt.Sprintf("%s %s (%s): %s", b.action(), quoteName(clip(item.Name, 80)), b.ids[i], item.Outcome))
 	})
-	progress.settle()
 	cancelled := ctx.Err() != nil
 	for i := range items {
 		if started[i] {

@@ -3,7 +3,6 @@ package tools
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -46,23 +45,4 @@ func (p *progress) send(done int, message string) {
 	_ = srv.SendNotificationToClient(p.ctx, "notifications/progress", map[string]any{
 		"progressToken": p.token, "progress": done, "total": p.total, "message": message,
 	})
-}
-
-// settle gives the transport a moment to write the progress already sent before the call
-// returns: on streamable HTTP, mcp-go's forwarder drops a notification it has taken from the
-// session's channel but not yet written when the answer goes out. It waits until the channel
-// is empty (at most 100 ms), then a few milliseconds for the forwarder's write.
-func (p *progress) settle() {
-	if p.token == nil || p.last == 0 {
-		return
-	}
-	s := server.ClientSessionFromContext(p.ctx)
-	if s == nil {
-		return
-	}
-	ch := s.NotificationChannel()
-	for end := time.Now().Add(100 * time.Millisecond); len(ch) > 0 && time.Now().Before(end); {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(5 * time.Millisecond)
 }
