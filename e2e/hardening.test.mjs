@@ -118,6 +118,27 @@ describe('hardening: HTTP slow bodies and connection caps', { concurrency: true 
     assert.ok(c.tools.length > 0);
   });
 
+  // Node's fetch writes the body while the answer arrives; a server that closed at once under
+  // it made the upload fail with ECONNRESET, and fetch gave up on the 413 (4 times in 5).
+  it('answers 413 to an 8 MiB body sent with fetch, and fetch reads it, every time', async (t) => {
+    const token = randomToken();
+    const server = await startHttpServer({ authToken: token, t });
+    const body = JSON.stringify({ ...initialize(1), pad: 'x'.repeat(8 << 20) });
+    for (let i = 0; i < 8; i++) {
+      const r = await fetch(server.mcpUrl, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+        body,
+      });
+      assert.equal(r.status, 413, `try ${i}`);
+      const answer = await r.json();
+      assert.equal(answer.error?.code, -32600, JSON.stringify(answer));
+      assert.match(answer.error.message, /--max-body-bytes/);
+    }
+    const health = await fetch(server.healthUrl);
+    assert.equal(health.status, 200, 'still serving');
+  });
+
   it('closes connections over --max-conns-per-ip at once and keeps serving', async (t) => {
     const server = await startHttpServer({ args: ['--sandbox', '--max-conns-per-ip', '3'], t });
     const held = await Promise.all([openConn(server), openConn(server), openConn(server)]);

@@ -71,7 +71,7 @@ func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
 	limit := h.app.Config.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
-			jsonRPCError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body is larger than %d bytes (--max-body-bytes)", limit))
+			refuseOversized(w, limit)
 			return
 		}
 		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
@@ -83,7 +83,7 @@ func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
 		var netErr net.Error
 		switch {
 		case errors.As(err, &tooLarge):
-			jsonRPCError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body is larger than %d bytes (--max-body-bytes)", limit))
+			refuseOversized(w, limit)
 			return
 		case errors.As(err, &netErr) && netErr.Timeout():
 			jsonRPCError(w, http.StatusRequestTimeout, -32600, fmt.Sprintf("request body not received within %s (--body-read-timeout)", h.app.Config.BodyReadTimeout))
@@ -97,6 +97,38 @@ func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
 		r.Body, r.ContentLength = bufferedBody{bytes.NewReader(data), data}, int64(len(data))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// oversizedDrain bounds how long, and how much of, an oversized body is read after its 413.
+const (
+	oversizedDrain      = 2 * time.Second
+	oversizedDrainBytes = 64 << 20
+)
+
+// refuseOversized answers 413 so that a client still sending its body reads the answer: it
+// writes the answer, half-closes the connection (the client sees the answer end), then reads
+// and discards what is still coming, for at most oversizedDrain, before closing, as net/http
+// does for bodies under 256 KB. Closing at once with unread bytes makes the kernel reset the
+// connection, and a client whose body write fails gives up on the answer (Node's fetch:
+// ECONNRESET; TestOversizedBodyIsAnsweredWhileItArrives).
+func refuseOversized(w http.ResponseWriter, limit int64) {
+	msg := fmt.Sprintf("request body is larger than %d bytes (--max-body-bytes)", limit)
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil { // HTTP/2 ends the stream on its own
+		jsonRPCError(w, http.StatusRequestEntityTooLarge, -32600, msg)
+		return
+	}
+	defer conn.Close()
+	body, _ := json.Marshal(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST, msg, nil))
+	_ = conn.SetDeadline(time.Now().Add(oversizedDrain))
+	fmt.Fprintf(rw, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	if rw.Flush() != nil {
+		return
+	}
+	if hc, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
+	_, _ = io.CopyN(io.Discard, rw, oversizedDrainBytes)
 }
 
 // checkRPC applies the JSON-RPC checks of rpccheck.go to a POSTed message before mcp-go reads

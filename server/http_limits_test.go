@@ -133,3 +133,42 @@ func TestEmptyChunkedBody(t *testing.T) {
 		t.Fatalf("empty chunked body: %d %s", code, body)
 	}
 }
+
+// TestOversizedBodyIsAnsweredWhileItArrives: a client that writes an 8 MiB body while reading
+// (as Node's fetch does) sends it whole and reads its 413, five times in five: the server
+// answers, half-closes, and reads what is still coming for a moment instead of resetting the
+// connection under it.
+func TestOversizedBodyIsAnsweredWhileItArrives(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{spy: true})
+	body := []byte(paddedCall(sandbox.IDs.ActiveRun, 8<<20))
+	for i := range 5 {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(f.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrote := make(chan error, 1)
+		go func() {
+			fmt.Fprintf(conn, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: %d\r\n\r\n", len(body))
+			_, err := conn.Write(body)
+			wrote <- err
+		}()
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("try %d: reading the answer to an 8 MiB body: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "--max-body-bytes") {
+			t.Fatalf("try %d: %d %s %v, want 413 naming --max-body-bytes", i, resp.StatusCode, b, err)
+		}
+		// A client that fails to send its body gives up on the answer too (Node's fetch: ECONNRESET).
+		if err := <-wrote; err != nil {
+			t.Fatalf("try %d: sending the 8 MiB body: %v", i, err)
+		}
+		_ = conn.Close()
+	}
+	if rec, _ := f.SB.Lookup("run", sandbox.IDs.ActiveRun); rec.Archived {
+		t.Fatal("the oversized call ran")
+	}
+}
