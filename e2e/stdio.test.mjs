@@ -2,7 +2,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { spawnRaw, within } from './lib.mjs';
+import { spawn } from 'node:child_process';
+
+import { binary, cleanEnv, spawnRaw, within } from './lib.mjs';
 
 const ZERO_ID = '0'.repeat(32);
 
@@ -95,6 +97,39 @@ describe('stdio', { concurrency: true }, () => {
     } finally {
       p.kill('SIGKILL');
     }
+  });
+
+  // A host that crashes or is killed leaves the server with stdin at EOF: it must not linger,
+  // not even while a delete waits for the person's answer, which can no longer come.
+  it('exits when its parent dies, even with a question open to the person', async (t) => {
+    const parentScript = `
+      const { spawn } = require('node:child_process');
+      const c = spawn(process.env.SERVER_BIN, ['--sandbox', '--confirm', 'elicit'], { stdio: ['pipe', 'pipe', 'ignore'] });
+      console.log('pid ' + c.pid);
+      const send = (m) => c.stdin.write(JSON.stringify(m) + '\\n');
+      let buf = '';
+      c.stdout.on('data', (d) => {
+        buf += d;
+        for (let i; (i = buf.indexOf('\\n')) >= 0; buf = buf.slice(i + 1)) {
+          const m = JSON.parse(buf.slice(0, i));
+          if (m.id === 1) { send({ jsonrpc: '2.0', method: 'notifications/initialized' }); send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_runs', arguments: { archived: 'only' } } }); }
+          if (m.id === 2) send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'delete_run', arguments: { run_id: m.result.structuredContent.runs[0].id } } });
+          if (m.method === 'elicitation/create') console.log('asked');
+        }
+      });
+      send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { elicitation: {} }, clientInfo: { name: 'parent', version: '1' } } });
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['-e', parentScript], { env: cleanEnv({ SERVER_BIN: binary() }), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    parent.stdout.on('data', (d) => { out += d; });
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    let pid;
+    t.after(() => { parent.kill('SIGKILL'); if (pid && alive(pid)) process.kill(pid, 'SIGKILL'); });
+    await within((async () => { while (!/asked/.test(out)) await new Promise((r) => setTimeout(r, 20)); })(), 15_000, 'the delete asking the person');
+    pid = Number(out.match(/pid (\d+)/)[1]);
+    assert.ok(alive(pid), 'the server is running');
+    parent.kill('SIGKILL');
+    await within((async () => { while (alive(pid)) await new Promise((r) => setTimeout(r, 50)); })(), 15_000, 'the server exiting after its parent died');
   });
 
   it('exits 0 promptly on SIGTERM', async () => {
