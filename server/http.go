@@ -109,6 +109,9 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	h.streamable = mcpserver.NewStreamableHTTPServer(app.MCP, append(h.sessionOptions(),
 		mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL),
 		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists below are stricter and configurable
+		// limitBody has read the body within --max-body-bytes; mcp-go's own bound (4 MiB by
+		// default) must not be smaller.
+		mcpserver.WithMaxRequestBodyBytes(cfg.MaxBodyBytes),
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, remoteKey{}, remoteHost(r))
 			// An older client's answer must reach this replica (see canAsk); 2026-07-28 clients
@@ -120,6 +123,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	h.sse = mcpserver.NewSSEServer(app.MCP,
 		mcpserver.WithKeepAlive(true),
 		mcpserver.WithSSEDisableLocalhostProtection(true),
+		mcpserver.WithSSEMaxRequestBodyBytes(cfg.MaxBodyBytes),
 		mcpserver.WithSessionIDGenerator(h.sseUnsent.sessionID),
 		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, sseKey{}, true)

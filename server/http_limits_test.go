@@ -172,3 +172,19 @@ func TestOversizedBodyIsAnsweredWhileItArrives(t *testing.T) {
 		t.Fatal("the oversized call ran")
 	}
 }
+
+// TestBodyLimitAboveMCPGoDefault: --max-body-bytes over mcp-go's own default bound (4 MiB) is
+// the limit: a 5 MiB call is served on /mcp.
+func TestBodyLimitAboveMCPGoDefault(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{spy: true}, "--max-body-bytes", "6291456")
+	status, hdr, body := rawPost(t, f.URL+"/mcp", initBody, nil)
+	if status != http.StatusOK {
+		t.Fatalf("initialize: %d %s", status, body)
+	}
+	h := map[string]string{"Mcp-Session-Id": hdr.Get("Mcp-Session-Id"), "MCP-Protocol-Version": "2025-11-25"}
+	status, body, _ = postBody(t, f.URL+"/mcp", strings.NewReader(paddedCall(sandbox.IDs.ActiveRun, 5<<20)), h)
+	if status != http.StatusOK || !strings.Contains(body, `"result"`) {
+		t.Fatalf("a 5 MiB call under --max-body-bytes 6 MiB: %d %.300s", status, body)
+	}
+}
