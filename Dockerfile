@@ -8,7 +8,7 @@ COPY . .
 # The version comes from the VERSION file unless --build-arg VERSION=… names another.
 ARG VERSION=
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION:-$(cat VERSION)}" -o /out/tallyfy-mcp . && \
+    CGO_ENABLED=0 go build -trimpath -tags grpcnotrace -ldflags "-s -w -X main.version=${VERSION:-$(cat VERSION)}" -o /out/tallyfy-mcp . && \
     mkdir -p /out/audit
 # The audit directory exists in the image, owned by the user the server runs as: a named volume
 # mounted there starts with this owner, so the server can create its --audit-log file.

@@ -1,6 +1,9 @@
 # tallyfy-mcp: see README.md. `make test` is what CI runs (through .ci/run).
 VERSION ?= $(shell cat VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# grpcnotrace: gRPC (linked by the OTLP/HTTP exporters, never used) then leaves out golang.org/x/net/trace and the
+# reflection it brings, so the linker can drop unused methods: 28 MB -> 18 MB (docs/performance.md).
+TAGS    := grpcnotrace
 BIN     := tallyfy-mcp
 GO      ?= go
 # A count, not a duration: a -fuzztime duration sometimes ends with a spurious "context
@@ -11,7 +14,7 @@ FUZZTIME ?= 5000x
 
 # One set of build flags for build, run, install and the e2e binary, so the dependency tree is
 # compiled once (a different -trimpath or -ldflags set recompiles all of it).
-BUILDFLAGS := -trimpath -ldflags "$(LDFLAGS)"
+BUILDFLAGS := -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)"
 
 build: ## static binary with the version stamped
 	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN) .
@@ -120,5 +123,5 @@ mcpb-manifest: ## refresh manifest.json's tool list from a live tools/list
 mcpb: mcpb-manifest e2e/node_modules/.package-lock.json ## pack dist/tallyfy-mcp.mcpb (Claude Desktop one-click install) for this machine's OS/arch
 	rm -rf dist/mcpb && mkdir -p dist/mcpb/server
 	cp manifest.json dist/mcpb/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/mcpb/server/$(BIN)$(if $(filter windows,$(shell $(GO) env GOOS)),.exe,) .
+	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o dist/mcpb/server/$(BIN)$(if $(filter windows,$(shell $(GO) env GOOS)),.exe,) .
 	cd e2e && npx mcpb validate ../dist/mcpb/manifest.json && npx mcpb pack ../dist/mcpb ../dist/tallyfy-mcp.mcpb
