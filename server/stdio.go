@@ -31,37 +31,47 @@ import (
 //     goroutine, and the client drops progress that arrives after the answer;
 //   - a request before initialize is refused (a hook, below).
 func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	c := &stdioConn{app: a, out: stdout, lines: make(chan stdinLine), stop: make(chan struct{}), inflight: map[string]int{}}
+	c := &stdioConn{app: a, out: stdout, stop: make(chan struct{}), inflight: map[string]int{}}
 	srv := mcpserver.NewStdioServer(a.MCP)
 	srv.SetErrorLogger(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError))
-	mcpserver.WithWorkerPoolSize(100)(srv) // mcp-go's maximum; the in-flight cap keeps its queue from filling
+	mcpserver.WithWorkerPoolSize(stdioWorkers)(srv)
 	mcpserver.WithQueueSize(stdioMaxInFlight)(srv)
 	srv.SetContextFunc(func(ctx context.Context) context.Context {
 		return context.WithValue(tools.WithTransport(ctx, "stdio", true), stdioConnKey{}, c)
 	})
 	a.registerStdioHooks()
 
-	go c.pump(bufio.NewReaderSize(stdin, 64<<10))
-	listening := make(chan struct{})
-	defer close(listening)
+	// Requests outlive SIGTERM until answered: mcp-go's context ends only once they are.
+	listenCtx, endListen := context.WithCancel(context.WithoutCancel(ctx))
+	defer endListen()
 	go func() {
 		select {
 		case <-ctx.Done():
 			a.Logger.Info("SIGTERM: finishing in-flight calls", "timeout", a.Config.ShutdownTimeout)
-			c.stopOnce.Do(func() { close(c.stop) })
-		case <-listening:
+			close(c.stop)
+			c.endOnce.Do(c.drain)
+			endListen() // mcp-go's read of stdin may be waiting for a line that never comes
+		case <-listenCtx.Done():
 		}
 	}()
 	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
-	// Requests outlive SIGTERM until answered: mcp-go's own context is never cancelled here.
-	if err := srv.Listen(context.WithoutCancel(ctx), &stdioInput{c: c}, stdioOutput{c}); err != nil {
+	err := srv.Listen(listenCtx, &stdioInput{c: c, r: bufio.NewReaderSize(stdin, 64<<10)}, stdioOutput{c})
+	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 		return err
 	}
-	if err := c.readErr; err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
-		return err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readErr != nil && !errors.Is(c.readErr, io.EOF) && !errors.Is(c.readErr, io.ErrClosedPipe) {
+		return c.readErr
 	}
 	return nil
 }
+
+// stdioWorkers is how many tool calls mcp-go runs at once on stdio; more wait in its queue,
+// which the in-flight cap keeps from filling (a call mcp-go ran on its read loop instead could
+// wait for an elicitation answer that loop would never read). Each worker keeps the stack its
+// largest call grew, so more workers cost memory (100: +3 MB peak RSS in make bench).
+var stdioWorkers = 16
 
 // stdioMaxInFlight bounds the requests answered at once: each holds a goroutine and perhaps a
 // request to Tallyfy, and a client that writes without reading must not make them unbounded.
@@ -77,40 +87,17 @@ type stdioConnKey struct{}
 type stdioConn struct {
 	app       *App
 	out       io.Writer
-	wmu       sync.Mutex // one message per write, whoever writes
-	lines     chan stdinLine
+	wmu       sync.Mutex    // one message per write, whoever writes
 	stop      chan struct{} // closed on SIGTERM
-	stopOnce  sync.Once
-	readErr   error       // why the input ended; set before mcp-go sees EOF
-	handshake atomic.Bool // initialize answered without error
+	endOnce   sync.Once     // the drain at the end of the input
+	handshake atomic.Bool   // initialize answered without error
 
 	mu       sync.Mutex
+	readErr  error                    // why the input ended
 	inflight map[string]int           // requests handed to mcp-go and not yet answered, by id
 	count    int                      // their number
 	waiters  map[string]chan struct{} // closed when the request of that id is answered
 	drained  chan struct{}            // closed when count reaches 0, once the input has ended
-}
-
-type stdinLine struct {
-	line    []byte
-	tooLong bool
-	err     error
-}
-
-// pump reads stdin line by line for stdioInput, on its own goroutine so that SIGTERM need not
-// wait for the next line.
-func (c *stdioConn) pump(r *bufio.Reader) {
-	for {
-		line, tooLong, err := readLine(r, c.app.Config.MaxBodyBytes)
-		select {
-		case c.lines <- stdinLine{line, tooLong, err}:
-		case <-c.stop:
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 // readLine reads up to and including the next newline. A line longer than limit is skipped to
@@ -132,8 +119,10 @@ func readLine(r *bufio.Reader, limit int64) (line []byte, tooLong bool, err erro
 }
 
 // stdioInput is what mcp-go reads: the lines of stdin that passed the checks, one at a time.
+// mcp-go reads it from one goroutine at a time.
 type stdioInput struct {
 	c       *stdioConn
+	r       *bufio.Reader
 	pending []byte
 	ended   error         // the input's end, met with its last line
 	after   chan struct{} // the answer the next line waits for (initialize's)
@@ -153,43 +142,44 @@ func (in *stdioInput) Read(p []byte) (int, error) {
 }
 
 // next returns the next line for mcp-go, answering here what never reaches it; at the end of
-// the input it returns io.EOF once the requests in flight are answered.
+// the input (or after SIGTERM: what is read then is not served) it returns io.EOF once the
+// requests in flight are answered.
 func (in *stdioInput) next() ([]byte, error) {
 	c := in.c
 	if in.after != nil {
 		select {
 		case <-in.after:
 		case <-c.stop:
+		case <-time.After(5 * time.Second): // an answer this file failed to see must not stop the input
 		}
 		in.after = nil
 	}
 	for {
-		l := stdinLine{err: in.ended}
-		if l.err == nil {
-			select {
-			case <-c.stop: // SIGTERM: what is read after it is not served
-				l.err = io.EOF
-			default:
-				select {
-				case l = <-c.lines:
-				case <-c.stop:
-					l.err = io.EOF
-				}
-			}
+		var line []byte
+		tooLong, err := false, in.ended
+		if err == nil {
+			line, tooLong, err = readLine(in.r, c.app.Config.MaxBodyBytes)
 		}
-		if l.tooLong {
+		select {
+		case <-c.stop:
+			line, tooLong, err = nil, false, io.EOF
+		default:
+		}
+		if tooLong {
 			c.refuse(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST,
 				fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.app.Config.MaxBodyBytes), nil))
-		} else if line := c.admit(l.line, &in.after); line != nil {
+		} else if line := c.admit(line, &in.after); line != nil {
 			if line[len(line)-1] != '\n' {
 				line = append(line, '\n') // the last line may end without one
 			}
-			in.ended = l.err
+			in.ended = err
 			return line, nil
 		}
-		if l.err != nil {
-			c.readErr = l.err
-			c.drain()
+		if err != nil {
+			c.mu.Lock()
+			c.readErr = err
+			c.mu.Unlock()
+			c.endOnce.Do(c.drain)
 			return nil, io.EOF
 		}
 	}
@@ -311,36 +301,33 @@ func (o stdioOutput) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// answerID returns the id key of an answer (a message with an id and a result or an error);
-// mcp-go writes "jsonrpc", then "id", then "result", "error" or (its own request) "method".
+// answerID returns the id key of an answer (a message with an id and a result or an error).
+// mcp-go writes "jsonrpc", then "id", then "result", "error" or (its own request) "method":
+// reading that prefix costs a fraction of decoding the message (TestStdioAnswerID pins it).
 func answerID(msg []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(msg))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	rest, ok := bytes.CutPrefix(msg, []byte(`{"jsonrpc":"2.0","id":`))
+	if !ok || len(rest) == 0 {
 		return "", false
 	}
-	var id json.RawMessage
-	for dec.More() {
-		name, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		switch name {
-		case "id":
-			if dec.Decode(&id) != nil {
-				return "", false
-			}
-		case "result", "error":
-			return idKey(id), len(id) > 0 && string(id) != "null"
-		case "method":
-			return "", false
-		default:
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return "", false
+	end := bytes.IndexByte(rest, ',')
+	if rest[0] == '"' { // a string id may hold commas
+		end = -1
+		for i := 1; i < len(rest); i++ {
+			if rest[i] == '\\' {
+				i++
+			} else if rest[i] == '"' {
+				end = i + 1
+				break
 			}
 		}
 	}
-	return "", false
+	if end <= 0 || string(rest[:end]) == "null" {
+		return "", false
+	}
+	if after := rest[end:]; !bytes.HasPrefix(after, []byte(`,"result"`)) && !bytes.HasPrefix(after, []byte(`,"error"`)) {
+		return "", false
+	}
+	return idKey(rest[:end]), true
 }
 
 // idKey is a request id as mcp-go compares ids (1 and "1" differ, 9007199254740993 is exact).

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -276,5 +278,33 @@ func TestStdioRequestPipedBehindInitializeRuns(t *testing.T) {
 		if m := p.next(); m["error"] != nil {
 			t.Fatalf("pipelined behind initialize: %v", m)
 		}
+	}
+}
+
+// TestStdioAnswerID: the answers stdioOutput counts, as mcp-go writes them, and the messages
+// it must not count (notifications, its own requests, answers with a null id).
+func TestStdioAnswerID(t *testing.T) {
+	t.Parallel()
+	for msg, want := range map[string]string{
+		`{"jsonrpc":"2.0","id":7,"result":{}}`:                                 idKey([]byte(`7`)),
+		`{"jsonrpc":"2.0","id":9007199254740993,"error":{"code":-1}}`:          idKey([]byte(`9007199254740993`)),
+		`{"jsonrpc":"2.0","id":"a,\"b","result":{}}`:                           idKey([]byte(`"a,\"b"`)),
+		`{"jsonrpc":"2.0","id":null,"error":{"code":-32700}}`:                  "",
+		`{"jsonrpc":"2.0","id":3,"method":"elicitation/create","params":{}}`:   "",
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"a":1}}`: "",
+	} {
+		got, ok := answerID([]byte(msg))
+		if got != want || ok != (want != "") {
+			t.Errorf("%s: %q %v, want %q", msg, got, ok, want)
+		}
+	}
+	// The prefix answerID reads is mcp-go's own: a response marshalled by mcp-go.
+	b, _ := json.Marshal(mcp.NewJSONRPCResultResponse(mcp.NewRequestId(int64(5)), mcp.EmptyResult{}))
+	if _, ok := answerID(b); !ok {
+		t.Fatalf("mcp-go writes an answer as %s: answerID no longer sees it", b)
+	}
+	e, _ := json.Marshal(mcp.NewJSONRPCError(mcp.NewRequestId("x"), mcp.INTERNAL_ERROR, "boom", nil))
+	if _, ok := answerID(e); !ok {
+		t.Fatalf("mcp-go writes an error as %s: answerID no longer sees it", e)
 	}
 }
