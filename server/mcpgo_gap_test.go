@@ -52,12 +52,12 @@ func gapServer(cancelled *atomic.Value) *mcpserver.MCPServer {
 	return s
 }
 
-// slowNotifications is a stdout on which writing a notification takes 2 ms (a busy pipe).
+// slowNotifications is a stdout on which writing a notification takes 5 ms (a busy pipe).
 type slowNotifications struct{ w io.Writer }
 
 func (s slowNotifications) Write(p []byte) (int, error) {
 	if strings.Contains(string(p), `"method":"notifications/`) {
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	return s.w.Write(p)
 }
