@@ -96,6 +96,72 @@ func (r Role) Known() bool { return r == RoleAdmin || r == RoleStandard || r == 
 // templates (admin only). Tallyfy's own 403 stays the final word.
 func (r Role) MayDeletePermanently() bool { return r == RoleAdmin }
 
+// Operation is a change a role may be refused: archive, restore or permanent delete.
+type Operation string
+
+// The operations the tools perform.
+const (
+	OpArchive Operation = "archive"
+	OpRestore Operation = "restore"
+	OpDelete  Operation = "delete"
+)
+
+// Permission is what Tallyfy lets a role do to one kind of item.
+type Permission int
+
+const (
+	// Allowed: no source says this role is refused (Tallyfy's answer stays the final word).
+	Allowed Permission = iota
+	// PerItem: allowed only on the items an administrator gave the member access to.
+	PerItem
+	// Refused: the sources say Tallyfy refuses this role (403).
+	Refused
+)
+
+// Rule is what the sources say of one role, operation and kind, with the reason in words.
+type Rule struct {
+	Permission Permission
+	Reason     string // empty when Allowed
+}
+
+// The reasons, each from Tallyfy's docs (docs/tallyfy-api.md §8 "Who may do what"):
+//   - permanent deletes of processes and templates are for administrators
+//     (cs/processes/delete-process, cs/templates/delete-archive-template,
+//     members/standard-admin-members: Standard members cannot "delete archived templates");
+//   - Light members cannot archive or unarchive processes: "the server returns a permission
+//     error" (tracker-view/organize-processes/how-to-archive-and-unarchive-processes-in-tallyfy);
+//   - Light members cannot create, edit or organize templates (members/light-members,
+//     members/index); archiving a template is a template edit (documenting/templates/config);
+//   - Standard members edit only the templates an administrator gave them EDIT permission on
+//     (members/how-do-i-manage-member-permissions-in-tallyfy).
+//
+// No source restricts one-off tasks by role: their archive, restore and permanent delete are
+// left to Tallyfy for every role.
+const (
+	reasonAdminDelete   = "permanent deletes of processes and templates are for Tallyfy administrators"
+	reasonLightRuns     = "Light members cannot archive or unarchive processes"
+	reasonLightTemplate = "Light members cannot change templates"
+	reasonStandardEdit  = "Standard members change only the templates an administrator gave them edit access to"
+)
+
+// May says what Tallyfy lets role r do: Allowed for an unknown or undocumented role (Tallyfy
+// decides when it is tried).
+func (r Role) May(op Operation, kind Kind) Rule {
+	switch {
+	case r == RoleAdmin || !r.Known() || kind == KindTask:
+		return Rule{}
+	case op == OpDelete:
+		return Rule{Refused, reasonAdminDelete}
+	case r == RoleLight && kind == KindRun:
+		return Rule{Refused, reasonLightRuns}
+	case r == RoleLight && kind == KindTemplate:
+		return Rule{Refused, reasonLightTemplate}
+	case r == RoleStandard && kind == KindTemplate:
+		return Rule{PerItem, reasonStandardEdit}
+	}
+	return Rule{}
+}
+
 // Membership is one organization the user belongs to, as GET /me/organizations lists it.
 type Membership struct {
 	OrgID  string

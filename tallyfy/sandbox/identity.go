@@ -21,7 +21,7 @@ import (
 // INFERENCE: roles are spelled capitalized ("Admin", "Standard") as on the members endpoints,
 // so clients must compare them case-insensitively; no source shows the value on this list.
 
-// Names of the organization and of the users behind the two tokens.
+// Names of the organization and of the users behind the three tokens.
 const (
 	OrgName       = "Sandbox Co"
 	otherOrgID    = "5f0c3c1e2a4b4d6f8e9a0b1c2d3e4f50" // a second org both users belong to
@@ -40,11 +40,15 @@ type sandboxUser struct {
 var (
 	adminUser  = sandboxUser{userAdmin, "avery.admin@sandbox.example", "avery", "Avery", "Admin", "Admin"}
 	memberUser = sandboxUser{userMember, "morgan.member@sandbox.example", "morgan", "Morgan", "Member", "Standard"}
+	lightUser  = sandboxUser{userLight, "lee.light@sandbox.example", "lee", "Lee", "Light", "Light"}
 )
 
 func userFor(r *http.Request) sandboxUser {
-	if ro, _ := r.Context().Value(roleKey{}).(role); ro == roleAdmin {
+	switch ro, _ := r.Context().Value(roleKey{}).(role); ro {
+	case roleAdmin:
 		return adminUser
+	case roleLight:
+		return lightUser
 	}
 	return memberUser
 }
