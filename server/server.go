@@ -279,6 +279,10 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 			return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
 		}
 	}
+	// mods apply to every client, the callers' too (the check makes all of them read-only).
+	for _, m := range mods {
+		m(&ccfg)
+	}
 	if cfg.Callers != "" {
 		callers, err := LoadCallers(cfg.Callers, ccfg, a.getenv)
 		if err != nil {
@@ -294,9 +298,6 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 	if cfg.TallyfyRate > tallyfyDocumentedRate {
 		a.Logger.Warn("--tallyfy-rate is above the 600 requests a minute Tallyfy documents per user: expect 429 answers (they are waited out, but slow every call)",
 			"tallyfy_rate", cfg.TallyfyRate)
-	}
-	for _, m := range mods {
-		m(&ccfg)
 	}
 	return tallyfy.New(ccfg)
 }

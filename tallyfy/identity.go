@@ -283,6 +283,9 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 type NotMemberError struct {
 	OrgID string
 	Seen  int // organizations the user does belong to
+	// Orgs are those organizations (the first membershipMaxPages pages), so that a wrong org
+	// id can be answered with the right one.
+	Orgs []Membership
 }
 
 func (e *NotMemberError) Error() string {
@@ -298,6 +301,7 @@ const membershipMaxPages = 10
 // without it, another error when the list could not be read to the end.
 func (c *Client) GetMembership(ctx context.Context) (*Membership, error) {
 	seen := 0
+	var orgs []Membership
 	for page := 1; page <= membershipMaxPages; page++ {
 		p, err := c.ListMyOrganizations(ctx, page, 100)
 		if err != nil {
@@ -309,10 +313,11 @@ func (c *Client) GetMembership(ctx context.Context) (*Membership, error) {
 			}
 		}
 		seen += len(p.Items)
+		orgs = append(orgs, p.Items...)
 		// Some lists ignore per_page, so a short page is not proof of the end: trust
 		// the pagination, and an empty page.
 		if len(p.Items) == 0 || !p.HasMore() {
-			return nil, &NotMemberError{OrgID: c.cfg.OrgID, Seen: seen}
+			return nil, &NotMemberError{OrgID: c.cfg.OrgID, Seen: seen, Orgs: orgs}
 		}
 	}
 	return nil, fmt.Errorf("tallyfy: organization %s is not among the first %d of the user's organizations; the list is longer than this check reads", c.cfg.OrgID, seen)
@@ -354,18 +359,14 @@ func headerText(s string) string {
 type rateLimitObserverKey struct{}
 
 // WithRateLimitObserver returns a context whose client calls tell fn the rate-limit headers of
-// every HTTP answer that carried any (2xx or not, retries included).
+// every HTTP answer (2xx or not, retries included); a zero RateLimit when it carried none.
 func WithRateLimitObserver(ctx context.Context, fn func(RateLimit)) context.Context {
 	return context.WithValue(ctx, rateLimitObserverKey{}, fn)
 }
 
 // observeRateLimit passes an answer's rate-limit headers to the context's observer, if any.
 func observeRateLimit(ctx context.Context, rl RateLimit) {
-	fn, _ := ctx.Value(rateLimitObserverKey{}).(func(RateLimit))
-	if fn == nil {
-		return
-	}
-	if !rl.IsZero() {
+	if fn, _ := ctx.Value(rateLimitObserverKey{}).(func(RateLimit)); fn != nil {
 		fn(rl)
 	}
 }

@@ -130,3 +130,14 @@ func (w *rateWindow) take(now time.Time) int {
 func (s *Sandbox) setRateLimitHeaders(w http.ResponseWriter) {
 	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(s.rate.take(time.Now())))
 }
+
+// ---------------------------------------------------------------------------
+// Which sandbox answered. Tallyfy sends no such header: `tallyfy-mcp check --live` reads it to
+// print the sandbox variants it met (preflight.SandboxVariantsHeader).
+
+// VariantsHeader names the sandbox's variants on every answer ("default": none).
+const VariantsHeader = "X-Tallyfy-Mcp-Sandbox-Variants"
+
+func (s *Sandbox) setSandboxHeader(w http.ResponseWriter) {
+	w.Header().Set(VariantsHeader, "default")
+}

@@ -320,6 +320,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.logMu.Unlock()
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
 	s.setRateLimitHeaders(w)
+	s.setSandboxHeader(w)
 
 	if !s.delay(r) {
 		return
