@@ -485,7 +485,7 @@ func checkRateLimit(rl *tallyfy.RateLimit, answers int) Check {
 		return Check{Name: "rate_limits", Status: StatusSkipped, Message: "not checked: Tallyfy gave no answer to read them from"}
 	}
 	if rl == nil {
-		return Check{Name: "rate_limits", Status: StatusOK, Message: "Tallyfy sent no rate-limit headers; it documents 600 requests a minute per user and 429 with Retry-After, which the server waits out by itself"}
+		return Check{Name: "rate_limits", Status: StatusSkipped, Message: "not checked: Tallyfy sent no rate-limit headers to read; it documents 600 requests a minute per user and 429 with Retry-After, which the server waits out by itself"}
 	}
 	var parts []string
 	for _, h := range []struct{ name, v string }{

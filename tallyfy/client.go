@@ -151,12 +151,8 @@ func (c *Client) BaseURL() string { return c.base.String() }
 func ParseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(raw), "/"))
 	if err != nil || u.Host == "" {
+		// Without a host nothing is known of what it holds (a token pasted in its place?).
 		shown := "(not shown: it may hold credentials)"
-		if err == nil {
-			shown = safeURL(u)
-		} else if !strings.ContainsAny(raw, "@?#") {
-			shown = raw
-		}
 		return nil, fmt.Errorf("tallyfy: base URL %q is not an absolute URL such as %s", shown, DefaultBaseURL)
 	}
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {

@@ -55,3 +55,24 @@ func (s *Sandbox) createTask(r *http.Request, _ string) response {
 func validationError(field, msg string) response {
 	return jsonResponse(http.StatusUnprocessableEntity, map[string]any{"error": true, "errors": map[string][]string{field: {msg}}})
 }
+
+// Created returns the tasks created through POST /tasks that still exist, archived or not
+// (check --live's tests: it must leave none).
+func (s *Sandbox) Created() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Record
+	for i := 1; i <= s.st.created; i++ {
+		if t, ok := s.st.tasks[seedID("task", fmt.Sprintf("created-%d", i))]; ok {
+			out = append(out, Record{Kind: kindTask, ID: t.ID, Name: t.Title, Status: t.Status, Archived: t.archived(), LastUpdated: t.LastUpdated})
+		}
+	}
+	return out
+}
+
+// CreatedCount is how many tasks POST /tasks created since the seed.
+func (s *Sandbox) CreatedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.created
+}
