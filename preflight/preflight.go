@@ -695,11 +695,7 @@ func (r *Report) writeBlock(b *strings.Builder) (failed, warned, skipped int) {
 		// One line per check, whatever Tallyfy put in a name or message.
 		fmt.Fprintf(b, "%s %s: %s", mark(c.Status), name, printable(c.Message, 2000))
 		if c.Fix != "" {
-			next := "Next"
-			if c.Status == StatusWarn {
-				next = "Report"
-			}
-			fmt.Fprintf(b, ". %s: %s", next, printable(c.Fix, 1000))
+			fmt.Fprintf(b, ". Next: %s", printable(c.Fix, 1000))
 		}
 		b.WriteString("\n")
 	}

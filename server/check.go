@@ -178,7 +178,9 @@ func configFailure(cfg *Config, err error) *preflight.Report {
 // transport lets write.
 type liveWrites struct{}
 
-func allowWrites(ctx context.Context) context.Context { return context.WithValue(ctx, liveWrites{}, true) }
+func allowWrites(ctx context.Context) context.Context {
+	return context.WithValue(ctx, liveWrites{}, true)
+}
 
 // readOnlyTransport refuses every request but GET and HEAD before it leaves the process, so
 // the check cannot write whatever the client is asked to do; check --live's requests, and
