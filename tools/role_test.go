@@ -132,3 +132,26 @@ func TestBulkDeleteRefusedForRoleBeforeThePlan(t *testing.T) {
 	// One-off tasks: planned as usual.
 	h.call("bulk_delete", map[string]any{"type": "task", "ids": []string{sandbox.IDs.ArchivedTask}}).ok(t)
 }
+
+// A Standard member archives the templates they have rights on; one they were given no rights
+// on is Tallyfy's to refuse (the server cannot read per-template rights), and the refusal says
+// so and that nothing changed. A Light member's process archive is refused before any change
+// once the role is known.
+func TestRolesPerItemAndLifecycle(t *testing.T) {
+	t.Parallel()
+	std := newHarness(t, withToken(sandbox.MemberToken))
+	std.call("archive_template", map[string]any{"template_id": sandbox.IDs.LiveTemplate}).ok(t)
+	std.call("archive_template", map[string]any{"template_id": sandbox.IDs.RestrictedTemplate}).failed(t, "403")
+	if std.lookup("template", sandbox.IDs.RestrictedTemplate).Archived {
+		t.Error("a template the member has no rights on was archived")
+	}
+	light := newHarness(t, withToken(sandbox.LightToken))
+	listedNames(t, light) // tools/list reads the role
+	mark := light.logLen()
+	light.call("archive_run", map[string]any{"run_id": sandbox.IDs.ActiveRun}).failed(t,
+		"Refused before anything was asked or changed", "Light member", "Light members cannot archive or unarchive processes")
+	if w := light.writesSince(mark); len(w) != 0 {
+		t.Errorf("writes: %v", w)
+	}
+	light.call("archive_task", map[string]any{"task_id": sandbox.IDs.LiveTask}).ok(t)
+}
