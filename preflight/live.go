@@ -231,8 +231,10 @@ func (r *liveRun) taskLists(ctx context.Context) {
 		r.observe("task_list_default", "default status filter of task lists", "not observed: the lists gave no total", "")
 	case n == m:
 		r.observe("task_list_default", "default status filter of task lists", fmt.Sprintf("none seen: %d one-off tasks either way", n), "GET /tasks?is_oneoff=true and &status=all")
-	default:
+	case n < m:
 		r.observe("task_list_default", "default status filter of task lists", fmt.Sprintf("hides some: %d one-off tasks without a status, %d with status=all", n, m), "GET /tasks?is_oneoff=true and &status=all")
+	default:
+		r.observe("task_list_default", "default status filter of task lists", fmt.Sprintf("unclear: status=all shows fewer (%d) than no status (%d), so this Tallyfy does not read status=all as every status", m, n), "GET /tasks?is_oneoff=true and &status=all")
 	}
 }
 
