@@ -3,6 +3,7 @@ package sandbox
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -139,5 +140,13 @@ func (s *Sandbox) setRateLimitHeaders(w http.ResponseWriter) {
 const VariantsHeader = "X-Tallyfy-Mcp-Sandbox-Variants"
 
 func (s *Sandbox) setSandboxHeader(w http.ResponseWriter) {
-	w.Header().Set(VariantsHeader, "default")
+	names := "default"
+	if vs := s.Variants(); len(vs) > 0 {
+		parts := make([]string, len(vs))
+		for i, v := range vs {
+			parts[i] = string(v)
+		}
+		names = strings.Join(parts, ",")
+	}
+	w.Header().Set(VariantsHeader, names)
 }
