@@ -77,7 +77,7 @@ func RunCheck(ctx context.Context, args []string, getenv func(string) string, st
 		defer cancel()
 	}
 	// The server's own token (or the sandbox's), then each caller's, each in its own block.
-	ownToken := cfg.Sandbox || cfg.AccessToken != "" || cfg.TokenFile != ""
+	ownToken := app.ownToken
 	if ownToken || app.Callers == nil {
 		set.Reports = append(set.Reports, preflight.Run(ctx, client))
 	}
