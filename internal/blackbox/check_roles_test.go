@@ -337,7 +337,10 @@ func TestMemberNeverAskedToConfirmWhatTallyfyRefuses(t *testing.T) {
 			sb, base := testkit.StartSandbox(t)
 			var asked atomic.Int64
 			env := []string{"TALLYFY_ACCESS_TOKEN=" + tok, "TALLYFY_ORG_ID=" + sandbox.OrgID, "TALLYFY_BASE_URL=" + base, "TALLYFY_RATE=0"}
-			c := testkit.ConnectStdio(t, env, nil, testkit.ClientOpts{Era: testkit.Legacy, Elicit: elicitFunc(func() { asked.Add(1) })})
+			c := testkit.ConnectStdio(t, env, nil, testkit.ClientOpts{Era: testkit.Legacy, Elicit: elicitFunc(func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+				asked.Add(1)
+				return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionDecline}}, nil
+			})})
 			ctx := testkit.Context(t, 30*time.Second)
 			names := testkit.ToolNames(t, ctx, c)
 			if slices.Contains(names, "delete_run") || slices.Contains(names, "delete_template") || !slices.Contains(names, "delete_task") {
@@ -363,11 +366,4 @@ func TestMemberNeverAskedToConfirmWhatTallyfyRefuses(t *testing.T) {
 			}
 		})
 	}
-}
-
-type elicitFunc func()
-
-func (f elicitFunc) Elicit(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
-	f()
-	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionDecline}}, nil
 }
