@@ -258,18 +258,45 @@ func (r *liveRun) archivedReads(ctx context.Context) {
 			r.observe(k.key, "GET of an archived "+k.noun, getAnswer(g), step(http.MethodGet, k.list+"/{id}", g))
 		}
 	}
-	a, ok := r.send(ctx, "find a live process", http.MethodGet, "/runs", url.Values{"per_page": {"1"}}, nil)
+	// An active one (status=active): activation has no earlier status to bring back to it.
+	a, ok := r.send(ctx, "find an active process", http.MethodGet, "/runs", url.Values{"status": {"active"}, "per_page": {"1"}}, nil)
 	id := ""
 	if ok && is2xx(a.Status) {
 		id = firstID(a.Body)
 	}
 	if id == "" {
-		r.observe("activate_live", "activating a live process", "not observed: no live process found", "")
+		r.observe("activate_live", "activating a live process", "not observed: no active process found", "")
 		return
 	}
-	if act, ok := r.send(ctx, "activate a live process", http.MethodPut, "/runs/"+id+"/activate", nil, nil); ok {
-		r.observe("activate_live", "activating a live process", changeAnswer(act, "refused"), step(http.MethodPut, "/runs/{id}/activate", act))
+	run := "/runs/" + id
+	before, _ := r.send(ctx, "read the active process", http.MethodGet, run, nil, nil)
+	act, ok := r.send(ctx, "activate the active process", http.MethodPut, run+"/activate", nil, nil)
+	if !ok {
+		return
 	}
+	answer := changeAnswer(act, "refused")
+	if after, ok := r.send(ctx, "read it again", http.MethodGet, run, nil, nil); ok && before != nil && is2xx(before.Status) && is2xx(after.Status) {
+		if was, now := runState(before.Body), runState(after.Body); was != now {
+			answer += fmt.Sprintf("; it changed the process (%s → %s)", was, now)
+		} else {
+			answer += "; nothing about the process changed"
+		}
+	}
+	r.observe("activate_live", "activating a live process", answer, step(http.MethodPut, "/runs/{id}/activate", act))
+}
+
+// runState is a run's status and last_updated, as read.
+func runState(body []byte) string {
+	var env struct {
+		Data struct {
+			Status      any `json:"status"`
+			LastUpdated any `json:"last_updated"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &env) != nil {
+		return "unreadable"
+	}
+	return printable(fmt.Sprintf("status %v, last_updated %v", env.Data.Status, env.Data.LastUpdated), 120)
 }
 
 // finish adds the rows not observed and the timestamp resolution.

@@ -123,7 +123,7 @@ func agreeToLive(stdin io.Reader, stderr io.Writer) (code int, ok bool) {
 		fmt.Fprintln(stderr, "tallyfy-mcp check --live: refused: it creates, archives, restores and permanently deletes one throwaway one-off task in your Tallyfy organization, and stdin is not a terminal to ask you. Run it again with --yes to agree.")
 		return 2, false
 	}
-	fmt.Fprintf(stderr, "tallyfy-mcp check --live creates one one-off task titled %q in your Tallyfy organization, archives, restores and permanently deletes it, reads one archived process and template, and activates one live process (a no-op when Tallyfy allows it). Proceed? [y/N] ", preflight.LiveTaskTitle)
+	fmt.Fprintf(stderr, "tallyfy-mcp check --live creates one one-off task titled %q in your Tallyfy organization, archives, restores and permanently deletes it, reads one archived process and template, and activates one active process (it says whether that changed anything). Proceed? [y/N] ", preflight.LiveTaskTitle)
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
@@ -217,7 +217,7 @@ The token is never printed.
   --live   also learn what this organization's Tallyfy does where no source says: create one
            throwaway one-off task titled "tallyfy-mcp check — safe to delete", archive it,
            archive it again, restore it, restore it again, archive and permanently delete it,
-           read an archived process and template, activate a live process, and print a table
+           read an archived process and template, activate an active process, and print a table
            of the answers. It deletes what it created even when a step fails. It asks first
            on a terminal, and is refused without --yes when stdin is not one.
   --yes    agree to --live without being asked
