@@ -39,7 +39,7 @@ func run(args []string) int {
 		}
 		return 0
 	case "check":
-		return server.RunCheck(ctx, args[1:], os.Getenv, os.Stdout, os.Stderr)
+		return server.RunCheck(ctx, args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	case "audit":
 		return auditlog.Command(args[1:], os.Stdout, os.Stderr)
 	case "help":

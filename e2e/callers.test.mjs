@@ -12,7 +12,7 @@ const SANDBOX_MEMBER_TOKEN = 'sandbox-member-token';
 const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 
 describe('callers with their own Tallyfy identity', () => {
-  it('a read-only caller sees only read tools, a member meets Tallyfy\'s 403, an admin deletes; audit names each', async (t) => {
+  it('a read-only caller sees only read tools, a member is refused what Tallyfy reserves to admins, an admin deletes; audit names each', async (t) => {
     const sb = await startSandbox({ t });
     const { dir, cleanup } = tempDir('tallyfy-callers-');
     t.after(cleanup);
@@ -39,15 +39,19 @@ describe('callers with their own Tallyfy identity', () => {
     assert.deepEqual(admin.tools.map((x) => x.name).sort(), ALL_TOOLS);
     await assert.rejects(reader.client.callTool({ name: 'delete_task', arguments: { task_id: '0'.repeat(32) } }), /not found/i);
 
+    // The member (a Standard member in Tallyfy) is refused, before anything is asked, the
+    // deletes Tallyfy reserves to administrators, and does not see them listed.
+    assert.ok(!member.tools.some((x) => x.name === 'delete_run'), 'delete_run listed to a Standard member');
+    const archivedRun = (await admin.call('list_runs', { archived: 'only' })).structuredContent.runs[0];
+    let res = await member.call('delete_run', { run_id: archivedRun.id });
+    assert.ok(res.isError && /Refused before anything was asked or changed/.test(textOf(res)) && /Standard member/.test(textOf(res)), `member's delete: ${textOf(res)}`);
     const task = await archivedTask(admin);
-    let res = await member.call('delete_task', { task_id: task.id });
-    assert.ok(res.isError && /403 Forbidden/.test(textOf(res)), `member's delete: ${textOf(res)}`);
     res = await admin.call('delete_task', { task_id: task.id });
     assert.ok(!res.isError && res.structuredContent.status === 'deleted', `admin's delete: ${textOf(res)}`);
 
     const records = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const seen = records.map((r) => `${r.caller}:${r.tool}:${r.outcome}`);
-    for (const want of ['reader:delete_task:refused', 'member:delete_task:failed', 'admin:delete_task:ok']) {
+    for (const want of ['reader:delete_task:refused', 'member:delete_run:refused', 'admin:delete_task:ok']) {
       assert.ok(seen.includes(want), `audit lacks ${want}: ${seen.join(', ')}`);
     }
     const unknown = await fetch(server.mcpUrl, { method: 'POST', headers: { Authorization: `Bearer ${randomToken()}`, 'Content-Type': 'application/json' }, body: '{}' });

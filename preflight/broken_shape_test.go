@@ -14,12 +14,21 @@ func TestCheckNamesABrokenField(t *testing.T) {
 	rep := Run(context.Background(), e.client(t, sandbox.AdminToken, sandbox.OrgID))
 	m := byName(t, rep)
 	runs := m["runs"]
-	if runs.Status != StatusFail || len(runs.ShapeIssues) != 1 || runs.ShapeIssues[0] != (Shape{Field: "runs[].progress", Found: "array"}) ||
+	if runs.Status != StatusWarn || len(runs.ShapeIssues) != 1 || runs.ShapeIssues[0] != (Shape{Field: "runs[].progress", Found: "array"}) ||
 		!strings.Contains(runs.Message, "runs[].progress arrived as array") {
 		t.Errorf("runs = %+v", runs)
 	}
-	if m["tasks"].Status != StatusOK || m["templates"].Status != StatusOK || rep.OK {
+	// A shape drift is a ⚠ to report, not a failure: the tools work, showing it as unknown.
+	if m["tasks"].Status != StatusOK || m["templates"].Status != StatusOK || !rep.OK {
 		t.Errorf("report = %+v", rep.Checks)
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "⚠ processes: ") || strings.Contains(text.String(), "fix the ✗ lines") ||
+		!strings.Contains(text.String(), "report each ⚠ line to the tallyfy-mcp maintainers") {
+		t.Errorf("text:\n%s", text.String())
 	}
 	e.onlyGETs(t)
 }
@@ -36,11 +45,11 @@ func TestCheckNamesABrokenIdentityField(t *testing.T) {
 			m := byName(t, rep)
 			org, role := m["organization"], m["role"]
 			named := "organizations[].user_role arrived as " + typ
-			if org.Status != StatusFail || len(org.ShapeIssues) != 1 || org.ShapeIssues[0] != (Shape{Field: "organizations[].user_role", Found: typ}) ||
+			if org.Status != StatusWarn || len(org.ShapeIssues) != 1 || org.ShapeIssues[0] != (Shape{Field: "organizations[].user_role", Found: typ}) ||
 				!strings.Contains(org.Message, `member of "`+sandbox.OrgName+`"`) || !strings.Contains(org.Message, named) || org.Fix == "" {
 				t.Errorf("%s: organization = %+v", typ, org)
 			}
-			if role.Status != StatusOK || !strings.Contains(role.Message, "Tallyfy sent the role in a shape no Tallyfy source documents ("+named+")") ||
+			if role.Status != StatusWarn || !strings.Contains(role.Message, "Tallyfy sent the role in a shape no Tallyfy source documents ("+named+")") ||
 				rep.PermanentDeleteAllowed != nil || rep.Organization == nil || rep.Organization.Role != "" {
 				t.Errorf("%s: role = %+v, permanent %v", typ, role, rep.PermanentDeleteAllowed)
 			}
@@ -49,14 +58,14 @@ func TestCheckNamesABrokenIdentityField(t *testing.T) {
 					t.Errorf("%s: %s = %+v", typ, name, m[name])
 				}
 			}
-			if rep.OK {
-				t.Errorf("%s: the report is ok", typ)
+			if !rep.OK {
+				t.Errorf("%s: a shape drift failed the report", typ)
 			}
 			var text strings.Builder
 			if err := rep.WriteText(&text); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(text.String(), "✗ organization: member of") || !strings.Contains(text.String(), named+", a shape no Tallyfy source documents") {
+			if !strings.Contains(text.String(), "⚠ organization: member of") || !strings.Contains(text.String(), named+", a shape no Tallyfy source documents") {
 				t.Errorf("%s: text:\n%s", typ, text.String())
 			}
 			e.onlyGETs(t)
@@ -68,12 +77,12 @@ func TestCheckNamesABrokenIdentityField(t *testing.T) {
 		rep := Run(context.Background(), e.client(t, sandbox.MemberToken, sandbox.OrgID))
 		m := byName(t, rep)
 		tok := m["token"]
-		if tok.Status != StatusFail || len(tok.ShapeIssues) != 1 || tok.ShapeIssues[0] != (Shape{Field: "me.first_name", Found: "array"}) ||
+		if tok.Status != StatusWarn || len(tok.ShapeIssues) != 1 || tok.ShapeIssues[0] != (Shape{Field: "me.first_name", Found: "array"}) ||
 			!strings.Contains(tok.Message, "Tallyfy accepts it: user Member") || !strings.Contains(tok.Message, "me.first_name arrived as array") {
 			t.Errorf("token = %+v", tok)
 		}
 		// The other checks still ran: a shape is not a refused token.
-		if m["organization"].Status != StatusOK || m["role"].Status != StatusOK || m["runs"].Status != StatusOK || rep.OK {
+		if m["organization"].Status != StatusOK || m["role"].Status != StatusOK || m["runs"].Status != StatusOK || !rep.OK {
 			t.Errorf("report = %+v", rep.Checks)
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // Status is the outcome of one check.
@@ -26,7 +27,8 @@ type Status string
 const (
 	StatusOK      Status = "ok"
 	StatusFail    Status = "fail"
-	StatusSkipped Status = "skipped" // not run because an earlier check failed
+	StatusWarn    Status = "warn"    // it works, but something must be reported or known
+	StatusSkipped Status = "skipped" // not checked (an earlier check failed, or nothing to check)
 )
 
 // Check is one line of the report.
@@ -60,18 +62,37 @@ type Organization struct {
 	Status string `json:"status,omitempty"`
 }
 
-// Report is everything a check found. It never holds the token.
+// ToolRule is a tool Tallyfy refuses the user's role, or allows only on some items, and why.
+type ToolRule struct {
+	Tool   string `json:"tool"`
+	Reason string `json:"reason"`
+}
+
+// Report is everything a check found. It never holds the token, nor a base URL's credentials.
 type Report struct {
-	OK           bool          `json:"ok"`
+	OK bool `json:"ok"`
+	// Caller is the callers-file entry whose token this report checked ("" for the server's).
+	Caller       string        `json:"caller,omitempty"`
 	BaseURL      string        `json:"base_url"`
 	OrgID        string        `json:"org_id"`
 	User         *User         `json:"user,omitempty"`
 	Organization *Organization `json:"organization,omitempty"`
+	// Organizations are the user's organizations, listed when the organization ID is not one
+	// of them.
+	Organizations []Organization `json:"organizations,omitempty"`
 	// PermanentDeleteAllowed says whether Tallyfy will let this user permanently delete
 	// processes and templates (admins only); absent when the role is unknown.
-	PermanentDeleteAllowed *bool              `json:"permanent_delete_allowed,omitempty"`
-	RateLimit              *tallyfy.RateLimit `json:"rate_limit,omitempty"`
-	Checks                 []Check            `json:"checks"`
+	PermanentDeleteAllowed *bool `json:"permanent_delete_allowed,omitempty"`
+	// Refused are the tools Tallyfy refuses this user's role; PerItem those it allows only on
+	// items an administrator gave them access to (tallyfy.Role.May). Absent when the role is
+	// unknown.
+	Refused   []ToolRule         `json:"refused,omitempty"`
+	PerItem   []ToolRule         `json:"per_item,omitempty"`
+	RateLimit *tallyfy.RateLimit `json:"rate_limit,omitempty"`
+	Checks    []Check            `json:"checks"`
+	// Warnings and Live are the run's (Set), shown here when it checked this one token only.
+	Warnings []string    `json:"warnings,omitempty"`
+	Live     *LiveReport `json:"live,omitempty"`
 }
 
 // listingPageSize is the page read of each listing: the API's largest, so that as many items
@@ -80,13 +101,16 @@ const listingPageSize = 100
 
 // Run checks the client's token and organization with GET requests only.
 func Run(ctx context.Context, c *tallyfy.Client) *Report {
-	rep := &Report{BaseURL: c.BaseURL(), OrgID: c.OrgID()}
+	rep := &Report{BaseURL: c.BaseURL(), OrgID: ShownOrgID(c.OrgID())}
 	var rlMu sync.Mutex
 	answers := 0
 	ctx = tallyfy.WithRateLimitObserver(ctx, func(rl tallyfy.RateLimit) {
 		rlMu.Lock()
 		defer rlMu.Unlock()
 		answers++
+		if rl.IsZero() {
+			return
+		}
 		merged := rl
 		if rep.RateLimit != nil && merged.RetryAfter == "" {
 			merged.RetryAfter = rep.RateLimit.RetryAfter // keep the last Retry-After seen
@@ -99,6 +123,9 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 	rep.add(tokenCheck)
 	if stop {
 		blocked = "the token check failed"
+		if reached, _ := tokenCheck.reached(); !reached {
+			blocked = "Tallyfy could not be reached"
+		}
 	}
 
 	if blocked != "" {
@@ -122,16 +149,47 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 	}
 
 	rlMu.Lock()
-	rep.add(checkRateLimit(rep.RateLimit, answers))
+	if blocked == "Tallyfy could not be reached" {
+		rep.skip("rate_limits", blocked)
+	} else {
+		rep.add(checkRateLimit(rep.RateLimit, answers))
+	}
 	rlMu.Unlock()
 
-	rep.OK = true
-	for _, ch := range rep.Checks {
-		if ch.Status != StatusOK {
-			rep.OK = false
+	rep.settle()
+	return rep
+}
+
+// settle sets OK: no check failed. A warning or a check not run does not fail the report, but
+// is never shown as passed.
+func (r *Report) settle() {
+	r.OK = true
+	for _, ch := range r.Checks {
+		if ch.Status == StatusFail {
+			r.OK = false
 		}
 	}
-	return rep
+}
+
+// ShownOrgID is an organization ID as it may be printed: only a well-formed one. Anything else
+// may be a token given in its place (the two swapped), and is never echoed.
+func ShownOrgID(id string) string {
+	switch {
+	case id == "":
+		return ""
+	case tallyfy.ValidID(id):
+		return id
+	}
+	return "(not shown: not an organization ID, and it may be a token)"
+}
+
+// reached reports whether a failed check's message says Tallyfy answered at all; the message
+// of an unreachable Tallyfy starts with the words diagnose gives it.
+func (c Check) reached() (bool, string) {
+	if strings.HasPrefix(c.Message, msgUnreachable) || strings.HasPrefix(c.Message, msgTimeout) {
+		return false, c.Message
+	}
+	return true, ""
 }
 
 func (r *Report) add(c Check) { r.Checks = append(r.Checks, c) }
@@ -175,9 +233,15 @@ func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check
 	var nm *tallyfy.NotMemberError
 	switch {
 	case errors.As(err, &nm):
-		return Check{Name: "organization", Status: StatusFail,
-			Message: fmt.Sprintf("the token's user is not a member of organization %s (they belong to %d other organization(s))", nm.OrgID, nm.Seen),
-			Fix:     "set TALLYFY_ORG_ID (or --org-id) to your organization's ID (Tallyfy: Settings > Organization), or use a token of a member of this organization"}, true
+		for _, m := range nm.Orgs {
+			rep.Organizations = append(rep.Organizations, Organization{ID: printable(m.OrgID, 64), Name: printable(m.Name, 120), Role: string(m.Role), Status: m.Status})
+		}
+		msg := fmt.Sprintf("the token's user is not a member of organization %s (they belong to %d other organization(s))", rep.OrgID, nm.Seen)
+		if names := orgNames(rep.Organizations, 20); names != "" {
+			msg += ": " + names
+		}
+		return Check{Name: "organization", Status: StatusFail, Message: msg,
+			Fix: "set TALLYFY_ORG_ID (or --org-id) to one of the IDs above (Tallyfy: Settings > Organization), or use a token of a member of this organization"}, true
 	case err != nil:
 		msg, fix := diagnose(err, "list the user's organizations (GET /me/organizations)", rep.BaseURL)
 		return Check{Name: "organization", Status: StatusFail, Message: "membership could not be confirmed: " + msg, Fix: fix}, false
@@ -191,30 +255,105 @@ func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check
 	return Check{Name: "organization", Status: StatusOK, Message: fmt.Sprintf("member of %q (%s)", ms.Name, ms.OrgID)}, false
 }
 
-// checkRole reports whether permanent deletes of processes and templates will be allowed.
+// checkRole says, for the user's role, which tools Tallyfy will refuse and which it allows only
+// on some items (tallyfy.Role.May, the rules the server itself applies before asking anyone).
 func checkRole(rep *Report) Check {
 	if rep.Organization == nil {
 		return Check{Name: "role", Status: StatusSkipped, Message: "not checked: the membership could not be read"}
 	}
 	role := tallyfy.Role(rep.Organization.Role)
 	switch {
-	case role == tallyfy.RoleAdmin:
-		allowed := true
-		rep.PermanentDeleteAllowed = &allowed
-		return Check{Name: "role", Status: StatusOK, Message: "admin: permanent deletes of processes and templates will be allowed"}
 	case role.Known():
-		allowed := false
+		allowed := role.MayDeletePermanently()
 		rep.PermanentDeleteAllowed = &allowed
-		return Check{Name: "role", Status: StatusOK, Message: fmt.Sprintf("%s: Tallyfy will refuse permanent deletes of processes and templates (admins only); looking up, archiving and restoring work. Use an admin's token to delete permanently, or run with --disable-permanent-delete to hide those tools", role)}
+		rep.Refused, rep.PerItem = toolRules(role)
+		return Check{Name: "role", Status: StatusOK, Message: roleMessage(role, rep.Refused, rep.PerItem)}
 	case role == "":
 		said := "Tallyfy did not say which role you have"
 		if odd := roleShapes(rep); odd != "" {
-			said = "Tallyfy sent the role in a shape no Tallyfy source documents (" + odd + ")"
+			return Check{Name: "role", Status: StatusWarn,
+				Message: "Tallyfy sent the role in a shape no Tallyfy source documents (" + odd + "): what your role may do is decided by Tallyfy when each change is tried",
+				Fix:     shapeFix}
 		}
-		return Check{Name: "role", Status: StatusOK, Message: said + ": whether permanent deletes of processes and templates are allowed (admins only) is decided by Tallyfy when one is tried"}
+		return Check{Name: "role", Status: StatusSkipped, Message: "not known: " + said + ", so what it may do is decided by Tallyfy when each change is tried (permanent deletes of processes and templates are for administrators)"}
 	default:
-		return Check{Name: "role", Status: StatusOK, Message: fmt.Sprintf("%q, a role no Tallyfy source documents: whether permanent deletes of processes and templates are allowed (admins only) is decided by Tallyfy when one is tried", printable(string(role), 40))}
+		return Check{Name: "role", Status: StatusSkipped, Message: fmt.Sprintf("not known: %q is a role no Tallyfy source documents, so what it may do is decided by Tallyfy when each change is tried", printable(string(role), 40))}
 	}
+}
+
+// toolRules lists, in table order, the single-item tools role is refused or allowed on some
+// items only.
+func toolRules(role tallyfy.Role) (refused, perItem []ToolRule) {
+	for _, t := range tools.All {
+		if t.Bulk || t.Tier == tools.TierRead {
+			continue
+		}
+		op := tallyfy.OpDelete
+		switch t.Verb {
+		case tools.VerbArchive:
+			op = tallyfy.OpArchive
+		case tools.VerbRestore:
+			op = tallyfy.OpRestore
+		}
+		switch rule := role.May(op, t.Kind); rule.Permission {
+		case tallyfy.Refused:
+			refused = append(refused, ToolRule{Tool: t.Name, Reason: rule.Reason})
+		case tallyfy.PerItem:
+			perItem = append(perItem, ToolRule{Tool: t.Name, Reason: rule.Reason})
+		}
+	}
+	return refused, perItem
+}
+
+// roleMessage words a role's rules: the tools refused, grouped by reason, then those allowed on
+// some items only.
+func roleMessage(role tallyfy.Role, refused, perItem []ToolRule) string {
+	if len(refused) == 0 && len(perItem) == 0 {
+		return fmt.Sprintf("%s: Tallyfy lets this user archive, restore and permanently delete one-off tasks, processes and templates", role)
+	}
+	var parts []string
+	if len(refused) > 0 {
+		parts = append(parts, "Tallyfy will refuse "+groupRules(refused)+"; the server refuses the deletes among them itself, before any preview or question, and leaves them out of tools/list")
+	}
+	if len(perItem) > 0 {
+		parts = append(parts, "allowed only on some items: "+groupRules(perItem))
+	}
+	parts = append(parts, "everything else is allowed")
+	return fmt.Sprintf("%s: %s", role, strings.Join(parts, "; "))
+}
+
+// groupRules words rules as "a, b (reason); c (other reason)".
+func groupRules(rules []ToolRule) string {
+	var order []string
+	byReason := map[string][]string{}
+	for _, r := range rules {
+		if byReason[r.Reason] == nil {
+			order = append(order, r.Reason)
+		}
+		byReason[r.Reason] = append(byReason[r.Reason], r.Tool)
+	}
+	var out []string
+	for _, reason := range order {
+		out = append(out, strings.Join(byReason[reason], ", ")+" ("+reason+")")
+	}
+	return strings.Join(out, "; ")
+}
+
+// orgNames words up to n organizations as `"Name" (id, role)`.
+func orgNames(orgs []Organization, n int) string {
+	var out []string
+	for i, o := range orgs {
+		if i == n {
+			out = append(out, fmt.Sprintf("and %d more", len(orgs)-n))
+			break
+		}
+		s := fmt.Sprintf("%q (%s", o.Name, o.ID)
+		if o.Role != "" {
+			s += ", " + printable(o.Role, 40)
+		}
+		out = append(out, s+")")
+	}
+	return strings.Join(out, ", ")
 }
 
 // roleShapes names the role fields the organization check found in an undocumented shape.
@@ -322,9 +461,10 @@ func shapeNames(shapes []Shape) string {
 // shapeFix is what to do about a field in an undocumented shape.
 const shapeFix = "report it to the tallyfy-mcp maintainers with this output (it holds no token and no field values) so the client learns the shape; until then the tools work but cannot show that field"
 
-// withShapes fails c when a field it read arrived in an undocumented shape, and names each
-// such field (path and JSON type, never the value). A check that failed already keeps its own
-// fix first.
+// withShapes turns c into a warning when a field it read arrived in an undocumented shape, and
+// names each such field (path and JSON type, never the value): the tools still work but show
+// that field as unknown, and the maintainers need to hear of it. A failed check stays failed,
+// its own fix first.
 func withShapes(c Check, shapes []Shape) Check {
 	if len(shapes) == 0 {
 		return c
@@ -334,15 +474,18 @@ func withShapes(c Check, shapes []Shape) Check {
 	if c.Status == StatusFail && c.Fix != "" {
 		c.Fix += "; then " + shapeFix
 	} else {
-		c.Status, c.Fix = StatusFail, shapeFix
+		c.Status, c.Fix = StatusWarn, shapeFix
 	}
 	return c
 }
 
 // checkRateLimit reports the rate-limit headers of the last answer that had any.
 func checkRateLimit(rl *tallyfy.RateLimit, answers int) Check {
+	if answers == 0 {
+		return Check{Name: "rate_limits", Status: StatusSkipped, Message: "not checked: Tallyfy gave no answer to read them from"}
+	}
 	if rl == nil {
-		return Check{Name: "rate_limits", Status: StatusOK, Message: "Tallyfy sent no rate-limit headers; it documents 600 requests a minute per user and 429 with Retry-After, which the server waits out by itself"}
+		return Check{Name: "rate_limits", Status: StatusSkipped, Message: "not checked: Tallyfy sent no rate-limit headers to read; it documents 600 requests a minute per user and 429 with Retry-After, which the server waits out by itself"}
 	}
 	var parts []string
 	for _, h := range []struct{ name, v string }{
@@ -360,6 +503,12 @@ func checkRateLimit(rl *tallyfy.RateLimit, answers int) Check {
 	return Check{Name: "rate_limits", Status: StatusOK, Message: msg}
 }
 
+// The first words of a failure with no answer from Tallyfy (Check.reached reads them).
+const (
+	msgTimeout     = "Tallyfy did not answer in time"
+	msgUnreachable = "could not reach Tallyfy"
+)
+
 // diagnose words an error as what happened and what to do next. Nothing in it comes from the
 // token; Tallyfy's own message is cut short and kept printable.
 func diagnose(err error, doing, baseURL string) (msg, fix string) {
@@ -370,11 +519,11 @@ func diagnose(err error, doing, baseURL string) (msg, fix string) {
 	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return "Tallyfy did not answer in time", "check the network and TALLYFY_BASE_URL (" + baseURL + "), then run tallyfy-mcp check again"
+		return msgTimeout, "check the network and TALLYFY_BASE_URL (" + baseURL + "), then run tallyfy-mcp check again"
 	case errors.Is(err, context.Canceled):
 		return "the check was interrupted", "run tallyfy-mcp check again"
 	case errors.As(err, &te):
-		return fmt.Sprintf("could not reach Tallyfy at %s (%s)", baseURL, printable(te.Err.Error(), 200)),
+		return fmt.Sprintf("%s at %s (%s)", msgUnreachable, baseURL, printable(te.Err.Error(), 200)),
 			"check the network and TALLYFY_BASE_URL (or --base-url; Tallyfy's is " + tallyfy.DefaultBaseURL + "), then run tallyfy-mcp check again"
 	case errors.As(err, &re):
 		return fmt.Sprintf("Tallyfy answered %d but the body could not be read (%s)%s", re.Status, printable(re.Reason, 200), requestRef(re.RequestID)),
@@ -443,45 +592,141 @@ var label = map[string]string{
 	"tasks": "one-off tasks", "runs": "processes", "templates": "templates", "rate_limits": "rate limits",
 }
 
-// WriteText writes one ✓/✗ line per check (– for a check not run), each ✗ with what to do
-// next, then a summary line.
-func (r *Report) WriteText(w io.Writer) error {
+// mark is a check's sign on a text line: ✓ passed, ✗ failed, ⚠ works but must be reported or
+// known, – not checked.
+func mark(s Status) string {
+	switch s {
+	case StatusOK:
+		return "✓"
+	case StatusFail:
+		return "✗"
+	case StatusWarn:
+		return "⚠"
+	}
+	return "–"
+}
+
+// Set is what one `tallyfy-mcp check` run found: one report per token checked (the server's,
+// then each caller's of a callers file), and warnings about the configuration itself.
+type Set struct {
+	OK bool `json:"ok"`
+	// Warnings are about what was not checked, e.g. settings --sandbox ignores.
+	Warnings []string  `json:"warnings,omitempty"`
+	Reports  []*Report `json:"reports"`
+	// Live is what `check --live` observed, when it ran.
+	Live *LiveReport `json:"live,omitempty"`
+}
+
+// Settle sets the set's OK: every report passed, and the live run did not fail.
+func (s *Set) Settle() {
+	s.OK = len(s.Reports) > 0
+	for _, r := range s.Reports {
+		if !r.OK {
+			s.OK = false
+		}
+	}
+	if s.Live != nil && !s.Live.OK {
+		s.OK = false
+	}
+}
+
+// WriteText writes each report as a block (named by caller when there are callers), then the
+// live table if any, then one summary line.
+func (s *Set) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tallyfy-mcp check: %s, organization %s (read-only: GET requests only)\n", r.BaseURL, r.OrgID)
-	failed := 0
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(&b, "⚠ %s\n", printable(warn, 1000))
+	}
+	failed, warned, skipped := 0, 0, 0
+	for i, r := range s.Reports {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		f, wn, sk := r.writeBlock(&b)
+		failed, warned, skipped = failed+f, warned+wn, skipped+sk
+	}
+	if s.Live != nil {
+		b.WriteString("\n")
+		s.Live.writeTable(&b)
+		if !s.Live.OK {
+			failed++
+		}
+	}
+	switch {
+	case failed > 0:
+		fmt.Fprintf(&b, "%d check(s) failed: fix the ✗ lines above, then run tallyfy-mcp check again.\n", failed)
+	case warned > 0:
+		fmt.Fprintf(&b, "Ready for an agent, with %d warning(s): report each ⚠ line to the tallyfy-mcp maintainers with this output (it holds no token and no field values).\n", warned)
+	case skipped > 0:
+		fmt.Fprintf(&b, "No check failed, but %d were not checked (– lines): nothing is known of those.\n", skipped)
+	case len(s.Warnings) > 0:
+		b.WriteString("No check failed, but the ⚠ lines above say what was not checked.\n")
+	default:
+		b.WriteString("All checks passed: this token and organization are ready for an agent.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeBlock writes the report's header and one line per check, each ✗ with what to do next.
+func (r *Report) writeBlock(b *strings.Builder) (failed, warned, skipped int) {
+	who := ""
+	if r.Caller != "" {
+		who = fmt.Sprintf("caller %q: ", r.Caller)
+	}
+	org := r.OrgID
+	if org == "" {
+		org = "(none set)"
+	}
+	fmt.Fprintf(b, "tallyfy-mcp check: %s%s, organization %s (read-only: GET requests only)\n", who, r.BaseURL, org)
 	for _, c := range r.Checks {
-		mark := "✓"
 		switch c.Status {
 		case StatusFail:
-			mark = "✗"
 			failed++
+		case StatusWarn:
+			warned++
 		case StatusSkipped:
-			mark = "–"
+			skipped++
 		}
 		name := label[c.Name]
 		if name == "" {
 			name = c.Name
 		}
 		// One line per check, whatever Tallyfy put in a name or message.
-		fmt.Fprintf(&b, "%s %s: %s", mark, name, printable(c.Message, 2000))
+		fmt.Fprintf(b, "%s %s: %s", mark(c.Status), name, printable(c.Message, 2000))
 		if c.Fix != "" {
-			fmt.Fprintf(&b, ". Next: %s", printable(c.Fix, 1000))
+			fmt.Fprintf(b, ". Next: %s", printable(c.Fix, 1000))
 		}
 		b.WriteString("\n")
 	}
-	if r.OK {
-		b.WriteString("All checks passed: this token and organization are ready for an agent.\n")
-	} else {
-		fmt.Fprintf(&b, "%d check(s) failed: fix the ✗ lines above, then run tallyfy-mcp check again.\n", failed)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return failed, warned, skipped
+}
+
+// WriteText writes the report alone (one block and the summary line).
+func (r *Report) WriteText(w io.Writer) error {
+	s := &Set{Reports: []*Report{r}}
+	s.Settle()
+	return s.WriteText(w)
 }
 
 // WriteJSON writes the report as one JSON object.
-func (r *Report) WriteJSON(w io.Writer) error {
+func (r *Report) WriteJSON(w io.Writer) error { return writeJSON(w, r) }
+
+// WriteJSON writes the set as one JSON object: with one token checked (no callers file), that
+// token's report with the run's warnings and live table in it; else {ok, warnings, reports,
+// live}, one report per token, each named by its caller.
+func (s *Set) WriteJSON(w io.Writer) error {
+	if len(s.Reports) == 1 && s.Reports[0].Caller == "" {
+		r := *s.Reports[0]
+		r.OK, r.Warnings, r.Live = s.OK, s.Warnings, s.Live
+		return writeJSON(w, &r)
+	}
+	return writeJSON(w, s)
+}
+
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	return enc.Encode(v)
 }

@@ -89,7 +89,7 @@ func TestCheckSandboxAdmin(t *testing.T) {
 		t.Errorf("report = %+v", rep)
 	}
 	m := byName(t, rep)
-	if !strings.Contains(m["role"].Message, "will be allowed") {
+	if !strings.Contains(m["role"].Message, "Tallyfy lets this user archive, restore and permanently delete") || len(rep.Refused) != 0 || len(rep.PerItem) != 0 {
 		t.Errorf("role: %s", m["role"].Message)
 	}
 	if rep.RateLimit == nil || rep.RateLimit.Limit != "" /* no source documents X-RateLimit-Limit: the sandbox does not send it */ || rep.RateLimit.Remaining == "" || !strings.Contains(m["rate_limits"].Message, "X-RateLimit-Remaining") {
@@ -129,8 +129,32 @@ func TestCheckSandboxMember(t *testing.T) {
 	if !rep.OK || rep.Organization.Role != "standard" || rep.PermanentDeleteAllowed == nil || *rep.PermanentDeleteAllowed {
 		t.Errorf("report = %+v", rep)
 	}
-	if r := m["role"]; r.Status != StatusOK || !strings.Contains(r.Message, "will refuse permanent deletes of processes and templates") {
+	if r := m["role"]; r.Status != StatusOK || !strings.Contains(r.Message, "will refuse delete_run, delete_template (permanent deletes of processes and templates are for Tallyfy administrators)") ||
+		!strings.Contains(r.Message, "archive_template, restore_template (Standard members change only the templates an administrator gave them edit access to)") {
 		t.Errorf("role = %+v", r)
+	}
+	if len(rep.Refused) != 2 || rep.Refused[0].Tool != "delete_run" || len(rep.PerItem) != 2 {
+		t.Errorf("refused %+v, per item %+v", rep.Refused, rep.PerItem)
+	}
+	e.onlyGETs(t)
+}
+
+func TestCheckSandboxLight(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t)
+	rep := Run(context.Background(), e.client(t, sandbox.LightToken, sandbox.OrgID))
+	m := byName(t, rep)
+	if !rep.OK || rep.Organization.Role != "light" || m["role"].Status != StatusOK ||
+		!strings.Contains(m["role"].Message, "archive_run, activate_run (Light members cannot archive or unarchive processes)") ||
+		!strings.Contains(m["role"].Message, "archive_template, restore_template (Light members cannot change templates)") {
+		t.Errorf("role = %+v", m["role"])
+	}
+	var refused []string
+	for _, r := range rep.Refused {
+		refused = append(refused, r.Tool)
+	}
+	if strings.Join(refused, ",") != "archive_run,activate_run,archive_template,restore_template,delete_run,delete_template" {
+		t.Errorf("refused %v", refused)
 	}
 	e.onlyGETs(t)
 }

@@ -116,6 +116,16 @@ func (c *Callers) Reload() error {
 	return nil
 }
 
+// List is every loaded caller, in file order (for tallyfy-mcp check's one block per caller).
+func (c *Callers) List() []tools.Caller {
+	list := *c.cur.Load()
+	out := make([]tools.Caller, len(list))
+	for i := range list {
+		out[i] = list[i].caller
+	}
+	return out
+}
+
 // Len is how many callers are loaded.
 func (c *Callers) Len() int { return len(*c.cur.Load()) }
 

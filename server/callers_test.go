@@ -195,15 +195,12 @@ func TestCallersActAsThemselves(t *testing.T) {
 		}
 	})
 
-	t.Run("the member's delete gets Tallyfy's 403, relayed", func(t *testing.T) {
-		res := mustCall(t, ctxT(t, 10*time.Second), member, "delete_task", map[string]any{"task_id": sandbox.IDs.ArchivedTask})
-		// No source says task deletes need an admin (issue 18 point 11): the text names the
-		// caller's user and both readings of a 403, not an admin requirement.
-		if !res.IsError || !strings.Contains(text(res), "403") || !strings.Contains(text(res), `the Tallyfy user of caller "member" may lack a right`) ||
-			strings.Contains(text(res), "need a Tallyfy administrator") {
+	t.Run("the member's delete Tallyfy refuses their role is refused first, naming them", func(t *testing.T) {
+		res := mustCall(t, ctxT(t, 10*time.Second), member, "delete_run", map[string]any{"run_id": sandbox.IDs.ArchivedRun})
+		if !res.IsError || !strings.Contains(text(res), "Refused before anything was asked or changed") || !strings.Contains(text(res), `caller "member"'s Tallyfy user is a Standard member`) {
 			t.Fatalf("member's delete: %s", text(res))
 		}
-		if _, exists := cf.SB.Lookup("task", sandbox.IDs.ArchivedTask); !exists {
+		if _, exists := cf.SB.Lookup("run", sandbox.IDs.ArchivedRun); !exists {
 			t.Fatal("the member's delete went through")
 		}
 		res = mustCall(t, ctxT(t, 10*time.Second), admin, "delete_task", map[string]any{"task_id": sandbox.IDs.ArchivedTask})
@@ -222,7 +219,7 @@ func TestCallersActAsThemselves(t *testing.T) {
 			}
 			byCaller[name] = append(byCaller[name], fmt.Sprint(r["tool"], ":", r["outcome"]))
 		}
-		if !slices.Contains(byCaller["reader"], "delete_task:refused") || !slices.Contains(byCaller["member"], "delete_task:failed") ||
+		if !slices.Contains(byCaller["reader"], "delete_task:refused") || !slices.Contains(byCaller["member"], "delete_run:refused") ||
 			!slices.Contains(byCaller["admin"], "delete_task:ok") || len(byCaller[""]) != 0 {
 			t.Fatalf("audit records by caller: %v", byCaller)
 		}

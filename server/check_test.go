@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +39,16 @@ func TestReadOnlyHTTPClient(t *testing.T) {
 	resp.Body.Close()
 	if got.Load() != 1 {
 		t.Error("a GET did not go through")
+	}
+	// Only check --live's own requests, whose context carries its mark, may write.
+	req, _ := http.NewRequestWithContext(allowWrites(context.Background()), http.MethodDelete, srv.URL, nil)
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatalf("a --live write was refused: %v", err)
+	}
+	resp.Body.Close()
+	if got.Load() != 2 {
+		t.Error("the --live write did not arrive")
 	}
 }
 

@@ -279,6 +279,10 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 			return nil, errors.New("no Tallyfy organization: set TALLYFY_ORG_ID (or --org-id) to your organization ID (Tallyfy: Settings > Organization), or run with --sandbox")
 		}
 	}
+	// mods apply to every client, the callers' too (the check makes all of them read-only).
+	for _, m := range mods {
+		m(&ccfg)
+	}
 	if cfg.Callers != "" {
 		callers, err := LoadCallers(cfg.Callers, ccfg, a.getenv)
 		if err != nil {
@@ -294,9 +298,6 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 	if cfg.TallyfyRate > tallyfyDocumentedRate {
 		a.Logger.Warn("--tallyfy-rate is above the 600 requests a minute Tallyfy documents per user: expect 429 answers (they are waited out, but slow every call)",
 			"tallyfy_rate", cfg.TallyfyRate)
-	}
-	for _, m := range mods {
-		m(&ccfg)
 	}
 	return tallyfy.New(ccfg)
 }
@@ -368,8 +369,8 @@ func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr 
 		return err
 	})
 	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--rate-limit N [--rate-window 1s]] [--latency D] [--faults SPEC] [--broken-shape kind.field[=type]] [--variant a,b]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, member token %q.\n  --variant switches behaviours no Tallyfy source settles off the defaults (--variant help lists them).\n  --rate-limit N refuses a token's requests beyond N a second, counted over a rolling --rate-window (default 1s; Tallyfy's is 1m), with 429, Retry-After and X-RateLimit-Limit/Remaining/Reset, as Tallyfy does.\n  --latency D delays every answer by D (e.g. 50ms), like a real round trip.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
-			"127.0.0.1:8081", sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken)
+		_, _ = fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--rate-limit N [--rate-window 1s]] [--latency D] [--faults SPEC] [--broken-shape kind.field[=type]] [--variant a,b]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, Standard member token %q (no rights on the template %s), Light member token %q.\n  --variant switches behaviours no Tallyfy source settles off the defaults (--variant help lists them).\n  --rate-limit N refuses a token's requests beyond N a second, counted over a rolling --rate-window (default 1s; Tallyfy's is 1m), with 429, Retry-After and X-RateLimit-Limit/Remaining/Reset, as Tallyfy does.\n  --latency D delays every answer by D (e.g. 50ms), like a real round trip.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
+			"127.0.0.1:8081", sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken, sandbox.IDs.RestrictedTemplate, sandbox.LightToken)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -107,7 +107,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("tallyfy: an access token is required")
 	}
 	if !ValidID(cfg.OrgID) {
-		return nil, fmt.Errorf("tallyfy: organization id %q is not 32 lowercase hex characters (Settings > Organization in Tallyfy)", truncate(cfg.OrgID, 80))
+		// Never echo it: a token put in its place (the two swapped) would be printed.
+		return nil, fmt.Errorf("tallyfy: the organization id is not 32 lowercase hex characters (it has %d characters and is not shown, as it may be a token given in its place); copy it from Tallyfy: Settings > Organization", len(cfg.OrgID))
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "tallyfy-mcp"
@@ -150,12 +151,8 @@ func (c *Client) BaseURL() string { return c.base.String() }
 func ParseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(raw), "/"))
 	if err != nil || u.Host == "" {
+		// Without a host nothing is known of what it holds (a token pasted in its place?).
 		shown := "(not shown: it may hold credentials)"
-		if err == nil {
-			shown = safeURL(u)
-		} else if !strings.ContainsAny(raw, "@?#") {
-			shown = raw
-		}
 		return nil, fmt.Errorf("tallyfy: base URL %q is not an absolute URL such as %s", shown, DefaultBaseURL)
 	}
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
@@ -176,6 +173,16 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 // safeURL is scheme://host/path, without userinfo, query or fragment.
 func safeURL(u *url.URL) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// ShownBaseURL is raw as it may be printed: scheme://host/path, without userinfo, query or
+// fragment, or a placeholder when it does not parse (it may hold credentials).
+func ShownBaseURL(raw string) string {
+	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(raw), "/"))
+	if err != nil || u.Host == "" {
+		return "(not shown: not a URL, and it may hold credentials)"
+	}
+	return safeURL(u)
 }
 
 // IsLoopbackHost reports whether host is localhost or a loopback IP.

@@ -101,6 +101,7 @@ var contractWants = map[string]contractWant{
 	"list-tasks.swagger":           {id: "3f1e0b6f2ad4c1e1a8b5c9d2e7f60a11", name: "Send the signed contract", runID: "b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7", status: "in-progress", archived: ptr(false), total: 2, items: 2},
 	"archive-task.docs":            {empty: true},
 	"delete-task.docs":             {empty: true},
+	"create-task.docs":             {id: "new_one_off_task_id_789", name: "Python One-Off Task: Plan Meeting"},
 	"restore-task.inference":       {id: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f", name: "Order office chairs", oneOff: true, runID: "6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f", status: "active", archived: ptr(false)},
 	"restore-task.inference-empty": {empty: true},
 	// runs
@@ -173,6 +174,14 @@ func TestContractCorpusDecodes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if strings.HasPrefix(f.Endpoint, "GET /me") {
 				checkContractIdentity(t, f, want)
+				return
+			}
+			if f.Endpoint == "POST /tasks" { // only check --live creates, through Probe
+				a, err := serveContract(t, f).Probe(context.Background(), http.MethodPost, "/tasks", nil, map[string]string{"name": want.name})
+				var body struct{ Data struct{ ID, Title string } }
+				if err != nil || a.Status != f.Status || json.Unmarshal(a.Body, &body) != nil || body.Data.ID != want.id || body.Data.Title != want.name {
+					t.Errorf("probe: %v %+v %s", err, a, a.Body)
+				}
 				return
 			}
 			c := serveContract(t, f)

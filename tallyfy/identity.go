@@ -96,6 +96,72 @@ func (r Role) Known() bool { return r == RoleAdmin || r == RoleStandard || r == 
 // templates (admin only). Tallyfy's own 403 stays the final word.
 func (r Role) MayDeletePermanently() bool { return r == RoleAdmin }
 
+// Operation is a change a role may be refused: archive, restore or permanent delete.
+type Operation string
+
+// The operations the tools perform.
+const (
+	OpArchive Operation = "archive"
+	OpRestore Operation = "restore"
+	OpDelete  Operation = "delete"
+)
+
+// Permission is what Tallyfy lets a role do to one kind of item.
+type Permission int
+
+const (
+	// Allowed: no source says this role is refused (Tallyfy's answer stays the final word).
+	Allowed Permission = iota
+	// PerItem: allowed only on the items an administrator gave the member access to.
+	PerItem
+	// Refused: the sources say Tallyfy refuses this role (403).
+	Refused
+)
+
+// Rule is what the sources say of one role, operation and kind, with the reason in words.
+type Rule struct {
+	Permission Permission
+	Reason     string // empty when Allowed
+}
+
+// The reasons, each from Tallyfy's docs (docs/tallyfy-api.md §8 "Who may do what"):
+//   - permanent deletes of processes and templates are for administrators
+//     (cs/processes/delete-process, cs/templates/delete-archive-template,
+//     members/standard-admin-members: Standard members cannot "delete archived templates");
+//   - Light members cannot archive or unarchive processes: "the server returns a permission
+//     error" (tracker-view/organize-processes/how-to-archive-and-unarchive-processes-in-tallyfy);
+//   - Light members cannot create, edit or organize templates (members/light-members,
+//     members/index); archiving a template is a template edit (documenting/templates/config);
+//   - Standard members edit only the templates an administrator gave them EDIT permission on
+//     (members/how-do-i-manage-member-permissions-in-tallyfy).
+//
+// No source restricts one-off tasks by role: their archive, restore and permanent delete are
+// left to Tallyfy for every role.
+const (
+	reasonAdminDelete   = "permanent deletes of processes and templates are for Tallyfy administrators"
+	reasonLightRuns     = "Light members cannot archive or unarchive processes"
+	reasonLightTemplate = "Light members cannot change templates"
+	reasonStandardEdit  = "Standard members change only the templates an administrator gave them edit access to"
+)
+
+// May says what Tallyfy lets role r do: Allowed for an unknown or undocumented role (Tallyfy
+// decides when it is tried).
+func (r Role) May(op Operation, kind Kind) Rule {
+	switch {
+	case r == RoleAdmin || !r.Known() || kind == KindTask:
+		return Rule{}
+	case op == OpDelete:
+		return Rule{Refused, reasonAdminDelete}
+	case r == RoleLight && kind == KindRun:
+		return Rule{Refused, reasonLightRuns}
+	case r == RoleLight && kind == KindTemplate:
+		return Rule{Refused, reasonLightTemplate}
+	case r == RoleStandard && kind == KindTemplate:
+		return Rule{PerItem, reasonStandardEdit}
+	}
+	return Rule{}
+}
+
 // Membership is one organization the user belongs to, as GET /me/organizations lists it.
 type Membership struct {
 	OrgID  string
@@ -217,6 +283,9 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 type NotMemberError struct {
 	OrgID string
 	Seen  int // organizations the user does belong to
+	// Orgs are those organizations (the first membershipMaxPages pages), so that a wrong org
+	// id can be answered with the right one.
+	Orgs []Membership
 }
 
 func (e *NotMemberError) Error() string {
@@ -232,6 +301,7 @@ const membershipMaxPages = 10
 // without it, another error when the list could not be read to the end.
 func (c *Client) GetMembership(ctx context.Context) (*Membership, error) {
 	seen := 0
+	var orgs []Membership
 	for page := 1; page <= membershipMaxPages; page++ {
 		p, err := c.ListMyOrganizations(ctx, page, 100)
 		if err != nil {
@@ -243,10 +313,11 @@ func (c *Client) GetMembership(ctx context.Context) (*Membership, error) {
 			}
 		}
 		seen += len(p.Items)
+		orgs = append(orgs, p.Items...)
 		// Some lists ignore per_page, so a short page is not proof of the end: trust
 		// the pagination, and an empty page.
 		if len(p.Items) == 0 || !p.HasMore() {
-			return nil, &NotMemberError{OrgID: c.cfg.OrgID, Seen: seen}
+			return nil, &NotMemberError{OrgID: c.cfg.OrgID, Seen: seen, Orgs: orgs}
 		}
 	}
 	return nil, fmt.Errorf("tallyfy: organization %s is not among the first %d of the user's organizations; the list is longer than this check reads", c.cfg.OrgID, seen)
@@ -288,18 +359,14 @@ func headerText(s string) string {
 type rateLimitObserverKey struct{}
 
 // WithRateLimitObserver returns a context whose client calls tell fn the rate-limit headers of
-// every HTTP answer that carried any (2xx or not, retries included).
+// every HTTP answer (2xx or not, retries included); a zero RateLimit when it carried none.
 func WithRateLimitObserver(ctx context.Context, fn func(RateLimit)) context.Context {
 	return context.WithValue(ctx, rateLimitObserverKey{}, fn)
 }
 
 // observeRateLimit passes an answer's rate-limit headers to the context's observer, if any.
 func observeRateLimit(ctx context.Context, rl RateLimit) {
-	fn, _ := ctx.Value(rateLimitObserverKey{}).(func(RateLimit))
-	if fn == nil {
-		return
-	}
-	if !rl.IsZero() {
+	if fn, _ := ctx.Value(rateLimitObserverKey{}).(func(RateLimit)); fn != nil {
 		fn(rl)
 	}
 }

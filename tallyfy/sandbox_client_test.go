@@ -506,7 +506,7 @@ func TestSandboxErrorMapping(t *testing.T) {
 		notFound bool
 	}{
 		{"401 bad token", func() error { return discard(badToken.GetRun(ctx, ID.ActiveRun)) }, 401, "UNAUTHENTICATED", "Unauthenticated.", false},
-		{"403 member permanent delete task", func() error { return member.DeleteTask(ctx, ID.ArchivedTask) }, 403, "FORBIDDEN", "administrators", false},
+		{"403 member permanent delete template", func() error { return discard(member.DeleteTemplate(ctx, ID.ArchivedTemplate)) }, 403, "FORBIDDEN", "administrators", false},
 		{"403 member permanent delete run", func() error { return member.DeleteRun(ctx, ID.ArchivedRun) }, 403, "FORBIDDEN", "administrators", false},
 		{"403 wrong org", func() error { return discard(otherOrg.GetTemplate(ctx, ID.LiveTemplate)) }, 403, "FORBIDDEN", "organization", false},
 		{"404 resource", func() error { return discard(admin.GetRun(ctx, validID)) }, 404, "RESOURCE_NOT_FOUND", "Resource not found", true},

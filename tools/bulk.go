@@ -47,6 +47,10 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 		if o, ended := ts.kindPolicy(ctx, c); ended {
 			return ts.record(ctx, c, o), nil
 		}
+		// What Tallyfy refuses the caller's role is refused before a plan is made or confirmed.
+		if o, bad := ts.roleRefusal(ctx, c); bad {
+			return ts.record(ctx, c, o), nil
+		}
 		if b.args.PlanToken == "" {
 			return ts.record(ctx, c, ts.plan(ctx, b)), nil
 		}

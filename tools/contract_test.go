@@ -80,9 +80,10 @@ func corpusCalls() map[string]corpusCall {
 	}
 }
 
-// identityEndpoints are read by `tallyfy-mcp check` (preflight/identity_corpus_test.go) and for
-// callers' audit names (server), never by a tool.
-var identityEndpoints = map[string]bool{"GET /me": true, "GET /me/organizations": true}
+// identityEndpoints are called by `tallyfy-mcp check` (preflight/identity_corpus_test.go;
+// POST /tasks by check --live only), for callers' audit names and for the caller's role
+// (role.go), never by a tool's own verb.
+var identityEndpoints = map[string]bool{"GET /me": true, "GET /me/organizations": true, "POST /tasks": true}
 
 func TestToolsOnContractCorpus(t *testing.T) {
 	t.Parallel()
@@ -101,7 +102,7 @@ func TestToolsOnContractCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 		if identityEndpoints[ans.Endpoint] {
-			continue // no tool reads who the caller is: preflight and server test these answers
+			continue // no tool's verb calls these: preflight, server and role tests cover their answers
 		}
 		c, ok := calls[ans.Endpoint]
 		if !ok {

@@ -73,29 +73,6 @@ func TestProcessTaskNamesTheRun(t *testing.T) {
 	})
 }
 
-func TestMemberTokenCannotDeletePermanently(t *testing.T) {
-	t.Parallel()
-	perKind(t, []option{withToken(sandbox.MemberToken)}, func(t *testing.T, h *harness, k kindInfo) {
-		first := h.call(k.del, map[string]any{k.idArg: k.archived}).ok(t)
-		tok := decode[schemas.DeleteResult](t, first).ConfirmToken
-		h.call(k.del, map[string]any{k.idArg: k.archived, "confirm_token": tok}).failed(t,
-			"403", "administrator", "Tallyfy request id sbx-")
-		if h.gone(k.kind, k.archived) {
-			t.Fatal("deleted with a member token")
-		}
-		// A member may still archive and restore.
-		lifecycle(t, h, k.archive, k.idArg, k.live)
-		if !h.lookup(k.kind, k.live).Archived {
-			t.Error("member could not archive")
-		}
-		recs := h.audit.outcomes()
-		last := recs[len(recs)-2]
-		if last.Outcome != "failed" || last.HTTPStatus != 403 || !strings.HasPrefix(last.RequestID, "sbx-") {
-			t.Errorf("audit of the refused delete: %+v", last)
-		}
-	})
-}
-
 func TestUnauthorizedSaysWhereToMakeAToken(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, p protocol) {

@@ -164,6 +164,10 @@ func (ts *Toolset) kindPolicy(ctx context.Context, c *call) (o outcome, ended bo
 // the outcome o ends the call.
 func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool) {
 	t := c.tool
+	// the caller's role: what Tallyfy refuses them is refused before any read or question
+	if o, bad := ts.roleRefusal(ctx, c); bad {
+		return o, true
+	}
 	// guards: the protect list (archive, delete) and the delete budget, checked without
 	// spending, so a spent budget refuses before the person is asked to confirm
 	if t.Verb == VerbArchive || t.Verb == VerbDelete {

@@ -72,6 +72,7 @@ type Toolset struct {
 	audit  Recorder
 	log    *slog.Logger
 	now    func() time.Time
+	roles  roleCache // each credential's role, read once and kept briefly (role.go)
 	// stopping ends when the server begins to shut down: questions still open to the person
 	// cannot be answered any more (the transport is closing) and are given up at once.
 	stopping context.Context
@@ -188,16 +189,35 @@ func (ts *Toolset) ServerTools() []server.ServerTool {
 
 // Filter is the server's tool filter: it hides what the policy (narrowed by the caller's cap)
 // does not allow, for both tools/list and tools/call.
+//
+// On tools/list (mcp-go passes the whole table; a tools/call passes the one tool called) it
+// also leaves out the permanent deletes Tallyfy refuses the caller's role (role.go), reading
+// the role if it is not known yet. A call by name still reaches the handler, which refuses it
+// with the reason.
 func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 	p := ts.policyFor(ctx)
 	out := in[:0:0]
+	listing := len(in) > 1
+	var role tallyfy.Role
+	roleRead := false
 	for _, t := range in {
-		if row, ok := ByName(t.Name); ok && p.Allows(row) {
-			if row.Bulk {
-				t = withBulkKinds(t, p.BulkKinds(row))
-			}
-			out = append(out, t)
+		row, ok := ByName(t.Name)
+		if !ok || !p.Allows(row) {
+			continue
 		}
+		if listing && row.Tier == TierPermanent && !row.Bulk {
+			if !roleRead {
+				role, _ = ts.roleOf(ctx, ts.clientFor(ctx))
+				roleRead = true
+			}
+			if hiddenForRole(row, role) {
+				continue
+			}
+		}
+		if row.Bulk {
+			t = withBulkKinds(t, p.BulkKinds(row))
+		}
+		out = append(out, t)
 	}
 	return out
 }

@@ -13,8 +13,8 @@ import (
 )
 
 // TestDeleteBudgetRace pipelines thousands of delete_run calls, 32 in flight, into the built
-// binary with a member token (every delete that reaches Tallyfy fails with 403 and gives its
-// budget slot back), --max-deletes-per-hour 1 and --confirm off. Slots are taken and given
+// binary with a member token whose role cannot be read (every delete that reaches Tallyfy fails
+// with 403 and gives its budget slot back), --max-deletes-per-hour 1 and --confirm off. Slots are taken and given
 // back all the time, so a refusal computed apart from the take could find the budget free
 // again and be nil (once a recovered panic and a JSON-RPC error with no audit record). Every
 // call must get a tool result, and every call an audit record that says what happened.
@@ -22,6 +22,9 @@ func TestDeleteBudgetRace(t *testing.T) {
 	t.Parallel()
 	const calls, inFlight = 4000, 32
 	sb, url := testkit.StartSandbox(t)
+	// The member's role cannot be read, so the server cannot refuse the delete for it in advance
+	// (tools/role.go): every delete reaches Tallyfy, which answers 403.
+	sb.SetFaults(mustFaults(t, "500:GET~/me/organizations")...)
 	audit := testkit.AuditPath(t)
 	p := harness.Start(t, harness.Config{
 		Args: []string{"--confirm", "off", "--max-deletes-per-hour", "1", "--audit-log", audit, "--log-level", "warn"},

@@ -90,7 +90,7 @@ func TestCheckBinary(t *testing.T) {
 				t.Errorf("line %q is not a ✓", l)
 			}
 		}
-		if !strings.Contains(r.stdout, "✓ role: standard: Tallyfy will refuse permanent deletes of processes and templates") {
+		if !strings.Contains(r.stdout, "✓ role: standard: Tallyfy will refuse delete_run, delete_template (permanent deletes of processes and templates are for Tallyfy administrators)") {
 			t.Errorf("the role line does not say deletes will be refused:\n%s", r.stdout)
 		}
 		onlyGETs(t, sb)
@@ -124,7 +124,8 @@ func TestCheckBinary(t *testing.T) {
 				tasks = c.Status
 			}
 		}
-		if r.code != 1 || rep.OK || runs != "fail" || tasks != "ok" {
+		// A shape drift is a ⚠ to report, not a failure: the tools work and show it as unknown.
+		if r.code != 0 || !rep.OK || runs != "warn" || tasks != "ok" {
 			t.Errorf("exit %d, runs %s, tasks %s:\n%s", r.code, runs, tasks, r.stdout)
 		}
 		onlyGETs(t, sb)
@@ -149,12 +150,12 @@ func TestCheckBinary(t *testing.T) {
 				}
 			}
 		}
-		if r.code != 1 || rep.OK || status["organization"] != "fail" || status["token"] != "ok" || status["role"] != "ok" ||
+		if r.code != 0 || !rep.OK || status["organization"] != "warn" || status["token"] != "ok" || status["role"] != "warn" ||
 			status["runs"] != "ok" || rep.Organization.Role != "" || rep.Permanent != nil {
 			t.Errorf("exit %d, checks %v:\n%s", r.code, status, r.stdout)
 		}
 		text := runCheck(t, sandboxEnv(base, sandbox.AdminToken))
-		if text.code != 1 || !strings.Contains(text.stdout, "✗ organization: member of") ||
+		if text.code != 0 || !strings.Contains(text.stdout, "⚠ organization: member of") || !strings.Contains(text.stdout, "Ready for an agent, with 2 warning(s): report each ⚠ line") ||
 			!strings.Contains(text.stdout, "organizations[].user_role arrived as object, a shape no Tallyfy source documents") {
 			t.Errorf("exit %d:\n%s", text.code, text.stdout)
 		}
@@ -164,7 +165,7 @@ func TestCheckBinary(t *testing.T) {
 		t.Parallel()
 		r := runCheck(t, nil, "--json")
 		rep := decodeCheck(t, r)
-		if r.code != 1 || rep.OK || len(rep.Checks) != 1 || rep.Checks[0].Name != "configuration" ||
+		if r.code != 1 || rep.OK || len(rep.Checks) != 8 || rep.Checks[0].Name != "configuration" || rep.Checks[7].Status != "skipped" ||
 			!strings.Contains(rep.Checks[0].Message, "TALLYFY_ACCESS_TOKEN") || rep.Checks[0].Fix == "" {
 			t.Errorf("exit %d: %s", r.code, r.stdout)
 		}

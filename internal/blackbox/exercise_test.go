@@ -29,7 +29,7 @@ type exMode string
 
 const (
 	modeAdmin    exMode = "admin"    // admin token, --protect, every tool
-	modeMember   exMode = "member"   // member token: permanent deletes are 403
+	modeMember   exMode = "member"   // Standard member token: deletes of runs and templates refused before asking
 	modeUnauth   exMode = "unauth"   // a token the sandbox does not know: every call is 401
 	modeReadOnly exMode = "readonly" // --read-only: only get/list exist
 )
@@ -408,8 +408,10 @@ func runScenario(t *testing.T, sc scenario) *scenarioRun {
 
 // requestPath is every request the server may send: the documented endpoints with
 // well-formed IDs, nothing else (an ID such as "<id>/delete" must never reach a URL).
-var requestPath = regexp.MustCompile(`^(GET|PUT|DELETE) /api/organizations/` + sandbox.OrgID +
-	`/(tasks|runs|checklists)(/[a-f0-9]{32}(/(restore|activate|delete))?)?(\?[A-Za-z0-9_=&%.+-]*)?$`)
+var requestPath = regexp.MustCompile(`^((GET|PUT|DELETE) /api/organizations/` + sandbox.OrgID +
+	`/(tasks|runs|checklists)(/[a-f0-9]{32}(/(restore|activate|delete))?)?(\?[A-Za-z0-9_=&%.+-]*)?` +
+	// the caller's role, read once (tools/role.go)
+	`|GET /api/me/organizations\?page=\d+&per_page=\d+)$`)
 
 func (e *ex) checkRequestLog() {
 	e.t.Helper()
@@ -631,25 +633,42 @@ func (e *ex) admin() {
 
 func (e *ex) member() {
 	ids := sandbox.IDs
-	e.listTools(tools.Names())
+	// A Standard member: the permanent deletes Tallyfy reserves to administrators are not
+	// listed, and are refused by the server before any preview or question (tools/role.go).
+	var listed []string
+	for _, n := range tools.Names() {
+		if n != "delete_run" && n != "delete_template" {
+			listed = append(listed, n)
+		}
+	}
+	e.listTools(listed)
 	e.reads()
 	e.badArguments()
-	// Permanent deletes need an admin: the confirmation works, Tallyfy refuses with 403.
-	for _, it := range []struct{ kind, id string }{{"run", ids.ArchivedRun}, {"template", ids.ArchivedTemplate}, {"task", ids.ArchivedTask}} {
-		e.wantDeletes++
-		res := e.confirmDelete(it.kind, it.id)
-		if !res.IsError || !strings.Contains(testkit.Text(res), "403") || !strings.Contains(testkit.Text(res), "administrator") {
-			e.t.Errorf("delete_%s as a member: want a 403 error naming an administrator, got %s", it.kind, testkit.Text(res))
-		}
+	for _, it := range []struct{ kind, id string }{{"run", ids.ArchivedRun}, {"template", ids.ArchivedTemplate}} {
+		e.fail(toolName(it.kind, "delete"), map[string]any{idArgName(it.kind): it.id}, "Refused before anything was asked or changed", "Standard member", "administrators")
 		e.state(it.kind, it.id, true, true)
 	}
-	if !e.sc.elicit {
-		// A token whose delete was refused was still used: it cannot be replayed.
-		tok := e.askToken("run", ids.ArchivedRun)
-		e.wantDeletes++
-		e.fail("delete_run", map[string]any{"run_id": ids.ArchivedRun, "confirm_token": tok}, "403")
-		e.fail("delete_run", map[string]any{"run_id": ids.ArchivedRun, "confirm_token": tok}, "already used")
+	if e.el != nil {
+		e.el.mu.Lock()
+		asked := e.el.asked
+		e.el.mu.Unlock()
+		if asked != 0 {
+			e.t.Errorf("the member was asked %d times to confirm deletes Tallyfy refuses them", asked)
+		}
 	}
+	// One-off tasks: no source reserves their delete to admins; a token whose delete failed was
+	// still used and cannot be replayed.
+	if !e.sc.elicit {
+		tok := e.askToken("task", ids.ArchivedTask)
+		e.faults("503:DELETE~/delete")
+		e.wantDeletes++
+		e.fail("delete_task", map[string]any{"task_id": ids.ArchivedTask, "confirm_token": tok}, "did not confirm")
+		e.faults("")
+		e.fail("delete_task", map[string]any{"task_id": ids.ArchivedTask, "confirm_token": tok}, "already used")
+		e.state("task", ids.ArchivedTask, true, true)
+	}
+	e.wantDeletes++
+	e.wantDeleted(e.confirmDelete("task", ids.ArchivedTask), "task", ids.ArchivedTask)
 	for _, it := range []struct{ kind, id string }{{"task", ids.LiveTask}, {"run", ids.ActiveRun}, {"template", ids.LiveTemplate}} {
 		e.lifecycle(it.kind, "archive", it.id, true)
 		e.lifecycle(it.kind, "restore", it.id, true)

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,7 +22,7 @@ import (
 // INFERENCE: roles are spelled capitalized ("Admin", "Standard") as on the members endpoints,
 // so clients must compare them case-insensitively; no source shows the value on this list.
 
-// Names of the organization and of the users behind the two tokens.
+// Names of the organization and of the users behind the three tokens.
 const (
 	OrgName       = "Sandbox Co"
 	otherOrgID    = "5f0c3c1e2a4b4d6f8e9a0b1c2d3e4f50" // a second org both users belong to
@@ -40,11 +41,15 @@ type sandboxUser struct {
 var (
 	adminUser  = sandboxUser{userAdmin, "avery.admin@sandbox.example", "avery", "Avery", "Admin", "Admin"}
 	memberUser = sandboxUser{userMember, "morgan.member@sandbox.example", "morgan", "Morgan", "Member", "Standard"}
+	lightUser  = sandboxUser{userLight, "lee.light@sandbox.example", "lee", "Lee", "Light", "Light"}
 )
 
 func userFor(r *http.Request) sandboxUser {
-	if ro, _ := r.Context().Value(roleKey{}).(role); ro == roleAdmin {
+	switch ro, _ := r.Context().Value(roleKey{}).(role); ro {
+	case roleAdmin:
 		return adminUser
+	case roleLight:
+		return lightUser
 	}
 	return memberUser
 }
@@ -125,4 +130,23 @@ func (w *rateWindow) take(now time.Time) int {
 // setRateLimitHeaders sets X-RateLimit-Remaining on every answer.
 func (s *Sandbox) setRateLimitHeaders(w http.ResponseWriter) {
 	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(s.rate.take(time.Now())))
+}
+
+// ---------------------------------------------------------------------------
+// Which sandbox answered. Tallyfy sends no such header: `tallyfy-mcp check --live` reads it to
+// print the sandbox variants it met (preflight.SandboxVariantsHeader).
+
+// VariantsHeader names the sandbox's variants on every answer ("default": none).
+const VariantsHeader = "X-Tallyfy-Mcp-Sandbox-Variants"
+
+func (s *Sandbox) setSandboxHeader(w http.ResponseWriter) {
+	names := "default"
+	if vs := s.Variants(); len(vs) > 0 {
+		parts := make([]string, len(vs))
+		for i, v := range vs {
+			parts[i] = string(v)
+		}
+		names = strings.Join(parts, ",")
+	}
+	w.Header().Set(VariantsHeader, names)
 }

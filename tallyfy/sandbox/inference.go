@@ -117,21 +117,14 @@ const (
 	adminOnlyStatusCode = http.StatusForbidden
 )
 
-// taskHardDeleteAdminOnly: §1.3 says the task hard-delete page does NOT say
-// admin only. INFERENCE: treat it like runs and templates (§1.6, §1.9) and
-// require the admin token.
-const taskHardDeleteAdminOnly = true
-
-// adminOnlyMessage is the 403 message when a member token calls a permanent
-// delete. §1.6/§1.9 document the admin requirement but not the message text.
+// adminOnlyMessage is the 403 message when a non-admin calls a permanent delete of a run or
+// template (roles.go). §1.6/§1.9 document the admin requirement but not the message text.
 func adminOnlyMessage(kind string) string {
 	switch kind {
 	case kindRun:
 		return "Only administrators can permanently delete processes."
-	case kindTemplate:
-		return "Only administrators can permanently delete templates."
 	default:
-		return "Only administrators can permanently delete tasks."
+		return "Only administrators can permanently delete templates."
 	}
 }
 

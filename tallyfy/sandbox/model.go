@@ -467,6 +467,7 @@ type state struct {
 	tasks     map[string]*task
 	runs      map[string]*run
 	templates map[string]*template
+	created   int // one-off tasks created through POST /tasks (create_task.go)
 }
 
 func nullable(s string) *string {

@@ -245,8 +245,9 @@ func Listen(addr string, h http.Handler) (baseURL string, srv *http.Server, err 
 type role int
 
 const (
-	roleMember role = iota + 1
+	roleMember role = iota + 1 // Standard
 	roleAdmin
+	roleLight // roles.go
 )
 
 type roleKey struct{}
@@ -319,6 +320,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.logMu.Unlock()
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
 	s.setRateLimitHeaders(w)
+	s.setSandboxHeader(w)
 
 	if !s.delay(r) {
 		return
@@ -357,6 +359,8 @@ func (s *Sandbox) authenticate(r *http.Request) (role, bool) {
 		ro = roleAdmin
 	case s.memberToken:
 		ro = roleMember
+	case LightToken:
+		ro = roleLight
 	default:
 		return 0, false
 	}
@@ -385,33 +389,33 @@ func cleanPath(p string) bool {
 
 // route is one endpoint below /organizations/{org}.
 type route struct {
-	method    string
-	path      string // after /organizations/{org}
-	kind      string
-	adminOnly bool
-	hasID     bool
-	fn        func(r *http.Request, id string) response
+	method string
+	path   string // after /organizations/{org}
+	kind   string
+	hasID  bool
+	fn     func(r *http.Request, id string) response
 }
 
 func (s *Sandbox) routes() *http.ServeMux {
 	rs := []route{
-		{"GET", "/tasks", kindTask, false, false, s.listTasks},
-		{"GET", "/tasks/{id}", kindTask, false, true, s.getTask},
-		{"DELETE", "/tasks/{id}", kindTask, false, true, s.archiveTask},
-		{"PUT", "/tasks/{id}/restore", kindTask, false, true, s.restoreTask},
-		{"DELETE", "/tasks/{id}/delete", kindTask, taskHardDeleteAdminOnly, true, s.deleteTask},
+		{"GET", "/tasks", kindTask, false, s.listTasks},
+		{"POST", "/tasks", kindTask, false, s.createTask},
+		{"GET", "/tasks/{id}", kindTask, true, s.getTask},
+		{"DELETE", "/tasks/{id}", kindTask, true, s.archiveTask},
+		{"PUT", "/tasks/{id}/restore", kindTask, true, s.restoreTask},
+		{"DELETE", "/tasks/{id}/delete", kindTask, true, s.deleteTask},
 
-		{"GET", "/runs", kindRun, false, false, s.listRuns},
-		{"GET", "/runs/{id}", kindRun, false, true, s.getRun},
-		{"DELETE", "/runs/{id}", kindRun, false, true, s.archiveRun},
-		{"PUT", "/runs/{id}/activate", kindRun, false, true, s.activateRun},
-		{"DELETE", "/runs/{id}/delete", kindRun, true, true, s.deleteRun},
+		{"GET", "/runs", kindRun, false, s.listRuns},
+		{"GET", "/runs/{id}", kindRun, true, s.getRun},
+		{"DELETE", "/runs/{id}", kindRun, true, s.archiveRun},
+		{"PUT", "/runs/{id}/activate", kindRun, true, s.activateRun},
+		{"DELETE", "/runs/{id}/delete", kindRun, true, s.deleteRun},
 
-		{"GET", "/checklists", kindTemplate, false, false, s.listTemplates},
-		{"GET", "/checklists/{id}", kindTemplate, false, true, s.getTemplate},
-		{"DELETE", "/checklists/{id}", kindTemplate, false, true, s.archiveTemplate},
-		{"PUT", "/checklists/{id}/restore", kindTemplate, false, true, s.restoreTemplate},
-		{"DELETE", "/checklists/{id}/delete", kindTemplate, true, true, s.deleteTemplate},
+		{"GET", "/checklists", kindTemplate, false, s.listTemplates},
+		{"GET", "/checklists/{id}", kindTemplate, true, s.getTemplate},
+		{"DELETE", "/checklists/{id}", kindTemplate, true, s.archiveTemplate},
+		{"PUT", "/checklists/{id}/restore", kindTemplate, true, s.restoreTemplate},
+		{"DELETE", "/checklists/{id}/delete", kindTemplate, true, s.deleteTemplate},
 	}
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/api"} {
@@ -426,7 +430,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 	return mux
 }
 
-// endpoint wraps a route: organization check, admin check, faults, id check,
+// endpoint wraps a route: organization check, role check (roles.go), faults, id check,
 // then the handler, then delivery (possibly cut short by a fault).
 func (s *Sandbox) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -434,11 +438,9 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 			writeResponse(w, errorResponse(http.StatusForbidden, wrongOrgMessage, forbiddenCode))
 			return
 		}
-		if rt.adminOnly {
-			if ro, _ := r.Context().Value(roleKey{}).(role); ro != roleAdmin {
-				writeResponse(w, errorResponse(adminOnlyStatusCode, adminOnlyMessage(rt.kind), forbiddenCode))
-				return
-			}
+		if res, refused := roleRefusal(r, rt); refused {
+			writeResponse(w, res)
+			return
 		}
 		after, handled := s.applyFaults(w, r)
 		if handled {

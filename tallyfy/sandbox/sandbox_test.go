@@ -433,7 +433,7 @@ func TestRouting(t *testing.T) {
 		{"GET", org("/templates/" + IDs.LiveTemplate)},
 		{"GET", org("/processes")},
 		{"GET", org("/members")},
-		{"POST", org("/tasks")},
+		{"POST", org("/runs")},
 		{"PATCH", org("/runs/" + IDs.ActiveRun)},
 		{"PUT", org("/runs/" + IDs.ActiveRun + "/restore")},           // runs have /activate, not /restore
 		{"PUT", org("/checklists/" + IDs.LiveTemplate + "/activate")}, // templates have /restore
@@ -623,13 +623,9 @@ func TestTaskLifecycle(t *testing.T) {
 		t.Fatal("process task archived")
 	}
 
-	// Permanent delete: admin only.
+	// Permanent delete: no source says admin only (roles.go), so a Standard member may.
 	at := org("/tasks/" + IDs.ArchivedTask)
-	m = wantError(t, e.member("DELETE", at+"/delete"), 403, "FORBIDDEN")
-	if !strings.Contains(m["message"].(string), "administrators") {
-		t.Errorf("message %v", m["message"])
-	}
-	wantEmpty(t, e.admin("DELETE", at+"/delete"), 204)
+	wantEmpty(t, e.member("DELETE", at+"/delete"), 204)
 	if _, ok := e.sb.Lookup("task", IDs.ArchivedTask); ok {
 		t.Fatal("deleted task still found")
 	}

@@ -19,6 +19,7 @@ const (
 	userMember = 1002 // Morgan Member, the member token's user
 	userOps    = 1003
 	userFin    = 1004
+	userLight  = 1005 // Lee Light, the Light member token's user (roles.go)
 )
 
 // userNames are the seeded users' full names, as task list items show them.
@@ -27,6 +28,7 @@ var userNames = map[int]string{
 	userMember: "Morgan Member",
 	userOps:    "Riley Ops",
 	userFin:    "Jordan Finance",
+	userLight:  "Lee Light",
 }
 
 // seedID derives a deterministic 32-lowercase-hex id: hex(md5("<kind>:<slug>")).
@@ -47,6 +49,9 @@ type SeededIDs struct {
 	// one process container, so it carries that run's id with is_oneoff_task true
 	// (docs/tallyfy-api.md §7). TimesheetsRun is that container.
 	PerAssigneeTask, TimesheetsRun string
+	// RestrictedTemplate is a live template the Standard member (MemberToken) was given no
+	// rights on: archiving or restoring it is refused with 403 for them (roles.go).
+	RestrictedTemplate string
 }
 
 // IDs are the ids of well-known seeded records, for tests and demos.
@@ -62,6 +67,8 @@ var IDs = SeededIDs{
 	EmbeddedTemplate: seedID("template", "client-onboarding-checklist"),
 	PerAssigneeTask:  seedID("task", "timesheet-week-27-morgan"),
 	TimesheetsRun:    seedID("run", "timesheets-week-27"),
+
+	RestrictedTemplate: seedID("template", "vendor-invoice-approval"),
 }
 
 type seedTemplate struct {

@@ -238,7 +238,7 @@ func (s *Sandbox) changing() {
 
 // clone copies the state deeply enough that later changes to s.st do not show in it.
 func (st *state) clone() *state {
-	c := &state{tasks: make(map[string]*task, len(st.tasks)), runs: make(map[string]*run, len(st.runs)), templates: make(map[string]*template, len(st.templates))}
+	c := &state{tasks: make(map[string]*task, len(st.tasks)), runs: make(map[string]*run, len(st.runs)), templates: make(map[string]*template, len(st.templates)), created: st.created}
 	for id, t := range st.tasks {
 		v := *t
 		v.Owners = slices.Clone(t.Owners)
