@@ -62,6 +62,11 @@ type Config struct {
 	// RateBurst is how many requests may leave at once after a quiet spell; default
 	// DefaultRateBurst (pacing.go says why).
 	RateBurst int
+	// ArchivedSearchPages bounds how many pages of 100 archived items a look-up reads when
+	// Tallyfy's GET does not settle an item; default DefaultArchivedSearchPages (the newest
+	// 1000). ArchivedSearchTimeout bounds its time; default DefaultArchivedSearchTimeout.
+	ArchivedSearchPages   int
+	ArchivedSearchTimeout time.Duration
 	// OnRetry, if set, is told about each retry (for logs).
 	OnRetry func(method, path string, attempt int, err error, wait time.Duration)
 	// Logger receives warnings about fields that arrived in an undocumented shape (see
@@ -136,6 +141,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = DefaultRateBurst
+	}
+	if cfg.ArchivedSearchPages <= 0 {
+		cfg.ArchivedSearchPages = DefaultArchivedSearchPages
+	}
+	if cfg.ArchivedSearchTimeout <= 0 {
+		cfg.ArchivedSearchTimeout = DefaultArchivedSearchTimeout
 	}
 	return &Client{cfg: cfg, base: base, pace: newPacer(cfg.Rate, cfg.RateBurst)}, nil
 }
@@ -411,7 +422,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	}
 	if int64(len(body)) > c.cfg.MaxBodyBytes {
 		return nil, &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
-			ContentType: resp.Header.Get("Content-Type"), Reason: fmt.Sprintf("larger than %d bytes", c.cfg.MaxBodyBytes), Method: method, Path: path}
+			ContentType: resp.Header.Get("Content-Type"), Reason: fmt.Sprintf("larger than %d bytes", c.cfg.MaxBodyBytes), Method: method, Path: path, TooLarge: true}
 	}
 	r := &response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 	// A 2xx whose body is not JSON (a proxy's HTML page, a cut-off answer) proves nothing, even
@@ -528,6 +539,9 @@ func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection st
 	if opts.Status != "" {
 		q.Set("status", opts.Status)
 	}
+	if opts.Sort != "" {
+		q.Set("sort", opts.Sort)
+	}
 	if opts.ChecklistID != "" {
 		if !ValidID(opts.ChecklistID) {
 			return nil, &InvalidIDError{Kind: KindTemplate, ID: opts.ChecklistID}
@@ -543,17 +557,85 @@ func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection st
 	default:
 		return nil, fmt.Errorf("tallyfy: archived must be exclude, include or only, not %q", opts.Archived)
 	}
-	if opts.Page > 0 {
-		q.Set("page", strconv.Itoa(opts.Page))
+	page := max(opts.Page, 1)
+	perPage := min(opts.PerPage, maxPerPage)
+	p, err := listPage[T, W, PW](ctx, c, collection, q, page, perPage)
+	if err != nil {
+		return nil, err
 	}
-	if opts.PerPage > 0 {
-		if opts.PerPage > 100 {
-			opts.PerPage = 100
+	// What the listing itself says about each item's archived state, where the item does not
+	// say it itself: an item's own archived_at (or a run's status) always wins, since a list
+	// may ignore its archived parameter (docs/tallyfy-api.md §2.4: the docs document
+	// status=archived for runs, Tallyfy's MCP archived=only). Template and task list items may
+	// carry no archived_at (§7), so an archived=only listing is the only word on them. An
+	// exclude listing holds live items only. An include listing cannot tell: items it returns
+	// without archived_at stay unknown, and the lifecycle and delete paths never decide from a
+	// listing but from Lookup.
+	oneOffListing := q.Get("is_oneoff") == "true"
+	var issues []ShapeIssue
+	for i := range p.Items {
+		if t, ok := any(&p.Items[i]).(*Task); ok && oneOffListing {
+			t.listedOneOff = true // Task.OneOff
 		}
-		q.Set("per_page", strconv.Itoa(opts.PerPage))
+		it, ok := any(&p.Items[i]).(item)
+		if !ok {
+			continue
+		}
+		if !it.archivedState().known() {
+			switch opts.Archived {
+			case ArchivedOnly:
+				it.setArchived(archivedYes)
+			case "", ArchivedExclude:
+				it.setArchived(archivedNo)
+			}
+		}
+		issues = append(issues, it.shapeIssues()...)
 	}
+	c.reportShapes(ctx, prefixed(collectionItem(collection)+"[].", issues))
+	return p, nil
+}
+
+// maxPerPage is the largest page Tallyfy serves (docs/tallyfy-api.md §4), and minSplitPerPage
+// the smallest a page over the body cap is split down to before the call fails.
+const (
+	maxPerPage      = 100
+	minSplitPerPage = 25
+)
+
+// listPage GETs page `page` of perPage items (0: Tallyfy's default). An answer over the body
+// cap (Config.MaxBodyBytes) is asked again as the two pages of half the size that cover the
+// same items, down to minSplitPerPage, so that a page of large items does not fail the call;
+// the result is still the page asked for.
+func listPage[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, q url.Values, page, perPage int) (*Page[T], error) {
 	p := c.path(collection, "", "")
-	r, err := c.do(ctx, http.MethodGet, p, q, retrySafe)
+	pq := url.Values{}
+	for k, v := range q {
+		pq[k] = v
+	}
+	pq.Set("page", strconv.Itoa(page))
+	if perPage > 0 {
+		pq.Set("per_page", strconv.Itoa(perPage))
+	}
+	r, err := c.do(ctx, http.MethodGet, p, pq, retrySafe)
+	var re *ResponseError
+	if errors.As(err, &re) && re.TooLarge && perPage >= 2*minSplitPerPage && perPage%2 == 0 {
+		half := perPage / 2
+		first, ferr := listPage[T, W, PW](ctx, c, collection, q, 2*page-1, half)
+		if ferr != nil {
+			return nil, ferr
+		}
+		out := &Page[T]{Items: first.Items, Pagination: first.Pagination, PageSize: perPage, Offset: (page - 1) * perPage}
+		if first.HasMore() && len(first.Items) == half {
+			second, serr := listPage[T, W, PW](ctx, c, collection, q, 2*page, half)
+			if serr != nil {
+				return nil, serr
+			}
+			out.Items = append(out.Items, second.Items...)
+			out.Pagination.Total = second.Pagination.Total
+		}
+		out.Pagination.CurrentPage, out.Pagination.PerPage, out.Pagination.Count = page, perPage, len(out.Items)
+		return out, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -561,40 +643,39 @@ func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection st
 	if err != nil {
 		return nil, err
 	}
-	page := &Page[T]{Items: make([]T, len(raw))}
+	out := &Page[T]{Items: make([]T, len(raw))}
 	for i := range raw {
 		v, err := PW(&raw[i]).decode()
 		if err != nil {
 			return nil, r.unusable(http.MethodGet, p, err.Error())
 		}
-		page.Items[i] = v
+		out.Items[i] = v
 	}
-	// What the listing itself says about each item's archived state. Template and task list
-	// items may carry no archived_at (docs/tallyfy-api.md §7), so an archived=only listing is the
-	// only word on them: whatever an item's own fields say, it is archived. An exclude
-	// listing holds live items only. An include listing cannot tell: items it returns
-	// without archived_at stay unknown (a run's status still tells), and the lifecycle and
-	// delete paths never decide from a listing but from Lookup.
-	var issues []ShapeIssue
-	for i := range page.Items {
-		it, ok := any(&page.Items[i]).(item)
-		if !ok {
-			continue
-		}
-		switch opts.Archived {
-		case ArchivedOnly:
-			it.setArchived(archivedYes)
-		case "", ArchivedExclude:
-			if !it.archivedState().known() {
-				it.setArchived(archivedNo)
-			}
-		}
-		issues = append(issues, it.shapeIssues()...)
-	}
-	c.reportShapes(ctx, prefixed(collectionItem(collection)+"[].", issues))
-	page.Pagination = pagination(said, len(page.Items))
-	return page, nil
+	out.Pagination = pagination(said, len(out.Items))
+	out.PageSize, out.Offset = pageGeometry(said, page, perPage, len(out.Items))
+	return out, nil
 }
+
+// pageGeometry is the page size a page was cut with and the number of items before it: the
+// size asked for (Tallyfy's default 10 when none was), unless the answer says it used a smaller
+// one (some lists use a fixed page size: Tallyfy's MCP server, server/utils/pagination.py). An
+// answer without pagination is one page holding everything.
+func pageGeometry(said *Pagination, page, perPage, n int) (size, offset int) {
+	if said == nil {
+		return max(n, 1), 0
+	}
+	size = perPage
+	if size <= 0 {
+		size = defaultPerPage
+	}
+	if said.PerPage > 0 && said.PerPage < size {
+		size = said.PerPage
+	}
+	return size, (max(page, 1) - 1) * size
+}
+
+// defaultPerPage is the page size of Tallyfy's lists when none is asked for (docs/tallyfy-api.md §4).
+const defaultPerPage = 10
 
 // decodeList reads a list answer, {"data": [...], "meta": {"pagination": {...}}}, into its raw
 // items and the pagination it carries (nil when it carries none).
@@ -636,27 +717,122 @@ func (c *Client) mutate(ctx context.Context, kind Kind, method, collection, id, 
 	return r, p, err
 }
 
-// findArchived pages through the archived-only list looking for id. Tallyfy answers 404 to a
-// GET of an archived template (and, per INFERENCE in docs/tallyfy-api.md §2.1, possibly of an
-// archived task), so the archived listing is the only way to see one.
-func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
-	const perPage, maxPages = 100, 50
-	for page := 1; page <= maxPages; page++ {
-		p, err := list[T, W, PW](ctx, c, collection, ListOptions{Archived: ArchivedOnly, Page: page, PerPage: perPage}, extra)
+// archivedScope is how a look-up searches one collection's archived items: with the
+// narrowest filters Tallyfy documents for it, in a documented order, so that a bounded search
+// reads the items most likely asked about first (docs/tallyfy-api.md §2.2, §2.4, §2.6).
+type archivedScope struct {
+	extra url.Values // filters besides archived=only
+	sort  string     // sort parameter ("" leaves the list's own default)
+	order string     // the order in words, for messages
+	noun  string     // what is searched, for messages
+}
+
+var archivedScopes = map[string]archivedScope{
+	// is_oneoff=true: only one-off tasks (the only tasks the tools act on); status=all: the
+	// default status filter may hide completed tasks (TaskStatusAll). sort=newest is a
+	// documented value of list-org-tasks.
+	tasksPath: {extra: url.Values{"is_oneoff": {"true"}, "status": {TaskStatusAll}}, sort: "newest", order: "newest", noun: "archived one-off tasks"},
+	// -created_at: documented by list-processes, and the default of Tallyfy's MCP server.
+	runsPath: {sort: "-created_at", order: "most recently started", noun: "archived processes"},
+	// list-templates sorts by sort_by, default "updated" (most recently updated first).
+	templatesPath: {order: "most recently updated", noun: "archived templates"},
+}
+
+// The default bounds of an archived search (Config.ArchivedSearchPages, ArchivedSearchTimeout).
+const (
+	DefaultArchivedSearchPages   = 10
+	DefaultArchivedSearchTimeout = 20 * time.Second
+	archivedSearchPerPage        = maxPerPage
+)
+
+// archivedSearch is what one search of an archived listing read.
+type archivedSearch struct {
+	requests int
+	seen     int  // archived items read
+	total    int  // archived items the listing counts (0: not said)
+	complete bool // the listing was read to its end
+	timedOut bool
+	elapsed  time.Duration
+}
+
+// findArchived looks for id among a collection's archived items, newest first, within the
+// client's bounds: at most ArchivedSearchPages pages of 100 and ArchivedSearchTimeout. Tallyfy
+// answers 404 to a GET of an archived template (and, per INFERENCE in docs/tallyfy-api.md §2.1,
+// possibly of an archived task), so the archived listing is the only way to see one; an old
+// organization holds tens of thousands (Tallyfy archives completed processes after a year by
+// default), so the search is bounded and says how far it went.
+func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection, id string, idOf func(*T) string) (*T, archivedSearch, error) {
+	scope := archivedScopes[collection]
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.ArchivedSearchTimeout)
+	defer cancel()
+	var s archivedSearch
+	defer func() { s.elapsed = time.Since(start) }()
+	for page := 1; page <= c.cfg.ArchivedSearchPages; page++ {
+		s.requests++
+		p, err := list[T, W, PW](sctx, c, collection, ListOptions{Archived: ArchivedOnly, Page: page, PerPage: archivedSearchPerPage, Sort: scope.sort}, scope.extra)
 		if err != nil {
-			return nil, err
+			if ctx.Err() == nil && sctx.Err() != nil {
+				// Our own time bound, not the caller's: what was read so far is the answer.
+				s.timedOut, s.elapsed = true, time.Since(start)
+				return nil, s, nil
+			}
+			return nil, s, err
 		}
+		s.total = p.Pagination.Total
+		s.seen += len(p.Items)
 		for i := range p.Items {
 			if idOf(&p.Items[i]) == id {
-				return &p.Items[i], nil
+				return &p.Items[i], s, nil
 			}
 		}
-		if !p.HasMore() || len(p.Items) == 0 {
-			return nil, nil
+		// An empty page ends the list; a short one does not (fixed page sizes), and the total
+		// says whether more remain (Page.HasMore).
+		if p.Ends(s.seen) {
+			s.complete = true
+			return nil, s, nil
 		}
 	}
-	// More pages remain unread: that is not "not found".
-	return nil, fmt.Errorf("tallyfy: %s not among the first %d archived items; check it in Tallyfy", truncate(id, 80), perPage*maxPages)
+	return nil, s, nil
+}
+
+// ArchivedSearchError is a look-up that Tallyfy's answers could not settle within the
+// archived search's bounds (Config.ArchivedSearchPages, ArchivedSearchTimeout): the item is
+// not among the archived items read, and more were not read. It is not a not-found (IsNotFound
+// is false): the item may be an older archived one.
+type ArchivedSearchError struct {
+	Kind Kind
+	ID   string
+	// Exists is true when Tallyfy's GET returned the item but did not say whether it is
+	// archived; false when the GET answered 404.
+	Exists   bool
+	Scope    string // what was searched: "archived one-off tasks"
+	Order    string // in which order: "newest"
+	Searched int    // archived items read
+	Total    int    // archived items Tallyfy counts there (0: not said)
+	Requests int    // requests this look-up sent, its GET included
+	TimedOut bool   // the time bound ended the search
+}
+
+// Summary says how far the search went: "not among the newest 1000 archived one-off tasks
+// (of 23456; searched in 11 requests)".
+func (e *ArchivedSearchError) Summary() string {
+	of := ""
+	if e.Total > 0 {
+		of = fmt.Sprintf("of %d, ", e.Total)
+	}
+	why := ""
+	if e.TimedOut {
+		why = ", stopped by the time bound"
+	}
+	return fmt.Sprintf("not among the %s %d %s (%ssearched in %d requests%s)", e.Order, e.Searched, e.Scope, of, e.Requests, why)
+}
+
+func (e *ArchivedSearchError) Error() string {
+	if e.Exists {
+		return fmt.Sprintf("tallyfy: Tallyfy did not say whether %s %s is archived, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
+	}
+	return fmt.Sprintf("tallyfy: %s %s not found: Tallyfy answered 404 to reading it, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
 }
 
 // prefixed puts prefix before each issue's path.
@@ -716,8 +892,13 @@ func optionalData[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind 
 // trimSpace trims without copying: it runs on every response body.
 func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
-// find GETs one item and, on 404, looks for it among the archived ones.
-func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, get func(context.Context, string) (*T, error), collection string, extra url.Values, id string, idOf func(*T) string) (*T, error) {
+// find GETs one item and, on 404, looks for it among the archived ones (findArchived: bounded).
+func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, get func(context.Context, string) (*T, error), collection, id string, idOf func(*T) string) (*T, error) {
+	scope := archivedScopes[collection]
+	bounded := func(s archivedSearch, exists bool) error {
+		return &ArchivedSearchError{Kind: kind, ID: id, Exists: exists, Scope: scope.noun, Order: scope.order,
+			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut}
+	}
 	got, err := get(ctx, id)
 	if err == nil {
 		it, ok := any(got).(item)
@@ -726,30 +907,34 @@ func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, get func(cont
 		}
 		// Tallyfy answered but said nothing about the archived state (no archived_at):
 		// the archived listing settles it, as callers decide archive, restore and delete on it.
-		listed, ferr := findArchived[T, W, PW](ctx, c, collection, extra, id, idOf)
-		if ferr != nil {
+		listed, s, ferr := findArchived[T, W, PW](ctx, c, collection, id, idOf)
+		switch {
+		case ferr != nil:
 			return nil, ferr
-		}
-		if listed != nil {
+		case listed != nil:
 			it.setArchived(archivedYes)
-		} else {
+		case s.complete:
 			it.setArchived(archivedNo)
+		default:
+			return nil, bounded(s, true)
 		}
 		return got, nil
 	}
 	if !IsNotFound(err) {
 		return nil, err
 	}
-	found, ferr := findArchived[T, W, PW](ctx, c, collection, extra, id, idOf)
-	if ferr != nil {
+	found, s, ferr := findArchived[T, W, PW](ctx, c, collection, id, idOf)
+	switch {
+	case ferr != nil:
 		// The archived listing failed: whether the item exists is unknown, so do not
 		// report the GET's 404 (callers read "not found" as "gone").
 		return nil, ferr
+	case found != nil:
+		return found, nil
+	case !s.complete:
+		return nil, bounded(s, false)
 	}
-	if found == nil {
-		// Neither live nor archived: unless it was restored between the two reads (then a
-		// second GET finds it), it is gone.
-		return get(ctx, id)
-	}
-	return found, nil
+	// Neither live nor among all the archived ones: unless it was restored between the two
+	// reads (then a second GET finds it), it is gone.
+	return get(ctx, id)
 }

@@ -97,6 +97,9 @@ type ResponseError struct {
 	Reason      string
 	Method      string
 	Path        string
+	// TooLarge marks a body over the cap (Config.MaxBodyBytes): a list asks again with a
+	// smaller per_page (client.go listPage).
+	TooLarge bool
 }
 
 func (e *ResponseError) Error() string {

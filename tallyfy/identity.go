@@ -275,6 +275,7 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 	// Named as the check prints them, e.g. organizations[].user_role.
 	c.reportShapes(ctx, prefixed("organizations[].", issues))
 	out.Pagination = pagination(said, len(out.Items))
+	out.PageSize, out.Offset = pageGeometry(said, page, min(perPage, maxPerPage), len(out.Items))
 	return out, nil
 }
 
@@ -314,9 +315,9 @@ func (c *Client) GetMembership(ctx context.Context) (*Membership, error) {
 		}
 		seen += len(p.Items)
 		orgs = append(orgs, p.Items...)
-		// Some lists ignore per_page, so a short page is not proof of the end: trust
-		// the pagination, and an empty page.
-		if len(p.Items) == 0 || !p.HasMore() {
+		// Some lists ignore per_page, so a short page is not proof of the end: the total and
+		// the items seen say, and an empty page (Page.Ends).
+		if p.Ends(seen) {
 			return nil, &NotMemberError{OrgID: c.cfg.OrgID, Seen: seen, Orgs: orgs}
 		}
 	}

@@ -48,5 +48,5 @@ func (c *Client) DeleteRun(ctx context.Context, id string) error {
 // FindRun returns the run whether live or archived: a 404 from GET is checked
 // against the archived listing before it is reported.
 func (c *Client) FindRun(ctx context.Context, id string) (*Run, error) {
-	return find[Run, runWire](ctx, c, c.GetRun, runsPath, nil, id, func(v *Run) string { return v.ID })
+	return find[Run, runWire](ctx, c, KindRun, c.GetRun, runsPath, id, func(v *Run) string { return v.ID })
 }

@@ -10,7 +10,14 @@ import (
 
 const tasksPath = "tasks"
 
-// oneOffOnly restricts task lists to one-off tasks (tasks with no process).
+// TaskStatusAll is the status sent on task lists when none is chosen. No source says what
+// Tallyfy's task lists hide without a status, but Tallyfy's MCP server passes status="all" by
+// default on its task lists (server/tools/task_management.py, values "all", "active",
+// "completed"), which a default showing everything would not need: so completed tasks may be
+// hidden by default (docs/tallyfy-api.md §2.2). Sending it keeps them in view.
+const TaskStatusAll = "all"
+
+// oneOffOnly restricts task lists to one-off tasks (docs list-org-tasks: is_oneoff=true).
 var oneOffOnly = url.Values{"is_oneoff": {"true"}}
 
 // GetTask fetches one task (GET /tasks/{id}).
@@ -18,8 +25,13 @@ func (c *Client) GetTask(ctx context.Context, id string) (*Task, error) {
 	return getOne[Task, taskWire](ctx, c, KindTask, tasksPath, id)
 }
 
-// ListTasks lists one-off tasks (GET /tasks?is_oneoff=true).
+// ListTasks lists one-off tasks (GET /tasks?is_oneoff=true), completed ones too unless
+// opts.Status says otherwise (TaskStatusAll). Every item is one-off, whatever its run_id:
+// Tallyfy's MCP server says every standalone task lives in a process container of its own.
 func (c *Client) ListTasks(ctx context.Context, opts ListOptions) (*Page[Task], error) {
+	if opts.Status == "" {
+		opts.Status = TaskStatusAll
+	}
 	return list[Task, taskWire](ctx, c, tasksPath, opts, oneOffOnly)
 }
 
@@ -49,7 +61,8 @@ func (c *Client) DeleteTask(ctx context.Context, id string) error {
 // FindTask returns the task whether live or archived: a 404 from GET is checked
 // against the archived listing before it is reported.
 func (c *Client) FindTask(ctx context.Context, id string) (*Task, error) {
-	// No is_oneoff filter here: a task of an archived process must be found too, so that the
-	// caller can name its process instead of calling it missing.
-	return find[Task, taskWire](ctx, c, c.GetTask, tasksPath, nil, id, func(v *Task) string { return v.ID })
+	// A GET finds process tasks too (so the caller can name the process); the archived
+	// search, bounded, reads one-off tasks only (archivedScopes), the only ones the tools act
+	// on: a task of an archived process is archived with its process.
+	return find[Task, taskWire](ctx, c, KindTask, c.GetTask, tasksPath, id, func(v *Task) string { return v.ID })
 }

@@ -37,9 +37,12 @@ type ListOptions struct {
 	Page     int
 	PerPage  int
 	// Status and ChecklistID are sent as status and checklist_id when set; the runs list
-	// documents both (docs/tallyfy-api.md §2.4).
+	// documents both (docs/tallyfy-api.md §2.4). ListTasks sends status=all when Status is
+	// empty (TaskStatusAll).
 	Status      string
 	ChecklistID string
+	// Sort is sent as sort when set (a value the list documents: docs/tallyfy-api.md §2.2, §2.4).
+	Sort string
 }
 
 // The types below hold only the fields the tools use (docs/tallyfy-api.md §7: decode only what is
@@ -63,8 +66,9 @@ type Task struct {
 	CompletedAt  *string
 	ArchivedAt   *string
 
-	archived archivedState
-	issues   []ShapeIssue
+	archived     archivedState
+	listedOneOff bool // returned by an is_oneoff=true listing
+	issues       []ShapeIssue
 }
 
 // Run is a Tallyfy process (docs/tallyfy-api.md §2.3).
@@ -127,10 +131,46 @@ type Pagination struct {
 type Page[T any] struct {
 	Items      []T
 	Pagination Pagination
+	// Offset is how many items come before this page, and PageSize the page size it was cut
+	// with, as far as the request and the answer tell (see list in client.go).
+	Offset, PageSize int
 }
 
-// HasMore reports whether a later page exists.
-func (p *Page[T]) HasMore() bool { return p.Pagination.CurrentPage < p.Pagination.TotalPages }
+// HasMore reports whether a later page may hold items. It is decided from total and the items
+// seen, not from total_pages: Tallyfy's MCP server documents total_pages computed with another
+// page size than the one asked for (server/utils/pagination.py; docs/tallyfy-api.md §4, §7). An
+// empty page ends a list whatever the counts say; a short one does not (some lists use a fixed
+// page size smaller than per_page). Without a total the answer's total_pages is all there is.
+func (p *Page[T]) HasMore() bool {
+	if len(p.Items) == 0 {
+		return false
+	}
+	if p.Pagination.Total <= 0 {
+		return p.Pagination.CurrentPage < p.Pagination.TotalPages
+	}
+	return p.Offset+len(p.Items) < p.Pagination.Total
+}
+
+// Ends reports whether this page ends a paging loop that has now seen `seen` items in all:
+// an empty page ends it, else the total does (see HasMore); a short page does not.
+func (p *Page[T]) Ends(seen int) bool {
+	if len(p.Items) == 0 {
+		return true
+	}
+	if p.Pagination.Total > 0 {
+		return seen >= p.Pagination.Total
+	}
+	return !p.HasMore()
+}
+
+// TotalPages is the number of pages of PageSize that Total fills (at least 1), computed here
+// rather than taken from total_pages, for the reason HasMore gives.
+func (p *Page[T]) TotalPages() int {
+	if p.Pagination.Total <= 0 || p.PageSize <= 0 {
+		return max(p.Pagination.TotalPages, 1)
+	}
+	return max((p.Pagination.Total+p.PageSize-1)/p.PageSize, 1)
+}
 
 // TemplateDeletion is the body Tallyfy returns when a template is archived or permanently
 // deleted: a message and what was detached, not a data envelope (docs/tallyfy-api.md §1.7, §1.9).
@@ -255,9 +295,16 @@ func deref(s *string) string {
 // OneOff decides whether the task is a one-off task: is_oneoff_task when Tallyfy sent it (a
 // one-off task created once per assignee, or added to a process, carries a run_id too:
 // docs/tallyfy-api.md §7), else the absence of a run_id.
+//
+// A task that came from an is_oneoff=true listing, and says nothing itself, is one-off
+// whatever its run_id: Tallyfy's MCP server says every standalone task lives in a process
+// container of its own (server/tools/task_management.py, create_standalone_task).
 func (t *Task) OneOff() bool {
-	if t.OneoffKnown {
+	switch {
+	case t.OneoffKnown:
 		return t.IsOneoffTask
+	case t.listedOneOff:
+		return true
 	}
 	return t.RunID == nil || *t.RunID == ""
 }

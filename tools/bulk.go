@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -232,6 +233,8 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 		switch {
 		case r.failed != nil && tallyfy.IsNotFound(r.failed):
 			item.Outcome, item.Reason = "skipped", "not found (archived or not)"
+		case r.failed != nil && errors.As(r.failed, new(*tallyfy.ArchivedSearchError)):
+			item.Outcome, item.Reason = "skipped", describe(r.failed)
 		case r.failed != nil:
 			item.Outcome, item.Reason = "skipped", "could not be read: "+describe(r.failed)
 		case r.skip != "":

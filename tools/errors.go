@@ -58,6 +58,7 @@ func explain(c *call, err error) string {
 		ie *tallyfy.InvalidIDError
 		te *tallyfy.TransportError
 		re *tallyfy.ResponseError
+		se *tallyfy.ArchivedSearchError
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -68,6 +69,8 @@ func explain(c *call, err error) string {
 		return "The call ran out of time before Tallyfy answered. Try again; if it keeps happening Tallyfy may be slow or unreachable." + nothing
 	case errors.As(err, &te):
 		return fmt.Sprintf("Could not reach Tallyfy (%v). Check the network and TALLYFY_BASE_URL, then try again.%s", te.Err, nothing)
+	case errors.As(err, &se):
+		return archivedSearchText(c, se) + nothing
 	case errors.As(err, &re):
 		return fmt.Sprintf("Tallyfy answered %d but the body was unusable (%s)%s. Nothing was assumed from it; try again, and check the state with %s.",
 			re.Status, re.Reason, requestRef(re.RequestID), toolFor(r.kind, VerbGet).Name)
@@ -110,6 +113,23 @@ func explain(c *call, err error) string {
 	}
 }
 
+// archivedSearchText words a look-up that the bounded archived search could not settle
+// (tallyfy.ArchivedSearchError): a clear not-found that says how far it looked, never "gone".
+func archivedSearchText(c *call, se *tallyfy.ArchivedSearchError) string {
+	r := c.res
+	listTool := toolFor(r.kind, VerbList).Name
+	if se.Exists {
+		return fmt.Sprintf("Could not tell whether %s %s is archived: Tallyfy's answer did not say, and it is %s. Check it in Tallyfy's web app.",
+			r.noun, se.ID, se.Summary())
+	}
+	maybe := "archived longer ago than this search reaches, permanently deleted, or an ID of another kind"
+	if r.kind == tallyfy.KindTask {
+		maybe = "archived longer ago than this search reaches, a task of an archived process (archived with it: find the process with list_runs, archived: only), permanently deleted, or an ID of another kind"
+	}
+	return fmt.Sprintf("No %s with ID %s was found: Tallyfy answered 404 to reading it, and it is %s. It may be %s. Find it by name with %s (archived: only, query) or in Tallyfy's web app.",
+		r.noun, se.ID, se.Summary(), maybe, listTool)
+}
+
 func codeSuffix(code string) string {
 	if code == "" {
 		return ""
@@ -126,6 +146,13 @@ func requestRef(id string) string {
 
 // describe is a short form of an error for messages that wrap it.
 func describe(err error) string {
+	var se *tallyfy.ArchivedSearchError
+	if errors.As(err, &se) {
+		if se.Exists {
+			return "archived or live unknown: Tallyfy did not say, and it is " + se.Summary()
+		}
+		return "not found: Tallyfy answered 404, and it is " + se.Summary()
+	}
 	var ae *tallyfy.APIError
 	if errors.As(err, &ae) {
 		return fmt.Sprintf("%d %s%s", ae.Status, http.StatusText(ae.Status), requestRef(ae.RequestID))

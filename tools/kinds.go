@@ -102,7 +102,7 @@ func (k *kind[T, V, G, L]) fetch(ctx context.Context, c *tallyfy.Client, f listF
 		return nil, schemas.PageInfo{}, "", err
 	}
 	items, out := keepUpdated(f, p.Items, k.entity)
-	info = pageInfo(p.Pagination)
+	info = pageInfo(p)
 	info.FilteredOut = out
 	return items, info, "", nil
 }

@@ -37,9 +37,10 @@ var resources = map[tallyfy.Kind]*resource{
 	tallyfy.KindTemplate: templateKind.adapt(),
 }
 
-// pageInfo converts Tallyfy's pagination.
-func pageInfo(p tallyfy.Pagination) schemas.PageInfo {
-	return schemas.PageInfo{Page: p.CurrentPage, PerPage: p.PerPage, Total: p.Total, TotalPages: p.TotalPages, HasMore: p.CurrentPage < p.TotalPages}
+// pageInfo is a Tallyfy page's paging as the list tools show it: has_more and total_pages
+// decided from total and the items seen (tallyfy.Page.HasMore says why not total_pages).
+func pageInfo[T any](p *tallyfy.Page[T]) schemas.PageInfo {
+	return schemas.PageInfo{Page: max(p.Pagination.CurrentPage, 1), PerPage: p.PageSize, Total: p.Pagination.Total, TotalPages: p.TotalPages(), HasMore: p.HasMore()}
 }
 
 // listText renders a page: a header, one line per item, and how to get more.

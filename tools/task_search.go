@@ -27,7 +27,8 @@ const (
 type taskSearch struct {
 	matches []tallyfy.Task
 	// incomplete is true when titles past the first titleSearchPages pages, or `q` matches
-	// past its first page, were not read.
+	// past its first page, were not read. Completed tasks are searched too (ListTasks sends
+	// status=all).
 	incomplete bool
 	scanned    int // one-off tasks whose titles were read
 	listed     int // one-off tasks in the listing, as Tallyfy counts them
@@ -62,12 +63,18 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 		return nil, qErr
 	}
 
+	// The pages still to read, at the page size the list really serves (a list may use a fixed
+	// page size smaller than per_page), decided from total and the items seen, not total_pages
+	// (tallyfy.Page.HasMore says why).
 	pages := []*tallyfy.Page[tallyfy.Task]{p1}
-	last := 1
-	if p1.HasMore() && len(p1.Items) > 0 {
-		last = min(p1.Pagination.TotalPages, titleSearchPages)
-		rest := make([]*tallyfy.Page[tallyfy.Task], last-1)
-		errs := make([]error, last-1)
+	if p1.HasMore() {
+		n := max(p1.Pagination.TotalPages-1, 0) // no total: total_pages is all there is
+		if left := p1.Pagination.Total - len(p1.Items); p1.Pagination.Total > 0 {
+			size := max(p1.PageSize, 1)
+			n = (left + size - 1) / size
+		}
+		rest := make([]*tallyfy.Page[tallyfy.Task], min(n, titleSearchPages-1))
+		errs := make([]error, len(rest))
 		sem := make(chan struct{}, titleSearchWorkers)
 		for i := range rest {
 			wg.Go(func() {
@@ -89,7 +96,8 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 
 	s := &taskSearch{listed: p1.Pagination.Total}
 	seen := map[string]bool{}
-	for _, p := range pages {
+	ended := false
+	for i, p := range pages {
 		s.scanned += len(p.Items)
 		for _, t := range p.Items {
 			if !seen[t.ID] && strings.Contains(strings.ToLower(t.Title), needle) {
@@ -97,9 +105,16 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 				s.matches = append(s.matches, t)
 			}
 		}
+		if p.Ends(s.scanned) { // an empty page, or every item counted
+			ended = true
+			break
+		}
+		s.nextPage = i + 2
 	}
-	if lp := pages[len(pages)-1]; lp.HasMore() && len(lp.Items) > 0 {
-		s.incomplete, s.nextPage = true, last+1
+	if !ended {
+		s.incomplete = true
+	} else {
+		s.nextPage = 0
 	}
 	for _, t := range qPage.Items {
 		if !seen[t.ID] {
@@ -107,7 +122,7 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 			s.matches = append(s.matches, t)
 		}
 	}
-	if qPage.HasMore() && len(qPage.Items) > 0 {
+	if qPage.HasMore() {
 		s.incomplete, s.qMore = true, true
 	}
 	s.listed = max(s.listed, s.scanned)
