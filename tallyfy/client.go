@@ -559,7 +559,7 @@ func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection st
 	}
 	page := max(opts.Page, 1)
 	perPage := min(opts.PerPage, maxPerPage)
-	p, err := listPage[T, W, PW](ctx, c, collection, q, page, perPage)
+	p, err := listPage[T, W, PW](ctx, c, collection, q, page, perPage, opts.Page > 0)
 	if err != nil {
 		return nil, err
 	}
@@ -606,13 +606,16 @@ const (
 // cap (Config.MaxBodyBytes) is asked again as the two pages of half the size that cover the
 // same items, down to minSplitPerPage, so that a page of large items does not fail the call;
 // the result is still the page asked for.
-func listPage[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, q url.Values, page, perPage int) (*Page[T], error) {
+// page is sent when sendPage or above 1 (an absent page is the first).
+func listPage[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, q url.Values, page, perPage int, sendPage bool) (*Page[T], error) {
 	p := c.path(collection, "", "")
 	pq := url.Values{}
 	for k, v := range q {
 		pq[k] = v
 	}
-	pq.Set("page", strconv.Itoa(page))
+	if sendPage || page > 1 {
+		pq.Set("page", strconv.Itoa(page))
+	}
 	if perPage > 0 {
 		pq.Set("per_page", strconv.Itoa(perPage))
 	}
@@ -620,13 +623,13 @@ func listPage[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collectio
 	var re *ResponseError
 	if errors.As(err, &re) && re.TooLarge && perPage >= 2*minSplitPerPage && perPage%2 == 0 {
 		half := perPage / 2
-		first, ferr := listPage[T, W, PW](ctx, c, collection, q, 2*page-1, half)
+		first, ferr := listPage[T, W, PW](ctx, c, collection, q, 2*page-1, half, sendPage)
 		if ferr != nil {
 			return nil, ferr
 		}
 		out := &Page[T]{Items: first.Items, Pagination: first.Pagination, PageSize: perPage, Offset: (page - 1) * perPage}
 		if first.HasMore() && len(first.Items) == half {
-			second, serr := listPage[T, W, PW](ctx, c, collection, q, 2*page, half)
+			second, serr := listPage[T, W, PW](ctx, c, collection, q, 2*page, half, true)
 			if serr != nil {
 				return nil, serr
 			}
@@ -722,9 +725,12 @@ func (c *Client) mutate(ctx context.Context, kind Kind, method, collection, id, 
 // reads the items most likely asked about first (docs/tallyfy-api.md §2.2, §2.4, §2.6).
 type archivedScope struct {
 	extra url.Values // filters besides archived=only
-	sort  string     // sort parameter ("" leaves the list's own default)
-	order string     // the order in words, for messages
-	noun  string     // what is searched, for messages
+	// fallback replaces extra, beside archived=only, when the listing turns out not to filter
+	// on archived (findArchived).
+	fallback url.Values
+	sort     string // sort parameter ("" leaves the list's own default)
+	order    string // the order in words, for messages
+	noun     string // what is searched, for messages
 }
 
 var archivedScopes = map[string]archivedScope{
@@ -733,7 +739,8 @@ var archivedScopes = map[string]archivedScope{
 	// documented value of list-org-tasks.
 	tasksPath: {extra: url.Values{"is_oneoff": {"true"}, "status": {TaskStatusAll}}, sort: "newest", order: "newest", noun: "archived one-off tasks"},
 	// -created_at: documented by list-processes, and the default of Tallyfy's MCP server.
-	runsPath: {sort: "-created_at", order: "most recently started", noun: "archived processes"},
+	// status=archived is the docs' own way to list archived runs (list-processes).
+	runsPath: {sort: "-created_at", fallback: url.Values{"status": {"archived"}}, order: "most recently started", noun: "archived processes"},
 	// list-templates sorts by sort_by, default "updated" (most recently updated first).
 	templatesPath: {order: "most recently updated", noun: "archived templates"},
 }
@@ -752,7 +759,9 @@ type archivedSearch struct {
 	total    int  // archived items the listing counts (0: not said)
 	complete bool // the listing was read to its end
 	timedOut bool
-	elapsed  time.Duration
+	// unfiltered: the listing returned live items too, so it cannot show an absence
+	unfiltered bool
+	elapsed    time.Duration
 }
 
 // findArchived looks for id among a collection's archived items, newest first, within the
@@ -761,38 +770,61 @@ type archivedSearch struct {
 // possibly of an archived task), so the archived listing is the only way to see one; an old
 // organization holds tens of thousands (Tallyfy archives completed processes after a year by
 // default), so the search is bounded and says how far it went.
+//
+// A listing that returns items which say they are live did not filter on archived (the docs
+// document status=archived for runs, Tallyfy's MCP archived=only: §2.4): such a listing is
+// tried once with the scope's fallback filters, and a search over one that still does not
+// filter is never complete, since it cannot show that an archived item is absent.
 func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection, id string, idOf func(*T) string) (*T, archivedSearch, error) {
 	scope := archivedScopes[collection]
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.ArchivedSearchTimeout)
 	defer cancel()
 	var s archivedSearch
-	defer func() { s.elapsed = time.Since(start) }()
-	for page := 1; page <= c.cfg.ArchivedSearchPages; page++ {
+	opts := ListOptions{Archived: ArchivedOnly, PerPage: archivedSearchPerPage, Sort: scope.sort}
+	extra := scope.extra
+	triedFallback := false
+	for page := 1; s.requests < c.cfg.ArchivedSearchPages; page++ {
 		s.requests++
-		p, err := list[T, W, PW](sctx, c, collection, ListOptions{Archived: ArchivedOnly, Page: page, PerPage: archivedSearchPerPage, Sort: scope.sort}, scope.extra)
+		opts.Page = page
+		p, err := list[T, W, PW](sctx, c, collection, opts, extra)
 		if err != nil {
+			s.elapsed = time.Since(start)
 			if ctx.Err() == nil && sctx.Err() != nil {
 				// Our own time bound, not the caller's: what was read so far is the answer.
-				s.timedOut, s.elapsed = true, time.Since(start)
+				s.timedOut = true
 				return nil, s, nil
 			}
 			return nil, s, err
 		}
 		s.total = p.Pagination.Total
 		s.seen += len(p.Items)
+		leaks := false
 		for i := range p.Items {
 			if idOf(&p.Items[i]) == id {
+				s.elapsed = time.Since(start)
 				return &p.Items[i], s, nil
 			}
+			if it, ok := any(&p.Items[i]).(item); ok && it.archivedState() == archivedNo {
+				leaks = true // the item's own word: the listing did not filter
+			}
 		}
+		if leaks && !triedFallback && scope.fallback != nil {
+			// Read the archived ones with the other documented filter too, from its first page.
+			triedFallback, s.unfiltered = true, false
+			extra = scope.fallback
+			page, s.seen, s.total = 0, 0, 0
+			continue
+		}
+		s.unfiltered = s.unfiltered || leaks
 		// An empty page ends the list; a short one does not (fixed page sizes), and the total
-		// says whether more remain (Page.HasMore).
+		// says whether more remain (Page.Ends).
 		if p.Ends(s.seen) {
-			s.complete = true
-			return nil, s, nil
+			s.complete = !s.unfiltered
+			break
 		}
 	}
+	s.elapsed = time.Since(start)
 	return nil, s, nil
 }
 
@@ -812,6 +844,9 @@ type ArchivedSearchError struct {
 	Total    int    // archived items Tallyfy counts there (0: not said)
 	Requests int    // requests this look-up sent, its GET included
 	TimedOut bool   // the time bound ended the search
+	// Unfiltered: the archived listing also returned live items (it ignored archived), so it
+	// could not show that the item is absent.
+	Unfiltered bool
 }
 
 // Summary says how far the search went: "not among the newest 1000 archived one-off tasks
@@ -824,6 +859,9 @@ func (e *ArchivedSearchError) Summary() string {
 	why := ""
 	if e.TimedOut {
 		why = ", stopped by the time bound"
+	}
+	if e.Unfiltered {
+		why += "; Tallyfy's archived listing also returned live items, so it cannot show an absence"
 	}
 	return fmt.Sprintf("not among the %s %d %s (%ssearched in %d requests%s)", e.Order, e.Searched, e.Scope, of, e.Requests, why)
 }
@@ -897,7 +935,7 @@ func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, ge
 	scope := archivedScopes[collection]
 	bounded := func(s archivedSearch, exists bool) error {
 		return &ArchivedSearchError{Kind: kind, ID: id, Exists: exists, Scope: scope.noun, Order: scope.order,
-			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut}
+			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut, Unfiltered: s.unfiltered}
 	}
 	got, err := get(ctx, id)
 	if err == nil {

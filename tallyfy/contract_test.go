@@ -98,7 +98,7 @@ var contractWants = map[string]contractWant{
 	"get-task.mcp-per-assignee":    {id: "5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e", name: "Submit your timesheet", oneOff: true, runID: "6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f", status: "active", archived: ptr(false)},
 	"get-task.cli":                 {id: "7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a", name: "Approve the budget", oneOff: true, status: "not-started"},
 	"list-tasks.docs":              {id: "task_id_abc", name: "Review Proposal", runID: "run_id_xyz", status: "active", total: 50},
-	"list-tasks.swagger":           {id: "3f1e0b6f2ad4c1e1a8b5c9d2e7f60a11", name: "Send the signed contract", runID: "b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7", status: "in-progress", archived: ptr(false), total: 2, items: 2},
+	"list-tasks.swagger":           {id: "3f1e0b6f2ad4c1e1a8b5c9d2e7f60a11", name: "Send the signed contract", oneOff: true, runID: "b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7", status: "in-progress", archived: ptr(false), total: 2, items: 2},
 	"archive-task.docs":            {empty: true},
 	"delete-task.docs":             {empty: true},
 	"create-task.docs":             {id: "new_one_off_task_id_789", name: "Python One-Off Task: Plan Meeting"},

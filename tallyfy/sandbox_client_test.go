@@ -70,8 +70,8 @@ func TestSandboxTasks(t *testing.T) {
 	log := env.requestsSince(n)
 	if len(log) != 2 || log[0] != "GET /api/organizations/"+sandbox.OrgID+"/tasks/"+ID.ArchivedTask ||
 		!strings.HasPrefix(log[1], "GET /api/organizations/"+sandbox.OrgID+"/tasks?") ||
-		!strings.Contains(log[1], "archived=only") || strings.Contains(log[1], "is_oneoff") {
-		// No is_oneoff filter: a task of an archived process must be found too.
+		!strings.Contains(log[1], "archived=only") || !strings.Contains(log[1], "is_oneoff=true") || !strings.Contains(log[1], "status=all") {
+		// The narrowest filters: one-off tasks (the only ones the tools act on), of every status.
 		t.Errorf("FindTask requests = %q", log)
 	}
 
@@ -469,7 +469,7 @@ func TestSandboxListOptions(t *testing.T) {
 	}
 	want := []string{
 		"GET " + org + "/checklists?per_page=100",
-		"GET " + org + "/tasks?archived=true&is_oneoff=true&page=2&per_page=3&q=a%26b%3Dc",
+		"GET " + org + "/tasks?archived=true&is_oneoff=true&page=2&per_page=3&q=a%26b%3Dc&status=all",
 		"GET " + org + "/runs",
 	}
 	if got := env.requestsSince(n); !slices.Equal(got, want) {

@@ -43,6 +43,9 @@ type messageBody struct {
 type paging struct {
 	page, perPage int
 	all           bool
+	// totalPagesSize, when set, is the page size total_pages is computed with instead of
+	// perPage (VariantTotalPagesOtherSize).
+	totalPagesSize int
 }
 
 // parsePaging reads page / per_page / without_pagination. A bad per_page is a
@@ -86,6 +89,10 @@ func pageOf(r *http.Request, p paging, items []any) response {
 		}}})
 	}
 	totalPages := max((total+p.perPage-1)/p.perPage, minTotalPages)
+	shownTotalPages := totalPages
+	if p.totalPagesSize > 0 {
+		shownTotalPages = max((total+p.totalPagesSize-1)/p.totalPagesSize, minTotalPages)
+	}
 	start := min((p.page-1)*p.perPage, total)
 	end := min(start+p.perPage, total)
 	data := items[start:end]
@@ -101,7 +108,7 @@ func pageOf(r *http.Request, p paging, items []any) response {
 		l = []any{}
 	}
 	return jsonResponse(http.StatusOK, listEnvelope{Data: append([]any{}, data...), Meta: listMeta{Pagination: pagination{
-		Total: total, Count: len(data), PerPage: p.perPage, CurrentPage: p.page, TotalPages: totalPages, Links: l,
+		Total: total, Count: len(data), PerPage: p.perPage, CurrentPage: p.page, TotalPages: shownTotalPages, Links: l,
 	}}})
 }
 

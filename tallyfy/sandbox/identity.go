@@ -97,7 +97,7 @@ func (s *Sandbox) listMyOrganizations(r *http.Request) response {
 	}
 	// The sandbox org comes second, so a client that reads only the first item is caught.
 	items := []any{org(otherOrgID, otherOrgName, "Light", 3), org(OrgID, OrgName, u.role, 4)}
-	return pageOf(r, p, items)
+	return s.listPage(r, p, items)
 }
 
 // ---------------------------------------------------------------------------

@@ -278,7 +278,8 @@ func parseIsOneoff(v string) (want bool, filter bool) {
 
 // taskMatchesStatus implements the tasks list `status=` filter (§2.2 lists
 // active|complete|incomplete|inprogress|overdue|due_soon|hasproblem without
-// definitions). INFERENCE:
+// definitions; Tallyfy's MCP server also passes "all"). INFERENCE:
+//   - all: every task;
 //   - complete: completed tasks;
 //   - active, incomplete: tasks that are not completed;
 //   - inprogress: status "in-progress";
@@ -287,6 +288,8 @@ func parseIsOneoff(v string) (want bool, filter bool) {
 //   - hasproblem and anything else: match nothing (no seeded task has a problem).
 func taskMatchesStatus(t *task, status string, now time.Time) bool {
 	switch status {
+	case "all": // Tallyfy's MCP server's default (docs/tallyfy-api.md §2.2)
+		return true
 	case "complete":
 		return t.Status == taskCompleted
 	case "active", "incomplete":

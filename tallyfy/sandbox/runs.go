@@ -14,7 +14,7 @@ func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 	if bad != nil {
 		return *bad
 	}
-	mode := parseArchivedParam(q.Get("archived"))
+	mode := s.runsArchivedMode(parseArchivedParam(q.Get("archived")))
 	status := strings.ToLower(strings.TrimSpace(q.Get("status")))
 	if status == "archived" { // §2.4: status=archived means archived only.
 		mode, status = archivedOnly, ""
@@ -52,7 +52,7 @@ func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 		items[i] = j
 	}
 	s.mu.Unlock()
-	return pageOf(r, p, items)
+	return s.listPage(r, p, items)
 }
 
 func (s *Sandbox) getRun(_ *http.Request, id string) response {

@@ -36,6 +36,7 @@ type Sandbox struct {
 	mux        *http.ServeMux
 	extraRuns  int           // generated runs added to the seed (WithExtraRuns)
 	extraTasks int           // generated one-off tasks added to the seed (WithExtraTasks)
+	backlog    int           // archived items of each kind added to the seed (WithArchivedBacklog)
 	broken     []BrokenShape // fields served in an undocumented shape (broken_shapes.go)
 
 	adminToken, memberToken string // accepted bearer tokens (WithTokens)
@@ -130,6 +131,7 @@ func (s *Sandbox) seeded() *state {
 		t.Owners = append([]int(nil), tbase.Owners...)
 		st.tasks[t.ID] = &t
 	}
+	addBacklog(st, s.backlog)
 	return st
 }
 

@@ -30,7 +30,7 @@ func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 		if filterOneoff && t.OneOff != oneoff {
 			continue
 		}
-		if status != "" && !taskMatchesStatus(t, status, now) {
+		if status != "" && !taskMatchesStatus(t, status, now) || s.hidesCompletedTask(status, t) {
 			continue
 		}
 		if search != "" {
@@ -50,7 +50,7 @@ func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 		items[i] = t.listJSON()
 	}
 	s.mu.Unlock()
-	return pageOf(r, p, items)
+	return s.listPage(r, s.taskPaging(p), items)
 }
 
 func (s *Sandbox) getTask(_ *http.Request, id string) response {

@@ -34,7 +34,7 @@ func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 		items[i] = t.listJSON()
 	}
 	s.mu.Unlock()
-	return pageOf(r, p, items)
+	return s.listPage(r, p, items)
 }
 
 func (s *Sandbox) getTemplate(_ *http.Request, id string) response {
