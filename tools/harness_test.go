@@ -149,6 +149,7 @@ type config struct {
 	elicit     client.ElicitationHandler
 	clientName string
 	wrap       func(http.Handler) http.Handler // around the sandbox, for faults it cannot inject
+	sandbox    []sandbox.Option
 }
 
 type option func(*config)
@@ -169,6 +170,9 @@ func withElicitTimeout(d time.Duration) option {
 func withRecorder(r tools.Recorder) option   { return func(c *config) { c.opts.Audit = r } }
 func withBudget(b tools.DeleteBudget) option { return func(c *config) { c.opts.Budget = b } }
 func withBulkConcurrency(n int) option       { return func(c *config) { c.opts.BulkConcurrency = n } }
+func withSandbox(o ...sandbox.Option) option {
+	return func(c *config) { c.sandbox = append(c.sandbox, o...) }
+}
 func withWrap(w func(http.Handler) http.Handler) option {
 	return func(c *config) { c.wrap = w }
 }
@@ -198,7 +202,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h := &harness{t: t, sb: sandbox.New(), clock: &fakeClock{}, cfg: cfg, secret: cfg.token}
+	h := &harness{t: t, sb: sandbox.New(cfg.sandbox...), clock: &fakeClock{}, cfg: cfg, secret: cfg.token}
 	var handler http.Handler = h.sb
 	if cfg.wrap != nil {
 		handler = cfg.wrap(h.sb)
