@@ -37,6 +37,8 @@ type Config struct {
 	AuditLog string
 
 	TallyfyRate float64
+	// TallyfyBulkInterval spaces the requests of bulk tools (--tallyfy-bulk-interval).
+	TallyfyBulkInterval time.Duration
 	// MaxBulkItems caps one bulk plan; BulkConcurrency is how many of its items run at once.
 	MaxBulkItems, BulkConcurrency int
 
@@ -200,6 +202,14 @@ var Options = []Option{
 			return fmt.Errorf("want requests per second per access token, a number ≥ 0 such as 9 or 4.5 (0 = no pacing), got %q", v)
 		}
 		c.TallyfyRate = f
+		return nil
+	}},
+	{Name: "tallyfy-bulk-interval", Env: "TALLYFY_BULK_INTERVAL", Default: "250ms", Usage: "least time between two Tallyfy requests of bulk tools, inside --tallyfy-rate (Tallyfy advises 200-500ms for bulk work; single calls keep their burst); 0 = only --tallyfy-rate", set: func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration ≥ 0 such as 250ms or 0, got %q", v)
+		}
+		c.TallyfyBulkInterval = d
 		return nil
 	}},
 	{Name: "max-bulk-items", Env: "TALLYFY_MAX_BULK_ITEMS", Default: "100", Usage: "most items one bulk_archive, bulk_restore or bulk_delete plan takes (1-100); a selection with more says so", set: func(c *Config, v string) error {

@@ -57,6 +57,8 @@ type App struct {
 	listening chan string
 	// health logs the shared store's health as /healthz finds it (health.go).
 	health healthLog
+	// pace is the token buckets shared through --state (pacing_state.go); nil without it.
+	pace tallyfy.SharedPacer
 }
 
 // ListenAddr waits until the HTTP transports are listening and returns their address.
@@ -251,6 +253,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 	// The client is the credential, so its pacer is the token's budget (tallyfy/pacing.go).
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
 		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger, HTTPClient: tallyfy.NewHTTPClient(), Rate: cfg.TallyfyRate,
+		BulkInterval: cfg.TallyfyBulkInterval, SharedPace: a.sharedPace(),
 		OnRetry: func(method, path string, attempt int, err error, wait time.Duration) {
 			a.Logger.Debug("retrying Tallyfy request", "method", method, "path", path, "attempt", attempt, "wait", wait, "err", err)
 		}}
@@ -264,7 +267,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		a.closers = append(a.closers, srv.Close)
 		ccfg.BaseURL, ccfg.OrgID, token = url, sandbox.OrgID, sandbox.AdminToken
 		a.ownToken = true
-		ccfg.Rate = 0 // the built-in sandbox has no rate limit: pacing would only slow the demo
+		ccfg.Rate, ccfg.BulkInterval = 0, 0 // the built-in sandbox has no rate limit: pacing would only slow the demo
 		a.Logger.Info("sandbox: using the built-in demo Tallyfy, nothing touches a real organization", "url", url, "org", sandbox.OrgID, "variants", sb.Variants())
 	} else {
 		var err error

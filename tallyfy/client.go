@@ -67,6 +67,12 @@ type Config struct {
 	// 1000). ArchivedSearchTimeout bounds its time; default DefaultArchivedSearchTimeout.
 	ArchivedSearchPages   int
 	ArchivedSearchTimeout time.Duration
+	// SharedPace, when set, keeps the token bucket (Rate, RateBurst) where every replica using
+	// the same token shares it (state.Redis with --state redis://). Nil: this process's own.
+	SharedPace SharedPacer
+	// BulkInterval is the least time between two requests of bulk work (WithBulkPace);
+	// 0 means none. The server passes --tallyfy-bulk-interval (default DefaultBulkInterval).
+	BulkInterval time.Duration
 	// OnRetry, if set, is told about each retry (for logs).
 	OnRetry func(method, path string, attempt int, err error, wait time.Duration)
 	// Logger receives warnings about fields that arrived in an undocumented shape (see
@@ -148,7 +154,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ArchivedSearchTimeout <= 0 {
 		cfg.ArchivedSearchTimeout = DefaultArchivedSearchTimeout
 	}
-	return &Client{cfg: cfg, base: base, pace: newPacer(cfg.Rate, cfg.RateBurst)}, nil
+	return &Client{cfg: cfg, base: base, pace: newPacer(cfg)}, nil
 }
 
 // OrgID is the organization this client acts on.

@@ -2,10 +2,13 @@ package tallyfy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,18 +49,69 @@ const maxHold = 10 * time.Minute
 // server has asked to wait.
 type pacer struct {
 	lim *rate.Limiter // nil: no pacing (Config.Rate 0)
+	// shared, when set, is the bucket every replica using the same token shares (--state
+	// redis://): Tallyfy's 600 a minute are per user across all replicas. lim then only
+	// stands in while the shared store does not answer.
+	shared    SharedPacer
+	sharedKey string
+	perSecond float64
+	burst     int
+	// bulk spaces the requests of bulk work (WithBulkPace) by bulkInterval, one at a time,
+	// on top of the bucket; single calls keep the bucket's burst.
+	bulk *rate.Limiter
 
 	mu        sync.Mutex
 	holdUntil time.Time // no request leaves before this (Retry-After, X-RateLimit-Reset)
+	// gap is the least time between two requests while X-RateLimit-Remaining is low
+	// (observe), and next the earliest time the next request may leave under it.
+	gap  time.Duration
+	next time.Time
 }
 
-func newPacer(perSecond float64, burst int) *pacer {
-	p := &pacer{}
-	if perSecond > 0 {
-		p.lim = rate.NewLimiter(rate.Limit(perSecond), burst)
+// SharedPacer is a token bucket kept where every replica sees it (state.Redis implements it).
+type SharedPacer interface {
+	// Reserve takes the next request slot of the bucket named key (perSecond slots a second,
+	// burst at once) and returns how long to wait before using it (0: now).
+	Reserve(ctx context.Context, key string, perSecond float64, burst int) (time.Duration, error)
+}
+
+// DefaultBulkInterval is the least time between two requests of bulk work: Tallyfy's docs
+// advise delays of 200-500 ms between requests when working in bulk (api-clients/postman
+// templates-processes, "Rate limiting"; the n8n guide says 500 ms). 250 ms, 4 a second, is at
+// the quick end of that advice and leaves most of the token's 600 a minute to single calls,
+// to other replicas and to the person's own use of the web app.
+const DefaultBulkInterval = 250 * time.Millisecond
+
+func newPacer(cfg Config) *pacer {
+	p := &pacer{perSecond: cfg.Rate, burst: cfg.RateBurst}
+	if cfg.Rate > 0 {
+		p.lim = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.RateBurst)
+		if cfg.SharedPace != nil {
+			p.shared, p.sharedKey = cfg.SharedPace, sharedPaceKey(cfg.BaseURL, cfg.Token)
+		}
+	}
+	if cfg.BulkInterval > 0 {
+		p.bulk = rate.NewLimiter(rate.Every(cfg.BulkInterval), 1)
 	}
 	return p
 }
+
+// sharedPaceKey names a token's shared bucket without holding the token: a hash of the API
+// root and the token (Tallyfy counts per user, and a token is one user's).
+func sharedPaceKey(base, token string) string {
+	sum := sha256.Sum256([]byte(strings.TrimRight(base, "/") + "\x00" + token))
+	return "pace:" + hex.EncodeToString(sum[:16])
+}
+
+type bulkPaceKey struct{}
+
+// WithBulkPace marks ctx as bulk work: its requests are spaced by Config.BulkInterval
+// (DefaultBulkInterval), while single calls keep the bucket's burst.
+func WithBulkPace(ctx context.Context) context.Context {
+	return context.WithValue(ctx, bulkPaceKey{}, true)
+}
+
+func isBulk(ctx context.Context) bool { b, _ := ctx.Value(bulkPaceKey{}).(bool); return b }
 
 // pausedError is a request the client did not send because the server asked to wait longer
 // than the call may: longer than MaxRetryAfter, or past the call's deadline. It reads as a
@@ -94,19 +148,79 @@ func (p *pacer) wait(ctx context.Context, method, path string, maxWait time.Dura
 		}
 		// Loop: another answer may have extended the hold meanwhile.
 	}
+	if p.bulk != nil && isBulk(ctx) {
+		if err := p.bulk.Wait(ctx); err != nil {
+			return slotError(ctx, method, path, "--tallyfy-bulk-interval")
+		}
+	}
+	if err := p.waitGap(ctx, method, path); err != nil {
+		return err
+	}
 	if p.lim == nil {
 		return nil
 	}
-	if err := p.lim.Wait(ctx); err != nil {
+	if p.shared != nil {
+		d, err := p.shared.Reserve(ctx, p.sharedKey, p.perSecond, p.burst)
+		if err == nil {
+			return sleepFor(ctx, d, method, path)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		// The bucket says the wait would pass the call's deadline: it gives up at once
-		// rather than sleep into it; report it as the deadline it is.
-		return fmt.Errorf("tallyfy: %s %s: waiting for a request slot (--tallyfy-rate) would pass the call's deadline: %w",
-			method, path, context.DeadlineExceeded)
+		// The shared store does not answer: this replica's own bucket paces meanwhile (at
+		// the same rate, so replicas together may exceed it until the store is back).
+	}
+	if err := p.lim.Wait(ctx); err != nil {
+		return slotError(ctx, method, path, "--tallyfy-rate")
 	}
 	return nil
+}
+
+// slotError is the error of a wait for a request slot that ended early: the context's own, or
+// the deadline the wait would have passed (rate.Limiter gives up at once rather than sleep
+// into it).
+func slotError(ctx context.Context, method, path, flag string) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("tallyfy: %s %s: waiting for a request slot (%s) would pass the call's deadline: %w",
+		method, path, flag, context.DeadlineExceeded)
+}
+
+// sleepFor waits d unless the call ends first or d would pass its deadline.
+func sleepFor(ctx context.Context, d time.Duration, method, path string) error {
+	if d <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return slotError(context.WithoutCancel(ctx), method, path, "--tallyfy-rate, shared through --state")
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// waitGap holds a request until the gap the falling X-RateLimit-Remaining asked for has
+// passed since the one before (observe), taking its turn first so concurrent requests queue.
+func (p *pacer) waitGap(ctx context.Context, method, path string) error {
+	p.mu.Lock()
+	if p.gap <= 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	now := time.Now()
+	at := now
+	if p.next.After(now) {
+		at = p.next
+	}
+	p.next = at.Add(p.gap)
+	p.mu.Unlock()
+	return sleepFor(ctx, at.Sub(now), method, path)
 }
 
 // holdFor stops every request on the credential for d from now (never shortening a hold).
@@ -138,12 +252,50 @@ func (p *pacer) observe(status int, rl RateLimit, retryAfter, maxShared time.Dur
 	if status == http.StatusTooManyRequests && retryAfter <= maxShared {
 		p.holdFor(retryAfter)
 	}
+	p.slowDown(rl, now)
 	if rl.Remaining != "0" {
 		return
 	}
 	if until, ok := resetTime(rl.Reset, now); ok {
 		p.holdUntilTime(until)
 	}
+}
+
+// Slowing down before the limit (issue 18 point 8). The token's 600 a minute are shared with
+// other replicas and with the person's own use of the web app, which this process cannot see:
+// X-RateLimit-Remaining can. While it is at or above lowRemaining of the limit, the bucket
+// alone paces; below, requests are spaced so that what remains is spread over the time left:
+// until X-RateLimit-Reset when sent, else Tallyfy's rolling minute, divided by remaining + 1,
+// at most maxGap. Remaining 0 with a known reset holds everything until the reset (observe).
+const (
+	documentedLimit = 600 // requests a minute per user (docs/tallyfy-api.md §4)
+	lowRemaining    = 0.25
+	rateWindow      = time.Minute
+	maxGap          = 5 * time.Second
+)
+
+// slowDown sets the gap between requests from X-RateLimit-Remaining (and X-RateLimit-Limit,
+// when sent; Tallyfy documents 600 a minute). Answers without the header leave it as it is.
+func (p *pacer) slowDown(rl RateLimit, now time.Time) {
+	left, err := strconv.Atoi(rl.Remaining)
+	if err != nil || left < 0 || p.lim == nil { // Rate 0: no pacing at all
+		return
+	}
+	limit := documentedLimit
+	if l, err := strconv.Atoi(rl.Limit); err == nil && l > 0 {
+		limit = l
+	}
+	gap := time.Duration(0)
+	if float64(left) < lowRemaining*float64(limit) {
+		window := rateWindow
+		if until, ok := resetTime(rl.Reset, now); ok {
+			window = until.Sub(now)
+		}
+		gap = min(window/time.Duration(left+1), maxGap)
+	}
+	p.mu.Lock()
+	p.gap = gap
+	p.mu.Unlock()
 }
 
 // epochThreshold tells the two spellings of X-RateLimit-Reset apart. No Tallyfy source shows

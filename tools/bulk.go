@@ -36,6 +36,7 @@ type batch struct {
 // bulkHandler is the one handler of every bulk tool.
 func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ctx = tallyfy.WithBulkPace(ctx) // spaced as Tallyfy advises for bulk work (tallyfy/pacing.go)
 		c := ts.newCall(ctx, t, req)
 		c.batch = newNonce()[:16]
 		if o, ended := ts.prepare(ctx, c); ended {
