@@ -34,7 +34,7 @@ func TestPacingSlowsAsRemainingFalls(t *testing.T) {
 	if d := timed(fast, 6); d > 300*time.Millisecond {
 		t.Errorf("6 calls with plenty remaining took %s", d)
 	}
-	remaining.Store(599) // under a quarter: a minute / 600 = 100ms apart
+	remaining.Store(599)                               // under a quarter: a minute / 600 = 100ms apart
 	if d := timed(fast, 6); d < 380*time.Millisecond { // the first answer sets the gap, the next leaves at once
 		t.Errorf("6 calls with 599 of 100000 remaining took %s, want ≥ 4 gaps of 100ms", d)
 	}
