@@ -302,7 +302,7 @@ func (ts *Toolset) skipReason(c *call, e tallyfy.Entity) string {
 	case c.tool.Verb != VerbRestore && c.policy.Protected(e.ID):
 		return "protected by the operator"
 	case e.Kind == tallyfy.KindTask && !e.OneOff:
-		return "a task inside a process: act on its process (type run)"
+		return "a task inside a process (by Tallyfy's answer): it changes only with its process, which may hold other tasks; look at the process before acting on it"
 	case c.tool.Verb == VerbArchive && e.Archived:
 		return "already archived"
 	case c.tool.Verb == VerbRestore && !e.Archived:

@@ -137,3 +137,22 @@ func TestListPagingFromTotal(t *testing.T) {
 		t.Errorf("page_info %+v; text %s", res.Page, r.text)
 	}
 }
+
+// TestProcessTaskRefusalShowsWhatTheProcessHolds: a task that Tallyfy says sits in a process is
+// refused, and the refusal never just says "archive the process": a run_id may be the container
+// of one-off tasks, and archiving or deleting it acts on every task in it.
+func TestProcessTaskRefusalShowsWhatTheProcessHolds(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, tool := range []string{"archive_task", "delete_task"} {
+		mark := h.logLen()
+		h.call(tool, map[string]any{"task_id": sandbox.IDs.ProcessTask}).failed(t, "belongs to process", "acts on every task in it", "show the person what it holds")
+		if w := h.writesSince(mark); len(w) != 0 {
+			t.Errorf("%s: writes %q", tool, w)
+		}
+	}
+	r := h.call("bulk_archive", map[string]any{"type": "task", "ids": []string{sandbox.IDs.ProcessTask, sandbox.IDs.LiveTask}}).ok(t)
+	if !strings.Contains(r.text, "which may hold other tasks; look at the process before acting on it") {
+		t.Errorf("bulk plan: %s", r.text)
+	}
+}

@@ -77,7 +77,9 @@ func processTaskRefusal(e tallyfy.Entity) (outcome, bool) {
 		return refused(detail, mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) is not a one-off task (Tallyfy marks it as a process task): it is archived, restored and deleted with its process. Find the process with list_runs, then use archive_run, activate_run or delete_run.",
 			e.Name, e.ID))).about(e), true
 	}
-	return refused(detail, mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) belongs to process %s, not a one-off task: it is archived, restored and deleted with its process. Use get_run with run_id %s, then archive_run, activate_run or delete_run.",
+	// Not "archive the process": a run_id may be the container Tallyfy makes for one-off tasks
+	// (docs/tallyfy-api.md §2.2), and archiving or deleting it takes every task in it.
+	return refused(detail, mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) belongs to process %s by Tallyfy's answer, not a one-off task: it is archived, restored and deleted only with that process. Archiving or deleting process %s acts on every task in it, and Tallyfy also keeps one-off tasks in such processes: look at it with get_run and show the person what it holds in Tallyfy before any archive_run or delete_run.",
 		e.Name, e.ID, e.RunID, e.RunID))).about(e), true
 }
 
