@@ -90,7 +90,7 @@ func newPacer(cfg Config) *pacer {
 			p.shared, p.sharedKey = cfg.SharedPace, sharedPaceKey(cfg.BaseURL, cfg.Token)
 		}
 	}
-	if cfg.BulkInterval > 0 {
+	if cfg.BulkInterval > 0 && cfg.Rate > 0 { // Rate 0: no pacing at all
 		p.bulk = rate.NewLimiter(rate.Every(cfg.BulkInterval), 1)
 	}
 	return p
