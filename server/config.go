@@ -39,6 +39,8 @@ type Config struct {
 	TallyfyRate float64
 	// TallyfyBulkInterval spaces the requests of bulk tools (--tallyfy-bulk-interval).
 	TallyfyBulkInterval time.Duration
+	// ArchivedSearchPages bounds a look-up's search of the archived items (--archived-search-pages).
+	ArchivedSearchPages int
 	// MaxBulkItems caps one bulk plan; BulkConcurrency is how many of its items run at once.
 	MaxBulkItems, BulkConcurrency int
 
@@ -210,6 +212,14 @@ var Options = []Option{
 			return fmt.Errorf("want a duration ≥ 0 such as 250ms or 0, got %q", v)
 		}
 		c.TallyfyBulkInterval = d
+		return nil
+	}},
+	{Name: "archived-search-pages", Env: "TALLYFY_ARCHIVED_SEARCH_PAGES", Default: "10", Usage: "most pages of 100 archived items (newest first, at most 20 s) read to find an ID Tallyfy's GET does not settle, e.g. an archived template; past them the answer is a not-found that says how far it looked (1-500)", set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return fmt.Errorf("want a whole number from 1 to 500, got %q", v)
+		}
+		c.ArchivedSearchPages = n
 		return nil
 	}},
 	{Name: "max-bulk-items", Env: "TALLYFY_MAX_BULK_ITEMS", Default: "100", Usage: "most items one bulk_archive, bulk_restore or bulk_delete plan takes (1-100); a selection with more says so", set: func(c *Config, v string) error {

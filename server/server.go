@@ -253,7 +253,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 	// The client is the credential, so its pacer is the token's budget (tallyfy/pacing.go).
 	ccfg := tallyfy.Config{BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, RequestTimeout: cfg.RequestTimeout,
 		UserAgent: "tallyfy-mcp/" + cfg.Version, Logger: a.Logger, HTTPClient: tallyfy.NewHTTPClient(), Rate: cfg.TallyfyRate,
-		BulkInterval: cfg.TallyfyBulkInterval, SharedPace: a.sharedPace(),
+		BulkInterval: cfg.TallyfyBulkInterval, SharedPace: a.sharedPace(), ArchivedSearchPages: cfg.ArchivedSearchPages,
 		OnRetry: func(method, path string, attempt int, err error, wait time.Duration) {
 			a.Logger.Debug("retrying Tallyfy request", "method", method, "path", path, "attempt", attempt, "wait", wait, "err", err)
 		}}

@@ -126,7 +126,7 @@ func archivedSearchText(c *call, se *tallyfy.ArchivedSearchError) string {
 	if r.kind == tallyfy.KindTask {
 		maybe = "archived longer ago than this search reaches, a task of an archived process (archived with it: find the process with list_runs, archived: only), permanently deleted, or an ID of another kind"
 	}
-	return fmt.Sprintf("No %s with ID %s was found: Tallyfy answered 404 to reading it, and it is %s. It may be %s. Find it by name with %s (archived: only, query) or in Tallyfy's web app.",
+	return fmt.Sprintf("No %s with ID %s was found: Tallyfy answered 404 to reading it, and it is %s. It may be %s. Find it by name with %s (archived: only, query) or in Tallyfy's web app; the server's operator can search further back with --archived-search-pages.",
 		r.noun, se.ID, se.Summary(), maybe, listTool)
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // Old organizations and Tallyfy's listing behaviours, through the MCP protocol (issue 18
@@ -154,5 +155,22 @@ func TestProcessTaskRefusalShowsWhatTheProcessHolds(t *testing.T) {
 	r := h.call("bulk_archive", map[string]any{"type": "task", "ids": []string{sandbox.IDs.ProcessTask, sandbox.IDs.LiveTask}}).ok(t)
 	if !strings.Contains(r.text, "which may hold other tasks; look at the process before acting on it") {
 		t.Errorf("bulk plan: %s", r.text)
+	}
+}
+
+// TestUnclearDeleteInAnOldOrganization: a delete whose answer is lost is settled by a bounded
+// look-up; in an archive too large to read to its end the result says the outcome is unknown
+// and how far it looked, never "deleted" nor "still there" unproven.
+func TestUnclearDeleteInAnOldOrganization(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withConfirm(tools.ConfirmOff), withSandbox(sandbox.WithArchivedBacklog(2500)))
+	_, _, old := sandbox.BacklogIDs(5) // found among the newest, then deleted: no longer there to find
+	h.sb.SetFaults(sandbox.Fault{Kind: "reset-after", Method: "DELETE", PathContains: "/delete", Times: 1})
+	r := h.call("delete_template", map[string]any{"template_id": old}).failed(t, "unknown whether", "not among the most recently updated 1000 archived templates", "searched in 11 requests")
+	if strings.Contains(r.text, "still there") || strings.Contains(r.text, "was permanently deleted") {
+		t.Errorf("claims more than it read: %s", r.text)
+	}
+	if !h.gone("template", old) {
+		t.Error("the sandbox did not delete; the test setup is wrong")
 	}
 }
