@@ -150,4 +150,27 @@ describe('two replicas sharing Redis', { concurrency: true, skip: haveRedis ? fa
     assert.ok(!res.isError && res.structuredContent.status === 'deleted', `delete through the balancer: ${textOf(res)}`);
     assert.ok(hits[0] >= 2 && hits[1] >= 2, `both replicas must have served: ${hits}`);
   });
+  it('two replicas with one Tallyfy token share its request budget through Redis', async (t) => {
+    const redis = await startRedis(t);
+    // Tallyfy as 5 requests a second per token; each replica paces at 3 a second (2 at once).
+    // Alone each would stay under 5; together, without a shared bucket, they would not.
+    const sb = await startSandbox({ extraArgs: ['--rate-limit', '5', '--latency', '20ms'], t });
+    const token = randomToken();
+    const args = [...sb.serverArgs, '--state', redis.url, '--confirm-key-file', keyFile(t), '--tallyfy-rate', '3'];
+    const [A, B] = await Promise.all([0, 1].map(() => startHttpServer({ args, env: sb.serverEnv, authToken: token, t })));
+    const a = await connectHttp(A, { token, t });
+    const b = await connectHttp(B, { token, t });
+    const started = Date.now();
+    const calls = [a, b].flatMap((c) => Array.from({ length: 6 }, () => c.call('list_templates', {})));
+    const results = await Promise.all(calls);
+    const took = Date.now() - started;
+    results.forEach((r) => assert.ok(!r.isError, textOf(r)));
+    sb.child.kill('SIGTERM');
+    await sb.exited;
+    const m = sb.stderr().match(/sandbox: stopped.* requests=(\d+) rate_limited=(\d+)/);
+    assert.ok(m, `no totals in the sandbox's log:\n${sb.stderr()}`);
+    assert.equal(Number(m[2]), 0, `two replicas sharing one bucket of 3/s under 5/s: the sandbox refused ${m[2]} of ${m[1]} requests`);
+    // 12 requests from one shared bucket: 2 at once, then one every 1/3 s.
+    assert.ok(took >= 3000, `12 calls on two replicas finished in ${took} ms: the replicas did not share 3 a second`);
+  });
 });
