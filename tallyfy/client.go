@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -625,7 +626,7 @@ func listPage[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collectio
 	if perPage > 0 {
 		pq.Set("per_page", strconv.Itoa(perPage))
 	}
-	r, err := c.do(ctx, http.MethodGet, p, pq, retrySafe)
+	r, memoized, err := c.getListing(ctx, p, pq)
 	var re *ResponseError
 	if errors.As(err, &re) && re.TooLarge && perPage >= 2*minSplitPerPage && perPage%2 == 0 {
 		half := perPage / 2
@@ -662,7 +663,67 @@ func listPage[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collectio
 	}
 	out.Pagination = pagination(said, len(out.Items))
 	out.PageSize, out.Offset = pageGeometry(said, page, perPage, len(out.Items))
+	out.memoized = memoized
 	return out, nil
+}
+
+// Listing memo. A bulk plan looks up to 100 IDs, and each that Tallyfy's GET does not settle
+// (every archived template, and archived tasks) searches the same archived listing: with a
+// memo in the context (WithListingMemo) each page of an archived listing is asked once per plan
+// and shared by every look-up, concurrent ones included, instead of once per item. Only
+// archived=only pages are kept, and only for the context's life: the plan's execution reads
+// every item again without it.
+
+type listingMemoKey struct{}
+
+type listingMemo struct {
+	mu    sync.Mutex
+	pages map[string]*memoPage
+}
+
+type memoPage struct {
+	done chan struct{}
+	r    *response
+	err  error
+}
+
+// WithListingMemo returns a context in which archived listing pages are asked of Tallyfy once.
+func WithListingMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, listingMemoKey{}, &listingMemo{pages: map[string]*memoPage{}})
+}
+
+// getListing GETs one list page, through the context's memo for archived=only pages. memoized
+// is true when another look-up sent the request.
+func (c *Client) getListing(ctx context.Context, p string, q url.Values) (r *response, memoized bool, err error) {
+	m, _ := ctx.Value(listingMemoKey{}).(*listingMemo)
+	if m == nil || q.Get("archived") != "only" {
+		r, err = c.do(ctx, http.MethodGet, p, q, retrySafe)
+		return r, false, err
+	}
+	key := p + "?" + q.Encode()
+	m.mu.Lock()
+	e, seen := m.pages[key]
+	if !seen {
+		e = &memoPage{done: make(chan struct{})}
+		m.pages[key] = e
+	}
+	m.mu.Unlock()
+	if seen {
+		select {
+		case <-e.done:
+			return e.r, true, e.err
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+	e.r, e.err = c.do(ctx, http.MethodGet, p, q, retrySafe)
+	if e.err != nil { // a failure is not kept: the next look-up asks again
+		m.mu.Lock()
+		delete(m.pages, key)
+		m.mu.Unlock()
+	}
+	close(e.done)
+	return e.r, false, e.err
 }
 
 // pageGeometry is the page size a page was cut with and the number of items before it: the
@@ -790,10 +851,12 @@ func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, colle
 	opts := ListOptions{Archived: ArchivedOnly, PerPage: archivedSearchPerPage, Sort: scope.sort}
 	extra := scope.extra
 	triedFallback := false
-	for page := 1; s.requests < c.cfg.ArchivedSearchPages; page++ {
-		s.requests++
+	for page, read := 1, 0; read < c.cfg.ArchivedSearchPages; page, read = page+1, read+1 {
 		opts.Page = page
 		p, err := list[T, W, PW](sctx, c, collection, opts, extra)
+		if err != nil || !p.memoized {
+			s.requests++
+		}
 		if err != nil {
 			s.elapsed = time.Since(start)
 			if ctx.Err() == nil && sctx.Err() != nil {

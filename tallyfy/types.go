@@ -134,6 +134,8 @@ type Page[T any] struct {
 	// Offset is how many items come before this page, and PageSize the page size it was cut
 	// with, as far as the request and the answer tell (see list in client.go).
 	Offset, PageSize int
+
+	memoized bool // served from a listing memo (WithListingMemo): no request was sent
 }
 
 // HasMore reports whether a later page may hold items. It is decided from total and the items

@@ -54,7 +54,9 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 			return ts.record(ctx, c, o), nil
 		}
 		if b.args.PlanToken == "" {
-			return ts.record(ctx, c, ts.plan(ctx, b)), nil
+			// The plan's look-ups share each archived listing page (tallyfy.WithListingMemo);
+			// the execution reads every item again without it.
+			return ts.record(ctx, c, ts.plan(tallyfy.WithListingMemo(ctx), b)), nil
 		}
 		return ts.record(ctx, c, ts.execute(ctx, b)), nil
 	}

@@ -174,3 +174,30 @@ func TestUnclearDeleteInAnOldOrganization(t *testing.T) {
 		t.Error("the sandbox did not delete; the test setup is wrong")
 	}
 }
+
+// TestBulkPlanSharesTheArchivedListing: planning a bulk restore of archived templates (which
+// Tallyfy's GET answers 404) reads each archived listing page once for the whole plan, not
+// once per item; the execution reads every item again.
+func TestBulkPlanSharesTheArchivedListing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withSandbox(sandbox.WithArchivedBacklog(300)))
+	var ids []string
+	for i := range 20 {
+		_, _, id := sandbox.BacklogIDs(i)
+		ids = append(ids, id)
+	}
+	mark := h.logLen()
+	r := h.call("bulk_restore", map[string]any{"type": "template", "ids": ids}).ok(t)
+	if !strings.Contains(r.text, "restore 20 templates") {
+		t.Errorf("plan: %s", r.text)
+	}
+	listings := 0
+	for _, line := range h.sb.RequestLog()[mark:] {
+		if strings.Contains(line, "archived=only") {
+			listings++
+		}
+	}
+	if n := h.logLen() - mark; n > 20+2 || listings != 1 {
+		t.Errorf("the plan sent %d requests, %d of them archived listings; want 20 GETs and 1 listing page", n, listings)
+	}
+}
