@@ -421,7 +421,7 @@ var optionGroups = []struct {
 	Title string
 	Names []string
 }{
-	{"Tallyfy", []string{"access-token", "token-file", "org-id", "base-url", "sandbox", "sandbox-variant", "tallyfy-rate", "request-timeout"}},
+	{"Tallyfy", []string{"access-token", "token-file", "org-id", "base-url", "sandbox", "sandbox-variant", "tallyfy-rate", "tallyfy-bulk-interval", "archived-search-pages", "request-timeout"}},
 	{"Policy: what agents may do", []string{"read-only", "disable-permanent-delete", "tools", "exclude-tools", "protect", "max-deletes-per-hour", "max-bulk-items", "bulk-concurrency"}},
 	{"Confirmation of permanent deletes", []string{"confirm", "elicit-timeout", "token-ttl", "confirm-key-file"}},
 	{"HTTP transports", []string{"transport", "addr", "auth-token", "auth-token-file", "tls-cert", "tls-key", "insecure-http", "allowed-origins", "allowed-hosts", "max-body-bytes", "max-sessions", "session-idle-ttl", "rate-limit", "global-rate-limit", "body-read-timeout", "max-conns", "max-conns-per-ip"}},
