@@ -52,6 +52,7 @@ func TestOldOrganizationThroughTheBinary(t *testing.T) {
 		if took > 20*time.Second {
 			t.Errorf("%s(unknown) took %s", call.tool, took)
 		}
+		t.Logf("%s(unknown) in an organization with 4000 archived items of each kind: %d requests, %s", call.tool, sb.Requests()-before, took.Round(time.Millisecond))
 	}
 
 	completed := "Review Q2 marketing budget draft"
