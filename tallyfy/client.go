@@ -857,6 +857,13 @@ func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, colle
 		if err != nil || !p.memoized {
 			s.requests++
 		}
+		if rejectsStatusAll(err) && extra.Get("status") == TaskStatusAll && read+1 < c.cfg.ArchivedSearchPages {
+			// status=all refused (tasks.go ListTasks): this page again without it.
+			extra = withoutKey(extra, "status")
+			p, err = list[T, W, PW](sctx, c, collection, opts, extra)
+			s.requests++
+			read++
+		}
 		if err != nil {
 			s.elapsed = time.Since(start)
 			if ctx.Err() == nil && sctx.Err() != nil {
@@ -895,6 +902,17 @@ func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, colle
 	}
 	s.elapsed = time.Since(start)
 	return nil, s, nil
+}
+
+// withoutKey is a copy of v without key.
+func withoutKey(v url.Values, key string) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		if k != key {
+			out[k] = vs
+		}
+	}
+	return out
 }
 
 // ArchivedSearchError is a look-up that Tallyfy's answers could not settle within the

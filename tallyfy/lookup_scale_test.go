@@ -293,3 +293,43 @@ func TestCompletedOneOffTasksListed(t *testing.T) {
 		t.Errorf("ListTasks item = %+v, %v, want one-off with its run_id", sp, err)
 	}
 }
+
+// TestStatusAllRefusedFallsBack: a Tallyfy that refuses status=all on /tasks with a 422 naming
+// status is asked again without it.
+func TestStatusAllRefusedFallsBack(t *testing.T) {
+	t.Parallel()
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("status") == "all" {
+			reply(w, 422, `{"error":true,"errors":{"status":["The selected status is invalid."]}}`)
+			return
+		}
+		reply(w, 200, `{"data":[{"id":"`+validID+`","title":"T","is_oneoff_task":true}],"meta":{"pagination":{"total":1,"count":1,"per_page":10,"current_page":1,"total_pages":1}}}`)
+	})
+	p, err := s.client(t).ListTasks(context.Background(), ListOptions{})
+	if err != nil || len(p.Items) != 1 {
+		t.Fatalf("ListTasks = %+v, %v", p, err)
+	}
+	if got := s.requests(); len(got) != 2 || !strings.Contains(got[0].RawQuery, "status=all") || strings.Contains(got[1].RawQuery, "status=") {
+		t.Errorf("requests %+v", got)
+	}
+}
+
+// TestArchivedSearchWithoutStatusAll: the archived task search also asks again without
+// status=all when Tallyfy refuses it.
+func TestArchivedSearchWithoutStatusAll(t *testing.T) {
+	t.Parallel()
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !strings.Contains(r.URL.RawQuery, "archived=only"):
+			reply(w, 404, `{"error":true,"message":"Resource not found","code":"RESOURCE_NOT_FOUND"}`)
+		case r.URL.Query().Get("status") == "all":
+			reply(w, 422, `{"error":true,"errors":{"status":["The selected status is invalid."]}}`)
+		default:
+			reply(w, 200, `{"data":[{"id":"`+validID+`","title":"T","is_oneoff_task":true}],"meta":{"pagination":{"total":1,"count":1,"per_page":100,"current_page":1,"total_pages":1}}}`)
+		}
+	})
+	got, err := s.client(t).FindTask(context.Background(), validID)
+	if err != nil || !got.Entity().Archived {
+		t.Fatalf("FindTask = %+v, %v", got, err)
+	}
+}

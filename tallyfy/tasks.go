@@ -2,6 +2,7 @@ package tallyfy
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 )
@@ -29,10 +30,28 @@ func (c *Client) GetTask(ctx context.Context, id string) (*Task, error) {
 // opts.Status says otherwise (TaskStatusAll). Every item is one-off, whatever its run_id:
 // Tallyfy's MCP server says every standalone task lives in a process container of its own.
 func (c *Client) ListTasks(ctx context.Context, opts ListOptions) (*Page[Task], error) {
-	if opts.Status == "" {
-		opts.Status = TaskStatusAll
+	if opts.Status != "" {
+		return list[Task, taskWire](ctx, c, tasksPath, opts, oneOffOnly)
 	}
-	return list[Task, taskWire](ctx, c, tasksPath, opts, oneOffOnly)
+	opts.Status = TaskStatusAll
+	p, err := list[Task, taskWire](ctx, c, tasksPath, opts, oneOffOnly)
+	if rejectsStatusAll(err) {
+		// This Tallyfy does not take status=all on /tasks (the docs do not list it there):
+		// its default is then all there is.
+		opts.Status = ""
+		return list[Task, taskWire](ctx, c, tasksPath, opts, oneOffOnly)
+	}
+	return p, err
+}
+
+// rejectsStatusAll reports a 422 or 400 that names the status parameter.
+func rejectsStatusAll(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || (ae.Status != http.StatusUnprocessableEntity && ae.Status != http.StatusBadRequest) {
+		return false
+	}
+	_, named := ae.Fields["status"]
+	return named
 }
 
 // ArchiveTask archives a one-off task (DELETE /tasks/{id}; 204).
