@@ -843,6 +843,18 @@ type archivedSearch struct {
 // tried once with the scope's fallback filters, and a search over one that still does not
 // filter is never complete, since it cannot show that an archived item is absent.
 func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection, id string, idOf func(*T) string) (*T, archivedSearch, error) {
+	found, s, err := findArchivedAmong[T, W, PW](ctx, c, collection, []string{id}, idOf)
+	return found[id], s, err
+}
+
+// findArchivedAmong is findArchived for several IDs at once, within the same bounds: it stops
+// when every one was found, and returns those found.
+func findArchivedAmong[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, ids []string, idOf func(*T) string) (map[string]*T, archivedSearch, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	found := make(map[string]*T, len(ids))
 	scope := archivedScopes[collection]
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.ArchivedSearchTimeout)
@@ -869,17 +881,20 @@ func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, colle
 			if ctx.Err() == nil && sctx.Err() != nil {
 				// Our own time bound, not the caller's: what was read so far is the answer.
 				s.timedOut = true
-				return nil, s, nil
+				return found, s, nil
 			}
-			return nil, s, err
+			return found, s, err
 		}
 		s.total = p.Pagination.Total
 		s.seen += len(p.Items)
 		leaks := false
 		for i := range p.Items {
-			if idOf(&p.Items[i]) == id {
-				s.elapsed = time.Since(start)
-				return &p.Items[i], s, nil
+			if id := idOf(&p.Items[i]); want[id] && found[id] == nil {
+				found[id] = &p.Items[i]
+				if len(found) == len(want) {
+					s.elapsed = time.Since(start)
+					return found, s, nil
+				}
 			}
 			if it, ok := any(&p.Items[i]).(item); ok && it.archivedState() == archivedNo {
 				leaks = true // the item's own word: the listing did not filter
@@ -901,7 +916,80 @@ func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, colle
 		}
 	}
 	s.elapsed = time.Since(start)
-	return nil, s, nil
+	return found, s, nil
+}
+
+// settleListed settles the archived state of listed items that did not say it (an
+// archived=include listing of tasks or templates: docs/tallyfy-api.md §7) from the archived
+// listing, within the archived search's bounds: found there, archived; absent from a listing
+// read to its end, live; otherwise still unknown. It returns how many stay unknown and what
+// was searched, for the result to say so.
+func settleListed[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, items []T, idOf func(*T) string) (ArchivedNote, error) {
+	var ids []string
+	for i := range items {
+		if it, ok := any(&items[i]).(item); ok && !it.archivedState().known() {
+			ids = append(ids, idOf(&items[i]))
+		}
+	}
+	if len(ids) == 0 {
+		return ArchivedNote{}, nil
+	}
+	found, s, err := findArchivedAmong[T, W, PW](ctx, c, collection, ids, idOf)
+	if err != nil && ctx.Err() != nil {
+		return ArchivedNote{}, err
+	}
+	scope := archivedScopes[collection]
+	note := ArchivedNote{Scope: scope.noun, Order: scope.order, Searched: s.seen, Total: s.total, Requests: s.requests}
+	for i := range items {
+		it, ok := any(&items[i]).(item)
+		if !ok || it.archivedState().known() {
+			continue
+		}
+		f := found[idOf(&items[i])]
+		var own archivedState
+		if f != nil {
+			if fi, ok := any(f).(item); ok {
+				own = fi.archivedState()
+			}
+		}
+		switch {
+		case own.known(): // the item's own word in the archived listing wins
+			it.setArchived(own)
+		case f != nil && !s.unfiltered:
+			it.setArchived(archivedYes)
+		case f == nil && err == nil && s.complete:
+			it.setArchived(archivedNo)
+		default:
+			note.Unknown++
+		}
+	}
+	return note, nil
+}
+
+// ArchivedNote says how a listing's archived states were settled: how many stay unknown
+// after a bounded search of the archived listing, and how far that search went.
+type ArchivedNote struct {
+	Unknown  int
+	Scope    string // "archived templates"
+	Order    string // "most recently updated"
+	Searched int
+	Total    int
+	Requests int
+}
+
+// SettleTasks settles the archived state of listed one-off tasks that did not say it.
+func (c *Client) SettleTasks(ctx context.Context, items []Task) (ArchivedNote, error) {
+	return settleListed[Task, taskWire](ctx, c, tasksPath, items, func(v *Task) string { return v.ID })
+}
+
+// SettleTemplates settles the archived state of listed templates that did not say it.
+func (c *Client) SettleTemplates(ctx context.Context, items []Template) (ArchivedNote, error) {
+	return settleListed[Template, templateWire](ctx, c, templatesPath, items, func(v *Template) string { return v.ID })
+}
+
+// SettleRuns settles the archived state of listed processes that did not say it.
+func (c *Client) SettleRuns(ctx context.Context, items []Run) (ArchivedNote, error) {
+	return settleListed[Run, runWire](ctx, c, runsPath, items, func(v *Run) string { return v.ID })
 }
 
 // withoutKey is a copy of v without key.

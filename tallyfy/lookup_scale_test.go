@@ -333,3 +333,68 @@ func TestArchivedSearchWithoutStatusAll(t *testing.T) {
 		t.Fatalf("FindTask = %+v, %v", got, err)
 	}
 }
+
+// TestSettleListedLabelsWithinBounds: an archived=include page of templates (no archived_at on
+// list items) is labelled from the archived listing: every item of a small organization, and
+// in an old one the items the bounded search reaches; the rest stay unknown and are counted,
+// never guessed live (issue 20).
+func TestSettleListedLabelsWithinBounds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	small := startSandboxWith(t).admin(t)
+	p, err := small.ListTemplates(ctx, ListOptions{Archived: ArchivedInclude, PerPage: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, err := small.SettleTemplates(ctx, p.Items)
+	if err != nil || note.Unknown != 0 || note.Requests != 1 {
+		t.Fatalf("small organization: note %+v, err %v: want every item settled in one request", note, err)
+	}
+	archived := 0
+	for i := range p.Items {
+		e := p.Items[i].Entity()
+		if !e.ArchivedKnown {
+			t.Errorf("%s left unknown", e.ID)
+		}
+		if want, err := small.Lookup(ctx, KindTemplate, e.ID); err != nil || want.Archived != e.Archived {
+			t.Errorf("%s labelled archived=%v, Lookup says %+v (%v)", e.ID, e.Archived, want, err)
+		}
+		if e.Archived {
+			archived++
+		}
+	}
+	if archived == 0 {
+		t.Fatal("no archived template in the include page: the test shows nothing")
+	}
+
+	const backlog = 1500
+	env := startSandboxWith(t, sandbox.WithArchivedBacklog(backlog))
+	old := env.admin(t)
+	all, err := old.ListTemplates(ctx, ListOptions{Archived: ArchivedInclude, PerPage: 100, Page: 15})
+	if err != nil || len(all.Items) == 0 {
+		t.Fatalf("page 15 of the include listing: %v (%d items)", err, len(all.Items))
+	}
+	n := len(env.sb.RequestLog())
+	note, err = old.SettleTemplates(ctx, all.Items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent := len(env.requestsSince(n)); sent != DefaultArchivedSearchPages || note.Requests != sent {
+		t.Errorf("%d requests sent, note says %d, want the bound %d", sent, note.Requests, DefaultArchivedSearchPages)
+	}
+	unknown := 0
+	for i := range all.Items {
+		e := all.Items[i].Entity()
+		if !e.ArchivedKnown {
+			unknown++
+			continue
+		}
+		if !e.Archived {
+			t.Errorf("%s labelled live, though the archived listing was not read to its end", e.ID)
+		}
+	}
+	if unknown == 0 || unknown != note.Unknown || note.Searched != DefaultArchivedSearchPages*100 {
+		t.Errorf("unknown %d, note %+v: want the items past the bound counted as unknown", unknown, note)
+	}
+}

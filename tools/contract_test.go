@@ -225,19 +225,33 @@ func TestRunProgressObject(t *testing.T) {
 	}
 }
 
-// TestIncludeListingSaysUnknown: template list items carry no archived_at, so a listing
-// that mixes live and archived ones says archived: null; restore still works, as it decides
+// TestIncludeListingLabelsEachItem: template list items carry no archived_at, so a listing
+// that mixes live and archived ones reads the archived listing alongside (bounded) and labels
+// each item from it, as the item's own get would (issue 20); restore still works, as it decides
 // from the archived listing.
-func TestIncludeListingSaysUnknown(t *testing.T) {
+func TestIncludeListingLabelsEachItem(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	r := h.call("list_templates", map[string]any{"archived": "include", "per_page": 100}).ok(t)
+	archived := 0
 	for _, x := range decode[schemas.ListTemplatesResult](t, r).Templates {
-		if x.Archived != nil {
-			t.Errorf("%s: archived %v in an include listing of items without archived_at", x.ID, *x.Archived)
+		if x.Archived == nil {
+			t.Errorf("%s: archived unknown in an include listing, though the archived listing settles it", x.ID)
+			continue
+		}
+		if want := h.lookup("template", x.ID).Archived; *x.Archived != want {
+			t.Errorf("%s: labelled archived=%v, the sandbox holds archived=%v", x.ID, *x.Archived, want)
+		}
+		if *x.Archived {
+			archived++
 		}
 	}
-	contains(t, "list text", r.text, "Tallyfy did not say")
+	if archived == 0 {
+		t.Fatal("the include listing holds no archived template: the test shows nothing")
+	}
+	if strings.Contains(r.text, "did not say") {
+		t.Errorf("list text says some state is unknown: %s", r.text)
+	}
 	only := decode[schemas.ListTemplatesResult](t, h.call("list_templates", map[string]any{"archived": "only"}).ok(t)).Templates
 	if len(only) == 0 || only[0].Archived == nil || !*only[0].Archived {
 		t.Fatalf("archived=only: %+v", only)

@@ -358,7 +358,7 @@ func TestActivateRunRestoresStatus(t *testing.T) {
 // publishing state, and "active" beside archived: true would read as live (issue 20).
 func TestArchivedTemplateStatusIsNotActive(t *testing.T) {
 	h := newHarness(t)
-	for _, args := range []map[string]any{{"archived": "only"}} {
+	for _, args := range []map[string]any{{"archived": "only"}, {"archived": "include"}} {
 		res := decode[schemas.ListTemplatesResult](t, h.call("list_templates", args).ok(t))
 		archived := 0
 		for _, v := range res.Templates {

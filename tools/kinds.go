@@ -33,6 +33,9 @@ type kind[T, V, G, L any] struct {
 	search func(c *tallyfy.Client, ctx context.Context, f listFilter, page, perPage int) (items []T, info schemas.PageInfo, cutShort string, err error)
 	// searchCut marks a result whose search was cut short.
 	searchCut func(L) L
+	// settle settles, from the archived listing, the archived state of items an
+	// archived=include page did not label (docs/tallyfy-api.md §7).
+	settle func(c *tallyfy.Client, ctx context.Context, items []T) (tallyfy.ArchivedNote, error)
 
 	// archive and unarchive return the item as Tallyfy reported it afterwards, or nil when
 	// it sent none (or one that cannot be trusted for the archived state).
@@ -47,6 +50,7 @@ var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.L
 	kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore", destroys: "the task, its form fields and every value captured in them",
 	find: (*tallyfy.Client).FindTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity, view: taskView, line: taskLine,
 	got: func(v schemas.Task) schemas.GetTaskResult { return schemas.GetTaskResult{Task: v} }, listed: taskPage,
+	settle: (*tallyfy.Client).SettleTasks,
 	search: searchTaskPage, searchCut: func(r schemas.ListTasksResult) schemas.ListTasksResult { r.SearchIncomplete = true; return r },
 	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Task, error) {
 		return nil, c.ArchiveTask(ctx, id) // 204: no item back
@@ -63,7 +67,7 @@ var runKind = kind[tallyfy.Run, schemas.Run, schemas.GetRunResult, schemas.ListR
 
 var templateKind = kind[tallyfy.Template, schemas.Template, schemas.GetTemplateResult, schemas.ListTemplatesResult]{
 	kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore", destroys: "the template with its steps, kick-off form and automations (processes already launched from it are kept)",
-	find: (*tallyfy.Client).FindTemplate, list: (*tallyfy.Client).ListTemplates, entity: (*tallyfy.Template).Entity, view: templateView, line: templateLine,
+	find: (*tallyfy.Client).FindTemplate, list: (*tallyfy.Client).ListTemplates, settle: (*tallyfy.Client).SettleTemplates, entity: (*tallyfy.Template).Entity, view: templateView, line: templateLine,
 	got: func(v schemas.Template) schemas.GetTemplateResult { return schemas.GetTemplateResult{Template: v} }, listed: templatePage,
 	archiveDetaching: func(c *tallyfy.Client, ctx context.Context, id string) ([]tallyfy.Reference, error) {
 		d, err := c.ArchiveTemplate(ctx, id) // its answer is not the template
@@ -131,7 +135,16 @@ func (k *kind[T, V, G, L]) adapt() *resource {
 			if err != nil {
 				return nil, "", nil, err
 			}
+			var unsettled string
+			if f.Archived == tallyfy.ArchivedInclude && k.settle != nil {
+				note, err := k.settle(c, ctx, items)
+				if err != nil {
+					return nil, "", nil, err
+				}
+				unsettled = unsettledNote(k.plural, note)
+			}
 			res, text := k.page(items, info, f)
+			text += unsettled
 			if cut != "" {
 				res, text = k.searchCut(res), text+"\n"+cut
 			}

@@ -92,6 +92,20 @@ func archivedView(e tallyfy.Entity) *bool {
 	return &v
 }
 
+// unsettledNote says, under an archived=include page, how many items' archived state neither
+// the listing nor a bounded search of the archived listing settled ("" when all are labelled).
+func unsettledNote(plural string, n tallyfy.ArchivedNote) string {
+	if n.Unknown == 0 {
+		return ""
+	}
+	of := ""
+	if n.Total > 0 {
+		of = fmt.Sprintf(" of %d", n.Total)
+	}
+	return fmt.Sprintf("\n%d of these %s did not say whether they are archived and are not among the %s %d %s%s (searched in %d requests): get one to know.",
+		n.Unknown, plural, n.Order, n.Searched, n.Scope, of, n.Requests)
+}
+
 // archivedWord is archivedView in a line of text.
 func archivedWord(archived *bool) string {
 	if archived == nil {
