@@ -54,13 +54,18 @@ describe('shapes from Tallyfy\'s published sources, through the binary', { concu
     assert.strictEqual((await c.call('get_task', { task_id: task.id })).isError, true, 'the task is still there');
   });
 
-  it('restores an archived template whose list item has no archived_at; an include listing says archived: null', async (t) => {
+  it('restores an archived template whose list item has no archived_at; an include listing labels it from the archived listing', async (t) => {
     const c = await startClient({ t });
     const tpl = await archivedTemplate(c);
     const incl = await listTemplates(c, 'include');
     const mixed = incl.find((x) => x.id === tpl.id);
     assert.ok(mixed, 'the archived template is not in the include listing');
-    assert.strictEqual(mixed.archived, null, 'an include listing guessed the archived state of an item that does not say');
+    // The list item carries no archived_at: the label comes from the archived listing read alongside.
+    assert.strictEqual(mixed.archived, true, 'an include listing did not label the archived template');
+    for (const x of incl) {
+      const got = await ok(c, 'get_template', { template_id: x.id });
+      assert.strictEqual(x.archived, got.structuredContent.template.archived, `${x.id}: the include label disagrees with get_template`);
+    }
 
     const res = await ok(c, 'restore_template', { template_id: tpl.id });
     assert.strictEqual(res.structuredContent.changed, true, 'restore_template took the archived template for live');
