@@ -59,6 +59,8 @@ type App struct {
 	health healthLog
 	// pace is the token buckets shared through --state (pacing_state.go); nil without it.
 	pace tallyfy.SharedPacer
+	// approvals is the approval page (approval_page.go).
+	approvals *approvalPage
 }
 
 // ListenAddr waits until the HTTP transports are listening and returns their address.
@@ -140,10 +142,19 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	if cfg.Confirm == tools.ConfirmOff {
 		logger.Warn("--confirm off: permanent deletes run WITHOUT any confirmation; use only for unattended pipelines. Every audit record says confirm_mode=off.")
 	}
+	approvalKey, err := loadApprovalKey(cfg.ApprovalKeyFile, logger)
+	if err != nil {
+		_ = app.Close()
+		return nil, err
+	}
+	local := cfg.Transport == "stdio"
+	app.approvals = newApprovalPage(local, app.Callers, store, keys, logger, os.Stderr, cfg.ApprovalBrowser)
+	app.closers = append(app.closers, app.approvals.Close)
 	ts, err := tools.New(tools.Options{
 		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
 		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
 		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
+		AllowToken: cfg.ConfirmAllowToken, ApprovalPage: app.approvals, ApprovalKey: approvalKey, LocalUser: localUser(local),
 	})
 	if err != nil {
 		_ = app.Close()
@@ -151,6 +162,9 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	app.Toolset = ts
 	logEffectivePolicy(logger, cfg)
+	app.approvals.ts = ts
+	logger.Info("confirmation channels for permanent deletes: "+ts.ActiveChannels(cfg.Transport), "confirm", string(cfg.Confirm),
+		"approval_key", tools.KeyID(ts.ApprovalPublicKey()))
 	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger)
 	if cfg.OTel {
 		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)
