@@ -208,7 +208,8 @@ type view struct {
 const csrfCookie = "tallyfy_approve_csrf"
 
 // headers are the page's security headers: a strict CSP with a per-response nonce for the one
-// style block, no framing, no referrer (a stdio link carries its secret), no caching.
+// style block, no framing, no referrer to another site (a stdio link carries its secret), no
+// caching.
 func headers(w http.ResponseWriter) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -216,7 +217,7 @@ func headers(w http.ResponseWriter) string {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // never to another site; no-referrer would make the form's Origin "null"
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Type", "text/html; charset=utf-8")
