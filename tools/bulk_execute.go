@@ -340,7 +340,7 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan claims,
 			return how, refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the approval expired before this call. Call %s without plan_token to make a new plan.", c.tool.Name))).confirmedWith(how), false
 		case pa.Status == ApprovalApproved:
 			// The plan_token is used once by this execution: that is the approval's single use.
-			ts.forgetRequest(ctx, key)
+			// The request stays linked, so a replay is refused as a used plan_token.
 			return how, outcome{}, true
 		case pa.Status == ApprovalDeclined:
 			ts.forgetRequest(ctx, key)
