@@ -53,6 +53,13 @@ var approvalFiles embed.FS
 
 var approvalTemplate = template.Must(template.New("approval_page.html").Funcs(template.FuncMap{
 	"inc": func(i int) int { return i + 1 },
+	// when shows an ISO 8601 time as the person reads it; anything else as it came.
+	"when": func(s string) string {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return s
+	},
 }).ParseFS(approvalFiles, "approval_page.html"))
 
 // approvalPage implements tools.ApprovalPage.

@@ -6,6 +6,7 @@
 package approvalpage
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -93,6 +94,24 @@ func open(t *testing.T, ctx context.Context, url string) string {
 		t.Fatalf("opening %s: %v", url, err)
 	}
 	return pageText(t, ctx)
+}
+
+// screenshot takes a full-page PNG of the page shown. With UPDATE_SCREENSHOTS=true it is
+// written to docs/NAME (the README shows it); otherwise only checked to be a PNG.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n")) || len(png) < 10_000 {
+		t.Fatalf("screenshot %s: not a PNG of a rendered page (%d bytes)", name, len(png))
+	}
+	if os.Getenv("UPDATE_SCREENSHOTS") == "true" {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func contains(t *testing.T, what, text string, want ...string) {
@@ -225,6 +244,9 @@ func TestStdioApprovalPage(t *testing.T) {
 			ctx := browser(t)
 			page := open(t, ctx, url)
 			contains(t, "page", page, "Onboarding - Sam Patel", "archived", "cannot be undone", "Delete 1 item", "Cancel")
+			if era == testkit.Legacy {
+				screenshot(t, ctx, "approval-page-single.png")
+			}
 			name, _ := s.sb.Lookup("run", run)
 			page = submit(t, ctx, map[string]string{"confirm": name.Name}, "approve")
 			contains(t, "after approving", page, "Approved by")
@@ -331,6 +353,7 @@ func TestStdioBulkApproval(t *testing.T) {
 	ctx := browser(t)
 	page := open(t, ctx, s.linkFor(t, id))
 	contains(t, "bulk page", page, "2 processes", "Delete 2 items", "type the number of items")
+	screenshot(t, ctx, "approval-page-bulk.png")
 	page = submit(t, ctx, map[string]string{"confirm": "3"}, "approve")
 	contains(t, "wrong count", page, "not the 2 items")
 	page = submit(t, ctx, map[string]string{"confirm": "2"}, "approve")
