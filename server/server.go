@@ -30,7 +30,7 @@ import (
 const Instructions = `Tallyfy lifecycle server: look up, archive, restore and permanently delete one-off tasks, processes (runs) and templates of one Tallyfy organization.
 - Look up first: find IDs with list_tasks, list_runs or list_templates (archived: include or only for archived items) and check with get_*.
 - Archiving is reversible: every archive result names the tool that undoes it.
-- Permanent delete_* tools only take archived items and cannot be undone. The person must confirm: either the client asks them directly, or the tool answers confirmation_required with a preview; show it to the person and call again with confirm_token only after they explicitly agree. Never confirm on their behalf.
+- Permanent delete_* tools only take archived items and cannot be undone. The person must confirm: the client asks them directly; or the tool answers approval_pending (they approve outside the chat: call again with the same arguments once they say so); or confirmation_required with a preview (show it, and call again with confirm_token only after they explicitly agree). Never confirm on their behalf.
 - For more than a few items of one type, use bulk_archive, bulk_restore or bulk_delete (up to 100, by ids or by the list filters) instead of one call each: the first call only plans and changes nothing; show the plan, then call again with its execute arguments (plan_token). A bulk_delete is confirmed by the person once for the whole plan.`
 
 // App is a configured server: the MCP server, its toolset and what must be closed after.
