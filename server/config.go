@@ -39,6 +39,7 @@ type Config struct {
 	ConfirmAllowToken bool
 	ApprovalBrowser   string
 	ApprovalKeyFile   string
+	ApprovalTimeout   time.Duration
 	AuditLog          string
 
 	TallyfyRate float64
@@ -194,6 +195,7 @@ var Options = []Option{
 	}},
 	{Name: "confirm-allow-token", Env: "TALLYFY_CONFIRM_ALLOW_TOKEN", Default: "false", Usage: "let --confirm auto fall back to the confirm token where no person can be asked: the model then calls twice and the person may never see it (audit says token)", isBool: true, set: boolean(func(c *Config) *bool { return &c.ConfirmAllowToken })},
 	{Name: "approval-browser", Env: "TALLYFY_APPROVAL_BROWSER", Usage: "command that opens the local approval page (stdio), given its link as last argument; default xdg-open, open or start", set: str(func(c *Config) *string { return &c.ApprovalBrowser })},
+	{Name: "approval-timeout", Env: "TALLYFY_APPROVAL_TIMEOUT", Default: "10m", Usage: "how long a delete waits for the person's decision on the approval page (a bulk one at most as long as its plan_token)", set: duration(func(c *Config) *time.Duration { return &c.ApprovalTimeout })},
 	{Name: "approval-key-file", Env: "TALLYFY_APPROVAL_KEY_FILE", Usage: "Ed25519 private key (PKCS#8 PEM: openssl genpkey -algorithm ed25519) that signs approval records in the audit log; default a key made at start (records then verify only with the public key it logs)", set: str(func(c *Config) *string { return &c.ApprovalKeyFile })},
 	{Name: "read-only", Env: "TALLYFY_READ_ONLY", Default: "false", Usage: "offer only the get and list tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.Policy.ReadOnly })},
 	{Name: "disable-permanent-delete", Env: "TALLYFY_DISABLE_PERMANENT_DELETE", Default: "false", Usage: "offer no permanent delete tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.Policy.DisablePermanentDelete })},

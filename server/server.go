@@ -154,7 +154,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
 		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
 		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
-		AllowToken: cfg.ConfirmAllowToken, ApprovalPage: app.approvals, ApprovalKey: approvalKey, LocalUser: localUser(local),
+		AllowToken: cfg.ConfirmAllowToken, ApprovalPage: app.approvals, ApprovalKey: approvalKey, LocalUser: localUser(local), ApprovalTTL: cfg.ApprovalTimeout,
 	})
 	if err != nil {
 		_ = app.Close()

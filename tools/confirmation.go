@@ -108,7 +108,7 @@ func tokenRefused(c *call, err error) outcome {
 func canElicit(ctx context.Context) bool {
 	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
 		// 2026-07-28: the question travels in the result (multi round-trip), on any transport.
-		return info.ClientCapabilities != nil && info.ClientCapabilities.Elicitation != nil
+		return info.ClientCapabilities != nil && formElicitation(info.ClientCapabilities.Elicitation)
 	}
 	if !TransportCanAsk(ctx) {
 		return false
@@ -120,7 +120,14 @@ func canElicit(ctx context.Context) bool {
 	if _, ok := s.(server.SessionWithElicitation); !ok {
 		return false
 	}
-	return s.GetClientCapabilities().Elicitation != nil
+	return formElicitation(s.GetClientCapabilities().Elicitation)
+}
+
+// formElicitation reports whether a client's elicitation capability covers form mode, the
+// typed-name question: declared as {} (form, the default) or with form; a client that
+// declares only url mode cannot show it.
+func formElicitation(c *mcp.ElicitationCapability) bool {
+	return c != nil && (c.Form != nil || c.URL == nil)
 }
 
 func (ts *Toolset) elicitParams(c *call, e tallyfy.Entity) mcp.ElicitationParams {

@@ -592,3 +592,57 @@ func TestHTTPHonestDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestStdioExpiredLink: a link opened after --approval-timeout shows the request expired and
+// no form, and a post of the form shown before it expired decides nothing; the next call asks
+// afresh, with a new link.
+func TestStdioExpiredLink(t *testing.T) {
+	s := startStdio(t, testkit.Legacy, nil, "--approval-timeout", "3s")
+	args := map[string]any{"task_id": sandbox.IDs.ArchivedTask}
+	res, _ := call(t, s.client, "delete_task", args)
+	id, _ := testkit.Field(testkit.Structured(t, res), "approval_id").(string)
+	url := s.linkFor(t, id)
+	ctx := browser(t)
+	open(t, ctx, url)
+	time.Sleep(3500 * time.Millisecond)
+	page := submit(t, ctx, map[string]string{"confirm": "Collect holiday party headcount (2025)"}, "approve")
+	contains(t, "a form posted after expiry", page, "expired")
+	page = open(t, ctx, url)
+	contains(t, "an expired link", page, "has expired")
+	var forms int
+	_ = chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll("form").length`, &forms))
+	if forms != 0 {
+		t.Fatal("an expired request still shows its form")
+	}
+	res, text := call(t, s.client, "delete_task", args)
+	next, _ := testkit.Field(testkit.Structured(t, res), "approval_id").(string)
+	if status(t, res) != "approval_pending" || next == id || strings.Contains(text, "Still waiting") {
+		t.Fatalf("after expiry: %s", text)
+	}
+	if !s.exists("task", sandbox.IDs.ArchivedTask) {
+		t.Fatal("an expired approval deleted the task")
+	}
+}
+
+// TestHTTPPassphraseRateLimited: after 5 wrong passphrases for a caller within 15 minutes even
+// the right one is refused, so a passphrase cannot be guessed by trying.
+func TestHTTPPassphraseRateLimited(t *testing.T) {
+	s := startHTTP(t)
+	carol := s.client(t, "carol", testkit.Modern)
+	res, _ := call(t, carol, "delete_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate})
+	id, _ := testkit.Field(testkit.Structured(t, res), "approval_id").(string)
+	ctx := browser(t)
+	open(t, ctx, s.url+"/approve/"+id)
+	for i := range 5 {
+		page := submit(t, ctx, map[string]string{"approver": "carol", "passphrase": fmt.Sprintf("guess %d", i), "confirm": "Legacy Expense Report (2023)"}, "approve")
+		contains(t, "a wrong passphrase", page, "do not match")
+	}
+	page := submit(t, ctx, map[string]string{"approver": "carol", "passphrase": "carol pass", "confirm": "Legacy Expense Report (2023)"}, "approve")
+	contains(t, "the sixth try", page, "too many tries")
+	if _, ok := s.sb.Lookup("template", sandbox.IDs.ArchivedTemplate); !ok {
+		t.Fatal("deleted")
+	}
+	if _, text := call(t, carol, "delete_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}); !strings.Contains(text, "Still waiting") {
+		t.Fatalf("after the refused tries: %s", text)
+	}
+}
