@@ -85,14 +85,14 @@ type Preview struct {
 
 // DeleteResult is the answer of delete_task, delete_run and delete_template.
 type DeleteResult struct {
-	Status       string   `json:"status" jsonschema:"description=confirmation_required or approval_pending (a person must approve outside the chat; call again later): nothing deleted yet; deleted: gone for good; cancelled: the person said no and nothing was deleted,enum=confirmation_required,enum=approval_pending,enum=deleted,enum=cancelled"`
+	Status       string   `json:"status" jsonschema:"description=confirmation_required or approval_pending: nothing deleted yet; deleted: gone for good; cancelled: the person said no,enum=confirmation_required,enum=approval_pending,enum=deleted,enum=cancelled"`
 	Resource     Resource `json:"resource" jsonschema:"description=The item and its state now"`
 	Reversible   bool     `json:"reversible" jsonschema:"description=Always false: a permanent delete cannot be undone"`
 	Preview      *Preview `json:"preview,omitempty" jsonschema:"description=With confirmation_required: what would be destroyed"`
 	ConfirmToken string   `json:"confirm_token,omitempty" jsonschema:"description=With confirmation_required: pass it back as confirm_token once the person agrees; single use"`
 	ExpiresAt    string   `json:"expires_at,omitempty" jsonschema:"description=When the confirm_token stops working (ISO 8601)"`
-	Confirmation string   `json:"confirmation,omitempty" jsonschema:"description=Channel that confirmed,enum=app,enum=elicitation,enum=approval_page,enum=token,enum=off"`
-	ConfirmedBy  string   `json:"confirmed_by,omitempty" jsonschema:"description=Who confirmed"`
+	Confirmation string   `json:"confirmation,omitempty" jsonschema:"enum=app,enum=elicitation,enum=approval_page,enum=token,enum=off"`
+	ConfirmedBy  string   `json:"confirmed_by,omitempty"`
 	ApprovalID   string   `json:"approval_id,omitempty"`
 	Message      string   `json:"message" jsonschema:"description=What happened and what to do next"`
 }
