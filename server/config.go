@@ -433,7 +433,7 @@ var optionGroups = []struct {
 }{
 	{"Tallyfy", []string{"access-token", "token-file", "org-id", "base-url", "sandbox", "sandbox-variant", "tallyfy-rate", "tallyfy-bulk-interval", "archived-search-pages", "request-timeout"}},
 	{"Policy: what agents may do", []string{"read-only", "disable-permanent-delete", "tools", "exclude-tools", "protect", "max-deletes-per-hour", "max-bulk-items", "bulk-concurrency"}},
-	{"Confirmation of permanent deletes", []string{"confirm", "elicit-timeout", "token-ttl", "confirm-key-file"}},
+	{"Confirmation of permanent deletes", []string{"confirm", "confirm-allow-token", "elicit-timeout", "token-ttl", "approval-timeout", "approval-browser", "approval-key-file", "confirm-key-file"}},
 	{"HTTP transports", []string{"transport", "addr", "auth-token", "auth-token-file", "tls-cert", "tls-key", "insecure-http", "allowed-origins", "allowed-hosts", "max-body-bytes", "max-sessions", "session-idle-ttl", "rate-limit", "global-rate-limit", "body-read-timeout", "max-conns", "max-conns-per-ip"}},
 	{"Team and replicas", []string{"callers", "oauth-issuer", "oauth-audience", "oauth-token-types", "oauth-max-token-lifetime", "stateless", "state"}},
 	{"Logs, audit and the process", []string{"log-level", "log-format", "audit-log", "tool-timeout", "shutdown-timeout", "otel", "exit-with-parent", "version"}},

@@ -44,8 +44,14 @@ func browser(t *testing.T) context.Context {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("headless Chromium is needed (Debian package chromium, at %s): %v", chromium, err)
 	}
+	// A fresh profile, removed after Chromium has exited (its helpers may still be writing
+	// when the browser context is cancelled, which t.TempDir's cleanup would report).
+	profile, err := os.MkdirTemp("", "approvalpage-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.UserDataDir(t.TempDir()),
+		chromedp.ExecPath(chromium), chromedp.UserDataDir(profile),
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.NoFirstRun, chromedp.Flag("disable-sync", true), chromedp.WindowSize(420, 900), // a phone's width
@@ -53,7 +59,14 @@ func browser(t *testing.T) context.Context {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancel()
+		cancelAlloc()
+		for i := 0; i < 50 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
