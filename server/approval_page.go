@@ -210,6 +210,7 @@ type view struct {
 	CSRF        string
 	ConfirmWhat string // "its name" or "the number of items"
 	Approver    string
+	Archive     bool // a bulk archive under the two-person rule, not a permanent delete
 }
 
 const csrfCookie = "tallyfy_approve_csrf"
@@ -272,17 +273,20 @@ func (p *approvalPage) viewOf(pa *tools.PendingApproval, csrf, errMsg string) vi
 	if v.Bulk {
 		v.ConfirmWhat = "the number of items"
 	}
+	if t, ok := tools.ByName(pa.Tool); ok && t.Verb == tools.VerbArchive {
+		v.Archive, v.Title = true, "Approve an archive"
+	}
 	if pa.DeletesLeft >= 0 {
 		v.Budget = fmt.Sprintf("This uses %d of the %d permanent deletes left this hour.", pa.Count(), pa.DeletesLeft)
 	}
 	expired := pa.Expired(p.now())
 	switch {
 	case pa.Status == tools.ApprovalApproved:
-		v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent deletes when it calls again.", pa.DecidedBy)
+		v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent acts when it calls again.", pa.DecidedBy)
 	case pa.Status == tools.ApprovalDeclined:
-		v.Done = fmt.Sprintf("Declined by %s. Nothing will be deleted.", pa.DecidedBy)
+		v.Done = fmt.Sprintf("Declined by %s. Nothing will be changed.", pa.DecidedBy)
 	case expired:
-		v.Done = "This request has expired. Nothing was deleted; the agent must ask again."
+		v.Done = "This request has expired. Nothing was changed; the agent must ask again."
 	default:
 		v.Open = true
 	}

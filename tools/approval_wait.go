@@ -84,8 +84,13 @@ func (ts *Toolset) announce(ctx context.Context, pa *PendingApproval) (where str
 	if err := ts.parkApproval(ctx, pa); err != nil {
 		return "", storeRefusal(err), false
 	}
-	if pa.Channel == ChannelApprovalPage && ts.opts.ApprovalPage != nil {
+	switch {
+	case pa.Channel == ChannelApprovalPage && ts.opts.ApprovalPage != nil:
 		where = ts.opts.ApprovalPage.Announce(ctx, pa, secret)
+	case pa.Channel == ChannelApp && ts.opts.AppView != nil:
+		// The App's handle: the view gets the secret through an app-only tool, never the
+		// model (CheckApprovalSecret checks it when the view decides).
+		where = ts.opts.AppView.Announce(ctx, pa, secret)
 	}
 	return where, outcome{}, true
 }

@@ -66,6 +66,9 @@ type Options struct {
 	AllowToken bool
 	// ApprovalPage is where a person approves outside the client; nil: no page.
 	ApprovalPage ApprovalPage
+	// AppView is told of approvals waiting on the MCP App view (channel app), with their
+	// secret handle; nil until the App is served (issue 21 point 2).
+	AppView ApprovalPage
 	// ApprovalKey signs approval records; default a key made for this process.
 	ApprovalKey ed25519.PrivateKey
 	// ApprovalTTL is how long a pending approval waits for the person; default 10 minutes.

@@ -481,7 +481,8 @@ func startHTTP(t *testing.T, extra ...string) *httpServer {
 		entry("alice", map[string]any{"approval_passphrase_sha256": sha("alice pass"), "require_approval": "permanent", "approvers": []string{"bob"}}),
 		entry("bob", map[string]any{"approval_passphrase_sha256": sha("bob pass")}),
 		entry("carol", map[string]any{"approval_passphrase_sha256": sha("carol pass")}),
-		entry("dave", nil))
+		entry("dave", nil),
+		entry("erin", map[string]any{"require_approval": "lifecycle", "approvers": []string{"bob"}}))
 	args := append([]string{"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", sbURL, "--org-id", sandbox.OrgID, "--callers", file,
 		"--audit-log", s.audit, "--approval-key-file", s.key, "--tallyfy-rate", "0"}, extra...)
 	b := harness.Run(t, harness.MinimalEnv(t, "SHARED_TALLYFY="+sandbox.AdminToken), args...)
@@ -657,5 +658,42 @@ func TestHTTPPassphraseRateLimited(t *testing.T) {
 	}
 	if _, text := call(t, carol, "delete_template", map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}); !strings.Contains(text, "Still waiting") {
 		t.Fatalf("after the refused tries: %s", text)
+	}
+}
+
+// TestHTTPTwoPersonRuleForBulkArchive: "require_approval": "lifecycle" holds erin's bulk
+// archive for bob too: the execute call waits, bob approves the count on the page (worded as
+// an archive), and the plan runs once.
+func TestHTTPTwoPersonRuleForBulkArchive(t *testing.T) {
+	s := startHTTP(t)
+	erin := s.client(t, "erin", testkit.Modern)
+	ids := []any{sandbox.IDs.ActiveRun, sandbox.IDs.CompleteRun}
+	res, text := call(t, erin, "bulk_archive", map[string]any{"type": "run", "ids": ids})
+	exec, ok := testkit.Field(testkit.Structured(t, res), "execute", "arguments").(map[string]any)
+	if !ok {
+		t.Fatalf("plan: %s", text)
+	}
+	res, text = call(t, erin, "bulk_archive", exec)
+	if status(t, res) != "approval_pending" || !strings.Contains(text, "second person") {
+		t.Fatalf("execute under the rule: %s", text)
+	}
+	if r, _ := s.sb.Lookup("run", sandbox.IDs.ActiveRun); r.Archived {
+		t.Fatal("archived before approval")
+	}
+	id, _ := testkit.Field(testkit.Structured(t, res), "approval_id").(string)
+	ctx := browser(t)
+	page := open(t, ctx, s.url+"/approve/"+id)
+	contains(t, "archive page", page, "will be archived", "can be undone", "Archive 2 items")
+	if strings.Contains(page, "destroyed") {
+		t.Fatalf("an archive worded as a destruction:\n%s", page)
+	}
+	page = submit(t, ctx, map[string]string{"approver": "bob", "passphrase": "bob pass", "confirm": "2"}, "approve")
+	contains(t, "bob approves", page, "Approved by bob")
+	res, text = call(t, erin, "bulk_archive", exec)
+	if m := testkit.Structured(t, res); m["status"] != "done" || testkit.Field(m, "totals", "ok") != float64(2) || m["confirmed_by"] != "bob" {
+		t.Fatalf("after approval: %s", text)
+	}
+	if r, _ := s.sb.Lookup("run", sandbox.IDs.ActiveRun); !r.Archived {
+		t.Fatal("the approved archive did not happen")
 	}
 }
