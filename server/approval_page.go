@@ -65,8 +65,9 @@ var approvalTemplate = template.Must(template.New("approval_page.html").Funcs(te
 // approvalPage implements tools.ApprovalPage.
 type approvalPage struct {
 	ts      *tools.Toolset
-	local   bool     // stdio: loopback link with a secret; HTTP: passphrase login
-	callers *Callers // HTTP: passphrases and names
+	local   bool           // stdio: loopback link with a secret; HTTP: passphrase login
+	callers *Callers       // HTTP: passphrases and names
+	login   *approvalLogin // HTTP with --approval-oauth-client-id: the OAuth login (approval_oauth.go)
 	store   state.Store
 	csrfKey []byte
 	log     *slog.Logger
@@ -99,6 +100,10 @@ func (p *approvalPage) Reachable(ctx context.Context, approvers []string) bool {
 	if p.local {
 		return true
 	}
+	if p.login != nil { // anyone the issuer knows can log in; DecideApproval checks who may decide
+		who, ok := tools.CallerFrom(ctx)
+		return len(approvers) > 0 || (ok && who.Name != "")
+	}
 	if p.callers == nil {
 		return false
 	}
@@ -118,7 +123,11 @@ func (p *approvalPage) Reachable(ctx context.Context, approvers []string) bool {
 // their browser, and stderr (documented in the README). The result gets no link.
 func (p *approvalPage) Announce(_ context.Context, pa *tools.PendingApproval, secret string) string {
 	if !p.local {
-		return fmt.Sprintf("The approver opens /approve/%s on this server (same address as its /mcp endpoint) and logs in with their approval passphrase.", pa.ID)
+		how := "logs in with their approval passphrase"
+		if p.login != nil {
+			how = "logs in through the organization's identity provider"
+		}
+		return fmt.Sprintf("The approver opens /approve/%s on this server (same address as its /mcp endpoint) and %s.", pa.ID, how)
 	}
 	base, err := p.listen()
 	if err != nil {
@@ -191,6 +200,10 @@ func (p *approvalPage) routes() http.Handler {
 	} else {
 		mux.HandleFunc("GET /approve/{id}", p.show)
 		mux.HandleFunc("POST /approve/{id}", p.decide)
+		if p.login != nil {
+			mux.HandleFunc("GET /approve/{id}/login", func(w http.ResponseWriter, r *http.Request) { p.login.start(w, r, r.PathValue("id")) })
+			mux.HandleFunc("GET /approve/callback", p.loggedIn)
+		}
 	}
 	return mux
 }
@@ -211,6 +224,8 @@ type view struct {
 	ConfirmWhat string // "its name" or "the number of items"
 	Approver    string
 	Archive     bool // a bulk archive under the two-person rule, not a permanent delete
+	Login       bool // HTTP with OAuth: the approver logs in through the identity provider
+	LoginURL    string
 }
 
 const csrfCookie = "tallyfy_approve_csrf"
@@ -264,7 +279,31 @@ func (p *approvalPage) show(w http.ResponseWriter, r *http.Request) {
 		cookie = c.Value
 	}
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: cookie, Path: "/approve/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	p.render(w, http.StatusOK, p.viewOf(pa, p.csrfFor(cookie, pa.ID), ""))
+	v := p.viewOf(pa, p.csrfFor(cookie, pa.ID), "")
+	p.withLogin(&v, r)
+	p.render(w, http.StatusOK, v)
+}
+
+// withLogin fills in the OAuth login: who is logged in, or where to log in.
+func (p *approvalPage) withLogin(v *view, r *http.Request) {
+	if p.login == nil || v.PA == nil {
+		return
+	}
+	v.Login, v.Passphrase = true, false
+	if v.Approver = p.login.who(r); v.Approver == "" {
+		v.LoginURL = "/approve/" + v.PA.ID + "/login"
+	}
+}
+
+// loggedIn is the issuer's redirect back: the approver is logged in, back to the request.
+func (p *approvalPage) loggedIn(w http.ResponseWriter, r *http.Request) {
+	id, err := p.login.callback(w, r)
+	if err != nil {
+		p.log.Warn("approval page: OAuth login failed", "err", err)
+		p.render(w, http.StatusForbidden, view{Title: "Login failed", Error: capitalize(err.Error()) + "."})
+		return
+	}
+	http.Redirect(w, r, "/approve/"+url.PathEscape(id), http.StatusFound)
 }
 
 func (p *approvalPage) viewOf(pa *tools.PendingApproval, csrf, errMsg string) view {
@@ -334,11 +373,21 @@ func (p *approvalPage) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	csrf := r.PostFormValue("csrf")
-	retry := func(status int, msg string) { p.render(w, status, p.viewOf(pa, csrf, msg)) }
+	retry := func(status int, msg string) {
+		v := p.viewOf(pa, csrf, msg)
+		p.withLogin(&v, r)
+		p.render(w, status, v)
+	}
 	approver := pa.Requester // stdio: the secret link is the person at the machine
-	if !p.local {
+	switch {
+	case p.login != nil:
+		if approver = p.login.who(r); approver == "" {
+			retry(http.StatusForbidden, "Log in first: nothing was decided.")
+			return
+		}
+	case !p.local:
 		name := strings.TrimSpace(r.PostFormValue("approver"))
-		ok, err := p.login(r.Context(), name, r.PostFormValue("passphrase"))
+		ok, err := p.checkLogin(r.Context(), name, r.PostFormValue("passphrase"))
 		switch {
 		case err != nil:
 			retry(http.StatusTooManyRequests, err.Error())
@@ -374,15 +423,19 @@ func (p *approvalPage) decide(w http.ResponseWriter, r *http.Request) {
 		if decided == nil {
 			decided = pa
 		}
-		p.render(w, status, p.viewOf(decided, csrf, errText(err)))
+		v := p.viewOf(decided, csrf, errText(err))
+		p.withLogin(&v, r)
+		p.render(w, status, v)
 		return
 	}
-	p.render(w, http.StatusOK, p.viewOf(decided, csrf, ""))
+	v := p.viewOf(decided, csrf, "")
+	p.withLogin(&v, r)
+	p.render(w, http.StatusOK, v)
 }
 
-// login checks an approver's passphrase, at most loginTries a caller per loginWindow across
+// checkLogin checks an approver's passphrase, at most loginTries a caller per loginWindow across
 // replicas (the shared store's window), so it cannot be guessed by trying.
-func (p *approvalPage) login(ctx context.Context, name, passphrase string) (bool, error) {
+func (p *approvalPage) checkLogin(ctx context.Context, name, passphrase string) (bool, error) {
 	if p.callers == nil || name == "" || passphrase == "" {
 		return false, nil
 	}

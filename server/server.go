@@ -150,6 +150,16 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	local := cfg.Transport == "stdio"
 	app.approvals = newApprovalPage(local, app.Callers, store, keys, logger, os.Stderr, cfg.ApprovalBrowser)
 	app.closers = append(app.closers, app.approvals.Close)
+	if cfg.ApprovalOAuthClientID != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		app.approvals.login, err = newApprovalLogin(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, cfg.ApprovalOAuthClientID, cfg.ApprovalOAuthClientSecret,
+			app.Callers, app.approvals.csrfKey, &http.Client{Timeout: 15 * time.Second})
+		cancel()
+		if err != nil {
+			_ = app.Close()
+			return nil, err
+		}
+	}
 	ts, err := tools.New(tools.Options{
 		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
 		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
