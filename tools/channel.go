@@ -116,7 +116,7 @@ func (ts *Toolset) chooseChannel(ctx context.Context, t Tool, tokenGiven bool, a
 
 // noChannelMessage answers a permanent delete that nothing can confirm (--confirm auto on
 // HTTP, a client without Apps or elicitation, a caller without a page login).
-const noChannelMessage = "Nothing was deleted: this client cannot ask the person (it supports neither MCP Apps nor elicitation), and this caller has no login for the server's approval page, so nobody but the model could confirm a permanent delete, and this server does not let the model confirm on its own. Channels that would work: a client with MCP Apps or elicitation; the approval page, once the operator gives this caller an approval passphrase in the callers file (approval_passphrase_sha256); or, if the operator accepts that the model confirms alone, --confirm-allow-token. Archiving (reversible) still works."
+const noChannelMessage = "Nothing was deleted: this client cannot ask the person (it supports neither MCP Apps nor elicitation), and this caller has no login for the server's approval page, so nobody but the model could confirm a permanent delete, and this server does not let the model confirm on its own. Channels that would work: a client with MCP Apps or elicitation; the approval page, once the operator gives this caller a login there (an approval passphrase in the callers file, approval_passphrase_sha256, or an OAuth login with --approval-oauth-client-id); or, if the operator accepts that the model confirms alone, --confirm-allow-token. Archiving (reversible) still works."
 
 // ActiveChannels says which channels this server can confirm with, for the startup line.
 func (ts *Toolset) ActiveChannels(transport string) string {
