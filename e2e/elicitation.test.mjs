@@ -102,7 +102,7 @@ describe('elicitation', { concurrency: true }, () => {
     assert.ok(!res.structuredContent.confirm_token, 'a token the model could give itself');
     let link = null; // stderr arrives on its own pipe, a moment after the result
     for (let i = 0; i < 100 && !link; i++) {
-      link = c.stderr().match(/open (http:\/\/127\.0\.0\.1:\d+\/approve\/[0-9a-f]+\/([0-9a-f]{64}))/);
+      link = c.stderr().match(/link=(http:\/\/127\.0\.0\.1:\d+\/approve\/[0-9a-f]+\/([0-9a-f]{64}))/);
       if (!link) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(link, `no approval link on stderr:\n${c.stderr()}`);

@@ -38,7 +38,7 @@ import (
 //
 //   - stdio: the person sits at the machine. The page is served on a loopback port, at
 //     /approve/{id}/{secret}: the one-time secret in the path is the login. The link is opened
-//     in their browser and written to stderr, never put in a tool result.
+//     in their browser and written to the log on stderr, never put in a tool result.
 //   - HTTP: the page is /approve/{id} on the server itself. The person logs in there with
 //     their approval passphrase (its SHA-256 in the callers file), which the model does not
 //     have; tries are rate-limited per caller in the shared store.
@@ -71,7 +71,6 @@ type approvalPage struct {
 	store   state.Store
 	csrfKey []byte
 	log     *slog.Logger
-	stderr  io.Writer
 	browser string // --approval-browser; "" = the platform's opener
 	now     func() time.Time
 
@@ -82,8 +81,8 @@ type approvalPage struct {
 	closeFn  func() error
 }
 
-func newApprovalPage(local bool, callers *Callers, store state.Store, keys [][]byte, log *slog.Logger, stderr io.Writer, browser string) *approvalPage {
-	p := &approvalPage{local: local, callers: callers, store: store, log: log, stderr: stderr, browser: browser, now: time.Now}
+func newApprovalPage(local bool, callers *Callers, store state.Store, keys [][]byte, log *slog.Logger, browser string) *approvalPage {
+	p := &approvalPage{local: local, callers: callers, store: store, log: log, browser: browser, now: time.Now}
 	if len(keys) > 0 { // replicas share the CSRF key, so a form shown by one is accepted by another
 		m := hmac.New(sha256.New, keys[0])
 		m.Write([]byte("approval page csrf"))
@@ -135,8 +134,9 @@ func (p *approvalPage) Announce(_ context.Context, pa *tools.PendingApproval, se
 		return "The approval page could not be served (see the server's log); the person cannot approve until the operator fixes it."
 	}
 	link := base + "/approve/" + pa.ID + "/" + secret
-	// The one place the secret link is written: stderr, for the person at this machine.
-	_, _ = fmt.Fprintf(p.stderr, "tallyfy-mcp: a permanent delete waits for your approval; open %s\n", link)
+	// The one place the secret link is written: the log on stderr, for the person at this
+	// machine (in the log's own format, so a JSON log stays JSON).
+	p.log.Warn("a permanent delete waits for your approval: open the link in your browser (anyone who has it can approve)", "link", link)
 	if err := p.openBrowser(link); err != nil {
 		p.log.Warn("could not open a browser for the approval page; the link is on stderr", "err", err)
 		return "A browser could not be opened: the person finds the approval link on the server's stderr (it is never shown here)."

@@ -148,7 +148,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	local := cfg.Transport == "stdio"
-	app.approvals = newApprovalPage(local, app.Callers, store, keys, logger, os.Stderr, cfg.ApprovalBrowser)
+	app.approvals = newApprovalPage(local, app.Callers, store, keys, logger, cfg.ApprovalBrowser)
 	app.closers = append(app.closers, app.approvals.Close)
 	if cfg.ApprovalOAuthClientID != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

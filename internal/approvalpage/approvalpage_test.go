@@ -181,7 +181,7 @@ func status(t *testing.T, res *mcp.CallToolResult) string {
 }
 
 // link is the approval link the binary wrote to stderr for the local person.
-var link = regexp.MustCompile(`open (http://127\.0\.0\.1:\d+/approve/([0-9a-f]+)/([0-9a-f]{64}))`)
+var link = regexp.MustCompile(`link=(http://127\.0\.0\.1:\d+/approve/([0-9a-f]+)/([0-9a-f]{64}))`)
 
 // stdioServer is the binary on stdio against its own sandbox, whose browser command records
 // nothing (the test's Chromium opens the link from stderr).
