@@ -91,7 +91,7 @@ type DeleteResult struct {
 	Preview      *Preview `json:"preview,omitempty" jsonschema:"description=With confirmation_required: what would be destroyed"`
 	ConfirmToken string   `json:"confirm_token,omitempty" jsonschema:"description=With confirmation_required: pass it back as confirm_token once the person agrees; single use"`
 	ExpiresAt    string   `json:"expires_at,omitempty" jsonschema:"description=When the confirm_token stops working (ISO 8601)"`
-	Confirmation string   `json:"confirmation,omitempty" jsonschema:"enum=app,enum=elicitation,enum=approval_page,enum=token,enum=off"`
+	Confirmation string   `json:"confirmation,omitempty"` // the Channel: app, elicitation, approval_page, token or off
 	ConfirmedBy  string   `json:"confirmed_by,omitempty"`
 	ApprovalID   string   `json:"approval_id,omitempty"`
 	Message      string   `json:"message" jsonschema:"description=What happened and what to do next"`
