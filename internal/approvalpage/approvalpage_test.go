@@ -30,6 +30,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/redistest"
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
@@ -468,7 +469,12 @@ func sha(s string) string {
 func startHTTP(t *testing.T, extra ...string) *httpServer {
 	t.Helper()
 	sb, sbURL := testkit.StartSandbox(t)
-	s := &httpServer{sb: sb, audit: testkit.AuditPath(t), key: approvalKeyFile(t)}
+	return startHTTPOn(t, sb, sbURL, writeTeam(t), approvalKeyFile(t), extra...)
+}
+
+// writeTeam writes the callers file of the HTTP tests.
+func writeTeam(t *testing.T) string {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "callers.json")
 	entry := func(name string, more map[string]any) map[string]any {
 		e := map[string]any{"name": name, "token_sha256": testkit.TokenSHA256("tok-" + name), "tallyfy_token_env": "SHARED_TALLYFY"}
@@ -483,6 +489,14 @@ func startHTTP(t *testing.T, extra ...string) *httpServer {
 		entry("carol", map[string]any{"approval_passphrase_sha256": sha("carol pass")}),
 		entry("dave", nil),
 		entry("erin", map[string]any{"require_approval": "lifecycle", "approvers": []string{"bob"}}))
+	return file
+}
+
+// startHTTPOn starts one HTTP server on the sandbox at sbURL with the callers file and
+// approval key given (replicas share all three).
+func startHTTPOn(t *testing.T, sb *sandbox.Sandbox, sbURL, file, key string, extra ...string) *httpServer {
+	t.Helper()
+	s := &httpServer{sb: sb, audit: testkit.AuditPath(t), key: key}
 	args := append([]string{"--transport", "http", "--addr", "127.0.0.1:0", "--base-url", sbURL, "--org-id", sandbox.OrgID, "--callers", file,
 		"--audit-log", s.audit, "--approval-key-file", s.key, "--tallyfy-rate", "0"}, extra...)
 	b := harness.Run(t, harness.MinimalEnv(t, "SHARED_TALLYFY="+sandbox.AdminToken), args...)
@@ -695,5 +709,39 @@ func TestHTTPTwoPersonRuleForBulkArchive(t *testing.T) {
 	}
 	if r, _ := s.sb.Lookup("run", sandbox.IDs.ActiveRun); !r.Archived {
 		t.Fatal("the approved archive did not happen")
+	}
+}
+
+// TestHTTPReplicasSharePendingApprovals: two replicas sharing Redis (and their keys): carol's
+// delete parked on replica A is approved on replica B's page, and her next call on A deletes.
+func TestHTTPReplicasSharePendingApprovals(t *testing.T) {
+	redis := redistest.Start(t)
+	sb, sbURL := testkit.StartSandbox(t)
+	file, key := writeTeam(t), approvalKeyFile(t)
+	confirmKey := filepath.Join(t.TempDir(), "confirm.key")
+	if err := os.WriteFile(confirmKey, []byte(strings.Repeat("k", 64)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shared := []string{"--state", redis.URL(0), "--confirm-key-file", confirmKey}
+	a := startHTTPOn(t, sb, sbURL, file, key, shared...)
+	b := startHTTPOn(t, sb, sbURL, file, key, shared...)
+	carol := a.client(t, "carol", testkit.Legacy)
+	args := map[string]any{"task_id": sandbox.IDs.ArchivedTask}
+	res, text := call(t, carol, "delete_task", args)
+	if status(t, res) != "approval_pending" {
+		t.Fatalf("on A: %s", text)
+	}
+	id, _ := testkit.Field(testkit.Structured(t, res), "approval_id").(string)
+	ctx := browser(t)
+	page := open(t, ctx, b.url+"/approve/"+id)
+	contains(t, "the request on B", page, "Collect holiday party headcount")
+	page = submit(t, ctx, map[string]string{"approver": "carol", "passphrase": "carol pass", "confirm": "Collect holiday party headcount (2025)"}, "approve")
+	contains(t, "approved on B", page, "Approved by carol")
+	res, text = call(t, carol, "delete_task", args)
+	if m := testkit.Structured(t, res); m["status"] != "deleted" || m["confirmed_by"] != "carol" {
+		t.Fatalf("back on A: %s", text)
+	}
+	if _, ok := sb.Lookup("task", sandbox.IDs.ArchivedTask); ok {
+		t.Fatal("the task is still there")
 	}
 }
