@@ -38,6 +38,8 @@ func run(args []string) int {
 			return 1
 		}
 		return 0
+	case "approvals":
+		return server.RunApprovals(args[1:], os.Getenv, os.Stdout, os.Stderr)
 	case "check":
 		return server.RunCheck(ctx, args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	case "audit":

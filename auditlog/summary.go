@@ -200,7 +200,7 @@ func Report(inputs []Input, f Filter, format Format, w, warn io.Writer) error {
 		}
 		emit = func(ev Event) error {
 			r := ev.Record
-			return cw.Write([]string{string(ev.Kind), r.Time, r.Caller, r.Tool, r.Outcome, "", r.ResourceType, r.ResourceID, r.ResourceName, r.Confirmation, r.Detail, r.BatchID, ev.File, strconv.Itoa(ev.Line)})
+			return cw.Write([]string{string(ev.Kind), r.Time, r.Caller, r.Tool, r.Outcome, "", r.ResourceType, r.ResourceID, r.ResourceName, string(r.Confirmation), r.Detail, r.BatchID, ev.File, strconv.Itoa(ev.Line)})
 		}
 	}
 	s := newSummary(f, textKeep, emit)
@@ -273,7 +273,7 @@ func (s *Summary) writeText(w io.Writer, files int, noOutcome []Event) error {
 			fmt.Fprintf(&b, "  %s  %s %s %s %q  caller=%s", r.Time, r.Tool, r.ResourceType, r.ResourceID, r.ResourceName, orDash(r.Caller))
 			switch k {
 			case KindPermanentDelete:
-				fmt.Fprintf(&b, " confirmed=%s", orDash(r.Confirmation))
+				fmt.Fprintf(&b, " confirmed=%s", orDash(string(r.Confirmation)))
 			default:
 				fmt.Fprintf(&b, " outcome=%s", r.Outcome)
 				if r.Detail != "" {

@@ -75,8 +75,15 @@ describe('audit log', { concurrency: true }, () => {
     assert.ok(!raw.includes(token), 'the confirm token is in the audit log');
     assert.equal(leakOf(SANDBOX_ADMIN_TOKEN, raw), null, 'the Tallyfy token is in the audit log');
     const del = records.filter((r) => r.tool === 'delete_template' && r.resource_id === tpl.id);
-    assert.deepEqual(del.map((r) => r.outcome), ['confirmation_required', 'intent', 'ok']);
-    for (const r of del) {
+    // The signed approval record of the token confirmation comes before the intent.
+    assert.deepEqual(del.map((r) => r.outcome), ['confirmation_required', 'approval', 'intent', 'ok']);
+    const approval = del[1].approval;
+    assert.equal(approval.channel, 'token');
+    assert.equal(approval.outcome, 'approved');
+    assert.deepEqual(approval.items.map((i) => i.id), [tpl.id]);
+    assert.ok(approval.signature && approval.key_id, 'the approval record is not signed');
+    assert.equal(del[3].approval_id, approval.request_id, 'the delete does not name its approval');
+    for (const r of del.filter((x) => x.outcome !== 'approval')) {
       assert.equal(r.confirmation, 'token');
       assert.equal(r.confirm_mode, 'token');
       assert.equal(r.resource_name, tpl.title);

@@ -91,14 +91,33 @@ describe('elicitation', { concurrency: true }, () => {
     assert.ok(await stillArchivedTemplate(c, tpl.id));
   });
 
-  it('gives a client without the elicitation capability the token flow under --confirm auto', async (t) => {
-    const c = await startClient({ args: ['--sandbox'], t }); // --confirm auto is the default
+  it('gives a client without the elicitation capability the local approval page under --confirm auto, never a token', async (t) => {
+    // --confirm auto is the default; the browser command records the link instead of opening one.
+    const c = await startClient({ args: ['--sandbox', '--approval-browser', 'true'], t });
     const tpl = await archivedTemplate(c);
     const res = await c.call('delete_template', { template_id: tpl.id });
     assert.ok(!res.isError, textOf(res));
-    assert.equal(res.structuredContent.status, 'confirmation_required');
-    assert.ok(res.structuredContent.confirm_token);
+    assert.equal(res.structuredContent.status, 'approval_pending');
+    assert.equal(res.structuredContent.confirmation, 'approval_page');
+    assert.ok(!res.structuredContent.confirm_token, 'a token the model could give itself');
+    let link = null; // stderr arrives on its own pipe, a moment after the result
+    for (let i = 0; i < 100 && !link; i++) {
+      link = c.stderr().match(/link=(http:\/\/127\.0\.0\.1:\d+\/approve\/[0-9a-f]+\/([0-9a-f]{64}))/);
+      if (!link) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(link, `no approval link on stderr:\n${c.stderr()}`);
+    assert.ok(!JSON.stringify(res).includes(link[2]) && !JSON.stringify(res).includes('127.0.0.1'), 'the result carries the link');
+    const again = await c.call('delete_template', { template_id: tpl.id });
+    assert.match(textOf(again), /still waiting/i);
     assert.ok(await stillArchivedTemplate(c, tpl.id));
+  });
+
+  it('--confirm token gives the token flow, and says token', async (t) => {
+    const c = await startClient({ args: ['--sandbox', '--confirm', 'token'], t });
+    const tpl = await archivedTemplate(c);
+    const res = await c.call('delete_template', { template_id: tpl.id });
+    assert.equal(res.structuredContent.status, 'confirmation_required');
+    assert.equal(res.structuredContent.confirmation, 'token');
   });
 
   it('refuses a client without the elicitation capability under --confirm elicit, token or not', async (t) => {

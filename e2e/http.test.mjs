@@ -215,9 +215,9 @@ describe('HTTP transports', { concurrency: true }, () => {
     assert.strictEqual((await c.call('get_template', { template_id: tpl.id })).isError, true, 'the template is still there');
   });
 
-  it('SSE (--confirm auto): the same client gets confirmation_required, then deletes with the token, never hanging', async (t) => {
+  it('SSE (--confirm auto --confirm-allow-token): the same client gets confirmation_required, then deletes with the token, never hanging', async (t) => {
     const token = randomToken();
-    const server = await startHttpServer({ args: ['--sandbox', '--confirm', 'auto'], authToken: token, t });
+    const server = await startHttpServer({ args: ['--sandbox', '--confirm', 'auto', '--confirm-allow-token'], authToken: token, t });
     const asked = [];
     const c = await connectHttp(server, {
       transport: 'sse',

@@ -56,7 +56,11 @@ type BulkResult struct {
 	ExpiresAt        string    `json:"expires_at,omitempty"`
 	Execute          *BulkCall `json:"execute,omitempty" jsonschema:"description=With planned: the call that executes the plan"`
 	Undo             *BulkCall `json:"undo,omitempty" jsonschema:"description=After archive or restore: the call that reverses it"`
-	Message          string    `json:"message"`
+	// Confirmation, ConfirmedBy, ApprovalID: as in DeleteResult.
+	Confirmation string `json:"confirmation,omitempty"`
+	ConfirmedBy  string `json:"confirmed_by,omitempty"`
+	ApprovalID   string `json:"approval_id,omitempty"`
+	Message      string `json:"message"`
 }
 
 func (BulkResult) isResult() {}

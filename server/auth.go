@@ -112,6 +112,7 @@ func (h *HTTPServer) oauthCaller(r *http.Request, hasBearer bool) (*tools.Caller
 				msg: "Forbidden: no entry in the server's callers file maps this user (oauth_subject or email) to a Tallyfy token; ask the operator to add one"}
 		}
 		who.Name, who.Client, who.Cap, who.TallyfyUser = entry.Name, entry.Client, entry.Cap, entry.TallyfyUser
+		who.Approvers, who.RequireApproval = entry.Approvers, entry.RequireApproval // the two-person rule
 	}
 	if who.Cap != nil {
 		narrowed := who.Cap.Narrow(scap)

@@ -46,6 +46,13 @@ type CallerEntry struct {
 	Tools        []string `json:"tools,omitempty"`
 	ExcludeTools []string `json:"exclude_tools,omitempty"`
 	Protect      []string `json:"protect,omitempty"`
+	// The approval page and the two-person rule (issue 21; server/approval_page.go): the
+	// SHA-256 of the passphrase they type there (printf %s "$PASSPHRASE" | sha256sum), and
+	// who must approve their calls of a tier (require_approval permanent, or lifecycle for
+	// bulk archive too).
+	ApprovalPassphraseSHA256 string   `json:"approval_passphrase_sha256,omitempty"`
+	Approvers                []string `json:"approvers,omitempty"`
+	RequireApproval          string   `json:"require_approval,omitempty"`
 }
 
 // knownCaller is a loaded entry: its token hash, and the tools.Caller requests act as.
@@ -54,6 +61,8 @@ type knownCaller struct {
 	entry  CallerEntry
 	caller tools.Caller
 	who    *tallyfyUser
+	// passphrase is the SHA-256 of their approval passphrase (nil: none).
+	passphrase []byte
 }
 
 // tallyfyUser is the caller's Tallyfy user, looked up once (GET /me, as check does) on their
@@ -253,6 +262,7 @@ func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(str
 		return nil, err
 	}
 	var out []knownCaller
+	names := map[string]bool{}
 	seenCallers := false
 	for dec.More() {
 		tok, err := dec.Token()
@@ -266,7 +276,7 @@ func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(str
 		if err := expect('['); err != nil {
 			return nil, err
 		}
-		names, hashes, subjects, emails := map[string]bool{}, map[[32]byte]string{}, map[string]string{}, map[string]string{}
+		hashes, subjects, emails := map[[32]byte]string{}, map[string]string{}, map[string]string{}
 		for n := 1; dec.More(); n++ {
 			start := dec.InputOffset()
 			for start < int64(len(data)) && strings.ContainsRune(" \t\r\n,", rune(data[start])) {
@@ -313,6 +323,13 @@ func parseCallers(path string, data []byte, base tallyfy.Config, getenv func(str
 	}
 	if err := expect('}'); err != nil {
 		return nil, err
+	}
+	for _, k := range out {
+		for _, a := range k.entry.Approvers {
+			if !names[a] {
+				return nil, fail(1, "entry %q: approver %q is not a caller in this file", k.entry.Name, a)
+			}
+		}
 	}
 	if !seenCallers || len(out) == 0 {
 		return nil, fail(1, "no callers: want {\"callers\": [{\"name\": …, \"token_sha256\": …, \"tallyfy_token_env\": …}]}")
@@ -401,6 +418,9 @@ func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string)
 		return k, err
 	}
 	k.caller = tools.Caller{Name: e.Name, Binding: "callers:" + e.Name, Client: client, Cap: &cap}
+	if err := checkApprovalEntry(e, &k); err != nil {
+		return k, err
+	}
 	return k, nil
 }
 
@@ -411,4 +431,34 @@ func logCallers(logger *slog.Logger, c *Callers, what string) {
 		names = append(names, k.entry.Name)
 	}
 	logger.Info(what, "callers", len(names), "names", strings.Join(names, ","))
+}
+
+// checkApprovalEntry reads an entry's approval passphrase hash and two-person rule.
+func checkApprovalEntry(e CallerEntry, k *knownCaller) error {
+	if e.ApprovalPassphraseSHA256 != "" {
+		h, err := hex.DecodeString(strings.ToLower(e.ApprovalPassphraseSHA256))
+		if err != nil || len(h) != sha256.Size {
+			return errors.New(`"approval_passphrase_sha256" must be the 64 hex characters of the SHA-256 of their approval passphrase (printf %s "$PASSPHRASE" | sha256sum), never the passphrase`)
+		}
+		k.passphrase = h
+	}
+	switch e.RequireApproval {
+	case "":
+		if len(e.Approvers) > 0 {
+			return errors.New(`"approvers" needs "require_approval": permanent (deletes) or lifecycle (deletes and bulk archive)`)
+		}
+	case string(tools.TierPermanent), string(tools.TierLifecycle):
+		if len(e.Approvers) == 0 {
+			return errors.New(`"require_approval" needs "approvers": the callers who may approve (not this one)`)
+		}
+		for _, a := range e.Approvers {
+			if a == e.Name {
+				return errors.New(`"approvers" must not name the caller themself: the two-person rule refuses self-approval`)
+			}
+		}
+		k.caller.Approvers, k.caller.RequireApproval = e.Approvers, tools.Tier(e.RequireApproval)
+	default:
+		return fmt.Errorf(`"require_approval" must be permanent or lifecycle, not %q`, e.RequireApproval)
+	}
+	return nil
 }

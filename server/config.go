@@ -32,9 +32,19 @@ type Config struct {
 	LogFormat string
 
 	// Confirm and Policy are parsed and checked once, as the flags are read.
-	Confirm  tools.ConfirmMode
-	Policy   tools.Policy
-	AuditLog string
+	Confirm tools.ConfirmMode
+	Policy  tools.Policy
+	// ConfirmAllowToken lets --confirm auto fall back to the token flow; ApprovalBrowser opens
+	// the local approval page (stdio); ApprovalKeyFile signs approval records.
+	ConfirmAllowToken bool
+	ApprovalBrowser   string
+	ApprovalKeyFile   string
+	ApprovalTimeout   time.Duration
+	// ApprovalOAuthClientID (and secret) make the HTTP approval page an OAuth client of
+	// --oauth-issuer: approvers log in there (approval_oauth.go).
+	ApprovalOAuthClientID     string
+	ApprovalOAuthClientSecret string
+	AuditLog                  string
 
 	TallyfyRate float64
 	// TallyfyBulkInterval spaces the requests of bulk tools (--tallyfy-bulk-interval).
@@ -182,11 +192,17 @@ var Options = []Option{
 	{Name: "addr", Env: "MCP_ADDR", Default: "127.0.0.1:8080", Usage: "listen address for the HTTP transports", set: str(func(c *Config) *string { return &c.Addr })},
 	{Name: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error (logs go to stderr)", set: str(func(c *Config) *string { return &c.LogLevel })},
 	{Name: "log-format", Env: "LOG_FORMAT", Default: "text", Usage: "text or json", set: str(func(c *Config) *string { return &c.LogFormat })},
-	{Name: "confirm", Env: "TALLYFY_CONFIRM", Default: "auto", Usage: "how permanent deletes are confirmed: auto (ask the person when the client can, else a confirm token), elicit, token or off (unattended pipelines only)", set: func(c *Config, v string) error {
+	{Name: "confirm", Env: "TALLYFY_CONFIRM", Default: "auto", Usage: "how permanent deletes are confirmed: auto (the strongest channel the client offers: App, elicitation, then the approval page; a confirm token only with --confirm-allow-token), elicit, token (the model may confirm alone) or off (unattended pipelines only)", set: func(c *Config, v string) error {
 		m, err := tools.ParseConfirmMode(v)
 		c.Confirm = m
 		return err
 	}},
+	{Name: "confirm-allow-token", Env: "TALLYFY_CONFIRM_ALLOW_TOKEN", Default: "false", Usage: "let --confirm auto fall back to the confirm token where no person can be asked: the model then calls twice and the person may never see it (audit says token)", isBool: true, set: boolean(func(c *Config) *bool { return &c.ConfirmAllowToken })},
+	{Name: "approval-browser", Env: "TALLYFY_APPROVAL_BROWSER", Usage: "command that opens the local approval page (stdio), given its link as last argument; default xdg-open, open or start", set: str(func(c *Config) *string { return &c.ApprovalBrowser })},
+	{Name: "approval-timeout", Env: "TALLYFY_APPROVAL_TIMEOUT", Default: "10m", Usage: "how long a delete waits for the person's decision on the approval page (a bulk one at most as long as its plan_token)", set: duration(func(c *Config) *time.Duration { return &c.ApprovalTimeout })},
+	{Name: "approval-oauth-client-id", Env: "TALLYFY_APPROVAL_OAUTH_CLIENT_ID", Usage: "HTTP with --oauth-issuer: the approval page logs approvers in through that issuer (authorization code with PKCE) as this client, whose redirect URI is /approve/callback on the --oauth-audience host", set: str(func(c *Config) *string { return &c.ApprovalOAuthClientID })},
+	{Name: "approval-oauth-client-secret", Env: "TALLYFY_APPROVAL_OAUTH_CLIENT_SECRET", Usage: "that client's secret, if the issuer gave it one (PKCE is used either way)", Secret: true, set: str(func(c *Config) *string { return &c.ApprovalOAuthClientSecret })},
+	{Name: "approval-key-file", Env: "TALLYFY_APPROVAL_KEY_FILE", Usage: "Ed25519 private key (PKCS#8 PEM: openssl genpkey -algorithm ed25519) that signs approval records in the audit log; default a key made at start (records then verify only with the public key it logs)", set: str(func(c *Config) *string { return &c.ApprovalKeyFile })},
 	{Name: "read-only", Env: "TALLYFY_READ_ONLY", Default: "false", Usage: "offer only the get and list tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.Policy.ReadOnly })},
 	{Name: "disable-permanent-delete", Env: "TALLYFY_DISABLE_PERMANENT_DELETE", Default: "false", Usage: "offer no permanent delete tools", isBool: true, set: boolean(func(c *Config) *bool { return &c.Policy.DisablePermanentDelete })},
 	{Name: "tools", Env: "TALLYFY_TOOLS", Usage: "comma-separated tools to offer (default all); exclusions and read-only still win", set: list(func(c *Config) *[]string { return &c.Policy.Tools })},
@@ -379,6 +395,9 @@ func (c *Config) validate() error {
 	if (c.OAuthIssuer == "") != (c.OAuthAudience == "") {
 		return errors.New("--oauth-issuer and --oauth-audience go together: the authorization server, and this server's resource URL that tokens must be issued for")
 	}
+	if c.ApprovalOAuthClientID != "" && c.OAuthIssuer == "" {
+		return errors.New("--approval-oauth-client-id needs --oauth-issuer: approvers log in through that issuer")
+	}
 	if c.OAuthIssuer != "" {
 		if err := checkTokenTypes(c.OAuthTokenTypes); err != nil {
 			return err
@@ -423,7 +442,7 @@ var optionGroups = []struct {
 }{
 	{"Tallyfy", []string{"access-token", "token-file", "org-id", "base-url", "sandbox", "sandbox-variant", "tallyfy-rate", "tallyfy-bulk-interval", "archived-search-pages", "request-timeout"}},
 	{"Policy: what agents may do", []string{"read-only", "disable-permanent-delete", "tools", "exclude-tools", "protect", "max-deletes-per-hour", "max-bulk-items", "bulk-concurrency"}},
-	{"Confirmation of permanent deletes", []string{"confirm", "elicit-timeout", "token-ttl", "confirm-key-file"}},
+	{"Confirmation of permanent deletes", []string{"confirm", "confirm-allow-token", "elicit-timeout", "token-ttl", "approval-timeout", "approval-browser", "approval-oauth-client-id", "approval-oauth-client-secret", "approval-key-file", "confirm-key-file"}},
 	{"HTTP transports", []string{"transport", "addr", "auth-token", "auth-token-file", "tls-cert", "tls-key", "insecure-http", "allowed-origins", "allowed-hosts", "max-body-bytes", "max-sessions", "session-idle-ttl", "rate-limit", "global-rate-limit", "body-read-timeout", "max-conns", "max-conns-per-ip"}},
 	{"Team and replicas", []string{"callers", "oauth-issuer", "oauth-audience", "oauth-token-types", "oauth-max-token-lifetime", "stateless", "state"}},
 	{"Logs, audit and the process", []string{"log-level", "log-format", "audit-log", "tool-timeout", "shutdown-timeout", "otel", "exit-with-parent", "version"}},
@@ -442,6 +461,8 @@ Usage:
   tallyfy-mcp audit FILE...           summarize audit logs (several replicas' files merged by
                                       time); see tallyfy-mcp audit --help
   tallyfy-mcp sandbox [--addr A]      serve only the demo Tallyfy REST API
+  tallyfy-mcp approvals pubkey|verify print the approval records' public key, or check an
+                                      audit log's approvals; see tallyfy-mcp approvals
   tallyfy-mcp help | version          this text; the version
 
 Flags (each can also be set by the environment variable shown; a flag wins):

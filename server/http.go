@@ -133,6 +133,8 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.health)
+	// The approval page has its own login (approval_page.go): no bearer, the browser has none.
+	mux.Handle("/approve/", h.bodyDeadline(h.hostOnly(app.approvals.routes())))
 	if app.OAuth != nil {
 		for p, doc := range app.OAuth.metadata {
 			mux.Handle(p, doc) // public, as RFC 9728 requires

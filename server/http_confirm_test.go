@@ -83,14 +83,15 @@ func TestElicitationOverStreamableHTTP(t *testing.T) {
 }
 
 // TestConfirmOverSSE: SSE cannot carry a question to a legacy client, so --confirm auto falls
-// back to the token flow at once (no hang) and --confirm elicit refuses clearly; a 2026-07-28
+// back at once (no hang) to the token flow where the operator allows it (--confirm-allow-token)
+// and --confirm elicit refuses clearly; a 2026-07-28
 // client gets the question in the result (multi round-trip) even over SSE.
 func TestConfirmOverSSE(t *testing.T) {
 	t.Parallel()
 	args := map[string]any{"template_id": sandbox.IDs.ArchivedTemplate}
 	t.Run("auto, legacy: token flow without hanging", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, fixtureOpts{spy: true}, "--confirm", "auto")
+		f := newFixture(t, fixtureOpts{spy: true}, "--confirm", "auto", "--confirm-allow-token")
 		el := &elicitor{action: mcp.ElicitationResponseActionAccept, name: archivedTemplateName}
 		c := connectHTTP(t, kindSSE, f.URL, clientOpts{era: legacyEra, elicit: el})
 		t.Cleanup(func() { _ = c.Close() })

@@ -30,7 +30,7 @@ import (
 const Instructions = `Tallyfy lifecycle server: look up, archive, restore and permanently delete one-off tasks, processes (runs) and templates of one Tallyfy organization.
 - Look up first: find IDs with list_tasks, list_runs or list_templates (archived: include or only for archived items) and check with get_*.
 - Archiving is reversible: every archive result names the tool that undoes it.
-- Permanent delete_* tools only take archived items and cannot be undone. The person must confirm: either the client asks them directly, or the tool answers confirmation_required with a preview; show it to the person and call again with confirm_token only after they explicitly agree. Never confirm on their behalf.
+- Permanent delete_* tools only take archived items and cannot be undone. The person must confirm: the client asks them directly; or the tool answers approval_pending (they approve outside the chat: call again with the same arguments once they say so); or confirmation_required with a preview (show it, and call again with confirm_token only after they explicitly agree). Never confirm on their behalf.
 - For more than a few items of one type, use bulk_archive, bulk_restore or bulk_delete (up to 100, by ids or by the list filters) instead of one call each: the first call only plans and changes nothing; show the plan, then call again with its execute arguments (plan_token). A bulk_delete is confirmed by the person once for the whole plan.`
 
 // App is a configured server: the MCP server, its toolset and what must be closed after.
@@ -59,6 +59,8 @@ type App struct {
 	health healthLog
 	// pace is the token buckets shared through --state (pacing_state.go); nil without it.
 	pace tallyfy.SharedPacer
+	// approvals is the approval page (approval_page.go).
+	approvals *approvalPage
 }
 
 // ListenAddr waits until the HTTP transports are listening and returns their address.
@@ -140,10 +142,29 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	if cfg.Confirm == tools.ConfirmOff {
 		logger.Warn("--confirm off: permanent deletes run WITHOUT any confirmation; use only for unattended pipelines. Every audit record says confirm_mode=off.")
 	}
+	approvalKey, err := loadApprovalKey(cfg.ApprovalKeyFile, logger)
+	if err != nil {
+		_ = app.Close()
+		return nil, err
+	}
+	local := cfg.Transport == "stdio"
+	app.approvals = newApprovalPage(local, app.Callers, store, keys, logger, cfg.ApprovalBrowser)
+	app.closers = append(app.closers, app.approvals.Close)
+	if cfg.ApprovalOAuthClientID != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		app.approvals.login, err = newApprovalLogin(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, cfg.ApprovalOAuthClientID, cfg.ApprovalOAuthClientSecret,
+			app.Callers, app.approvals.csrfKey, &http.Client{Timeout: 15 * time.Second})
+		cancel()
+		if err != nil {
+			_ = app.Close()
+			return nil, err
+		}
+	}
 	ts, err := tools.New(tools.Options{
 		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
 		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
 		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
+		AllowToken: cfg.ConfirmAllowToken, ApprovalPage: app.approvals, ApprovalKey: approvalKey, LocalUser: localUser(local), ApprovalTTL: cfg.ApprovalTimeout,
 	})
 	if err != nil {
 		_ = app.Close()
@@ -151,6 +172,9 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	app.Toolset = ts
 	logEffectivePolicy(logger, cfg)
+	app.approvals.ts = ts
+	logger.Info("confirmation channels for permanent deletes: "+ts.ActiveChannels(cfg.Transport), "confirm", string(cfg.Confirm),
+		"approval_key", tools.KeyID(ts.ApprovalPublicKey()))
 	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger)
 	if cfg.OTel {
 		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)

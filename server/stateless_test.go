@@ -62,7 +62,7 @@ func TestStatelessReplicasBehindARoundRobin(t *testing.T) {
 	t.Parallel()
 	redis := redistest.Start(t)
 	sb := newSpySandbox(t)
-	shared := []string{"--stateless", "--state", redis.URL(0), "--confirm-key-file", confirmKeyFile(t)}
+	shared := []string{"--stateless", "--state", redis.URL(0), "--confirm-key-file", confirmKeyFile(t), "--confirm-allow-token"}
 	a, b := newReplica(t, sb, shared...), newReplica(t, sb, shared...)
 	rr, front := newRoundRobin(t, a.URL, b.URL)
 
@@ -111,7 +111,7 @@ func TestSharedSessionsAcrossReplicas(t *testing.T) {
 	for range 2 {
 		f := &fixture{Logs: &logBuffer{}, SB: sb}
 		cfg, err := ParseConfig([]string{"--transport", "http", "--base-url", sb.URL, "--org-id", sandbox.OrgID, "--callers", file,
-			"--state", redis.URL(0), "--confirm-key-file", confirmKeyFile(t)}, func(k string) string {
+			"--state", redis.URL(0), "--confirm-key-file", confirmKeyFile(t), "--confirm-allow-token"}, func(k string) string {
 			if k == "T" {
 				return sandbox.AdminToken
 			}

@@ -16,6 +16,7 @@ type Memory struct {
 	now     func() time.Time       // for forgetting used keys
 	swept   time.Time              // when used was last swept of expired keys
 	kept    int                    // how many keys that sweep kept
+	records map[string]kept        // Put and Get (records.go)
 }
 
 // NewMemory returns an empty in-process store.

@@ -35,6 +35,10 @@ type Store interface {
 	// Room reports how many units are left in the window now (never below 0) and, when the
 	// window holds any, when its oldest unit leaves it.
 	Room(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (left int, freeAt time.Time, err error)
+	// Put stores value under key for ttl, replacing what was there (records.go).
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Get returns what Put stored under key, or nil when there is nothing (or it expired).
+	Get(ctx context.Context, key string) ([]byte, error)
 	// Health is nil while the store answers and takes writes (Redis: a write is probed, since
 	// a Redis that answers PING may still refuse writes, and every use of the store writes).
 	Health(ctx context.Context) error

@@ -30,7 +30,8 @@ type Record struct {
 	ResourceName  string  `json:"resource_name,omitempty"`
 	Outcome       string  `json:"outcome"` // ok, noop, refused, failed, unknown, confirmation_required, cancelled; a bulk batch's own record: done or stopped
 	Detail        string  `json:"detail,omitempty"`
-	Confirmation  string  `json:"confirmation,omitempty"` // elicitation, token, off
+	Confirmation  Channel `json:"confirmation,omitempty"` // app, elicitation, approval_page, token, off
+	ConfirmedBy   string  `json:"confirmed_by,omitempty"` // who confirmed, where known
 	ConfirmMode   string  `json:"confirm_mode"`
 	HTTPStatus    int     `json:"http_status,omitempty"`
 	RequestID     string  `json:"tallyfy_request_id,omitempty"`
@@ -44,6 +45,10 @@ type Record struct {
 	BatchID       string  `json:"batch_id,omitempty"` // the bulk call an item (or the batch record) belongs to
 	// DeletedReferences: what archiving a template detached (Tallyfy's deleted_references).
 	DeletedReferences []tallyfy.Reference `json:"deleted_references,omitempty"`
+	// ApprovalID names the approval behind a permanent delete; Approval is the signed
+	// approval record itself, on the "approval" line written when it was given or declined.
+	ApprovalID string          `json:"approval_id,omitempty"`
+	Approval   *ApprovalRecord `json:"approval,omitempty"`
 }
 
 // Recorder stores audit records. Record must return only once the record is durable.
@@ -166,7 +171,7 @@ func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) Record {
 	rec := Record{
 		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.clientFor(ctx).OrgID(),
 		ResourceID: c.id, BatchID: c.batch, Outcome: o.status, Detail: o.detail,
-		Confirmation: o.confirm, ConfirmMode: string(ts.opts.Confirm),
+		Confirmation: o.confirm.channel, ConfirmedBy: o.confirm.by, ApprovalID: o.confirm.approvalID, ConfirmMode: string(ts.opts.Confirm),
 		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
 	}
 	if c.res != nil { // a bulk call with an unusable type has none

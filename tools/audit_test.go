@@ -143,7 +143,7 @@ func TestAuditRecordsPerCall(t *testing.T) {
 			t.Errorf("429 record %+v", rl)
 		}
 		session := recs[0].Session
-		for i, rec := range h.audit.all() {
+		for i, rec := range append(h.audit.intents(), h.audit.outcomes()...) {
 			if rec.Org != sandbox.OrgID || rec.ConfirmMode != "token" || rec.ResourceType == "" || rec.Tier == "" {
 				t.Errorf("record %d: %+v", i, rec)
 			}

@@ -56,8 +56,8 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 			fps[id] = cl.Items[i*8 : (i+1)*8]
 		}
 	}
-	how := ""
-	if c.tool.Verb == VerbDelete {
+	var how confirmation
+	if c.tool.Verb == VerbDelete || approvalRule(ctx, c.tool) != nil {
 		var o outcome
 		var ok bool
 		if how, o, ok = ts.confirmBulk(ctx, b, cl, fps); !ok {
@@ -66,7 +66,7 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	}
 	// The person may have answered after the plan expired: that answer cannot use it.
 	if err := stillValid(cl, ts.now()); err != nil {
-		return planRefused(c, err).confirmedBy(how)
+		return planRefused(c, err).confirmedWith(how)
 	}
 	var fresh bool
 	if c.tool.Verb == VerbDelete {
@@ -84,7 +84,10 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 		}
 	}
 	if !fresh {
-		return planRefused(c, errTokenUsed).confirmedBy(how)
+		return planRefused(c, errTokenUsed).confirmedWith(how)
+	}
+	if o, ok := ts.useConfirmation(ctx, c, how); !ok { // the plan's signed approval record
+		return o.confirmedWith(how)
 	}
 	releases := make([]func(), len(b.ids))
 	for i := range releases {
@@ -95,15 +98,15 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 		taken, refusal, err := ts.budget.TakeN(context.WithoutCancel(ctx), ts.now(), len(b.ids))
 		if err != nil || refusal != nil {
 			o, _ := ts.budgetAnswer(refusal, err)
-			return o.confirmedBy(how)
+			return o.confirmedWith(how)
 		}
 		releases = taken
 	}
-	return ts.runBatch(ctx, b, fps, how, releases).confirmedBy(how)
+	return ts.runBatch(ctx, b, fps, how, releases).confirmedWith(how)
 }
 
 // runBatch runs every item of the plan, BulkConcurrency at a time, and reports each.
-func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string, how string, releases []func()) outcome {
+func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string, how confirmation, releases []func()) outcome {
 	c := b.c
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -152,7 +155,8 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		ts.record(ctx, ic, ended("cancelled", why, mcp.NewToolResultError(why)))
 		items[i] = schemas.BulkItem{ID: b.ids[i], Outcome: "not_run", Reason: why}
 	}
-	res := schemas.BulkResult{Status: "done", Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items)}
+	res := schemas.BulkResult{Status: "done", Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+		Confirmation: string(how.channel), ConfirmedBy: how.by, ApprovalID: how.approvalID}
 	var changed []string
 	for _, it := range items {
 		if it.Outcome == "ok" {
@@ -183,7 +187,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 
 // runBulkItem is one item of an executing plan: the pipeline's guards and resolve (which
 // reads it again), the plan check, and the verb.
-func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp, how string, release func()) outcome {
+func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp string, how confirmation, release func()) outcome {
 	if o, ended := ts.resolve(ctx, c); ended {
 		return o
 	}
@@ -198,11 +202,11 @@ func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp, how string, rel
 	if !e.Archived {
 		return refused("not archived", mcp.NewToolResultError("not archived: skipped"))
 	}
-	o := ts.sendDelete(ctx, c, e, how, release)
+	o := ts.sendDelete(ctx, c, how, e, release)
 	if o.entity == nil {
 		o = o.about(e)
 	}
-	return o.confirmedBy(how)
+	return o.confirmedWith(how)
 }
 
 // itemOutcome is an item's line in the bulk result.
@@ -257,10 +261,11 @@ func resultText(res *mcp.CallToolResult) string {
 	return strings.Join(parts, " ")
 }
 
-// confirmBulk has a bulk permanent delete confirmed once for the whole plan: by the person
-// (elicitation: they type the number of items) or by the plan_token itself (the plan call's
-// answer was the preview, as with confirm_token), per --confirm. ok false: o ends the call.
-func (ts *Toolset) confirmBulk(ctx context.Context, b *batch, plan claims, fps map[string]string) (how string, o outcome, ok bool) {
+// confirmBulk has a bulk permanent delete (or, under the two-person rule, a bulk archive)
+// confirmed once for the whole plan, through the strongest channel (channel.go): the person
+// types the number of items (App, elicitation, approval page), or the plan_token itself is
+// the token (the plan call's answer was the preview). ok false: o ends the call.
+func (ts *Toolset) confirmBulk(ctx context.Context, b *batch, plan claims, fps map[string]string) (how confirmation, o outcome, ok bool) {
 	c := b.c
 	if answer := server.ElicitationResponse(c.req.Params.InputResponses, bulkElicitID); answer != nil {
 		// 2026-07-28: the client asked the person and called again with the answer.
@@ -269,39 +274,143 @@ func (ts *Toolset) confirmBulk(ctx context.Context, b *batch, plan claims, fps m
 			err = errTokenForeign
 		}
 		if err != nil {
-			return "elicitation", refused("elicitation state: "+err.Error(), mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the confirmation could not be verified (%v). Call %s again to ask the person again.", err, c.tool.Name))), false
+			return confirmation{channel: ChannelElicitation}, refused("elicitation state: "+err.Error(), mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the confirmation could not be verified (%v). Call %s again to ask the person again.", err, c.tool.Name))).confirmedBy(ChannelElicitation), false
 		}
-		return ts.checkCount(b, answer)
+		return ts.checkCount(ctx, b, plan, fps, answer)
 	}
-	switch {
-	case ts.opts.Confirm == ConfirmOff:
-		return "off", outcome{}, true
-	case ts.opts.Confirm != ConfirmToken && canElicit(ctx):
+	// The plan_token is not a confirm_token: it is the token channel only where allowed.
+	ch, o, ok := ts.chooseChannel(ctx, c.tool, false, approvalRule(ctx, c.tool))
+	if !ok {
+		return confirmation{}, o, false
+	}
+	switch ch {
+	case ChannelOff:
+		return confirmation{channel: ChannelOff}, outcome{}, true
+	case ChannelToken: // the plan call's answer was the preview the person may have seen
+		return ts.claimsConfirmation(ctx, c, plan, ChannelToken, "", planItems(b, fps), false), outcome{}, true
+	case ChannelElicitation:
 		return ts.elicitBulk(ctx, b, plan, fps)
-	case ts.opts.Confirm == ConfirmElicit:
-		return "elicitation", refused("client cannot elicit", mcp.NewToolResultError(
-			"Nothing was deleted: this server confirms permanent deletes by asking the person directly (--confirm elicit), and this client or transport cannot show such a question. Use a client that supports MCP elicitation, or ask the operator to run with --confirm auto.")), false
+	default:
+		return ts.awaitBulkApproval(ctx, b, plan, fps, ch)
 	}
-	return "token", outcome{}, true // the plan call's answer was the preview the person saw
+}
+
+// planItems are a plan's items and fingerprints, for its approval record.
+func planItems(b *batch, fps map[string]string) []ApprovedItem {
+	sorted := slices.Sorted(slices.Values(b.ids))
+	out := make([]ApprovedItem, len(sorted))
+	for i, id := range sorted {
+		out[i] = ApprovedItem{ID: id, FP: fps[id]}
+	}
+	return out
+}
+
+// readPlanItems reads a plan's items for the person (names, state, last update), and reports
+// whether any changed since the plan.
+func (ts *Toolset) readPlanItems(ctx context.Context, b *batch, fps map[string]string) ([]ApprovalItem, bool) {
+	c := b.c
+	items := make([]ApprovalItem, len(b.ids))
+	stale := make([]bool, len(b.ids))
+	ts.eachItem(ctx, len(b.ids), func(i int) {
+		id := b.ids[i]
+		items[i] = ApprovalItem{ID: id, Name: id, FP: fps[id]}
+		if e, err := c.client.Lookup(ctx, c.res.kind, id); err == nil {
+			items[i].Name, items[i].State, items[i].LastUpdated = e.Name, stateWord(e.Archived), e.LastUpdated
+			stale[i] = itemFP(e) != fps[id]
+		}
+	})
+	return items, slices.Contains(stale, true)
+}
+
+// awaitBulkApproval is the approval flow of a plan, through channel ch: parked under the
+// plan's nonce, so the same execute call (same plan_token) finds it again.
+func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan claims, fps map[string]string, ch Channel) (confirmation, outcome, bool) {
+	c := b.c
+	key := ts.requestKey(ctx, c.client.OrgID(), c.tool.Name, "plan:"+plan.Nonce)
+	pa, err := ts.approvalFor(ctx, key)
+	if err != nil {
+		return confirmation{}, storeRefusal(err), false
+	}
+	now := ts.now()
+	if pa != nil {
+		how := confirmation{channel: pa.Channel, by: pa.DecidedBy, approvalID: pa.ID}
+		switch {
+		case pa.Status == ApprovalApproved && pa.Expired(now):
+			ts.forgetRequest(ctx, key)
+			return how, refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the approval expired before this call. Call %s without plan_token to make a new plan.", c.tool.Name))).confirmedWith(how), false
+		case pa.Status == ApprovalApproved:
+			// The plan_token is used once by this execution: that is the approval's single use.
+			// The request stays linked, so a replay is refused as a used plan_token.
+			return how, outcome{}, true
+		case pa.Status == ApprovalDeclined:
+			ts.forgetRequest(ctx, key)
+			return how, bulkCancelled(b, "declined", declinedBy(pa)+": nothing was changed. Do not ask again unless the person wants it.", how), false
+		case !pa.Expired(now):
+			return how, ts.pendingBulk(b, pa, "", true), false
+		}
+	}
+	items, stale := ts.readPlanItems(ctx, b, fps)
+	if stale {
+		return confirmation{channel: ch}, refused("changed since the plan", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: some items changed since the plan. Call %s without plan_token to make a new plan.", c.tool.Name))).confirmedBy(ch), false
+	}
+	left := -1
+	if c.tool.Verb == VerbDelete {
+		if left, err = ts.budget.Room(context.WithoutCancel(ctx), now); err != nil {
+			o, _ := ts.budgetAnswer(nil, err)
+			return confirmation{}, o, false
+		}
+	}
+	exp := now.Add(ts.opts.ApprovalTTL)
+	if planExp := time.Unix(plan.Exp, 0); planExp.Before(exp) {
+		exp = planExp // the plan_token cannot outlive its plan
+	}
+	pa = ts.newPendingApproval(ctx, c, ch, key, exp, left, items)
+	pa.Noun = plural(c.res, len(items))
+	where, o, ok := ts.announce(ctx, pa)
+	if !ok {
+		return confirmation{}, o, false
+	}
+	return confirmation{channel: ch, approvalID: pa.ID}, ts.pendingBulk(b, pa, where, false), false
+}
+
+// pendingBulk answers a plan waiting for the person.
+func (ts *Toolset) pendingBulk(b *batch, pa *PendingApproval, where string, still bool) outcome {
+	c := b.c
+	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
+	n := pa.Count()
+	verb := b.action()
+	if c.tool.Verb == VerbDelete {
+		verb = "permanently delete"
+	}
+	var msg string
+	if still {
+		msg = fmt.Sprintf("Still waiting: %s has not decided yet on the plan to %s %d %s. Nothing changed. Call %s again with the same arguments (plan_token) later (the request expires %s).",
+			whoDecides(pa), verb, n, pa.Noun, c.tool.Name, exp)
+	} else {
+		msg = fmt.Sprintf("Nothing changed yet: the plan to %s %d %s must be approved by %s on the %s, outside this chat, typing the number of items. %sThen call %s again with the same arguments (plan_token): it runs only if they approved (the request expires %s). Do not claim anything was done before that.",
+			verb, n, pa.Noun, whoDecides(pa), channelPlace(pa.Channel), sentence(where), c.tool.Name, exp)
+	}
+	items := make([]schemas.BulkItem, len(pa.Items))
+	for i, it := range pa.Items {
+		items[i] = schemas.BulkItem{ID: it.ID, Name: it.Name, State: it.State, LastUpdated: it.LastUpdated, Outcome: "not_run", Reason: "waiting for approval"}
+	}
+	res := schemas.BulkResult{Status: "approval_pending", Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+		ExpiresAt: exp, Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}
+	return ended("approval_pending", "", mcp.NewToolResultStructured(res, bulkText(res))).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
 }
 
 // elicitBulk asks the person to confirm the whole plan by typing its count.
-func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan claims, fps map[string]string) (string, outcome, bool) {
+func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan claims, fps map[string]string) (confirmation, outcome, bool) {
 	c := b.c
-	const how = "elicitation"
+	how := confirmation{channel: ChannelElicitation}
 	// Read the items for their names (and to refuse a plan gone stale before asking).
-	names := make([]string, len(b.ids))
-	stale := make([]bool, len(b.ids))
-	ts.eachItem(ctx, len(b.ids), func(i int) {
-		e, err := c.client.Lookup(ctx, c.res.kind, b.ids[i])
-		names[i] = b.ids[i]
-		if err == nil {
-			names[i] = e.Name
-			stale[i] = itemFP(e) != fps[b.ids[i]]
-		}
-	})
-	if slices.Contains(stale, true) {
-		return how, refused("changed since the plan", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: some items changed since the plan. Call %s without plan_token to make a new plan, and confirm again.", c.tool.Name))), false
+	read, stale := ts.readPlanItems(ctx, b, fps)
+	if stale {
+		return how, refused("changed since the plan", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: some items changed since the plan. Call %s without plan_token to make a new plan, and confirm again.", c.tool.Name))).confirmedWith(how), false
+	}
+	names := make([]string, len(read))
+	for i, it := range read {
+		names[i] = it.Name
 	}
 	shown := names
 	more := ""
@@ -322,7 +431,7 @@ func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan claims, fps ma
 	}
 	st := claims{Org: plan.Org, Tool: plan.Tool, ID: plan.Nonce, Session: plan.Session, Caller: plan.Caller, Exp: ts.now().Add(ts.opts.ElicitTimeout + time.Minute).Unix(), Nonce: newNonce(), Purpose: "bulkelicit"}
 	if mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
-		return how, ended("confirmation_required", "", server.NewInputRequestBuilder(ts.seal.seal(st)).Elicit(bulkElicitID, params).ToolResult()).confirmedBy(how), false
+		return how, ended("confirmation_required", "", server.NewInputRequestBuilder(ts.seal.seal(st)).Elicit(bulkElicitID, params).ToolResult()).confirmedWith(how), false
 	}
 	ectx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()
@@ -333,20 +442,20 @@ func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan claims, fps ma
 		if errors.Is(err, context.DeadlineExceeded) {
 			why = fmt.Sprintf("nobody answered within %s", ts.opts.ElicitTimeout)
 		}
-		return how, bulkCancelled(b, "elicitation failed", "Nothing was deleted: "+why+". Ask the person whether they still want these deleted, then call again."), false
+		return how, bulkCancelled(b, "elicitation failed", "Nothing was deleted: "+why+". Ask the person whether they still want these deleted, then call again.", how), false
 	}
-	return ts.checkCount(b, answer)
+	return ts.checkCount(ctx, b, plan, fps, answer)
 }
 
 // checkCount checks the person's answer: accepted, with the plan's count typed.
-func (ts *Toolset) checkCount(b *batch, answer *mcp.ElicitationResult) (string, outcome, bool) {
-	const how = "elicitation"
+func (ts *Toolset) checkCount(ctx context.Context, b *batch, plan claims, fps map[string]string, answer *mcp.ElicitationResult) (confirmation, outcome, bool) {
+	how := confirmation{channel: ChannelElicitation, by: ts.whoAsks(ctx)}
 	switch answer.Action {
 	case mcp.ElicitationResponseActionAccept:
 	case mcp.ElicitationResponseActionDecline:
-		return how, bulkCancelled(b, "declined", "The person declined: nothing was deleted. Do not retry unless they ask."), false
+		return how, bulkCancelled(b, "declined", "The person declined: nothing was deleted. Do not retry unless they ask.", how), false
 	default:
-		return how, bulkCancelled(b, "dismissed", "The person dismissed the question: nothing was deleted."), false
+		return how, bulkCancelled(b, "dismissed", "The person dismissed the question: nothing was deleted.", how), false
 	}
 	typed := ""
 	if m, ok := answer.Content.(map[string]any); ok {
@@ -360,17 +469,18 @@ func (ts *Toolset) checkCount(b *batch, answer *mcp.ElicitationResult) (string, 
 		}
 	}
 	if typed != strconv.Itoa(len(b.ids)) {
-		return how, bulkCancelled(b, "count mismatch", fmt.Sprintf("The number typed (%q) is not the plan's %d items: nothing was deleted. Call %s again if the person still wants them deleted.", clip(typed, 20), len(b.ids), b.c.tool.Name)), false
+		return how, bulkCancelled(b, "count mismatch", fmt.Sprintf("The number typed (%q) is not the plan's %d items: nothing was deleted. Call %s again if the person still wants them deleted.", clip(typed, 20), len(b.ids), b.c.tool.Name), how), false
 	}
-	return how, outcome{}, true
+	return ts.claimsConfirmation(ctx, b.c, plan, ChannelElicitation, how.by, planItems(b, fps), false), outcome{}, true
 }
 
 // bulkCancelled is a bulk delete the person did not confirm: every item not run.
-func bulkCancelled(b *batch, detail, msg string) outcome {
+func bulkCancelled(b *batch, detail, msg string, how confirmation) outcome {
 	items := make([]schemas.BulkItem, len(b.ids))
 	for i, id := range b.ids {
 		items[i] = schemas.BulkItem{ID: id, Outcome: "not_run", Reason: "not confirmed"}
 	}
-	res := schemas.BulkResult{Status: "cancelled", Action: b.action(), Type: string(b.c.res.kind), BatchID: b.id, Items: items, Totals: totals(items), Message: msg}
-	return ended("cancelled", detail, mcp.NewToolResultStructured(res, bulkText(res))).confirmedBy("elicitation")
+	res := schemas.BulkResult{Status: "cancelled", Action: b.action(), Type: string(b.c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+		Confirmation: string(how.channel), ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
+	return ended("cancelled", detail, mcp.NewToolResultStructured(res, bulkText(res))).confirmedWith(how)
 }

@@ -25,6 +25,10 @@ type Caller struct {
 	Cap *Policy
 	// TallyfyUser is their Tallyfy user (email, or id) as Tallyfy reported it, for audit.
 	TallyfyUser string
+	// Approvers and RequireApproval are the two-person rule (issue 21 point 4): calls of the
+	// tier named (permanent; lifecycle adds bulk archive) wait for one of the approvers.
+	Approvers       []string
+	RequireApproval Tier
 }
 
 type callerKey struct{}

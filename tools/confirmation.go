@@ -21,7 +21,7 @@ const elicitID = "confirm"
 
 func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, purpose string, ttl time.Duration) claims {
 	return claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: fingerprintHash(e.Fingerprint()),
-		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose}
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose, Iat: ts.now().Unix()}
 }
 
 func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
@@ -36,20 +36,17 @@ func (ts *Toolset) issueToken(ctx context.Context, c *call, e tallyfy.Entity) ou
 	msg := fmt.Sprintf("Nothing deleted yet. Permanently deleting %s %s (%s) destroys %s and cannot be undone. Show this to the person and ask them to confirm; only if they agree, call %s again with this confirm_token (single use, expires %s).",
 		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys, c.tool.Name, exp)
 	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: ts.preview(c, e),
-		ConfirmToken: ts.seal.seal(cl), ExpiresAt: exp, Confirmation: "token", Message: msg}
-	return ended("confirmation_required", "", mcp.NewToolResultStructured(res, msg+"\nconfirm_token: "+res.ConfirmToken)).confirmedBy("token")
+		ConfirmToken: ts.seal.seal(cl), ExpiresAt: exp, Confirmation: string(ChannelToken), Message: msg}
+	return ended("confirmation_required", "", mcp.NewToolResultStructured(res, msg+"\nconfirm_token: "+res.ConfirmToken)).confirmedBy(ChannelToken)
 }
 
-// redeemToken is the second call of the token flow.
+// redeemToken is the second call of the token flow: it opens and checks the token, then
+// deletes.
 func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, token string) outcome {
-	return ts.checkToken(ctx, c, e, token).confirmedBy("token")
+	return ts.checkToken(ctx, c, e, token).confirmedBy(ChannelToken)
 }
 
-// checkToken opens and checks the token, then deletes.
 func (ts *Toolset) checkToken(ctx context.Context, c *call, e tallyfy.Entity, token string) outcome {
-	if ts.opts.Confirm == ConfirmElicit {
-		return refused("token in elicit mode", mcp.NewToolResultError("Nothing was deleted: this server takes confirmation only from the person (--confirm elicit), not a confirm_token. Call again without confirm_token."))
-	}
 	cl, err := ts.seal.open(token, ts.now())
 	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), "token") {
 		err = errTokenForeign
@@ -61,7 +58,42 @@ func (ts *Toolset) checkToken(ctx context.Context, c *call, e tallyfy.Entity, to
 	if err != nil {
 		return tokenRefused(c, err)
 	}
-	return ts.performDelete(ctx, c, e, &cl, "token")
+	// The model called twice: who saw the preview is not known, so confirmed_by stays empty.
+	return ts.performDelete(ctx, c, e, ts.sealedConfirmation(ctx, c, cl, ChannelToken, "", e))
+}
+
+// sealedConfirmation is a token's or an elicitation's confirmation: its nonce is used once,
+// and its signed approval record written then.
+func (ts *Toolset) sealedConfirmation(ctx context.Context, c *call, cl claims, ch Channel, by string, items ...tallyfy.Entity) confirmation {
+	approved := make([]ApprovedItem, len(items))
+	for i, e := range items {
+		approved[i] = ApprovedItem{ID: e.ID, FP: fingerprintHash(e.Fingerprint())}
+	}
+	return ts.claimsConfirmation(ctx, c, cl, ch, by, approved, true)
+}
+
+// claimsConfirmation builds the confirmation of sealed claims; use: whether the claims'
+// nonce is to be used up by the delete (a plan's is used by its execution).
+func (ts *Toolset) claimsConfirmation(ctx context.Context, c *call, cl claims, ch Channel, by string, items []ApprovedItem, use bool) confirmation {
+	rec := ApprovalRecord{RequestID: cl.Nonce, Org: cl.Org, Tool: cl.Tool, Caller: ts.whoAsks(ctx), Approver: by, Channel: ch, Items: items,
+		RequestedAt: stamp(time.Unix(cl.Iat, 0)), DecidedAt: stamp(ts.now()), ExpiresAt: stamp(time.Unix(cl.Exp, 0)), Outcome: ApprovalOutcomeApproved}
+	conf := confirmation{channel: ch, by: by, approvalID: cl.Nonce, record: &rec}
+	if use {
+		conf.valid = func() error { return stillValid(cl, ts.now()) }
+		conf.use = func(ctx context.Context) (bool, error) {
+			return ts.seal.consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
+		}
+	}
+	return conf
+}
+
+// whoAsks is the caller behind a request, where known: their callers-file name or OAuth
+// subject, or on stdio the OS user the server runs as.
+func (ts *Toolset) whoAsks(ctx context.Context) string {
+	if who, ok := CallerFrom(ctx); ok && who.Name != "" {
+		return who.Name
+	}
+	return ts.opts.LocalUser
 }
 
 // tokenRefused answers a confirm_token that cannot be used.
@@ -76,7 +108,7 @@ func tokenRefused(c *call, err error) outcome {
 func canElicit(ctx context.Context) bool {
 	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
 		// 2026-07-28: the question travels in the result (multi round-trip), on any transport.
-		return info.ClientCapabilities != nil && info.ClientCapabilities.Elicitation != nil
+		return info.ClientCapabilities != nil && formElicitation(info.ClientCapabilities.Elicitation)
 	}
 	if !TransportCanAsk(ctx) {
 		return false
@@ -88,7 +120,14 @@ func canElicit(ctx context.Context) bool {
 	if _, ok := s.(server.SessionWithElicitation); !ok {
 		return false
 	}
-	return s.GetClientCapabilities().Elicitation != nil
+	return formElicitation(s.GetClientCapabilities().Elicitation)
+}
+
+// formElicitation reports whether a client's elicitation capability covers form mode, the
+// typed-name question: declared as {} (form, the default) or with form; a client that
+// declares only url mode cannot show it.
+func formElicitation(c *mcp.ElicitationCapability) bool {
+	return c != nil && (c.Form != nil || c.URL == nil)
 }
 
 func (ts *Toolset) elicitParams(c *call, e tallyfy.Entity) mcp.ElicitationParams {
@@ -113,7 +152,7 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcom
 	state := ts.seal.seal(cl)
 	if mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
 		// the client asks the person and calls again with the answer
-		return ended("confirmation_required", "", server.NewInputRequestBuilder(state).Elicit(elicitID, ts.elicitParams(c, e)).ToolResult()).confirmedBy("elicitation")
+		return ended("confirmation_required", "", server.NewInputRequestBuilder(state).Elicit(elicitID, ts.elicitParams(c, e)).ToolResult()).confirmedBy(ChannelElicitation)
 	}
 	ectx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()
@@ -128,12 +167,12 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcom
 		case errors.Is(err, context.DeadlineExceeded):
 			why = fmt.Sprintf("nobody answered within %s", ts.opts.ElicitTimeout)
 		}
-		return cancelled(detail, e, "elicitation", "Nothing was deleted: "+why+". Ask the person whether they still want it deleted, then call again.")
+		return cancelled(detail, e, confirmation{channel: ChannelElicitation}, "Nothing was deleted: "+why+". Ask the person whether they still want it deleted, then call again.")
 	}
 	// Re-read: the person may have taken a while.
 	now, err := c.client.Lookup(ctx, c.res.kind, e.ID)
 	if err != nil {
-		return failed(c, err).confirmedBy("elicitation")
+		return failed(c, err).confirmedBy(ChannelElicitation)
 	}
 	o := ts.afterElicitation(ctx, c, now, state, answer)
 	if o.entity == nil {
@@ -144,11 +183,15 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcom
 
 // afterElicitation checks the sealed state and the person's answer, then deletes.
 func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
-	return ts.checkAnswer(ctx, c, e, state, answer).confirmedBy("elicitation")
+	o := ts.checkAnswer(ctx, c, e, state, answer)
+	if o.confirm.channel == "" {
+		o = o.confirmedBy(ChannelElicitation)
+	}
+	return o
 }
 
 func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
-	const how = "elicitation"
+	how := confirmation{channel: ChannelElicitation, by: ts.whoAsks(ctx)}
 	cl, err := ts.seal.open(state, ts.now())
 	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), "elicit") {
 		err = errTokenForeign
@@ -173,11 +216,13 @@ func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, s
 	if cl.FP != fingerprintHash(e.Fingerprint()) {
 		return refused("changed since confirmation", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was being asked. Call %s again to confirm the current version.", c.res.noun, e.Name, c.tool.Name)))
 	}
-	return ts.performDelete(ctx, c, e, &cl, how)
+	// The person's client answered: confirmed_by is the caller it answered for.
+	return ts.performDelete(ctx, c, e, ts.sealedConfirmation(ctx, c, cl, ChannelElicitation, how.by, e))
 }
 
 // cancelled is a delete the person did not confirm.
-func cancelled(detail string, e tallyfy.Entity, how, msg string) outcome {
-	res := schemas.DeleteResult{Status: "cancelled", Resource: resourceOf(e, ""), Reversible: false, Confirmation: how, Message: msg}
-	return ended("cancelled", detail, mcp.NewToolResultStructured(res, msg))
+func cancelled(detail string, e tallyfy.Entity, how confirmation, msg string) outcome {
+	res := schemas.DeleteResult{Status: "cancelled", Resource: resourceOf(e, ""), Reversible: false, Confirmation: string(how.channel),
+		ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
+	return ended("cancelled", detail, mcp.NewToolResultStructured(res, msg)).confirmedWith(how)
 }

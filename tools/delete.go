@@ -29,64 +29,89 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 	if answer := server.ElicitationResponse(c.req.Params.InputResponses, elicitID); answer != nil {
 		return ts.afterElicitation(ctx, c, e, c.req.Params.RequestState, answer)
 	}
-	switch {
-	case ts.opts.Confirm == ConfirmOff:
-		return ts.performDelete(ctx, c, e, nil, "off")
-	case token != "":
-		return ts.redeemToken(ctx, c, e, token)
-	case ts.opts.Confirm != ConfirmToken && canElicit(ctx):
-		return ts.elicit(ctx, c, e)
-	case ts.opts.Confirm == ConfirmElicit:
-		return refused("client cannot elicit", mcp.NewToolResultError(
-			"Nothing was deleted: this server confirms permanent deletes by asking the person directly (--confirm elicit), and this client or transport cannot show such a question. Use a client that supports MCP elicitation, or ask the operator to run with --confirm auto."))
-	default:
+	ch, o, ok := ts.chooseChannel(ctx, c.tool, token != "", approvalRule(ctx, c.tool))
+	if !ok {
+		return o
+	}
+	switch ch {
+	case ChannelOff:
+		return ts.performDelete(ctx, c, e, confirmation{channel: ChannelOff})
+	case ChannelToken:
+		if token != "" {
+			return ts.redeemToken(ctx, c, e, token)
+		}
 		return ts.issueToken(ctx, c, e)
+	case ChannelElicitation:
+		return ts.elicit(ctx, c, e)
+	default: // app, approval_page: a person decides outside this call (approval_wait.go)
+		return ts.awaitApproval(ctx, c, e, ch)
 	}
 }
 
-// performDelete spends a budget slot, uses up the confirmation (cl; nil under --confirm off)
-// once every check has passed, writes the intent record, and sends the delete once. An
-// ambiguous failure (no answer, 5xx, unreadable answer) is never retried blindly: the item is
-// read again and the truth reported. how is the confirmation (elicitation, token, off).
-func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity, cl *claims, how string) outcome {
-	o := ts.deleteOnce(ctx, c, e, cl, how)
+// performDelete spends a budget slot, uses up the confirmation once every check has passed
+// (and writes its signed approval record), writes the intent record, and sends the delete
+// once. An ambiguous failure (no answer, 5xx, unreadable answer) is never retried blindly:
+// the item is read again and the truth reported.
+func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity, conf confirmation) outcome {
+	o := ts.deleteOnce(ctx, c, e, conf)
 	if o.entity == nil {
 		o = o.about(e)
 	}
-	return o.confirmedBy(how)
+	if o.confirm.channel == "" {
+		o = o.confirmedWith(conf)
+	}
+	return o
 }
 
-func (ts *Toolset) deleteOnce(ctx context.Context, c *call, e tallyfy.Entity, cl *claims, how string) outcome {
+func (ts *Toolset) deleteOnce(ctx context.Context, c *call, e tallyfy.Entity, conf confirmation) outcome {
 	release, o, ok := ts.takeBudget(ctx)
 	if !ok {
 		return o
 	}
-	fresh := true
-	if cl != nil {
-		if err := stillValid(*cl, ts.now()); err != nil { // it may have expired while we waited
-			release()
-			return tokenRefused(c, err)
-		}
-		var err error
-		if fresh, err = ts.seal.consume(ctx, *cl, ts.now(), ts.tokenLife(cl.Purpose)); err != nil {
-			release()
-			return storeRefusal(err)
-		}
-	}
-	if !fresh {
+	if o, ok := ts.useConfirmation(ctx, c, conf); !ok {
 		release()
-		if how == "elicitation" {
-			return refused(errTokenUsed.Error(), mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call "+c.tool.Name+" again to ask the person again."))
-		}
-		return tokenRefused(c, errTokenUsed)
+		return o
 	}
-	return ts.sendDelete(ctx, c, e, how, release)
+	return ts.sendDelete(ctx, c, conf, e, release)
+}
+
+// useConfirmation uses the confirmation up, once, and writes its signed approval record.
+// ok false: it was used before, or could not be used or recorded, and o says so.
+func (ts *Toolset) useConfirmation(ctx context.Context, c *call, conf confirmation) (o outcome, ok bool) {
+	if conf.valid != nil {
+		if err := conf.valid(); err != nil { // it may have expired while we waited
+			return tokenRefused(c, err), false
+		}
+	}
+	if conf.use != nil {
+		fresh, err := conf.use(ctx)
+		if err != nil {
+			return storeRefusal(err), false
+		}
+		if !fresh {
+			switch conf.channel {
+			case ChannelToken:
+				return tokenRefused(c, errTokenUsed), false
+			case ChannelElicitation:
+				return refused(errTokenUsed.Error(), mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call "+c.tool.Name+" again to ask the person again.")), false
+			}
+			return refused("approval already used", mcp.NewToolResultError("Nothing was deleted: this approval was already used for a delete. Call "+c.tool.Name+" again to ask for a new approval.")), false
+		}
+	}
+	if conf.record != nil {
+		if err := ts.recordApproval(ctx, *conf.record); err != nil {
+			o := refused("approval record not written", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %v. The operator must fix the audit log (--audit-log); then ask again.", err)))
+			o.auditFailed = true
+			return o, false
+		}
+	}
+	return outcome{}, true
 }
 
 // sendDelete writes the intent record and sends the delete once, its budget slot already
 // spent (release gives it back when the delete certainly did not happen). A single delete
 // comes here from deleteOnce, each item of a bulk delete from its batch.
-func (ts *Toolset) sendDelete(ctx context.Context, c *call, e tallyfy.Entity, how string, release func()) outcome {
+func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e tallyfy.Entity, release func()) outcome {
 	if o, ok := c.intend(ctx, how, e); !ok {
 		release()
 		return o
@@ -110,7 +135,8 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, e tallyfy.Entity, ho
 		}
 	}
 	msg := fmt.Sprintf("%s %q (%s) was permanently deleted. This cannot be undone.", capital(c.res.noun), e.Name, e.ID)
-	res := schemas.DeleteResult{Status: "deleted", Resource: resourceOf(e, "deleted"), Reversible: false, Confirmation: how, Message: msg}
+	res := schemas.DeleteResult{Status: "deleted", Resource: resourceOf(e, "deleted"), Reversible: false, Confirmation: string(how.channel),
+		ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
 	return succeeded(mcp.NewToolResultStructured(res, msg)).because(err)
 }
 

@@ -226,9 +226,15 @@ func TestElicitationWithoutCapability(t *testing.T) {
 	t.Parallel()
 	k := kinds[0]
 	forEachProtocol(t, func(t *testing.T, p protocol) {
-		// auto falls back to the token.
-		h := newHarness(t, withProto(p), withConfirm(tools.ConfirmAuto))
+		// auto falls back to the token only where the operator allows it (--confirm-allow-token);
+		// without, it refuses and says which channels would work.
+		h := newHarness(t, withProto(p), withConfirm(tools.ConfirmAuto), withAllowToken())
 		askToken(t, h, k, k.archived)
+		h = newHarness(t, withProto(p), withConfirm(tools.ConfirmAuto))
+		h.call(k.del, map[string]any{k.idArg: k.archived}).failed(t, "Nothing was deleted", "neither MCP Apps nor elicitation", "--confirm-allow-token", "approval passphrase")
+		if h.gone(k.kind, k.archived) || h.deleteCount() != 0 {
+			t.Fatal("deleted without a channel")
+		}
 		// elicit refuses clearly.
 		h = newHarness(t, withProto(p), withConfirm(tools.ConfirmElicit))
 		h.call(k.del, map[string]any{k.idArg: k.archived}).failed(t, "Nothing was deleted", "cannot show such a question", "--confirm auto")
@@ -396,7 +402,7 @@ func TestElicitationStateIsNotAConfirmToken(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.kind, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, withConfirm(tools.ConfirmAuto))
+			h := newHarness(t, withConfirm(tools.ConfirmAuto), withAllowToken())
 			capture := &stateCapture{InProcessTransport: transport.NewInProcessTransport(h.srv)}
 			e := &elicitor{answer: func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 				return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionDecline}}, nil

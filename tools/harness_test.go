@@ -95,10 +95,15 @@ func (r *recorder) all() []tools.Record {
 	return slices.Clone(r.recs)
 }
 
-// outcomes is all() without the intent records written before a call acts: one record per
-// call.
+// outcomes is all() without the intent records written before a call acts and the signed
+// approval records of confirmations: one record per call.
 func (r *recorder) outcomes() []tools.Record {
-	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool { return rec.Outcome == "intent" })
+	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool { return rec.Outcome == "intent" || rec.Outcome == "approval" })
+}
+
+// approvals is the signed approval records only.
+func (r *recorder) approvals() []tools.Record {
+	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool { return rec.Outcome != "approval" })
 }
 
 // intents is the intent records only.
@@ -124,6 +129,7 @@ func (r *recorder) checkIntents(t *testing.T) {
 	for i, rec := range r.all() {
 		k := key{rec.Tool, rec.ResourceID, rec.Session, rec.Time}
 		switch {
+		case rec.Outcome == "approval": // a confirmation's own record, between intent and outcome or before
 		case rec.Outcome == "intent":
 			if open[k] != 0 {
 				t.Errorf("audit record %d: a second intent for one call: %+v", i, rec)
@@ -159,6 +165,9 @@ func withConfirm(m tools.ConfirmMode) option {
 	return func(c *config) { c.opts.Confirm = m }
 }
 func withToken(tok string) option { return func(c *config) { c.token = tok } }
+
+// withAllowToken is --confirm-allow-token: auto may fall back to the token flow.
+func withAllowToken() option      { return func(c *config) { c.opts.AllowToken = true } }
 func withMaxTries(n int) option   { return func(c *config) { c.maxTries = n } }
 func withProto(p protocol) option { return func(c *config) { c.proto = p.version } }
 func withElicit(h client.ElicitationHandler) option {
@@ -505,7 +514,13 @@ func perKindInModes(t *testing.T, modes []tools.ConfirmMode, f func(t *testing.T
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			perKind(t, []option{withConfirm(mode)}, func(t *testing.T, h *harness, k kindInfo) { f(t, h, k, mode) })
+			opts := []option{withConfirm(mode)}
+			if mode == tools.ConfirmAuto {
+				// auto with --confirm-allow-token: the fallback these tests exercise where the
+				// client cannot ask (without it, auto refuses: TestHonestDefaults).
+				opts = append(opts, withAllowToken())
+			}
+			perKind(t, opts, func(t *testing.T, h *harness, k kindInfo) { f(t, h, k, mode) })
 		})
 	}
 }

@@ -65,7 +65,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 		}
 		before, intended = &e, e
 	}
-	if o, ok := c.intend(ctx, "", intended); !ok {
+	if o, ok := c.intend(ctx, confirmation{}, intended); !ok {
 		return o
 	}
 	do := c.res.doRestore

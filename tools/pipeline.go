@@ -43,16 +43,16 @@ type call struct {
 	// intend writes the intent record just before the verb changes something in Tallyfy.
 	// ok false: the record could not be made durable, so the verb must do nothing and return
 	// the outcome given.
-	intend func(ctx context.Context, confirm string, e tallyfy.Entity) (refused outcome, ok bool)
+	intend func(ctx context.Context, confirm confirmation, e tallyfy.Entity) (refused outcome, ok bool)
 }
 
 // outcome is what a call came to: the agent's result and what the audit record says of it.
 type outcome struct {
 	result  *mcp.CallToolResult
-	status  string // ok, noop, refused, failed, unknown, confirmation_required, cancelled
-	detail  string // why it was refused or cancelled
-	err     error  // the Tallyfy error behind it, if any
-	confirm string // how a permanent delete was confirmed: elicitation, token, off
+	status  string       // ok, noop, refused, failed, unknown, confirmation_required, cancelled
+	detail  string       // why it was refused or cancelled
+	err     error        // the Tallyfy error behind it, if any
+	confirm confirmation // how a permanent delete was confirmed (channel.go)
 	entity  *tallyfy.Entity
 	// auditFailed: the intent record could not be written, so nothing was done and the
 	// result says so.
@@ -80,7 +80,11 @@ func failed(c *call, err error) outcome {
 
 func (o outcome) about(e tallyfy.Entity) outcome { o.entity = &e; return o }
 
-func (o outcome) confirmedBy(how string) outcome { o.confirm = how; return o }
+// confirmedBy names the channel a permanent delete was (or was to be) confirmed through.
+func (o outcome) confirmedBy(ch Channel) outcome { o.confirm.channel = ch; return o }
+
+// confirmedWith carries the whole confirmation: channel, who, and the approval behind it.
+func (o outcome) confirmedWith(conf confirmation) outcome { o.confirm = conf; return o }
 
 func (o outcome) because(err error) outcome { o.err = err; return o }
 
@@ -123,7 +127,7 @@ func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest)
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller = who.Name
 	}
-	c.intend = func(ctx context.Context, confirm string, e tallyfy.Entity) (outcome, bool) {
+	c.intend = func(ctx context.Context, confirm confirmation, e tallyfy.Entity) (outcome, bool) {
 		return ts.intent(ctx, c, confirm, e)
 	}
 	return c
@@ -238,7 +242,7 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 // intent writes the intent record of a call about to change something in Tallyfy, and must
 // be the last step before the change: if the record cannot be made durable, the call does
 // nothing (a full disk must not mean changes nobody can trace).
-func (ts *Toolset) intent(ctx context.Context, c *call, confirm string, e tallyfy.Entity) (outcome, bool) {
+func (ts *Toolset) intent(ctx context.Context, c *call, confirm confirmation, e tallyfy.Entity) (outcome, bool) {
 	rec := ts.auditRecord(ctx, c, outcome{status: "intent", detail: string(c.tool.Verb), confirm: confirm, entity: &e})
 	err := ts.audit.Record(context.WithoutCancel(ctx), rec)
 	if err == nil {
@@ -246,7 +250,7 @@ func (ts *Toolset) intent(ctx context.Context, c *call, confirm string, e tallyf
 	}
 	ts.log.Error("audit intent record not written: the call does nothing", "tool", c.tool.Name, "err", err)
 	o := refused("audit intent not written", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the audit record that must precede this action could not be written (%v). The operator must fix the audit log (--audit-log) before %s can run; then call it again.",
-		err, c.tool.Name))).about(e).confirmedBy(confirm)
+		err, c.tool.Name))).about(e).confirmedWith(confirm)
 	o.auditFailed = true
 	return o, false
 }

@@ -23,7 +23,11 @@ func TestRolesDecideBeforeThePersonIsAsked(t *testing.T) {
 		for _, mode := range []tools.ConfirmMode{tools.ConfirmToken, tools.ConfirmAuto, tools.ConfirmOff} {
 			t.Run(role.name+"/"+string(mode), func(t *testing.T) {
 				t.Parallel()
-				h := newHarness(t, withToken(role.token), withConfirm(mode))
+				opts := []option{withToken(role.token), withConfirm(mode)}
+				if mode == tools.ConfirmAuto {
+					opts = append(opts, withAllowToken()) // this client cannot elicit: the token flow
+				}
+				h := newHarness(t, opts...)
 				for _, k := range kinds[1:] { // runs and templates
 					mark := h.logLen()
 					res := h.call(k.del, map[string]any{k.idArg: k.archived}).failed(t,

@@ -35,6 +35,8 @@ type claims struct {
 	// records carry too so that plan and execution can be joined.
 	Type  string `json:"y,omitempty"`
 	Batch string `json:"b,omitempty"`
+	// Iat is when it was issued (unix seconds), for the approval record's request time.
+	Iat int64 `json:"a,omitempty"`
 }
 
 // sealer mints and checks HMAC-sealed confirmation tokens, and records used ones in the shared

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"time"
@@ -19,7 +20,7 @@ type ConfirmMode string
 
 // The confirmation modes (--confirm).
 const (
-	ConfirmAuto   ConfirmMode = "auto"   // elicitation when the client and transport can, else token
+	ConfirmAuto   ConfirmMode = "auto"   // the strongest channel the client offers (channel.go); token only with AllowToken
 	ConfirmElicit ConfirmMode = "elicit" // elicitation only; refuse when impossible
 	ConfirmToken  ConfirmMode = "token"  // two calls with a sealed confirm_token
 	ConfirmOff    ConfirmMode = "off"    // no confirmation: unattended pipelines only
@@ -60,6 +61,20 @@ type Options struct {
 	// BulkConcurrency is how many items of a bulk call run at once (inside the client's
 	// pacing); default 4.
 	BulkConcurrency int
+	// AllowToken lets --confirm auto fall back to the token flow, which the model can
+	// complete on its own (--confirm-allow-token).
+	AllowToken bool
+	// ApprovalPage is where a person approves outside the client; nil: no page.
+	ApprovalPage ApprovalPage
+	// AppView is told of approvals waiting on the MCP App view (channel app), with their
+	// secret handle; nil until the App is served (issue 21 point 2).
+	AppView ApprovalPage
+	// ApprovalKey signs approval records; default a key made for this process.
+	ApprovalKey ed25519.PrivateKey
+	// ApprovalTTL is how long a pending approval waits for the person; default 10 minutes.
+	ApprovalTTL time.Duration
+	// LocalUser is the OS user the server runs as, who confirms on stdio.
+	LocalUser string
 }
 
 // Toolset serves the table's tools against one Tallyfy organization.
@@ -77,6 +92,8 @@ type Toolset struct {
 	// cannot be answered any more (the transport is closing) and are given up at once.
 	stopping context.Context
 	stop     context.CancelFunc
+	// approvalKey signs approval records (approval_record.go).
+	approvalKey ed25519.PrivateKey
 }
 
 // BeginShutdown gives up every question still open to a person: the transport is closing, so
@@ -121,6 +138,14 @@ func New(opts Options) (*Toolset, error) {
 	if opts.MaxBulkItems <= 0 || opts.MaxBulkItems > 100 {
 		opts.MaxBulkItems = 100
 	}
+	if opts.ApprovalTTL <= 0 {
+		opts.ApprovalTTL = 10 * time.Minute
+	}
+	if opts.ApprovalKey == nil {
+		if opts.ApprovalKey, err = NewApprovalKey(); err != nil {
+			return nil, fmt.Errorf("tools: no key for approval records: %w", err)
+		}
+	}
 	if opts.BulkConcurrency <= 0 {
 		opts.BulkConcurrency = 4
 	}
@@ -140,7 +165,7 @@ func New(opts Options) (*Toolset, error) {
 	stopping, begin := context.WithCancel(context.Background())
 	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
 		budget: opts.Budget, audit: opts.Audit, log: opts.Logger, now: opts.Now,
-		stopping: stopping, stop: begin}, nil
+		stopping: stopping, stop: begin, approvalKey: opts.ApprovalKey}, nil
 }
 
 // Offered counts the tools the server's policy offers (a caller's cap may narrow them further).

@@ -6,7 +6,7 @@ import (
 )
 
 // outcomeRecords checks the intent records among audit records and returns the others (one
-// per call). Audit before act: every change ("ok") is preceded by an intent record of the same
+// per call), leaving out the signed approval records of confirmations. Audit before act: every change ("ok") is preceded by an intent record of the same
 // call (same tool, resource, session and start time), and every intent is followed by exactly
 // one outcome record of its call.
 func outcomeRecords(t testing.TB, recs []map[string]any) (outcomes []map[string]any, intents int) {
@@ -17,6 +17,9 @@ func outcomeRecords(t testing.TB, recs []map[string]any) (outcomes []map[string]
 	open := map[string]int{}
 	for i, r := range recs {
 		k := key(r)
+		if r["outcome"] == "approval" { // a confirmation's signed record, not a call's outcome
+			continue
+		}
 		if r["outcome"] == "intent" {
 			if open[k] != 0 {
 				t.Errorf("audit record %d: a second intent for one call: %v", i, r)

@@ -351,6 +351,10 @@ func runScenario(t *testing.T, sc scenario) *scenarioRun {
 	case modeReadOnly:
 		args = append(args, "--read-only", "--protect", sandbox.IDs.CompleteRun)
 	}
+	if !sc.elicit {
+		// A client that cannot elicit exercises the token flow, which the operator turns on.
+		args = append(args, "--confirm", "token")
+	}
 	var el *elicitor
 	cfg := harness.Config{Args: args, Env: env, Protocol: sc.protocol, Name: "roottest-" + string(sc.mode)}
 	if sc.elicit {

@@ -1,0 +1,560 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// The approval page (issue 21 point 3): where a person approves or declines a permanent delete
+// the model cannot confirm itself, for clients with neither MCP Apps nor elicitation.
+//
+//   - stdio: the person sits at the machine. The page is served on a loopback port, at
+//     /approve/{id}/{secret}: the one-time secret in the path is the login. The link is opened
+//     in their browser and written to the log on stderr, never put in a tool result.
+//   - HTTP: the page is /approve/{id} on the server itself. The person logs in there with
+//     their approval passphrase (its SHA-256 in the callers file), which the model does not
+//     have; tries are rate-limited per caller in the shared store.
+//
+// Either way the page shows what will be destroyed, wants the name (single) or the count
+// (bulk) typed, carries a CSRF token bound to a cookie, and decides through
+// tools.DecideApproval, which enforces who may decide (the requester, or under the two-person
+// rule an approver who is not the requester).
+
+//go:embed approval_page.html
+var approvalFiles embed.FS
+
+var approvalTemplate = template.Must(template.New("approval_page.html").Funcs(template.FuncMap{
+	"inc": func(i int) int { return i + 1 },
+	// when shows an ISO 8601 time as the person reads it; anything else as it came.
+	"when": func(s string) string {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return s
+	},
+}).ParseFS(approvalFiles, "approval_page.html"))
+
+// approvalPage implements tools.ApprovalPage.
+type approvalPage struct {
+	ts      *tools.Toolset
+	local   bool           // stdio: loopback link with a secret; HTTP: passphrase login
+	callers *Callers       // HTTP: passphrases and names
+	login   *approvalLogin // HTTP with --approval-oauth-client-id: the OAuth login (approval_oauth.go)
+	store   state.Store
+	csrfKey []byte
+	log     *slog.Logger
+	browser string // --approval-browser; "" = the platform's opener
+	now     func() time.Time
+
+	// The loopback listener (stdio), started with the first approval.
+	start    sync.Once
+	base     string
+	startErr error
+	closeFn  func() error
+}
+
+func newApprovalPage(local bool, callers *Callers, store state.Store, keys [][]byte, log *slog.Logger, browser string) *approvalPage {
+	p := &approvalPage{local: local, callers: callers, store: store, log: log, browser: browser, now: time.Now}
+	if len(keys) > 0 { // replicas share the CSRF key, so a form shown by one is accepted by another
+		m := hmac.New(sha256.New, keys[0])
+		m.Write([]byte("approval page csrf"))
+		p.csrfKey = m.Sum(nil)
+	} else {
+		p.csrfKey = make([]byte, 32)
+		_, _ = rand.Read(p.csrfKey)
+	}
+	return p
+}
+
+// Reachable implements tools.ApprovalPage.
+func (p *approvalPage) Reachable(ctx context.Context, approvers []string) bool {
+	if p.local {
+		return true
+	}
+	if p.login != nil { // anyone the issuer knows can log in; DecideApproval checks who may decide
+		who, ok := tools.CallerFrom(ctx)
+		return len(approvers) > 0 || (ok && who.Name != "")
+	}
+	if p.callers == nil {
+		return false
+	}
+	if len(approvers) > 0 {
+		for _, a := range approvers {
+			if p.callers.hasPassphrase(a) {
+				return true
+			}
+		}
+		return false
+	}
+	who, ok := tools.CallerFrom(ctx)
+	return ok && who.Name != "" && p.callers.hasPassphrase(who.Name)
+}
+
+// Announce implements tools.ApprovalPage. The link with the secret goes only to the person:
+// their browser, and stderr (documented in the README). The result gets no link.
+func (p *approvalPage) Announce(_ context.Context, pa *tools.PendingApproval, secret string) string {
+	if !p.local {
+		how := "logs in with their approval passphrase"
+		if p.login != nil {
+			how = "logs in through the organization's identity provider"
+		}
+		return fmt.Sprintf("The approver opens /approve/%s on this server (same address as its /mcp endpoint) and %s.", pa.ID, how)
+	}
+	base, err := p.listen()
+	if err != nil {
+		p.log.Error("approval page could not be served", "err", err)
+		return "The approval page could not be served (see the server's log); the person cannot approve until the operator fixes it."
+	}
+	link := base + "/approve/" + pa.ID + "/" + secret
+	// The one place the secret link is written: the log on stderr, for the person at this
+	// machine (in the log's own format, so a JSON log stays JSON).
+	p.log.Warn("a permanent delete waits for your approval: open the link in your browser (anyone who has it can approve)", "link", link)
+	if err := p.openBrowser(link); err != nil {
+		p.log.Warn("could not open a browser for the approval page; the link is on stderr", "err", err)
+		return "A browser could not be opened: the person finds the approval link on the server's stderr (it is never shown here)."
+	}
+	return "The approval page has opened in the person's browser (its link is also on the server's stderr; it is never shown here)."
+}
+
+// listen starts the loopback listener once.
+func (p *approvalPage) listen() (string, error) {
+	p.start.Do(func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			p.startErr = err
+			return
+		}
+		srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+		go func() { _ = srv.Serve(ln) }()
+		p.base = "http://" + ln.Addr().String()
+		p.closeFn = srv.Close
+	})
+	return p.base, p.startErr
+}
+
+// Close stops the loopback listener, if it was started.
+func (p *approvalPage) Close() error {
+	if p.closeFn != nil {
+		return p.closeFn()
+	}
+	return nil
+}
+
+// openBrowser opens link with --approval-browser, or the platform's opener.
+func (p *approvalPage) openBrowser(link string) error {
+	var cmd *exec.Cmd
+	switch {
+	case p.browser != "":
+		fields := strings.Fields(p.browser)
+		cmd = exec.Command(fields[0], append(fields[1:], link)...) //nolint:gosec // the operator's own command
+	case runtime.GOOS == "darwin":
+		cmd = exec.Command("open", link)
+	case runtime.GOOS == "windows":
+		cmd = exec.Command("cmd", "/c", "start", "", link)
+	default:
+		cmd = exec.Command("xdg-open", link)
+	}
+	// Never stdout: on stdio it carries JSON-RPC only.
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+// routes is the page's handler: stdio links carry the secret, HTTP ones do not.
+func (p *approvalPage) routes() http.Handler {
+	mux := http.NewServeMux()
+	if p.local {
+		mux.HandleFunc("GET /approve/{id}/{secret}", p.show)
+		mux.HandleFunc("POST /approve/{id}/{secret}", p.decide)
+	} else {
+		mux.HandleFunc("GET /approve/{id}", p.show)
+		mux.HandleFunc("POST /approve/{id}", p.decide)
+		if p.login != nil {
+			mux.HandleFunc("GET /approve/{id}/login", func(w http.ResponseWriter, r *http.Request) { p.login.start(w, r, r.PathValue("id")) })
+			mux.HandleFunc("GET /approve/callback", p.loggedIn)
+		}
+	}
+	return mux
+}
+
+// view is what the template shows.
+type view struct {
+	Nonce       string
+	Title       string
+	Error       string
+	Done        string
+	PA          *tools.PendingApproval
+	Expires     string
+	Budget      string
+	Bulk        bool
+	Open        bool // pending, not expired: the form is shown
+	Passphrase  bool // HTTP: the approver logs in
+	CSRF        string
+	ConfirmWhat string // "its name" or "the number of items"
+	Approver    string
+	Archive     bool // a bulk archive under the two-person rule, not a permanent delete
+	Login       bool // HTTP with OAuth: the approver logs in through the identity provider
+	LoginURL    string
+}
+
+const csrfCookie = "tallyfy_approve_csrf"
+
+// headers are the page's security headers: a strict CSP with a per-response nonce for the one
+// style block, no framing, no referrer to another site (a stdio link carries its secret), no
+// caching.
+func headers(w http.ResponseWriter) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	nonce := base64.RawStdEncoding.EncodeToString(b)
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin") // never to another site; no-referrer would make the form's Origin "null"
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	return nonce
+}
+
+// csrfFor is the form token for a cookie value and approval: HMAC, so it cannot be made
+// without the server's key, and bound to the browser's cookie.
+func (p *approvalPage) csrfFor(cookie, id string) string {
+	m := hmac.New(sha256.New, p.csrfKey)
+	m.Write([]byte(cookie + "\x00" + id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// load finds the approval and, on stdio, checks the link's secret. Any failure looks the
+// same: a wrong secret tells nothing about whether the id exists.
+func (p *approvalPage) load(r *http.Request) (*tools.PendingApproval, error) {
+	pa, err := p.ts.Approval(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if p.local && !tools.CheckApprovalSecret(pa, r.PathValue("secret")) {
+		return nil, tools.ErrApprovalNotFound
+	}
+	return pa, nil
+}
+
+func (p *approvalPage) show(w http.ResponseWriter, r *http.Request) {
+	pa, err := p.load(r)
+	if err != nil {
+		p.render(w, http.StatusNotFound, view{Title: "No such approval request", Error: errText(err)})
+		return
+	}
+	cookie := randomHex(16)
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 32 {
+		cookie = c.Value
+	}
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: cookie, Path: "/approve/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	v := p.viewOf(pa, p.csrfFor(cookie, pa.ID), "")
+	p.withLogin(&v, r)
+	p.render(w, http.StatusOK, v)
+}
+
+// withLogin fills in the OAuth login: who is logged in, or where to log in.
+func (p *approvalPage) withLogin(v *view, r *http.Request) {
+	if p.login == nil || v.PA == nil {
+		return
+	}
+	v.Login, v.Passphrase = true, false
+	if v.Approver = p.login.who(r); v.Approver == "" {
+		v.LoginURL = "/approve/" + v.PA.ID + "/login"
+	}
+}
+
+// loggedIn is the issuer's redirect back: the approver is logged in, back to the request.
+func (p *approvalPage) loggedIn(w http.ResponseWriter, r *http.Request) {
+	id, err := p.login.callback(w, r)
+	if err != nil {
+		p.log.Warn("approval page: OAuth login failed", "err", err)
+		p.render(w, http.StatusForbidden, view{Title: "Login failed", Error: capitalize(err.Error()) + "."})
+		return
+	}
+	http.Redirect(w, r, "/approve/"+url.PathEscape(id), http.StatusFound)
+}
+
+func (p *approvalPage) viewOf(pa *tools.PendingApproval, csrf, errMsg string) view {
+	v := view{Title: "Approve a permanent delete", PA: pa, CSRF: csrf, Error: errMsg, Bulk: pa.Count() > 1, Passphrase: !p.local,
+		Expires: pa.ExpiresAt.UTC().Format("2006-01-02 15:04:05 MST"), ConfirmWhat: "its name"}
+	if v.Bulk {
+		v.ConfirmWhat = "the number of items"
+	}
+	if t, ok := tools.ByName(pa.Tool); ok && t.Verb == tools.VerbArchive {
+		v.Archive, v.Title = true, "Approve an archive"
+	}
+	if pa.DeletesLeft >= 0 {
+		v.Budget = fmt.Sprintf("This uses %d of the %d permanent deletes left this hour.", pa.Count(), pa.DeletesLeft)
+	}
+	expired := pa.Expired(p.now())
+	switch {
+	case pa.Status == tools.ApprovalApproved:
+		v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent acts when it calls again.", pa.DecidedBy)
+	case pa.Status == tools.ApprovalDeclined:
+		v.Done = fmt.Sprintf("Declined by %s. Nothing will be changed.", pa.DecidedBy)
+	case expired:
+		v.Done = "This request has expired. Nothing was changed; the agent must ask again."
+	default:
+		v.Open = true
+	}
+	return v
+}
+
+func (p *approvalPage) render(w http.ResponseWriter, status int, v view) {
+	v.Nonce = headers(w)
+	w.WriteHeader(status)
+	if err := approvalTemplate.Execute(w, v); err != nil {
+		p.log.Error("approval page", "err", err)
+	}
+}
+
+// sameOrigin refuses a form posted from another site: the browser's Sec-Fetch-Site or Origin
+// says where the request came from (the CSRF token checks it too).
+func sameOrigin(r *http.Request) bool {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *approvalPage) decide(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	pa, err := p.load(r)
+	if err != nil {
+		p.render(w, http.StatusNotFound, view{Title: "No such approval request", Error: errText(err)})
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		p.render(w, http.StatusBadRequest, view{Title: "Bad request", Error: "The form could not be read."})
+		return
+	}
+	c, cerr := r.Cookie(csrfCookie)
+	if !sameOrigin(r) || cerr != nil || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(p.csrfFor(c.Value, pa.ID))) != 1 {
+		p.log.Warn("approval page: a form without a valid CSRF token was refused", "approval", pa.ID)
+		p.render(w, http.StatusForbidden, view{Title: "Refused", Error: "This form did not come from this page (or it is stale). Nothing was decided. Open the approval link again."})
+		return
+	}
+	csrf := r.PostFormValue("csrf")
+	retry := func(status int, msg string) {
+		v := p.viewOf(pa, csrf, msg)
+		p.withLogin(&v, r)
+		p.render(w, status, v)
+	}
+	approver := pa.Requester // stdio: the secret link is the person at the machine
+	switch {
+	case p.login != nil:
+		if approver = p.login.who(r); approver == "" {
+			retry(http.StatusForbidden, "Log in first: nothing was decided.")
+			return
+		}
+	case !p.local:
+		name := strings.TrimSpace(r.PostFormValue("approver"))
+		ok, err := p.checkLogin(r.Context(), name, r.PostFormValue("passphrase"))
+		switch {
+		case err != nil:
+			retry(http.StatusTooManyRequests, err.Error())
+			return
+		case !ok:
+			retry(http.StatusForbidden, "That name and approval passphrase do not match. Nothing was decided.")
+			return
+		}
+		approver = name
+	}
+	approve := r.PostFormValue("decision") == "approve"
+	if approve {
+		typed := strings.TrimSpace(r.PostFormValue("confirm"))
+		want := strconv.Itoa(pa.Count())
+		if pa.Count() == 1 {
+			want = pa.Items[0].Name
+		}
+		if !strings.EqualFold(typed, strings.TrimSpace(want)) {
+			what := "The name typed does not match the item's name"
+			if pa.Count() > 1 {
+				what = fmt.Sprintf("The number typed is not the %d items of this request", pa.Count())
+			}
+			retry(http.StatusUnprocessableEntity, what+". Nothing was approved.")
+			return
+		}
+	}
+	decided, err := p.ts.DecideApproval(r.Context(), pa.ID, tools.ApprovalDecision{Approve: approve, Channel: tools.ChannelApprovalPage, Approver: approver})
+	if err != nil {
+		status := http.StatusConflict
+		if errors.Is(err, tools.ErrSelfApproval) || errors.Is(err, tools.ErrNotAnApprover) {
+			status = http.StatusForbidden
+		}
+		if decided == nil {
+			decided = pa
+		}
+		v := p.viewOf(decided, csrf, errText(err))
+		p.withLogin(&v, r)
+		p.render(w, status, v)
+		return
+	}
+	v := p.viewOf(decided, csrf, "")
+	p.withLogin(&v, r)
+	p.render(w, http.StatusOK, v)
+}
+
+// checkLogin checks an approver's passphrase, at most loginTries a caller per loginWindow across
+// replicas (the shared store's window), so it cannot be guessed by trying.
+func (p *approvalPage) checkLogin(ctx context.Context, name, passphrase string) (bool, error) {
+	if p.callers == nil || name == "" || passphrase == "" {
+		return false, nil
+	}
+	release, freeAt, err := p.store.Take(ctx, "approval-login:"+name, p.now(), loginTries, loginWindow)
+	if err != nil {
+		return false, errors.New("the login could not be checked (the shared state store did not answer); try again shortly")
+	}
+	if release == nil {
+		return false, fmt.Errorf("too many tries for %s: wait until %s and try again", name, freeAt.UTC().Format("15:04:05 MST"))
+	}
+	ok := p.callers.checkPassphrase(name, passphrase)
+	if ok {
+		release() // only failed tries count
+	}
+	return ok, nil
+}
+
+const (
+	loginTries  = 5
+	loginWindow = 15 * time.Minute
+)
+
+func errText(err error) string {
+	switch {
+	case errors.Is(err, tools.ErrApprovalNotFound), errors.Is(err, tools.ErrApprovalExpired), errors.Is(err, tools.ErrApprovalDecided),
+		errors.Is(err, tools.ErrSelfApproval), errors.Is(err, tools.ErrNotAnApprover), errors.Is(err, tools.ErrWrongChannel):
+		return capitalize(err.Error()) + "."
+	}
+	return "The decision could not be recorded (" + err.Error() + "). Nothing was decided."
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// hasPassphrase reports whether the named caller has an approval passphrase.
+func (c *Callers) hasPassphrase(name string) bool {
+	for _, k := range *c.cur.Load() {
+		if k.entry.Name == name && k.passphrase != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPassphrase compares a passphrase's SHA-256 with the named caller's, in constant time.
+func (c *Callers) checkPassphrase(name, passphrase string) bool {
+	sum := sha256.Sum256([]byte(passphrase))
+	ok := false
+	for _, k := range *c.cur.Load() {
+		if k.entry.Name == name && k.passphrase != nil {
+			ok = subtle.ConstantTimeCompare(sum[:], k.passphrase) == 1
+		}
+	}
+	return ok
+}
+
+// hostOnly checks the Host header (DNS rebinding), as guard does, for the approval page.
+func (h *HTTPServer) hostOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.hostAllowed(r.Host) {
+			http.Error(w, "Forbidden: this Host is not allowed (add it with --allowed-hosts)", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// localUser is the OS user the server runs as, who confirms on stdio ("" elsewhere).
+func localUser(local bool) string {
+	if !local {
+		return ""
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "local user"
+}
+
+// loadApprovalKey reads --approval-key-file (PKCS#8 PEM Ed25519), or makes a key for this
+// process and warns that its records verify only with the public key logged now.
+func loadApprovalKey(path string, log *slog.Logger) (ed25519.PrivateKey, error) {
+	if path == "" {
+		key, err := tools.NewApprovalKey()
+		if err != nil {
+			return nil, err
+		}
+		log.Warn("no --approval-key-file: approval records are signed with a key made for this process; keep its public key to verify them later (tallyfy-mcp approvals verify --pubkey)",
+			"public_key", base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
+		return key, nil
+	}
+	return readApprovalKey(path)
+}
+
+func readApprovalKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--approval-key-file: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("--approval-key-file %s: not a PEM file (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("--approval-key-file %s: %v (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("--approval-key-file %s: not an Ed25519 key (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path)
+	}
+	return key, nil
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// RunApprovals is `tallyfy-mcp approvals`: pubkey prints the public key approval records are
+// signed with; verify checks an audit log (issue 21 point 6). Exit 0 when all is well, 1 when
+// verify found a problem, 2 on bad usage.
+func RunApprovals(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	usage := func() {
+		_, _ = fmt.Fprint(stderr, `Usage:
+  tallyfy-mcp approvals pubkey --approval-key-file FILE
+      print the public key (base64) that approval records are signed with
+  tallyfy-mcp approvals verify (--approval-key-file FILE | --pubkey BASE64) AUDIT.jsonl
+      check every approval record's signature, and that every executed permanent delete
+      has a matching, unexpired approval; print any that do not (exit 1)
+`)
+	}
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	fs := flag.NewFlagSet("approvals "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	keyFile := fs.String("approval-key-file", getenv("TALLYFY_APPROVAL_KEY_FILE"), "")
+	pubText := fs.String("pubkey", "", "")
+	if err := fs.Parse(args[1:]); err != nil {
+		_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals:", err)
+		usage()
+		return 2
+	}
+	var pub ed25519.PublicKey
+	switch {
+	case *pubText != "":
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(*pubText))
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals: --pubkey must be the base64 Ed25519 public key that `approvals pubkey` prints")
+			return 2
+		}
+		pub = b
+	case *keyFile != "":
+		key, err := readApprovalKey(*keyFile)
+		if err != nil {
+			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals:", err)
+			return 2
+		}
+		pub = key.Public().(ed25519.PublicKey)
+	default:
+		_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals: give --approval-key-file (or TALLYFY_APPROVAL_KEY_FILE) or --pubkey")
+		return 2
+	}
+	switch args[0] {
+	case "pubkey":
+		_, _ = fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(pub))
+		return 0
+	case "verify":
+		if fs.NArg() != 1 {
+			usage()
+			return 2
+		}
+		f, err := os.Open(fs.Arg(0))
+		if err != nil {
+			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals verify:", err)
+			return 2
+		}
+		defer func() { _ = f.Close() }()
+		problems, summary, err := VerifyAudit(f, pub)
+		if err != nil {
+			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals verify:", err)
+			return 2
+		}
+		for _, p := range problems {
+			_, _ = fmt.Fprintln(stdout, p)
+		}
+		_, _ = fmt.Fprintln(stdout, summary)
+		if len(problems) > 0 {
+			return 1
+		}
+		return 0
+	}
+	usage()
+	return 2
+}
+
+// VerifyAudit reads an audit log (JSON lines) and returns one line per problem: an approval
+// record whose signature or digest does not check, or an executed permanent delete with no
+// matching, unexpired approval (signed, approved, naming the item, the delete within its
+// time).
+func VerifyAudit(r io.Reader, pub ed25519.PublicKey) (problems []string, summary string, err error) {
+	type deleted struct {
+		line int
+		rec  tools.Record
+	}
+	approvals := map[string]tools.ApprovalRecord{}
+	var deletes []deleted
+	signed := 0
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		var rec tools.Record
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			problems = append(problems, fmt.Sprintf("line %d: not an audit record: %v", n, err))
+			continue
+		}
+		switch {
+		case rec.Approval != nil:
+			signed++
+			if err := tools.VerifyApproval(pub, *rec.Approval); err != nil {
+				problems = append(problems, fmt.Sprintf("line %d: approval %s: %v", n, rec.Approval.RequestID, err))
+				continue
+			}
+			if rec.Approval.Outcome == tools.ApprovalOutcomeApproved {
+				approvals[rec.Approval.RequestID] = *rec.Approval
+			}
+		case rec.Outcome == "ok" && rec.Tier == string(tools.TierPermanent) && rec.ResourceID != "":
+			deletes = append(deletes, deleted{n, rec})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, "", err
+	}
+	for _, d := range deletes {
+		if why := unapproved(d.rec, approvals); why != "" {
+			problems = append(problems, fmt.Sprintf("line %d: %s of %s %s: %s", d.line, d.rec.Tool, d.rec.ResourceType, d.rec.ResourceID, why))
+		}
+	}
+	summary = fmt.Sprintf("%d signed approval records, %d executed permanent deletes, %d problems", signed, len(deletes), len(problems))
+	return problems, summary, nil
+}
+
+// unapproved says why an executed delete has no matching approval ("" when it has one).
+func unapproved(rec tools.Record, approvals map[string]tools.ApprovalRecord) string {
+	if rec.Confirmation == tools.ChannelOff {
+		return "no approval: confirmation was off (--confirm off)"
+	}
+	if rec.ApprovalID == "" {
+		return "no approval named"
+	}
+	a, ok := approvals[rec.ApprovalID]
+	if !ok {
+		return fmt.Sprintf("approval %s is missing, was declined, or did not verify", rec.ApprovalID)
+	}
+	if !slices.ContainsFunc(a.Items, func(it tools.ApprovedItem) bool { return it.ID == rec.ResourceID }) {
+		return fmt.Sprintf("approval %s does not cover this item", rec.ApprovalID)
+	}
+	if a.Channel != rec.Confirmation {
+		return fmt.Sprintf("approval %s was given through %s, the delete says %s", rec.ApprovalID, a.Channel, rec.Confirmation)
+	}
+	at, err1 := time.Parse(time.RFC3339Nano, rec.Time)
+	exp, err2 := time.Parse(time.RFC3339Nano, a.ExpiresAt)
+	req, err3 := time.Parse(time.RFC3339Nano, a.RequestedAt)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return "unreadable times: " + err.Error()
+	}
+	// The record's time is when its call started; token and elicitation calls start a moment
+	// before they are approved, so the call must begin inside [request - 1s, expiry).
+	if !at.Before(exp) {
+		return fmt.Sprintf("approval %s had expired (%s) when the delete ran (%s)", rec.ApprovalID, a.ExpiresAt, rec.Time)
+	}
+	if at.Before(req.Add(-time.Second)) {
+		return fmt.Sprintf("the delete (%s) ran before approval %s was asked for (%s)", rec.Time, rec.ApprovalID, a.RequestedAt)
+	}
+	return ""
+}

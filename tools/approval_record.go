@@ -1,0 +1,151 @@
+package tools
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Approval records: every confirmation of a permanent delete (and a person's decline) is
+// written to the audit log as a record signed with the server's Ed25519 key, so an auditor can
+// check outside the agent who approved which items, when, until when, and through which
+// channel (`tallyfy-mcp approvals verify`, server/approvals_cmd.go).
+
+// ApprovedItem is one item an approval covers: its id and the fingerprint it was approved at.
+type ApprovedItem struct {
+	ID string `json:"id"`
+	FP string `json:"fp"`
+}
+
+// ApprovalRecord is the signed part of an approval's audit line. Its JSON (without Signature)
+// is what is signed; encoding/json writes a struct's fields in order, so a verifier that
+// decodes and encodes it again gets the same bytes.
+type ApprovalRecord struct {
+	RequestID string         `json:"request_id"`
+	Org       string         `json:"org"`
+	Tool      string         `json:"tool"`
+	Caller    string         `json:"caller,omitempty"`   // who asked
+	Approver  string         `json:"approver,omitempty"` // who confirmed, where known
+	Channel   Channel        `json:"channel"`
+	Items     []ApprovedItem `json:"items"`
+	// ArgumentDigest is the SHA-256 of the tool, the ids and their fingerprints.
+	ArgumentDigest string `json:"argument_digest"`
+	RequestedAt    string `json:"requested_at"`
+	DecidedAt      string `json:"decided_at"`
+	ExpiresAt      string `json:"expires_at"`
+	Outcome        string `json:"outcome"` // approved or declined
+	KeyID          string `json:"key_id"`
+	Signature      string `json:"signature,omitempty"`
+}
+
+// The outcomes of an approval record.
+const (
+	ApprovalOutcomeApproved = "approved"
+	ApprovalOutcomeDeclined = "declined"
+)
+
+// KeyID names a public key in records: the first 8 bytes of its SHA-256, in hex.
+func KeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:8])
+}
+
+// argumentDigest binds a record to the tool and the exact items and fingerprints.
+func argumentDigest(tool string, items []ApprovedItem) string {
+	b, _ := json.Marshal(struct {
+		Tool  string         `json:"tool"`
+		Items []ApprovedItem `json:"items"`
+	}{tool, items})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func signedBytes(r ApprovalRecord) []byte {
+	r.Signature = ""
+	b, _ := json.Marshal(r)
+	return b
+}
+
+// signApproval fills in the key id, digest and signature.
+func signApproval(key ed25519.PrivateKey, r *ApprovalRecord) {
+	r.KeyID = KeyID(key.Public().(ed25519.PublicKey))
+	r.ArgumentDigest = argumentDigest(r.Tool, r.Items)
+	r.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, signedBytes(*r)))
+}
+
+// VerifyApproval checks a record's signature against pub and its digest against its items.
+func VerifyApproval(pub ed25519.PublicKey, r ApprovalRecord) error {
+	sig, err := base64.StdEncoding.DecodeString(r.Signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return errors.New("no valid signature")
+	}
+	if r.KeyID != KeyID(pub) {
+		return fmt.Errorf("signed with another key (key_id %s, this key is %s)", r.KeyID, KeyID(pub))
+	}
+	if !ed25519.Verify(pub, signedBytes(r), sig) {
+		return errors.New("signature does not match: the record was altered")
+	}
+	if r.ArgumentDigest != argumentDigest(r.Tool, r.Items) {
+		return errors.New("argument digest does not match its items")
+	}
+	return nil
+}
+
+// NewApprovalKey makes an Ed25519 key for a process without --approval-key-file.
+func NewApprovalKey() (ed25519.PrivateKey, error) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	return key, err
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// approvalRecordOf is the record of a decided pending approval.
+func (ts *Toolset) approvalRecordOf(pa *PendingApproval) ApprovalRecord {
+	items := make([]ApprovedItem, len(pa.Items))
+	for i, it := range pa.Items {
+		items[i] = ApprovedItem{ID: it.ID, FP: it.FP}
+	}
+	outcome := ApprovalOutcomeDeclined
+	if pa.Status == ApprovalApproved {
+		outcome = ApprovalOutcomeApproved
+	}
+	return ApprovalRecord{RequestID: pa.ID, Org: pa.Org, Tool: pa.Tool, Caller: pa.Requester, Approver: pa.DecidedBy,
+		Channel: pa.Channel, Items: items, RequestedAt: stamp(pa.RequestedAt), DecidedAt: stamp(pa.DecidedAt),
+		ExpiresAt: stamp(pa.ExpiresAt), Outcome: outcome}
+}
+
+// recordApproval signs r and writes it to the audit log, synced, as an "approval" line. An
+// approval that cannot be recorded must not take effect: the caller refuses on error.
+func (ts *Toolset) recordApproval(ctx context.Context, r ApprovalRecord) error {
+	signApproval(ts.approvalKey, &r)
+	rec := Record{Time: stamp(ts.now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: "approval", Detail: r.Outcome,
+		Confirmation: r.Channel, ConfirmMode: string(ts.opts.Confirm), ConfirmedBy: r.Approver, ApprovalID: r.RequestID, Caller: r.Caller,
+		Session: sessionID(ctx), Transport: transportName(ctx), Approval: &r}
+	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
+	if t, ok := ByName(r.Tool); ok {
+		rec.Tier = string(t.Tier)
+		if t.Kind != "" {
+			rec.ResourceType = string(t.Kind)
+		}
+	}
+	if len(r.Items) == 1 {
+		rec.ResourceID = r.Items[0].ID
+	}
+	if err := ts.audit.Record(context.WithoutCancel(ctx), rec); err != nil {
+		ts.log.Error("approval record not written: the approval does not take effect", "tool", r.Tool, "err", err)
+		return fmt.Errorf("the approval record could not be written to the audit log (%w)", err)
+	}
+	return nil
+}
+
+// ApprovalPublicKey is the public half of the key approval records are signed with.
+func (ts *Toolset) ApprovalPublicKey() ed25519.PublicKey {
+	return ts.approvalKey.Public().(ed25519.PublicKey)
+}
