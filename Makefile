@@ -10,7 +10,7 @@ GO      ?= go
 # deadline exceeded" from the fuzzing engine when a new input is being minimized at the deadline.
 FUZZTIME ?= 5000x
 
-.PHONY: build test unit e2e e2e-repeat fuzz run inspect install sandbox schemas lint bench bench-bulk loadtest pgo soak dist clean docs mcpb mcpb-manifest
+.PHONY: build test unit e2e e2e-repeat fuzz run inspect install sandbox schemas lint bench bench-bulk loadtest pgo soak dist clean docs mcpb mcpb-manifest appview
 
 # One set of build flags for build, run, install and the e2e binary, so the dependency tree is
 # compiled once (a different -trimpath or -ldflags set recompiles all of it).
@@ -116,6 +116,9 @@ clean:
 
 docs: ## regenerate the README's tool and flag tables
 	$(GO) run ./internal/docs/gen README.md
+
+appview: ## rebuild tools/appview/delete-review.html, the MCP App view embedded in the binary (needs npm ci in e2e/)
+	node tools/appview/build.mjs
 
 mcpb-manifest: ## refresh manifest.json's tool list from a live tools/list
 	$(GO) run ./internal/packaging/gen .

@@ -40,6 +40,8 @@ var Named = map[string]any{
 	"delete_result":           DeleteResult{},
 	"bulk_args":               BulkArgs{},
 	"bulk_result":             BulkResult{},
+	"app_review_args":         AppReviewArgs{},
+	"app_decide_args":         AppDecideArgs{},
 }
 
 // Names returns the keys of Named, sorted.

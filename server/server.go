@@ -209,6 +209,7 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout 
 	s := mcpserver.NewMCPServer("tallyfy-mcp", version,
 		mcpserver.WithTitle("Tallyfy"),
 		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithResourceCapabilities(false, false), // the MCP App view (tools/app.go)
 		mcpserver.WithInstructions(Instructions),
 		mcpserver.WithToolFilter(ts.Filter),
 		mcpserver.WithInputSchemaValidation(),
@@ -219,6 +220,7 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout 
 	)
 	serverTools := ts.ServerTools()
 	s.AddTools(serverTools...)
+	s.AddResources(tools.AppViewResource())
 	for _, st := range serverTools {
 		v.add(st.Tool)
 	}

@@ -56,7 +56,11 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 		if b.args.PlanToken == "" {
 			// The plan's look-ups share each archived listing page (tallyfy.WithListingMemo);
 			// the execution reads every item again without it.
-			return ts.record(ctx, c, ts.plan(tallyfy.WithListingMemo(ctx), b)), nil
+			o := ts.plan(tallyfy.WithListingMemo(ctx), b)
+			if t.Verb == VerbDelete && ts.appConfirms(ctx, t) {
+				o = planForView(c, o)
+			}
+			return ts.record(ctx, c, o), nil
 		}
 		return ts.record(ctx, c, ts.execute(ctx, b)), nil
 	}

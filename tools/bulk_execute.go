@@ -49,13 +49,7 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	if cl.Batch != "" { // the execution's records carry the plan's batch_id (audit joins them)
 		b.id, c.batch = cl.Batch, cl.Batch
 	}
-	sorted := slices.Sorted(slices.Values(b.ids))
-	fps := map[string]string{}
-	for i, id := range sorted {
-		if len(cl.Items) >= (i+1)*8 {
-			fps[id] = cl.Items[i*8 : (i+1)*8]
-		}
-	}
+	fps := planFPs(b.ids, cl)
 	var how confirmation
 	if c.tool.Verb == VerbDelete || approvalRule(ctx, c.tool) != nil {
 		var o outcome
@@ -64,11 +58,34 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 			return o
 		}
 	}
+	return ts.runPlan(ctx, b, cl, fps, how)
+}
+
+// planFPs maps each planned ID to its fingerprint in the sealed plan (claims.Items).
+func planFPs(ids []string, cl claims) map[string]string {
+	sorted := slices.Sorted(slices.Values(ids))
+	fps := map[string]string{}
+	for i, id := range sorted {
+		if len(cl.Items) >= (i+1)*8 {
+			fps[id] = cl.Items[i*8 : (i+1)*8]
+		}
+	}
+	return fps
+}
+
+// runPlan runs a plan once it is confirmed (how): uses the plan (or the App's approval of it)
+// up, writes its approval record, reserves every delete slot at once, then runs the items.
+func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl claims, fps map[string]string, how confirmation) outcome {
+	c := b.c
 	// The person may have answered after the plan expired: that answer cannot use it.
 	if err := stillValid(cl, ts.now()); err != nil {
+		if how.channel == ChannelApp {
+			return appRefused(err.Error())
+		}
 		return planRefused(c, err).confirmedWith(how)
 	}
 	var fresh bool
+	var err error
 	if c.tool.Verb == VerbDelete {
 		if fresh, err = ts.seal.consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose)); err != nil {
 			return storeRefusal(err)
@@ -84,6 +101,9 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 		}
 	}
 	if !fresh {
+		if how.channel == ChannelApp {
+			return appRefused(errTokenUsed.Error())
+		}
 		return planRefused(c, errTokenUsed).confirmedWith(how)
 	}
 	if o, ok := ts.useConfirmation(ctx, c, how); !ok { // the plan's signed approval record
@@ -290,6 +310,11 @@ func (ts *Toolset) confirmBulk(ctx context.Context, b *batch, plan claims, fps m
 		return ts.claimsConfirmation(ctx, c, plan, ChannelToken, "", planItems(b, fps), false), outcome{}, true
 	case ChannelElicitation:
 		return ts.elicitBulk(ctx, b, plan, fps)
+	case ChannelApp:
+		// The person confirms in the view (app.go): a plan_token never confirms for them.
+		how := confirmation{channel: ChannelApp}
+		return how, refused("plan_token with an app client", mcp.NewToolResultError(
+			"Nothing was deleted: in this client the person confirms a bulk delete in the Tallyfy review view, not with a plan_token. Call bulk_delete without plan_token to show them the plan.")).confirmedWith(how), false
 	default:
 		return ts.awaitBulkApproval(ctx, b, plan, fps, ch)
 	}

@@ -50,9 +50,8 @@ type confirmation struct {
 }
 
 // appChannelAvailable reports whether the request's client renders the MCP App view, so the
-// person can confirm there (issue 21 point 2). The App work plugs in here; until then no
-// client has it, and the order falls through to elicitation.
-var appChannelAvailable = func(ctx context.Context) bool { return false }
+// person can confirm there (issue 21 point 2; app.go).
+var appChannelAvailable = clientShowsApps
 
 // tokenAllowed reports whether the operator accepts the model-satisfiable token flow.
 func (ts *Toolset) tokenAllowed() bool {
@@ -126,7 +125,7 @@ func (ts *Toolset) ActiveChannels(transport string) string {
 	case ConfirmToken:
 		return "token only (--confirm token: the model calls twice; the person may not see it)"
 	}
-	parts := []string{"elicitation (clients that declare it)"}
+	parts := []string{"MCP App view (clients that declare " + AppExtension + ")", "elicitation (clients that declare it)"}
 	if ts.opts.Confirm == ConfirmAuto && ts.opts.ApprovalPage != nil {
 		if transport == "stdio" {
 			parts = append(parts, "approval page (local browser)")

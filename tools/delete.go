@@ -43,7 +43,9 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 		return ts.issueToken(ctx, c, e)
 	case ChannelElicitation:
 		return ts.elicit(ctx, c, e)
-	default: // app, approval_page: a person decides outside this call (approval_wait.go)
+	case ChannelApp: // the person decides in the view (app.go)
+		return ts.reviewInApp(c, e)
+	default: // approval_page: a person decides outside this call (approval_wait.go)
 		return ts.awaitApproval(ctx, c, e, ch)
 	}
 }

@@ -250,9 +250,9 @@ func newHarness(t *testing.T, opts ...option) *harness {
 }
 
 // connect opens another client session on the same server.
-func (h *harness) connect(proto string, eh client.ElicitationHandler, name string) *client.Client {
+func (h *harness) connect(proto string, eh client.ElicitationHandler, name string, extra ...client.ClientOption) *client.Client {
 	h.t.Helper()
-	var copts []client.ClientOption
+	copts := slices.Clone(extra)
 	if proto != "" {
 		copts = append(copts, client.WithProtocolVersion(proto))
 	}

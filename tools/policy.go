@@ -120,6 +120,16 @@ func (p Policy) allowsItself(t Tool) bool {
 	return true
 }
 
+// allowsAnyDelete reports whether p allows some permanent delete (the app-only tools serve them).
+func (p Policy) allowsAnyDelete() bool {
+	for _, t := range All {
+		if t.Tier == TierPermanent && p.Allows(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // Protected reports whether id is on the protect list (normalized by NormalizeProtectedIDs).
 func (p Policy) Protected(id string) bool { return slices.Contains(p.Protect, id) }
 

@@ -26,11 +26,11 @@ type claims struct {
 	Caller  string `json:"c"` // callerBinding: who may redeem it where there is no session
 	Exp     int64  `json:"e"` // unix seconds
 	Nonce   string `json:"n"`
-	Purpose string `json:"p"` // "token", "elicit", "plan" or "bulkelicit": none can stand in for another
+	Purpose string `json:"p"` // "token", "elicit", "plan", "bulkelicit" or "app": none can stand in for another
 	// Items: for a plan, each planned item's fingerprint hash (itemFP), in the order of its
 	// sorted IDs; ID is then the hash of that set of IDs.
 	Items string `json:"x,omitempty"`
-	// Type and Batch, for a plan: the item type it was made for (executing it as another type
+	// Type and Batch, for a plan (and an MCP App approval: Type): the item type it was made for (executing it as another type
 	// is refused before the plan is used up), and its batch_id, which the execution's audit
 	// records carry too so that plan and execution can be joined.
 	Type  string `json:"y,omitempty"`
@@ -205,6 +205,9 @@ func stillValid(c claims, now time.Time) error {
 func (ts *Toolset) tokenLife(purpose string) time.Duration {
 	if purpose == "elicit" || purpose == "bulkelicit" {
 		return ts.opts.ElicitTimeout + time.Minute
+	}
+	if purpose == string(ChannelApp) {
+		return ts.opts.ApprovalTTL
 	}
 	return ts.opts.TokenTTL
 }

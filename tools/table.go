@@ -51,6 +51,8 @@ type Tool struct {
 	Description string
 	// Bulk tools act on many items of the kind named by their type argument (Kind is "").
 	Bulk bool
+	// AppOnly tools are called by the MCP App view, never offered to the model (app.go).
+	AppOnly bool
 }
 
 // Reversible reports whether the tool's effect can be undone by another tool.

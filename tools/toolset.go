@@ -187,7 +187,7 @@ func (ts *Toolset) Policy() Policy { return ts.policy }
 func MCPTool(t Tool) mcp.Tool {
 	tool := mcp.NewToolWithRawSchema(t.Name, t.Description, schemas.JSON(t.Args))
 	for _, o := range []mcp.ToolOption{
-		mcp.WithToolTitle(t.Title),
+		mcp.WithToolTitle(t.Title), // "" (app-only tools: no host lists them to a person) is left out
 		mcp.WithToolAnnotation(mcp.ToolAnnotation{
 			Title:           t.Title,
 			ReadOnlyHint:    mcp.ToBoolPtr(t.Hints.ReadOnly),
@@ -195,9 +195,11 @@ func MCPTool(t Tool) mcp.Tool {
 			IdempotentHint:  mcp.ToBoolPtr(t.Hints.Idempotent),
 			OpenWorldHint:   mcp.ToBoolPtr(t.Hints.OpenWorld),
 		}),
-		mcp.WithRawOutputSchema(schemas.JSON(t.Result)),
 	} {
 		o(&tool)
+	}
+	if t.Result != nil {
+		mcp.WithRawOutputSchema(schemas.JSON(t.Result))(&tool)
 	}
 	return tool
 }
@@ -205,9 +207,12 @@ func MCPTool(t Tool) mcp.Tool {
 // ServerTools returns every tool of the table with its handler. Which of them a client sees
 // is decided by Filter (installed as the server's tool filter) and checked again in the handler.
 func (ts *Toolset) ServerTools() []server.ServerTool {
-	out := make([]server.ServerTool, 0, len(All))
+	out := make([]server.ServerTool, 0, len(All)+len(AppTools))
 	for _, t := range All {
 		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.handler(t)})
+	}
+	for _, t := range AppTools {
+		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.appHandler(t)})
 	}
 	return out
 }
@@ -219,18 +224,29 @@ func (ts *Toolset) ServerTools() []server.ServerTool {
 // also leaves out the permanent deletes Tallyfy refuses the caller's role (role.go), reading
 // the role if it is not known yet. A call by name still reaches the handler, which refuses it
 // with the reason.
+//
+// For a client that confirms in the MCP App view (app.go) the permanent deletes name the view
+// and the app-only tools are there; for any other client they are not (so its tools/list is as
+// without Apps).
 func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 	p := ts.policyFor(ctx)
+	apps := ts.appsOffered(ctx)
 	out := in[:0:0]
 	listing := len(in) > 1
 	var role tallyfy.Role
 	roleRead := false
 	for _, t := range in {
 		row, ok := ByName(t.Name)
-		if !ok || !p.Allows(row) {
+		if !ok {
+			row, ok = appToolByName(t.Name)
+			ok = ok && apps && p.allowsAnyDelete()
+		} else {
+			ok = p.Allows(row)
+		}
+		if !ok {
 			continue
 		}
-		if listing && row.Tier == TierPermanent && !row.Bulk {
+		if listing && row.Tier == TierPermanent && !row.Bulk && !row.AppOnly {
 			if !roleRead {
 				role, _ = ts.roleOf(ctx, ts.clientFor(ctx))
 				roleRead = true
@@ -241,6 +257,9 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 		}
 		if row.Bulk {
 			t = withBulkKinds(t, p.BulkKinds(row))
+		}
+		if apps && (row.AppOnly || hasAppView(row)) {
+			t.Meta = appToolMeta(row) // t is a copy: the registered tool is unchanged
 		}
 		out = append(out, t)
 	}
