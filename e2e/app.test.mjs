@@ -338,4 +338,26 @@ describe('MCP App review of permanent deletes (ext-apps host, headless Chromium)
     const gone = await rpc('tools/call', { name: 'get_run', arguments: { run_id: run.id } });
     assert.equal(gone.isError, true);
   });
+
+  it('shows names as text, never as markup (a name with HTML in it stays text; the strict CSP holds)', async (t) => {
+    const c = await startClient({ args: ['--sandbox'], capabilities: APPS, t });
+    const task = await archivedTask(c);
+    const first = await c.call('delete_task', { task_id: task.id });
+    const evil = '<img id="injected" src="x" onerror="document.title=\'pwned\'"><b id="bold">Q3</b>';
+    // A name as Tallyfy could hold it: the host hands the view data, whatever it contains.
+    const intercept = async (params) => {
+      if (params.name !== 'app_review_delete') return null;
+      const r = await c.client.callTool(params);
+      r.structuredContent.items[0].name = evil;
+      return r;
+    };
+    const { view, page, errors } = await showView(t, c, 'delete_task', { task_id: task.id }, first, { intercept });
+    await view.locator('#delete:enabled').waitFor({ timeout: 20_000 });
+    assert.equal(await view.locator('#items tbody td').first().textContent(), evil);
+    assert.equal(await view.locator('#injected, #bold').count(), 0, 'the name became markup');
+    assert.notEqual(await page.title(), 'pwned');
+    assert.ok(!errors.some((e) => /Content Security Policy/i.test(e)), `the view broke its own CSP: ${errors.join('\n')}`);
+    await view.locator('#cancel').click();
+    await waitStatus(view, /cancelled/);
+  });
 });
