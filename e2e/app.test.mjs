@@ -142,7 +142,7 @@ describe('MCP App review of permanent deletes (ext-apps host, headless Chromium)
     assert.deepEqual(calls.map((x) => x.name), ['app_review_delete', 'app_decide_delete']);
     const gone = await c.call('get_task', { task_id: task.id });
     assert.equal(gone.isError, true, 'the task is still there');
-    assert.match(textOf(gone), /No one-off task/);
+    assert.match(textOf(gone), /no one-off task/i);
     assert.match(JSON.stringify(modelContext), /permanently deleted/, 'the model is told the outcome');
 
     const recs = auditRecords(file).filter((r) => r.tool === 'delete_task' && r.resource_id === task.id);
@@ -225,6 +225,8 @@ describe('MCP App review of permanent deletes (ext-apps host, headless Chromium)
     assert.ok(rejected, 'a client without the extension called app_decide_delete');
 
     const c = await startClient({ args: ['--sandbox'], capabilities: APPS, t });
+    assert.ok(!('confirm_token' in c.tools.find((x) => x.name === 'delete_task').inputSchema.properties), 'confirm_token offered to the App client');
+    assert.ok('confirm_token' in plain.tools.find((x) => x.name === 'delete_task').inputSchema.properties);
     const appOnly = c.tools.filter(isAppOnly).map((x) => x.name).sort();
     assert.deepEqual(appOnly, ['app_decide_delete', 'app_review_delete']);
     // Budget (issues 20, 21): the host keeps the app-only tools from the model, so they count

@@ -3,8 +3,10 @@ package tools
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -79,6 +81,34 @@ func appToolMeta(t Tool) *mcp.Meta {
 		return mcp.NewMetaFromMap(map[string]any{"ui": map[string]any{"visibility": []string{"app"}}})
 	}
 	return mcp.NewMetaFromMap(map[string]any{"ui": map[string]any{"resourceUri": AppViewURI}})
+}
+
+// appSchemas caches the single delete tools' input schemas without confirm_token.
+var appSchemas sync.Map // tool name → json.RawMessage
+
+// withoutConfirmToken is a single delete tool as a client that confirms in the view lists it:
+// without the confirm_token argument, which the model of such a client never gets (the App
+// comes first in the channel order) and which would only invite it to ask for one. It also
+// keeps that client's tools/list within budget (issue 20). A confirm_token sent anyway is
+// still refused or accepted by the channel order, as for any client.
+func withoutConfirmToken(t mcp.Tool) mcp.Tool {
+	if raw, ok := appSchemas.Load(t.Name); ok {
+		t.RawInputSchema = raw.(json.RawMessage)
+		return t
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(t.RawInputSchema, &schema); err != nil {
+		panic("tools: a delete tool's input schema does not decode: " + err.Error())
+	}
+	props, _ := schema["properties"].(map[string]any)
+	delete(props, "confirm_token")
+	raw, err := json.Marshal(schema)
+	if err != nil {
+		panic("tools: " + err.Error())
+	}
+	appSchemas.Store(t.Name, json.RawMessage(raw))
+	t.RawInputSchema = raw
+	return t
 }
 
 // clientShowsApps reports whether this request's client declared the MCP Apps extension (and,

@@ -83,6 +83,18 @@ func TestAppToolsList(t *testing.T) {
 			if uri := uiMeta(t, apps[name])["resourceUri"]; uri != tools.AppViewURI {
 				t.Errorf("%s _meta.ui.resourceUri = %v, want %s", name, uri, tools.AppViewURI)
 			}
+			// No confirm_token for a client whose model never gets one; still there for others.
+			if name != "bulk_delete" {
+				inputOf := func(tl mcp.Tool) string {
+					var m struct{ InputSchema json.RawMessage }
+					b, _ := json.Marshal(tl)
+					_ = json.Unmarshal(b, &m)
+					return string(m.InputSchema)
+				}
+				if strings.Contains(inputOf(apps[name]), "confirm_token") || !strings.Contains(inputOf(plain[name]), "confirm_token") {
+					t.Errorf("%s: confirm_token offered to the App client, or not to the plain one", name)
+				}
+			}
 		}
 		for _, name := range []string{"archive_task", "bulk_archive", "get_run"} {
 			if apps[name].Meta != nil {

@@ -260,6 +260,9 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 		}
 		if apps && (row.AppOnly || hasAppView(row)) {
 			t.Meta = appToolMeta(row) // t is a copy: the registered tool is unchanged
+			if !row.AppOnly && !row.Bulk {
+				t = withoutConfirmToken(t)
+			}
 		}
 		out = append(out, t)
 	}
