@@ -287,7 +287,7 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 	}
 	c.batch = newNonce()[:16]
 	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.res.kind), IDs: ids}, ids: ids}
-	o := ts.plan(ctx, b)
+	o := ts.plan(tallyfy.WithListingMemo(ctx), b) // as bulk_delete plans
 	res, ok := o.result.StructuredContent.(schemas.BulkResult)
 	if !ok || res.Status != "planned" || res.Execute == nil {
 		return o.result // refused, failed, or nothing to delete: the plan's own answer
