@@ -32,11 +32,12 @@ func (f Filter) keep(r tools.Record, at time.Time) bool {
 // Kind says why a record is listed on its own.
 type Kind string
 
+// The kinds of events the report lists one by one.
 const (
 	KindPermanentDelete Kind = "permanent_delete"
 	KindRefused         Kind = "refused"
 	KindFailed          Kind = "failed"
-	// KindNoOutcome: an intent no outcome followed: the process stopped while acting, so the
+	// KindNoOutcome is an intent no outcome followed: the process stopped while acting, so the
 	// item's state is unknown until someone looks (README "Audit").
 	KindNoOutcome Kind = "intent_without_outcome"
 )
@@ -177,6 +178,7 @@ func (s *Summary) Counts() []Count {
 // Format is how the report is written.
 type Format string
 
+// The report's formats.
 const (
 	FormatText Format = "text"
 	FormatJSON Format = "json" // JSON lines: one event a line, then one summary line

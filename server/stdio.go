@@ -56,7 +56,7 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 	}()
 	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
 	err := srv.Listen(listenCtx, &stdioInput{c: c, r: bufio.NewReaderSize(stdin, 64<<10)}, stdioOutput{c})
-	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+	if err != nil && (!errors.Is(err, context.Canceled) || ctx.Err() == nil) {
 		return err
 	}
 	c.mu.Lock()

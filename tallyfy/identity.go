@@ -110,11 +110,11 @@ const (
 type Permission int
 
 const (
-	// Allowed: no source says this role is refused (Tallyfy's answer stays the final word).
+	// Allowed means no source says this role is refused (Tallyfy's answer stays the final word).
 	Allowed Permission = iota
-	// PerItem: allowed only on the items an administrator gave the member access to.
+	// PerItem means allowed only on the items an administrator gave the member access to.
 	PerItem
-	// Refused: the sources say Tallyfy refuses this role (403).
+	// Refused means the sources say Tallyfy refuses this role (403).
 	Refused
 )
 

@@ -14,16 +14,16 @@ import (
 type Channel string
 
 const (
-	// ChannelApp: the person pressed Delete in the MCP App view, through an app-only tool the
+	// ChannelApp means the person pressed Delete in the MCP App view, through an app-only tool the
 	// host never offers the model.
 	ChannelApp Channel = "app"
-	// ChannelElicitation: the client asked the person (form elicitation); proves the client answered.
+	// ChannelElicitation means the client asked the person (form elicitation); proves the client answered.
 	ChannelElicitation Channel = "elicitation"
-	// ChannelApprovalPage: the person approved on the server's approval page.
+	// ChannelApprovalPage means the person approved on the server's approval page.
 	ChannelApprovalPage Channel = "approval_page"
-	// ChannelToken: the model called twice with a confirm_token; the person may not have seen it.
+	// ChannelToken means the model called twice with a confirm_token; the person may not have seen it.
 	ChannelToken Channel = "token"
-	// ChannelOff: confirmation is switched off (--confirm off), for unattended pipelines.
+	// ChannelOff means confirmation is switched off (--confirm off), for unattended pipelines.
 	ChannelOff Channel = "off"
 )
 
