@@ -409,6 +409,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 
 		{"GET", "/runs", kindRun, false, s.listRuns},
 		{"GET", "/runs/{id}", kindRun, true, s.getRun},
+		{"GET", "/runs/{id}/tasks", kindTask, true, s.listRunTasks},
 		{"DELETE", "/runs/{id}", kindRun, true, s.archiveRun},
 		{"PUT", "/runs/{id}/activate", kindRun, true, s.activateRun},
 		{"DELETE", "/runs/{id}/delete", kindRun, true, s.deleteRun},
