@@ -204,7 +204,7 @@ func TestContractCorpusDecodes(t *testing.T) {
 				got, total, err = listEntities(ctx, c.ListTasks, (*Task).Entity)
 			case "GET /runs/{id}/tasks":
 				var p *Page[Task]
-				if p, err = c.ProcessTasks(ctx, validID); err == nil {
+				if p, _, err = c.ProcessTasks(ctx, validID); err == nil {
 					for i := range p.Items {
 						got = append(got, p.Items[i].Entity())
 					}

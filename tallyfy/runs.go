@@ -59,26 +59,28 @@ const ProcessTasksPerPage = maxPerPage
 // ProcessTasks reads the first page (up to ProcessTasksPerPage) of the tasks a process holds,
 // with Tallyfy's total (GET /runs/{id}/tasks, docs/tallyfy-api.md §2.8). It is one bounded read,
 // for showing a person what archive_run or delete_run would act on; it never pages on.
-// Completed tasks are asked for too (status=all, as ListTasks does, and without it when this
-// Tallyfy refuses the value). The items' archived state is not inferred from the listing (the
-// endpoint documents no archived parameter): only titles and the count are meant to be used.
-func (c *Client) ProcessTasks(ctx context.Context, runID string) (*Page[Task], error) {
+// Completed tasks are asked for too (status=all, as ListTasks does); allStatuses is false when
+// this Tallyfy refused that value and the page was asked again without it, so that its default
+// may have left completed tasks out. The items' archived state is not inferred from the listing
+// (the endpoint documents no archived parameter): only titles and the count are meant to be used.
+func (c *Client) ProcessTasks(ctx context.Context, runID string) (p *Page[Task], allStatuses bool, err error) {
 	if !ValidID(runID) {
-		return nil, &InvalidIDError{Kind: KindRun, ID: runID}
+		return nil, false, &InvalidIDError{Kind: KindRun, ID: runID}
 	}
 	collection := runsPath + "/" + runID + "/" + tasksPath
-	q := url.Values{"status": {TaskStatusAll}}
-	p, err := listPage[Task, taskWire](ctx, c, collection, q, 1, ProcessTasksPerPage, false)
+	allStatuses = true
+	p, err = listPage[Task, taskWire](ctx, c, collection, url.Values{"status": {TaskStatusAll}}, 1, ProcessTasksPerPage, false)
 	if rejectsStatusAll(err) {
+		allStatuses = false
 		p, err = listPage[Task, taskWire](ctx, c, collection, url.Values{}, 1, ProcessTasksPerPage, false)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var issues []ShapeIssue
 	for i := range p.Items {
 		issues = append(issues, p.Items[i].shapeIssues()...)
 	}
 	c.reportShapes(ctx, prefixed(collectionItem(tasksPath)+"[].", issues))
-	return p, nil
+	return p, allStatuses, nil
 }

@@ -565,8 +565,8 @@ func TestSandboxProcessTasks(t *testing.T) {
 	c := env.member(t)
 	ID := sandbox.IDs
 
-	p, err := c.ProcessTasks(ctx, ID.ActiveRun)
-	if err != nil {
+	p, all, err := c.ProcessTasks(ctx, ID.ActiveRun)
+	if err != nil || !all {
 		t.Fatalf("ProcessTasks(active run): %v", err)
 	}
 	if len(p.Items) < 2 || p.Pagination.Total != len(p.Items) || !slices.Contains(ids(p.Items, taskID), ID.ProcessTask) {
@@ -578,17 +578,17 @@ func TestSandboxProcessTasks(t *testing.T) {
 		}
 	}
 	// An archived run's tasks (archived with it) are listed too.
-	arch, err := c.ProcessTasks(ctx, ID.ArchivedRun)
+	arch, _, err := c.ProcessTasks(ctx, ID.ArchivedRun)
 	if err != nil || len(arch.Items) == 0 || arch.Pagination.Total != len(arch.Items) {
 		t.Fatalf("ProcessTasks(archived run) = %+v, %v", arch, err)
 	}
-	_, err = c.ProcessTasks(ctx, strings.Repeat("0", 32))
+	_, _, err = c.ProcessTasks(ctx, strings.Repeat("0", 32))
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 404 {
 		t.Errorf("ProcessTasks(unknown) err = %v, want a 404", err)
 	}
 	var bad *InvalidIDError
-	if _, err := c.ProcessTasks(ctx, "../me"); !errors.As(err, &bad) {
+	if _, _, err := c.ProcessTasks(ctx, "../me"); !errors.As(err, &bad) {
 		t.Errorf("ProcessTasks(bad id) err = %v, want InvalidIDError", err)
 	}
 }

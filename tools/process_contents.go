@@ -30,10 +30,12 @@ type processContents struct {
 	runErr error
 	// tasks: Tallyfy's total (or the items read when it gave none; atLeast when more pages
 	// may hold others) and the titles of the first page, in Tallyfy's order
-	total    int
-	atLeast  bool
-	titles   []string
-	tasksErr error
+	total   int
+	atLeast bool
+	titles  []string
+	// allStatuses is false when Tallyfy refused status=all: completed tasks may be missing
+	allStatuses bool
+	tasksErr    error
 }
 
 // readProcessContents reads process runID and the first page of its tasks (tallyfy.ProcessTasks).
@@ -44,13 +46,14 @@ func readProcessContents(ctx context.Context, client *tallyfy.Client, runID stri
 	} else {
 		pc.run = &e
 	}
-	p, err := client.ProcessTasks(ctx, runID)
+	p, all, err := client.ProcessTasks(ctx, runID)
 	if err != nil {
 		pc.tasksErr = err
 		return pc
 	}
+	pc.allStatuses = all
 	pc.total = max(p.Pagination.Total, len(p.Items))
-	pc.atLeast = p.Pagination.Total <= 0 && p.HasMore()
+	pc.atLeast = !all || p.Pagination.Total <= 0 && p.HasMore()
 	for _, t := range p.Items {
 		pc.titles = append(pc.titles, t.Title)
 	}
@@ -102,7 +105,11 @@ func (pc processContents) holdings() string {
 			s += " or others"
 		}
 	}
-	return s + "."
+	s += "."
+	if !pc.allStatuses {
+		s += " Tallyfy did not take status=all on this list, so completed tasks may be missing from it."
+	}
+	return s
 }
 
 // singleRefusal is the refusal text for a single task tool on task e, which sits in the process.

@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -126,4 +127,27 @@ func TestBulkPlanNamesTheProcessOfSkippedTasks(t *testing.T) {
 	if r := failedPlan.Items[0].Reason; failedPlan.Items[0].Outcome != "skipped" || !strings.Contains(r, "whose tasks could not be read (503") || strings.Contains(r, "would act on all") {
 		t.Errorf("failed read: %+v", failedPlan.Items[0])
 	}
+}
+
+// TestProcessTaskRefusalWhenStatusAllIsRefused: a Tallyfy that refuses status=all on a
+// process's task list is asked again without it; the count is then a floor, and the text says
+// completed tasks may be missing.
+func TestProcessTaskRefusalWhenStatusAllIsRefused(t *testing.T) {
+	t.Parallel()
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/runs/"+sandbox.IDs.ActiveRun+"/tasks") && r.URL.Query().Get("status") == "all" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				_, _ = w.Write([]byte(`{"message":"The given data was invalid.","errors":{"status":["The selected status is invalid."]}}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := newHarness(t, withConfirm(tools.ConfirmOff), withWrap(wrap))
+	h.call("archive_task", map[string]any{"task_id": sandbox.IDs.ProcessTask}).failed(t,
+		"It holds at least 3 tasks",
+		"completed tasks may be missing",
+		"would act on all of them (at least 3 tasks)")
 }
