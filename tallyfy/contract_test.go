@@ -92,18 +92,20 @@ type contractWant struct {
 
 var contractWants = map[string]contractWant{
 	// tasks
-	"get-task.docs":                {id: "task_id_abc", name: "Review Proposal", runID: "run_id_xyz", status: "active", archived: ptr(false)},
-	"get-task.swagger":             {id: "3f1e0b6f2ad4c1e1a8b5c9d2e7f60a11", name: "Send the signed contract", runID: "b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7", status: "in-progress", archived: ptr(false)},
-	"get-task.swagger-standalone":  {id: "4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d", name: "Order new laptops", oneOff: true, status: "not-started", archived: ptr(false)},
-	"get-task.mcp-per-assignee":    {id: "5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e", name: "Submit your timesheet", oneOff: true, runID: "6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f", status: "active", archived: ptr(false)},
-	"get-task.cli":                 {id: "7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a", name: "Approve the budget", oneOff: true, status: "not-started"},
-	"list-tasks.docs":              {id: "task_id_abc", name: "Review Proposal", runID: "run_id_xyz", status: "active", total: 50},
-	"list-tasks.swagger":           {id: "3f1e0b6f2ad4c1e1a8b5c9d2e7f60a11", name: "Send the signed contract", oneOff: true, runID: "b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7", status: "in-progress", archived: ptr(false), total: 2, items: 2},
-	"archive-task.docs":            {empty: true},
-	"delete-task.docs":             {empty: true},
-	"create-task.docs":             {id: "new_one_off_task_id_789", name: "Python One-Off Task: Plan Meeting"},
-	"restore-task.inference":       {id: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f", name: "Order office chairs", oneOff: true, runID: "6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f", status: "active", archived: ptr(false)},
-	"restore-task.inference-empty": {empty: true},
+	"get-task.docs":                    {id: "task_id_abc", name: "Review Proposal", runID: "run_id_xyz", status: "active", archived: ptr(false)},
+	"get-task.swagger":                 {id: "3f1e0b6f2ad4c1e1a8b5c9d2e7f60a11", name: "Send the signed contract", runID: "b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7", status: "in-progress", archived: ptr(false)},
+	"get-task.swagger-standalone":      {id: "4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d", name: "Order new laptops", oneOff: true, status: "not-started", archived: ptr(false)},
+	"get-task.mcp-per-assignee":        {id: "5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e", name: "Submit your timesheet", oneOff: true, runID: "6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f", status: "active", archived: ptr(false)},
+	"get-task.cli":                     {id: "7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a", name: "Approve the budget", oneOff: true, status: "not-started"},
+	"list-tasks.docs":                  {id: "task_id_abc", name: "Review Proposal", runID: "run_id_xyz", status: "active", total: 50},
+	"list-process-tasks.docs":          {id: "task_id_1", name: "Welcome Call", runID: "PROCESS_RUN_ID", status: "active", total: 2, items: 2},
+	"list-process-tasks.docs-complete": {id: "task_id_3", name: "Send Welcome Pack", runID: "PROCESS_RUN_ID", status: "completed", total: 1},
+	"list-tasks.swagger":               {id: "3f1e0b6f2ad4c1e1a8b5c9d2e7f60a11", name: "Send the signed contract", oneOff: true, runID: "b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7", status: "in-progress", archived: ptr(false), total: 2, items: 2},
+	"archive-task.docs":                {empty: true},
+	"delete-task.docs":                 {empty: true},
+	"create-task.docs":                 {id: "new_one_off_task_id_789", name: "Python One-Off Task: Plan Meeting"},
+	"restore-task.inference":           {id: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f", name: "Order office chairs", oneOff: true, runID: "6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f", status: "active", archived: ptr(false)},
+	"restore-task.inference-empty":     {empty: true},
 	// runs
 	"get-run.docs":             {id: "run_id_abc", name: "Onboarding - Globex Corp", status: "active", archived: ptr(false)},
 	"get-run.swagger":          {id: "8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b", name: "name of Process", status: "active", archived: ptr(false), progress: ptr(25.0)},
@@ -200,6 +202,14 @@ func TestContractCorpusDecodes(t *testing.T) {
 				}
 			case "GET /tasks":
 				got, total, err = listEntities(ctx, c.ListTasks, (*Task).Entity)
+			case "GET /runs/{id}/tasks":
+				var p *Page[Task]
+				if p, _, err = c.ProcessTasks(ctx, validID); err == nil {
+					for i := range p.Items {
+						got = append(got, p.Items[i].Entity())
+					}
+					total = p.Pagination.Total
+				}
 			case "DELETE /tasks/{id}":
 				err = c.ArchiveTask(ctx, validID)
 			case "DELETE /tasks/{id}/delete":

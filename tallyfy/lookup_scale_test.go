@@ -314,6 +314,27 @@ func TestStatusAllRefusedFallsBack(t *testing.T) {
 	}
 }
 
+// TestProcessTasksStatusAllRefused: a process's task list refused status=all is asked again
+// without it, and the caller is told completed tasks may be missing.
+func TestProcessTasksStatusAllRefused(t *testing.T) {
+	t.Parallel()
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("status") == "all" {
+			reply(w, 422, `{"error":true,"errors":{"status":["The selected status is invalid."]}}`)
+			return
+		}
+		reply(w, 200, `{"data":[{"id":"`+validID+`","title":"T","run_id":"`+validID+`"}],"meta":{"pagination":{"total":1,"count":1,"per_page":100,"current_page":1,"total_pages":1}}}`)
+	})
+	p, all, err := s.client(t).ProcessTasks(context.Background(), validID)
+	if err != nil || len(p.Items) != 1 || all {
+		t.Fatalf("ProcessTasks = %+v, all statuses %v, %v", p, all, err)
+	}
+	got := s.requests()
+	if len(got) != 2 || !strings.HasSuffix(got[0].EscapedPath, "/runs/"+validID+"/tasks") || !strings.Contains(got[0].RawQuery, "status=all") || strings.Contains(got[1].RawQuery, "status=") {
+		t.Errorf("requests %+v", got)
+	}
+}
+
 // TestArchivedSearchWithoutStatusAll: the archived task search also asks again without
 // status=all when Tallyfy refuses it.
 func TestArchivedSearchWithoutStatusAll(t *testing.T) {

@@ -3,6 +3,7 @@ package tallyfy
 import (
 	"context"
 	"net/http"
+	"net/url"
 )
 
 // Processes (runs): docs/tallyfy-api.md §1.4–1.6, §2.3–2.4.
@@ -49,4 +50,37 @@ func (c *Client) DeleteRun(ctx context.Context, id string) error {
 // against the archived listing before it is reported.
 func (c *Client) FindRun(ctx context.Context, id string) (*Run, error) {
 	return find[Run, runWire](ctx, c, KindRun, c.GetRun, runsPath, id, func(v *Run) string { return v.ID })
+}
+
+// ProcessTasksPerPage is the one page of a process's tasks ProcessTasks reads: the largest
+// Tallyfy serves (docs/tallyfy-api.md §4). What it holds past that is known only by the total.
+const ProcessTasksPerPage = maxPerPage
+
+// ProcessTasks reads the first page (up to ProcessTasksPerPage) of the tasks a process holds,
+// with Tallyfy's total (GET /runs/{id}/tasks, docs/tallyfy-api.md §2.8). It is one bounded read,
+// for showing a person what archive_run or delete_run would act on; it never pages on.
+// Completed tasks are asked for too (status=all, as ListTasks does); allStatuses is false when
+// this Tallyfy refused that value and the page was asked again without it, so that its default
+// may have left completed tasks out. The items' archived state is not inferred from the listing
+// (the endpoint documents no archived parameter): only titles and the count are meant to be used.
+func (c *Client) ProcessTasks(ctx context.Context, runID string) (p *Page[Task], allStatuses bool, err error) {
+	if !ValidID(runID) {
+		return nil, false, &InvalidIDError{Kind: KindRun, ID: runID}
+	}
+	collection := runsPath + "/" + runID + "/" + tasksPath
+	allStatuses = true
+	p, err = listPage[Task, taskWire](ctx, c, collection, url.Values{"status": {TaskStatusAll}}, 1, ProcessTasksPerPage, false)
+	if rejectsStatusAll(err) {
+		allStatuses = false
+		p, err = listPage[Task, taskWire](ctx, c, collection, url.Values{}, 1, ProcessTasksPerPage, false)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var issues []ShapeIssue
+	for i := range p.Items {
+		issues = append(issues, p.Items[i].shapeIssues()...)
+	}
+	c.reportShapes(ctx, prefixed(collectionItem(tasksPath)+"[].", issues))
+	return p, allStatuses, nil
 }

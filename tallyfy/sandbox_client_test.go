@@ -555,3 +555,40 @@ func TestSandboxAcceptsTheClientsIDs(t *testing.T) {
 		t.Errorf("sandbox IDs %s, client IDs %s", sandbox.IDPattern, IDPattern)
 	}
 }
+
+// TestSandboxProcessTasks: GET /runs/{id}/tasks lists exactly the run's tasks (an archived
+// run's too) with the total, and is 404 for a run that does not exist.
+func TestSandboxProcessTasks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := startSandbox(t)
+	c := env.member(t)
+	ID := sandbox.IDs
+
+	p, all, err := c.ProcessTasks(ctx, ID.ActiveRun)
+	if err != nil || !all {
+		t.Fatalf("ProcessTasks(active run): %v", err)
+	}
+	if len(p.Items) < 2 || p.Pagination.Total != len(p.Items) || !slices.Contains(ids(p.Items, taskID), ID.ProcessTask) {
+		t.Fatalf("ProcessTasks(active run) = %d items, total %d: %v", len(p.Items), p.Pagination.Total, ids(p.Items, taskID))
+	}
+	for _, x := range p.Items {
+		if x.RunID == nil || *x.RunID != ID.ActiveRun || x.Title == "" {
+			t.Errorf("item not of the run: %+v", x)
+		}
+	}
+	// An archived run's tasks (archived with it) are listed too.
+	arch, _, err := c.ProcessTasks(ctx, ID.ArchivedRun)
+	if err != nil || len(arch.Items) == 0 || arch.Pagination.Total != len(arch.Items) {
+		t.Fatalf("ProcessTasks(archived run) = %+v, %v", arch, err)
+	}
+	_, _, err = c.ProcessTasks(ctx, strings.Repeat("0", 32))
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 404 {
+		t.Errorf("ProcessTasks(unknown) err = %v, want a 404", err)
+	}
+	var bad *InvalidIDError
+	if _, _, err := c.ProcessTasks(ctx, "../me"); !errors.As(err, &bad) {
+		t.Errorf("ProcessTasks(bad id) err = %v, want InvalidIDError", err)
+	}
+}

@@ -215,6 +215,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	ids, more := sel.ids, sel.more
 	reads := make([]planned, len(ids))
+	processes := newProcessReads(c.client)
 	ts.eachItem(ctx, len(ids), func(i int) {
 		e, err := c.client.Lookup(ctx, c.res.kind, ids[i])
 		reads[i] = planned{e: e, failed: err}
@@ -222,7 +223,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 			reads[i].e = tallyfy.Entity{Kind: c.res.kind, ID: ids[i]}
 			return
 		}
-		reads[i].skip = ts.skipReason(c, e)
+		reads[i].skip = ts.skipReason(ctx, c, e, processes)
 	})
 	if err := ctx.Err(); err != nil { // cancelled while reading: no plan
 		return failed(c, err)
@@ -302,13 +303,20 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	return ended("planned", fmt.Sprintf("planned %d, skipped %d", len(act), res.Totals["skipped"]), mcp.NewToolResultStructured(res, bulkText(res)))
 }
 
-// skipReason says why an item, as read, will not be acted on ("" if it will).
-func (ts *Toolset) skipReason(c *call, e tallyfy.Entity) string {
+// skipReason says why an item, as read, will not be acted on ("" if it will). A task inside a
+// process names the process and its task count, each process read once per plan (processes).
+func (ts *Toolset) skipReason(ctx context.Context, c *call, e tallyfy.Entity, processes *processReads) string {
 	switch {
 	case c.tool.Verb != VerbRestore && c.policy.Protected(e.ID):
 		return "protected by the operator"
+	case e.Kind == tallyfy.KindTask && !e.OneOff && e.RunID == "":
+		return "a task inside a process (by Tallyfy's answer, which does not name it): it changes only with its process, which may hold other tasks; find the process and show the person what it holds before acting on it"
 	case e.Kind == tallyfy.KindTask && !e.OneOff:
-		return "a task inside a process (by Tallyfy's answer): it changes only with its process, which may hold other tasks; look at the process before acting on it"
+		if pc, read := processes.get(ctx, e.RunID); read {
+			return pc.skipReason()
+		}
+		return fmt.Sprintf("a task inside process %s (not read: a plan reads at most %d processes): it changes only with its process; show the person what the process holds before acting on it",
+			e.RunID, maxProcessReadsPerPlan)
 	case c.tool.Verb == VerbArchive && e.Archived:
 		return "already archived"
 	case c.tool.Verb == VerbRestore && !e.Archived:

@@ -481,7 +481,7 @@ func TestBulkPlanSkipsWithReasons(t *testing.T) {
 		t.Fatalf("protected item: %+v", plan.Items[1])
 	}
 	tplan := decode[schemas.BulkResult](t, h.call("bulk_archive", map[string]any{"type": "task", "ids": []string{sandbox.IDs.LiveTask, sandbox.IDs.ProcessTask}}).ok(t))
-	if tplan.Items[1].Outcome != "skipped" || !strings.Contains(tplan.Items[1].Reason, "inside a process") {
+	if tplan.Items[1].Outcome != "skipped" || !strings.Contains(tplan.Items[1].Reason, "inside process") {
 		t.Fatalf("process task: %+v", tplan.Items[1])
 	}
 	dplan := h.call("bulk_delete", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ArchivedRun}}).ok(t)

@@ -30,6 +30,7 @@ type corpusCall struct {
 	tool, idArg, id string
 	method, suffix  string // the request the corpus answers: method and path suffix
 	check           func(t *testing.T, r result)
+	refuses         bool // the tool refuses (isError) after reading the answer; check reads the text
 }
 
 func corpusCalls() map[string]corpusCall {
@@ -75,6 +76,13 @@ func corpusCalls() map[string]corpusCall {
 		"PUT /checklists/{id}/restore": {tool: "restore_template", idArg: "template_id", id: id.ArchivedTemplate, method: "PUT", suffix: "/checklists/" + id.ArchivedTemplate + "/restore", check: lifecycle},
 		"DELETE /checklists/{id}/delete": {tool: "delete_template", idArg: "template_id", id: id.ArchivedTemplate, method: "DELETE",
 			suffix: "/checklists/" + id.ArchivedTemplate + "/delete", check: deleted},
+		// A task tool refusing a process task reads what the process holds.
+		"GET /runs/{id}/tasks": {tool: "archive_task", idArg: "task_id", id: id.ProcessTask, method: "GET", suffix: "/runs/" + id.ActiveRun + "/tasks", refuses: true, check: func(t *testing.T, r result) {
+			contains(t, "process-task refusal", r.text, "It holds ", "would act on all of them")
+			if strings.Contains(r.text, "could not be read") {
+				t.Errorf("the documented answer was not read: %s", r.text)
+			}
+		}},
 		// Error bodies: get_run meets each one.
 		"error": {tool: "get_run", idArg: "run_id", id: id.ActiveRun, method: "GET", suffix: "/runs/" + id.ActiveRun},
 	}
@@ -143,6 +151,13 @@ func TestToolsOnContractCorpus(t *testing.T) {
 					if r.raw != nil && strings.Contains(string(r.raw), `"run"`) {
 						t.Errorf("an error answer produced a run: %s", r.raw)
 					}
+					continue
+				}
+				if c.refuses { // not r.failed: the docs' title "Welcome Call" trips its missing-stop check
+					if r.err != nil || r.res == nil || !r.res.IsError {
+						t.Fatalf("want an isError refusal, got %v: %s", r.err, r.text)
+					}
+					c.check(t, r)
 					continue
 				}
 				c.check(t, r.ok(t))

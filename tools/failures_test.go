@@ -56,7 +56,7 @@ func TestProcessTaskNamesTheRun(t *testing.T) {
 		h := newHarness(t, withProto(p), withConfirm(tools.ConfirmOff))
 		for _, tool := range []string{"archive_task", "restore_task", "delete_task"} {
 			h.call(tool, map[string]any{"task_id": sandbox.IDs.ProcessTask}).failed(t,
-				sandbox.IDs.ActiveRun, "get_run", "archive_run", "belongs to process")
+				sandbox.IDs.ActiveRun, "get_run", "archive_run", "belongs to process", "It holds 3 tasks")
 		}
 		if w := h.writesSince(0); len(w) != 0 {
 			t.Errorf("process-task refusals sent writes: %v", w)

@@ -195,7 +195,7 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 		return failed(c, err), true
 	}
 	c.target = &e
-	return processTaskRefusal(e)
+	return processTaskRefusal(ctx, c.client, e)
 }
 
 // runItem is the per-item part of the pipeline (guards, resolve, verb) for a call whose

@@ -160,13 +160,13 @@ func TestProcessTaskRefusalShowsWhatTheProcessHolds(t *testing.T) {
 	h := newHarness(t)
 	for _, tool := range []string{"archive_task", "delete_task"} {
 		mark := h.logLen()
-		h.call(tool, map[string]any{"task_id": sandbox.IDs.ProcessTask}).failed(t, "belongs to process", "acts on every task in it", "show the person what it holds")
+		h.call(tool, map[string]any{"task_id": sandbox.IDs.ProcessTask}).failed(t, "belongs to process", "It holds 3 tasks", "would act on all of them", "show the person this list")
 		if w := h.writesSince(mark); len(w) != 0 {
 			t.Errorf("%s: writes %q", tool, w)
 		}
 	}
 	r := h.call("bulk_archive", map[string]any{"type": "task", "ids": []string{sandbox.IDs.ProcessTask, sandbox.IDs.LiveTask}}).ok(t)
-	if !strings.Contains(r.text, "which may hold other tasks; look at the process before acting on it") {
+	if !strings.Contains(r.text, "which holds 3 tasks: it changes only with its process, and archive_run/delete_run would act on all of them") {
 		t.Errorf("bulk plan: %s", r.text)
 	}
 }

@@ -68,19 +68,19 @@ func (ts *Toolset) list(ctx context.Context, c *call) outcome {
 }
 
 // processTaskRefusal stops lifecycle and delete calls on a task that belongs to a process.
-func processTaskRefusal(e tallyfy.Entity) (outcome, bool) {
+// When Tallyfy names the process, the refusal shows what it holds (process_contents.go), read
+// here and only here: the normal path sends no extra request.
+func processTaskRefusal(ctx context.Context, client *tallyfy.Client, e tallyfy.Entity) (outcome, bool) {
 	if e.Kind != tallyfy.KindTask || e.OneOff {
 		return outcome{}, false
 	}
 	const detail = "process task"
 	if e.RunID == "" {
-		return refused(detail, mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) is not a one-off task (Tallyfy marks it as a process task): it is archived, restored and deleted with its process. Find the process with list_runs, then use archive_run, activate_run or delete_run.",
+		return refused(detail, mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) is not a one-off task (Tallyfy marks it as a process task) and Tallyfy did not name its process: it is archived, restored and deleted only with that process, so nothing was changed. Find the process with list_runs and show the person what it holds before any archive_run or delete_run, which act on every task in it.",
 			e.Name, e.ID))).about(e), true
 	}
-	// Not "archive the process": a run_id may be the container Tallyfy makes for one-off tasks
-	// (docs/tallyfy-api.md §2.2), and archiving or deleting it takes every task in it.
-	return refused(detail, mcp.NewToolResultError(fmt.Sprintf("Task %q (%s) belongs to process %s by Tallyfy's answer, not a one-off task: it is archived, restored and deleted only with that process. Archiving or deleting process %s acts on every task in it, and Tallyfy also keeps one-off tasks in such processes: look at it with get_run and show the person what it holds in Tallyfy before any archive_run or delete_run.",
-		e.Name, e.ID, e.RunID, e.RunID))).about(e), true
+	pc := readProcessContents(ctx, client, e.RunID)
+	return refused(detail, mcp.NewToolResultError(pc.singleRefusal(e))).about(e), true
 }
 
 func resourceOf(e tallyfy.Entity, state string) schemas.Resource {

@@ -414,6 +414,8 @@ func runScenario(t *testing.T, sc scenario) *scenarioRun {
 // well-formed IDs, nothing else (an ID such as "<id>/delete" must never reach a URL).
 var requestPath = regexp.MustCompile(`^((GET|PUT|DELETE) /api/organizations/` + sandbox.OrgID +
 	`/(tasks|runs|checklists)(/[a-f0-9]{32}(/(restore|activate|delete))?)?(\?[A-Za-z0-9_=&%.+-]*)?` +
+	// what a process holds, read only when a task tool refuses one of its tasks
+	"|GET /api/organizations/" + sandbox.OrgID + `/runs/[a-f0-9]{32}/tasks(\?[A-Za-z0-9_=&%.+-]*)?` +
 	// the caller's role, read once (tools/role.go)
 	`|GET /api/me/organizations\?page=\d+&per_page=\d+)$`)
 

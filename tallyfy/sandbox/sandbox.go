@@ -36,6 +36,7 @@ type Sandbox struct {
 	mux        *http.ServeMux
 	extraRuns  int           // generated runs added to the seed (WithExtraRuns)
 	extraTasks int           // generated one-off tasks added to the seed (WithExtraTasks)
+	extraSteps int           // generated process tasks added to ActiveRun (WithExtraProcessTasks)
 	backlog    int           // archived items of each kind added to the seed (WithArchivedBacklog)
 	broken     []BrokenShape // fields served in an undocumented shape (broken_shapes.go)
 
@@ -90,6 +91,12 @@ func WithExtraTasks(n int) Option {
 	return func(s *Sandbox) { s.extraTasks = max(n, 0) }
 }
 
+// WithExtraProcessTasks adds n generated tasks ("Generated step 1" …) to the process
+// IDs.ActiveRun, so that tests can make a process hold more tasks than a refusal lists.
+func WithExtraProcessTasks(n int) Option {
+	return func(s *Sandbox) { s.extraSteps = max(n, 0) }
+}
+
 // WithTokens replaces the admin and member tokens (AdminToken, MemberToken) with others, so
 // that leak tests can use tokens long and distinctive enough to find any part of them.
 func WithTokens(admin, member string) Option {
@@ -129,6 +136,17 @@ func (s *Sandbox) seeded() *state {
 		t.IncrementID = 20000 + i
 		t.Title, t.Alias = fmt.Sprintf("Generated task %d", i), fmt.Sprintf("generated-%d", i)
 		t.Owners = append([]int(nil), tbase.Owners...)
+		st.tasks[t.ID] = &t
+	}
+	pbase := st.tasks[IDs.ProcessTask]
+	for i := 1; i <= s.extraSteps; i++ {
+		t := *pbase
+		t.ID = seedID("task", fmt.Sprintf("generated-step-%d", i))
+		t.IncrementID = 30000 + i
+		t.Title, t.Alias = fmt.Sprintf("Generated step %d", i), fmt.Sprintf("generated-step-%d", i)
+		t.StepID = seedID("step", t.Alias)
+		t.Position = 100 + i
+		t.Owners = append([]int(nil), pbase.Owners...)
 		st.tasks[t.ID] = &t
 	}
 	addBacklog(st, s.backlog)
@@ -409,6 +427,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 
 		{"GET", "/runs", kindRun, false, s.listRuns},
 		{"GET", "/runs/{id}", kindRun, true, s.getRun},
+		{"GET", "/runs/{id}/tasks", kindTask, true, s.listRunTasks},
 		{"DELETE", "/runs/{id}", kindRun, true, s.archiveRun},
 		{"PUT", "/runs/{id}/activate", kindRun, true, s.activateRun},
 		{"DELETE", "/runs/{id}/delete", kindRun, true, s.deleteRun},

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"net/http"
+	"sort"
 	"strings"
 )
 
@@ -131,4 +132,47 @@ func oneOffTask(tasks map[string]*task, id, notOneOff string) (*task, *response)
 		return nil, &r
 	}
 	return t, nil
+}
+
+// listRunTasks lists the tasks of one process (GET /runs/{id}/tasks; docs/tallyfy-api.md §2.8),
+// in the order of their position, archived ones too (a process's tasks are archived with it).
+// The run is found as GET /runs/{id} finds it: 404 otherwise.
+func (s *Sandbox) listRunTasks(r *http.Request, id string) response {
+	q := r.URL.Query()
+	p, bad := parsePaging(q)
+	if bad != nil {
+		return *bad
+	}
+	status := strings.TrimSpace(q.Get("status"))
+
+	s.mu.Lock()
+	now := s.now()
+	st := s.listState()
+	rn, ok := st.runs[id]
+	if !ok || (rn.archived() && s.has(VariantArchivedRunGet404)) {
+		s.mu.Unlock()
+		return resourceNotFound()
+	}
+	var list []*task
+	for _, t := range st.tasks {
+		if t.RunID != id {
+			continue
+		}
+		if status != "" && !taskMatchesStatus(t, status, now) || s.hidesCompletedTask(status, t) {
+			continue
+		}
+		list = append(list, t)
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].Position != list[j].Position {
+			return list[i].Position < list[j].Position
+		}
+		return list[i].ID < list[j].ID
+	})
+	items := make([]any, len(list))
+	for i, t := range list {
+		items[i] = t.listJSON()
+	}
+	s.mu.Unlock()
+	return s.listPage(r, s.taskPaging(p), items)
 }
