@@ -383,6 +383,9 @@ func (p *approvalPage) viewOf(pa *tools.PendingApproval, csrf, errMsg string) vi
 	switch {
 	case pa.Status == tools.ApprovalApproved:
 		v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent acts when it calls again.", pa.DecidedBy)
+		if pa.InCall {
+			v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent's waiting call goes ahead now (or, if it stopped waiting, when it calls again).", pa.DecidedBy)
+		}
 	case pa.Status == tools.ApprovalDeclined:
 		v.Done = fmt.Sprintf("Declined by %s. Nothing will be changed.", pa.DecidedBy)
 	case expired:

@@ -59,7 +59,7 @@ func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity,
 	how := confirmation{channel: pa.Channel, by: pa.DecidedBy, approvalID: pa.ID}
 	ts.forgetRequest(ctx, key)
 	if pa.Status == ApprovalDeclined {
-		return cancelled("declined", e, how, fmt.Sprintf("%s declined: nothing was deleted. Do not ask again unless the person wants it.", declinedBy(pa)))
+		return cancelled("declined", e, how, fmt.Sprintf("%s: nothing was deleted. Do not ask again unless the person wants it.", declinedBy(pa)))
 	}
 	if pa.Expired(ts.now()) {
 		return refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the approval given for %s %q expired (%s) before this call. Call %s again to ask for a new approval.",

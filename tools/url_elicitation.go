@@ -80,7 +80,7 @@ func (ts *Toolset) urlElicitChannel(ctx context.Context) bool {
 // elicitation, waits for the person's decision on the page and acts on it.
 func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Entity, pa *PendingApproval) outcome {
 	secret, hash := newApprovalSecret()
-	pa.SecretHash = hash
+	pa.SecretHash, pa.InCall = hash, true
 	if err := ts.parkApproval(ctx, pa); err != nil {
 		return storeRefusal(err)
 	}
