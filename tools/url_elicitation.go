@@ -76,66 +76,104 @@ func (ts *Toolset) urlElicitChannel(ctx context.Context) bool {
 	return ts.opts.ApprovalPage != nil && ts.pageLinker() != nil && canElicitURL(ctx) && ts.opts.ApprovalPage.Reachable(ctx, nil)
 }
 
-// approveThroughURL parks pa, sends the page's address to the client in a URL-mode
-// elicitation, waits for the person's decision on the page and acts on it.
-func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Entity, pa *PendingApproval) outcome {
+// pageAnswer is what became of a pending approval brought to the person by URL-mode
+// elicitation.
+type pageAnswer int
+
+const (
+	pageDecided   pageAnswer = iota // the person decided on the page
+	pageUndecided                   // no decision within --elicit-timeout: it stays parked
+	pageRefused                     // the person would not open the page, in their client
+	pageAnnounced                   // URL mode could not carry it: the page was announced as without it
+)
+
+// pageOutcome is askOnPage's report.
+type pageOutcome struct {
+	answer pageAnswer
+	pa     *PendingApproval
+	where  string       // pageAnnounced: what the result may say about where to approve
+	how    confirmation // pageRefused: the client's answer
+	msg    string       // pageRefused: what to tell the model
+}
+
+// askOnPage parks pa, sends the page's address to the client in a URL-mode elicitation with
+// message msg, and waits for the person's decision on the page. ok false: pa could not be
+// parked or read, and o says so.
+func (ts *Toolset) askOnPage(ctx context.Context, pa *PendingApproval, msg string) (r pageOutcome, o outcome, ok bool) {
 	secret, hash := newApprovalSecret()
 	pa.SecretHash, pa.InCall = hash, true
 	if err := ts.parkApproval(ctx, pa); err != nil {
-		return storeRefusal(err)
+		return r, storeRefusal(err), false
 	}
+	r.pa = pa
 	link, err := ts.pageLinker().Link(ctx, pa, secret)
 	if err != nil {
-		return ts.announcedInstead(ctx, c, e, pa, secret, "the approval page's address could not be made: "+err.Error())
+		return ts.announcedInstead(ctx, pa, secret, "the approval page's address could not be made: "+err.Error()), outcome{}, true
 	}
-	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
-		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
 	wctx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()
 	defer context.AfterFunc(ts.stopping, cancel)()
 	session := server.ClientSessionFromContext(ctx)
 	srv := server.ServerFromContext(ctx)
 	answer, err := srv.RequestURLElicitation(wctx, session, pa.ID, link, msg)
-	if err != nil {
-		if ts.stopping.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-			return ts.pendingDelete(c, e, pa, "", false)
-		}
+	switch {
+	case err != nil && (ts.stopping.Err() != nil || errors.Is(err, context.DeadlineExceeded)):
+		r.answer = pageUndecided
+		return r, outcome{}, true
+	case err != nil:
 		// The client could not take the request: the person gets the page as without URL mode.
-		return ts.announcedInstead(ctx, c, e, pa, secret, "the client did not take the URL elicitation: "+err.Error())
-	}
-	key := pa.RequestKey
-	if answer.Action != mcp.ElicitationResponseActionAccept {
-		// The person would not open the page: withdraw it, so the link no longer works.
-		ts.forgetRequest(ctx, key)
-		how := confirmation{channel: ChannelElicitation, by: ts.whoAsks(ctx), approvalID: pa.ID}
-		if err := ts.withdrawApproval(ctx, pa, how.by); err != nil {
-			slog.Default().Warn("a declined URL elicitation's approval could not be withdrawn", "approval", pa.ID, "err", err)
+		return ts.announcedInstead(ctx, pa, secret, "the client did not take the URL elicitation: "+err.Error()), outcome{}, true
+	case answer.Action != mcp.ElicitationResponseActionAccept:
+		// The person would not open the page: withdraw it, so its link no longer works.
+		ts.forgetRequest(ctx, pa.RequestKey)
+		r.answer, r.how = pageRefused, confirmation{channel: ChannelElicitation, by: ts.whoAsks(ctx), approvalID: pa.ID}
+		if err := ts.withdrawApproval(ctx, pa, r.how.by); err != nil {
+			slog.Default().Warn("a refused URL elicitation's approval could not be withdrawn", "approval", pa.ID, "err", err)
 		}
 		what := "declined to open"
 		if answer.Action == mcp.ElicitationResponseActionCancel {
 			what = "dismissed"
 		}
-		return cancelled("url elicitation "+string(answer.Action), e, how, fmt.Sprintf("The person %s the approval page in their client: nothing was deleted. Do not ask again unless the person wants it.", what))
+		r.msg = fmt.Sprintf("The person %s the approval page in their client: nothing was changed. Do not ask again unless the person wants it.", what)
+		return r, outcome{}, true
 	}
-	decided, o, ok := ts.waitForDecision(wctx, pa.ID)
-	if !ok {
-		return o
+	if r.pa, o, ok = ts.waitForDecision(wctx, pa.ID); !ok {
+		return r, o, false
 	}
-	if decided.Status == ApprovalPending {
-		// Not decided within --elicit-timeout: it stays parked, and the same call again
-		// finds it (awaitApproval).
-		return ts.pendingDelete(c, e, decided, "", true)
+	if r.pa.Status == ApprovalPending {
+		r.answer = pageUndecided // it stays parked; the same call again finds it
+		return r, outcome{}, true
 	}
 	// Tell the client the page is done with (the specification's optional notice).
 	if err := srv.SendElicitationComplete(context.WithoutCancel(ctx), session, pa.ID); err != nil {
 		slog.Default().Debug("notifications/elicitation/complete not sent", "err", err)
 	}
+	r.answer = pageDecided
+	return r, outcome{}, true
+}
+
+// approveThroughURL is the single delete of e through URL-mode elicitation: it asks on the
+// page and acts on the decision in the same call.
+func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Entity, pa *PendingApproval) outcome {
+	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
+		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
+	r, o, ok := ts.askOnPage(ctx, pa, msg)
+	switch {
+	case !ok:
+		return o
+	case r.answer == pageAnnounced:
+		return ts.pendingDelete(c, e, r.pa, r.where, false)
+	case r.answer == pageUndecided:
+		return ts.pendingDelete(c, e, r.pa, "", true)
+	case r.answer == pageRefused:
+		return cancelled("url elicitation refused", e, r.how, r.msg)
+	}
 	// Re-read: the person may have taken a while.
 	now, err := c.client.Lookup(ctx, c.res.kind, e.ID)
 	if err != nil {
-		return failed(c, err).confirmedWith(confirmation{channel: decided.Channel, by: decided.DecidedBy, approvalID: decided.ID})
+		return failed(c, err).confirmedWith(confirmation{channel: r.pa.Channel, by: r.pa.DecidedBy, approvalID: r.pa.ID})
 	}
-	o = ts.actOnDecision(ctx, c, now, decided, key)
+	o = ts.actOnDecision(ctx, c, now, r.pa, r.pa.RequestKey)
 	if o.entity == nil {
 		o = o.about(now)
 	}
@@ -143,10 +181,10 @@ func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Ent
 }
 
 // announcedInstead brings a parked approval to the person the ordinary way (the page's
-// Announce) when URL mode cannot carry it, and answers approval_pending.
-func (ts *Toolset) announcedInstead(ctx context.Context, c *call, e tallyfy.Entity, pa *PendingApproval, secret, why string) outcome {
+// Announce) when URL mode cannot carry it.
+func (ts *Toolset) announcedInstead(ctx context.Context, pa *PendingApproval, secret, why string) pageOutcome {
 	slog.Default().Warn("URL-mode elicitation not used; the approval page is announced instead", "approval", pa.ID, "why", why)
-	return ts.pendingDelete(c, e, pa, ts.opts.ApprovalPage.Announce(ctx, pa, secret), false)
+	return pageOutcome{answer: pageAnnounced, pa: pa, where: ts.opts.ApprovalPage.Announce(ctx, pa, secret)}
 }
 
 // waitForDecision reads the pending approval until it is decided or ctx ends (then it is

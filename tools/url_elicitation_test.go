@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
@@ -140,6 +141,50 @@ func TestURLElicitationChannel(t *testing.T) {
 	if len(approvals) != 4 || approvals[0].Channel != tools.ChannelApprovalPage || approvals[0].Approver != "pat" ||
 		approvals[2].Channel != tools.ChannelElicitation || approvals[2].Outcome != tools.ApprovalOutcomeDeclined {
 		t.Fatalf("approval records %+v", approvals)
+	}
+}
+
+// TestURLElicitationBulk: a bulk delete's plan, executed with its plan_token by a client that
+// declares URL-mode elicitation, is approved on the page (the count typed there) and runs in
+// the same call; refused in the client, nothing runs.
+func TestURLElicitationBulk(t *testing.T) {
+	t.Parallel()
+	page := &linkPage{notePage{reachable: true}}
+	h := newHarness(t, withConfirm(tools.ConfirmAuto), withPage(page, "pat"), withElicitTimeout(2*time.Second))
+	e := &elicitor{}
+	c := h.connect(mcp.ProtocolVersion20251125, e, "url-client", declares(urlOnly))
+	if _, err := h.api().ArchiveRun(context.Background(), sandbox.IDs.CompleteRun); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{sandbox.IDs.ArchivedRun, sandbox.IDs.CompleteRun}
+	execute := func() schemas.BulkResult {
+		plan := decode[schemas.BulkResult](t, h.callWith(c, "bulk_delete", map[string]any{"type": "run", "ids": ids}).ok(t))
+		if plan.Status != "planned" || plan.PlanToken == "" {
+			t.Fatalf("plan: %+v", plan)
+		}
+		return decode[schemas.BulkResult](t, h.callWith(c, "bulk_delete", map[string]any{"type": "run", "ids": ids, "plan_token": plan.PlanToken}).ok(t))
+	}
+	e.set(func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+		return reply(mcp.ElicitationResponseActionCancel, nil), nil
+	})
+	if r := execute(); r.Status != "cancelled" || r.Confirmation != "elicitation" || h.gone("run", ids[0]) || h.gone("run", ids[1]) {
+		t.Fatalf("dismissed in the client: %+v", r)
+	}
+	e.set(func(_ context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+		if req.Params.Mode != mcp.ElicitationModeURL || !strings.Contains(req.Params.Message, "2 processes") {
+			t.Errorf("asked %+v", req.Params)
+		}
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			if _, err := h.ts.DecideApproval(context.Background(), req.Params.ElicitationID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApprovalPage, Approver: "pat"}); err != nil {
+				t.Errorf("deciding on the page: %v", err)
+			}
+		}()
+		return reply(mcp.ElicitationResponseActionAccept, nil), nil
+	})
+	done := execute()
+	if done.Totals["ok"] != 2 || done.Confirmation != "approval_page" || done.ConfirmedBy != "pat" || !h.gone("run", ids[0]) || !h.gone("run", ids[1]) {
+		t.Fatalf("approved on the page: %+v", done)
 	}
 }
 
