@@ -117,9 +117,12 @@ func (ts *Toolset) askOnPage(ctx context.Context, pa *PendingApproval, msg strin
 	srv := server.ServerFromContext(ctx)
 	answer, err := srv.RequestURLElicitation(wctx, session, pa.ID, link, msg)
 	switch {
-	case err != nil && (ts.stopping.Err() != nil || errors.Is(err, context.DeadlineExceeded)):
+	case err != nil && ts.stopping.Err() != nil:
 		r.answer = pageUndecided
 		return r, outcome{}, true
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		// The client never answered: the person may not have the link at all.
+		return ts.announcedInstead(ctx, pa, secret, "the client did not answer the URL elicitation within --elicit-timeout"), outcome{}, true
 	case err != nil:
 		// The client could not take the request: the person gets the page as without URL mode.
 		return ts.announcedInstead(ctx, pa, secret, "the client did not take the URL elicitation: "+err.Error()), outcome{}, true

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,11 +18,20 @@ import (
 )
 
 // linkPage is a notePage that also gives its address, for URL-mode elicitation.
-type linkPage struct{ notePage }
+type linkPage struct {
+	notePage
+	linked sync.Map // approval id -> the secret Link got
+}
 
-func (p *linkPage) Link(ctx context.Context, pa *tools.PendingApproval, secret string) (string, error) {
-	p.Announce(ctx, pa, secret) // keeps the secret, without announcing anything
+func (p *linkPage) Link(_ context.Context, pa *tools.PendingApproval, secret string) (string, error) {
+	p.linked.Store(pa.ID, secret)
 	return "http://page.test/approve/" + pa.ID + "/" + secret, nil
+}
+
+func (p *linkPage) secretOf(id string) string {
+	s, _ := p.linked.Load(id)
+	str, _ := s.(string)
+	return str
 }
 
 func declares(c *mcp.ElicitationCapability) client.ClientOption {
@@ -38,7 +48,7 @@ var urlOnly = &mcp.ElicitationCapability{URL: &struct{}{}}
 // for the next call. The address is in no result and no audit record.
 func TestURLElicitationChannel(t *testing.T) {
 	t.Parallel()
-	page := &linkPage{notePage{reachable: true}}
+	page := &linkPage{notePage: notePage{reachable: true}}
 	h := newHarness(t, withConfirm(tools.ConfirmAuto), withPage(page, "pat"), withElicitTimeout(2*time.Second))
 	e := &elicitor{}
 	c := h.connect(mcp.ProtocolVersion20251125, e, "url-client", declares(urlOnly))
@@ -70,7 +80,7 @@ func TestURLElicitationChannel(t *testing.T) {
 		t.Fatalf("the client was asked %+v", asked)
 	}
 	link := asked[0].Params.URL
-	if secret := page.secrets[done.ApprovalID]; secret == "" || link != "http://page.test/approve/"+done.ApprovalID+"/"+secret {
+	if secret := page.secretOf(done.ApprovalID); secret == "" || link != "http://page.test/approve/"+done.ApprovalID+"/"+secret {
 		t.Fatalf("the elicitation's url %q does not carry the page's link", link)
 	}
 	if done.Status != "deleted" || done.Confirmation != "approval_page" || done.ConfirmedBy != "pat" || !h.gone(k.kind, k.archived) {
@@ -122,9 +132,23 @@ func TestURLElicitationChannel(t *testing.T) {
 		t.Fatalf("after a late approval: %+v", later)
 	}
 
+	// A client that never answers the URL elicitation: the person may not have the link, so
+	// the page is announced as without URL mode, and the call answers approval_pending.
+	k = kinds[2]
+	e.set(func(ctx context.Context, _ mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	silent := call(k)
+	if silent.Status != "approval_pending" || !strings.Contains(silent.Message, "Open the page.") || page.secrets[silent.ApprovalID] == "" || h.gone(k.kind, k.archived) {
+		t.Fatalf("client never answered: %+v", silent)
+	}
+
 	// The page's address reached the client only.
 	recs, _ := json.Marshal(h.audit.all())
-	for id, secret := range page.secrets {
+	secrets := map[string]string{}
+	page.linked.Range(func(id, s any) bool { secrets[id.(string)] = s.(string); return true })
+	for id, secret := range secrets {
 		for _, s := range seen {
 			if strings.Contains(s, secret) || strings.Contains(s, "page.test") {
 				t.Fatalf("a result carries the page's address (%s)", id)
@@ -149,7 +173,7 @@ func TestURLElicitationChannel(t *testing.T) {
 // the same call; refused in the client, nothing runs.
 func TestURLElicitationBulk(t *testing.T) {
 	t.Parallel()
-	page := &linkPage{notePage{reachable: true}}
+	page := &linkPage{notePage: notePage{reachable: true}}
 	h := newHarness(t, withConfirm(tools.ConfirmAuto), withPage(page, "pat"), withElicitTimeout(2*time.Second))
 	e := &elicitor{}
 	c := h.connect(mcp.ProtocolVersion20251125, e, "url-client", declares(urlOnly))
@@ -215,7 +239,7 @@ func TestURLElicitationOrder(t *testing.T) {
 		return "", res
 	}
 	both := &mcp.ElicitationCapability{Form: &struct{}{}, URL: &struct{}{}}
-	reach := func() tools.ApprovalPage { return &linkPage{notePage{reachable: true}} }
+	reach := func() tools.ApprovalPage { return &linkPage{notePage: notePage{reachable: true}} }
 	for _, tc := range []struct {
 		what     string
 		page     tools.ApprovalPage
@@ -227,7 +251,7 @@ func TestURLElicitationOrder(t *testing.T) {
 		{"url only", reach(), mcp.ProtocolVersion20251125, urlOnly, "url", "elicitation"},
 		{"form and url: url first", reach(), mcp.ProtocolVersion20251125, both, "url", "elicitation"},
 		{"form only", reach(), mcp.ProtocolVersion20251125, &mcp.ElicitationCapability{Form: &struct{}{}}, "", "elicitation"},
-		{"url, page not reachable for the caller: form", &linkPage{notePage{reachable: false}}, mcp.ProtocolVersion20251125, both, "", "elicitation"},
+		{"url, page not reachable for the caller: form", &linkPage{notePage: notePage{reachable: false}}, mcp.ProtocolVersion20251125, both, "", "elicitation"},
 		{"url, a page without links: the page announced", &notePage{reachable: true}, mcp.ProtocolVersion20251125, urlOnly, "", "approval_page"},
 		{"url, 2026-07-28: the page announced", reach(), "", urlOnly, "", "approval_page"},
 	} {
