@@ -220,9 +220,9 @@ func TestURLElicitationOrder(t *testing.T) {
 	t.Parallel()
 	k := kinds[0]
 	args := map[string]any{k.idArg: k.archived}
-	modeAsked := func(page tools.ApprovalPage, proto string, cap *mcp.ElicitationCapability) (string, schemas.DeleteResult) {
+	modeAsked := func(page tools.ApprovalPage, proto string, cap *mcp.ElicitationCapability, mode tools.ConfirmMode) (string, schemas.DeleteResult) {
 		t.Helper()
-		h := newHarness(t, withConfirm(tools.ConfirmAuto), withPage(page, "pat"), withElicitTimeout(time.Second))
+		h := newHarness(t, withConfirm(mode), withPage(page, "pat"), withElicitTimeout(time.Second))
 		e := &elicitor{}
 		e.set(func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 			return reply(mcp.ElicitationResponseActionCancel, nil), nil
@@ -247,15 +247,21 @@ func TestURLElicitationOrder(t *testing.T) {
 		cap      *mcp.ElicitationCapability
 		wantMode string
 		wantCh   string
+		confirm  tools.ConfirmMode
 	}{
-		{"url only", reach(), mcp.ProtocolVersion20251125, urlOnly, "url", "elicitation"},
-		{"form and url: url first", reach(), mcp.ProtocolVersion20251125, both, "url", "elicitation"},
-		{"form only", reach(), mcp.ProtocolVersion20251125, &mcp.ElicitationCapability{Form: &struct{}{}}, "", "elicitation"},
-		{"url, page not reachable for the caller: form", &linkPage{notePage: notePage{reachable: false}}, mcp.ProtocolVersion20251125, both, "", "elicitation"},
-		{"url, a page without links: the page announced", &notePage{reachable: true}, mcp.ProtocolVersion20251125, urlOnly, "", "approval_page"},
-		{"url, 2026-07-28: the page announced", reach(), "", urlOnly, "", "approval_page"},
+		{"url only", reach(), mcp.ProtocolVersion20251125, urlOnly, "url", "elicitation", ""},
+		{"form and url: url first", reach(), mcp.ProtocolVersion20251125, both, "url", "elicitation", ""},
+		{"form only", reach(), mcp.ProtocolVersion20251125, &mcp.ElicitationCapability{Form: &struct{}{}}, "", "elicitation", ""},
+		{"url, page not reachable for the caller: form", &linkPage{notePage: notePage{reachable: false}}, mcp.ProtocolVersion20251125, both, "", "elicitation", ""},
+		{"url, a page without links: the page announced", &notePage{reachable: true}, mcp.ProtocolVersion20251125, urlOnly, "", "approval_page", ""},
+		{"url, 2026-07-28: the page announced", reach(), "", urlOnly, "", "approval_page", ""},
+		{"url only, --confirm elicit: it is elicitation", reach(), mcp.ProtocolVersion20251125, urlOnly, "url", "elicitation", tools.ConfirmElicit},
+		{"url, 2026-07-28, --confirm elicit: refused", reach(), "", urlOnly, "", "", tools.ConfirmElicit},
 	} {
-		mode, res := modeAsked(tc.page, tc.proto, tc.cap)
+		if tc.confirm == "" {
+			tc.confirm = tools.ConfirmAuto
+		}
+		mode, res := modeAsked(tc.page, tc.proto, tc.cap, tc.confirm)
 		if tc.wantMode == "" && mode == "url" || tc.wantMode == "url" && mode != "url" {
 			t.Errorf("%s: asked in mode %q", tc.what, mode)
 		}
