@@ -418,7 +418,7 @@ func (ts *Toolset) bulkThroughURL(ctx context.Context, b *batch, pa *PendingAppr
 	case r.answer == pageUndecided:
 		return confirmation{channel: pa.Channel, approvalID: pa.ID}, ts.pendingBulk(b, r.pa, "", true), false
 	case r.answer == pageRefused:
-		return r.how, bulkCancelled(b, "url elicitation refused", r.msg, r.how), false
+		return r.how, bulkCancelled(b, "url elicitation refused", r.msg+": nothing was changed. Do not ask again unless the person wants it.", r.how), false
 	}
 	how := confirmation{channel: r.pa.Channel, by: r.pa.DecidedBy, approvalID: r.pa.ID}
 	switch {

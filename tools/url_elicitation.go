@@ -93,7 +93,7 @@ type pageOutcome struct {
 	pa     *PendingApproval
 	where  string       // pageAnnounced: what the result may say about where to approve
 	how    confirmation // pageRefused: the client's answer
-	msg    string       // pageRefused: what to tell the model
+	msg    string       // pageRefused: what the person did, for the model
 }
 
 // askOnPage parks pa, sends the page's address to the client in a URL-mode elicitation with
@@ -137,7 +137,7 @@ func (ts *Toolset) askOnPage(ctx context.Context, pa *PendingApproval, msg strin
 		if answer.Action == mcp.ElicitationResponseActionCancel {
 			what = "dismissed"
 		}
-		r.msg = fmt.Sprintf("The person %s the approval page in their client: nothing was changed. Do not ask again unless the person wants it.", what)
+		r.msg = fmt.Sprintf("The person %s the approval page in their client", what)
 		return r, outcome{}, true
 	}
 	if r.pa, o, ok = ts.waitForDecision(wctx, pa.ID); !ok {
@@ -169,7 +169,7 @@ func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Ent
 	case r.answer == pageUndecided:
 		return ts.pendingDelete(c, e, r.pa, "", true)
 	case r.answer == pageRefused:
-		return cancelled("url elicitation refused", e, r.how, r.msg)
+		return cancelled("url elicitation refused", e, r.how, r.msg+": nothing was deleted. Do not ask again unless the person wants it.")
 	}
 	// Re-read: the person may have taken a while.
 	now, err := c.client.Lookup(ctx, c.res.kind, e.ID)

@@ -105,7 +105,7 @@ func TestURLElicitationChannel(t *testing.T) {
 		return reply(mcp.ElicitationResponseActionDecline, nil), nil
 	})
 	refused := call(k)
-	if refused.Status != "cancelled" || refused.Confirmation != "elicitation" || h.gone(k.kind, k.archived) {
+	if refused.Status != "cancelled" || refused.Confirmation != "elicitation" || !strings.Contains(refused.Message, "declined to open the approval page in their client: nothing was deleted") || h.gone(k.kind, k.archived) {
 		t.Fatalf("declined in the client: %+v", refused)
 	}
 	if _, err := h.ts.DecideApproval(ctx, refused.ApprovalID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApprovalPage, Approver: "pat"}); !errors.Is(err, tools.ErrApprovalDecided) {
