@@ -144,6 +144,67 @@ func (p *approvalPage) Announce(_ context.Context, pa *tools.PendingApproval, se
 	return "The approval page has opened in the person's browser (its link is also on the server's stderr; it is never shown here)."
 }
 
+// Link implements tools.ApprovalLinker: the page's address for a URL-mode elicitation, which
+// the client gets in elicitation/create only (never a tool result or the log). stdio: the
+// loopback link with its one-time secret; HTTP: /approve/{id} where the person logs in, on the
+// host of --oauth-audience with the OAuth login (its cookies live there), else on the address
+// the client reached this server at.
+func (p *approvalPage) Link(ctx context.Context, pa *tools.PendingApproval, secret string) (string, error) {
+	if p.local {
+		base, err := p.listen()
+		if err != nil {
+			return "", err
+		}
+		return base + "/approve/" + pa.ID + "/" + secret, nil
+	}
+	origin := p.loginOrigin()
+	if origin == "" {
+		origin, _ = ctx.Value(pageOriginKey{}).(string)
+	}
+	if origin == "" {
+		return "", errors.New("this server's address is not known for this request")
+	}
+	return origin + "/approve/" + url.PathEscape(pa.ID), nil
+}
+
+// loginOrigin is the origin of the OAuth login's redirect ("" without the login).
+func (p *approvalPage) loginOrigin() string {
+	if p.login == nil {
+		return ""
+	}
+	u, err := url.Parse(p.login.config.RedirectURL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// pageOriginKey carries the origin an HTTP client reached this server at (its Host, which
+// the allowlist checked), for the approval page's address in a URL-mode elicitation.
+type pageOriginKey struct{}
+
+// withPageOrigin marks ctx with r's origin: https where this server terminates TLS, or a
+// proxy in front of it does (--insecure-http off loopback); http only on plain loopback.
+func withPageOrigin(ctx context.Context, r *http.Request, behindProxy bool) context.Context {
+	scheme := "http"
+	if r.TLS != nil || (behindProxy && !loopbackHost(r.Host)) {
+		scheme = "https"
+	}
+	return context.WithValue(ctx, pageOriginKey{}, scheme+"://"+r.Host)
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
 // listen starts the loopback listener once.
 func (p *approvalPage) listen() (string, error) {
 	p.start.Do(func() {
@@ -322,6 +383,9 @@ func (p *approvalPage) viewOf(pa *tools.PendingApproval, csrf, errMsg string) vi
 	switch {
 	case pa.Status == tools.ApprovalApproved:
 		v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent acts when it calls again.", pa.DecidedBy)
+		if pa.InCall {
+			v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent's waiting call goes ahead now (or, if it stopped waiting, when it calls again).", pa.DecidedBy)
+		}
 	case pa.Status == tools.ApprovalDeclined:
 		v.Done = fmt.Sprintf("Declined by %s. Nothing will be changed.", pa.DecidedBy)
 	case expired:

@@ -114,6 +114,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		mcpserver.WithMaxRequestBodyBytes(cfg.MaxBodyBytes),
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, remoteKey{}, remoteHost(r))
+			ctx = withPageOrigin(ctx, r, cfg.InsecureHTTP)
 			// An older client's answer must reach this replica (see canAsk); 2026-07-28 clients
 			// get the question in the result, which any replica can take back.
 			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", h.canAsk())

@@ -77,6 +77,9 @@ type PendingApproval struct {
 	ExpiresAt   time.Time      `json:"expires_at"`
 	DecidedAt   time.Time      `json:"decided_at,omitzero"`
 	RequestKey  string         `json:"request_key"`
+	// InCall: the call that asked waits for the decision (URL-mode elicitation), so it acts
+	// at once; otherwise the agent acts when it calls again.
+	InCall bool `json:"in_call,omitempty"`
 }
 
 // Count is how many items the person must confirm (they type it for more than one).

@@ -26,25 +26,9 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 	}
 	now := ts.now()
 	if pa != nil {
-		how := confirmation{channel: pa.Channel, by: pa.DecidedBy, approvalID: pa.ID}
 		switch {
-		case pa.Status == ApprovalApproved:
-			ts.forgetRequest(ctx, key)
-			if pa.Expired(now) {
-				return refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the approval given for %s %q expired (%s) before this call. Call %s again to ask for a new approval.",
-					c.res.noun, e.Name, pa.ExpiresAt.UTC().Format(time.RFC3339), c.tool.Name))).confirmedWith(how)
-			}
-			if len(pa.Items) != 1 || pa.Items[0].FP != fingerprintHash(e.Fingerprint()) {
-				return refused("changed since approval", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the person approved it (its name, state or last update differ). Call %s again to ask for approval of the current version.",
-					c.res.noun, e.Name, c.tool.Name))).confirmedWith(how)
-			}
-			how.use = func(ctx context.Context) (bool, error) {
-				return ts.opts.State.UseOnce(ctx, "approval-used:"+pa.ID, approvalUseTTL)
-			}
-			return ts.performDelete(ctx, c, e, how)
-		case pa.Status == ApprovalDeclined:
-			ts.forgetRequest(ctx, key)
-			return cancelled("declined", e, how, fmt.Sprintf("%s declined: nothing was deleted. Do not ask again unless the person wants it.", declinedBy(pa)))
+		case pa.Status != ApprovalPending:
+			return ts.actOnDecision(ctx, c, e, pa, key)
 		case !pa.Expired(now):
 			return ts.pendingDelete(c, e, pa, "", true)
 		}
@@ -58,11 +42,37 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 	pa = ts.newPendingApproval(ctx, c, ch, key, now.Add(ts.opts.ApprovalTTL), left,
 		[]ApprovalItem{{ID: e.ID, Name: e.Name, State: stateWord(e.Archived), LastUpdated: e.LastUpdated, FP: fingerprintHash(e.Fingerprint())}})
 	pa.Noun = c.res.noun
+	if ch == ChannelApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
+		return ts.approveThroughURL(ctx, c, e, pa) // the client opens the page (url_elicitation.go)
+	}
 	where, o, ok := ts.announce(ctx, pa)
 	if !ok {
 		return o
 	}
 	return ts.pendingDelete(c, e, pa, where, false)
+}
+
+// actOnDecision acts on a person's decision on pa, for the single delete of e (as read just
+// now): approved, it deletes once after checking that the approval is still good and e is as
+// approved; declined, it reports who declined.
+func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity, pa *PendingApproval, key string) outcome {
+	how := confirmation{channel: pa.Channel, by: pa.DecidedBy, approvalID: pa.ID}
+	ts.forgetRequest(ctx, key)
+	if pa.Status == ApprovalDeclined {
+		return cancelled("declined", e, how, fmt.Sprintf("%s: nothing was deleted. Do not ask again unless the person wants it.", declinedBy(pa)))
+	}
+	if pa.Expired(ts.now()) {
+		return refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the approval given for %s %q expired (%s) before this call. Call %s again to ask for a new approval.",
+			c.res.noun, e.Name, pa.ExpiresAt.UTC().Format(time.RFC3339), c.tool.Name))).confirmedWith(how)
+	}
+	if len(pa.Items) != 1 || pa.Items[0].FP != fingerprintHash(e.Fingerprint()) {
+		return refused("changed since approval", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the person approved it (its name, state or last update differ). Call %s again to ask for approval of the current version.",
+			c.res.noun, e.Name, c.tool.Name))).confirmedWith(how)
+	}
+	how.use = func(ctx context.Context) (bool, error) {
+		return ts.opts.State.UseOnce(ctx, "approval-used:"+pa.ID, approvalUseTTL)
+	}
+	return ts.performDelete(ctx, c, e, how)
 }
 
 // newPendingApproval is a new pending approval of the call's items, for channel ch.

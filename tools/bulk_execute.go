@@ -391,11 +391,46 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan claims,
 	}
 	pa = ts.newPendingApproval(ctx, c, ch, key, exp, left, items)
 	pa.Noun = plural(c.res, len(items))
+	if ch == ChannelApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
+		return ts.bulkThroughURL(ctx, b, pa) // the client opens the page (url_elicitation.go)
+	}
 	where, o, ok := ts.announce(ctx, pa)
 	if !ok {
 		return confirmation{}, o, false
 	}
 	return confirmation{channel: ch, approvalID: pa.ID}, ts.pendingBulk(b, pa, where, false), false
+}
+
+// bulkThroughURL is a plan's approval through URL-mode elicitation: it asks on the page and,
+// approved, lets this same call execute the plan.
+func (ts *Toolset) bulkThroughURL(ctx context.Context, b *batch, pa *PendingApproval) (confirmation, outcome, bool) {
+	verb := b.action()
+	if b.c.tool.Verb == VerbDelete {
+		verb = "permanently delete"
+	}
+	msg := fmt.Sprintf("Approve or decline the plan to %s %d %s on this server's approval page. It cannot be undone. On the page, type the number of items to approve.", verb, pa.Count(), pa.Noun)
+	r, o, ok := ts.askOnPage(ctx, pa, msg)
+	switch {
+	case !ok:
+		return confirmation{}, o, false
+	case r.answer == pageAnnounced:
+		return confirmation{channel: pa.Channel, approvalID: pa.ID}, ts.pendingBulk(b, r.pa, r.where, false), false
+	case r.answer == pageUndecided:
+		return confirmation{channel: pa.Channel, approvalID: pa.ID}, ts.pendingBulk(b, r.pa, "", true), false
+	case r.answer == pageRefused:
+		return r.how, bulkCancelled(b, "url elicitation refused", r.msg+": nothing was changed. Do not ask again unless the person wants it.", r.how), false
+	}
+	how := confirmation{channel: r.pa.Channel, by: r.pa.DecidedBy, approvalID: r.pa.ID}
+	switch {
+	case r.pa.Status == ApprovalDeclined:
+		ts.forgetRequest(ctx, pa.RequestKey)
+		return how, bulkCancelled(b, "declined", declinedBy(r.pa)+": nothing was changed. Do not ask again unless the person wants it.", how), false
+	case r.pa.Expired(ts.now()):
+		ts.forgetRequest(ctx, pa.RequestKey)
+		return how, refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the approval expired before it could be used. Call %s without plan_token to make a new plan.", b.c.tool.Name))).confirmedWith(how), false
+	}
+	// Approved: the plan_token is used once by this execution, as when the agent calls again.
+	return how, outcome{}, true
 }
 
 // pendingBulk answers a plan waiting for the person.

@@ -75,8 +75,9 @@ func approvalRule(ctx context.Context, t Tool) []string {
 }
 
 // chooseChannel picks the strongest channel the request's client and the operator allow, in
-// the order of issue 21: the MCP App, form elicitation, the approval page, and the token flow
-// only where the operator allows it. tokenGiven: the call carries a confirm_token (the second
+// the order of issue 21: the MCP App, the approval page carried by URL-mode elicitation where
+// the client declares it, form elicitation, the approval page announced by the server, and
+// the token flow only where the operator allows it. tokenGiven: the call carries a confirm_token (the second
 // call of the token flow). ok false: no channel can confirm, and o says which would and how
 // the operator turns one on.
 func (ts *Toolset) chooseChannel(ctx context.Context, t Tool, tokenGiven bool, approvers []string) (ch Channel, o outcome, ok bool) {
@@ -100,6 +101,12 @@ func (ts *Toolset) chooseChannel(ctx context.Context, t Tool, tokenGiven bool, a
 		return ChannelToken, outcome{}, true
 	case appChannelAvailable(ctx):
 		return ChannelApp, outcome{}, true
+	case ts.urlElicitChannel(ctx):
+		// URL-mode elicitation: the client opens the approval page for the person, whose
+		// decision there the server sees (url_elicitation.go); a client that declares both
+		// modes gets this rather than the form question, which proves only that the client
+		// answered.
+		return ChannelApprovalPage, outcome{}, true
 	case canElicit(ctx):
 		return ChannelElicitation, outcome{}, true
 	case ts.opts.Confirm == ConfirmElicit:
@@ -125,7 +132,11 @@ func (ts *Toolset) ActiveChannels(transport string) string {
 	case ConfirmToken:
 		return "token only (--confirm token: the model calls twice; the person may not see it)"
 	}
-	parts := []string{"MCP App view (clients that declare " + AppExtension + ")", "elicitation (clients that declare it)"}
+	parts := []string{"MCP App view (clients that declare " + AppExtension + ")"}
+	if ts.opts.ApprovalPage != nil {
+		parts = append(parts, "approval page through URL-mode elicitation (clients that declare it)")
+	}
+	parts = append(parts, "form elicitation (clients that declare it)")
 	if ts.opts.Confirm == ConfirmAuto && ts.opts.ApprovalPage != nil {
 		if transport == "stdio" {
 			parts = append(parts, "approval page (local browser)")

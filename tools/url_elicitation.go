@@ -1,0 +1,230 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+)
+
+// URL-mode elicitation (MCP 2025-11-25, "Elicitation", URL mode; issue 21 point 3): the
+// approval page, carried to the person by their client. The delete call parks the pending
+// approval as the page channel does (approval_wait.go), sends elicitation/create with mode
+// "url", the page's address and an elicitationId, waits within --elicit-timeout for the
+// person's decision on the page, and then deletes in the same call, or says declined or
+// still waiting. The person decides on the page, with the page's login, so the channel
+// recorded is approval_page and the approver is who the page proved them to be.
+//
+// The address reaches the client in the elicitation request only: never a tool result, never
+// the audit log. The specification requires the client to show it to the person and not to
+// the model; that rests on the client. On stdio the address carries the page's one-time
+// secret: the client already holds this server's Tallyfy credentials (it starts it with
+// them), so the link grants it nothing it does not have.
+
+// ApprovalLinker is an approval page that can give its address for one pending approval, to
+// carry in a URL-mode elicitation.
+type ApprovalLinker interface {
+	// Link is the page's absolute address for pa (stdio: the loopback link with secret;
+	// HTTP: /approve/{id} on the address the client reached this server at).
+	Link(ctx context.Context, pa *PendingApproval, secret string) (string, error)
+}
+
+// approvalPollInterval is how often a call waiting on the page reads the pending approval
+// again (the store is shared, so the decision may be taken on another replica).
+const approvalPollInterval = 200 * time.Millisecond
+
+// urlElicitation reports whether a client's elicitation capability covers URL mode.
+func urlElicitation(c *mcp.ElicitationCapability) bool { return c != nil && c.URL != nil }
+
+// canElicitURL reports whether this request's client declared URL-mode elicitation and the
+// request can reach it as a server request during the call. 2026-07-28 clients take questions
+// in the result instead (multi round-trip), which this flow does not use: they get the
+// ordinary order of channels.
+func canElicitURL(ctx context.Context) bool {
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
+		return false
+	}
+	if !TransportCanAsk(ctx) {
+		return false
+	}
+	s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
+	if !ok {
+		return false
+	}
+	if _, ok := s.(server.SessionWithElicitation); !ok {
+		return false
+	}
+	return urlElicitation(s.GetClientCapabilities().Elicitation)
+}
+
+// pageLinker is the approval page's linker, if it can give links.
+func (ts *Toolset) pageLinker() ApprovalLinker {
+	l, _ := ts.opts.ApprovalPage.(ApprovalLinker)
+	return l
+}
+
+// urlElicitChannel reports whether a delete confirmed on the approval page goes to the
+// person through URL-mode elicitation: the client declared it, the page can give its address
+// and the person behind the call can log in there.
+func (ts *Toolset) urlElicitChannel(ctx context.Context) bool {
+	return ts.opts.ApprovalPage != nil && ts.pageLinker() != nil && canElicitURL(ctx) && ts.opts.ApprovalPage.Reachable(ctx, nil)
+}
+
+// pageAnswer is what became of a pending approval brought to the person by URL-mode
+// elicitation.
+type pageAnswer int
+
+const (
+	pageDecided   pageAnswer = iota // the person decided on the page
+	pageUndecided                   // no decision within --elicit-timeout: it stays parked
+	pageRefused                     // the person would not open the page, in their client
+	pageAnnounced                   // URL mode could not carry it: the page was announced as without it
+)
+
+// pageOutcome is askOnPage's report.
+type pageOutcome struct {
+	answer pageAnswer
+	pa     *PendingApproval
+	where  string       // pageAnnounced: what the result may say about where to approve
+	how    confirmation // pageRefused: the client's answer
+	msg    string       // pageRefused: what the person did, for the model
+}
+
+// askOnPage parks pa, sends the page's address to the client in a URL-mode elicitation with
+// message msg, and waits for the person's decision on the page. ok false: pa could not be
+// parked or read, and o says so.
+func (ts *Toolset) askOnPage(ctx context.Context, pa *PendingApproval, msg string) (r pageOutcome, o outcome, ok bool) {
+	secret, hash := newApprovalSecret()
+	pa.SecretHash, pa.InCall = hash, true
+	if err := ts.parkApproval(ctx, pa); err != nil {
+		return r, storeRefusal(err), false
+	}
+	r.pa = pa
+	link, err := ts.pageLinker().Link(ctx, pa, secret)
+	if err != nil {
+		return ts.announcedInstead(ctx, pa, secret, "the approval page's address could not be made: "+err.Error()), outcome{}, true
+	}
+	wctx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
+	defer cancel()
+	defer context.AfterFunc(ts.stopping, cancel)()
+	session := server.ClientSessionFromContext(ctx)
+	srv := server.ServerFromContext(ctx)
+	answer, err := srv.RequestURLElicitation(wctx, session, pa.ID, link, msg)
+	switch {
+	case err != nil && ts.stopping.Err() != nil:
+		r.answer = pageUndecided
+		return r, outcome{}, true
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		// The client never answered: the person may not have the link at all.
+		return ts.announcedInstead(ctx, pa, secret, "the client did not answer the URL elicitation within --elicit-timeout"), outcome{}, true
+	case err != nil:
+		// The client could not take the request: the person gets the page as without URL mode.
+		return ts.announcedInstead(ctx, pa, secret, "the client did not take the URL elicitation: "+err.Error()), outcome{}, true
+	case answer.Action != mcp.ElicitationResponseActionAccept:
+		// The person would not open the page: withdraw it, so its link no longer works.
+		ts.forgetRequest(ctx, pa.RequestKey)
+		r.answer, r.how = pageRefused, confirmation{channel: ChannelElicitation, by: ts.whoAsks(ctx), approvalID: pa.ID}
+		if err := ts.withdrawApproval(ctx, pa, r.how.by); err != nil {
+			slog.Default().Warn("a refused URL elicitation's approval could not be withdrawn", "approval", pa.ID, "err", err)
+		}
+		what := "declined to open"
+		if answer.Action == mcp.ElicitationResponseActionCancel {
+			what = "dismissed"
+		}
+		r.msg = fmt.Sprintf("The person %s the approval page in their client", what)
+		return r, outcome{}, true
+	}
+	if r.pa, o, ok = ts.waitForDecision(wctx, pa.ID); !ok {
+		return r, o, false
+	}
+	if r.pa.Status == ApprovalPending {
+		r.answer = pageUndecided // it stays parked; the same call again finds it
+		return r, outcome{}, true
+	}
+	// Tell the client the page is done with (the specification's optional notice).
+	if err := srv.SendElicitationComplete(context.WithoutCancel(ctx), session, pa.ID); err != nil {
+		slog.Default().Debug("notifications/elicitation/complete not sent", "err", err)
+	}
+	r.answer = pageDecided
+	return r, outcome{}, true
+}
+
+// approveThroughURL is the single delete of e through URL-mode elicitation: it asks on the
+// page and acts on the decision in the same call.
+func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Entity, pa *PendingApproval) outcome {
+	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
+		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
+	r, o, ok := ts.askOnPage(ctx, pa, msg)
+	switch {
+	case !ok:
+		return o
+	case r.answer == pageAnnounced:
+		return ts.pendingDelete(c, e, r.pa, r.where, false)
+	case r.answer == pageUndecided:
+		return ts.pendingDelete(c, e, r.pa, "", true)
+	case r.answer == pageRefused:
+		return cancelled("url elicitation refused", e, r.how, r.msg+": nothing was deleted. Do not ask again unless the person wants it.")
+	}
+	// Re-read: the person may have taken a while.
+	now, err := c.client.Lookup(ctx, c.res.kind, e.ID)
+	if err != nil {
+		return failed(c, err).confirmedWith(confirmation{channel: r.pa.Channel, by: r.pa.DecidedBy, approvalID: r.pa.ID})
+	}
+	o = ts.actOnDecision(ctx, c, now, r.pa, r.pa.RequestKey)
+	if o.entity == nil {
+		o = o.about(now)
+	}
+	return o
+}
+
+// announcedInstead brings a parked approval to the person the ordinary way (the page's
+// Announce) when URL mode cannot carry it.
+func (ts *Toolset) announcedInstead(ctx context.Context, pa *PendingApproval, secret, why string) pageOutcome {
+	slog.Default().Warn("URL-mode elicitation not used; the approval page is announced instead", "approval", pa.ID, "why", why)
+	return pageOutcome{answer: pageAnnounced, pa: pa, where: ts.opts.ApprovalPage.Announce(ctx, pa, secret)}
+}
+
+// waitForDecision reads the pending approval until it is decided or ctx ends (then it is
+// returned still pending). ok false: the store failed, and o says so.
+func (ts *Toolset) waitForDecision(ctx context.Context, id string) (pa *PendingApproval, o outcome, ok bool) {
+	t := time.NewTicker(approvalPollInterval)
+	defer t.Stop()
+	for {
+		pa, err := ts.Approval(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return nil, storeRefusal(err), false
+		}
+		if pa.Status != ApprovalPending || pa.Expired(ts.now()) {
+			return pa, outcome{}, true
+		}
+		select {
+		case <-ctx.Done():
+			return pa, outcome{}, true
+		case <-t.C:
+		}
+	}
+}
+
+// withdrawApproval closes a pending approval the person refused through their client (they
+// did not open the page): it is declined by them, through elicitation, and its signed record
+// says so; the page then shows it decided.
+func (ts *Toolset) withdrawApproval(ctx context.Context, pa *PendingApproval, by string) error {
+	now := ts.now()
+	first, err := ts.opts.State.UseOnce(ctx, "approval-decided:"+pa.ID, pa.ExpiresAt.Sub(now)+time.Hour)
+	if err != nil || !first {
+		return err
+	}
+	pa.Status, pa.DecidedBy, pa.DecidedAt = ApprovalDeclined, by, now
+	rec := ts.approvalRecordOf(pa)
+	rec.Channel = ChannelElicitation
+	if err := ts.recordApproval(ctx, rec); err != nil {
+		return err
+	}
+	return ts.saveApproval(ctx, pa)
+}
