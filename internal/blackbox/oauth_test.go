@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,16 +199,21 @@ func TestOAuthDiscoveryBinary(t *testing.T) {
 	}
 	t.Run("discovery redirected to another origin", func(t *testing.T) {
 		t.Parallel()
-		var front *httptest.Server
-		is := testkit.NewIssuer(t, testkit.IssuerOpts{Doc: func(d map[string]any) { d["issuer"] = front.URL }})
-		front = redirector(t, func() string { return is.Server.URL })
+		var frontURL atomic.Value // set once the redirector is up; read by the issuer's handler
+		is := testkit.NewIssuer(t, testkit.IssuerOpts{Doc: func(d map[string]any) { d["issuer"] = frontURL.Load() }})
+		front := redirector(t, func() string { return is.Server.URL })
+		frontURL.Store(front.URL)
 		refusedStart(t, front.URL, "refused a redirect from "+front.URL+" to another origin")
 	})
 	t.Run("keys redirected to another origin", func(t *testing.T) {
 		t.Parallel()
-		var keys *httptest.Server
-		is := testkit.NewIssuer(t, testkit.IssuerOpts{Doc: func(d map[string]any) { d["jwks_uri"] = keys.URL + "/jwks" }})
-		keys = redirector(t, func() string { return is.Server.URL })
+		var keysURL atomic.Value // set once the redirector is up; read by the issuer's handler
+		is := testkit.NewIssuer(t, testkit.IssuerOpts{Doc: func(d map[string]any) {
+			d["jwks_uri"], _ = keysURL.Load().(string)
+			d["jwks_uri"] = d["jwks_uri"].(string) + "/jwks"
+		}})
+		keys := redirector(t, func() string { return is.Server.URL })
+		keysURL.Store(keys.URL)
 		refusedStart(t, is.URL, "to another origin")
 	})
 	t.Run("a redirect within the issuer's origin is followed", func(t *testing.T) {

@@ -69,8 +69,10 @@ func NewIssuer(t testing.TB, o IssuerOpts) *Issuer {
 	if o.Routes != nil {
 		o.Routes(mux, is)
 	}
-	is.Server = httptest.NewServer(mux)
-	is.URL = is.Server.URL + o.Path
+	// Set Server and URL before the server serves, so its handlers (which read them) see them.
+	is.Server = httptest.NewUnstartedServer(mux)
+	is.URL = "http://" + is.Server.Listener.Addr().String() + o.Path
+	is.Server.Start()
 	t.Cleanup(is.Server.Close)
 	return is
 }
