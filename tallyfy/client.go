@@ -372,6 +372,42 @@ func isTransportError(err error) bool {
 	return errors.As(err, &te)
 }
 
+// send builds one request to fullPath (below the host) with the client's headers, body as
+// JSON when it is not nil, and sends it. A transport failure comes back unwrapped from its
+// url.Error, which repeats the URL (the token is never in it: header only).
+func (c *Client) send(ctx context.Context, method, fullPath string, query url.Values, body []byte) (*http.Response, error) {
+	u := *c.base
+	u.Path = fullPath
+	u.RawPath = ""
+	if len(query) > 0 {
+		u.RawQuery = query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("tallyfy: building request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Tallyfy-Client", "APIClient")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
 // once sends a single HTTP attempt, when the credential's pacer lets it leave.
 func (c *Client) once(ctx context.Context, method, path string, query url.Values) (*response, error) {
 	// Before the attempt's own timeout starts: waiting for a slot is not Tallyfy being slow.
@@ -380,29 +416,10 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	u := *c.base
-	u.Path = c.base.Path + path
-	u.RawPath = ""
-	if len(query) > 0 {
-		u.RawQuery = query.Encode()
-	}
-	req, err := http.NewRequestWithContext(actx, method, u.String(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("tallyfy: building request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("X-Tallyfy-Client", "APIClient")
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	resp, err := c.cfg.HTTPClient.Do(req)
+	resp, err := c.send(actx, method, c.base.Path+path, query, nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		}
-		// url.Error repeats the URL; the token is never in it (header only).
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no response within %s (--request-timeout)", c.cfg.RequestTimeout)

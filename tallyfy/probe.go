@@ -1,10 +1,8 @@
 package tallyfy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,39 +31,18 @@ func (c *Client) Probe(ctx context.Context, method, path string, query url.Value
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	u := *c.base
-	u.Path = c.base.Path + "/organizations/" + c.cfg.OrgID + path
-	u.RawPath = ""
-	if len(query) > 0 {
-		u.RawQuery = query.Encode()
-	}
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, fmt.Errorf("tallyfy: encoding the probe's body: %w", err)
 		}
-		rd = bytes.NewReader(b)
+		raw = b
 	}
-	req, err := http.NewRequestWithContext(actx, method, u.String(), rd)
-	if err != nil {
-		return nil, fmt.Errorf("tallyfy: building request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("X-Tallyfy-Client", "APIClient")
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
+	resp, err := c.send(actx, method, c.base.Path+"/organizations/"+c.cfg.OrgID+path, query, raw)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
 		}
 		return nil, &TransportError{Method: method, Path: path, Err: err, Sent: !isConnRefused(err)}
 	}
