@@ -123,19 +123,7 @@ func TestBulkPlanAcrossReplicas(t *testing.T) {
 		wg.Go(func() { results[i] = callOn(t, cl, "bulk_archive", pl.withArgs()) })
 	}
 	wg.Wait()
-	ran := 0
-	for _, res := range results {
-		switch {
-		case !res.IsError && bulkResult(t, res).Totals["ok"] == 2:
-			ran++
-		case res.IsError && strings.Contains(testkit.Text(res), "already used"):
-		default:
-			t.Errorf("racing execute: %s", testkit.Text(res))
-		}
-	}
-	if ran != 1 {
-		t.Fatalf("%d of %d executes racing on two replicas ran, want exactly 1", ran, len(results))
-	}
+	exactlyOneRan(t, results, "executes racing on two replicas")
 }
 
 // TestBulkWithRedisUnwell: the delete budget a bulk_delete plan shows comes from Redis (a
