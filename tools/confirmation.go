@@ -110,17 +110,24 @@ func canElicit(ctx context.Context) bool {
 		// 2026-07-28: the question travels in the result (multi round-trip), on any transport.
 		return info.ClientCapabilities != nil && formElicitation(info.ClientCapabilities.Elicitation)
 	}
+	c, ok := askableElicitation(ctx)
+	return ok && formElicitation(c)
+}
+
+// askableElicitation is the elicitation capability an older-protocol client declared, when a
+// server request can reach it during this call (the transport can ask, the session can elicit).
+func askableElicitation(ctx context.Context) (*mcp.ElicitationCapability, bool) {
 	if !TransportCanAsk(ctx) {
-		return false
+		return nil, false
 	}
 	s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
 	if !ok {
-		return false
+		return nil, false
 	}
 	if _, ok := s.(server.SessionWithElicitation); !ok {
-		return false
+		return nil, false
 	}
-	return formElicitation(s.GetClientCapabilities().Elicitation)
+	return s.GetClientCapabilities().Elicitation, true
 }
 
 // formElicitation reports whether a client's elicitation capability covers form mode, the

@@ -50,17 +50,8 @@ func canElicitURL(ctx context.Context) bool {
 	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
 		return false
 	}
-	if !TransportCanAsk(ctx) {
-		return false
-	}
-	s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
-	if !ok {
-		return false
-	}
-	if _, ok := s.(server.SessionWithElicitation); !ok {
-		return false
-	}
-	return urlElicitation(s.GetClientCapabilities().Elicitation)
+	c, ok := askableElicitation(ctx)
+	return ok && urlElicitation(c)
 }
 
 // pageLinker is the approval page's linker, if it can give links.
