@@ -9,7 +9,7 @@ import (
 
 	"github.com/lmittmann/tint"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/internal/logsafe"
+	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
 )
 
 // ParseLevel reads --log-level.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/internal/logsafe"
+	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
 )
 
 // The checks here run on every incoming JSON-RPC message, stdio line or HTTP body, before
