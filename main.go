@@ -11,7 +11,9 @@ import (
 	"syscall"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/auditlog"
+	"github.com/tallyfy-mcp/tallyfy-mcp/preflight"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
 // version is stamped by `make build` (-ldflags "-X main.version=…").
@@ -33,15 +35,15 @@ func run(args []string) int {
 	switch sub {
 	case "sandbox":
 		logger := server.NewLogger(os.Stderr, "info", "text")
-		if err := server.RunSandbox(ctx, args[1:], logger, os.Stderr); err != nil {
+		if err := sandbox.Command(ctx, args[1:], logger, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "tallyfy-mcp sandbox:", err)
 			return 1
 		}
 		return 0
 	case "approvals":
-		return server.RunApprovals(args[1:], os.Getenv, os.Stdout, os.Stderr)
+		return auditlog.Approvals(args[1:], os.Getenv, os.Stdout, os.Stderr)
 	case "check":
-		return server.RunCheck(ctx, args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+		return preflight.Command(ctx, args[1:], server.CheckSetup(os.Getenv, os.Stderr), os.Stdin, os.Stdout, os.Stderr)
 	case "audit":
 		return auditlog.Command(args[1:], os.Stdout, os.Stderr)
 	case "help":

@@ -89,3 +89,12 @@ func Clip(s string, max int) string {
 	}
 	return s
 }
+
+// ClipHeader cuts a header (or other client-sent) value shown in an answer or a log line to
+// 100 bytes, ending in "…" when something was cut.
+func ClipHeader(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}

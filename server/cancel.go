@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,17 +24,18 @@ type cancelScope struct {
 	calls map[string]map[*context.CancelFunc]struct{}
 }
 
-// callerKey names who sent r: the authenticated caller, else the accepted bearer token, else
-// (an open loopback server) the remote address.
+// callerKey names who sent r: the authenticated caller (auth.Identify gives every caller it
+// accepts a key), else, on an open loopback server, the remote address.
 func (h *HTTPServer) callerKey(r *http.Request) string {
-	if c, ok := tools.CallerFrom(r.Context()); ok && c.Binding != "" {
-		return "caller:" + c.Binding
+	if key := tools.CallerKey(r.Context()); key != "" {
+		return key
 	}
-	if sum, ok := bearerHash(r); ok && h.hasAuth {
-		return "bearer:" + hex.EncodeToString(sum[:12])
-	}
-	return "addr:" + remoteHost(r)
+	return addrKey(remoteHost(r))
 }
+
+// addrKey is the named fallback for an anonymous caller (an open loopback server, where no
+// caller authenticates): their address.
+func addrKey(host string) string { return "addr:" + host }
 
 // rpcHead is what the scope reads of a JSON-RPC message.
 type rpcHead struct {

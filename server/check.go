@@ -1,136 +1,48 @@
 package server
 
 import (
-	"bufio"
-	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"strings"
-
-	"golang.org/x/term"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/preflight"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
-// RunCheck is the `check` subcommand: it checks the configured token and organization (and,
-// with a callers file, each caller's) with GET requests only and prints one block of ✓/✗/⚠/–
-// lines per token (or, with --json, one JSON object) on stdout. With --live it also creates,
-// exercises and deletes one throwaway one-off task (preflight/live.go), after the person agrees
-// (a terminal) or with --yes. It returns the exit status: 0 when no check failed, 1 when one
-// did, 2 for bad flags or a --live that was not agreed to.
-func RunCheck(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	asJSON, live, yes := false, false, false
-	var rest []string
-	for _, a := range args {
-		switch a {
-		case "--json", "-json", "--json=true", "-json=true":
-			asJSON = true
-		case "--json=false", "-json=false":
-			asJSON = false
-		case "--live", "-live":
-			live = true
-		case "--yes", "-yes", "-y":
-			yes = true
-		case "--help", "-help", "-h":
-			printCheckHelp(stderr)
-			return 0
-		default:
-			rest = append(rest, a)
+// CheckSetup is how `tallyfy-mcp check` (preflight.Command) reads the server's flags: it runs
+// against the Tallyfy clients the server would build, logging to stderr as the server would.
+func CheckSetup(getenv func(string) string, stderr io.Writer) preflight.ParseSetup {
+	return func(args []string) (*preflight.Setup, error) {
+		cfg, err := ParseConfig(args, getenv, io.Discard)
+		if err != nil {
+			return nil, err
 		}
-	}
-	cfg, err := ParseConfig(rest, getenv, io.Discard)
-	if err != nil {
-		fmt.Fprintln(stderr, "tallyfy-mcp check:", strings.Replace(err.Error(), "(see --help)", "(see tallyfy-mcp check --help)", 1))
-		return 2
-	}
-	if live && !yes {
-		if code, ok := agreeToLive(stdin, stderr); !ok {
-			return code
+		open := func(hc *http.Client) (*preflight.Targets, error) {
+			// The callers file names environment variables holding callers' tokens: read them
+			// as the server would.
+			app := &App{Config: cfg, Logger: NewLogger(stderr, cfg.LogLevel, cfg.LogFormat), getenv: getenv}
+			if cfg.Getenv != nil {
+				app.getenv = cfg.Getenv
+			}
+			t := &preflight.Targets{Close: app.Close}
+			client, err := app.tallyfyClient(func(c *tallyfy.Config) {
+				c.HTTPClient = hc
+				// The report names every odd field itself; no warning log on top.
+				c.Logger = slog.New(slog.DiscardHandler)
+			})
+			if err != nil {
+				return t, err
+			}
+			if app.ownToken || app.Callers == nil {
+				t.Own = client
+			}
+			if app.Callers != nil {
+				t.Callers = app.Callers.List()
+			}
+			return t, nil
 		}
+		return &preflight.Setup{Warnings: sandboxWarnings(cfg), Deadline: cfg.ToolTimeout, BaseURL: cfg.BaseURL, OrgID: cfg.OrgID, Open: open}, nil
 	}
-	logger := NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	// The callers file names environment variables holding callers' tokens: read them as the
-	// server would (a missing getenv here was a nil-function panic).
-	app := &App{Config: cfg, Logger: logger, getenv: getenv}
-	if cfg.Getenv != nil {
-		app.getenv = cfg.Getenv
-	}
-	defer app.Close()
-	set := &preflight.Set{Warnings: sandboxWarnings(cfg)}
-	client, err := app.tallyfyClient(func(c *tallyfy.Config) {
-		c.HTTPClient = readOnlyHTTPClient()
-		// The report names every odd field itself; no warning log on top.
-		c.Logger = slog.New(slog.DiscardHandler)
-	})
-	if err != nil {
-		set.Reports = []*preflight.Report{configFailure(cfg, err)}
-		return writeCheck(set, asJSON, stdout, stderr)
-	}
-	if cfg.ToolTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.ToolTimeout)
-		defer cancel()
-	}
-	// The server's own token (or the sandbox's), then each caller's, each in its own block.
-	ownToken := app.ownToken
-	if ownToken || app.Callers == nil {
-		set.Reports = append(set.Reports, preflight.Run(ctx, client))
-	}
-	if app.Callers != nil {
-		for _, who := range app.Callers.List() {
-			rep := preflight.Run(ctx, who.Client)
-			rep.Caller = who.Name
-			set.Reports = append(set.Reports, rep)
-		}
-	}
-	if live {
-		if !ownToken {
-			fmt.Fprintln(stderr, "tallyfy-mcp check --live: runs with the server's own token (TALLYFY_ACCESS_TOKEN or --token-file) or --sandbox; a callers file alone names no token to create the throwaway task with")
-			return 2
-		}
-		set.Live = preflight.RunLive(allowWrites(ctx), client)
-	}
-	return writeCheck(set, asJSON, stdout, stderr)
-}
-
-func writeCheck(set *preflight.Set, asJSON bool, stdout, stderr io.Writer) int {
-	set.Settle()
-	var err error
-	if asJSON {
-		err = set.WriteJSON(stdout)
-	} else {
-		err = set.WriteText(stdout)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "tallyfy-mcp check: writing the report:", err)
-		return 1
-	}
-	if !set.OK {
-		return 1
-	}
-	return 0
-}
-
-// agreeToLive asks the person, on a terminal, before check --live writes to their Tallyfy.
-// Without a terminal it refuses: only --yes agrees then.
-func agreeToLive(stdin io.Reader, stderr io.Writer) (code int, ok bool) {
-	if f, isFile := stdin.(*os.File); !isFile || !term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintln(stderr, "tallyfy-mcp check --live: refused: it creates, archives, restores and permanently deletes one throwaway one-off task in your Tallyfy organization, and stdin is not a terminal to ask you. Run it again with --yes to agree.")
-		return 2, false
-	}
-	fmt.Fprintf(stderr, "tallyfy-mcp check --live creates one one-off task titled %q in your Tallyfy organization, archives, restores and permanently deletes it, reads one archived process and template, and activates one active process (it says whether that changed anything). Proceed? [y/N] ", preflight.LiveTaskTitle)
-	line, _ := bufio.NewReader(stdin).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return 0, true
-	}
-	fmt.Fprintln(stderr, "tallyfy-mcp check --live: not run: nothing was changed.")
-	return 2, false
 }
 
 // sandboxWarnings names what --sandbox ignores, so that a token or organization set beside it
@@ -156,74 +68,4 @@ func sandboxWarnings(cfg *Config) []string {
 		out = append(out, "--sandbox: the callers' Tallyfy tokens are checked against the built-in demo sandbox, not against Tallyfy")
 	}
 	return out
-}
-
-// configFailure is the report of a configuration that cannot make a client (no token, a bad
-// organization ID or base URL): one failed check that says what to set, and every other check
-// shown as not checked. Neither the base URL's credentials nor an organization ID that may be a
-// token are echoed.
-func configFailure(cfg *Config, err error) *preflight.Report {
-	rep := &preflight.Report{BaseURL: tallyfy.ShownBaseURL(cfg.BaseURL), OrgID: preflight.ShownOrgID(cfg.OrgID), Checks: []preflight.Check{{
-		Name: "configuration", Status: preflight.StatusFail,
-		Message: strings.TrimPrefix(err.Error(), "tallyfy: "),
-		Fix:     "set TALLYFY_ACCESS_TOKEN (or --token-file), TALLYFY_ORG_ID and, if needed, TALLYFY_BASE_URL, then run tallyfy-mcp check again",
-	}}}
-	for _, name := range []string{"token", "organization", "role", "tasks", "runs", "templates", "rate_limits"} {
-		rep.Checks = append(rep.Checks, preflight.Check{Name: name, Status: preflight.StatusSkipped, Message: "not checked: the configuration is incomplete"})
-	}
-	return rep
-}
-
-// liveWrites marks the context of check --live's own requests: the only ones the check's
-// transport lets write.
-type liveWrites struct{}
-
-func allowWrites(ctx context.Context) context.Context {
-	return context.WithValue(ctx, liveWrites{}, true)
-}
-
-// readOnlyTransport refuses every request but GET and HEAD before it leaves the process, so
-// the check cannot write whatever the client is asked to do; check --live's requests, and
-// only they, carry the mark that lets them write.
-type readOnlyTransport struct{ next http.RoundTripper }
-
-func (t readOnlyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Context().Value(liveWrites{}) == nil {
-		if r.Body != nil {
-			_ = r.Body.Close()
-		}
-		return nil, errors.New("tallyfy-mcp check sends only GET requests; refused " + r.Method)
-	}
-	return t.next.RoundTrip(r)
-}
-
-func readOnlyHTTPClient() *http.Client {
-	hc := tallyfy.NewHTTPClient()
-	hc.Transport = readOnlyTransport{next: hc.Transport}
-	return hc
-}
-
-func printCheckHelp(w io.Writer) {
-	fmt.Fprint(w, `tallyfy-mcp check [--json] [--live [--yes]] [flags]: check a Tallyfy token and organization
-before wiring up an agent. It sends only GET requests: it verifies the token (GET /me), the
-membership of the organization and your role (GET /me/organizations; a wrong organization ID
-lists yours), says per role which tools Tallyfy will refuse, reads one page of the one-off task,
-process and template listings with archived items, names any field in an undocumented shape
-(⚠: report it), and shows the rate-limit headers Tallyfy sent. With --callers, one block per
-caller. ✓ passed, ✗ failed, ⚠ works but report it, – not checked; exit 1 if any check failed.
-The token is never printed.
-
-  --json   one JSON object instead of lines
-  --live   also learn what this organization's Tallyfy does where no source says: create one
-           throwaway one-off task titled "tallyfy-mcp check — safe to delete", archive it,
-           archive it again, restore it, restore it again, archive and permanently delete it,
-           read an archived process and template, activate an active process, and print a table
-           of the answers. It deletes what it created even when a step fails. It asks first
-           on a terminal, and is refused without --yes when stdin is not one.
-  --yes    agree to --live without being asked
-  --sandbox, --access-token, --token-file, --org-id, --base-url, --callers,
-  --request-timeout and --tool-timeout (the whole check's deadline) work as for the server,
-  with the same variables (TALLYFY_ACCESS_TOKEN, TALLYFY_ORG_ID, TALLYFY_BASE_URL, …).
-  See tallyfy-mcp --help.
-`)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -41,7 +42,7 @@ type Config struct {
 	ApprovalKeyFile   string
 	ApprovalTimeout   time.Duration
 	// ApprovalOAuthClientID (and secret) make the HTTP approval page an OAuth client of
-	// --oauth-issuer: approvers log in there (approval_oauth.go).
+	// --oauth-issuer: approvers log in there (server/approvalpage/login.go).
 	ApprovalOAuthClientID     string
 	ApprovalOAuthClientSecret string
 	AuditLog                  string
@@ -399,7 +400,7 @@ func (c *Config) validate() error {
 		return errors.New("--approval-oauth-client-id needs --oauth-issuer: approvers log in through that issuer")
 	}
 	if c.OAuthIssuer != "" {
-		if err := checkTokenTypes(c.OAuthTokenTypes); err != nil {
+		if err := auth.CheckTokenTypes(c.OAuthTokenTypes); err != nil {
 			return err
 		}
 		if c.OAuthMaxLifetime <= 0 {

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +19,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/approvalpage"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -37,8 +38,7 @@ type HTTPServer struct {
 	owners     sessionOwners // streamable-HTTP sessions by the caller that opened them
 	inflight   atomic.Int64  // tool calls running
 	sseUnsent  sseUnsent     // SSE tool calls whose answer is not yet on the stream
-	authHash   [32]byte
-	hasAuth    bool
+	auth       *auth.Authenticator
 	hosts      []string
 	connMu     sync.Mutex
 	fresh      map[net.Conn]struct{} // connections that have not sent a request yet
@@ -73,10 +73,7 @@ func CheckHTTPConfig(cfg *Config, authToken string) error {
 // NewHTTPServer builds the HTTP handler for app.
 func NewHTTPServer(app *App, authToken string) *HTTPServer {
 	cfg := app.Config
-	h := &HTTPServer{app: app}
-	if authToken != "" {
-		h.hasAuth, h.authHash = true, sha256.Sum256([]byte(authToken))
-	}
+	h := &HTTPServer{app: app, auth: app.authenticator(authToken)}
 	host, _, _ := net.SplitHostPort(cfg.Addr)
 	h.hosts = append([]string{"localhost", "127.0.0.1", "::1"}, cfg.AllowedHosts...)
 	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
@@ -114,10 +111,10 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		mcpserver.WithMaxRequestBodyBytes(cfg.MaxBodyBytes),
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, remoteKey{}, remoteHost(r))
-			ctx = withPageOrigin(ctx, r, cfg.InsecureHTTP)
+			ctx = approvalpage.WithOrigin(ctx, r, cfg.InsecureHTTP)
 			// An older client's answer must reach this replica (see canAsk); 2026-07-28 clients
 			// get the question in the result, which any replica can take back.
-			return tools.WithTransport(h.withBearer(ctx, r), "streamable-http", h.canAsk())
+			return tools.WithTransport(ctx, "streamable-http", h.canAsk())
 		}),
 		mcpserver.WithStreamableHTTPLogger(app.Logger),
 	)...)
@@ -128,16 +125,16 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		mcpserver.WithSessionIDGenerator(h.sseUnsent.sessionID),
 		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, sseKey{}, true)
-			return tools.WithTransport(h.withBearer(ctx, r), "sse", false) // SSE sessions cannot carry a question to the client
+			return tools.WithTransport(ctx, "sse", false) // SSE sessions cannot carry a question to the client
 		}),
 	)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.health)
-	// The approval page has its own login (approval_page.go): no bearer, the browser has none.
-	mux.Handle("/approve/", h.bodyDeadline(h.hostOnly(app.approvals.routes())))
+	// The approval page has its own login (server/approvalpage): no bearer, the browser has none.
+	mux.Handle("/approve/", h.bodyDeadline(app.approvals.Handler(h.hostAllowed)))
 	if app.OAuth != nil {
-		for p, doc := range app.OAuth.metadata {
+		for p, doc := range app.OAuth.Metadata() {
 			mux.Handle(p, doc) // public, as RFC 9728 requires
 		}
 	}
@@ -180,10 +177,10 @@ func (h *HTTPServer) guard(next http.Handler) http.Handler {
 			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Origin %q is not allowed (add it with --allowed-origins)", clipHeader(o)))
 			return
 		}
-		caller, refused := h.authenticate(r)
+		caller, refused := h.auth.Identify(r)
 		if refused != nil {
-			w.Header().Set("WWW-Authenticate", refused.challenge)
-			jsonRPCError(w, refused.status, -32001, refused.msg)
+			w.Header().Set("WWW-Authenticate", refused.Challenge)
+			jsonRPCError(w, refused.Status, -32001, refused.Msg)
 			return
 		}
 		if caller != nil { // the caller reaches the tool filter and the handlers through the context
@@ -193,12 +190,7 @@ func (h *HTTPServer) guard(next http.Handler) http.Handler {
 	})
 }
 
-func clipHeader(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
-}
+func clipHeader(s string) string { return logsafe.ClipHeader(s) }
 
 func (h *HTTPServer) hostAllowed(hostport string) bool {
 	if h.anyHost {
@@ -221,16 +213,6 @@ func (h *HTTPServer) originAllowed(origin string) bool {
 	}
 	u, err := url.Parse(origin)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && tallyfy.IsLoopbackHost(u.Hostname())
-}
-
-// authorized compares the bearer token in constant time (hashes first, so length leaks nothing).
-func (h *HTTPServer) authorized(r *http.Request) bool {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(sum[:], h.authHash[:]) == 1
 }
 
 // capSessions refuses a request that would open a new session once --max-sessions are open.
@@ -278,11 +260,11 @@ func (a *App) runHTTP(ctx context.Context) error {
 	if err := CheckHTTPConfig(a.Config, authToken); err != nil {
 		return err
 	}
-	if err := a.checkIdentities(authToken != ""); err != nil {
+	if err := a.authenticator(authToken).CheckIdentities(); err != nil {
 		return err
 	}
 	h := NewHTTPServer(a, authToken)
-	defer a.reloadCallersOnSIGHUP(ctx)()
+	defer a.Callers.ReloadOnSIGHUP(ctx, a.Logger)()
 	srv := &http.Server{Addr: a.Config.Addr, Handler: h.Handler, ReadHeaderTimeout: 10 * time.Second, ConnState: h.ConnState,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: nil}
 	ln, err := net.Listen("tcp", a.Config.Addr)
@@ -357,16 +339,6 @@ func remoteHost(r *http.Request) string {
 		return host
 	}
 	return r.RemoteAddr
-}
-
-// withBearer puts the hash of the request's bearer token (already accepted by guard) in ctx:
-// confirmations are bound to it, since a stateless request has no session to bind them to.
-func (h *HTTPServer) withBearer(ctx context.Context, r *http.Request) context.Context {
-	if !h.hasAuth {
-		return ctx
-	}
-	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	return tools.WithBearerHash(ctx, sha256.Sum256([]byte(strings.TrimSpace(tok))))
 }
 
 // slot is a session-count reservation made by capSessions for one request.

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -76,31 +75,5 @@ func TestTallyfyRateWiring(t *testing.T) {
 	builtin := &Config{Sandbox: true, TallyfyRate: 1, RequestTimeout: 5 * time.Second}
 	if d := timeOf(builtin, 20); d > 250*time.Millisecond {
 		t.Errorf("20 calls against --sandbox took %s: paced, though it has no limit", d)
-	}
-}
-
-// TestRunSandboxRateFlags: the sandbox subcommand documents and checks --rate-limit,
-// --rate-window and --latency.
-func TestRunSandboxRateFlags(t *testing.T) {
-	var help bytes.Buffer
-	if err := RunSandbox(t.Context(), []string{"--help"}, nil, &help); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"--rate-limit", "--rate-window", "--latency", "Retry-After", "X-RateLimit-Limit/Remaining/Reset"} {
-		if !strings.Contains(help.String(), f) {
-			t.Errorf("sandbox --help does not mention %s", f)
-		}
-	}
-	for args, want := range map[string]string{
-		"--rate-limit -2":                 "flag -rate-limit: want requests per second",
-		"--rate-limit lots":               "flag -rate-limit: want requests per second",
-		"--rate-window 0s --rate-limit 5": "flag -rate-window: want a duration above 0",
-		"--rate-window 2s":                "--rate-window needs --rate-limit",
-		"--latency soon":                  "flag -latency: want a duration",
-	} {
-		err := RunSandbox(t.Context(), strings.Fields(args), nil, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("sandbox %s: %v, want %q", args, err, want)
-		}
 	}
 }

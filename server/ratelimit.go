@@ -97,11 +97,11 @@ func sessionKey(ctx context.Context) string {
 	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
 		return s.SessionID()
 	}
-	if who, ok := tools.CallerFrom(ctx); ok && who.Binding != "" {
-		return "caller:" + who.Binding // no session: one bucket per authenticated caller (behind a proxy they share an address)
+	if key := tools.CallerKey(ctx); key != "" {
+		return key // no session: one bucket per authenticated caller (behind a proxy they share an address)
 	}
 	if addr, ok := ctx.Value(remoteKey{}).(string); ok {
-		return "addr:" + addr // no session (2026-07-28): one bucket per caller address
+		return addrKey(addr) // no session (2026-07-28): one bucket per caller address
 	}
 	return "-"
 }

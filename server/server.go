@@ -5,21 +5,22 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
+	"os/user"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/approvalpage"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
@@ -38,9 +39,9 @@ type App struct {
 	MCP     *mcpserver.MCPServer
 	Toolset *tools.Toolset
 	// OAuth validates access tokens when --oauth-issuer is set.
-	OAuth *OAuth
+	OAuth *auth.OAuth
 	// Callers is the --callers file: each caller's own Tallyfy token and policy cap.
-	Callers *Callers
+	Callers *auth.Callers
 	// keys are the --confirm-key-file keys (nil: none), which also sign shared session ids.
 	keys [][]byte
 	// getenv reads callers' Tallyfy token variables (os.Getenv; tests replace it).
@@ -59,8 +60,8 @@ type App struct {
 	health healthLog
 	// pace is the token buckets shared through --state (pacing_state.go); nil without it.
 	pace tallyfy.SharedPacer
-	// approvals is the approval page (approval_page.go).
-	approvals *approvalPage
+	// approvals is the approval page (server/approvalpage).
+	approvals *approvalpage.Page
 }
 
 // ListenAddr waits until the HTTP transports are listening and returns their address.
@@ -106,7 +107,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	if cfg.OAuthIssuer != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		o, err := NewOAuth(ctx, OAuthOptions{Issuer: cfg.OAuthIssuer, Audience: cfg.OAuthAudience, TokenTypes: cfg.OAuthTokenTypes,
+		o, err := auth.NewOAuth(ctx, auth.OAuthOptions{Issuer: cfg.OAuthIssuer, Audience: cfg.OAuthAudience, TokenTypes: cfg.OAuthTokenTypes,
 			MaxLifetime: cfg.OAuthMaxLifetime, HTTP: &http.Client{Timeout: 15 * time.Second}})
 		cancel()
 		if err != nil {
@@ -148,12 +149,12 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	local := cfg.Transport == "stdio"
-	app.approvals = newApprovalPage(local, app.Callers, store, keys, logger, cfg.ApprovalBrowser)
+	app.approvals = approvalpage.New(local, app.Callers, store, keys, logger, cfg.ApprovalBrowser)
 	app.closers = append(app.closers, app.approvals.Close)
 	if cfg.ApprovalOAuthClientID != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		app.approvals.login, err = newApprovalLogin(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, cfg.ApprovalOAuthClientID, cfg.ApprovalOAuthClientSecret,
-			app.Callers, app.approvals.csrfKey, &http.Client{Timeout: 15 * time.Second})
+		err = app.approvals.EnableLogin(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, cfg.ApprovalOAuthClientID, cfg.ApprovalOAuthClientSecret,
+			&http.Client{Timeout: 15 * time.Second})
 		cancel()
 		if err != nil {
 			_ = app.Close()
@@ -172,7 +173,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	app.Toolset = ts
 	logEffectivePolicy(logger, cfg)
-	app.approvals.ts = ts
+	app.approvals.SetToolset(ts)
 	logger.Info("confirmation channels for permanent deletes: "+ts.ActiveChannels(cfg.Transport), "confirm", string(cfg.Confirm),
 		"approval_key", tools.KeyID(ts.ApprovalPublicKey()))
 	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger)
@@ -313,14 +314,14 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		m(&ccfg)
 	}
 	if cfg.Callers != "" {
-		callers, err := LoadCallers(cfg.Callers, ccfg, a.getenv)
+		callers, err := auth.LoadCallers(cfg.Callers, ccfg, a.getenv)
 		if err != nil {
 			return nil, err
 		}
 		a.Callers = callers
-		logCallers(a.Logger, callers, "callers loaded: each acts with their own Tallyfy token and policy cap")
+		auth.LogCallers(a.Logger, callers, "callers loaded: each acts with their own Tallyfy token and policy cap")
 		if token == "" {
-			return (*callers.cur.Load())[0].caller.Client, nil
+			return callers.List()[0].Client, nil
 		}
 	}
 	ccfg.Token = token
@@ -329,6 +330,11 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 			"tallyfy_rate", cfg.TallyfyRate)
 	}
 	return tallyfy.New(ccfg)
+}
+
+// authenticator is who may call the HTTP transports: authToken is --auth-token ("" for none).
+func (a *App) authenticator(authToken string) *auth.Authenticator {
+	return auth.New(authToken, a.Callers, a.OAuth, a.ownToken, a.Config.MaxBodyBytes, a.Logger)
 }
 
 // tallyfyDocumentedRate is Tallyfy's documented limit per user in requests a second
@@ -345,124 +351,28 @@ func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	}
 }
 
-// RunSandbox serves only the demo Tallyfy REST API (the `sandbox` subcommand).
-func RunSandbox(ctx context.Context, args []string, logger *slog.Logger, stderr io.Writer) error {
-	var opts []sandbox.Option
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
-	faults := fs.String("faults", "", "faults to inject")
-	var limit sandbox.RateLimit
-	fs.Func("rate-limit", "refuse a token's requests beyond N a second", func(v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("want requests per second per token, a number ≥ 0 (0 = no limit), not %q", v)
-		}
-		limit.PerSecond = f
-		return nil
-	})
-	fs.Func("rate-window", "the rolling window --rate-limit counts over", func(v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("want a duration above 0 such as 1s or 1m, not %q", v)
-		}
-		limit.Window = d
-		return nil
-	})
-	var latency time.Duration
-	fs.Func("latency", "delay every answer by this duration", func(v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return fmt.Errorf("want a duration such as 50ms, not %q", v)
-		}
-		latency = d
-		return nil
-	})
-	listVariants := false
-	fs.Func("variant", "comma-separated behaviours switched off the defaults (tallyfy-mcp sandbox --variant help lists them)", func(v string) error {
-		if strings.TrimSpace(v) == "help" {
-			listVariants = true
-			return nil
-		}
-		vs, err := sandbox.ParseVariants(v)
-		if err == nil {
-			opts = append(opts, sandbox.WithVariants(vs...))
-		}
-		return err
-	})
-	fs.Func("broken-shape", "serve a field in an undocumented JSON type", func(v string) error {
-		b, err := sandbox.ParseBrokenShape(v)
-		if err == nil {
-			opts = append(opts, sandbox.WithBrokenShape(b))
-		}
-		return err
-	})
-	fs.Usage = func() {
-		_, _ = fmt.Fprintf(stderr, "tallyfy-mcp sandbox [--addr %s] [--rate-limit N [--rate-window 1s]] [--latency D] [--faults SPEC] [--broken-shape kind.field[=type]] [--variant a,b]\n  Serves the demo Tallyfy REST API. Org %s, admin token %q, Standard member token %q (no rights on the template %s), Light member token %q.\n  --variant switches behaviours no Tallyfy source settles off the defaults (--variant help lists them).\n  --rate-limit N refuses a token's requests beyond N a second, counted over a rolling --rate-window (default 1s; Tallyfy's is 1m), with 429, Retry-After and X-RateLimit-Limit/Remaining/Reset, as Tallyfy does.\n  --latency D delays every answer by D (e.g. 50ms), like a real round trip.\n  SPEC: comma-separated kind[=param][@probability][#times][:METHOD][~path], kinds latency, 429, 500, 502, 503, 504, reset-before, reset-after, truncated, html, oversized, hang.\n  --broken-shape serves a field in an undocumented JSON type (array by default), e.g. run.progress or organization.user_role=object, to try tallyfy-mcp check; kinds task, run, template, me (GET /me), organization (GET /me/organizations).\n",
-			"127.0.0.1:8081", sandbox.OrgID, sandbox.AdminToken, sandbox.MemberToken, sandbox.IDs.RestrictedTemplate, sandbox.LightToken)
+// localUser is the OS user the server runs as, who confirms on stdio ("" elsewhere).
+func localUser(local bool) string {
+	if !local {
+		return ""
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("sandbox: %w (see tallyfy-mcp sandbox --help)", err)
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("sandbox: unknown argument %q (see tallyfy-mcp sandbox --help)", fs.Arg(0))
-	}
-	if listVariants {
-		printVariants(stderr)
-		return nil
-	}
-	if limit.Window > 0 && limit.PerSecond == 0 {
-		return errors.New("sandbox: --rate-window needs --rate-limit")
-	}
-	opts = append(opts, sandbox.WithRateLimit(limit), sandbox.WithLatency(latency))
-	sb := sandbox.New(opts...)
-	if *faults != "" {
-		rules, err := sandbox.ParseFaults(*faults)
-		if err != nil {
-			return err
-		}
-		sb.SetFaults(rules...)
-	}
-	url, srv, err := sandbox.Listen(*addr, sb)
-	if err != nil {
-		return err
-	}
-	attrs := []any{"url", url, "org", sandbox.OrgID, "admin_token", sandbox.AdminToken, "member_token", sandbox.MemberToken}
-	if limit.PerSecond > 0 {
-		window := limit.Window
-		if window <= 0 {
-			window = time.Second
-		}
-		attrs = append(attrs, "rate_limit", fmt.Sprintf("%d per %s per token", limit.Limit(), window))
-	}
-	if latency > 0 {
-		attrs = append(attrs, "latency", latency)
-	}
-	if vs := sb.Variants(); len(vs) > 0 {
-		attrs = append(attrs, "variants", vs)
-	}
-	logger.Info("sandbox: serving the demo Tallyfy REST API", attrs...)
-	<-ctx.Done()
-	// The totals let a run prove its pacing: a paced client is never refused.
-	logger.Info("sandbox: stopped", "requests", sb.Requests(), "rate_limited", sb.RateLimited())
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return "local user"
 }
 
-// printVariants lists the sandbox variants with what they switch and their sources.
-func printVariants(w io.Writer) {
-	for _, in := range sandbox.AllVariants() {
-		rewrite := ""
-		if in.Rewrite {
-			rewrite = " (weaker evidence: the docs' 2026-03-01 rewrite)"
+// loadApprovalKey reads --approval-key-file (PKCS#8 PEM Ed25519), or makes a key for this
+// process and warns that its records verify only with the public key logged now.
+func loadApprovalKey(path string, log *slog.Logger) (ed25519.PrivateKey, error) {
+	if path == "" {
+		key, err := tools.NewApprovalKey()
+		if err != nil {
+			return nil, err
 		}
-		_, _ = fmt.Fprintf(w, "%s\n    %s\n    sources: %s%s\n", in.Variant, in.Description, in.Sources, rewrite)
+		log.Warn("no --approval-key-file: approval records are signed with a key made for this process; keep its public key to verify them later (tallyfy-mcp approvals verify --pubkey)",
+			"public_key", base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
+		return key, nil
 	}
+	return tools.ReadApprovalKey(path)
 }

@@ -5,18 +5,21 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
 // Approval records: every confirmation of a permanent delete (and a person's decline) is
 // written to the audit log as a record signed with the server's Ed25519 key, so an auditor can
 // check outside the agent who approved which items, when, until when, and through which
-// channel (`tallyfy-mcp approvals verify`, server/approvals_cmd.go).
+// channel (`tallyfy-mcp approvals verify`, auditlog/approvals.go).
 
 // ApprovedItem is one item an approval covers: its id and the fingerprint it was approved at.
 type ApprovedItem struct {
@@ -148,4 +151,25 @@ func (ts *Toolset) recordApproval(ctx context.Context, r ApprovalRecord) error {
 // ApprovalPublicKey is the public half of the key approval records are signed with.
 func (ts *Toolset) ApprovalPublicKey() ed25519.PublicKey {
 	return ts.approvalKey.Public().(ed25519.PublicKey)
+}
+
+// ReadApprovalKey reads --approval-key-file: a PKCS#8 PEM Ed25519 private key.
+func ReadApprovalKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--approval-key-file: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("--approval-key-file %s: not a PEM file (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("--approval-key-file %s: %v (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("--approval-key-file %s: not an Ed25519 key (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path)
+	}
+	return key, nil
 }

@@ -31,6 +31,22 @@ type Caller struct {
 	RequireApproval Tier
 }
 
+// Key is the one name of who is calling, for everything kept per caller: the confirm binding
+// (callerBinding), the cancel scope, the rate limit and session ownership. "" for an anonymous
+// caller (stdio, or an open loopback server), whom each transport names its own way.
+func (c Caller) Key() string {
+	if c.Binding == "" {
+		return ""
+	}
+	return "caller:" + c.Binding
+}
+
+// CallerKey is the Key of the request's caller, "" when none is named.
+func CallerKey(ctx context.Context) string {
+	c, _ := CallerFrom(ctx)
+	return c.Key()
+}
+
 type callerKey struct{}
 
 // WithCaller marks ctx with the request's caller (the HTTP transports do, per request).

@@ -130,31 +130,20 @@ func (c claims) matches(org, tool, id, session, caller, purpose string) bool {
 	return c.Org == org && c.Tool == tool && c.ID == id && c.Session == session && c.Caller == caller && c.Purpose == purpose
 }
 
-type bearerKey struct{}
-
-// WithBearerHash marks ctx with the SHA-256 of the bearer token the HTTP request presented
-// (and that the server accepted). Confirmations are bound to it: on the stateless protocol a
-// request carries no session, and the bearer is the one thing that says who is calling.
-func WithBearerHash(ctx context.Context, sum [32]byte) context.Context {
-	return context.WithValue(ctx, bearerKey{}, sum)
-}
-
-// callerBinding is what a confirmation is bound to besides the session: the accepted bearer's
-// hash (HTTP with --auth-token) and the client's declared name, hashed together so that the
-// token stays short whatever the name. A different bearer or client name cannot redeem it.
+// callerBinding is what a confirmation is bound to besides the session: the caller's Key
+// (a --callers entry, an OAuth subject, or the hash of the one --auth-token) and the client's
+// declared name, hashed together so that the token stays short whatever the name. Another
+// caller or client name cannot redeem it.
 //
 // With replicas sharing state (withClient false) the client name is left out: an older
 // client's name is known only on the replica that saw its initialize, and its caller may
-// confirm through any replica.
+// confirm through any.
 func callerBinding(ctx context.Context, withClient bool) string {
 	m := sha256.New()
-	if who, ok := CallerFrom(ctx); ok && who.Binding != "" {
-		// A named caller (--callers entry, OAuth subject): stable across their token's
-		// rotation or refresh, which the bearer hash is not.
-		m.Write([]byte("caller\x00" + who.Binding))
-	} else if sum, ok := ctx.Value(bearerKey{}).([32]byte); ok {
-		m.Write([]byte("bearer\x00"))
-		m.Write(sum[:])
+	if key := CallerKey(ctx); key != "" {
+		// The key with its first ':' written as NUL: the bytes tokens have always been bound
+		// to, so a token issued before an upgrade still opens after it.
+		m.Write([]byte(strings.Replace(key, ":", "\x00", 1)))
 	}
 	if withClient {
 		name, _ := clientInfo(ctx)

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
@@ -113,12 +114,12 @@ func TestDeployCallersExample(t *testing.T) {
 	}
 	// The example points at compose secrets; here they are files in a temporary directory.
 	shipped := strings.ReplaceAll(read(t, "../../docs/deploy/callers.example.json"), "/run/secrets/", dir+"/")
-	load := func(text string) (*server.Callers, error) {
+	load := func(text string) (*auth.Callers, error) {
 		path := filepath.Join(dir, "callers.json")
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		return server.LoadCallers(path, tallyfy.Config{BaseURL: "https://go.tallyfy.com/api", OrgID: "0123456789abcdef0123456789abcdef"},
+		return auth.LoadCallers(path, tallyfy.Config{BaseURL: "https://go.tallyfy.com/api", OrgID: "0123456789abcdef0123456789abcdef"},
 			func(k string) string {
 				if k == "CLEANUP_TALLYFY_TOKEN" {
 					return "cleanup-token"

@@ -1,4 +1,4 @@
-package server
+package auditlog
 
 import (
 	"bufio"
@@ -17,10 +17,10 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
-// RunApprovals is `tallyfy-mcp approvals`: pubkey prints the public key approval records are
+// Approvals is `tallyfy-mcp approvals`: pubkey prints the public key approval records are
 // signed with; verify checks an audit log (issue 21 point 6). Exit 0 when all is well, 1 when
 // verify found a problem, 2 on bad usage.
-func RunApprovals(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func Approvals(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	usage := func() {
 		_, _ = fmt.Fprint(stderr, `Usage:
   tallyfy-mcp approvals pubkey --approval-key-file FILE
@@ -53,7 +53,7 @@ func RunApprovals(args []string, getenv func(string) string, stdout, stderr io.W
 		}
 		pub = b
 	case *keyFile != "":
-		key, err := readApprovalKey(*keyFile)
+		key, err := tools.ReadApprovalKey(*keyFile)
 		if err != nil {
 			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals:", err)
 			return 2

@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"crypto/sha256"
@@ -54,7 +54,7 @@ func TestCallersApprovalFields(t *testing.T) {
 	if !ok || who.RequireApproval != tools.TierLifecycle || len(who.Approvers) != 1 || who.Approvers[0] != "bob" {
 		t.Fatalf("alice: %+v", who)
 	}
-	if !c.hasPassphrase("alice") || c.hasPassphrase("bob") || !c.checkPassphrase("alice", "alice pass") || c.checkPassphrase("alice", "bob pass") || c.checkPassphrase("bob", "alice pass") {
+	if !c.HasPassphrase("alice") || c.HasPassphrase("bob") || !c.CheckPassphrase("alice", "alice pass") || c.CheckPassphrase("alice", "bob pass") || c.CheckPassphrase("bob", "alice pass") {
 		t.Fatal("passphrases: only alice has one, and only hers checks")
 	}
 }

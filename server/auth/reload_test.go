@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"crypto/sha256"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
@@ -27,9 +28,8 @@ func TestSIGHUPKeepsCallersOnABadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
-	app := &App{Callers: callers, Logger: slog.New(slog.NewTextHandler(logs, nil))}
-	stop := app.reloadCallersOnSIGHUP(t.Context())
+	logs := &harness.Buffer{}
+	stop := callers.ReloadOnSIGHUP(t.Context(), slog.New(slog.NewTextHandler(logs, nil)))
 	defer stop()
 	matches := func(name string) bool { // Match without its Tallyfy look-up of the user
 		for _, k := range *callers.cur.Load() {

@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ type CallerEntry struct {
 	Tools        []string `json:"tools,omitempty"`
 	ExcludeTools []string `json:"exclude_tools,omitempty"`
 	Protect      []string `json:"protect,omitempty"`
-	// The approval page and the two-person rule (issue 21; server/approval_page.go): the
+	// The approval page and the two-person rule (issue 21; server/approvalpage): the
 	// SHA-256 of the passphrase they type there (printf %s "$PASSPHRASE" | sha256sum), and
 	// who must approve their calls of a tier (require_approval permanent, or lifecycle for
 	// bulk archive too).
@@ -424,8 +424,8 @@ func checkCaller(e CallerEntry, base tallyfy.Config, getenv func(string) string)
 	return k, nil
 }
 
-// logCallers says how many callers are loaded, never their hashes or token sources' contents.
-func logCallers(logger *slog.Logger, c *Callers, what string) {
+// LogCallers says how many callers are loaded, never their hashes or token sources' contents.
+func LogCallers(logger *slog.Logger, c *Callers, what string) {
 	names := make([]string, 0, c.Len())
 	for _, k := range *c.cur.Load() {
 		names = append(names, k.entry.Name)
@@ -461,4 +461,26 @@ func checkApprovalEntry(e CallerEntry, k *knownCaller) error {
 		return fmt.Errorf(`"require_approval" must be permanent or lifecycle, not %q`, e.RequireApproval)
 	}
 	return nil
+}
+
+// HasPassphrase reports whether the named caller has an approval passphrase.
+func (c *Callers) HasPassphrase(name string) bool {
+	for _, k := range *c.cur.Load() {
+		if k.entry.Name == name && k.passphrase != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckPassphrase compares a passphrase's SHA-256 with the named caller's, in constant time.
+func (c *Callers) CheckPassphrase(name, passphrase string) bool {
+	sum := sha256.Sum256([]byte(passphrase))
+	ok := false
+	for _, k := range *c.cur.Load() {
+		if k.entry.Name == name && k.passphrase != nil {
+			ok = subtle.ConstantTimeCompare(sum[:], k.passphrase) == 1
+		}
+	}
+	return ok
 }

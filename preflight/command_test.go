@@ -1,4 +1,4 @@
-package server
+package preflight
 
 import (
 	"context"
@@ -49,17 +49,5 @@ func TestReadOnlyHTTPClient(t *testing.T) {
 	resp.Body.Close()
 	if got.Load() != 2 {
 		t.Error("the --live write did not arrive")
-	}
-}
-
-func TestRunSandboxBrokenShapeFlag(t *testing.T) {
-	t.Parallel()
-	var help strings.Builder
-	if err := RunSandbox(t.Context(), []string{"--help"}, nil, &help); err != nil || !strings.Contains(help.String(), "--broken-shape") {
-		t.Errorf("help: %v %q", err, help.String())
-	}
-	err := RunSandbox(t.Context(), []string{"--broken-shape", "user.id"}, nil, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "kind must be task, run, template, me or organization") {
-		t.Errorf("bad --broken-shape: %v", err)
 	}
 }

@@ -1,17 +1,14 @@
-package server
+package approvalpage
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/x509"
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"html/template"
@@ -20,15 +17,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"os/user"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -62,12 +58,12 @@ var approvalTemplate = template.Must(template.New("approval_page.html").Funcs(te
 	},
 }).ParseFS(approvalFiles, "approval_page.html"))
 
-// approvalPage implements tools.ApprovalPage.
-type approvalPage struct {
+// Page is the approval page; it implements tools.ApprovalPage and tools.ApprovalLinker.
+type Page struct {
 	ts      *tools.Toolset
 	local   bool           // stdio: loopback link with a secret; HTTP: passphrase login
-	callers *Callers       // HTTP: passphrases and names
-	login   *approvalLogin // HTTP with --approval-oauth-client-id: the OAuth login (approval_oauth.go)
+	callers *auth.Callers  // HTTP: passphrases and names
+	login   *approvalLogin // HTTP with --approval-oauth-client-id: the OAuth login (login.go)
 	store   state.Store
 	csrfKey []byte
 	log     *slog.Logger
@@ -81,8 +77,12 @@ type approvalPage struct {
 	closeFn  func() error
 }
 
-func newApprovalPage(local bool, callers *Callers, store state.Store, keys [][]byte, log *slog.Logger, browser string) *approvalPage {
-	p := &approvalPage{local: local, callers: callers, store: store, log: log, browser: browser, now: time.Now}
+// New builds the page: local (stdio) serves it on a loopback port with a secret link, else it
+// is served by the HTTP transport (Handler) with a passphrase or OAuth login. callers holds
+// the passphrases (nil: none); keys are the --confirm-key-file keys, which the CSRF key is
+// derived from so that replicas accept each other's forms.
+func New(local bool, callers *auth.Callers, store state.Store, keys [][]byte, log *slog.Logger, browser string) *Page {
+	p := &Page{local: local, callers: callers, store: store, log: log, browser: browser, now: time.Now}
 	if len(keys) > 0 { // replicas share the CSRF key, so a form shown by one is accepted by another
 		m := hmac.New(sha256.New, keys[0])
 		m.Write([]byte("approval page csrf"))
@@ -95,7 +95,7 @@ func newApprovalPage(local bool, callers *Callers, store state.Store, keys [][]b
 }
 
 // Reachable implements tools.ApprovalPage.
-func (p *approvalPage) Reachable(ctx context.Context, approvers []string) bool {
+func (p *Page) Reachable(ctx context.Context, approvers []string) bool {
 	if p.local {
 		return true
 	}
@@ -108,19 +108,19 @@ func (p *approvalPage) Reachable(ctx context.Context, approvers []string) bool {
 	}
 	if len(approvers) > 0 {
 		for _, a := range approvers {
-			if p.callers.hasPassphrase(a) {
+			if p.callers.HasPassphrase(a) {
 				return true
 			}
 		}
 		return false
 	}
 	who, ok := tools.CallerFrom(ctx)
-	return ok && who.Name != "" && p.callers.hasPassphrase(who.Name)
+	return ok && who.Name != "" && p.callers.HasPassphrase(who.Name)
 }
 
 // Announce implements tools.ApprovalPage. The link with the secret goes only to the person:
 // their browser, and stderr (documented in the README). The result gets no link.
-func (p *approvalPage) Announce(_ context.Context, pa *tools.PendingApproval, secret string) string {
+func (p *Page) Announce(_ context.Context, pa *tools.PendingApproval, secret string) string {
 	if !p.local {
 		how := "logs in with their approval passphrase"
 		if p.login != nil {
@@ -149,7 +149,7 @@ func (p *approvalPage) Announce(_ context.Context, pa *tools.PendingApproval, se
 // loopback link with its one-time secret; HTTP: /approve/{id} where the person logs in, on the
 // host of --oauth-audience with the OAuth login (its cookies live there), else on the address
 // the client reached this server at.
-func (p *approvalPage) Link(ctx context.Context, pa *tools.PendingApproval, secret string) (string, error) {
+func (p *Page) Link(ctx context.Context, pa *tools.PendingApproval, secret string) (string, error) {
 	if p.local {
 		base, err := p.listen()
 		if err != nil {
@@ -168,7 +168,7 @@ func (p *approvalPage) Link(ctx context.Context, pa *tools.PendingApproval, secr
 }
 
 // loginOrigin is the origin of the OAuth login's redirect ("" without the login).
-func (p *approvalPage) loginOrigin() string {
+func (p *Page) loginOrigin() string {
 	if p.login == nil {
 		return ""
 	}
@@ -183,9 +183,9 @@ func (p *approvalPage) loginOrigin() string {
 // the allowlist checked), for the approval page's address in a URL-mode elicitation.
 type pageOriginKey struct{}
 
-// withPageOrigin marks ctx with r's origin: https where this server terminates TLS, or a
+// WithOrigin marks ctx with r's origin: https where this server terminates TLS, or a
 // proxy in front of it does (--insecure-http off loopback); http only on plain loopback.
-func withPageOrigin(ctx context.Context, r *http.Request, behindProxy bool) context.Context {
+func WithOrigin(ctx context.Context, r *http.Request, behindProxy bool) context.Context {
 	scheme := "http"
 	if r.TLS != nil || (behindProxy && !loopbackHost(r.Host)) {
 		scheme = "https"
@@ -206,7 +206,7 @@ func loopbackHost(hostport string) bool {
 }
 
 // listen starts the loopback listener once.
-func (p *approvalPage) listen() (string, error) {
+func (p *Page) listen() (string, error) {
 	p.start.Do(func() {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -222,7 +222,7 @@ func (p *approvalPage) listen() (string, error) {
 }
 
 // Close stops the loopback listener, if it was started.
-func (p *approvalPage) Close() error {
+func (p *Page) Close() error {
 	if p.closeFn != nil {
 		return p.closeFn()
 	}
@@ -230,7 +230,7 @@ func (p *approvalPage) Close() error {
 }
 
 // openBrowser opens link with --approval-browser, or the platform's opener.
-func (p *approvalPage) openBrowser(link string) error {
+func (p *Page) openBrowser(link string) error {
 	var cmd *exec.Cmd
 	switch {
 	case p.browser != "":
@@ -252,8 +252,18 @@ func (p *approvalPage) openBrowser(link string) error {
 	return nil
 }
 
+// Handler is the page as the HTTP transport serves it under /approve/, behind its Host
+// allowlist (the page has its own login: no bearer, the browser has none).
+func (p *Page) Handler(hostAllowed func(host string) bool) http.Handler {
+	return hostOnly(hostAllowed, p.routes())
+}
+
+// SetToolset gives the page the toolset it shows and decides approvals through (built after
+// the page, which the toolset is given).
+func (p *Page) SetToolset(ts *tools.Toolset) { p.ts = ts }
+
 // routes is the page's handler: stdio links carry the secret, HTTP ones do not.
-func (p *approvalPage) routes() http.Handler {
+func (p *Page) routes() http.Handler {
 	mux := http.NewServeMux()
 	if p.local {
 		mux.HandleFunc("GET /approve/{id}/{secret}", p.show)
@@ -310,7 +320,7 @@ func headers(w http.ResponseWriter) string {
 
 // csrfFor is the form token for a cookie value and approval: HMAC, so it cannot be made
 // without the server's key, and bound to the browser's cookie.
-func (p *approvalPage) csrfFor(cookie, id string) string {
+func (p *Page) csrfFor(cookie, id string) string {
 	m := hmac.New(sha256.New, p.csrfKey)
 	m.Write([]byte(cookie + "\x00" + id))
 	return hex.EncodeToString(m.Sum(nil))
@@ -318,7 +328,7 @@ func (p *approvalPage) csrfFor(cookie, id string) string {
 
 // load finds the approval and, on stdio, checks the link's secret. Any failure looks the
 // same: a wrong secret tells nothing about whether the id exists.
-func (p *approvalPage) load(r *http.Request) (*tools.PendingApproval, error) {
+func (p *Page) load(r *http.Request) (*tools.PendingApproval, error) {
 	pa, err := p.ts.Approval(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return nil, err
@@ -329,7 +339,7 @@ func (p *approvalPage) load(r *http.Request) (*tools.PendingApproval, error) {
 	return pa, nil
 }
 
-func (p *approvalPage) show(w http.ResponseWriter, r *http.Request) {
+func (p *Page) show(w http.ResponseWriter, r *http.Request) {
 	pa, err := p.load(r)
 	if err != nil {
 		p.render(w, http.StatusNotFound, view{Title: "No such approval request", Error: errText(err)})
@@ -346,7 +356,7 @@ func (p *approvalPage) show(w http.ResponseWriter, r *http.Request) {
 }
 
 // withLogin fills in the OAuth login: who is logged in, or where to log in.
-func (p *approvalPage) withLogin(v *view, r *http.Request) {
+func (p *Page) withLogin(v *view, r *http.Request) {
 	if p.login == nil || v.PA == nil {
 		return
 	}
@@ -357,7 +367,7 @@ func (p *approvalPage) withLogin(v *view, r *http.Request) {
 }
 
 // loggedIn is the issuer's redirect back: the approver is logged in, back to the request.
-func (p *approvalPage) loggedIn(w http.ResponseWriter, r *http.Request) {
+func (p *Page) loggedIn(w http.ResponseWriter, r *http.Request) {
 	id, err := p.login.callback(w, r)
 	if err != nil {
 		p.log.Warn("approval page: OAuth login failed", "err", err)
@@ -367,7 +377,7 @@ func (p *approvalPage) loggedIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/approve/"+url.PathEscape(id), http.StatusFound)
 }
 
-func (p *approvalPage) viewOf(pa *tools.PendingApproval, csrf, errMsg string) view {
+func (p *Page) viewOf(pa *tools.PendingApproval, csrf, errMsg string) view {
 	v := view{Title: "Approve a permanent delete", PA: pa, CSRF: csrf, Error: errMsg, Bulk: pa.Count() > 1, Passphrase: !p.local,
 		Expires: pa.ExpiresAt.UTC().Format("2006-01-02 15:04:05 MST"), ConfirmWhat: "its name"}
 	if v.Bulk {
@@ -396,7 +406,7 @@ func (p *approvalPage) viewOf(pa *tools.PendingApproval, csrf, errMsg string) vi
 	return v
 }
 
-func (p *approvalPage) render(w http.ResponseWriter, status int, v view) {
+func (p *Page) render(w http.ResponseWriter, status int, v view) {
 	v.Nonce = headers(w)
 	w.WriteHeader(status)
 	if err := approvalTemplate.Execute(w, v); err != nil {
@@ -419,7 +429,7 @@ func sameOrigin(r *http.Request) bool {
 	return true
 }
 
-func (p *approvalPage) decide(w http.ResponseWriter, r *http.Request) {
+func (p *Page) decide(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	pa, err := p.load(r)
 	if err != nil {
@@ -499,7 +509,7 @@ func (p *approvalPage) decide(w http.ResponseWriter, r *http.Request) {
 
 // checkLogin checks an approver's passphrase, at most loginTries a caller per loginWindow across
 // replicas (the shared store's window), so it cannot be guessed by trying.
-func (p *approvalPage) checkLogin(ctx context.Context, name, passphrase string) (bool, error) {
+func (p *Page) checkLogin(ctx context.Context, name, passphrase string) (bool, error) {
 	if p.callers == nil || name == "" || passphrase == "" {
 		return false, nil
 	}
@@ -510,7 +520,7 @@ func (p *approvalPage) checkLogin(ctx context.Context, name, passphrase string) 
 	if release == nil {
 		return false, fmt.Errorf("too many tries for %s: wait until %s and try again", name, freeAt.UTC().Format("15:04:05 MST"))
 	}
-	ok := p.callers.checkPassphrase(name, passphrase)
+	ok := p.callers.CheckPassphrase(name, passphrase)
 	if ok {
 		release() // only failed tries count
 	}
@@ -544,81 +554,13 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// hasPassphrase reports whether the named caller has an approval passphrase.
-func (c *Callers) hasPassphrase(name string) bool {
-	for _, k := range *c.cur.Load() {
-		if k.entry.Name == name && k.passphrase != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// checkPassphrase compares a passphrase's SHA-256 with the named caller's, in constant time.
-func (c *Callers) checkPassphrase(name, passphrase string) bool {
-	sum := sha256.Sum256([]byte(passphrase))
-	ok := false
-	for _, k := range *c.cur.Load() {
-		if k.entry.Name == name && k.passphrase != nil {
-			ok = subtle.ConstantTimeCompare(sum[:], k.passphrase) == 1
-		}
-	}
-	return ok
-}
-
-// hostOnly checks the Host header (DNS rebinding), as guard does, for the approval page.
-func (h *HTTPServer) hostOnly(next http.Handler) http.Handler {
+// hostOnly checks the Host header (DNS rebinding), as the MCP endpoints do, for the page.
+func hostOnly(hostAllowed func(string) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.hostAllowed(r.Host) {
+		if !hostAllowed(r.Host) {
 			http.Error(w, "Forbidden: this Host is not allowed (add it with --allowed-hosts)", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// localUser is the OS user the server runs as, who confirms on stdio ("" elsewhere).
-func localUser(local bool) string {
-	if !local {
-		return ""
-	}
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return "local user"
-}
-
-// loadApprovalKey reads --approval-key-file (PKCS#8 PEM Ed25519), or makes a key for this
-// process and warns that its records verify only with the public key logged now.
-func loadApprovalKey(path string, log *slog.Logger) (ed25519.PrivateKey, error) {
-	if path == "" {
-		key, err := tools.NewApprovalKey()
-		if err != nil {
-			return nil, err
-		}
-		log.Warn("no --approval-key-file: approval records are signed with a key made for this process; keep its public key to verify them later (tallyfy-mcp approvals verify --pubkey)",
-			"public_key", base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
-		return key, nil
-	}
-	return readApprovalKey(path)
-}
-
-func readApprovalKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--approval-key-file: %w", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("--approval-key-file %s: not a PEM file (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("--approval-key-file %s: %v (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("--approval-key-file %s: not an Ed25519 key (make one with: openssl genpkey -algorithm ed25519 -out approval.pem)", path)
-	}
-	return key, nil
 }

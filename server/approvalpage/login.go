@@ -1,4 +1,4 @@
-package server
+package approvalpage
 
 import (
 	"context"
@@ -16,6 +16,9 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 )
 
 // The approval page's OAuth login (issue 21 point 3, HTTP): with --oauth-issuer and
@@ -29,7 +32,7 @@ type approvalLogin struct {
 	config   oauth2.Config
 	verifier *oidc.IDTokenVerifier
 	key      []byte // signs the login and session cookies
-	callers  *Callers
+	callers  *auth.Callers
 	hc       *http.Client
 }
 
@@ -39,10 +42,21 @@ const (
 	sessionTTL    = 15 * time.Minute
 )
 
+// EnableLogin makes the HTTP page log approvers in through the issuer (--oauth-issuer with
+// --approval-oauth-client-id and its secret) instead of passphrases.
+func (p *Page) EnableLogin(ctx context.Context, issuer, audience, clientID, clientSecret string, hc *http.Client) error {
+	l, err := newApprovalLogin(ctx, issuer, audience, clientID, clientSecret, p.callers, p.csrfKey, hc)
+	if err != nil {
+		return err
+	}
+	p.login = l
+	return nil
+}
+
 // newApprovalLogin discovers the issuer (OpenID Connect) and sets up the client. Its redirect
 // is /approve/callback on the host of --oauth-audience, which must be registered with the
 // issuer for clientID.
-func newApprovalLogin(ctx context.Context, issuer, audience, clientID, clientSecret string, callers *Callers, key []byte, hc *http.Client) (*approvalLogin, error) {
+func newApprovalLogin(ctx context.Context, issuer, audience, clientID, clientSecret string, callers *auth.Callers, key []byte, hc *http.Client) (*approvalLogin, error) {
 	au, err := url.Parse(audience)
 	if err != nil || au.Host == "" {
 		return nil, fmt.Errorf("--approval-oauth-client-id needs --oauth-audience, this server's URL: %q is not one", audience)
@@ -116,7 +130,7 @@ func (l *approvalLogin) callback(w http.ResponseWriter, r *http.Request) (id str
 	id, verifier := f[0], f[2]
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: "/approve/", MaxAge: -1})
 	if e := r.URL.Query().Get("error"); e != "" {
-		return id, fmt.Errorf("the identity provider refused the login (%s)", clipHeader(e))
+		return id, fmt.Errorf("the identity provider refused the login (%s)", logsafe.ClipHeader(e))
 	}
 	ctx := oidc.ClientContext(r.Context(), l.hc)
 	tok, err := l.config.Exchange(ctx, r.URL.Query().Get("code"), oauth2.VerifierOption(verifier))
@@ -134,7 +148,7 @@ func (l *approvalLogin) callback(w http.ResponseWriter, r *http.Request) (id str
 	}
 	_ = idt.Claims(&claims)
 	name := idt.Subject
-	if l.callers != nil { // the same mapping as an access token's (auth.go)
+	if l.callers != nil { // the same mapping as an access token's (server/auth)
 		entry, ok, err := l.callers.ForOAuth(r.Context(), idt.Subject, claims.Email, claims.EmailVerified)
 		if err != nil || !ok {
 			return id, errors.New("no single entry in the callers file maps this user: ask the operator")

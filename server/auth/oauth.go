@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	mcpserver "github.com/mark3labs/mcp-go/server"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -83,7 +84,7 @@ func NewOAuth(ctx context.Context, opts OAuthOptions) (*OAuth, error) {
 	if opts.TokenTypes == nil {
 		opts.TokenTypes = []string{"at+jwt", "JWT"}
 	}
-	if err := checkTokenTypes(opts.TokenTypes); err != nil {
+	if err := CheckTokenTypes(opts.TokenTypes); err != nil {
 		return nil, err
 	}
 	if opts.MaxLifetime <= 0 {
@@ -130,8 +131,11 @@ func NewOAuth(ctx context.Context, opts OAuthOptions) (*OAuth, error) {
 	return o, nil
 }
 
-// checkTokenTypes refuses an empty or odd --oauth-token-types.
-func checkTokenTypes(types []string) error {
+// Metadata is the RFC 9728 protected-resource metadata, by path: public, as that RFC requires.
+func (o *OAuth) Metadata() map[string]http.Handler { return o.metadata }
+
+// CheckTokenTypes refuses an empty or odd --oauth-token-types.
+func CheckTokenTypes(types []string) error {
 	if len(types) == 0 {
 		return errors.New("--oauth-token-types needs at least one type, e.g. at+jwt,JWT")
 	}
@@ -390,7 +394,7 @@ func (o *OAuth) validate(ctx context.Context, raw string) (accessClaims, error) 
 	if len(jws.Signatures) == 1 {
 		typ, _ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType].(string)
 		if !slices.Contains(o.tokenTypes, tokenType(typ)) {
-			return c, fmt.Errorf("token type (typ) %q is not one of --oauth-token-types", clipHeader(typ))
+			return c, fmt.Errorf("token type (typ) %q is not one of --oauth-token-types", logsafe.ClipHeader(typ))
 		}
 	}
 	tok, err := o.verifier.Verify(ctx, raw)

@@ -1,4 +1,4 @@
-package server
+package approvalpage
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 func TestApprovalPageLink(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pa := &tools.PendingApproval{ID: "abc123"}
-	remote := newApprovalPage(false, nil, state.NewMemory(), nil, log, "")
+	remote := New(false, nil, state.NewMemory(), nil, log, "")
 	for _, tc := range []struct {
 		host       string
 		tls, proxy bool
@@ -35,7 +35,7 @@ func TestApprovalPageLink(t *testing.T) {
 			target = "https://" + tc.host + "/mcp"
 		}
 		r := httptest.NewRequest("POST", target, nil)
-		got, err := remote.Link(withPageOrigin(context.Background(), r, tc.proxy), pa, "s3cret")
+		got, err := remote.Link(WithOrigin(context.Background(), r, tc.proxy), pa, "s3cret")
 		if err != nil || got != tc.want {
 			t.Errorf("%s tls=%v proxy=%v: %q, %v; want %q", tc.host, tc.tls, tc.proxy, got, err, tc.want)
 		}
@@ -43,7 +43,7 @@ func TestApprovalPageLink(t *testing.T) {
 	if got, err := remote.Link(context.Background(), pa, "s3cret"); err == nil {
 		t.Errorf("a link without a known address: %q", got)
 	}
-	local := newApprovalPage(true, nil, state.NewMemory(), nil, log, "")
+	local := New(true, nil, state.NewMemory(), nil, log, "")
 	t.Cleanup(func() { _ = local.Close() })
 	got, err := local.Link(context.Background(), pa, "s3cret")
 	if err != nil || got != local.base+"/approve/abc123/s3cret" || local.base == "" {
