@@ -17,8 +17,8 @@ import (
 )
 
 // A pending approval: a permanent delete (single, or a bulk plan) parked in the state store
-// until a person decides on it outside the model's reach, on the approval page (server's
-// approval_page.go) or in the MCP App view. Replicas share the store, so the person may decide
+// until a person decides on it outside the model's reach, on the approval page
+// (server/approvalpage) or in the MCP App view. Replicas share the store, so the person may decide
 // on any replica and the agent's next call, on any replica, sees the decision.
 //
 // The life of one: the delete call parks it (ApprovalPending) and answers approval_pending; a
@@ -254,7 +254,7 @@ func newApprovalSecret() (secret, hash string) {
 }
 
 // ApprovalPage is where a person approves a permanent delete outside the client: the
-// server's approval page (server/approval_page.go). Nil: there is none.
+// server's approval page (server/approvalpage). Nil: there is none.
 type ApprovalPage interface {
 	// Reachable reports whether the person behind ctx's caller (or, under the two-person
 	// rule, an approver) can decide on the page: on stdio the person at the machine can; on
