@@ -16,8 +16,9 @@ type Caller struct {
 	// Name is what audit records call them: a --callers entry or an OAuth subject; "" for the
 	// single caller of --auth-token (or an unauthenticated loopback caller).
 	Name string
-	// Binding identifies them for confirm tokens and elicitation state: a token opens only for
-	// the caller it was issued to.
+	// Binding identifies them ("callers:" + name, "oauth:" + issuer + "|" + subject, or
+	// "bearer:" + a hash of the one --auth-token); Key builds on it, so a confirm token opens
+	// only for the caller it was issued to.
 	Binding string
 	// Client calls Tallyfy with the caller's own token; nil means the server's client.
 	Client *tallyfy.Client

@@ -53,8 +53,8 @@ func New(authToken string, callers *Callers, oauth *OAuth, ownToken bool, maxBod
 	return a
 }
 
-// Open reports whether no caller authentication is configured (an open loopback server).
-func (a *Authenticator) Open() bool { return !a.hasToken && a.callers == nil && a.oauth == nil }
+// open reports whether no caller authentication is configured (an open loopback server).
+func (a *Authenticator) open() bool { return !a.hasToken && a.callers == nil && a.oauth == nil }
 
 // bearer is the request's Authorization header, read once.
 type bearer struct {
@@ -76,7 +76,7 @@ func bearerOf(r *http.Request) bearer {
 // open loopback server (no caller authentication configured). In order: a --callers token, the
 // --auth-token, an OAuth access token. Every caller it accepts has a Key.
 func (a *Authenticator) Identify(r *http.Request) (*tools.Caller, *Refusal) {
-	if a.Open() {
+	if a.open() {
 		return nil, nil
 	}
 	b := bearerOf(r)
