@@ -859,14 +859,14 @@ type archivedSearch struct {
 // document status=archived for runs, Tallyfy's MCP archived=only: §2.4): such a listing is
 // tried once with the scope's fallback filters, and a search over one that still does not
 // filter is never complete, since it cannot show that an archived item is absent.
-func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection, id string, idOf func(*T) string) (*T, archivedSearch, error) {
-	found, s, err := findArchivedAmong[T, W, PW](ctx, c, collection, []string{id}, idOf)
+func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection, id string) (*T, archivedSearch, error) {
+	found, s, err := findArchivedAmong[T, W, PW](ctx, c, collection, []string{id})
 	return found[id], s, err
 }
 
 // findArchivedAmong is findArchived for several IDs at once, within the same bounds: it stops
 // when every one was found, and returns those found.
-func findArchivedAmong[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, ids []string, idOf func(*T) string) (map[string]*T, archivedSearch, error) {
+func findArchivedAmong[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, ids []string) (map[string]*T, archivedSearch, error) {
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
@@ -906,14 +906,15 @@ func findArchivedAmong[T, W any, PW wire[T, W]](ctx context.Context, c *Client, 
 		s.seen += len(p.Items)
 		leaks := false
 		for i := range p.Items {
-			if id := idOf(&p.Items[i]); want[id] && found[id] == nil {
+			it := any(&p.Items[i]).(item)
+			if id := it.id(); want[id] && found[id] == nil {
 				found[id] = &p.Items[i]
 				if len(found) == len(want) {
 					s.elapsed = time.Since(start)
 					return found, s, nil
 				}
 			}
-			if it, ok := any(&p.Items[i]).(item); ok && it.archivedState() == archivedNo {
+			if it.archivedState() == archivedNo {
 				leaks = true // the item's own word: the listing did not filter
 			}
 		}
@@ -941,33 +942,30 @@ func findArchivedAmong[T, W any, PW wire[T, W]](ctx context.Context, c *Client, 
 // listing, within the archived search's bounds: found there, archived; absent from a listing
 // read to its end, live; otherwise still unknown. It returns how many stay unknown and what
 // was searched, for the result to say so.
-func settleListed[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, items []T, idOf func(*T) string) (ArchivedNote, error) {
+func settleListed[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, items []Item) (ArchivedNote, error) {
 	var ids []string
-	for i := range items {
-		if it, ok := any(&items[i]).(item); ok && !it.archivedState().known() {
-			ids = append(ids, idOf(&items[i]))
+	for _, it := range items {
+		if !it.archivedState().known() {
+			ids = append(ids, it.id())
 		}
 	}
 	if len(ids) == 0 {
 		return ArchivedNote{}, nil
 	}
-	found, s, err := findArchivedAmong[T, W, PW](ctx, c, collection, ids, idOf)
+	found, s, err := findArchivedAmong[T, W, PW](ctx, c, collection, ids)
 	if err != nil && ctx.Err() != nil {
 		return ArchivedNote{}, err
 	}
 	scope := archivedScopes[collection]
 	note := ArchivedNote{Scope: scope.noun, Order: scope.order, Searched: s.seen, Total: s.total, Requests: s.requests}
-	for i := range items {
-		it, ok := any(&items[i]).(item)
-		if !ok || it.archivedState().known() {
+	for _, it := range items {
+		if it.archivedState().known() {
 			continue
 		}
-		f := found[idOf(&items[i])]
+		f := found[it.id()]
 		var own archivedState
 		if f != nil {
-			if fi, ok := any(f).(item); ok {
-				own = fi.archivedState()
-			}
+			own = any(f).(item).archivedState()
 		}
 		switch {
 		case own.known(): // the item's own word in the archived listing wins
@@ -992,21 +990,6 @@ type ArchivedNote struct {
 	Searched int
 	Total    int
 	Requests int
-}
-
-// SettleTasks settles the archived state of listed one-off tasks that did not say it.
-func (c *Client) SettleTasks(ctx context.Context, items []Task) (ArchivedNote, error) {
-	return settleListed[Task, taskWire](ctx, c, tasksPath, items, func(v *Task) string { return v.ID })
-}
-
-// SettleTemplates settles the archived state of listed templates that did not say it.
-func (c *Client) SettleTemplates(ctx context.Context, items []Template) (ArchivedNote, error) {
-	return settleListed[Template, templateWire](ctx, c, templatesPath, items, func(v *Template) string { return v.ID })
-}
-
-// SettleRuns settles the archived state of listed processes that did not say it.
-func (c *Client) SettleRuns(ctx context.Context, items []Run) (ArchivedNote, error) {
-	return settleListed[Run, runWire](ctx, c, runsPath, items, func(v *Run) string { return v.ID })
 }
 
 // withoutKey is a copy of v without key.
@@ -1082,35 +1065,6 @@ func collectionItem(collection string) string {
 	return collection
 }
 
-// Lookup returns the current state of a task, run or template, archived or not.
-func (c *Client) Lookup(ctx context.Context, kind Kind, id string) (Entity, error) {
-	var e Entity
-	var err error
-	switch kind {
-	case KindTask:
-		var t *Task
-		if t, err = c.FindTask(ctx, id); err == nil {
-			e = t.Entity()
-		}
-	case KindRun:
-		var r *Run
-		if r, err = c.FindRun(ctx, id); err == nil {
-			e = r.Entity()
-		}
-	case KindTemplate:
-		var t *Template
-		if t, err = c.FindTemplate(ctx, id); err == nil {
-			e = t.Entity()
-		}
-	default:
-		err = fmt.Errorf("tallyfy: unknown kind %q", kind)
-	}
-	if err == nil && !e.ArchivedKnown { // find settles it; a guard, as callers decide on it
-		err = fmt.Errorf("tallyfy: Tallyfy did not say whether %s %s is archived; check it in Tallyfy", kind, truncate(id, 80))
-	}
-	return e, err
-}
-
 // optionalData decodes {"data": …} when there is a body; an empty 2xx body gives nil.
 func optionalData[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, method, path string, r *response) (*T, error) {
 	if len(trimSpace(r.Body)) == 0 {
@@ -1123,7 +1077,7 @@ func optionalData[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind 
 func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
 // find GETs one item and, on 404, looks for it among the archived ones (findArchived: bounded).
-func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, get func(context.Context, string) (*T, error), collection, id string, idOf func(*T) string) (*T, error) {
+func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, get func(context.Context, string) (*T, error), collection, id string) (*T, error) {
 	scope := archivedScopes[collection]
 	bounded := func(s archivedSearch, exists bool) error {
 		return &ArchivedSearchError{Kind: kind, ID: id, Exists: exists, Scope: scope.noun, Order: scope.order,
@@ -1137,7 +1091,7 @@ func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, ge
 		}
 		// Tallyfy answered but said nothing about the archived state (no archived_at):
 		// the archived listing settles it, as callers decide archive, restore and delete on it.
-		listed, s, ferr := findArchived[T, W, PW](ctx, c, collection, id, idOf)
+		listed, s, ferr := findArchived[T, W, PW](ctx, c, collection, id)
 		switch {
 		case ferr != nil:
 			return nil, ferr
@@ -1153,7 +1107,7 @@ func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, ge
 	if !IsNotFound(err) {
 		return nil, err
 	}
-	found, s, ferr := findArchived[T, W, PW](ctx, c, collection, id, idOf)
+	found, s, ferr := findArchived[T, W, PW](ctx, c, collection, id)
 	switch {
 	case ferr != nil:
 		// The archived listing failed: whether the item exists is unknown, so do not

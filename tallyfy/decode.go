@@ -337,11 +337,15 @@ func (w *templateWire) decode() (Template, error) {
 // item is what the client needs of every decoded type: the shape issues to report, and a
 // way to record what the request that returned it says about its archived state.
 type item interface {
+	id() string
 	shapeIssues() []ShapeIssue
 	archivedState() archivedState
 	setArchived(archivedState)
 }
 
+func (t *Task) id() string                       { return t.ID }
+func (r *Run) id() string                        { return r.ID }
+func (t *Template) id() string                   { return t.ID }
 func (t *Task) shapeIssues() []ShapeIssue        { return t.issues }
 func (r *Run) shapeIssues() []ShapeIssue         { return r.issues }
 func (t *Template) shapeIssues() []ShapeIssue    { return t.issues }

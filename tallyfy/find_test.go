@@ -26,9 +26,9 @@ func TestFindSeesAnItemRestoredBetweenReads(t *testing.T) {
 			_, _ = w.Write([]byte(`{"data":[],"meta":{"pagination":{"total":0,"count":0,"per_page":100,"current_page":1,"total_pages":1,"links":[]}}}`))
 		}
 	})
-	run, err := s.client(t).FindRun(context.Background(), id)
+	run, err := findAs[Run](context.Background(), s.client(t), KindRun, id)
 	if err != nil || run.Name != "Back again" || run.ArchivedAt != nil {
-		t.Fatalf("FindRun = %+v, %v; want the live run", run, err)
+		t.Fatalf("Find(run) = %+v, %v; want the live run", run, err)
 	}
 	if n := gets.Load(); n != 2 {
 		t.Errorf("%d GETs, want 2", n)

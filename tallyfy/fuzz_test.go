@@ -166,7 +166,9 @@ var decodeCalls = []decodeCall{
 	{"GetTask", func(ctx context.Context, c *Client) (bool, error) { return present(c.GetTask(ctx, validID)) }, false},
 	{"GetRun", func(ctx context.Context, c *Client) (bool, error) { return present(c.GetRun(ctx, validID)) }, false},
 	{"GetTemplate", func(ctx context.Context, c *Client) (bool, error) { return present(c.GetTemplate(ctx, validID)) }, false},
-	{"FindTemplate", func(ctx context.Context, c *Client) (bool, error) { return present(c.FindTemplate(ctx, validID)) }, false},
+	{"Find(template)", func(ctx context.Context, c *Client) (bool, error) {
+		return present(findAs[Template](ctx, c, KindTemplate, validID))
+	}, false},
 	{"ListTasks", func(ctx context.Context, c *Client) (bool, error) { return present(c.ListTasks(ctx, ListOptions{})) }, false},
 	{"ListRuns", func(ctx context.Context, c *Client) (bool, error) { return present(c.ListRuns(ctx, ListOptions{})) }, false},
 	{"ListTemplates", func(ctx context.Context, c *Client) (bool, error) {

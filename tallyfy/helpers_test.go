@@ -172,7 +172,7 @@ type endpoint struct {
 	collection string
 	suffix     string
 	permanent  bool // a permanent delete (retried only when provably unsent)
-	// lookup marks Find*/Lookup: a GET of the item, then possibly the archived listing.
+	// lookup marks Find and Lookup: a GET of the item, then possibly the archived listing.
 	lookup bool
 	call   func(ctx context.Context, c *Client, id string) error
 }
@@ -193,6 +193,13 @@ func (e endpoint) listPath(org string) string {
 
 func discard[T any](_ T, err error) error { return err }
 
+// findAs is Find with the kind's own type, for tests that read its fields.
+func findAs[T any](ctx context.Context, c *Client, kind Kind, id string) (*T, error) {
+	it, err := c.Find(ctx, kind, id)
+	v, _ := any(it).(*T)
+	return v, err
+}
+
 // idEndpoints lists every method that takes an ID.
 var idEndpoints = []endpoint{
 	{name: "GetTask", kind: KindTask, method: "GET", collection: "tasks",
@@ -203,10 +210,19 @@ var idEndpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.RestoreTask(ctx, id)) }},
 	{name: "DeleteTask", kind: KindTask, method: "DELETE", collection: "tasks", suffix: "delete", permanent: true,
 		call: func(ctx context.Context, c *Client, id string) error { return c.DeleteTask(ctx, id) }},
-	{name: "FindTask", kind: KindTask, method: "GET", collection: "tasks", lookup: true,
-		call: func(ctx context.Context, c *Client, id string) error { return discard(c.FindTask(ctx, id)) }},
-	{name: "LookupTask", kind: KindTask, method: "GET", collection: "tasks", lookup: true,
+	{name: "Find(task)", kind: KindTask, method: "GET", collection: "tasks", lookup: true,
+		call: func(ctx context.Context, c *Client, id string) error {
+			return discard(findAs[Task](ctx, c, KindTask, id))
+		}},
+	{name: "Lookup(task)", kind: KindTask, method: "GET", collection: "tasks", lookup: true,
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Lookup(ctx, KindTask, id)) }},
+	// The kind-generic operations reach the same endpoints.
+	{name: "Archive(task)", kind: KindTask, method: "DELETE", collection: "tasks",
+		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Archive(ctx, KindTask, id)) }},
+	{name: "Restore(task)", kind: KindTask, method: "PUT", collection: "tasks", suffix: "restore",
+		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Restore(ctx, KindTask, id)) }},
+	{name: "Delete(task)", kind: KindTask, method: "DELETE", collection: "tasks", suffix: "delete", permanent: true,
+		call: func(ctx context.Context, c *Client, id string) error { return c.Delete(ctx, KindTask, id) }},
 
 	{name: "GetRun", kind: KindRun, method: "GET", collection: "runs",
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.GetRun(ctx, id)) }},
@@ -216,10 +232,19 @@ var idEndpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.ActivateRun(ctx, id)) }},
 	{name: "DeleteRun", kind: KindRun, method: "DELETE", collection: "runs", suffix: "delete", permanent: true,
 		call: func(ctx context.Context, c *Client, id string) error { return c.DeleteRun(ctx, id) }},
-	{name: "FindRun", kind: KindRun, method: "GET", collection: "runs", lookup: true,
-		call: func(ctx context.Context, c *Client, id string) error { return discard(c.FindRun(ctx, id)) }},
-	{name: "LookupRun", kind: KindRun, method: "GET", collection: "runs", lookup: true,
+	{name: "Find(run)", kind: KindRun, method: "GET", collection: "runs", lookup: true,
+		call: func(ctx context.Context, c *Client, id string) error {
+			return discard(findAs[Run](ctx, c, KindRun, id))
+		}},
+	{name: "Lookup(run)", kind: KindRun, method: "GET", collection: "runs", lookup: true,
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Lookup(ctx, KindRun, id)) }},
+	// The kind-generic operations reach the same endpoints.
+	{name: "Archive(run)", kind: KindRun, method: "DELETE", collection: "runs",
+		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Archive(ctx, KindRun, id)) }},
+	{name: "Restore(run)", kind: KindRun, method: "PUT", collection: "runs", suffix: "activate",
+		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Restore(ctx, KindRun, id)) }},
+	{name: "Delete(run)", kind: KindRun, method: "DELETE", collection: "runs", suffix: "delete", permanent: true,
+		call: func(ctx context.Context, c *Client, id string) error { return c.Delete(ctx, KindRun, id) }},
 
 	{name: "GetTemplate", kind: KindTemplate, method: "GET", collection: "checklists",
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.GetTemplate(ctx, id)) }},
@@ -229,10 +254,23 @@ var idEndpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.RestoreTemplate(ctx, id)) }},
 	{name: "DeleteTemplate", kind: KindTemplate, method: "DELETE", collection: "checklists", suffix: "delete", permanent: true,
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.DeleteTemplate(ctx, id)) }},
-	{name: "FindTemplate", kind: KindTemplate, method: "GET", collection: "checklists", lookup: true,
-		call: func(ctx context.Context, c *Client, id string) error { return discard(c.FindTemplate(ctx, id)) }},
-	{name: "LookupTemplate", kind: KindTemplate, method: "GET", collection: "checklists", lookup: true,
+	{name: "Find(template)", kind: KindTemplate, method: "GET", collection: "checklists", lookup: true,
+		call: func(ctx context.Context, c *Client, id string) error {
+			return discard(findAs[Template](ctx, c, KindTemplate, id))
+		}},
+	{name: "Lookup(template)", kind: KindTemplate, method: "GET", collection: "checklists", lookup: true,
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Lookup(ctx, KindTemplate, id)) }},
+	// The kind-generic operations reach the same endpoints.
+	{name: "Archive(template)", kind: KindTemplate, method: "DELETE", collection: "checklists",
+		call: func(ctx context.Context, c *Client, id string) error {
+			return discard(c.Archive(ctx, KindTemplate, id))
+		}},
+	{name: "Restore(template)", kind: KindTemplate, method: "PUT", collection: "checklists", suffix: "restore",
+		call: func(ctx context.Context, c *Client, id string) error {
+			return discard(c.Restore(ctx, KindTemplate, id))
+		}},
+	{name: "Delete(template)", kind: KindTemplate, method: "DELETE", collection: "checklists", suffix: "delete", permanent: true,
+		call: func(ctx context.Context, c *Client, id string) error { return c.Delete(ctx, KindTemplate, id) }},
 }
 
 // asAPIError returns the *APIError in err's chain or fails the test.

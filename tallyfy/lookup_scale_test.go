@@ -61,7 +61,7 @@ func TestLookupBoundedInAnOldOrganization(t *testing.T) {
 	}
 	// The narrowest filters: one-off tasks only, every status, newest first.
 	n := len(env.sb.RequestLog())
-	_, _ = c.FindTask(ctx, unknownID)
+	_, _ = findAs[Task](ctx, c, KindTask, unknownID)
 	for _, r := range env.requestsSince(n)[1:] {
 		for _, p := range []string{"archived=only", "is_oneoff=true", "status=all", "sort=newest", "per_page=100"} {
 			if !strings.Contains(r, p) {
@@ -71,12 +71,12 @@ func TestLookupBoundedInAnOldOrganization(t *testing.T) {
 	}
 	// Newer archived items are found within the bound; older ones are out of reach.
 	_, recent, _ := sandbox.BacklogIDs(10)
-	if r, err := c.FindRun(ctx, recent); err != nil || !r.Entity().Archived {
-		t.Errorf("FindRun(recent archived) = %+v, %v", r, err)
+	if r, err := findAs[Run](ctx, c, KindRun, recent); err != nil || !r.Entity().Archived {
+		t.Errorf("Find(run)(recent archived) = %+v, %v", r, err)
 	}
 	_, _, oldTemplate := sandbox.BacklogIDs(backlog - 1)
-	if _, err := c.FindTemplate(ctx, oldTemplate); !errors.As(err, new(*ArchivedSearchError)) {
-		t.Errorf("FindTemplate(old archived) = %v, want an ArchivedSearchError", err)
+	if _, err := findAs[Template](ctx, c, KindTemplate, oldTemplate); !errors.As(err, new(*ArchivedSearchError)) {
+		t.Errorf("Find(template)(old archived) = %v, want an ArchivedSearchError", err)
 	}
 }
 
@@ -104,10 +104,10 @@ func TestLookupBoundedInTime(t *testing.T) {
 	env := startSandboxWith(t, sandbox.WithArchivedBacklog(3000), sandbox.WithLatency(40*time.Millisecond))
 	c := env.admin(t, func(cfg *Config) { cfg.ArchivedSearchTimeout = 150 * time.Millisecond })
 	start := time.Now()
-	_, err := c.FindRun(context.Background(), unknownID)
+	_, err := findAs[Run](context.Background(), c, KindRun, unknownID)
 	var se *ArchivedSearchError
 	if !errors.As(err, &se) || !se.TimedOut || se.Requests >= 1+DefaultArchivedSearchPages {
-		t.Fatalf("FindRun = %v (%+v), want a search stopped by its time bound", err, se)
+		t.Fatalf("Find(run) = %v (%+v), want a search stopped by its time bound", err, se)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the search took %s", d)
@@ -135,9 +135,9 @@ func TestRunListingIgnoringArchived(t *testing.T) {
 		}
 	}
 	n := len(env.sb.RequestLog())
-	got, err := c.FindRun(ctx, sandbox.IDs.ArchivedRun)
+	got, err := findAs[Run](ctx, c, KindRun, sandbox.IDs.ArchivedRun)
 	if err != nil || !got.Entity().Archived {
-		t.Fatalf("FindRun(archived) = %+v, %v", got, err)
+		t.Fatalf("Find(run)(archived) = %+v, %v", got, err)
 	}
 	if sent := env.requestsSince(n); len(sent) != 3 || !strings.Contains(sent[2], "status=archived") {
 		t.Errorf("requests %q, want GET, archived=only, then status=archived", sent)
@@ -349,9 +349,9 @@ func TestArchivedSearchWithoutStatusAll(t *testing.T) {
 			reply(w, 200, `{"data":[{"id":"`+validID+`","title":"T","is_oneoff_task":true}],"meta":{"pagination":{"total":1,"count":1,"per_page":100,"current_page":1,"total_pages":1}}}`)
 		}
 	})
-	got, err := s.client(t).FindTask(context.Background(), validID)
+	got, err := findAs[Task](context.Background(), s.client(t), KindTask, validID)
 	if err != nil || !got.Entity().Archived {
-		t.Fatalf("FindTask = %+v, %v", got, err)
+		t.Fatalf("Find(task) = %+v, %v", got, err)
 	}
 }
 
@@ -364,11 +364,11 @@ func TestSettleListedLabelsWithinBounds(t *testing.T) {
 	ctx := context.Background()
 
 	small := startSandboxWith(t).admin(t)
-	p, err := small.ListTemplates(ctx, ListOptions{Archived: ArchivedInclude, PerPage: 100})
+	p, err := small.List(ctx, KindTemplate, ListOptions{Archived: ArchivedInclude, PerPage: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	note, err := small.SettleTemplates(ctx, p.Items)
+	note, err := small.Settle(ctx, KindTemplate, p.Items)
 	if err != nil || note.Unknown != 0 || note.Requests != 1 {
 		t.Fatalf("small organization: note %+v, err %v: want every item settled in one request", note, err)
 	}
@@ -392,12 +392,12 @@ func TestSettleListedLabelsWithinBounds(t *testing.T) {
 	const backlog = 1500
 	env := startSandboxWith(t, sandbox.WithArchivedBacklog(backlog))
 	old := env.admin(t)
-	all, err := old.ListTemplates(ctx, ListOptions{Archived: ArchivedInclude, PerPage: 100, Page: 15})
+	all, err := old.List(ctx, KindTemplate, ListOptions{Archived: ArchivedInclude, PerPage: 100, Page: 15})
 	if err != nil || len(all.Items) == 0 {
 		t.Fatalf("page 15 of the include listing: %v (%d items)", err, len(all.Items))
 	}
 	n := len(env.sb.RequestLog())
-	note, err = old.SettleTemplates(ctx, all.Items)
+	note, err = old.Settle(ctx, KindTemplate, all.Items)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,12 +46,6 @@ func (c *Client) DeleteRun(ctx context.Context, id string) error {
 	return err
 }
 
-// FindRun returns the run whether live or archived: a 404 from GET is checked
-// against the archived listing before it is reported.
-func (c *Client) FindRun(ctx context.Context, id string) (*Run, error) {
-	return find[Run, runWire](ctx, c, KindRun, c.GetRun, runsPath, id, func(v *Run) string { return v.ID })
-}
-
 // ProcessTasksPerPage is the one page of a process's tasks ProcessTasks reads: the largest
 // Tallyfy serves (docs/tallyfy-api.md §4). What it holds past that is known only by the total.
 const ProcessTasksPerPage = maxPerPage

@@ -62,17 +62,17 @@ func TestSandboxTasks(t *testing.T) {
 		t.Errorf("GetTask(archived) = %v", err)
 	}
 	n := len(env.sb.RequestLog())
-	found, err := c.FindTask(ctx, ID.ArchivedTask)
+	found, err := findAs[Task](ctx, c, KindTask, ID.ArchivedTask)
 	// Task list items carry no archived_at (docs list-org-tasks): the archived listing says it.
 	if err != nil || found.ID != ID.ArchivedTask || !found.Entity().Archived || !found.Entity().ArchivedKnown {
-		t.Fatalf("FindTask(archived) = %+v, %v", found, err)
+		t.Fatalf("Find(task)(archived) = %+v, %v", found, err)
 	}
 	log := env.requestsSince(n)
 	if len(log) != 2 || log[0] != "GET /api/organizations/"+sandbox.OrgID+"/tasks/"+ID.ArchivedTask ||
 		!strings.HasPrefix(log[1], "GET /api/organizations/"+sandbox.OrgID+"/tasks?") ||
 		!strings.Contains(log[1], "archived=only") || !strings.Contains(log[1], "is_oneoff=true") || !strings.Contains(log[1], "status=all") {
 		// The narrowest filters: one-off tasks (the only ones the tools act on), of every status.
-		t.Errorf("FindTask requests = %q", log)
+		t.Errorf("Find(task) requests = %q", log)
 	}
 
 	// Lists: default excludes archived and process tasks.
@@ -152,8 +152,8 @@ func TestSandboxTasks(t *testing.T) {
 	if _, ok := env.sb.Lookup("task", ID.ArchivedTask); ok {
 		t.Errorf("DeleteTask left the task in the sandbox")
 	}
-	if _, err := c.FindTask(ctx, ID.ArchivedTask); !IsNotFound(err) {
-		t.Errorf("FindTask(deleted) = %v, want not found", err)
+	if _, err := findAs[Task](ctx, c, KindTask, ID.ArchivedTask); !IsNotFound(err) {
+		t.Errorf("Find(task)(deleted) = %v, want not found", err)
 	}
 	if err := c.DeleteTask(ctx, ID.ArchivedTask); !IsNotFound(err) {
 		t.Errorf("DeleteTask(deleted) = %v, want 404", err)
@@ -179,13 +179,13 @@ func TestSandboxRuns(t *testing.T) {
 	if err != nil || ar.ArchivedAt == nil || !ar.Entity().Archived {
 		t.Fatalf("GetRun(archived) = %+v, %v", ar, err)
 	}
-	// FindRun of an archived run needs no listing: GET answers it.
+	// Find(run) of an archived run needs no listing: GET answers it.
 	n := len(env.sb.RequestLog())
-	if fr, err := c.FindRun(ctx, ID.ArchivedRun); err != nil || fr.ID != ID.ArchivedRun {
-		t.Errorf("FindRun(archived) = %+v, %v", fr, err)
+	if fr, err := findAs[Run](ctx, c, KindRun, ID.ArchivedRun); err != nil || fr.ID != ID.ArchivedRun {
+		t.Errorf("Find(run)(archived) = %+v, %v", fr, err)
 	}
 	if log := env.requestsSince(n); len(log) != 1 {
-		t.Errorf("FindRun(archived) sent %q, want one GET", log)
+		t.Errorf("Find(run)(archived) sent %q, want one GET", log)
 	}
 
 	def, err := c.ListRuns(ctx, ListOptions{PerPage: 100})
@@ -255,8 +255,8 @@ func TestSandboxRuns(t *testing.T) {
 	if _, ok := env.sb.Lookup("run", ID.ArchivedRun); ok {
 		t.Errorf("DeleteRun left the run")
 	}
-	if _, err := c.FindRun(ctx, ID.ArchivedRun); !IsNotFound(err) {
-		t.Errorf("FindRun(deleted) = %v, want not found", err)
+	if _, err := findAs[Run](ctx, c, KindRun, ID.ArchivedRun); !IsNotFound(err) {
+		t.Errorf("Find(run)(deleted) = %v, want not found", err)
 	}
 }
 
@@ -277,16 +277,16 @@ func TestSandboxTemplates(t *testing.T) {
 		t.Errorf("GetTemplate(archived) = %v", err)
 	}
 	n := len(env.sb.RequestLog())
-	found, err := c.FindTemplate(ctx, ID.ArchivedTemplate)
+	found, err := findAs[Template](ctx, c, KindTemplate, ID.ArchivedTemplate)
 	if err != nil || found.ID != ID.ArchivedTemplate || !found.Entity().Archived || found.Title != "Legacy Expense Report (2023)" {
-		t.Fatalf("FindTemplate(archived) = %+v, %v", found, err)
+		t.Fatalf("Find(template)(archived) = %+v, %v", found, err)
 	}
 	want := []string{
 		"GET /api/organizations/" + sandbox.OrgID + "/checklists/" + ID.ArchivedTemplate,
 		"GET /api/organizations/" + sandbox.OrgID + "/checklists?archived=only&page=1&per_page=100",
 	}
 	if log := env.requestsSince(n); !slices.Equal(log, want) {
-		t.Errorf("FindTemplate requests = %q, want %q", log, want)
+		t.Errorf("Find(template) requests = %q, want %q", log, want)
 	}
 	e, err := c.Lookup(ctx, KindTemplate, ID.ArchivedTemplate)
 	if err != nil || !e.Archived || e.Kind != KindTemplate || e.Name != "Legacy Expense Report (2023)" || e.Fingerprint() == "" {
@@ -360,8 +360,8 @@ func TestSandboxTemplates(t *testing.T) {
 	if _, ok := env.sb.Lookup("template", ID.ArchivedTemplate); ok {
 		t.Errorf("DeleteTemplate left the template")
 	}
-	if _, err := c.FindTemplate(ctx, ID.ArchivedTemplate); !IsNotFound(err) {
-		t.Errorf("FindTemplate(deleted) = %v, want not found", err)
+	if _, err := findAs[Template](ctx, c, KindTemplate, ID.ArchivedTemplate); !IsNotFound(err) {
+		t.Errorf("Find(template)(deleted) = %v, want not found", err)
 	}
 }
 

@@ -634,9 +634,9 @@ func TestFindArchivedListing(t *testing.T) {
 		}
 		reply(w, 200, `{"data":[{"id":"`+item+`","title":"T","archived_at":"2026-01-01T00:00:00Z"}],"meta":{"pagination":{"total":3,"count":1,"per_page":100,"current_page":`+page+`,"total_pages":3}}}`)
 	})
-	tpl, err := s.client(t).FindTemplate(ctx, validID)
+	tpl, err := findAs[Template](ctx, s.client(t), KindTemplate, validID)
 	if err != nil || tpl.ID != validID || tpl.ArchivedAt == nil {
-		t.Fatalf("FindTemplate = %+v, %v", tpl, err)
+		t.Fatalf("Find(template) = %+v, %v", tpl, err)
 	}
 	if got := s.requests(); len(got) != 3 || got[1].RawQuery != "archived=only&page=1&per_page=100" || got[2].RawQuery != "archived=only&page=2&per_page=100" {
 		t.Errorf("requests = %+v", got)
@@ -650,9 +650,9 @@ func TestFindArchivedListing(t *testing.T) {
 		}
 		reply(w, 500, `{"error":true,"message":"Server Error","code":"SERVER_ERROR"}`)
 	})
-	_, err = s.client(t).FindTemplate(ctx, validID)
+	_, err = findAs[Template](ctx, s.client(t), KindTemplate, validID)
 	if IsNotFound(err) || StatusOf(err) != 500 {
-		t.Errorf("FindTemplate with a failing listing = %v, want the 500", err)
+		t.Errorf("Find(template) with a failing listing = %v, want the 500", err)
 	}
 	_, err = s.client(t).Lookup(ctx, KindTemplate, validID)
 	if IsNotFound(err) || StatusOf(err) != 500 {
@@ -667,20 +667,20 @@ func TestFindArchivedListing(t *testing.T) {
 		}
 		reply(w, 200, `{"data":[{"id":"`+other+`"}],"meta":{"pagination":{"total":100000,"count":1,"per_page":100,"current_page":`+r.URL.Query().Get("page")+`,"total_pages":1000}}}`)
 	})
-	_, err = s.client(t).FindRun(ctx, validID)
+	_, err = findAs[Run](ctx, s.client(t), KindRun, validID)
 	if err == nil || IsNotFound(err) {
-		t.Errorf("FindRun over an endless listing = %v, want an error that is not 'not found'", err)
+		t.Errorf("Find(run) over an endless listing = %v, want an error that is not 'not found'", err)
 	}
 	if n := s.n.Load(); n > 51 {
-		t.Errorf("FindRun sent %d requests", n)
+		t.Errorf("Find(run) sent %d requests", n)
 	}
 
 	// Other GET errors are returned as they are, without a listing.
 	s = newStub(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 403, `{"error":true,"message":"no","code":"FORBIDDEN"}`)
 	})
-	if _, err := s.client(t).FindTask(ctx, validID); StatusOf(err) != 403 || s.n.Load() != 1 {
-		t.Errorf("FindTask on 403 = %v after %d requests", err, s.n.Load())
+	if _, err := findAs[Task](ctx, s.client(t), KindTask, validID); StatusOf(err) != 403 || s.n.Load() != 1 {
+		t.Errorf("Find(task) on 403 = %v after %d requests", err, s.n.Load())
 	}
 }
 

@@ -76,12 +76,3 @@ func (c *Client) DeleteTask(ctx context.Context, id string) error {
 	_, _, err := c.mutate(ctx, KindTask, http.MethodDelete, tasksPath, id, "delete", retryUnsent)
 	return err
 }
-
-// FindTask returns the task whether live or archived: a 404 from GET is checked
-// against the archived listing before it is reported.
-func (c *Client) FindTask(ctx context.Context, id string) (*Task, error) {
-	// A GET finds process tasks too (so the caller can name the process); the archived
-	// search, bounded, reads one-off tasks only (archivedScopes), the only ones the tools act
-	// on: a task of an archived process is archived with its process.
-	return find[Task, taskWire](ctx, c, KindTask, c.GetTask, tasksPath, id, func(v *Task) string { return v.ID })
-}

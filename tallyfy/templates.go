@@ -69,9 +69,3 @@ func decodeDeletion(method, path string, r *response) (*TemplateDeletion, error)
 	}
 	return &d, nil
 }
-
-// FindTemplate returns the template whether live or archived: a 404 from GET is checked
-// against the archived listing before it is reported.
-func (c *Client) FindTemplate(ctx context.Context, id string) (*Template, error) {
-	return find[Template, templateWire](ctx, c, KindTemplate, c.GetTemplate, templatesPath, id, func(v *Template) string { return v.ID })
-}

@@ -268,7 +268,7 @@ type Entity struct {
 	Name   string
 	Status string
 	// Archived is meaningful only when ArchivedKnown: an item from an archived=include
-	// listing may carry nothing that tells (docs/tallyfy-api.md §7). Lookup and the Find methods
+	// listing may carry nothing that tells (docs/tallyfy-api.md §7). Find and Lookup
 	// always settle it.
 	Archived      bool
 	ArchivedKnown bool

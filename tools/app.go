@@ -204,7 +204,7 @@ func (ts *Toolset) appHandler(t Tool) server.ToolHandlerFunc {
 // appTarget is the delete tool an approval is for, and a call of it for this request, once
 // the policy (and the caller's cap) allow it.
 func (ts *Toolset) appTarget(ctx context.Context, req mcp.CallToolRequest, kind string, bulk bool) (*call, *mcp.CallToolResult) {
-	res := resources[tallyfy.Kind(kind)]
+	res := itemKinds[tallyfy.Kind(kind)]
 	if res == nil {
 		return nil, invalidArgument("type", "must be task, run or template")
 	}

@@ -217,7 +217,7 @@ func (ts *Toolset) RecordRefusedCall(ctx context.Context, req mcp.CallToolReques
 		return
 	}
 	var id string
-	if r := resources[t.Kind]; r != nil { // bulk tools name no single item
+	if r := itemKinds[t.Kind]; r != nil { // bulk tools name no single item
 		id, _ = req.GetArguments()[r.idArg].(string)
 	}
 	if !tallyfy.ValidID(id) {

@@ -72,7 +72,7 @@ func (ts *Toolset) bulkArgs(c *call) (*batch, outcome, bool) {
 	if err != nil {
 		return nil, refused("", argumentError(err)), false
 	}
-	res := resources[tallyfy.Kind(args.Type)]
+	res := itemKinds[tallyfy.Kind(args.Type)]
 	if res == nil {
 		return nil, refused("", invalidArgument("type", "must be task, run or template")), false
 	}
@@ -382,7 +382,7 @@ func totals(items []schemas.BulkItem) schemas.BulkTotals {
 	return t
 }
 
-func plural(r *resource, n int) string {
+func plural(r *itemKind, n int) string {
 	if n == 1 {
 		return r.noun
 	}

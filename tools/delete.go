@@ -118,7 +118,7 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e 
 		release()
 		return o
 	}
-	err := c.res.doDelete(ctx, c.client, e.ID)
+	err := c.client.Delete(ctx, c.res.kind, e.ID)
 	if err != nil && !ambiguous(err) {
 		return ts.afterRefusedDelete(ctx, c, e, err, release)
 	}

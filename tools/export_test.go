@@ -24,6 +24,6 @@ func SelectPage(ctx context.Context, c *tallyfy.Client, kind tallyfy.Kind, args 
 	if bad != nil {
 		return nil, schemas.PageInfo{}, errors.New("bad filter")
 	}
-	es, info, _, err := resources[kind].selectPage(ctx, c, f, page, perPage)
+	es, info, _, err := itemKinds[kind].selectPage(ctx, c, f, page, perPage)
 	return es, info, err
 }

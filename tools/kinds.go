@@ -9,10 +9,10 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
-// kind describes one kind of Tallyfy item to the verbs: T is the client's type, V the view
-// in results, G and L the get and list tools' results. The compiler checks that each kind's
-// view, line and result functions fit together; adapt erases the types for the verbs.
-type kind[T, V, G, L any] struct {
+// itemKind is one kind of Tallyfy item as the tools describe it: its words, and the little
+// that differs per kind in rendering. The verbs act on every kind through tallyfy's
+// kind-generic operations (Find, List, Settle, Archive, Restore, Delete).
+type itemKind struct {
 	kind     tallyfy.Kind
 	idArg    string // argument name: task_id, run_id, template_id
 	noun     string // for messages: "one-off task", "process", "template"
@@ -20,163 +20,181 @@ type kind[T, V, G, L any] struct {
 	destroys string // what a permanent delete loses
 	restore  string // the restore verb's word: restore, activate
 
-	// The Tallyfy calls take the client first, so the client's methods fit as they are.
-	find   func(c *tallyfy.Client, ctx context.Context, id string) (*T, error)
-	list   func(c *tallyfy.Client, ctx context.Context, opts tallyfy.ListOptions) (*tallyfy.Page[T], error)
-	entity func(*T) tallyfy.Entity
-	view   func(*T) V
-	line   func(V) string // one line of text per item
-	got    func(V) G
-	listed func([]V, schemas.PageInfo) L
-	// search, when set, answers a list call with a query (Tallyfy's q does not search one-off
-	// task titles: task_search.go): one page of its matches, and a note when it was cut short.
-	search func(c *tallyfy.Client, ctx context.Context, f listFilter, page, perPage int) (items []T, info schemas.PageInfo, cutShort string, err error)
-	// searchCut marks a result whose search was cut short.
-	searchCut func(L) L
-	// settle settles, from the archived listing, the archived state of items an
-	// archived=include page did not label (docs/tallyfy-api.md §7).
-	settle func(c *tallyfy.Client, ctx context.Context, items []T) (tallyfy.ArchivedNote, error)
-
-	// archive and unarchive return the item as Tallyfy reported it afterwards, or nil when
-	// it sent none (or one that cannot be trusted for the archived state).
-	archive, unarchive func(c *tallyfy.Client, ctx context.Context, id string) (*T, error)
-	// archiveDetaching, when set, archives instead of archive, for a kind whose answer is not
-	// the item but what the archive detached (templates: deleted_references).
-	archiveDetaching func(c *tallyfy.Client, ctx context.Context, id string) ([]tallyfy.Reference, error)
-	remove           func(c *tallyfy.Client, ctx context.Context, id string) error
+	// got renders an item as the get tool's result and one line of text.
+	got func(tallyfy.Item) (result any, line string)
+	// page renders a page's items as the list tool's result (searchCut: a title search cut
+	// short) and one line of text each.
+	page func(items []tallyfy.Item, info schemas.PageInfo, searchCut bool) (result any, lines []string)
+	// searches: a list call with a query searches titles here (Tallyfy's q does not search
+	// one-off task titles: task_search.go).
+	searches bool
+	// settles: the archived state of items an archived=include page did not label is settled
+	// from the archived listing (docs/tallyfy-api.md §7).
+	settles bool
 }
 
-var taskKind = kind[tallyfy.Task, schemas.Task, schemas.GetTaskResult, schemas.ListTasksResult]{
-	kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore", destroys: "the task, its form fields and every value captured in them",
-	find: (*tallyfy.Client).FindTask, list: (*tallyfy.Client).ListTasks, entity: (*tallyfy.Task).Entity, view: taskView, line: taskLine,
-	got: func(v schemas.Task) schemas.GetTaskResult { return schemas.GetTaskResult{Task: v} }, listed: taskPage,
-	settle: (*tallyfy.Client).SettleTasks,
-	search: searchTaskPage, searchCut: func(r schemas.ListTasksResult) schemas.ListTasksResult { r.SearchIncomplete = true; return r },
-	archive: func(c *tallyfy.Client, ctx context.Context, id string) (*tallyfy.Task, error) {
-		return nil, c.ArchiveTask(ctx, id) // 204: no item back
+var itemKinds = map[tallyfy.Kind]*itemKind{
+	tallyfy.KindTask: {
+		kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore",
+		destroys: "the task, its form fields and every value captured in them", searches: true, settles: true,
+		got: func(it tallyfy.Item) (any, string) {
+			v := taskView(it.(*tallyfy.Task))
+			return schemas.GetTaskResult{Task: v}, taskLine(v)
+		},
+		page: func(items []tallyfy.Item, info schemas.PageInfo, cut bool) (any, []string) {
+			vs, lines := viewsOf(items, taskView, taskLine)
+			return schemas.ListTasksResult{Tasks: vs, Page: info, SearchIncomplete: cut}, lines
+		},
 	},
-	unarchive: (*tallyfy.Client).RestoreTask, remove: (*tallyfy.Client).DeleteTask,
-}
-
-var runKind = kind[tallyfy.Run, schemas.Run, schemas.GetRunResult, schemas.ListRunsResult]{
-	kind: tallyfy.KindRun, idArg: "run_id", noun: "process", plural: "processes", restore: "activate", destroys: "the process and all its tasks, comments, form values, attachments, tags and watchers",
-	find: (*tallyfy.Client).FindRun, list: (*tallyfy.Client).ListRuns, entity: (*tallyfy.Run).Entity, view: runView, line: runLine,
-	got: func(v schemas.Run) schemas.GetRunResult { return schemas.GetRunResult{Run: v} }, listed: runPage,
-	archive: (*tallyfy.Client).ArchiveRun, unarchive: (*tallyfy.Client).ActivateRun, remove: (*tallyfy.Client).DeleteRun,
-}
-
-var templateKind = kind[tallyfy.Template, schemas.Template, schemas.GetTemplateResult, schemas.ListTemplatesResult]{
-	kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore", destroys: "the template with its steps, kick-off form and automations (processes already launched from it are kept)",
-	find: (*tallyfy.Client).FindTemplate, list: (*tallyfy.Client).ListTemplates, settle: (*tallyfy.Client).SettleTemplates, entity: (*tallyfy.Template).Entity, view: templateView, line: templateLine,
-	got: func(v schemas.Template) schemas.GetTemplateResult { return schemas.GetTemplateResult{Template: v} }, listed: templatePage,
-	archiveDetaching: func(c *tallyfy.Client, ctx context.Context, id string) ([]tallyfy.Reference, error) {
-		d, err := c.ArchiveTemplate(ctx, id) // its answer is not the template
-		if err != nil {
-			return nil, err
-		}
-		return d.References(), nil
+	tallyfy.KindRun: {
+		kind: tallyfy.KindRun, idArg: "run_id", noun: "process", plural: "processes", restore: "activate",
+		destroys: "the process and all its tasks, comments, form values, attachments, tags and watchers",
+		got: func(it tallyfy.Item) (any, string) {
+			v := runView(it.(*tallyfy.Run))
+			return schemas.GetRunResult{Run: v}, runLine(v)
+		},
+		page: func(items []tallyfy.Item, info schemas.PageInfo, _ bool) (any, []string) {
+			vs, lines := viewsOf(items, runView, runLine)
+			return schemas.ListRunsResult{Runs: vs, Page: info}, lines
+		},
 	},
-	unarchive: (*tallyfy.Client).RestoreTemplate,
-	remove: func(c *tallyfy.Client, ctx context.Context, id string) error {
-		_, err := c.DeleteTemplate(ctx, id)
-		return err
+	tallyfy.KindTemplate: {
+		kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore",
+		destroys: "the template with its steps, kick-off form and automations (processes already launched from it are kept)", settles: true,
+		got: func(it tallyfy.Item) (any, string) {
+			v := templateView(it.(*tallyfy.Template))
+			return schemas.GetTemplateResult{Template: v}, templateLine(v)
+		},
+		page: func(items []tallyfy.Item, info schemas.PageInfo, _ bool) (any, []string) {
+			vs, lines := viewsOf(items, templateView, templateLine)
+			return schemas.ListTemplatesResult{Templates: vs, Page: info}, lines
+		},
 	},
 }
 
-// page renders items as the list tool's result and text.
-func (k *kind[T, V, G, L]) page(items []T, info schemas.PageInfo, f listFilter) (L, string) {
-	views := make([]V, 0, len(items))
+// viewsOf renders items of one kind: each one's view in results and its line of text.
+func viewsOf[T, V any](items []tallyfy.Item, view func(*T) V, line func(V) string) ([]V, []string) {
+	vs := make([]V, 0, len(items))
 	lines := make([]string, 0, len(items))
-	for i := range items {
-		v := k.view(&items[i])
-		views = append(views, v)
-		lines = append(lines, k.line(v))
+	for _, it := range items {
+		v := view(any(it).(*T))
+		vs = append(vs, v)
+		lines = append(lines, line(v))
 	}
-	return k.listed(views, info), listText(k.plural, info, lines, f) + filteredNote(info)
+	return vs, lines
 }
 
-// fetch reads one page under f: Tallyfy's page with f's updated bounds applied, or for a
-// kind with its own search and a query, a page of the search's matches.
-func (k *kind[T, V, G, L]) fetch(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (items []T, info schemas.PageInfo, cutShort string, err error) {
-	if k.search != nil && strings.TrimSpace(f.Query) != "" {
-		return k.search(c, ctx, f, page, perPage)
-	}
-	p, err := k.list(c, ctx, f.options(page, perPage))
+// listPage is one page of the list tool under f: its result and text.
+func (k *itemKind) listPage(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (any, string, error) {
+	items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
 	if err != nil {
-		return nil, schemas.PageInfo{}, "", err
+		return nil, "", err
 	}
-	items, out := keepUpdated(f, p.Items, k.entity)
-	info = pageInfo(p)
-	info.FilteredOut = out
-	return items, info, "", nil
+	var unsettled string
+	if f.Archived == tallyfy.ArchivedInclude && k.settles {
+		note, err := c.Settle(ctx, k.kind, items)
+		if err != nil {
+			return nil, "", err
+		}
+		unsettled = unsettledNote(k.plural, note)
+	}
+	res, lines := k.page(items, info, cut != "")
+	text := listText(k.plural, info, lines, f) + filteredNote(info) + unsettled
+	if cut != "" {
+		text += "\n" + cut
+	}
+	return res, text, nil
 }
 
-// adapt gives the verbs a kind without its types.
-func (k *kind[T, V, G, L]) adapt() *resource {
-	answered := func(t *T, err error) (answer, error) {
-		if t == nil {
-			return answer{}, err
+// pageInfo is a Tallyfy page's paging as the list tools show it: has_more and total_pages
+// decided from total and the items seen (tallyfy.Page.HasMore says why not total_pages).
+func pageInfo(p *tallyfy.Page[tallyfy.Item]) schemas.PageInfo {
+	return schemas.PageInfo{Page: max(p.Pagination.CurrentPage, 1), PerPage: p.PageSize, Total: p.Pagination.Total, TotalPages: p.TotalPages(), HasMore: p.HasMore()}
+}
+
+// listText renders a page: a header, one line per item, and how to get more.
+func listText(plural string, p schemas.PageInfo, lines []string, opts listFilter) string {
+	var b strings.Builder
+	if len(lines) == 0 && p.FilteredOut > 0 {
+		fmt.Fprintf(&b, "No %s of page %d of %d pass updated_before/updated_after.", plural, p.Page, max(p.TotalPages, 1))
+		return b.String()
+	}
+	if len(lines) == 0 && p.Page > 1 && p.Total > 0 {
+		fmt.Fprintf(&b, "Page %d is past the end: there are %d %s on %d page(s) of %d. Call again with a page from 1 to %d.",
+			p.Page, p.Total, plural, max(p.TotalPages, 1), p.PerPage, max(p.TotalPages, 1))
+		return b.String()
+	}
+	if len(lines) == 0 {
+		fmt.Fprintf(&b, "No %s found", plural)
+		if opts.Query != "" {
+			fmt.Fprintf(&b, " matching %q", opts.Query)
 		}
-		e := k.entity(t)
-		return answer{item: &e}, err
+		if opts.Status != "" || opts.TemplateID != "" || opts.bounded() {
+			b.WriteString(" with these filters")
+		}
+		if opts.Archived == "" || opts.Archived == tallyfy.ArchivedExclude {
+			b.WriteString(" (archived ones are hidden: set archived to include)")
+		}
+		b.WriteString(".")
+		return b.String()
 	}
-	return &resource{
-		kind: k.kind, idArg: k.idArg, noun: k.noun, destroys: k.destroys, restore: k.restore,
-		find: func(ctx context.Context, c *tallyfy.Client, id string) (any, string, tallyfy.Entity, error) {
-			t, err := k.find(c, ctx, id)
-			if err != nil {
-				return nil, "", tallyfy.Entity{}, err
-			}
-			v := k.view(t)
-			return k.got(v), k.line(v), k.entity(t), nil
-		},
-		list: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (any, string, []tallyfy.Entity, error) {
-			items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
-			if err != nil {
-				return nil, "", nil, err
-			}
-			var unsettled string
-			if f.Archived == tallyfy.ArchivedInclude && k.settle != nil {
-				note, err := k.settle(c, ctx, items)
-				if err != nil {
-					return nil, "", nil, err
-				}
-				unsettled = unsettledNote(k.plural, note)
-			}
-			res, text := k.page(items, info, f)
-			text += unsettled
-			if cut != "" {
-				res, text = k.searchCut(res), text+"\n"+cut
-			}
-			es := make([]tallyfy.Entity, len(items))
-			for i := range items {
-				es[i] = k.entity(&items[i])
-			}
-			return res, text, es, nil
-		},
-		entities: func(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, string, error) {
-			items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
-			if err != nil {
-				return nil, info, "", err
-			}
-			es := make([]tallyfy.Entity, len(items))
-			for i := range items {
-				es[i] = k.entity(&items[i])
-			}
-			return es, info, cut, nil
-		},
-		doArchive: func(ctx context.Context, c *tallyfy.Client, id string) (answer, error) {
-			if k.archiveDetaching != nil {
-				refs, err := k.archiveDetaching(c, ctx, id)
-				return answer{detached: refs}, err
-			}
-			return answered(k.archive(c, ctx, id))
-		},
-		doRestore: func(ctx context.Context, c *tallyfy.Client, id string) (answer, error) {
-			return answered(k.unarchive(c, ctx, id))
-		},
-		doDelete: func(ctx context.Context, c *tallyfy.Client, id string) error { return k.remove(c, ctx, id) },
+	fmt.Fprintf(&b, "%d of %d %s (page %d of %d):", len(lines), p.Total, plural, p.Page, max(p.TotalPages, 1))
+	for _, l := range lines {
+		b.WriteString("\n- " + l)
 	}
+	if p.HasMore {
+		fmt.Fprintf(&b, "\nMore: call again with page=%d.", p.Page+1)
+	}
+	return b.String()
+}
+
+// archivedView is an item's archived state for a result: null when Tallyfy did not say. Only
+// an item of an archived=include listing can be unknown (template and task list items may
+// carry no archived_at: docs/tallyfy-api.md §7); the get, lifecycle and delete paths go through
+// the client's Find and Lookup, which settle it from the archived listing, so no decision
+// to archive, restore or delete ever rests on a listing's unknown.
+func archivedView(e tallyfy.Entity) *bool {
+	if !e.ArchivedKnown {
+		return nil
+	}
+	v := e.Archived
+	return &v
+}
+
+// unsettledNote says, under an archived=include page, how many items' archived state neither
+// the listing nor a bounded search of the archived listing settled ("" when all are labelled).
+func unsettledNote(plural string, n tallyfy.ArchivedNote) string {
+	if n.Unknown == 0 {
+		return ""
+	}
+	of := ""
+	if n.Total > 0 {
+		of = fmt.Sprintf(" of %d", n.Total)
+	}
+	return fmt.Sprintf("\n%d of these %s did not say whether they are archived and are not among the %s %d %s%s (searched in %d requests): get one to know.",
+		n.Unknown, plural, n.Order, n.Searched, n.Scope, of, n.Requests)
+}
+
+// archivedWord is archivedView in a line of text.
+func archivedWord(archived *bool) string {
+	if archived == nil {
+		return "archived or live (Tallyfy did not say; get it to know)"
+	}
+	return stateWord(*archived)
+}
+
+func stateWord(archived bool) string {
+	if archived {
+		return "archived"
+	}
+	return "live"
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func taskView(t *tallyfy.Task) schemas.Task {
@@ -234,16 +252,4 @@ func templateLine(v schemas.Template) string {
 		s += fmt.Sprintf(", %.0f steps", *v.StepsCount)
 	}
 	return s
-}
-
-func taskPage(vs []schemas.Task, p schemas.PageInfo) schemas.ListTasksResult {
-	return schemas.ListTasksResult{Tasks: vs, Page: p}
-}
-
-func runPage(vs []schemas.Run, p schemas.PageInfo) schemas.ListRunsResult {
-	return schemas.ListRunsResult{Runs: vs, Page: p}
-}
-
-func templatePage(vs []schemas.Template, p schemas.PageInfo) schemas.ListTemplatesResult {
-	return schemas.ListTemplatesResult{Templates: vs, Page: p}
 }

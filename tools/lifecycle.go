@@ -38,12 +38,6 @@ import (
 // A single call thus costs one round trip for archive_run and two for the others (docs/
 // performance.md).
 
-// answer is what Tallyfy's answer to a change said.
-type answer struct {
-	item     *tallyfy.Entity     // the item afterwards, when the answer carried it
-	detached []tallyfy.Reference // archive_template: its deleted_references
-}
-
 // clearlyOlder is how much older than the call a stamp must be to prove that the call did not
 // write it: Tallyfy's stamps may be whole seconds, and clocks are never compared more finely.
 const clearlyOlder = time.Second
@@ -68,20 +62,20 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 	if o, ok := c.intend(ctx, confirmation{}, intended); !ok {
 		return o
 	}
-	do := c.res.doRestore
+	do := c.client.Restore
 	if archive {
-		do = c.res.doArchive
+		do = c.client.Archive
 	}
 	sent := time.Now()
 	var attempts atomic.Int32 // a retried change may meet what its first attempt did
 	counted := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { attempts.Add(1) }})
-	ans, err := do(counted, c.client, c.id)
+	ans, err := do(counted, c.res.kind, c.id)
 	if err != nil {
 		return ts.settle(ctx, c, before, err, attempts.Load() > 1, sent)
 	}
 	after := intended
-	if ans.item != nil {
-		after = *ans.item
+	if ans.Item != nil {
+		after = *ans.Item
 		if after.Name == "" {
 			after.Name = intended.Name
 		}
@@ -101,8 +95,8 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 		// archive_run on a run archived earlier, by a Tallyfy that answers 200 to that.
 		return ended("noop", "", lifecycleResult(c, after, false, "")).about(after)
 	}
-	o := succeeded(lifecycleResultWith(c, after, true, "", ans.detached)).about(after)
-	o.detached = ans.detached
+	o := succeeded(lifecycleResultWith(c, after, true, "", ans.Detached)).about(after)
+	o.detached = ans.Detached
 	return o
 }
 

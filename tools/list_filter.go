@@ -127,25 +127,49 @@ func parseTallyfyTime(s string) (time.Time, error) {
 }
 
 // keepUpdated returns the items f keeps and how many it left out.
-func keepUpdated[T any](f listFilter, items []T, entity func(*T) tallyfy.Entity) (kept []T, out int) {
+func keepUpdated(f listFilter, items []tallyfy.Item) (kept []tallyfy.Item, out int) {
 	if !f.bounded() {
 		return items, 0
 	}
-	kept = make([]T, 0, len(items))
-	for i := range items {
-		if f.keeps(entity(&items[i])) {
-			kept = append(kept, items[i])
+	kept = make([]tallyfy.Item, 0, len(items))
+	for _, it := range items {
+		if f.keeps(it.Entity()) {
+			kept = append(kept, it)
 		}
 	}
 	return kept, len(items) - len(kept)
 }
 
-// selectPage reads one page of r's items under f, as entities, with the paging the list tool
-// would show (page_info.filtered_out included). Bulk selection pages with it.
+// fetch reads one page of k's items under f: Tallyfy's page with f's updated bounds applied,
+// or for a kind that searches and a query, a page of the search's matches.
 //
 // cutShort, when set, says the search behind the page was cut short (task_search.go).
-func (r *resource) selectPage(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (items []tallyfy.Entity, info schemas.PageInfo, cutShort string, err error) {
-	return r.entities(ctx, c, f, page, perPage)
+func (k *itemKind) fetch(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) (items []tallyfy.Item, info schemas.PageInfo, cutShort string, err error) {
+	if k.searches && strings.TrimSpace(f.Query) != "" {
+		return searchTaskPage(ctx, c, f, page, perPage)
+	}
+	p, err := c.List(ctx, k.kind, f.options(page, perPage))
+	if err != nil {
+		return nil, schemas.PageInfo{}, "", err
+	}
+	items, out := keepUpdated(f, p.Items)
+	info = pageInfo(p)
+	info.FilteredOut = out
+	return items, info, "", nil
+}
+
+// selectPage reads one page of k's items under f, as entities, with the paging the list tool
+// would show (page_info.filtered_out included). Bulk selection pages with it.
+func (k *itemKind) selectPage(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, string, error) {
+	items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
+	if err != nil {
+		return nil, info, "", err
+	}
+	es := make([]tallyfy.Entity, len(items))
+	for i, it := range items {
+		es[i] = it.Entity()
+	}
+	return es, info, cut, nil
 }
 
 // filteredNote tells the model about a page the bounds thinned, so an empty page with more

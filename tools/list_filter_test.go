@@ -13,22 +13,6 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
-// pageEntities is the kind-independent view of every item on a page the test listed.
-func pageEntities[T any, PT interface {
-	*T
-	Entity() tallyfy.Entity
-}](t *testing.T, p *tallyfy.Page[T], err error) []tallyfy.Entity {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]tallyfy.Entity, len(p.Items))
-	for i := range p.Items {
-		out[i] = PT(&p.Items[i]).Entity()
-	}
-	return out
-}
-
 // lastUpdates lists every item of a kind (live and archived) as the sandbox serves it, with
 // its last update, straight from the API behind the server's back.
 func lastUpdates(t *testing.T, h *harness, k kindInfo) map[string]time.Time {
@@ -36,20 +20,13 @@ func lastUpdates(t *testing.T, h *harness, k kindInfo) map[string]time.Time {
 	api := h.api()
 	ctx := context.Background()
 	opts := tallyfy.ListOptions{Archived: tallyfy.ArchivedInclude, PerPage: 100}
-	var es []tallyfy.Entity
-	switch k.kind {
-	case "task":
-		p, err := api.ListTasks(ctx, opts)
-		es = pageEntities(t, p, err)
-	case "run":
-		p, err := api.ListRuns(ctx, opts)
-		es = pageEntities(t, p, err)
-	default:
-		p, err := api.ListTemplates(ctx, opts)
-		es = pageEntities(t, p, err)
+	p, err := api.List(ctx, tallyfy.Kind(k.kind), opts)
+	if err != nil {
+		t.Fatal(err)
 	}
 	out := map[string]time.Time{}
-	for _, e := range es {
+	for _, it := range p.Items {
+		e := it.Entity()
 		ts, err := time.Parse(time.RFC3339Nano, e.LastUpdated)
 		if err != nil {
 			t.Fatalf("%s %s: last_updated %q: %v", k.kind, e.ID, e.LastUpdated, err)

@@ -30,7 +30,7 @@ type call struct {
 	policy  Policy          // the server's, narrowed by the caller's cap
 	caller  string          // the caller's name ("" without a callers entry or OAuth subject)
 	tool    Tool
-	res     *resource
+	res     *itemKind
 	req     mcp.CallToolRequest
 	started time.Time
 	id      string          // the resource ID argument, once checked
@@ -123,7 +123,7 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 
 // newCall starts a call of tool t for the caller in ctx.
 func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest) *call {
-	c := &call{tool: t, res: resources[t.Kind], req: req, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
+	c := &call{tool: t, res: itemKinds[t.Kind], req: req, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller = who.Name
 	}

@@ -25,7 +25,7 @@ const (
 
 // taskSearch is every match of one query, before paging.
 type taskSearch struct {
-	matches []tallyfy.Task
+	matches []tallyfy.Item
 	// incomplete is true when titles past the first titleSearchPages pages, or `q` matches
 	// past its first page, were not read. Completed tasks are searched too (ListTasks sends
 	// status=all).
@@ -44,17 +44,17 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 	base := tallyfy.ListOptions{Archived: opts.Archived, PerPage: titleSearchPerPage}
 
 	// Tallyfy's search and the first page of titles, at once.
-	var qPage *tallyfy.Page[tallyfy.Task]
+	var qPage *tallyfy.Page[tallyfy.Item]
 	var qErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		o := base
 		o.Query, o.Page = query, 1
-		qPage, qErr = c.ListTasks(ctx, o)
+		qPage, qErr = c.List(ctx, tallyfy.KindTask, o)
 	})
 	first := base
 	first.Page = 1
-	p1, err := c.ListTasks(ctx, first)
+	p1, err := c.List(ctx, tallyfy.KindTask, first)
 	wg.Wait()
 	if err != nil {
 		return nil, err
@@ -66,14 +66,14 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 	// The pages still to read, at the page size the list really serves (a list may use a fixed
 	// page size smaller than per_page), decided from total and the items seen, not total_pages
 	// (tallyfy.Page.HasMore says why).
-	pages := []*tallyfy.Page[tallyfy.Task]{p1}
+	pages := []*tallyfy.Page[tallyfy.Item]{p1}
 	if p1.HasMore() {
 		n := max(p1.Pagination.TotalPages-1, 0) // no total: total_pages is all there is
 		if left := p1.Pagination.Total - len(p1.Items); p1.Pagination.Total > 0 {
 			size := max(p1.PageSize, 1)
 			n = (left + size - 1) / size
 		}
-		rest := make([]*tallyfy.Page[tallyfy.Task], min(n, titleSearchPages-1))
+		rest := make([]*tallyfy.Page[tallyfy.Item], min(n, titleSearchPages-1))
 		errs := make([]error, len(rest))
 		sem := make(chan struct{}, titleSearchWorkers)
 		for i := range rest {
@@ -82,7 +82,7 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 				defer func() { <-sem }()
 				o := base
 				o.Page = i + 2
-				rest[i], errs[i] = c.ListTasks(ctx, o)
+				rest[i], errs[i] = c.List(ctx, tallyfy.KindTask, o)
 			})
 		}
 		wg.Wait()
@@ -99,10 +99,10 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 	ended := false
 	for i, p := range pages {
 		s.scanned += len(p.Items)
-		for _, t := range p.Items {
-			if !seen[t.ID] && strings.Contains(strings.ToLower(t.Title), needle) {
+		for _, it := range p.Items {
+			if t := it.(*tallyfy.Task); !seen[t.ID] && strings.Contains(strings.ToLower(t.Title), needle) {
 				seen[t.ID] = true
-				s.matches = append(s.matches, t)
+				s.matches = append(s.matches, it)
 			}
 		}
 		if p.Ends(s.scanned) { // an empty page, or every item counted
@@ -116,10 +116,10 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 	} else {
 		s.nextPage = 0
 	}
-	for _, t := range qPage.Items {
-		if !seen[t.ID] {
-			seen[t.ID] = true
-			s.matches = append(s.matches, t)
+	for _, it := range qPage.Items {
+		if id := it.(*tallyfy.Task).ID; !seen[id] {
+			seen[id] = true
+			s.matches = append(s.matches, it)
 		}
 	}
 	if qPage.HasMore() {
@@ -131,13 +131,13 @@ func searchTasks(ctx context.Context, c *tallyfy.Client, opts tallyfy.ListOption
 
 // searchTaskPage is list_tasks with a query: one page (by page and perPage) of every match
 // that f's updated bounds keep, and a note when the search was cut short.
-func searchTaskPage(c *tallyfy.Client, ctx context.Context, f listFilter, page, perPage int) ([]tallyfy.Task, schemas.PageInfo, string, error) {
+func searchTaskPage(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Item, schemas.PageInfo, string, error) {
 	opts := f.options(page, perPage)
 	s, err := searchTasks(ctx, c, opts)
 	if err != nil {
 		return nil, schemas.PageInfo{}, "", err
 	}
-	matches, _ := keepUpdated(f, s.matches, (*tallyfy.Task).Entity)
+	matches, _ := keepUpdated(f, s.matches)
 	page = max(page, 1)
 	total := len(matches)
 	totalPages := max((total+perPage-1)/perPage, 1)

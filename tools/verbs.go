@@ -15,7 +15,7 @@ func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // idArg reads and checks the resource ID argument. The schema already enforces the pattern;
 // this is the second line, so no malformed ID can ever reach a URL.
-func idArg(req mcp.CallToolRequest, r *resource) (string, *mcp.CallToolResult) {
+func idArg(req mcp.CallToolRequest, r *itemKind) (string, *mcp.CallToolResult) {
 	v, _ := req.GetArguments()[r.idArg].(string)
 	if !tallyfy.ValidID(v) {
 		return "", invalidArgument(r.idArg, fmt.Sprintf("must be a Tallyfy ID of 32 lowercase hex characters, got %q. Find the ID with %s.",
@@ -25,10 +25,11 @@ func idArg(req mcp.CallToolRequest, r *resource) (string, *mcp.CallToolResult) {
 }
 
 func (ts *Toolset) get(ctx context.Context, c *call) outcome {
-	result, text, _, err := c.res.find(ctx, c.client, c.id)
+	it, err := c.client.Find(ctx, c.res.kind, c.id)
 	if err != nil {
 		return failed(c, err)
 	}
+	result, text := c.res.got(it)
 	return succeeded(mcp.NewToolResultStructured(result, text))
 }
 
@@ -60,7 +61,7 @@ func (ts *Toolset) list(ctx context.Context, c *call) outcome {
 	if args.Page < 0 {
 		return refused("", invalidArgument("page", "must be 1 or more"))
 	}
-	result, text, _, err := c.res.list(ctx, c.client, f, args.Page, perPage)
+	result, text, err := c.res.listPage(ctx, c.client, f, args.Page, perPage)
 	if err != nil {
 		return failed(c, err)
 	}
