@@ -546,7 +546,7 @@ func decodeItem[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Ki
 
 // reportItem reports the shape issues of one decoded item, named after its kind.
 func (c *Client) reportItem(ctx context.Context, kind Kind, v any) {
-	if it, ok := v.(item); ok {
+	if it, ok := v.(Item); ok {
 		c.reportShapes(ctx, prefixed(string(kind)+".", it.shapeIssues()))
 	}
 }
@@ -601,7 +601,7 @@ func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection st
 		if t, ok := any(&p.Items[i]).(*Task); ok && oneOffListing {
 			t.listedOneOff = true // Task.OneOff
 		}
-		it, ok := any(&p.Items[i]).(item)
+		it, ok := any(&p.Items[i]).(Item)
 		if !ok {
 			continue
 		}
@@ -906,7 +906,7 @@ func findArchivedAmong[T, W any, PW wire[T, W]](ctx context.Context, c *Client, 
 		s.seen += len(p.Items)
 		leaks := false
 		for i := range p.Items {
-			it := any(&p.Items[i]).(item)
+			it := any(&p.Items[i]).(Item)
 			if id := it.id(); want[id] && found[id] == nil {
 				found[id] = &p.Items[i]
 				if len(found) == len(want) {
@@ -965,7 +965,7 @@ func settleListed[T, W any, PW wire[T, W]](ctx context.Context, c *Client, colle
 		f := found[it.id()]
 		var own archivedState
 		if f != nil {
-			own = any(f).(item).archivedState()
+			own = any(f).(Item).archivedState()
 		}
 		switch {
 		case own.known(): // the item's own word in the archived listing wins
@@ -1085,7 +1085,7 @@ func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, ge
 	}
 	got, err := get(ctx, id)
 	if err == nil {
-		it, ok := any(got).(item)
+		it, ok := any(got).(Item)
 		if !ok || it.archivedState().known() {
 			return got, nil
 		}

@@ -334,9 +334,11 @@ func (w *templateWire) decode() (Template, error) {
 	return t, nil
 }
 
-// item is what the client needs of every decoded type: the shape issues to report, and a
-// way to record what the request that returned it says about its archived state.
-type item interface {
+// Item is a task, run or template as the client decoded it: a *Task, *Run or *Template. Besides
+// its Entity, the client needs of it the shape issues to report, and a way to record what the
+// request that returned it says about its archived state.
+type Item interface {
+	Entity() Entity
 	id() string
 	shapeIssues() []ShapeIssue
 	archivedState() archivedState

@@ -9,12 +9,6 @@ import (
 // chosen by its Kind. Each goes through the one method of that kind's endpoint (tasks.go,
 // runs.go, templates.go), which alone knows the route and the shape of Tallyfy's answer.
 
-// Item is a task, run or template as the client decoded it: a *Task, *Run or *Template.
-type Item interface {
-	Entity() Entity
-	item
-}
-
 // Change is what Tallyfy's answer to an archive or restore said.
 type Change struct {
 	// Item is the item afterwards, when the answer carried one (a run's archive, and restores
