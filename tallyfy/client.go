@@ -804,6 +804,16 @@ func (c *Client) mutate(ctx context.Context, kind Kind, method, collection, id, 
 	return r, p, err
 }
 
+// mutateItem sends a lifecycle request whose answer may be the item ({"data": …}), retried
+// when safe (retrySafe); an empty 2xx body gives nil.
+func mutateItem[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, method, collection, id, suffix string) (*T, error) {
+	r, p, err := c.mutate(ctx, kind, method, collection, id, suffix, retrySafe)
+	if err != nil || len(trimSpace(r.Body)) == 0 {
+		return nil, err
+	}
+	return decodeItem[T, W, PW](ctx, c, kind, method, p, r)
+}
+
 // archivedScope is how a look-up searches one collection's archived items: with the
 // narrowest filters Tallyfy documents for it, in a documented order, so that a bounded search
 // reads the items most likely asked about first (docs/tallyfy-api.md §2.2, §2.4, §2.6).
@@ -1063,14 +1073,6 @@ func collectionItem(collection string) string {
 		return "templates"
 	}
 	return collection
-}
-
-// optionalData decodes {"data": …} when there is a body; an empty 2xx body gives nil.
-func optionalData[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, method, path string, r *response) (*T, error) {
-	if len(trimSpace(r.Body)) == 0 {
-		return nil, nil
-	}
-	return decodeItem[T, W, PW](ctx, c, kind, method, path, r)
 }
 
 // trimSpace trims without copying: it runs on every response body.

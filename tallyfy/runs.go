@@ -23,20 +23,12 @@ func (c *Client) ListRuns(ctx context.Context, opts ListOptions) (*Page[Run], er
 // ArchiveRun archives a run (DELETE /runs/{id}; 200 {data: run}). The run is nil when
 // Tallyfy answers without a body.
 func (c *Client) ArchiveRun(ctx context.Context, id string) (*Run, error) {
-	r, p, err := c.mutate(ctx, KindRun, http.MethodDelete, runsPath, id, "", retrySafe)
-	if err != nil {
-		return nil, err
-	}
-	return optionalData[Run, runWire](ctx, c, KindRun, http.MethodDelete, p, r)
+	return mutateItem[Run, runWire](ctx, c, KindRun, http.MethodDelete, runsPath, id, "")
 }
 
 // ActivateRun restores an archived run (PUT /runs/{id}/activate; 200 {data: run}).
 func (c *Client) ActivateRun(ctx context.Context, id string) (*Run, error) {
-	r, p, err := c.mutate(ctx, KindRun, http.MethodPut, runsPath, id, "activate", retrySafe)
-	if err != nil {
-		return nil, err
-	}
-	return optionalData[Run, runWire](ctx, c, KindRun, http.MethodPut, p, r)
+	return mutateItem[Run, runWire](ctx, c, KindRun, http.MethodPut, runsPath, id, "activate")
 }
 
 // DeleteRun permanently deletes an archived run (DELETE /runs/{id}/delete; 200, empty body).

@@ -63,11 +63,7 @@ func (c *Client) ArchiveTask(ctx context.Context, id string) error {
 // RestoreTask restores an archived one-off task (PUT /tasks/{id}/restore). The task is nil
 // when Tallyfy answers without a body.
 func (c *Client) RestoreTask(ctx context.Context, id string) (*Task, error) {
-	r, p, err := c.mutate(ctx, KindTask, http.MethodPut, tasksPath, id, "restore", retrySafe)
-	if err != nil {
-		return nil, err
-	}
-	return optionalData[Task, taskWire](ctx, c, KindTask, http.MethodPut, p, r)
+	return mutateItem[Task, taskWire](ctx, c, KindTask, http.MethodPut, tasksPath, id, "restore")
 }
 
 // DeleteTask permanently deletes a one-off task (DELETE /tasks/{id}/delete; 204). It is never

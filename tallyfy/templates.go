@@ -32,40 +32,34 @@ func (c *Client) ListTemplates(ctx context.Context, opts ListOptions) (*Page[Tem
 
 // ArchiveTemplate archives a template (DELETE /checklists/{id}; 200 {message, deleted_references}).
 func (c *Client) ArchiveTemplate(ctx context.Context, id string) (*TemplateDeletion, error) {
-	r, p, err := c.mutate(ctx, KindTemplate, http.MethodDelete, templatesPath, id, "", retrySafe)
-	if err != nil {
-		return nil, err
-	}
-	return decodeDeletion(http.MethodDelete, p, r)
+	return c.templateDeletion(ctx, id, "", retrySafe)
 }
 
 // RestoreTemplate restores an archived template (PUT /checklists/{id}/restore). The template
 // is nil when Tallyfy answers without a body.
 func (c *Client) RestoreTemplate(ctx context.Context, id string) (*Template, error) {
-	r, p, err := c.mutate(ctx, KindTemplate, http.MethodPut, templatesPath, id, "restore", retrySafe)
-	if err != nil {
-		return nil, err
-	}
-	return optionalData[Template, templateWire](ctx, c, KindTemplate, http.MethodPut, p, r)
+	return mutateItem[Template, templateWire](ctx, c, KindTemplate, http.MethodPut, templatesPath, id, "restore")
 }
 
 // DeleteTemplate permanently deletes an archived template (DELETE /checklists/{id}/delete).
 // Admin only; an error while the template is live.
 func (c *Client) DeleteTemplate(ctx context.Context, id string) (*TemplateDeletion, error) {
-	r, p, err := c.mutate(ctx, KindTemplate, http.MethodDelete, templatesPath, id, "delete", retryUnsent)
+	return c.templateDeletion(ctx, id, "delete", retryUnsent)
+}
+
+// templateDeletion sends a template's archive or permanent delete, whose answer is not the
+// template but {message, deleted_references} (or nothing).
+func (c *Client) templateDeletion(ctx context.Context, id, suffix string, class retryClass) (*TemplateDeletion, error) {
+	r, p, err := c.mutate(ctx, KindTemplate, http.MethodDelete, templatesPath, id, suffix, class)
 	if err != nil {
 		return nil, err
 	}
-	return decodeDeletion(http.MethodDelete, p, r)
-}
-
-func decodeDeletion(method, path string, r *response) (*TemplateDeletion, error) {
 	var d TemplateDeletion
 	if len(trimSpace(r.Body)) == 0 {
 		return &d, nil
 	}
 	if err := json.Unmarshal(r.Body, &d); err != nil {
-		return nil, r.unusable(method, path, describeJSONError(r, err))
+		return nil, r.unusable(http.MethodDelete, p, describeJSONError(r, err))
 	}
 	return &d, nil
 }
