@@ -200,8 +200,9 @@ func findAs[T any](ctx context.Context, c *Client, kind Kind, id string) (*T, er
 	return v, err
 }
 
-// idEndpoints lists every method that takes an ID.
-var idEndpoints = []endpoint{
+// idEndpoints lists every method that takes an ID: each kind's own, then the kind-generic
+// changes (kindEndpoints).
+var idEndpoints = append([]endpoint{
 	{name: "GetTask", kind: KindTask, method: "GET", collection: "tasks",
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.GetTask(ctx, id)) }},
 	{name: "ArchiveTask", kind: KindTask, method: "DELETE", collection: "tasks",
@@ -216,13 +217,6 @@ var idEndpoints = []endpoint{
 		}},
 	{name: "Lookup(task)", kind: KindTask, method: "GET", collection: "tasks", lookup: true,
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Lookup(ctx, KindTask, id)) }},
-	// The kind-generic operations reach the same endpoints.
-	{name: "Archive(task)", kind: KindTask, method: "DELETE", collection: "tasks",
-		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Archive(ctx, KindTask, id)) }},
-	{name: "Restore(task)", kind: KindTask, method: "PUT", collection: "tasks", suffix: "restore",
-		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Restore(ctx, KindTask, id)) }},
-	{name: "Delete(task)", kind: KindTask, method: "DELETE", collection: "tasks", suffix: "delete", permanent: true,
-		call: func(ctx context.Context, c *Client, id string) error { return c.Delete(ctx, KindTask, id) }},
 
 	{name: "GetRun", kind: KindRun, method: "GET", collection: "runs",
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.GetRun(ctx, id)) }},
@@ -238,13 +232,6 @@ var idEndpoints = []endpoint{
 		}},
 	{name: "Lookup(run)", kind: KindRun, method: "GET", collection: "runs", lookup: true,
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Lookup(ctx, KindRun, id)) }},
-	// The kind-generic operations reach the same endpoints.
-	{name: "Archive(run)", kind: KindRun, method: "DELETE", collection: "runs",
-		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Archive(ctx, KindRun, id)) }},
-	{name: "Restore(run)", kind: KindRun, method: "PUT", collection: "runs", suffix: "activate",
-		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Restore(ctx, KindRun, id)) }},
-	{name: "Delete(run)", kind: KindRun, method: "DELETE", collection: "runs", suffix: "delete", permanent: true,
-		call: func(ctx context.Context, c *Client, id string) error { return c.Delete(ctx, KindRun, id) }},
 
 	{name: "GetTemplate", kind: KindTemplate, method: "GET", collection: "checklists",
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.GetTemplate(ctx, id)) }},
@@ -260,17 +247,24 @@ var idEndpoints = []endpoint{
 		}},
 	{name: "Lookup(template)", kind: KindTemplate, method: "GET", collection: "checklists", lookup: true,
 		call: func(ctx context.Context, c *Client, id string) error { return discard(c.Lookup(ctx, KindTemplate, id)) }},
-	// The kind-generic operations reach the same endpoints.
-	{name: "Archive(template)", kind: KindTemplate, method: "DELETE", collection: "checklists",
-		call: func(ctx context.Context, c *Client, id string) error {
-			return discard(c.Archive(ctx, KindTemplate, id))
-		}},
-	{name: "Restore(template)", kind: KindTemplate, method: "PUT", collection: "checklists", suffix: "restore",
-		call: func(ctx context.Context, c *Client, id string) error {
-			return discard(c.Restore(ctx, KindTemplate, id))
-		}},
-	{name: "Delete(template)", kind: KindTemplate, method: "DELETE", collection: "checklists", suffix: "delete", permanent: true,
-		call: func(ctx context.Context, c *Client, id string) error { return c.Delete(ctx, KindTemplate, id) }},
+}, kindEndpoints()...)
+
+// kindEndpoints are the kind-generic Archive, Restore and Delete: each reaches its kind's endpoint.
+func kindEndpoints() []endpoint {
+	var out []endpoint
+	for _, k := range []struct {
+		kind                Kind
+		collection, restore string
+	}{{KindTask, "tasks", "restore"}, {KindRun, "runs", "activate"}, {KindTemplate, "checklists", "restore"}} {
+		out = append(out,
+			endpoint{name: "Archive(" + string(k.kind) + ")", kind: k.kind, method: "DELETE", collection: k.collection,
+				call: func(ctx context.Context, c *Client, id string) error { return discard(c.Archive(ctx, k.kind, id)) }},
+			endpoint{name: "Restore(" + string(k.kind) + ")", kind: k.kind, method: "PUT", collection: k.collection, suffix: k.restore,
+				call: func(ctx context.Context, c *Client, id string) error { return discard(c.Restore(ctx, k.kind, id)) }},
+			endpoint{name: "Delete(" + string(k.kind) + ")", kind: k.kind, method: "DELETE", collection: k.collection, suffix: "delete", permanent: true,
+				call: func(ctx context.Context, c *Client, id string) error { return c.Delete(ctx, k.kind, id) }})
+	}
+	return out
 }
 
 // asAPIError returns the *APIError in err's chain or fails the test.
