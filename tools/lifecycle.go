@@ -95,7 +95,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 		// archive_run on a run archived earlier, by a Tallyfy that answers 200 to that.
 		return ended("noop", "", lifecycleResult(c, after, false, "")).about(after)
 	}
-	o := succeeded(lifecycleResultWith(c, after, true, "", ans.Detached)).about(after)
+	o := succeeded(lifecycleResult(c, after, true, "", ans.Detached...)).about(after)
 	o.detached = ans.Detached
 	return o
 }
@@ -254,13 +254,9 @@ func named(e tallyfy.Entity) string {
 	return fmt.Sprintf("%q", e.Name)
 }
 
-func lifecycleResult(c *call, e tallyfy.Entity, changed bool, msg string) *mcp.CallToolResult {
-	return lifecycleResultWith(c, e, changed, msg, nil)
-}
-
-// lifecycleResultWith is the result of an archive or restore; msg replaces the usual sentence
+// lifecycleResult is the result of an archive or restore; msg replaces the usual sentence
 // when set; detached is what an archived template lost (deleted_references).
-func lifecycleResultWith(c *call, e tallyfy.Entity, changed bool, msg string, detached []tallyfy.Reference) *mcp.CallToolResult {
+func lifecycleResult(c *call, e tallyfy.Entity, changed bool, msg string, detached ...tallyfy.Reference) *mcp.CallToolResult {
 	inverse := toolFor(c.res.kind, VerbRestore)
 	if c.tool.Verb == VerbRestore {
 		inverse = toolFor(c.res.kind, VerbArchive)
