@@ -1,5 +1,6 @@
 // Command bench measures what operators compare MCP servers by (`make bench`): cold start of
-// the binary to the initialize result over stdio; per-call latency in-process, over stdio and
+// the binary over stdio (spawn → initialize → tools/list answered), side by side with a minimal
+// server on the official TypeScript SDK (e2e/bench-peer.mjs, run by node) on the same API; per-call latency in-process, over stdio and
 // over streamable HTTP next to the floor (the same Tallyfy request sent straight to the
 // sandbox with a keep-alive client); peak RSS after 1,000 calls; tools/list bytes. The figures
 // are kept in docs/performance.md, between its bench markers.
@@ -33,13 +34,15 @@ import (
 func main() {
 	bin := flag.String("bin", "", "the tallyfy-mcp binary (built with `make build`)")
 	calls := flag.Int("calls", 1000, "calls per latency series")
-	starts := flag.Int("starts", 30, "cold starts")
+	starts := flag.Int("starts", 30, "cold starts of each server, interleaved")
+	peer := flag.String("peer", "", "the TypeScript-SDK peer server script (e2e/bench-peer.mjs)")
+	node := flag.String("node", "node", "the node binary that runs -peer")
 	flag.Parse()
-	if *bin == "" {
-		fmt.Fprintln(os.Stderr, "bench: -bin is required")
+	if *bin == "" || *peer == "" {
+		fmt.Fprintln(os.Stderr, "bench: -bin and -peer are required")
 		os.Exit(2)
 	}
-	if err := run(*bin, *calls, *starts); err != nil {
+	if err := run(*bin, []string{*node, *peer}, *calls, *starts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -53,7 +56,7 @@ func (s series) pct(p float64) time.Duration {
 	return c[min(len(c)-1, int(p*float64(len(c))))]
 }
 
-func run(bin string, calls, starts int) error {
+func run(bin string, peer []string, calls, starts int) error {
 	ctx := context.Background()
 	sb := sandbox.New()
 	base, srv, err := sandbox.Listen("127.0.0.1:0", sb)
@@ -64,9 +67,13 @@ func run(bin string, calls, starts int) error {
 	env := []string{"TALLYFY_ACCESS_TOKEN=" + sandbox.AdminToken, "TALLYFY_ORG_ID=" + sandbox.OrgID, "TALLYFY_BASE_URL=" + base, "LOG_LEVEL=error"}
 	runID := sandbox.IDs.ActiveRun
 
-	cold, err := coldStarts(bin, env, starts)
+	cold, err := coldStarts([]string{bin}, peer, env, starts)
 	if err != nil {
 		return fmt.Errorf("cold start: %w", err)
+	}
+	bare, err := bareStarts([]string{bin, "--version"}, []string{peer[0], "-e", "0"}, starts)
+	if err != nil {
+		return err
 	}
 
 	floor, err := floorSeries(base, runID, calls)
@@ -75,7 +82,8 @@ func run(bin string, calls, starts int) error {
 	}
 
 	cfg, err := server.ParseConfig([]string{"--base-url", base, "--org-id", sandbox.OrgID, "--access-token", sandbox.AdminToken,
-		"--transport", "http", "--rate-limit", "0"}, func(string) string { return "" }, io.Discard)
+		// No pacing: the sandbox has no limit, and --tallyfy-rate's default (9 a second) would time the pacer.
+		"--transport", "http", "--rate-limit", "0", "--tallyfy-rate", "0"}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		return err
 	}
@@ -113,7 +121,12 @@ func run(bin string, calls, starts int) error {
 	}
 
 	fmt.Printf("| measure | p50 | p99 | target |\n|---|---|---|---|\n")
-	fmt.Printf("| cold start to initialize result (stdio, %d starts) | %s | %s | p50 < 15 ms |\n", starts, ms(cold.pct(.5)), ms(cold.pct(.99)))
+	fmt.Printf("| cold start to the initialize result (stdio, %d starts) | %s | %s | p50 < 15 ms |\n", starts, ms(cold.init.pct(.5)), ms(cold.init.pct(.99)))
+	fmt.Printf("| cold start, spawn → initialize → tools/list answered (%d starts, interleaved with the peer's) | %s | %s | |\n", starts, ms(cold.list.pct(.5)), ms(cold.list.pct(.99)))
+	fmt.Printf("| the same, minimal TypeScript-SDK server (e2e/bench-peer.mjs on node) | %s | %s | |\n", ms(cold.peer.pct(.5)), ms(cold.peer.pct(.99)))
+	fmt.Printf("| cold-start ratio, tallyfy-mcp ÷ peer: of the medians (spread of the %d rounds' ratios, p10–p90) | %.3f (%.3f–%.3f) | | ≤ 0.10 |\n",
+		starts, cold.list.pct(.5).Seconds()/cold.peer.pct(.5).Seconds(), cold.ratios.pct(.1).Seconds(), cold.ratios.pct(.9).Seconds())
+	fmt.Printf("| process start alone: `tallyfy-mcp --version` / `node -e 0` | %s / %s | %s / %s | |\n", ms(bare[0].pct(.5)), ms(bare[1].pct(.5)), ms(bare[0].pct(.99)), ms(bare[1].pct(.99)))
 	fmt.Printf("| floor: GET run straight to the sandbox (keep-alive) | %s | %s | |\n", us(floor.pct(.5)), us(floor.pct(.99)))
 	for _, r := range []struct {
 		name string
@@ -132,29 +145,81 @@ func run(bin string, calls, starts int) error {
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
 
-// coldStarts times process start to the initialize result, with the real API configured (no
-// sandbox to start), reading stdout directly.
-func coldStarts(bin string, env []string, n int) (series, error) {
-	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}` + "\n"
-	var out series
+// coldSeries are the cold starts of the Go binary and of the TypeScript-SDK peer, and the ratio
+// of each round's two starts (in seconds, i.e. as a plain number).
+type coldSeries struct {
+	init, list, peer, ratios series
+}
+
+// coldStarts starts bin and peer n times each, alternating which goes first, both with the real
+// API configured (env: no sandbox to start), and times spawn → initialize result and spawn →
+// tools/list result.
+func coldStarts(bin, peer, env []string, n int) (coldSeries, error) {
+	var out coldSeries
 	for i := 0; i < n; i++ {
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), env...)
-		stdin, _ := cmd.StdinPipe()
-		stdout, _ := cmd.StdoutPipe()
-		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			return nil, err
+		var goInit, goList, peerList time.Duration
+		var err error
+		for j := range 2 {
+			if (i+j)%2 == 0 {
+				goInit, goList, err = coldStart(bin, env)
+			} else {
+				_, peerList, err = coldStart(peer, env)
+			}
+			if err != nil {
+				return out, err
+			}
 		}
-		_, _ = io.WriteString(stdin, init)
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		d := time.Since(start)
-		_ = stdin.Close()
-		_ = cmd.Wait()
-		if err != nil || !strings.Contains(line, `"serverInfo"`) {
-			return nil, fmt.Errorf("no initialize result: %v %q", err, line)
+		out.init = append(out.init, goInit)
+		out.list = append(out.list, goList)
+		out.peer = append(out.peer, peerList)
+		out.ratios = append(out.ratios, time.Duration(float64(time.Second)*goList.Seconds()/peerList.Seconds()))
+	}
+	return out, nil
+}
+
+// coldStart spawns argv, writes initialize, then (after its result) the initialized notification
+// and tools/list, reading stdout directly; an answer that is not a result is an error, so a
+// crashing server cannot pass for a fast one.
+func coldStart(argv, env []string) (toInit, toList time.Duration, err error) {
+	const initReq = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}` + "\n"
+	const listReq = `{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n" + `{"jsonrpc":"2.0","id":2,"method":"tools/list"}` + "\n"
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
+	r := bufio.NewReaderSize(stdout, 1<<20)
+	_, _ = io.WriteString(stdin, initReq)
+	line, err := r.ReadString('\n')
+	toInit = time.Since(start)
+	if err != nil || !strings.Contains(line, `"serverInfo"`) {
+		return 0, 0, fmt.Errorf("%s: no initialize result: %v %.300q", argv, err, line)
+	}
+	_, _ = io.WriteString(stdin, listReq)
+	line, err = r.ReadString('\n')
+	toList = time.Since(start)
+	if err != nil || !strings.Contains(line, `"tools":[{`) {
+		return 0, 0, fmt.Errorf("%s: no tools/list result: %v %.300q", argv, err, line)
+	}
+	return toInit, toList, nil
+}
+
+// bareStarts times each command from spawn to exit, n times, interleaved: what starting the
+// process costs before any MCP work.
+func bareStarts(a, b []string, n int) ([2]series, error) {
+	var out [2]series
+	for i := 0; i < n; i++ {
+		for k, argv := range [2][]string{a, b} {
+			start := time.Now()
+			if err := exec.Command(argv[0], argv[1:]...).Run(); err != nil {
+				return out, fmt.Errorf("%s: %w", argv, err)
+			}
+			out[k] = append(out[k], time.Since(start))
 		}
-		out = append(out, d)
 	}
 	return out, nil
 }
