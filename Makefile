@@ -80,9 +80,11 @@ lint: ## golangci-lint (pinned; installed when missing) with .golangci.yml, then
 	$(GOLANGCI_LINT) run --allow-serial-runners ./...
 	$(GO) vet -tags soak ./...
 
-bench: build ## Go benchmarks, then the table of cold start, per-call latency against the floor, RSS and tools/list size (docs/performance.md keeps it between its bench markers)
+# The TypeScript-SDK peer (e2e/bench-peer.mjs, checked by e2e/bench-peer.test.mjs) runs on node
+# with e2e's SDK, hence the npm ci prerequisite.
+bench: build e2e/node_modules/.package-lock.json ## Go benchmarks, then the table of cold start (beside a TypeScript-SDK peer), per-call latency against the floor, RSS and tools/list size (docs/performance.md keeps it between its bench markers)
 	$(GO) test -pgo=$(CURDIR)/default.pgo -run '^$$' -bench . -benchmem ./...
-	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/bench -bin ./$(BIN)
+	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/bench -bin ./$(BIN) -peer e2e/bench-peer.mjs
 
 bench-bulk: ## bulk_archive of 100 processes against a sandbox with 50 ms latency and 20 requests/s (figures in docs/performance.md); fails over 1.15 × the rate floor or on any 429
 	$(GO) run ./internal/bulkbench -tallyfy-rate 18
