@@ -10,7 +10,7 @@ GO      ?= go
 # deadline exceeded" from the fuzzing engine when a new input is being minimized at the deadline.
 FUZZTIME ?= 5000x
 
-.PHONY: build test unit e2e e2e-repeat fuzz run inspect install sandbox schemas lint bench bench-bulk loadtest pgo soak dist clean docs mcpb mcpb-manifest appview
+.PHONY: build test unit e2e e2e-repeat fuzz run inspect install sandbox schemas lint bench bench-bulk measure loadtest pgo soak dist clean docs mcpb mcpb-manifest appview
 
 # One set of build flags for build, run, install and the e2e binary, so the dependency tree is
 # compiled once (a different -trimpath or -ldflags set recompiles all of it).
@@ -85,6 +85,10 @@ lint: ## golangci-lint (pinned; installed when missing) with .golangci.yml, then
 bench: build e2e/node_modules/.package-lock.json ## Go benchmarks, then the table of cold start (beside a TypeScript-SDK peer), per-call latency against the floor, RSS and tools/list size (docs/performance.md keeps it between its bench markers)
 	$(GO) test -pgo=$(CURDIR)/default.pgo -run '^$$' -bench . -benchmem ./...
 	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/bench -bin ./$(BIN) -peer e2e/bench-peer.mjs
+
+# REV=a4b83d4 measures that revision in a throwaway git worktree instead of the working tree.
+measure: ## issue 19's shape figures: product lines and files per package, wrappers on /mcp, methods on the largest types, duplicates pairs
+	internal/bench/measure.sh $(REV)
 
 bench-bulk: ## bulk_archive of 100 processes against a sandbox with 50 ms latency and 20 requests/s (figures in docs/performance.md); fails over 1.15 × the rate floor or on any 429
 	$(GO) run ./internal/bulkbench -tallyfy-rate 18
