@@ -37,12 +37,13 @@ func main() {
 	starts := flag.Int("starts", 30, "cold starts of each server, interleaved")
 	peer := flag.String("peer", "", "the TypeScript-SDK peer server script (e2e/bench-peer.mjs)")
 	node := flag.String("node", "node", "the node binary that runs -peer")
+	base := flag.String("base-bin", "", "another build (e.g. of an earlier revision) to time over stdio side by side with -bin")
 	flag.Parse()
 	if *bin == "" || *peer == "" {
 		fmt.Fprintln(os.Stderr, "bench: -bin and -peer are required")
 		os.Exit(2)
 	}
-	if err := run(*bin, []string{*node, *peer}, *calls, *starts); err != nil {
+	if err := run(*bin, *base, []string{*node, *peer}, *calls, *starts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -56,7 +57,7 @@ func (s series) pct(p float64) time.Duration {
 	return c[min(len(c)-1, int(p*float64(len(c))))]
 }
 
-func run(bin string, peer []string, calls, starts int) error {
+func run(bin, baseBin string, peer []string, calls, starts int) error {
 	ctx := context.Background()
 	sb := sandbox.New()
 	base, srv, err := sandbox.Listen("127.0.0.1:0", sb)
@@ -139,6 +140,34 @@ func run(bin string, peer []string, calls, starts int) error {
 	fmt.Printf("| stdio overhead above the floor and the pipe round trip | %s | | |\n", us(stdioSeries.pct(.5)-floor.pct(.5)-pingSeries.pct(.5)))
 	fmt.Printf("| peak RSS of the stdio server after %d calls | %.1f MB | | < 25 MB |\n", calls+1, rss)
 	fmt.Printf("| tools/list result | %d bytes (~%d tokens) | | |\n", listBytes, listBytes/4)
+	if baseBin != "" {
+		return sideBySide(bin, baseBin, runID, calls)
+	}
+	return nil
+}
+
+// sideBySide times get_run and ping over stdio for bin and base in alternating blocks (each a
+// fresh process with its warm-up), so that the machine's load falls on both alike, and prints
+// both with the change.
+func sideBySide(bin, base, runID string, calls int) error {
+	const blocks = 6
+	var got [2][2]series // [bin, base][get_run, ping]
+	for b := range blocks {
+		for k := range 2 {
+			k = (k + b) % 2
+			c, p, _, err := stdioSeries([2]string{bin, base}[k], runID, max(calls/blocks, 1))
+			if err != nil {
+				return fmt.Errorf("stdio side by side: %w", err)
+			}
+			got[k][0], got[k][1] = append(got[k][0], c...), append(got[k][1], p...)
+		}
+	}
+	fmt.Printf("\nstdio side by side (%d alternating blocks, %d calls each): %s against -base-bin %s\n\n", blocks, max(calls/blocks, 1), bin, base)
+	fmt.Printf("| measure | -bin p50 | -base-bin p50 | change | -bin p99 | -base-bin p99 |\n|---|---|---|---|---|---|\n")
+	for i, name := range []string{"get_run over stdio (built-in sandbox)", "ping over stdio"} {
+		a, b := got[0][i].pct(.5), got[1][i].pct(.5)
+		fmt.Printf("| %s | %s | %s | %+.0f %% | %s | %s |\n", name, us(a), us(b), 100*(a.Seconds()/b.Seconds()-1), us(got[0][i].pct(.99)), us(got[1][i].pct(.99)))
+	}
 	return nil
 }
 
