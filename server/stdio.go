@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +56,9 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 		}
 	}()
 	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
-	err := srv.Listen(listenCtx, &stdioInput{c: c, r: bufio.NewReaderSize(stdin, 64<<10)}, stdioOutput{c})
+	in := newStdioInput(c, stdin)
+	defer close(in.done)
+	err := srv.Listen(listenCtx, in, stdioOutput{c})
 	if err != nil && (!errors.Is(err, context.Canceled) || ctx.Err() == nil) {
 		return err
 	}
@@ -119,22 +122,55 @@ func readLine(r *bufio.Reader, limit int64) (line []byte, tooLong bool, err erro
 }
 
 // stdioInput is what mcp-go reads: the lines of stdin that passed the checks, one at a time.
-// mcp-go reads it from one goroutine at a time.
+// One goroutine of its own reads and checks them (next), handing each over when mcp-go asks:
+// mcp-go reads every line on a goroutine it starts for that line, and reading stdin and
+// decoding the line there grew each such goroutine's stack anew (stack copying was a sixth of
+// the CPU time of a stdio ping; docs/performance.md).
 type stdioInput struct {
 	c       *stdioConn
 	r       *bufio.Reader
 	pending []byte
+	err     error         // the input's end, once mcp-go was told
 	ended   error         // the input's end, met with its last line
 	after   chan struct{} // the answer the next line waits for (initialize's)
+
+	start sync.Once
+	lines chan stdioLine // from the reading goroutine, one at a time
+	done  chan struct{}  // closed when serving ends: the reading goroutine stops handing over
+}
+
+type stdioLine struct {
+	line []byte
+	err  error
+}
+
+func newStdioInput(c *stdioConn, r io.Reader) *stdioInput {
+	return &stdioInput{c: c, r: bufio.NewReaderSize(r, 64<<10), lines: make(chan stdioLine), done: make(chan struct{})}
+}
+
+// readLines runs next until the input ends, handing each line over as mcp-go asks for it.
+func (in *stdioInput) readLines() {
+	for {
+		line, err := in.next()
+		select {
+		case in.lines <- stdioLine{line, err}:
+		case <-in.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (in *stdioInput) Read(p []byte) (int, error) {
+	in.start.Do(func() { go in.readLines() })
 	for len(in.pending) == 0 {
-		line, err := in.next()
-		if err != nil {
-			return 0, err
+		if in.err != nil {
+			return 0, in.err
 		}
-		in.pending = line
+		l := <-in.lines
+		in.pending, in.err = l.line, l.err
 	}
 	n := copy(p, in.pending)
 	in.pending = in.pending[n:]
@@ -332,6 +368,11 @@ func answerID(msg []byte) (string, bool) {
 
 // idKey is a request id as mcp-go compares ids (1 and "1" differ, 9007199254740993 is exact).
 func idKey(raw json.RawMessage) string {
+	// The usual integer id without json's reflection, which also grew the stack of the
+	// goroutine writing each answer: the same key as mcp.RequestId's String.
+	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+		return "int64:" + strconv.FormatInt(n, 10)
+	}
 	var id mcp.RequestId
 	if json.Unmarshal(raw, &id) != nil {
 		return string(raw)

@@ -281,6 +281,25 @@ func TestStdioRequestPipedBehindInitializeRuns(t *testing.T) {
 	}
 }
 
+// TestStdioIDKey: idKey is mcp-go's own key of a request id (RequestId.String), with or
+// without its shortcut for integers, and a string id spelled with escapes is the same id.
+func TestStdioIDKey(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{`7`, `0`, `-5`, `9007199254740993`, `9223372036854775807`, `-9223372036854775808`,
+		`92233720368547758070`, `"7"`, `"a,\"b"`, `"\u0061"`} {
+		var id mcp.RequestId
+		if err := json.Unmarshal([]byte(raw), &id); err != nil {
+			t.Fatal(raw, err)
+		}
+		if got, want := idKey([]byte(raw)), id.String(); got != want {
+			t.Errorf("idKey(%s) = %q, mcp-go's key %q", raw, got, want)
+		}
+	}
+	if idKey([]byte(`"\u0061"`)) != idKey([]byte(`"a"`)) || idKey([]byte(`7`)) == idKey([]byte(`"7"`)) {
+		t.Error(`"\u0061" and "a" must be one id, 7 and "7" two`)
+	}
+}
+
 // TestStdioAnswerID: the answers stdioOutput counts, as mcp-go writes them, and the messages
 // it must not count (notifications, its own requests, answers with a null id).
 func TestStdioAnswerID(t *testing.T) {
