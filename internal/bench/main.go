@@ -152,14 +152,15 @@ func run(bin, baseBin string, peer []string, calls, starts int) error {
 func sideBySide(bin, base, runID string, calls int) error {
 	const blocks = 6
 	var got [2][2]series // [bin, base][get_run, ping]
+	var rss [2]float64    // the largest peak RSS of the blocks
 	for b := range blocks {
 		for k := range 2 {
 			k = (k + b) % 2
-			c, p, _, err := stdioSeries([2]string{bin, base}[k], runID, max(calls/blocks, 1))
+			c, p, r, err := stdioSeries([2]string{bin, base}[k], runID, max(calls/blocks, 1))
 			if err != nil {
 				return fmt.Errorf("stdio side by side: %w", err)
 			}
-			got[k][0], got[k][1] = append(got[k][0], c...), append(got[k][1], p...)
+			got[k][0], got[k][1], rss[k] = append(got[k][0], c...), append(got[k][1], p...), max(rss[k], r)
 		}
 	}
 	fmt.Printf("\nstdio side by side (%d alternating blocks, %d calls each): %s against -base-bin %s\n\n", blocks, max(calls/blocks, 1), bin, base)
@@ -168,6 +169,7 @@ func sideBySide(bin, base, runID string, calls int) error {
 		a, b := got[0][i].pct(.5), got[1][i].pct(.5)
 		fmt.Printf("| %s | %s | %s | %+.0f %% | %s | %s |\n", name, us(a), us(b), 100*(a.Seconds()/b.Seconds()-1), us(got[0][i].pct(.99)), us(got[1][i].pct(.99)))
 	}
+	fmt.Printf("| peak RSS after %d calls (largest of the blocks) | %.1f MB | %.1f MB | %+.0f %% | | |\n", max(calls/blocks, 1)+1, rss[0], rss[1], 100*(rss[0]/rss[1]-1))
 	return nil
 }
 
