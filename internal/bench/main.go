@@ -146,30 +146,30 @@ func run(bin, baseBin string, peer []string, calls, starts int) error {
 	return nil
 }
 
-// sideBySide times get_run and ping over stdio for bin and base in alternating blocks (each a
-// fresh process with its warm-up), so that the machine's load falls on both alike, and prints
-// both with the change.
+// sideBySide times get_run and ping over stdio for bin and base in alternating blocks of calls
+// calls each (each a fresh process with its warm-up), so that the machine's load falls on both
+// alike, and prints both with the change.
 func sideBySide(bin, base, runID string, calls int) error {
-	const blocks = 6
+	const blocks = 10
 	var got [2][2]series // [bin, base][get_run, ping]
 	var rss [2]float64    // the largest peak RSS of the blocks
 	for b := range blocks {
 		for k := range 2 {
 			k = (k + b) % 2
-			c, p, r, err := stdioSeries([2]string{bin, base}[k], runID, max(calls/blocks, 1))
+			c, p, r, err := stdioSeries([2]string{bin, base}[k], runID, calls)
 			if err != nil {
 				return fmt.Errorf("stdio side by side: %w", err)
 			}
 			got[k][0], got[k][1], rss[k] = append(got[k][0], c...), append(got[k][1], p...), max(rss[k], r)
 		}
 	}
-	fmt.Printf("\nstdio side by side (%d alternating blocks, %d calls each): %s against -base-bin %s\n\n", blocks, max(calls/blocks, 1), bin, base)
+	fmt.Printf("\nstdio side by side (%d alternating blocks, %d calls each): %s against -base-bin %s\n\n", blocks, calls, bin, base)
 	fmt.Printf("| measure | -bin p50 | -base-bin p50 | change | -bin p99 | -base-bin p99 |\n|---|---|---|---|---|---|\n")
 	for i, name := range []string{"get_run over stdio (built-in sandbox)", "ping over stdio"} {
 		a, b := got[0][i].pct(.5), got[1][i].pct(.5)
 		fmt.Printf("| %s | %s | %s | %+.0f %% | %s | %s |\n", name, us(a), us(b), 100*(a.Seconds()/b.Seconds()-1), us(got[0][i].pct(.99)), us(got[1][i].pct(.99)))
 	}
-	fmt.Printf("| peak RSS after %d calls (largest of the blocks) | %.1f MB | %.1f MB | %+.0f %% | | |\n", max(calls/blocks, 1)+1, rss[0], rss[1], 100*(rss[0]/rss[1]-1))
+	fmt.Printf("| peak RSS after %d calls (largest of the blocks) | %.1f MB | %.1f MB | %+.0f %% | | |\n", calls+1, rss[0], rss[1], 100*(rss[0]/rss[1]-1))
 	return nil
 }
 
