@@ -81,10 +81,11 @@ lint: ## golangci-lint (pinned; installed when missing) with .golangci.yml, then
 	$(GO) vet -tags soak ./...
 
 # The TypeScript-SDK peer (e2e/bench-peer.mjs, checked by e2e/bench-peer.test.mjs) runs on node
-# with e2e's SDK, hence the npm ci prerequisite.
+# with e2e's SDK, hence the npm ci prerequisite. BENCH_BASE=other-build also times that build over
+# stdio, side by side with this one (e.g. a build of an earlier revision).
 bench: build e2e/node_modules/.package-lock.json ## Go benchmarks, then the table of cold start (beside a TypeScript-SDK peer), per-call latency against the floor, RSS and tools/list size (docs/performance.md keeps it between its bench markers)
 	$(GO) test -pgo=$(CURDIR)/default.pgo -run '^$$' -bench . -benchmem ./...
-	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/bench -bin ./$(BIN) -peer e2e/bench-peer.mjs
+	$(GO) run -pgo=$(CURDIR)/default.pgo ./internal/bench -bin ./$(BIN) -peer e2e/bench-peer.mjs $(if $(BENCH_BASE),-base-bin $(BENCH_BASE))
 
 # REV=a4b83d4 measures that revision in a throwaway git worktree instead of the working tree.
 measure: ## issue 19's shape figures: product lines and files per package, wrappers on /mcp, methods on the largest types, duplicates pairs
