@@ -152,7 +152,7 @@ func run(bin, baseBin string, peer []string, calls, starts int) error {
 func sideBySide(bin, base, runID string, calls int) error {
 	const blocks = 10
 	var got [2][2]series // [bin, base][get_run, ping]
-	var rss [2]float64    // the largest peak RSS of the blocks
+	var rss [2]float64   // the largest peak RSS of the blocks
 	for b := range blocks {
 		for k := range 2 {
 			k = (k + b) % 2
