@@ -130,7 +130,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	app.State = store
 	app.closers = append(app.closers, store.Close)
-	if store.Kind() != "memory" {
+	if store.Shared() {
 		hctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		if err := store.Health(hctx); err != nil {
 			// Not fatal: replicas may start before Redis. Deletes are refused until it answers.

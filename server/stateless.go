@@ -49,7 +49,7 @@ func (h *HTTPServer) sessionOptions() []mcpserver.StreamableHTTPOption {
 // sharedSessions reports whether session ids are signed for every replica.
 func (h *HTTPServer) sharedSessions() bool {
 	st := h.app.State
-	return !h.app.Config.Stateless && st != nil && st.Kind() != "memory" && len(h.app.keys) > 0
+	return !h.app.Config.Stateless && st != nil && st.Shared() && len(h.app.keys) > 0
 }
 
 // canAsk reports whether a question (elicitation) can travel to an older client on streamable

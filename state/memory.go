@@ -27,6 +27,9 @@ func NewMemory() *Memory {
 // Kind implements Store.
 func (m *Memory) Kind() string { return "memory" }
 
+// Shared implements Store: this process only.
+func (m *Memory) Shared() bool { return false }
+
 // Health implements Store: memory is always reachable.
 func (m *Memory) Health(context.Context) error { return nil }
 

@@ -55,6 +55,9 @@ var quietOnce sync.Once
 // Kind implements Store.
 func (r *Redis) Kind() string { return "redis" }
 
+// Shared implements Store: every replica pointed at the same Redis shares it.
+func (r *Redis) Shared() bool { return true }
+
 // Close implements Store: it closes the connection pool.
 func (r *Redis) Close() error { return r.rdb.Close() }
 

@@ -44,6 +44,11 @@ type Store interface {
 	Health(ctx context.Context) error
 	// Kind names the backend ("memory" or "redis") for /healthz and logs.
 	Kind() string
+	// Shared reports whether other replicas may use the same store. When they may, nothing
+	// that lives in one process (a legacy session, a client name seen at initialize) can bind
+	// a confirmation, the delete budget is kept here for every replica, and session ids are
+	// signed for all of them.
+	Shared() bool
 	Close() error
 }
 

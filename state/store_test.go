@@ -202,8 +202,11 @@ func TestOpenRefusesOtherSchemes(t *testing.T) {
 			t.Errorf("Open(%q) accepted", bad)
 		}
 	}
-	if s, err := Open(""); err != nil || s.Kind() != "memory" {
+	if s, err := Open(""); err != nil || s.Kind() != "memory" || s.Shared() {
 		t.Fatalf("Open(\"\") = %v, %v", s, err)
+	}
+	if s, err := Open("redis://127.0.0.1:1/0"); err != nil || !s.Shared() {
+		t.Fatalf("a Redis store is not shared: %v, %v", s, err)
 	}
 	// A password in the URL never appears in an error.
 	_, err := Open("redis://user:hunter2@127.0.0.1:6379/nodb")

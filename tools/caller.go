@@ -108,14 +108,14 @@ func (p Policy) Narrow(cap Policy) Policy {
 
 // callerBinding is who a confirmation is bound to (see the function of that name).
 func (ts *Toolset) callerBinding(ctx context.Context) string {
-	return callerBinding(ctx, ts.opts.State.Kind() == "memory")
+	return callerBinding(ctx, !ts.opts.State.Shared())
 }
 
 // sessionBinding is the session a confirm token or elicitation state is bound to. With a
 // shared store (several replicas) it is none: a legacy session lives on one replica, and the
 // caller (callerBinding) may confirm through any.
 func (ts *Toolset) sessionBinding(ctx context.Context) string {
-	if ts.opts.State.Kind() != "memory" {
+	if ts.opts.State.Shared() {
 		return ""
 	}
 	return sessionID(ctx)

@@ -122,7 +122,7 @@ func New(opts Options) (*Toolset, error) {
 	if opts.State == nil {
 		opts.State = state.NewMemory()
 	}
-	if opts.Budget == nil && opts.State.Kind() != "memory" {
+	if opts.Budget == nil && opts.State.Shared() {
 		// One window per organization: every replica serving the org shares it.
 		opts.Budget = NewStoreBudget(opts.State, "deletes:"+opts.Client.OrgID(), opts.Policy.MaxDeletesPerHour, time.Hour)
 	}
