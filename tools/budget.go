@@ -2,9 +2,9 @@ package tools
 
 import (
 	"context"
-	"slices"
-	"sync"
 	"time"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 )
 
 // DeleteBudget caps permanent deletes across every session (and, in a shared store, every
@@ -34,108 +34,72 @@ type BudgetRefusal struct {
 	FreeAt time.Time     // when the next delete is allowed (zero when Limit is 0)
 }
 
-// NewMemoryBudget is a sliding-window count of permanent deletes in this process: limit per
-// window (limit < 0: no cap; 0: no deletes).
-func NewMemoryBudget(limit int, window time.Duration) DeleteBudget {
-	return &memoryBudget{limit: limit, window: window}
+// NewStoreBudget is a DeleteBudget kept in store under key: limit per window (limit < 0: no
+// cap; 0: no deletes). In a shared store every replica spends from one sliding window, each
+// take one atomic step in the store; when the store does not answer, Check and Take return its
+// error and the delete is refused. state.NewMemory keeps it in this process.
+func NewStoreBudget(store state.Store, key string, limit int, window time.Duration) DeleteBudget {
+	return &storeBudget{store: store, key: key, limit: limit, window: window}
 }
 
-type memoryBudget struct {
-	mu     sync.Mutex
-	limit  int
+type storeBudget struct {
+	store  state.Store
+	key    string
+	limit  int // <0: no cap; 0: no deletes
 	window time.Duration
-	times  []time.Time // one per delete spent within the window, oldest first
 }
 
-func (b *memoryBudget) prune(now time.Time) {
-	i := 0
-	for i < len(b.times) && !b.times[i].After(now.Add(-b.window)) {
-		i++
-	}
-	b.times = b.times[i:]
+func (b *storeBudget) refusal(freeAt time.Time) *BudgetRefusal {
+	return &BudgetRefusal{Limit: b.limit, Window: b.window, FreeAt: freeAt}
 }
 
-// refusal describes the spent budget; b.mu must be held.
-func (b *memoryBudget) refusal() *BudgetRefusal {
-	r := &BudgetRefusal{Limit: b.limit, Window: b.window}
-	if len(b.times) > 0 {
-		r.FreeAt = b.times[0].Add(b.window)
-	}
-	return r
-}
-
-func (b *memoryBudget) Check(_ context.Context, now time.Time) (*BudgetRefusal, error) {
+func (b *storeBudget) Check(ctx context.Context, now time.Time) (*BudgetRefusal, error) {
 	if b.limit < 0 {
 		return nil, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.prune(now)
-	if len(b.times) < b.limit {
-		return nil, nil
+	ok, freeAt, err := b.store.Peek(ctx, b.key, now, b.limit, b.window)
+	if err != nil || ok {
+		return nil, err
 	}
-	return b.refusal(), nil
+	return b.refusal(freeAt), nil
 }
 
-func (b *memoryBudget) Take(_ context.Context, now time.Time) (func(), *BudgetRefusal, error) {
+func (b *storeBudget) Take(ctx context.Context, now time.Time) (func(), *BudgetRefusal, error) {
 	if b.limit < 0 {
 		return func() {}, nil, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.prune(now)
-	if len(b.times) >= b.limit {
-		return nil, b.refusal(), nil
+	release, freeAt, err := b.store.Take(ctx, b.key, now, b.limit, b.window)
+	if err != nil {
+		return nil, nil, err
 	}
-	b.times = append(b.times, now)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if i := slices.Index(b.times, now); i >= 0 {
-				b.times = slices.Delete(b.times, i, i+1)
-			}
-		})
-	}, nil, nil
+	if release == nil {
+		return nil, b.refusal(freeAt), nil
+	}
+	return release, nil, nil
 }
 
-func (b *memoryBudget) TakeN(_ context.Context, now time.Time, n int) ([]func(), *BudgetRefusal, error) {
-	releases := make([]func(), n)
+func (b *storeBudget) TakeN(ctx context.Context, now time.Time, n int) ([]func(), *BudgetRefusal, error) {
 	if b.limit < 0 {
+		releases := make([]func(), n)
 		for i := range releases {
 			releases[i] = func() {}
 		}
 		return releases, nil, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.prune(now)
-	if len(b.times)+n > b.limit {
-		return nil, b.refusal(), nil
+	releases, freeAt, err := b.store.TakeN(ctx, b.key, now, b.limit, b.window, n)
+	if err != nil {
+		return nil, nil, err
 	}
-	for i := range releases {
-		b.times = append(b.times, now)
-		var once sync.Once
-		releases[i] = func() {
-			once.Do(func() {
-				b.mu.Lock()
-				defer b.mu.Unlock()
-				if j := slices.Index(b.times, now); j >= 0 {
-					b.times = slices.Delete(b.times, j, j+1)
-				}
-			})
-		}
+	if releases == nil {
+		return nil, b.refusal(freeAt), nil
 	}
 	return releases, nil, nil
 }
 
-func (b *memoryBudget) Room(_ context.Context, now time.Time) (int, error) {
+func (b *storeBudget) Room(ctx context.Context, now time.Time) (int, error) {
 	if b.limit < 0 {
 		return -1, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.prune(now)
-	return max(b.limit-len(b.times), 0), nil
+	left, _, err := b.store.Room(ctx, b.key, now, b.limit, b.window)
+	return left, err
 }

@@ -11,16 +11,17 @@ import (
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
-// TestMemoryBudgetTakeIsAtomic: under concurrent takes and releases every Take answers exactly
+// TestBudgetTakeIsAtomic (a budget kept in state.Memory): under concurrent takes and releases every Take answers exactly
 // one of a slot or a refusal (with when the budget frees), and never more slots than the limit
 // are held at once.
-func TestMemoryBudgetTakeIsAtomic(t *testing.T) {
+func TestBudgetTakeIsAtomic(t *testing.T) {
 	t.Parallel()
-	b := tools.NewMemoryBudget(2, time.Hour)
+	b := tools.NewStoreBudget(state.NewMemory(), "deletes", 2, time.Hour)
 	now := time.Now()
 	var held, most atomic.Int64
 	var wg sync.WaitGroup
@@ -60,7 +61,7 @@ func TestMemoryBudgetTakeIsAtomic(t *testing.T) {
 	if r, _ := b.Check(context.Background(), now.Add(time.Hour)); r != nil {
 		t.Fatalf("every slot was given back, yet Check refuses: %+v", r)
 	}
-	none := tools.NewMemoryBudget(0, time.Hour)
+	none := tools.NewStoreBudget(state.NewMemory(), "deletes", 0, time.Hour)
 	if _, r, _ := none.Take(context.Background(), now); r == nil || r.Limit != 0 {
 		t.Fatalf("a budget of 0 gave a slot: %+v", r)
 	}
@@ -88,7 +89,7 @@ func TestConfirmationKeptWhenBudgetLostAtTake(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, p protocol) {
 		k := kinds[1]
-		h := newHarness(t, withProto(p), withBudget(&racingBudget{DeleteBudget: tools.NewMemoryBudget(1, time.Hour)}))
+		h := newHarness(t, withProto(p), withBudget(&racingBudget{DeleteBudget: tools.NewStoreBudget(state.NewMemory(), "deletes", 1, time.Hour)}))
 		tok := askToken(t, h, k, k.archived).ConfirmToken
 		args := map[string]any{k.idArg: k.archived, "confirm_token": tok}
 		h.call(k.del, args).failed(t, "delete budget of 1", "nothing was deleted", "allowed from")
@@ -174,7 +175,7 @@ func TestBudgetGivenBackAfterRefusedDelete(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			budget := tools.NewMemoryBudget(1, time.Hour)
+			budget := tools.NewStoreBudget(state.NewMemory(), "deletes", 1, time.Hour)
 			opts := []option{withConfirm(tools.ConfirmOff), withBudget(budget), withToken(c.token), withMaxTries(1)}
 			if c.wrap != nil {
 				opts = append(opts, withWrap(c.wrap))

@@ -14,6 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -114,7 +115,7 @@ func TestBulkArchiveRestoreDelete(t *testing.T) {
 // the delete budget is refused when made, and one the budget shrank under is refused whole.
 func TestBulkStaleReplayedForeignOverBudget(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, withBudget(tools.NewMemoryBudget(2, time.Hour)))
+	h := newHarness(t, withBudget(tools.NewStoreBudget(state.NewMemory(), "deletes", 2, time.Hour)))
 	ctx := context.Background()
 	h.run(t, "stale", func(t *testing.T) {
 		plan := decode[schemas.BulkResult](t, h.call("bulk_archive", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ActiveRun, sandbox.IDs.CompleteRun}}).ok(t))

@@ -51,8 +51,7 @@ type Options struct {
 	// ConfirmKeys seal confirm tokens and elicitation state: the first seals, all are accepted.
 	// Every replica sharing State must have the same keys. Default: a random key per process.
 	ConfirmKeys [][]byte
-	// Budget caps permanent deletes; default: Policy.MaxDeletesPerHour per hour, kept in
-	// State when that is shared, else in this process.
+	// Budget caps permanent deletes; default: Policy.MaxDeletesPerHour per hour, kept in State.
 	Budget DeleteBudget
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -122,12 +121,9 @@ func New(opts Options) (*Toolset, error) {
 	if opts.State == nil {
 		opts.State = state.NewMemory()
 	}
-	if opts.Budget == nil && opts.State.Shared() {
-		// One window per organization: every replica serving the org shares it.
-		opts.Budget = NewStoreBudget(opts.State, "deletes:"+opts.Client.OrgID(), opts.Policy.MaxDeletesPerHour, time.Hour)
-	}
 	if opts.Budget == nil {
-		opts.Budget = NewMemoryBudget(opts.Policy.MaxDeletesPerHour, time.Hour)
+		// One window per organization: every replica sharing State spends from it.
+		opts.Budget = NewStoreBudget(opts.State, "deletes:"+opts.Client.OrgID(), opts.Policy.MaxDeletesPerHour, time.Hour)
 	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 5 * time.Minute
