@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // Approvals is `tallyfy-mcp approvals`: pubkey prints the public key approval records are
@@ -53,7 +54,7 @@ func Approvals(args []string, getenv func(string) string, stdout, stderr io.Writ
 		}
 		pub = b
 	case *keyFile != "":
-		key, err := tools.ReadApprovalKey(*keyFile)
+		key, err := confirm.ReadApprovalKey(*keyFile)
 		if err != nil {
 			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals:", err)
 			return 2
@@ -105,7 +106,7 @@ func VerifyAudit(r io.Reader, pub ed25519.PublicKey) (problems []string, summary
 		line int
 		rec  tools.Record
 	}
-	approvals := map[string]tools.ApprovalRecord{}
+	approvals := map[string]confirm.ApprovalRecord{}
 	var deletes []deleted
 	signed := 0
 	sc := bufio.NewScanner(r)
@@ -123,11 +124,11 @@ func VerifyAudit(r io.Reader, pub ed25519.PublicKey) (problems []string, summary
 		switch {
 		case rec.Approval != nil:
 			signed++
-			if err := tools.VerifyApproval(pub, *rec.Approval); err != nil {
+			if err := confirm.VerifyApproval(pub, *rec.Approval); err != nil {
 				problems = append(problems, fmt.Sprintf("line %d: approval %s: %v", n, rec.Approval.RequestID, err))
 				continue
 			}
-			if rec.Approval.Outcome == tools.ApprovalOutcomeApproved {
+			if rec.Approval.Outcome == confirm.ApprovalOutcomeApproved {
 				approvals[rec.Approval.RequestID] = *rec.Approval
 			}
 		case rec.Outcome == "ok" && rec.Tier == string(tools.TierPermanent) && rec.ResourceID != "":
@@ -147,8 +148,8 @@ func VerifyAudit(r io.Reader, pub ed25519.PublicKey) (problems []string, summary
 }
 
 // unapproved says why an executed delete has no matching approval ("" when it has one).
-func unapproved(rec tools.Record, approvals map[string]tools.ApprovalRecord) string {
-	if rec.Confirmation == tools.ChannelOff {
+func unapproved(rec tools.Record, approvals map[string]confirm.ApprovalRecord) string {
+	if rec.Confirmation == confirm.Off {
 		return "no approval: confirmation was off (--confirm off)"
 	}
 	if rec.ApprovalID == "" {
@@ -158,7 +159,7 @@ func unapproved(rec tools.Record, approvals map[string]tools.ApprovalRecord) str
 	if !ok {
 		return fmt.Sprintf("approval %s is missing, was declined, or did not verify", rec.ApprovalID)
 	}
-	if !slices.ContainsFunc(a.Items, func(it tools.ApprovedItem) bool { return it.ID == rec.ResourceID }) {
+	if !slices.ContainsFunc(a.Items, func(it confirm.ApprovedItem) bool { return it.ID == rec.ResourceID }) {
 		return fmt.Sprintf("approval %s does not cover this item", rec.ApprovalID)
 	}
 	if a.Channel != rec.Confirmation {

@@ -25,6 +25,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // Instructions is the short guide hosts give the model with this server.
@@ -175,7 +176,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	logEffectivePolicy(logger, cfg)
 	app.approvals.SetToolset(ts)
 	logger.Info("confirmation channels for permanent deletes: "+ts.ActiveChannels(cfg.Transport), "confirm", string(cfg.Confirm),
-		"approval_key", tools.KeyID(ts.ApprovalPublicKey()))
+		"approval_key", confirm.KeyID(ts.ApprovalPublicKey()))
 	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger)
 	if cfg.OTel {
 		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)
@@ -366,7 +367,7 @@ func localUser(local bool) string {
 // process and warns that its records verify only with the public key logged now.
 func loadApprovalKey(path string, log *slog.Logger) (ed25519.PrivateKey, error) {
 	if path == "" {
-		key, err := tools.NewApprovalKey()
+		key, err := confirm.NewApprovalKey()
 		if err != nil {
 			return nil, err
 		}
@@ -374,5 +375,5 @@ func loadApprovalKey(path string, log *slog.Logger) (ed25519.PrivateKey, error) 
 			"public_key", base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
 		return key, nil
 	}
-	return tools.ReadApprovalKey(path)
+	return confirm.ReadApprovalKey(path)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // The MCP App channel (issue 21 point 2; README "In an MCP App: the person clicks Delete"): for a
@@ -151,7 +152,7 @@ func (ts *Toolset) appsOffered(ctx context.Context) bool {
 // request: the channel order (channel.go) picks the App.
 func (ts *Toolset) appConfirms(ctx context.Context, t Tool) bool {
 	ch, _, ok := ts.chooseChannel(ctx, t, false, approvalRule(ctx, t))
-	return ok && ch == ChannelApp
+	return ok && ch == confirm.App
 }
 
 // AppViewResource is the view as an MCP resource, with its _meta.ui: no csp domains, so the
@@ -171,8 +172,8 @@ func AppViewResource() server.ServerResource {
 func (ts *Toolset) reviewInApp(c *call, e tallyfy.Entity) outcome {
 	msg := fmt.Sprintf("Nothing deleted yet. The person is reviewing the permanent delete of %s %q (%s) in the Tallyfy view shown with this result: only they can press Delete or Cancel there, and nothing you call can confirm it. Do not call %s again for it; later, %s tells whether it is gone.",
 		c.res.noun, e.Name, e.ID, c.tool.Name, toolFor(c.res.kind, VerbGet).Name)
-	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: ts.preview(c, e), Confirmation: string(ChannelApp), Message: msg}
-	return ended("confirmation_required", "reviewed in the app", mcp.NewToolResultStructured(res, msg)).confirmedBy(ChannelApp)
+	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: ts.preview(c, e), Confirmation: string(confirm.App), Message: msg}
+	return ended("confirmation_required", "reviewed in the app", mcp.NewToolResultStructured(res, msg)).confirmedBy(confirm.App)
 }
 
 // planForView turns a bulk delete's plan into what a client that shows Apps gets: the plan,
@@ -190,7 +191,7 @@ func planForView(c *call, o outcome) outcome {
 	}
 	res.Message += ". The person is reviewing this plan in the Tallyfy view shown with this result: only they can delete it there (typing the count) or cancel, and nothing you call can confirm it. Do not call bulk_delete again for these items; later, the list tools tell what is gone."
 	o.result = mcp.NewToolResultStructured(res, bulkText(res))
-	return o.confirmedBy(ChannelApp)
+	return o.confirmedBy(confirm.App)
 }
 
 // appHandler is the handler of an app-only tool.
@@ -275,9 +276,9 @@ func (ts *Toolset) appReview(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		return o.result, nil
 	}
 	// As long as a pending approval waits for the person (the page's), not a token's 5 minutes.
-	cl := ts.newClaims(ctx, c, e, string(ChannelApp), ts.opts.ApprovalTTL)
+	cl := ts.newClaims(ctx, c, e, confirm.ForApp, ts.opts.ApprovalTTL)
 	cl.Type = string(c.res.kind)
-	return appReviewResult(c, cl, []schemas.BulkItem{bulkItem(e, "planned", "")}, []string{e.ID}, left, ts.seal.seal(cl)), nil
+	return appReviewResult(c, cl, []schemas.BulkItem{bulkItem(e, "planned", "")}, []string{e.ID}, left, ts.seal.Seal(cl)), nil
 }
 
 // appReviewPlan plans a bulk delete as bulk_delete does, and seals its items into an approval.
@@ -285,30 +286,30 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 	if o, bad := ts.roleRefusal(ctx, c); bad {
 		return o.result
 	}
-	c.batch = newNonce()[:16]
+	c.batch = confirm.NewNonce()[:16]
 	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.res.kind), IDs: ids}, ids: ids}
 	o := ts.plan(tallyfy.WithListingMemo(ctx), b) // as bulk_delete plans
 	res, ok := o.result.StructuredContent.(schemas.BulkResult)
 	if !ok || res.Status != "planned" || res.Execute == nil {
 		return o.result // refused, failed, or nothing to delete: the plan's own answer
 	}
-	cl, err := ts.seal.open(res.PlanToken, ts.now())
+	cl, err := ts.seal.Open(res.PlanToken, ts.now())
 	if err != nil {
 		return mcp.NewToolResultError("Nothing was deleted: the plan could not be sealed (" + err.Error() + "). Close the view and ask again.")
 	}
-	cl.Purpose, cl.Nonce, cl.Type = string(ChannelApp), newNonce(), string(c.res.kind)
+	cl.Purpose, cl.Nonce, cl.Type = confirm.ForApp, confirm.NewNonce(), string(c.res.kind)
 	cl.Iat, cl.Exp = ts.now().Unix(), ts.now().Add(ts.opts.ApprovalTTL).Unix()
 	act, _ := res.Execute.Arguments["ids"].([]string)
 	left := -1
 	if res.DeletesLeft != nil {
 		left = *res.DeletesLeft
 	}
-	return appReviewResult(c, cl, res.Items, act, left, ts.seal.seal(cl))
+	return appReviewResult(c, cl, res.Items, act, left, ts.seal.Seal(cl))
 }
 
 // appReviewResult is the review the view shows. The approval is in structuredContent only:
 // the view reads it there, and the text says what the person sees.
-func appReviewResult(c *call, cl claims, items []schemas.BulkItem, act []string, left int, approval string) *mcp.CallToolResult {
+func appReviewResult(c *call, cl confirm.Claims, items []schemas.BulkItem, act []string, left int, approval string) *mcp.CallToolResult {
 	n := len(act)
 	msg := fmt.Sprintf("Permanently delete %d %s? This destroys %s and cannot be undone.", n, plural(c.res, n), c.res.destroys)
 	if left >= 0 {
@@ -332,86 +333,86 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if bad != nil {
 		return ts.record(ctx, own, refused("", bad)), nil
 	}
-	cl, err := ts.seal.open(args.Approval, ts.now())
+	cl, err := ts.seal.Open(args.Approval, ts.now())
 	if err != nil {
 		return ts.record(ctx, own, appRefused(err.Error())), nil
 	}
 	target, ok := ByName(cl.Tool)
 	bulk := target.Bulk
-	if !ok || target.Verb != VerbDelete || cl.Purpose != string(ChannelApp) {
+	if !ok || target.Verb != VerbDelete || cl.Purpose != confirm.ForApp {
 		return ts.record(ctx, own, appRefused("it is not an approval from the review view")), nil
 	}
 	c, bad := ts.appTarget(ctx, req, cl.Type, bulk)
 	if bad != nil {
 		return ts.record(ctx, own, refused("", bad)), nil
 	}
-	id := setHash(ids)
+	id := confirm.SetHash(ids)
 	if !bulk && len(ids) == 1 {
 		id = ids[0]
 	}
-	if !cl.matches(c.client.OrgID(), c.tool.Name, id, ts.sessionBinding(ctx), ts.callerBinding(ctx), string(ChannelApp)) {
-		return ts.record(ctx, own, appRefused(errTokenForeign.Error())), nil
+	if !cl.Matches(c.client.OrgID(), c.tool.Name, id, ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForApp) {
+		return ts.record(ctx, own, appRefused(confirm.ErrTokenForeign.Error())), nil
 	}
 	if bulk {
 		return ts.appDecidePlan(ctx, c, cl, ids, args), nil
 	}
 	c.id = ids[0]
 	if args.Decision != "delete" {
-		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, []ApprovedItem{{ID: c.id, FP: cl.FP}}, func(msg string, how confirmation) outcome {
+		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, []confirm.ApprovedItem{{ID: c.id, FP: cl.FP}}, func(msg string, how confirmation) outcome {
 			e := tallyfy.Entity{Kind: c.res.kind, ID: c.id}
 			return cancelled("cancelled in the app", e, how, msg).about(e)
 		})), nil
 	}
 	if o, ended := ts.resolve(ctx, c); ended {
-		return ts.record(ctx, c, o.confirmedBy(ChannelApp)), nil
+		return ts.record(ctx, c, o.confirmedBy(confirm.App)), nil
 	}
 	e := *c.target
 	switch {
 	case !e.Archived:
-		return ts.record(ctx, c, notArchived(c, e).confirmedBy(ChannelApp)), nil
-	case cl.FP != fingerprintHash(e.Fingerprint()):
+		return ts.record(ctx, c, notArchived(c, e).confirmedBy(confirm.App)), nil
+	case cl.FP != confirm.Fingerprint(e):
 		return ts.record(ctx, c, refused("changed since the review", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was reviewing it (its name, state or last update differ). Close the view; the model can ask again to review the current version.",
-			c.res.noun, e.Name))).confirmedBy(ChannelApp)), nil
+			c.res.noun, e.Name))).confirmedBy(confirm.App)), nil
 	}
-	conf := ts.claimsConfirmation(ctx, c, cl, ChannelApp, ts.whoAsks(ctx), []ApprovedItem{{ID: e.ID, FP: cl.FP}}, true)
+	conf := ts.claimsConfirmation(ctx, c, cl, confirm.App, ts.whoAsks(ctx), []confirm.ApprovedItem{{ID: e.ID, FP: cl.FP}}, true)
 	return ts.record(ctx, c, ts.performDelete(ctx, c, e, conf)), nil
 }
 
 // appDecidePlan carries out the person's decision on a bulk plan.
-func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl claims, ids []string, args schemas.AppDecideArgs) *mcp.CallToolResult {
-	c.batch = newNonce()[:16]
+func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl confirm.Claims, ids []string, args schemas.AppDecideArgs) *mcp.CallToolResult {
+	c.batch = confirm.NewNonce()[:16]
 	if cl.Batch != "" { // the records carry the batch_id of the plan the person reviewed
 		c.batch = cl.Batch
 	}
 	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.res.kind), IDs: ids}, ids: ids}
 	if args.Decision != "delete" {
-		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, planItems(b, planFPs(ids, cl)), func(msg string, how confirmation) outcome {
+		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, planItems(b, cl.PlanFPs(ids)), func(msg string, how confirmation) outcome {
 			return bulkCancelled(b, "cancelled in the app", msg, how)
 		}))
 	}
 	if len(ids) > 1 && args.Count != len(ids) {
 		return ts.record(ctx, c, refused("count mismatch", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the count typed (%d) is not the plan's %d items. Type %d to delete them, or press Cancel.",
-			args.Count, len(ids), len(ids)))).confirmedBy(ChannelApp))
+			args.Count, len(ids), len(ids)))).confirmedBy(confirm.App))
 	}
-	fps := planFPs(ids, cl)
+	fps := cl.PlanFPs(ids)
 	// The approval is used once by runPlan (as a plan_token is), which writes its record.
-	conf := ts.claimsConfirmation(ctx, c, cl, ChannelApp, ts.whoAsks(ctx), planItems(b, fps), false)
+	conf := ts.claimsConfirmation(ctx, c, cl, confirm.App, ts.whoAsks(ctx), planItems(b, fps), false)
 	return ts.record(ctx, c, ts.runPlan(ctx, b, cl, fps, conf))
 }
 
 // appCancel uses the approval up, writes the signed record of the person's "no", and answers
 // that nothing was deleted.
-func (ts *Toolset) appCancel(ctx context.Context, c *call, cl claims, items []ApprovedItem, answer func(msg string, how confirmation) outcome) outcome {
-	fresh, err := ts.seal.consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
+func (ts *Toolset) appCancel(ctx context.Context, c *call, cl confirm.Claims, items []confirm.ApprovedItem, answer func(msg string, how confirmation) outcome) outcome {
+	fresh, err := ts.seal.Consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
 	switch {
 	case err != nil:
-		return storeRefusal(err).confirmedBy(ChannelApp)
+		return storeRefusal(err).confirmedBy(confirm.App)
 	case !fresh:
-		return appRefused(errTokenUsed.Error())
+		return appRefused(confirm.ErrTokenUsed.Error())
 	}
-	how := ts.claimsConfirmation(ctx, c, cl, ChannelApp, ts.whoAsks(ctx), items, false)
+	how := ts.claimsConfirmation(ctx, c, cl, confirm.App, ts.whoAsks(ctx), items, false)
 	rec := *how.record
-	rec.Outcome = ApprovalOutcomeDeclined
+	rec.Outcome = confirm.ApprovalOutcomeDeclined
 	how.record = nil
 	if err := ts.recordApproval(ctx, rec); err != nil {
 		ts.log.Error("approval record of a cancel not written", "tool", c.tool.Name, "err", err)
@@ -421,7 +422,7 @@ func (ts *Toolset) appCancel(ctx context.Context, c *call, cl claims, items []Ap
 
 // appRefused answers an approval that cannot be used.
 func appRefused(why string) outcome {
-	return refused("app approval: "+why, mcp.NewToolResultError("Nothing was deleted: the approval cannot be used ("+why+"). Close the view; the model can ask again, and the person reviews it anew.")).confirmedBy(ChannelApp)
+	return refused("app approval: "+why, mcp.NewToolResultError("Nothing was deleted: the approval cannot be used ("+why+"). Close the view; the model can ask again, and the person reviews it anew.")).confirmedBy(confirm.App)
 }
 
 // notArchived refuses the permanent delete of a live item.

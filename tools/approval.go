@@ -2,255 +2,60 @@ package tools
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
+	"crypto/ed25519"
 	"fmt"
-	"slices"
-	"strings"
-	"time"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
-// A pending approval: a permanent delete (single, or a bulk plan) parked in the state store
-// until a person decides on it outside the model's reach, on the approval page
-// (server/approvalpage) or in the MCP App view. Replicas share the store, so the person may decide
-// on any replica and the agent's next call, on any replica, sees the decision.
-//
-// The life of one: the delete call parks it (ApprovalPending) and answers approval_pending; a
-// person decides once (DecideApproval: approved or declined, by a channel and an approver);
-// the agent's next call with the same arguments (or plan_token) finds it through its request
-// key and deletes, once, after the usual re-read and fingerprint check, or reports the refusal.
-
-// ApprovalStatus is where a pending approval stands.
-type ApprovalStatus string
-
-// The states of a pending approval.
-const (
-	ApprovalPending  ApprovalStatus = "pending"
-	ApprovalApproved ApprovalStatus = "approved"
-	ApprovalDeclined ApprovalStatus = "declined"
-)
-
-// ApprovalItem is one item of a pending approval, as the person is shown it.
-type ApprovalItem struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	State       string `json:"state"`
-	LastUpdated string `json:"last_updated,omitempty"`
-	// FP binds the approval to the item as shown: fingerprintHash for a single delete,
-	// itemFP for an item of a bulk plan.
-	FP string `json:"fp"`
-}
-
-// PendingApproval is a permanent delete waiting for (or given) a person's decision.
-type PendingApproval struct {
-	ID string `json:"id"` // names it in results and in /approve/{id}; not a secret
-	// SecretHash is the SHA-256 of the one-time secret in the local page's link (stdio): the
-	// link alone lets the person at the machine in, so only its hash is stored.
-	SecretHash string       `json:"secret_hash,omitempty"`
-	Org        string       `json:"org"`
-	Tool       string       `json:"tool"`
-	Kind       tallyfy.Kind `json:"kind"`
-	Noun       string       `json:"noun"`     // "process", or its plural for several
-	Destroys   string       `json:"destroys"` // what is lost for good, per item
-	Items      []ApprovalItem
-	// DeletesLeft is the hour's delete budget before this delete (-1: no cap).
-	DeletesLeft int `json:"deletes_left"`
-	// Requester is who asked (callers-file name, OAuth subject, or the local OS user on
-	// stdio); RequesterBinding is callerBinding, which the asking call must present again.
-	Requester        string `json:"requester"`
-	RequesterBinding string `json:"requester_binding"`
-	// Approvers: under the two-person rule, who may approve (never the requester). Empty: the
-	// requester approves their own request.
-	Approvers []string `json:"approvers,omitempty"`
-	TwoPerson bool     `json:"two_person,omitempty"`
-	// Channel is where the person decides (approval_page, or app for the MCP App view).
-	Channel     Channel        `json:"channel"`
-	Status      ApprovalStatus `json:"status"`
-	DecidedBy   string         `json:"decided_by,omitempty"`
-	RequestedAt time.Time      `json:"requested_at"`
-	ExpiresAt   time.Time      `json:"expires_at"`
-	DecidedAt   time.Time      `json:"decided_at,omitzero"`
-	RequestKey  string         `json:"request_key"`
-	// InCall: the call that asked waits for the decision (URL-mode elicitation), so it acts
-	// at once; otherwise the agent acts when it calls again.
-	InCall bool `json:"in_call,omitempty"`
-}
-
-// Count is how many items the person must confirm (they type it for more than one).
-func (pa *PendingApproval) Count() int { return len(pa.Items) }
-
-// Expired reports whether the approval can no longer be decided or used.
-func (pa *PendingApproval) Expired(now time.Time) bool { return !now.Before(pa.ExpiresAt) }
-
-// Why a decision on a pending approval is refused. The page shows them to the person.
-var (
-	ErrApprovalNotFound = errors.New("there is no such approval request (or it is long gone)")
-	ErrApprovalExpired  = errors.New("this approval request has expired; the agent must ask again")
-	ErrApprovalDecided  = errors.New("this approval request was already decided; each link works once")
-	ErrSelfApproval     = errors.New("under the two-person rule someone other than the requester must approve: self-approval is refused")
-	ErrNotAnApprover    = errors.New("you may not decide on this request: only the person who asked, or an approver named for them, may")
-	ErrWrongChannel     = errors.New("this request is decided elsewhere")
-)
-
-// ApprovalDecision is a person's answer to a pending approval.
-type ApprovalDecision struct {
-	Approve  bool
-	Channel  Channel // where they decided: approval_page or app
-	Approver string  // who they proved to be there (login name, OAuth subject, local OS user)
-}
-
-const approvalUseTTL = 24 * time.Hour
-
-func approvalKey(id string) string { return "approval:" + id }
-
-func approvalRequestKey(key string) string { return "approval-request:" + key }
+// Pending approvals (confirm.PendingApproval) as the Toolset serves them: the approval page
+// and the App view read and decide them here, and every decision and confirmation is written
+// to the audit log as a signed record (confirm.ApprovalRecord).
 
 // requestKey names the call a pending approval belongs to: the same caller asking the same
 // tool about the same item (or plan) again finds it.
 func (ts *Toolset) requestKey(ctx context.Context, org, tool, what string) string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{org, tool, what, ts.callerBinding(ctx), ts.sessionBinding(ctx)}, "\x00")))
-	return hex.EncodeToString(sum[:16])
+	return confirm.RequestKey(org, tool, what, ts.callerBinding(ctx), ts.sessionBinding(ctx))
 }
 
 // Approval returns a pending approval by its id (the approval page reads it to show it).
-func (ts *Toolset) Approval(ctx context.Context, id string) (*PendingApproval, error) {
-	if id == "" || len(id) > 64 {
-		return nil, ErrApprovalNotFound
-	}
-	b, err := ts.opts.State.Get(ctx, approvalKey(id))
-	if err != nil {
-		return nil, err
-	}
-	if b == nil {
-		return nil, ErrApprovalNotFound
-	}
-	var pa PendingApproval
-	if err := json.Unmarshal(b, &pa); err != nil {
-		return nil, fmt.Errorf("approval %s unreadable: %w", id, err)
-	}
-	return &pa, nil
+func (ts *Toolset) Approval(ctx context.Context, id string) (*confirm.PendingApproval, error) {
+	return ts.approvals.Get(ctx, id)
 }
 
-// CheckApprovalSecret reports whether secret is the one-time secret of pa's local link,
-// compared in constant time.
-func CheckApprovalSecret(pa *PendingApproval, secret string) bool {
-	if pa.SecretHash == "" || secret == "" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(pa.SecretHash)) == 1
+// DecideApproval records a person's decision on a pending approval, once, with its signed
+// record (confirm.Approvals.Decide). The App and the approval page both decide through here.
+func (ts *Toolset) DecideApproval(ctx context.Context, id string, d confirm.ApprovalDecision) (*confirm.PendingApproval, error) {
+	return ts.approvals.Decide(ctx, id, d, ts.recordApproval)
 }
 
-// saveApproval stores pa, kept a while past its expiry so a late call can be told it expired.
-func (ts *Toolset) saveApproval(ctx context.Context, pa *PendingApproval) error {
-	b, err := json.Marshal(pa)
-	if err != nil {
-		return err
-	}
-	return ts.opts.State.Put(ctx, approvalKey(pa.ID), b, pa.ExpiresAt.Sub(ts.now())+time.Hour)
-}
-
-// parkApproval stores a new pending approval and points its request key at it.
-func (ts *Toolset) parkApproval(ctx context.Context, pa *PendingApproval) error {
-	if err := ts.saveApproval(ctx, pa); err != nil {
-		return err
-	}
-	return ts.opts.State.Put(ctx, approvalRequestKey(pa.RequestKey), []byte(pa.ID), pa.ExpiresAt.Sub(ts.now())+time.Hour)
-}
-
-// approvalFor returns the pending approval of a request key, if any.
-func (ts *Toolset) approvalFor(ctx context.Context, key string) (*PendingApproval, error) {
-	id, err := ts.opts.State.Get(ctx, approvalRequestKey(key))
-	if err != nil || id == nil {
-		return nil, err
-	}
-	pa, err := ts.Approval(ctx, string(id))
-	if errors.Is(err, ErrApprovalNotFound) {
-		return nil, nil
-	}
-	return pa, err
-}
-
-// forgetRequest unlinks a request key from its approval, so the next call asks afresh.
-func (ts *Toolset) forgetRequest(ctx context.Context, key string) {
-	_ = ts.opts.State.Put(ctx, approvalRequestKey(key), nil, time.Millisecond)
-}
-
-// mayDecide says whether approver may decide on pa (the two-person rule, or the requester).
-func mayDecide(pa *PendingApproval, approver string) error {
-	if approver == "" {
-		return ErrNotAnApprover
-	}
-	if pa.TwoPerson {
-		if approver == pa.Requester {
-			return ErrSelfApproval
+// recordApproval signs r and writes it to the audit log, synced, as an "approval" line. An
+// approval that cannot be recorded must not take effect: the caller refuses on error.
+func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord) error {
+	r.Sign(ts.approvalKey)
+	rec := Record{Time: confirm.Stamp(ts.now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: "approval", Detail: r.Outcome,
+		Confirmation: r.Channel, ConfirmMode: string(ts.opts.Confirm), ConfirmedBy: r.Approver, ApprovalID: r.RequestID, Caller: r.Caller,
+		Session: sessionID(ctx), Transport: transportName(ctx), Approval: &r}
+	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
+	if t, ok := ByName(r.Tool); ok {
+		rec.Tier = string(t.Tier)
+		if t.Kind != "" {
+			rec.ResourceType = string(t.Kind)
 		}
-		if !slices.Contains(pa.Approvers, approver) {
-			return ErrNotAnApprover
-		}
-		return nil
 	}
-	if approver != pa.Requester {
-		return ErrNotAnApprover
+	if len(r.Items) == 1 {
+		rec.ResourceID = r.Items[0].ID
+	}
+	if err := ts.audit.Record(context.WithoutCancel(ctx), rec); err != nil {
+		ts.log.Error("approval record not written: the approval does not take effect", "tool", r.Tool, "err", err)
+		return fmt.Errorf("the approval record could not be written to the audit log (%w)", err)
 	}
 	return nil
 }
 
-// MayDecide is mayDecide for the approval page: it checks before showing the buttons.
-func MayDecide(pa *PendingApproval, approver string) error { return mayDecide(pa, approver) }
-
-// DecideApproval records a person's decision on a pending approval, once: it checks that the
-// approval is still open, that the channel is the one it waits on, and that the approver may
-// decide (mayDecide); then writes the signed approval record and stores the decision. The
-// App (channel app) and the approval page (approval_page) both decide through here.
-func (ts *Toolset) DecideApproval(ctx context.Context, id string, d ApprovalDecision) (*PendingApproval, error) {
-	pa, err := ts.Approval(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	now := ts.now()
-	switch {
-	case pa.Status != ApprovalPending:
-		return pa, ErrApprovalDecided
-	case pa.Expired(now):
-		return pa, ErrApprovalExpired
-	case d.Channel != pa.Channel:
-		return pa, ErrWrongChannel
-	}
-	if err := mayDecide(pa, d.Approver); err != nil {
-		return pa, err
-	}
-	first, err := ts.opts.State.UseOnce(ctx, "approval-decided:"+pa.ID, pa.ExpiresAt.Sub(now)+time.Hour)
-	if err != nil {
-		return pa, err
-	}
-	if !first {
-		return pa, ErrApprovalDecided
-	}
-	pa.Status, pa.DecidedBy, pa.DecidedAt = ApprovalDeclined, d.Approver, now
-	if d.Approve {
-		pa.Status = ApprovalApproved
-	}
-	// The signed record first: a decision nobody can check later must not take effect.
-	if err := ts.recordApproval(ctx, ts.approvalRecordOf(pa)); err != nil {
-		return pa, err
-	}
-	return pa, ts.saveApproval(ctx, pa)
-}
-
-// newApprovalSecret is the one-time secret of a local page link: 32 random bytes.
-func newApprovalSecret() (secret, hash string) {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	secret = hex.EncodeToString(b)
-	sum := sha256.Sum256([]byte(secret))
-	return secret, hex.EncodeToString(sum[:])
+// ApprovalPublicKey is the public half of the key approval records are signed with.
+func (ts *Toolset) ApprovalPublicKey() ed25519.PublicKey {
+	return ts.approvalKey.Public().(ed25519.PublicKey)
 }
 
 // ApprovalPage is where a person approves a permanent delete outside the client: the
@@ -264,5 +69,5 @@ type ApprovalPage interface {
 	// Announce brings a new pending approval to the person (stdio: opens their browser on
 	// the link with secret, and writes the link to stderr). It returns what the tool result
 	// may say about where to approve: never the secret, never a link that carries it.
-	Announce(ctx context.Context, pa *PendingApproval, secret string) string
+	Announce(ctx context.Context, pa *confirm.PendingApproval, secret string) string
 }

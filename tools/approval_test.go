@@ -10,6 +10,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // notePage is an approval page that keeps what it was told: the server's page is tested in
@@ -22,7 +23,7 @@ type notePage struct {
 
 func (p *notePage) Reachable(context.Context, []string) bool { return p.reachable }
 
-func (p *notePage) Announce(_ context.Context, pa *tools.PendingApproval, secret string) string {
+func (p *notePage) Announce(_ context.Context, pa *confirm.PendingApproval, secret string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.secrets == nil {
@@ -58,20 +59,20 @@ func TestApprovalPageChannel(t *testing.T) {
 			t.Fatalf("the page got no secret: %q", secret)
 		}
 		ctx := context.Background()
-		if _, err := h.ts.DecideApproval(ctx, first.ApprovalID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApp, Approver: "pat"}); !errors.Is(err, tools.ErrWrongChannel) {
+		if _, err := h.ts.DecideApproval(ctx, first.ApprovalID, confirm.ApprovalDecision{Approve: true, Channel: confirm.App, Approver: "pat"}); !errors.Is(err, confirm.ErrWrongChannel) {
 			t.Fatalf("a decision through another channel: %v", err)
 		}
-		if _, err := h.ts.DecideApproval(ctx, first.ApprovalID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApprovalPage, Approver: "mallory"}); !errors.Is(err, tools.ErrNotAnApprover) {
+		if _, err := h.ts.DecideApproval(ctx, first.ApprovalID, confirm.ApprovalDecision{Approve: true, Channel: confirm.ApprovalPage, Approver: "mallory"}); !errors.Is(err, confirm.ErrNotAnApprover) {
 			t.Fatalf("someone else's decision: %v", err)
 		}
 		r := call()
 		if !strings.Contains(r.text, "Still waiting") || h.gone(k.kind, k.archived) {
 			t.Fatalf("before the decision: %s", r.text)
 		}
-		if _, err := h.ts.DecideApproval(ctx, first.ApprovalID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApprovalPage, Approver: "pat"}); err != nil {
+		if _, err := h.ts.DecideApproval(ctx, first.ApprovalID, confirm.ApprovalDecision{Approve: true, Channel: confirm.ApprovalPage, Approver: "pat"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.ts.DecideApproval(ctx, first.ApprovalID, tools.ApprovalDecision{Approve: false, Channel: tools.ChannelApprovalPage, Approver: "pat"}); !errors.Is(err, tools.ErrApprovalDecided) {
+		if _, err := h.ts.DecideApproval(ctx, first.ApprovalID, confirm.ApprovalDecision{Approve: false, Channel: confirm.ApprovalPage, Approver: "pat"}); !errors.Is(err, confirm.ErrApprovalDecided) {
 			t.Fatalf("a second decision: %v", err)
 		}
 		done := decode[schemas.DeleteResult](t, call())
@@ -84,14 +85,14 @@ func TestApprovalPageChannel(t *testing.T) {
 			}
 		}
 		approvals := h.audit.approvals()
-		if len(approvals) != 1 || approvals[0].Approval == nil || approvals[0].Approval.Approver != "pat" || approvals[0].Approval.Channel != tools.ChannelApprovalPage {
+		if len(approvals) != 1 || approvals[0].Approval == nil || approvals[0].Approval.Approver != "pat" || approvals[0].Approval.Channel != confirm.ApprovalPage {
 			t.Fatalf("approval records %+v", approvals)
 		}
-		if err := tools.VerifyApproval(h.ts.ApprovalPublicKey(), *approvals[0].Approval); err != nil {
+		if err := confirm.VerifyApproval(h.ts.ApprovalPublicKey(), *approvals[0].Approval); err != nil {
 			t.Fatalf("the approval record does not verify: %v", err)
 		}
 		del := h.audit.outcomes()
-		if last := del[len(del)-1]; last.Outcome != "ok" || last.Confirmation != tools.ChannelApprovalPage || last.ConfirmedBy != "pat" || last.ApprovalID != first.ApprovalID {
+		if last := del[len(del)-1]; last.Outcome != "ok" || last.Confirmation != confirm.ApprovalPage || last.ConfirmedBy != "pat" || last.ApprovalID != first.ApprovalID {
 			t.Fatalf("delete record %+v", last)
 		}
 
@@ -100,7 +101,7 @@ func TestApprovalPageChannel(t *testing.T) {
 		args = map[string]any{k.idArg: k.archived}
 		old := decode[schemas.DeleteResult](t, h.call(k.del, args).ok(t))
 		h.clock.Advance(11 * time.Minute)
-		if _, err := h.ts.DecideApproval(ctx, old.ApprovalID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApprovalPage, Approver: "pat"}); !errors.Is(err, tools.ErrApprovalExpired) {
+		if _, err := h.ts.DecideApproval(ctx, old.ApprovalID, confirm.ApprovalDecision{Approve: true, Channel: confirm.ApprovalPage, Approver: "pat"}); !errors.Is(err, confirm.ErrApprovalExpired) {
 			t.Fatalf("deciding an expired request: %v", err)
 		}
 		again := decode[schemas.DeleteResult](t, h.call(k.del, args).ok(t))
@@ -108,7 +109,7 @@ func TestApprovalPageChannel(t *testing.T) {
 			t.Fatalf("after expiry: %+v", again)
 		}
 		// Declined: the next call says so and deletes nothing.
-		if _, err := h.ts.DecideApproval(ctx, again.ApprovalID, tools.ApprovalDecision{Approve: false, Channel: tools.ChannelApprovalPage, Approver: "pat"}); err != nil {
+		if _, err := h.ts.DecideApproval(ctx, again.ApprovalID, confirm.ApprovalDecision{Approve: false, Channel: confirm.ApprovalPage, Approver: "pat"}); err != nil {
 			t.Fatal(err)
 		}
 		declined := decode[schemas.DeleteResult](t, h.call(k.del, args).ok(t))

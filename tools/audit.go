@@ -16,39 +16,40 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // Record is one audit line: what a lifecycle or permanent tool call did, or why it did not.
 // It never holds a token; arguments appear only as the resource ID.
 type Record struct {
-	Time          string  `json:"time"`
-	Tool          string  `json:"tool"`
-	Tier          string  `json:"tier"`
-	Org           string  `json:"org"`
-	ResourceType  string  `json:"resource_type"`
-	ResourceID    string  `json:"resource_id,omitempty"`
-	ResourceName  string  `json:"resource_name,omitempty"`
-	Outcome       string  `json:"outcome"` // ok, noop, refused, failed, unknown, confirmation_required, cancelled; a bulk batch's own record: done or stopped
-	Detail        string  `json:"detail,omitempty"`
-	Confirmation  Channel `json:"confirmation,omitempty"` // app, elicitation, approval_page, token, off
-	ConfirmedBy   string  `json:"confirmed_by,omitempty"` // who confirmed, where known
-	ConfirmMode   string  `json:"confirm_mode"`
-	HTTPStatus    int     `json:"http_status,omitempty"`
-	RequestID     string  `json:"tallyfy_request_id,omitempty"`
-	DurationMS    float64 `json:"duration_ms"`
-	ClientName    string  `json:"client_name,omitempty"`
-	ClientVersion string  `json:"client_version,omitempty"`
-	Caller        string  `json:"caller,omitempty"`       // the --callers entry or OAuth subject
-	TallyfyUser   string  `json:"tallyfy_user,omitempty"` // that caller's Tallyfy user
-	Session       string  `json:"session,omitempty"`
-	Transport     string  `json:"transport,omitempty"`
-	BatchID       string  `json:"batch_id,omitempty"` // the bulk call an item (or the batch record) belongs to
+	Time          string               `json:"time"`
+	Tool          string               `json:"tool"`
+	Tier          string               `json:"tier"`
+	Org           string               `json:"org"`
+	ResourceType  string               `json:"resource_type"`
+	ResourceID    string               `json:"resource_id,omitempty"`
+	ResourceName  string               `json:"resource_name,omitempty"`
+	Outcome       string               `json:"outcome"` // ok, noop, refused, failed, unknown, confirmation_required, cancelled; a bulk batch's own record: done or stopped
+	Detail        string               `json:"detail,omitempty"`
+	Confirmation  confirm.Confirmation `json:"confirmation,omitempty"` // app, elicitation, approval_page, token, off
+	ConfirmedBy   string               `json:"confirmed_by,omitempty"` // who confirmed, where known
+	ConfirmMode   string               `json:"confirm_mode"`
+	HTTPStatus    int                  `json:"http_status,omitempty"`
+	RequestID     string               `json:"tallyfy_request_id,omitempty"`
+	DurationMS    float64              `json:"duration_ms"`
+	ClientName    string               `json:"client_name,omitempty"`
+	ClientVersion string               `json:"client_version,omitempty"`
+	Caller        string               `json:"caller,omitempty"`       // the --callers entry or OAuth subject
+	TallyfyUser   string               `json:"tallyfy_user,omitempty"` // that caller's Tallyfy user
+	Session       string               `json:"session,omitempty"`
+	Transport     string               `json:"transport,omitempty"`
+	BatchID       string               `json:"batch_id,omitempty"` // the bulk call an item (or the batch record) belongs to
 	// DeletedReferences: what archiving a template detached (Tallyfy's deleted_references).
 	DeletedReferences []tallyfy.Reference `json:"deleted_references,omitempty"`
 	// ApprovalID names the approval behind a permanent delete; Approval is the signed
 	// approval record itself, on the "approval" line written when it was given or declined.
-	ApprovalID string          `json:"approval_id,omitempty"`
-	Approval   *ApprovalRecord `json:"approval,omitempty"`
+	ApprovalID string                  `json:"approval_id,omitempty"`
+	Approval   *confirm.ApprovalRecord `json:"approval,omitempty"`
 }
 
 // Recorder stores audit records. Record must return only once the record is durable.

@@ -2,8 +2,6 @@ package tools
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // Bulk tools (bulk_archive, bulk_restore, bulk_delete) run the pipeline per item under one
@@ -38,7 +37,7 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		ctx = tallyfy.WithBulkPace(ctx) // spaced as Tallyfy advises for bulk work (tallyfy/pacing.go)
 		c := ts.newCall(ctx, t, req)
-		c.batch = newNonce()[:16]
+		c.batch = confirm.NewNonce()[:16]
 		if o, ended := ts.prepare(ctx, c); ended {
 			return ts.record(ctx, c, o), nil
 		}
@@ -131,17 +130,6 @@ type planned struct {
 	e      tallyfy.Entity
 	skip   string // why it will not be acted on ("" when it will)
 	failed error
-}
-
-// itemFP is the short fingerprint of one item in a plan_token: enough to see it changed.
-func itemFP(e tallyfy.Entity) string { return fingerprintHash(e.Fingerprint())[:8] }
-
-// setHash names a set of IDs regardless of order.
-func setHash(ids []string) string {
-	s := slices.Clone(ids)
-	slices.Sort(s)
-	sum := sha256.Sum256([]byte(strings.Join(s, ",")))
-	return hex.EncodeToString(sum[:12])
 }
 
 // selection is what a plan selected: the ids to read, and what it left out.
@@ -276,12 +264,12 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	sorted := slices.Sorted(slices.Values(act))
 	for _, id := range sorted {
-		fps = append(fps, itemFP(byID[id]))
+		fps = append(fps, confirm.ItemFP(byID[id]))
 	}
-	cl := claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: setHash(act), Items: strings.Join(fps, ""),
-		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ts.opts.TokenTTL).Unix(), Nonce: newNonce(), Purpose: "plan",
+	cl := confirm.Claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: confirm.SetHash(act), Items: strings.Join(fps, ""),
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ts.opts.TokenTTL).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForPlan,
 		Type: string(c.res.kind), Batch: b.id}
-	res.PlanToken = ts.seal.seal(cl)
+	res.PlanToken = ts.seal.Seal(cl)
 	res.ExpiresAt = time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
 	res.Execute = &schemas.BulkCall{Tool: c.tool.Name, Arguments: map[string]any{"type": string(c.res.kind), "ids": act, "plan_token": res.PlanToken}}
 	verb := b.action()

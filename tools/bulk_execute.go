@@ -16,6 +16,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // The second call of a bulk tool: check the plan_token, have a bulk permanent delete
@@ -35,8 +36,8 @@ func planRefused(c *call, err error) outcome {
 // execute runs a plan.
 func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	c := b.c
-	cl, err := ts.seal.open(b.args.PlanToken, ts.now())
-	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, setHash(b.ids), ts.sessionBinding(ctx), ts.callerBinding(ctx), "plan") {
+	cl, err := ts.seal.Open(b.args.PlanToken, ts.now())
+	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, confirm.SetHash(b.ids), ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForPlan) {
 		err = errPlanForeign
 	}
 	if err == nil && cl.Type != string(c.res.kind) {
@@ -49,7 +50,7 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	if cl.Batch != "" { // the execution's records carry the plan's batch_id (audit joins them)
 		b.id, c.batch = cl.Batch, cl.Batch
 	}
-	fps := planFPs(b.ids, cl)
+	fps := cl.PlanFPs(b.ids)
 	var how confirmation
 	if c.tool.Verb == VerbDelete || approvalRule(ctx, c.tool) != nil {
 		var o outcome
@@ -61,25 +62,13 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	return ts.runPlan(ctx, b, cl, fps, how)
 }
 
-// planFPs maps each planned ID to its fingerprint in the sealed plan (claims.Items).
-func planFPs(ids []string, cl claims) map[string]string {
-	sorted := slices.Sorted(slices.Values(ids))
-	fps := map[string]string{}
-	for i, id := range sorted {
-		if len(cl.Items) >= (i+1)*8 {
-			fps[id] = cl.Items[i*8 : (i+1)*8]
-		}
-	}
-	return fps
-}
-
 // runPlan runs a plan once it is confirmed (how): uses the plan (or the App's approval of it)
 // up, writes its approval record, reserves every delete slot at once, then runs the items.
-func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl claims, fps map[string]string, how confirmation) outcome {
+func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps map[string]string, how confirmation) outcome {
 	c := b.c
 	// The person may have answered after the plan expired: that answer cannot use it.
-	if err := stillValid(cl, ts.now()); err != nil {
-		if how.channel == ChannelApp {
+	if err := cl.StillValid(ts.now()); err != nil {
+		if how.channel == confirm.App {
 			return appRefused(err.Error())
 		}
 		return planRefused(c, err).confirmedWith(how)
@@ -87,12 +76,12 @@ func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl claims, fps map[str
 	var fresh bool
 	var err error
 	if c.tool.Verb == VerbDelete {
-		if fresh, err = ts.seal.consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose)); err != nil {
+		if fresh, err = ts.seal.Consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose)); err != nil {
 			return storeRefusal(err)
 		}
 	} else {
 		var local bool
-		fresh, local, err = ts.seal.consumeReversible(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
+		fresh, local, err = ts.seal.ConsumeReversible(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
 		if err != nil {
 			return refused("shared state unavailable", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the plan_token could not be marked used (%v). Try again shortly.", err)))
 		}
@@ -101,10 +90,10 @@ func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl claims, fps map[str
 		}
 	}
 	if !fresh {
-		if how.channel == ChannelApp {
-			return appRefused(errTokenUsed.Error())
+		if how.channel == confirm.App {
+			return appRefused(confirm.ErrTokenUsed.Error())
 		}
-		return planRefused(c, errTokenUsed).confirmedWith(how)
+		return planRefused(c, confirm.ErrTokenUsed).confirmedWith(how)
 	}
 	if o, ok := ts.useConfirmation(ctx, c, how); !ok { // the plan's signed approval record
 		return o.confirmedWith(how)
@@ -212,7 +201,7 @@ func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp string, how conf
 		return o
 	}
 	e := *c.target
-	if fp == "" || itemFP(e) != fp {
+	if fp == "" || confirm.ItemFP(e) != fp {
 		return refused("changed since the plan", mcp.NewToolResultError(fmt.Sprintf("%s %q changed since the plan (its name, state or last update differ): skipped, nothing done to it. Make a new plan to include it.",
 			capital(c.res.noun), e.Name)))
 	}
@@ -285,16 +274,16 @@ func resultText(res *mcp.CallToolResult) string {
 // confirmed once for the whole plan, through the strongest channel (channel.go): the person
 // types the number of items (App, elicitation, approval page), or the plan_token itself is
 // the token (the plan call's answer was the preview). ok false: o ends the call.
-func (ts *Toolset) confirmBulk(ctx context.Context, b *batch, plan claims, fps map[string]string) (how confirmation, o outcome, ok bool) {
+func (ts *Toolset) confirmBulk(ctx context.Context, b *batch, plan confirm.Claims, fps map[string]string) (how confirmation, o outcome, ok bool) {
 	c := b.c
 	if answer := server.ElicitationResponse(c.req.Params.InputResponses, bulkElicitID); answer != nil {
 		// 2026-07-28: the client asked the person and called again with the answer.
-		st, err := ts.seal.open(c.req.Params.RequestState, ts.now())
-		if err == nil && (st.Purpose != "bulkelicit" || st.ID != plan.Nonce) {
-			err = errTokenForeign
+		st, err := ts.seal.Open(c.req.Params.RequestState, ts.now())
+		if err == nil && (st.Purpose != confirm.ForBulkElicit || st.ID != plan.Nonce) {
+			err = confirm.ErrTokenForeign
 		}
 		if err != nil {
-			return confirmation{channel: ChannelElicitation}, refused("elicitation state: "+err.Error(), mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the confirmation could not be verified (%v). Call %s again to ask the person again.", err, c.tool.Name))).confirmedBy(ChannelElicitation), false
+			return confirmation{channel: confirm.Elicitation}, refused("elicitation state: "+err.Error(), mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the confirmation could not be verified (%v). Call %s again to ask the person again.", err, c.tool.Name))).confirmedBy(confirm.Elicitation), false
 		}
 		return ts.checkCount(ctx, b, plan, fps, answer)
 	}
@@ -304,15 +293,15 @@ func (ts *Toolset) confirmBulk(ctx context.Context, b *batch, plan claims, fps m
 		return confirmation{}, o, false
 	}
 	switch ch {
-	case ChannelOff:
-		return confirmation{channel: ChannelOff}, outcome{}, true
-	case ChannelToken: // the plan call's answer was the preview the person may have seen
-		return ts.claimsConfirmation(ctx, c, plan, ChannelToken, "", planItems(b, fps), false), outcome{}, true
-	case ChannelElicitation:
+	case confirm.Off:
+		return confirmation{channel: confirm.Off}, outcome{}, true
+	case confirm.Token: // the plan call's answer was the preview the person may have seen
+		return ts.claimsConfirmation(ctx, c, plan, confirm.Token, "", planItems(b, fps), false), outcome{}, true
+	case confirm.Elicitation:
 		return ts.elicitBulk(ctx, b, plan, fps)
-	case ChannelApp:
+	case confirm.App:
 		// The person confirms in the view (app.go): a plan_token never confirms for them.
-		how := confirmation{channel: ChannelApp}
+		how := confirmation{channel: confirm.App}
 		return how, refused("plan_token with an app client", mcp.NewToolResultError(
 			"Nothing was deleted: in this client the person confirms a bulk delete in the Tallyfy review view, not with a plan_token. Call bulk_delete without plan_token to show them the plan.")).confirmedWith(how), false
 	default:
@@ -321,27 +310,27 @@ func (ts *Toolset) confirmBulk(ctx context.Context, b *batch, plan claims, fps m
 }
 
 // planItems are a plan's items and fingerprints, for its approval record.
-func planItems(b *batch, fps map[string]string) []ApprovedItem {
+func planItems(b *batch, fps map[string]string) []confirm.ApprovedItem {
 	sorted := slices.Sorted(slices.Values(b.ids))
-	out := make([]ApprovedItem, len(sorted))
+	out := make([]confirm.ApprovedItem, len(sorted))
 	for i, id := range sorted {
-		out[i] = ApprovedItem{ID: id, FP: fps[id]}
+		out[i] = confirm.ApprovedItem{ID: id, FP: fps[id]}
 	}
 	return out
 }
 
 // readPlanItems reads a plan's items for the person (names, state, last update), and reports
 // whether any changed since the plan.
-func (ts *Toolset) readPlanItems(ctx context.Context, b *batch, fps map[string]string) ([]ApprovalItem, bool) {
+func (ts *Toolset) readPlanItems(ctx context.Context, b *batch, fps map[string]string) ([]confirm.ApprovalItem, bool) {
 	c := b.c
-	items := make([]ApprovalItem, len(b.ids))
+	items := make([]confirm.ApprovalItem, len(b.ids))
 	stale := make([]bool, len(b.ids))
 	ts.eachItem(ctx, len(b.ids), func(i int) {
 		id := b.ids[i]
-		items[i] = ApprovalItem{ID: id, Name: id, FP: fps[id]}
+		items[i] = confirm.ApprovalItem{ID: id, Name: id, FP: fps[id]}
 		if e, err := c.client.Lookup(ctx, c.res.kind, id); err == nil {
 			items[i].Name, items[i].State, items[i].LastUpdated = e.Name, stateWord(e.Archived), e.LastUpdated
-			stale[i] = itemFP(e) != fps[id]
+			stale[i] = confirm.ItemFP(e) != fps[id]
 		}
 	})
 	return items, slices.Contains(stale, true)
@@ -349,10 +338,10 @@ func (ts *Toolset) readPlanItems(ctx context.Context, b *batch, fps map[string]s
 
 // awaitBulkApproval is the approval flow of a plan, through channel ch: parked under the
 // plan's nonce, so the same execute call (same plan_token) finds it again.
-func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan claims, fps map[string]string, ch Channel) (confirmation, outcome, bool) {
+func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan confirm.Claims, fps map[string]string, ch confirm.Confirmation) (confirmation, outcome, bool) {
 	c := b.c
 	key := ts.requestKey(ctx, c.client.OrgID(), c.tool.Name, "plan:"+plan.Nonce)
-	pa, err := ts.approvalFor(ctx, key)
+	pa, err := ts.approvals.For(ctx, key)
 	if err != nil {
 		return confirmation{}, storeRefusal(err), false
 	}
@@ -360,16 +349,16 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan claims,
 	if pa != nil {
 		how := confirmation{channel: pa.Channel, by: pa.DecidedBy, approvalID: pa.ID}
 		switch {
-		case pa.Status == ApprovalApproved && pa.Expired(now):
-			ts.forgetRequest(ctx, key)
+		case pa.Status == confirm.ApprovalApproved && pa.Expired(now):
+			ts.approvals.Forget(ctx, key)
 			return how, refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the approval expired before this call. Call %s without plan_token to make a new plan.", c.tool.Name))).confirmedWith(how), false
-		case pa.Status == ApprovalApproved:
+		case pa.Status == confirm.ApprovalApproved:
 			// The plan_token is used once by this execution: that is the approval's single use.
 			// The request stays linked, so a replay is refused as a used plan_token.
 			return how, outcome{}, true
-		case pa.Status == ApprovalDeclined:
-			ts.forgetRequest(ctx, key)
-			return how, bulkCancelled(b, "declined", declinedBy(pa)+": nothing was changed. Do not ask again unless the person wants it.", how), false
+		case pa.Status == confirm.ApprovalDeclined:
+			ts.approvals.Forget(ctx, key)
+			return how, bulkCancelled(b, "declined", pa.DeclinedBy()+": nothing was changed. Do not ask again unless the person wants it.", how), false
 		case !pa.Expired(now):
 			return how, ts.pendingBulk(b, pa, "", true), false
 		}
@@ -391,7 +380,7 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan claims,
 	}
 	pa = ts.newPendingApproval(ctx, c, ch, key, exp, left, items)
 	pa.Noun = plural(c.res, len(items))
-	if ch == ChannelApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
+	if ch == confirm.ApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
 		return ts.bulkThroughURL(ctx, b, pa) // the client opens the page (url_elicitation.go)
 	}
 	where, o, ok := ts.announce(ctx, pa)
@@ -403,7 +392,7 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan claims,
 
 // bulkThroughURL is a plan's approval through URL-mode elicitation: it asks on the page and,
 // approved, lets this same call execute the plan.
-func (ts *Toolset) bulkThroughURL(ctx context.Context, b *batch, pa *PendingApproval) (confirmation, outcome, bool) {
+func (ts *Toolset) bulkThroughURL(ctx context.Context, b *batch, pa *confirm.PendingApproval) (confirmation, outcome, bool) {
 	verb := b.action()
 	if b.c.tool.Verb == VerbDelete {
 		verb = "permanently delete"
@@ -422,11 +411,11 @@ func (ts *Toolset) bulkThroughURL(ctx context.Context, b *batch, pa *PendingAppr
 	}
 	how := confirmation{channel: r.pa.Channel, by: r.pa.DecidedBy, approvalID: r.pa.ID}
 	switch {
-	case r.pa.Status == ApprovalDeclined:
-		ts.forgetRequest(ctx, pa.RequestKey)
-		return how, bulkCancelled(b, "declined", declinedBy(r.pa)+": nothing was changed. Do not ask again unless the person wants it.", how), false
+	case r.pa.Status == confirm.ApprovalDeclined:
+		ts.approvals.Forget(ctx, pa.RequestKey)
+		return how, bulkCancelled(b, "declined", r.pa.DeclinedBy()+": nothing was changed. Do not ask again unless the person wants it.", how), false
 	case r.pa.Expired(ts.now()):
-		ts.forgetRequest(ctx, pa.RequestKey)
+		ts.approvals.Forget(ctx, pa.RequestKey)
 		return how, refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the approval expired before it could be used. Call %s without plan_token to make a new plan.", b.c.tool.Name))).confirmedWith(how), false
 	}
 	// Approved: the plan_token is used once by this execution, as when the agent calls again.
@@ -434,7 +423,7 @@ func (ts *Toolset) bulkThroughURL(ctx context.Context, b *batch, pa *PendingAppr
 }
 
 // pendingBulk answers a plan waiting for the person.
-func (ts *Toolset) pendingBulk(b *batch, pa *PendingApproval, where string, still bool) outcome {
+func (ts *Toolset) pendingBulk(b *batch, pa *confirm.PendingApproval, where string, still bool) outcome {
 	c := b.c
 	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
 	n := pa.Count()
@@ -445,10 +434,10 @@ func (ts *Toolset) pendingBulk(b *batch, pa *PendingApproval, where string, stil
 	var msg string
 	if still {
 		msg = fmt.Sprintf("Still waiting: %s has not decided yet on the plan to %s %d %s. Nothing changed. Call %s again with the same arguments (plan_token) later (the request expires %s).",
-			whoDecides(pa), verb, n, pa.Noun, c.tool.Name, exp)
+			pa.WhoDecides(), verb, n, pa.Noun, c.tool.Name, exp)
 	} else {
 		msg = fmt.Sprintf("Nothing changed yet: the plan to %s %d %s must be approved by %s on the %s, outside this chat, typing the number of items. %sThen call %s again with the same arguments (plan_token): it runs only if they approved (the request expires %s). Do not claim anything was done before that.",
-			verb, n, pa.Noun, whoDecides(pa), channelPlace(pa.Channel), sentence(where), c.tool.Name, exp)
+			verb, n, pa.Noun, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	}
 	items := make([]schemas.BulkItem, len(pa.Items))
 	for i, it := range pa.Items {
@@ -460,9 +449,9 @@ func (ts *Toolset) pendingBulk(b *batch, pa *PendingApproval, where string, stil
 }
 
 // elicitBulk asks the person to confirm the whole plan by typing its count.
-func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan claims, fps map[string]string) (confirmation, outcome, bool) {
+func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan confirm.Claims, fps map[string]string) (confirmation, outcome, bool) {
 	c := b.c
-	how := confirmation{channel: ChannelElicitation}
+	how := confirmation{channel: confirm.Elicitation}
 	// Read the items for their names (and to refuse a plan gone stale before asking).
 	read, stale := ts.readPlanItems(ctx, b, fps)
 	if stale {
@@ -489,9 +478,9 @@ func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan claims, fps ma
 			"required": []string{"count"},
 		},
 	}
-	st := claims{Org: plan.Org, Tool: plan.Tool, ID: plan.Nonce, Session: plan.Session, Caller: plan.Caller, Exp: ts.now().Add(ts.opts.ElicitTimeout + time.Minute).Unix(), Nonce: newNonce(), Purpose: "bulkelicit"}
+	st := confirm.Claims{Org: plan.Org, Tool: plan.Tool, ID: plan.Nonce, Session: plan.Session, Caller: plan.Caller, Exp: ts.now().Add(ts.opts.ElicitTimeout + time.Minute).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForBulkElicit}
 	if mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
-		return how, ended("confirmation_required", "", server.NewInputRequestBuilder(ts.seal.seal(st)).Elicit(bulkElicitID, params).ToolResult()).confirmedWith(how), false
+		return how, ended("confirmation_required", "", server.NewInputRequestBuilder(ts.seal.Seal(st)).Elicit(bulkElicitID, params).ToolResult()).confirmedWith(how), false
 	}
 	ectx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()
@@ -508,8 +497,8 @@ func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan claims, fps ma
 }
 
 // checkCount checks the person's answer: accepted, with the plan's count typed.
-func (ts *Toolset) checkCount(ctx context.Context, b *batch, plan claims, fps map[string]string, answer *mcp.ElicitationResult) (confirmation, outcome, bool) {
-	how := confirmation{channel: ChannelElicitation, by: ts.whoAsks(ctx)}
+func (ts *Toolset) checkCount(ctx context.Context, b *batch, plan confirm.Claims, fps map[string]string, answer *mcp.ElicitationResult) (confirmation, outcome, bool) {
+	how := confirmation{channel: confirm.Elicitation, by: ts.whoAsks(ctx)}
 	switch answer.Action {
 	case mcp.ElicitationResponseActionAccept:
 	case mcp.ElicitationResponseActionDecline:
@@ -531,7 +520,7 @@ func (ts *Toolset) checkCount(ctx context.Context, b *batch, plan claims, fps ma
 	if typed != strconv.Itoa(len(b.ids)) {
 		return how, bulkCancelled(b, "count mismatch", fmt.Sprintf("The number typed (%q) is not the plan's %d items: nothing was deleted. Call %s again if the person still wants them deleted.", clip(typed, 20), len(b.ids), b.c.tool.Name), how), false
 	}
-	return ts.claimsConfirmation(ctx, b.c, plan, ChannelElicitation, how.by, planItems(b, fps), false), outcome{}, true
+	return ts.claimsConfirmation(ctx, b.c, plan, confirm.Elicitation, how.by, planItems(b, fps), false), outcome{}, true
 }
 
 // bulkCancelled is a bulk delete the person did not confirm: every item not run.

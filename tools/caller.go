@@ -2,8 +2,11 @@ package tools
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -125,4 +128,26 @@ func (ts *Toolset) sessionBinding(ctx context.Context) string {
 func capRefusal(ctx context.Context, t Tool) *mcp.CallToolResult {
 	who, _ := CallerFrom(ctx)
 	return mcp.NewToolResultError(fmt.Sprintf("Tool %s is not available to caller %q: their entry in the callers file does not allow it. Nothing was changed; ask the operator if this action is needed.", t.Name, who.Name))
+}
+
+// callerBinding is what a confirmation is bound to besides the session: the caller's Key
+// (a --callers entry, an OAuth subject, or the hash of the one --auth-token) and the client's
+// declared name, hashed together so that the token stays short whatever the name. Another
+// caller or client name cannot redeem it.
+//
+// With replicas sharing state (withClient false) the client name is left out: an older
+// client's name is known only on the replica that saw its initialize, and its caller may
+// confirm through any.
+func callerBinding(ctx context.Context, withClient bool) string {
+	m := sha256.New()
+	if key := CallerKey(ctx); key != "" {
+		// The key with its first ':' written as NUL: the bytes tokens have always been bound
+		// to, so a token issued before an upgrade still opens after it.
+		m.Write([]byte(strings.Replace(key, ":", "\x00", 1)))
+	}
+	if withClient {
+		name, _ := clientInfo(ctx)
+		m.Write([]byte("\x00client\x00" + name))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }

@@ -6,25 +6,8 @@ import (
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
-)
 
-// Channel names how a permanent delete was really confirmed, strongest first (issue 21,
-// README "Confirming what cannot be undone"). The audit record and the result carry it, so a
-// reader can tell a person's click from a model calling twice.
-type Channel string
-
-const (
-	// ChannelApp means the person pressed Delete in the MCP App view, through an app-only tool the
-	// host never offers the model.
-	ChannelApp Channel = "app"
-	// ChannelElicitation means the client asked the person (form elicitation); proves the client answered.
-	ChannelElicitation Channel = "elicitation"
-	// ChannelApprovalPage means the person approved on the server's approval page.
-	ChannelApprovalPage Channel = "approval_page"
-	// ChannelToken means the model called twice with a confirm_token; the person may not have seen it.
-	ChannelToken Channel = "token"
-	// ChannelOff means confirmation is switched off (--confirm off), for unattended pipelines.
-	ChannelOff Channel = "off"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // The channel framework (issue 21 point 1): which channel confirms a permanent delete, and
@@ -33,7 +16,7 @@ const (
 // confirmation is how a permanent delete was confirmed, carried from the channel to the
 // delete and into its intent and outcome records.
 type confirmation struct {
-	channel Channel
+	channel confirm.Confirmation
 	by      string // who confirmed, where known (approver, caller, local OS user)
 	// approvalID names the signed approval record (or the pending approval) behind it.
 	approvalID string
@@ -46,7 +29,7 @@ type confirmation struct {
 	valid func() error
 	// record is the signed approval record to write once use succeeded (token and
 	// elicitation; a page or App decision wrote its own when the person decided).
-	record *ApprovalRecord
+	record *confirm.ApprovalRecord
 }
 
 // appChannelAvailable reports whether the request's client renders the MCP App view, so the
@@ -80,42 +63,42 @@ func approvalRule(ctx context.Context, t Tool) []string {
 // the token flow only where the operator allows it. tokenGiven: the call carries a confirm_token (the second
 // call of the token flow). ok false: no channel can confirm, and o says which would and how
 // the operator turns one on.
-func (ts *Toolset) chooseChannel(ctx context.Context, t Tool, tokenGiven bool, approvers []string) (ch Channel, o outcome, ok bool) {
+func (ts *Toolset) chooseChannel(ctx context.Context, t Tool, tokenGiven bool, approvers []string) (ch confirm.Confirmation, o outcome, ok bool) {
 	page := ts.opts.ApprovalPage
 	if len(approvers) > 0 {
 		// Two-person rule: only another person can confirm, and only on the page.
 		if page != nil && page.Reachable(ctx, approvers) {
-			return ChannelApprovalPage, outcome{}, true
+			return confirm.ApprovalPage, outcome{}, true
 		}
 		return "", refused("no approver channel", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: %s needs a second person's approval here (approvers: %s), and they can approve only on this server's approval page, which is not set up for them. Ask the operator to give the approvers an approval passphrase in the callers file.",
 			t.Name, strings.Join(approvers, ", ")))), false
 	}
 	switch {
 	case ts.opts.Confirm == ConfirmOff:
-		return ChannelOff, outcome{}, true
+		return confirm.Off, outcome{}, true
 	case tokenGiven && ts.opts.Confirm == ConfirmElicit:
 		return "", refused("token in elicit mode", mcp.NewToolResultError("Nothing was deleted: this server takes confirmation only from the person (--confirm elicit), not a confirm_token. Call again without confirm_token.")), false
 	case tokenGiven && !ts.tokenAllowed():
 		return "", refused("token not allowed", mcp.NewToolResultError("Nothing was deleted: this server does not take a confirm_token (the model could give it on its own); the person confirms in their client or on the approval page. Call again without confirm_token.")), false
 	case tokenGiven, ts.opts.Confirm == ConfirmToken:
-		return ChannelToken, outcome{}, true
+		return confirm.Token, outcome{}, true
 	case appChannelAvailable(ctx):
-		return ChannelApp, outcome{}, true
+		return confirm.App, outcome{}, true
 	case ts.urlElicitChannel(ctx):
 		// URL-mode elicitation: the client opens the approval page for the person, whose
 		// decision there the server sees (url_elicitation.go); a client that declares both
 		// modes gets this rather than the form question, which proves only that the client
 		// answered.
-		return ChannelApprovalPage, outcome{}, true
+		return confirm.ApprovalPage, outcome{}, true
 	case canElicit(ctx):
-		return ChannelElicitation, outcome{}, true
+		return confirm.Elicitation, outcome{}, true
 	case ts.opts.Confirm == ConfirmElicit:
 		return "", refused("client cannot elicit", mcp.NewToolResultError(
 			"Nothing was deleted: this server confirms permanent deletes by asking the person directly (--confirm elicit), and this client or transport cannot show such a question. Use a client that supports MCP elicitation, or ask the operator to run with --confirm auto.")), false
 	case page != nil && page.Reachable(ctx, nil):
-		return ChannelApprovalPage, outcome{}, true
+		return confirm.ApprovalPage, outcome{}, true
 	case ts.opts.AllowToken:
-		return ChannelToken, outcome{}, true
+		return confirm.Token, outcome{}, true
 	}
 	return "", refused("no confirmation channel", mcp.NewToolResultError(noChannelMessage)), false
 }

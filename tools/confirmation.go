@@ -11,6 +11,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // The confirmation flow of a permanent delete: a sealed single-use confirm_token over two
@@ -19,9 +20,9 @@ import (
 // elicitID names the one question a delete asks.
 const elicitID = "confirm"
 
-func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, purpose string, ttl time.Duration) claims {
-	return claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: fingerprintHash(e.Fingerprint()),
-		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: newNonce(), Purpose: purpose, Iat: ts.now().Unix()}
+func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, purpose confirm.Purpose, ttl time.Duration) confirm.Claims {
+	return confirm.Claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: confirm.Fingerprint(e),
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: confirm.NewNonce(), Purpose: purpose, Iat: ts.now().Unix()}
 }
 
 func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
@@ -31,27 +32,27 @@ func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
 
 // issueToken answers the first call of the token flow: a preview and a sealed, single-use token.
 func (ts *Toolset) issueToken(ctx context.Context, c *call, e tallyfy.Entity) outcome {
-	cl := ts.newClaims(ctx, c, e, "token", ts.opts.TokenTTL)
+	cl := ts.newClaims(ctx, c, e, confirm.ForToken, ts.opts.TokenTTL)
 	exp := time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
 	msg := fmt.Sprintf("Nothing deleted yet. Permanently deleting %s %s (%s) destroys %s and cannot be undone. Show this to the person and ask them to confirm; only if they agree, call %s again with this confirm_token (single use, expires %s).",
 		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys, c.tool.Name, exp)
 	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: ts.preview(c, e),
-		ConfirmToken: ts.seal.seal(cl), ExpiresAt: exp, Confirmation: string(ChannelToken), Message: msg}
-	return ended("confirmation_required", "", mcp.NewToolResultStructured(res, msg+"\nconfirm_token: "+res.ConfirmToken)).confirmedBy(ChannelToken)
+		ConfirmToken: ts.seal.Seal(cl), ExpiresAt: exp, Confirmation: string(confirm.Token), Message: msg}
+	return ended("confirmation_required", "", mcp.NewToolResultStructured(res, msg+"\nconfirm_token: "+res.ConfirmToken)).confirmedBy(confirm.Token)
 }
 
 // redeemToken is the second call of the token flow: it opens and checks the token, then
 // deletes.
 func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, token string) outcome {
-	return ts.checkToken(ctx, c, e, token).confirmedBy(ChannelToken)
+	return ts.checkToken(ctx, c, e, token).confirmedBy(confirm.Token)
 }
 
 func (ts *Toolset) checkToken(ctx context.Context, c *call, e tallyfy.Entity, token string) outcome {
-	cl, err := ts.seal.open(token, ts.now())
-	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), "token") {
-		err = errTokenForeign
+	cl, err := ts.seal.Open(token, ts.now())
+	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForToken) {
+		err = confirm.ErrTokenForeign
 	}
-	if err == nil && cl.FP != fingerprintHash(e.Fingerprint()) {
+	if err == nil && cl.FP != confirm.Fingerprint(e) {
 		return refused("changed since confirmation", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the confirmation was asked (its name, state or last update differ). Call %s again without confirm_token to get a fresh preview, and confirm with the person again.",
 			c.res.noun, e.Name, c.tool.Name)))
 	}
@@ -59,29 +60,29 @@ func (ts *Toolset) checkToken(ctx context.Context, c *call, e tallyfy.Entity, to
 		return tokenRefused(c, err)
 	}
 	// The model called twice: who saw the preview is not known, so confirmed_by stays empty.
-	return ts.performDelete(ctx, c, e, ts.sealedConfirmation(ctx, c, cl, ChannelToken, "", e))
+	return ts.performDelete(ctx, c, e, ts.sealedConfirmation(ctx, c, cl, confirm.Token, "", e))
 }
 
 // sealedConfirmation is a token's or an elicitation's confirmation: its nonce is used once,
 // and its signed approval record written then.
-func (ts *Toolset) sealedConfirmation(ctx context.Context, c *call, cl claims, ch Channel, by string, items ...tallyfy.Entity) confirmation {
-	approved := make([]ApprovedItem, len(items))
+func (ts *Toolset) sealedConfirmation(ctx context.Context, c *call, cl confirm.Claims, ch confirm.Confirmation, by string, items ...tallyfy.Entity) confirmation {
+	approved := make([]confirm.ApprovedItem, len(items))
 	for i, e := range items {
-		approved[i] = ApprovedItem{ID: e.ID, FP: fingerprintHash(e.Fingerprint())}
+		approved[i] = confirm.ApprovedItem{ID: e.ID, FP: confirm.Fingerprint(e)}
 	}
 	return ts.claimsConfirmation(ctx, c, cl, ch, by, approved, true)
 }
 
-// claimsConfirmation builds the confirmation of sealed claims; use: whether the claims'
+// claimsConfirmation builds the confirmation of sealed confirm.Claims; use: whether the confirm.Claims'
 // nonce is to be used up by the delete (a plan's is used by its execution).
-func (ts *Toolset) claimsConfirmation(ctx context.Context, c *call, cl claims, ch Channel, by string, items []ApprovedItem, use bool) confirmation {
-	rec := ApprovalRecord{RequestID: cl.Nonce, Org: cl.Org, Tool: cl.Tool, Caller: ts.whoAsks(ctx), Approver: by, Channel: ch, Items: items,
-		RequestedAt: stamp(time.Unix(cl.Iat, 0)), DecidedAt: stamp(ts.now()), ExpiresAt: stamp(time.Unix(cl.Exp, 0)), Outcome: ApprovalOutcomeApproved}
+func (ts *Toolset) claimsConfirmation(ctx context.Context, c *call, cl confirm.Claims, ch confirm.Confirmation, by string, items []confirm.ApprovedItem, use bool) confirmation {
+	rec := confirm.ApprovalRecord{RequestID: cl.Nonce, Org: cl.Org, Tool: cl.Tool, Caller: ts.whoAsks(ctx), Approver: by, Channel: ch, Items: items,
+		RequestedAt: confirm.Stamp(time.Unix(cl.Iat, 0)), DecidedAt: confirm.Stamp(ts.now()), ExpiresAt: confirm.Stamp(time.Unix(cl.Exp, 0)), Outcome: confirm.ApprovalOutcomeApproved}
 	conf := confirmation{channel: ch, by: by, approvalID: cl.Nonce, record: &rec}
 	if use {
-		conf.valid = func() error { return stillValid(cl, ts.now()) }
+		conf.valid = func() error { return cl.StillValid(ts.now()) }
 		conf.use = func(ctx context.Context) (bool, error) {
-			return ts.seal.consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
+			return ts.seal.Consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
 		}
 	}
 	return conf
@@ -155,11 +156,11 @@ func (ts *Toolset) elicitParams(c *call, e tallyfy.Entity) mcp.ElicitationParams
 // the answer (handled by afterElicitation); older clients are asked here, bounded by
 // ElicitTimeout, so a client that never answers cannot hold the call forever.
 func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcome {
-	cl := ts.newClaims(ctx, c, e, "elicit", ts.opts.ElicitTimeout+time.Minute)
-	state := ts.seal.seal(cl)
+	cl := ts.newClaims(ctx, c, e, confirm.ForElicit, ts.opts.ElicitTimeout+time.Minute)
+	state := ts.seal.Seal(cl)
 	if mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
 		// the client asks the person and calls again with the answer
-		return ended("confirmation_required", "", server.NewInputRequestBuilder(state).Elicit(elicitID, ts.elicitParams(c, e)).ToolResult()).confirmedBy(ChannelElicitation)
+		return ended("confirmation_required", "", server.NewInputRequestBuilder(state).Elicit(elicitID, ts.elicitParams(c, e)).ToolResult()).confirmedBy(confirm.Elicitation)
 	}
 	ectx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()
@@ -174,12 +175,12 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcom
 		case errors.Is(err, context.DeadlineExceeded):
 			why = fmt.Sprintf("nobody answered within %s", ts.opts.ElicitTimeout)
 		}
-		return cancelled(detail, e, confirmation{channel: ChannelElicitation}, "Nothing was deleted: "+why+". Ask the person whether they still want it deleted, then call again.")
+		return cancelled(detail, e, confirmation{channel: confirm.Elicitation}, "Nothing was deleted: "+why+". Ask the person whether they still want it deleted, then call again.")
 	}
 	// Re-read: the person may have taken a while.
 	now, err := c.client.Lookup(ctx, c.res.kind, e.ID)
 	if err != nil {
-		return failed(c, err).confirmedBy(ChannelElicitation)
+		return failed(c, err).confirmedBy(confirm.Elicitation)
 	}
 	o := ts.afterElicitation(ctx, c, now, state, answer)
 	if o.entity == nil {
@@ -192,16 +193,16 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcom
 func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
 	o := ts.checkAnswer(ctx, c, e, state, answer)
 	if o.confirm.channel == "" {
-		o = o.confirmedBy(ChannelElicitation)
+		o = o.confirmedBy(confirm.Elicitation)
 	}
 	return o
 }
 
 func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
-	how := confirmation{channel: ChannelElicitation, by: ts.whoAsks(ctx)}
-	cl, err := ts.seal.open(state, ts.now())
-	if err == nil && !cl.matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), "elicit") {
-		err = errTokenForeign
+	how := confirmation{channel: confirm.Elicitation, by: ts.whoAsks(ctx)}
+	cl, err := ts.seal.Open(state, ts.now())
+	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForElicit) {
+		err = confirm.ErrTokenForeign
 	}
 	if err != nil {
 		return refused("elicitation state: "+err.Error(), mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the confirmation could not be verified (%v). Call %s again to ask the person again.", err, c.tool.Name)))
@@ -220,11 +221,11 @@ func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, s
 	if !nameTyped(typed, e.Name) {
 		return cancelled("name mismatch", e, how, fmt.Sprintf("The name typed did not match %q: nothing was deleted. Call %s again if the person still wants it deleted.", e.Name, c.tool.Name))
 	}
-	if cl.FP != fingerprintHash(e.Fingerprint()) {
+	if cl.FP != confirm.Fingerprint(e) {
 		return refused("changed since confirmation", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was being asked. Call %s again to confirm the current version.", c.res.noun, e.Name, c.tool.Name)))
 	}
 	// The person's client answered: confirmed_by is the caller it answered for.
-	return ts.performDelete(ctx, c, e, ts.sealedConfirmation(ctx, c, cl, ChannelElicitation, how.by, e))
+	return ts.performDelete(ctx, c, e, ts.sealedConfirmation(ctx, c, cl, confirm.Elicitation, how.by, e))
 }
 
 // cancelled is a delete the person did not confirm.
@@ -232,4 +233,15 @@ func cancelled(detail string, e tallyfy.Entity, how confirmation, msg string) ou
 	res := schemas.DeleteResult{Status: "cancelled", Resource: resourceOf(e, ""), Reversible: false, Confirmation: string(how.channel),
 		ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
 	return ended("cancelled", detail, mcp.NewToolResultStructured(res, msg)).confirmedWith(how)
+}
+
+// tokenLife is the whole lifetime a token of this purpose is issued with.
+func (ts *Toolset) tokenLife(purpose confirm.Purpose) time.Duration {
+	if purpose == confirm.ForElicit || purpose == confirm.ForBulkElicit {
+		return ts.opts.ElicitTimeout + time.Minute
+	}
+	if purpose == confirm.ForApp {
+		return ts.opts.ApprovalTTL
+	}
+	return ts.opts.TokenTTL
 }

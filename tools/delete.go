@@ -11,6 +11,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // delete is the permanent delete: never one unconfirmed call. The pipeline has already
@@ -34,16 +35,16 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 		return o
 	}
 	switch ch {
-	case ChannelOff:
-		return ts.performDelete(ctx, c, e, confirmation{channel: ChannelOff})
-	case ChannelToken:
+	case confirm.Off:
+		return ts.performDelete(ctx, c, e, confirmation{channel: confirm.Off})
+	case confirm.Token:
 		if token != "" {
 			return ts.redeemToken(ctx, c, e, token)
 		}
 		return ts.issueToken(ctx, c, e)
-	case ChannelElicitation:
+	case confirm.Elicitation:
 		return ts.elicit(ctx, c, e)
-	case ChannelApp: // the person decides in the view (app.go)
+	case confirm.App: // the person decides in the view (app.go)
 		return ts.reviewInApp(c, e)
 	default: // approval_page: a person decides outside this call (approval_wait.go)
 		return ts.awaitApproval(ctx, c, e, ch)
@@ -92,10 +93,10 @@ func (ts *Toolset) useConfirmation(ctx context.Context, c *call, conf confirmati
 		}
 		if !fresh {
 			switch conf.channel {
-			case ChannelToken:
-				return tokenRefused(c, errTokenUsed), false
-			case ChannelElicitation:
-				return refused(errTokenUsed.Error(), mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call "+c.tool.Name+" again to ask the person again.")), false
+			case confirm.Token:
+				return tokenRefused(c, confirm.ErrTokenUsed), false
+			case confirm.Elicitation:
+				return refused(confirm.ErrTokenUsed.Error(), mcp.NewToolResultError("Nothing was deleted: this confirmation was already used. Call "+c.tool.Name+" again to ask the person again.")), false
 			}
 			return refused("approval already used", mcp.NewToolResultError("Nothing was deleted: this approval was already used for a delete. Call "+c.tool.Name+" again to ask for a new approval.")), false
 		}

@@ -13,40 +13,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
-
-// FuzzConfirmToken: no input panics the token parser, and only a token this sealer made for
-// exactly these claims opens.
-func FuzzConfirmToken(f *testing.F) {
-	s, err := newSealer(nil, state.NewMemory())
-	if err != nil {
-		f.Fatal(err)
-	}
-	now := time.Unix(1_800_000_000, 0)
-	good := s.seal(claims{Org: "o", Tool: "delete_run", ID: strings.Repeat("a", 32), FP: "fp", Session: "s", Exp: now.Unix() + 300, Nonce: "n", Purpose: "token"})
-	for _, seed := range []string{good, good + "x", strings.Replace(good, ".", "..", 1), "tcf1.", "tcf1..", "tcf1.e30.", "", "null", good[:len(good)/2]} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, token string) {
-		c, err := s.open(token, now)
-		if err != nil {
-			return
-		}
-		if s.seal(c) != token && !sameSeal(s, c, token) {
-			t.Fatalf("a token the sealer did not make opened: %q -> %+v", token, c)
-		}
-	})
-}
-
-// sameSeal accepts an opened token whose payload is the sealer's own encoding of the claims
-// (json key order is fixed, so the only valid token for c is seal(c)).
-func sameSeal(s *sealer, c claims, token string) bool {
-	rest := strings.TrimPrefix(token, tokenPrefix)
-	payload, sig, _ := strings.Cut(rest, ".")
-	return sig == mac(s.keys[0], payload)
-}
 
 var allowedPath = regexp.MustCompile(`^/organizations/[a-f0-9]{32}/(tasks|runs|checklists)(/[a-f0-9]{32}(/(delete|restore|activate))?)?$`)
 

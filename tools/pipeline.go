@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // Every tool call runs the same stages, in this order, each once: policy, arguments, guards
@@ -81,7 +82,7 @@ func failed(c *call, err error) outcome {
 func (o outcome) about(e tallyfy.Entity) outcome { o.entity = &e; return o }
 
 // confirmedBy names the channel a permanent delete was (or was to be) confirmed through.
-func (o outcome) confirmedBy(ch Channel) outcome { o.confirm.channel = ch; return o }
+func (o outcome) confirmedBy(ch confirm.Confirmation) outcome { o.confirm.channel = ch; return o }
 
 // confirmedWith carries the whole confirmation: channel, who, and the approval behind it.
 func (o outcome) confirmedWith(conf confirmation) outcome { o.confirm = conf; return o }

@@ -13,6 +13,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // ConfirmMode says how a permanent delete is confirmed.
@@ -81,12 +82,14 @@ type Toolset struct {
 	opts   Options
 	client *tallyfy.Client
 	policy Policy
-	seal   *sealer
-	budget DeleteBudget
-	audit  Recorder
-	log    *slog.Logger
-	now    func() time.Time
-	roles  roleCache // each credential's role, read once and kept briefly (role.go)
+	seal   *confirm.Sealer
+	// approvals are the pending approvals, in the state store (approval.go).
+	approvals confirm.Approvals
+	budget    DeleteBudget
+	audit     Recorder
+	log       *slog.Logger
+	now       func() time.Time
+	roles     roleCache // each credential's role, read once and kept briefly (role.go)
 	// stopping ends when the server begins to shut down: questions still open to the person
 	// cannot be answered any more (the transport is closing) and are given up at once.
 	stopping context.Context
@@ -138,7 +141,7 @@ func New(opts Options) (*Toolset, error) {
 		opts.ApprovalTTL = 10 * time.Minute
 	}
 	if opts.ApprovalKey == nil {
-		if opts.ApprovalKey, err = NewApprovalKey(); err != nil {
+		if opts.ApprovalKey, err = confirm.NewApprovalKey(); err != nil {
 			return nil, fmt.Errorf("tools: no key for approval records: %w", err)
 		}
 	}
@@ -154,14 +157,14 @@ func New(opts Options) (*Toolset, error) {
 	if opts.Audit == nil {
 		opts.Audit = LogRecorder{Logger: opts.Logger}
 	}
-	seal, err := newSealer(opts.ConfirmKeys, opts.State)
+	seal, err := confirm.NewSealer(opts.ConfirmKeys, opts.State)
 	if err != nil {
 		return nil, err
 	}
 	stopping, begin := context.WithCancel(context.Background())
 	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
 		budget: opts.Budget, audit: opts.Audit, log: opts.Logger, now: opts.Now,
-		stopping: stopping, stop: begin, approvalKey: opts.ApprovalKey}, nil
+		stopping: stopping, stop: begin, approvalKey: opts.ApprovalKey, approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}}, nil
 }
 
 // Offered counts the tools the server's policy offers (a caller's cap may narrow them further).

@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // URL-mode elicitation (MCP 2025-11-25, "Elicitation", URL mode; issue 21 point 3): the
@@ -32,7 +33,7 @@ import (
 type ApprovalLinker interface {
 	// Link is the page's absolute address for pa (stdio: the loopback link with secret;
 	// HTTP: /approve/{id} on the address the client reached this server at).
-	Link(ctx context.Context, pa *PendingApproval, secret string) (string, error)
+	Link(ctx context.Context, pa *confirm.PendingApproval, secret string) (string, error)
 }
 
 // approvalPollInterval is how often a call waiting on the page reads the pending approval
@@ -81,7 +82,7 @@ const (
 // pageOutcome is askOnPage's report.
 type pageOutcome struct {
 	answer pageAnswer
-	pa     *PendingApproval
+	pa     *confirm.PendingApproval
 	where  string       // pageAnnounced: what the result may say about where to approve
 	how    confirmation // pageRefused: the client's answer
 	msg    string       // pageRefused: what the person did, for the model
@@ -90,10 +91,10 @@ type pageOutcome struct {
 // askOnPage parks pa, sends the page's address to the client in a URL-mode elicitation with
 // message msg, and waits for the person's decision on the page. ok false: pa could not be
 // parked or read, and o says so.
-func (ts *Toolset) askOnPage(ctx context.Context, pa *PendingApproval, msg string) (r pageOutcome, o outcome, ok bool) {
-	secret, hash := newApprovalSecret()
+func (ts *Toolset) askOnPage(ctx context.Context, pa *confirm.PendingApproval, msg string) (r pageOutcome, o outcome, ok bool) {
+	secret, hash := confirm.NewApprovalSecret()
 	pa.SecretHash, pa.InCall = hash, true
-	if err := ts.parkApproval(ctx, pa); err != nil {
+	if err := ts.approvals.Park(ctx, pa); err != nil {
 		return r, storeRefusal(err), false
 	}
 	r.pa = pa
@@ -119,9 +120,9 @@ func (ts *Toolset) askOnPage(ctx context.Context, pa *PendingApproval, msg strin
 		return ts.announcedInstead(ctx, pa, secret, "the client did not take the URL elicitation: "+err.Error()), outcome{}, true
 	case answer.Action != mcp.ElicitationResponseActionAccept:
 		// The person would not open the page: withdraw it, so its link no longer works.
-		ts.forgetRequest(ctx, pa.RequestKey)
-		r.answer, r.how = pageRefused, confirmation{channel: ChannelElicitation, by: ts.whoAsks(ctx), approvalID: pa.ID}
-		if err := ts.withdrawApproval(ctx, pa, r.how.by); err != nil {
+		ts.approvals.Forget(ctx, pa.RequestKey)
+		r.answer, r.how = pageRefused, confirmation{channel: confirm.Elicitation, by: ts.whoAsks(ctx), approvalID: pa.ID}
+		if err := ts.approvals.Withdraw(ctx, pa, r.how.by, ts.recordApproval); err != nil {
 			slog.Default().Warn("a refused URL elicitation's approval could not be withdrawn", "approval", pa.ID, "err", err)
 		}
 		what := "declined to open"
@@ -134,7 +135,7 @@ func (ts *Toolset) askOnPage(ctx context.Context, pa *PendingApproval, msg strin
 	if r.pa, o, ok = ts.waitForDecision(wctx, pa.ID); !ok {
 		return r, o, false
 	}
-	if r.pa.Status == ApprovalPending {
+	if r.pa.Status == confirm.ApprovalPending {
 		r.answer = pageUndecided // it stays parked; the same call again finds it
 		return r, outcome{}, true
 	}
@@ -148,7 +149,7 @@ func (ts *Toolset) askOnPage(ctx context.Context, pa *PendingApproval, msg strin
 
 // approveThroughURL is the single delete of e through URL-mode elicitation: it asks on the
 // page and acts on the decision in the same call.
-func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Entity, pa *PendingApproval) outcome {
+func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Entity, pa *confirm.PendingApproval) outcome {
 	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
 		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
 	r, o, ok := ts.askOnPage(ctx, pa, msg)
@@ -176,14 +177,14 @@ func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Ent
 
 // announcedInstead brings a parked approval to the person the ordinary way (the page's
 // Announce) when URL mode cannot carry it.
-func (ts *Toolset) announcedInstead(ctx context.Context, pa *PendingApproval, secret, why string) pageOutcome {
+func (ts *Toolset) announcedInstead(ctx context.Context, pa *confirm.PendingApproval, secret, why string) pageOutcome {
 	slog.Default().Warn("URL-mode elicitation not used; the approval page is announced instead", "approval", pa.ID, "why", why)
 	return pageOutcome{answer: pageAnnounced, pa: pa, where: ts.opts.ApprovalPage.Announce(ctx, pa, secret)}
 }
 
 // waitForDecision reads the pending approval until it is decided or ctx ends (then it is
 // returned still pending). ok false: the store failed, and o says so.
-func (ts *Toolset) waitForDecision(ctx context.Context, id string) (pa *PendingApproval, o outcome, ok bool) {
+func (ts *Toolset) waitForDecision(ctx context.Context, id string) (pa *confirm.PendingApproval, o outcome, ok bool) {
 	t := time.NewTicker(approvalPollInterval)
 	defer t.Stop()
 	for {
@@ -191,7 +192,7 @@ func (ts *Toolset) waitForDecision(ctx context.Context, id string) (pa *PendingA
 		if err != nil {
 			return nil, storeRefusal(err), false
 		}
-		if pa.Status != ApprovalPending || pa.Expired(ts.now()) {
+		if pa.Status != confirm.ApprovalPending || pa.Expired(ts.now()) {
 			return pa, outcome{}, true
 		}
 		select {
@@ -200,22 +201,4 @@ func (ts *Toolset) waitForDecision(ctx context.Context, id string) (pa *PendingA
 		case <-t.C:
 		}
 	}
-}
-
-// withdrawApproval closes a pending approval the person refused through their client (they
-// did not open the page): it is declined by them, through elicitation, and its signed record
-// says so; the page then shows it decided.
-func (ts *Toolset) withdrawApproval(ctx context.Context, pa *PendingApproval, by string) error {
-	now := ts.now()
-	first, err := ts.opts.State.UseOnce(ctx, "approval-decided:"+pa.ID, pa.ExpiresAt.Sub(now)+time.Hour)
-	if err != nil || !first {
-		return err
-	}
-	pa.Status, pa.DecidedBy, pa.DecidedAt = ApprovalDeclined, by, now
-	rec := ts.approvalRecordOf(pa)
-	rec.Channel = ChannelElicitation
-	if err := ts.recordApproval(ctx, rec); err != nil {
-		return err
-	}
-	return ts.saveApproval(ctx, pa)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // linkPage is a notePage that also gives its address, for URL-mode elicitation.
@@ -23,7 +24,7 @@ type linkPage struct {
 	linked sync.Map // approval id -> the secret Link got
 }
 
-func (p *linkPage) Link(_ context.Context, pa *tools.PendingApproval, secret string) (string, error) {
+func (p *linkPage) Link(_ context.Context, pa *confirm.PendingApproval, secret string) (string, error) {
 	p.linked.Store(pa.ID, secret)
 	return "http://page.test/approve/" + pa.ID + "/" + secret, nil
 }
@@ -64,7 +65,7 @@ func TestURLElicitationChannel(t *testing.T) {
 		return func(_ context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 			go func() {
 				time.Sleep(300 * time.Millisecond) // the call is waiting by now
-				if _, err := h.ts.DecideApproval(ctx, req.Params.ElicitationID, tools.ApprovalDecision{Approve: approve, Channel: tools.ChannelApprovalPage, Approver: "pat"}); err != nil {
+				if _, err := h.ts.DecideApproval(ctx, req.Params.ElicitationID, confirm.ApprovalDecision{Approve: approve, Channel: confirm.ApprovalPage, Approver: "pat"}); err != nil {
 					t.Errorf("deciding on the page: %v", err)
 				}
 			}()
@@ -108,7 +109,7 @@ func TestURLElicitationChannel(t *testing.T) {
 	if refused.Status != "cancelled" || refused.Confirmation != "elicitation" || !strings.Contains(refused.Message, "declined to open the approval page in their client: nothing was deleted") || h.gone(k.kind, k.archived) {
 		t.Fatalf("declined in the client: %+v", refused)
 	}
-	if _, err := h.ts.DecideApproval(ctx, refused.ApprovalID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApprovalPage, Approver: "pat"}); !errors.Is(err, tools.ErrApprovalDecided) {
+	if _, err := h.ts.DecideApproval(ctx, refused.ApprovalID, confirm.ApprovalDecision{Approve: true, Channel: confirm.ApprovalPage, Approver: "pat"}); !errors.Is(err, confirm.ErrApprovalDecided) {
 		t.Fatalf("approving on the page after the client declined: %v", err)
 	}
 
@@ -121,7 +122,7 @@ func TestURLElicitationChannel(t *testing.T) {
 	if waiting.Status != "approval_pending" || !strings.Contains(waiting.Message, "Still waiting") || h.gone(k.kind, k.archived) {
 		t.Fatalf("undecided: %+v", waiting)
 	}
-	if _, err := h.ts.DecideApproval(ctx, waiting.ApprovalID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApprovalPage, Approver: "pat"}); err != nil {
+	if _, err := h.ts.DecideApproval(ctx, waiting.ApprovalID, confirm.ApprovalDecision{Approve: true, Channel: confirm.ApprovalPage, Approver: "pat"}); err != nil {
 		t.Fatal(err)
 	}
 	e.set(func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
@@ -158,12 +159,12 @@ func TestURLElicitationChannel(t *testing.T) {
 			t.Fatal("the audit log carries the page's address")
 		}
 	}
-	var approvals []tools.ApprovalRecord
+	var approvals []confirm.ApprovalRecord
 	for _, r := range h.audit.approvals() {
 		approvals = append(approvals, *r.Approval)
 	}
-	if len(approvals) != 4 || approvals[0].Channel != tools.ChannelApprovalPage || approvals[0].Approver != "pat" ||
-		approvals[2].Channel != tools.ChannelElicitation || approvals[2].Outcome != tools.ApprovalOutcomeDeclined {
+	if len(approvals) != 4 || approvals[0].Channel != confirm.ApprovalPage || approvals[0].Approver != "pat" ||
+		approvals[2].Channel != confirm.Elicitation || approvals[2].Outcome != confirm.ApprovalOutcomeDeclined {
 		t.Fatalf("approval records %+v", approvals)
 	}
 }
@@ -200,7 +201,7 @@ func TestURLElicitationBulk(t *testing.T) {
 		}
 		go func() {
 			time.Sleep(300 * time.Millisecond)
-			if _, err := h.ts.DecideApproval(context.Background(), req.Params.ElicitationID, tools.ApprovalDecision{Approve: true, Channel: tools.ChannelApprovalPage, Approver: "pat"}); err != nil {
+			if _, err := h.ts.DecideApproval(context.Background(), req.Params.ElicitationID, confirm.ApprovalDecision{Approve: true, Channel: confirm.ApprovalPage, Approver: "pat"}); err != nil {
 				t.Errorf("deciding on the page: %v", err)
 			}
 		}()

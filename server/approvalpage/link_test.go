@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // TestApprovalPageLink: the address a URL-mode elicitation carries. HTTP: /approve/{id} on the
@@ -17,7 +17,7 @@ import (
 // loopback link with its secret.
 func TestApprovalPageLink(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pa := &tools.PendingApproval{ID: "abc123"}
+	pa := &confirm.PendingApproval{ID: "abc123"}
 	remote := New(false, nil, state.NewMemory(), nil, log, "")
 	for _, tc := range []struct {
 		host       string

@@ -27,6 +27,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // The approval page (issue 21 point 3): where a person approves or declines a permanent delete
@@ -120,7 +121,7 @@ func (p *Page) Reachable(ctx context.Context, approvers []string) bool {
 
 // Announce implements tools.ApprovalPage. The link with the secret goes only to the person:
 // their browser, and stderr (documented in the README). The result gets no link.
-func (p *Page) Announce(_ context.Context, pa *tools.PendingApproval, secret string) string {
+func (p *Page) Announce(_ context.Context, pa *confirm.PendingApproval, secret string) string {
 	if !p.local {
 		how := "logs in with their approval passphrase"
 		if p.login != nil {
@@ -149,7 +150,7 @@ func (p *Page) Announce(_ context.Context, pa *tools.PendingApproval, secret str
 // loopback link with its one-time secret; HTTP: /approve/{id} where the person logs in, on the
 // host of --oauth-audience with the OAuth login (its cookies live there), else on the address
 // the client reached this server at.
-func (p *Page) Link(ctx context.Context, pa *tools.PendingApproval, secret string) (string, error) {
+func (p *Page) Link(ctx context.Context, pa *confirm.PendingApproval, secret string) (string, error) {
 	if p.local {
 		base, err := p.listen()
 		if err != nil {
@@ -285,7 +286,7 @@ type view struct {
 	Title       string
 	Error       string
 	Done        string
-	PA          *tools.PendingApproval
+	PA          *confirm.PendingApproval
 	Expires     string
 	Budget      string
 	Bulk        bool
@@ -328,13 +329,13 @@ func (p *Page) csrfFor(cookie, id string) string {
 
 // load finds the approval and, on stdio, checks the link's secret. Any failure looks the
 // same: a wrong secret tells nothing about whether the id exists.
-func (p *Page) load(r *http.Request) (*tools.PendingApproval, error) {
+func (p *Page) load(r *http.Request) (*confirm.PendingApproval, error) {
 	pa, err := p.ts.Approval(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
-	if p.local && !tools.CheckApprovalSecret(pa, r.PathValue("secret")) {
-		return nil, tools.ErrApprovalNotFound
+	if p.local && !confirm.CheckApprovalSecret(pa, r.PathValue("secret")) {
+		return nil, confirm.ErrApprovalNotFound
 	}
 	return pa, nil
 }
@@ -377,7 +378,7 @@ func (p *Page) loggedIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/approve/"+url.PathEscape(id), http.StatusFound)
 }
 
-func (p *Page) viewOf(pa *tools.PendingApproval, csrf, errMsg string) view {
+func (p *Page) viewOf(pa *confirm.PendingApproval, csrf, errMsg string) view {
 	v := view{Title: "Approve a permanent delete", PA: pa, CSRF: csrf, Error: errMsg, Bulk: pa.Count() > 1, Passphrase: !p.local,
 		Expires: pa.ExpiresAt.UTC().Format("2006-01-02 15:04:05 MST"), ConfirmWhat: "its name"}
 	if v.Bulk {
@@ -391,12 +392,12 @@ func (p *Page) viewOf(pa *tools.PendingApproval, csrf, errMsg string) view {
 	}
 	expired := pa.Expired(p.now())
 	switch {
-	case pa.Status == tools.ApprovalApproved:
+	case pa.Status == confirm.ApprovalApproved:
 		v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent acts when it calls again.", pa.DecidedBy)
 		if pa.InCall {
 			v.Done = fmt.Sprintf("Approved by %s. Go back to the chat: the agent's waiting call goes ahead now (or, if it stopped waiting, when it calls again).", pa.DecidedBy)
 		}
-	case pa.Status == tools.ApprovalDeclined:
+	case pa.Status == confirm.ApprovalDeclined:
 		v.Done = fmt.Sprintf("Declined by %s. Nothing will be changed.", pa.DecidedBy)
 	case expired:
 		v.Done = "This request has expired. Nothing was changed; the agent must ask again."
@@ -488,10 +489,10 @@ func (p *Page) decide(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	decided, err := p.ts.DecideApproval(r.Context(), pa.ID, tools.ApprovalDecision{Approve: approve, Channel: tools.ChannelApprovalPage, Approver: approver})
+	decided, err := p.ts.DecideApproval(r.Context(), pa.ID, confirm.ApprovalDecision{Approve: approve, Channel: confirm.ApprovalPage, Approver: approver})
 	if err != nil {
 		status := http.StatusConflict
-		if errors.Is(err, tools.ErrSelfApproval) || errors.Is(err, tools.ErrNotAnApprover) {
+		if errors.Is(err, confirm.ErrSelfApproval) || errors.Is(err, confirm.ErrNotAnApprover) {
 			status = http.StatusForbidden
 		}
 		if decided == nil {
@@ -534,8 +535,8 @@ const (
 
 func errText(err error) string {
 	switch {
-	case errors.Is(err, tools.ErrApprovalNotFound), errors.Is(err, tools.ErrApprovalExpired), errors.Is(err, tools.ErrApprovalDecided),
-		errors.Is(err, tools.ErrSelfApproval), errors.Is(err, tools.ErrNotAnApprover), errors.Is(err, tools.ErrWrongChannel):
+	case errors.Is(err, confirm.ErrApprovalNotFound), errors.Is(err, confirm.ErrApprovalExpired), errors.Is(err, confirm.ErrApprovalDecided),
+		errors.Is(err, confirm.ErrSelfApproval), errors.Is(err, confirm.ErrNotAnApprover), errors.Is(err, confirm.ErrWrongChannel):
 		return capitalize(err.Error()) + "."
 	}
 	return "The decision could not be recorded (" + err.Error() + "). Nothing was decided."

@@ -1,7 +1,6 @@
-package tools
+package confirm
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -36,7 +35,7 @@ type ApprovalRecord struct {
 	Tool      string         `json:"tool"`
 	Caller    string         `json:"caller,omitempty"`   // who asked
 	Approver  string         `json:"approver,omitempty"` // who confirmed, where known
-	Channel   Channel        `json:"channel"`
+	Channel   Confirmation   `json:"channel"`
 	Items     []ApprovedItem `json:"items"`
 	// ArgumentDigest is the SHA-256 of the tool, the ids and their fingerprints.
 	ArgumentDigest string `json:"argument_digest"`
@@ -76,8 +75,8 @@ func signedBytes(r ApprovalRecord) []byte {
 	return b
 }
 
-// signApproval fills in the key id, digest and signature.
-func signApproval(key ed25519.PrivateKey, r *ApprovalRecord) {
+// Sign fills in the key id, digest and signature.
+func (r *ApprovalRecord) Sign(key ed25519.PrivateKey) {
 	r.KeyID = KeyID(key.Public().(ed25519.PublicKey))
 	r.ArgumentDigest = argumentDigest(r.Tool, r.Items)
 	r.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, signedBytes(*r)))
@@ -107,10 +106,17 @@ func NewApprovalKey() (ed25519.PrivateKey, error) {
 	return key, err
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// Stamp is a time as approval records and audit lines write it.
+func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// approvalRecordOf is the record of a decided pending approval.
-func (ts *Toolset) approvalRecordOf(pa *PendingApproval) ApprovalRecord {
+// Approved is the record of sealed claims confirmed by ch (by: who, where known) for items.
+func Approved(cl Claims, caller, by string, ch Confirmation, items []ApprovedItem, now time.Time) ApprovalRecord {
+	return ApprovalRecord{RequestID: cl.Nonce, Org: cl.Org, Tool: cl.Tool, Caller: caller, Approver: by, Channel: ch, Items: items,
+		RequestedAt: Stamp(time.Unix(cl.Iat, 0)), DecidedAt: Stamp(now), ExpiresAt: Stamp(time.Unix(cl.Exp, 0)), Outcome: ApprovalOutcomeApproved}
+}
+
+// RecordOf is the record of a decided pending approval.
+func RecordOf(pa *PendingApproval) ApprovalRecord {
 	items := make([]ApprovedItem, len(pa.Items))
 	for i, it := range pa.Items {
 		items[i] = ApprovedItem{ID: it.ID, FP: it.FP}
@@ -120,37 +126,8 @@ func (ts *Toolset) approvalRecordOf(pa *PendingApproval) ApprovalRecord {
 		outcome = ApprovalOutcomeApproved
 	}
 	return ApprovalRecord{RequestID: pa.ID, Org: pa.Org, Tool: pa.Tool, Caller: pa.Requester, Approver: pa.DecidedBy,
-		Channel: pa.Channel, Items: items, RequestedAt: stamp(pa.RequestedAt), DecidedAt: stamp(pa.DecidedAt),
-		ExpiresAt: stamp(pa.ExpiresAt), Outcome: outcome}
-}
-
-// recordApproval signs r and writes it to the audit log, synced, as an "approval" line. An
-// approval that cannot be recorded must not take effect: the caller refuses on error.
-func (ts *Toolset) recordApproval(ctx context.Context, r ApprovalRecord) error {
-	signApproval(ts.approvalKey, &r)
-	rec := Record{Time: stamp(ts.now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: "approval", Detail: r.Outcome,
-		Confirmation: r.Channel, ConfirmMode: string(ts.opts.Confirm), ConfirmedBy: r.Approver, ApprovalID: r.RequestID, Caller: r.Caller,
-		Session: sessionID(ctx), Transport: transportName(ctx), Approval: &r}
-	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
-	if t, ok := ByName(r.Tool); ok {
-		rec.Tier = string(t.Tier)
-		if t.Kind != "" {
-			rec.ResourceType = string(t.Kind)
-		}
-	}
-	if len(r.Items) == 1 {
-		rec.ResourceID = r.Items[0].ID
-	}
-	if err := ts.audit.Record(context.WithoutCancel(ctx), rec); err != nil {
-		ts.log.Error("approval record not written: the approval does not take effect", "tool", r.Tool, "err", err)
-		return fmt.Errorf("the approval record could not be written to the audit log (%w)", err)
-	}
-	return nil
-}
-
-// ApprovalPublicKey is the public half of the key approval records are signed with.
-func (ts *Toolset) ApprovalPublicKey() ed25519.PublicKey {
-	return ts.approvalKey.Public().(ed25519.PublicKey)
+		Channel: pa.Channel, Items: items, RequestedAt: Stamp(pa.RequestedAt), DecidedAt: Stamp(pa.DecidedAt),
+		ExpiresAt: Stamp(pa.ExpiresAt), Outcome: outcome}
 }
 
 // ReadApprovalKey reads --approval-key-file: a PKCS#8 PEM Ed25519 private key.
