@@ -42,24 +42,32 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 	pa = ts.newPendingApproval(ctx, c, ch, key, now.Add(ts.opts.ApprovalTTL), left,
 		[]confirm.ApprovalItem{{ID: e.ID, Name: e.Name, State: stateWord(e.Archived), LastUpdated: e.LastUpdated, FP: confirm.Fingerprint(e)}})
 	pa.Noun = c.res.noun
-	if ch == confirm.ApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
-		return ts.approveThroughURL(ctx, c, e, pa) // the client opens the page (url_elicitation.go)
-	}
-	where, o, ok := ts.announce(ctx, pa)
+	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
+		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
+	decided, o, ok := ts.putToPerson(ctx, itemSubject(c, e), pa, msg)
 	if !ok {
 		return o
 	}
-	return ts.pendingDelete(c, e, pa, where, false)
+	// Decided in this call (URL-mode elicitation). Re-read: the person may have taken a while.
+	again, err := c.client.Lookup(ctx, c.res.kind, e.ID)
+	if err != nil {
+		return failed(c, err).confirmedWith(decidedOn(decided))
+	}
+	o = ts.actOnDecision(ctx, c, again, decided, decided.RequestKey)
+	if o.entity == nil {
+		o = o.about(again)
+	}
+	return o
 }
 
 // actOnDecision acts on a person's decision on pa, for the single delete of e (as read just
 // now): approved, it deletes once after checking that the approval is still good and e is as
 // approved; declined, it reports who declined.
 func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity, pa *confirm.PendingApproval, key string) outcome {
-	how := confirmation{channel: pa.Channel, by: pa.DecidedBy, approvalID: pa.ID}
+	how := decidedOn(pa)
 	ts.approvals.Forget(ctx, key)
 	if pa.Status == confirm.ApprovalDeclined {
-		return cancelled("declined", e, how, fmt.Sprintf("%s: nothing was deleted. Do not ask again unless the person wants it.", pa.DeclinedBy()))
+		return itemSubject(c, e).declined(pa)
 	}
 	if pa.Expired(ts.now()) {
 		return refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the approval given for %s %q expired (%s) before this call. Call %s again to ask for a new approval.",
@@ -84,14 +92,20 @@ func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.C
 	return pa
 }
 
-// announce parks pa and brings it to the person. where is what the result may say about
-// where to approve (never a secret). ok false: it could not be parked.
-func (ts *Toolset) announce(ctx context.Context, pa *confirm.PendingApproval) (where string, o outcome, ok bool) {
+// putToPerson parks pa and brings it to the person: through URL-mode elicitation when the
+// client can open the page for them (url_elicitation.go; ok true: they decided in this call,
+// decided says how), else announced by the page or the App view (o: the delete waits; the
+// result may say where to approve, never a secret).
+func (ts *Toolset) putToPerson(ctx context.Context, s subject, pa *confirm.PendingApproval, urlMsg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
+	if pa.Channel == confirm.ApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
+		return ts.throughURL(ctx, s, pa, urlMsg)
+	}
 	secret, hash := confirm.NewApprovalSecret()
 	pa.SecretHash = hash
 	if err := ts.approvals.Park(ctx, pa); err != nil {
-		return "", storeRefusal(err), false
+		return nil, storeRefusal(err), false
 	}
+	where := ""
 	switch {
 	case pa.Channel == confirm.ApprovalPage && ts.opts.ApprovalPage != nil:
 		where = ts.opts.ApprovalPage.Announce(ctx, pa, secret)
@@ -100,7 +114,7 @@ func (ts *Toolset) announce(ctx context.Context, pa *confirm.PendingApproval) (w
 		// model (confirm.CheckApprovalSecret checks it when the view decides).
 		where = ts.opts.AppView.Announce(ctx, pa, secret)
 	}
-	return where, outcome{}, true
+	return nil, ts.pending(s, pa, where, false), false
 }
 
 // pendingDelete answers a single delete waiting for the person. still: an earlier call

@@ -117,6 +117,14 @@ func (ts *Toolset) bulkArgs(c *call) (*batch, outcome, bool) {
 // action is the word for the batch's verb in results.
 func (b *batch) action() string { return string(b.c.tool.Verb) }
 
+// verbPhrase is what the batch does, in messages: a delete is said to be permanent.
+func (b *batch) verbPhrase() string {
+	if b.c.tool.Verb == VerbDelete {
+		return "permanently delete"
+	}
+	return b.action()
+}
+
 // inverse is the bulk tool that undoes this one (archive and restore only).
 func (b *batch) inverse() string {
 	if b.c.tool.Verb == VerbArchive {
@@ -272,11 +280,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	res.PlanToken = ts.seal.Seal(cl)
 	res.ExpiresAt = time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
 	res.Execute = &schemas.BulkCall{Tool: c.tool.Name, Arguments: map[string]any{"type": string(c.res.kind), "ids": act, "plan_token": res.PlanToken}}
-	verb := b.action()
-	if c.tool.Verb == VerbDelete {
-		verb = "permanently delete"
-	}
-	res.Message = fmt.Sprintf("Plan only, nothing changed yet: %s %d %s", verb, len(act), plural(c.res, len(act)))
+	res.Message = fmt.Sprintf("Plan only, nothing changed yet: %s %d %s", b.verbPhrase(), len(act), plural(c.res, len(act)))
 	if n := res.Totals["skipped"]; n > 0 {
 		res.Message += fmt.Sprintf(" (%d skipped, see items)", n)
 	}

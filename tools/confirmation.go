@@ -2,12 +2,10 @@ package tools
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
@@ -103,86 +101,22 @@ func tokenRefused(c *call, err error) outcome {
 		err, c.tool.Name, c.res.idArg)))
 }
 
-// canElicit reports whether this request's client declared elicitation and the question can
-// reach it: in the result for 2026-07-28 clients, as a server request for older ones (which
-// SSE cannot carry: the server marks those contexts).
-func canElicit(ctx context.Context) bool {
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		// 2026-07-28: the question travels in the result (multi round-trip), on any transport.
-		return info.ClientCapabilities != nil && formElicitation(info.ClientCapabilities.Elicitation)
-	}
-	c, ok := askableElicitation(ctx)
-	return ok && formElicitation(c)
-}
-
-// askableElicitation is the elicitation capability an older-protocol client declared, when a
-// server request can reach it during this call (the transport can ask, the session can elicit).
-func askableElicitation(ctx context.Context) (*mcp.ElicitationCapability, bool) {
-	if !TransportCanAsk(ctx) {
-		return nil, false
-	}
-	s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
-	if !ok {
-		return nil, false
-	}
-	if _, ok := s.(server.SessionWithElicitation); !ok {
-		return nil, false
-	}
-	return s.GetClientCapabilities().Elicitation, true
-}
-
-// formElicitation reports whether a client's elicitation capability covers form mode, the
-// typed-name question: declared as {} (form, the default) or with form; a client that
-// declares only url mode cannot show it.
-func formElicitation(c *mcp.ElicitationCapability) bool {
-	return c != nil && (c.Form != nil || c.URL == nil)
-}
-
-func (ts *Toolset) elicitParams(c *call, e tallyfy.Entity) mcp.ElicitationParams {
-	return mcp.ElicitationParams{
-		Message: fmt.Sprintf("Permanently delete the archived %s %s (%s)? This destroys %s. It cannot be undone. To confirm, type its name: %s",
-			c.res.noun, quoteName(e.Name), e.ID, c.res.destroys, quoteName(e.Name)),
-		RequestedSchema: map[string]any{
-			"type": "object",
-			"properties": map[string]any{
-				"name": map[string]any{"type": "string", "title": "Name to confirm", "description": "Type: " + quoteName(e.Name)},
-			},
-			"required": []string{"name"},
-		},
-	}
-}
-
-// elicit asks the person. 2026-07-28 clients get an input_required result and call again with
-// the answer (handled by afterElicitation); older clients are asked here, bounded by
-// ElicitTimeout, so a client that never answers cannot hold the call forever.
+// elicit asks the person to type the item's name (ask), then checks the answer and deletes.
 func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcome {
-	cl := ts.newClaims(ctx, c, e, confirm.ForElicit, ts.opts.ElicitTimeout+time.Minute)
-	state := ts.seal.Seal(cl)
-	if mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
-		// the client asks the person and calls again with the answer
-		return ended("confirmation_required", "", server.NewInputRequestBuilder(state).Elicit(elicitID, ts.elicitParams(c, e)).ToolResult()).confirmedBy(confirm.Elicitation)
-	}
-	ectx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
-	defer cancel()
-	defer context.AfterFunc(ts.stopping, cancel)()
-	answer, err := server.ServerFromContext(ctx).RequestElicitation(ectx, mcp.ElicitationRequest{Params: ts.elicitParams(c, e)})
-	if err != nil {
-		detail := "elicitation failed: " + err.Error()
-		why := "the question could not be shown: " + err.Error()
-		switch {
-		case ts.stopping.Err() != nil:
-			why, detail = "the server is shutting down, so the person's answer cannot arrive", "server shutting down"
-		case errors.Is(err, context.DeadlineExceeded):
-			why = fmt.Sprintf("nobody answered within %s", ts.opts.ElicitTimeout)
-		}
-		return cancelled(detail, e, confirmation{channel: confirm.Elicitation}, "Nothing was deleted: "+why+". Ask the person whether they still want it deleted, then call again.")
+	state := ts.seal.Seal(ts.newClaims(ctx, c, e, confirm.ForElicit, ts.opts.ElicitTimeout+time.Minute))
+	q := question{id: elicitID, field: "name", title: "Name to confirm", want: quoteName(e.Name),
+		message: fmt.Sprintf("Permanently delete the archived %s %s (%s)? This destroys %s. It cannot be undone. To confirm, type its name: %s",
+			c.res.noun, quoteName(e.Name), e.ID, c.res.destroys, quoteName(e.Name))}
+	answer, o, ok := ts.ask(ctx, itemSubject(c, e), q, state)
+	if !ok {
+		return o
 	}
 	// Re-read: the person may have taken a while.
 	now, err := c.client.Lookup(ctx, c.res.kind, e.ID)
 	if err != nil {
 		return failed(c, err).confirmedBy(confirm.Elicitation)
 	}
-	o := ts.afterElicitation(ctx, c, now, state, answer)
+	o = ts.afterElicitation(ctx, c, now, state, answer)
 	if o.entity == nil {
 		o = o.about(now)
 	}
@@ -199,26 +133,18 @@ func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Enti
 }
 
 func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
+	cl, o, ok := ts.openState(c, state, func(cl confirm.Claims) bool {
+		return cl.Matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForElicit)
+	})
+	if !ok {
+		return o
+	}
 	how := confirmation{channel: confirm.Elicitation, by: ts.whoAsks(ctx)}
-	cl, err := ts.seal.Open(state, ts.now())
-	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForElicit) {
-		err = confirm.ErrTokenForeign
+	v, o, ok := itemSubject(c, e).typedIn(answer, "name", how)
+	if !ok {
+		return o
 	}
-	if err != nil {
-		return refused("elicitation state: "+err.Error(), mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the confirmation could not be verified (%v). Call %s again to ask the person again.", err, c.tool.Name)))
-	}
-	switch answer.Action {
-	case mcp.ElicitationResponseActionAccept:
-	case mcp.ElicitationResponseActionDecline:
-		return cancelled("declined", e, how, "The person declined: nothing was deleted. Do not retry unless they ask.")
-	default:
-		return cancelled("dismissed", e, how, "The person dismissed the question: nothing was deleted.")
-	}
-	typed := ""
-	if m, ok := answer.Content.(map[string]any); ok {
-		typed, _ = m["name"].(string)
-	}
-	if !nameTyped(typed, e.Name) {
+	if typed, _ := v.(string); !nameTyped(typed, e.Name) {
 		return cancelled("name mismatch", e, how, fmt.Sprintf("The name typed did not match %q: nothing was deleted. Call %s again if the person still wants it deleted.", e.Name, c.tool.Name))
 	}
 	if cl.FP != confirm.Fingerprint(e) {

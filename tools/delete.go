@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
@@ -27,7 +26,7 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 	token, _ := c.req.GetArguments()["confirm_token"].(string)
 
 	// An answer to an elicitation this handler asked for (2026-07-28 clients re-invoke us).
-	if answer := server.ElicitationResponse(c.req.Params.InputResponses, elicitID); answer != nil {
+	if answer := answered(c, elicitID); answer != nil {
 		return ts.afterElicitation(ctx, c, e, c.req.Params.RequestState, answer)
 	}
 	ch, o, ok := ts.chooseChannel(ctx, c.tool, token != "", approvalRule(ctx, c.tool))

@@ -10,7 +10,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -145,34 +144,6 @@ func (ts *Toolset) askOnPage(ctx context.Context, pa *confirm.PendingApproval, m
 	}
 	r.answer = pageDecided
 	return r, outcome{}, true
-}
-
-// approveThroughURL is the single delete of e through URL-mode elicitation: it asks on the
-// page and acts on the decision in the same call.
-func (ts *Toolset) approveThroughURL(ctx context.Context, c *call, e tallyfy.Entity, pa *confirm.PendingApproval) outcome {
-	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
-		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
-	r, o, ok := ts.askOnPage(ctx, pa, msg)
-	switch {
-	case !ok:
-		return o
-	case r.answer == pageAnnounced:
-		return ts.pendingDelete(c, e, r.pa, r.where, false)
-	case r.answer == pageUndecided:
-		return ts.pendingDelete(c, e, r.pa, "", true)
-	case r.answer == pageRefused:
-		return cancelled("url elicitation refused", e, r.how, r.msg+": nothing was deleted. Do not ask again unless the person wants it.")
-	}
-	// Re-read: the person may have taken a while.
-	now, err := c.client.Lookup(ctx, c.res.kind, e.ID)
-	if err != nil {
-		return failed(c, err).confirmedWith(confirmation{channel: r.pa.Channel, by: r.pa.DecidedBy, approvalID: r.pa.ID})
-	}
-	o = ts.actOnDecision(ctx, c, now, r.pa, r.pa.RequestKey)
-	if o.entity == nil {
-		o = o.about(now)
-	}
-	return o
 }
 
 // announcedInstead brings a parked approval to the person the ordinary way (the page's
