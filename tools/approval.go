@@ -4,13 +4,144 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
-// Pending approvals (confirm.PendingApproval) as the Toolset serves them: the approval page
-// and the App view read and decide them here, and every decision and confirmation is written
-// to the audit log as a signed record (confirm.ApprovalRecord).
+// A permanent delete confirmed outside the call (approval page, MCP App): the first call
+// parks a pending approval (confirm.PendingApproval) and answers approval_pending at once; the
+// same call again finds it, and deletes if the person approved, says "still waiting" if they
+// have not, and "declined" if they declined. The approval page and the App view read and
+// decide them here, and every decision is written to the audit log as a signed record.
+
+// awaitApproval is the approval flow of a single delete, through channel ch.
+func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity, ch confirm.Confirmation) outcome {
+	key := ts.requestKey(ctx, c.client.OrgID(), c.tool.Name, e.ID)
+	pa, err := ts.approvals.For(ctx, key)
+	if err != nil {
+		return storeRefusal(err)
+	}
+	now := ts.now()
+	if pa != nil {
+		switch {
+		case pa.Status != confirm.ApprovalPending:
+			return ts.actOnDecision(ctx, c, e, pa, key)
+		case !pa.Expired(now):
+			return ts.pendingDelete(c, e, pa, "", true)
+		}
+		// expired while pending: ask again
+	}
+	left, err := ts.budget.Room(context.WithoutCancel(ctx), now)
+	if err != nil {
+		o, _ := ts.budgetAnswer(nil, err)
+		return o
+	}
+	pa = ts.newPendingApproval(ctx, c, ch, key, now.Add(ts.opts.ApprovalTTL), left,
+		[]confirm.ApprovalItem{{ID: e.ID, Name: e.Name, State: stateWord(e.Archived), LastUpdated: e.LastUpdated, FP: confirm.Fingerprint(e)}})
+	pa.Noun = c.res.noun
+	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
+		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
+	decided, o, ok := ts.putToPerson(ctx, itemSubject(c, e), pa, msg)
+	if !ok {
+		return o
+	}
+	// Decided in this call (URL-mode elicitation). Re-read: the person may have taken a while.
+	again, err := c.client.Lookup(ctx, c.res.kind, e.ID)
+	if err != nil {
+		return failed(c, err).confirmedWith(decidedOn(decided))
+	}
+	o = ts.actOnDecision(ctx, c, again, decided, decided.RequestKey)
+	if o.entity == nil {
+		o = o.about(again)
+	}
+	return o
+}
+
+// actOnDecision acts on a person's decision on pa, for the single delete of e (as read just
+// now): approved, it deletes once after checking that the approval is still good and e is as
+// approved; declined, it reports who declined.
+func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity, pa *confirm.PendingApproval, key string) outcome {
+	how := decidedOn(pa)
+	ts.approvals.Forget(ctx, key)
+	if pa.Status == confirm.ApprovalDeclined {
+		return itemSubject(c, e).declined(pa)
+	}
+	if pa.Expired(ts.now()) {
+		return refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the approval given for %s %q expired (%s) before this call. Call %s again to ask for a new approval.",
+			c.res.noun, e.Name, pa.ExpiresAt.UTC().Format(time.RFC3339), c.tool.Name))).confirmedWith(how)
+	}
+	if len(pa.Items) != 1 || pa.Items[0].FP != confirm.Fingerprint(e) {
+		return refused("changed since approval", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the person approved it (its name, state or last update differ). Call %s again to ask for approval of the current version.",
+			c.res.noun, e.Name, c.tool.Name))).confirmedWith(how)
+	}
+	how.use = func(ctx context.Context) (bool, error) { return ts.approvals.Use(ctx, pa) }
+	return ts.performDelete(ctx, c, e, how)
+}
+
+// newPendingApproval is a new pending approval of the call's items, for channel ch.
+func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.Confirmation, key string, exp time.Time, left int, items []confirm.ApprovalItem) *confirm.PendingApproval {
+	pa := &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.res.kind, Destroys: c.res.destroys,
+		Items: items, DeletesLeft: left, Requester: ts.whoAsks(ctx), RequesterBinding: ts.callerBinding(ctx),
+		Channel: ch, Status: confirm.ApprovalPending, RequestedAt: ts.now(), ExpiresAt: exp, RequestKey: key}
+	if approvers := approvalRule(ctx, c.tool); len(approvers) > 0 {
+		pa.TwoPerson, pa.Approvers = true, approvers
+	}
+	return pa
+}
+
+// putToPerson parks pa and brings it to the person: through URL-mode elicitation when the
+// client can open the page for them (url_elicitation.go; ok true: they decided in this call,
+// decided says how), else announced by the page or the App view (o: the delete waits; the
+// result may say where to approve, never a secret).
+func (ts *Toolset) putToPerson(ctx context.Context, s subject, pa *confirm.PendingApproval, urlMsg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
+	if pa.Channel == confirm.ApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
+		return ts.throughURL(ctx, s, pa, urlMsg)
+	}
+	secret, hash := confirm.NewApprovalSecret()
+	pa.SecretHash = hash
+	if err := ts.approvals.Park(ctx, pa); err != nil {
+		return nil, storeRefusal(err), false
+	}
+	where := ""
+	switch {
+	case pa.Channel == confirm.ApprovalPage && ts.opts.ApprovalPage != nil:
+		where = ts.opts.ApprovalPage.Announce(ctx, pa, secret)
+	case pa.Channel == confirm.App && ts.opts.AppView != nil:
+		// The App's handle: the view gets the secret through an app-only tool, never the
+		// model (confirm.CheckApprovalSecret checks it when the view decides).
+		where = ts.opts.AppView.Announce(ctx, pa, secret)
+	}
+	return nil, ts.pending(s, pa, where, false), false
+}
+
+// pendingDelete answers a single delete waiting for the person. still: an earlier call
+// asked already.
+func (ts *Toolset) pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingApproval, where string, still bool) outcome {
+	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
+	var msg string
+	if still {
+		msg = fmt.Sprintf("Still waiting: %s has not decided yet on permanently deleting %s %q (%s). Nothing deleted. Call %s again with the same arguments later (the request expires %s).",
+			pa.WhoDecides(), c.res.noun, e.Name, e.ID, c.tool.Name, exp)
+	} else {
+		msg = fmt.Sprintf("Nothing deleted yet: permanently deleting %s %q (%s) destroys %s and cannot be undone, so %s must approve it on the %s, outside this chat, typing its name. %sThen call %s again with the same arguments: it deletes only if they approved (the request expires %s). Do not claim it is deleted before that.",
+			c.res.noun, e.Name, e.ID, c.res.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
+	}
+	res := schemas.DeleteResult{Status: "approval_pending", Resource: resourceOf(e, ""), Preview: ts.preview(c, e), ExpiresAt: exp,
+		Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}
+	return ended("approval_pending", "", mcp.NewToolResultStructured(res, msg)).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
+}
+
+func sentence(s string) string {
+	if s == "" {
+		return ""
+	}
+	return s + " "
+}
 
 // requestKey names the call a pending approval belongs to: the same caller asking the same
 // tool about the same item (or plan) again finds it.

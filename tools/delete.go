@@ -45,7 +45,7 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 		return ts.elicit(ctx, c, e)
 	case confirm.App: // the person decides in the view (app.go)
 		return ts.reviewInApp(c, e)
-	default: // approval_page: a person decides outside this call (approval_wait.go)
+	default: // approval_page: a person decides outside this call (approval.go)
 		return ts.awaitApproval(ctx, c, e, ch)
 	}
 }

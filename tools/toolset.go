@@ -94,7 +94,7 @@ type Toolset struct {
 	// cannot be answered any more (the transport is closing) and are given up at once.
 	stopping context.Context
 	stop     context.CancelFunc
-	// approvalKey signs approval records (approval_record.go).
+	// approvalKey signs approval records (approval.go, confirm.ApprovalRecord).
 	approvalKey ed25519.PrivateKey
 }
 

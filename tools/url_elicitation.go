@@ -15,7 +15,7 @@ import (
 
 // URL-mode elicitation (MCP 2025-11-25, "Elicitation", URL mode; issue 21 point 3): the
 // approval page, carried to the person by their client. The delete call parks the pending
-// approval as the page channel does (approval_wait.go), sends elicitation/create with mode
+// approval as the page channel does (approval.go), sends elicitation/create with mode
 // "url", the page's address and an elicitationId, waits within --elicit-timeout for the
 // person's decision on the page, and then deletes in the same call, or says declined or
 // still waiting. The person decides on the page, with the page's login, so the channel
