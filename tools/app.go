@@ -429,5 +429,5 @@ func appRefused(why string) outcome {
 func notArchived(c *call, e tallyfy.Entity) outcome {
 	return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
 		"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
-		capital(c.res.noun), e.Name, toolFor(c.res.kind, VerbArchive).Name, c.tool.Name)))
+		Capitalize(c.res.noun), e.Name, toolFor(c.res.kind, VerbArchive).Name, c.tool.Name)))
 }

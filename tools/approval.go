@@ -136,13 +136,6 @@ func (ts *Toolset) pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingA
 	return ended("approval_pending", "", mcp.NewToolResultStructured(res, msg)).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
 }
 
-func sentence(s string) string {
-	if s == "" {
-		return ""
-	}
-	return s + " "
-}
-
 // requestKey names the call a pending approval belongs to: the same caller asking the same
 // tool about the same item (or plan) again finds it.
 func (ts *Toolset) requestKey(ctx context.Context, org, tool, what string) string {

@@ -165,7 +165,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		}
 	}
 	t := res.Totals
-	res.Message = fmt.Sprintf("%s: %d ok, %d already so (no-op), %d skipped, %d failed, %d not run.", capital(b.action()), t["ok"], t["noop"], t["skipped"], t["failed"], t["not_run"])
+	res.Message = fmt.Sprintf("%s: %d ok, %d already so (no-op), %d skipped, %d failed, %d not run.", Capitalize(b.action()), t["ok"], t["noop"], t["skipped"], t["failed"], t["not_run"])
 	status := "done"
 	switch {
 	case stopped != "":
@@ -195,7 +195,7 @@ func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp string, how conf
 	e := *c.target
 	if fp == "" || confirm.ItemFP(e) != fp {
 		return refused("changed since the plan", mcp.NewToolResultError(fmt.Sprintf("%s %q changed since the plan (its name, state or last update differ): skipped, nothing done to it. Make a new plan to include it.",
-			capital(c.res.noun), e.Name)))
+			Capitalize(c.res.noun), e.Name)))
 	}
 	if c.tool.Verb != VerbDelete {
 		return ts.lifecycle(ctx, c)

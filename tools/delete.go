@@ -21,7 +21,7 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 	if !e.Archived {
 		return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
 			"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
-			capital(c.res.noun), e.Name, toolFor(c.res.kind, VerbArchive).Name, c.tool.Name)))
+			Capitalize(c.res.noun), e.Name, toolFor(c.res.kind, VerbArchive).Name, c.tool.Name)))
 	}
 	token, _ := c.req.GetArguments()["confirm_token"].(string)
 
@@ -136,7 +136,7 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e 
 				c.res.noun, e.Name, describe(err), describe(lerr), toolFor(c.res.kind, VerbGet).Name))).because(err)
 		}
 	}
-	msg := fmt.Sprintf("%s %q (%s) was permanently deleted. This cannot be undone.", capital(c.res.noun), e.Name, e.ID)
+	msg := fmt.Sprintf("%s %q (%s) was permanently deleted. This cannot be undone.", Capitalize(c.res.noun), e.Name, e.ID)
 	res := schemas.DeleteResult{Status: "deleted", Resource: resourceOf(e, "deleted"), Reversible: false, Confirmation: string(how.channel),
 		ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
 	return succeeded(mcp.NewToolResultStructured(res, msg)).because(err)

@@ -143,7 +143,7 @@ func (ts *Toolset) settle(ctx context.Context, c *call, before *tallyfy.Entity, 
 			return succeeded(lifecycleResult(c, now, true, "")).about(now).because(err)
 		}
 		msg := fmt.Sprintf("%s %s was already %s: nothing changed (Tallyfy answered %s to %s it again).",
-			capital(c.res.noun), named(now), stateWord(archive), describe(err), verbing(c))
+			Capitalize(c.res.noun), named(now), stateWord(archive), describe(err), verbing(c))
 		return ended("noop", "", lifecycleResult(c, now, false, msg)).about(now).because(err)
 	case now.Archived == archive:
 		// Refused, yet in the asked state now: someone else changed it while this call ran.
@@ -267,9 +267,9 @@ func lifecycleResult(c *call, e tallyfy.Entity, changed bool, msg string, detach
 		case changed && c.res.kind == tallyfy.KindTemplate && c.tool.Verb == VerbArchive:
 			msg = fmt.Sprintf("Template %s is now archived. %s brings the template itself back.", named(e), inverse.Name)
 		case changed:
-			msg = fmt.Sprintf("%s %s is now %s. Undo with %s.", capital(c.res.noun), named(e), state, inverse.Name)
+			msg = fmt.Sprintf("%s %s is now %s. Undo with %s.", Capitalize(c.res.noun), named(e), state, inverse.Name)
 		default:
-			msg = fmt.Sprintf("%s %s was already %s: nothing changed.", capital(c.res.noun), named(e), state)
+			msg = fmt.Sprintf("%s %s was already %s: nothing changed.", Capitalize(c.res.noun), named(e), state)
 		}
 	}
 	refs := make([]schemas.Reference, 0, len(detached))

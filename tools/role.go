@@ -129,7 +129,7 @@ func (ts *Toolset) roleRefusal(ctx context.Context, c *call) (outcome, bool) {
 	}
 	return refused("role", mcp.NewToolResultError(fmt.Sprintf(
 		"Refused before anything was asked or changed: %s is a %s member of this organization, and Tallyfy refuses them this (%s). Nothing was changed and no one was asked to confirm. Ask a Tallyfy administrator to do it.",
-		who, capital(string(role)), rule.Reason))), true
+		who, Capitalize(string(role)), rule.Reason))), true
 }
 
 // hiddenForRole reports whether tools/list leaves t out for the caller's role: a single-item

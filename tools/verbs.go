@@ -90,17 +90,3 @@ func resourceOf(e tallyfy.Entity, state string) schemas.Resource {
 	}
 	return schemas.Resource{Type: string(e.Kind), ID: e.ID, Name: e.Name, State: state, Status: e.Status, LastUpdated: e.LastUpdated}
 }
-
-func capital(s string) string {
-	if s == "" {
-		return s
-	}
-	return string(s[0]-'a'+'A') + s[1:]
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
 // The approval page's OAuth login (issue 21 point 3, HTTP): with --oauth-issuer and
@@ -108,7 +109,7 @@ func (l *approvalLogin) open(value string, n int) ([]string, bool) {
 
 // start sends the browser to the issuer to log in, for approval id.
 func (l *approvalLogin) start(w http.ResponseWriter, r *http.Request, id string) {
-	state, verifier := randomHex(16), oauth2.GenerateVerifier()
+	state, verifier := confirm.RandomHex(16), oauth2.GenerateVerifier()
 	exp := strconv.FormatInt(time.Now().Add(10*time.Minute).Unix(), 10)
 	// Lax: the issuer's redirect back is a top-level cross-site GET, which must carry it.
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: l.sign(id, state, verifier, exp), Path: "/approve/", HttpOnly: true,

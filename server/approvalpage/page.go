@@ -346,7 +346,7 @@ func (p *Page) show(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, view{Title: "No such approval request", Error: errText(err)})
 		return
 	}
-	cookie := randomHex(16)
+	cookie := confirm.RandomHex(16)
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 32 {
 		cookie = c.Value
 	}
@@ -372,7 +372,7 @@ func (p *Page) loggedIn(w http.ResponseWriter, r *http.Request) {
 	id, err := p.login.callback(w, r)
 	if err != nil {
 		p.log.Warn("approval page: OAuth login failed", "err", err)
-		p.render(w, http.StatusForbidden, view{Title: "Login failed", Error: capitalize(err.Error()) + "."})
+		p.render(w, http.StatusForbidden, view{Title: "Login failed", Error: tools.Capitalize(err.Error()) + "."})
 		return
 	}
 	http.Redirect(w, r, "/approve/"+url.PathEscape(id), http.StatusFound)
@@ -537,22 +537,9 @@ func errText(err error) string {
 	switch {
 	case errors.Is(err, confirm.ErrApprovalNotFound), errors.Is(err, confirm.ErrApprovalExpired), errors.Is(err, confirm.ErrApprovalDecided),
 		errors.Is(err, confirm.ErrSelfApproval), errors.Is(err, confirm.ErrNotAnApprover), errors.Is(err, confirm.ErrWrongChannel):
-		return capitalize(err.Error()) + "."
+		return tools.Capitalize(err.Error()) + "."
 	}
 	return "The decision could not be recorded (" + err.Error() + "). Nothing was decided."
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // hostOnly checks the Host header (DNS rebinding), as the MCP endpoints do, for the page.
