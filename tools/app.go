@@ -172,7 +172,7 @@ func AppViewResource() server.ServerResource {
 func (ts *Toolset) reviewInApp(c *call, e tallyfy.Entity) outcome {
 	msg := fmt.Sprintf("Nothing deleted yet. The person is reviewing the permanent delete of %s %q (%s) in the Tallyfy view shown with this result: only they can press Delete or Cancel there, and nothing you call can confirm it. Do not call %s again for it; later, %s tells whether it is gone.",
 		c.res.noun, e.Name, e.ID, c.tool.Name, toolFor(c.res.kind, VerbGet).Name)
-	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: ts.preview(c, e), Confirmation: string(confirm.App), Message: msg}
+	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: preview(c, e), Confirmation: string(confirm.App), Message: msg}
 	return ended("confirmation_required", "reviewed in the app", mcp.NewToolResultStructured(res, msg)).confirmedBy(confirm.App)
 }
 

@@ -32,7 +32,7 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 		case pa.Status != confirm.ApprovalPending:
 			return ts.actOnDecision(ctx, c, e, pa, key)
 		case !pa.Expired(now):
-			return ts.pendingDelete(c, e, pa, "", true)
+			return pendingDelete(c, e, pa, "", true)
 		}
 		// expired while pending: ask again
 	}
@@ -116,12 +116,12 @@ func (ts *Toolset) putToPerson(ctx context.Context, s subject, pa *confirm.Pendi
 		// model (confirm.CheckApprovalSecret checks it when the view decides).
 		where = ts.opts.AppView.Announce(ctx, pa, secret)
 	}
-	return nil, ts.pending(s, pa, where, false), false
+	return nil, pending(s, pa, where, false), false
 }
 
 // pendingDelete answers a single delete waiting for the person. still: an earlier call
 // asked already.
-func (ts *Toolset) pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingApproval, where string, still bool) outcome {
+func pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingApproval, where string, still bool) outcome {
 	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
 	var msg string
 	if still {
@@ -131,7 +131,7 @@ func (ts *Toolset) pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingA
 		msg = fmt.Sprintf("Nothing deleted yet: permanently deleting %s %q (%s) destroys %s and cannot be undone, so %s must approve it on the %s, outside this chat, typing its name. %sThen call %s again with the same arguments: it deletes only if they approved (the request expires %s). Do not claim it is deleted before that.",
 			c.res.noun, e.Name, e.ID, c.res.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	}
-	res := schemas.DeleteResult{Status: "approval_pending", Resource: resourceOf(e, ""), Preview: ts.preview(c, e), ExpiresAt: exp,
+	res := schemas.DeleteResult{Status: "approval_pending", Resource: resourceOf(e, ""), Preview: preview(c, e), ExpiresAt: exp,
 		Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}
 	return ended("approval_pending", "", mcp.NewToolResultStructured(res, msg)).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
 }

@@ -50,11 +50,11 @@ func (s subject) declined(pa *confirm.PendingApproval) outcome {
 }
 
 // pending answers a delete waiting for the person's decision; still: an earlier call asked.
-func (ts *Toolset) pending(s subject, pa *confirm.PendingApproval, where string, still bool) outcome {
+func pending(s subject, pa *confirm.PendingApproval, where string, still bool) outcome {
 	if s.b != nil {
-		return ts.pendingBulk(s.b, pa, where, still)
+		return pendingBulk(s.b, pa, where, still)
 	}
-	return ts.pendingDelete(s.c, s.e, pa, where, still)
+	return pendingDelete(s.c, s.e, pa, where, still)
 }
 
 // decidedOn is the confirmation a decided pending approval carries.
@@ -155,9 +155,9 @@ func (ts *Toolset) throughURL(ctx context.Context, s subject, pa *confirm.Pendin
 	case !ok:
 		return nil, o, false
 	case r.answer == pageAnnounced:
-		return nil, ts.pending(s, r.pa, r.where, false), false
+		return nil, pending(s, r.pa, r.where, false), false
 	case r.answer == pageUndecided:
-		return nil, ts.pending(s, r.pa, "", true), false
+		return nil, pending(s, r.pa, "", true), false
 	case r.answer == pageRefused:
 		return nil, s.cancelled("url elicitation refused", r.msg+": "+s.unchanged()+". Do not ask again unless the person wants it.", r.how), false
 	}

@@ -41,7 +41,7 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 		if o, ended := ts.prepare(ctx, c); ended {
 			return ts.record(ctx, c, o), nil
 		}
-		b, o, ok := ts.bulkArgs(c)
+		b, o, ok := bulkArgs(c)
 		if !ok {
 			return ts.record(ctx, c, o), nil
 		}
@@ -66,7 +66,7 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 }
 
 // bulkArgs decodes and checks a bulk call's arguments.
-func (ts *Toolset) bulkArgs(c *call) (*batch, outcome, bool) {
+func bulkArgs(c *call) (*batch, outcome, bool) {
 	args, err := decodeArgs[schemas.BulkArgs](c.req)
 	if err != nil {
 		return nil, refused("", argumentError(err)), false
@@ -219,7 +219,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 			reads[i].e = tallyfy.Entity{Kind: c.res.kind, ID: ids[i]}
 			return
 		}
-		reads[i].skip = ts.skipReason(ctx, c, e, processes)
+		reads[i].skip = skipReason(ctx, c, e, processes)
 	})
 	if err := ctx.Err(); err != nil { // cancelled while reading: no plan
 		return failed(c, err)
@@ -297,7 +297,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 
 // skipReason says why an item, as read, will not be acted on ("" if it will). A task inside a
 // process names the process and its task count, each process read once per plan (processes).
-func (ts *Toolset) skipReason(ctx context.Context, c *call, e tallyfy.Entity, processes *processReads) string {
+func skipReason(ctx context.Context, c *call, e tallyfy.Entity, processes *processReads) string {
 	switch {
 	case c.tool.Verb != VerbRestore && c.policy.Protected(e.ID):
 		return "protected by the operator"

@@ -100,7 +100,7 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan confirm
 		case pa.Status != confirm.ApprovalPending:
 			return ts.planDecision(ctx, b, pa, "before this call")
 		case !pa.Expired(now):
-			return decidedOn(pa), ts.pendingBulk(b, pa, "", true), false
+			return decidedOn(pa), pendingBulk(b, pa, "", true), false
 		}
 	}
 	items, stale := ts.readPlanItems(ctx, b, fps)
@@ -146,7 +146,7 @@ func (ts *Toolset) planDecision(ctx context.Context, b *batch, pa *confirm.Pendi
 }
 
 // pendingBulk answers a plan waiting for the person.
-func (ts *Toolset) pendingBulk(b *batch, pa *confirm.PendingApproval, where string, still bool) outcome {
+func pendingBulk(b *batch, pa *confirm.PendingApproval, where string, still bool) outcome {
 	c := b.c
 	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
 	n := pa.Count()

@@ -23,7 +23,7 @@ func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, pur
 		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: confirm.NewNonce(), Purpose: purpose, Iat: ts.now().Unix()}
 }
 
-func (ts *Toolset) preview(c *call, e tallyfy.Entity) *schemas.Preview {
+func preview(c *call, e tallyfy.Entity) *schemas.Preview {
 	return &schemas.Preview{Type: string(e.Kind), ID: e.ID, Name: e.Name, State: stateWord(e.Archived),
 		ArchivedAt: e.ArchivedAt, LastUpdated: e.LastUpdated, Destroys: c.res.destroys}
 }
@@ -34,7 +34,7 @@ func (ts *Toolset) issueToken(ctx context.Context, c *call, e tallyfy.Entity) ou
 	exp := time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
 	msg := fmt.Sprintf("Nothing deleted yet. Permanently deleting %s %s (%s) destroys %s and cannot be undone. Show this to the person and ask them to confirm; only if they agree, call %s again with this confirm_token (single use, expires %s).",
 		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys, c.tool.Name, exp)
-	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: ts.preview(c, e),
+	res := schemas.DeleteResult{Status: "confirmation_required", Resource: resourceOf(e, ""), Preview: preview(c, e),
 		ConfirmToken: ts.seal.Seal(cl), ExpiresAt: exp, Confirmation: string(confirm.Token), Message: msg}
 	return ended("confirmation_required", "", mcp.NewToolResultStructured(res, msg+"\nconfirm_token: "+res.ConfirmToken)).confirmedBy(confirm.Token)
 }

@@ -120,7 +120,7 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e 
 	}
 	err := c.client.Delete(ctx, c.res.kind, e.ID)
 	if err != nil && !ambiguous(err) {
-		return ts.afterRefusedDelete(ctx, c, e, err, release)
+		return afterRefusedDelete(ctx, c, e, err, release)
 	}
 	if err != nil {
 		_, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, e.ID)
@@ -148,7 +148,7 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e 
 // missing right and a business rule. So: still there, and how; or no longer readable, and
 // then only what the reads showed, never "may have been permanently deleted" of an item that
 // can still be read.
-func (ts *Toolset) afterRefusedDelete(ctx context.Context, c *call, e tallyfy.Entity, err error, release func()) outcome {
+func afterRefusedDelete(ctx context.Context, c *call, e tallyfy.Entity, err error, release func()) outcome {
 	now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, e.ID)
 	get := toolFor(c.res.kind, VerbGet).Name
 	switch {
