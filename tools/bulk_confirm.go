@@ -14,8 +14,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
-// A bulk permanent delete (or, under the two-person rule, a bulk archive) is confirmed once
-// for the whole plan: the person types its count (ask.go asks for single and bulk alike).
+// A plan's confirmation: the channels ask through ask.go, as for a single delete.
 
 // bulkElicitID names the one question a bulk delete asks.
 const bulkElicitID = "confirm_bulk"
