@@ -71,11 +71,10 @@ func (ts *Toolset) sealedConfirmation(ctx context.Context, c *call, cl confirm.C
 	return ts.claimsConfirmation(ctx, c, cl, ch, by, approved, true)
 }
 
-// claimsConfirmation builds the confirmation of sealed confirm.Claims; use: whether the confirm.Claims'
+// claimsConfirmation builds the confirmation of sealed claims; use: whether the claims'
 // nonce is to be used up by the delete (a plan's is used by its execution).
 func (ts *Toolset) claimsConfirmation(ctx context.Context, c *call, cl confirm.Claims, ch confirm.Confirmation, by string, items []confirm.ApprovedItem, use bool) confirmation {
-	rec := confirm.ApprovalRecord{RequestID: cl.Nonce, Org: cl.Org, Tool: cl.Tool, Caller: ts.whoAsks(ctx), Approver: by, Channel: ch, Items: items,
-		RequestedAt: confirm.Stamp(time.Unix(cl.Iat, 0)), DecidedAt: confirm.Stamp(ts.now()), ExpiresAt: confirm.Stamp(time.Unix(cl.Exp, 0)), Outcome: confirm.ApprovalOutcomeApproved}
+	rec := confirm.Approved(cl, ts.whoAsks(ctx), by, ch, items, ts.now())
 	conf := confirmation{channel: ch, by: by, approvalID: cl.Nonce, record: &rec}
 	if use {
 		conf.valid = func() error { return cl.StillValid(ts.now()) }

@@ -121,9 +121,8 @@ type ApprovalDecision struct {
 	Approver string       // who they proved to be there (login name, OAuth subject, local OS user)
 }
 
-// MayDecide says whether approver may decide on pa (the two-person rule, or the requester).
-// The approval page checks it before showing the buttons.
-func MayDecide(pa *PendingApproval, approver string) error {
+// mayDecide says whether approver may decide on pa (the two-person rule, or the requester).
+func mayDecide(pa *PendingApproval, approver string) error {
 	if approver == "" {
 		return ErrNotAnApprover
 	}
@@ -240,7 +239,7 @@ func (a Approvals) Use(ctx context.Context, pa *PendingApproval) (bool, error) {
 
 // Decide records a person's decision on a pending approval, once: it checks that the
 // approval is still open, that the channel is the one it waits on, and that the approver may
-// decide (MayDecide); then record writes the signed approval record and the decision is
+// decide (mayDecide); then record writes the signed approval record and the decision is
 // stored. The App (channel app) and the approval page (approval_page) both decide through here.
 func (a Approvals) Decide(ctx context.Context, id string, d ApprovalDecision, record func(context.Context, ApprovalRecord) error) (*PendingApproval, error) {
 	pa, err := a.Get(ctx, id)
@@ -255,7 +254,7 @@ func (a Approvals) Decide(ctx context.Context, id string, d ApprovalDecision, re
 	case d.Channel != pa.Channel:
 		return pa, ErrWrongChannel
 	}
-	if err := MayDecide(pa, d.Approver); err != nil {
+	if err := mayDecide(pa, d.Approver); err != nil {
 		return pa, err
 	}
 	status := ApprovalDeclined
@@ -287,7 +286,7 @@ func (a Approvals) close(ctx context.Context, pa *PendingApproval, status Approv
 		return first, err
 	}
 	pa.Status, pa.DecidedBy, pa.DecidedAt = status, by, now
-	rec := RecordOf(pa)
+	rec := recordOf(pa)
 	rec.Channel = ch
 	if err := record(ctx, rec); err != nil {
 		return true, err

@@ -115,8 +115,8 @@ func Approved(cl Claims, caller, by string, ch Confirmation, items []ApprovedIte
 		RequestedAt: Stamp(time.Unix(cl.Iat, 0)), DecidedAt: Stamp(now), ExpiresAt: Stamp(time.Unix(cl.Exp, 0)), Outcome: ApprovalOutcomeApproved}
 }
 
-// RecordOf is the record of a decided pending approval.
-func RecordOf(pa *PendingApproval) ApprovalRecord {
+// recordOf is the record of a decided pending approval.
+func recordOf(pa *PendingApproval) ApprovalRecord {
 	items := make([]ApprovedItem, len(pa.Items))
 	for i, it := range pa.Items {
 		items[i] = ApprovedItem{ID: it.ID, FP: it.FP}

@@ -80,10 +80,10 @@ func (c Claims) PlanFPs(ids []string) map[string]string {
 }
 
 // Fingerprint is the hash of an item's fingerprint that claims and approvals carry.
-func Fingerprint(e tallyfy.Entity) string { return FingerprintHash(e.Fingerprint()) }
+func Fingerprint(e tallyfy.Entity) string { return fingerprintHash(e.Fingerprint()) }
 
-// FingerprintHash hashes a fingerprint (tallyfy.Entity.Fingerprint).
-func FingerprintHash(fp string) string {
+// fingerprintHash hashes a fingerprint (tallyfy.Entity.Fingerprint).
+func fingerprintHash(fp string) string {
 	sum := sha256.Sum256([]byte(fp))
 	return hex.EncodeToString(sum[:12])
 }
