@@ -87,20 +87,6 @@ func (m *Memory) prune(key string, now time.Time, window time.Duration) []time.T
 	return times
 }
 
-// Peek implements Store.
-func (m *Memory) Peek(_ context.Context, key string, now time.Time, limit int, window time.Duration) (bool, time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	times := m.prune(key, now, window)
-	if len(times) < limit {
-		return true, time.Time{}, nil
-	}
-	if len(times) == 0 {
-		return false, time.Time{}, nil
-	}
-	return false, times[0].Add(window), nil
-}
-
 // Take implements Store: TakeN of one unit.
 func (m *Memory) Take(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (func(), time.Time, error) {
 	releases, freeAt, err := m.TakeN(ctx, key, now, limit, window, 1)

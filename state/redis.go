@@ -126,18 +126,8 @@ func (r *Redis) UseOnce(ctx context.Context, key string, ttl time.Duration) (boo
 // atomically in Redis, so concurrent replicas cannot overspend it.
 //
 // KEYS[1] the set; ARGV now_ms, window_ms, limit, then the members to spend (takeN only).
-// Answers {1, 0} when allowed (and, for take, spent), {0, oldest_ms} when full.
-var peekScript = redis.NewScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  return {1, 0}
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if oldest[2] == nil then return {0, 0} end
-return {0, tonumber(oldest[2])}`)
-
-// takeNScript spends ARGV[4..] (one member per unit) all together, or none; Take spends one.
-// roomScript answers {units left, oldest_ms or 0}.
+// takeNScript spends ARGV[4..] (one member per unit) all together, or none (Take spends one):
+// {1, 0} when spent, {0, oldest_ms} when full. roomScript answers {units left, oldest_ms or 0}.
 var (
 	takeNScript = redis.NewScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
@@ -185,11 +175,6 @@ func (r *Redis) window(ctx context.Context, script *redis.Script, key string, no
 		return ok, time.Time{}, err
 	}
 	return false, time.UnixMilli(oldest).Add(window), nil
-}
-
-// Peek implements Store.
-func (r *Redis) Peek(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (bool, time.Time, error) {
-	return r.window(ctx, peekScript, key, now, limit, window)
 }
 
 // Take implements Store: TakeN of one unit.

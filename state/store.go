@@ -26,8 +26,6 @@ type Store interface {
 	// unit leaves it. release gives the unit back (the action did not happen); calling it more
 	// than once is harmless.
 	Take(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (release func(), freeAt time.Time, err error)
-	// Peek answers what Take would, without spending.
-	Peek(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (ok bool, freeAt time.Time, err error)
 	// TakeN spends n units of the window at once, or none: when fewer than n are left,
 	// releases is nil and freeAt says when its oldest unit leaves it. releases holds one
 	// function per unit, each giving that unit back (a bulk action that skipped an item).

@@ -114,8 +114,8 @@ func TestWindowSharedAndAtomic(t *testing.T) {
 				if want := now.Add(time.Hour); freeAt.Sub(want).Abs() > time.Millisecond {
 					t.Fatalf("freeAt = %v, want the oldest take + 1h = %v", freeAt, want)
 				}
-				if ok, _, err := st.Peek(ctx(t), key, now.Add(5*time.Second), 3, time.Hour); err != nil || ok {
-					t.Fatalf("peek on a full window: ok=%v err=%v", ok, err)
+				if left, at, err := st.Room(ctx(t), key, now.Add(5*time.Second), 3, time.Hour); err != nil || left != 0 || !at.Equal(freeAt) {
+					t.Fatalf("room in a full window: %d left, free at %v, err=%v; want 0, %v", left, at, err, freeAt)
 				}
 			}
 			// Giving one back (a delete that did not happen) frees exactly one unit.
@@ -174,7 +174,7 @@ func TestRedisDownFailsAndRecovers(t *testing.T) {
 	start := time.Now()
 	_, err1 := s.UseOnce(ctx(t), "x", time.Minute)
 	rel, _, err2 := s.Take(ctx(t), "w", time.Now(), 3, time.Hour)
-	_, _, err3 := s.Peek(ctx(t), "w", time.Now(), 3, time.Hour)
+	_, _, err3 := s.Room(ctx(t), "w", time.Now(), 3, time.Hour)
 	err4 := s.Health(ctx(t))
 	for i, err := range []error{err1, err2, err3, err4} {
 		if !IsUnavailable(err) || !strings.Contains(err.Error(), "shared state store (Redis) did not answer") {

@@ -57,8 +57,8 @@ func (b *storeBudget) Check(ctx context.Context, now time.Time) (*BudgetRefusal,
 	if b.limit < 0 {
 		return nil, nil
 	}
-	ok, freeAt, err := b.store.Peek(ctx, b.key, now, b.limit, b.window)
-	if err != nil || ok {
+	left, freeAt, err := b.store.Room(ctx, b.key, now, b.limit, b.window)
+	if err != nil || left > 0 {
 		return nil, err
 	}
 	return b.refusal(freeAt), nil
