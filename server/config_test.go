@@ -83,24 +83,6 @@ func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	}
 }
 
-func TestStdioMessageShapes(t *testing.T) {
-	for line, want := range map[string][2]bool{ // {isRequest, isResponse}
-		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`:         {true, false},
-		`{"jsonrpc":"2.0","method":"notifications/initialized"}`:             {false, false},
-		`{"jsonrpc":"2.0","id":null,"method":"x"}`:                           {false, false},
-		`{"jsonrpc":"2.0","id":7,"result":{"content":[]}}`:                   {false, true},
-		`{"jsonrpc":"2.0","id":"a","error":{"code":-32600,"message":"bad"}}`: {false, true},
-		`{"jsonrpc":"2.0","result":{},"id":3}`:                               {false, true},
-		`{"jsonrpc":"2.0","id":4,"method":"elicitation/create","params":{}}`: {true, false},
-		`not json`: {false, false},
-	} {
-		if m := peekMessage([]byte(line)); [2]bool{m.isRequest(), m.isResponse()} != want {
-			got := [2]bool{m.isRequest(), m.isResponse()}
-			t.Errorf("%s: request/response = %v, want %v", line, got, want)
-		}
-	}
-}
-
 // TestProtectNormalized: protected IDs are lowercased (tool arguments are lowercase, so an
 // uppercase entry would protect nothing), and an entry that is not an ID stops startup,
 // naming the entry and where it came from.

@@ -21,7 +21,7 @@ func TestConfirmTokenBoundToBearer(t *testing.T) {
 	// /second reaches the same MCP server without the guard, as a second accepted bearer would:
 	// the bearer's hash still goes into each request's context.
 	mux := http.NewServeMux()
-	mux.Handle("/second/", http.StripPrefix("/second", f.H.streamable))
+	mux.Handle("/second/", http.StripPrefix("/second", f.H.Streamable()))
 	mux.Handle("/", f.H.Handler)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -109,7 +109,7 @@ func TestSessionSlots(t *testing.T) {
 			t.Fatalf("failed initialize: %d %v", code, hdr)
 		}
 	}
-	if n := f.H.sessions.Load(); n != 0 {
+	if n := f.H.OpenSessions(); n != 0 {
 		t.Fatalf("%d session slots taken after only refused GETs and failed initializes", n)
 	}
 	for i := 0; i < 2; i++ {

@@ -98,8 +98,8 @@ func TestAuth(t *testing.T) {
 				t.Fatalf("GET /sse with %v: status %d; want 401 Bearer", h, status)
 			}
 		}
-		if f.H.sessions.Load() != 0 {
-			t.Fatalf("refused requests opened %d sessions", f.H.sessions.Load())
+		if f.H.OpenSessions() != 0 {
+			t.Fatalf("refused requests opened %d sessions", f.H.OpenSessions())
 		}
 	})
 
@@ -238,7 +238,7 @@ func TestHostAndOrigin(t *testing.T) {
 			}
 		}
 	}
-	if n := plain.H.sessions.Load() + listed.H.sessions.Load(); n != 7 {
+	if n := plain.H.OpenSessions() + listed.H.OpenSessions(); n != 7 {
 		t.Errorf("%d sessions opened, want one per allowed initialize (7)", n)
 	}
 }
@@ -338,7 +338,7 @@ func TestSessionCap(t *testing.T) {
 	c1 := connectHTTP(t, kindStreamable, f.URL, clientOpts{era: legacyEra})
 	c2 := connectHTTP(t, kindSSE, f.URL, clientOpts{era: legacyEra})
 	t.Cleanup(func() { _ = c1.Close(); _ = c2.Close() })
-	if n := f.H.sessions.Load(); n != 2 {
+	if n := f.H.OpenSessions(); n != 2 {
 		t.Fatalf("%d sessions open, want 2", n)
 	}
 
@@ -363,7 +363,7 @@ func TestSessionCap(t *testing.T) {
 
 	// Closing one (mcp-go sends DELETE /mcp with its session id) makes room.
 	_ = c1.Close()
-	eventually(t, 5*time.Second, "the closed session to be released", func() bool { return f.H.sessions.Load() == 1 })
+	eventually(t, 5*time.Second, "the closed session to be released", func() bool { return f.H.OpenSessions() == 1 })
 	c3 := connectHTTP(t, kindStreamable, f.URL, clientOpts{era: legacyEra})
 	t.Cleanup(func() { _ = c3.Close() })
 	if res := mustCall(t, ctx, c3, "list_runs", nil); res.IsError {
@@ -372,7 +372,7 @@ func TestSessionCap(t *testing.T) {
 
 	// A raw DELETE with the session id releases it too.
 	_ = c2.Close() // SSE: dropping the stream ends the session
-	eventually(t, 5*time.Second, "the SSE session to be released", func() bool { return f.H.sessions.Load() == 1 })
+	eventually(t, 5*time.Second, "the SSE session to be released", func() bool { return f.H.OpenSessions() == 1 })
 	status, hdr, _ = rawPost(t, f.URL+"/mcp", initBody, nil)
 	sid := hdr.Get("Mcp-Session-Id")
 	if status != http.StatusOK || sid == "" {
@@ -387,7 +387,7 @@ func TestSessionCap(t *testing.T) {
 	if s, _, b := do(t, req); s != http.StatusOK && s != http.StatusNoContent {
 		t.Fatalf("DELETE /mcp: %d %s", s, b)
 	}
-	eventually(t, 5*time.Second, "the deleted session to be released", func() bool { return f.H.sessions.Load() == 1 })
+	eventually(t, 5*time.Second, "the deleted session to be released", func() bool { return f.H.OpenSessions() == 1 })
 	if s, _, b := rawPost(t, f.URL+"/mcp", initBody, nil); s != http.StatusOK {
 		t.Fatalf("initialize after DELETE: %d %s", s, b)
 	}
@@ -421,8 +421,8 @@ func TestSessionCapUnderBurst(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if len(ids) != 3 || f.H.sessions.Load() != 3 {
-		t.Fatalf("%d initializes accepted and %d sessions counted with --max-sessions 3", len(ids), f.H.sessions.Load())
+	if len(ids) != 3 || f.H.OpenSessions() != 3 {
+		t.Fatalf("%d initializes accepted and %d sessions counted with --max-sessions 3", len(ids), f.H.OpenSessions())
 	}
 	for _, id := range ids {
 		req, _ := http.NewRequest(http.MethodDelete, f.URL+"/mcp", nil)
@@ -430,7 +430,7 @@ func TestSessionCapUnderBurst(t *testing.T) {
 		req.Header.Set("MCP-Protocol-Version", mcp.ProtocolVersion20251125)
 		do(t, req)
 	}
-	eventually(t, 5*time.Second, "every session to be released", func() bool { return f.H.sessions.Load() == 0 })
+	eventually(t, 5*time.Second, "every session to be released", func() bool { return f.H.OpenSessions() == 0 })
 }
 
 // TestSessionIdleExpiry: an abandoned session is dropped after --session-idle-ttl.
@@ -447,11 +447,11 @@ func TestSessionIdleExpiry(t *testing.T) {
 	if s, _, b := rawPost(t, f.URL+"/mcp", list, headers); s != http.StatusOK {
 		t.Fatalf("tools/list on a fresh session: %d %s", s, b)
 	}
-	if f.H.sessions.Load() != 1 {
-		t.Fatalf("%d sessions, want 1", f.H.sessions.Load())
+	if f.H.OpenSessions() != 1 {
+		t.Fatalf("%d sessions, want 1", f.H.OpenSessions())
 	}
 	start := time.Now()
-	eventually(t, 5*time.Second, "the idle session to be dropped", func() bool { return f.H.sessions.Load() == 0 })
+	eventually(t, 5*time.Second, "the idle session to be dropped", func() bool { return f.H.OpenSessions() == 0 })
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Fatalf("dropped after %s, before the TTL", d)
 	}
@@ -601,7 +601,7 @@ func TestSessionCapIgnoresStatelessRequests(t *testing.T) {
 	if res := mustCall(t, ctx, modern, "list_runs", nil); res.IsError {
 		t.Fatalf("list_runs: %s", text(res))
 	}
-	if n := f.H.sessions.Load(); n != 1 {
+	if n := f.H.OpenSessions(); n != 1 {
 		t.Fatalf("%d sessions counted, want 1", n)
 	}
 }

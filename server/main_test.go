@@ -109,10 +109,9 @@ func (f *fixture) serve(t testing.TB, all []string, getenv func(string) string, 
 	f.TS = httptest.NewServer(f.H.Handler)
 	f.URL = f.TS.URL
 	t.Cleanup(func() {
-		f.H.sse.CloseSessions()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = f.H.streamable.Shutdown(ctx)
+		f.H.CloseStreams(ctx)
 		f.TS.CloseClientConnections()
 		f.TS.Close()
 		_ = app.Close()

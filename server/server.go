@@ -21,6 +21,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/approvalpage"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/mcphttp"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
@@ -57,8 +58,8 @@ type App struct {
 	closers []func() error
 	// listening receives the HTTP transports' bound address (useful with --addr host:0).
 	listening chan string
-	// health logs the shared store's health as /healthz finds it (health.go).
-	health healthLog
+	// tracker is what the HTTP transports learn from the MCP server's hooks (nil on stdio).
+	tracker *mcphttp.Tracker
 	// pace is the token buckets shared through --state (pacing_state.go); nil without it.
 	pace tallyfy.SharedPacer
 	// approvals is the approval page (server/approvalpage).
@@ -177,14 +178,16 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	app.approvals.SetToolset(ts)
 	logger.Info("confirmation channels for permanent deletes: "+ts.ActiveChannels(cfg.Transport), "confirm", string(cfg.Confirm),
 		"approval_key", confirm.KeyID(ts.ApprovalPublicKey()))
-	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger)
+	var extensions []Extension
 	if cfg.OTel {
 		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)
 		if err != nil {
 			_ = app.Close()
 			return nil, fmt.Errorf("--otel: %w", err)
 		}
-		app.MCP.Use(tel.Middleware)
+		extensions = append(extensions, func(*mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
+			return []mcpserver.ToolHandlerMiddleware{tel.Middleware}
+		})
 		app.closers = append(app.closers, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -192,12 +195,24 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		})
 		logger.Info("OpenTelemetry export on (OTLP/HTTP, OTEL_* variables)")
 	}
+	// The transport's own hooks and middleware are part of the server it is built for.
+	if cfg.Transport == "stdio" {
+		extensions = append(extensions, stdioExtension)
+	} else {
+		extensions = append(extensions, app.httpExtension())
+	}
+	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger, extensions...)
 	return app, nil
 }
 
+// Extension is what is added to an MCP server as it is built, after its own hooks and
+// middleware: hooks on its Hooks, and tool middleware (first = outermost). Telemetry and the
+// transport the server is built for extend it; nothing is added to a server once built.
+type Extension func(*mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware
+
 // NewMCPServer registers the table's tools on a new MCP server with the policy filter, panic
-// recovery, input validation (with readable messages) and a per-call deadline.
-func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
+// recovery, input validation (with readable messages) and a per-call deadline, then extensions.
+func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout time.Duration, logger *slog.Logger, extensions ...Extension) *mcpserver.MCPServer {
 	hooks := &mcpserver.Hooks{}
 	v := newValidationRewriter()
 	v.rejected = ts.RecordRefused
@@ -208,7 +223,7 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout 
 		}
 	})
 	hooks.AddAfterCallTool(v.rewrite)
-	s := mcpserver.NewMCPServer("tallyfy-mcp", version,
+	opts := []mcpserver.ServerOption{
 		mcpserver.WithTitle("Tallyfy"),
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithResourceCapabilities(false, false), // the MCP App view (tools/app.go)
@@ -219,7 +234,13 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout 
 		mcpserver.WithRecovery(),
 		mcpserver.WithToolHandlerMiddleware(deadline(toolTimeout, elicitTimeout)),
 		mcpserver.WithToolHandlerMiddleware(logCalls(logger)),
-	)
+	}
+	for _, extend := range extensions {
+		for _, mw := range extend(hooks) {
+			opts = append(opts, mcpserver.WithToolHandlerMiddleware(mw))
+		}
+	}
+	s := mcpserver.NewMCPServer("tallyfy-mcp", version, opts...)
 	serverTools := ts.ServerTools()
 	s.AddTools(serverTools...)
 	s.AddResources(tools.AppViewResource())
@@ -335,7 +356,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 
 // authenticator is who may call the HTTP transports: authToken is --auth-token ("" for none).
 func (a *App) authenticator(authToken string) *auth.Authenticator {
-	return auth.New(authToken, a.Callers, a.OAuth, a.ownToken, a.Config.MaxBodyBytes, a.Logger)
+	return auth.New(authToken, a.Callers, a.OAuth, a.ownToken, a.Logger)
 }
 
 // tallyfyDocumentedRate is Tallyfy's documented limit per user in requests a second

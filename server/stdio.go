@@ -17,6 +17,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/jsonrpc"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
@@ -24,7 +25,7 @@ import (
 // mcp-go v1.6.0 lacks, each named by a TestMCPGoGap_ test in stdio_test.go:
 //   - the input is read here, one line at a time: a line over --max-body-bytes is skipped
 //     unread, blank lines are ignored, the JSON-RPC check and client-text clipping of
-//     rpccheck.go apply, at most stdioMaxInFlight requests are answered at once, and the line
+//     the jsonrpc package apply, at most stdioMaxInFlight requests are answered at once, and the line
 //     after an initialize waits for its answer (echo initialize; echo tools/call works);
 //   - at the end of the input (EOF, or SIGTERM), the calls already read are answered before
 //     mcp-go sees EOF, bounded by --shutdown-timeout: mcp-go cancels them the moment its input ends;
@@ -40,7 +41,6 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 	srv.SetContextFunc(func(ctx context.Context) context.Context {
 		return context.WithValue(tools.WithTransport(ctx, "stdio", true), stdioConnKey{}, c)
 	})
-	a.registerStdioHooks()
 
 	// Requests outlive SIGTERM until answered: mcp-go's context ends only once they are.
 	listenCtx, endListen := context.WithCancel(context.WithoutCancel(ctx))
@@ -227,13 +227,13 @@ func (c *stdioConn) admit(line []byte, after *chan struct{}) []byte {
 	if isBlank(line) {
 		return nil
 	}
-	m, refusal := checkMessage(line)
-	if refusal != nil {
+	m := jsonrpc.Parse(line)
+	if refusal := m.Refusal(line); refusal != nil {
 		c.refuse(refusal)
 		return nil
 	}
-	if !m.isRequest() {
-		return boundClientText(line)
+	if !m.IsRequest() {
+		return jsonrpc.BoundClientText(line)
 	}
 	key := idKey(m.ID)
 	c.mu.Lock()
@@ -256,7 +256,7 @@ func (c *stdioConn) admit(line []byte, after *chan struct{}) []byte {
 			c.waiters[key] = *after
 		}
 	}
-	return boundClientText(line)
+	return jsonrpc.BoundClientText(line)
 }
 
 // answered notes that the request with this id key has its answer written.
@@ -442,16 +442,16 @@ func flushProgress(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
 	}
 }
 
-// registerStdioHooks adds the stdio hooks and middleware (an App serves one transport, once).
-func (a *App) registerStdioHooks() {
-	hooks := a.MCP.GetHooks()
+// stdioExtension is the stdio transport's part of the MCP server built for it: the refusal
+// before initialize, the handshake it waits for, and progress written before answers.
+func stdioExtension(hooks *mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
 	hooks.AddOnRequestInitialization(refuseBeforeInitialize)
 	hooks.AddAfterInitialize(func(ctx context.Context, _ any, _ *mcp.InitializeRequest, _ *mcp.InitializeResult) {
 		if c, ok := ctx.Value(stdioConnKey{}).(*stdioConn); ok {
 			c.handshake.Store(true)
 		}
 	})
-	a.MCP.Use(flushProgress)
+	return []mcpserver.ToolHandlerMiddleware{flushProgress}
 }
 
 // refuseBeforeInitialize refuses a stdio request that comes before initialize, other than
@@ -463,16 +463,16 @@ func (a *App) registerStdioHooks() {
 // io.modelcontextprotocol/protocolVersion and io.modelcontextprotocol/clientCapabilities in
 // every request's _meta (MCP 2026-07-28, Base Protocol: _meta), and mcp-go answers a request
 // missing the capabilities with -32602. Streamable-HTTP sessions exist only once initialize has
-// answered; SSE has its own check (HTTPServer.handshaken).
+// answered; SSE has its own check (mcphttp's handshaken).
 func refuseBeforeInitialize(ctx context.Context, _ any, message any) error {
 	c, ok := ctx.Value(stdioConnKey{}).(*stdioConn)
 	raw, isRaw := message.(json.RawMessage)
 	if !ok || !isRaw || c.handshake.Load() {
 		return nil
 	}
-	m := peekMessage(raw)
-	if m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing) || mcp.IsModernProtocol(protocolOf(raw)) {
+	m := jsonrpc.Parse(raw)
+	if m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing) || mcp.IsModernProtocol(m.Protocol) {
 		return nil
 	}
-	return errors.New(clipHeader(m.Method) + ` before initialize: send initialize first (protocol 2025-11-25 and earlier), or carry io.modelcontextprotocol/protocolVersion "2026-07-28" and io.modelcontextprotocol/clientCapabilities in params._meta`)
+	return errors.New(jsonrpc.Clip(m.Method) + ` before initialize: send initialize first (protocol 2025-11-25 and earlier), or carry io.modelcontextprotocol/protocolVersion "2026-07-28" and io.modelcontextprotocol/clientCapabilities in params._meta`)
 }

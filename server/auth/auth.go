@@ -40,13 +40,12 @@ type Authenticator struct {
 	oauth    *OAuth
 	// ownToken: the server has its own Tallyfy token, which the --auth-token caller acts with.
 	ownToken bool
-	maxBody  int64 // --max-body-bytes: how much of a body the OAuth scope check reads
 	log      *slog.Logger
 }
 
 // New builds the authenticator. authToken "" means no --auth-token; callers and oauth may be nil.
-func New(authToken string, callers *Callers, oauth *OAuth, ownToken bool, maxBody int64, log *slog.Logger) *Authenticator {
-	a := &Authenticator{callers: callers, oauth: oauth, ownToken: ownToken, maxBody: maxBody, log: log}
+func New(authToken string, callers *Callers, oauth *OAuth, ownToken bool, log *slog.Logger) *Authenticator {
+	a := &Authenticator{callers: callers, oauth: oauth, ownToken: ownToken, log: log}
 	if authToken != "" {
 		a.hasToken, a.token = true, sha256.Sum256([]byte(authToken))
 	}
@@ -72,17 +71,23 @@ func bearerOf(r *http.Request) bearer {
 	return bearer{token: tok, sum: sha256.Sum256([]byte(tok)), ok: true}
 }
 
+// StepUp refuses a tools/call of a tool the credential's scopes do not cover (403 with the
+// scope to step up to); nil when it covers that tool.
+type StepUp func(tool string) *Refusal
+
 // Identify says who sent r, or why they are refused. A nil caller with no refusal means an
 // open loopback server (no caller authentication configured). In order: a --callers token, the
-// --auth-token, an OAuth access token. Every caller it accepts has a Key.
-func (a *Authenticator) Identify(r *http.Request) (*tools.Caller, *Refusal) {
+// --auth-token, an OAuth access token. Every caller it accepts has a Key. An OAuth token also
+// gives the step-up check, which the transport applies once it has read which tool is called
+// (also to a request refused here: the scope a call needs is the first thing to say).
+func (a *Authenticator) Identify(r *http.Request) (*tools.Caller, StepUp, *Refusal) {
 	if a.open() {
-		return nil, nil
+		return nil, nil, nil
 	}
 	b := bearerOf(r)
 	if b.ok && a.callers != nil {
 		if c, ok := a.callers.Match(r.Context(), b.sum); ok {
-			return &c, nil
+			return &c, nil, nil
 		}
 	}
 	// Without the server's own Tallyfy token the --auth-token caller has no identity of their
@@ -90,12 +95,12 @@ func (a *Authenticator) Identify(r *http.Request) (*tools.Caller, *Refusal) {
 	if b.ok && a.hasToken && (a.ownToken || a.callers == nil) && a.isAuthToken(b) {
 		// The single --auth-token caller: confirm tokens are bound to (a hash of) that token,
 		// so a token issued to them is theirs on every replica and nobody else's.
-		return &tools.Caller{Binding: "bearer:" + hex.EncodeToString(a.token[:8])}, nil
+		return &tools.Caller{Binding: "bearer:" + hex.EncodeToString(a.token[:8])}, nil, nil
 	}
 	if a.oauth != nil {
 		return a.oauthCaller(r, b)
 	}
-	return nil, unauthorized(a.bearerHelp(b.ok))
+	return nil, nil, unauthorized(a.bearerHelp(b.ok))
 }
 
 // isAuthToken compares the bearer with --auth-token in constant time (hashes, so length leaks
@@ -121,43 +126,44 @@ func (a *Authenticator) bearerHelp(hasBearer bool) string {
 }
 
 // oauthCaller validates an OAuth access token, maps its subject (or email) to a --callers
-// entry for their Tallyfy token, and checks the scope a tools/call needs. The OAuth token
-// itself never leaves this function: Tallyfy is called with the caller's Tallyfy token.
-func (a *Authenticator) oauthCaller(r *http.Request, b bearer) (*tools.Caller, *Refusal) {
+// entry for their Tallyfy token, and returns the check of the scope a tools/call needs. The
+// OAuth token itself never leaves this function: Tallyfy is called with the caller's Tallyfy token.
+func (a *Authenticator) oauthCaller(r *http.Request, b bearer) (*tools.Caller, StepUp, *Refusal) {
 	o := a.oauth
 	if !b.ok {
-		return nil, &Refusal{Status: http.StatusUnauthorized, Challenge: o.challenge("", "", ScopeRead),
+		return nil, nil, &Refusal{Status: http.StatusUnauthorized, Challenge: o.challenge("", "", ScopeRead),
 			Msg: "Unauthorized: this server needs an OAuth access token; its protected-resource metadata names the authorization server"}
 	}
 	claims, err := o.validate(r.Context(), b.token)
 	if err != nil {
 		a.log.Debug("OAuth token refused", "err", err) // never the token itself
-		return nil, &Refusal{Status: http.StatusUnauthorized, Challenge: o.challenge("invalid_token", "the access token is invalid, expired, or not issued for this server", ""),
+		return nil, nil, &Refusal{Status: http.StatusUnauthorized, Challenge: o.challenge("invalid_token", "the access token is invalid, expired, or not issued for this server", ""),
 			Msg: "Unauthorized: the access token is invalid, expired, or not issued for this server (" + o.audience + ")"}
 	}
 	scopes := claims.scopes()
 	scap, ok := scopeCap(scopes)
 	if !ok {
-		return nil, &Refusal{Status: http.StatusForbidden, Challenge: o.challenge("insufficient_scope", "every tool needs "+ScopeRead, ScopeRead),
+		return nil, nil, &Refusal{Status: http.StatusForbidden, Challenge: o.challenge("insufficient_scope", "every tool needs "+ScopeRead, ScopeRead),
 			Msg: "Forbidden: the access token lacks the scope " + ScopeRead}
 	}
-	if name, ok := calledTool(r, a.maxBody); ok {
+	stepUp := func(name string) *Refusal {
 		if t, known := tools.ByName(name); known && !slices.Contains(scopes, tierScope[t.Tier]) {
 			need := tierScope[t.Tier]
-			return nil, &Refusal{Status: http.StatusForbidden, Challenge: o.challenge("insufficient_scope", name+" needs the scope "+need, need),
+			return &Refusal{Status: http.StatusForbidden, Challenge: o.challenge("insufficient_scope", name+" needs the scope "+need, need),
 				Msg: fmt.Sprintf("Forbidden: %s needs the scope %s, which the access token lacks", name, need)}
 		}
+		return nil
 	}
 	who := tools.Caller{Name: claims.Subject, Binding: "oauth:" + o.issuer + "|" + claims.Subject}
 	if a.callers != nil {
 		entry, ok, err := a.callers.ForOAuth(r.Context(), claims.Subject, claims.Email, claims.emailVerified())
 		if err != nil {
 			a.log.Warn("OAuth token refused: its sub and email map to different callers-file entries", "sub", claims.Subject)
-			return nil, &Refusal{Status: http.StatusForbidden, Challenge: o.challenge("insufficient_scope", "the token's subject and email map to different callers", ""),
+			return nil, stepUp, &Refusal{Status: http.StatusForbidden, Challenge: o.challenge("insufficient_scope", "the token's subject and email map to different callers", ""),
 				Msg: "Forbidden: this access token's subject (sub) and email map to two different entries of the server's callers file; ask the operator to fix the file"}
 		}
 		if !ok {
-			return nil, &Refusal{Status: http.StatusForbidden, Challenge: o.challenge("insufficient_scope", "no caller entry for this subject", ""),
+			return nil, stepUp, &Refusal{Status: http.StatusForbidden, Challenge: o.challenge("insufficient_scope", "no caller entry for this subject", ""),
 				Msg: "Forbidden: no entry in the server's callers file maps this user (oauth_subject or email) to a Tallyfy token; ask the operator to add one"}
 		}
 		who.Name, who.Client, who.Cap, who.TallyfyUser = entry.Name, entry.Client, entry.Cap, entry.TallyfyUser
@@ -169,7 +175,7 @@ func (a *Authenticator) oauthCaller(r *http.Request, b bearer) (*tools.Caller, *
 	} else {
 		who.Cap = &scap
 	}
-	return &who, nil
+	return &who, stepUp, nil
 }
 
 // CheckIdentities refuses a configuration where a caller would act with somebody else's

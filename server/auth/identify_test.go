@@ -36,16 +36,16 @@ func TestIdentifyGivesEveryAcceptedCallerAKey(t *testing.T) {
 		a        *Authenticator
 		accepted map[string]string // header -> the key it must get; every other header is refused
 	}{
-		{"open loopback", New("", nil, nil, false, 1<<20, log), nil},
-		{"--auth-token", New("the-auth-token", nil, nil, true, 1<<20, log), map[string]string{
+		{"open loopback", New("", nil, nil, false, log), nil},
+		{"--auth-token", New("the-auth-token", nil, nil, true, log), map[string]string{
 			"Bearer the-auth-token": "bearer", "bearer   the-auth-token  ": "bearer", "BEARER the-auth-token": "bearer"}},
-		{"--callers", New("", callers, nil, false, 1<<20, log), map[string]string{
+		{"--callers", New("", callers, nil, false, log), map[string]string{
 			"Bearer tok-alice": "caller:callers:alice", "Bearer  tok-bob ": "caller:callers:bob"}},
-		{"--callers and --auth-token", New("the-auth-token", callers, nil, true, 1<<20, log), map[string]string{
+		{"--callers and --auth-token", New("the-auth-token", callers, nil, true, log), map[string]string{
 			"Bearer the-auth-token": "bearer", "bearer   the-auth-token  ": "bearer", "BEARER the-auth-token": "bearer",
 			"Bearer tok-alice": "caller:callers:alice", "Bearer  tok-bob ": "caller:callers:bob"}},
 		// Without the server's own Tallyfy token the --auth-token caller has no identity: refused.
-		{"--callers and --auth-token, no own token", New("the-auth-token", callers, nil, false, 1<<20, log), map[string]string{
+		{"--callers and --auth-token, no own token", New("the-auth-token", callers, nil, false, log), map[string]string{
 			"Bearer tok-alice": "caller:callers:alice", "Bearer  tok-bob ": "caller:callers:bob"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,7 +55,7 @@ func TestIdentifyGivesEveryAcceptedCallerAKey(t *testing.T) {
 				if h != "" {
 					r.Header.Set("Authorization", h)
 				}
-				who, refused := tc.a.Identify(r)
+				who, _, refused := tc.a.Identify(r)
 				want, accept := tc.accepted[h]
 				switch {
 				case tc.accepted == nil:

@@ -17,7 +17,6 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
-	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 	"golang.org/x/sync/singleflight"
 
@@ -457,40 +456,4 @@ func scopeCap(scopes []string) (tools.Policy, bool) {
 		}
 	}
 	return cap, true
-}
-
-// calledTool is the tool a tools/call POST names: from the Mcp-Name header (2026-07-28 only), else
-// from the body, which is read (within limit) and put back for the handler.
-func calledTool(r *http.Request, limit int64) (string, bool) {
-	if r.Method != http.MethodPost {
-		return "", false
-	}
-	// The headers name the call only on the 2026-07-28 protocol, where mcp-go refuses a request
-	// whose headers and body disagree; an older request is read from its body, whatever its
-	// headers claim.
-	if m := r.Header.Get("Mcp-Method"); m != "" && mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) {
-		if m != string(mcp.MethodToolsCall) {
-			return "", false
-		}
-		if n := r.Header.Get("Mcp-Name"); n != "" {
-			if v, ok := mcp.DecodeHeaderValue(n); ok {
-				return v, true
-			}
-		}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-	if err != nil {
-		return "", false
-	}
-	var msg struct {
-		Method string `json:"method"`
-		Params struct {
-			Name string `json:"name"`
-		} `json:"params"`
-	}
-	if json.Unmarshal(body, &msg) != nil || msg.Method != string(mcp.MethodToolsCall) {
-		return "", false
-	}
-	return msg.Params.Name, true
 }

@@ -1,4 +1,4 @@
-package server
+package mcphttp
 
 import (
 	"io"
@@ -16,7 +16,7 @@ func TestPerIPListenerClosesConnectionsOverTheCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := limitConns(inner, 0, 2, slog.New(slog.DiscardHandler))
+	ln := LimitConns(inner, 0, 2, slog.New(slog.DiscardHandler))
 	defer ln.Close()
 	accepted := make(chan net.Conn, 10)
 	go func() {

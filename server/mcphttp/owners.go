@@ -1,4 +1,4 @@
-package server
+package mcphttp
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // the same 404 here.
 type sessionOwners struct {
 	mu     sync.Mutex
-	owners map[string]string // session id -> callerKey
+	owners map[string]string // session id -> Identity.Key
 }
 
 type ownerKey struct{}
@@ -46,20 +46,13 @@ func (s *sessionOwners) ownedByOther(id, who string) bool {
 	return known && owner != who
 }
 
-// bindSessions wraps /mcp, /sse and /message (after authentication): it marks the request with
-// its caller, for the registration hook, and answers 404 to a session id that another caller
-// opened.
-func (h *HTTPServer) bindSessions(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who := h.callerKey(r)
-		id := r.Header.Get("Mcp-Session-Id")
-		if id == "" && r.URL.Path == "/message" {
-			id = r.URL.Query().Get("sessionId") // legacy SSE: the session is in the query
-		}
-		if id != "" && h.owners.ownedByOther(id, who) {
-			http.Error(w, "Invalid session ID", http.StatusNotFound) // as mcp-go answers an unknown one
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKey{}, who)))
-	})
+// own marks the request with its caller, for the registration hook, and answers 404 to a
+// session id that another caller opened.
+func (s *Server) own(w http.ResponseWriter, r *http.Request, session string) (*http.Request, bool) {
+	who := identityOf(r).Key
+	if session != "" && s.track.owners.ownedByOther(session, who) {
+		http.Error(w, "Invalid session ID", http.StatusNotFound) // as mcp-go answers an unknown one
+		return r, false
+	}
+	return r.WithContext(context.WithValue(r.Context(), ownerKey{}, who)), true
 }

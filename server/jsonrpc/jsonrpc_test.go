@@ -1,4 +1,4 @@
-package server
+package jsonrpc
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-func TestCheckMessage(t *testing.T) {
+func TestRefusal(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		msg    string
@@ -35,7 +35,7 @@ func TestCheckMessage(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1e2,"method":"ping"}`, true},
 		{`{"jsonrpc":"2.0","id":-0,"method":"ping"}`, true},
 	} {
-		_, refusal := checkMessage([]byte(tc.msg))
+		refusal := Parse([]byte(tc.msg)).Refusal([]byte(tc.msg))
 		if (refusal != nil) != tc.refuse {
 			t.Errorf("%s: refused=%v, want %v", tc.msg, refusal != nil, tc.refuse)
 		}
@@ -67,7 +67,7 @@ func TestBoundClientText(t *testing.T) {
 	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"experimental":{"x":"` +
 		strings.Repeat("c", 20000) + `"},"elicitation":{}},"clientInfo":{"name":"` + long + `","version":"1","icons":[{"src":"` + long + `"}]}}}`
 	var got mcp.InitializeRequest
-	if err := json.Unmarshal(boundClientText([]byte(init)), &got); err != nil {
+	if err := json.Unmarshal(BoundClientText([]byte(init)), &got); err != nil {
 		t.Fatal(err)
 	}
 	ci := got.Params.ClientInfo
@@ -83,7 +83,7 @@ func TestBoundClientText(t *testing.T) {
 			Meta map[string]json.RawMessage `json:"_meta"`
 		} `json:"params"`
 	}
-	if err := json.Unmarshal(boundClientText([]byte(modern)), &meta); err != nil {
+	if err := json.Unmarshal(BoundClientText([]byte(modern)), &meta); err != nil {
 		t.Fatal(err)
 	}
 	var info mcp.Implementation
@@ -92,7 +92,7 @@ func TestBoundClientText(t *testing.T) {
 		t.Fatalf("2026-07-28 _meta after bounding: %s", meta.Params.Meta)
 	}
 	short := []byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"claude-code","version":"2.1.0"}}}`)
-	if got := boundClientText(short); &got[0] != &short[0] {
+	if got := BoundClientText(short); &got[0] != &short[0] {
 		t.Fatal("an ordinary initialize was rewritten")
 	}
 }
@@ -107,12 +107,61 @@ func BenchmarkStdioLineChecks(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				m, refusal := checkMessage(line)
-				if refusal != nil || !m.isRequest() {
+				m := Parse(line)
+				if refusal := m.Refusal(line); refusal != nil || !m.IsRequest() {
 					b.Fatal("refused")
 				}
-				_ = boundClientText(line)
+				_ = BoundClientText(line)
 			}
 		})
+	}
+}
+
+// TestParse: one decode gives every member the transports read, and a member of another JSON
+// type than expected spoils only itself (Strict says whether mcp-go can route the message).
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for msg, want := range map[string]Envelope{
+		`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_run","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`: {
+			ID: json.RawMessage(`7`), Method: "tools/call", Tool: "get_run", Protocol: "2026-07-28", Strict: true},
+		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"a\"b"}}`: {
+			Method: "notifications/cancelled", RequestID: json.RawMessage(`"a\"b"`), Strict: true},
+		`{"id":1,"method":"tools/call","params":{"name":"caf\u00e9"}}`: {ID: json.RawMessage(`1`), Method: "tools/call", Tool: "café", Strict: true},
+		`{"id":1,"method":"tools/call","params":{"name":5}}`:              {ID: json.RawMessage(`1`), Method: "tools/call", Strict: true},
+		`{"id":1,"method":7,"params":{}}`:                                 {ID: json.RawMessage(`1`)},
+		`{"id":1,"method":null}`:                                          {ID: json.RawMessage(`1`), Strict: true},
+		`{"id":1,"method":"ping","params":"x"}`:                           {ID: json.RawMessage(`1`), Method: "ping"},
+		`{"id":1,"method":"ping","params":{"_meta":3,"name":"n"}}`:        {ID: json.RawMessage(`1`), Method: "ping", Tool: "n", Strict: true},
+		`{"id":1,"method":"ping","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":1}}}`: {ID: json.RawMessage(`1`), Method: "ping", Strict: true},
+		`[1]`:      {},
+		`not json`: {},
+		``:         {},
+		`null`:     {Strict: true},
+	} {
+		got := Parse([]byte(msg))
+		if string(got.ID) != string(want.ID) || got.Method != want.Method || got.Tool != want.Tool || string(got.RequestID) != string(want.RequestID) ||
+			got.Protocol != want.Protocol || got.Strict != want.Strict {
+			t.Errorf("Parse(%s) = %+v, want %+v", msg, got, want)
+		}
+	}
+}
+
+// TestIsRequest: a request has a method and a usable (non-null) id; answers, notifications
+// and what is not JSON are not requests.
+func TestIsRequest(t *testing.T) {
+	t.Parallel()
+	for line, want := range map[string]bool{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`:         true,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`:             false,
+		`{"jsonrpc":"2.0","id":null,"method":"x"}`:                           false,
+		`{"jsonrpc":"2.0","id":7,"result":{"content":[]}}`:                   false,
+		`{"jsonrpc":"2.0","id":"a","error":{"code":-32600,"message":"bad"}}`: false,
+		`{"jsonrpc":"2.0","result":{},"id":3}`:                               false,
+		`{"jsonrpc":"2.0","id":4,"method":"elicitation/create","params":{}}`: true,
+		`not json`: false,
+	} {
+		if got := Parse([]byte(line)).IsRequest(); got != want {
+			t.Errorf("%s: IsRequest = %v, want %v", line, got, want)
+		}
 	}
 }

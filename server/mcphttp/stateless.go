@@ -1,4 +1,4 @@
-package server
+package mcphttp
 
 import (
 	"context"
@@ -35,42 +35,42 @@ const sharedSessionLifetime = 24 * time.Hour
 //     an expiry, so any replica accepts them; a question to an older client could be answered
 //     through another replica, so those confirm with a token (see canAsk).
 //   - otherwise: kept in this process; an id it never issued gets 404.
-func (h *HTTPServer) sessionOptions() []mcpserver.StreamableHTTPOption {
-	cfg := h.app.Config
+func (s *Server) sessionOptions() []mcpserver.StreamableHTTPOption {
 	switch {
-	case cfg.Stateless:
+	case s.opts.Limits.Stateless:
 		return []mcpserver.StreamableHTTPOption{mcpserver.WithStateLess(true), mcpserver.WithDisableStreaming(true)}
-	case h.sharedSessions():
-		return []mcpserver.StreamableHTTPOption{mcpserver.WithSessionIdManagerResolver(&signedSessionResolver{h: h, ended: &sync.Map{}, storeDown: &atomic.Int64{}})}
+	case s.sharedSessions():
+		return []mcpserver.StreamableHTTPOption{mcpserver.WithSessionIdManagerResolver(&signedSessionResolver{s: s, ended: &sync.Map{}, storeDown: &atomic.Int64{}})}
 	}
 	return []mcpserver.StreamableHTTPOption{mcpserver.WithStateful(true)}
 }
 
 // sharedSessions reports whether session ids are signed for every replica.
-func (h *HTTPServer) sharedSessions() bool {
-	st := h.app.State
-	return !h.app.Config.Stateless && st != nil && st.Shared() && len(h.app.keys) > 0
+func (s *Server) sharedSessions() bool {
+	st := s.opts.State
+	return !s.opts.Limits.Stateless && st != nil && st.Shared() && len(s.opts.SessionKeys) > 0
 }
 
 // canAsk reports whether a question (elicitation) can travel to an older client on streamable
 // HTTP: only when its answer is sure to come back to this replica.
-func (h *HTTPServer) canAsk() bool { return !h.app.Config.Stateless && !h.sharedSessions() }
+func (s *Server) canAsk() bool { return !s.opts.Limits.Stateless && !s.sharedSessions() }
 
 // signedSessionResolver gives each request a session id manager bound to its caller.
 type signedSessionResolver struct {
-	h     *HTTPServer
+	s     *Server
 	ended *sync.Map // ids terminated through this replica (DELETE /mcp); the store has all
 	// storeDown is when the store last failed to answer (unix nanoseconds): for a few seconds
 	// after, requests do not wait for it again, so a Redis outage does not slow every request.
 	storeDown *atomic.Int64
 }
 
-func (s *signedSessionResolver) ResolveSessionIdManager(r *http.Request) mcpserver.SessionIdManager {
+func (res *signedSessionResolver) ResolveSessionIdManager(r *http.Request) mcpserver.SessionIdManager {
 	who := ""
 	if r != nil {
-		who = s.h.callerKey(r)
+		who = identityOf(r).Key
 	}
-	return &signedSessions{keys: s.h.app.keys, who: who, ended: s.ended, check: r != nil, store: s.h.app.State, log: s.h.app.Logger, storeDown: s.storeDown}
+	o := res.s.opts
+	return &signedSessions{keys: o.SessionKeys, who: who, ended: res.ended, check: r != nil, store: o.State, log: o.Logger, storeDown: res.storeDown}
 }
 
 // signedSessions mints and checks ids "mcp-session-<expiry>.<nonce>.<mac>", the MAC over the

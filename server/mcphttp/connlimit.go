@@ -1,4 +1,4 @@
-package server
+package mcphttp
 
 import (
 	"log/slog"
@@ -10,11 +10,11 @@ import (
 	"golang.org/x/net/netutil"
 )
 
-// limitConns caps the listener's open connections: total at a time (netutil.LimitListener:
+// LimitConns caps the listener's open connections: total at a time (netutil.LimitListener:
 // further connections wait in the kernel's backlog until one closes), and perIP from one
 // remote address (further ones are closed as soon as they are accepted, so one caller cannot
 // take the total). 0 means no cap.
-func limitConns(ln net.Listener, total, perIP int, logger *slog.Logger) net.Listener {
+func LimitConns(ln net.Listener, total, perIP int, logger *slog.Logger) net.Listener {
 	if total > 0 {
 		ln = netutil.LimitListener(ln, total)
 	}

@@ -1,7 +1,9 @@
-package server
+package mcphttp
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -10,25 +12,31 @@ import (
 // (docs/http.md, docs/deploy.md, README) say the same.
 const storeEffect = "permanent deletes (single and bulk) are refused until the store takes writes again; get, list, archive and restore go on, and a bulk archive or restore plan is then single use on each replica"
 
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(s.healthReport(r.Context()))
+}
+
 // healthReport is /healthz: the server answers, and whether the shared state store takes
 // writes (it probes one). A degraded store makes the status "degraded", not an error status:
 // reads, archive and restore still work on every replica, so a load balancer must keep
 // sending traffic. /healthz is public, so it says only "degraded" and what still works; the
 // store's error (which may name its address) goes to the log.
-func healthReport(ctx context.Context, app *App) map[string]any {
-	out := map[string]any{"status": "ok", "name": "tallyfy-mcp", "version": app.Config.Version}
-	if app.State == nil {
+func (s *Server) healthReport(ctx context.Context) map[string]any {
+	out := map[string]any{"status": "ok", "name": "tallyfy-mcp", "version": s.opts.Version}
+	store := s.opts.State
+	if store == nil {
 		return out
 	}
-	st := map[string]any{"backend": app.State.Kind(), "status": "ok"}
+	st := map[string]any{"backend": store.Kind(), "status": "ok"}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	err := app.State.Health(ctx)
+	err := store.Health(ctx)
 	if err != nil {
 		st["status"], st["effect"] = "degraded", storeEffect
 		out["status"] = "degraded"
 	}
-	app.health.report(app, err)
+	s.health.report(s.opts, err)
 	out["state"] = st
 	return out
 }
@@ -41,8 +49,8 @@ type healthLog struct {
 	logged   time.Time
 }
 
-func (l *healthLog) report(app *App, err error) {
-	if app.Logger == nil {
+func (l *healthLog) report(o Options, err error) {
+	if o.Logger == nil {
 		return
 	}
 	l.mu.Lock()
@@ -50,9 +58,9 @@ func (l *healthLog) report(app *App, err error) {
 	switch {
 	case err != nil && (!l.degraded || time.Since(l.logged) > time.Minute):
 		l.degraded, l.logged = true, time.Now()
-		app.Logger.Warn("shared state store degraded (/healthz says degraded): "+storeEffect, "state", app.State.Kind(), "err", err)
+		o.Logger.Warn("shared state store degraded (/healthz says degraded): "+storeEffect, "state", o.State.Kind(), "err", err)
 	case err == nil && l.degraded:
 		l.degraded = false
-		app.Logger.Info("shared state store takes writes again", "state", app.State.Kind())
+		o.Logger.Info("shared state store takes writes again", "state", o.State.Kind())
 	}
 }

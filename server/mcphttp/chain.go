@@ -1,0 +1,287 @@
+package mcphttp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/jsonrpc"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// The three steps in front of /mcp and /message (/sse has no body: edge and identify only):
+//   - edge: the body deadline, then the Host and Origin allowlists (DNS-rebinding protection);
+//   - identify: Options.Identify, once;
+//   - envelope: the body read once within --max-body-bytes and parsed once, into the
+//     request's context, where the step-up scope check, session ownership, the JSON-RPC and
+//     handshake checks, the cancel scope and the session cap read it (serveMCP, serveMessage).
+// The size limit is applied where the body is read, after identify: a refused caller's body is
+// never read (bodyDeadline).
+
+// edge applies the body deadline, then the Host and Origin allowlists.
+func (s *Server) edge(next http.Handler) http.Handler {
+	return s.bodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.HostAllowed(r.Host) {
+			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Host %q is not allowed (add it with --allowed-hosts)", jsonrpc.Clip(r.Host)))
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && !s.originAllowed(o) {
+			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Origin %q is not allowed (add it with --allowed-origins)", jsonrpc.Clip(o)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// HostAllowed reports whether a Host header names this server.
+func (s *Server) HostAllowed(hostport string) bool {
+	if s.anyHost {
+		return true
+	}
+	host := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		host = hh
+	}
+	return slices.Contains(s.hosts, strings.ToLower(strings.Trim(host, "[]")))
+}
+
+// originAllowed accepts loopback origins (local tools such as the MCP Inspector) and those
+// listed in --allowed-origins ("*" allows any).
+func (s *Server) originAllowed(origin string) bool {
+	for _, o := range s.opts.Limits.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && tallyfy.IsLoopbackHost(u.Hostname())
+}
+
+type identityKey struct{}
+
+// identify asks who sent the request; the caller reaches the tool filter and the handlers
+// through the context.
+func (s *Server) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, refused := s.opts.Identify(r)
+		if refused != nil && id.StepUp != nil {
+			// Refused, but its credential is good for some tools: a call beyond them is answered
+			// with the scope it needs, which says more.
+			if tool, ok := s.toolOfRefused(r); ok {
+				if more := id.StepUp(tool); more != nil {
+					refused = more
+				}
+			}
+		}
+		if refused != nil {
+			w.Header().Set("WWW-Authenticate", refused.Challenge)
+			jsonRPCError(w, refused.Status, -32001, refused.Msg)
+			return
+		}
+		ctx := context.WithValue(r.Context(), identityKey{}, id)
+		if id.Caller != nil {
+			ctx = tools.WithCaller(ctx, *id.Caller)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// toolOfRefused is the tool a refused tools/call names: from its 2026-07-28 headers, else its
+// body, read within the limit only for this.
+func (s *Server) toolOfRefused(r *http.Request) (string, bool) {
+	if r.Method != http.MethodPost || namedByHeaders(r) {
+		return "", false
+	}
+	if tool, ok := headerTool(r); ok {
+		return tool, true
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.Limits.MaxBodyBytes+1))
+	e := s.parse(body)
+	if err != nil || !e.Strict || e.Method != string(mcp.MethodToolsCall) {
+		return "", false
+	}
+	return e.Tool, true
+}
+
+func identityOf(r *http.Request) Identity {
+	id, _ := r.Context().Value(identityKey{}).(Identity)
+	return id
+}
+
+// envelope is what every check reads of a request to /mcp or /message.
+type envelope struct {
+	jsonrpc.Envelope
+	body    []byte // as read; nil when there was none to read
+	session string // the session the request names (header, or ?sessionId= on /message)
+}
+
+type envelopeKey struct{}
+
+// envelope reads the body (within --max-body-bytes and the deadline) and parses it once. A
+// tools/call of a tool the caller's credential does not cover is refused here (403 with the
+// scope to step up to), from the 2026-07-28 headers before the body is read when they name it.
+func (s *Server) envelope(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stepUp := identityOf(r).StepUp
+		tool, fromHeaders := "", false
+		if stepUp != nil && r.Method == http.MethodPost {
+			tool, fromHeaders = headerTool(r)
+			if fromHeaders && s.refuseStepUp(w, stepUp, tool) {
+				return
+			}
+		}
+		body, ok := s.readBody(w, r)
+		if !ok {
+			return
+		}
+		e := envelope{body: body, session: r.Header.Get(mcpserver.HeaderKeySessionID)}
+		if e.session == "" && r.URL.Path == "/message" {
+			e.session = r.URL.Query().Get("sessionId") // legacy SSE: the session is in the query
+		}
+		if body != nil {
+			e.Envelope = s.parse(body)
+		}
+		// The headers name the call only on the 2026-07-28 protocol, where mcp-go refuses a
+		// request whose headers and body disagree; an older request is read from its body,
+		// whatever its headers claim.
+		if stepUp != nil && !fromHeaders && !namedByHeaders(r) && r.Method == http.MethodPost &&
+			e.Strict && e.Method == string(mcp.MethodToolsCall) && s.refuseStepUp(w, stepUp, e.Tool) {
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e)))
+	})
+}
+
+// headerTool is the tool a 2026-07-28 tools/call names in its Mcp-Name header.
+func headerTool(r *http.Request) (string, bool) {
+	if r.Header.Get("Mcp-Method") != string(mcp.MethodToolsCall) || !modern(r) {
+		return "", false
+	}
+	if n := r.Header.Get("Mcp-Name"); n != "" {
+		return mcp.DecodeHeaderValue(n)
+	}
+	return "", false
+}
+
+// namedByHeaders reports whether a 2026-07-28 request names a method other than tools/call in
+// its headers: then it calls no tool.
+func namedByHeaders(r *http.Request) bool {
+	m := r.Header.Get("Mcp-Method")
+	return m != "" && m != string(mcp.MethodToolsCall) && modern(r)
+}
+
+func (s *Server) refuseStepUp(w http.ResponseWriter, stepUp func(string) *Refusal, tool string) bool {
+	refused := stepUp(tool)
+	if refused != nil {
+		w.Header().Set("WWW-Authenticate", refused.Challenge)
+		jsonRPCError(w, refused.Status, -32001, refused.Msg)
+	}
+	return refused != nil
+}
+
+func envelopeOf(r *http.Request) envelope {
+	e, _ := r.Context().Value(envelopeKey{}).(envelope)
+	return e
+}
+
+// checkMessage refuses a POSTed message that is not one JSON-RPC message with a usable id, and
+// hands mcp-go the message with the client's self-description bounded (jsonrpc package).
+func checkMessage(w http.ResponseWriter, r *http.Request, e envelope) bool {
+	if refusal := e.Refusal(e.body); refusal != nil {
+		writeJSONRPC(w, http.StatusBadRequest, refusal)
+		return false
+	}
+	data := jsonrpc.BoundClientText(e.body)
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
+	return true
+}
+
+// serveMCP is /mcp once the envelope is in.
+func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
+	e := envelopeOf(r)
+	r, ok := s.own(w, r, e.session)
+	if !ok {
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodDelete:
+		if !s.sessionKnown(w, r) {
+			return
+		}
+	case r.Method == http.MethodPost && e.body != nil:
+		if !checkMessage(w, r, e) {
+			return
+		}
+		if e.Method == string(mcp.MethodInitialize) {
+			s.initialize(w, r)
+			return
+		}
+	}
+	if r.Method == http.MethodPost && modern(r) {
+		s.scopeCancel(w, r, e)
+		return
+	}
+	s.openSession(w, r)
+}
+
+// openSession passes a request to mcp-go, counting the session it opens against
+// --max-sessions. 2026-07-28 requests are stateless (they must name that version in the
+// protocol header): they never open a session, so the cap does not apply to them.
+func (s *Server) openSession(w http.ResponseWriter, r *http.Request) {
+	opens := r.Method == http.MethodPost && r.Header.Get(mcpserver.HeaderKeySessionID) == "" && !modern(r)
+	s.capSessions(w, r, opens, s.streamable)
+}
+
+// serveMessage is /message (legacy SSE: the client's messages) once the envelope is in.
+func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
+	e := envelopeOf(r)
+	r, ok := s.own(w, r, e.session)
+	if !ok {
+		return
+	}
+	if r.Method == http.MethodPost && e.body != nil {
+		if !checkMessage(w, r, e) {
+			return
+		}
+		if e.IsRequest() && !s.handshaken(e) {
+			writeJSONRPC(w, http.StatusBadRequest, mcp.NewJSONRPCError(mcp.NewRequestId(e.ID), mcp.INVALID_REQUEST, jsonrpc.Clip(e.Method)+
+				" before initialize: send initialize first on this SSE session", nil))
+			return
+		}
+	}
+	s.sse.MessageHandler().ServeHTTP(w, r)
+}
+
+// serveSSE is /sse (legacy SSE: the stream of server messages).
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
+	r, ok := s.own(w, r, r.Header.Get(mcpserver.HeaderKeySessionID))
+	if !ok {
+		return
+	}
+	s.capSessions(w, r, r.Method == http.MethodGet, s.track.sseUnsent.watch(s.sse.SSEHandler()))
+}
+
+// handshaken reports whether an SSE request may run: its session completed initialize, or it
+// is initialize or ping, or it declares protocol 2026-07-28 (as stdio's refusal before
+// initialize allows). mcp-go's SSE transport runs a tools/call on a session that never sent
+// initialize. Streamable HTTP needs no such check: its sessions exist only once initialize has
+// answered.
+func (s *Server) handshaken(e envelope) bool {
+	if e.Method == string(mcp.MethodInitialize) || e.Method == string(mcp.MethodPing) {
+		return true
+	}
+	if _, ok := s.track.handshook.Load(e.session); ok {
+		return true
+	}
+	return mcp.IsModernProtocol(e.Protocol)
+}

@@ -1,0 +1,237 @@
+// Package mcphttp serves an MCP server over streamable HTTP (/mcp) and the legacy SSE
+// transport (/sse, /message) on one mux, with what mcp-go v1.6.0 leaves to its user: Host and
+// Origin allowlists, a body deadline and size limit, caller identification (a function the
+// server passes in), session caps, ownership and signing for replicas, per-caller cancel
+// scoping, and a graceful shutdown that lets running calls finish. Every request to /mcp and
+// /message goes through the same three steps: the edge (deadline, Host, Origin), identify,
+// then the envelope, which reads and parses the body once for every check after it.
+package mcphttp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/jsonrpc"
+	"github.com/tallyfy-mcp/tallyfy-mcp/state"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+)
+
+// Transport names, as tools.WithTransport records them.
+const (
+	Streamable = "streamable-http"
+	SSE        = "sse"
+)
+
+// Options is what the server passes in: the MCP server (built with Tracker's hooks), how to
+// identify a caller, what to add to a call's context, the shared state and the limits.
+type Options struct {
+	MCP     *mcpserver.MCPServer
+	Tracker *Tracker // registered on MCP when it was built (Tracker.Register)
+	// Identify says who sent a request, or why it is refused; called once per request.
+	Identify func(*http.Request) (Identity, *Refusal)
+	// Context adds the server's own values to a call's context (transport: Streamable or SSE).
+	Context func(ctx context.Context, r *http.Request, transport string) context.Context
+	// BeginShutdown gives up the questions still open to a person when shutdown starts.
+	BeginShutdown func()
+	State         state.Store // nil: none; a shared one ("redis") signs session ids for every replica
+	SessionKeys   [][]byte    // the keys that sign shared session ids (--confirm-key-file)
+	Logger        *slog.Logger
+	Version       string
+	Limits        Limits
+	// Pages are mounted behind the body deadline only (the approval page, which checks its own
+	// Host and has its own login); Public as they are (OAuth metadata).
+	Pages, Public map[string]http.Handler
+}
+
+// Limits are the flags that bound HTTP callers.
+type Limits struct {
+	Addr            string   // --addr: its host is allowed as a Host
+	AllowedHosts    []string // --allowed-hosts
+	AllowedOrigins  []string // --allowed-origins ("*": any)
+	MaxBodyBytes    int64
+	BodyReadTimeout time.Duration
+	MaxSessions     int
+	SessionIdleTTL  time.Duration
+	Stateless       bool
+}
+
+// Identity is who sent a request.
+type Identity struct {
+	Caller *tools.Caller // nil: an open loopback server
+	Key    string        // names the caller for session ownership and cancel scoping
+	// StepUp refuses a tools/call of a tool the credential does not cover (an OAuth scope); nil
+	// when every tool is covered.
+	StepUp func(tool string) *Refusal
+}
+
+// Refusal is why a request is not let in: its status, WWW-Authenticate challenge and message.
+type Refusal struct {
+	Status    int
+	Challenge string
+	Msg       string
+}
+
+// Server is the HTTP handler of one MCP server.
+type Server struct {
+	opts       Options
+	Handler    http.Handler
+	streamable *mcpserver.StreamableHTTPServer
+	sse        *mcpserver.SSEServer
+	track      *Tracker
+	cancels    cancelScope
+	hosts      []string
+	anyHost    bool
+	health     healthLog
+	parse      func([]byte) jsonrpc.Envelope // jsonrpc.Parse; a test counts the parses
+
+	connMu sync.Mutex
+	fresh  map[net.Conn]struct{} // connections that have not sent a request yet
+}
+
+// New builds the handler.
+func New(o Options) *Server {
+	s := &Server{opts: o, track: o.Tracker, parse: jsonrpc.Parse}
+	host, _, _ := net.SplitHostPort(o.Limits.Addr)
+	s.hosts = append([]string{"localhost", "127.0.0.1", "::1"}, o.Limits.AllowedHosts...)
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		s.hosts = append(s.hosts, host)
+	}
+	// Bound to every interface with no --allowed-hosts: the caller token (required there) is
+	// the guard, since the machine's own names cannot be known here.
+	s.anyHost = !tallyfy.IsLoopbackHost(host) && len(o.Limits.AllowedHosts) == 0
+	for i, v := range s.hosts {
+		s.hosts[i] = strings.ToLower(strings.Trim(v, "[]"))
+	}
+
+	s.streamable = mcpserver.NewStreamableHTTPServer(o.MCP, append(s.sessionOptions(),
+		mcpserver.WithSessionIdleTTL(o.Limits.SessionIdleTTL),
+		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists are stricter and configurable
+		// The envelope has read the body within --max-body-bytes; mcp-go's own bound (4 MiB by
+		// default) must not be smaller.
+		mcpserver.WithMaxRequestBodyBytes(o.Limits.MaxBodyBytes),
+		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			// An older client's answer must reach this replica (see canAsk); 2026-07-28 clients
+			// get the question in the result, which any replica can take back.
+			return tools.WithTransport(o.Context(ctx, r, Streamable), Streamable, s.canAsk())
+		}),
+		mcpserver.WithStreamableHTTPLogger(o.Logger),
+	)...)
+	s.sse = mcpserver.NewSSEServer(o.MCP,
+		mcpserver.WithKeepAlive(true),
+		mcpserver.WithSSEDisableLocalhostProtection(true),
+		mcpserver.WithSSEMaxRequestBodyBytes(o.Limits.MaxBodyBytes),
+		mcpserver.WithSessionIDGenerator(s.track.sseUnsent.sessionID),
+		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			ctx = context.WithValue(ctx, sseKey{}, true)
+			return tools.WithTransport(o.Context(ctx, r, SSE), SSE, false) // SSE sessions cannot carry a question to the client
+		}),
+	)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.serveHealth)
+	for p, h := range o.Pages {
+		mux.Handle(p, s.bodyDeadline(h))
+	}
+	for p, h := range o.Public {
+		mux.Handle(p, h)
+	}
+	mux.Handle("/mcp", s.edge(s.identify(s.envelope(http.HandlerFunc(s.serveMCP)))))
+	mux.Handle("/sse", s.edge(s.identify(http.HandlerFunc(s.serveSSE))))
+	mux.Handle("/message", s.edge(s.identify(s.envelope(http.HandlerFunc(s.serveMessage)))))
+	s.Handler = mux
+	return s
+}
+
+// Streamable is mcp-go's streamable-HTTP handler alone, none of this package's checks (tests
+// mount it to reach a session from a second address).
+func (s *Server) Streamable() http.Handler { return s.streamable }
+
+// OpenSessions is the number of sessions open or reserved against --max-sessions.
+func (s *Server) OpenSessions() int64 { return s.track.sessions.Load() }
+
+// CloseStreams ends every SSE session and the streamable-HTTP sessions.
+func (s *Server) CloseStreams(ctx context.Context) {
+	s.sse.CloseSessions()
+	_ = s.streamable.Shutdown(ctx)
+}
+
+// Shutdown stops srv gracefully within timeout: stop accepting, let in-flight tool calls
+// finish, close the streams.
+func (s *Server) Shutdown(srv *http.Server, timeout time.Duration) error {
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s.opts.Logger.Info("shutting down: finishing in-flight tool calls", "timeout", timeout)
+	// The listener is about to close, so a person's answer to an open delete question could
+	// not arrive: give those up now (nothing deleted, audited) instead of waiting them out.
+	s.opts.BeginShutdown()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(sctx) }() // closes the listener at once
+	// Wait for running calls and, for SSE, for their answers to reach the stream: SSE answers
+	// are written after the handler returns, and closing the streams first would lose them.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+drain:
+	for s.track.inflight.Load() > 0 || s.track.sseUnsent.pending() {
+		select {
+		case <-tick.C:
+		case <-sctx.Done():
+			s.opts.Logger.Warn("shutdown timeout: some tool calls did not finish")
+			break drain
+		}
+	}
+	s.CloseStreams(sctx)
+	s.closeFresh()
+	err := <-done
+	if errors.Is(err, context.DeadlineExceeded) {
+		_ = srv.Close()
+		return nil
+	}
+	return err
+}
+
+// ConnState is the http.Server's ConnState hook. It lets Shutdown close connections that
+// never carried a request: http.Server.Shutdown waits up to 5 s for those (clients open spare
+// connections), which would hold every shutdown that long.
+func (s *Server) ConnState(c net.Conn, state http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if state == http.StateNew {
+		if s.fresh == nil {
+			s.fresh = map[net.Conn]struct{}{}
+		}
+		s.fresh[c] = struct{}{}
+	} else {
+		delete(s.fresh, c)
+	}
+}
+
+func (s *Server) closeFresh() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for c := range s.fresh {
+		_ = c.Close()
+	}
+}
+
+type sseKey struct{}
+
+// RemoteHost is the address a request came from, without its port.
+func RemoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// modern reports whether r declares protocol 2026-07-28 in its header.
+func modern(r *http.Request) bool { return mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) }

@@ -1,0 +1,158 @@
+package mcphttp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+)
+
+// Tracker is what the HTTP transport learns from the MCP server's hooks: sessions open
+// (against --max-sessions), known and handshaken, who opened each, the tool calls running and
+// the SSE answers not yet on their stream. Its hooks are registered when the MCP server for
+// HTTP is built (Register), never added to a running one.
+type Tracker struct {
+	sessions  atomic.Int64
+	known     knownSessions // registered session IDs: a GET stream needs one
+	handshook knownSessions // sessions whose initialize succeeded: an SSE tools/call needs one
+	owners    sessionOwners // sessions by the caller that opened them
+	inflight  atomic.Int64  // tool calls running
+	sseUnsent sseUnsent     // SSE tool calls whose answer is not yet on the stream
+}
+
+// Register adds t's hooks to those of the MCP server being built and returns its tool
+// middleware (it counts the calls running, for a graceful shutdown).
+func (t *Tracker) Register(hooks *mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
+	hooks.AddOnRegisterSession(func(ctx context.Context, _ mcpserver.ClientSession) {
+		if res, ok := ctx.Value(slotKey{}).(*slot); ok && res.used.CompareAndSwap(false, true) {
+			return // counted when capSessions reserved it
+		}
+		t.sessions.Add(1)
+	})
+	hooks.AddOnUnregisterSession(func(context.Context, mcpserver.ClientSession) { t.sessions.Add(-1) })
+	hooks.AddOnRegisterSession(t.known.add)
+	hooks.AddOnUnregisterSession(t.known.remove)
+	hooks.AddAfterInitialize(t.handshook.afterInitialize)
+	hooks.AddOnUnregisterSession(t.handshook.remove)
+	hooks.AddOnRegisterSession(t.owners.registered)
+	hooks.AddOnUnregisterSession(t.owners.unregistered)
+	hooks.AddBeforeCallTool(t.sseUnsent.called)
+	return []mcpserver.ToolHandlerMiddleware{t.trackInflight}
+}
+
+func (t *Tracker) trackInflight(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		t.inflight.Add(1)
+		defer t.inflight.Add(-1)
+		return next(ctx, req)
+	}
+}
+
+// knownSessions tracks the IDs of MCP sessions (all transports): registered ones in
+// Tracker.known, those whose initialize succeeded in Tracker.handshook.
+type knownSessions struct{ sync.Map }
+
+func (k *knownSessions) add(_ context.Context, s mcpserver.ClientSession) {
+	k.Store(s.SessionID(), struct{}{})
+}
+
+func (k *knownSessions) remove(_ context.Context, s mcpserver.ClientSession) { k.Delete(s.SessionID()) }
+
+// afterInitialize is an AfterInitialize hook (it runs only when initialize succeeded).
+func (k *knownSessions) afterInitialize(ctx context.Context, _ any, _ *mcp.InitializeRequest, _ *mcp.InitializeResult) {
+	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
+		k.Store(s.SessionID(), struct{}{})
+	}
+}
+
+// sessionKnown lets a GET (the stream of server messages) or DELETE on /mcp through only with
+// the Mcp-Session-Id of a session initialize opened: mcp-go would register a new session for a
+// GET without one, or with an ID it never issued, outside --max-sessions. A request that
+// declares protocol 2026-07-28, which has no sessions, goes on to mcp-go's 405.
+func (s *Server) sessionKnown(w http.ResponseWriter, r *http.Request) bool {
+	if modern(r) {
+		return true
+	}
+	id := r.Header.Get(mcpserver.HeaderKeySessionID)
+	if id == "" {
+		jsonRPCError(w, http.StatusBadRequest, -32600, fmt.Sprintf("%s /mcp needs the Mcp-Session-Id header that initialize returned", r.Method))
+		return false
+	}
+	if s.sharedSessions() {
+		// Ids are signed for every replica (stateless.go): one opened through another replica is
+		// good here although this process never registered it; mcp-go's signed-id manager checks
+		// the signature, the caller and the expiry, and answers 404 to anything else.
+		return true
+	}
+	if _, ok := s.track.known.Load(id); !ok {
+		jsonRPCError(w, http.StatusNotFound, -32600, "unknown or expired session: send initialize again")
+		return false
+	}
+	return true
+}
+
+// initialize passes an initialize on and, if it failed, ends the session mcp-go registered
+// for it anyway (mcp-go registers after any answer, error or not), which gives its
+// --max-sessions slot back at once instead of after --session-idle-ttl.
+func (s *Server) initialize(w http.ResponseWriter, r *http.Request) {
+	tw := &teeWriter{ResponseWriter: w}
+	s.openSession(tw, r)
+	id := w.Header().Get(mcpserver.HeaderKeySessionID)
+	var answer struct {
+		Error json.RawMessage `json:"error"`
+	}
+	failed := tw.status >= 300 || json.Unmarshal(tw.head.Bytes(), &answer) == nil && answer.Error != nil
+	if id == "" || !failed {
+		return
+	}
+	del, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), http.MethodDelete, "/mcp", nil)
+	if err != nil {
+		return
+	}
+	del.Header.Set(mcpserver.HeaderKeySessionID, id)
+	s.streamable.ServeHTTP(&discardWriter{header: http.Header{}}, del)
+}
+
+// teeWriter keeps the status and the first 64 KB of a response.
+type teeWriter struct {
+	http.ResponseWriter
+	status int
+	head   bytes.Buffer
+}
+
+func (t *teeWriter) WriteHeader(code int) {
+	if t.status == 0 {
+		t.status = code
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	if t.status == 0 {
+		t.status = http.StatusOK
+	}
+	if room := 64<<10 - t.head.Len(); room > 0 {
+		t.head.Write(p[:min(len(p), room)])
+	}
+	return t.ResponseWriter.Write(p)
+}
+
+func (t *teeWriter) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
