@@ -186,25 +186,25 @@ func TestMCPGoGap_StdioReadsLinesWhole(t *testing.T) {
 
 // TestMCPGoGap_LooseRequestIDs: mcp-go accepts objects, booleans and fractions as request ids
 // (echoing 1.50 as 1.5), takes "id":null for a notification, and answers a batch with -32700.
-// Workaround: checkMessage (rpccheck.go).
+// Workaround: Envelope.Refusal (server/jsonrpc).
 func TestMCPGoGap_LooseRequestIDs(t *testing.T) {
 	var cancelled atomic.Value
 	in, lines, _ := bareStdio(t, gapServer(&cancelled), false)
 	for _, id := range []string{`{"a":1}`, `true`, `1.50`} {
 		_, _ = io.WriteString(in, `{"jsonrpc":"2.0","id":`+id+`,"method":"ping"}`+"\n")
 		if l := nextLine(t, lines); !strings.Contains(l, `"result"`) {
-			t.Fatalf("id %s: %s: mcp-go now refuses it; checkMessage may leave it to mcp-go", id, l)
+			t.Fatalf("id %s: %s: mcp-go now refuses it; Envelope.Refusal may leave it to mcp-go", id, l)
 		}
 	}
 	_, _ = io.WriteString(in, `[{"jsonrpc":"2.0","id":2,"method":"ping"}]`+"\n")
 	if l := nextLine(t, lines); !strings.Contains(l, `-32700`) {
-		t.Fatalf("a batch: %s: mcp-go now answers it otherwise; see checkMessage", l)
+		t.Fatalf("a batch: %s: mcp-go now answers it otherwise; see Envelope.Refusal", l)
 	}
 }
 
 // TestMCPGoGap_ClientTextKeptWhole: mcp-go keeps the clientInfo a client sends, whatever its
 // size, for the life of the session (the name goes into every audit record here).
-// Workaround: boundClientText (rpccheck.go).
+// Workaround: jsonrpc.BoundClientText (server/jsonrpc).
 func TestMCPGoGap_ClientTextKeptWhole(t *testing.T) {
 	var cancelled atomic.Value
 	in, lines, _ := bareStdio(t, gapServer(&cancelled), false)
@@ -212,7 +212,7 @@ func TestMCPGoGap_ClientTextKeptWhole(t *testing.T) {
 	nextLine(t, lines)
 	_, _ = io.WriteString(in, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"client"}}`+"\n")
 	if l := nextLine(t, lines); !strings.Contains(l, `"text":"100000"`) {
-		t.Fatalf("the session's client name: %s: mcp-go now bounds it; drop boundClientText", l)
+		t.Fatalf("the session's client name: %s: mcp-go now bounds it; drop jsonrpc.BoundClientText", l)
 	}
 }
 
@@ -237,7 +237,7 @@ func modernGapPost(url, method, body string) (int, string, error) {
 
 // TestMCPGoGap_ModernCancelCrossesCallers: 2026-07-28 requests have no session, and mcp-go
 // keys calls in flight by (session, id), so anyone's notifications/cancelled for id 7 stops
-// whichever call has id 7. Workaround: cancelScope (cancel.go), keyed by caller.
+// whichever call has id 7. Workaround: cancelScope (server/mcphttp/cancel.go), keyed by caller.
 func TestMCPGoGap_ModernCancelCrossesCallers(t *testing.T) {
 	t.Parallel()
 	var cancelled atomic.Value
@@ -259,7 +259,7 @@ func TestMCPGoGap_ModernCancelCrossesCallers(t *testing.T) {
 }
 
 // TestMCPGoGap_SessionsNotBoundToCaller: an older-protocol streamable-HTTP session is good for
-// any request that names its id, whoever sends it. Workaround: sessionOwners (session_owner.go).
+// any request that names its id, whoever sends it. Workaround: sessionOwners (server/mcphttp/owners.go).
 func TestMCPGoGap_SessionsNotBoundToCaller(t *testing.T) {
 	t.Parallel()
 	var cancelled atomic.Value
@@ -291,7 +291,7 @@ func TestMCPGoGap_SessionsNotBoundToCaller(t *testing.T) {
 // TestMCPGoGap_HostRefusalIsPlainText: mcp-go's Host allowlist (WithAllowedHosts) answers in
 // text/plain from inside its handler, so after this server's authentication (a wrong Host
 // would get 401 before 403) and not as a JSON-RPC error; and its matcher is not exported.
-// Workaround: HTTPServer.guard checks the Host first (http.go).
+// Workaround: mcphttp's edge checks the Host first (server/mcphttp/chain.go).
 func TestMCPGoGap_HostRefusalIsPlainText(t *testing.T) {
 	t.Parallel()
 	var cancelled atomic.Value
@@ -314,8 +314,8 @@ func TestMCPGoGap_HostRefusalIsPlainText(t *testing.T) {
 
 // TestMCPGoGap_NoSessionCapOrBodyDeadline: mcp-go's HTTP transports have no bound on open
 // sessions and no deadline for a request body; their body bound is read inside the handler,
-// after the JSON-RPC checks here have read the body. Workarounds: capSessions (http.go),
-// bodyDeadline and limitBody (http_limits.go). The test looks for such a setting by name.
+// after the JSON-RPC checks here have read the body. Workarounds: capSessions,
+// bodyDeadline and readBody (server/mcphttp/limits.go). The test looks for such a setting by name.
 func TestMCPGoGap_NoSessionCapOrBodyDeadline(t *testing.T) {
 	t.Parallel()
 	for _, v := range []any{mcpserver.StreamableHTTPServer{}, mcpserver.SSEServer{}} {
