@@ -110,7 +110,7 @@ const gapInit = `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protoc
 
 // TestMCPGoGap_StdioCancelsCallsAtEndOfInput: mcp-go cancels a call in flight the moment
 // stdin ends, so `printf '…tools/call…' | tallyfy-mcp` would cancel the call it asked for.
-// Workaround: stdioInput hands mcp-go the EOF only once the calls read are answered (stdio.go).
+// Workaround: input hands mcp-go the EOF only once the calls read are answered (server/stdio).
 func TestMCPGoGap_StdioCancelsCallsAtEndOfInput(t *testing.T) {
 	var cancelled atomic.Value
 	in, lines, done := bareStdio(t, gapServer(&cancelled), false)
@@ -124,14 +124,14 @@ func TestMCPGoGap_StdioCancelsCallsAtEndOfInput(t *testing.T) {
 		t.Logf("Listen ended: %v", err)
 	}
 	if got := cancelled.Load(); got != "context canceled" {
-		t.Fatalf("the call in flight at EOF saw %v: mcp-go now lets it finish; let stdioInput pass EOF at once", got)
+		t.Fatalf("the call in flight at EOF saw %v: mcp-go now lets it finish; let stdio's input pass EOF at once", got)
 	}
 }
 
 // TestMCPGoGap_StdioProgressCanFollowTheAnswer: on stdio mcp-go writes notifications from
 // one goroutine and answers from another, so on a slow stdout a call's answer overtakes its
 // own progress, which the client then drops (the TypeScript SDK forgets a progress token
-// once the answer is in). Workaround: flushProgress (stdio.go).
+// once the answer is in). Workaround: flushProgress (server/stdio).
 func TestMCPGoGap_StdioProgressCanFollowTheAnswer(t *testing.T) {
 	var cancelled atomic.Value
 	in, lines, _ := bareStdio(t, gapServer(&cancelled), true)
@@ -155,7 +155,7 @@ func TestMCPGoGap_StdioProgressCanFollowTheAnswer(t *testing.T) {
 }
 
 // TestMCPGoGap_StdioServesCallsBeforeInitialize: mcp-go runs a tools/call that comes before
-// initialize. Workaround: refuseBeforeInitialize (stdio.go).
+// initialize. Workaround: refuseBeforeInitialize (server/stdio).
 func TestMCPGoGap_StdioServesCallsBeforeInitialize(t *testing.T) {
 	var cancelled atomic.Value
 	in, lines, _ := bareStdio(t, gapServer(&cancelled), false)
@@ -167,7 +167,7 @@ func TestMCPGoGap_StdioServesCallsBeforeInitialize(t *testing.T) {
 
 // TestMCPGoGap_StdioReadsLinesWhole: mcp-go reads a stdio line of any length into memory, and
 // answers a blank line with a parse error. Workaround: readLine's cap (--max-body-bytes) and
-// isBlank in stdioConn.admit.
+// isBlank in conn.admit (server/stdio).
 func TestMCPGoGap_StdioReadsLinesWhole(t *testing.T) {
 	var cancelled atomic.Value
 	in, lines, _ := bareStdio(t, gapServer(&cancelled), false)

@@ -22,6 +22,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/approvalpage"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/mcphttp"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/stdio"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
@@ -197,7 +198,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	// The transport's own hooks and middleware are part of the server it is built for.
 	if cfg.Transport == "stdio" {
-		extensions = append(extensions, stdioExtension)
+		extensions = append(extensions, stdio.Register)
 	} else {
 		extensions = append(extensions, app.httpExtension())
 	}
@@ -367,7 +368,9 @@ const tallyfyDocumentedRate = 10
 func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	switch a.Config.Transport {
 	case "stdio":
-		return a.serveStdio(ctx, stdin, stdout)
+		return stdio.Serve(ctx, stdio.Options{MCP: a.MCP, Logger: a.Logger, MaxLineBytes: a.Config.MaxBodyBytes,
+			ShutdownTimeout: a.Config.ShutdownTimeout, Version: a.Config.Version, Tools: a.Toolset.Offered(),
+			BeginShutdown: a.Toolset.BeginShutdown}, stdin, stdout)
 	default:
 		return a.runHTTP(ctx)
 	}

@@ -1,4 +1,4 @@
-package server
+package stdio_test
 
 import (
 	"bufio"
@@ -10,15 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/server"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/stdio"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
-// stdioPeer drives serveStdio in this process through pipes, line by line.
+// stdioPeer drives the app on stdio (stdio.Serve) in this process through pipes, line by line.
 type stdioPeer struct {
 	t    *testing.T
-	app  *App
+	app  *server.App
 	in   *io.PipeWriter
 	out  *bufio.Reader
 	done chan error
@@ -26,11 +27,11 @@ type stdioPeer struct {
 
 func startStdio(t *testing.T, args ...string) *stdioPeer {
 	t.Helper()
-	cfg, err := ParseConfig(append([]string{"--sandbox", "--audit-log", t.TempDir() + "/audit.jsonl"}, args...), func(string) string { return "" }, io.Discard)
+	cfg, err := server.ParseConfig(append([]string{"--sandbox", "--audit-log", t.TempDir() + "/audit.jsonl"}, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := New(cfg, slog.New(slog.DiscardHandler))
+	app, err := server.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +177,10 @@ func TestStdioSkipsAnOversizedLine(t *testing.T) {
 	}
 }
 
-// Past stdioMaxInFlight requests being answered, a new one is refused at once with a JSON-RPC
+// Past maxInFlight requests being answered, a new one is refused at once with a JSON-RPC
 // error carrying its id; once answers are out, requests are served again.
 func TestStdioRefusesRequestsPastTheInFlightCap(t *testing.T) {
-	defer func(n int) { stdioMaxInFlight = n }(stdioMaxInFlight)
-	stdioMaxInFlight = 2
+	defer stdio.SetMaxInFlight(2)()
 	p := startStdio(t, "--confirm", "elicit")
 	p.send(stdioInit)
 	p.next()
@@ -200,7 +200,7 @@ func TestStdioRefusesRequestsPastTheInFlightCap(t *testing.T) {
 	p.send(`{"jsonrpc":"2.0","id":9,"method":"ping"}`)
 	m := p.next()
 	e, _ := m["error"].(map[string]any)
-	if m["id"] != float64(9) || e == nil || e["code"].(float64) != errCodeBusy || !strings.Contains(e["message"].(string), "busy") {
+	if m["id"] != float64(9) || e == nil || e["code"].(float64) != stdio.ErrCodeBusy || !strings.Contains(e["message"].(string), "busy") {
 		t.Fatalf("third request: want a busy error with id 9, got %v", m)
 	}
 	for _, ask := range asks {
@@ -278,52 +278,5 @@ func TestStdioRequestPipedBehindInitializeRuns(t *testing.T) {
 		if m := p.next(); m["error"] != nil {
 			t.Fatalf("pipelined behind initialize: %v", m)
 		}
-	}
-}
-
-// TestStdioIDKey: idKey is mcp-go's own key of a request id (RequestId.String), with or
-// without its shortcut for integers, and a string id spelled with escapes is the same id.
-func TestStdioIDKey(t *testing.T) {
-	t.Parallel()
-	for _, raw := range []string{`7`, `0`, `-5`, `9007199254740993`, `9223372036854775807`, `-9223372036854775808`,
-		`92233720368547758070`, `"7"`, `"a,\"b"`, `"\u0061"`} {
-		var id mcp.RequestId
-		if err := json.Unmarshal([]byte(raw), &id); err != nil {
-			t.Fatal(raw, err)
-		}
-		if got, want := idKey([]byte(raw)), id.String(); got != want {
-			t.Errorf("idKey(%s) = %q, mcp-go's key %q", raw, got, want)
-		}
-	}
-	if idKey([]byte(`"\u0061"`)) != idKey([]byte(`"a"`)) || idKey([]byte(`7`)) == idKey([]byte(`"7"`)) {
-		t.Error(`"\u0061" and "a" must be one id, 7 and "7" two`)
-	}
-}
-
-// TestStdioAnswerID: the answers stdioOutput counts, as mcp-go writes them, and the messages
-// it must not count (notifications, its own requests, answers with a null id).
-func TestStdioAnswerID(t *testing.T) {
-	t.Parallel()
-	for msg, want := range map[string]string{
-		`{"jsonrpc":"2.0","id":7,"result":{}}`:                                 idKey([]byte(`7`)),
-		`{"jsonrpc":"2.0","id":9007199254740993,"error":{"code":-1}}`:          idKey([]byte(`9007199254740993`)),
-		`{"jsonrpc":"2.0","id":"a,\"b","result":{}}`:                           idKey([]byte(`"a,\"b"`)),
-		`{"jsonrpc":"2.0","id":null,"error":{"code":-32700}}`:                  "",
-		`{"jsonrpc":"2.0","id":3,"method":"elicitation/create","params":{}}`:   "",
-		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"a":1}}`: "",
-	} {
-		got, ok := answerID([]byte(msg))
-		if got != want || ok != (want != "") {
-			t.Errorf("%s: %q %v, want %q", msg, got, ok, want)
-		}
-	}
-	// The prefix answerID reads is mcp-go's own: a response marshalled by mcp-go.
-	b, _ := json.Marshal(mcp.NewJSONRPCResultResponse(mcp.NewRequestId(int64(5)), mcp.EmptyResult{}))
-	if _, ok := answerID(b); !ok {
-		t.Fatalf("mcp-go writes an answer as %s: answerID no longer sees it", b)
-	}
-	e, _ := json.Marshal(mcp.NewJSONRPCError(mcp.NewRequestId("x"), mcp.INTERNAL_ERROR, "boom", nil))
-	if _, ok := answerID(e); !ok {
-		t.Fatalf("mcp-go writes an error as %s: answerID no longer sees it", e)
 	}
 }

@@ -1,4 +1,6 @@
-package server
+// Package stdio serves an MCP server on stdin/stdout through mcp-go's StdioServer, adding only
+// what mcp-go v1.6.0 lacks (Serve names each).
+package stdio
 
 import (
 	"bufio"
@@ -21,25 +23,37 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
-// serveStdio serves JSON-RPC on stdin/stdout through mcp-go's StdioServer. It adds only what
-// mcp-go v1.6.0 lacks, each named by a TestMCPGoGap_ test in stdio_test.go:
+// Options is what Serve needs of the server.
+type Options struct {
+	MCP             *mcpserver.MCPServer // built with Register's hooks
+	Logger          *slog.Logger
+	MaxLineBytes    int64         // --max-body-bytes: a longer line is skipped unread
+	ShutdownTimeout time.Duration // how long calls read before the input ended may take
+	Version         string
+	Tools           int    // tools offered, for the startup line
+	BeginShutdown   func() // gives up the questions still open to the person
+}
+
+// Serve serves JSON-RPC on stdin/stdout through mcp-go's StdioServer until the input ends or
+// ctx ends (SIGTERM). It adds only what mcp-go v1.6.0 lacks, each named by a TestMCPGoGap_
+// test in server/mcpgo_gap_test.go:
 //   - the input is read here, one line at a time: a line over --max-body-bytes is skipped
-//     unread, blank lines are ignored, the JSON-RPC check and client-text clipping of
-//     the jsonrpc package apply, at most stdioMaxInFlight requests are answered at once, and the line
+//     unread, blank lines are ignored, the JSON-RPC check and client-text clipping of the
+//     jsonrpc package apply, at most maxInFlight requests are answered at once, and the line
 //     after an initialize waits for its answer (echo initialize; echo tools/call works);
 //   - at the end of the input (EOF, or SIGTERM), the calls already read are answered before
 //     mcp-go sees EOF, bounded by --shutdown-timeout: mcp-go cancels them the moment its input ends;
 //   - a call's progress is written before its answer: mcp-go writes notifications from another
 //     goroutine, and the client drops progress that arrives after the answer;
-//   - a request before initialize is refused (a hook, below).
-func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	c := &stdioConn{app: a, out: stdout, stop: make(chan struct{}), inflight: map[string]int{}}
-	srv := mcpserver.NewStdioServer(a.MCP)
-	srv.SetErrorLogger(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError))
-	mcpserver.WithWorkerPoolSize(stdioWorkers)(srv)
-	mcpserver.WithQueueSize(stdioMaxInFlight)(srv)
+//   - a request before initialize is refused (a hook, Register).
+func Serve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer) error {
+	c := &conn{o: o, out: stdout, stop: make(chan struct{}), inflight: map[string]int{}}
+	srv := mcpserver.NewStdioServer(o.MCP)
+	srv.SetErrorLogger(slog.NewLogLogger(o.Logger.Handler(), slog.LevelError))
+	mcpserver.WithWorkerPoolSize(workers)(srv)
+	mcpserver.WithQueueSize(maxInFlight)(srv)
 	srv.SetContextFunc(func(ctx context.Context) context.Context {
-		return context.WithValue(tools.WithTransport(ctx, "stdio", true), stdioConnKey{}, c)
+		return context.WithValue(tools.WithTransport(ctx, "stdio", true), connKey{}, c)
 	})
 
 	// Requests outlive SIGTERM until answered: mcp-go's context ends only once they are.
@@ -48,17 +62,17 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 	go func() {
 		select {
 		case <-ctx.Done():
-			a.Logger.Info("SIGTERM: finishing in-flight calls", "timeout", a.Config.ShutdownTimeout)
+			o.Logger.Info("SIGTERM: finishing in-flight calls", "timeout", o.ShutdownTimeout)
 			close(c.stop)
 			c.endOnce.Do(c.drain)
 			endListen() // mcp-go's read of stdin may be waiting for a line that never comes
 		case <-listenCtx.Done():
 		}
 	}()
-	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
-	in := newStdioInput(c, stdin)
+	o.Logger.Info("serving MCP on stdio", "version", o.Version, "tools", o.Tools)
+	in := newInput(c, stdin)
 	defer close(in.done)
-	err := srv.Listen(listenCtx, in, stdioOutput{c})
+	err := srv.Listen(listenCtx, in, output{c})
 	if err != nil && (!errors.Is(err, context.Canceled) || ctx.Err() == nil) {
 		return err
 	}
@@ -70,25 +84,25 @@ func (a *App) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer)
 	return nil
 }
 
-// stdioWorkers is how many tool calls mcp-go runs at once on stdio; more wait in its queue,
+// workers is how many tool calls mcp-go runs at once on stdio; more wait in its queue,
 // which the in-flight cap keeps from filling (a call mcp-go ran on its read loop instead could
 // wait for an elicitation answer that loop would never read). Each worker keeps the stack its
 // largest call grew, so more workers cost memory (100: +3 MB peak RSS in make bench).
-var stdioWorkers = 16
+var workers = 16
 
-// stdioMaxInFlight bounds the requests answered at once: each holds a goroutine and perhaps a
+// maxInFlight bounds the requests answered at once: each holds a goroutine and perhaps a
 // request to Tallyfy, and a client that writes without reading must not make them unbounded.
-var stdioMaxInFlight = 256
+var maxInFlight = 256
 
 // errCodeBusy is the JSON-RPC error (implementation-defined range) for a request refused
 // because too many are in flight.
 const errCodeBusy = -32000
 
-type stdioConnKey struct{}
+type connKey struct{}
 
-// stdioConn is one stdio connection: the single client of this process.
-type stdioConn struct {
-	app       *App
+// conn is one stdio connection: the single client of this process.
+type conn struct {
+	o         Options
 	out       io.Writer
 	wmu       sync.Mutex    // one message per write, whoever writes
 	stop      chan struct{} // closed on SIGTERM
@@ -121,13 +135,13 @@ func readLine(r *bufio.Reader, limit int64) (line []byte, tooLong bool, err erro
 	}
 }
 
-// stdioInput is what mcp-go reads: the lines of stdin that passed the checks, one at a time.
+// input is what mcp-go reads: the lines of stdin that passed the checks, one at a time.
 // One goroutine of its own reads and checks them (next), handing each over when mcp-go asks:
 // mcp-go reads every line on a goroutine it starts for that line, and reading stdin and
 // decoding the line there grew each such goroutine's stack anew (stack copying was a sixth of
 // the CPU time of a stdio ping; docs/performance.md).
-type stdioInput struct {
-	c       *stdioConn
+type input struct {
+	c       *conn
 	r       *bufio.Reader
 	pending []byte
 	err     error         // the input's end, once mcp-go was told
@@ -135,25 +149,25 @@ type stdioInput struct {
 	after   chan struct{} // the answer the next line waits for (initialize's)
 
 	start sync.Once
-	lines chan stdioLine // from the reading goroutine, one at a time
+	lines chan inputLine // from the reading goroutine, one at a time
 	done  chan struct{}  // closed when serving ends: the reading goroutine stops handing over
 }
 
-type stdioLine struct {
+type inputLine struct {
 	line []byte
 	err  error
 }
 
-func newStdioInput(c *stdioConn, r io.Reader) *stdioInput {
-	return &stdioInput{c: c, r: bufio.NewReaderSize(r, 64<<10), lines: make(chan stdioLine), done: make(chan struct{})}
+func newInput(c *conn, r io.Reader) *input {
+	return &input{c: c, r: bufio.NewReaderSize(r, 64<<10), lines: make(chan inputLine), done: make(chan struct{})}
 }
 
 // readLines runs next until the input ends, handing each line over as mcp-go asks for it.
-func (in *stdioInput) readLines() {
+func (in *input) readLines() {
 	for {
 		line, err := in.next()
 		select {
-		case in.lines <- stdioLine{line, err}:
+		case in.lines <- inputLine{line, err}:
 		case <-in.done:
 			return
 		}
@@ -163,7 +177,7 @@ func (in *stdioInput) readLines() {
 	}
 }
 
-func (in *stdioInput) Read(p []byte) (int, error) {
+func (in *input) Read(p []byte) (int, error) {
 	in.start.Do(func() { go in.readLines() })
 	for len(in.pending) == 0 {
 		if in.err != nil {
@@ -180,7 +194,7 @@ func (in *stdioInput) Read(p []byte) (int, error) {
 // next returns the next line for mcp-go, answering here what never reaches it; at the end of
 // the input (or after SIGTERM: what is read then is not served) it returns io.EOF once the
 // requests in flight are answered.
-func (in *stdioInput) next() ([]byte, error) {
+func (in *input) next() ([]byte, error) {
 	c := in.c
 	if in.after != nil {
 		select {
@@ -194,7 +208,7 @@ func (in *stdioInput) next() ([]byte, error) {
 		var line []byte
 		tooLong, err := false, in.ended
 		if err == nil {
-			line, tooLong, err = readLine(in.r, c.app.Config.MaxBodyBytes)
+			line, tooLong, err = readLine(in.r, c.o.MaxLineBytes)
 		}
 		select {
 		case <-c.stop:
@@ -203,7 +217,7 @@ func (in *stdioInput) next() ([]byte, error) {
 		}
 		if tooLong {
 			c.refuse(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST,
-				fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.app.Config.MaxBodyBytes), nil))
+				fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.o.MaxLineBytes), nil))
 		} else if line := c.admit(line, &in.after); line != nil {
 			if line[len(line)-1] != '\n' {
 				line = append(line, '\n') // the last line may end without one
@@ -223,7 +237,7 @@ func (in *stdioInput) next() ([]byte, error) {
 
 // admit checks one line and returns what mcp-go is to read of it, or nil when it was answered
 // here (refused, blank). after is set to wait, before the next line, for an initialize's answer.
-func (c *stdioConn) admit(line []byte, after *chan struct{}) []byte {
+func (c *conn) admit(line []byte, after *chan struct{}) []byte {
 	if isBlank(line) {
 		return nil
 	}
@@ -241,9 +255,9 @@ func (c *stdioConn) admit(line []byte, after *chan struct{}) []byte {
 	switch {
 	case c.inflight[key] > 0:
 		// mcp-go refuses an id already in flight with an answer of its own (id null).
-	case c.count >= stdioMaxInFlight:
+	case c.count >= maxInFlight:
 		c.refuse(mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), errCodeBusy, fmt.Sprintf(
-			"server busy: %d requests are already being answered on this connection; send this one again once some answers are in", stdioMaxInFlight), nil))
+			"server busy: %d requests are already being answered on this connection; send this one again once some answers are in", maxInFlight), nil))
 		return nil
 	default:
 		c.inflight[key]++
@@ -260,7 +274,7 @@ func (c *stdioConn) admit(line []byte, after *chan struct{}) []byte {
 }
 
 // answered notes that the request with this id key has its answer written.
-func (c *stdioConn) answered(key string) {
+func (c *conn) answered(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inflight[key] == 0 {
@@ -282,8 +296,8 @@ func (c *stdioConn) answered(key string) {
 // drain runs when the input has ended: a question still open to the person can no longer be
 // answered, and the calls in flight get --shutdown-timeout to finish before mcp-go, seeing
 // EOF, cancels them.
-func (c *stdioConn) drain() {
-	c.app.Toolset.BeginShutdown()
+func (c *conn) drain() {
+	c.o.BeginShutdown()
 	c.mu.Lock()
 	var done chan struct{}
 	if c.count > 0 {
@@ -294,36 +308,36 @@ func (c *stdioConn) drain() {
 	if done == nil {
 		return
 	}
-	t := time.NewTimer(c.app.Config.ShutdownTimeout)
+	t := time.NewTimer(c.o.ShutdownTimeout)
 	defer t.Stop()
 	select {
 	case <-done:
 	case <-t.C:
-		c.app.Logger.Warn("shutdown timeout: cancelling the calls still running", "timeout", c.app.Config.ShutdownTimeout)
+		c.o.Logger.Warn("shutdown timeout: cancelling the calls still running", "timeout", c.o.ShutdownTimeout)
 	}
 }
 
 // refuse writes an answer of this file's own.
-func (c *stdioConn) refuse(msg any) {
+func (c *conn) refuse(msg any) {
 	b, err := json.Marshal(msg)
 	if err == nil {
 		_, err = c.write(append(b, '\n'))
 	}
 	if err != nil {
-		c.app.Logger.Error("writing to stdout", "err", err)
+		c.o.Logger.Error("writing to stdout", "err", err)
 	}
 }
 
-func (c *stdioConn) write(b []byte) (int, error) {
+func (c *conn) write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.out.Write(b)
 }
 
-// stdioOutput is where mcp-go writes: each of its writes is one whole message and its newline.
-type stdioOutput struct{ c *stdioConn }
+// output is where mcp-go writes: each of its writes is one whole message and its newline.
+type output struct{ c *conn }
 
-func (o stdioOutput) Write(p []byte) (int, error) {
+func (o output) Write(p []byte) (int, error) {
 	if bytes.HasPrefix(p, flushPrefix) {
 		flushed(p)
 		return len(p), nil
@@ -417,7 +431,7 @@ func flushed(marker []byte) {
 func flushProgress(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		res, err := next(ctx, req)
-		if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil || ctx.Value(stdioConnKey{}) == nil {
+		if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil || ctx.Value(connKey{}) == nil {
 			return res, err
 		}
 		s := mcpserver.ClientSessionFromContext(ctx)
@@ -442,12 +456,13 @@ func flushProgress(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
 	}
 }
 
-// stdioExtension is the stdio transport's part of the MCP server built for it: the refusal
-// before initialize, the handshake it waits for, and progress written before answers.
-func stdioExtension(hooks *mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
+// Register adds the stdio transport's hooks to those of the MCP server being built for it (the
+// refusal before initialize, the handshake it waits for) and returns its tool middleware
+// (progress written before answers).
+func Register(hooks *mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
 	hooks.AddOnRequestInitialization(refuseBeforeInitialize)
 	hooks.AddAfterInitialize(func(ctx context.Context, _ any, _ *mcp.InitializeRequest, _ *mcp.InitializeResult) {
-		if c, ok := ctx.Value(stdioConnKey{}).(*stdioConn); ok {
+		if c, ok := ctx.Value(connKey{}).(*conn); ok {
 			c.handshake.Store(true)
 		}
 	})
@@ -465,7 +480,7 @@ func stdioExtension(hooks *mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
 // missing the capabilities with -32602. Streamable-HTTP sessions exist only once initialize has
 // answered; SSE has its own check (mcphttp's handshaken).
 func refuseBeforeInitialize(ctx context.Context, _ any, message any) error {
-	c, ok := ctx.Value(stdioConnKey{}).(*stdioConn)
+	c, ok := ctx.Value(connKey{}).(*conn)
 	raw, isRaw := message.(json.RawMessage)
 	if !ok || !isRaw || c.handshake.Load() {
 		return nil
