@@ -154,6 +154,7 @@ type clientInfoBound struct {
 // capabilitiesMax bounds the client capabilities object a session keeps (mcp-go keeps its
 // "experimental" member whole).
 const capabilitiesMax = 16 << 10
+
 // BoundClientText returns msg with the client's self-description bounded before anything
 // stores it: every string member of clientInfo (initialize, or _meta on 2026-07-28 requests)
 // clipped to logsafe.ClientTextMax characters and marked "…", other members over 1 KB (icons)

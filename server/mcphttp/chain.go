@@ -83,9 +83,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 				}
 			}
 		}
-		if refused != nil {
-			w.Header().Set("WWW-Authenticate", refused.Challenge)
-			jsonRPCError(w, refused.Status, -32001, refused.Msg)
+		if refuse(w, refused) {
 			return
 		}
 		ctx := context.WithValue(r.Context(), identityKey{}, id)
@@ -99,11 +97,11 @@ func (s *Server) identify(next http.Handler) http.Handler {
 // toolOfRefused is the tool a refused tools/call names: from its 2026-07-28 headers, else its
 // body, read within the limit only for this.
 func (s *Server) toolOfRefused(r *http.Request) (string, bool) {
-	if r.Method != http.MethodPost || namedByHeaders(r) {
+	if r.Method != http.MethodPost {
 		return "", false
 	}
-	if tool, ok := headerTool(r); ok {
-		return tool, true
+	if tool, settled := headerTool(r); settled {
+		return tool, tool != ""
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.Limits.MaxBodyBytes+1))
 	e := s.parse(body)
@@ -111,6 +109,15 @@ func (s *Server) toolOfRefused(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return e.Tool, true
+}
+
+// refuse answers a refusal (nil: none) with its status and WWW-Authenticate challenge.
+func refuse(w http.ResponseWriter, refused *Refusal) bool {
+	if refused != nil {
+		w.Header().Set("WWW-Authenticate", refused.Challenge)
+		jsonRPCError(w, refused.Status, -32001, refused.Msg)
+	}
+	return refused != nil
 }
 
 func identityOf(r *http.Request) Identity {
@@ -133,12 +140,12 @@ type envelopeKey struct{}
 func (s *Server) envelope(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		stepUp := identityOf(r).StepUp
-		tool, fromHeaders := "", false
+		tool, settled := "", false
 		if stepUp != nil && r.Method == http.MethodPost {
-			tool, fromHeaders = headerTool(r)
-			if fromHeaders && s.refuseStepUp(w, stepUp, tool) {
-				return
-			}
+			tool, settled = headerTool(r)
+		}
+		if settled && tool != "" && refuse(w, stepUp(tool)) {
+			return
 		}
 		body, ok := s.readBody(w, r)
 		if !ok {
@@ -151,42 +158,29 @@ func (s *Server) envelope(next http.Handler) http.Handler {
 		if body != nil {
 			e.Envelope = s.parse(body)
 		}
-		// The headers name the call only on the 2026-07-28 protocol, where mcp-go refuses a
-		// request whose headers and body disagree; an older request is read from its body,
-		// whatever its headers claim.
-		if stepUp != nil && !fromHeaders && !namedByHeaders(r) && r.Method == http.MethodPost &&
-			e.Strict && e.Method == string(mcp.MethodToolsCall) && s.refuseStepUp(w, stepUp, e.Tool) {
+		if stepUp != nil && !settled && r.Method == http.MethodPost && e.Strict && e.Method == string(mcp.MethodToolsCall) && refuse(w, stepUp(e.Tool)) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e)))
 	})
 }
 
-// headerTool is the tool a 2026-07-28 tools/call names in its Mcp-Name header.
-func headerTool(r *http.Request) (string, bool) {
-	if r.Header.Get("Mcp-Method") != string(mcp.MethodToolsCall) || !modern(r) {
+// headerTool is what a 2026-07-28 request's headers say of the tool it calls, when they settle
+// it: the Mcp-Name of a tools/call, or "" for another method. The headers name the call only on
+// that protocol, where mcp-go refuses a request whose headers and body disagree; an older
+// request is read from its body, whatever its headers claim.
+func headerTool(r *http.Request) (tool string, settled bool) {
+	m := r.Header.Get("Mcp-Method")
+	if m == "" || !modern(r) {
 		return "", false
+	}
+	if m != string(mcp.MethodToolsCall) {
+		return "", true
 	}
 	if n := r.Header.Get("Mcp-Name"); n != "" {
 		return mcp.DecodeHeaderValue(n)
 	}
 	return "", false
-}
-
-// namedByHeaders reports whether a 2026-07-28 request names a method other than tools/call in
-// its headers: then it calls no tool.
-func namedByHeaders(r *http.Request) bool {
-	m := r.Header.Get("Mcp-Method")
-	return m != "" && m != string(mcp.MethodToolsCall) && modern(r)
-}
-
-func (s *Server) refuseStepUp(w http.ResponseWriter, stepUp func(string) *Refusal, tool string) bool {
-	refused := stepUp(tool)
-	if refused != nil {
-		w.Header().Set("WWW-Authenticate", refused.Challenge)
-		jsonRPCError(w, refused.Status, -32001, refused.Msg)
-	}
-	return refused != nil
 }
 
 func envelopeOf(r *http.Request) envelope {

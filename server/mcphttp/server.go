@@ -234,4 +234,6 @@ func RemoteHost(r *http.Request) string {
 }
 
 // modern reports whether r declares protocol 2026-07-28 in its header.
-func modern(r *http.Request) bool { return mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) }
+func modern(r *http.Request) bool {
+	return mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
+}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/tallyfy-mcp/tallyfy-mcp/server"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/stdio"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
