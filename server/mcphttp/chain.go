@@ -31,11 +31,11 @@ import (
 // edge applies the body deadline, then the Host and Origin allowlists.
 func (s *Server) edge(next http.Handler) http.Handler {
 	return s.bodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.HostAllowed(r.Host) {
+		if !s.allow.host(r.Host) {
 			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Host %q is not allowed (add it with --allowed-hosts)", jsonrpc.Clip(r.Host)))
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && !s.originAllowed(o) {
+		if o := r.Header.Get("Origin"); o != "" && !s.allow.origin(o) {
 			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Origin %q is not allowed (add it with --allowed-origins)", jsonrpc.Clip(o)))
 			return
 		}
@@ -44,21 +44,45 @@ func (s *Server) edge(next http.Handler) http.Handler {
 }
 
 // HostAllowed reports whether a Host header names this server.
-func (s *Server) HostAllowed(hostport string) bool {
-	if s.anyHost {
+func (s *Server) HostAllowed(hostport string) bool { return s.allow.host(hostport) }
+
+// allowlist is the Host and Origin allowlists (DNS-rebinding protection).
+type allowlist struct {
+	hosts   []string
+	anyHost bool
+	origins []string // --allowed-origins ("*": any)
+}
+
+func newAllowlist(l Limits) allowlist {
+	host, _, _ := net.SplitHostPort(l.Addr)
+	a := allowlist{hosts: append([]string{"localhost", "127.0.0.1", "::1"}, l.AllowedHosts...), origins: l.AllowedOrigins}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		a.hosts = append(a.hosts, host)
+	}
+	// Bound to every interface with no --allowed-hosts: the caller token (required there) is
+	// the guard, since the machine's own names cannot be known here.
+	a.anyHost = !tallyfy.IsLoopbackHost(host) && len(l.AllowedHosts) == 0
+	for i, v := range a.hosts {
+		a.hosts[i] = strings.ToLower(strings.Trim(v, "[]"))
+	}
+	return a
+}
+
+func (a allowlist) host(hostport string) bool {
+	if a.anyHost {
 		return true
 	}
 	host := hostport
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
 		host = hh
 	}
-	return slices.Contains(s.hosts, strings.ToLower(strings.Trim(host, "[]")))
+	return slices.Contains(a.hosts, strings.ToLower(strings.Trim(host, "[]")))
 }
 
-// originAllowed accepts loopback origins (local tools such as the MCP Inspector) and those
-// listed in --allowed-origins ("*" allows any).
-func (s *Server) originAllowed(origin string) bool {
-	for _, o := range s.opts.Limits.AllowedOrigins {
+// origin accepts loopback origins (local tools such as the MCP Inspector) and those listed in
+// --allowed-origins ("*" allows any).
+func (a allowlist) origin(origin string) bool {
+	for _, o := range a.origins {
 		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
 			return true
 		}

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/jsonrpc"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
@@ -89,30 +87,21 @@ type Server struct {
 	sse        *mcpserver.SSEServer
 	track      *Tracker
 	cancels    cancelScope
-	hosts      []string
-	anyHost    bool
-	health     healthLog
+	allow      allowlist
+	shared     bool // session ids signed for every replica (stateless.go)
+	health     *health
+	fresh      freshConns
 	parse      func([]byte) jsonrpc.Envelope // jsonrpc.Parse; a test counts the parses
-
-	connMu sync.Mutex
-	fresh  map[net.Conn]struct{} // connections that have not sent a request yet
 }
 
 // New builds the handler.
 func New(o Options) *Server {
-	s := &Server{opts: o, track: o.Tracker, parse: jsonrpc.Parse}
-	host, _, _ := net.SplitHostPort(o.Limits.Addr)
-	s.hosts = append([]string{"localhost", "127.0.0.1", "::1"}, o.Limits.AllowedHosts...)
-	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-		s.hosts = append(s.hosts, host)
-	}
-	// Bound to every interface with no --allowed-hosts: the caller token (required there) is
-	// the guard, since the machine's own names cannot be known here.
-	s.anyHost = !tallyfy.IsLoopbackHost(host) && len(o.Limits.AllowedHosts) == 0
-	for i, v := range s.hosts {
-		s.hosts[i] = strings.ToLower(strings.Trim(v, "[]"))
-	}
-
+	s := &Server{opts: o, track: o.Tracker, parse: jsonrpc.Parse, allow: newAllowlist(o.Limits),
+		health: &health{store: o.State, logger: o.Logger, version: o.Version}}
+	s.shared = !o.Limits.Stateless && o.State != nil && o.State.Shared() && len(o.SessionKeys) > 0
+	// An older client's answer must reach this replica; 2026-07-28 clients get the question in
+	// the result, which any replica can take back.
+	canAsk := !o.Limits.Stateless && !s.shared
 	s.streamable = mcpserver.NewStreamableHTTPServer(o.MCP, append(s.sessionOptions(),
 		mcpserver.WithSessionIdleTTL(o.Limits.SessionIdleTTL),
 		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists are stricter and configurable
@@ -120,9 +109,7 @@ func New(o Options) *Server {
 		// default) must not be smaller.
 		mcpserver.WithMaxRequestBodyBytes(o.Limits.MaxBodyBytes),
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-			// An older client's answer must reach this replica (see canAsk); 2026-07-28 clients
-			// get the question in the result, which any replica can take back.
-			return tools.WithTransport(o.Context(ctx, r, Streamable), Streamable, s.canAsk())
+			return tools.WithTransport(o.Context(ctx, r, Streamable), Streamable, canAsk)
 		}),
 		mcpserver.WithStreamableHTTPLogger(o.Logger),
 	)...)
@@ -138,7 +125,7 @@ func New(o Options) *Server {
 	)
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.Handle("GET /healthz", s.health)
 	for p, h := range o.Pages {
 		mux.Handle(p, s.bodyDeadline(h))
 	}
@@ -190,7 +177,7 @@ drain:
 		}
 	}
 	s.CloseStreams(sctx)
-	s.closeFresh()
+	s.fresh.close()
 	err := <-done
 	if errors.Is(err, context.DeadlineExceeded) {
 		_ = srv.Close()
@@ -202,23 +189,31 @@ drain:
 // ConnState is the http.Server's ConnState hook. It lets Shutdown close connections that
 // never carried a request: http.Server.Shutdown waits up to 5 s for those (clients open spare
 // connections), which would hold every shutdown that long.
-func (s *Server) ConnState(c net.Conn, state http.ConnState) {
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
+func (s *Server) ConnState(c net.Conn, state http.ConnState) { s.fresh.track(c, state) }
+
+// freshConns are the connections that have not sent a request yet.
+type freshConns struct {
+	mu sync.Mutex
+	m  map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, state http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if state == http.StateNew {
-		if s.fresh == nil {
-			s.fresh = map[net.Conn]struct{}{}
+		if f.m == nil {
+			f.m = map[net.Conn]struct{}{}
 		}
-		s.fresh[c] = struct{}{}
+		f.m[c] = struct{}{}
 	} else {
-		delete(s.fresh, c)
+		delete(f.m, c)
 	}
 }
 
-func (s *Server) closeFresh() {
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
-	for c := range s.fresh {
+func (f *freshConns) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.m {
 		_ = c.Close()
 	}
 }

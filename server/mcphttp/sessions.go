@@ -84,7 +84,7 @@ func (s *Server) sessionKnown(w http.ResponseWriter, r *http.Request) bool {
 		jsonRPCError(w, http.StatusBadRequest, -32600, fmt.Sprintf("%s /mcp needs the Mcp-Session-Id header that initialize returned", r.Method))
 		return false
 	}
-	if s.sharedSessions() {
+	if s.shared {
 		// Ids are signed for every replica (stateless.go): one opened through another replica is
 		// good here although this process never registered it; mcp-go's signed-id manager checks
 		// the signature, the caller and the expiry, and answers 404 to anything else.

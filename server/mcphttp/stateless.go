@@ -16,26 +16,16 @@ import (
 //     any replica can check.
 //   - --state shared, not stateless: ids signed with the shared key, bound to the caller, with
 //     an expiry, so any replica accepts them; a question to an older client could be answered
-//     through another replica, so those confirm with a token (see canAsk).
+//     through another replica, so those confirm with a token (canAsk in New).
 //   - otherwise: kept in this process; an id it never issued gets 404.
 func (s *Server) sessionOptions() []mcpserver.StreamableHTTPOption {
 	switch {
 	case s.opts.Limits.Stateless:
 		return []mcpserver.StreamableHTTPOption{mcpserver.WithStateLess(true), mcpserver.WithDisableStreaming(true)}
-	case s.sharedSessions():
+	case s.shared:
 		o := s.opts
 		who := func(r *http.Request) string { return identityOf(r).Key }
 		return []mcpserver.StreamableHTTPOption{mcpserver.WithSessionIdManagerResolver(sessionid.NewResolver(o.SessionKeys, o.State, o.Logger, who))}
 	}
 	return []mcpserver.StreamableHTTPOption{mcpserver.WithStateful(true)}
 }
-
-// sharedSessions reports whether session ids are signed for every replica.
-func (s *Server) sharedSessions() bool {
-	st := s.opts.State
-	return !s.opts.Limits.Stateless && st != nil && st.Shared() && len(s.opts.SessionKeys) > 0
-}
-
-// canAsk reports whether a question (elicitation) can travel to an older client on streamable
-// HTTP: only when its answer is sure to come back to this replica.
-func (s *Server) canAsk() bool { return !s.opts.Limits.Stateless && !s.sharedSessions() }
