@@ -18,7 +18,7 @@ func TestConfirmTokenBoundToBearer(t *testing.T) {
 	t.Parallel()
 	bearer := "the-accepted-bearer-" + strings.Repeat("q", 16)
 	f := newFixture(t, fixtureOpts{auth: bearer}, "--confirm", "token")
-	// /second reaches the same MCP server without the guard, as a second accepted bearer would:
+	// /second reaches the same MCP server without the edge and identify steps, as a second accepted bearer would:
 	// the bearer's hash still goes into each request's context.
 	mux := http.NewServeMux()
 	mux.Handle("/second/", http.StripPrefix("/second", f.H.Streamable()))

@@ -101,7 +101,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		if refused != nil && id.StepUp != nil {
 			// Refused, but its credential is good for some tools: a call beyond them is answered
 			// with the scope it needs, which says more.
-			if tool, ok := s.toolOfRefused(r); ok {
+			if tool, ok := s.calledTool(r); ok {
 				if more := id.StepUp(tool); more != nil {
 					refused = more
 				}
@@ -118,9 +118,10 @@ func (s *Server) identify(next http.Handler) http.Handler {
 	})
 }
 
-// toolOfRefused is the tool a refused tools/call names: from its 2026-07-28 headers, else its
-// body, read within the limit only for this.
-func (s *Server) toolOfRefused(r *http.Request) (string, bool) {
+// calledTool is the tool a tools/call POST names, where the envelope does not read it (a
+// refused request, /sse): from its 2026-07-28 headers, else its body, read within the limit
+// only for this.
+func (s *Server) calledTool(r *http.Request) (string, bool) {
 	if r.Method != http.MethodPost {
 		return "", false
 	}
@@ -128,6 +129,7 @@ func (s *Server) toolOfRefused(r *http.Request) (string, bool) {
 		return tool, tool != ""
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.Limits.MaxBodyBytes+1))
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body)) // as it came, for what follows
 	e := s.parse(body)
 	if err != nil || !e.Strict || e.Method != string(mcp.MethodToolsCall) {
 		return "", false
@@ -271,7 +273,7 @@ func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
 		if !checkMessage(w, r, e) {
 			return
 		}
-		if e.IsRequest() && !s.handshaken(e) {
+		if e.IsRequest() && !s.handshaken(e, r.URL.Query().Get("sessionId")) {
 			writeJSONRPC(w, http.StatusBadRequest, mcp.NewJSONRPCError(mcp.NewRequestId(e.ID), mcp.INVALID_REQUEST, jsonrpc.Clip(e.Method)+
 				" before initialize: send initialize first on this SSE session", nil))
 			return
@@ -280,8 +282,14 @@ func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
 	s.sse.MessageHandler().ServeHTTP(w, r)
 }
 
-// serveSSE is /sse (legacy SSE: the stream of server messages).
+// serveSSE is /sse (legacy SSE: the stream of server messages). It has no body to read, but a
+// POST naming a tool beyond the caller's scope gets the step-up answer, as on /mcp.
 func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
+	if stepUp := identityOf(r).StepUp; stepUp != nil {
+		if tool, ok := s.calledTool(r); ok && refuse(w, stepUp(tool)) {
+			return
+		}
+	}
 	r, ok := s.own(w, r, r.Header.Get(mcpserver.HeaderKeySessionID))
 	if !ok {
 		return
@@ -289,16 +297,17 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	s.capSessions(w, r, r.Method == http.MethodGet, s.track.sseUnsent.watch(s.sse.SSEHandler()))
 }
 
-// handshaken reports whether an SSE request may run: its session completed initialize, or it
+// handshaken reports whether an SSE request may run: its session (the one mcp-go serves it on,
+// named by ?sessionId=) completed initialize, or it
 // is initialize or ping, or it declares protocol 2026-07-28 (as stdio's refusal before
 // initialize allows). mcp-go's SSE transport runs a tools/call on a session that never sent
 // initialize. Streamable HTTP needs no such check: its sessions exist only once initialize has
 // answered.
-func (s *Server) handshaken(e envelope) bool {
+func (s *Server) handshaken(e envelope, session string) bool {
 	if e.Method == string(mcp.MethodInitialize) || e.Method == string(mcp.MethodPing) {
 		return true
 	}
-	if _, ok := s.track.handshook.Load(e.session); ok {
+	if _, ok := s.track.handshook.Load(session); ok {
 		return true
 	}
 	return mcp.IsModernProtocol(e.Protocol)
