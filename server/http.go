@@ -61,7 +61,7 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		public = app.OAuth.Metadata() // public, as RFC 9728 requires
 	}
 	h.Server = mcphttp.New(mcphttp.Options{
-		MCP: app.MCP, Tracker: app.tracker, Identify: h.identify, Context: h.callContext,
+		MCP: app.MCP, Tracker: app.tracker, Identify: h.auth.Identify, CallContext: h.callContext,
 		BeginShutdown: app.Toolset.BeginShutdown, State: app.State, SessionKeys: app.keys,
 		Logger: app.Logger, Version: cfg.Version, Pages: pages, Public: public,
 		Limits: mcphttp.Limits{Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
@@ -81,39 +81,15 @@ func (a *App) httpExtension() Extension {
 	}
 }
 
-// identify says who sent r (auth.Identify) for the HTTP transports.
-func (h *HTTPServer) identify(r *http.Request) (mcphttp.Identity, *mcphttp.Refusal) {
-	caller, stepUp, refused := h.auth.Identify(r)
-	id := mcphttp.Identity{Caller: caller, Key: addrKey(mcphttp.RemoteHost(r))}
-	if caller != nil && caller.Key() != "" {
-		id.Key = caller.Key()
-	}
-	if stepUp != nil {
-		id.StepUp = func(tool string) *mcphttp.Refusal { return httpRefusal(stepUp(tool)) }
-	}
-	return id, httpRefusal(refused)
-}
+// addrKey names an anonymous caller by their address (the rate limits' fallback).
+func addrKey(host string) string { return mcphttp.AddrKey(host) }
 
-func httpRefusal(r *auth.Refusal) *mcphttp.Refusal {
-	if r == nil {
-		return nil
-	}
-	return &mcphttp.Refusal{Status: r.Status, Challenge: r.Challenge, Msg: r.Msg}
-}
-
-// addrKey is the named fallback for an anonymous caller (an open loopback server, where no
-// caller authenticates): their address.
-func addrKey(host string) string { return "addr:" + host }
-
-// callContext adds what this server's tools read of an HTTP request to a call's context on
-// streamable HTTP: the caller's address (rate limits without a session) and the address the
-// approval page is reached at.
-func (h *HTTPServer) callContext(ctx context.Context, r *http.Request, transport string) context.Context {
-	if transport == mcphttp.Streamable {
-		ctx = context.WithValue(ctx, remoteKey{}, mcphttp.RemoteHost(r))
-		ctx = approvalpage.WithOrigin(ctx, r, h.app.Config.InsecureHTTP)
-	}
-	return ctx
+// callContext adds what this server's tools read of a streamable-HTTP request to a call's
+// context: the caller's address (rate limits without a session) and the address the approval
+// page is reached at.
+func (h *HTTPServer) callContext(ctx context.Context, r *http.Request) context.Context {
+	ctx = context.WithValue(ctx, remoteKey{}, mcphttp.RemoteHost(r))
+	return approvalpage.WithOrigin(ctx, r, h.app.Config.InsecureHTTP)
 }
 
 // hostAllowed reports whether a Host header names this server (the approval page checks it too).

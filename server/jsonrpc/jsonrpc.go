@@ -106,7 +106,7 @@ func (e Envelope) Refusal(msg []byte) *mcp.JSONRPCError {
 	case '"':
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		if !isIntegerText(e.ID) { // MCP: "Request ID MUST be a string or integer"
-			return InvalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or an integer written in digits, not "+Clip(string(e.ID)))
+			return InvalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or an integer written in digits, not "+logsafe.ClipHeader(string(e.ID)))
 		}
 	case 'n': // null: JSON-RPC reserves it, MCP forbids it, mcp-go would treat the request as a notification
 		return InvalidRequest(mcp.INVALID_REQUEST, "the request id must be a string or an integer, not null")
@@ -129,14 +129,6 @@ func isIntegerText(n []byte) bool {
 		}
 	}
 	return true
-}
-
-// Clip shortens a client-sent value quoted in an answer or a log line to 100 bytes.
-func Clip(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
 }
 
 // clientInfoBound is what BoundClientText needs to see of a message.

@@ -59,7 +59,7 @@ func (s *Server) scopeCancel(w http.ResponseWriter, r *http.Request, e envelope)
 		s.openSession(w, r)
 		return
 	}
-	who := identityOf(r).Key
+	who := identityOf(r).key
 	if e.Method == string(mcp.MethodNotificationCancelled) {
 		if len(e.RequestID) > 0 {
 			s.cancels.cancel(who + "|" + string(e.RequestID))

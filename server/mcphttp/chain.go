@@ -14,6 +14,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/jsonrpc"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -32,11 +34,11 @@ import (
 func (s *Server) edge(next http.Handler) http.Handler {
 	return s.bodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.allow.host(r.Host) {
-			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Host %q is not allowed (add it with --allowed-hosts)", jsonrpc.Clip(r.Host)))
+			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Host %q is not allowed (add it with --allowed-hosts)", logsafe.ClipHeader(r.Host)))
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" && !s.allow.origin(o) {
-			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Origin %q is not allowed (add it with --allowed-origins)", jsonrpc.Clip(o)))
+			jsonRPCError(w, http.StatusForbidden, -32600, fmt.Sprintf("Forbidden: Origin %q is not allowed (add it with --allowed-origins)", logsafe.ClipHeader(o)))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -91,18 +93,24 @@ func (a allowlist) origin(origin string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && tallyfy.IsLoopbackHost(u.Hostname())
 }
 
+// identity is what identify learnt of the caller, for the steps after it.
+type identity struct {
+	key    string      // the caller's Key, else AddrKey: session ownership and cancel scoping
+	stepUp auth.StepUp // nil: every tool is covered
+}
+
 type identityKey struct{}
 
-// identify asks who sent the request; the caller reaches the tool filter and the handlers
-// through the context.
+// identify asks who sent the request (Options.Identify, once); the caller reaches the tool
+// filter and the handlers through the context.
 func (s *Server) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, refused := s.opts.Identify(r)
-		if refused != nil && id.StepUp != nil {
+		caller, stepUp, refused := s.opts.Identify(r)
+		if refused != nil && stepUp != nil {
 			// Refused, but its credential is good for some tools: a call beyond them is answered
 			// with the scope it needs, which says more.
 			if tool, ok := s.calledTool(r); ok {
-				if more := id.StepUp(tool); more != nil {
+				if more := stepUp(tool); more != nil {
 					refused = more
 				}
 			}
@@ -110,10 +118,15 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		if refuse(w, refused) {
 			return
 		}
-		ctx := context.WithValue(r.Context(), identityKey{}, id)
-		if id.Caller != nil {
-			ctx = tools.WithCaller(ctx, *id.Caller)
+		id := identity{key: AddrKey(RemoteHost(r)), stepUp: stepUp}
+		ctx := r.Context()
+		if caller != nil {
+			if caller.Key() != "" {
+				id.key = caller.Key()
+			}
+			ctx = tools.WithCaller(ctx, *caller)
 		}
+		ctx = context.WithValue(ctx, identityKey{}, id)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -138,7 +151,7 @@ func (s *Server) calledTool(r *http.Request) (string, bool) {
 }
 
 // refuse answers a refusal (nil: none) with its status and WWW-Authenticate challenge.
-func refuse(w http.ResponseWriter, refused *Refusal) bool {
+func refuse(w http.ResponseWriter, refused *auth.Refusal) bool {
 	if refused != nil {
 		w.Header().Set("WWW-Authenticate", refused.Challenge)
 		jsonRPCError(w, refused.Status, -32001, refused.Msg)
@@ -146,8 +159,8 @@ func refuse(w http.ResponseWriter, refused *Refusal) bool {
 	return refused != nil
 }
 
-func identityOf(r *http.Request) Identity {
-	id, _ := r.Context().Value(identityKey{}).(Identity)
+func identityOf(r *http.Request) identity {
+	id, _ := r.Context().Value(identityKey{}).(identity)
 	return id
 }
 
@@ -165,7 +178,7 @@ type envelopeKey struct{}
 // scope to step up to), from the 2026-07-28 headers before the body is read when they name it.
 func (s *Server) envelope(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stepUp := identityOf(r).StepUp
+		stepUp := identityOf(r).stepUp
 		tool, settled := "", false
 		if stepUp != nil && r.Method == http.MethodPost {
 			tool, settled = headerTool(r)
@@ -274,7 +287,7 @@ func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if e.IsRequest() && !s.handshaken(e, r.URL.Query().Get("sessionId")) {
-			writeJSONRPC(w, http.StatusBadRequest, mcp.NewJSONRPCError(mcp.NewRequestId(e.ID), mcp.INVALID_REQUEST, jsonrpc.Clip(e.Method)+
+			writeJSONRPC(w, http.StatusBadRequest, mcp.NewJSONRPCError(mcp.NewRequestId(e.ID), mcp.INVALID_REQUEST, logsafe.ClipHeader(e.Method)+
 				" before initialize: send initialize first on this SSE session", nil))
 			return
 		}
@@ -285,7 +298,7 @@ func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
 // serveSSE is /sse (legacy SSE: the stream of server messages). It has no body to read, but a
 // POST naming a tool beyond the caller's scope gets the step-up answer, as on /mcp.
 func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
-	if stepUp := identityOf(r).StepUp; stepUp != nil {
+	if stepUp := identityOf(r).stepUp; stepUp != nil {
 		if tool, ok := s.calledTool(r); ok && refuse(w, stepUp(tool)) {
 			return
 		}

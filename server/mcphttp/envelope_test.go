@@ -15,7 +15,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/jsonrpc"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // countedBody counts what is read of a request body as it arrives.
@@ -55,15 +57,15 @@ func TestToolsCallBodyParsedOnce(t *testing.T) {
 	var steppedUp []string
 	s := New(Options{
 		MCP: mcpSrv, Tracker: track,
-		Identify: func(*http.Request) (Identity, *Refusal) {
-			return Identity{Key: "caller:test", StepUp: func(tool string) *Refusal {
+		Identify: func(*http.Request) (*tools.Caller, auth.StepUp, *auth.Refusal) {
+			return &tools.Caller{Binding: "test"}, func(tool string) *auth.Refusal {
 				mu.Lock()
 				defer mu.Unlock()
 				steppedUp = append(steppedUp, tool)
 				return nil
-			}}, nil
+			}, nil
 		},
-		Context:       func(ctx context.Context, _ *http.Request, _ string) context.Context { return ctx },
+		CallContext:   func(ctx context.Context, _ *http.Request) context.Context { return ctx },
 		BeginShutdown: func() {},
 		Logger:        slog.New(slog.DiscardHandler),
 		Limits: Limits{Addr: "127.0.0.1:0", MaxBodyBytes: 1 << 20, BodyReadTimeout: 5 * time.Second, MaxSessions: 10,

@@ -15,7 +15,7 @@ import (
 // the same 404 here.
 type sessionOwners struct {
 	mu     sync.Mutex
-	owners map[string]string // session id -> Identity.Key
+	owners map[string]string // session id -> identity.key
 }
 
 type ownerKey struct{}
@@ -49,7 +49,7 @@ func (s *sessionOwners) ownedByOther(id, who string) bool {
 // own marks the request with its caller, for the registration hook, and answers 404 to a
 // session id that another caller opened.
 func (s *Server) own(w http.ResponseWriter, r *http.Request, session string) (*http.Request, bool) {
-	who := identityOf(r).Key
+	who := identityOf(r).key
 	if session != "" && s.track.owners.ownedByOther(session, who) {
 		http.Error(w, "Invalid session ID", http.StatusNotFound) // as mcp-go answers an unknown one
 		return r, false

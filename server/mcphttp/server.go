@@ -19,6 +19,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/jsonrpc"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -35,10 +36,11 @@ const (
 type Options struct {
 	MCP     *mcpserver.MCPServer
 	Tracker *Tracker // registered on MCP when it was built (Tracker.Register)
-	// Identify says who sent a request, or why it is refused; called once per request.
-	Identify func(*http.Request) (Identity, *Refusal)
-	// Context adds the server's own values to a call's context (transport: Streamable or SSE).
-	Context func(ctx context.Context, r *http.Request, transport string) context.Context
+	// Identify says who sent a request, or why it is refused, and gives the step-up scope
+	// check of an OAuth token (auth.Authenticator.Identify); called once per request.
+	Identify func(*http.Request) (*tools.Caller, auth.StepUp, *auth.Refusal)
+	// CallContext adds the server's own values to the context of a call on streamable HTTP.
+	CallContext func(ctx context.Context, r *http.Request) context.Context
 	// BeginShutdown gives up the questions still open to a person when shutdown starts.
 	BeginShutdown func()
 	State         state.Store // nil: none; a shared one ("redis") signs session ids for every replica
@@ -63,21 +65,9 @@ type Limits struct {
 	Stateless       bool
 }
 
-// Identity is who sent a request.
-type Identity struct {
-	Caller *tools.Caller // nil: an open loopback server
-	Key    string        // names the caller for session ownership and cancel scoping
-	// StepUp refuses a tools/call of a tool the credential does not cover (an OAuth scope); nil
-	// when every tool is covered.
-	StepUp func(tool string) *Refusal
-}
-
-// Refusal is why a request is not let in: its status, WWW-Authenticate challenge and message.
-type Refusal struct {
-	Status    int
-	Challenge string
-	Msg       string
-}
+// AddrKey names an anonymous caller (an open loopback server, where no caller authenticates)
+// by their address, for session ownership, cancel scoping and rate limits.
+func AddrKey(host string) string { return "addr:" + host }
 
 // Server is the HTTP handler of one MCP server.
 type Server struct {
@@ -109,7 +99,7 @@ func New(o Options) *Server {
 		// default) must not be smaller.
 		mcpserver.WithMaxRequestBodyBytes(o.Limits.MaxBodyBytes),
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-			return tools.WithTransport(o.Context(ctx, r, Streamable), Streamable, canAsk)
+			return tools.WithTransport(o.CallContext(ctx, r), Streamable, canAsk)
 		}),
 		mcpserver.WithStreamableHTTPLogger(o.Logger),
 	)...)
@@ -120,7 +110,7 @@ func New(o Options) *Server {
 		mcpserver.WithSessionIDGenerator(s.track.sseUnsent.sessionID),
 		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, sseKey{}, true)
-			return tools.WithTransport(o.Context(ctx, r, SSE), SSE, false) // SSE sessions cannot carry a question to the client
+			return tools.WithTransport(ctx, SSE, false) // SSE sessions cannot carry a question to the client
 		}),
 	)
 

@@ -24,7 +24,7 @@ func (s *Server) sessionOptions() []mcpserver.StreamableHTTPOption {
 		return []mcpserver.StreamableHTTPOption{mcpserver.WithStateLess(true), mcpserver.WithDisableStreaming(true)}
 	case s.shared:
 		o := s.opts
-		who := func(r *http.Request) string { return identityOf(r).Key }
+		who := func(r *http.Request) string { return identityOf(r).key }
 		return []mcpserver.StreamableHTTPOption{mcpserver.WithSessionIdManagerResolver(sessionid.NewResolver(o.SessionKeys, o.State, o.Logger, who))}
 	}
 	return []mcpserver.StreamableHTTPOption{mcpserver.WithStateful(true)}

@@ -19,6 +19,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/jsonrpc"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -489,5 +490,5 @@ func refuseBeforeInitialize(ctx context.Context, _ any, message any) error {
 	if m.Method == string(mcp.MethodInitialize) || m.Method == string(mcp.MethodPing) || mcp.IsModernProtocol(m.Protocol) {
 		return nil
 	}
-	return errors.New(jsonrpc.Clip(m.Method) + ` before initialize: send initialize first (protocol 2025-11-25 and earlier), or carry io.modelcontextprotocol/protocolVersion "2026-07-28" and io.modelcontextprotocol/clientCapabilities in params._meta`)
+	return errors.New(logsafe.ClipHeader(m.Method) + ` before initialize: send initialize first (protocol 2025-11-25 and earlier), or carry io.modelcontextprotocol/protocolVersion "2026-07-28" and io.modelcontextprotocol/clientCapabilities in params._meta`)
 }
