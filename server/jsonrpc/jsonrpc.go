@@ -31,16 +31,16 @@ type Envelope struct {
 	Strict bool
 }
 
-// wire is the message as decoded: raw members, so that a member of another JSON type than
-// expected spoils only itself, never the whole decode.
+// wire is the message as decoded: a string member of another JSON type than expected spoils
+// only itself (text), never the whole decode.
 type wire struct {
 	ID     json.RawMessage `json:"id"`
-	Method json.RawMessage `json:"method"`
+	Method text            `json:"method"`
 	Params struct {
-		Name      json.RawMessage `json:"name"`
+		Name      text            `json:"name"`
 		RequestID json.RawMessage `json:"requestId"`
 		Meta      struct {
-			Version json.RawMessage `json:"io.modelcontextprotocol/protocolVersion"`
+			Version text `json:"io.modelcontextprotocol/protocolVersion"`
 		} `json:"_meta"`
 	} `json:"params"`
 }
@@ -57,25 +57,27 @@ func Parse(msg []byte) Envelope {
 	} else if err != nil {
 		return Envelope{}
 	}
-	method, ok := text(w.Method)
-	name, _ := text(w.Params.Name)
-	version, _ := text(w.Params.Meta.Version)
-	return Envelope{ID: w.ID, Method: method, Tool: name, RequestID: w.Params.RequestID, Protocol: version, Strict: strict && ok}
+	return Envelope{ID: w.ID, Method: w.Method.s, Tool: w.Params.Name.s, RequestID: w.Params.RequestID, Protocol: w.Params.Meta.Version.s,
+		Strict: strict && !w.Method.mistyped}
 }
 
-// text decodes a JSON string member: "" for an absent or null one, ok false for another type.
-func text(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", true
-	}
+// text is a JSON string member: "" when absent or null, and also when of another type, which
+// mistyped notes.
+type text struct {
+	s        string
+	mistyped bool
+}
+
+func (t *text) UnmarshalJSON(raw []byte) error {
 	if raw[0] != '"' {
-		return "", false
+		t.mistyped = string(raw) != "null"
+		return nil
 	}
 	if s := raw[1 : len(raw)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
-		return string(s), true // the common case: nothing to unescape
+		t.s = string(s) // the common case: nothing to unescape
+		return nil
 	}
-	var s string
-	return s, json.Unmarshal(raw, &s) == nil
+	return json.Unmarshal(raw, &t.s)
 }
 
 func (e Envelope) hasID() bool { return len(e.ID) > 0 && string(e.ID) != "null" }
