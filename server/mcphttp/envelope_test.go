@@ -35,6 +35,29 @@ func (b countedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// newTestServer serves an MCP server with one tool, "echo", built with the Tracker's hooks as
+// the server package builds it, behind identify.
+func newTestServer(identify func(*http.Request) (*tools.Caller, auth.StepUp, *auth.Refusal)) *Server {
+	hooks := &mcpserver.Hooks{}
+	track := &Tracker{}
+	opts := []mcpserver.ServerOption{mcpserver.WithHooks(hooks)}
+	for _, mw := range track.Register(hooks) {
+		opts = append(opts, mcpserver.WithToolHandlerMiddleware(mw))
+	}
+	mcpSrv := mcpserver.NewMCPServer("t", "1", opts...)
+	mcpSrv.AddTool(mcp.NewTool("echo"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("echoed"), nil
+	})
+	return New(Options{
+		MCP: mcpSrv, Tracker: track, Identify: identify,
+		CallContext:   func(ctx context.Context, _ *http.Request) context.Context { return ctx },
+		BeginShutdown: func() {},
+		Logger:        slog.New(slog.DiscardHandler),
+		Limits: Limits{Addr: "127.0.0.1:0", MaxBodyBytes: 1 << 20, BodyReadTimeout: 5 * time.Second, MaxSessions: 10,
+			SessionIdleTTL: time.Minute},
+	})
+}
+
 // TestToolsCallBodyParsedOnce pins what the envelope promises: a tools/call's body is read from
 // the connection once and parsed once by this package, and the step-up scope check, the JSON-RPC
 // checks, session ownership and the 2026-07-28 cancel scope all work from that one parse (mcp-go
@@ -43,33 +66,15 @@ func (b countedBody) Read(p []byte) (int, error) {
 // JSON-RPC check, the cancel scope).
 func TestToolsCallBodyParsedOnce(t *testing.T) {
 	t.Parallel()
-	hooks := &mcpserver.Hooks{}
-	track := &Tracker{}
-	var mws []mcpserver.ServerOption
-	for _, mw := range track.Register(hooks) {
-		mws = append(mws, mcpserver.WithToolHandlerMiddleware(mw))
-	}
-	mcpSrv := mcpserver.NewMCPServer("t", "1", append(mws, mcpserver.WithHooks(hooks))...)
-	mcpSrv.AddTool(mcp.NewTool("echo"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		return mcp.NewToolResultText("echoed"), nil
-	})
 	var mu sync.Mutex
 	var steppedUp []string
-	s := New(Options{
-		MCP: mcpSrv, Tracker: track,
-		Identify: func(*http.Request) (*tools.Caller, auth.StepUp, *auth.Refusal) {
-			return &tools.Caller{Binding: "test"}, func(tool string) *auth.Refusal {
-				mu.Lock()
-				defer mu.Unlock()
-				steppedUp = append(steppedUp, tool)
-				return nil
-			}, nil
-		},
-		CallContext:   func(ctx context.Context, _ *http.Request) context.Context { return ctx },
-		BeginShutdown: func() {},
-		Logger:        slog.New(slog.DiscardHandler),
-		Limits: Limits{Addr: "127.0.0.1:0", MaxBodyBytes: 1 << 20, BodyReadTimeout: 5 * time.Second, MaxSessions: 10,
-			SessionIdleTTL: time.Minute},
+	s := newTestServer(func(*http.Request) (*tools.Caller, auth.StepUp, *auth.Refusal) {
+		return &tools.Caller{Binding: "test"}, func(tool string) *auth.Refusal {
+			mu.Lock()
+			defer mu.Unlock()
+			steppedUp = append(steppedUp, tool)
+			return nil
+		}, nil
 	})
 	var parses atomic.Int64
 	s.parse = func(b []byte) jsonrpc.Envelope { parses.Add(1); return jsonrpc.Parse(b) }

@@ -1,16 +1,11 @@
 package mcphttp
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -29,21 +24,11 @@ func TestStepUpWhereTheToolIsKnown(t *testing.T) {
 		}
 		return nil
 	}
-	track := &Tracker{}
-	hooks := &mcpserver.Hooks{}
-	track.Register(hooks)
-	s := New(Options{
-		MCP: mcpserver.NewMCPServer("t", "1", mcpserver.WithHooks(hooks)), Tracker: track,
-		Identify: func(r *http.Request) (*tools.Caller, auth.StepUp, *auth.Refusal) {
-			if r.Header.Get("Authorization") == "Bearer unmapped" { // a good token nobody maps to a caller
-				return nil, stepUp, &auth.Refusal{Status: http.StatusForbidden, Challenge: "mapping", Msg: "no caller entry"}
-			}
-			return &tools.Caller{Binding: "oauth:x"}, stepUp, nil
-		},
-		CallContext:   func(ctx context.Context, _ *http.Request) context.Context { return ctx },
-		BeginShutdown: func() {},
-		Logger:        slog.New(slog.DiscardHandler),
-		Limits:        Limits{Addr: "127.0.0.1:0", MaxBodyBytes: 1 << 20, BodyReadTimeout: 5 * time.Second, SessionIdleTTL: time.Minute},
+	s := newTestServer(func(r *http.Request) (*tools.Caller, auth.StepUp, *auth.Refusal) {
+		if r.Header.Get("Authorization") == "Bearer unmapped" { // a good token nobody maps to a caller
+			return nil, stepUp, &auth.Refusal{Status: http.StatusForbidden, Challenge: "mapping", Msg: "no caller entry"}
+		}
+		return &tools.Caller{Binding: "oauth:x"}, stepUp, nil
 	})
 	srv := httptest.NewServer(s.Handler)
 	defer srv.Close()
