@@ -122,9 +122,10 @@ func New(o Options) *Server {
 	for p, h := range o.Public {
 		mux.Handle(p, h)
 	}
-	mux.Handle("/mcp", s.edge(s.identify(s.envelope(http.HandlerFunc(s.serveMCP)))))
-	mux.Handle("/sse", s.edge(s.identify(http.HandlerFunc(s.serveSSE))))
-	mux.Handle("/message", s.edge(s.identify(s.envelope(http.HandlerFunc(s.serveMessage)))))
+	mcpRoute, sseRoute, messageRoute := http.HandlerFunc(s.serveMCP), http.HandlerFunc(s.serveSSE), http.HandlerFunc(s.serveMessage)
+	mux.Handle("/mcp", s.edge(s.identify(s.envelope(mcpRoute))))
+	mux.Handle("/sse", s.edge(s.identify(sseRoute)))
+	mux.Handle("/message", s.edge(s.identify(s.envelope(messageRoute))))
 	s.Handler = mux
 	return s
 }
