@@ -14,6 +14,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/mcphttp"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // HTTPServer is the HTTP transports (the mcphttp room) with this server's callers: the
@@ -72,13 +73,11 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 }
 
 // httpExtension is the HTTP transports' part of the MCP server built for them: the tracker's
-// hooks and in-flight count, and the rate limits.
+// hooks and in-flight count. The rate limits are the tools' judge's (tools/judge.go).
 func (a *App) httpExtension() Extension {
 	a.tracker = &mcphttp.Tracker{}
-	limiter := newRateLimiter(a.Config.RateLimit, a.Config.GlobalRateLimit, a.Toolset.RecordRefusedCall)
-	return func(hooks *mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
-		return append(a.tracker.Register(hooks), limiter.middleware)
-	}
+	a.Toolset.LimitRate(tools.RateLimit{PerSession: a.Config.RateLimit, Global: a.Config.GlobalRateLimit, Key: rateKey})
+	return a.tracker.Register
 }
 
 // addrKey names an anonymous caller by their address (the rate limits' fallback).
@@ -142,3 +141,17 @@ func (a *App) runHTTP(ctx context.Context) error {
 // remoteKey carries the caller's address: requests without a session (2026-07-28) are rate
 // limited per address rather than all in one bucket.
 type remoteKey struct{}
+
+// rateKey names the rate limit bucket of a call: its session, else its caller, else its address.
+func rateKey(ctx context.Context) string {
+	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
+		return s.SessionID()
+	}
+	if key := tools.CallerKey(ctx); key != "" {
+		return key // no session: one bucket per authenticated caller (behind a proxy they share an address)
+	}
+	if addr, ok := ctx.Value(remoteKey{}).(string); ok {
+		return addrKey(addr) // no session (2026-07-28): one bucket per caller address
+	}
+	return "-"
+}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 )
@@ -393,5 +394,47 @@ func TestMCPGoGap_StdioSessionIsProcessWide(t *testing.T) {
 	}
 	if a, b := session(), session(); a != b {
 		t.Fatalf("two stdio servers, two sessions (%s, %s): mcp-go's stdio session is per server now", a, b)
+	}
+}
+
+// TestMCPGoGap_ValidationFailureIsOnlyText pins why mcp-go's own input validation stays off
+// (NewMCPServer) and the tools' pipeline judges the arguments instead (tools/judge.go): mcp-go
+// v1.6.0 has no hook or error type for an input validation failure, only an error result in
+// English text, which the handler never sees and the audit could only learn by parsing it.
+// If mcp-go grows a hook, the judge's schema stage could use mcp-go's check.
+func TestMCPGoGap_ValidationFailureIsOnlyText(t *testing.T) {
+	t.Parallel()
+	s := mcpserver.NewMCPServer("pin", "1", mcpserver.WithInputSchemaValidation())
+	ran := false
+	s.AddTool(mcp.NewToolWithRawSchema("pin", "", []byte(`{"type":"object","properties":{"id":{"type":"string","pattern":"^[a-f0-9]{32}$"}},"required":["id"]}`)),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			ran = true
+			return mcp.NewToolResultText("ran"), nil
+		})
+	c, err := client.NewInProcessClient(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	ctx := t.Context()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
+	if _, err := c.Initialize(ctx, init); err != nil {
+		t.Fatal(err)
+	}
+	req := mcp.CallToolRequest{}
+	req.Params.Name, req.Params.Arguments = "pin", map[string]any{"id": "NOT-AN-ID"}
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran || !res.IsError || len(res.Content) != 1 {
+		t.Fatalf("ran %v, result %+v", ran, res)
+	}
+	if text, ok := res.Content[0].(mcp.TextContent); !ok || !strings.HasPrefix(text.Text, "input schema validation failed") {
+		t.Errorf("mcp-go's validation failure is no longer only its text: %+v", res.Content[0])
 	}
 }

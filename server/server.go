@@ -1,5 +1,5 @@
 // Package server builds the MCP server from the configuration and the tool table (policy
-// filter, recovery, validation, hooks) and serves it over stdio, SSE or streamable HTTP. It
+// filter, recovery, hooks) and serves it over stdio, SSE or streamable HTTP. It
 // knows nothing of Tallyfy's endpoints.
 package server
 
@@ -212,25 +212,23 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 type Extension func(*mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware
 
 // NewMCPServer registers the table's tools on a new MCP server with the policy filter, panic
-// recovery, input validation (with readable messages) and a per-call deadline, then extensions.
+// recovery and a per-call deadline, then extensions. The tools' own pipeline judges the
+// arguments (against the same schemas) and the rate limit, and records every refusal
+// (tools/judge.go).
 func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout time.Duration, logger *slog.Logger, extensions ...Extension) *mcpserver.MCPServer {
 	hooks := &mcpserver.Hooks{}
-	v := newValidationRewriter()
-	v.rejected = ts.RecordRefused
 	// A tool the policy hides, called by name: mcp-go answers "tool not found"; audit the attempt.
 	hooks.AddOnError(func(ctx context.Context, _ any, method mcp.MCPMethod, msg any, err error) {
 		if req, ok := msg.(*mcp.CallToolRequest); ok && method == mcp.MethodToolsCall && errors.Is(err, mcpserver.ErrToolNotFound) {
-			ts.RecordRefused(ctx, req.Params.Name, "not available under the server's policy")
+			ts.RecordHidden(ctx, req.Params.Name)
 		}
 	})
-	hooks.AddAfterCallTool(v.rewrite)
 	opts := []mcpserver.ServerOption{
 		mcpserver.WithTitle("Tallyfy"),
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithResourceCapabilities(false, false), // the MCP App view (tools/app.go)
 		mcpserver.WithInstructions(Instructions),
 		mcpserver.WithToolFilter(ts.Filter),
-		mcpserver.WithInputSchemaValidation(),
 		mcpserver.WithHooks(hooks),
 		mcpserver.WithRecovery(),
 		mcpserver.WithToolHandlerMiddleware(deadline(toolTimeout, elicitTimeout)),
@@ -242,12 +240,8 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout 
 		}
 	}
 	s := mcpserver.NewMCPServer("tallyfy-mcp", version, opts...)
-	serverTools := ts.ServerTools()
-	s.AddTools(serverTools...)
+	s.AddTools(ts.ServerTools()...)
 	s.AddResources(tools.AppViewResource())
-	for _, st := range serverTools {
-		v.add(st.Tool)
-	}
 	return s
 }
 

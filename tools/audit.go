@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/tallyfy-mcp/tallyfy-mcp/logsafe"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
@@ -200,39 +198,4 @@ func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) Record {
 		}
 	}
 	return rec
-}
-
-// RecordRefused audits a lifecycle or permanent call refused before any handler ran: input
-// validation (e.g. run_id "<id>/delete": the attempt is what an operator most wants to see) or a
-// tool the policy hides. Only argument names go into detail, never their values.
-func (ts *Toolset) RecordRefused(ctx context.Context, tool, detail string) {
-	ts.recordRefused(ctx, tool, "", detail)
-}
-
-// RecordRefusedCall audits a lifecycle or permanent call that the server refused before its
-// handler ran (e.g. the per-session rate limit), naming the resource when the arguments carry
-// a well-formed ID.
-func (ts *Toolset) RecordRefusedCall(ctx context.Context, req mcp.CallToolRequest, detail string) {
-	t, ok := ByName(req.Params.Name)
-	if !ok || t.Tier == TierRead {
-		return
-	}
-	var id string
-	if r := itemKinds[t.Kind]; r != nil { // bulk tools name no single item
-		id, _ = req.GetArguments()[r.idArg].(string)
-	}
-	if !tallyfy.ValidID(id) {
-		id = ""
-	}
-	ts.recordRefused(ctx, t.Name, id, detail)
-}
-
-func (ts *Toolset) recordRefused(ctx context.Context, tool, id, detail string) {
-	t, ok := ByName(tool)
-	if !ok || t.Tier == TierRead {
-		return
-	}
-	c := ts.newCall(ctx, t, mcp.CallToolRequest{})
-	c.id = id
-	ts.record(ctx, c, refused(detail, mcp.NewToolResultError(detail)))
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
-// Every tool call runs the same stages, in this order, each once: policy, arguments, guards
+// Every tool call runs the same stages, in this order, each once: the judge (the arguments
+// against the input schema, the rate limit: judge.go), policy, arguments, guards
 // (protect list, delete budget), resolve (Lookup and the process-task refusal, for the tools
 // that change something), the verb, and record. Stages before the verb may end the call with
 // an outcome; the verb always returns one; record writes the call's single outcome record.
@@ -98,11 +99,25 @@ var verbs = map[Verb]func(ts *Toolset, ctx context.Context, c *call) outcome{
 	VerbDelete:  (*Toolset).delete,
 }
 
-// handler is the one handler of every tool: it runs the stages and records the outcome.
+// handler is the one handler of every tool: the judge (judge.go), then the tool's stages.
 func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
-	if t.Bulk {
-		// One entry point for every tool: a bulk tool's items run through runItem from
-		// bulkHandler, never through the single-item path (which needs a kind).
+	run := ts.stages(t)
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if res, refused := ts.judge(ctx, t, req); refused {
+			return res, nil
+		}
+		return run(ctx, req)
+	}
+}
+
+// stages runs a judged call's stages and records the outcome.
+func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
+	switch {
+	case t.AppOnly:
+		return ts.appHandler(t)
+	case t.Bulk:
+		// A bulk tool's items run through runItem from bulkHandler, never through the
+		// single-item path (which needs a kind).
 		return ts.bulkHandler(t)
 	}
 	verb, ok := verbs[t.Verb]
@@ -240,6 +255,15 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 	return o.result
 }
 
+// RecordHidden audits a call of a tool the server's policy hides (a lifecycle or permanent
+// one: the attempt is what an operator most wants to see). The MCP library refuses it ("tool
+// not found", a JSON-RPC error) before any handler runs, so its error hook brings it here.
+func (ts *Toolset) RecordHidden(ctx context.Context, name string) {
+	if t, ok := ByName(name); ok {
+		ts.record(ctx, ts.newCall(ctx, t, mcp.CallToolRequest{}), refused("not available under the server's policy", nil))
+	}
+}
+
 // intent writes the intent record of a call about to change something in Tallyfy, and must
 // be the last step before the change: if the record cannot be made durable, the call does
 // nothing (a full disk must not mean changes nobody can trace).
@@ -256,7 +280,7 @@ func (ts *Toolset) intent(ctx context.Context, c *call, confirm confirmation, e 
 	return o, false
 }
 
-// decodeArgs decodes the call's arguments (already checked against the schema by mcp-go).
+// decodeArgs decodes the call's arguments (already checked against the schema by the judge).
 func decodeArgs[T any](req mcp.CallToolRequest) (T, error) {
 	var v T
 	raw, err := json.Marshal(req.GetRawArguments())

@@ -96,6 +96,8 @@ type Toolset struct {
 	stop     context.CancelFunc
 	// approvalKey signs approval records (approval.go, confirm.ApprovalRecord).
 	approvalKey ed25519.PrivateKey
+	// limit is the rate limit stage (judge.go); nil: none.
+	limit *rateLimiter
 }
 
 // BeginShutdown gives up every question still open to a person: the transport is closing, so
@@ -207,11 +209,8 @@ func MCPTool(t Tool) mcp.Tool {
 // is decided by Filter (installed as the server's tool filter) and checked again in the handler.
 func (ts *Toolset) ServerTools() []server.ServerTool {
 	out := make([]server.ServerTool, 0, len(All)+len(AppTools))
-	for _, t := range All {
+	for _, t := range append(All[:len(All):len(All)], AppTools...) {
 		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.handler(t)})
-	}
-	for _, t := range AppTools {
-		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.appHandler(t)})
 	}
 	return out
 }

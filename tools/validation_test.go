@@ -173,13 +173,13 @@ func TestValidationMessagesAreReadable(t *testing.T) {
 	})
 }
 
-// bareClient connects to a server that registers the toolset's tools with no filter and no
-// input schema validation: the handlers' own checks are all that stands between a bad
-// argument and the network.
+// bareClient connects to a server that registers the toolset's tools with no filter and
+// without the judge (no input schema validation): the handlers' own checks are all that stands
+// between a bad argument and the network.
 func bareClient(t *testing.T, h *harness, p protocol) *client.Client {
 	t.Helper()
 	bare := mcpserver.NewMCPServer("bare", "0", mcpserver.WithRecovery())
-	bare.AddTools(h.ts.ServerTools()...)
+	bare.AddTools(h.ts.ServerToolsUnjudged()...)
 	var opts []client.ClientOption
 	if p.version != "" {
 		opts = append(opts, client.WithProtocolVersion(p.version))
