@@ -12,15 +12,16 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
 var allowedPath = regexp.MustCompile(`^/organizations/[a-f0-9]{32}/(tasks|runs|checklists)(/[a-f0-9]{32}(/(delete|restore|activate))?)?$`)
 
-// FuzzToolArguments calls every handler directly (without mcp-go's schema validation in
-// front) with arbitrary JSON arguments: no panic, always a result, and every request that
-// reaches Tallyfy is one of the intended endpoints.
+// FuzzToolArguments calls every handler directly with arbitrary JSON arguments, both whole
+// and without its judge (the schema check in front: judge.go): no panic, always a result, and
+// every request that reaches Tallyfy is one of the intended endpoints.
 func FuzzToolArguments(f *testing.F) {
 	var mu sync.Mutex
 	var bad []string
@@ -61,9 +62,10 @@ func FuzzToolArguments(f *testing.F) {
 		req.Params.Name, req.Params.Arguments = tool.Name, args
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		res, err := ts.handler(tool)(ctx, req)
-		if err != nil || res == nil {
-			t.Fatalf("%s(%s): result %v, error %v", tool.Name, raw, res, err)
+		for _, h := range []server.ToolHandlerFunc{ts.handler(tool), ts.stages(tool)} {
+			if res, err := h(ctx, req); err != nil || res == nil {
+				t.Fatalf("%s(%s): result %v, error %v", tool.Name, raw, res, err)
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
