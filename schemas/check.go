@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -24,71 +25,48 @@ type Violation struct {
 	Why   string // what is wrong, in words a model can act on
 }
 
-// checker is an argument type's served schema, compiled the first time a call of it is
-// checked (cold start matters), and its property names.
-type checker struct {
-	once   sync.Once
-	schema *jsonschema.Schema
-	props  []string
-}
+// compiled holds each argument type's served schema, compiled the first time a call of it is
+// checked (cold start matters): reflect.Type → *jsonschema.Schema.
+var compiled sync.Map
 
-var (
-	checkersMu sync.Mutex
-	checkers   = map[reflect.Type]*checker{}
-	printer    = message.NewPrinter(language.English)
-)
-
-func checkerFor(args any) *checker {
-	checkersMu.Lock()
-	c, ok := checkers[reflect.TypeOf(args)]
-	if !ok {
-		c = &checker{}
-		checkers[reflect.TypeOf(args)] = c
-	}
-	checkersMu.Unlock()
-	c.once.Do(func() { c.compile(JSON(args)) })
-	return c
-}
-
-// compile builds the validator of a served schema exactly as the MCP library would (the same
+// schemaOf compiles the served schema of args' type exactly as the MCP library would (the same
 // validator, draft and document), so a call passes here if and only if it would pass there.
-func (c *checker) compile(raw json.RawMessage) {
-	var props struct {
-		Properties map[string]json.RawMessage `json:"properties"`
+func schemaOf(args any) *jsonschema.Schema {
+	if s, ok := compiled.Load(reflect.TypeOf(args)); ok {
+		return s.(*jsonschema.Schema)
 	}
-	if err := json.Unmarshal(raw, &props); err != nil {
-		panic(fmt.Sprintf("schemas: a served schema is not JSON: %v (run make schemas)", err))
-	}
-	for n := range props.Properties {
-		c.props = append(c.props, n)
-	}
-	sort.Strings(c.props)
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		panic(fmt.Sprintf("schemas: %v (run make schemas)", err))
-	}
-	comp := jsonschema.NewCompiler()
 	const url = "mem:///args.json"
-	if err := comp.AddResource(url, doc); err != nil {
-		panic(fmt.Sprintf("schemas: %v (run make schemas)", err))
+	c := jsonschema.NewCompiler()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(JSON(args)))
+	if err == nil {
+		err = c.AddResource(url, doc)
 	}
-	if c.schema, err = comp.Compile(url); err != nil {
-		panic(fmt.Sprintf("schemas: a served schema does not compile: %v (run make schemas)", err))
+	var s *jsonschema.Schema
+	if err == nil {
+		s, err = c.Compile(url)
 	}
+	if err != nil {
+		panic(fmt.Sprintf("schemas: the served schema of %T does not compile: %v (run make schemas)", args, err))
+	}
+	got, _ := compiled.LoadOrStore(reflect.TypeOf(args), s)
+	return got.(*jsonschema.Schema)
 }
 
 // Properties returns the argument names of args' type (a sample as in JSON), sorted.
-func Properties(args any) []string { return checkerFor(args).props }
+func Properties(args any) []string { return slices.Sorted(maps.Keys(schemaOf(args).Properties)) }
 
 // Check validates a tool call's arguments (as decoded from JSON; nil or JSON null for none)
 // against the served input schema of args' type (a sample as in JSON). nil: they are valid.
 func Check(args any, arguments any) []Violation {
-	inst, err := instance(arguments)
-	if err != nil {
-		return []Violation{{Where: "arguments", Why: "must be a JSON object of the documented arguments"}}
+	raw, err := json.Marshal(arguments)
+	var inst any = map[string]any{}
+	if err == nil && string(raw) != "null" {
+		if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(raw)); err != nil {
+			inst = map[string]any{}
+		}
 	}
 	var verr *jsonschema.ValidationError
-	if !errors.As(checkerFor(args).schema.Validate(inst), &verr) {
+	if !errors.As(schemaOf(args).Validate(inst), &verr) {
 		return nil
 	}
 	var out []Violation
@@ -102,21 +80,6 @@ func Check(args any, arguments any) []Violation {
 	return out
 }
 
-// instance is the arguments as the validator reads them; none (nil or null) is an empty object.
-func instance(arguments any) (any, error) {
-	raw, ok := arguments.(json.RawMessage)
-	if !ok {
-		var err error
-		if raw, err = json.Marshal(arguments); err != nil {
-			return nil, err
-		}
-	}
-	if raw = bytes.TrimSpace(raw); len(raw) == 0 || string(raw) == "null" {
-		return map[string]any{}, nil
-	}
-	return jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-}
-
 // explain says what is wrong with one argument: a Tallyfy ID in plain words rather than its
 // regular expression (an upper-case ID is the usual slip), anything else as the validator puts it.
 func explain(leaf *jsonschema.ValidationError) string {
@@ -127,7 +90,7 @@ func explain(leaf *jsonschema.ValidationError) string {
 		}
 		return msg
 	}
-	return leaf.ErrorKind.LocalizedString(printer)
+	return leaf.ErrorKind.LocalizedString(message.NewPrinter(language.English))
 }
 
 // clip shortens an argument value quoted back to the caller.
