@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -104,7 +105,7 @@ func Approvals(args []string, getenv func(string) string, stdout, stderr io.Writ
 func VerifyAudit(r io.Reader, pub ed25519.PublicKey) (problems []string, summary string, err error) {
 	type deleted struct {
 		line int
-		rec  tools.Record
+		rec  audit.Record
 	}
 	approvals := map[string]confirm.ApprovalRecord{}
 	var deletes []deleted
@@ -116,7 +117,7 @@ func VerifyAudit(r io.Reader, pub ed25519.PublicKey) (problems []string, summary
 		if line == "" {
 			continue
 		}
-		var rec tools.Record
+		var rec audit.Record
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: not an audit record: %v", n, err))
 			continue
@@ -148,7 +149,7 @@ func VerifyAudit(r io.Reader, pub ed25519.PublicKey) (problems []string, summary
 }
 
 // unapproved says why an executed delete has no matching approval ("" when it has one).
-func unapproved(rec tools.Record, approvals map[string]confirm.ApprovalRecord) string {
+func unapproved(rec audit.Record, approvals map[string]confirm.ApprovalRecord) string {
 	if rec.Confirmation == confirm.Off {
 		return "no approval: confirmation was off (--confirm off)"
 	}

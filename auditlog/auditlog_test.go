@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
-func line(t testing.TB, r tools.Record) string {
+func line(t testing.TB, r audit.Record) string {
 	t.Helper()
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -25,8 +25,8 @@ func line(t testing.TB, r tools.Record) string {
 	return string(b) + "\n"
 }
 
-func rec(at, caller, tool, tier, outcome, id string) tools.Record {
-	return tools.Record{Time: at, Caller: caller, Tool: tool, Tier: tier, Outcome: outcome, ResourceID: id, ResourceType: "run", Session: "s-" + caller}
+func rec(at, caller, tool, tier, outcome, id string) audit.Record {
+	return audit.Record{Time: at, Caller: caller, Tool: tool, Tier: tier, Outcome: audit.Outcome(outcome), ResourceID: id, ResourceType: "run", Session: "s-" + caller}
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {

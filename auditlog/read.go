@@ -14,7 +14,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 // maxLine bounds one audit line; the server writes far less (names are clipped).
@@ -22,7 +22,7 @@ const maxLine = 1 << 20
 
 // entry is one record with where it came from.
 type entry struct {
-	rec  tools.Record
+	rec  audit.Record
 	at   time.Time
 	file string
 	line int
@@ -56,7 +56,7 @@ func (s *source) next() (bool, error) {
 		if len(b) == 0 {
 			continue
 		}
-		var rec tools.Record
+		var rec audit.Record
 		err := json.Unmarshal(b, &rec)
 		at, terr := time.Parse(time.RFC3339Nano, rec.Time)
 		if err != nil || terr != nil || rec.Tool == "" || rec.Outcome == "" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 // Filter keeps the records a reviewer asked for; an empty field keeps everything.
@@ -22,11 +23,11 @@ type Filter struct {
 	Outcome string
 }
 
-func (f Filter) keep(r tools.Record, at time.Time) bool {
+func (f Filter) keep(r audit.Record, at time.Time) bool {
 	return (f.Since.IsZero() || !at.Before(f.Since)) &&
 		(f.Caller == "" || r.Caller == f.Caller) &&
 		(f.Tool == "" || r.Tool == f.Tool) &&
-		(f.Outcome == "" || r.Outcome == f.Outcome)
+		(f.Outcome == "" || string(r.Outcome) == f.Outcome)
 }
 
 // Kind says why a record is listed on its own.
@@ -47,7 +48,7 @@ type Event struct {
 	Kind   Kind         `json:"kind"`
 	File   string       `json:"file"`
 	Line   int          `json:"line"`
-	Record tools.Record `json:"record"`
+	Record audit.Record `json:"record"`
 }
 
 // countKey groups the summary table.
@@ -113,7 +114,7 @@ func (s *Summary) add(e entry) error {
 		s.First = e.at
 	}
 	s.Last = e.at
-	s.counts[countKey{r.Caller, r.Tool, r.Outcome}]++
+	s.counts[countKey{r.Caller, r.Tool, string(r.Outcome)}]++
 	switch {
 	case r.Tier == string(tools.TierPermanent) && r.Outcome == "ok":
 		return s.event(KindPermanentDelete, e)
@@ -202,7 +203,7 @@ func Report(inputs []Input, f Filter, format Format, w, warn io.Writer) error {
 		}
 		emit = func(ev Event) error {
 			r := ev.Record
-			return cw.Write([]string{string(ev.Kind), r.Time, r.Caller, r.Tool, r.Outcome, "", r.ResourceType, r.ResourceID, r.ResourceName, string(r.Confirmation), r.Detail, r.BatchID, ev.File, strconv.Itoa(ev.Line)})
+			return cw.Write([]string{string(ev.Kind), r.Time, r.Caller, r.Tool, string(r.Outcome), "", r.ResourceType, r.ResourceID, r.ResourceName, string(r.Confirmation), r.Detail, r.BatchID, ev.File, strconv.Itoa(ev.Line)})
 		}
 	}
 	s := newSummary(f, textKeep, emit)

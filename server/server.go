@@ -27,6 +27,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -98,14 +99,14 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		_ = app.Close()
 		return nil, err
 	}
-	var audit tools.Recorder = tools.LogRecorder{Logger: logger}
+	var recorder audit.Recorder = audit.LogRecorder{Logger: logger}
 	if cfg.AuditLog != "" {
-		f, err := tools.OpenAuditFile(cfg.AuditLog)
+		f, err := audit.OpenFile(cfg.AuditLog)
 		if err != nil {
 			_ = app.Close()
 			return nil, err
 		}
-		audit = f
+		recorder = f
 		app.closers = append(app.closers, f.Close)
 	}
 	if cfg.OAuthIssuer != "" {
@@ -165,7 +166,7 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 		}
 	}
 	ts, err := tools.New(tools.Options{
-		Client: client, Confirm: cfg.Confirm, Audit: audit, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
+		Client: client, Confirm: cfg.Confirm, Audit: recorder, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
 		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
 		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
 		AllowToken: cfg.ConfirmAllowToken, ApprovalPage: app.approvals, ApprovalKey: approvalKey, LocalUser: localUser(local), ApprovalTTL: cfg.ApprovalTimeout,

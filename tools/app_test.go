@@ -17,6 +17,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 // The MCP App channel (tools/app.go) through the protocol: what tools/list shows with and
@@ -175,7 +176,7 @@ func TestAppDelete(t *testing.T) {
 			}
 			// Used once: now the item is gone (single use proper is in "cancel deletes nothing").
 			h.call("app_decide_delete", map[string]any{"approval": review.Approval, "ids": review.IDs, "decision": "delete"}).failed(t, "Nothing was changed")
-			var ok []tools.Record
+			var ok []audit.Record
 			for _, rec := range h.audit.outcomes() {
 				if rec.Outcome == "ok" {
 					ok = append(ok, rec)

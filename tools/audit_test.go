@@ -2,14 +2,11 @@ package tools_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -17,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lmittmann/tint"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 // TestAuditRecordsPerCall: one outcome record per lifecycle or permanent call, preceded by an
@@ -37,14 +34,14 @@ func TestAuditRecordsPerCall(t *testing.T) {
 			args    map[string]any
 			outcome string // "" = no record (read tools)
 			acts    bool   // an intent record comes first
-			check   func(t *testing.T, rec tools.Record)
+			check   func(t *testing.T, rec audit.Record)
 		}
 		task, run, tpl := kinds[0], kinds[1], kinds[2]
 		steps := []step{
 			{tool: "get_task", args: map[string]any{"task_id": task.live}},
 			{tool: "list_runs", args: map[string]any{"archived": "include"}},
 			{tool: "get_template", args: map[string]any{"template_id": unknownID}}, // a failing read: still no record
-			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "ok", acts: true, check: func(t *testing.T, rec tools.Record) {
+			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "ok", acts: true, check: func(t *testing.T, rec audit.Record) {
 				if rec.ResourceName != h.lookup("task", task.live).Name || rec.ResourceType != "task" || rec.Tier != "lifecycle" {
 					t.Errorf("%+v", rec)
 				}
@@ -52,27 +49,27 @@ func TestAuditRecordsPerCall(t *testing.T) {
 			// Read first, found archived: the no-op is decided from the read and nothing is
 			// sent (lifecycle.go), so no intent record.
 			{tool: "archive_task", args: map[string]any{"task_id": task.live}, outcome: "noop"},
-			{tool: "restore_task", args: map[string]any{"task_id": unknownID}, outcome: "failed", check: func(t *testing.T, rec tools.Record) {
+			{tool: "restore_task", args: map[string]any{"task_id": unknownID}, outcome: "failed", check: func(t *testing.T, rec audit.Record) {
 				if rec.HTTPStatus != 404 || !strings.HasPrefix(rec.RequestID, "sbx-") || rec.ResourceName != "" {
 					t.Errorf("%+v", rec)
 				}
 			}},
-			{tool: "delete_run", args: map[string]any{"run_id": run.live}, outcome: "refused", check: func(t *testing.T, rec tools.Record) {
+			{tool: "delete_run", args: map[string]any{"run_id": run.live}, outcome: "refused", check: func(t *testing.T, rec audit.Record) {
 				if rec.Detail != "not archived" || rec.ResourceName == "" {
 					t.Errorf("%+v", rec)
 				}
 			}},
-			{tool: "archive_task", args: map[string]any{"task_id": sandbox.IDs.ProcessTask}, outcome: "refused", check: func(t *testing.T, rec tools.Record) {
+			{tool: "archive_task", args: map[string]any{"task_id": sandbox.IDs.ProcessTask}, outcome: "refused", check: func(t *testing.T, rec audit.Record) {
 				if rec.Detail != "process task" {
 					t.Errorf("%+v", rec)
 				}
 			}},
-			{tool: "delete_run", args: map[string]any{"run_id": run.archived}, outcome: "confirmation_required", check: func(t *testing.T, rec tools.Record) {
+			{tool: "delete_run", args: map[string]any{"run_id": run.archived}, outcome: "confirmation_required", check: func(t *testing.T, rec audit.Record) {
 				if rec.Confirmation != "token" || rec.Tier != "permanent" {
 					t.Errorf("%+v", rec)
 				}
 			}},
-			{tool: "delete_run", args: map[string]any{"run_id": run.archived, "confirm_token": "tcf1.forged.token"}, outcome: "refused", check: func(t *testing.T, rec tools.Record) {
+			{tool: "delete_run", args: map[string]any{"run_id": run.archived, "confirm_token": "tcf1.forged.token"}, outcome: "refused", check: func(t *testing.T, rec audit.Record) {
 				if !strings.Contains(rec.Detail, "altered") {
 					t.Errorf("%+v", rec)
 				}
@@ -107,7 +104,7 @@ func TestAuditRecordsPerCall(t *testing.T) {
 			if in := recs[len(recs)-2]; s.acts && (in.Outcome != "intent" || in.Tool != s.tool || in.ResourceID != rec.ResourceID || in.Time != rec.Time || in.Detail != "archive") {
 				t.Errorf("step %d: intent record %+v before %+v", i, in, rec)
 			}
-			if rec.Tool != s.tool || rec.Outcome != s.outcome {
+			if rec.Tool != s.tool || string(rec.Outcome) != s.outcome {
 				t.Errorf("step %d: record %s/%s, want %s/%s", i, rec.Tool, rec.Outcome, s.tool, s.outcome)
 			}
 			if s.check != nil {
@@ -179,10 +176,10 @@ func TestAuditRecordsPerCall(t *testing.T) {
 // failingRecorder cannot write the records fail picks (nil: none).
 type failingRecorder struct {
 	recorder
-	fail func(tools.Record) bool
+	fail func(audit.Record) bool
 }
 
-func (f *failingRecorder) Record(ctx context.Context, rec tools.Record) error {
+func (f *failingRecorder) Record(ctx context.Context, rec audit.Record) error {
 	if f.fail(rec) {
 		return errors.New("disk full")
 	}
@@ -194,13 +191,13 @@ func (f *failingRecorder) Record(ctx context.Context, rec tools.Record) error {
 // the change has happened and the result says so instead of looking like a clean success.
 func TestAuditBeforeAct(t *testing.T) {
 	t.Parallel()
-	isIntent := func(r tools.Record) bool { return r.Outcome == "intent" }
-	isOutcome := func(r tools.Record) bool { return r.Outcome != "intent" }
-	always := func(tools.Record) bool { return true }
+	isIntent := func(r audit.Record) bool { return r.Outcome == "intent" }
+	isOutcome := func(r audit.Record) bool { return r.Outcome != "intent" }
+	always := func(audit.Record) bool { return true }
 	forEachProtocol(t, func(t *testing.T, p protocol) {
 		for _, c := range []struct {
 			name    string
-			fail    func(tools.Record) bool
+			fail    func(audit.Record) bool
 			changes bool
 			want    []string
 			records []string // outcomes written
@@ -226,7 +223,7 @@ func TestAuditBeforeAct(t *testing.T) {
 					}
 					var got []string
 					for _, r := range sink.all() {
-						got = append(got, r.Outcome)
+						got = append(got, string(r.Outcome))
 						if r.Outcome == "refused" && r.Detail != "audit intent not written" {
 							t.Errorf("refusal record %+v", r)
 						}
@@ -247,7 +244,7 @@ func TestAuditFile(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, func(t *testing.T, p protocol) {
 		path := filepath.Join(t.TempDir(), "audit.jsonl")
-		f, err := tools.OpenAuditFile(path)
+		f, err := audit.OpenFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,13 +267,13 @@ func TestAuditFile(t *testing.T) {
 		}
 		want := []string{"archive_task", "archive_task", "restore_task", "restore_task", "delete_template", "delete_template"}
 		for i, l := range lines {
-			var rec tools.Record
+			var rec audit.Record
 			dec := json.NewDecoder(strings.NewReader(l))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&rec); err != nil {
 				t.Fatalf("line %d is not a record: %v: %s", i, err, l)
 			}
-			if wantOutcome := []string{"intent", "ok"}[i%2]; rec.Tool != want[i] || rec.Outcome != wantOutcome {
+			if wantOutcome := []string{"intent", "ok"}[i%2]; rec.Tool != want[i] || string(rec.Outcome) != wantOutcome {
 				t.Errorf("line %d: %+v", i, rec)
 			}
 			if strings.Contains(l, sandbox.AdminToken) {
@@ -287,7 +284,7 @@ func TestAuditFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Reopening appends, never truncates.
-		f2, err := tools.OpenAuditFile(path)
+		f2, err := audit.OpenFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,13 +303,6 @@ func TestAuditFile(t *testing.T) {
 	})
 }
 
-func TestAuditFileErrors(t *testing.T) {
-	t.Parallel()
-	if _, err := tools.OpenAuditFile(filepath.Join(t.TempDir(), "no", "such", "dir", "a.jsonl")); err == nil || !strings.Contains(err.Error(), "audit log") {
-		t.Errorf("OpenAuditFile in a missing directory: %v", err)
-	}
-}
-
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -328,42 +318,6 @@ func readLines(t *testing.T, path string) []string {
 	return out
 }
 
-// Without an audit file the record goes to the log: JSON logs carry it as an object, text logs
-// as key=value pairs (not escaped JSON), and a name from Tallyfy cannot put a terminal escape in either.
-func TestLogRecorderFormats(t *testing.T) {
-	rec := tools.Record{Tool: "archive_run", Outcome: "ok", ResourceName: "Q3 \x1b[31mred\x1b[0m \u009b plan", DurationMS: 12.5}
-	var jb bytes.Buffer
-	if err := (tools.LogRecorder{Logger: slog.New(slog.NewJSONHandler(&jb, nil))}).Record(context.Background(), rec); err != nil {
-		t.Fatal(err)
-	}
-	var line struct {
-		Msg    string       `json:"msg"`
-		Record tools.Record `json:"record"`
-	}
-	if err := json.Unmarshal(jb.Bytes(), &line); err != nil || line.Msg != "audit" || !reflect.DeepEqual(line.Record, rec) {
-		t.Errorf("JSON log: want msg audit and the record as an object, got %s (%v)", jb.Bytes(), err)
-	}
-	if strings.Contains(jb.String(), `"resource_id"`) {
-		t.Errorf("JSON log: an empty omitempty field is written: %s", jb.Bytes())
-	}
-	var tb bytes.Buffer
-	if err := (tools.LogRecorder{Logger: slog.New(tint.NewTextHandler(&tb, &tint.Options{NoColor: true}))}).Record(context.Background(), rec); err != nil {
-		t.Fatal(err)
-	}
-	text := tb.String()
-	for _, kv := range []string{"record.tool=archive_run", "record.outcome=ok", "record.duration_ms=12.5", "record.confirm_mode="} {
-		if !strings.Contains(text, kv) {
-			t.Errorf("text log lacks %s: %q", kv, text)
-		}
-	}
-	if strings.Contains(text, `\"tool\"`) || strings.Contains(text, "record.resource_id") {
-		t.Errorf("text log: want key=value pairs without empty optional fields, got %q", text)
-	}
-	if strings.ContainsAny(text, "\x1b\u009b") {
-		t.Errorf("text log carries a raw terminal escape: %q", text)
-	}
-}
-
 // gatedRecorder is a recorder whose intent records can be made to fail, counting the tries.
 type gatedRecorder struct {
 	recorder
@@ -371,7 +325,7 @@ type gatedRecorder struct {
 	intentTries atomic.Int32
 }
 
-func (g *gatedRecorder) Record(ctx context.Context, rec tools.Record) error {
+func (g *gatedRecorder) Record(ctx context.Context, rec audit.Record) error {
 	if rec.Outcome == "intent" {
 		g.intentTries.Add(1)
 		if g.failIntents.Load() {
@@ -589,7 +543,7 @@ func checkOnePath(t *testing.T, pc pathCase, k kindInfo, tool string) {
 		t.Fatalf("%d outcome records, want 1: %+v", len(outcomes), outcomes)
 	}
 	rec := outcomes[0]
-	if rec.Outcome != pc.outcome || rec.Tool != tool || !strings.Contains(rec.Detail, pc.detail) {
+	if string(rec.Outcome) != pc.outcome || rec.Tool != tool || !strings.Contains(rec.Detail, pc.detail) {
 		t.Errorf("record %s/%s %q, want %s/%s with %q", rec.Tool, rec.Outcome, rec.Detail, tool, pc.outcome, pc.detail)
 	}
 	if res.IsError != (pc.outcome == "refused" || pc.outcome == "failed") {

@@ -101,7 +101,7 @@ func TestConfirmationKeptWhenBudgetLostAtTake(t *testing.T) {
 		}
 		var got []string
 		for _, r := range h.audit.outcomes() {
-			got = append(got, r.Outcome+":"+r.Detail)
+			got = append(got, string(r.Outcome)+":"+r.Detail)
 		}
 		if want := "confirmation_required: refused:delete budget spent ok:"; strings.Join(got, " ") != want {
 			t.Errorf("audit %q, want %q", strings.Join(got, " "), want)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -124,7 +125,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		ic := ts.newCall(ctx, c.tool, c.req)
 		ic.res, ic.id, ic.batch = c.res, b.ids[i], b.id
 		o := ts.runBulkItem(runCtx, ic, fps[b.ids[i]], how, releases[i])
-		if o.status != "ok" && o.status != "unknown" {
+		if o.status != audit.OK && o.status != audit.Unknown {
 			releases[i]() // the item was not deleted: its slot goes back
 		}
 		res := ts.record(ctx, ic, o)
@@ -153,36 +154,36 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		}
 		ic := ts.newCall(ctx, c.tool, c.req)
 		ic.res, ic.id, ic.batch = c.res, b.ids[i], b.id
-		ts.record(ctx, ic, ended("cancelled", why, mcp.NewToolResultError(why)))
-		items[i] = schemas.BulkItem{ID: b.ids[i], Outcome: "not_run", Reason: why}
+		ts.record(ctx, ic, ended(audit.Cancelled, why, mcp.NewToolResultError(why)))
+		items[i] = schemas.BulkItem{ID: b.ids[i], Outcome: audit.NotRun, Reason: why}
 	}
-	res := schemas.BulkResult{Status: "done", Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+	res := schemas.BulkResult{Status: audit.Done, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
 		Confirmation: string(how.channel), ConfirmedBy: how.by, ApprovalID: how.approvalID}
 	var changed []string
 	for _, it := range items {
-		if it.Outcome == "ok" {
+		if it.Outcome == audit.OK {
 			changed = append(changed, it.ID)
 		}
 	}
 	t := res.Totals
-	res.Message = fmt.Sprintf("%s: %d ok, %d already so (no-op), %d skipped, %d failed, %d not run.", Capitalize(b.action()), t["ok"], t["noop"], t["skipped"], t["failed"], t["not_run"])
-	status := "done"
+	res.Message = fmt.Sprintf("%s: %d ok, %d already so (no-op), %d skipped, %d failed, %d not run.", Capitalize(b.action()), t[audit.OK], t[audit.Noop], t[audit.Skipped], t[audit.Failed], t[audit.NotRun])
+	status := audit.Done
 	switch {
 	case stopped != "":
-		res.Status, status = "stopped", "stopped"
+		res.Status, status = audit.Stopped, audit.Stopped
 		res.Message = "Stopped: " + stopped + ", which every remaining item would meet too. Check the access token's rights (a Tallyfy admin is needed to delete processes and templates). " + res.Message
 	case cancelled:
-		res.Status, status = "cancelled", "cancelled"
+		res.Status, status = audit.Cancelled, audit.Cancelled
 		res.Message = "Cancelled: the remaining items were not run. " + res.Message
 	}
 	if c.tool.Verb != VerbDelete && len(changed) > 0 {
 		res.Undo = &schemas.BulkCall{Tool: b.inverse(), Arguments: map[string]any{"type": string(c.res.kind), "ids": changed}}
 		res.Message += fmt.Sprintf(" Undo with %s on the same ids (it plans first).", b.inverse())
 	}
-	if t["failed"] > 0 {
+	if t[audit.Failed] > 0 {
 		res.Message += " Failed items are listed with why; they can be retried with a new plan."
 	}
-	detail := fmt.Sprintf("ok %d, noop %d, skipped %d, failed %d, not_run %d", t["ok"], t["noop"], t["skipped"], t["failed"], t["not_run"])
+	detail := fmt.Sprintf("ok %d, noop %d, skipped %d, failed %d, not_run %d", t[audit.OK], t[audit.Noop], t[audit.Skipped], t[audit.Failed], t[audit.NotRun])
 	return ended(status, detail, mcp.NewToolResultStructured(res, bulkText(res)))
 }
 
@@ -226,25 +227,25 @@ func itemOutcome(c *call, o outcome, res *mcp.CallToolResult) schemas.BulkItem {
 	item := schemas.BulkItem{ID: c.id, Name: e.Name, State: state, LastUpdated: e.LastUpdated}
 	text := resultText(res)
 	switch o.status {
-	case "ok":
-		item.Outcome = "ok"
+	case audit.OK:
+		item.Outcome = audit.OK
 		if c.tool.Verb == VerbDelete {
 			item.State = "deleted"
 		}
-	case "noop":
-		item.Outcome = "noop"
-	case "refused", "cancelled":
-		item.Outcome, item.Reason = "skipped", o.detail
+	case audit.Noop:
+		item.Outcome = audit.Noop
+	case audit.Refused, audit.Cancelled:
+		item.Outcome, item.Reason = audit.Skipped, o.detail
 		if o.detail == "" || o.detail == "process task" || o.detail == "protected" {
 			item.Reason = clip(text, 300)
 		}
-	case "unknown":
-		item.Outcome, item.Reason = "unknown", clip(text, 300)
+	case audit.Unknown:
+		item.Outcome, item.Reason = audit.Unknown, clip(text, 300)
 	default:
-		item.Outcome, item.Reason = "failed", clip(text, 300)
+		item.Outcome, item.Reason = audit.Failed, clip(text, 300)
 	}
-	if res != nil && res.IsError && item.Outcome == "ok" { // the audit record failed
-		item.Outcome, item.Reason = "unknown", clip(text, 300)
+	if res != nil && res.IsError && item.Outcome == audit.OK { // the audit record failed
+		item.Outcome, item.Reason = audit.Unknown, clip(text, 300)
 	}
 	return item
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 // bulkArgs turns a plan's execute call into arguments.
@@ -31,7 +32,7 @@ func executeArgs(t *testing.T, plan schemas.BulkResult) map[string]any {
 func outcomesByID(res schemas.BulkResult) map[string]string {
 	m := map[string]string{}
 	for _, it := range res.Items {
-		m[it.ID] = it.Outcome
+		m[it.ID] = string(it.Outcome)
 	}
 	return m
 }
@@ -293,7 +294,7 @@ func TestBulkCancel(t *testing.T) {
 			t.Fatalf("the call was not cancelled: %s", resultText(r))
 		}
 	}
-	var batch tools.Record
+	var batch audit.Record
 	deadline := time.Now().Add(5 * time.Second)
 	for batch.Tool == "" && time.Now().Before(deadline) {
 		for _, r := range h.audit.outcomes() {

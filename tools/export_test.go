@@ -10,15 +10,6 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
-// NewFileRecorderOn lets tests give FileRecorder a file that watches its writes and syncs.
-func NewFileRecorderOn(f interface {
-	Write(p []byte) (int, error)
-	Sync() error
-	Close() error
-}) *FileRecorder {
-	return newFileRecorder(f)
-}
-
 // SelectPage lets tests run bulk selection (list_filter.go) as the bulk tools will: one page
 // of a kind's items under the list tools' filters.
 func SelectPage(ctx context.Context, c *tallyfy.Client, kind tallyfy.Kind, args schemas.ListArgs, status, templateID string, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, error) {

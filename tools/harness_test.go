@@ -23,6 +23,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 // The breadth suite drives every tool through the MCP protocol: an in-process mcp-go client
@@ -73,10 +74,10 @@ func (c *fakeClock) Advance(d time.Duration) {
 // recorder captures audit records.
 type recorder struct {
 	mu   sync.Mutex
-	recs []tools.Record
+	recs []audit.Record
 }
 
-func (r *recorder) Record(_ context.Context, rec tools.Record) error {
+func (r *recorder) Record(_ context.Context, rec audit.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.recs = append(r.recs, rec)
@@ -89,7 +90,7 @@ func (r *recorder) clear() {
 	r.mu.Unlock()
 }
 
-func (r *recorder) all() []tools.Record {
+func (r *recorder) all() []audit.Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.recs)
@@ -97,24 +98,24 @@ func (r *recorder) all() []tools.Record {
 
 // outcomes is all() without the intent records written before a call acts and the signed
 // approval records of confirmations: one record per call.
-func (r *recorder) outcomes() []tools.Record {
-	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool { return rec.Outcome == "intent" || rec.Outcome == "approval" })
+func (r *recorder) outcomes() []audit.Record {
+	return slices.DeleteFunc(r.all(), func(rec audit.Record) bool { return rec.Outcome == "intent" || rec.Outcome == "approval" })
 }
 
 // approvals is the signed approval records only.
-func (r *recorder) approvals() []tools.Record {
-	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool { return rec.Outcome != "approval" })
+func (r *recorder) approvals() []audit.Record {
+	return slices.DeleteFunc(r.all(), func(rec audit.Record) bool { return rec.Outcome != "approval" })
 }
 
 // intents is the intent records only.
-func (r *recorder) intents() []tools.Record {
-	return slices.DeleteFunc(r.all(), func(rec tools.Record) bool { return rec.Outcome != "intent" })
+func (r *recorder) intents() []audit.Record {
+	return slices.DeleteFunc(r.all(), func(rec audit.Record) bool { return rec.Outcome != "intent" })
 }
 
 // decisions is outcomes() without the records of 2026-07-28 multi-round-trip asks (the first
 // call of an elicitation, answered by the client with a second call): one record per outcome.
-func (r *recorder) decisions() []tools.Record {
-	return slices.DeleteFunc(r.outcomes(), func(rec tools.Record) bool {
+func (r *recorder) decisions() []audit.Record {
+	return slices.DeleteFunc(r.outcomes(), func(rec audit.Record) bool {
 		return rec.Outcome == "confirmation_required" && rec.Confirmation == "elicitation"
 	})
 }
@@ -176,7 +177,7 @@ func withElicit(h client.ElicitationHandler) option {
 func withElicitTimeout(d time.Duration) option {
 	return func(c *config) { c.opts.ElicitTimeout = d }
 }
-func withRecorder(r tools.Recorder) option   { return func(c *config) { c.opts.Audit = r } }
+func withRecorder(r audit.Recorder) option   { return func(c *config) { c.opts.Audit = r } }
 func withBudget(b tools.DeleteBudget) option { return func(c *config) { c.opts.Budget = b } }
 func withBulkConcurrency(n int) option       { return func(c *config) { c.opts.BulkConcurrency = n } }
 func withSandbox(o ...sandbox.Option) option {

@@ -80,7 +80,7 @@ func TestLifecycleRequestsPerCall(t *testing.T) {
 				t.Errorf("no-op text: %s", r.text)
 			}
 			if outs := h.audit.outcomes(); len(outs) != 1 || outs[0].ResourceName != before.Name ||
-				outs[0].Outcome != map[bool]string{true: "ok", false: "noop"}[c.changed] {
+				string(outs[0].Outcome) != map[bool]string{true: "ok", false: "noop"}[c.changed] {
 				t.Errorf("outcome records %+v", outs)
 			}
 			if ins := h.audit.intents(); len(ins) != map[bool]int{true: 1, false: 0}[c.changed] {

@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -48,10 +50,13 @@ type call struct {
 	intend func(ctx context.Context, confirm confirmation, e tallyfy.Entity) (refused outcome, ok bool)
 }
 
+// Record is an audit line (tools/audit), by the name the black-box tests read it with.
+type Record = audit.Record
+
 // outcome is what a call came to: the agent's result and what the audit record says of it.
 type outcome struct {
 	result  *mcp.CallToolResult
-	status  string       // ok, noop, refused, failed, unknown, confirmation_required, cancelled
+	status  audit.Outcome
 	detail  string       // why it was refused or cancelled
 	err     error        // the Tallyfy error behind it, if any
 	confirm confirmation // how a permanent delete was confirmed (channel.go)
@@ -63,21 +68,21 @@ type outcome struct {
 	detached []tallyfy.Reference
 }
 
-func succeeded(res *mcp.CallToolResult) outcome { return outcome{result: res, status: "ok"} }
+func succeeded(res *mcp.CallToolResult) outcome { return outcome{result: res, status: audit.OK} }
 
 // refused is a refusal: nothing was done.
 func refused(detail string, res *mcp.CallToolResult) outcome {
-	return outcome{result: res, status: "refused", detail: detail}
+	return outcome{result: res, status: audit.Refused, detail: detail}
 }
 
 // ended is an outcome with an explicit status (noop, cancelled, unknown, failed, ...).
-func ended(status, detail string, res *mcp.CallToolResult) outcome {
+func ended(status audit.Outcome, detail string, res *mcp.CallToolResult) outcome {
 	return outcome{result: res, status: status, detail: detail}
 }
 
 // failed turns an error from Tallyfy into an outcome that tells the agent what to do next.
 func failed(c *call, err error) outcome {
-	return outcome{result: mcp.NewToolResultError(explain(c, err)), status: "failed", err: err}
+	return outcome{result: mcp.NewToolResultError(explain(c, err)), status: audit.Failed, err: err}
 }
 
 func (o outcome) about(e tallyfy.Entity) outcome { o.entity = &e; return o }
@@ -232,15 +237,15 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 		return o.result
 	}
 	if o.status == "" {
-		o.status = "ok"
+		o.status = audit.OK
 		if o.result.IsError {
-			o.status = "refused"
+			o.status = audit.Refused
 		}
 	}
 	if o.entity == nil {
 		o.entity = c.target
 	}
-	if err := ts.audit.Record(context.WithoutCancel(ctx), ts.auditRecord(ctx, c, o)); err != nil {
+	if err := ts.write(ctx, ts.auditRecord(ctx, c, o)); err != nil {
 		ts.log.Error("audit record not written", "tool", c.tool.Name, "err", err)
 		if o.auditFailed { // the result already says that nothing was done, and why
 			return o.result
@@ -253,6 +258,13 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 			err, o.status, check))
 	}
 	return o.result
+}
+
+// write is the one call of the audit recorder: a call's outcome record (record), the intent
+// before a change (intent) and a person's signed approval (recordApproval). A record is
+// written even when the call's context ends.
+func (ts *Toolset) write(ctx context.Context, rec audit.Record) error {
+	return ts.audit.Record(context.WithoutCancel(ctx), rec)
 }
 
 // RecordHidden audits a call of a tool the server's policy hides (a lifecycle or permanent
@@ -268,8 +280,8 @@ func (ts *Toolset) RecordHidden(ctx context.Context, name string) {
 // be the last step before the change: if the record cannot be made durable, the call does
 // nothing (a full disk must not mean changes nobody can trace).
 func (ts *Toolset) intent(ctx context.Context, c *call, confirm confirmation, e tallyfy.Entity) (outcome, bool) {
-	rec := ts.auditRecord(ctx, c, outcome{status: "intent", detail: string(c.tool.Verb), confirm: confirm, entity: &e})
-	err := ts.audit.Record(context.WithoutCancel(ctx), rec)
+	rec := ts.auditRecord(ctx, c, outcome{status: audit.Intent, detail: string(c.tool.Verb), confirm: confirm, entity: &e})
+	err := ts.write(ctx, rec)
 	if err == nil {
 		return outcome{}, true
 	}
@@ -278,6 +290,41 @@ func (ts *Toolset) intent(ctx context.Context, c *call, confirm confirmation, e 
 		err, c.tool.Name))).about(e).confirmedWith(confirm)
 	o.auditFailed = true
 	return o, false
+}
+
+// auditRecord builds the audit record of a call and its outcome.
+func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) audit.Record {
+	rec := audit.Record{
+		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.clientFor(ctx).OrgID(),
+		ResourceID: c.id, BatchID: c.batch, Outcome: o.status, Detail: o.detail,
+		Confirmation: o.confirm.channel, ConfirmedBy: o.confirm.by, ApprovalID: o.confirm.approvalID, ConfirmMode: string(ts.opts.Confirm),
+		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
+	}
+	if c.res != nil { // a bulk call with an unusable type has none
+		rec.ResourceType = string(c.res.kind)
+	}
+	if o.entity != nil {
+		rec.ResourceName = o.entity.Name
+	}
+	rec.DeletedReferences = o.detached
+	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
+	if who, ok := CallerFrom(ctx); ok {
+		rec.Caller, rec.TallyfyUser = who.Name, who.TallyfyUser
+	}
+	if o.err != nil {
+		var ae *tallyfy.APIError
+		var re *tallyfy.ResponseError
+		switch {
+		case errors.As(o.err, &ae):
+			rec.HTTPStatus, rec.RequestID = ae.Status, ae.RequestID
+		case errors.As(o.err, &re):
+			rec.HTTPStatus, rec.RequestID = re.Status, re.RequestID
+		}
+		if rec.Detail == "" {
+			rec.Detail = clip(describe(o.err), 300)
+		}
+	}
+	return rec
 }
 
 // decodeArgs decodes the call's arguments (already checked against the schema by the judge).

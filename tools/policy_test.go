@@ -309,7 +309,7 @@ func TestDeleteBudget(t *testing.T) {
 		}
 		var outcomes []string
 		for _, rec := range h.audit.outcomes() {
-			outcomes = append(outcomes, rec.Tool+":"+rec.Outcome)
+			outcomes = append(outcomes, rec.Tool+":"+string(rec.Outcome))
 		}
 		want := []string{"delete_run:ok", "delete_run:ok", "delete_run:refused", "archive_task:noop", "delete_run:ok", "delete_task:refused"}
 		if !slices.Equal(outcomes, want) {

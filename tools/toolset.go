@@ -13,6 +13,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -45,7 +46,7 @@ type Options struct {
 	TokenTTL time.Duration
 	// ElicitTimeout bounds how long the server waits for the person to answer; default 3 minutes.
 	ElicitTimeout time.Duration
-	Audit         Recorder // default: records go to Logger
+	Audit         audit.Recorder // default: records go to Logger
 	// State is what replicas share: used confirmations and, unless Budget is set, the delete
 	// budget. Default: this process only (state.NewMemory).
 	State state.Store
@@ -86,7 +87,7 @@ type Toolset struct {
 	// approvals are the pending approvals, in the state store (approval.go).
 	approvals confirm.Approvals
 	budget    DeleteBudget
-	audit     Recorder
+	audit     audit.Recorder
 	log       *slog.Logger
 	now       func() time.Time
 	roles     roleCache // each credential's role, read once and kept briefly (role.go)
@@ -157,7 +158,7 @@ func New(opts Options) (*Toolset, error) {
 		opts.Now = time.Now
 	}
 	if opts.Audit == nil {
-		opts.Audit = LogRecorder{Logger: opts.Logger}
+		opts.Audit = audit.LogRecorder{Logger: opts.Logger}
 	}
 	seal, err := confirm.NewSealer(opts.ConfirmKeys, opts.State)
 	if err != nil {

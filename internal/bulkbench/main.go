@@ -22,6 +22,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 func main() {
@@ -49,7 +50,7 @@ func run(rate float64, conc int, limit float64, latency time.Duration, n int) er
 		return err
 	}
 	ts, err := tools.New(tools.Options{Client: client, Confirm: tools.ConfirmToken, BulkConcurrency: conc,
-		Policy: tools.Policy{MaxDeletesPerHour: -1}, Audit: tools.LogRecorder{Logger: slog.New(slog.DiscardHandler)}})
+		Policy: tools.Policy{MaxDeletesPerHour: -1}, Audit: audit.LogRecorder{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		return err
 	}

@@ -9,21 +9,21 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 // AuditRecords reads an audit log, one record a line.
-func AuditRecords(t testing.TB, path string) []tools.Record {
+func AuditRecords(t testing.TB, path string) []audit.Record {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("audit log: %v", err)
 	}
 	defer f.Close()
-	var out []tools.Record
+	var out []audit.Record
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var r tools.Record
+		var r audit.Record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("audit line %q is not JSON: %v", sc.Text(), err)
 		}

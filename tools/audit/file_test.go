@@ -1,4 +1,4 @@
-package tools_test
+package audit
 
 import (
 	"bufio"
@@ -8,15 +8,13 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
 // TestAuditFileConcurrentRecords: records from many goroutines (sharing syncs) all land, one
 // whole JSON line each, and every Record returns only after its line is in the file.
 func TestAuditFileConcurrentRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	rec, err := tools.OpenAuditFile(path)
+	rec, err := OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +23,7 @@ func TestAuditFileConcurrentRecords(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			id := string(rune('a'+i%26)) + "-" + string(rune('0'+i%10))
-			if err := rec.Record(context.Background(), tools.Record{Tool: "archive_run", ResourceID: id, Outcome: "ok", DurationMS: float64(i)}); err != nil {
+			if err := rec.Record(context.Background(), Record{Tool: "archive_run", ResourceID: id, Outcome: "ok", DurationMS: float64(i)}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -45,7 +43,7 @@ func TestAuditFileConcurrentRecords(t *testing.T) {
 	seen := map[float64]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var r tools.Record
+		var r Record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("torn line %q: %v", sc.Text(), err)
 		}
@@ -59,7 +57,7 @@ func TestAuditFileConcurrentRecords(t *testing.T) {
 // lastLineWith returns the line whose duration_ms is d, or nil.
 func lastLineWith(b []byte, d float64) []byte {
 	for _, line := range splitLines(b) {
-		var r tools.Record
+		var r Record
 		if json.Unmarshal(line, &r) == nil && r.DurationMS == d {
 			return line
 		}
@@ -126,9 +124,9 @@ func TestAuditRecordSyncedBeforeReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	wf := &watchedFile{File: f}
-	rec := tools.NewFileRecorderOn(wf)
+	rec := newFileRecorder(wf)
 	for i := range 5 {
-		if err := rec.Record(context.Background(), tools.Record{Tool: "archive_run", Outcome: "intent", DurationMS: float64(i)}); err != nil {
+		if err := rec.Record(context.Background(), Record{Tool: "archive_run", Outcome: "intent", DurationMS: float64(i)}); err != nil {
 			t.Fatal(err)
 		}
 		if written, synced, _ := wf.state(); written == 0 || synced != written {
@@ -139,7 +137,7 @@ func TestAuditRecordSyncedBeforeReturn(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := rec.Record(context.Background(), tools.Record{Tool: "delete_run", Outcome: "ok", DurationMS: float64(i)}); err != nil {
+			if err := rec.Record(context.Background(), Record{Tool: "delete_run", Outcome: "ok", DurationMS: float64(i)}); err != nil {
 				t.Error(err)
 				return
 			}
