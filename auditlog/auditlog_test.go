@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
@@ -26,7 +27,7 @@ func line(t testing.TB, r audit.Record) string {
 }
 
 func rec(at, caller, tool, tier, outcome, id string) audit.Record {
-	return audit.Record{Time: at, Caller: caller, Tool: tool, Tier: tier, Outcome: audit.Outcome(outcome), ResourceID: id, ResourceType: "run", Session: "s-" + caller}
+	return audit.Record{Time: at, Caller: caller, Tool: tool, Tier: tier, Outcome: schemas.Outcome(outcome), ResourceID: id, ResourceType: "run", Session: "s-" + caller}
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {

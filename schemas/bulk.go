@@ -1,7 +1,5 @@
 package schemas
 
-import "github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
-
 // Bulk archive, restore and permanent delete: arguments and results.
 
 // BulkArgs selects the items of a bulk call: ids, or a filter (query). Without plan_token the
@@ -20,12 +18,12 @@ type BulkArgs struct {
 
 // BulkItem is one item of a plan or of its execution.
 type BulkItem struct {
-	ID          string        `json:"id"`
-	Name        string        `json:"name"`
-	State       string        `json:"state,omitempty" jsonschema:"description=live\\, archived or deleted"`
-	LastUpdated string        `json:"last_updated,omitempty"`
-	Outcome     audit.Outcome `json:"outcome"` // planned, skipped, ok, noop, failed, not_run, unknown
-	Reason      string        `json:"reason,omitempty"`
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	State       string  `json:"state,omitempty" jsonschema:"description=live\\, archived or deleted"`
+	LastUpdated string  `json:"last_updated,omitempty"`
+	Outcome     Outcome `json:"outcome"` // planned, skipped, ok, noop, failed, not_run, unknown
+	Reason      string  `json:"reason,omitempty"`
 }
 
 // BulkCall is a bulk call to make next: the execute call of a plan, or the undo of a batch.
@@ -37,17 +35,17 @@ type BulkCall struct {
 }
 
 // BulkTotals counts a batch's items by outcome (planned, ok, noop, skipped, failed, not_run).
-type BulkTotals map[audit.Outcome]int
+type BulkTotals map[Outcome]int
 
 // BulkResult is the answer of bulk_archive, bulk_restore and bulk_delete.
 type BulkResult struct {
 	// Status: planned (nothing changed yet), done, stopped (a 401/403 ended it), cancelled.
-	Status  audit.Outcome `json:"status"`
-	Action  string        `json:"action"` // archive, restore, delete
-	Type    string        `json:"type"`
-	BatchID string        `json:"batch_id"`
-	Items   []BulkItem    `json:"items" jsonschema:"description=Every item and its outcome (skipped ones with why)"`
-	Totals  BulkTotals    `json:"totals"`
+	Status  Outcome    `json:"status"`
+	Action  string     `json:"action"` // archive, restore, delete
+	Type    string     `json:"type"`
+	BatchID string     `json:"batch_id"`
+	Items   []BulkItem `json:"items" jsonschema:"description=Every item and its outcome (skipped ones with why)"`
+	Totals  BulkTotals `json:"totals"`
 	// MoreMatched: the filter matched more than the cap; only the first ones are planned.
 	MoreMatched bool `json:"more_matched,omitempty"`
 	// SearchIncomplete: a query over one-off task titles read only the first titles; the

@@ -1,9 +1,6 @@
 package schemas
 
-import (
-	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
-)
+import "github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 
 // Arguments and results shared by every kind.
 
@@ -88,16 +85,16 @@ type Preview struct {
 
 // DeleteResult is the answer of delete_task, delete_run and delete_template.
 type DeleteResult struct {
-	Status       audit.Outcome `json:"status" jsonschema:"description=confirmation_required or approval_pending: nothing deleted yet; deleted: gone for good; cancelled: the person said no,enum=confirmation_required,enum=approval_pending,enum=deleted,enum=cancelled"`
-	Resource     Resource      `json:"resource" jsonschema:"description=The item and its state now"`
-	Reversible   bool          `json:"reversible" jsonschema:"description=Always false: a permanent delete cannot be undone"`
-	Preview      *Preview      `json:"preview,omitempty" jsonschema:"description=With confirmation_required: what would be destroyed"`
-	ConfirmToken string        `json:"confirm_token,omitempty" jsonschema:"description=With confirmation_required: pass it back as confirm_token once the person agrees; single use"`
-	ExpiresAt    string        `json:"expires_at,omitempty" jsonschema:"description=When the confirm_token stops working (ISO 8601)"`
-	Confirmation string        `json:"confirmation,omitempty"` // the Channel: app, elicitation, approval_page, token or off
-	ConfirmedBy  string        `json:"confirmed_by,omitempty"`
-	ApprovalID   string        `json:"approval_id,omitempty"`
-	Message      string        `json:"message" jsonschema:"description=What happened and what to do next"`
+	Status       Outcome  `json:"status" jsonschema:"description=confirmation_required or approval_pending: nothing deleted yet; deleted: gone for good; cancelled: the person said no,enum=confirmation_required,enum=approval_pending,enum=deleted,enum=cancelled"`
+	Resource     Resource `json:"resource" jsonschema:"description=The item and its state now"`
+	Reversible   bool     `json:"reversible" jsonschema:"description=Always false: a permanent delete cannot be undone"`
+	Preview      *Preview `json:"preview,omitempty" jsonschema:"description=With confirmation_required: what would be destroyed"`
+	ConfirmToken string   `json:"confirm_token,omitempty" jsonschema:"description=With confirmation_required: pass it back as confirm_token once the person agrees; single use"`
+	ExpiresAt    string   `json:"expires_at,omitempty" jsonschema:"description=When the confirm_token stops working (ISO 8601)"`
+	Confirmation string   `json:"confirmation,omitempty"` // the Channel: app, elicitation, approval_page, token or off
+	ConfirmedBy  string   `json:"confirmed_by,omitempty"`
+	ApprovalID   string   `json:"approval_id,omitempty"`
+	Message      string   `json:"message" jsonschema:"description=What happened and what to do next"`
 }
 
 func (LifecycleResult) isResult() {}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -173,21 +172,21 @@ func AppViewResource() server.ServerResource {
 func (ts *Toolset) reviewInApp(c *call, e tallyfy.Entity) outcome {
 	msg := fmt.Sprintf("Nothing deleted yet. The person is reviewing the permanent delete of %s %q (%s) in the Tallyfy view shown with this result: only they can press Delete or Cancel there, and nothing you call can confirm it. Do not call %s again for it; later, %s tells whether it is gone.",
 		c.res.noun, e.Name, e.ID, c.tool.Name, toolFor(c.res.kind, VerbGet).Name)
-	res := schemas.DeleteResult{Status: audit.ConfirmationRequired, Resource: resourceOf(e, ""), Preview: preview(c, e), Confirmation: string(confirm.App), Message: msg}
-	return ended(audit.ConfirmationRequired, "reviewed in the app", mcp.NewToolResultStructured(res, msg)).confirmedBy(confirm.App)
+	res := schemas.DeleteResult{Status: schemas.ConfirmationRequired, Resource: resourceOf(e, ""), Preview: preview(c, e), Confirmation: string(confirm.App), Message: msg}
+	return ended(schemas.ConfirmationRequired, "reviewed in the app", mcp.NewToolResultStructured(res, msg)).confirmedBy(confirm.App)
 }
 
 // planForView turns a bulk delete's plan into what a client that shows Apps gets: the plan,
 // for the view, without its plan_token or execute call.
 func planForView(c *call, o outcome) outcome {
 	res, ok := o.result.StructuredContent.(schemas.BulkResult)
-	if !ok || res.Status != audit.Planned {
+	if !ok || res.Status != schemas.Planned {
 		return o
 	}
-	n := res.Totals[audit.Planned]
+	n := res.Totals[schemas.Planned]
 	res.PlanToken, res.ExpiresAt, res.Execute = "", "", nil
 	res.Message = fmt.Sprintf("Plan only, nothing deleted yet: permanently delete %d %s", n, plural(c.res, n))
-	if k := res.Totals[audit.Skipped]; k > 0 {
+	if k := res.Totals[schemas.Skipped]; k > 0 {
 		res.Message += fmt.Sprintf(" (%d skipped, see items)", k)
 	}
 	res.Message += ". The person is reviewing this plan in the Tallyfy view shown with this result: only they can delete it there (typing the count) or cancel, and nothing you call can confirm it. Do not call bulk_delete again for these items; later, the list tools tell what is gone."
@@ -279,7 +278,7 @@ func (ts *Toolset) appReview(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	// As long as a pending approval waits for the person (the page's), not a token's 5 minutes.
 	cl := ts.newClaims(ctx, c, e, confirm.ForApp, ts.opts.ApprovalTTL)
 	cl.Type = string(c.res.kind)
-	return appReviewResult(c, cl, []schemas.BulkItem{bulkItem(e, audit.Planned, "")}, []string{e.ID}, left, ts.seal.Seal(cl)), nil
+	return appReviewResult(c, cl, []schemas.BulkItem{bulkItem(e, schemas.Planned, "")}, []string{e.ID}, left, ts.seal.Seal(cl)), nil
 }
 
 // appReviewPlan plans a bulk delete as bulk_delete does, and seals its items into an approval.
@@ -291,7 +290,7 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.res.kind), IDs: ids}, ids: ids}
 	o := ts.plan(tallyfy.WithListingMemo(ctx), b) // as bulk_delete plans
 	res, ok := o.result.StructuredContent.(schemas.BulkResult)
-	if !ok || res.Status != audit.Planned || res.Execute == nil {
+	if !ok || res.Status != schemas.Planned || res.Execute == nil {
 		return o.result // refused, failed, or nothing to delete: the plan's own answer
 	}
 	cl, err := ts.seal.Open(res.PlanToken, ts.now())

@@ -132,9 +132,9 @@ func pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingApproval, where
 		msg = fmt.Sprintf("Nothing deleted yet: permanently deleting %s %q (%s) destroys %s and cannot be undone, so %s must approve it on the %s, outside this chat, typing its name. %sThen call %s again with the same arguments: it deletes only if they approved (the request expires %s). Do not claim it is deleted before that.",
 			c.res.noun, e.Name, e.ID, c.res.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	}
-	res := schemas.DeleteResult{Status: audit.ApprovalPending, Resource: resourceOf(e, ""), Preview: preview(c, e), ExpiresAt: exp,
+	res := schemas.DeleteResult{Status: schemas.ApprovalPending, Resource: resourceOf(e, ""), Preview: preview(c, e), ExpiresAt: exp,
 		Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}
-	return ended(audit.ApprovalPending, "", mcp.NewToolResultStructured(res, msg)).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
+	return ended(schemas.ApprovalPending, "", mcp.NewToolResultStructured(res, msg)).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
 }
 
 // requestKey names the call a pending approval belongs to: the same caller asking the same
@@ -158,7 +158,7 @@ func (ts *Toolset) DecideApproval(ctx context.Context, id string, d confirm.Appr
 // approval that cannot be recorded must not take effect: the caller refuses on error.
 func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord) error {
 	r.Sign(ts.approvalKey)
-	rec := audit.Record{Time: confirm.Stamp(ts.now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: audit.Approval, Detail: r.Outcome,
+	rec := audit.Record{Time: confirm.Stamp(ts.now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: schemas.Approval, Detail: r.Outcome,
 		Confirmation: r.Channel, ConfirmMode: string(ts.opts.Confirm), ConfirmedBy: r.Approver, ApprovalID: r.RequestID, Caller: r.Caller,
 		Session: sessionID(ctx), Transport: transportName(ctx), Approval: &r}
 	rec.ClientName, rec.ClientVersion = clientInfo(ctx)

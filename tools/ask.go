@@ -8,8 +8,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -91,7 +91,7 @@ func (q question) params() mcp.ElicitationParams {
 func (ts *Toolset) ask(ctx context.Context, s subject, q question, state string) (answer *mcp.ElicitationResult, o outcome, ok bool) {
 	if mcp.IsModernProtocol(server.RequestProtocolVersion(ctx)) {
 		// the client asks the person and calls again with the answer
-		return nil, ended(audit.ConfirmationRequired, "", server.NewInputRequestBuilder(state).Elicit(q.id, q.params()).ToolResult()).confirmedBy(confirm.Elicitation), false
+		return nil, ended(schemas.ConfirmationRequired, "", server.NewInputRequestBuilder(state).Elicit(q.id, q.params()).ToolResult()).confirmedBy(confirm.Elicitation), false
 	}
 	ectx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -230,20 +229,20 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 			return failed(c, r.failed)
 		}
 	}
-	res := schemas.BulkResult{Status: audit.Planned, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, MoreMatched: more, SearchIncomplete: sel.cut != "", Items: []schemas.BulkItem{}}
+	res := schemas.BulkResult{Status: schemas.Planned, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, MoreMatched: more, SearchIncomplete: sel.cut != "", Items: []schemas.BulkItem{}}
 	var act []string
 	var fps []string
 	for _, r := range reads {
-		item := bulkItem(r.e, audit.Planned, "")
+		item := bulkItem(r.e, schemas.Planned, "")
 		switch {
 		case r.failed != nil && tallyfy.IsNotFound(r.failed):
-			item.Outcome, item.Reason = audit.Skipped, "not found (archived or not)"
+			item.Outcome, item.Reason = schemas.Skipped, "not found (archived or not)"
 		case r.failed != nil && errors.As(r.failed, new(*tallyfy.ArchivedSearchError)):
-			item.Outcome, item.Reason = audit.Skipped, describe(r.failed)
+			item.Outcome, item.Reason = schemas.Skipped, describe(r.failed)
 		case r.failed != nil:
-			item.Outcome, item.Reason = audit.Skipped, "could not be read: "+describe(r.failed)
+			item.Outcome, item.Reason = schemas.Skipped, "could not be read: "+describe(r.failed)
 		case r.skip != "":
-			item.Outcome, item.Reason = audit.Skipped, r.skip
+			item.Outcome, item.Reason = schemas.Skipped, r.skip
 		default:
 			act = append(act, r.e.ID)
 		}
@@ -263,9 +262,9 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 		}
 	}
 	if len(act) == 0 {
-		res.Status = audit.Done
+		res.Status = schemas.Done
 		res.Message = fmt.Sprintf("Nothing to %s: every selected item is skipped (see items). Nothing was changed.", b.action()) + ts.leftOut(sel)
-		return ended(audit.Noop, "nothing to act on", mcp.NewToolResultStructured(res, bulkText(res)))
+		return ended(schemas.Noop, "nothing to act on", mcp.NewToolResultStructured(res, bulkText(res)))
 	}
 	byID := map[string]tallyfy.Entity{}
 	for _, r := range reads {
@@ -282,7 +281,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	res.ExpiresAt = time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
 	res.Execute = &schemas.BulkCall{Tool: c.tool.Name, Arguments: map[string]any{"type": string(c.res.kind), "ids": act, "plan_token": res.PlanToken}}
 	res.Message = fmt.Sprintf("Plan only, nothing changed yet: %s %d %s", b.verbPhrase(), len(act), plural(c.res, len(act)))
-	if n := res.Totals[audit.Skipped]; n > 0 {
+	if n := res.Totals[schemas.Skipped]; n > 0 {
 		res.Message += fmt.Sprintf(" (%d skipped, see items)", n)
 	}
 	res.Message += fmt.Sprintf(". To execute, call %s with execute.arguments (plan_token single use, expires %s).", c.tool.Name, res.ExpiresAt)
@@ -293,7 +292,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 		}
 		res.Message += " This cannot be undone: show the list to the person first; they confirm the whole plan once."
 	}
-	return ended(audit.Planned, fmt.Sprintf("planned %d, skipped %d", len(act), res.Totals[audit.Skipped]), mcp.NewToolResultStructured(res, bulkText(res)))
+	return ended(schemas.Planned, fmt.Sprintf("planned %d, skipped %d", len(act), res.Totals[schemas.Skipped]), mcp.NewToolResultStructured(res, bulkText(res)))
 }
 
 // skipReason says why an item, as read, will not be acted on ("" if it will). A task inside a
@@ -354,7 +353,7 @@ func stopsBatch(c *call, err error) bool {
 	return false
 }
 
-func bulkItem(e tallyfy.Entity, outcome audit.Outcome, reason string) schemas.BulkItem {
+func bulkItem(e tallyfy.Entity, outcome schemas.Outcome, reason string) schemas.BulkItem {
 	state := ""
 	if e.Name != "" || e.LastUpdated != "" {
 		state = stateWord(e.Archived)
@@ -363,11 +362,11 @@ func bulkItem(e tallyfy.Entity, outcome audit.Outcome, reason string) schemas.Bu
 }
 
 func totals(items []schemas.BulkItem) schemas.BulkTotals {
-	t := schemas.BulkTotals{audit.Planned: 0, audit.OK: 0, audit.Noop: 0, audit.Skipped: 0, audit.Failed: 0, audit.NotRun: 0}
+	t := schemas.BulkTotals{schemas.Planned: 0, schemas.OK: 0, schemas.Noop: 0, schemas.Skipped: 0, schemas.Failed: 0, schemas.NotRun: 0}
 	for _, it := range items {
 		switch it.Outcome {
-		case audit.Unknown:
-			t[audit.Failed]++
+		case schemas.Unknown:
+			t[schemas.Failed]++
 		default:
 			t[it.Outcome]++
 		}

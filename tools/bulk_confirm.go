@@ -11,7 +11,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -161,11 +160,11 @@ func pendingBulk(b *batch, pa *confirm.PendingApproval, where string, still bool
 	}
 	items := make([]schemas.BulkItem, len(pa.Items))
 	for i, it := range pa.Items {
-		items[i] = schemas.BulkItem{ID: it.ID, Name: it.Name, State: it.State, LastUpdated: it.LastUpdated, Outcome: audit.NotRun, Reason: "waiting for approval"}
+		items[i] = schemas.BulkItem{ID: it.ID, Name: it.Name, State: it.State, LastUpdated: it.LastUpdated, Outcome: schemas.NotRun, Reason: "waiting for approval"}
 	}
-	res := schemas.BulkResult{Status: audit.ApprovalPending, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+	res := schemas.BulkResult{Status: schemas.ApprovalPending, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
 		ExpiresAt: exp, Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}
-	return ended(audit.ApprovalPending, "", mcp.NewToolResultStructured(res, bulkText(res))).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
+	return ended(schemas.ApprovalPending, "", mcp.NewToolResultStructured(res, bulkText(res))).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
 }
 
 // elicitBulk asks the person to confirm the whole plan by typing its count.
@@ -224,9 +223,9 @@ func (ts *Toolset) checkCount(ctx context.Context, b *batch, plan confirm.Claims
 func bulkCancelled(b *batch, detail, msg string, how confirmation) outcome {
 	items := make([]schemas.BulkItem, len(b.ids))
 	for i, id := range b.ids {
-		items[i] = schemas.BulkItem{ID: id, Outcome: audit.NotRun, Reason: "not confirmed"}
+		items[i] = schemas.BulkItem{ID: id, Outcome: schemas.NotRun, Reason: "not confirmed"}
 	}
-	res := schemas.BulkResult{Status: audit.Cancelled, Action: b.action(), Type: string(b.c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+	res := schemas.BulkResult{Status: schemas.Cancelled, Action: b.action(), Type: string(b.c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
 		Confirmation: string(how.channel), ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
-	return ended(audit.Cancelled, detail, mcp.NewToolResultStructured(res, bulkText(res))).confirmedWith(how)
+	return ended(schemas.Cancelled, detail, mcp.NewToolResultStructured(res, bulkText(res))).confirmedWith(how)
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -125,7 +124,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		ic := ts.newCall(ctx, c.tool, c.req)
 		ic.res, ic.id, ic.batch = c.res, b.ids[i], b.id
 		o := ts.runBulkItem(runCtx, ic, fps[b.ids[i]], how, releases[i])
-		if o.status != audit.OK && o.status != audit.Unknown {
+		if o.status != schemas.OK && o.status != schemas.Unknown {
 			releases[i]() // the item was not deleted: its slot goes back
 		}
 		res := ts.record(ctx, ic, o)
@@ -154,36 +153,36 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		}
 		ic := ts.newCall(ctx, c.tool, c.req)
 		ic.res, ic.id, ic.batch = c.res, b.ids[i], b.id
-		ts.record(ctx, ic, ended(audit.Cancelled, why, mcp.NewToolResultError(why)))
-		items[i] = schemas.BulkItem{ID: b.ids[i], Outcome: audit.NotRun, Reason: why}
+		ts.record(ctx, ic, ended(schemas.Cancelled, why, mcp.NewToolResultError(why)))
+		items[i] = schemas.BulkItem{ID: b.ids[i], Outcome: schemas.NotRun, Reason: why}
 	}
-	res := schemas.BulkResult{Status: audit.Done, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+	res := schemas.BulkResult{Status: schemas.Done, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
 		Confirmation: string(how.channel), ConfirmedBy: how.by, ApprovalID: how.approvalID}
 	var changed []string
 	for _, it := range items {
-		if it.Outcome == audit.OK {
+		if it.Outcome == schemas.OK {
 			changed = append(changed, it.ID)
 		}
 	}
 	t := res.Totals
-	res.Message = fmt.Sprintf("%s: %d ok, %d already so (no-op), %d skipped, %d failed, %d not run.", Capitalize(b.action()), t[audit.OK], t[audit.Noop], t[audit.Skipped], t[audit.Failed], t[audit.NotRun])
-	status := audit.Done
+	res.Message = fmt.Sprintf("%s: %d ok, %d already so (no-op), %d skipped, %d failed, %d not run.", Capitalize(b.action()), t[schemas.OK], t[schemas.Noop], t[schemas.Skipped], t[schemas.Failed], t[schemas.NotRun])
+	status := schemas.Done
 	switch {
 	case stopped != "":
-		res.Status, status = audit.Stopped, audit.Stopped
+		res.Status, status = schemas.Stopped, schemas.Stopped
 		res.Message = "Stopped: " + stopped + ", which every remaining item would meet too. Check the access token's rights (a Tallyfy admin is needed to delete processes and templates). " + res.Message
 	case cancelled:
-		res.Status, status = audit.Cancelled, audit.Cancelled
+		res.Status, status = schemas.Cancelled, schemas.Cancelled
 		res.Message = "Cancelled: the remaining items were not run. " + res.Message
 	}
 	if c.tool.Verb != VerbDelete && len(changed) > 0 {
 		res.Undo = &schemas.BulkCall{Tool: b.inverse(), Arguments: map[string]any{"type": string(c.res.kind), "ids": changed}}
 		res.Message += fmt.Sprintf(" Undo with %s on the same ids (it plans first).", b.inverse())
 	}
-	if t[audit.Failed] > 0 {
+	if t[schemas.Failed] > 0 {
 		res.Message += " Failed items are listed with why; they can be retried with a new plan."
 	}
-	detail := fmt.Sprintf("ok %d, noop %d, skipped %d, failed %d, not_run %d", t[audit.OK], t[audit.Noop], t[audit.Skipped], t[audit.Failed], t[audit.NotRun])
+	detail := fmt.Sprintf("ok %d, noop %d, skipped %d, failed %d, not_run %d", t[schemas.OK], t[schemas.Noop], t[schemas.Skipped], t[schemas.Failed], t[schemas.NotRun])
 	return ended(status, detail, mcp.NewToolResultStructured(res, bulkText(res)))
 }
 
@@ -227,25 +226,25 @@ func itemOutcome(c *call, o outcome, res *mcp.CallToolResult) schemas.BulkItem {
 	item := schemas.BulkItem{ID: c.id, Name: e.Name, State: state, LastUpdated: e.LastUpdated}
 	text := resultText(res)
 	switch o.status {
-	case audit.OK:
-		item.Outcome = audit.OK
+	case schemas.OK:
+		item.Outcome = schemas.OK
 		if c.tool.Verb == VerbDelete {
 			item.State = "deleted"
 		}
-	case audit.Noop:
-		item.Outcome = audit.Noop
-	case audit.Refused, audit.Cancelled:
-		item.Outcome, item.Reason = audit.Skipped, o.detail
+	case schemas.Noop:
+		item.Outcome = schemas.Noop
+	case schemas.Refused, schemas.Cancelled:
+		item.Outcome, item.Reason = schemas.Skipped, o.detail
 		if o.detail == "" || o.detail == "process task" || o.detail == "protected" {
 			item.Reason = clip(text, 300)
 		}
-	case audit.Unknown:
-		item.Outcome, item.Reason = audit.Unknown, clip(text, 300)
+	case schemas.Unknown:
+		item.Outcome, item.Reason = schemas.Unknown, clip(text, 300)
 	default:
-		item.Outcome, item.Reason = audit.Failed, clip(text, 300)
+		item.Outcome, item.Reason = schemas.Failed, clip(text, 300)
 	}
-	if res != nil && res.IsError && item.Outcome == audit.OK { // the audit record failed
-		item.Outcome, item.Reason = audit.Unknown, clip(text, 300)
+	if res != nil && res.IsError && item.Outcome == schemas.OK { // the audit record failed
+		item.Outcome, item.Reason = schemas.Unknown, clip(text, 300)
 	}
 	return item
 }

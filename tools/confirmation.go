@@ -9,7 +9,6 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -35,9 +34,9 @@ func (ts *Toolset) issueToken(ctx context.Context, c *call, e tallyfy.Entity) ou
 	exp := time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
 	msg := fmt.Sprintf("Nothing deleted yet. Permanently deleting %s %s (%s) destroys %s and cannot be undone. Show this to the person and ask them to confirm; only if they agree, call %s again with this confirm_token (single use, expires %s).",
 		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys, c.tool.Name, exp)
-	res := schemas.DeleteResult{Status: audit.ConfirmationRequired, Resource: resourceOf(e, ""), Preview: preview(c, e),
+	res := schemas.DeleteResult{Status: schemas.ConfirmationRequired, Resource: resourceOf(e, ""), Preview: preview(c, e),
 		ConfirmToken: ts.seal.Seal(cl), ExpiresAt: exp, Confirmation: string(confirm.Token), Message: msg}
-	return ended(audit.ConfirmationRequired, "", mcp.NewToolResultStructured(res, msg+"\nconfirm_token: "+res.ConfirmToken)).confirmedBy(confirm.Token)
+	return ended(schemas.ConfirmationRequired, "", mcp.NewToolResultStructured(res, msg+"\nconfirm_token: "+res.ConfirmToken)).confirmedBy(confirm.Token)
 }
 
 // redeemToken is the second call of the token flow: it opens and checks the token, then
@@ -156,9 +155,9 @@ func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, s
 
 // cancelled is a delete the person did not confirm.
 func cancelled(detail string, e tallyfy.Entity, how confirmation, msg string) outcome {
-	res := schemas.DeleteResult{Status: audit.Cancelled, Resource: resourceOf(e, ""), Reversible: false, Confirmation: string(how.channel),
+	res := schemas.DeleteResult{Status: schemas.Cancelled, Resource: resourceOf(e, ""), Reversible: false, Confirmation: string(how.channel),
 		ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
-	return ended(audit.Cancelled, detail, mcp.NewToolResultStructured(res, msg)).confirmedWith(how)
+	return ended(schemas.Cancelled, detail, mcp.NewToolResultStructured(res, msg)).confirmedWith(how)
 }
 
 // tokenLife is the whole lifetime a token of this purpose is issued with.

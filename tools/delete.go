@@ -10,7 +10,6 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
 )
 
@@ -130,15 +129,15 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e 
 			// Gone: the delete went through though its answer was lost.
 		case lerr == nil:
 			release()
-			return ended(audit.Failed, "", mcp.NewToolResultError(fmt.Sprintf("Tallyfy did not confirm the delete (%s) and %s %q is still there: nothing was deleted. It is safe to try again later.",
+			return ended(schemas.Failed, "", mcp.NewToolResultError(fmt.Sprintf("Tallyfy did not confirm the delete (%s) and %s %q is still there: nothing was deleted. It is safe to try again later.",
 				describe(err), c.res.noun, e.Name))).because(err)
 		default:
-			return ended(audit.Unknown, "", mcp.NewToolResultError(fmt.Sprintf("It is unknown whether %s %q was deleted: the delete got no clear answer (%s) and reading it again failed (%s). Check with %s before trying again.",
+			return ended(schemas.Unknown, "", mcp.NewToolResultError(fmt.Sprintf("It is unknown whether %s %q was deleted: the delete got no clear answer (%s) and reading it again failed (%s). Check with %s before trying again.",
 				c.res.noun, e.Name, describe(err), describe(lerr), toolFor(c.res.kind, VerbGet).Name))).because(err)
 		}
 	}
 	msg := fmt.Sprintf("%s %q (%s) was permanently deleted. This cannot be undone.", Capitalize(c.res.noun), e.Name, e.ID)
-	res := schemas.DeleteResult{Status: audit.Deleted, Resource: resourceOf(e, "deleted"), Reversible: false, Confirmation: string(how.channel),
+	res := schemas.DeleteResult{Status: schemas.Deleted, Resource: resourceOf(e, "deleted"), Reversible: false, Confirmation: string(how.channel),
 		ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
 	return succeeded(mcp.NewToolResultStructured(res, msg)).because(err)
 }
@@ -157,17 +156,17 @@ func afterRefusedDelete(ctx context.Context, c *call, e tallyfy.Entity, err erro
 		release()
 		msg := fmt.Sprintf("Tallyfy refused the delete (%s). Read back just now, %s %s is still there, %s%s: nothing was deleted.%s",
 			refusal(err), c.res.noun, named(now), stateWord(now.Archived), changedWhile(&e, now), deleteAdvice(c, err, now))
-		return ended(audit.Failed, "", mcp.NewToolResultError(msg)).about(now).because(err)
+		return ended(schemas.Failed, "", mcp.NewToolResultError(msg)).about(now).because(err)
 	case tallyfy.IsNotFound(lerr):
 		// Neither a GET nor the archived listing finds it: say exactly that.
 		msg := fmt.Sprintf("Tallyfy refused the delete (%s), and reading %s %s again finds nothing (GET answers 404 and the archived listing does not show it): it is no longer in Tallyfy, though nothing shows that this call deleted it (someone else may have, just before). Check with %s; an item archived in the last seconds may take a moment to be listed.",
 			refusal(err), c.res.noun, named(e), get)
-		return ended(audit.Unknown, "", mcp.NewToolResultError(msg)).because(err)
+		return ended(schemas.Unknown, "", mcp.NewToolResultError(msg)).because(err)
 	default:
 		release()
 		msg := fmt.Sprintf("Tallyfy refused the delete (%s), and reading %s %s again failed (%s): its state now is unknown. Check it with %s before trying again.",
 			refusal(err), c.res.noun, named(e), describe(lerr), get)
-		return ended(audit.Failed, "", mcp.NewToolResultError(msg)).because(err)
+		return ended(schemas.Failed, "", mcp.NewToolResultError(msg)).because(err)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 )
 
 // One lifecycle path for every archive and restore, single or bulk (issue 18, point 1). No two
@@ -56,7 +55,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 	if c.target != nil {
 		e := *c.target
 		if e.Archived == archive { // decided from the read: nothing is sent
-			return ended(audit.Noop, "", lifecycleResult(c, e, false, "")).about(e)
+			return ended(schemas.Noop, "", lifecycleResult(c, e, false, "")).about(e)
 		}
 		before, intended = &e, e
 	}
@@ -82,7 +81,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 		}
 		if after.ArchivedKnown && after.Archived != archive {
 			// A 2xx whose item is not in the asked state: say what it says, claim nothing.
-			return ended(audit.Unknown, "", mcp.NewToolResultError(fmt.Sprintf(
+			return ended(schemas.Unknown, "", mcp.NewToolResultError(fmt.Sprintf(
 				"Tallyfy accepted the request but its answer shows %s %s as %s. Check it with %s before doing anything else.",
 				c.res.noun, named(after), stateWord(after.Archived), toolFor(c.res.kind, VerbGet).Name))).about(after)
 		}
@@ -94,7 +93,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 	after.Archived, after.ArchivedKnown = archive, true
 	if before == nil && stampedBefore(after, sent) {
 		// archive_run on a run archived earlier, by a Tallyfy that answers 200 to that.
-		return ended(audit.Noop, "", lifecycleResult(c, after, false, "")).about(after)
+		return ended(schemas.Noop, "", lifecycleResult(c, after, false, "")).about(after)
 	}
 	o := succeeded(lifecycleResult(c, after, true, "", ans.Detached...)).about(after)
 	o.detached = ans.Detached
@@ -127,11 +126,11 @@ func (ts *Toolset) settle(ctx context.Context, c *call, before *tallyfy.Entity, 
 	case tallyfy.IsNotFound(lerr) && tallyfy.IsNotFound(err) && !retried:
 		return failed(c, err).about(id)
 	case lerr != nil && (lost || tallyfy.IsNotFound(err)):
-		return ended(audit.Unknown, "", mcp.NewToolResultError(fmt.Sprintf(
+		return ended(schemas.Unknown, "", mcp.NewToolResultError(fmt.Sprintf(
 			"Not sure whether %s %s is %s now: Tallyfy answered %s and reading it again failed (%s). Check it with %s before calling %s again.",
 			c.res.noun, named(id), stateWord(archive), describe(err), describe(lerr), toolFor(c.res.kind, VerbGet).Name, c.tool.Name))).about(id).because(err)
 	case lerr != nil:
-		return ended(audit.Failed, "", mcp.NewToolResultError(fmt.Sprintf("%s Reading %s %s again failed too (%s), so its state now is unknown; check it with %s.",
+		return ended(schemas.Failed, "", mcp.NewToolResultError(fmt.Sprintf("%s Reading %s %s again failed too (%s), so its state now is unknown; check it with %s.",
 			explain(c, err), c.res.noun, named(id), describe(lerr), toolFor(c.res.kind, VerbGet).Name))).about(id).because(err)
 	case now.Archived == archive && before != nil && lost:
 		// Read in the other state before, in the asked state now, and the answer was lost:
@@ -145,17 +144,17 @@ func (ts *Toolset) settle(ctx context.Context, c *call, before *tallyfy.Entity, 
 		}
 		msg := fmt.Sprintf("%s %s was already %s: nothing changed (Tallyfy answered %s to %s it again).",
 			Capitalize(c.res.noun), named(now), stateWord(archive), describe(err), verbing(c))
-		return ended(audit.Noop, "", lifecycleResult(c, now, false, msg)).about(now).because(err)
+		return ended(schemas.Noop, "", lifecycleResult(c, now, false, msg)).about(now).because(err)
 	case now.Archived == archive:
 		// Refused, yet in the asked state now: someone else changed it while this call ran.
 		msg := fmt.Sprintf("Tallyfy refused (%s) to %s %s %s, and read back just now it is %s%s. This call changed nothing.",
 			refusal(err), verb(c), c.res.noun, named(now), stateWord(now.Archived), changedWhile(before, now))
-		return ended(audit.Noop, "", lifecycleResult(c, now, false, msg)).about(now).because(err)
+		return ended(schemas.Noop, "", lifecycleResult(c, now, false, msg)).about(now).because(err)
 	}
 	// Not in the asked state: refused (or unanswered and not done).
 	msg := fmt.Sprintf("Tallyfy refused (%s) to %s %s %s. Read back just now, it is %s%s. Nothing was changed by this call.%s",
 		refusal(err), verb(c), c.res.noun, named(now), stateWord(now.Archived), changedWhile(before, now), nextStep(c, err))
-	return ended(audit.Failed, "", mcp.NewToolResultError(msg)).about(now).because(err)
+	return ended(schemas.Failed, "", mcp.NewToolResultError(msg)).about(now).because(err)
 }
 
 // changedWhile says that the item changed while the call ran, when the read after shows

@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
@@ -56,7 +57,7 @@ type Record = audit.Record
 // outcome is what a call came to: the agent's result and what the audit record says of it.
 type outcome struct {
 	result  *mcp.CallToolResult
-	status  audit.Outcome
+	status  schemas.Outcome
 	detail  string       // why it was refused or cancelled
 	err     error        // the Tallyfy error behind it, if any
 	confirm confirmation // how a permanent delete was confirmed (channel.go)
@@ -68,21 +69,21 @@ type outcome struct {
 	detached []tallyfy.Reference
 }
 
-func succeeded(res *mcp.CallToolResult) outcome { return outcome{result: res, status: audit.OK} }
+func succeeded(res *mcp.CallToolResult) outcome { return outcome{result: res, status: schemas.OK} }
 
 // refused is a refusal: nothing was done.
 func refused(detail string, res *mcp.CallToolResult) outcome {
-	return outcome{result: res, status: audit.Refused, detail: detail}
+	return outcome{result: res, status: schemas.Refused, detail: detail}
 }
 
 // ended is an outcome with an explicit status (noop, cancelled, unknown, failed, ...).
-func ended(status audit.Outcome, detail string, res *mcp.CallToolResult) outcome {
+func ended(status schemas.Outcome, detail string, res *mcp.CallToolResult) outcome {
 	return outcome{result: res, status: status, detail: detail}
 }
 
 // failed turns an error from Tallyfy into an outcome that tells the agent what to do next.
 func failed(c *call, err error) outcome {
-	return outcome{result: mcp.NewToolResultError(explain(c, err)), status: audit.Failed, err: err}
+	return outcome{result: mcp.NewToolResultError(explain(c, err)), status: schemas.Failed, err: err}
 }
 
 func (o outcome) about(e tallyfy.Entity) outcome { o.entity = &e; return o }
@@ -237,9 +238,9 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 		return o.result
 	}
 	if o.status == "" {
-		o.status = audit.OK
+		o.status = schemas.OK
 		if o.result.IsError {
-			o.status = audit.Refused
+			o.status = schemas.Refused
 		}
 	}
 	if o.entity == nil {
@@ -280,7 +281,7 @@ func (ts *Toolset) RecordHidden(ctx context.Context, name string) {
 // be the last step before the change: if the record cannot be made durable, the call does
 // nothing (a full disk must not mean changes nobody can trace).
 func (ts *Toolset) intent(ctx context.Context, c *call, confirm confirmation, e tallyfy.Entity) (outcome, bool) {
-	rec := ts.auditRecord(ctx, c, outcome{status: audit.Intent, detail: string(c.tool.Verb), confirm: confirm, entity: &e})
+	rec := ts.auditRecord(ctx, c, outcome{status: schemas.Intent, detail: string(c.tool.Verb), confirm: confirm, entity: &e})
 	err := ts.write(ctx, rec)
 	if err == nil {
 		return outcome{}, true

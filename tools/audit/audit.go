@@ -4,35 +4,9 @@
 package audit
 
 import (
+	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
-)
-
-// Outcome is what a call came to, as its audit record says; a result's status (a delete's,
-// a bulk call's and each of its items') uses the same words.
-type Outcome string
-
-// The outcomes of a call's records.
-const (
-	OK                   Outcome = "ok"      // it did what was asked
-	Noop                 Outcome = "noop"    // it was so already: nothing to do
-	Refused              Outcome = "refused" // nothing was done: the server or Tallyfy refused
-	Failed               Outcome = "failed"  // Tallyfy failed: nothing was done
-	Unknown              Outcome = "unknown" // whether it took effect could not be told
-	Cancelled            Outcome = "cancelled"
-	ConfirmationRequired Outcome = "confirmation_required" // the person must confirm first
-	ApprovalPending      Outcome = "approval_pending"      // waiting for the person's approval
-	Planned              Outcome = "planned"               // a bulk plan: nothing done yet
-	// Done and Stopped end a bulk batch's own record.
-	Done    Outcome = "done"
-	Stopped Outcome = "stopped"
-	// Intent is written just before a change, Approval when a person decides (Record.Approval).
-	Intent   Outcome = "intent"
-	Approval Outcome = "approval"
-	// Results only: a permanent delete's status, and a bulk item's when it was not acted on.
-	Deleted Outcome = "deleted"
-	Skipped Outcome = "skipped"
-	NotRun  Outcome = "not_run"
 )
 
 // Record is one audit line: what a lifecycle or permanent tool call did, or why it did not.
@@ -45,7 +19,7 @@ type Record struct {
 	ResourceType  string               `json:"resource_type"`
 	ResourceID    string               `json:"resource_id,omitempty"`
 	ResourceName  string               `json:"resource_name,omitempty"`
-	Outcome       Outcome              `json:"outcome"`
+	Outcome       schemas.Outcome      `json:"outcome"`
 	Detail        string               `json:"detail,omitempty"`
 	Confirmation  confirm.Confirmation `json:"confirmation,omitempty"` // app, elicitation, approval_page, token, off
 	ConfirmedBy   string               `json:"confirmed_by,omitempty"` // who confirmed, where known
