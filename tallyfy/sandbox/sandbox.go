@@ -56,8 +56,8 @@ type Sandbox struct {
 	logMu sync.Mutex
 	log   []string
 
-	variants  atomic.Pointer[variantSet] // behaviours switched off the defaults (variants.go)
-	replicaMu sync.Mutex                 // guards replica, replicaAt (VariantListingLag)
+	variants  atomic.Pointer[[]Variant] // behaviours switched off the defaults, sorted (variants.go)
+	replicaMu sync.Mutex                // guards replica, replicaAt (VariantListingLag)
 	replica   *state
 	replicaAt time.Time
 
