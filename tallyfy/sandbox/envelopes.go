@@ -3,6 +3,7 @@ package sandbox
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,6 +14,9 @@ import (
 type itemEnvelope struct {
 	Data any `json:"data"`
 }
+
+// itemAnswer is a 200 with v under data.
+func itemAnswer(v any) response { return jsonResponse(http.StatusOK, itemEnvelope{Data: v}) }
 
 type listEnvelope struct {
 	Data []any    `json:"data"`
@@ -132,4 +136,20 @@ func keep(mode archivedMode, archived bool) bool {
 	default:
 		return !archived
 	}
+}
+
+// listed is the list of m's items that keep passes, in order, each shown by view.
+func listed[T, V any](m map[string]T, keep func(T) bool, order func(a, b T) int, view func(T) V) []any {
+	var list []T
+	for _, v := range m {
+		if keep(v) {
+			list = append(list, v)
+		}
+	}
+	slices.SortFunc(list, order)
+	items := make([]any, len(list))
+	for i, v := range list {
+		items[i] = view(v)
+	}
+	return items
 }

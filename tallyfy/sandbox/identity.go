@@ -75,10 +75,10 @@ func (s *Sandbox) identityEndpoint(kind string, fn func(*http.Request) response)
 
 func (s *Sandbox) getMe(r *http.Request) response {
 	u := userFor(r)
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: map[string]any{
+	return itemAnswer(map[string]any{
 		"id": u.id, "email": u.email, "username": u.username, "first_name": u.first, "last_name": u.last,
 		"timezone": "Europe/London",
-	}})
+	})
 }
 
 func (s *Sandbox) listMyOrganizations(r *http.Request) response {
