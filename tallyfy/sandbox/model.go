@@ -209,7 +209,6 @@ type run struct {
 	Summary        string
 	Status         string
 	Progress       int
-	WholeProgress  int
 	Starred        bool
 	Type           string
 	IsPublic       bool
@@ -383,7 +382,6 @@ type template struct {
 	CreatedBy   int
 	StepsCount  int
 	IsPinned    bool
-	FolderID    string
 	CreatedAt   string
 	LastUpdated string
 	ArchivedAt  string

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,25 +130,20 @@ func (s *Sandbox) seeded() *state {
 		r.Name = fmt.Sprintf("Load test run %d", i)
 		st.runs[r.ID] = &r
 	}
-	tbase := st.tasks[IDs.LiveTask]
-	for i := 1; i <= s.extraTasks; i++ {
-		t := *tbase
-		t.ID = seedID("task", fmt.Sprintf("generated-%d", i))
-		t.IncrementID = 20000 + i
-		t.Title, t.Alias = fmt.Sprintf("Generated task %d", i), fmt.Sprintf("generated-%d", i)
-		t.Owners = append([]int(nil), tbase.Owners...)
+	// Generated tasks are copies of a seeded one under a new slug, title and increment id.
+	copyTask := func(base *task, slug, title string, incrementID int) *task {
+		t := *base
+		t.ID, t.IncrementID, t.Title, t.Alias = seedID("task", slug), incrementID, title, slug
+		t.Owners = slices.Clone(base.Owners)
 		st.tasks[t.ID] = &t
+		return &t
 	}
-	pbase := st.tasks[IDs.ProcessTask]
+	for i := 1; i <= s.extraTasks; i++ {
+		copyTask(st.tasks[IDs.LiveTask], fmt.Sprintf("generated-%d", i), fmt.Sprintf("Generated task %d", i), 20000+i)
+	}
 	for i := 1; i <= s.extraSteps; i++ {
-		t := *pbase
-		t.ID = seedID("task", fmt.Sprintf("generated-step-%d", i))
-		t.IncrementID = 30000 + i
-		t.Title, t.Alias = fmt.Sprintf("Generated step %d", i), fmt.Sprintf("generated-step-%d", i)
-		t.StepID = seedID("step", t.Alias)
-		t.Position = 100 + i
-		t.Owners = append([]int(nil), pbase.Owners...)
-		st.tasks[t.ID] = &t
+		t := copyTask(st.tasks[IDs.ProcessTask], fmt.Sprintf("generated-step-%d", i), fmt.Sprintf("Generated step %d", i), 30000+i)
+		t.StepID, t.Position = seedID("step", t.Alias), 100+i
 	}
 	addBacklog(st, s.backlog)
 	return st

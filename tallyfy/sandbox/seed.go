@@ -72,34 +72,28 @@ var IDs = SeededIDs{
 }
 
 type seedTemplate struct {
-	slug, title, summary, alias string
-	starred, pinned             bool
-	owner, steps                int
-	folder                      string
-	created, updated, archived  string
+	slug, title, summary       string // the slug is the alias too
+	starred, pinned            bool
+	owner, steps               int
+	created, updated, archived string
 }
 
 var seedTemplates = []seedTemplate{
 	{"employee-onboarding", "Employee Onboarding",
 		"Everything a new hire needs in the first two weeks: contract, equipment, accounts and introductions.",
-		"employee-onboarding", true, true, userAdmin, 12, "people-ops",
-		"2026-01-12T09:00:00.000Z", "2026-05-20T14:05:00.000Z", ""},
+		true, true, userAdmin, 12, "2026-01-12T09:00:00.000Z", "2026-05-20T14:05:00.000Z", ""},
 	{"vendor-invoice-approval", "Vendor Invoice Approval",
 		"Three-way match, budget owner approval and payment scheduling for supplier invoices.",
-		"vendor-invoice-approval", false, false, userFin, 6, "finance",
-		"2026-01-20T10:30:00.000Z", "2026-04-02T11:15:00.000Z", ""},
+		false, false, userFin, 6, "2026-01-20T10:30:00.000Z", "2026-04-02T11:15:00.000Z", ""},
 	{"quarterly-security-review", "Quarterly Security Review",
 		"Access reviews, credential rotation, patch levels and backup restore tests, every quarter.",
-		"quarterly-security-review", true, false, userOps, 9, "it",
-		"2026-02-03T08:00:00.000Z", "2026-06-11T16:40:00.000Z", ""},
+		true, false, userOps, 9, "2026-02-03T08:00:00.000Z", "2026-06-11T16:40:00.000Z", ""},
 	{"client-onboarding-checklist", "Client Onboarding Checklist",
 		"Kick-off call, data collection and account setup for new customers.",
-		"client-onboarding-checklist", false, false, userMember, 8, "",
-		"2026-03-15T13:20:00.000Z", "2026-03-30T09:10:00.000Z", ""},
+		false, false, userMember, 8, "2026-03-15T13:20:00.000Z", "2026-03-30T09:10:00.000Z", ""},
 	{"legacy-expense-report-2023", "Legacy Expense Report (2023)",
 		"The old paper-based expense claim flow, replaced by the finance system in 2024.",
-		"legacy-expense-report-2023", false, false, userFin, 5, "finance",
-		"2026-01-05T12:00:00.000Z", "2026-02-28T17:45:00.000Z", "2026-02-28T17:45:00.000Z"},
+		false, false, userFin, 5, "2026-01-05T12:00:00.000Z", "2026-02-28T17:45:00.000Z", "2026-02-28T17:45:00.000Z"},
 }
 
 type seedRun struct {
@@ -200,12 +194,9 @@ func seed() *state {
 	tplBySlug := map[string]*template{}
 	for _, s := range seedTemplates {
 		t := &template{
-			ID: seedID("template", s.slug), Title: s.title, Summary: s.summary, Alias: s.alias,
+			ID: seedID("template", s.slug), Title: s.title, Summary: s.summary, Alias: s.slug,
 			Starred: s.starred, OwnerID: s.owner, CreatedBy: s.owner, StepsCount: s.steps, IsPinned: s.pinned,
 			CreatedAt: s.created, LastUpdated: s.updated, ArchivedAt: s.archived,
-		}
-		if s.folder != "" {
-			t.FolderID = seedID("folder", s.folder)
 		}
 		st.templates[t.ID] = t
 		tplBySlug[s.slug] = t
@@ -218,7 +209,7 @@ func seed() *state {
 		}
 		r := &run{
 			ID: seedID("run", s.slug), IncrementID: 101 + i, ChecklistID: tpl.ID, ChecklistTitle: tpl.Title,
-			Name: s.name, Summary: s.summary, Status: s.status, Progress: s.progress, WholeProgress: s.progress,
+			Name: s.name, Summary: s.summary, Status: s.status, Progress: s.progress,
 			Starred: s.starred, Type: "procedure", StartedBy: s.startedBy, OwnerID: s.startedBy,
 			CreatedAt: s.created, StartedAt: s.created, LastUpdated: s.updated,
 			ArchivedAt: s.archived, CompletedAt: s.completed, DueDate: s.due,
