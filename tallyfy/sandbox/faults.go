@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,7 +125,7 @@ func parseFaultRule(rule string) (Fault, error) {
 		i = len(rule)
 	}
 	f := Fault{Kind: strings.ToLower(strings.TrimSpace(rule[:i]))}
-	if !knownKind(f.Kind) {
+	if !slices.Contains(faultKinds, f.Kind) {
 		if f.Kind == "" {
 			return f, errors.New("missing kind")
 		}
@@ -181,15 +182,6 @@ func parseFaultRule(rule string) (Fault, error) {
 		return f, err
 	}
 	return f, nil
-}
-
-func knownKind(k string) bool {
-	for _, v := range faultKinds {
-		if v == k {
-			return true
-		}
-	}
-	return false
 }
 
 func checkParam(kind, param string) error {
@@ -276,7 +268,7 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after aft
 	s.faultMu.Lock()
 	for i := range s.faults {
 		fs := &s.faults[i]
-		if !knownKind(fs.f.Kind) || !fs.matches(r) {
+		if !slices.Contains(faultKinds, fs.f.Kind) || !fs.matches(r) {
 			continue
 		}
 		if p := fs.f.Probability; p > 0 && p < 1 && s.rng.Float64() >= p {

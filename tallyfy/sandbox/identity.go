@@ -54,26 +54,7 @@ func userFor(r *http.Request) sandboxUser {
 	return memberUser
 }
 
-// identityRoutes adds GET /me and GET /me/organizations (with and without the /api prefix).
-func (s *Sandbox) identityRoutes(mux *http.ServeMux) {
-	for _, prefix := range []string{"", "/api"} {
-		mux.Handle("GET "+prefix+"/me", s.identityEndpoint(kindMe, s.getMe))
-		mux.Handle("GET "+prefix+"/me/organizations", s.identityEndpoint(kindOrganization, s.listMyOrganizations))
-	}
-}
-
-// identityEndpoint applies faults and broken shapes like every other endpoint, then answers.
-func (s *Sandbox) identityEndpoint(kind string, fn func(*http.Request) response) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		after, handled := s.applyFaults(w, r)
-		if handled {
-			return
-		}
-		s.deliver(w, s.breakShapes(kind, fn(r)), after)
-	})
-}
-
-func (s *Sandbox) getMe(r *http.Request) response {
+func (s *Sandbox) getMe(r *http.Request, _ string) response {
 	u := userFor(r)
 	return itemAnswer(map[string]any{
 		"id": u.id, "email": u.email, "username": u.username, "first_name": u.first, "last_name": u.last,
@@ -81,7 +62,7 @@ func (s *Sandbox) getMe(r *http.Request) response {
 	})
 }
 
-func (s *Sandbox) listMyOrganizations(r *http.Request) response {
+func (s *Sandbox) listMyOrganizations(r *http.Request, _ string) response {
 	p, bad := parsePaging(r.URL.Query())
 	if bad != nil {
 		return *bad

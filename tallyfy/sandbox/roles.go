@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"net/http"
+	"strings"
 )
 
 // ---------------------------------------------------------------------------
@@ -35,9 +36,8 @@ func roleRefusal(r *http.Request, rt route) (response, bool) {
 	if ro == roleAdmin || rt.method == http.MethodGet || rt.kind == kindTask {
 		return response{}, false
 	}
-	deleting := rt.method == http.MethodDelete && len(rt.path) > 7 && rt.path[len(rt.path)-7:] == "/delete"
 	switch {
-	case deleting:
+	case rt.method == http.MethodDelete && strings.HasSuffix(rt.path, "/delete"):
 		return errorResponse(adminOnlyStatusCode, adminOnlyMessage(rt.kind), forbiddenCode), true
 	case ro == roleLight && rt.kind == kindRun:
 		return errorResponse(http.StatusForbidden, "Light members cannot archive or unarchive processes.", forbiddenCode), true

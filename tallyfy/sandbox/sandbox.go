@@ -403,44 +403,47 @@ func cleanPath(p string) bool {
 	return true
 }
 
-// route is one endpoint below /organizations/{org}.
+// route is one endpoint; its path may be asked for with or without the /api prefix.
 type route struct {
-	method string
-	path   string // after /organizations/{org}
-	kind   string
-	hasID  bool
-	fn     func(r *http.Request, id string) response
+	method, path string
+	kind         string // whose answers a broken shape applies to (broken_shapes.go)
+	fn           func(r *http.Request, id string) response
 }
+
+// orgPath begins the path of every route that acts in the organization.
+const orgPath = "/organizations/{org}"
 
 func (s *Sandbox) routes() *http.ServeMux {
 	rs := []route{
-		{"GET", "/tasks", kindTask, false, s.listTasks},
-		{"POST", "/tasks", kindTask, false, s.createTask},
-		{"GET", "/tasks/{id}", kindTask, true, s.getTask},
-		{"DELETE", "/tasks/{id}", kindTask, true, s.archiveTask},
-		{"PUT", "/tasks/{id}/restore", kindTask, true, s.restoreTask},
-		{"DELETE", "/tasks/{id}/delete", kindTask, true, s.deleteTask},
+		{"GET", orgPath + "/tasks", kindTask, s.listTasks},
+		{"POST", orgPath + "/tasks", kindTask, s.createTask},
+		{"GET", orgPath + "/tasks/{id}", kindTask, s.getTask},
+		{"DELETE", orgPath + "/tasks/{id}", kindTask, s.archiveTask},
+		{"PUT", orgPath + "/tasks/{id}/restore", kindTask, s.restoreTask},
+		{"DELETE", orgPath + "/tasks/{id}/delete", kindTask, s.deleteTask},
 
-		{"GET", "/runs", kindRun, false, s.listRuns},
-		{"GET", "/runs/{id}", kindRun, true, s.getRun},
-		{"GET", "/runs/{id}/tasks", kindTask, true, s.listRunTasks},
-		{"DELETE", "/runs/{id}", kindRun, true, s.archiveRun},
-		{"PUT", "/runs/{id}/activate", kindRun, true, s.activateRun},
-		{"DELETE", "/runs/{id}/delete", kindRun, true, s.deleteRun},
+		{"GET", orgPath + "/runs", kindRun, s.listRuns},
+		{"GET", orgPath + "/runs/{id}", kindRun, s.getRun},
+		{"GET", orgPath + "/runs/{id}/tasks", kindTask, s.listRunTasks},
+		{"DELETE", orgPath + "/runs/{id}", kindRun, s.archiveRun},
+		{"PUT", orgPath + "/runs/{id}/activate", kindRun, s.activateRun},
+		{"DELETE", orgPath + "/runs/{id}/delete", kindRun, s.deleteRun},
 
-		{"GET", "/checklists", kindTemplate, false, s.listTemplates},
-		{"GET", "/checklists/{id}", kindTemplate, true, s.getTemplate},
-		{"DELETE", "/checklists/{id}", kindTemplate, true, s.archiveTemplate},
-		{"PUT", "/checklists/{id}/restore", kindTemplate, true, s.restoreTemplate},
-		{"DELETE", "/checklists/{id}/delete", kindTemplate, true, s.deleteTemplate},
+		{"GET", orgPath + "/checklists", kindTemplate, s.listTemplates},
+		{"GET", orgPath + "/checklists/{id}", kindTemplate, s.getTemplate},
+		{"DELETE", orgPath + "/checklists/{id}", kindTemplate, s.archiveTemplate},
+		{"PUT", orgPath + "/checklists/{id}/restore", kindTemplate, s.restoreTemplate},
+		{"DELETE", orgPath + "/checklists/{id}/delete", kindTemplate, s.deleteTemplate},
+
+		{"GET", "/me", kindMe, s.getMe}, // identity.go
+		{"GET", "/me/organizations", kindOrganization, s.listMyOrganizations},
 	}
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/api"} {
 		for _, rt := range rs {
-			mux.Handle(rt.method+" "+prefix+"/organizations/{org}"+rt.path, s.endpoint(rt))
+			mux.Handle(rt.method+" "+prefix+rt.path, s.endpoint(rt))
 		}
 	}
-	s.identityRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, endpointNotFound())
 	})
@@ -451,7 +454,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 // then the handler, then delivery (possibly cut short by a fault).
 func (s *Sandbox) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.PathValue("org") != OrgID {
+		if strings.HasPrefix(rt.path, orgPath) && r.PathValue("org") != OrgID {
 			writeResponse(w, errorResponse(http.StatusForbidden, wrongOrgMessage, forbiddenCode))
 			return
 		}
@@ -463,15 +466,11 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 		if handled {
 			return
 		}
-		var res response
-		id := r.PathValue("id")
-		if rt.hasID && !idPattern.MatchString(id) {
-			res = resourceNotFound()
-		} else {
+		res := resourceNotFound()
+		if id := r.PathValue("id"); !strings.Contains(rt.path, "{id}") || idPattern.MatchString(id) {
 			res = rt.fn(r, id)
 		}
-		res = s.breakShapes(rt.kind, res)
-		s.deliver(w, res, after)
+		s.deliver(w, s.breakShapes(rt.kind, res), after)
 	})
 }
 
