@@ -474,18 +474,22 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 	})
 }
 
-// archivedOf finds an item that must exist and be archived (template restore, run and template
-// hard delete), or answers as Tallyfy does: 404 when there is none, notArchived (422) when it
-// is live.
-func archivedOf[T interface{ archived() bool }](items map[string]T, id, notArchived string) (T, *response) {
+// found finds the item a change is about, or answers as Tallyfy does: 404 when there is none,
+// refusal when refused says so of the item.
+func found[T any](items map[string]T, id string, refused func(T) bool, refusal response) (T, *response) {
 	t, ok := items[id]
 	if !ok {
 		r := resourceNotFound()
 		return t, &r
 	}
-	if !t.archived() {
-		r := errorResponse(notArchivedStatus, notArchived, notArchivedCode)
-		return t, &r
+	if refused(t) {
+		return t, &refusal
 	}
 	return t, nil
+}
+
+// archivedOf finds an item that must exist and be archived (template restore, run and template
+// hard delete): 422 notArchived when it is live.
+func archivedOf[T interface{ archived() bool }](items map[string]T, id, notArchived string) (T, *response) {
+	return found(items, id, func(t T) bool { return !t.archived() }, errorResponse(notArchivedStatus, notArchived, notArchivedCode))
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"crypto/md5"
 	"encoding/hex"
 )
@@ -223,28 +224,18 @@ func seed() *state {
 			OneOff: s.run == "" || oneOffInRun[s.run], Status: s.status, Owners: append([]int(nil), s.owners...),
 			StarterID: userAdmin, Position: s.position,
 			StartedAt: s.started, Deadline: s.deadline, CreatedAt: s.created,
-			LastUpdated: s.created, CompletedAt: s.complete, ArchivedAt: s.archived,
+			LastUpdated: cmp.Or(s.archived, s.complete, s.started, s.created), CompletedAt: s.complete, ArchivedAt: s.archived,
 		}
 		if s.complete != "" {
-			t.LastUpdated = s.complete
 			t.CompleterID = s.owners[0]
-		} else if s.started != "" {
-			t.LastUpdated = s.started
-		}
-		if s.archived != "" {
-			t.LastUpdated = s.archived
 		}
 		if r := runBySlug[s.run]; r != nil {
-			t.RunID = r.ID
+			t.RunID, t.StarterID = r.ID, r.StartedBy
 			if !t.OneOff { // a one-off task has no template step
-				t.ChecklistID = r.ChecklistID
-				t.StepID = seedID("step", s.run+":"+s.slug)
+				t.ChecklistID, t.StepID = r.ChecklistID, seedID("step", s.run+":"+s.slug)
 			}
-			t.StarterID = r.StartedBy
 			if r.archived() && runArchiveCascadesToTasks {
-				t.ArchivedAt = r.ArchivedAt
-				t.LastUpdated = r.ArchivedAt
-				t.archivedWithRun = true
+				t.ArchivedAt, t.LastUpdated, t.archivedWithRun = r.ArchivedAt, r.ArchivedAt, true
 			}
 		}
 		st.tasks[t.ID] = t

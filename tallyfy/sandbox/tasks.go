@@ -101,19 +101,10 @@ func (s *Sandbox) deleteTask(_ *http.Request, id string) response {
 	return emptyResponse(http.StatusNoContent)
 }
 
-// oneOffTask finds a one-off task for restore or hard delete, or answers as Tallyfy does: 404
-// when there is none, notOneOff (with its status and code) for a process task.
+// oneOffTask finds a one-off task for restore or hard delete: notOneOff (with its status and
+// code) for a process task.
 func oneOffTask(tasks map[string]*task, id, notOneOff string) (*task, *response) {
-	t, ok := tasks[id]
-	if !ok {
-		r := resourceNotFound()
-		return nil, &r
-	}
-	if !t.OneOff {
-		r := errorResponse(notOneOffStatus, notOneOff, notOneOffCode)
-		return nil, &r
-	}
-	return t, nil
+	return found(tasks, id, func(t *task) bool { return !t.OneOff }, errorResponse(notOneOffStatus, notOneOff, notOneOffCode))
 }
 
 // listRunTasks lists the tasks of one process (GET /runs/{id}/tasks; docs/tallyfy-api.md §2.8),
