@@ -32,7 +32,7 @@ const LightToken = "sandbox-light-token"
 
 // roleRefusal is the 403 Tallyfy gives the caller's role for this change, if any.
 func roleRefusal(r *http.Request, rt route) (response, bool) {
-	ro, _ := r.Context().Value(roleKey{}).(role)
+	ro := userFor(r).role
 	if ro == roleAdmin || rt.method == http.MethodGet || rt.kind == kindTask {
 		return response{}, false
 	}

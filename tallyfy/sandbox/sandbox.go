@@ -258,16 +258,6 @@ func Listen(addr string, h http.Handler) (baseURL string, srv *http.Server, err 
 // ---------------------------------------------------------------------------
 // HTTP plumbing.
 
-type role int
-
-const (
-	roleMember role = iota + 1 // Standard
-	roleAdmin
-	roleLight // roles.go
-)
-
-type roleKey struct{}
-
 // IDPattern is the format of IDs the sandbox accepts, as Tallyfy does. It cannot import the
 // client's tallyfy.IDPattern (the client's tests import the sandbox); a test there checks
 // that the two are the same.
@@ -341,49 +331,47 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.delay(r) {
 		return
 	}
-	ro, ok := s.authenticate(r)
+	u, token, ok := s.authenticate(r)
 	if !ok {
 		writeResponse(w, errorResponse(http.StatusUnauthorized, unauthenticatedMessage, unauthenticatedCode))
 		return
 	}
-	if !s.limitRate(w, r) {
+	if !s.limitRate(w, token) {
 		return
 	}
 	if uncleanPathIsEndpointNotFound && !cleanPath(r.URL.Path) {
 		writeResponse(w, endpointNotFound())
 		return
 	}
-	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, ro)))
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 }
 
-func (s *Sandbox) authenticate(r *http.Request) (role, bool) {
+// authenticate finds the user of the request's bearer token; ok is false without a known
+// token or without X-Tallyfy-Client.
+func (s *Sandbox) authenticate(r *http.Request) (u sandboxUser, token string, ok bool) {
 	h := r.Header.Get("Authorization")
 	const scheme = "Bearer "
 	if len(h) < len(scheme) {
-		return 0, false
+		return u, "", false
 	}
 	if bearerSchemeCaseInsensitive {
 		if !strings.EqualFold(h[:len(scheme)], scheme) {
-			return 0, false
+			return u, "", false
 		}
 	} else if h[:len(scheme)] != scheme {
-		return 0, false
+		return u, "", false
 	}
-	var ro role
-	switch strings.TrimSpace(h[len(scheme):]) {
+	switch token = strings.TrimSpace(h[len(scheme):]); token {
 	case s.adminToken:
-		ro = roleAdmin
+		u = adminUser
 	case s.memberToken:
-		ro = roleMember
+		u = memberUser
 	case LightToken:
-		ro = roleLight
+		u = lightUser
 	default:
-		return 0, false
+		return u, "", false
 	}
-	if !clientHeaderOK(r.Header.Get("X-Tallyfy-Client")) {
-		return 0, false
-	}
-	return ro, true
+	return u, token, clientHeaderOK(r.Header.Get("X-Tallyfy-Client"))
 }
 
 // cleanPath reports whether p has no empty, "." or ".." segments and no
