@@ -178,43 +178,32 @@ func parseFaultRule(rule string) (Fault, error) {
 			f.PathContains = val
 		}
 	}
-	if err := checkParam(f.Kind, f.Param); err != nil {
-		return f, err
-	}
-	return f, nil
+	return f, checkParam(f.Kind, f.Param)
 }
 
+// checkParam checks a rule's parameter; every kind may go without one.
 func checkParam(kind, param string) error {
+	if param == "" {
+		return nil
+	}
 	switch kind {
 	case faultLatency:
-		if param == "" {
-			return nil
-		}
 		if d, err := time.ParseDuration(param); err != nil || d < 0 {
 			return fmt.Errorf("latency %q must be a duration such as 50ms or 2s", param)
 		}
 	case fault429:
-		if param == "" || param == "date" || param == "none" {
-			return nil
-		}
-		if n, err := strconv.Atoi(param); err != nil || n < 0 {
+		if n, err := strconv.Atoi(param); (err != nil || n < 0) && param != "date" && param != "none" {
 			return fmt.Errorf("429 parameter %q must be seconds, \"date\" or \"none\"", param)
 		}
 	case faultTruncated:
-		if param != "" && param != "short" {
+		if param != "short" {
 			return fmt.Errorf("truncated parameter %q must be empty or \"short\"", param)
 		}
 	case faultOversized:
-		if param == "" {
-			return nil
-		}
-		if _, err := parseSize(param); err != nil {
-			return err
-		}
+		_, err := parseSize(param)
+		return err
 	default:
-		if param != "" {
-			return fmt.Errorf("kind %q takes no parameter", kind)
-		}
+		return fmt.Errorf("kind %q takes no parameter", kind)
 	}
 	return nil
 }

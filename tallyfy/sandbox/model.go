@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -135,17 +136,10 @@ type taskListJSON struct {
 	EveryoneMustComplete bool            `json:"everyone_must_complete"`
 }
 
-func statusLabel(s string) string {
-	switch s {
-	case taskNotStarted:
-		return "Not Started"
-	case taskInProgress:
-		return "In Progress"
-	case taskCompleted:
-		return "Completed"
-	}
-	return s
-}
+// statusLabels are how task statuses read (a status without a label reads as itself).
+var statusLabels = map[string]string{taskNotStarted: "Not Started", taskInProgress: "In Progress", taskCompleted: "Completed"}
+
+func statusLabel(s string) string { return cmp.Or(statusLabels[s], s) }
 
 func (t *task) listJSON() taskListJSON {
 	users := make([]userRef, 0, len(t.Owners))
