@@ -278,15 +278,9 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after aft
 	}
 	s.faultMu.Unlock()
 
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			abort(w)
-			return afterNone, true
-		}
+	if delay > 0 && !sleep(r.Context(), delay) {
+		abort(w)
+		return afterNone, true
 	}
 	if term == nil {
 		return afterNone, false

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"strconv"
@@ -108,17 +109,14 @@ func (l *tokenLimiter) reset() {
 	l.mu.Unlock()
 }
 
-// delay waits out the configured latency; false when the client gave up meanwhile.
-func (s *Sandbox) delay(r *http.Request) bool {
-	if s.latency <= 0 {
-		return true
-	}
-	t := time.NewTimer(s.latency)
+// sleep waits d; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-r.Context().Done():
+	case <-ctx.Done():
 		return false
 	}
 }

@@ -328,7 +328,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.setRateLimitHeaders(w)
 	s.setSandboxHeader(w)
 
-	if !s.delay(r) {
+	if s.latency > 0 && !sleep(r.Context(), s.latency) { // the client gave up meanwhile
 		return
 	}
 	u, token, ok := s.authenticate(r)
