@@ -287,8 +287,7 @@ type errorBody struct {
 }
 
 func errorResponse(status int, message, code string) response {
-	b, _ := json.Marshal(errorBody{Error: true, Message: message, Code: code})
-	return response{status: status, body: b}
+	return jsonResponse(status, errorBody{Error: true, Message: message, Code: code})
 }
 
 func resourceNotFound() response {

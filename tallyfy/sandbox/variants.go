@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -176,10 +177,7 @@ func (s *Sandbox) listState() *state {
 	}
 	s.replicaMu.Lock()
 	defer s.replicaMu.Unlock()
-	if s.replica != nil && time.Since(s.replicaAt) < ListingLag {
-		return s.replica
-	}
-	return s.st
+	return cmp.Or(s.freshReplica(), s.st)
 }
 
 // changing is called, with s.mu held, before a handler changes the state: under
@@ -191,27 +189,35 @@ func (s *Sandbox) changing() {
 	}
 	s.replicaMu.Lock()
 	defer s.replicaMu.Unlock()
-	if s.replica != nil && time.Since(s.replicaAt) < ListingLag {
-		return
+	if s.freshReplica() == nil {
+		s.replica, s.replicaAt = s.st.clone(), time.Now()
 	}
-	s.replica, s.replicaAt = s.st.clone(), time.Now()
+}
+
+// freshReplica is the listings' copy while it is younger than ListingLag, else nil. The caller
+// holds s.replicaMu.
+func (s *Sandbox) freshReplica() *state {
+	if s.replica != nil && time.Since(s.replicaAt) < ListingLag {
+		return s.replica
+	}
+	return nil
 }
 
 // clone copies the state deeply enough that later changes to s.st do not show in it.
 func (st *state) clone() *state {
-	c := &state{tasks: make(map[string]*task, len(st.tasks)), runs: make(map[string]*run, len(st.runs)), templates: make(map[string]*template, len(st.templates)), created: st.created}
-	for id, t := range st.tasks {
-		v := *t
-		v.Owners = slices.Clone(t.Owners)
-		c.tasks[id] = &v
+	c := &state{tasks: cloneItems(st.tasks), runs: cloneItems(st.runs), templates: cloneItems(st.templates), created: st.created}
+	for _, t := range c.tasks {
+		t.Owners = slices.Clone(t.Owners)
 	}
-	for id, r := range st.runs {
-		v := *r
-		c.runs[id] = &v
-	}
-	for id, t := range st.templates {
-		v := *t
-		c.templates[id] = &v
+	return c
+}
+
+// cloneItems copies each item of a kind.
+func cloneItems[T any](items map[string]*T) map[string]*T {
+	c := make(map[string]*T, len(items))
+	for id, it := range items {
+		v := *it
+		c[id] = &v
 	}
 	return c
 }
