@@ -469,15 +469,10 @@ func nullable(s string) *string {
 	return &s
 }
 
-func parseTS(s string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
+// parseTS reads a stored stamp; ok is false for none ("") or a bad one.
+func parseTS(s string) (t time.Time, ok bool) {
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t, true
+	return t, err == nil
 }
 
 func containsFold(s, sub string) bool {

@@ -192,7 +192,6 @@ func seed() *state {
 		runs:      map[string]*run{},
 		templates: map[string]*template{},
 	}
-	tplBySlug := map[string]*template{}
 	for _, s := range seedTemplates {
 		t := &template{
 			ID: seedID("template", s.slug), Title: s.title, Summary: s.summary, Alias: s.slug,
@@ -200,11 +199,9 @@ func seed() *state {
 			CreatedAt: s.created, LastUpdated: s.updated, ArchivedAt: s.archived,
 		}
 		st.templates[t.ID] = t
-		tplBySlug[s.slug] = t
 	}
-	runBySlug := map[string]*run{}
 	for i, s := range seedRuns {
-		tpl := tplBySlug[s.template]
+		tpl := st.templates[seedID("template", s.template)]
 		if tpl == nil {
 			tpl = &template{} // a run launched without a template
 		}
@@ -216,7 +213,6 @@ func seed() *state {
 			ArchivedAt: s.archived, CompletedAt: s.completed, DueDate: s.due,
 		}
 		st.runs[r.ID] = r
-		runBySlug[s.slug] = r
 	}
 	for i, s := range seedTasks {
 		t := &task{
@@ -229,7 +225,7 @@ func seed() *state {
 		if s.complete != "" {
 			t.CompleterID = s.owners[0]
 		}
-		if r := runBySlug[s.run]; r != nil {
+		if r := st.runs[seedID("run", s.run)]; r != nil {
 			t.RunID, t.StarterID = r.ID, r.StartedBy
 			if !t.OneOff { // a one-off task has no template step
 				t.ChecklistID, t.StepID = r.ChecklistID, seedID("step", s.run+":"+s.slug)
