@@ -119,11 +119,15 @@ func ParseFaults(spec string) ([]Fault, error) {
 }
 
 func parseFaultRule(rule string) (Fault, error) {
+	// upTo is where the part that starts s ends: at the next marker, or at the end.
 	const markers = "=@#:~"
-	i := strings.IndexAny(rule, markers)
-	if i < 0 {
-		i = len(rule)
+	upTo := func(s string) int {
+		if j := strings.IndexAny(s, markers); j >= 0 {
+			return j
+		}
+		return len(s)
 	}
+	i := upTo(rule)
 	f := Fault{Kind: strings.ToLower(strings.TrimSpace(rule[:i]))}
 	if !slices.Contains(faultKinds, f.Kind) {
 		if f.Kind == "" {
@@ -132,25 +136,17 @@ func parseFaultRule(rule string) (Fault, error) {
 		return f, fmt.Errorf("unknown kind %q", f.Kind)
 	}
 	seen := map[byte]bool{}
-	rest := rule[i:]
-	for rest != "" {
-		m := rest[0]
-		rest = rest[1:]
-		var val string
-		if m == '~' {
-			val, rest = rest, ""
-		} else {
-			j := strings.IndexAny(rest, markers)
-			if j < 0 {
-				j = len(rest)
-			}
-			val, rest = rest[:j], rest[j:]
+	for rest := rule[i:]; rest != ""; {
+		m, end := rest[0], len(rest) // "~" takes the rest of the rule
+		if m != '~' {
+			end = 1 + upTo(rest[1:])
 		}
+		var val string
+		val, rest = strings.TrimSpace(rest[1:end]), rest[end:]
 		if seen[m] {
 			return f, fmt.Errorf("%q given twice", string(m))
 		}
 		seen[m] = true
-		val = strings.TrimSpace(val)
 		switch m {
 		case '=':
 			f.Param = val
