@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -375,20 +376,7 @@ func (s *Sandbox) authenticate(r *http.Request) (u sandboxUser, token string, ok
 
 // cleanPath reports whether p has no empty, "." or ".." segments and no
 // trailing slash (the root "/" excepted).
-func cleanPath(p string) bool {
-	if p == "/" {
-		return true
-	}
-	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
-		return false
-	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
-}
+func cleanPath(p string) bool { return strings.HasPrefix(p, "/") && path.Clean(p) == p }
 
 // route is one endpoint; its path may be asked for with or without the /api prefix.
 type route struct {
