@@ -204,8 +204,6 @@ type run struct {
 	Status         string
 	Progress       int
 	Starred        bool
-	Type           string
-	IsPublic       bool
 	StartedBy      int
 	OwnerID        int
 	CreatedAt      string
@@ -329,8 +327,7 @@ func (r *run) json(now time.Time) runJSON {
 		Alerts:        runAlerts{Issues: []any{}},
 		Collaborators: []int{},
 		Starred:       r.Starred,
-		Type:          r.Type,
-		IsPublic:      r.IsPublic,
+		Type:          "procedure", // every seeded process, as every template
 		StartedBy:     r.StartedBy,
 		OwnerID:       r.OwnerID,
 		CreatedAt:     r.CreatedAt,

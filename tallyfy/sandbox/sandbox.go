@@ -157,9 +157,7 @@ func (s *Sandbox) Reset() {
 	s.mu.Lock()
 	s.st = s.seeded()
 	s.mu.Unlock()
-	s.replicaMu.Lock()
-	s.replica = nil
-	s.replicaMu.Unlock()
+	s.dropReplica()
 	s.logMu.Lock()
 	s.log = nil
 	s.requests.Store(0)

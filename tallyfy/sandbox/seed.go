@@ -208,7 +208,7 @@ func seed() *state {
 		r := &run{
 			ID: seedID("run", s.slug), IncrementID: 101 + i, ChecklistID: tpl.ID, ChecklistTitle: tpl.Title,
 			Name: s.name, Summary: s.summary, Status: s.status, Progress: s.progress,
-			Starred: s.starred, Type: "procedure", StartedBy: s.startedBy, OwnerID: s.startedBy,
+			Starred: s.starred, StartedBy: s.startedBy, OwnerID: s.startedBy,
 			CreatedAt: s.created, StartedAt: s.created, LastUpdated: s.updated,
 			ArchivedAt: s.archived, CompletedAt: s.completed, DueDate: s.due,
 		}

@@ -136,6 +136,11 @@ func WithVariants(vs ...Variant) Option {
 func (s *Sandbox) SetVariants(vs ...Variant) {
 	set := slices.Compact(slices.Sorted(slices.Values(vs)))
 	s.variants.Store(&set)
+	s.dropReplica()
+}
+
+// dropReplica forgets the listings' copy (VariantListingLag): the listings read the state again.
+func (s *Sandbox) dropReplica() {
 	s.replicaMu.Lock()
 	s.replica = nil
 	s.replicaMu.Unlock()
