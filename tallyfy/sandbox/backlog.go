@@ -40,7 +40,7 @@ func addBacklog(st *state, n int) {
 			OneOff: true, Status: taskCompleted, Owners: []int{userMember}, StarterID: userAdmin, CompleterID: userMember,
 			StartedAt: c, CreatedAt: c, CompletedAt: c, LastUpdated: a, ArchivedAt: a}
 		st.runs[rid] = &run{ID: rid, IncrementID: 100000 + i, Name: fmt.Sprintf("Archived process %d", i), Status: "complete",
-			Progress: 100, WholeProgress: 100, Type: "procedure", StartedBy: userMember, OwnerID: userMember,
+			Progress: 100, StartedBy: userMember, OwnerID: userMember,
 			CreatedAt: c, StartedAt: c, CompletedAt: c, LastUpdated: a, ArchivedAt: a}
 		st.templates[cid] = &template{ID: cid, Title: fmt.Sprintf("Archived template %d", i), Alias: fmt.Sprintf("backlog-template-%d", i),
 			OwnerID: userAdmin, CreatedBy: userAdmin, StepsCount: 3, CreatedAt: c, LastUpdated: a, ArchivedAt: a}

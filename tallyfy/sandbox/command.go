@@ -102,11 +102,7 @@ func Command(ctx context.Context, args []string, logger *slog.Logger, stderr io.
 	}
 	attrs := []any{"url", url, "org", OrgID, "admin_token", AdminToken, "member_token", MemberToken}
 	if limit.PerSecond > 0 {
-		window := limit.Window
-		if window <= 0 {
-			window = time.Second
-		}
-		attrs = append(attrs, "rate_limit", fmt.Sprintf("%d per %s per token", limit.Limit(), window))
+		attrs = append(attrs, "rate_limit", fmt.Sprintf("%d per %s per token", limit.Limit(), limit.window()))
 	}
 	if latency > 0 {
 		attrs = append(attrs, "latency", latency)

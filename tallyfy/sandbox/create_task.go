@@ -52,11 +52,6 @@ func (s *Sandbox) createTask(r *http.Request, _ string) response {
 	}})
 }
 
-// validationError is a 422 in the documented shape {"error": true, "errors": {field: [msg]}}.
-func validationError(field, msg string) response {
-	return jsonResponse(http.StatusUnprocessableEntity, map[string]any{"error": true, "errors": map[string][]string{field: {msg}}})
-}
-
 // Created returns the tasks created through POST /tasks that still exist, archived or not
 // (check --live's tests: it must leave none).
 func (s *Sandbox) Created() []Record {

@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,6 +15,9 @@ import (
 type itemEnvelope struct {
 	Data any `json:"data"`
 }
+
+// itemAnswer is a 200 with v under data.
+func itemAnswer(v any) response { return jsonResponse(http.StatusOK, itemEnvelope{Data: v}) }
 
 type listEnvelope struct {
 	Data []any    `json:"data"`
@@ -55,10 +60,7 @@ func parsePaging(q url.Values) (paging, *response) {
 	if v := strings.TrimSpace(q.Get("per_page")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			res := jsonResponse(http.StatusUnprocessableEntity, map[string]any{
-				"error":  true,
-				"errors": map[string][]string{"per_page": {perPageErrorMessage}},
-			})
+			res := validationError("per_page", perPageErrorMessage)
 			return p, &res
 		}
 		p.perPage = min(n, maxPerPage)
@@ -68,34 +70,30 @@ func parsePaging(q url.Values) (paging, *response) {
 		if err == nil && n >= 1 {
 			p.page = n
 		} else if !invalidPageIsFirstPage {
-			res := jsonResponse(http.StatusUnprocessableEntity, map[string]any{
-				"error":  true,
-				"errors": map[string][]string{"page": {"The page must be an integer of at least 1."}},
-			})
+			res := validationError("page", "The page must be an integer of at least 1.")
 			return p, &res
 		}
 	}
 	return p, nil
 }
 
+// validationError is a 422 in the documented shape {"error": true, "errors": {field: [msg]}}.
+func validationError(field, msg string) response {
+	return jsonResponse(http.StatusUnprocessableEntity, map[string]any{"error": true, "errors": map[string][]string{field: {msg}}})
+}
+
 // pageOf cuts one page out of items and builds the list envelope, with
-// absolute next/previous links built from the request.
+// absolute next/previous links built from the request. Without pagination, the one page holds
+// every item.
 func pageOf(r *http.Request, p paging, items []any) response {
 	total := len(items)
 	if p.all {
-		pp := max(total, 1)
-		return jsonResponse(http.StatusOK, listEnvelope{Data: items, Meta: listMeta{Pagination: pagination{
-			Total: total, Count: total, PerPage: pp, CurrentPage: 1, TotalPages: 1, Links: []any{},
-		}}})
+		p = paging{page: 1, perPage: max(total, 1)}
 	}
-	totalPages := max((total+p.perPage-1)/p.perPage, minTotalPages)
-	shownTotalPages := totalPages
-	if p.totalPagesSize > 0 {
-		shownTotalPages = max((total+p.totalPagesSize-1)/p.totalPagesSize, minTotalPages)
-	}
+	pages := func(size int) int { return max((total+size-1)/size, minTotalPages) }
+	totalPages := pages(p.perPage)
 	start := min((p.page-1)*p.perPage, total)
-	end := min(start+p.perPage, total)
-	data := items[start:end]
+	data := items[start:min(start+p.perPage, total)]
 	links := map[string]string{}
 	if p.page > 1 {
 		links["previous"] = pageURL(r, p.page-1)
@@ -108,7 +106,7 @@ func pageOf(r *http.Request, p paging, items []any) response {
 		l = []any{}
 	}
 	return jsonResponse(http.StatusOK, listEnvelope{Data: append([]any{}, data...), Meta: listMeta{Pagination: pagination{
-		Total: total, Count: len(data), PerPage: p.perPage, CurrentPage: p.page, TotalPages: shownTotalPages, Links: l,
+		Total: total, Count: len(data), PerPage: p.perPage, CurrentPage: p.page, TotalPages: pages(cmp.Or(p.totalPagesSize, p.perPage)), Links: l,
 	}}})
 }
 
@@ -132,4 +130,20 @@ func keep(mode archivedMode, archived bool) bool {
 	default:
 		return !archived
 	}
+}
+
+// listed is the list of m's items that keep passes, in order, each shown by view.
+func listed[T, V any](m map[string]T, keep func(T) bool, order func(a, b T) int, view func(T) V) []any {
+	var list []T
+	for _, v := range m {
+		if keep(v) {
+			list = append(list, v)
+		}
+	}
+	slices.SortFunc(list, order)
+	items := make([]any, len(list))
+	for i, v := range list {
+		items[i] = view(v)
+	}
+	return items
 }

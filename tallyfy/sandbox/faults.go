@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,38 +119,34 @@ func ParseFaults(spec string) ([]Fault, error) {
 }
 
 func parseFaultRule(rule string) (Fault, error) {
+	// upTo is where the part that starts s ends: at the next marker, or at the end.
 	const markers = "=@#:~"
-	i := strings.IndexAny(rule, markers)
-	if i < 0 {
-		i = len(rule)
+	upTo := func(s string) int {
+		if j := strings.IndexAny(s, markers); j >= 0 {
+			return j
+		}
+		return len(s)
 	}
+	i := upTo(rule)
 	f := Fault{Kind: strings.ToLower(strings.TrimSpace(rule[:i]))}
-	if !knownKind(f.Kind) {
+	if !slices.Contains(faultKinds, f.Kind) {
 		if f.Kind == "" {
 			return f, errors.New("missing kind")
 		}
 		return f, fmt.Errorf("unknown kind %q", f.Kind)
 	}
 	seen := map[byte]bool{}
-	rest := rule[i:]
-	for rest != "" {
-		m := rest[0]
-		rest = rest[1:]
-		var val string
-		if m == '~' {
-			val, rest = rest, ""
-		} else {
-			j := strings.IndexAny(rest, markers)
-			if j < 0 {
-				j = len(rest)
-			}
-			val, rest = rest[:j], rest[j:]
+	for rest := rule[i:]; rest != ""; {
+		m, end := rest[0], len(rest) // "~" takes the rest of the rule
+		if m != '~' {
+			end = 1 + upTo(rest[1:])
 		}
+		var val string
+		val, rest = strings.TrimSpace(rest[1:end]), rest[end:]
 		if seen[m] {
 			return f, fmt.Errorf("%q given twice", string(m))
 		}
 		seen[m] = true
-		val = strings.TrimSpace(val)
 		switch m {
 		case '=':
 			f.Param = val
@@ -177,52 +174,32 @@ func parseFaultRule(rule string) (Fault, error) {
 			f.PathContains = val
 		}
 	}
-	if err := checkParam(f.Kind, f.Param); err != nil {
-		return f, err
-	}
-	return f, nil
+	return f, checkParam(f.Kind, f.Param)
 }
 
-func knownKind(k string) bool {
-	for _, v := range faultKinds {
-		if v == k {
-			return true
-		}
-	}
-	return false
-}
-
+// checkParam checks a rule's parameter; every kind may go without one.
 func checkParam(kind, param string) error {
+	if param == "" {
+		return nil
+	}
 	switch kind {
 	case faultLatency:
-		if param == "" {
-			return nil
-		}
 		if d, err := time.ParseDuration(param); err != nil || d < 0 {
 			return fmt.Errorf("latency %q must be a duration such as 50ms or 2s", param)
 		}
 	case fault429:
-		if param == "" || param == "date" || param == "none" {
-			return nil
-		}
-		if n, err := strconv.Atoi(param); err != nil || n < 0 {
+		if n, err := strconv.Atoi(param); (err != nil || n < 0) && param != "date" && param != "none" {
 			return fmt.Errorf("429 parameter %q must be seconds, \"date\" or \"none\"", param)
 		}
 	case faultTruncated:
-		if param != "" && param != "short" {
+		if param != "short" {
 			return fmt.Errorf("truncated parameter %q must be empty or \"short\"", param)
 		}
 	case faultOversized:
-		if param == "" {
-			return nil
-		}
-		if _, err := parseSize(param); err != nil {
-			return err
-		}
+		_, err := parseSize(param)
+		return err
 	default:
-		if param != "" {
-			return fmt.Errorf("kind %q takes no parameter", kind)
-		}
+		return fmt.Errorf("kind %q takes no parameter", kind)
 	}
 	return nil
 }
@@ -276,7 +253,7 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after aft
 	s.faultMu.Lock()
 	for i := range s.faults {
 		fs := &s.faults[i]
-		if !knownKind(fs.f.Kind) || !fs.matches(r) {
+		if !slices.Contains(faultKinds, fs.f.Kind) || !fs.matches(r) {
 			continue
 		}
 		if p := fs.f.Probability; p > 0 && p < 1 && s.rng.Float64() >= p {
@@ -297,15 +274,9 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after aft
 	}
 	s.faultMu.Unlock()
 
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			abort(w)
-			return afterNone, true
-		}
+	if delay > 0 && !sleep(r.Context(), delay) {
+		abort(w)
+		return afterNone, true
 	}
 	if term == nil {
 		return afterNone, false

@@ -33,70 +33,59 @@ const (
 	orgLastUpdate = "2026-04-02T16:20:00.000Z"
 )
 
+// role is a member's role, spelled as the members endpoints spell it (see above).
+type role string
+
+const (
+	roleAdmin  role = "Admin"
+	roleMember role = "Standard"
+	roleLight  role = "Light" // roles.go
+)
+
 type sandboxUser struct {
-	id                                 int
-	email, username, first, last, role string
+	id                           int
+	email, username, first, last string
+	role                         role
 }
 
 var (
-	adminUser  = sandboxUser{userAdmin, "avery.admin@sandbox.example", "avery", "Avery", "Admin", "Admin"}
-	memberUser = sandboxUser{userMember, "morgan.member@sandbox.example", "morgan", "Morgan", "Member", "Standard"}
-	lightUser  = sandboxUser{userLight, "lee.light@sandbox.example", "lee", "Lee", "Light", "Light"}
+	adminUser  = sandboxUser{userAdmin, "avery.admin@sandbox.example", "avery", "Avery", "Admin", roleAdmin}
+	memberUser = sandboxUser{userMember, "morgan.member@sandbox.example", "morgan", "Morgan", "Member", roleMember}
+	lightUser  = sandboxUser{userLight, "lee.light@sandbox.example", "lee", "Lee", "Light", roleLight}
 )
 
+type userKey struct{}
+
+// userFor is the user whose token the request carries (ServeHTTP puts it in the context).
 func userFor(r *http.Request) sandboxUser {
-	switch ro, _ := r.Context().Value(roleKey{}).(role); ro {
-	case roleAdmin:
-		return adminUser
-	case roleLight:
-		return lightUser
-	}
-	return memberUser
+	u, _ := r.Context().Value(userKey{}).(sandboxUser)
+	return u
 }
 
-// identityRoutes adds GET /me and GET /me/organizations (with and without the /api prefix).
-func (s *Sandbox) identityRoutes(mux *http.ServeMux) {
-	for _, prefix := range []string{"", "/api"} {
-		mux.Handle("GET "+prefix+"/me", s.identityEndpoint(kindMe, s.getMe))
-		mux.Handle("GET "+prefix+"/me/organizations", s.identityEndpoint(kindOrganization, s.listMyOrganizations))
-	}
-}
-
-// identityEndpoint applies faults and broken shapes like every other endpoint, then answers.
-func (s *Sandbox) identityEndpoint(kind string, fn func(*http.Request) response) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		after, handled := s.applyFaults(w, r)
-		if handled {
-			return
-		}
-		s.deliver(w, s.breakShapes(kind, fn(r)), after)
+func (s *Sandbox) getMe(r *http.Request, _ string) response {
+	u := userFor(r)
+	return itemAnswer(map[string]any{
+		"id": u.id, "email": u.email, "username": u.username, "first_name": u.first, "last_name": u.last,
+		"timezone": "Europe/London",
 	})
 }
 
-func (s *Sandbox) getMe(r *http.Request) response {
-	u := userFor(r)
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: map[string]any{
-		"id": u.id, "email": u.email, "username": u.username, "first_name": u.first, "last_name": u.last,
-		"timezone": "Europe/London",
-	}})
-}
-
-func (s *Sandbox) listMyOrganizations(r *http.Request) response {
+func (s *Sandbox) listMyOrganizations(r *http.Request, _ string) response {
 	p, bad := parsePaging(r.URL.Query())
 	if bad != nil {
 		return *bad
 	}
 	u := userFor(r)
-	org := func(id, name, role string, users int) map[string]any {
+	org := func(id, name string, ro role, users int) map[string]any {
 		return map[string]any{
 			"id": id, "name": name, "description": nil, "industry": "Software",
 			"created_on": orgCreatedOn, "last_updated": orgLastUpdate, "live_support_enabled": 0,
 			"users_count": users, "payment_state": "paid", "user_status": "active",
-			"joined_on": meJoinedOn, "disabled_on": nil, "last_accessed": meLastAccess, "user_role": role,
+			"joined_on": meJoinedOn, "disabled_on": nil, "last_accessed": meLastAccess, "user_role": ro,
 		}
 	}
 	// The sandbox org comes second, so a client that reads only the first item is caught.
-	items := []any{org(otherOrgID, otherOrgName, "Light", 3), org(OrgID, OrgName, u.role, 4)}
+	items := []any{org(otherOrgID, otherOrgName, roleLight, 3), org(OrgID, OrgName, u.role, 4)}
 	return s.listPage(r, p, items)
 }
 

@@ -13,9 +13,9 @@ package sandbox
 // envelopes.go) and is not repeated here.
 
 import (
+	"cmp"
 	"math"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 )
@@ -313,8 +313,8 @@ func taskMatchesStatus(t *task, status string, now time.Time) bool {
 // process task's title (its step name) or the name of the task's run. A one-off
 // task has no step, so its title never matches: list_tasks finds one-off tasks
 // by title itself.
-func taskMatchesQuery(t *task, runName, q string) bool {
-	return (!t.OneOff && containsFold(t.Title, q)) || (runName != "" && containsFold(runName, q))
+func taskMatchesQuery(t *task, rn *run, q string) bool {
+	return (!t.OneOff && containsFold(t.Title, q)) || (rn != nil && containsFold(rn.Name, q))
 }
 
 // Paging parameters (§4 "Pagination": page is 1-based, per_page default 10,
@@ -353,35 +353,22 @@ func withoutPaginationTrue(v string) bool {
 //
 // Runs and tasks: the default order is undocumented. INFERENCE: created_at
 // descending, then id ascending.
-func sortTemplates(ts []*template) {
-	sort.SliceStable(ts, func(i, j int) bool {
-		a, b := ts[i], ts[j]
-		if a.IsPinned != b.IsPinned {
-			return a.IsPinned
+func templateOrder(a, b *template) int {
+	if a.IsPinned != b.IsPinned {
+		if a.IsPinned {
+			return -1
 		}
-		if a.LastUpdated != b.LastUpdated {
-			return a.LastUpdated > b.LastUpdated
-		}
-		return a.ID < b.ID
-	})
+		return 1
+	}
+	return cmp.Or(strings.Compare(b.LastUpdated, a.LastUpdated), strings.Compare(a.ID, b.ID))
 }
 
-func sortRuns(rs []*run) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		if rs[i].CreatedAt != rs[j].CreatedAt {
-			return rs[i].CreatedAt > rs[j].CreatedAt
-		}
-		return rs[i].ID < rs[j].ID
-	})
+func newestRunFirst(a, b *run) int {
+	return cmp.Or(strings.Compare(b.CreatedAt, a.CreatedAt), strings.Compare(a.ID, b.ID))
 }
 
-func sortTasks(ts []*task) {
-	sort.SliceStable(ts, func(i, j int) bool {
-		if ts[i].CreatedAt != ts[j].CreatedAt {
-			return ts[i].CreatedAt > ts[j].CreatedAt
-		}
-		return ts[i].ID < ts[j].ID
-	})
+func newestTaskFirst(a, b *task) int {
+	return cmp.Or(strings.Compare(b.CreatedAt, a.CreatedAt), strings.Compare(a.ID, b.ID))
 }
 
 // ---------------------------------------------------------------------------

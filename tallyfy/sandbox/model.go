@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,11 +31,17 @@ type Record struct {
 	LastUpdated string
 }
 
-// owners is the task `owners` object (docs/tallyfy-api.md §2.1).
-type owners struct {
-	Users  []int    `json:"users"`
+// owners is the task `owners` object (docs/tallyfy-api.md §2.1): users as ids on GET, as
+// userRef objects on list items.
+type owners[U int | userRef] struct {
+	Users  []U      `json:"users"`
 	Guests []string `json:"guests"`
 	Groups []string `json:"groups"`
+}
+
+// ownersOf is the owners object of users, with no guests or groups.
+func ownersOf[U int | userRef](users []U) owners[U] {
+	return owners[U]{Users: users, Guests: []string{}, Groups: []string{}}
 }
 
 // task is a stored task. Empty strings stand for JSON null.
@@ -68,34 +75,34 @@ func (t *task) archived() bool { return t.ArchivedAt != "" }
 // taskJSON is a task as GET /tasks/{id} and restore show it (docs get-task: owners.users as
 // integers, archived_at present, and fields the client must ignore).
 type taskJSON struct {
-	ID                       string  `json:"id"`
-	IncrementID              int     `json:"increment_id"`
-	Title                    string  `json:"title"`
-	Alias                    string  `json:"alias"`
-	RunID                    *string `json:"run_id"`
-	ChecklistID              *string `json:"checklist_id"`
-	StepID                   *string `json:"step_id"`
-	IsOneoffTask             bool    `json:"is_oneoff_task"`
-	Status                   string  `json:"status"`
-	StatusLabel              string  `json:"status_label"`
-	TaskType                 string  `json:"task_type"`
-	IsCompletable            bool    `json:"is_completable"`
-	IsApproved               bool    `json:"is_approved"`
-	Owners                   owners  `json:"owners"`
-	StarterID                int     `json:"starter_id"`
-	CompleterID              *int    `json:"completer_id"`
-	Position                 int     `json:"position"`
-	EveryoneMustComplete     bool    `json:"everyone_must_complete"`
-	CanCompleteOnlyAssignees bool    `json:"can_complete_only_assignees"`
-	MaxAssignable            int     `json:"max_assignable"`
-	Webhook                  *string `json:"webhook"`
-	TopSecret                bool    `json:"top_secret"`
-	StartedAt                *string `json:"started_at"`
-	Deadline                 *string `json:"deadline"`
-	CreatedAt                string  `json:"created_at"`
-	LastUpdated              string  `json:"last_updated"`
-	CompletedAt              *string `json:"completed_at"`
-	ArchivedAt               *string `json:"archived_at"`
+	ID                       string      `json:"id"`
+	IncrementID              int         `json:"increment_id"`
+	Title                    string      `json:"title"`
+	Alias                    string      `json:"alias"`
+	RunID                    *string     `json:"run_id"`
+	ChecklistID              *string     `json:"checklist_id"`
+	StepID                   *string     `json:"step_id"`
+	IsOneoffTask             bool        `json:"is_oneoff_task"`
+	Status                   string      `json:"status"`
+	StatusLabel              string      `json:"status_label"`
+	TaskType                 string      `json:"task_type"`
+	IsCompletable            bool        `json:"is_completable"`
+	IsApproved               bool        `json:"is_approved"`
+	Owners                   owners[int] `json:"owners"`
+	StarterID                int         `json:"starter_id"`
+	CompleterID              *int        `json:"completer_id"`
+	Position                 int         `json:"position"`
+	EveryoneMustComplete     bool        `json:"everyone_must_complete"`
+	CanCompleteOnlyAssignees bool        `json:"can_complete_only_assignees"`
+	MaxAssignable            int         `json:"max_assignable"`
+	Webhook                  *string     `json:"webhook"`
+	TopSecret                bool        `json:"top_secret"`
+	StartedAt                *string     `json:"started_at"`
+	Deadline                 *string     `json:"deadline"`
+	CreatedAt                string      `json:"created_at"`
+	LastUpdated              string      `json:"last_updated"`
+	CompletedAt              *string     `json:"completed_at"`
+	ArchivedAt               *string     `json:"archived_at"`
 }
 
 // userRef is a user as task list items name their owners (docs list-org-tasks).
@@ -104,48 +111,35 @@ type userRef struct {
 	FullName string `json:"full_name"`
 }
 
-type listOwners struct {
-	Users  []userRef `json:"users"`
-	Guests []string  `json:"guests"`
-	Groups []string  `json:"groups"`
-}
-
 // taskListJSON is a task as GET /tasks lists it (docs list-org-tasks): owners as user
 // objects, and no archived_at, so only the listing's archived= filter tells.
 type taskListJSON struct {
-	ID                   string     `json:"id"`
-	IncrementID          int        `json:"increment_id"`
-	Title                string     `json:"title"`
-	RunID                *string    `json:"run_id"`
-	ChecklistID          *string    `json:"checklist_id"`
-	StepID               *string    `json:"step_id"`
-	Alias                string     `json:"alias"`
-	Status               string     `json:"status"`
-	StatusLabel          string     `json:"status_label"`
-	TaskType             string     `json:"task_type"`
-	Position             int        `json:"position"`
-	IsOneoffTask         bool       `json:"is_oneoff_task"`
-	Owners               listOwners `json:"owners"`
-	Deadline             *string    `json:"deadline"`
-	StartedAt            *string    `json:"started_at"`
-	CreatedAt            string     `json:"created_at"`
-	LastUpdated          string     `json:"last_updated"`
-	CompletedAt          *string    `json:"completed_at"`
-	IsCompletable        bool       `json:"is_completable"`
-	EveryoneMustComplete bool       `json:"everyone_must_complete"`
+	ID                   string          `json:"id"`
+	IncrementID          int             `json:"increment_id"`
+	Title                string          `json:"title"`
+	RunID                *string         `json:"run_id"`
+	ChecklistID          *string         `json:"checklist_id"`
+	StepID               *string         `json:"step_id"`
+	Alias                string          `json:"alias"`
+	Status               string          `json:"status"`
+	StatusLabel          string          `json:"status_label"`
+	TaskType             string          `json:"task_type"`
+	Position             int             `json:"position"`
+	IsOneoffTask         bool            `json:"is_oneoff_task"`
+	Owners               owners[userRef] `json:"owners"`
+	Deadline             *string         `json:"deadline"`
+	StartedAt            *string         `json:"started_at"`
+	CreatedAt            string          `json:"created_at"`
+	LastUpdated          string          `json:"last_updated"`
+	CompletedAt          *string         `json:"completed_at"`
+	IsCompletable        bool            `json:"is_completable"`
+	EveryoneMustComplete bool            `json:"everyone_must_complete"`
 }
 
-func statusLabel(s string) string {
-	switch s {
-	case taskNotStarted:
-		return "Not Started"
-	case taskInProgress:
-		return "In Progress"
-	case taskCompleted:
-		return "Completed"
-	}
-	return s
-}
+// statusLabels are how task statuses read (a status without a label reads as itself).
+var statusLabels = map[string]string{taskNotStarted: "Not Started", taskInProgress: "In Progress", taskCompleted: "Completed"}
+
+func statusLabel(s string) string { return cmp.Or(statusLabels[s], s) }
 
 func (t *task) listJSON() taskListJSON {
 	users := make([]userRef, 0, len(t.Owners))
@@ -157,7 +151,7 @@ func (t *task) listJSON() taskListJSON {
 		RunID: nullable(t.RunID), ChecklistID: nullable(t.ChecklistID), StepID: nullable(t.StepID),
 		Alias: t.Alias, Status: t.Status, StatusLabel: statusLabel(t.Status), TaskType: "task",
 		Position: t.Position, IsOneoffTask: t.OneOff,
-		Owners:   listOwners{Users: users, Guests: []string{}, Groups: []string{}},
+		Owners:   ownersOf(users),
 		Deadline: nullable(t.Deadline), StartedAt: nullable(t.StartedAt),
 		CreatedAt: t.CreatedAt, LastUpdated: t.LastUpdated, CompletedAt: nullable(t.CompletedAt),
 		IsCompletable: t.Status != taskCompleted,
@@ -181,7 +175,7 @@ func (t *task) json() taskJSON {
 
 		IsCompletable: t.Status != taskCompleted,
 		MaxAssignable: max(len(users), 1),
-		Owners:        owners{Users: users, Guests: []string{}, Groups: []string{}},
+		Owners:        ownersOf(users),
 		StarterID:     t.StarterID,
 		Position:      t.Position,
 		StartedAt:     nullable(t.StartedAt),
@@ -209,10 +203,7 @@ type run struct {
 	Summary        string
 	Status         string
 	Progress       int
-	WholeProgress  int
 	Starred        bool
-	Type           string
-	IsPublic       bool
 	StartedBy      int
 	OwnerID        int
 	CreatedAt      string
@@ -336,8 +327,7 @@ func (r *run) json(now time.Time) runJSON {
 		Alerts:        runAlerts{Issues: []any{}},
 		Collaborators: []int{},
 		Starred:       r.Starred,
-		Type:          r.Type,
-		IsPublic:      r.IsPublic,
+		Type:          "procedure", // every seeded process, as every template
 		StartedBy:     r.StartedBy,
 		OwnerID:       r.OwnerID,
 		CreatedAt:     r.CreatedAt,
@@ -383,7 +373,6 @@ type template struct {
 	CreatedBy   int
 	StepsCount  int
 	IsPinned    bool
-	FolderID    string
 	CreatedAt   string
 	LastUpdated string
 	ArchivedAt  string
@@ -477,15 +466,10 @@ func nullable(s string) *string {
 	return &s
 }
 
-func parseTS(s string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
+// parseTS reads a stored stamp; ok is false for none ("") or a bad one.
+func parseTS(s string) (t time.Time, ok bool) {
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t, true
+	return t, err == nil
 }
 
 func containsFold(s, sub string) bool {

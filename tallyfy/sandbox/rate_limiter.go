@@ -1,10 +1,10 @@
 package sandbox
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -109,39 +109,27 @@ func (l *tokenLimiter) reset() {
 	l.mu.Unlock()
 }
 
-// bearerToken is the credential a request is counted against.
-func bearerToken(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if i := strings.IndexByte(h, ' '); i >= 0 {
-		return strings.TrimSpace(h[i+1:])
-	}
-	return h
-}
-
-// delay waits out the configured latency; false when the client gave up meanwhile.
-func (s *Sandbox) delay(r *http.Request) bool {
-	if s.latency <= 0 {
-		return true
-	}
-	t := time.NewTimer(s.latency)
+// sleep waits d; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-r.Context().Done():
+	case <-ctx.Done():
 		return false
 	}
 }
 
-// limitRate counts an authenticated request against its token's limit and sets the
+// limitRate counts an authenticated request against its bearer token's limit and sets the
 // X-RateLimit-* headers. It answers 429 and returns false when the token is over its limit.
-func (s *Sandbox) limitRate(w http.ResponseWriter, r *http.Request) bool {
+func (s *Sandbox) limitRate(w http.ResponseWriter, token string) bool {
 	l := s.limiter
 	if l == nil {
 		return true
 	}
 	now := time.Now()
-	ok, remaining, retry := l.take(bearerToken(r), now)
+	ok, remaining, retry := l.take(token, now)
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(l.limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"net/http"
+	"strings"
 )
 
 // ---------------------------------------------------------------------------
@@ -31,13 +32,12 @@ const LightToken = "sandbox-light-token"
 
 // roleRefusal is the 403 Tallyfy gives the caller's role for this change, if any.
 func roleRefusal(r *http.Request, rt route) (response, bool) {
-	ro, _ := r.Context().Value(roleKey{}).(role)
+	ro := userFor(r).role
 	if ro == roleAdmin || rt.method == http.MethodGet || rt.kind == kindTask {
 		return response{}, false
 	}
-	deleting := rt.method == http.MethodDelete && len(rt.path) > 7 && rt.path[len(rt.path)-7:] == "/delete"
 	switch {
-	case deleting:
+	case rt.method == http.MethodDelete && strings.HasSuffix(rt.path, "/delete"):
 		return errorResponse(adminOnlyStatusCode, adminOnlyMessage(rt.kind), forbiddenCode), true
 	case ro == roleLight && rt.kind == kindRun:
 		return errorResponse(http.StatusForbidden, "Light members cannot archive or unarchive processes.", forbiddenCode), true

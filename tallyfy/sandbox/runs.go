@@ -27,30 +27,14 @@ func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 
 	s.mu.Lock()
 	now := s.now()
-	var list []*run
-	for _, rn := range s.listState().runs {
-		if !keep(mode, rn.archived()) {
-			continue
-		}
-		if status != "" && !runMatchesStatus(rn, status, now) {
-			continue
-		}
-		if checklist != "" && rn.ChecklistID != checklist {
-			continue
-		}
-		if search != "" && !containsFold(rn.Name, search) {
-			continue
-		}
-		list = append(list, rn)
-	}
-	sortRuns(list)
-	items := make([]any, len(list))
-	for i, rn := range list {
+	items := listed(s.listState().runs, func(rn *run) bool {
+		return keep(mode, rn.archived()) && (status == "" || runMatchesStatus(rn, status, now)) &&
+			(checklist == "" || rn.ChecklistID == checklist) && (search == "" || containsFold(rn.Name, search))
+	}, newestRunFirst, func(rn *run) runJSON {
 		j := rn.json(now)
-		late := 0
-		j.LateTasks = &late
-		items[i] = j
-	}
+		j.LateTasks = new(int)
+		return j
+	})
 	s.mu.Unlock()
 	return s.listPage(r, p, items)
 }
@@ -62,7 +46,7 @@ func (s *Sandbox) getRun(_ *http.Request, id string) response {
 	if !ok || (rn.archived() && s.has(VariantArchivedRunGet404)) {
 		return resourceNotFound()
 	}
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.json(s.now())})
+	return itemAnswer(rn.json(s.now()))
 }
 
 func (s *Sandbox) archiveRun(_ *http.Request, id string) response {
@@ -72,20 +56,17 @@ func (s *Sandbox) archiveRun(_ *http.Request, id string) response {
 	if !ok || (rn.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
 	}
-	now := s.now()
 	if !rn.archived() {
 		s.changing()
-		ts := s.stamp(now)
+		ts := s.stamp(s.now())
 		rn.ArchivedAt, rn.LastUpdated = ts, ts
-		if runArchiveCascadesToTasks {
-			for _, t := range s.st.tasks {
-				if t.RunID == id && !t.archived() {
-					t.ArchivedAt, t.LastUpdated, t.archivedWithRun = ts, ts, true
-				}
+		for _, t := range s.st.tasks {
+			if runArchiveCascadesToTasks && t.RunID == id && !t.archived() {
+				t.ArchivedAt, t.LastUpdated, t.archivedWithRun = ts, ts, true
 			}
 		}
 	}
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.archivedJSON()})
+	return itemAnswer(rn.archivedJSON())
 }
 
 func (s *Sandbox) activateRun(_ *http.Request, id string) response {
@@ -95,22 +76,21 @@ func (s *Sandbox) activateRun(_ *http.Request, id string) response {
 	if !ok {
 		return resourceNotFound()
 	}
-	now := s.now()
 	if !rn.archived() {
 		if s.has(VariantActivateLiveError) {
 			return errorResponse(notArchivedStatus, "The process is not archived.", notArchivedCode)
 		}
-		return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.activatedJSON()})
+		return itemAnswer(rn.activatedJSON())
 	}
 	s.changing()
-	ts := s.stamp(now)
+	ts := s.stamp(s.now())
 	rn.ArchivedAt, rn.LastUpdated = "", ts
 	for _, t := range s.st.tasks {
 		if t.RunID == id && t.archivedWithRun {
 			t.ArchivedAt, t.LastUpdated, t.archivedWithRun = "", ts, false
 		}
 	}
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: rn.activatedJSON()})
+	return itemAnswer(rn.activatedJSON())
 }
 
 func (s *Sandbox) deleteRun(_ *http.Request, id string) response {

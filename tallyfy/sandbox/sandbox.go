@@ -17,7 +17,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,8 +58,8 @@ type Sandbox struct {
 	logMu sync.Mutex
 	log   []string
 
-	variants  atomic.Pointer[variantSet] // behaviours switched off the defaults (variants.go)
-	replicaMu sync.Mutex                 // guards replica, replicaAt (VariantListingLag)
+	variants  atomic.Pointer[[]Variant] // behaviours switched off the defaults, sorted (variants.go)
+	replicaMu sync.Mutex                // guards replica, replicaAt (VariantListingLag)
 	replica   *state
 	replicaAt time.Time
 
@@ -129,25 +131,20 @@ func (s *Sandbox) seeded() *state {
 		r.Name = fmt.Sprintf("Load test run %d", i)
 		st.runs[r.ID] = &r
 	}
-	tbase := st.tasks[IDs.LiveTask]
-	for i := 1; i <= s.extraTasks; i++ {
-		t := *tbase
-		t.ID = seedID("task", fmt.Sprintf("generated-%d", i))
-		t.IncrementID = 20000 + i
-		t.Title, t.Alias = fmt.Sprintf("Generated task %d", i), fmt.Sprintf("generated-%d", i)
-		t.Owners = append([]int(nil), tbase.Owners...)
+	// Generated tasks are copies of a seeded one under a new slug, title and increment id.
+	copyTask := func(base *task, slug, title string, incrementID int) *task {
+		t := *base
+		t.ID, t.IncrementID, t.Title, t.Alias = seedID("task", slug), incrementID, title, slug
+		t.Owners = slices.Clone(base.Owners)
 		st.tasks[t.ID] = &t
+		return &t
 	}
-	pbase := st.tasks[IDs.ProcessTask]
+	for i := 1; i <= s.extraTasks; i++ {
+		copyTask(st.tasks[IDs.LiveTask], fmt.Sprintf("generated-%d", i), fmt.Sprintf("Generated task %d", i), 20000+i)
+	}
 	for i := 1; i <= s.extraSteps; i++ {
-		t := *pbase
-		t.ID = seedID("task", fmt.Sprintf("generated-step-%d", i))
-		t.IncrementID = 30000 + i
-		t.Title, t.Alias = fmt.Sprintf("Generated step %d", i), fmt.Sprintf("generated-step-%d", i)
-		t.StepID = seedID("step", t.Alias)
-		t.Position = 100 + i
-		t.Owners = append([]int(nil), pbase.Owners...)
-		st.tasks[t.ID] = &t
+		t := copyTask(st.tasks[IDs.ProcessTask], fmt.Sprintf("generated-step-%d", i), fmt.Sprintf("Generated step %d", i), 30000+i)
+		t.StepID, t.Position = seedID("step", t.Alias), 100+i
 	}
 	addBacklog(st, s.backlog)
 	return st
@@ -160,9 +157,7 @@ func (s *Sandbox) Reset() {
 	s.mu.Lock()
 	s.st = s.seeded()
 	s.mu.Unlock()
-	s.replicaMu.Lock()
-	s.replica = nil
-	s.replicaMu.Unlock()
+	s.dropReplica()
 	s.logMu.Lock()
 	s.log = nil
 	s.requests.Store(0)
@@ -262,16 +257,6 @@ func Listen(addr string, h http.Handler) (baseURL string, srv *http.Server, err 
 // ---------------------------------------------------------------------------
 // HTTP plumbing.
 
-type role int
-
-const (
-	roleMember role = iota + 1 // Standard
-	roleAdmin
-	roleLight // roles.go
-)
-
-type roleKey struct{}
-
 // IDPattern is the format of IDs the sandbox accepts, as Tallyfy does. It cannot import the
 // client's tallyfy.IDPattern (the client's tests import the sandbox); a test there checks
 // that the two are the same.
@@ -301,8 +286,7 @@ type errorBody struct {
 }
 
 func errorResponse(status int, message, code string) response {
-	b, _ := json.Marshal(errorBody{Error: true, Message: message, Code: code})
-	return response{status: status, body: b}
+	return jsonResponse(status, errorBody{Error: true, Message: message, Code: code})
 }
 
 func resourceNotFound() response {
@@ -342,109 +326,97 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.setRateLimitHeaders(w)
 	s.setSandboxHeader(w)
 
-	if !s.delay(r) {
+	if s.latency > 0 && !sleep(r.Context(), s.latency) { // the client gave up meanwhile
 		return
 	}
-	ro, ok := s.authenticate(r)
+	u, token, ok := s.authenticate(r)
 	if !ok {
 		writeResponse(w, errorResponse(http.StatusUnauthorized, unauthenticatedMessage, unauthenticatedCode))
 		return
 	}
-	if !s.limitRate(w, r) {
+	if !s.limitRate(w, token) {
 		return
 	}
 	if uncleanPathIsEndpointNotFound && !cleanPath(r.URL.Path) {
 		writeResponse(w, endpointNotFound())
 		return
 	}
-	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, ro)))
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 }
 
-func (s *Sandbox) authenticate(r *http.Request) (role, bool) {
+// authenticate finds the user of the request's bearer token; ok is false without a known
+// token or without X-Tallyfy-Client.
+func (s *Sandbox) authenticate(r *http.Request) (u sandboxUser, token string, ok bool) {
 	h := r.Header.Get("Authorization")
 	const scheme = "Bearer "
 	if len(h) < len(scheme) {
-		return 0, false
+		return u, "", false
 	}
 	if bearerSchemeCaseInsensitive {
 		if !strings.EqualFold(h[:len(scheme)], scheme) {
-			return 0, false
+			return u, "", false
 		}
 	} else if h[:len(scheme)] != scheme {
-		return 0, false
+		return u, "", false
 	}
-	var ro role
-	switch strings.TrimSpace(h[len(scheme):]) {
+	switch token = strings.TrimSpace(h[len(scheme):]); token {
 	case s.adminToken:
-		ro = roleAdmin
+		u = adminUser
 	case s.memberToken:
-		ro = roleMember
+		u = memberUser
 	case LightToken:
-		ro = roleLight
+		u = lightUser
 	default:
-		return 0, false
+		return u, "", false
 	}
-	if !clientHeaderOK(r.Header.Get("X-Tallyfy-Client")) {
-		return 0, false
-	}
-	return ro, true
+	return u, token, clientHeaderOK(r.Header.Get("X-Tallyfy-Client"))
 }
 
 // cleanPath reports whether p has no empty, "." or ".." segments and no
 // trailing slash (the root "/" excepted).
-func cleanPath(p string) bool {
-	if p == "/" {
-		return true
-	}
-	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
-		return false
-	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
+func cleanPath(p string) bool { return strings.HasPrefix(p, "/") && path.Clean(p) == p }
+
+// route is one endpoint; its path may be asked for with or without the /api prefix.
+type route struct {
+	method, path string
+	kind         string // whose answers a broken shape applies to (broken_shapes.go)
+	fn           func(r *http.Request, id string) response
 }
 
-// route is one endpoint below /organizations/{org}.
-type route struct {
-	method string
-	path   string // after /organizations/{org}
-	kind   string
-	hasID  bool
-	fn     func(r *http.Request, id string) response
-}
+// orgPath begins the path of every route that acts in the organization.
+const orgPath = "/organizations/{org}"
 
 func (s *Sandbox) routes() *http.ServeMux {
 	rs := []route{
-		{"GET", "/tasks", kindTask, false, s.listTasks},
-		{"POST", "/tasks", kindTask, false, s.createTask},
-		{"GET", "/tasks/{id}", kindTask, true, s.getTask},
-		{"DELETE", "/tasks/{id}", kindTask, true, s.archiveTask},
-		{"PUT", "/tasks/{id}/restore", kindTask, true, s.restoreTask},
-		{"DELETE", "/tasks/{id}/delete", kindTask, true, s.deleteTask},
+		{"GET", orgPath + "/tasks", kindTask, s.listTasks},
+		{"POST", orgPath + "/tasks", kindTask, s.createTask},
+		{"GET", orgPath + "/tasks/{id}", kindTask, s.getTask},
+		{"DELETE", orgPath + "/tasks/{id}", kindTask, s.archiveTask},
+		{"PUT", orgPath + "/tasks/{id}/restore", kindTask, s.restoreTask},
+		{"DELETE", orgPath + "/tasks/{id}/delete", kindTask, s.deleteTask},
 
-		{"GET", "/runs", kindRun, false, s.listRuns},
-		{"GET", "/runs/{id}", kindRun, true, s.getRun},
-		{"GET", "/runs/{id}/tasks", kindTask, true, s.listRunTasks},
-		{"DELETE", "/runs/{id}", kindRun, true, s.archiveRun},
-		{"PUT", "/runs/{id}/activate", kindRun, true, s.activateRun},
-		{"DELETE", "/runs/{id}/delete", kindRun, true, s.deleteRun},
+		{"GET", orgPath + "/runs", kindRun, s.listRuns},
+		{"GET", orgPath + "/runs/{id}", kindRun, s.getRun},
+		{"GET", orgPath + "/runs/{id}/tasks", kindTask, s.listRunTasks},
+		{"DELETE", orgPath + "/runs/{id}", kindRun, s.archiveRun},
+		{"PUT", orgPath + "/runs/{id}/activate", kindRun, s.activateRun},
+		{"DELETE", orgPath + "/runs/{id}/delete", kindRun, s.deleteRun},
 
-		{"GET", "/checklists", kindTemplate, false, s.listTemplates},
-		{"GET", "/checklists/{id}", kindTemplate, true, s.getTemplate},
-		{"DELETE", "/checklists/{id}", kindTemplate, true, s.archiveTemplate},
-		{"PUT", "/checklists/{id}/restore", kindTemplate, true, s.restoreTemplate},
-		{"DELETE", "/checklists/{id}/delete", kindTemplate, true, s.deleteTemplate},
+		{"GET", orgPath + "/checklists", kindTemplate, s.listTemplates},
+		{"GET", orgPath + "/checklists/{id}", kindTemplate, s.getTemplate},
+		{"DELETE", orgPath + "/checklists/{id}", kindTemplate, s.archiveTemplate},
+		{"PUT", orgPath + "/checklists/{id}/restore", kindTemplate, s.restoreTemplate},
+		{"DELETE", orgPath + "/checklists/{id}/delete", kindTemplate, s.deleteTemplate},
+
+		{"GET", "/me", kindMe, s.getMe}, // identity.go
+		{"GET", "/me/organizations", kindOrganization, s.listMyOrganizations},
 	}
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/api"} {
 		for _, rt := range rs {
-			mux.Handle(rt.method+" "+prefix+"/organizations/{org}"+rt.path, s.endpoint(rt))
+			mux.Handle(rt.method+" "+prefix+rt.path, s.endpoint(rt))
 		}
 	}
-	s.identityRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, endpointNotFound())
 	})
@@ -455,7 +427,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 // then the handler, then delivery (possibly cut short by a fault).
 func (s *Sandbox) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.PathValue("org") != OrgID {
+		if strings.HasPrefix(rt.path, orgPath) && r.PathValue("org") != OrgID {
 			writeResponse(w, errorResponse(http.StatusForbidden, wrongOrgMessage, forbiddenCode))
 			return
 		}
@@ -467,30 +439,30 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 		if handled {
 			return
 		}
-		var res response
-		id := r.PathValue("id")
-		if rt.hasID && !idPattern.MatchString(id) {
-			res = resourceNotFound()
-		} else {
+		res := resourceNotFound()
+		if id := r.PathValue("id"); !strings.Contains(rt.path, "{id}") || idPattern.MatchString(id) {
 			res = rt.fn(r, id)
 		}
-		res = s.breakShapes(rt.kind, res)
-		s.deliver(w, res, after)
+		s.deliver(w, s.breakShapes(rt.kind, res), after)
 	})
 }
 
-// archivedOf finds an item that must exist and be archived (template restore, run and template
-// hard delete), or answers as Tallyfy does: 404 when there is none, notArchived (422) when it
-// is live.
-func archivedOf[T interface{ archived() bool }](items map[string]T, id, notArchived string) (T, *response) {
+// found finds the item a change is about, or answers as Tallyfy does: 404 when there is none,
+// refusal when refused says so of the item.
+func found[T any](items map[string]T, id string, refused func(T) bool, refusal response) (T, *response) {
 	t, ok := items[id]
 	if !ok {
 		r := resourceNotFound()
 		return t, &r
 	}
-	if !t.archived() {
-		r := errorResponse(notArchivedStatus, notArchived, notArchivedCode)
-		return t, &r
+	if refused(t) {
+		return t, &refusal
 	}
 	return t, nil
+}
+
+// archivedOf finds an item that must exist and be archived (template restore, run and template
+// hard delete): 422 notArchived when it is live.
+func archivedOf[T interface{ archived() bool }](items map[string]T, id, notArchived string) (T, *response) {
+	return found(items, id, func(t T) bool { return !t.archived() }, errorResponse(notArchivedStatus, notArchived, notArchivedCode))
 }

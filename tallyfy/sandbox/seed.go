@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"crypto/md5"
 	"encoding/hex"
 )
@@ -72,34 +73,28 @@ var IDs = SeededIDs{
 }
 
 type seedTemplate struct {
-	slug, title, summary, alias string
-	starred, pinned             bool
-	owner, steps                int
-	folder                      string
-	created, updated, archived  string
+	slug, title, summary       string // the slug is the alias too
+	starred, pinned            bool
+	owner, steps               int
+	created, updated, archived string
 }
 
 var seedTemplates = []seedTemplate{
 	{"employee-onboarding", "Employee Onboarding",
 		"Everything a new hire needs in the first two weeks: contract, equipment, accounts and introductions.",
-		"employee-onboarding", true, true, userAdmin, 12, "people-ops",
-		"2026-01-12T09:00:00.000Z", "2026-05-20T14:05:00.000Z", ""},
+		true, true, userAdmin, 12, "2026-01-12T09:00:00.000Z", "2026-05-20T14:05:00.000Z", ""},
 	{"vendor-invoice-approval", "Vendor Invoice Approval",
 		"Three-way match, budget owner approval and payment scheduling for supplier invoices.",
-		"vendor-invoice-approval", false, false, userFin, 6, "finance",
-		"2026-01-20T10:30:00.000Z", "2026-04-02T11:15:00.000Z", ""},
+		false, false, userFin, 6, "2026-01-20T10:30:00.000Z", "2026-04-02T11:15:00.000Z", ""},
 	{"quarterly-security-review", "Quarterly Security Review",
 		"Access reviews, credential rotation, patch levels and backup restore tests, every quarter.",
-		"quarterly-security-review", true, false, userOps, 9, "it",
-		"2026-02-03T08:00:00.000Z", "2026-06-11T16:40:00.000Z", ""},
+		true, false, userOps, 9, "2026-02-03T08:00:00.000Z", "2026-06-11T16:40:00.000Z", ""},
 	{"client-onboarding-checklist", "Client Onboarding Checklist",
 		"Kick-off call, data collection and account setup for new customers.",
-		"client-onboarding-checklist", false, false, userMember, 8, "",
-		"2026-03-15T13:20:00.000Z", "2026-03-30T09:10:00.000Z", ""},
+		false, false, userMember, 8, "2026-03-15T13:20:00.000Z", "2026-03-30T09:10:00.000Z", ""},
 	{"legacy-expense-report-2023", "Legacy Expense Report (2023)",
 		"The old paper-based expense claim flow, replaced by the finance system in 2024.",
-		"legacy-expense-report-2023", false, false, userFin, 5, "finance",
-		"2026-01-05T12:00:00.000Z", "2026-02-28T17:45:00.000Z", "2026-02-28T17:45:00.000Z"},
+		false, false, userFin, 5, "2026-01-05T12:00:00.000Z", "2026-02-28T17:45:00.000Z", "2026-02-28T17:45:00.000Z"},
 }
 
 type seedRun struct {
@@ -197,34 +192,27 @@ func seed() *state {
 		runs:      map[string]*run{},
 		templates: map[string]*template{},
 	}
-	tplBySlug := map[string]*template{}
 	for _, s := range seedTemplates {
 		t := &template{
-			ID: seedID("template", s.slug), Title: s.title, Summary: s.summary, Alias: s.alias,
+			ID: seedID("template", s.slug), Title: s.title, Summary: s.summary, Alias: s.slug,
 			Starred: s.starred, OwnerID: s.owner, CreatedBy: s.owner, StepsCount: s.steps, IsPinned: s.pinned,
 			CreatedAt: s.created, LastUpdated: s.updated, ArchivedAt: s.archived,
 		}
-		if s.folder != "" {
-			t.FolderID = seedID("folder", s.folder)
-		}
 		st.templates[t.ID] = t
-		tplBySlug[s.slug] = t
 	}
-	runBySlug := map[string]*run{}
 	for i, s := range seedRuns {
-		tpl := tplBySlug[s.template]
+		tpl := st.templates[seedID("template", s.template)]
 		if tpl == nil {
 			tpl = &template{} // a run launched without a template
 		}
 		r := &run{
 			ID: seedID("run", s.slug), IncrementID: 101 + i, ChecklistID: tpl.ID, ChecklistTitle: tpl.Title,
-			Name: s.name, Summary: s.summary, Status: s.status, Progress: s.progress, WholeProgress: s.progress,
-			Starred: s.starred, Type: "procedure", StartedBy: s.startedBy, OwnerID: s.startedBy,
+			Name: s.name, Summary: s.summary, Status: s.status, Progress: s.progress,
+			Starred: s.starred, StartedBy: s.startedBy, OwnerID: s.startedBy,
 			CreatedAt: s.created, StartedAt: s.created, LastUpdated: s.updated,
 			ArchivedAt: s.archived, CompletedAt: s.completed, DueDate: s.due,
 		}
 		st.runs[r.ID] = r
-		runBySlug[s.slug] = r
 	}
 	for i, s := range seedTasks {
 		t := &task{
@@ -232,28 +220,18 @@ func seed() *state {
 			OneOff: s.run == "" || oneOffInRun[s.run], Status: s.status, Owners: append([]int(nil), s.owners...),
 			StarterID: userAdmin, Position: s.position,
 			StartedAt: s.started, Deadline: s.deadline, CreatedAt: s.created,
-			LastUpdated: s.created, CompletedAt: s.complete, ArchivedAt: s.archived,
+			LastUpdated: cmp.Or(s.archived, s.complete, s.started, s.created), CompletedAt: s.complete, ArchivedAt: s.archived,
 		}
 		if s.complete != "" {
-			t.LastUpdated = s.complete
 			t.CompleterID = s.owners[0]
-		} else if s.started != "" {
-			t.LastUpdated = s.started
 		}
-		if s.archived != "" {
-			t.LastUpdated = s.archived
-		}
-		if r := runBySlug[s.run]; r != nil {
-			t.RunID = r.ID
+		if r := st.runs[seedID("run", s.run)]; r != nil {
+			t.RunID, t.StarterID = r.ID, r.StartedBy
 			if !t.OneOff { // a one-off task has no template step
-				t.ChecklistID = r.ChecklistID
-				t.StepID = seedID("step", s.run+":"+s.slug)
+				t.ChecklistID, t.StepID = r.ChecklistID, seedID("step", s.run+":"+s.slug)
 			}
-			t.StarterID = r.StartedBy
 			if r.archived() && runArchiveCascadesToTasks {
-				t.ArchivedAt = r.ArchivedAt
-				t.LastUpdated = r.ArchivedAt
-				t.archivedWithRun = true
+				t.ArchivedAt, t.LastUpdated, t.archivedWithRun = r.ArchivedAt, r.ArchivedAt, true
 			}
 		}
 		st.tasks[t.ID] = t

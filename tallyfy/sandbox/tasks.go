@@ -1,9 +1,10 @@
 package sandbox
 
 import (
+	"cmp"
 	"net/http"
-	"sort"
 	"strings"
+	"time"
 )
 
 // ---------------------------------------------------------------------------
@@ -21,37 +22,19 @@ func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 	search := strings.TrimSpace(q.Get("q"))
 
 	s.mu.Lock()
-	now := s.now()
-	var list []*task
-	st := s.listState()
-	for _, t := range st.tasks {
-		if !keep(mode, t.archived()) {
-			continue
-		}
-		if filterOneoff && t.OneOff != oneoff {
-			continue
-		}
-		if status != "" && !taskMatchesStatus(t, status, now) || s.hidesCompletedTask(status, t) {
-			continue
-		}
-		if search != "" {
-			runName := ""
-			if rn, ok := st.runs[t.RunID]; ok {
-				runName = rn.Name
-			}
-			if !taskMatchesQuery(t, runName, search) {
-				continue
-			}
-		}
-		list = append(list, t)
-	}
-	sortTasks(list)
-	items := make([]any, len(list))
-	for i, t := range list {
-		items[i] = t.listJSON()
-	}
+	now, st := s.now(), s.listState()
+	items := listed(st.tasks, func(t *task) bool {
+		return keep(mode, t.archived()) && (!filterOneoff || t.OneOff == oneoff) && s.taskHasStatus(t, status, now) &&
+			(search == "" || taskMatchesQuery(t, st.runs[t.RunID], search))
+	}, newestTaskFirst, (*task).listJSON)
 	s.mu.Unlock()
 	return s.listPage(r, s.taskPaging(p), items)
+}
+
+// taskHasStatus applies a task list's status parameter (none: every task, unless
+// VariantTasksHideCompleted hides the completed ones).
+func (s *Sandbox) taskHasStatus(t *task, status string, now time.Time) bool {
+	return (status == "" || taskMatchesStatus(t, status, now)) && !s.hidesCompletedTask(status, t)
 }
 
 func (s *Sandbox) getTask(_ *http.Request, id string) response {
@@ -61,7 +44,7 @@ func (s *Sandbox) getTask(_ *http.Request, id string) response {
 	if !ok || (t.archived() && !s.has(VariantArchivedTaskGet200)) {
 		return resourceNotFound()
 	}
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+	return itemAnswer(t.json())
 }
 
 func (s *Sandbox) archiveTask(_ *http.Request, id string) response {
@@ -91,14 +74,13 @@ func (s *Sandbox) restoreTask(_ *http.Request, id string) response {
 	}
 	if !t.archived() {
 		if s.has(VariantRestoreLive200) {
-			return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+			return itemAnswer(t.json())
 		}
 		return errorResponse(notArchivedStatus, taskNotArchivedMessage, notArchivedCode)
 	}
 	s.changing()
-	t.ArchivedAt = ""
-	t.LastUpdated = s.stamp(s.now())
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+	t.ArchivedAt, t.LastUpdated = "", s.stamp(s.now())
+	return itemAnswer(t.json())
 }
 
 func (s *Sandbox) deleteTask(_ *http.Request, id string) response {
@@ -119,19 +101,10 @@ func (s *Sandbox) deleteTask(_ *http.Request, id string) response {
 	return emptyResponse(http.StatusNoContent)
 }
 
-// oneOffTask finds a one-off task for restore or hard delete, or answers as Tallyfy does: 404
-// when there is none, notOneOff (with its status and code) for a process task.
+// oneOffTask finds a one-off task for restore or hard delete: notOneOff (with its status and
+// code) for a process task.
 func oneOffTask(tasks map[string]*task, id, notOneOff string) (*task, *response) {
-	t, ok := tasks[id]
-	if !ok {
-		r := resourceNotFound()
-		return nil, &r
-	}
-	if !t.OneOff {
-		r := errorResponse(notOneOffStatus, notOneOff, notOneOffCode)
-		return nil, &r
-	}
-	return t, nil
+	return found(tasks, id, func(t *task) bool { return !t.OneOff }, errorResponse(notOneOffStatus, notOneOff, notOneOffCode))
 }
 
 // listRunTasks lists the tasks of one process (GET /runs/{id}/tasks; docs/tallyfy-api.md §2.8),
@@ -146,33 +119,14 @@ func (s *Sandbox) listRunTasks(r *http.Request, id string) response {
 	status := strings.TrimSpace(q.Get("status"))
 
 	s.mu.Lock()
-	now := s.now()
-	st := s.listState()
-	rn, ok := st.runs[id]
-	if !ok || (rn.archived() && s.has(VariantArchivedRunGet404)) {
+	now, st := s.now(), s.listState()
+	if rn, ok := st.runs[id]; !ok || (rn.archived() && s.has(VariantArchivedRunGet404)) {
 		s.mu.Unlock()
 		return resourceNotFound()
 	}
-	var list []*task
-	for _, t := range st.tasks {
-		if t.RunID != id {
-			continue
-		}
-		if status != "" && !taskMatchesStatus(t, status, now) || s.hidesCompletedTask(status, t) {
-			continue
-		}
-		list = append(list, t)
-	}
-	sort.SliceStable(list, func(i, j int) bool {
-		if list[i].Position != list[j].Position {
-			return list[i].Position < list[j].Position
-		}
-		return list[i].ID < list[j].ID
-	})
-	items := make([]any, len(list))
-	for i, t := range list {
-		items[i] = t.listJSON()
-	}
+	items := listed(st.tasks, func(t *task) bool { return t.RunID == id && s.taskHasStatus(t, status, now) },
+		func(a, b *task) int { return cmp.Or(cmp.Compare(a.Position, b.Position), strings.Compare(a.ID, b.ID)) },
+		(*task).listJSON)
 	s.mu.Unlock()
 	return s.listPage(r, s.taskPaging(p), items)
 }

@@ -18,21 +18,9 @@ func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 	search := strings.TrimSpace(q.Get("q"))
 
 	s.mu.Lock()
-	var list []*template
-	for _, t := range s.listState().templates {
-		if !keep(mode, t.archived()) {
-			continue
-		}
-		if search != "" && !containsFold(t.Title, search) {
-			continue
-		}
-		list = append(list, t)
-	}
-	sortTemplates(list)
-	items := make([]any, len(list))
-	for i, t := range list {
-		items[i] = t.listJSON()
-	}
+	items := listed(s.listState().templates, func(t *template) bool {
+		return keep(mode, t.archived()) && (search == "" || containsFold(t.Title, search))
+	}, templateOrder, (*template).listJSON)
 	s.mu.Unlock()
 	return s.listPage(r, p, items)
 }
@@ -44,7 +32,7 @@ func (s *Sandbox) getTemplate(_ *http.Request, id string) response {
 	if !ok || t.archived() { // documented: an archived template is 404 (§2.5)
 		return resourceNotFound()
 	}
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+	return itemAnswer(t.json())
 }
 
 func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
@@ -74,16 +62,15 @@ func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
 	defer s.mu.Unlock()
 	t, ok := s.st.templates[id]
 	if ok && !t.archived() && s.has(VariantRestoreLive200) {
-		return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+		return itemAnswer(t.json())
 	}
 	t, refusal := archivedOf(s.st.templates, id, templateNotArchivedRestoreMessage)
 	if refusal != nil {
 		return *refusal
 	}
 	s.changing()
-	t.ArchivedAt = ""
-	t.LastUpdated = s.stamp(s.now())
-	return jsonResponse(http.StatusOK, itemEnvelope{Data: t.json()})
+	t.ArchivedAt, t.LastUpdated = "", s.stamp(s.now())
+	return itemAnswer(t.json())
 }
 
 func (s *Sandbox) deleteTemplate(_ *http.Request, id string) response {

@@ -1,10 +1,10 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -15,14 +15,15 @@ import (
 // that the server tells the truth under every Tallyfy the sources allow. Each variant is one
 // switch off the default; any set of them may be on at once.
 //
-// Variants are registered, with a one-line description and the sources behind them, by the
-// file that implements them (registerVariants in an init function), so AllVariants lists
-// every one and a matrix test cannot miss a new one.
+// Each file that implements variants describes them, with a one-line description and the
+// sources behind them, in a table (lifecycleVariants here, listingVariants in
+// variants_listing.go); AllVariants lists the tables' rows, so a matrix test cannot miss a
+// new one.
 
 // Variant names one switch off the sandbox's default behaviour.
 type Variant string
 
-// The lifecycle variants (this file's; other files register their own).
+// The lifecycle variants (this file's; variants_listing.go has the listing ones).
 const (
 	// VariantMillisecondStamps stamps changes with milliseconds (".123Z") instead of whole
 	// seconds, the default.
@@ -59,45 +60,46 @@ type VariantInfo struct {
 	Rewrite bool
 }
 
-var variantRegistry struct {
-	sync.Mutex
-	infos map[Variant]VariantInfo
+var lifecycleVariants = []VariantInfo{
+	{VariantMillisecondStamps,
+		"changes are stamped with milliseconds (2026-07-01T08:30:00.123Z); default: whole seconds (2026-07-01T08:30:00Z)",
+		"connector swagger Date format YYYY-mm-ddTHH:ii:ssZ and every docs example are whole seconds; the docs' get-task example shows .000Z", false},
+	{VariantArchiveArchived200,
+		"archiving an archived task, run or template answers 200 and changes nothing; default: 404",
+		"no source documents it; docs archive pages list 404 for an unknown ID only (docs/tallyfy-api.md §1.1, §1.4, §1.7)", false},
+	{VariantRestoreLive200,
+		"restoring a live one-off task or template answers 200 with the unchanged item; default: 422",
+		"no source documents the restore errors (docs/tallyfy-api.md §1.2, §1.8)", false},
+	{VariantActivateLiveError,
+		"activating a live run answers 422; default: 200 with the unchanged run",
+		"docs activate-process said until 2026-03-01 that activating a run that was not archived returns an error; the rewrite dropped it, so the default rests on its silence (docs/tallyfy-api.md §1.5)", true},
+	{VariantTaskDeleteArchived404,
+		"the hard delete of an archived one-off task answers 404 and the task stays; default: deleted",
+		"docs delete-task does not say whether the delete finds an archived task; its 404 sentence came with the 2026-03-01 rewrite (docs/tallyfy-api.md §1.3)", true},
+	{VariantArchivedTaskGet200,
+		"GET of an archived task answers with the task (archived_at set); default: 404",
+		"docs get-task does not say (docs/tallyfy-api.md §2.1, INFERENCE); its example shows archived_at since the 2026-03-01 rewrite", true},
+	{VariantArchivedRunGet404,
+		"GET of an archived run answers 404; default: the run with status archived",
+		"docs get-process does not say (docs/tallyfy-api.md §2.3, INFERENCE); since the 2026-03-01 rewrite it says archived_at maps from deleted_at", true},
+	{VariantListingLag,
+		"listings lag " + ListingLag.String() + " behind changes (a read replica); default: listings are current",
+		"Tallyfy's MCP server and docs do not promise read-your-writes on listings (docs/tallyfy-api.md §7)", false},
 }
 
-// registerVariants adds variants to AllVariants; each file that implements variants calls it
-// from an init function. A name registered twice is a programming error.
-func registerVariants(infos ...VariantInfo) {
-	variantRegistry.Lock()
-	defer variantRegistry.Unlock()
-	if variantRegistry.infos == nil {
-		variantRegistry.infos = map[Variant]VariantInfo{}
-	}
-	for _, in := range infos {
-		if _, dup := variantRegistry.infos[in.Variant]; dup || in.Variant == "" {
-			panic("sandbox: variant registered twice or unnamed: " + string(in.Variant))
-		}
-		variantRegistry.infos[in.Variant] = in
-	}
-}
+// allVariants is every variant, sorted by name.
+var allVariants = func() []VariantInfo {
+	all := slices.Concat(lifecycleVariants, listingVariants)
+	slices.SortFunc(all, func(a, b VariantInfo) int { return strings.Compare(string(a.Variant), string(b.Variant)) })
+	return all
+}()
 
-// AllVariants returns every registered variant, sorted by name.
-func AllVariants() []VariantInfo {
-	variantRegistry.Lock()
-	defer variantRegistry.Unlock()
-	out := make([]VariantInfo, 0, len(variantRegistry.infos))
-	for _, in := range variantRegistry.infos {
-		out = append(out, in)
-	}
-	slices.SortFunc(out, func(a, b VariantInfo) int { return strings.Compare(string(a.Variant), string(b.Variant)) })
-	return out
-}
+// AllVariants returns every variant, sorted by name.
+func AllVariants() []VariantInfo { return slices.Clone(allVariants) }
 
-// KnownVariant reports whether v is registered.
+// KnownVariant reports whether v is a variant.
 func KnownVariant(v Variant) bool {
-	variantRegistry.Lock()
-	defer variantRegistry.Unlock()
-	_, ok := variantRegistry.infos[v]
-	return ok
+	return slices.ContainsFunc(allVariants, func(in VariantInfo) bool { return in.Variant == v })
 }
 
 // ParseVariants reads a comma-separated list of variant names ("" or "default": none).
@@ -111,9 +113,9 @@ func ParseVariants(spec string) ([]Variant, error) {
 		}
 		v := Variant(name)
 		if !KnownVariant(v) {
-			names := make([]string, 0)
-			for _, in := range AllVariants() {
-				names = append(names, string(in.Variant))
+			names := make([]string, len(allVariants))
+			for i, in := range allVariants {
+				names[i] = string(in.Variant)
 			}
 			return nil, fmt.Errorf("unknown sandbox variant %q; known: %s", name, strings.Join(names, ", "))
 		}
@@ -124,9 +126,6 @@ func ParseVariants(spec string) ([]Variant, error) {
 	return out, nil
 }
 
-// variantSet is the variants a sandbox runs with; it is replaced whole, never changed.
-type variantSet map[Variant]bool
-
 // WithVariants starts the sandbox with these variants on.
 func WithVariants(vs ...Variant) Option {
 	return func(s *Sandbox) { s.SetVariants(vs...) }
@@ -135,11 +134,13 @@ func WithVariants(vs ...Variant) Option {
 // SetVariants replaces the variants the sandbox runs with (none: the defaults). It may be
 // called while the sandbox serves; requests already being answered may see either set.
 func (s *Sandbox) SetVariants(vs ...Variant) {
-	set := variantSet{}
-	for _, v := range vs {
-		set[v] = true
-	}
+	set := slices.Compact(slices.Sorted(slices.Values(vs)))
 	s.variants.Store(&set)
+	s.dropReplica()
+}
+
+// dropReplica forgets the listings' copy (VariantListingLag): the listings read the state again.
+func (s *Sandbox) dropReplica() {
 	s.replicaMu.Lock()
 	s.replica = nil
 	s.replicaMu.Unlock()
@@ -151,47 +152,13 @@ func (s *Sandbox) Variants() []Variant {
 	if p == nil {
 		return nil
 	}
-	out := make([]Variant, 0, len(*p))
-	for v := range *p {
-		out = append(out, v)
-	}
-	slices.Sort(out)
-	return out
+	return append([]Variant{}, *p...)
 }
 
 // has reports whether variant v is on.
 func (s *Sandbox) has(v Variant) bool {
 	p := s.variants.Load()
-	return p != nil && (*p)[v]
-}
-
-func init() {
-	registerVariants(
-		VariantInfo{VariantMillisecondStamps,
-			"changes are stamped with milliseconds (2026-07-01T08:30:00.123Z); default: whole seconds (2026-07-01T08:30:00Z)",
-			"connector swagger Date format YYYY-mm-ddTHH:ii:ssZ and every docs example are whole seconds; the docs' get-task example shows .000Z", false},
-		VariantInfo{VariantArchiveArchived200,
-			"archiving an archived task, run or template answers 200 and changes nothing; default: 404",
-			"no source documents it; docs archive pages list 404 for an unknown ID only (docs/tallyfy-api.md §1.1, §1.4, §1.7)", false},
-		VariantInfo{VariantRestoreLive200,
-			"restoring a live one-off task or template answers 200 with the unchanged item; default: 422",
-			"no source documents the restore errors (docs/tallyfy-api.md §1.2, §1.8)", false},
-		VariantInfo{VariantActivateLiveError,
-			"activating a live run answers 422; default: 200 with the unchanged run",
-			"docs activate-process said until 2026-03-01 that activating a run that was not archived returns an error; the rewrite dropped it, so the default rests on its silence (docs/tallyfy-api.md §1.5)", true},
-		VariantInfo{VariantTaskDeleteArchived404,
-			"the hard delete of an archived one-off task answers 404 and the task stays; default: deleted",
-			"docs delete-task does not say whether the delete finds an archived task; its 404 sentence came with the 2026-03-01 rewrite (docs/tallyfy-api.md §1.3)", true},
-		VariantInfo{VariantArchivedTaskGet200,
-			"GET of an archived task answers with the task (archived_at set); default: 404",
-			"docs get-task does not say (docs/tallyfy-api.md §2.1, INFERENCE); its example shows archived_at since the 2026-03-01 rewrite", true},
-		VariantInfo{VariantArchivedRunGet404,
-			"GET of an archived run answers 404; default: the run with status archived",
-			"docs get-process does not say (docs/tallyfy-api.md §2.3, INFERENCE); since the 2026-03-01 rewrite it says archived_at maps from deleted_at", true},
-		VariantInfo{VariantListingLag,
-			"listings lag " + ListingLag.String() + " behind changes (a read replica); default: listings are current",
-			"Tallyfy's MCP server and docs do not promise read-your-writes on listings (docs/tallyfy-api.md §7)", false},
-	)
+	return p != nil && slices.Contains(*p, v)
 }
 
 // stamp formats a change's timestamp: whole seconds by default, milliseconds under
@@ -215,10 +182,7 @@ func (s *Sandbox) listState() *state {
 	}
 	s.replicaMu.Lock()
 	defer s.replicaMu.Unlock()
-	if s.replica != nil && time.Since(s.replicaAt) < ListingLag {
-		return s.replica
-	}
-	return s.st
+	return cmp.Or(s.freshReplica(), s.st)
 }
 
 // changing is called, with s.mu held, before a handler changes the state: under
@@ -230,27 +194,35 @@ func (s *Sandbox) changing() {
 	}
 	s.replicaMu.Lock()
 	defer s.replicaMu.Unlock()
-	if s.replica != nil && time.Since(s.replicaAt) < ListingLag {
-		return
+	if s.freshReplica() == nil {
+		s.replica, s.replicaAt = s.st.clone(), time.Now()
 	}
-	s.replica, s.replicaAt = s.st.clone(), time.Now()
+}
+
+// freshReplica is the listings' copy while it is younger than ListingLag, else nil. The caller
+// holds s.replicaMu.
+func (s *Sandbox) freshReplica() *state {
+	if s.replica != nil && time.Since(s.replicaAt) < ListingLag {
+		return s.replica
+	}
+	return nil
 }
 
 // clone copies the state deeply enough that later changes to s.st do not show in it.
 func (st *state) clone() *state {
-	c := &state{tasks: make(map[string]*task, len(st.tasks)), runs: make(map[string]*run, len(st.runs)), templates: make(map[string]*template, len(st.templates)), created: st.created}
-	for id, t := range st.tasks {
-		v := *t
-		v.Owners = slices.Clone(t.Owners)
-		c.tasks[id] = &v
+	c := &state{tasks: cloneItems(st.tasks), runs: cloneItems(st.runs), templates: cloneItems(st.templates), created: st.created}
+	for _, t := range c.tasks {
+		t.Owners = slices.Clone(t.Owners)
 	}
-	for id, r := range st.runs {
-		v := *r
-		c.runs[id] = &v
-	}
-	for id, t := range st.templates {
-		v := *t
-		c.templates[id] = &v
+	return c
+}
+
+// cloneItems copies each item of a kind.
+func cloneItems[T any](items map[string]*T) map[string]*T {
+	c := make(map[string]*T, len(items))
+	for id, it := range items {
+		v := *it
+		c[id] = &v
 	}
 	return c
 }

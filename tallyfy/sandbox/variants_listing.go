@@ -32,21 +32,19 @@ const otherTotalPagesSize = 100
 // names "endpoints like guest tasks that ignore our per_page=20 and use a fixed 10".
 const fixedTaskPageSize = 10
 
-func init() {
-	registerVariants(
-		VariantInfo{VariantTotalPagesOtherSize,
-			fmt.Sprintf("meta.pagination.total_pages is computed with a page size of %d whatever per_page asked for; default: with per_page", otherTotalPagesSize),
-			"Tallyfy's MCP server server/utils/pagination.py (it recomputes total_pages itself); docs/tallyfy-api.md §4, §7", false},
-		VariantInfo{VariantRunsIgnoreArchived,
-			"GET /runs ignores archived=only|true (live runs only) and takes status=archived; default: both select archived runs",
-			"docs list-processes documents status=archived and no archived parameter; Tallyfy's MCP server says archived=only, NOT status=archived (docs/tallyfy-api.md §2.4)", false},
-		VariantInfo{VariantTasksHideCompleted,
-			"GET /tasks without a status hides completed tasks (status=all shows them); default: every status",
-			"docs list-org-tasks lists status values without a default; Tallyfy's MCP server passes status=\"all\" by default (server/tools/task_management.py; docs/tallyfy-api.md §2.2)", false},
-		VariantInfo{VariantTasksFixedPageSize,
-			fmt.Sprintf("GET /tasks serves %d items a page whatever per_page asked for (meta.pagination.per_page says %d); default: per_page", fixedTaskPageSize, fixedTaskPageSize),
-			"Tallyfy's MCP server server/utils/pagination.py: some lists ignore per_page and use a fixed 10 (docs/tallyfy-api.md §7)", false},
-	)
+var listingVariants = []VariantInfo{
+	{VariantTotalPagesOtherSize,
+		fmt.Sprintf("meta.pagination.total_pages is computed with a page size of %d whatever per_page asked for; default: with per_page", otherTotalPagesSize),
+		"Tallyfy's MCP server server/utils/pagination.py (it recomputes total_pages itself); docs/tallyfy-api.md §4, §7", false},
+	{VariantRunsIgnoreArchived,
+		"GET /runs ignores archived=only|true (live runs only) and takes status=archived; default: both select archived runs",
+		"docs list-processes documents status=archived and no archived parameter; Tallyfy's MCP server says archived=only, NOT status=archived (docs/tallyfy-api.md §2.4)", false},
+	{VariantTasksHideCompleted,
+		"GET /tasks without a status hides completed tasks (status=all shows them); default: every status",
+		"docs list-org-tasks lists status values without a default; Tallyfy's MCP server passes status=\"all\" by default (server/tools/task_management.py; docs/tallyfy-api.md §2.2)", false},
+	{VariantTasksFixedPageSize,
+		fmt.Sprintf("GET /tasks serves %d items a page whatever per_page asked for (meta.pagination.per_page says %d); default: per_page", fixedTaskPageSize, fixedTaskPageSize),
+		"Tallyfy's MCP server server/utils/pagination.py: some lists ignore per_page and use a fixed 10 (docs/tallyfy-api.md §7)", false},
 }
 
 // listPage cuts one page of a list as pageOf does, under the listing variants in force.
