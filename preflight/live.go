@@ -71,13 +71,14 @@ type liveRun struct {
 	rep     *LiveReport
 	variant string
 	stamps  []string
-	created []string        // ids of the tasks created
-	gone    map[string]bool // created tasks known deleted
+	created []string               // ids of the tasks created
+	gone    map[string]bool        // created tasks known deleted
+	seen    map[string]Observation // by row key: the first observation of a row stands
 }
 
 // RunLive runs the live check with c, which must be allowed to write (the caller asked for it).
 func RunLive(ctx context.Context, c *tallyfy.Client) *LiveReport {
-	r := &liveRun{c: c, rep: &LiveReport{OK: true}, gone: map[string]bool{}}
+	r := &liveRun{c: c, rep: &LiveReport{OK: true}, gone: map[string]bool{}, seen: map[string]Observation{}}
 	defer r.cleanup(ctx)
 	r.run(ctx)
 	return r.rep
@@ -123,32 +124,32 @@ func (r *liveRun) run(ctx context.Context) {
 	archived := is2xx(a.Status)
 	if archived {
 		if g, ok := r.send(ctx, "read the archived task", http.MethodGet, task, nil, nil); ok {
-			r.observe("archived_task_get", "GET of an archived one-off task", getAnswer(g), step(http.MethodGet, "/tasks/{id}", g))
+			r.observe("archived_task_get", getAnswer(g), step(http.MethodGet, "/tasks/{id}", g))
 		}
 		if again, ok := r.send(ctx, "archive again", http.MethodDelete, task, nil, nil); ok {
-			r.observe("archive_archived", "archiving an archived item", changeAnswer(again, "refused"), step(http.MethodDelete, "/tasks/{id}", again))
+			r.observe("archive_archived", changeAnswer(again, "refused"), step(http.MethodDelete, "/tasks/{id}", again))
 		}
 	} else {
-		r.observe("archive_archived", "archiving an archived item", "not observed: the first archive was refused ("+statusText(a)+")", step(http.MethodDelete, "/tasks/{id}", a))
+		r.observe("archive_archived", "not observed: the first archive was refused ("+statusText(a)+")", step(http.MethodDelete, "/tasks/{id}", a))
 	}
 
 	res, ok := r.send(ctx, "restore", http.MethodPut, task+"/restore", nil, nil)
 	if !ok {
 		return
 	}
+	route := "unclear: " + statusText(res)
 	switch {
 	case is2xx(res.Status):
-		r.observe("task_restore_route", "PUT /tasks/{id}/restore exists", "yes: "+statusText(res), step(http.MethodPut, "/tasks/{id}/restore", res))
+		route = "yes: " + statusText(res)
 	case res.Status == http.StatusNotFound && errorCode(res.Body) == "ENDPOINT_NOT_FOUND":
-		r.observe("task_restore_route", "PUT /tasks/{id}/restore exists", "no: 404 ENDPOINT_NOT_FOUND", step(http.MethodPut, "/tasks/{id}/restore", res))
-	default:
-		r.observe("task_restore_route", "PUT /tasks/{id}/restore exists", "unclear: "+statusText(res), step(http.MethodPut, "/tasks/{id}/restore", res))
+		route = "no: 404 ENDPOINT_NOT_FOUND"
 	}
+	r.observe("task_restore_route", route, step(http.MethodPut, "/tasks/{id}/restore", res))
 	if !archived {
-		r.observe("restore_live", "restoring a live one-off task", changeAnswer(res, "refused"), step(http.MethodPut, "/tasks/{id}/restore", res))
+		r.observe("restore_live", changeAnswer(res, "refused"), step(http.MethodPut, "/tasks/{id}/restore", res))
 	} else if is2xx(res.Status) {
 		if again, ok := r.send(ctx, "restore again", http.MethodPut, task+"/restore", nil, nil); ok {
-			r.observe("restore_live", "restoring a live one-off task", changeAnswer(again, "refused"), step(http.MethodPut, "/tasks/{id}/restore", again))
+			r.observe("restore_live", changeAnswer(again, "refused"), step(http.MethodPut, "/tasks/{id}/restore", again))
 		}
 	}
 
@@ -160,14 +161,14 @@ func (r *liveRun) run(ctx context.Context) {
 		if d, ok := r.send(ctx, "permanently delete the live task", http.MethodDelete, task+"/delete", nil, nil); ok {
 			if is2xx(d.Status) {
 				r.gone[id] = true
-				r.observe("task_delete_live", "a one-off task must be archived before its permanent delete", "no: the live task was deleted ("+statusText(d)+")", step(http.MethodDelete, "/tasks/{id}/delete", d))
+				r.observe("task_delete_live", "no: the live task was deleted ("+statusText(d)+")", step(http.MethodDelete, "/tasks/{id}/delete", d))
 				// A second throwaway task for the archived case.
 				if id, ok = r.create(ctx); !ok {
 					return
 				}
 				task = "/tasks/" + id
 			} else {
-				r.observe("task_delete_live", "a one-off task must be archived before its permanent delete", "yes: Tallyfy refused the live task ("+statusText(d)+")", step(http.MethodDelete, "/tasks/{id}/delete", d))
+				r.observe("task_delete_live", "yes: Tallyfy refused the live task ("+statusText(d)+")", step(http.MethodDelete, "/tasks/{id}/delete", d))
 			}
 		}
 	}
@@ -177,12 +178,12 @@ func (r *liveRun) run(ctx context.Context) {
 	if d, ok := r.send(ctx, "permanently delete the archived task", http.MethodDelete, task+"/delete", nil, nil); ok {
 		if is2xx(d.Status) {
 			r.gone[id] = true
-			r.observe("task_delete_archived", "the permanent delete finds an archived one-off task", "yes: "+statusText(d), step(http.MethodDelete, "/tasks/{id}/delete", d))
+			r.observe("task_delete_archived", "yes: "+statusText(d), step(http.MethodDelete, "/tasks/{id}/delete", d))
 			if g, ok := r.send(ctx, "read the deleted task", http.MethodGet, task, nil, nil); ok && g.Status != http.StatusNotFound {
-				r.observe("deleted_task_get", "GET after the permanent delete", "the task still answers: "+statusText(g), step(http.MethodGet, "/tasks/{id}", g))
+				r.observe(stillAnswers.key, "the task still answers: "+statusText(g), step(http.MethodGet, "/tasks/{id}", g))
 			}
 		} else {
-			r.observe("task_delete_archived", "the permanent delete finds an archived one-off task", "no: "+statusText(d), step(http.MethodDelete, "/tasks/{id}/delete", d))
+			r.observe("task_delete_archived", "no: "+statusText(d), step(http.MethodDelete, "/tasks/{id}/delete", d))
 		}
 	}
 }
@@ -222,19 +223,19 @@ func (r *liveRun) taskLists(ctx context.Context) {
 	qa := url.Values{"is_oneoff": {"true"}, "per_page": {"1"}, "status": {"all"}}
 	all, ok2 := r.send(ctx, "count one-off tasks (status=all)", http.MethodGet, "/tasks", qa, nil)
 	if !ok1 || !ok2 || !is2xx(plain.Status) || !is2xx(all.Status) {
-		r.observe("task_list_default", "default status filter of task lists", "not observed: a task list was refused", "")
+		r.observe("task_list_default", "not observed: a task list was refused", "")
 		return
 	}
 	n, m := listTotal(plain.Body), listTotal(all.Body)
 	switch {
 	case n < 0 || m < 0:
-		r.observe("task_list_default", "default status filter of task lists", "not observed: the lists gave no total", "")
+		r.observe("task_list_default", "not observed: the lists gave no total", "")
 	case n == m:
-		r.observe("task_list_default", "default status filter of task lists", fmt.Sprintf("none seen: %d one-off tasks either way", n), "GET /tasks?is_oneoff=true and &status=all")
+		r.observe("task_list_default", fmt.Sprintf("none seen: %d one-off tasks either way", n), "GET /tasks?is_oneoff=true and &status=all")
 	case n < m:
-		r.observe("task_list_default", "default status filter of task lists", fmt.Sprintf("hides some: %d one-off tasks without a status, %d with status=all", n, m), "GET /tasks?is_oneoff=true and &status=all")
+		r.observe("task_list_default", fmt.Sprintf("hides some: %d one-off tasks without a status, %d with status=all", n, m), "GET /tasks?is_oneoff=true and &status=all")
 	default:
-		r.observe("task_list_default", "default status filter of task lists", fmt.Sprintf("unclear: status=all shows fewer (%d) than no status (%d), so this Tallyfy does not read status=all as every status", m, n), "GET /tasks?is_oneoff=true and &status=all")
+		r.observe("task_list_default", fmt.Sprintf("unclear: status=all shows fewer (%d) than no status (%d), so this Tallyfy does not read status=all as every status", m, n), "GET /tasks?is_oneoff=true and &status=all")
 	}
 }
 
@@ -245,27 +246,19 @@ func (r *liveRun) archivedReads(ctx context.Context) {
 		{"archived_run_get", "process", "/runs"},
 		{"archived_template_get", "template", "/checklists"},
 	} {
-		a, ok := r.send(ctx, "find an archived "+k.noun, http.MethodGet, k.list, url.Values{"archived": {"only"}, "per_page": {"1"}}, nil)
-		id := ""
-		if ok && is2xx(a.Status) {
-			id = firstID(a.Body)
-		}
+		id := r.firstOf(ctx, "find an archived "+k.noun, k.list, url.Values{"archived": {"only"}, "per_page": {"1"}})
 		if id == "" {
-			r.observe(k.key, "GET of an archived "+k.noun, "not observed: none found (archived=only)", "")
+			r.observe(k.key, "not observed: none found (archived=only)", "")
 			continue
 		}
 		if g, ok := r.send(ctx, "read the archived "+k.noun, http.MethodGet, k.list+"/"+id, nil, nil); ok {
-			r.observe(k.key, "GET of an archived "+k.noun, getAnswer(g), step(http.MethodGet, k.list+"/{id}", g))
+			r.observe(k.key, getAnswer(g), step(http.MethodGet, k.list+"/{id}", g))
 		}
 	}
 	// An active one (status=active): activation has no earlier status to bring back to it.
-	a, ok := r.send(ctx, "find an active process", http.MethodGet, "/runs", url.Values{"status": {"active"}, "per_page": {"1"}}, nil)
-	id := ""
-	if ok && is2xx(a.Status) {
-		id = firstID(a.Body)
-	}
+	id := r.firstOf(ctx, "find an active process", "/runs", url.Values{"status": {"active"}, "per_page": {"1"}})
 	if id == "" {
-		r.observe("activate_live", "activating a live process", "not observed: no active process found", "")
+		r.observe("activate_live", "not observed: no active process found", "")
 		return
 	}
 	run := "/runs/" + id
@@ -282,7 +275,24 @@ func (r *liveRun) archivedReads(ctx context.Context) {
 			answer += "; nothing about the process changed"
 		}
 	}
-	r.observe("activate_live", "activating a live process", answer, step(http.MethodPut, "/runs/{id}/activate", act))
+	r.observe("activate_live", answer, step(http.MethodPut, "/runs/{id}/activate", act))
+}
+
+// firstOf is the id of the first item a listing answers, if it is a Tallyfy id.
+func (r *liveRun) firstOf(ctx context.Context, step, list string, query url.Values) string {
+	a, ok := r.send(ctx, step, http.MethodGet, list, query, nil)
+	var l struct {
+		Data []struct {
+			ID any `json:"id"`
+		} `json:"data"`
+	}
+	if !ok || !is2xx(a.Status) || json.Unmarshal(a.Body, &l) != nil || len(l.Data) == 0 {
+		return ""
+	}
+	if s, ok := l.Data[0].ID.(string); ok && tallyfy.ValidID(s) {
+		return s
+	}
+	return ""
 }
 
 // runState is a run's status and last_updated, as read.
@@ -314,27 +324,15 @@ func (r *liveRun) finish() {
 			res = fmt.Sprintf("below a second (%d of %d timestamps read have a fraction)", frac, len(r.stamps))
 		}
 	}
-	r.observe("timestamps", "timestamp resolution", res, "")
-	for _, row := range liveRows {
-		if !r.has(row.key) {
-			r.observe(row.key, row.question, "not observed: an earlier step failed", "")
-		}
-	}
+	r.observe("timestamps", res, "")
 	// Table order, whatever order the rows were observed in.
-	var ordered []Observation
 	for _, row := range liveRows {
-		for _, o := range r.rep.Observed {
-			if o.Key == row.key {
-				ordered = append(ordered, o)
-			}
-		}
+		r.observe(row.key, "not observed: an earlier step failed", "")
+		r.rep.Observed = append(r.rep.Observed, row.of(r.seen))
 	}
-	for _, o := range r.rep.Observed {
-		if !hasRow(o.Key) {
-			ordered = append(ordered, o)
-		}
+	if _, ok := r.seen[stillAnswers.key]; ok {
+		r.rep.Observed = append(r.rep.Observed, stillAnswers.of(r.seen))
 	}
-	r.rep.Observed = ordered
 	r.rep.Met = "Tallyfy (no tallyfy-mcp sandbox header)"
 	if r.variant != "" {
 		r.rep.Met = "the tallyfy-mcp sandbox, variants: " + r.variant
@@ -375,8 +373,11 @@ func (r *liveRun) cleanup(ctx context.Context) {
 	}
 }
 
-// liveRows are the table's rows, in order.
-var liveRows = []struct{ key, question string }{
+// liveRow is a row of the table: its key and the question it answers.
+type liveRow struct{ key, question string }
+
+// liveRows are the table's rows, in order; a row not observed says why.
+var liveRows = []liveRow{
 	{"archive_archived", "archiving an archived item"},
 	{"restore_live", "restoring a live one-off task"},
 	{"activate_live", "activating a live process"},
@@ -390,29 +391,19 @@ var liveRows = []struct{ key, question string }{
 	{"task_list_default", "default status filter of task lists"},
 }
 
-func hasRow(key string) bool {
-	for _, row := range liveRows {
-		if row.key == key {
-			return true
-		}
-	}
-	return false
+// stillAnswers follows the table, and only when a deleted task still answered a GET.
+var stillAnswers = liveRow{"deleted_task_get", "GET after the permanent delete"}
+
+func (row liveRow) of(seen map[string]Observation) Observation {
+	o := seen[row.key]
+	o.Question = row.question
+	return o
 }
 
-func (r *liveRun) has(key string) bool {
-	for _, o := range r.rep.Observed {
-		if o.Key == key {
-			return true
-		}
+func (r *liveRun) observe(key, answer, evidence string) {
+	if _, ok := r.seen[key]; !ok { // the first observation of a row stands
+		r.seen[key] = Observation{Key: key, Answer: answer, Evidence: evidence}
 	}
-	return false
-}
-
-func (r *liveRun) observe(key, question, answer, evidence string) {
-	if r.has(key) {
-		return // the first observation of a row stands
-	}
-	r.rep.Observed = append(r.rep.Observed, Observation{Key: key, Question: question, Answer: answer, Evidence: evidence})
 }
 
 func is2xx(s int) bool { return s >= 200 && s <= 299 }
@@ -475,22 +466,6 @@ func listTotal(body []byte) int {
 		return -1
 	}
 	return *l.Meta.Pagination.Total
-}
-
-// firstID is the id of a list's first item, if it is a Tallyfy id.
-func firstID(body []byte) string {
-	var l struct {
-		Data []struct {
-			ID any `json:"id"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(body, &l) != nil || len(l.Data) == 0 {
-		return ""
-	}
-	if s, ok := l.Data[0].ID.(string); ok && tallyfy.ValidID(s) {
-		return s
-	}
-	return ""
 }
 
 var (
