@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -576,15 +577,13 @@ func printable(s string, n int) string {
 	}, s)
 	if len(s) > n {
 		cut := n
-		for cut > 0 && !utf8RuneStart(s[cut]) {
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		s = s[:cut] + "…"
 	}
 	return s
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // label is how a check is named on a text line.
 var label = map[string]string{
@@ -594,17 +593,7 @@ var label = map[string]string{
 
 // mark is a check's sign on a text line: ✓ passed, ✗ failed, ⚠ works but must be reported or
 // known, – not checked.
-func mark(s Status) string {
-	switch s {
-	case StatusOK:
-		return "✓"
-	case StatusFail:
-		return "✗"
-	case StatusWarn:
-		return "⚠"
-	}
-	return "–"
-}
+var mark = map[Status]string{StatusOK: "✓", StatusFail: "✗", StatusWarn: "⚠", StatusSkipped: "–"}
 
 // Set is what one `tallyfy-mcp check` run found: one report per token checked (the server's,
 // then each caller's of a callers file), and warnings about the configuration itself.
@@ -637,28 +626,27 @@ func (s *Set) WriteText(w io.Writer) error {
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(&b, "⚠ %s\n", printable(warn, 1000))
 	}
-	failed, warned, skipped := 0, 0, 0
+	count := map[Status]int{} // checks by status, over every block
 	for i, r := range s.Reports {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		f, wn, sk := r.writeBlock(&b)
-		failed, warned, skipped = failed+f, warned+wn, skipped+sk
+		r.writeBlock(&b, count)
 	}
 	if s.Live != nil {
 		b.WriteString("\n")
 		s.Live.writeTable(&b)
 		if !s.Live.OK {
-			failed++
+			count[StatusFail]++
 		}
 	}
 	switch {
-	case failed > 0:
-		fmt.Fprintf(&b, "%d check(s) failed: fix the ✗ lines above, then run tallyfy-mcp check again.\n", failed)
-	case warned > 0:
-		fmt.Fprintf(&b, "Ready for an agent, with %d warning(s): report each ⚠ line to the tallyfy-mcp maintainers with this output (it holds no token and no field values).\n", warned)
-	case skipped > 0:
-		fmt.Fprintf(&b, "No check failed, but %d were not checked (– lines): nothing is known of those.\n", skipped)
+	case count[StatusFail] > 0:
+		fmt.Fprintf(&b, "%d check(s) failed: fix the ✗ lines above, then run tallyfy-mcp check again.\n", count[StatusFail])
+	case count[StatusWarn] > 0:
+		fmt.Fprintf(&b, "Ready for an agent, with %d warning(s): report each ⚠ line to the tallyfy-mcp maintainers with this output (it holds no token and no field values).\n", count[StatusWarn])
+	case count[StatusSkipped] > 0:
+		fmt.Fprintf(&b, "No check failed, but %d were not checked (– lines): nothing is known of those.\n", count[StatusSkipped])
 	case len(s.Warnings) > 0:
 		b.WriteString("No check failed, but the ⚠ lines above say what was not checked.\n")
 	default:
@@ -668,8 +656,9 @@ func (s *Set) WriteText(w io.Writer) error {
 	return err
 }
 
-// writeBlock writes the report's header and one line per check, each ✗ with what to do next.
-func (r *Report) writeBlock(b *strings.Builder) (failed, warned, skipped int) {
+// writeBlock writes the report's header and one line per check, each ✗ with what to do next,
+// and counts the checks by status.
+func (r *Report) writeBlock(b *strings.Builder, count map[Status]int) {
 	who := ""
 	if r.Caller != "" {
 		who = fmt.Sprintf("caller %q: ", r.Caller)
@@ -680,26 +669,18 @@ func (r *Report) writeBlock(b *strings.Builder) (failed, warned, skipped int) {
 	}
 	fmt.Fprintf(b, "tallyfy-mcp check: %s%s, organization %s (read-only: GET requests only)\n", who, r.BaseURL, org)
 	for _, c := range r.Checks {
-		switch c.Status {
-		case StatusFail:
-			failed++
-		case StatusWarn:
-			warned++
-		case StatusSkipped:
-			skipped++
-		}
+		count[c.Status]++
 		name := label[c.Name]
 		if name == "" {
 			name = c.Name
 		}
 		// One line per check, whatever Tallyfy put in a name or message.
-		fmt.Fprintf(b, "%s %s: %s", mark(c.Status), name, printable(c.Message, 2000))
+		fmt.Fprintf(b, "%s %s: %s", mark[c.Status], name, printable(c.Message, 2000))
 		if c.Fix != "" {
 			fmt.Fprintf(b, ". Next: %s", printable(c.Fix, 1000))
 		}
 		b.WriteString("\n")
 	}
-	return failed, warned, skipped
 }
 
 // WriteText writes the report alone (one block and the summary line).
