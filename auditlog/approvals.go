@@ -23,79 +23,73 @@ import (
 // signed with; verify checks an audit log (issue 21 point 6). Exit 0 when all is well, 1 when
 // verify found a problem, 2 on bad usage.
 func Approvals(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	usage := func() {
-		_, _ = fmt.Fprint(stderr, `Usage:
+	// fail says why on stderr (the usage too when usage is set) and returns 2, bad usage.
+	fail := func(usage bool, why ...any) int {
+		if len(why) > 0 {
+			_, _ = fmt.Fprintln(stderr, why...)
+		}
+		if usage {
+			_, _ = fmt.Fprint(stderr, `Usage:
   tallyfy-mcp approvals pubkey --approval-key-file FILE
       print the public key (base64) that approval records are signed with
   tallyfy-mcp approvals verify (--approval-key-file FILE | --pubkey BASE64) AUDIT.jsonl
       check every approval record's signature, and that every executed permanent delete
       has a matching, unexpired approval; print any that do not (exit 1)
 `)
+		}
+		return 2
 	}
 	if len(args) == 0 {
-		usage()
-		return 2
+		return fail(true)
 	}
 	fs := flag.NewFlagSet("approvals "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	keyFile := fs.String("approval-key-file", getenv("TALLYFY_APPROVAL_KEY_FILE"), "")
 	pubText := fs.String("pubkey", "", "")
 	if err := fs.Parse(args[1:]); err != nil {
-		_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals:", err)
-		usage()
-		return 2
+		return fail(true, "tallyfy-mcp approvals:", err)
 	}
 	var pub ed25519.PublicKey
 	switch {
 	case *pubText != "":
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(*pubText))
 		if err != nil || len(b) != ed25519.PublicKeySize {
-			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals: --pubkey must be the base64 Ed25519 public key that `approvals pubkey` prints")
-			return 2
+			return fail(false, "tallyfy-mcp approvals: --pubkey must be the base64 Ed25519 public key that `approvals pubkey` prints")
 		}
 		pub = b
 	case *keyFile != "":
 		key, err := confirm.ReadApprovalKey(*keyFile)
 		if err != nil {
-			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals:", err)
-			return 2
+			return fail(false, "tallyfy-mcp approvals:", err)
 		}
 		pub = key.Public().(ed25519.PublicKey)
 	default:
-		_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals: give --approval-key-file (or TALLYFY_APPROVAL_KEY_FILE) or --pubkey")
-		return 2
+		return fail(false, "tallyfy-mcp approvals: give --approval-key-file (or TALLYFY_APPROVAL_KEY_FILE) or --pubkey")
 	}
-	switch args[0] {
-	case "pubkey":
+	switch {
+	case args[0] == "pubkey":
 		_, _ = fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(pub))
 		return 0
-	case "verify":
-		if fs.NArg() != 1 {
-			usage()
-			return 2
-		}
-		f, err := os.Open(fs.Arg(0))
-		if err != nil {
-			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals verify:", err)
-			return 2
-		}
-		defer func() { _ = f.Close() }()
-		problems, summary, err := VerifyAudit(f, pub)
-		if err != nil {
-			_, _ = fmt.Fprintln(stderr, "tallyfy-mcp approvals verify:", err)
-			return 2
-		}
-		for _, p := range problems {
-			_, _ = fmt.Fprintln(stdout, p)
-		}
-		_, _ = fmt.Fprintln(stdout, summary)
-		if len(problems) > 0 {
-			return 1
-		}
-		return 0
+	case args[0] != "verify" || fs.NArg() != 1:
+		return fail(true)
 	}
-	usage()
-	return 2
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return fail(false, "tallyfy-mcp approvals verify:", err)
+	}
+	defer func() { _ = f.Close() }()
+	problems, summary, err := VerifyAudit(f, pub)
+	if err != nil {
+		return fail(false, "tallyfy-mcp approvals verify:", err)
+	}
+	for _, p := range problems {
+		_, _ = fmt.Fprintln(stdout, p)
+	}
+	_, _ = fmt.Fprintln(stdout, summary)
+	if len(problems) > 0 {
+		return 1
+	}
+	return 0
 }
 
 // VerifyAudit reads an audit log (JSON lines) and returns one line per problem: an approval

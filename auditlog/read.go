@@ -7,11 +7,11 @@ package auditlog
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
@@ -75,37 +75,18 @@ func (s *source) next() (bool, error) {
 	return false, nil
 }
 
-// merger yields the records of several sources in time order (each file is in time order,
-// since it is appended to as calls end).
-type merger []*source
-
-func (m merger) Len() int { return len(m) }
-func (m merger) Less(i, j int) bool {
-	if !m[i].head.at.Equal(m[j].head.at) {
-		return m[i].head.at.Before(m[j].head.at)
-	}
-	return m[i].name < m[j].name
-}
-func (m merger) Swap(i, j int) { m[i], m[j] = m[j], m[i] }
-func (m *merger) Push(x any)   { *m = append(*m, x.(*source)) }
-func (m *merger) Pop() any {
-	old := *m
-	s := old[len(old)-1]
-	*m = old[:len(old)-1]
-	return s
-}
-
 // Input is one named audit log.
 type Input struct {
 	Name string
 	R    io.Reader
 }
 
-// Each calls fn with every record of every input, merged by time. It returns the warnings
+// Each calls fn with every record of every input, merged by time (each file is in time order,
+// since it is appended to as calls end; a tie goes to the first name). It returns the warnings
 // about skipped lines.
 func Each(inputs []Input, fn func(entry) error) ([]string, error) {
 	all := make([]*source, 0, len(inputs))
-	m := &merger{}
+	var live []*source // the sources with a record in head
 	for _, in := range inputs {
 		s := newSource(in.Name, in.R)
 		all = append(all, s)
@@ -114,11 +95,17 @@ func Each(inputs []Input, fn func(entry) error) ([]string, error) {
 			return nil, err
 		}
 		if ok {
-			heap.Push(m, s)
+			live = append(live, s)
 		}
 	}
-	for m.Len() > 0 {
-		s := (*m)[0]
+	for len(live) > 0 {
+		i := 0 // the earliest head: one file per replica, so a scan is enough
+		for j, s := range live {
+			if at := live[i].head.at; s.head.at.Before(at) || s.head.at.Equal(at) && s.name < live[i].name {
+				i = j
+			}
+		}
+		s := live[i]
 		if err := fn(s.head); err != nil {
 			return nil, err
 		}
@@ -126,10 +113,8 @@ func Each(inputs []Input, fn func(entry) error) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			heap.Fix(m, 0)
-		} else {
-			heap.Pop(m)
+		if !ok {
+			live = slices.Delete(live, i, i+1)
 		}
 	}
 	var warnings []string
