@@ -149,17 +149,9 @@ if oldest[2] == nil then return {left, 0} end
 return {left, tonumber(oldest[2])}`)
 )
 
-func windowAnswer(v any) (ok bool, freeAtMS int64, err error) {
-	a, isList := v.([]any)
-	if !isList || len(a) != 2 {
-		return false, 0, fmt.Errorf("state: unexpected answer %v from the window script", v)
-	}
-	flag, _ := a[0].(int64)
-	oldest, _ := a[1].(int64)
-	return flag == 1, oldest, nil
-}
-
-func (r *Redis) window(ctx context.Context, script *redis.Script, key string, now time.Time, limit int, window time.Duration, members ...string) (bool, time.Time, error) {
+// window runs a window script and reads its answer: a number (1 for spent, or the units left)
+// and, when the window holds any unit, when the oldest leaves it.
+func (r *Redis) window(ctx context.Context, script *redis.Script, key string, now time.Time, limit int, window time.Duration, members ...string) (int, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	args := []any{now.UnixMilli(), window.Milliseconds(), limit}
@@ -168,13 +160,18 @@ func (r *Redis) window(ctx context.Context, script *redis.Script, key string, no
 	}
 	v, err := script.Run(ctx, r.rdb, []string{r.prefix + "window:" + key}, args...).Result()
 	if err != nil {
-		return false, time.Time{}, unreachable(err)
+		return 0, time.Time{}, unreachable(err)
 	}
-	ok, oldest, err := windowAnswer(v)
-	if err != nil || ok || oldest == 0 {
-		return ok, time.Time{}, err
+	a, isList := v.([]any)
+	if !isList || len(a) != 2 {
+		return 0, time.Time{}, fmt.Errorf("state: unexpected answer %v from the window script", v)
 	}
-	return false, time.UnixMilli(oldest).Add(window), nil
+	n, _ := a[0].(int64)
+	var freeAt time.Time
+	if oldest, _ := a[1].(int64); oldest != 0 {
+		freeAt = time.UnixMilli(oldest).Add(window)
+	}
+	return int(n), freeAt, nil
 }
 
 // Take implements Store: TakeN of one unit.
@@ -195,8 +192,8 @@ func (r *Redis) TakeN(ctx context.Context, key string, now time.Time, limit int,
 		// Unique per unit, so that a release removes exactly that unit.
 		members[i] = strconv.FormatInt(now.UnixMilli(), 10) + "-" + hex.EncodeToString(b)
 	}
-	ok, freeAt, err := r.window(ctx, takeNScript, key, now, limit, window, members...)
-	if err != nil || !ok {
+	spent, freeAt, err := r.window(ctx, takeNScript, key, now, limit, window, members...)
+	if err != nil || spent != 1 {
 		return nil, freeAt, err
 	}
 	zkey := r.prefix + "window:" + key
@@ -218,21 +215,5 @@ func (r *Redis) TakeN(ctx context.Context, key string, now time.Time, limit int,
 
 // Room implements Store.
 func (r *Redis) Room(ctx context.Context, key string, now time.Time, limit int, window time.Duration) (int, time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	v, err := roomScript.Run(ctx, r.rdb, []string{r.prefix + "window:" + key}, now.UnixMilli(), window.Milliseconds(), limit).Result()
-	if err != nil {
-		return 0, time.Time{}, unreachable(err)
-	}
-	a, isList := v.([]any)
-	if !isList || len(a) != 2 {
-		return 0, time.Time{}, fmt.Errorf("state: unexpected answer %v from the room script", v)
-	}
-	left, _ := a[0].(int64)
-	oldest, _ := a[1].(int64)
-	var freeAt time.Time
-	if oldest != 0 {
-		freeAt = time.UnixMilli(oldest).Add(window)
-	}
-	return int(left), freeAt, nil
+	return r.window(ctx, roomScript, key, now, limit, window)
 }
