@@ -61,7 +61,7 @@ func TestCheckIdentityOnTheContractCorpus(t *testing.T) {
 				org, notMember := checkOrganization(context.Background(), c, rep)
 				rep.add(tok)
 				rep.add(org)
-				rl := checkRole(rep)
+				rl := checkRole(rep, org.ShapeIssues)
 				for _, ch := range []Check{tok, org, rl} {
 					// A role Tallyfy does not say is not checked: never a ✓.
 					want := StatusOK

@@ -138,7 +138,7 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 		if notMember {
 			blocked = "the organization check failed"
 		}
-		rep.add(checkRole(rep))
+		rep.add(checkRole(rep, orgCheck.ShapeIssues))
 	}
 
 	for _, l := range listings {
@@ -146,7 +146,7 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 			rep.skip(l.name, blocked)
 			continue
 		}
-		rep.add(checkListing(ctx, c, l))
+		rep.add(checkListing(ctx, c, l.kind, l.name, l.label))
 	}
 
 	rlMu.Lock()
@@ -258,7 +258,8 @@ func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check
 
 // checkRole says, for the user's role, which tools Tallyfy will refuse and which it allows only
 // on some items (tallyfy.Role.May, the rules the server itself applies before asking anyone).
-func checkRole(rep *Report) Check {
+// orgShapes are the organization check's shape issues, where an odd role would show.
+func checkRole(rep *Report, orgShapes []Shape) Check {
 	if rep.Organization == nil {
 		return Check{Name: "role", Status: StatusSkipped, Message: "not checked: the membership could not be read"}
 	}
@@ -271,7 +272,7 @@ func checkRole(rep *Report) Check {
 		return Check{Name: "role", Status: StatusOK, Message: roleMessage(role, rep.Refused, rep.PerItem)}
 	case role == "":
 		said := "Tallyfy did not say which role you have"
-		if odd := roleShapes(rep); odd != "" {
+		if odd := roleShapes(orgShapes); odd != "" {
 			return Check{Name: "role", Status: StatusWarn,
 				Message: "Tallyfy sent the role in a shape no Tallyfy source documents (" + odd + "): what your role may do is decided by Tallyfy when each change is tried",
 				Fix:     shapeFix}
@@ -357,67 +358,51 @@ func orgNames(orgs []Organization, n int) string {
 	return strings.Join(out, ", ")
 }
 
-// roleShapes names the role fields the organization check found in an undocumented shape.
-func roleShapes(rep *Report) string {
+// roleShapes names the role fields among the organization check's shape issues.
+func roleShapes(orgShapes []Shape) string {
 	var odd []Shape
-	for _, c := range rep.Checks {
-		if c.Name != "organization" {
-			continue
-		}
-		for _, s := range c.ShapeIssues {
-			if s.Field == "organizations[].user_role" || s.Field == "organizations[].role" {
-				odd = append(odd, s)
-			}
+	for _, s := range orgShapes {
+		if s.Field == "organizations[].user_role" || s.Field == "organizations[].role" {
+			odd = append(odd, s)
 		}
 	}
 	return shapeNames(odd)
 }
 
-// listing is one of the three listings the tools read.
-type listing struct {
-	name, label string // check name, words for people
-	list        func(context.Context, *tallyfy.Client, tallyfy.ListOptions) (int, tallyfy.Pagination, error)
-}
-
-func listOf[T any](f func(*tallyfy.Client, context.Context, tallyfy.ListOptions) (*tallyfy.Page[T], error)) func(context.Context, *tallyfy.Client, tallyfy.ListOptions) (int, tallyfy.Pagination, error) {
-	return func(ctx context.Context, c *tallyfy.Client, o tallyfy.ListOptions) (int, tallyfy.Pagination, error) {
-		p, err := f(c, ctx, o)
-		if err != nil {
-			return 0, tallyfy.Pagination{}, err
-		}
-		return len(p.Items), p.Pagination, nil
-	}
-}
-
-var listings = []listing{
-	{"tasks", "one-off tasks", listOf((*tallyfy.Client).ListTasks)},
-	{"runs", "processes", listOf((*tallyfy.Client).ListRuns)},
-	{"templates", "templates", listOf((*tallyfy.Client).ListTemplates)},
+// listings are the three listings the tools read: their kind, check name and words for people.
+var listings = []struct {
+	kind        tallyfy.Kind
+	name, label string
+}{
+	{tallyfy.KindTask, "tasks", "one-off tasks"},
+	{tallyfy.KindRun, "runs", "processes"},
+	{tallyfy.KindTemplate, "templates", "templates"},
 }
 
 // checkListing reads page 1 with archived items included, then page 1 of the archived ones
 // alone (an archived template is visible only there), and names every used field that
 // arrived in an undocumented shape.
-func checkListing(ctx context.Context, c *tallyfy.Client, l listing) Check {
+func checkListing(ctx context.Context, c *tallyfy.Client, kind tallyfy.Kind, name, label string) Check {
 	ctx, shapes := watchShapes(ctx)
 	var parts []string
 	for _, mode := range []tallyfy.Archived{tallyfy.ArchivedInclude, tallyfy.ArchivedOnly} {
-		n, pg, err := l.list(ctx, c, tallyfy.ListOptions{Archived: mode, Page: 1, PerPage: listingPageSize})
+		p, err := c.List(ctx, kind, tallyfy.ListOptions{Archived: mode, Page: 1, PerPage: listingPageSize})
 		if err != nil {
-			msg, fix := diagnose(err, "list "+l.label, c.BaseURL())
-			return Check{Name: l.name, Status: StatusFail, Message: fmt.Sprintf("the %s listing (archived=%s) failed: %s", l.label, mode, msg), Fix: fix}
+			msg, fix := diagnose(err, "list "+label, c.BaseURL())
+			return Check{Name: name, Status: StatusFail, Message: fmt.Sprintf("the %s listing (archived=%s) failed: %s", label, mode, msg), Fix: fix}
 		}
 		what := "items (archived included)"
 		if mode == tallyfy.ArchivedOnly {
 			what = "archived ones"
 		}
-		parts = append(parts, fmt.Sprintf("%d of %d %s", n, max(pg.Total, n), what))
+		n := len(p.Items)
+		parts = append(parts, fmt.Sprintf("%d of %d %s", n, max(p.Pagination.Total, n), what))
 	}
 	read := "read " + strings.Join(parts, " and ")
 	if odd := shapes.list(); len(odd) > 0 {
-		return withShapes(Check{Name: l.name, Status: StatusOK, Message: read}, odd)
+		return withShapes(Check{Name: name, Status: StatusOK, Message: read}, odd)
 	}
-	return Check{Name: l.name, Status: StatusOK, Message: read + "; every field the tools use is in a documented shape"}
+	return Check{Name: name, Status: StatusOK, Message: read + "; every field the tools use is in a documented shape"}
 }
 
 // shapeWatch gathers the shape issues the client reports during one check (each once).
