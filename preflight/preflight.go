@@ -668,16 +668,6 @@ func (r *Report) writeBlock(b *strings.Builder, count map[Status]int) {
 	}
 }
 
-// WriteText writes the report alone (one block and the summary line).
-func (r *Report) WriteText(w io.Writer) error {
-	s := &Set{Reports: []*Report{r}}
-	s.Settle()
-	return s.WriteText(w)
-}
-
-// WriteJSON writes the report as one JSON object.
-func (r *Report) WriteJSON(w io.Writer) error { return writeJSON(w, r) }
-
 // WriteJSON writes the set as one JSON object: with one token checked (no callers file), that
 // token's report with the run's warnings and live table in it; else {ok, warnings, reports,
 // live}, one report per token, each named by its caller.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,6 +14,17 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
+
+// WriteText writes the report alone, as check does with one token (one block and the summary
+// line).
+func (r *Report) WriteText(w io.Writer) error {
+	s := &Set{Reports: []*Report{r}}
+	s.Settle()
+	return s.WriteText(w)
+}
+
+// WriteJSON writes the report as one JSON object.
+func (r *Report) WriteJSON(w io.Writer) error { return writeJSON(w, r) }
 
 // env is a sandbox on a loopback port.
 type env struct {
