@@ -124,7 +124,7 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 	rep.add(tokenCheck)
 	if stop {
 		blocked = "the token check failed"
-		if reached, _ := tokenCheck.reached(); !reached {
+		if !tokenCheck.reached() {
 			blocked = "Tallyfy could not be reached"
 		}
 	}
@@ -186,11 +186,8 @@ func ShownOrgID(id string) string {
 
 // reached reports whether a failed check's message says Tallyfy answered at all; the message
 // of an unreachable Tallyfy starts with the words diagnose gives it.
-func (c Check) reached() (bool, string) {
-	if strings.HasPrefix(c.Message, msgUnreachable) || strings.HasPrefix(c.Message, msgTimeout) {
-		return false, c.Message
-	}
-	return true, ""
+func (c Check) reached() bool {
+	return !strings.HasPrefix(c.Message, msgUnreachable) && !strings.HasPrefix(c.Message, msgTimeout)
 }
 
 func (r *Report) add(c Check) { r.Checks = append(r.Checks, c) }
