@@ -227,16 +227,17 @@ func (r *liveRun) taskLists(ctx context.Context) {
 		return
 	}
 	n, m := listTotal(plain.Body), listTotal(all.Body)
+	answer := fmt.Sprintf("unclear: status=all shows fewer (%d) than no status (%d), so this Tallyfy does not read status=all as every status", m, n)
 	switch {
 	case n < 0 || m < 0:
 		r.observe("task_list_default", "not observed: the lists gave no total", "")
+		return
 	case n == m:
-		r.observe("task_list_default", fmt.Sprintf("none seen: %d one-off tasks either way", n), "GET /tasks?is_oneoff=true and &status=all")
+		answer = fmt.Sprintf("none seen: %d one-off tasks either way", n)
 	case n < m:
-		r.observe("task_list_default", fmt.Sprintf("hides some: %d one-off tasks without a status, %d with status=all", n, m), "GET /tasks?is_oneoff=true and &status=all")
-	default:
-		r.observe("task_list_default", fmt.Sprintf("unclear: status=all shows fewer (%d) than no status (%d), so this Tallyfy does not read status=all as every status", m, n), "GET /tasks?is_oneoff=true and &status=all")
+		answer = fmt.Sprintf("hides some: %d one-off tasks without a status, %d with status=all", n, m)
 	}
+	r.observe("task_list_default", answer, "GET /tasks?is_oneoff=true and &status=all")
 }
 
 // archivedReads reads one archived process and one archived template, if the organization has

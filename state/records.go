@@ -50,9 +50,7 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, error) {
 
 // Put implements Store: SET key value PX ttl.
 func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if ttl < time.Millisecond {
-		ttl = time.Millisecond
-	}
+	ttl = max(ttl, time.Millisecond) // PX counts whole milliseconds
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	return unreachable(r.rdb.Set(ctx, r.prefix+"rec:"+key, value, ttl).Err())
