@@ -76,10 +76,8 @@ func Command(ctx context.Context, args []string, parse ParseSetup, stdin io.Read
 		fmt.Fprintln(stderr, "tallyfy-mcp check:", strings.Replace(err.Error(), "(see --help)", "(see tallyfy-mcp check --help)", 1))
 		return 2
 	}
-	if live && !yes {
-		if code, ok := agreeToLive(stdin, stderr); !ok {
-			return code
-		}
+	if live && !yes && !agreeToLive(stdin, stderr) {
+		return 2
 	}
 	set := &Set{Warnings: setup.Warnings}
 	targets, err := setup.Open(readOnlyHTTPClient())
@@ -134,19 +132,19 @@ func writeCheck(set *Set, asJSON bool, stdout, stderr io.Writer) int {
 
 // agreeToLive asks the person, on a terminal, before check --live writes to their Tallyfy.
 // Without a terminal it refuses: only --yes agrees then.
-func agreeToLive(stdin io.Reader, stderr io.Writer) (code int, ok bool) {
+func agreeToLive(stdin io.Reader, stderr io.Writer) bool {
 	if f, isFile := stdin.(*os.File); !isFile || !term.IsTerminal(int(f.Fd())) {
 		fmt.Fprintln(stderr, "tallyfy-mcp check --live: refused: it creates, archives, restores and permanently deletes one throwaway one-off task in your Tallyfy organization, and stdin is not a terminal to ask you. Run it again with --yes to agree.")
-		return 2, false
+		return false
 	}
 	fmt.Fprintf(stderr, "tallyfy-mcp check --live creates one one-off task titled %q in your Tallyfy organization, archives, restores and permanently deletes it, reads one archived process and template, and activates one active process (it says whether that changed anything). Proceed? [y/N] ", LiveTaskTitle)
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
-		return 0, true
+		return true
 	}
 	fmt.Fprintln(stderr, "tallyfy-mcp check --live: not run: nothing was changed.")
-	return 2, false
+	return false
 }
 
 // configFailure is the report of a configuration that cannot make a client (no token, a bad
