@@ -32,14 +32,13 @@ Flags:
 func Command(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tallyfy-mcp audit", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var since, caller, tool, outcome string
-	var asJSON, asCSV bool
-	fs.StringVar(&since, "since", "", "")
-	fs.StringVar(&caller, "caller", "", "")
-	fs.StringVar(&tool, "tool", "", "")
-	fs.StringVar(&outcome, "outcome", "", "")
-	fs.BoolVar(&asJSON, "json", false, "")
-	fs.BoolVar(&asCSV, "csv", false, "")
+	var f Filter // the flags but --since fill it directly
+	since := fs.String("since", "", "")
+	fs.StringVar(&f.Caller, "caller", "", "")
+	fs.StringVar(&f.Tool, "tool", "", "")
+	fs.StringVar(&f.Outcome, "outcome", "", "")
+	asJSON := fs.Bool("json", false, "")
+	asCSV := fs.Bool("csv", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -55,22 +54,21 @@ func Command(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 {
 		return fail("name at least one audit file (the --audit-log of each replica)")
 	}
-	if asJSON && asCSV {
+	if *asJSON && *asCSV {
 		return fail("--json and --csv: choose one")
 	}
-	f := Filter{Caller: caller, Tool: tool, Outcome: outcome}
-	if since != "" {
-		t, err := parseSince(since, time.Now())
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
 		if err != nil {
-			return fail("--since %q: want a time such as 2026-12-01 or 2026-12-01T09:00:00Z, or an age such as 24h", since)
+			return fail("--since %q: want a time such as 2026-12-01 or 2026-12-01T09:00:00Z, or an age such as 24h", *since)
 		}
 		f.Since = t
 	}
 	format := FormatText
 	switch {
-	case asJSON:
+	case *asJSON:
 		format = FormatJSON
-	case asCSV:
+	case *asCSV:
 		format = FormatCSV
 	}
 	var inputs []Input
