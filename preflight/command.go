@@ -158,7 +158,7 @@ func configFailure(setup *Setup, err error) *Report {
 		Fix:     "set TALLYFY_ACCESS_TOKEN (or --token-file), TALLYFY_ORG_ID and, if needed, TALLYFY_BASE_URL, then run tallyfy-mcp check again",
 	}}}
 	for _, name := range []string{"token", "organization", "role", "tasks", "runs", "templates", "rate_limits"} {
-		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusSkipped, Message: "not checked: the configuration is incomplete"})
+		rep.skip(name, "the configuration is incomplete")
 	}
 	return rep
 }

@@ -192,8 +192,11 @@ func (c Check) reached() bool {
 
 func (r *Report) add(c Check) { r.Checks = append(r.Checks, c) }
 
-func (r *Report) skip(name, why string) {
-	r.add(Check{Name: name, Status: StatusSkipped, Message: "not checked: " + why})
+func (r *Report) skip(name, why string) { r.add(skipped(name, why)) }
+
+// skipped is a check not run, and why.
+func skipped(name, why string) Check {
+	return Check{Name: name, Status: StatusSkipped, Message: "not checked: " + why}
 }
 
 // checkToken calls GET /me. stop is true when nothing else can work (refused token, no answer).
@@ -258,7 +261,7 @@ func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check
 // orgShapes are the organization check's shape issues, where an odd role would show.
 func checkRole(rep *Report, orgShapes []Shape) Check {
 	if rep.Organization == nil {
-		return Check{Name: "role", Status: StatusSkipped, Message: "not checked: the membership could not be read"}
+		return skipped("role", "the membership could not be read")
 	}
 	role := tallyfy.Role(rep.Organization.Role)
 	switch {
@@ -465,10 +468,10 @@ func withShapes(c Check, shapes []Shape) Check {
 // checkRateLimit reports the rate-limit headers of the last answer that had any.
 func checkRateLimit(rl *tallyfy.RateLimit, answers int) Check {
 	if answers == 0 {
-		return Check{Name: "rate_limits", Status: StatusSkipped, Message: "not checked: Tallyfy gave no answer to read them from"}
+		return skipped("rate_limits", "Tallyfy gave no answer to read them from")
 	}
 	if rl == nil {
-		return Check{Name: "rate_limits", Status: StatusSkipped, Message: "not checked: Tallyfy sent no rate-limit headers to read; it documents 600 requests a minute per user and 429 with Retry-After, which the server waits out by itself"}
+		return skipped("rate_limits", "Tallyfy sent no rate-limit headers to read; it documents 600 requests a minute per user and 429 with Retry-After, which the server waits out by itself")
 	}
 	var parts []string
 	for _, h := range []struct{ name, v string }{
