@@ -84,8 +84,8 @@ func RunLive(ctx context.Context, c *tallyfy.Client) *LiveReport {
 	return r.rep
 }
 
-// send sends one probe and records it. ok is false when no HTTP answer came.
-func (r *liveRun) send(ctx context.Context, step, method, path string, query url.Values, body any) (*tallyfy.Answer, bool) {
+// send sends one probe and records it; the answer is nil when no HTTP answer came.
+func (r *liveRun) send(ctx context.Context, step, method, path string, query url.Values, body any) *tallyfy.Answer {
 	shown := path
 	if len(query) > 0 {
 		shown += "?" + query.Encode()
@@ -98,14 +98,14 @@ func (r *liveRun) send(ctx context.Context, step, method, path string, query url
 			r.rep.Problem = step + ": " + msg
 		}
 		r.rep.OK = false
-		return nil, false
+		return nil
 	}
 	if v := a.Header.Get(SandboxVariantsHeader); v != "" {
 		r.variant = printable(v, 200)
 	}
 	r.rep.Steps = append(r.rep.Steps, LiveStep{Step: step, Method: method, Path: shown, Status: a.Status, Code: errorCode(a.Body)})
 	r.stamps = append(r.stamps, stampsIn(a.Body)...)
-	return a, true
+	return a
 }
 
 func (r *liveRun) run(ctx context.Context) {
@@ -117,29 +117,29 @@ func (r *liveRun) run(ctx context.Context) {
 	task := "/tasks/" + id
 	r.send(ctx, "read the new task", http.MethodGet, task, nil, nil)
 
-	a, ok := r.send(ctx, "archive", http.MethodDelete, task, nil, nil)
-	if !ok {
+	a := r.send(ctx, "archive", http.MethodDelete, task, nil, nil)
+	if a == nil {
 		return
 	}
-	archived := is2xx(a.Status)
+	archived := is2xx(a)
 	if archived {
-		if g, ok := r.send(ctx, "read the archived task", http.MethodGet, task, nil, nil); ok {
+		if g := r.send(ctx, "read the archived task", http.MethodGet, task, nil, nil); g != nil {
 			r.observe("archived_task_get", getAnswer(g), step(http.MethodGet, "/tasks/{id}", g))
 		}
-		if again, ok := r.send(ctx, "archive again", http.MethodDelete, task, nil, nil); ok {
+		if again := r.send(ctx, "archive again", http.MethodDelete, task, nil, nil); again != nil {
 			r.observe("archive_archived", changeAnswer(again, "refused"), step(http.MethodDelete, "/tasks/{id}", again))
 		}
 	} else {
 		r.observe("archive_archived", "not observed: the first archive was refused ("+statusText(a)+")", step(http.MethodDelete, "/tasks/{id}", a))
 	}
 
-	res, ok := r.send(ctx, "restore", http.MethodPut, task+"/restore", nil, nil)
-	if !ok {
+	res := r.send(ctx, "restore", http.MethodPut, task+"/restore", nil, nil)
+	if res == nil {
 		return
 	}
 	route := "unclear: " + statusText(res)
 	switch {
-	case is2xx(res.Status):
+	case is2xx(res):
 		route = "yes: " + statusText(res)
 	case res.Status == http.StatusNotFound && errorCode(res.Body) == "ENDPOINT_NOT_FOUND":
 		route = "no: 404 ENDPOINT_NOT_FOUND"
@@ -147,8 +147,8 @@ func (r *liveRun) run(ctx context.Context) {
 	r.observe("task_restore_route", route, step(http.MethodPut, "/tasks/{id}/restore", res))
 	if !archived {
 		r.observe("restore_live", changeAnswer(res, "refused"), step(http.MethodPut, "/tasks/{id}/restore", res))
-	} else if is2xx(res.Status) {
-		if again, ok := r.send(ctx, "restore again", http.MethodPut, task+"/restore", nil, nil); ok {
+	} else if is2xx(res) {
+		if again := r.send(ctx, "restore again", http.MethodPut, task+"/restore", nil, nil); again != nil {
 			r.observe("restore_live", changeAnswer(again, "refused"), step(http.MethodPut, "/tasks/{id}/restore", again))
 		}
 	}
@@ -157,9 +157,9 @@ func (r *liveRun) run(ctx context.Context) {
 	r.archivedReads(ctx)
 
 	// Must a one-off task be archived before its permanent delete? Try it on the live task.
-	if g, ok := r.send(ctx, "read the task before the live delete", http.MethodGet, task, nil, nil); ok && is2xx(g.Status) {
-		if d, ok := r.send(ctx, "permanently delete the live task", http.MethodDelete, task+"/delete", nil, nil); ok {
-			if is2xx(d.Status) {
+	if g := r.send(ctx, "read the task before the live delete", http.MethodGet, task, nil, nil); is2xx(g) {
+		if d := r.send(ctx, "permanently delete the live task", http.MethodDelete, task+"/delete", nil, nil); d != nil {
+			if is2xx(d) {
 				r.gone[id] = true
 				r.observe("task_delete_live", "no: the live task was deleted ("+statusText(d)+")", step(http.MethodDelete, "/tasks/{id}/delete", d))
 				// A second throwaway task for the archived case.
@@ -172,14 +172,14 @@ func (r *liveRun) run(ctx context.Context) {
 			}
 		}
 	}
-	if a, ok := r.send(ctx, "archive before the delete", http.MethodDelete, task, nil, nil); !ok || !is2xx(a.Status) {
+	if !is2xx(r.send(ctx, "archive before the delete", http.MethodDelete, task, nil, nil)) {
 		return
 	}
-	if d, ok := r.send(ctx, "permanently delete the archived task", http.MethodDelete, task+"/delete", nil, nil); ok {
-		if is2xx(d.Status) {
+	if d := r.send(ctx, "permanently delete the archived task", http.MethodDelete, task+"/delete", nil, nil); d != nil {
+		if is2xx(d) {
 			r.gone[id] = true
 			r.observe("task_delete_archived", "yes: "+statusText(d), step(http.MethodDelete, "/tasks/{id}/delete", d))
-			if g, ok := r.send(ctx, "read the deleted task", http.MethodGet, task, nil, nil); ok && g.Status != http.StatusNotFound {
+			if g := r.send(ctx, "read the deleted task", http.MethodGet, task, nil, nil); g != nil && g.Status != http.StatusNotFound {
 				r.observe(stillAnswers.key, "the task still answers: "+statusText(g), step(http.MethodGet, "/tasks/{id}", g))
 			}
 		} else {
@@ -190,8 +190,8 @@ func (r *liveRun) run(ctx context.Context) {
 
 // create makes one throwaway task; ok is false when Tallyfy did not give one.
 func (r *liveRun) create(ctx context.Context) (string, bool) {
-	a, ok := r.send(ctx, "create the throwaway task", http.MethodPost, "/tasks", nil, map[string]any{"name": LiveTaskTitle, "description": liveTaskDescription})
-	if !ok {
+	a := r.send(ctx, "create the throwaway task", http.MethodPost, "/tasks", nil, map[string]any{"name": LiveTaskTitle, "description": liveTaskDescription})
+	if a == nil {
 		return "", false
 	}
 	var env struct {
@@ -200,7 +200,7 @@ func (r *liveRun) create(ctx context.Context) (string, bool) {
 		} `json:"data"`
 	}
 	var id string
-	if is2xx(a.Status) && json.Unmarshal(a.Body, &env) == nil {
+	if is2xx(a) && json.Unmarshal(a.Body, &env) == nil {
 		_ = json.Unmarshal(env.Data.ID, &id)
 	}
 	if !tallyfy.ValidID(id) {
@@ -219,10 +219,10 @@ func (r *liveRun) create(ctx context.Context) (string, bool) {
 // SDK and MCP server pass): a difference is what the default hides.
 func (r *liveRun) taskLists(ctx context.Context) {
 	q := url.Values{"is_oneoff": {"true"}, "per_page": {"1"}}
-	plain, ok1 := r.send(ctx, "count one-off tasks (no status)", http.MethodGet, "/tasks", q, nil)
+	plain := r.send(ctx, "count one-off tasks (no status)", http.MethodGet, "/tasks", q, nil)
 	qa := url.Values{"is_oneoff": {"true"}, "per_page": {"1"}, "status": {"all"}}
-	all, ok2 := r.send(ctx, "count one-off tasks (status=all)", http.MethodGet, "/tasks", qa, nil)
-	if !ok1 || !ok2 || !is2xx(plain.Status) || !is2xx(all.Status) {
+	all := r.send(ctx, "count one-off tasks (status=all)", http.MethodGet, "/tasks", qa, nil)
+	if !is2xx(plain) || !is2xx(all) {
 		r.observe("task_list_default", "not observed: a task list was refused", "")
 		return
 	}
@@ -252,7 +252,7 @@ func (r *liveRun) archivedReads(ctx context.Context) {
 			r.observe(k.key, "not observed: none found (archived=only)", "")
 			continue
 		}
-		if g, ok := r.send(ctx, "read the archived "+k.noun, http.MethodGet, k.list+"/"+id, nil, nil); ok {
+		if g := r.send(ctx, "read the archived "+k.noun, http.MethodGet, k.list+"/"+id, nil, nil); g != nil {
 			r.observe(k.key, getAnswer(g), step(http.MethodGet, k.list+"/{id}", g))
 		}
 	}
@@ -263,13 +263,13 @@ func (r *liveRun) archivedReads(ctx context.Context) {
 		return
 	}
 	run := "/runs/" + id
-	before, _ := r.send(ctx, "read the active process", http.MethodGet, run, nil, nil)
-	act, ok := r.send(ctx, "activate the active process", http.MethodPut, run+"/activate", nil, nil)
-	if !ok {
+	before := r.send(ctx, "read the active process", http.MethodGet, run, nil, nil)
+	act := r.send(ctx, "activate the active process", http.MethodPut, run+"/activate", nil, nil)
+	if act == nil {
 		return
 	}
 	answer := changeAnswer(act, "refused")
-	if after, ok := r.send(ctx, "read it again", http.MethodGet, run, nil, nil); ok && before != nil && is2xx(before.Status) && is2xx(after.Status) {
+	if after := r.send(ctx, "read it again", http.MethodGet, run, nil, nil); is2xx(before) && is2xx(after) {
 		if was, now := runState(before.Body), runState(after.Body); was != now {
 			answer += fmt.Sprintf("; it changed the process (%s → %s)", was, now)
 		} else {
@@ -281,13 +281,13 @@ func (r *liveRun) archivedReads(ctx context.Context) {
 
 // firstOf is the id of the first item a listing answers, if it is a Tallyfy id.
 func (r *liveRun) firstOf(ctx context.Context, step, list string, query url.Values) string {
-	a, ok := r.send(ctx, step, http.MethodGet, list, query, nil)
+	a := r.send(ctx, step, http.MethodGet, list, query, nil)
 	var l struct {
 		Data []struct {
 			ID any `json:"id"`
 		} `json:"data"`
 	}
-	if !ok || !is2xx(a.Status) || json.Unmarshal(a.Body, &l) != nil || len(l.Data) == 0 {
+	if !is2xx(a) || json.Unmarshal(a.Body, &l) != nil || len(l.Data) == 0 {
 		return ""
 	}
 	if s, ok := l.Data[0].ID.(string); ok && tallyfy.ValidID(s) {
@@ -351,12 +351,12 @@ func (r *liveRun) cleanup(ctx context.Context) {
 		}
 		task := "/tasks/" + id
 		r.send(ctx, "clean up: archive", http.MethodDelete, task, nil, nil)
-		d, ok := r.send(ctx, "clean up: permanently delete", http.MethodDelete, task+"/delete", nil, nil)
-		if !ok || !is2xx(d.Status) {
+		d := r.send(ctx, "clean up: permanently delete", http.MethodDelete, task+"/delete", nil, nil)
+		if !is2xx(d) {
 			r.send(ctx, "clean up: restore", http.MethodPut, task+"/restore", nil, nil)
-			d, ok = r.send(ctx, "clean up: permanently delete the live task", http.MethodDelete, task+"/delete", nil, nil)
+			d = r.send(ctx, "clean up: permanently delete the live task", http.MethodDelete, task+"/delete", nil, nil)
 		}
-		if ok && is2xx(d.Status) {
+		if is2xx(d) {
 			r.gone[id] = true
 			continue
 		}
@@ -407,7 +407,8 @@ func (r *liveRun) observe(key, answer, evidence string) {
 	}
 }
 
-func is2xx(s int) bool { return s >= 200 && s <= 299 }
+// is2xx reports whether an answer came and said success.
+func is2xx(a *tallyfy.Answer) bool { return a != nil && a.Status >= 200 && a.Status <= 299 }
 
 func statusText(a *tallyfy.Answer) string {
 	s := fmt.Sprintf("%d", a.Status)
@@ -423,7 +424,7 @@ func step(method, path string, a *tallyfy.Answer) string {
 
 // changeAnswer words the answer to a change that has nothing to change.
 func changeAnswer(a *tallyfy.Answer, refusedWord string) string {
-	if is2xx(a.Status) {
+	if is2xx(a) {
 		return "accepted: " + statusText(a)
 	}
 	return refusedWord + ": " + statusText(a)
@@ -434,7 +435,7 @@ func getAnswer(a *tallyfy.Answer) string {
 	switch {
 	case a.Status == http.StatusNotFound:
 		return "404: not found, as for an unknown id"
-	case is2xx(a.Status):
+	case is2xx(a):
 		return "answered with the item: " + statusText(a)
 	}
 	return statusText(a)
