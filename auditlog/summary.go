@@ -72,7 +72,6 @@ type pendingKey struct{ file, session, caller, tool, id, batch string }
 type Summary struct {
 	filter  Filter
 	emit    func(Event) error // streams events (JSON, CSV); nil for the text report
-	keep    int               // events of each kind kept for the text report
 	Records int
 	First   time.Time
 	Last    time.Time
@@ -82,8 +81,8 @@ type Summary struct {
 	seen    map[Kind]int
 }
 
-func newSummary(f Filter, keep int, emit func(Event) error) *Summary {
-	return &Summary{filter: f, emit: emit, keep: keep, counts: map[countKey]int{},
+func newSummary(f Filter, emit func(Event) error) *Summary {
+	return &Summary{filter: f, emit: emit, counts: map[countKey]int{},
 		pending: map[pendingKey][]entry{}, kept: map[Kind][]Event{}, seen: map[Kind]int{}}
 }
 
@@ -132,7 +131,7 @@ func (s *Summary) event(k Kind, e entry) error {
 	if s.emit != nil {
 		return s.emit(ev)
 	}
-	if q := append(s.kept[k], ev); len(q) > s.keep {
+	if q := append(s.kept[k], ev); len(q) > textKeep {
 		s.kept[k] = q[1:]
 	} else {
 		s.kept[k] = q
@@ -206,7 +205,7 @@ func Report(inputs []Input, f Filter, format Format, w, warn io.Writer) error {
 			return cw.Write([]string{string(ev.Kind), r.Time, r.Caller, r.Tool, string(r.Outcome), "", r.ResourceType, r.ResourceID, r.ResourceName, string(r.Confirmation), r.Detail, r.BatchID, ev.File, strconv.Itoa(ev.Line)})
 		}
 	}
-	s := newSummary(f, textKeep, emit)
+	s := newSummary(f, emit)
 	warnings, err := Each(inputs, func(e entry) error { return s.add(e) })
 	if err != nil {
 		return err
