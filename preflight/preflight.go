@@ -271,13 +271,12 @@ func checkRole(rep *Report, orgShapes []Shape) Check {
 		rep.Refused, rep.PerItem = toolRules(role)
 		return Check{Name: "role", Status: StatusOK, Message: roleMessage(role, rep.Refused, rep.PerItem)}
 	case role == "":
-		said := "Tallyfy did not say which role you have"
 		if odd := roleShapes(orgShapes); odd != "" {
 			return Check{Name: "role", Status: StatusWarn,
 				Message: "Tallyfy sent the role in a shape no Tallyfy source documents (" + odd + "): what your role may do is decided by Tallyfy when each change is tried",
 				Fix:     shapeFix}
 		}
-		return Check{Name: "role", Status: StatusSkipped, Message: "not known: " + said + ", so what it may do is decided by Tallyfy when each change is tried (permanent deletes of processes and templates are for administrators)"}
+		return Check{Name: "role", Status: StatusSkipped, Message: "not known: Tallyfy did not say which role you have, so what it may do is decided by Tallyfy when each change is tried (permanent deletes of processes and templates are for administrators)"}
 	default:
 		return Check{Name: "role", Status: StatusSkipped, Message: fmt.Sprintf("not known: %q is a role no Tallyfy source documents, so what it may do is decided by Tallyfy when each change is tried", printable(string(role), 40))}
 	}
@@ -290,14 +289,7 @@ func toolRules(role tallyfy.Role) (refused, perItem []ToolRule) {
 		if t.Bulk || t.Tier == tools.TierRead {
 			continue
 		}
-		op := tallyfy.OpDelete
-		switch t.Verb {
-		case tools.VerbArchive:
-			op = tallyfy.OpArchive
-		case tools.VerbRestore:
-			op = tallyfy.OpRestore
-		}
-		switch rule := role.May(op, t.Kind); rule.Permission {
+		switch rule := role.May(tools.OperationOf(t.Verb), t.Kind); rule.Permission {
 		case tallyfy.Refused:
 			refused = append(refused, ToolRule{Tool: t.Name, Reason: rule.Reason})
 		case tallyfy.PerItem:

@@ -89,8 +89,8 @@ func (ts *Toolset) cachedRole(c *tallyfy.Client) (r tallyfy.Role, fresh bool) {
 	return read.role, ts.now().Sub(read.at) < ttl
 }
 
-// operationOf is the tallyfy operation of a changing verb.
-func operationOf(v Verb) tallyfy.Operation {
+// OperationOf is the tallyfy operation of a changing verb (preflight's role check uses it too).
+func OperationOf(v Verb) tallyfy.Operation {
 	switch v {
 	case VerbArchive:
 		return tallyfy.OpArchive
@@ -105,7 +105,7 @@ func operationOf(v Verb) tallyfy.Operation {
 // refused here only when the role is already known, else Tallyfy's 403 answers it.
 func (ts *Toolset) roleRefusal(ctx context.Context, c *call) (outcome, bool) {
 	kind := c.res.kind
-	op := operationOf(c.tool.Verb)
+	op := OperationOf(c.tool.Verb)
 	if tallyfy.RoleLight.May(op, kind).Permission != tallyfy.Refused {
 		return outcome{}, false // refused for no role: nothing to read
 	}
@@ -139,5 +139,5 @@ func hiddenForRole(t Tool, role tallyfy.Role) bool {
 	if t.Bulk || t.Tier != TierPermanent || !role.Known() {
 		return false
 	}
-	return role.May(operationOf(t.Verb), t.Kind).Permission == tallyfy.Refused
+	return role.May(OperationOf(t.Verb), t.Kind).Permission == tallyfy.Refused
 }
