@@ -206,7 +206,7 @@ func Report(inputs []Input, f Filter, format Format, w, warn io.Writer) error {
 		}
 	}
 	s := newSummary(f, emit)
-	warnings, err := Each(inputs, func(e entry) error { return s.add(e) })
+	warnings, err := Each(inputs, s.add)
 	if err != nil {
 		return err
 	}
