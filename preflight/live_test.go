@@ -59,3 +59,37 @@ func mustFault(t *testing.T, spec string) []sandbox.Fault {
 	}
 	return f
 }
+
+// The table keeps its order whatever order rows were observed in, the first observation of a
+// row stands, a row never observed says why, and the row off the table (a deleted task that
+// still answers) follows the table only when it was observed.
+func TestLiveTableOrder(t *testing.T) {
+	t.Parallel()
+	r := &liveRun{rep: &LiveReport{OK: true}, seen: map[string]Observation{}}
+	r.observe(stillAnswers.key, "the task still answers: 200", "GET /tasks/{id} → 200")
+	r.observe("task_list_default", "first", "")
+	r.observe("task_list_default", "second", "")
+	r.observe("archive_archived", "refused: 404", "DELETE /tasks/{id} → 404")
+	r.finish()
+	got := r.rep.Observed
+	if len(got) != len(liveRows)+1 {
+		t.Fatalf("%d rows, want %d: %+v", len(got), len(liveRows)+1, got)
+	}
+	for i, row := range append(liveRows[:len(liveRows):len(liveRows)], stillAnswers) {
+		o := got[i]
+		want := map[string]string{
+			"archive_archived": "refused: 404", "task_list_default": "first", stillAnswers.key: "the task still answers: 200",
+			"timestamps": "not observed: no timestamp read",
+		}[row.key]
+		if want == "" {
+			want = "not observed: an earlier step failed"
+		}
+		if o.Key != row.key || o.Question != row.question || o.Answer != want {
+			t.Errorf("row %d = %+v, want key %s, question %q, answer %q", i, o, row.key, row.question, want)
+		}
+	}
+	r = &liveRun{rep: &LiveReport{OK: true}, seen: map[string]Observation{}}
+	if r.finish(); len(r.rep.Observed) != len(liveRows) {
+		t.Errorf("with nothing observed: %d rows, want the table's %d", len(r.rep.Observed), len(liveRows))
+	}
+}
