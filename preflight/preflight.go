@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -164,12 +165,7 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 // settle sets OK: no check failed. A warning or a check not run does not fail the report, but
 // is never shown as passed.
 func (r *Report) settle() {
-	r.OK = true
-	for _, ch := range r.Checks {
-		if ch.Status == StatusFail {
-			r.OK = false
-		}
-	}
+	r.OK = !slices.ContainsFunc(r.Checks, func(c Check) bool { return c.Status == StatusFail })
 }
 
 // ShownOrgID is an organization ID as it may be printed: only a well-formed one. Anything else
@@ -585,15 +581,8 @@ type Set struct {
 
 // Settle sets the set's OK: every report passed, and the live run did not fail.
 func (s *Set) Settle() {
-	s.OK = len(s.Reports) > 0
-	for _, r := range s.Reports {
-		if !r.OK {
-			s.OK = false
-		}
-	}
-	if s.Live != nil && !s.Live.OK {
-		s.OK = false
-	}
+	failed := func(r *Report) bool { return !r.OK }
+	s.OK = len(s.Reports) > 0 && !slices.ContainsFunc(s.Reports, failed) && (s.Live == nil || s.Live.OK)
 }
 
 // WriteText writes each report as a block (named by caller when there are callers), then the
