@@ -56,7 +56,7 @@ func TestSharedPaceAcrossReplicas(t *testing.T) {
 			for range 2 { // two calls at a time on each replica
 				wg.Go(func() {
 					for range each / 2 {
-						if _, err := c.GetRun(context.Background(), sandbox.IDs.ActiveRun); err != nil {
+						if _, err := c.Find(context.Background(), tallyfy.KindRun, sandbox.IDs.ActiveRun); err != nil {
 							t.Error(err)
 						}
 					}

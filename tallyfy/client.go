@@ -2,6 +2,7 @@ package tallyfy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,9 +15,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -108,9 +107,7 @@ func NewHTTPClient() *http.Client {
 
 // New checks cfg and returns a client.
 func New(cfg Config) (*Client, error) {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
+	orDefault(&cfg.BaseURL, DefaultBaseURL)
 	base, err := ParseBaseURL(cfg.BaseURL)
 	if err != nil {
 		return nil, err
@@ -122,40 +119,30 @@ func New(cfg Config) (*Client, error) {
 		// Never echo it: a token put in its place (the two swapped) would be printed.
 		return nil, fmt.Errorf("tallyfy: the organization id is not 32 lowercase hex characters (it has %d characters and is not shown, as it may be a token given in its place); copy it from Tallyfy: Settings > Organization", len(cfg.OrgID))
 	}
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = "tallyfy-mcp"
+	if math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) || cfg.Rate < 0 {
+		return nil, fmt.Errorf("tallyfy: rate %v is not a number of requests per second ≥ 0", cfg.Rate)
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = NewHTTPClient()
 	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 30 * time.Second
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 4 << 20
-	}
-	if cfg.MaxTries <= 0 {
-		cfg.MaxTries = 4
-	}
-	if cfg.RetryBaseDelay <= 0 {
-		cfg.RetryBaseDelay = 250 * time.Millisecond
-	}
-	if cfg.MaxRetryAfter <= 0 {
-		cfg.MaxRetryAfter = 30 * time.Second
-	}
-	if math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) || cfg.Rate < 0 {
-		return nil, fmt.Errorf("tallyfy: rate %v is not a number of requests per second ≥ 0", cfg.Rate)
-	}
-	if cfg.RateBurst <= 0 {
-		cfg.RateBurst = DefaultRateBurst
-	}
-	if cfg.ArchivedSearchPages <= 0 {
-		cfg.ArchivedSearchPages = DefaultArchivedSearchPages
-	}
-	if cfg.ArchivedSearchTimeout <= 0 {
-		cfg.ArchivedSearchTimeout = DefaultArchivedSearchTimeout
-	}
+	orDefault(&cfg.UserAgent, "tallyfy-mcp")
+	orDefault(&cfg.RequestTimeout, 30*time.Second)
+	orDefault(&cfg.MaxBodyBytes, 4<<20)
+	orDefault(&cfg.MaxTries, 4)
+	orDefault(&cfg.RetryBaseDelay, 250*time.Millisecond)
+	orDefault(&cfg.MaxRetryAfter, 30*time.Second)
+	orDefault(&cfg.RateBurst, DefaultRateBurst)
+	orDefault(&cfg.ArchivedSearchPages, DefaultArchivedSearchPages)
+	orDefault(&cfg.ArchivedSearchTimeout, DefaultArchivedSearchTimeout)
 	return &Client{cfg: cfg, base: base, pace: newPacer(cfg)}, nil
+}
+
+// orDefault sets *v to d when it is zero or below: a Config field left out.
+func orDefault[T cmp.Ordered](v *T, d T) {
+	var zero T
+	if *v <= zero {
+		*v = d
+	}
 }
 
 // OrgID is the organization this client acts on.
@@ -317,22 +304,13 @@ func (c *Client) shouldRetry(ctx context.Context, err error, class retryClass) (
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae):
-		switch ae.Status {
-		case http.StatusTooManyRequests:
-			wait = ae.RetryAfter
-			if wait > c.cfg.MaxRetryAfter {
-				return 0, false // tell the caller to come back later instead of blocking
-			}
-		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			if class != retrySafe {
-				return 0, false
-			}
-			wait = ae.RetryAfter
-			if wait > c.cfg.MaxRetryAfter {
-				return 0, false
-			}
-		default:
+		gateway := ae.Status == http.StatusBadGateway || ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusGatewayTimeout
+		if ae.Status != http.StatusTooManyRequests && (!gateway || class != retrySafe) {
 			return 0, false
+		}
+		wait = ae.RetryAfter
+		if wait > c.cfg.MaxRetryAfter {
+			return 0, false // tell the caller to come back later instead of blocking
 		}
 	case isConnRefused(err):
 		// Nothing was sent: safe for every class.
@@ -436,19 +414,20 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 		return nil, ae
 	}
 	c.pace.observe(resp.StatusCode, rl, 0, c.cfg.MaxRetryAfter, time.Now())
+	r := &response{Status: resp.StatusCode, Header: resp.Header}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
-			ContentType: resp.Header.Get("Content-Type"), Reason: "the body was cut off: " + err.Error(), Method: method, Path: path}
+		return nil, r.unusable(method, path, "the body was cut off: "+err.Error())
 	}
 	if int64(len(body)) > c.cfg.MaxBodyBytes {
-		return nil, &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
-			ContentType: resp.Header.Get("Content-Type"), Reason: fmt.Sprintf("larger than %d bytes", c.cfg.MaxBodyBytes), Method: method, Path: path, TooLarge: true}
+		re := r.unusable(method, path, fmt.Sprintf("larger than %d bytes", c.cfg.MaxBodyBytes))
+		re.TooLarge = true
+		return nil, re
 	}
-	r := &response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	r.Body = body
 	// A 2xx whose body is not JSON (a proxy's HTML page, a cut-off answer) proves nothing, even
 	// for endpoints whose body is ignored (204-style deletes): never take it for success.
 	if t := trimSpace(body); len(t) > 0 && !json.Valid(t) {
@@ -487,7 +466,7 @@ func decodeData(method, path string, r *response, v any) error {
 	return nil
 }
 
-func (r *response) unusable(method, path, reason string) error {
+func (r *response) unusable(method, path, reason string) *ResponseError {
 	return &ResponseError{Status: r.Status, RequestID: r.Header.Get("X-Request-Id"), ContentType: r.Header.Get("Content-Type"),
 		Reason: reason, Method: method, Path: path}
 }
@@ -517,610 +496,5 @@ func notAnObject(err error) (string, bool) {
 	return "", false
 }
 
-// getOne fetches one item (W is its wire form, decode.go).
-func getOne[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, collection, id string) (*T, error) {
-	if !ValidID(id) {
-		return nil, &InvalidIDError{Kind: kind, ID: id}
-	}
-	p := c.path(collection, id, "")
-	r, err := c.do(ctx, http.MethodGet, p, nil, retrySafe)
-	if err != nil {
-		return nil, err
-	}
-	return decodeItem[T, W, PW](ctx, c, kind, http.MethodGet, p, r)
-}
-
-// decodeItem decodes {"data": item} and reports the item's shape issues.
-func decodeItem[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, method, path string, r *response) (*T, error) {
-	var w W
-	if err := decodeData(method, path, r, &w); err != nil {
-		return nil, err
-	}
-	v, err := PW(&w).decode()
-	if err != nil {
-		return nil, r.unusable(method, path, err.Error())
-	}
-	c.reportItem(ctx, kind, &v)
-	return &v, nil
-}
-
-// reportItem reports the shape issues of one decoded item, named after its kind.
-func (c *Client) reportItem(ctx context.Context, kind Kind, v any) {
-	if it, ok := v.(Item); ok {
-		c.reportShapes(ctx, prefixed(string(kind)+".", it.shapeIssues()))
-	}
-}
-
-// list fetches one page of a collection into a Page (W is the items' wire form, decode.go).
-func list[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, opts ListOptions, extra url.Values) (*Page[T], error) {
-	q := url.Values{}
-	for k, v := range extra {
-		q[k] = v
-	}
-	if s := strings.TrimSpace(opts.Query); s != "" {
-		q.Set("q", s)
-	}
-	if opts.Status != "" {
-		q.Set("status", opts.Status)
-	}
-	if opts.Sort != "" {
-		q.Set("sort", opts.Sort)
-	}
-	if opts.ChecklistID != "" {
-		if !ValidID(opts.ChecklistID) {
-			return nil, &InvalidIDError{Kind: KindTemplate, ID: opts.ChecklistID}
-		}
-		q.Set("checklist_id", opts.ChecklistID)
-	}
-	switch opts.Archived {
-	case "", ArchivedExclude:
-	case ArchivedInclude:
-		q.Set("archived", "true")
-	case ArchivedOnly:
-		q.Set("archived", "only")
-	default:
-		return nil, fmt.Errorf("tallyfy: archived must be exclude, include or only, not %q", opts.Archived)
-	}
-	page := max(opts.Page, 1)
-	perPage := min(opts.PerPage, maxPerPage)
-	p, err := listPage[T, W, PW](ctx, c, collection, q, page, perPage, opts.Page > 0)
-	if err != nil {
-		return nil, err
-	}
-	// What the listing itself says about each item's archived state, where the item does not
-	// say it itself: an item's own archived_at (or a run's status) always wins, since a list
-	// may ignore its archived parameter (docs/tallyfy-api.md §2.4: the docs document
-	// status=archived for runs, Tallyfy's MCP archived=only). Template and task list items may
-	// carry no archived_at (§7), so an archived=only listing is the only word on them. An
-	// exclude listing holds live items only. An include listing cannot tell: items it returns
-	// without archived_at stay unknown, and the lifecycle and delete paths never decide from a
-	// listing but from Lookup.
-	oneOffListing := q.Get("is_oneoff") == "true"
-	var issues []ShapeIssue
-	for i := range p.Items {
-		if t, ok := any(&p.Items[i]).(*Task); ok && oneOffListing {
-			t.listedOneOff = true // Task.OneOff
-		}
-		it, ok := any(&p.Items[i]).(Item)
-		if !ok {
-			continue
-		}
-		if !it.archivedState().known() {
-			switch opts.Archived {
-			case ArchivedOnly:
-				it.setArchived(archivedYes)
-			case "", ArchivedExclude:
-				it.setArchived(archivedNo)
-			}
-		}
-		issues = append(issues, it.shapeIssues()...)
-	}
-	c.reportShapes(ctx, prefixed(collectionItem(collection)+"[].", issues))
-	return p, nil
-}
-
-// maxPerPage is the largest page Tallyfy serves (docs/tallyfy-api.md §4), and minSplitPerPage
-// the smallest a page over the body cap is split down to before the call fails.
-const (
-	maxPerPage      = 100
-	minSplitPerPage = 25
-)
-
-// listPage GETs page `page` of perPage items (0: Tallyfy's default). An answer over the body
-// cap (Config.MaxBodyBytes) is asked again as the two pages of half the size that cover the
-// same items, down to minSplitPerPage, so that a page of large items does not fail the call;
-// the result is still the page asked for.
-// page is sent when sendPage or above 1 (an absent page is the first).
-func listPage[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, q url.Values, page, perPage int, sendPage bool) (*Page[T], error) {
-	p := c.path(collection, "", "")
-	pq := url.Values{}
-	for k, v := range q {
-		pq[k] = v
-	}
-	if sendPage || page > 1 {
-		pq.Set("page", strconv.Itoa(page))
-	}
-	if perPage > 0 {
-		pq.Set("per_page", strconv.Itoa(perPage))
-	}
-	r, memoized, err := c.getListing(ctx, p, pq)
-	var re *ResponseError
-	if errors.As(err, &re) && re.TooLarge && perPage >= 2*minSplitPerPage && perPage%2 == 0 {
-		half := perPage / 2
-		first, ferr := listPage[T, W, PW](ctx, c, collection, q, 2*page-1, half, sendPage)
-		if ferr != nil {
-			return nil, ferr
-		}
-		out := &Page[T]{Items: first.Items, Pagination: first.Pagination, PageSize: perPage, Offset: (page - 1) * perPage}
-		if first.HasMore() && len(first.Items) == half {
-			second, serr := listPage[T, W, PW](ctx, c, collection, q, 2*page, half, true)
-			if serr != nil {
-				return nil, serr
-			}
-			out.Items = append(out.Items, second.Items...)
-			out.Pagination.Total = second.Pagination.Total
-		}
-		out.Pagination.CurrentPage, out.Pagination.PerPage, out.Pagination.Count = page, perPage, len(out.Items)
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	raw, said, err := decodeList[W](r, p)
-	if err != nil {
-		return nil, err
-	}
-	out := &Page[T]{Items: make([]T, len(raw))}
-	for i := range raw {
-		v, err := PW(&raw[i]).decode()
-		if err != nil {
-			return nil, r.unusable(http.MethodGet, p, err.Error())
-		}
-		out.Items[i] = v
-	}
-	out.Pagination = pagination(said, len(out.Items))
-	out.PageSize, out.Offset = pageGeometry(said, page, perPage, len(out.Items))
-	out.memoized = memoized
-	return out, nil
-}
-
-// Listing memo. A bulk plan looks up to 100 IDs, and each that Tallyfy's GET does not settle
-// (every archived template, and archived tasks) searches the same archived listing: with a
-// memo in the context (WithListingMemo) each page of an archived listing is asked once per plan
-// and shared by every look-up, concurrent ones included, instead of once per item. Only
-// archived=only pages are kept, and only for the context's life: the plan's execution reads
-// every item again without it.
-
-type listingMemoKey struct{}
-
-type listingMemo struct {
-	mu    sync.Mutex
-	pages map[string]*memoPage
-}
-
-type memoPage struct {
-	done chan struct{}
-	r    *response
-	err  error
-}
-
-// WithListingMemo returns a context in which archived listing pages are asked of Tallyfy once.
-func WithListingMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, listingMemoKey{}, &listingMemo{pages: map[string]*memoPage{}})
-}
-
-// getListing GETs one list page, through the context's memo for archived=only pages. memoized
-// is true when another look-up sent the request.
-func (c *Client) getListing(ctx context.Context, p string, q url.Values) (r *response, memoized bool, err error) {
-	m, _ := ctx.Value(listingMemoKey{}).(*listingMemo)
-	if m == nil || q.Get("archived") != "only" {
-		r, err = c.do(ctx, http.MethodGet, p, q, retrySafe)
-		return r, false, err
-	}
-	key := p + "?" + q.Encode()
-	m.mu.Lock()
-	e, seen := m.pages[key]
-	if !seen {
-		e = &memoPage{done: make(chan struct{})}
-		m.pages[key] = e
-	}
-	m.mu.Unlock()
-	if seen {
-		select {
-		case <-e.done:
-			return e.r, true, e.err
-		case <-ctx.Done():
-			return nil, false, ctx.Err()
-		}
-	}
-	e.r, e.err = c.do(ctx, http.MethodGet, p, q, retrySafe)
-	if e.err != nil { // a failure is not kept: the next look-up asks again
-		m.mu.Lock()
-		delete(m.pages, key)
-		m.mu.Unlock()
-	}
-	close(e.done)
-	return e.r, false, e.err
-}
-
-// pageGeometry is the page size a page was cut with and the number of items before it: the
-// size asked for (Tallyfy's default 10 when none was), unless the answer says it used a smaller
-// one (some lists use a fixed page size: Tallyfy's MCP server, server/utils/pagination.py). An
-// answer without pagination is one page holding everything.
-func pageGeometry(said *Pagination, page, perPage, n int) (size, offset int) {
-	if said == nil {
-		return max(n, 1), 0
-	}
-	size = perPage
-	if size <= 0 {
-		size = defaultPerPage
-	}
-	if said.PerPage > 0 && said.PerPage < size {
-		size = said.PerPage
-	}
-	return size, (max(page, 1) - 1) * size
-}
-
-// defaultPerPage is the page size of Tallyfy's lists when none is asked for (docs/tallyfy-api.md §4).
-const defaultPerPage = 10
-
-// decodeList reads a list answer, {"data": [...], "meta": {"pagination": {...}}}, into its raw
-// items and the pagination it carries (nil when it carries none).
-func decodeList[W any](r *response, p string) ([]W, *Pagination, error) {
-	var env struct {
-		Data *[]W `json:"data"`
-		Meta struct {
-			Pagination *Pagination `json:"pagination"`
-		} `json:"meta"`
-	}
-	if err := json.Unmarshal(r.Body, &env); err != nil {
-		if reason, ok := notAnObject(err); ok {
-			return nil, nil, r.unusable(http.MethodGet, p, reason)
-		}
-		return nil, nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
-	}
-	if env.Data == nil {
-		// Not a list at all (e.g. {"message": …} or null): never read it as an empty one.
-		return nil, nil, r.unusable(http.MethodGet, p, "no data envelope")
-	}
-	return *env.Data, env.Meta.Pagination, nil
-}
-
-// pagination is the pagination a list answer carried, else that of one page holding all n items.
-func pagination(said *Pagination, n int) Pagination {
-	if said != nil {
-		return *said
-	}
-	return Pagination{Total: n, Count: n, PerPage: n, CurrentPage: 1, TotalPages: 1}
-}
-
-// mutate sends a lifecycle request (DELETE or PUT) and returns the raw response.
-func (c *Client) mutate(ctx context.Context, kind Kind, method, collection, id, suffix string, class retryClass) (*response, string, error) {
-	if !ValidID(id) {
-		return nil, "", &InvalidIDError{Kind: kind, ID: id}
-	}
-	p := c.path(collection, id, suffix)
-	r, err := c.do(ctx, method, p, nil, class)
-	return r, p, err
-}
-
-// mutateItem sends a lifecycle request whose answer may be the item ({"data": …}), retried
-// when safe (retrySafe); an empty 2xx body gives nil.
-func mutateItem[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, method, collection, id, suffix string) (*T, error) {
-	r, p, err := c.mutate(ctx, kind, method, collection, id, suffix, retrySafe)
-	if err != nil || len(trimSpace(r.Body)) == 0 {
-		return nil, err
-	}
-	return decodeItem[T, W, PW](ctx, c, kind, method, p, r)
-}
-
-// archivedScope is how a look-up searches one collection's archived items: with the
-// narrowest filters Tallyfy documents for it, in a documented order, so that a bounded search
-// reads the items most likely asked about first (docs/tallyfy-api.md §2.2, §2.4, §2.6).
-type archivedScope struct {
-	extra url.Values // filters besides archived=only
-	// fallback replaces extra, beside archived=only, when the listing turns out not to filter
-	// on archived (findArchived).
-	fallback url.Values
-	sort     string // sort parameter ("" leaves the list's own default)
-	order    string // the order in words, for messages
-	noun     string // what is searched, for messages
-}
-
-var archivedScopes = map[string]archivedScope{
-	// is_oneoff=true: only one-off tasks (the only tasks the tools act on); status=all: the
-	// default status filter may hide completed tasks (TaskStatusAll). sort=newest is a
-	// documented value of list-org-tasks.
-	tasksPath: {extra: url.Values{"is_oneoff": {"true"}, "status": {TaskStatusAll}}, sort: "newest", order: "newest", noun: "archived one-off tasks"},
-	// -created_at: documented by list-processes, and the default of Tallyfy's MCP server.
-	// status=archived is the docs' own way to list archived runs (list-processes).
-	runsPath: {sort: "-created_at", fallback: url.Values{"status": {"archived"}}, order: "most recently started", noun: "archived processes"},
-	// list-templates sorts by sort_by, default "updated" (most recently updated first).
-	templatesPath: {order: "most recently updated", noun: "archived templates"},
-}
-
-// The default bounds of an archived search (Config.ArchivedSearchPages, ArchivedSearchTimeout).
-const (
-	DefaultArchivedSearchPages   = 10
-	DefaultArchivedSearchTimeout = 20 * time.Second
-	archivedSearchPerPage        = maxPerPage
-)
-
-// archivedSearch is what one search of an archived listing read.
-type archivedSearch struct {
-	requests int
-	seen     int  // archived items read
-	total    int  // archived items the listing counts (0: not said)
-	complete bool // the listing was read to its end
-	timedOut bool
-	// unfiltered: the listing returned live items too, so it cannot show an absence
-	unfiltered bool
-	elapsed    time.Duration
-}
-
-// findArchived looks for id among a collection's archived items, newest first, within the
-// client's bounds: at most ArchivedSearchPages pages of 100 and ArchivedSearchTimeout. Tallyfy
-// answers 404 to a GET of an archived template (and, per INFERENCE in docs/tallyfy-api.md §2.1,
-// possibly of an archived task), so the archived listing is the only way to see one; an old
-// organization holds tens of thousands (Tallyfy archives completed processes after a year by
-// default), so the search is bounded and says how far it went.
-//
-// A listing that returns items which say they are live did not filter on archived (the docs
-// document status=archived for runs, Tallyfy's MCP archived=only: §2.4): such a listing is
-// tried once with the scope's fallback filters, and a search over one that still does not
-// filter is never complete, since it cannot show that an archived item is absent.
-func findArchived[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection, id string) (*T, archivedSearch, error) {
-	found, s, err := findArchivedAmong[T, W, PW](ctx, c, collection, []string{id})
-	return found[id], s, err
-}
-
-// findArchivedAmong is findArchived for several IDs at once, within the same bounds: it stops
-// when every one was found, and returns those found.
-func findArchivedAmong[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, ids []string) (map[string]*T, archivedSearch, error) {
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
-	found := make(map[string]*T, len(ids))
-	scope := archivedScopes[collection]
-	start := time.Now()
-	sctx, cancel := context.WithTimeout(ctx, c.cfg.ArchivedSearchTimeout)
-	defer cancel()
-	var s archivedSearch
-	opts := ListOptions{Archived: ArchivedOnly, PerPage: archivedSearchPerPage, Sort: scope.sort}
-	extra := scope.extra
-	triedFallback := false
-	for page, read := 1, 0; read < c.cfg.ArchivedSearchPages; page, read = page+1, read+1 {
-		opts.Page = page
-		p, err := list[T, W, PW](sctx, c, collection, opts, extra)
-		if err != nil || !p.memoized {
-			s.requests++
-		}
-		if rejectsStatusAll(err) && extra.Get("status") == TaskStatusAll && read+1 < c.cfg.ArchivedSearchPages {
-			// status=all refused (tasks.go ListTasks): this page again without it.
-			extra = withoutKey(extra, "status")
-			p, err = list[T, W, PW](sctx, c, collection, opts, extra)
-			s.requests++
-			read++
-		}
-		if err != nil {
-			s.elapsed = time.Since(start)
-			if ctx.Err() == nil && sctx.Err() != nil {
-				// Our own time bound, not the caller's: what was read so far is the answer.
-				s.timedOut = true
-				return found, s, nil
-			}
-			return found, s, err
-		}
-		s.total = p.Pagination.Total
-		s.seen += len(p.Items)
-		leaks := false
-		for i := range p.Items {
-			it := any(&p.Items[i]).(Item)
-			if id := it.id(); want[id] && found[id] == nil {
-				found[id] = &p.Items[i]
-				if len(found) == len(want) {
-					s.elapsed = time.Since(start)
-					return found, s, nil
-				}
-			}
-			if it.archivedState() == archivedNo {
-				leaks = true // the item's own word: the listing did not filter
-			}
-		}
-		if leaks && !triedFallback && scope.fallback != nil {
-			// Read the archived ones with the other documented filter too, from its first page.
-			triedFallback, s.unfiltered = true, false
-			extra = scope.fallback
-			page, s.seen, s.total = 0, 0, 0
-			continue
-		}
-		s.unfiltered = s.unfiltered || leaks
-		// An empty page ends the list; a short one does not (fixed page sizes), and the total
-		// says whether more remain (Page.Ends).
-		if p.Ends(s.seen) {
-			s.complete = !s.unfiltered
-			break
-		}
-	}
-	s.elapsed = time.Since(start)
-	return found, s, nil
-}
-
-// settleListed settles the archived state of listed items that did not say it (an
-// archived=include listing of tasks or templates: docs/tallyfy-api.md §7) from the archived
-// listing, within the archived search's bounds: found there, archived; absent from a listing
-// read to its end, live; otherwise still unknown. It returns how many stay unknown and what
-// was searched, for the result to say so.
-func settleListed[T, W any, PW wire[T, W]](ctx context.Context, c *Client, collection string, items []Item) (ArchivedNote, error) {
-	var ids []string
-	for _, it := range items {
-		if !it.archivedState().known() {
-			ids = append(ids, it.id())
-		}
-	}
-	if len(ids) == 0 {
-		return ArchivedNote{}, nil
-	}
-	found, s, err := findArchivedAmong[T, W, PW](ctx, c, collection, ids)
-	if err != nil && ctx.Err() != nil {
-		return ArchivedNote{}, err
-	}
-	scope := archivedScopes[collection]
-	note := ArchivedNote{Scope: scope.noun, Order: scope.order, Searched: s.seen, Total: s.total, Requests: s.requests}
-	for _, it := range items {
-		if it.archivedState().known() {
-			continue
-		}
-		f := found[it.id()]
-		var own archivedState
-		if f != nil {
-			own = any(f).(Item).archivedState()
-		}
-		switch {
-		case own.known(): // the item's own word in the archived listing wins
-			it.setArchived(own)
-		case f != nil && !s.unfiltered:
-			it.setArchived(archivedYes)
-		case f == nil && err == nil && s.complete:
-			it.setArchived(archivedNo)
-		default:
-			note.Unknown++
-		}
-	}
-	return note, nil
-}
-
-// ArchivedNote says how a listing's archived states were settled: how many stay unknown
-// after a bounded search of the archived listing, and how far that search went.
-type ArchivedNote struct {
-	Unknown  int
-	Scope    string // "archived templates"
-	Order    string // "most recently updated"
-	Searched int
-	Total    int
-	Requests int
-}
-
-// withoutKey is a copy of v without key.
-func withoutKey(v url.Values, key string) url.Values {
-	out := url.Values{}
-	for k, vs := range v {
-		if k != key {
-			out[k] = vs
-		}
-	}
-	return out
-}
-
-// ArchivedSearchError is a look-up that Tallyfy's answers could not settle within the
-// archived search's bounds (Config.ArchivedSearchPages, ArchivedSearchTimeout): the item is
-// not among the archived items read, and more were not read. It is not a not-found (IsNotFound
-// is false): the item may be an older archived one.
-type ArchivedSearchError struct {
-	Kind Kind
-	ID   string
-	// Exists is true when Tallyfy's GET returned the item but did not say whether it is
-	// archived; false when the GET answered 404.
-	Exists   bool
-	Scope    string // what was searched: "archived one-off tasks"
-	Order    string // in which order: "newest"
-	Searched int    // archived items read
-	Total    int    // archived items Tallyfy counts there (0: not said)
-	Requests int    // requests this look-up sent, its GET included
-	TimedOut bool   // the time bound ended the search
-	// Unfiltered: the archived listing also returned live items (it ignored archived), so it
-	// could not show that the item is absent.
-	Unfiltered bool
-}
-
-// Summary says how far the search went: "not among the newest 1000 archived one-off tasks
-// (of 23456; searched in 11 requests)".
-func (e *ArchivedSearchError) Summary() string {
-	of := ""
-	if e.Total > 0 {
-		of = fmt.Sprintf("of %d, ", e.Total)
-	}
-	why := ""
-	if e.TimedOut {
-		why = ", stopped by the time bound"
-	}
-	if e.Unfiltered {
-		why += "; Tallyfy's archived listing also returned live items, so it cannot show an absence"
-	}
-	return fmt.Sprintf("not among the %s %d %s (%ssearched in %d requests%s)", e.Order, e.Searched, e.Scope, of, e.Requests, why)
-}
-
-func (e *ArchivedSearchError) Error() string {
-	if e.Exists {
-		return fmt.Sprintf("tallyfy: Tallyfy did not say whether %s %s is archived, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
-	}
-	return fmt.Sprintf("tallyfy: %s %s not found: Tallyfy answered 404 to reading it, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
-}
-
-// prefixed puts prefix before each issue's path.
-func prefixed(prefix string, issues []ShapeIssue) []ShapeIssue {
-	out := make([]ShapeIssue, len(issues))
-	for i, is := range issues {
-		out[i] = ShapeIssue{Path: prefix + is.Path, Found: is.Found}
-	}
-	return out
-}
-
-// collectionItem names a collection's items in shape-issue paths: tasks, runs, templates.
-func collectionItem(collection string) string {
-	if collection == templatesPath {
-		return "templates"
-	}
-	return collection
-}
-
 // trimSpace trims without copying: it runs on every response body.
 func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
-
-// find GETs one item and, on 404, looks for it among the archived ones (findArchived: bounded).
-func find[T, W any, PW wire[T, W]](ctx context.Context, c *Client, kind Kind, get func(context.Context, string) (*T, error), collection, id string) (*T, error) {
-	scope := archivedScopes[collection]
-	bounded := func(s archivedSearch, exists bool) error {
-		return &ArchivedSearchError{Kind: kind, ID: id, Exists: exists, Scope: scope.noun, Order: scope.order,
-			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut, Unfiltered: s.unfiltered}
-	}
-	got, err := get(ctx, id)
-	if err == nil {
-		it, ok := any(got).(Item)
-		if !ok || it.archivedState().known() {
-			return got, nil
-		}
-		// Tallyfy answered but said nothing about the archived state (no archived_at):
-		// the archived listing settles it, as callers decide archive, restore and delete on it.
-		listed, s, ferr := findArchived[T, W, PW](ctx, c, collection, id)
-		switch {
-		case ferr != nil:
-			return nil, ferr
-		case listed != nil:
-			it.setArchived(archivedYes)
-		case s.complete:
-			it.setArchived(archivedNo)
-		default:
-			return nil, bounded(s, true)
-		}
-		return got, nil
-	}
-	if !IsNotFound(err) {
-		return nil, err
-	}
-	found, s, ferr := findArchived[T, W, PW](ctx, c, collection, id)
-	switch {
-	case ferr != nil:
-		// The archived listing failed: whether the item exists is unknown, so do not
-		// report the GET's 404 (callers read "not found" as "gone").
-		return nil, ferr
-	case found != nil:
-		return found, nil
-	case !s.complete:
-		return nil, bounded(s, false)
-	}
-	// Neither live nor among all the archived ones: unless it was restored between the two
-	// reads (then a second GET finds it), it is gone.
-	return get(ctx, id)
-}

@@ -345,15 +345,6 @@ type Item interface {
 	setArchived(archivedState)
 }
 
-func (t *Task) id() string                       { return t.ID }
-func (r *Run) id() string                        { return r.ID }
-func (t *Template) id() string                   { return t.ID }
-func (t *Task) shapeIssues() []ShapeIssue        { return t.issues }
-func (r *Run) shapeIssues() []ShapeIssue         { return r.issues }
-func (t *Template) shapeIssues() []ShapeIssue    { return t.issues }
-func (t *Task) archivedState() archivedState     { return t.archived }
-func (r *Run) archivedState() archivedState      { return r.archived }
-func (t *Template) archivedState() archivedState { return t.archived }
-func (t *Task) setArchived(s archivedState)      { t.archived = s }
-func (r *Run) setArchived(s archivedState)       { r.archived = s }
-func (t *Template) setArchived(s archivedState)  { t.archived = s }
+func (t *Task) id() string     { return t.ID }
+func (r *Run) id() string      { return r.ID }
+func (t *Template) id() string { return t.ID }

@@ -239,7 +239,7 @@ func (c *Client) GetMe(ctx context.Context) (*Me, error) {
 	if err != nil {
 		return nil, r.unusable(http.MethodGet, p, strings.Replace(err.Error(), "the item", "the user", 1))
 	}
-	c.reportShapes(ctx, prefixed("me.", me.issues))
+	c.reportShapes(ctx, "me.", me.issues)
 	return &me, nil
 }
 
@@ -273,7 +273,7 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 		issues = append(issues, is...)
 	}
 	// Named as the check prints them, e.g. organizations[].user_role.
-	c.reportShapes(ctx, prefixed("organizations[].", issues))
+	c.reportShapes(ctx, "organizations[].", issues)
 	out.Pagination = pagination(said, len(out.Items))
 	out.PageSize, out.Offset = pageGeometry(said, page, min(perPage, maxPerPage), len(out.Items))
 	return out, nil

@@ -19,15 +19,17 @@ func WithShapeReporter(ctx context.Context, fn func(ShapeIssue)) context.Context
 	return context.WithValue(ctx, shapeReporterKey{}, fn)
 }
 
-// reportShapes logs each issue as a warning (the field path and the JSON type, never the
-// value: a value may be a name or an email) and hands it to the context's reporter, if any.
-func (c *Client) reportShapes(ctx context.Context, issues []ShapeIssue) {
+// reportShapes logs each issue, its path after prefix, as a warning (the field path and the
+// JSON type, never the value: a value may be a name or an email) and hands it to the
+// context's reporter, if any.
+func (c *Client) reportShapes(ctx context.Context, prefix string, issues []ShapeIssue) {
 	if len(issues) == 0 {
 		return
 	}
 	fn, _ := ctx.Value(shapeReporterKey{}).(func(ShapeIssue))
 	seen := make(map[ShapeIssue]bool, len(issues))
 	for _, is := range issues {
+		is.Path = prefix + is.Path
 		if seen[is] { // a page of items with the same odd field: once per call
 			continue
 		}

@@ -66,9 +66,8 @@ type Task struct {
 	CompletedAt  *string
 	ArchivedAt   *string
 
-	archived     archivedState
+	itemState
 	listedOneOff bool // returned by an is_oneoff=true listing
-	issues       []ShapeIssue
 }
 
 // Run is a Tallyfy process (docs/tallyfy-api.md §2.3).
@@ -86,8 +85,7 @@ type Run struct {
 	CompletedAt *string
 	ArchivedAt  *string
 
-	archived archivedState
-	issues   []ShapeIssue
+	itemState
 }
 
 // Template is a Tallyfy template, called a checklist in the API (docs/tallyfy-api.md §2.5).
@@ -102,8 +100,7 @@ type Template struct {
 	LastUpdated string
 	ArchivedAt  *string
 
-	archived archivedState
-	issues   []ShapeIssue
+	itemState
 }
 
 // archivedState is what the client knows about whether an item is archived: from its own
@@ -117,6 +114,17 @@ const (
 )
 
 func (s archivedState) known() bool { return s != archivedUnknown }
+
+// itemState is what the client knows of an item besides its fields: its archived state, and
+// the shape issues its decode found (to report).
+type itemState struct {
+	archived archivedState
+	issues   []ShapeIssue
+}
+
+func (s *itemState) shapeIssues() []ShapeIssue    { return s.issues }
+func (s *itemState) archivedState() archivedState { return s.archived }
+func (s *itemState) setArchived(a archivedState)  { s.archived = a }
 
 // Pagination is meta.pagination of a list response (docs/tallyfy-api.md §4).
 type Pagination struct {

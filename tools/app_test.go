@@ -15,6 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
@@ -228,7 +229,7 @@ func TestAppDelete(t *testing.T) {
 		})
 		h.run(t, "bulk with typed count", func(t *testing.T) {
 			api := h.api()
-			if _, err := api.ArchiveRun(context.Background(), sandbox.IDs.CompleteRun); err != nil {
+			if _, err := api.Archive(context.Background(), tallyfy.KindRun, sandbox.IDs.CompleteRun); err != nil {
 				t.Fatal(err)
 			}
 			ids := []string{sandbox.IDs.ArchivedRun, sandbox.IDs.CompleteRun, sandbox.IDs.ActiveRun}

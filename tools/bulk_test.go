@@ -15,6 +15,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/audit"
@@ -120,10 +121,10 @@ func TestBulkStaleReplayedForeignOverBudget(t *testing.T) {
 	ctx := context.Background()
 	h.run(t, "stale", func(t *testing.T) {
 		plan := decode[schemas.BulkResult](t, h.call("bulk_archive", map[string]any{"type": "run", "ids": []string{sandbox.IDs.ActiveRun, sandbox.IDs.CompleteRun}}).ok(t))
-		if _, err := h.api().ArchiveRun(ctx, sandbox.IDs.CompleteRun); err != nil {
+		if _, err := h.api().Archive(ctx, tallyfy.KindRun, sandbox.IDs.CompleteRun); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.api().ActivateRun(ctx, sandbox.IDs.CompleteRun); err != nil {
+		if _, err := h.api().Restore(ctx, tallyfy.KindRun, sandbox.IDs.CompleteRun); err != nil {
 			t.Fatal(err)
 		}
 		done := decode[schemas.BulkResult](t, h.call("bulk_archive", executeArgs(t, plan)).ok(t))
@@ -158,10 +159,10 @@ func TestBulkStaleReplayedForeignOverBudget(t *testing.T) {
 	})
 	h.run(t, "over budget", func(t *testing.T) {
 		api := h.api()
-		if _, err := api.ArchiveRun(ctx, sandbox.IDs.CompleteRun); err != nil {
+		if _, err := api.Archive(ctx, tallyfy.KindRun, sandbox.IDs.CompleteRun); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := api.ArchiveTemplate(ctx, sandbox.IDs.LiveTemplate); err != nil {
+		if _, err := api.Archive(ctx, tallyfy.KindTemplate, sandbox.IDs.LiveTemplate); err != nil {
 			t.Fatal(err)
 		}
 		ids := []string{sandbox.IDs.ArchivedRun, sandbox.IDs.CompleteRun}
@@ -388,7 +389,7 @@ func TestBulkDeleteConfirmedOnce(t *testing.T) {
 		h, e := newElicitHarness(t, p, tools.ConfirmAuto)
 		ctx := context.Background()
 		archiveBoth := func(t *testing.T) []string {
-			if _, err := h.api().ArchiveRun(ctx, sandbox.IDs.CompleteRun); err != nil {
+			if _, err := h.api().Archive(ctx, tallyfy.KindRun, sandbox.IDs.CompleteRun); err != nil {
 				t.Fatal(err)
 			}
 			return []string{sandbox.IDs.ArchivedRun, sandbox.IDs.CompleteRun}

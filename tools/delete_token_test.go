@@ -157,7 +157,7 @@ func TestTokenRefusals(t *testing.T) {
 		})
 		h.run(t, "another item", func(t *testing.T) {
 			other := sandbox.IDs.CompleteRun
-			if _, err := h.api().ArchiveRun(context.Background(), other); err != nil {
+			if _, err := h.api().Archive(context.Background(), tallyfy.KindRun, other); err != nil {
 				t.Fatal(err)
 			}
 			tok := askToken(t, h, run, run.archived).ConfirmToken
@@ -207,7 +207,7 @@ func TestTokenRefusals(t *testing.T) {
 		})
 		h.run(t, "restored between the calls", func(t *testing.T) {
 			tok := askToken(t, h, run, run.archived).ConfirmToken
-			if _, err := h.api().ActivateRun(context.Background(), run.archived); err != nil {
+			if _, err := h.api().Restore(context.Background(), tallyfy.KindRun, run.archived); err != nil {
 				t.Fatal(err)
 			}
 			before := h.deleteCount()

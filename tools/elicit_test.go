@@ -14,6 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
 
@@ -332,7 +333,7 @@ func TestElicitationItemRestoredWhileAsking(t *testing.T) {
 		h, e := newElicitHarness(t, p, mode)
 		name := h.lookup(k.kind, k.archived).Name
 		e.answer = func(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
-			if _, err := h.api().ActivateRun(ctx, k.archived); err != nil {
+			if _, err := h.api().Restore(ctx, tallyfy.KindRun, k.archived); err != nil {
 				t.Error(err)
 			}
 			return accept(name)(ctx, req)

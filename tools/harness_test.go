@@ -539,20 +539,9 @@ func kindOf(tool string) kindInfo {
 // the server's back: it stays archived, with a new last update.
 func (h *harness) touchArchived(ctx context.Context, k kindInfo) error {
 	api := h.api()
-	var err error
-	switch k.kind {
-	case "task":
-		if _, err = api.RestoreTask(ctx, k.archived); err == nil {
-			err = api.ArchiveTask(ctx, k.archived)
-		}
-	case "run":
-		if _, err = api.ActivateRun(ctx, k.archived); err == nil {
-			_, err = api.ArchiveRun(ctx, k.archived)
-		}
-	default:
-		if _, err = api.RestoreTemplate(ctx, k.archived); err == nil {
-			_, err = api.ArchiveTemplate(ctx, k.archived)
-		}
+	_, err := api.Restore(ctx, tallyfy.Kind(k.kind), k.archived)
+	if err == nil {
+		_, err = api.Archive(ctx, tallyfy.Kind(k.kind), k.archived)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -157,7 +158,7 @@ func TestLifecycleChangedWhileThisCallRan(t *testing.T) {
 		go func() { done <- h.call("restore_task", map[string]any{"task_id": sandbox.IDs.ArchivedTask}) }()
 		time.Sleep(100 * time.Millisecond)
 		other := h.api()
-		if _, err := other.RestoreTask(t.Context(), sandbox.IDs.ArchivedTask); err != nil {
+		if _, err := other.Restore(t.Context(), tallyfy.KindTask, sandbox.IDs.ArchivedTask); err != nil {
 			t.Fatal(err)
 		}
 		r := (<-done).ok(t)

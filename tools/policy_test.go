@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
@@ -258,12 +259,12 @@ func archiveAll(t *testing.T, h *harness) {
 	ctx := context.Background()
 	api := h.api()
 	for _, id := range []string{sandbox.IDs.LiveTask} {
-		if err := api.ArchiveTask(ctx, id); err != nil {
+		if _, err := api.Archive(ctx, tallyfy.KindTask, id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, id := range []string{sandbox.IDs.ActiveRun, sandbox.IDs.CompleteRun} {
-		if _, err := api.ArchiveRun(ctx, id); err != nil {
+		if _, err := api.Archive(ctx, tallyfy.KindRun, id); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
+	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools/confirm"
@@ -178,7 +179,7 @@ func TestURLElicitationBulk(t *testing.T) {
 	h := newHarness(t, withConfirm(tools.ConfirmAuto), withPage(page, "pat"), withElicitTimeout(2*time.Second))
 	e := &elicitor{}
 	c := h.connect(mcp.ProtocolVersion20251125, e, "url-client", declares(urlOnly))
-	if _, err := h.api().ArchiveRun(context.Background(), sandbox.IDs.CompleteRun); err != nil {
+	if _, err := h.api().Archive(context.Background(), tallyfy.KindRun, sandbox.IDs.CompleteRun); err != nil {
 		t.Fatal(err)
 	}
 	ids := []string{sandbox.IDs.ArchivedRun, sandbox.IDs.CompleteRun}

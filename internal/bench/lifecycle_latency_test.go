@@ -43,7 +43,7 @@ func BenchmarkLifecycleLatency50ms(b *testing.B) {
 			bare := make([]time.Duration, 0, 15)
 			for range cap(bare) {
 				t0 := time.Now()
-				if _, err := api.GetRun(ctx, sandbox.IDs.ActiveRun); err != nil {
+				if _, err := api.Find(ctx, tallyfy.KindRun, sandbox.IDs.ActiveRun); err != nil {
 					b.Fatal(err)
 				}
 				bare = append(bare, time.Since(t0))

@@ -1,0 +1,284 @@
+package tallyfy
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// narrowest filters Tallyfy documents for it, in a documented order, so that a bounded search
+// reads the items most likely asked about first (docs/tallyfy-api.md §2.2, §2.4, §2.6).
+type archivedScope struct {
+	extra url.Values // filters besides archived=only
+	// fallback replaces extra, beside archived=only, when the listing turns out not to filter
+	// on archived (findArchived).
+	fallback url.Values
+	sort     string // sort parameter ("" leaves the list's own default)
+	order    string // the order in words, for messages
+	noun     string // what is searched, for messages
+}
+
+// The default bounds of an archived search (Config.ArchivedSearchPages, ArchivedSearchTimeout).
+const (
+	DefaultArchivedSearchPages   = 10
+	DefaultArchivedSearchTimeout = 20 * time.Second
+	archivedSearchPerPage        = maxPerPage
+)
+
+// archivedSearch is what one search of an archived listing read.
+type archivedSearch struct {
+	requests int
+	seen     int  // archived items read
+	total    int  // archived items the listing counts (0: not said)
+	complete bool // the listing was read to its end
+	timedOut bool
+	// unfiltered: the listing returned live items too, so it cannot show an absence
+	unfiltered bool
+	elapsed    time.Duration
+}
+
+// findArchived looks for id among a collection's archived items, newest first, within the
+// client's bounds: at most ArchivedSearchPages pages of 100 and ArchivedSearchTimeout. Tallyfy
+// answers 404 to a GET of an archived template (and, per INFERENCE in docs/tallyfy-api.md §2.1,
+// possibly of an archived task), so the archived listing is the only way to see one; an old
+// organization holds tens of thousands (Tallyfy archives completed processes after a year by
+// default), so the search is bounded and says how far it went.
+//
+// A listing that returns items which say they are live did not filter on archived (the docs
+// document status=archived for runs, Tallyfy's MCP archived=only: §2.4): such a listing is
+// tried once with the scope's fallback filters, and a search over one that still does not
+// filter is never complete, since it cannot show that an archived item is absent.
+func (k kindAPI[T, W, PW]) findArchived(ctx context.Context, c *Client, id string) (*T, archivedSearch, error) {
+	found, s, err := k.findArchivedAmong(ctx, c, []string{id})
+	return found[id], s, err
+}
+
+// findArchivedAmong is findArchived for several IDs at once, within the same bounds: it stops
+// when every one was found, and returns those found.
+func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids []string) (map[string]*T, archivedSearch, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	found := make(map[string]*T, len(ids))
+	scope := k.scope
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.ArchivedSearchTimeout)
+	defer cancel()
+	var s archivedSearch
+	opts := ListOptions{Archived: ArchivedOnly, PerPage: archivedSearchPerPage, Sort: scope.sort}
+	extra := scope.extra
+	triedFallback := false
+	for page, read := 1, 0; read < c.cfg.ArchivedSearchPages; page, read = page+1, read+1 {
+		opts.Page = page
+		p, err := k.query(sctx, c, opts, extra)
+		if err != nil || !p.memoized {
+			s.requests++
+		}
+		if rejectsStatusAll(err) && extra.Get("status") == TaskStatusAll && read+1 < c.cfg.ArchivedSearchPages {
+			// status=all refused (tasks.go ListTasks): this page again without it.
+			extra = withoutKey(extra, "status")
+			p, err = k.query(sctx, c, opts, extra)
+			s.requests++
+			read++
+		}
+		if err != nil {
+			s.elapsed = time.Since(start)
+			if ctx.Err() == nil && sctx.Err() != nil {
+				// Our own time bound, not the caller's: what was read so far is the answer.
+				s.timedOut = true
+				return found, s, nil
+			}
+			return found, s, err
+		}
+		s.total = p.Pagination.Total
+		s.seen += len(p.Items)
+		leaks := false
+		for i := range p.Items {
+			it := any(&p.Items[i]).(Item)
+			if id := it.id(); want[id] && found[id] == nil {
+				found[id] = &p.Items[i]
+				if len(found) == len(want) {
+					s.elapsed = time.Since(start)
+					return found, s, nil
+				}
+			}
+			if it.archivedState() == archivedNo {
+				leaks = true // the item's own word: the listing did not filter
+			}
+		}
+		if leaks && !triedFallback && scope.fallback != nil {
+			// Read the archived ones with the other documented filter too, from its first page.
+			triedFallback, s.unfiltered = true, false
+			extra = scope.fallback
+			page, s.seen, s.total = 0, 0, 0
+			continue
+		}
+		s.unfiltered = s.unfiltered || leaks
+		// An empty page ends the list; a short one does not (fixed page sizes), and the total
+		// says whether more remain (Page.Ends).
+		if p.Ends(s.seen) {
+			s.complete = !s.unfiltered
+			break
+		}
+	}
+	s.elapsed = time.Since(start)
+	return found, s, nil
+}
+
+// settleListed settles the archived state of listed items that did not say it (an
+// archived=include listing of tasks or templates: docs/tallyfy-api.md §7) from the archived
+// listing, within the archived search's bounds: found there, archived; absent from a listing
+// read to its end, live; otherwise still unknown. It returns how many stay unknown and what
+// was searched, for the result to say so.
+func (k kindAPI[T, W, PW]) settle(ctx context.Context, c *Client, items []Item) (ArchivedNote, error) {
+	var ids []string
+	for _, it := range items {
+		if !it.archivedState().known() {
+			ids = append(ids, it.id())
+		}
+	}
+	if len(ids) == 0 {
+		return ArchivedNote{}, nil
+	}
+	found, s, err := k.findArchivedAmong(ctx, c, ids)
+	if err != nil && ctx.Err() != nil {
+		return ArchivedNote{}, err
+	}
+	note := ArchivedNote{Scope: k.scope.noun, Order: k.scope.order, Searched: s.seen, Total: s.total, Requests: s.requests}
+	for _, it := range items {
+		if it.archivedState().known() {
+			continue
+		}
+		f := found[it.id()]
+		var own archivedState
+		if f != nil {
+			own = any(f).(Item).archivedState()
+		}
+		switch {
+		case own.known(): // the item's own word in the archived listing wins
+			it.setArchived(own)
+		case f != nil && !s.unfiltered:
+			it.setArchived(archivedYes)
+		case f == nil && err == nil && s.complete:
+			it.setArchived(archivedNo)
+		default:
+			note.Unknown++
+		}
+	}
+	return note, nil
+}
+
+// ArchivedNote says how a listing's archived states were settled: how many stay unknown
+// after a bounded search of the archived listing, and how far that search went.
+type ArchivedNote struct {
+	Unknown  int
+	Scope    string // "archived templates"
+	Order    string // "most recently updated"
+	Searched int
+	Total    int
+	Requests int
+}
+
+// withoutKey is a copy of v without key.
+func withoutKey(v url.Values, key string) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		if k != key {
+			out[k] = vs
+		}
+	}
+	return out
+}
+
+// ArchivedSearchError is a look-up that Tallyfy's answers could not settle within the
+// archived search's bounds (Config.ArchivedSearchPages, ArchivedSearchTimeout): the item is
+// not among the archived items read, and more were not read. It is not a not-found (IsNotFound
+// is false): the item may be an older archived one.
+type ArchivedSearchError struct {
+	Kind Kind
+	ID   string
+	// Exists is true when Tallyfy's GET returned the item but did not say whether it is
+	// archived; false when the GET answered 404.
+	Exists   bool
+	Scope    string // what was searched: "archived one-off tasks"
+	Order    string // in which order: "newest"
+	Searched int    // archived items read
+	Total    int    // archived items Tallyfy counts there (0: not said)
+	Requests int    // requests this look-up sent, its GET included
+	TimedOut bool   // the time bound ended the search
+	// Unfiltered: the archived listing also returned live items (it ignored archived), so it
+	// could not show that the item is absent.
+	Unfiltered bool
+}
+
+// Summary says how far the search went: "not among the newest 1000 archived one-off tasks
+// (of 23456; searched in 11 requests)".
+func (e *ArchivedSearchError) Summary() string {
+	of := ""
+	if e.Total > 0 {
+		of = fmt.Sprintf("of %d, ", e.Total)
+	}
+	why := ""
+	if e.TimedOut {
+		why = ", stopped by the time bound"
+	}
+	if e.Unfiltered {
+		why += "; Tallyfy's archived listing also returned live items, so it cannot show an absence"
+	}
+	return fmt.Sprintf("not among the %s %d %s (%ssearched in %d requests%s)", e.Order, e.Searched, e.Scope, of, e.Requests, why)
+}
+
+func (e *ArchivedSearchError) Error() string {
+	if e.Exists {
+		return fmt.Sprintf("tallyfy: Tallyfy did not say whether %s %s is archived, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
+	}
+	return fmt.Sprintf("tallyfy: %s %s not found: Tallyfy answered 404 to reading it, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
+}
+
+// find GETs one item and, on 404, looks for it among the archived ones (findArchived: bounded).
+func (k kindAPI[T, W, PW]) find(ctx context.Context, c *Client, id string) (Item, error) {
+	bounded := func(s archivedSearch, exists bool) error {
+		return &ArchivedSearchError{Kind: k.kind, ID: id, Exists: exists, Scope: k.scope.noun, Order: k.scope.order,
+			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut, Unfiltered: s.unfiltered}
+	}
+	got, err := k.get(ctx, c, id)
+	if err == nil {
+		it := any(got).(Item)
+		if it.archivedState().known() {
+			return it, nil
+		}
+		// Tallyfy answered but said nothing about the archived state (no archived_at):
+		// the archived listing settles it, as callers decide archive, restore and delete on it.
+		listed, s, ferr := k.findArchived(ctx, c, id)
+		switch {
+		case ferr != nil:
+			return nil, ferr
+		case listed != nil:
+			it.setArchived(archivedYes)
+		case s.complete:
+			it.setArchived(archivedNo)
+		default:
+			return nil, bounded(s, true)
+		}
+		return it, nil
+	}
+	if !IsNotFound(err) {
+		return nil, err
+	}
+	found, s, ferr := k.findArchived(ctx, c, id)
+	switch {
+	case ferr != nil:
+		// The archived listing failed: whether the item exists is unknown, so do not
+		// report the GET's 404 (callers read "not found" as "gone").
+		return nil, ferr
+	case found != nil:
+		return itemOf(found, nil)
+	case !s.complete:
+		return nil, bounded(s, false)
+	}
+	// Neither live nor among all the archived ones: unless it was restored between the two
+	// reads (then a second GET finds it), it is gone.
+	return itemOf(k.get(ctx, c, id))
+}
