@@ -62,5 +62,3 @@ type BulkResult struct {
 	ApprovalID   string `json:"approval_id,omitempty"`
 	Message      string `json:"message"`
 }
-
-func (BulkResult) isResult() {}

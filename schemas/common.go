@@ -27,6 +27,11 @@ type ListRunsArgs struct {
 	TemplateID string `json:"template_id,omitempty" jsonschema:"description=Only processes launched from this template,pattern=^[a-f0-9]{32}$"`
 }
 
+// ConfirmArgs is what a permanent delete takes besides the item's ID.
+type ConfirmArgs struct {
+	ConfirmToken string `json:"confirm_token,omitempty" jsonschema:"description=Omit at first. Only after a confirmation_required answer and the person's explicit yes: the token it gave,maxLength=1024"`
+}
+
 // PageInfo says where a list page sits.
 type PageInfo struct {
 	Page       int  `json:"page" jsonschema:"description=This page number"`
@@ -96,6 +101,3 @@ type DeleteResult struct {
 	ApprovalID   string   `json:"approval_id,omitempty"`
 	Message      string   `json:"message" jsonschema:"description=What happened and what to do next"`
 }
-
-func (LifecycleResult) isResult() {}
-func (DeleteResult) isResult()    {}

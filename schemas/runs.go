@@ -10,7 +10,7 @@ type RunIDArgs struct {
 // DeleteRunArgs names the process to delete permanently.
 type DeleteRunArgs struct {
 	RunIDArgs
-	ConfirmToken string `json:"confirm_token,omitempty" jsonschema:"description=Omit at first. Only after a confirmation_required answer and the person's explicit yes: the token it gave,maxLength=1024"`
+	ConfirmArgs
 }
 
 // Run is what the tools report about a process.
@@ -38,6 +38,3 @@ type ListRunsResult struct {
 	Runs []Run    `json:"runs" jsonschema:"description=Processes on this page"`
 	Page PageInfo `json:"page_info" jsonschema:"description=Paging"`
 }
-
-func (GetRunResult) isResult()   {}
-func (ListRunsResult) isResult() {}

@@ -75,12 +75,3 @@ func JSON(v any) json.RawMessage {
 	}
 	panic(fmt.Sprintf("schemas: %T is not in schemas.Named: add it there and run make schemas", v))
 }
-
-// IsResult reports whether v is a tool result type (an output schema).
-func IsResult(v any) bool {
-	_, ok := v.(result)
-	return ok
-}
-
-// result marks the types that are tool results (output schemas).
-type result interface{ isResult() }

@@ -10,7 +10,7 @@ type TaskIDArgs struct {
 // DeleteTaskArgs names the one-off task to delete permanently.
 type DeleteTaskArgs struct {
 	TaskIDArgs
-	ConfirmToken string `json:"confirm_token,omitempty" jsonschema:"description=Omit at first. Only after a confirmation_required answer and the person's explicit yes: the token it gave,maxLength=1024"`
+	ConfirmArgs
 }
 
 // Task is what the tools report about a one-off task.
@@ -40,6 +40,3 @@ type ListTasksResult struct {
 	// SearchIncomplete: with a query, titles are matched over a bounded number of pages.
 	SearchIncomplete bool `json:"search_incomplete,omitempty" jsonschema:"description=True when a query searched only some one-off tasks' titles; the text says how to go on"`
 }
-
-func (GetTaskResult) isResult()   {}
-func (ListTasksResult) isResult() {}

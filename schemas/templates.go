@@ -10,7 +10,7 @@ type TemplateIDArgs struct {
 // DeleteTemplateArgs names the template to delete permanently.
 type DeleteTemplateArgs struct {
 	TemplateIDArgs
-	ConfirmToken string `json:"confirm_token,omitempty" jsonschema:"description=Omit at first. Only after a confirmation_required answer and the person's explicit yes: the token it gave,maxLength=1024"`
+	ConfirmArgs
 }
 
 // Template is what the tools report about a template.
@@ -37,14 +37,9 @@ type ListTemplatesResult struct {
 	Page      PageInfo   `json:"page_info" jsonschema:"description=Paging"`
 }
 
-func (GetTemplateResult) isResult()   {}
-func (ListTemplatesResult) isResult() {}
-
 // ArchiveTemplateResult is archive_template's answer: the lifecycle result and what Tallyfy
 // detached from the template (docs/tallyfy-api.md §1.7).
 type ArchiveTemplateResult struct {
 	LifecycleResult
 	DeletedReferences []Reference `json:"deleted_references,omitempty" jsonschema:"description=What Tallyfy detached; restore_template may not re-attach it"`
 }
-
-func (ArchiveTemplateResult) isResult() {}

@@ -3,10 +3,12 @@ package tallyfy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"time"
 )
 
+// archivedScope is how a look-up searches one collection's archived items: with the
 // narrowest filters Tallyfy documents for it, in a documented order, so that a bounded search
 // reads the items most likely asked about first (docs/tallyfy-api.md §2.2, §2.4, §2.6).
 type archivedScope struct {
@@ -78,7 +80,8 @@ func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids
 		}
 		if rejectsStatusAll(err) && extra.Get("status") == TaskStatusAll && read+1 < c.cfg.ArchivedSearchPages {
 			// status=all refused (tasks.go ListTasks): this page again without it.
-			extra = withoutKey(extra, "status")
+			extra = maps.Clone(extra) // the scope's own stays as it is
+			extra.Del("status")
 			p, err = k.query(sctx, c, opts, extra)
 			s.requests++
 			read++
@@ -179,17 +182,6 @@ type ArchivedNote struct {
 	Searched int
 	Total    int
 	Requests int
-}
-
-// withoutKey is a copy of v without key.
-func withoutKey(v url.Values, key string) url.Values {
-	out := url.Values{}
-	for k, vs := range v {
-		if k != key {
-			out[k] = vs
-		}
-	}
-	return out
 }
 
 // ArchivedSearchError is a look-up that Tallyfy's answers could not settle within the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -53,9 +54,7 @@ func rejectsStatusAll(err error) bool {
 // query fetches one page of the kind's list with opts and extra into a Page.
 func (k kindAPI[T, W, PW]) query(ctx context.Context, c *Client, opts ListOptions, extra url.Values) (*Page[T], error) {
 	q := url.Values{}
-	for k, v := range extra {
-		q[k] = v
-	}
+	maps.Copy(q, extra)
 	if s := strings.TrimSpace(opts.Query); s != "" {
 		q.Set("q", s)
 	}
@@ -133,9 +132,7 @@ const (
 func (k kindAPI[T, W, PW]) listPage(ctx context.Context, c *Client, collection string, q url.Values, page, perPage int, sendPage bool) (*Page[T], error) {
 	p := c.path(collection, "", "")
 	pq := url.Values{}
-	for k, v := range q {
-		pq[k] = v
-	}
+	maps.Copy(pq, q)
 	if sendPage || page > 1 {
 		pq.Set("page", strconv.Itoa(page))
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 
 	"github.com/invopop/jsonschema"
 
@@ -17,7 +18,7 @@ import (
 
 // For returns the flat JSON Schema of v's type: inlined (no $ref/$defs), no $schema or $id.
 // Argument schemas keep a description on every property and additionalProperties false on
-// every object. Result schemas (types marked as results) drop both: every host puts tools/list
+// every object. Result schemas (the types named …Result) drop both: every host puts tools/list
 // in the model's context, and the descriptions of result fields would triple its size.
 func For(v any) json.RawMessage {
 	r := &jsonschema.Reflector{DoNotReference: true, Anonymous: true}
@@ -27,7 +28,7 @@ func For(v any) json.RawMessage {
 	if err != nil {
 		panic(fmt.Sprintf("schemas: %T: %v", v, err)) // a bug in a type above, caught by tests
 	}
-	if schemas.IsResult(v) {
+	if strings.HasSuffix(reflect.TypeOf(v).Name(), "Result") {
 		var tree any
 		_ = json.Unmarshal(b, &tree)
 		b, _ = json.Marshal(compact(tree))
