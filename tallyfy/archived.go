@@ -37,7 +37,6 @@ type archivedSearch struct {
 	timedOut bool
 	// unfiltered: the listing returned live items too, so it cannot show an absence
 	unfiltered bool
-	elapsed    time.Duration
 }
 
 // findArchived looks for id among a collection's archived items, newest first, within the
@@ -65,7 +64,6 @@ func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids
 	}
 	found := make(map[string]*T, len(ids))
 	scope := k.scope
-	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.ArchivedSearchTimeout)
 	defer cancel()
 	var s archivedSearch
@@ -79,7 +77,7 @@ func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids
 			s.requests++
 		}
 		if rejectsStatusAll(err) && extra.Get("status") == TaskStatusAll && read+1 < c.cfg.ArchivedSearchPages {
-			// status=all refused (tasks.go ListTasks): this page again without it.
+			// status=all refused (page, list.go): this page again without it.
 			extra = maps.Clone(extra) // the scope's own stays as it is
 			extra.Del("status")
 			p, err = k.query(sctx, c, opts, extra)
@@ -87,7 +85,6 @@ func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids
 			read++
 		}
 		if err != nil {
-			s.elapsed = time.Since(start)
 			if ctx.Err() == nil && sctx.Err() != nil {
 				// Our own time bound, not the caller's: what was read so far is the answer.
 				s.timedOut = true
@@ -103,7 +100,6 @@ func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids
 			if id := it.id(); want[id] && found[id] == nil {
 				found[id] = &p.Items[i]
 				if len(found) == len(want) {
-					s.elapsed = time.Since(start)
 					return found, s, nil
 				}
 			}
@@ -126,11 +122,10 @@ func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids
 			break
 		}
 	}
-	s.elapsed = time.Since(start)
 	return found, s, nil
 }
 
-// settleListed settles the archived state of listed items that did not say it (an
+// settle settles the archived state of listed items that did not say it (an
 // archived=include listing of tasks or templates: docs/tallyfy-api.md §7) from the archived
 // listing, within the archived search's bounds: found there, archived; absent from a listing
 // read to its end, live; otherwise still unknown. It returns how many stay unknown and what

@@ -98,7 +98,7 @@ type ResponseError struct {
 	Method      string
 	Path        string
 	// TooLarge marks a body over the cap (Config.MaxBodyBytes): a list asks again with a
-	// smaller per_page (client.go listPage).
+	// smaller per_page (listPage, list.go).
 	TooLarge bool
 }
 

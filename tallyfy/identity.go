@@ -3,6 +3,7 @@ package tallyfy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -168,6 +169,7 @@ type Membership struct {
 	Name   string
 	Role   Role
 	Status string // user_status, e.g. "active"
+	issues []ShapeIssue
 }
 
 // membershipWire is the raw form of Membership (tallyfy/testdata/contract,
@@ -183,11 +185,11 @@ type membershipWire struct {
 // decode reads id, name, user_role and user_status. A role or status in an undocumented shape
 // is left unknown and recorded, so that the check names the field rather than only saying
 // that Tallyfy did not tell the role; only a missing id is an error.
-func (w *membershipWire) decode() (Membership, []ShapeIssue, error) {
+func (w *membershipWire) decode() (Membership, error) {
 	var ms Membership
 	var err error
 	if ms.OrgID, err = textID(w.ID); err != nil {
-		return ms, nil, err
+		return ms, errors.New(strings.Replace(err.Error(), "the item", "an organization", 1))
 	}
 	var f fields
 	ms.Name = strings.TrimSpace(f.str("name", w.Name))
@@ -200,7 +202,8 @@ func (w *membershipWire) decode() (Membership, []ShapeIssue, error) {
 	}
 	ms.Role = ParseRole(role)
 	ms.Status = strings.ToLower(strings.TrimSpace(f.str("user_status", w.UserStatus)))
-	return ms, f.issues, nil
+	ms.issues = f.issues
+	return ms, nil
 }
 
 // textID reads an id, which sources show as a string or an integer; anything else, or an
@@ -258,24 +261,16 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 	if err != nil {
 		return nil, err
 	}
-	raw, said, err := decodeList[membershipWire](r, p)
+	out, err := decodePage[Membership, membershipWire](r, p, page, min(perPage, maxPerPage))
 	if err != nil {
 		return nil, err
 	}
-	out := &Page[Membership]{Items: make([]Membership, len(raw))}
 	var issues []ShapeIssue
-	for i := range raw {
-		ms, is, err := raw[i].decode()
-		if err != nil {
-			return nil, r.unusable(http.MethodGet, p, strings.Replace(err.Error(), "the item", "an organization", 1))
-		}
-		out.Items[i] = ms
-		issues = append(issues, is...)
+	for i := range out.Items {
+		issues = append(issues, out.Items[i].issues...)
 	}
 	// Named as the check prints them, e.g. organizations[].user_role.
 	c.reportShapes(ctx, "organizations[].", issues)
-	out.Pagination = pagination(said, len(out.Items))
-	out.PageSize, out.Offset = pageGeometry(said, page, min(perPage, maxPerPage), len(out.Items))
 	return out, nil
 }
 

@@ -162,20 +162,10 @@ func (k kindAPI[T, W, PW]) listPage(ctx context.Context, c *Client, collection s
 	if err != nil {
 		return nil, err
 	}
-	raw, said, err := decodeList[W](r, p)
+	out, err := decodePage[T, W, PW](r, p, page, perPage)
 	if err != nil {
 		return nil, err
 	}
-	out := &Page[T]{Items: make([]T, len(raw))}
-	for i := range raw {
-		v, err := PW(&raw[i]).decode()
-		if err != nil {
-			return nil, r.unusable(http.MethodGet, p, err.Error())
-		}
-		out.Items[i] = v
-	}
-	out.Pagination = pagination(said, len(out.Items))
-	out.PageSize, out.Offset = pageGeometry(said, page, perPage, len(out.Items))
 	out.memoized = memoized
 	return out, nil
 }
@@ -260,9 +250,9 @@ func pageGeometry(said *Pagination, page, perPage, n int) (size, offset int) {
 // defaultPerPage is the page size of Tallyfy's lists when none is asked for (docs/tallyfy-api.md §4).
 const defaultPerPage = 10
 
-// decodeList reads a list answer, {"data": [...], "meta": {"pagination": {...}}}, into its raw
-// items and the pagination it carries (nil when it carries none).
-func decodeList[W any](r *response, p string) ([]W, *Pagination, error) {
+// decodePage reads a list answer, {"data": [...], "meta": {"pagination": {...}}}, into page
+// `page` asked with perPage. An answer without pagination is one page holding all its items.
+func decodePage[T, W any, PW wire[T, W]](r *response, p string, page, perPage int) (*Page[T], error) {
 	var env struct {
 		Data *[]W `json:"data"`
 		Meta struct {
@@ -271,23 +261,28 @@ func decodeList[W any](r *response, p string) ([]W, *Pagination, error) {
 	}
 	if err := json.Unmarshal(r.Body, &env); err != nil {
 		if reason, ok := notAnObject(err); ok {
-			return nil, nil, r.unusable(http.MethodGet, p, reason)
+			return nil, r.unusable(http.MethodGet, p, reason)
 		}
-		return nil, nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
+		return nil, r.unusable(http.MethodGet, p, describeJSONError(r, err))
 	}
 	if env.Data == nil {
 		// Not a list at all (e.g. {"message": …} or null): never read it as an empty one.
-		return nil, nil, r.unusable(http.MethodGet, p, "no data envelope")
+		return nil, r.unusable(http.MethodGet, p, "no data envelope")
 	}
-	return *env.Data, env.Meta.Pagination, nil
-}
-
-// pagination is the pagination a list answer carried, else that of one page holding all n items.
-func pagination(said *Pagination, n int) Pagination {
-	if said != nil {
-		return *said
+	n := len(*env.Data)
+	out := &Page[T]{Items: make([]T, n), Pagination: Pagination{Total: n, Count: n, PerPage: n, CurrentPage: 1, TotalPages: 1}}
+	for i := range *env.Data {
+		v, err := PW(&(*env.Data)[i]).decode()
+		if err != nil {
+			return nil, r.unusable(http.MethodGet, p, err.Error())
+		}
+		out.Items[i] = v
 	}
-	return Pagination{Total: n, Count: n, PerPage: n, CurrentPage: 1, TotalPages: 1}
+	if said := env.Meta.Pagination; said != nil {
+		out.Pagination = *said
+	}
+	out.PageSize, out.Offset = pageGeometry(env.Meta.Pagination, page, perPage, n)
+	return out, nil
 }
 
 // ProcessTasksPerPage is the one page of a process's tasks ProcessTasks reads: the largest

@@ -37,7 +37,7 @@ type ListOptions struct {
 	Page     int
 	PerPage  int
 	// Status and ChecklistID are sent as status and checklist_id when set; the runs list
-	// documents both (docs/tallyfy-api.md §2.4). ListTasks sends status=all when Status is
+	// documents both (docs/tallyfy-api.md §2.4). A task list sends status=all when Status is
 	// empty (TaskStatusAll).
 	Status      string
 	ChecklistID string
@@ -140,7 +140,7 @@ type Page[T any] struct {
 	Items      []T
 	Pagination Pagination
 	// Offset is how many items come before this page, and PageSize the page size it was cut
-	// with, as far as the request and the answer tell (see list in client.go).
+	// with, as far as the request and the answer tell (pageGeometry in list.go).
 	Offset, PageSize int
 
 	memoized bool // served from a listing memo (WithListingMemo): no request was sent
