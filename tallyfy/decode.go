@@ -101,15 +101,8 @@ func idAndLabel(id json.RawMessage, labelName string, label json.RawMessage) (st
 
 // str reads a string that may be null or absent ("" then).
 func (f *fields) str(name string, raw json.RawMessage) string {
-	switch jsonType(raw) {
-	case "absent", "null":
-		return ""
-	case "string":
-		s, _ := unquote(raw)
-		return s
-	}
-	f.odd(name, raw)
-	return ""
+	v, _ := f.optStr(name, raw)
+	return deref(v)
 }
 
 // optStr reads a nullable string, such as a date or a run_id: nil when null, absent or in an

@@ -38,6 +38,9 @@ type Me struct {
 	issues    []ShapeIssue
 }
 
+func (m *Me) shapeIssues() []ShapeIssue          { return m.issues }
+func (ms *Membership) shapeIssues() []ShapeIssue { return ms.issues }
+
 // Name is "First Last", else the username, else the email.
 func (m *Me) Name() string {
 	if n := strings.TrimSpace(m.FirstName + " " + m.LastName); n != "" {
@@ -65,7 +68,7 @@ func (w *meWire) decode() (Me, error) {
 	var m Me
 	var err error
 	if m.ID, err = textID(w.ID); err != nil {
-		return m, err
+		return m, errors.New(strings.Replace(err.Error(), "the item", "the user", 1))
 	}
 	var f fields
 	m.Email = strings.TrimSpace(f.str("email", w.Email))
@@ -234,16 +237,7 @@ func (c *Client) GetMe(ctx context.Context) (*Me, error) {
 	if err != nil {
 		return nil, err
 	}
-	var w meWire
-	if err := decodeData(http.MethodGet, p, r, &w); err != nil {
-		return nil, err
-	}
-	me, err := w.decode()
-	if err != nil {
-		return nil, r.unusable(http.MethodGet, p, strings.Replace(err.Error(), "the item", "the user", 1))
-	}
-	c.reportShapes(ctx, "me.", me.issues)
-	return &me, nil
+	return decodeOne[Me, meWire](ctx, c, "me.", http.MethodGet, p, r)
 }
 
 // ListMyOrganizations returns one page of the organizations the user belongs to
@@ -265,12 +259,7 @@ func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*P
 	if err != nil {
 		return nil, err
 	}
-	var issues []ShapeIssue
-	for i := range out.Items {
-		issues = append(issues, out.Items[i].issues...)
-	}
-	// Named as the check prints them, e.g. organizations[].user_role.
-	c.reportShapes(ctx, "organizations[].", issues)
+	reportItems(ctx, c, "organizations[].", out.Items) // as the check prints them: organizations[].user_role
 	return out, nil
 }
 

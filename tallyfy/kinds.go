@@ -205,7 +205,7 @@ func (k kindAPI[T, W, PW]) get(ctx context.Context, c *Client, id string) (*T, e
 	if err != nil {
 		return nil, err
 	}
-	v, err := k.decode(ctx, c, http.MethodGet, p, r)
+	v, err := decodeOne[T, W, PW](ctx, c, string(k.kind)+".", http.MethodGet, p, r)
 	if it := Item(nil); err == nil && k.getIsLive {
 		if it = any(v).(Item); !it.archivedState().known() {
 			it.setArchived(archivedNo)
@@ -221,21 +221,7 @@ func (k kindAPI[T, W, PW]) change(ctx context.Context, c *Client, method, id, su
 	if err != nil || len(trimSpace(r.Body)) == 0 {
 		return nil, err
 	}
-	return k.decode(ctx, c, method, p, r)
-}
-
-// decode decodes {"data": item} and reports the item's shape issues, named after its kind.
-func (k kindAPI[T, W, PW]) decode(ctx context.Context, c *Client, method, path string, r *response) (*T, error) {
-	var w W
-	if err := decodeData(method, path, r, &w); err != nil {
-		return nil, err
-	}
-	v, err := PW(&w).decode()
-	if err != nil {
-		return nil, r.unusable(method, path, err.Error())
-	}
-	c.reportShapes(ctx, string(k.kind)+".", any(&v).(Item).shapeIssues())
-	return &v, nil
+	return decodeOne[T, W, PW](ctx, c, string(k.kind)+".", method, p, r)
 }
 
 // deletionOf sends a template's archive or permanent delete, whose answer is not the template

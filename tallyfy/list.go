@@ -94,14 +94,10 @@ func (k kindAPI[T, W, PW]) query(ctx context.Context, c *Client, opts ListOption
 	// without archived_at stay unknown, and the lifecycle and delete paths never decide from a
 	// listing but from Lookup.
 	oneOffListing := q.Get("is_oneoff") == "true"
-	var issues []ShapeIssue
 	for i := range p.Items {
-		if t, ok := any(&p.Items[i]).(*Task); ok && oneOffListing {
+		it := any(&p.Items[i]).(Item)
+		if t, ok := it.(*Task); ok && oneOffListing {
 			t.listedOneOff = true // Task.OneOff
-		}
-		it, ok := any(&p.Items[i]).(Item)
-		if !ok {
-			continue
 		}
 		if !it.archivedState().known() {
 			switch opts.Archived {
@@ -111,9 +107,8 @@ func (k kindAPI[T, W, PW]) query(ctx context.Context, c *Client, opts ListOption
 				it.setArchived(archivedNo)
 			}
 		}
-		issues = append(issues, it.shapeIssues()...)
 	}
-	c.reportShapes(ctx, string(k.kind)+"s[].", issues)
+	reportItems(ctx, c, string(k.kind)+"s[].", p.Items)
 	return p, nil
 }
 
@@ -310,10 +305,6 @@ func (c *Client) ProcessTasks(ctx context.Context, runID string) (p *Page[Task],
 	if err != nil {
 		return nil, false, err
 	}
-	var issues []ShapeIssue
-	for i := range p.Items {
-		issues = append(issues, p.Items[i].shapeIssues()...)
-	}
-	c.reportShapes(ctx, "tasks[].", issues)
+	reportItems(ctx, c, "tasks[].", p.Items)
 	return p, allStatuses, nil
 }

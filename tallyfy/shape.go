@@ -51,3 +51,29 @@ func (c *Client) logger() *slog.Logger {
 	}
 	return discardLogger
 }
+
+// shaped is a decoded value that carries the shape issues its decode found.
+type shaped interface{ shapeIssues() []ShapeIssue }
+
+// decodeOne decodes {"data": item} and reports the item's shape issues after prefix.
+func decodeOne[T, W any, PW wire[T, W]](ctx context.Context, c *Client, prefix, method, path string, r *response) (*T, error) {
+	var w W
+	if err := decodeData(method, path, r, &w); err != nil {
+		return nil, err
+	}
+	v, err := PW(&w).decode()
+	if err != nil {
+		return nil, r.unusable(method, path, err.Error())
+	}
+	c.reportShapes(ctx, prefix, any(&v).(shaped).shapeIssues())
+	return &v, nil
+}
+
+// reportItems reports the shape issues of a page's items after prefix, each once.
+func reportItems[T any](ctx context.Context, c *Client, prefix string, items []T) {
+	var issues []ShapeIssue
+	for i := range items {
+		issues = append(issues, any(&items[i]).(shaped).shapeIssues()...)
+	}
+	c.reportShapes(ctx, prefix, issues)
+}
