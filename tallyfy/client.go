@@ -230,16 +230,12 @@ type response struct {
 }
 
 // do sends one logical call with retries by class and returns a 2xx response or an error.
+// Between attempts it waits what the server asked (Retry-After), else a jittered step growing
+// ×2 from RetryBaseDelay; a server's wait starts the steps again.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, class retryClass) (*response, error) {
-	attempt := 0
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = c.cfg.RetryBaseDelay
-	b.Multiplier = 2
-	b.RandomizationFactor = 0.3
-	b.MaxInterval = 8 * c.cfg.RetryBaseDelay
+	steps := &backoff.ExponentialBackOff{InitialInterval: c.cfg.RetryBaseDelay, Multiplier: 2, RandomizationFactor: 0.3, MaxInterval: 8 * c.cfg.RetryBaseDelay}
 	var last error // the last failure that was not the caller's context ending
-	op := func() (*response, error) {
-		attempt++
+	for attempt := 1; ; attempt++ {
 		resp, err := c.once(ctx, method, path, query)
 		if err == nil {
 			return resp, nil
@@ -247,51 +243,41 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			last = err
 		}
-		wait, retry := c.shouldRetry(ctx, err, class)
-		if !retry || attempt >= c.cfg.MaxTries {
-			return nil, backoff.Permanent(err)
+		if wait, retry := c.shouldRetry(ctx, err, class); retry && attempt < c.cfg.MaxTries {
+			if c.cfg.OnRetry != nil {
+				c.cfg.OnRetry(method, path, attempt, err, wait)
+			}
+			next := steps.NextBackOff()
+			if wait > 0 {
+				next = wait
+				steps.Reset()
+			}
+			if sleep(ctx, next) == nil {
+				continue
+			}
 		}
-		if c.cfg.OnRetry != nil {
-			c.cfg.OnRetry(method, path, attempt, err, wait)
-		}
-		if wait > 0 {
-			return nil, &retryAfter{err: err, wait: wait}
+		if ctx.Err() != nil {
+			// The caller's context ended: report the last answer from Tallyfy too (status,
+			// request id), while errors.Is(err, ctx.Err()) holds.
+			if last == nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("%w (no more retries: %w)", last, ctx.Err())
 		}
 		return nil, err
 	}
-	resp, err := backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxTries(uint(c.cfg.MaxTries)), backoff.WithMaxElapsedTime(0))
-	var ra *retryAfter
-	if errors.As(err, &ra) {
-		err = ra.err
-	}
-	if err != nil && ctx.Err() != nil {
-		// The caller's context ended (backoff then returns its cause, losing the failure
-		// that led to the retry): report both, so errors.Is(err, ctx.Err()) holds and the
-		// last answer from Tallyfy (status, request id) is kept.
-		if last == nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w (no more retries: %w)", last, ctx.Err())
-	}
-	return resp, err
 }
 
-// retryAfter carries a server-chosen wait to backoff.Retry without losing the error.
-type retryAfter struct {
-	err  error
-	wait time.Duration
-}
-
-func (r *retryAfter) Error() string { return r.err.Error() }
-func (r *retryAfter) Unwrap() error { return r.err }
-
-// As lets backoff.Retry see a *backoff.RetryAfterError with our wait.
-func (r *retryAfter) As(target any) bool {
-	if t, ok := target.(**backoff.RetryAfterError); ok {
-		*t = &backoff.RetryAfterError{Duration: r.wait}
-		return true
+// sleep waits d, or until ctx ends (its error then).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	return false
 }
 
 // shouldRetry decides whether err may be retried under class, and how long the server asked

@@ -139,12 +139,8 @@ func (p *pacer) wait(ctx context.Context, method, path string, maxWait time.Dura
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < hold {
 			return pausedError(method, path, hold)
 		}
-		t := time.NewTimer(hold)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, hold); err != nil {
+			return err
 		}
 		// Loop: another answer may have extended the hold meanwhile.
 	}
@@ -195,14 +191,7 @@ func sleepFor(ctx context.Context, d time.Duration, method, path string) error {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		return slotError(context.WithoutCancel(ctx), method, path, "--tallyfy-rate, shared through --state")
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, d)
 }
 
 // waitGap holds a request until the gap the falling X-RateLimit-Remaining asked for has
