@@ -7,8 +7,9 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 )
 
 //go:generate go run ./gen
@@ -46,12 +47,7 @@ var Named = map[string]any{
 
 // Names returns the keys of Named, sorted.
 func Names() []string {
-	names := make([]string, 0, len(Named))
-	for n := range Named {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(Named))
 }
 
 // JSON returns the schema of v's type for serving: its checked-in file, compacted. The server

@@ -287,9 +287,9 @@ func (c *Client) shouldRetry(ctx context.Context, err error, class retryClass) (
 		return 0, false
 	}
 	var wait time.Duration
-	var ae *APIError
+	ae, isAPI := errors.AsType[*APIError](err)
 	switch {
-	case errors.As(err, &ae):
+	case isAPI:
 		gateway := ae.Status == http.StatusBadGateway || ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusGatewayTimeout
 		if ae.Status != http.StatusTooManyRequests && (!gateway || class != retrySafe) {
 			return 0, false
@@ -300,7 +300,7 @@ func (c *Client) shouldRetry(ctx context.Context, err error, class retryClass) (
 		}
 	case isConnRefused(err):
 		// Nothing was sent: safe for every class.
-	case class == retrySafe && isTransportError(err):
+	case class == retrySafe && errors.As(err, new(*TransportError)):
 	default:
 		return 0, false
 	}
@@ -314,8 +314,8 @@ func isConnRefused(err error) bool {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return true
 	}
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+	op, ok := errors.AsType[*net.OpError](err)
+	return ok && op.Op == "dial"
 }
 
 // TransportError wraps a failure to get any HTTP answer (reset, timeout, refused).
@@ -330,11 +330,6 @@ func (e *TransportError) Error() string {
 	return fmt.Sprintf("tallyfy: %s %s: no answer from Tallyfy: %v", e.Method, e.Path, e.Err)
 }
 func (e *TransportError) Unwrap() error { return e.Err }
-
-func isTransportError(err error) bool {
-	var te *TransportError
-	return errors.As(err, &te)
-}
 
 // send builds one request to fullPath (below the host) with the client's headers, body as
 // JSON when it is not nil, and sends it. A transport failure comes back unwrapped from its
@@ -363,8 +358,7 @@ func (c *Client) send(ctx context.Context, method, fullPath string, query url.Va
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
 		return nil, err
@@ -440,8 +434,7 @@ func decodeData(method, path string, r *response, v any) error {
 		if reason, ok := notAnObject(err); ok {
 			return r.unusable(method, path, reason)
 		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.As(err, new(*json.SyntaxError)) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return r.unusable(method, path, describeJSONError(r, err))
 		}
 		return r.unusable(method, path, "unexpected data: "+truncate(err.Error(), 200))
@@ -475,8 +468,7 @@ func describeJSONError(r *response, err error) string {
 
 // notAnObject says so when an item arrived as another JSON type (it then has no identity).
 func notAnObject(err error) (string, bool) {
-	var ute *json.UnmarshalTypeError
-	if errors.As(err, &ute) && ute.Type != nil && ute.Type.Kind() == reflect.Struct {
+	if ute, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && ute.Type != nil && ute.Type.Kind() == reflect.Struct {
 		return (&identityError{Found: ute.Value}).Error(), true
 	}
 	return "", false

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,13 +44,8 @@ func (e *APIError) Error() string {
 
 // FieldSummary renders field errors as "field: msg; field2: msg" in a stable order.
 func (e *APIError) FieldSummary() string {
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
+	parts := make([]string, 0, len(e.Fields))
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
 		parts = append(parts, k+": "+strings.Join(e.Fields[k], " "))
 	}
 	// The fields come from the response body: keep the summary short whatever it held.
@@ -66,8 +62,7 @@ func (e *APIError) IsNotFound() bool {
 
 // StatusOf returns the HTTP status of an *APIError in err's chain, or 0.
 func StatusOf(err error) int {
-	var ae *APIError
-	if errors.As(err, &ae) {
+	if ae, ok := errors.AsType[*APIError](err); ok {
 		return ae.Status
 	}
 	return 0
@@ -75,8 +70,8 @@ func StatusOf(err error) int {
 
 // IsNotFound reports whether err is Tallyfy's "resource not found".
 func IsNotFound(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.IsNotFound()
+	ae, ok := errors.AsType[*APIError](err)
+	return ok && ae.IsNotFound()
 }
 
 // InvalidIDError is returned before any request is built when an ID is not 32 lowercase hex.

@@ -43,8 +43,8 @@ func (k kindAPI[T, W, PW]) page(ctx context.Context, c *Client, opts ListOptions
 
 // rejectsStatusAll reports a 422 or 400 that names the status parameter.
 func rejectsStatusAll(err error) bool {
-	var ae *APIError
-	if !errors.As(err, &ae) || (ae.Status != http.StatusUnprocessableEntity && ae.Status != http.StatusBadRequest) {
+	ae, ok := errors.AsType[*APIError](err)
+	if !ok || (ae.Status != http.StatusUnprocessableEntity && ae.Status != http.StatusBadRequest) {
 		return false
 	}
 	_, named := ae.Fields["status"]
@@ -135,8 +135,7 @@ func (k kindAPI[T, W, PW]) listPage(ctx context.Context, c *Client, collection s
 		pq.Set("per_page", strconv.Itoa(perPage))
 	}
 	r, memoized, err := c.getListing(ctx, p, pq)
-	var re *ResponseError
-	if errors.As(err, &re) && re.TooLarge && perPage >= 2*minSplitPerPage && perPage%2 == 0 {
+	if re, ok := errors.AsType[*ResponseError](err); ok && re.TooLarge && perPage >= 2*minSplitPerPage && perPage%2 == 0 {
 		half := perPage / 2
 		first, ferr := k.listPage(ctx, c, collection, q, 2*page-1, half, sendPage)
 		if ferr != nil {

@@ -6,7 +6,8 @@ package tallyfy
 import (
 	"bytes"
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 )
 
@@ -219,13 +220,8 @@ func (d *TemplateDeletion) References() []Reference {
 	}
 	var byType map[string]json.RawMessage
 	if json.Unmarshal(raw, &byType) == nil {
-		keys := make([]string, 0, len(byType))
-		for k := range byType {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		var out []Reference
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(byType)) {
 			var items []json.RawMessage
 			if json.Unmarshal(byType[k], &items) == nil {
 				for _, it := range items {
