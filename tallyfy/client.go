@@ -411,8 +411,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	// A 2xx whose body is not JSON (a proxy's HTML page, a cut-off answer) proves nothing, even
 	// for endpoints whose body is ignored (204-style deletes): never take it for success.
 	if t := trimSpace(body); len(t) > 0 && !json.Valid(t) {
-		var probe any
-		return nil, r.unusable(method, path, describeJSONError(r, json.Unmarshal(t, &probe)))
+		return nil, r.unusable(method, path, describeJSONError(r, json.Unmarshal(t, new(any))))
 	}
 	return r, nil
 }
@@ -422,8 +421,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 func decodeData(method, path string, r *response, v any) error {
 	if !bytes.Contains(r.Body, []byte(`"data"`)) {
 		if !json.Valid(r.Body) {
-			var probe any
-			return r.unusable(method, path, describeJSONError(r, json.Unmarshal(r.Body, &probe)))
+			return r.unusable(method, path, describeJSONError(r, json.Unmarshal(r.Body, new(any))))
 		}
 		return r.unusable(method, path, "no data envelope")
 	}
