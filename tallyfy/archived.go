@@ -225,45 +225,35 @@ func (e *ArchivedSearchError) Error() string {
 }
 
 // find GETs one item and, on 404, looks for it among the archived ones (findArchived: bounded).
+// An item whose GET said nothing about its archived state (no archived_at) is settled from the
+// archived listing too, as callers decide archive, restore and delete on it.
 func (k kindAPI[T, W, PW]) find(ctx context.Context, c *Client, id string) (Item, error) {
-	bounded := func(s archivedSearch, exists bool) error {
-		return &ArchivedSearchError{Kind: k.kind, ID: id, Exists: exists, Scope: k.scope.noun, Order: k.scope.order,
-			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut, Unfiltered: s.unfiltered}
-	}
 	got, err := k.get(ctx, c, id)
+	var live Item // what the GET returned, when it did
 	if err == nil {
-		it := any(got).(Item)
-		if it.archivedState().known() {
-			return it, nil
+		if live = any(got).(Item); live.archivedState().known() {
+			return live, nil
 		}
-		// Tallyfy answered but said nothing about the archived state (no archived_at):
-		// the archived listing settles it, as callers decide archive, restore and delete on it.
-		listed, s, ferr := k.findArchived(ctx, c, id)
-		switch {
-		case ferr != nil:
-			return nil, ferr
-		case listed != nil:
-			it.setArchived(archivedYes)
-		case s.complete:
-			it.setArchived(archivedNo)
-		default:
-			return nil, bounded(s, true)
-		}
-		return it, nil
-	}
-	if !IsNotFound(err) {
+	} else if !IsNotFound(err) {
 		return nil, err
 	}
 	found, s, ferr := k.findArchived(ctx, c, id)
 	switch {
 	case ferr != nil:
-		// The archived listing failed: whether the item exists is unknown, so do not
-		// report the GET's 404 (callers read "not found" as "gone").
+		// The archived listing failed: whether the item exists or is archived is unknown, so
+		// do not report a GET's 404 (callers read "not found" as "gone").
 		return nil, ferr
+	case found != nil && live != nil:
+		live.setArchived(archivedYes)
+		return live, nil
 	case found != nil:
 		return itemOf(found, nil)
 	case !s.complete:
-		return nil, bounded(s, false)
+		return nil, &ArchivedSearchError{Kind: k.kind, ID: id, Exists: live != nil, Scope: k.scope.noun, Order: k.scope.order,
+			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut, Unfiltered: s.unfiltered}
+	case live != nil:
+		live.setArchived(archivedNo)
+		return live, nil
 	}
 	// Neither live nor among all the archived ones: unless it was restored between the two
 	// reads (then a second GET finds it), it is gone.
