@@ -125,6 +125,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = NewHTTPClient()
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	orDefault(&cfg.UserAgent, "tallyfy-mcp")
 	orDefault(&cfg.RequestTimeout, 30*time.Second)
 	orDefault(&cfg.MaxBodyBytes, 4<<20)

@@ -55,14 +55,10 @@ func rejectsStatusAll(err error) bool {
 func (k kindAPI[T, W, PW]) query(ctx context.Context, c *Client, opts ListOptions, extra url.Values) (*Page[T], error) {
 	q := url.Values{}
 	maps.Copy(q, extra)
-	if s := strings.TrimSpace(opts.Query); s != "" {
-		q.Set("q", s)
-	}
-	if opts.Status != "" {
-		q.Set("status", opts.Status)
-	}
-	if opts.Sort != "" {
-		q.Set("sort", opts.Sort)
+	for key, v := range map[string]string{"q": strings.TrimSpace(opts.Query), "status": opts.Status, "sort": opts.Sort} {
+		if v != "" {
+			q.Set(key, v)
+		}
 	}
 	if opts.ChecklistID != "" {
 		if !ValidID(opts.ChecklistID) {

@@ -2,7 +2,6 @@ package tallyfy
 
 import (
 	"context"
-	"log/slog"
 )
 
 // ShapeIssue is a field the tools use that arrived in a JSON shape no published source shows.
@@ -34,22 +33,12 @@ func (c *Client) reportShapes(ctx context.Context, prefix string, issues []Shape
 			continue
 		}
 		seen[is] = true
-		c.logger().WarnContext(ctx, "tallyfy: a field arrived in an undocumented shape; shown as unknown",
+		c.cfg.Logger.WarnContext(ctx, "tallyfy: a field arrived in an undocumented shape; shown as unknown",
 			"field", is.Path, "json_type", is.Found)
 		if fn != nil {
 			fn(is)
 		}
 	}
-}
-
-// discardLogger is used when Config.Logger is nil.
-var discardLogger = slog.New(slog.DiscardHandler)
-
-func (c *Client) logger() *slog.Logger {
-	if c.cfg.Logger != nil {
-		return c.cfg.Logger
-	}
-	return discardLogger
 }
 
 // shaped is a decoded value that carries the shape issues its decode found.
