@@ -169,11 +169,8 @@ func (k kindAPI[T, W, PW]) listPage(ctx context.Context, c *Client, collection s
 
 type listingMemoKey struct{}
 
-type listingMemo struct {
-	mu    sync.Mutex
-	pages map[string]*memoPage
-}
-
+// memoPage is one page of the memo, a sync.Map keyed by path and query: done is closed once r
+// or err is set.
 type memoPage struct {
 	done chan struct{}
 	r    *response
@@ -182,25 +179,20 @@ type memoPage struct {
 
 // WithListingMemo returns a context in which archived listing pages are asked of Tallyfy once.
 func WithListingMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, listingMemoKey{}, &listingMemo{pages: map[string]*memoPage{}})
+	return context.WithValue(ctx, listingMemoKey{}, new(sync.Map))
 }
 
 // getListing GETs one list page, through the context's memo for archived=only pages. memoized
 // is true when another look-up sent the request.
 func (c *Client) getListing(ctx context.Context, p string, q url.Values) (r *response, memoized bool, err error) {
-	m, _ := ctx.Value(listingMemoKey{}).(*listingMemo)
+	m, _ := ctx.Value(listingMemoKey{}).(*sync.Map)
 	if m == nil || q.Get("archived") != "only" {
 		r, err = c.do(ctx, http.MethodGet, p, q, retrySafe)
 		return r, false, err
 	}
 	key := p + "?" + q.Encode()
-	m.mu.Lock()
-	e, seen := m.pages[key]
-	if !seen {
-		e = &memoPage{done: make(chan struct{})}
-		m.pages[key] = e
-	}
-	m.mu.Unlock()
+	v, seen := m.LoadOrStore(key, &memoPage{done: make(chan struct{})})
+	e := v.(*memoPage)
 	if seen {
 		select {
 		case <-e.done:
@@ -211,9 +203,7 @@ func (c *Client) getListing(ctx context.Context, p string, q url.Values) (r *res
 	}
 	e.r, e.err = c.do(ctx, http.MethodGet, p, q, retrySafe)
 	if e.err != nil { // a failure is not kept: the next look-up asks again
-		m.mu.Lock()
-		delete(m.pages, key)
-		m.mu.Unlock()
+		m.Delete(key)
 	}
 	close(e.done)
 	return e.r, false, e.err
