@@ -97,7 +97,7 @@ func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids
 		leaks := false
 		for i := range p.Items {
 			it := any(&p.Items[i]).(Item)
-			if id := it.id(); want[id] && found[id] == nil {
+			if id := it.Entity().ID; want[id] && found[id] == nil {
 				found[id] = &p.Items[i]
 				if len(found) == len(want) {
 					return found, s, nil
@@ -134,7 +134,7 @@ func (k kindAPI[T, W, PW]) settle(ctx context.Context, c *Client, items []Item) 
 	var ids []string
 	for _, it := range items {
 		if !it.archivedState().known() {
-			ids = append(ids, it.id())
+			ids = append(ids, it.Entity().ID)
 		}
 	}
 	if len(ids) == 0 {
@@ -149,7 +149,7 @@ func (k kindAPI[T, W, PW]) settle(ctx context.Context, c *Client, items []Item) 
 		if it.archivedState().known() {
 			continue
 		}
-		f := found[it.id()]
+		f := found[it.Entity().ID]
 		var own archivedState
 		if f != nil {
 			own = any(f).(Item).archivedState()

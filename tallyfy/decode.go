@@ -332,12 +332,7 @@ func (w *templateWire) decode() (Template, error) {
 // request that returned it says about its archived state.
 type Item interface {
 	Entity() Entity
-	id() string
 	shapeIssues() []ShapeIssue
 	archivedState() archivedState
 	setArchived(archivedState)
 }
-
-func (t *Task) id() string     { return t.ID }
-func (r *Run) id() string      { return r.ID }
-func (t *Template) id() string { return t.ID }
