@@ -163,24 +163,20 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 		shown := "(not shown: it may hold credentials)"
 		return nil, fmt.Errorf("tallyfy: base URL %q is not an absolute URL such as %s", shown, DefaultBaseURL)
 	}
+	shown := ShownBaseURL(raw)
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, fmt.Errorf("tallyfy: base URL %q must not carry credentials, a query or a fragment", safeURL(u))
+		return nil, fmt.Errorf("tallyfy: base URL %q must not carry credentials, a query or a fragment", shown)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !IsLoopbackHost(u.Hostname()) {
-			return nil, fmt.Errorf("tallyfy: base URL %q uses plain http; use https (http is allowed only for loopback addresses)", safeURL(u))
+			return nil, fmt.Errorf("tallyfy: base URL %q uses plain http; use https (http is allowed only for loopback addresses)", shown)
 		}
 	default:
-		return nil, fmt.Errorf("tallyfy: base URL %q must use https", safeURL(u))
+		return nil, fmt.Errorf("tallyfy: base URL %q must use https", shown)
 	}
 	return u, nil
-}
-
-// safeURL is scheme://host/path, without userinfo, query or fragment.
-func safeURL(u *url.URL) string {
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // ShownBaseURL is raw as it may be printed: scheme://host/path, without userinfo, query or
@@ -190,7 +186,7 @@ func ShownBaseURL(raw string) string {
 	if err != nil || u.Host == "" {
 		return "(not shown: not a URL, and it may hold credentials)"
 	}
-	return safeURL(u)
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // IsLoopbackHost reports whether host is localhost or a loopback IP.
