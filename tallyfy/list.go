@@ -209,29 +209,14 @@ func (c *Client) getListing(ctx context.Context, p string, q url.Values) (r *res
 	return e.r, false, e.err
 }
 
-// pageGeometry is the page size a page was cut with and the number of items before it: the
-// size asked for (Tallyfy's default 10 when none was), unless the answer says it used a smaller
-// one (some lists use a fixed page size: Tallyfy's MCP server, server/utils/pagination.py). An
-// answer without pagination is one page holding everything.
-func pageGeometry(said *Pagination, page, perPage, n int) (size, offset int) {
-	if said == nil {
-		return max(n, 1), 0
-	}
-	size = perPage
-	if size <= 0 {
-		size = defaultPerPage
-	}
-	if said.PerPage > 0 && said.PerPage < size {
-		size = said.PerPage
-	}
-	return size, (max(page, 1) - 1) * size
-}
-
 // defaultPerPage is the page size of Tallyfy's lists when none is asked for (docs/tallyfy-api.md §4).
 const defaultPerPage = 10
 
 // decodePage reads a list answer, {"data": [...], "meta": {"pagination": {...}}}, into page
 // `page` asked with perPage. An answer without pagination is one page holding all its items.
+// Else the page was cut with the size asked for (Tallyfy's default 10 when none was), unless
+// the answer says it used a smaller one (some lists use a fixed page size: Tallyfy's MCP
+// server, server/utils/pagination.py).
 func decodePage[T, W any, PW wire[T, W]](r *response, p string, page, perPage int) (*Page[T], error) {
 	var env struct {
 		Data *[]W `json:"data"`
@@ -258,10 +243,17 @@ func decodePage[T, W any, PW wire[T, W]](r *response, p string, page, perPage in
 		}
 		out.Items[i] = v
 	}
+	out.PageSize = max(n, 1)
 	if said := env.Meta.Pagination; said != nil {
-		out.Pagination = *said
+		out.Pagination, out.PageSize = *said, perPage
+		if perPage <= 0 {
+			out.PageSize = defaultPerPage
+		}
+		if said.PerPage > 0 && said.PerPage < out.PageSize {
+			out.PageSize = said.PerPage
+		}
+		out.Offset = (max(page, 1) - 1) * out.PageSize
 	}
-	out.PageSize, out.Offset = pageGeometry(env.Meta.Pagination, page, perPage, n)
 	return out, nil
 }
 

@@ -141,7 +141,7 @@ type Page[T any] struct {
 	Items      []T
 	Pagination Pagination
 	// Offset is how many items come before this page, and PageSize the page size it was cut
-	// with, as far as the request and the answer tell (pageGeometry in list.go).
+	// with, as far as the request and the answer tell (decodePage in list.go).
 	Offset, PageSize int
 
 	memoized bool // served from a listing memo (WithListingMemo): no request was sent
