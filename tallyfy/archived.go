@@ -39,7 +39,7 @@ type archivedSearch struct {
 	unfiltered bool
 }
 
-// findArchived looks for id among a collection's archived items, newest first, within the
+// findArchived looks for ids among a collection's archived items, newest first, within the
 // client's bounds: at most ArchivedSearchPages pages of 100 and ArchivedSearchTimeout. Tallyfy
 // answers 404 to a GET of an archived template (and, per INFERENCE in docs/tallyfy-api.md §2.1,
 // possibly of an archived task), so the archived listing is the only way to see one; an old
@@ -50,14 +50,9 @@ type archivedSearch struct {
 // document status=archived for runs, Tallyfy's MCP archived=only: §2.4): such a listing is
 // tried once with the scope's fallback filters, and a search over one that still does not
 // filter is never complete, since it cannot show that an archived item is absent.
-func (k kindAPI[T, W, PW]) findArchived(ctx context.Context, c *Client, id string) (*T, archivedSearch, error) {
-	found, s, err := k.findArchivedAmong(ctx, c, []string{id})
-	return found[id], s, err
-}
-
-// findArchivedAmong is findArchived for several IDs at once, within the same bounds: it stops
-// when every one was found, and returns those found.
-func (k kindAPI[T, W, PW]) findArchivedAmong(ctx context.Context, c *Client, ids []string) (map[string]*T, archivedSearch, error) {
+//
+// It stops when every one was found, and returns those found.
+func (k kindAPI[T, W, PW]) findArchived(ctx context.Context, c *Client, ids []string) (map[string]*T, archivedSearch, error) {
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
@@ -140,7 +135,7 @@ func (k kindAPI[T, W, PW]) settle(ctx context.Context, c *Client, items []Item) 
 	if len(ids) == 0 {
 		return ArchivedNote{}, nil
 	}
-	found, s, err := k.findArchivedAmong(ctx, c, ids)
+	found, s, err := k.findArchived(ctx, c, ids)
 	if err != nil && ctx.Err() != nil {
 		return ArchivedNote{}, err
 	}
@@ -237,7 +232,8 @@ func (k kindAPI[T, W, PW]) find(ctx context.Context, c *Client, id string) (Item
 	} else if !IsNotFound(err) {
 		return nil, err
 	}
-	found, s, ferr := k.findArchived(ctx, c, id)
+	archived, s, ferr := k.findArchived(ctx, c, []string{id})
+	found := archived[id]
 	switch {
 	case ferr != nil:
 		// The archived listing failed: whether the item exists or is archived is unknown, so
