@@ -243,7 +243,7 @@ func (k kindAPI[T, W, PW]) find(ctx context.Context, c *Client, id string) (Item
 		live.setArchived(archivedYes)
 		return live, nil
 	case found != nil:
-		return itemOf(found, nil)
+		return any(found).(Item), nil
 	case !s.complete:
 		return nil, &ArchivedSearchError{Kind: k.kind, ID: id, Exists: live != nil, Scope: k.scope.noun, Order: k.scope.order,
 			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut, Unfiltered: s.unfiltered}
@@ -253,5 +253,8 @@ func (k kindAPI[T, W, PW]) find(ctx context.Context, c *Client, id string) (Item
 	}
 	// Neither live nor among all the archived ones: unless it was restored between the two
 	// reads (then a second GET finds it), it is gone.
-	return itemOf(k.get(ctx, c, id))
+	if got, err = k.get(ctx, c, id); err != nil {
+		return nil, err
+	}
+	return any(got).(Item), nil
 }

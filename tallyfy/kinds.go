@@ -206,10 +206,8 @@ func (k kindAPI[T, W, PW]) get(ctx context.Context, c *Client, id string) (*T, e
 		return nil, err
 	}
 	v, err := decodeOne[T, W, PW](ctx, c, string(k.kind)+".", http.MethodGet, p, r)
-	if it := Item(nil); err == nil && k.getIsLive {
-		if it = any(v).(Item); !it.archivedState().known() {
-			it.setArchived(archivedNo)
-		}
+	if err == nil && k.getIsLive && !any(v).(Item).archivedState().known() {
+		any(v).(Item).setArchived(archivedNo)
 	}
 	return v, err
 }
@@ -239,14 +237,6 @@ func (rt route) deletionOf(ctx context.Context, c *Client, id, suffix string, cl
 		return nil, r.unusable(http.MethodDelete, p, describeJSONError(r, err))
 	}
 	return &d, nil
-}
-
-// itemOf is a found item as an Item (never a typed nil).
-func itemOf[T any](v *T, err error) (Item, error) {
-	if err != nil || v == nil {
-		return nil, err
-	}
-	return any(v).(Item), nil
 }
 
 // changeOf is the item an archive or restore answered with, if any: a 2xx answer whose body
