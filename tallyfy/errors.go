@@ -128,28 +128,26 @@ func parseAPIError(status int, h http.Header, body []byte, method, path string) 
 	if json.Unmarshal(body, &eb) == nil {
 		e.Message = eb.Message
 		e.Code = codeString(eb.Code)
-		if len(eb.Error) > 0 {
-			var nested struct {
-				Code    json.RawMessage `json:"code"`
-				Message string          `json:"message"`
-				Details json.RawMessage `json:"details"`
+		var nested struct {
+			Code    json.RawMessage `json:"code"`
+			Message string          `json:"message"`
+			Details json.RawMessage `json:"details"`
+		}
+		var str string
+		switch {
+		case json.Unmarshal(eb.Error, &nested) == nil && (nested.Message != "" || len(nested.Code) > 0):
+			if nested.Message != "" {
+				e.Message = nested.Message
 			}
-			var str string
-			switch {
-			case json.Unmarshal(eb.Error, &nested) == nil && (nested.Message != "" || len(nested.Code) > 0):
-				if nested.Message != "" {
-					e.Message = nested.Message
-				}
-				if c := codeString(nested.Code); c != "" {
-					e.Code = c
-				}
-				if f := parseFields(nested.Details); len(f) > 0 {
-					e.Fields = f
-				}
-			case json.Unmarshal(eb.Error, &str) == nil && str != "":
-				if e.Code == "" {
-					e.Code = truncate(str, 80)
-				}
+			if c := codeString(nested.Code); c != "" {
+				e.Code = c
+			}
+			if f := parseFields(nested.Details); len(f) > 0 {
+				e.Fields = f
+			}
+		case json.Unmarshal(eb.Error, &str) == nil && str != "":
+			if e.Code == "" {
+				e.Code = truncate(str, 80)
 			}
 		}
 		if f := parseFields(eb.Errors); len(f) > 0 {
@@ -167,9 +165,6 @@ func parseAPIError(status int, h http.Header, body []byte, method, path string) 
 }
 
 func codeString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return truncate(s, 80)
@@ -183,9 +178,6 @@ func codeString(raw json.RawMessage) string {
 
 // parseFields accepts {"field":["msg",…]} and {"field":"msg"}.
 func parseFields(raw json.RawMessage) map[string][]string {
-	if len(raw) == 0 {
-		return nil
-	}
 	var generic map[string]json.RawMessage
 	if json.Unmarshal(raw, &generic) != nil || len(generic) == 0 {
 		return nil

@@ -297,9 +297,6 @@ const epochThreshold = 1_000_000_000
 // resetTime reads X-RateLimit-Reset as a Unix time or a number of seconds from now. It
 // reports false for an absent, unreadable or past value, and caps the result at maxHold.
 func resetTime(v string, now time.Time) (time.Time, bool) {
-	if v == "" {
-		return time.Time{}, false
-	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
 		return time.Time{}, false
