@@ -84,14 +84,14 @@ const DefaultBulkInterval = 250 * time.Millisecond
 
 func newPacer(cfg Config) *pacer {
 	p := &pacer{perSecond: cfg.Rate, burst: cfg.RateBurst}
-	if cfg.Rate > 0 {
+	if cfg.Rate > 0 { // Rate 0: no pacing at all
 		p.lim = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.RateBurst)
 		if cfg.SharedPace != nil {
 			p.shared, p.sharedKey = cfg.SharedPace, sharedPaceKey(cfg.BaseURL, cfg.Token)
 		}
-	}
-	if cfg.BulkInterval > 0 && cfg.Rate > 0 { // Rate 0: no pacing at all
-		p.bulk = rate.NewLimiter(rate.Every(cfg.BulkInterval), 1)
+		if cfg.BulkInterval > 0 {
+			p.bulk = rate.NewLimiter(rate.Every(cfg.BulkInterval), 1)
+		}
 	}
 	return p
 }
@@ -133,10 +133,7 @@ func (p *pacer) wait(ctx context.Context, method, path string, maxWait time.Dura
 		if hold <= 0 {
 			break
 		}
-		if hold > maxWait {
-			return pausedError(method, path, hold)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < hold {
+		if dl, ok := ctx.Deadline(); hold > maxWait || ok && time.Until(dl) < hold {
 			return pausedError(method, path, hold)
 		}
 		if err := sleep(ctx, hold); err != nil {
