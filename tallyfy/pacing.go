@@ -209,13 +209,9 @@ func (p *pacer) waitGap(ctx context.Context, method, path string) error {
 	return sleepFor(ctx, at.Sub(now), method, path)
 }
 
-// holdFor stops every request on the credential for d from now (never shortening a hold).
-func (p *pacer) holdFor(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	p.holdUntilTime(time.Now().Add(min(d, maxHold)))
-}
+// holdFor stops every request on the credential for d from now (never shortening a hold; a
+// d of 0 or less holds nothing).
+func (p *pacer) holdFor(d time.Duration) { p.holdUntilTime(time.Now().Add(min(d, maxHold))) }
 
 func (p *pacer) holdUntilTime(t time.Time) {
 	p.mu.Lock()
