@@ -27,8 +27,8 @@ const (
 type taskSearch struct {
 	matches []tallyfy.Item
 	// incomplete is true when titles past the first titleSearchPages pages, or `q` matches
-	// past its first page, were not read. Completed tasks are searched too (ListTasks sends
-	// status=all).
+	// past its first page, were not read. Completed tasks are searched too (a task list sends
+	// status=all: tallyfy.TaskStatusAll).
 	incomplete bool
 	scanned    int // one-off tasks whose titles were read
 	listed     int // one-off tasks in the listing, as Tallyfy counts them
