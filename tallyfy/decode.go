@@ -2,6 +2,7 @@ package tallyfy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -15,18 +16,20 @@ import (
 
 // identityError is a missing or unusable id, name or title: the one thing that fails a decode.
 type identityError struct {
+	Of    string // whose: "the user", "an organization"; "the item" when empty
 	Field string // "id", "name" or "title"
 	Found string // JSON type found, "absent" when missing
 }
 
 func (e *identityError) Error() string {
+	of := cmp.Or(e.Of, "the item")
 	if e.Field == "" {
 		return "an item is a JSON " + e.Found + ", not an object"
 	}
 	if e.Found == "absent" {
-		return "the item has no " + e.Field
+		return of + " has no " + e.Field
 	}
-	return "the item's " + e.Field + " is a JSON " + e.Found + ", not a string"
+	return of + "'s " + e.Field + " is a JSON " + e.Found + ", not a string"
 }
 
 // jsonType names the JSON type of raw ("absent" when raw is empty).

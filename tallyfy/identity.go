@@ -3,7 +3,6 @@ package tallyfy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -67,8 +66,8 @@ type meWire struct {
 func (w *meWire) decode() (Me, error) {
 	var m Me
 	var err error
-	if m.ID, err = textID(w.ID); err != nil {
-		return m, errors.New(strings.Replace(err.Error(), "the item", "the user", 1))
+	if m.ID, err = textID(w.ID, "the user"); err != nil {
+		return m, err
 	}
 	var f fields
 	m.Email = strings.TrimSpace(f.str("email", w.Email))
@@ -191,8 +190,8 @@ type membershipWire struct {
 func (w *membershipWire) decode() (Membership, error) {
 	var ms Membership
 	var err error
-	if ms.OrgID, err = textID(w.ID); err != nil {
-		return ms, errors.New(strings.Replace(err.Error(), "the item", "an organization", 1))
+	if ms.OrgID, err = textID(w.ID, "an organization"); err != nil {
+		return ms, err
 	}
 	var f fields
 	ms.Name = strings.TrimSpace(f.str("name", w.Name))
@@ -209,9 +208,9 @@ func (w *membershipWire) decode() (Membership, error) {
 	return ms, nil
 }
 
-// textID reads an id, which sources show as a string or an integer; anything else, or an
+// textID reads the id of, which sources show as a string or an integer; anything else, or an
 // empty one, is the missing identity that fails a decode.
-func textID(raw json.RawMessage) (string, error) {
+func textID(raw json.RawMessage, of string) (string, error) {
 	switch t := jsonType(raw); t {
 	case "string":
 		if s, _ := unquote(raw); strings.TrimSpace(s) != "" {
@@ -224,9 +223,9 @@ func textID(raw json.RawMessage) (string, error) {
 		}
 	case "absent", "null":
 	default:
-		return "", &identityError{Field: "id", Found: t}
+		return "", &identityError{Of: of, Field: "id", Found: t}
 	}
-	return "", &identityError{Field: "id", Found: "absent"}
+	return "", &identityError{Of: of, Field: "id", Found: "absent"}
 }
 
 // GetMe returns the user behind the token (GET /me). A 401 means the token is wrong, expired

@@ -252,7 +252,7 @@ func referenceOf(kind string, raw json.RawMessage) Reference {
 		if r.Title == "" {
 			r.Title = o.Name
 		}
-		if id, err := textID(o.ID); err == nil {
+		if id, err := textID(o.ID, ""); err == nil {
 			r.ID = id
 		}
 		return r
