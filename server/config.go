@@ -156,6 +156,18 @@ func integer(p func(*Config) *int) func(*Config, string) error {
 	}
 }
 
+// intIn parses a whole number from lo to hi.
+func intIn(lo, hi int, p func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a whole number from %d to %d, got %q", lo, hi, v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
 func float(p func(*Config) *float64) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
@@ -231,30 +243,9 @@ var Options = []Option{
 		c.TallyfyBulkInterval = d
 		return nil
 	}},
-	{Name: "archived-search-pages", Env: "TALLYFY_ARCHIVED_SEARCH_PAGES", Default: "10", Usage: "most pages of 100 archived items (newest first, at most 20 s) read to find an ID Tallyfy's GET does not settle, e.g. an archived template; past them the answer is a not-found that says how far it looked (1-500)", set: func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return fmt.Errorf("want a whole number from 1 to 500, got %q", v)
-		}
-		c.ArchivedSearchPages = n
-		return nil
-	}},
-	{Name: "max-bulk-items", Env: "TALLYFY_MAX_BULK_ITEMS", Default: "100", Usage: "most items one bulk_archive, bulk_restore or bulk_delete plan takes (1-100); a selection with more says so", set: func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			return fmt.Errorf("want a whole number from 1 to 100, got %q", v)
-		}
-		c.MaxBulkItems = n
-		return nil
-	}},
-	{Name: "bulk-concurrency", Env: "TALLYFY_BULK_CONCURRENCY", Default: "4", Usage: "items of a bulk call sent to Tallyfy at once (inside --tallyfy-rate)", set: func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 32 {
-			return fmt.Errorf("want a whole number from 1 to 32, got %q", v)
-		}
-		c.BulkConcurrency = n
-		return nil
-	}},
+	{Name: "archived-search-pages", Env: "TALLYFY_ARCHIVED_SEARCH_PAGES", Default: "10", Usage: "most pages of 100 archived items (newest first, at most 20 s) read to find an ID Tallyfy's GET does not settle, e.g. an archived template; past them the answer is a not-found that says how far it looked (1-500)", set: intIn(1, 500, func(c *Config) *int { return &c.ArchivedSearchPages })},
+	{Name: "max-bulk-items", Env: "TALLYFY_MAX_BULK_ITEMS", Default: "100", Usage: "most items one bulk_archive, bulk_restore or bulk_delete plan takes (1-100); a selection with more says so", set: intIn(1, 100, func(c *Config) *int { return &c.MaxBulkItems })},
+	{Name: "bulk-concurrency", Env: "TALLYFY_BULK_CONCURRENCY", Default: "4", Usage: "items of a bulk call sent to Tallyfy at once (inside --tallyfy-rate)", set: intIn(1, 32, func(c *Config) *int { return &c.BulkConcurrency })},
 	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: duration(func(c *Config) *time.Duration { return &c.ToolTimeout })},
 	{Name: "token-ttl", Env: "TALLYFY_TOKEN_TTL", Default: "5m", Usage: "how long a confirm_token or bulk plan_token stays valid (1s to 1h); each is single use, and a person's answer that comes after it is refused", set: func(c *Config, v string) error {
@@ -318,13 +309,7 @@ func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Co
 	fs := flag.NewFlagSet("tallyfy-mcp", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	for _, o := range Options {
-		o := o
-		fn := func(v string) error {
-			if err := o.set(cfg, v); err != nil {
-				return err
-			}
-			return nil
-		}
+		fn := func(v string) error { return o.set(cfg, v) }
 		if o.isBool {
 			fs.BoolFunc(o.Name, o.Usage, fn)
 		} else {
@@ -356,18 +341,13 @@ func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Co
 		if given[o.Name] || o.Env == "" {
 			continue
 		}
-		if v, ok := lookupEnv(getenv, o.Env); ok {
+		if v := getenv(o.Env); v != "" {
 			if err := o.set(cfg, v); err != nil {
 				return nil, fmt.Errorf("%s: %v", o.Env, err)
 			}
 		}
 	}
 	return cfg, cfg.validate()
-}
-
-func lookupEnv(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	return v, v != ""
 }
 
 func (c *Config) validate() error {
@@ -472,21 +452,10 @@ Flags (each can also be set by the environment variable shown; a flag wins):
 	for _, o := range Options {
 		byName[o.Name] = o
 	}
-	for _, g := range optionGroups {
+	for _, g := range optionGroups { // every flag is in one group (TestEveryOptionHasOneHelpGroup)
 		fmt.Fprintf(w, "\n%s:\n", g.Title)
 		for _, n := range g.Names {
-			if o, ok := byName[n]; ok {
-				printOption(w, o)
-				delete(byName, n)
-			}
-		}
-	}
-	if len(byName) > 0 { // never drop a flag from --help, even one not yet given a group
-		fmt.Fprint(w, "\nOther:\n")
-		for _, o := range Options {
-			if _, ok := byName[o.Name]; ok {
-				printOption(w, o)
-			}
+			printOption(w, byName[n])
 		}
 	}
 }

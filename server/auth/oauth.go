@@ -53,11 +53,12 @@ type OAuth struct {
 	maxLifetime      time.Duration
 }
 
-// OAuthOptions configure NewOAuth (the --oauth-* flags).
+// OAuthOptions configure NewOAuth: the --oauth-* flags, which the configuration has checked
+// (CheckTokenTypes, a lifetime over 0).
 type OAuthOptions struct {
 	Issuer, Audience string
-	TokenTypes       []string      // typ headers accepted; default at+jwt and JWT
-	MaxLifetime      time.Duration // longest exp - iat accepted; default 24h
+	TokenTypes       []string      // typ headers accepted
+	MaxLifetime      time.Duration // longest exp - iat accepted
 	HTTP             *http.Client  // fetches discovery and keys (redirect rules are added)
 }
 
@@ -79,18 +80,6 @@ func NewOAuth(ctx context.Context, opts OAuthOptions) (*OAuth, error) {
 		return nil, fmt.Errorf("--oauth-issuer %q must be the authorization server's issuer URL, e.g. https://login.example.com/realms/acme", issuer)
 	} else if err := requireHTTPS("--oauth-issuer", iu); err != nil {
 		return nil, err
-	}
-	if opts.TokenTypes == nil {
-		opts.TokenTypes = []string{"at+jwt", "JWT"}
-	}
-	if err := CheckTokenTypes(opts.TokenTypes); err != nil {
-		return nil, err
-	}
-	if opts.MaxLifetime <= 0 {
-		opts.MaxLifetime = 24 * time.Hour
-	}
-	if opts.HTTP == nil {
-		opts.HTTP = &http.Client{Timeout: 15 * time.Second}
 	}
 	hc := oauthHTTPClient(opts.HTTP)
 	jwksURI, err := discoverJWKS(ctx, issuer, hc)

@@ -31,54 +31,48 @@ const sharedSessionLifetime = 24 * time.Hour
 // Resolver gives each request a session id manager bound to its caller.
 type Resolver struct {
 	keys  [][]byte
-	store state.Store
+	store state.Store // tells every replica which ids were ended (DELETE /mcp ends it on all)
 	log   *slog.Logger
 	who   func(*http.Request) string // names the caller of a request
-	ended *sync.Map                  // ids terminated through this replica (DELETE /mcp); the store has all
+	ended sync.Map                   // ids terminated through this replica (DELETE /mcp); the store has all
 	// storeDown is when the store last failed to answer (unix nanoseconds): for a few seconds
 	// after, requests do not wait for it again, so a Redis outage does not slow every request.
-	storeDown *atomic.Int64
+	storeDown atomic.Int64
 }
 
 // NewResolver signs ids with keys (any of them checks one), tells every replica through store
 // which ids were ended, and binds each id to the caller who names (a request's caller).
 func NewResolver(keys [][]byte, store state.Store, log *slog.Logger, who func(*http.Request) string) *Resolver {
-	return &Resolver{keys: keys, store: store, log: log, who: who, ended: &sync.Map{}, storeDown: &atomic.Int64{}}
+	return &Resolver{keys: keys, store: store, log: log, who: who}
 }
 
 // ResolveSessionIdManager is mcp-go's SessionIdManagerResolver; r is nil for the idle sweeper.
 func (res *Resolver) ResolveSessionIdManager(r *http.Request) mcpserver.SessionIdManager {
-	who := ""
+	m := &signedSessions{Resolver: res, check: r != nil}
 	if r != nil {
-		who = res.who(r)
+		m.who = res.who(r)
 	}
-	return &signedSessions{keys: res.keys, who: who, ended: res.ended, check: r != nil, store: res.store, log: res.log, storeDown: res.storeDown}
+	return m
 }
 
 // signedSessions mints and checks ids "mcp-session-<expiry>.<nonce>.<mac>", the MAC over the
 // caller and the rest with the first shared key (any key checks).
 type signedSessions struct {
-	keys  [][]byte
+	*Resolver
 	who   string
-	ended *sync.Map
 	check bool // false for the idle sweeper, which has no request: it only ends sessions
-	// store tells every replica which ids were terminated: a session ended through one
-	// replica (DELETE /mcp) is ended on all of them.
-	store     state.Store
-	log       *slog.Logger
-	storeDown *atomic.Int64
 }
 
 // storeSkipped reports whether the store failed within the last few seconds.
 func (m *signedSessions) storeSkipped() bool {
-	return m.storeDown != nil && time.Since(time.Unix(0, m.storeDown.Load())) < 5*time.Second
+	return time.Since(time.Unix(0, m.storeDown.Load())) < 5*time.Second
 }
 
 func (m *signedSessions) storeFailed(msg string, err error) {
-	if m.storeDown != nil {
-		m.storeDown.Store(time.Now().UnixNano())
+	m.storeDown.Store(time.Now().UnixNano())
+	if m.log != nil {
+		m.log.Warn(msg, "err", err)
 	}
-	m.logf(msg, err)
 }
 
 // endedKey names a terminated session id in the shared store.
@@ -127,12 +121,6 @@ func (m *signedSessions) Validate(id string) (bool, error) {
 		return false, nil
 	}
 	return ended, nil
-}
-
-func (m *signedSessions) logf(msg string, err error) {
-	if m.log != nil {
-		m.log.Warn(msg, "err", err)
-	}
 }
 
 func (m *signedSessions) Terminate(id string) (bool, error) {
