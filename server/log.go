@@ -34,16 +34,12 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(escapingWriter{w}, &slog.HandlerOptions{Level: lvl}))
 	}
-	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: lvl, TimeFormat: "15:04:05.000", NoColor: !isTerminal(w) || os.Getenv("NO_COLOR") != ""}))
+	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: lvl, TimeFormat: "15:04:05.000", NoColor: !onTerminal(w) || os.Getenv("NO_COLOR") != ""}))
 }
 
-func isTerminal(w io.Writer) bool {
+func onTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && IsTerminal(f)
 }
 
 // escapingWriter writes JSON log lines with their bidi controls and other non-printable

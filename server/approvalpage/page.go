@@ -351,20 +351,19 @@ func (p *Page) show(w http.ResponseWriter, r *http.Request) {
 		cookie = c.Value
 	}
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: cookie, Path: "/approve/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	v := p.viewOf(pa, p.csrfFor(cookie, pa.ID), "")
-	p.withLogin(&v, r)
-	p.render(w, http.StatusOK, v)
+	p.renderApproval(w, r, http.StatusOK, pa, p.csrfFor(cookie, pa.ID), "")
 }
 
-// withLogin fills in the OAuth login: who is logged in, or where to log in.
-func (p *Page) withLogin(v *view, r *http.Request) {
-	if p.login == nil || v.PA == nil {
-		return
+// renderApproval shows pa with the OAuth login filled in (who is logged in, or where to log in).
+func (p *Page) renderApproval(w http.ResponseWriter, r *http.Request, status int, pa *confirm.PendingApproval, csrf, errMsg string) {
+	v := p.viewOf(pa, csrf, errMsg)
+	if p.login != nil {
+		v.Login, v.Passphrase = true, false
+		if v.Approver = p.login.who(r); v.Approver == "" {
+			v.LoginURL = "/approve/" + pa.ID + "/login"
+		}
 	}
-	v.Login, v.Passphrase = true, false
-	if v.Approver = p.login.who(r); v.Approver == "" {
-		v.LoginURL = "/approve/" + v.PA.ID + "/login"
-	}
+	p.render(w, status, v)
 }
 
 // loggedIn is the issuer's redirect back: the approver is logged in, back to the request.
@@ -448,11 +447,7 @@ func (p *Page) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	csrf := r.PostFormValue("csrf")
-	retry := func(status int, msg string) {
-		v := p.viewOf(pa, csrf, msg)
-		p.withLogin(&v, r)
-		p.render(w, status, v)
-	}
+	retry := func(status int, msg string) { p.renderApproval(w, r, status, pa, csrf, msg) }
 	approver := pa.Requester // stdio: the secret link is the person at the machine
 	switch {
 	case p.login != nil:
@@ -490,22 +485,17 @@ func (p *Page) decide(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	decided, err := p.ts.DecideApproval(r.Context(), pa.ID, confirm.ApprovalDecision{Approve: approve, Channel: confirm.ApprovalPage, Approver: approver})
+	if decided == nil {
+		decided = pa
+	}
+	status, msg := http.StatusOK, ""
 	if err != nil {
-		status := http.StatusConflict
+		status, msg = http.StatusConflict, errText(err)
 		if errors.Is(err, confirm.ErrSelfApproval) || errors.Is(err, confirm.ErrNotAnApprover) {
 			status = http.StatusForbidden
 		}
-		if decided == nil {
-			decided = pa
-		}
-		v := p.viewOf(decided, csrf, errText(err))
-		p.withLogin(&v, r)
-		p.render(w, status, v)
-		return
 	}
-	v := p.viewOf(decided, csrf, "")
-	p.withLogin(&v, r)
-	p.render(w, http.StatusOK, v)
+	p.renderApproval(w, r, status, decided, csrf, msg)
 }
 
 // checkLogin checks an approver's passphrase, at most loginTries a caller per loginWindow across

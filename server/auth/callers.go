@@ -173,7 +173,7 @@ func (c *Callers) ForOAuth(ctx context.Context, sub, email string, emailVerified
 		if sub != "" && k.entry.Subject == sub {
 			bySub = i
 		}
-		if emailVerified && email != "" && k.entry.Email != "" && asciiEqualFold(k.entry.Email, email) {
+		if emailVerified && email != "" && k.entry.Email != "" && strings.Map(asciiLower, k.entry.Email) == strings.Map(asciiLower, email) {
 			byEmail = i
 		}
 	}
@@ -192,28 +192,8 @@ func (c *Callers) ForOAuth(ctx context.Context, sub, email string, emailVerified
 	return who, true, nil
 }
 
-// asciiEqualFold compares a and b with ASCII letters folded and every other byte exact
+// asciiLower lowercases ASCII letters only, for emails compared with nothing else folded
 // (strings.EqualFold folds Unicode: "ſ" equals "s", the Kelvin sign "K" equals "k").
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// asciiLower lowercases ASCII letters only (see asciiEqualFold).
 func asciiLower(r rune) rune {
 	if 'A' <= r && r <= 'Z' {
 		return r + 'a' - 'A'
