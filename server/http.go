@@ -65,9 +65,8 @@ func NewHTTPServer(app *App, authToken string) *HTTPServer {
 		MCP: app.MCP, Tracker: app.tracker, Identify: h.auth.Identify, CallContext: h.callContext,
 		BeginShutdown: app.Toolset.BeginShutdown, State: app.State, SessionKeys: app.keys,
 		Logger: app.Logger, Version: cfg.Version, Pages: pages, Public: public,
-		Limits: mcphttp.Limits{Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
-			MaxBodyBytes: cfg.MaxBodyBytes, BodyReadTimeout: cfg.BodyReadTimeout, MaxSessions: cfg.MaxSessions,
-			SessionIdleTTL: cfg.SessionIdleTTL, Stateless: cfg.Stateless},
+		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
+		BodyReadTimeout: cfg.BodyReadTimeout, MaxSessions: cfg.MaxSessions, SessionIdleTTL: cfg.SessionIdleTTL, Stateless: cfg.Stateless,
 	})
 	return h
 }

@@ -260,7 +260,7 @@ func TestMCPGoGap_ModernCancelCrossesCallers(t *testing.T) {
 }
 
 // TestMCPGoGap_SessionsNotBoundToCaller: an older-protocol streamable-HTTP session is good for
-// any request that names its id, whoever sends it. Workaround: sessionOwners (server/mcphttp/owners.go).
+// any request that names its id, whoever sends it. Workaround: sessionOwners (server/mcphttp/sessions.go).
 func TestMCPGoGap_SessionsNotBoundToCaller(t *testing.T) {
 	t.Parallel()
 	var cancelled atomic.Value

@@ -55,7 +55,7 @@ type allowlist struct {
 	origins []string // --allowed-origins ("*": any)
 }
 
-func newAllowlist(l Limits) allowlist {
+func newAllowlist(l Options) allowlist {
 	host, _, _ := net.SplitHostPort(l.Addr)
 	a := allowlist{hosts: append([]string{"localhost", "127.0.0.1", "::1"}, l.AllowedHosts...), origins: l.AllowedOrigins}
 	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
@@ -141,7 +141,7 @@ func (s *Server) calledTool(r *http.Request) (string, bool) {
 	if tool, settled := headerTool(r); settled {
 		return tool, tool != ""
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.Limits.MaxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
 	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body)) // as it came, for what follows
 	e := s.parse(body)
 	if err != nil || !e.Strict || e.Method != string(mcp.MethodToolsCall) {

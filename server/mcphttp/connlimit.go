@@ -40,7 +40,7 @@ func (l *perIPListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := remoteIP(c)
+		ip := hostOf(c.RemoteAddr().String())
 		l.mu.Lock()
 		over := l.open[ip] >= l.max
 		if !over {
@@ -65,14 +65,6 @@ func (l *perIPListener) release(ip string) {
 	if l.open[ip]--; l.open[ip] <= 0 {
 		delete(l.open, ip)
 	}
-}
-
-func remoteIP(c net.Conn) string {
-	addr := c.RemoteAddr().String()
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
 }
 
 // countedConn gives its slot back once, on the first Close.

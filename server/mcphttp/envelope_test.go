@@ -53,8 +53,8 @@ func newTestServer(identify func(*http.Request) (*tools.Caller, auth.StepUp, *au
 		CallContext:   func(ctx context.Context, _ *http.Request) context.Context { return ctx },
 		BeginShutdown: func() {},
 		Logger:        slog.New(slog.DiscardHandler),
-		Limits: Limits{Addr: "127.0.0.1:0", MaxBodyBytes: 1 << 20, BodyReadTimeout: 5 * time.Second, MaxSessions: 10,
-			SessionIdleTTL: time.Minute},
+		Addr:          "127.0.0.1:0", MaxBodyBytes: 1 << 20, BodyReadTimeout: 5 * time.Second, MaxSessions: 10,
+		SessionIdleTTL: time.Minute,
 	})
 }
 

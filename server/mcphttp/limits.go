@@ -28,7 +28,7 @@ func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 			return
 		}
 		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Now().Add(s.opts.Limits.BodyReadTimeout))
+		_ = rc.SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout))
 		w.Header().Set("Connection", "close")
 		body := &watchedBody{ReadCloser: r.Body}
 		r.Body = body
@@ -60,7 +60,7 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 // as long as it needs on this connection (TestBodyDeadlineDoesNotCutLongCalls). The body
 // handed on is the copy read here. nil: there was no body to read.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	limit := s.opts.Limits.MaxBodyBytes
+	limit := s.opts.MaxBodyBytes
 	if r.ContentLength > limit {
 		refuseOversized(w, limit)
 		return nil, false
@@ -76,7 +76,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 		refuseOversized(w, limit)
 		return nil, false
 	case errors.As(err, &netErr) && netErr.Timeout():
-		jsonRPCError(w, http.StatusRequestTimeout, -32600, fmt.Sprintf("request body not received within %s (--body-read-timeout)", s.opts.Limits.BodyReadTimeout))
+		jsonRPCError(w, http.StatusRequestTimeout, -32600, fmt.Sprintf("request body not received within %s (--body-read-timeout)", s.opts.BodyReadTimeout))
 		return nil, false
 	case err != nil:
 		jsonRPCError(w, http.StatusBadRequest, -32700, "request body could not be read: "+err.Error())
@@ -123,7 +123,7 @@ func refuseOversized(w http.ResponseWriter, limit int64) {
 // capSessions passes a request on, refusing it when it would open a new session once
 // --max-sessions are open.
 func (s *Server) capSessions(w http.ResponseWriter, r *http.Request, opens bool, next http.Handler) {
-	limit := int64(s.opts.Limits.MaxSessions)
+	limit := int64(s.opts.MaxSessions)
 	if limit <= 0 || !opens {
 		next.ServeHTTP(w, r)
 		return

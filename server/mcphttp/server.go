@@ -47,14 +47,11 @@ type Options struct {
 	SessionKeys   [][]byte    // the keys that sign shared session ids (--confirm-key-file)
 	Logger        *slog.Logger
 	Version       string
-	Limits        Limits
 	// Pages are mounted behind the body deadline only (the approval page, which checks its own
 	// Host and has its own login); Public as they are (OAuth metadata).
 	Pages, Public map[string]http.Handler
-}
 
-// Limits are the flags that bound HTTP callers.
-type Limits struct {
+	// The flags that bound HTTP callers.
 	Addr            string   // --addr: its host is allowed as a Host
 	AllowedHosts    []string // --allowed-hosts
 	AllowedOrigins  []string // --allowed-origins ("*": any)
@@ -78,7 +75,7 @@ type Server struct {
 	track      *Tracker
 	cancels    cancelScope
 	allow      allowlist
-	shared     bool // session ids signed for every replica (stateless.go)
+	shared     bool // session ids signed for every replica (sessions.go)
 	health     *health
 	fresh      freshConns
 	parse      func([]byte) jsonrpc.Envelope // jsonrpc.Parse; a test counts the parses
@@ -86,18 +83,18 @@ type Server struct {
 
 // New builds the handler.
 func New(o Options) *Server {
-	s := &Server{opts: o, track: o.Tracker, parse: jsonrpc.Parse, allow: newAllowlist(o.Limits),
+	s := &Server{opts: o, track: o.Tracker, parse: jsonrpc.Parse, allow: newAllowlist(o),
 		health: &health{store: o.State, logger: o.Logger, version: o.Version}}
-	s.shared = !o.Limits.Stateless && o.State != nil && o.State.Shared() && len(o.SessionKeys) > 0
+	s.shared = !o.Stateless && o.State != nil && o.State.Shared() && len(o.SessionKeys) > 0
 	// An older client's answer must reach this replica; 2026-07-28 clients get the question in
 	// the result, which any replica can take back.
-	canAsk := !o.Limits.Stateless && !s.shared
+	canAsk := !o.Stateless && !s.shared
 	s.streamable = mcpserver.NewStreamableHTTPServer(o.MCP, append(s.sessionOptions(),
-		mcpserver.WithSessionIdleTTL(o.Limits.SessionIdleTTL),
+		mcpserver.WithSessionIdleTTL(o.SessionIdleTTL),
 		mcpserver.WithDisableLocalhostProtection(true), // our own allowlists are stricter and configurable
 		// The envelope has read the body within --max-body-bytes; mcp-go's own bound (4 MiB by
 		// default) must not be smaller.
-		mcpserver.WithMaxRequestBodyBytes(o.Limits.MaxBodyBytes),
+		mcpserver.WithMaxRequestBodyBytes(o.MaxBodyBytes),
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			return tools.WithTransport(o.CallContext(ctx, r), Streamable, canAsk)
 		}),
@@ -106,7 +103,7 @@ func New(o Options) *Server {
 	s.sse = mcpserver.NewSSEServer(o.MCP,
 		mcpserver.WithKeepAlive(true),
 		mcpserver.WithSSEDisableLocalhostProtection(true),
-		mcpserver.WithSSEMaxRequestBodyBytes(o.Limits.MaxBodyBytes),
+		mcpserver.WithSSEMaxRequestBodyBytes(o.MaxBodyBytes),
 		mcpserver.WithSessionIDGenerator(s.track.sseUnsent.sessionID),
 		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = context.WithValue(ctx, sseKey{}, true)
@@ -212,11 +209,14 @@ func (f *freshConns) close() {
 type sseKey struct{}
 
 // RemoteHost is the address a request came from, without its port.
-func RemoteHost(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+func RemoteHost(r *http.Request) string { return hostOf(r.RemoteAddr) }
+
+// hostOf is addr without its port.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
 		return host
 	}
-	return r.RemoteAddr
+	return addr
 }
 
 // modern reports whether r declares protocol 2026-07-28 in its header.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/mcphttp/sessionid"
 )
 
 // Tracker is what the HTTP transport learns from the MCP server's hooks: sessions open
@@ -85,7 +87,7 @@ func (s *Server) sessionKnown(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if s.shared {
-		// Ids are signed for every replica (stateless.go): one opened through another replica is
+		// Ids are signed for every replica (sessions.go): one opened through another replica is
 		// good here although this process never registered it; mcp-go's signed-id manager checks
 		// the signature, the caller and the expiry, and answers 404 to anything else.
 		return true
@@ -101,7 +103,7 @@ func (s *Server) sessionKnown(w http.ResponseWriter, r *http.Request) bool {
 // for it anyway (mcp-go registers after any answer, error or not), which gives its
 // --max-sessions slot back at once instead of after --session-idle-ttl.
 func (s *Server) initialize(w http.ResponseWriter, r *http.Request) {
-	tw := &teeWriter{ResponseWriter: w}
+	tw := &teeWriter{passWriter: passWriter{w}}
 	s.openSession(tw, r)
 	id := w.Header().Get(mcpserver.HeaderKeySessionID)
 	var answer struct {
@@ -121,7 +123,7 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request) {
 
 // teeWriter keeps the status and the first 64 KB of a response.
 type teeWriter struct {
-	http.ResponseWriter
+	passWriter
 	status int
 	head   bytes.Buffer
 }
@@ -143,16 +145,90 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 	return t.ResponseWriter.Write(p)
 }
 
-func (t *teeWriter) Flush() {
-	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+// passWriter wraps a ResponseWriter and keeps its Flush (SSE and streamed answers) and Unwrap.
+type passWriter struct{ http.ResponseWriter }
+
+func (w passWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
-func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+func (w passWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type discardWriter struct{ header http.Header }
 
 func (d *discardWriter) Header() http.Header         { return d.header }
 func (d *discardWriter) WriteHeader(int)             {}
 func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// sessionOptions chooses how streamable HTTP keeps sessions (older protocols; 2026-07-28
+// requests have none):
+//   - --stateless: none at all, so any replica answers any request; the legacy GET stream is
+//     off (every stream would share one session), and older clients confirm deletes with a
+//     confirm_token; 2026-07-28 clients get the question in the tool result, whose sealed state
+//     any replica can check.
+//   - --state shared, not stateless: ids signed with the shared key, bound to the caller, with
+//     an expiry, so any replica accepts them; a question to an older client could be answered
+//     through another replica, so those confirm with a token (canAsk in New).
+//   - otherwise: kept in this process; an id it never issued gets 404.
+func (s *Server) sessionOptions() []mcpserver.StreamableHTTPOption {
+	switch {
+	case s.opts.Stateless:
+		return []mcpserver.StreamableHTTPOption{mcpserver.WithStateLess(true), mcpserver.WithDisableStreaming(true)}
+	case s.shared:
+		o := s.opts
+		who := func(r *http.Request) string { return identityOf(r).key }
+		return []mcpserver.StreamableHTTPOption{mcpserver.WithSessionIdManagerResolver(sessionid.NewResolver(o.SessionKeys, o.State, o.Logger, who))}
+	}
+	return []mcpserver.StreamableHTTPOption{mcpserver.WithStateful(true)}
+}
+
+// sessionOwners binds each streamable-HTTP or SSE session (older protocols) to the caller that
+// opened it: mcp-go checks only that a session id exists, so a caller who learned another's
+// id could otherwise use that session, its client capabilities and its questions to the person.
+// Ids never issued already get 404 from mcp-go's stateful manager; ids of another caller get
+// the same 404 here.
+type sessionOwners struct {
+	mu     sync.Mutex
+	owners map[string]string // session id -> identity.key
+}
+
+type ownerKey struct{}
+
+func (s *sessionOwners) registered(ctx context.Context, cs mcpserver.ClientSession) {
+	owner, ok := ctx.Value(ownerKey{}).(string)
+	if !ok || cs.SessionID() == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owners == nil {
+		s.owners = map[string]string{}
+	}
+	s.owners[cs.SessionID()] = owner
+}
+
+func (s *sessionOwners) unregistered(_ context.Context, cs mcpserver.ClientSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.owners, cs.SessionID())
+}
+
+func (s *sessionOwners) ownedByOther(id, who string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner, known := s.owners[id]
+	return known && owner != who
+}
+
+// own marks the request with its caller, for the registration hook, and answers 404 to a
+// session id that another caller opened.
+func (s *Server) own(w http.ResponseWriter, r *http.Request, session string) (*http.Request, bool) {
+	who := identityOf(r).key
+	if session != "" && s.track.owners.ownedByOther(session, who) {
+		http.Error(w, "Invalid session ID", http.StatusNotFound) // as mcp-go answers an unknown one
+		return r, false
+	}
+	return r.WithContext(context.WithValue(r.Context(), ownerKey{}, who)), true
+}

@@ -84,7 +84,7 @@ func (u *sseUnsent) sent(session string, event []byte) {
 // written.
 func (u *sseUnsent) watch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &sseWriter{ResponseWriter: w, u: u}
+		sw := &sseWriter{passWriter: passWriter{w}, u: u}
 		defer func() {
 			u.mu.Lock()
 			delete(u.m, sw.session)
@@ -114,7 +114,7 @@ func (u *sseUnsent) sessionID(_ context.Context, r *http.Request) (string, error
 }
 
 type sseWriter struct {
-	http.ResponseWriter
+	passWriter
 	u       *sseUnsent
 	session string // set by sseUnsent.sessionID before the stream's first write
 }
@@ -129,11 +129,3 @@ func (w *sseWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-func (w *sseWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *sseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
