@@ -2,7 +2,6 @@ package sessionid
 
 import (
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -12,7 +11,8 @@ import (
 // the rest across two replicas).
 func TestSignedSessionExpiry(t *testing.T) {
 	t.Parallel()
-	m := &signedSessions{keys: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, who: "caller:callers:anna", ended: &sync.Map{}, check: true}
+	keys := [][]byte{[]byte("0123456789abcdef0123456789abcdef")}
+	m := &signedSessions{Resolver: NewResolver(keys, nil, nil, nil), who: "caller:callers:anna", check: true}
 	payload := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10) + ".00ff"
 	if _, err := m.Validate(sessionPrefix + payload + "." + m.mac(m.keys[0], payload)); err == nil {
 		t.Fatal("an expired session id was accepted")
