@@ -44,52 +44,42 @@ const (
 )
 
 // EnableLogin makes the HTTP page log approvers in through the issuer (--oauth-issuer with
-// --approval-oauth-client-id and its secret) instead of passphrases.
+// --approval-oauth-client-id and its secret) instead of passphrases: it discovers the issuer
+// (OpenID Connect) and sets up the client. Its redirect is /approve/callback on the host of
+// --oauth-audience, which must be registered with the issuer for clientID.
 func (p *Page) EnableLogin(ctx context.Context, issuer, audience, clientID, clientSecret string, hc *http.Client) error {
-	l, err := newApprovalLogin(ctx, issuer, audience, clientID, clientSecret, p.callers, p.csrfKey, hc)
-	if err != nil {
-		return err
-	}
-	p.login = l
-	return nil
-}
-
-// newApprovalLogin discovers the issuer (OpenID Connect) and sets up the client. Its redirect
-// is /approve/callback on the host of --oauth-audience, which must be registered with the
-// issuer for clientID.
-func newApprovalLogin(ctx context.Context, issuer, audience, clientID, clientSecret string, callers *auth.Callers, key []byte, hc *http.Client) (*approvalLogin, error) {
 	au, err := url.Parse(audience)
 	if err != nil || au.Host == "" {
-		return nil, fmt.Errorf("--approval-oauth-client-id needs --oauth-audience, this server's URL: %q is not one", audience)
+		return fmt.Errorf("--approval-oauth-client-id needs --oauth-audience, this server's URL: %q is not one", audience)
 	}
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), issuer)
 	if err != nil {
-		return nil, fmt.Errorf("--approval-oauth-client-id: discovering %s: %w", issuer, err)
+		return fmt.Errorf("--approval-oauth-client-id: discovering %s: %w", issuer, err)
 	}
-	return &approvalLogin{
+	p.login = &approvalLogin{
 		config: oauth2.Config{ClientID: clientID, ClientSecret: clientSecret, Endpoint: provider.Endpoint(),
 			RedirectURL: au.Scheme + "://" + au.Host + "/approve/callback", Scopes: []string{oidc.ScopeOpenID, "email"}},
 		verifier: provider.Verifier(&oidc.Config{ClientID: clientID}),
-		key:      key, callers: callers, hc: hc,
-	}, nil
+		key:      p.csrfKey, callers: p.callers, hc: hc,
+	}
+	return nil
 }
 
 // sign and open make tamper-proof cookie values: fields joined by "|", then an HMAC.
 func (l *approvalLogin) sign(fields ...string) string {
 	payload := base64.RawURLEncoding.EncodeToString([]byte(strings.Join(fields, "|")))
+	return payload + "." + l.mac(payload)
+}
+
+func (l *approvalLogin) mac(payload string) string {
 	m := hmac.New(sha256.New, l.key)
 	m.Write([]byte(payload))
-	return payload + "." + hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func (l *approvalLogin) open(value string, n int) ([]string, bool) {
 	payload, sig, ok := strings.Cut(value, ".")
-	if !ok {
-		return nil, false
-	}
-	m := hmac.New(sha256.New, l.key)
-	m.Write([]byte(payload))
-	if !hmac.Equal([]byte(sig), []byte(hex.EncodeToString(m.Sum(nil)))) {
+	if !ok || !hmac.Equal([]byte(sig), []byte(l.mac(payload))) {
 		return nil, false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(payload)
