@@ -50,9 +50,6 @@ func (h *health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *health) log(err error) {
-	if h.logger == nil {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {

@@ -156,9 +156,7 @@ func jsonRPCError(w http.ResponseWriter, status, code int, msg string) {
 	if status == http.StatusUnauthorized || status == http.StatusForbidden {
 		w.Header().Set("Connection", "close") // a refused caller keeps no connection open
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": code, "message": msg}})
+	writeJSONRPC(w, status, map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": code, "message": msg}})
 }
 
 // writeJSONRPC answers with one JSON-RPC message and an HTTP status.

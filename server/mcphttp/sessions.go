@@ -21,8 +21,8 @@ import (
 // HTTP is built (Register), never added to a running one.
 type Tracker struct {
 	sessions  atomic.Int64
-	known     knownSessions // registered session IDs: a GET stream needs one
-	handshook knownSessions // sessions whose initialize succeeded: an SSE tools/call needs one
+	known     sync.Map      // registered session IDs: a GET stream needs one
+	handshook sync.Map      // sessions whose initialize succeeded: an SSE tools/call needs one
 	owners    sessionOwners // sessions by the caller that opened them
 	inflight  atomic.Int64  // tool calls running
 	sseUnsent sseUnsent     // SSE tool calls whose answer is not yet on the stream
@@ -31,21 +31,35 @@ type Tracker struct {
 // Register adds t's hooks to those of the MCP server being built and returns its tool
 // middleware (it counts the calls running, for a graceful shutdown).
 func (t *Tracker) Register(hooks *mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
-	hooks.AddOnRegisterSession(func(ctx context.Context, _ mcpserver.ClientSession) {
-		if res, ok := ctx.Value(slotKey{}).(*slot); ok && res.used.CompareAndSwap(false, true) {
-			return // counted when capSessions reserved it
-		}
-		t.sessions.Add(1)
-	})
-	hooks.AddOnUnregisterSession(func(context.Context, mcpserver.ClientSession) { t.sessions.Add(-1) })
-	hooks.AddOnRegisterSession(t.known.add)
-	hooks.AddOnUnregisterSession(t.known.remove)
-	hooks.AddAfterInitialize(t.handshook.afterInitialize)
-	hooks.AddOnUnregisterSession(t.handshook.remove)
-	hooks.AddOnRegisterSession(t.owners.registered)
-	hooks.AddOnUnregisterSession(t.owners.unregistered)
+	hooks.AddOnRegisterSession(t.registered)
+	hooks.AddOnUnregisterSession(t.unregistered)
+	hooks.AddAfterInitialize(t.initialized)
 	hooks.AddBeforeCallTool(t.sseUnsent.called)
 	return []mcpserver.ToolHandlerMiddleware{t.trackInflight}
+}
+
+// registered counts a new session against --max-sessions (unless capSessions reserved its
+// slot already), and notes it and the caller who opened it.
+func (t *Tracker) registered(ctx context.Context, cs mcpserver.ClientSession) {
+	if res, ok := ctx.Value(slotKey{}).(*slot); !ok || !res.used.CompareAndSwap(false, true) {
+		t.sessions.Add(1)
+	}
+	t.known.Store(cs.SessionID(), struct{}{})
+	t.owners.registered(ctx, cs)
+}
+
+func (t *Tracker) unregistered(_ context.Context, cs mcpserver.ClientSession) {
+	t.sessions.Add(-1)
+	t.known.Delete(cs.SessionID())
+	t.handshook.Delete(cs.SessionID())
+	t.owners.unregistered(cs)
+}
+
+// initialized is an AfterInitialize hook (it runs only when initialize succeeded).
+func (t *Tracker) initialized(ctx context.Context, _ any, _ *mcp.InitializeRequest, _ *mcp.InitializeResult) {
+	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
+		t.handshook.Store(s.SessionID(), struct{}{})
+	}
 }
 
 func (t *Tracker) trackInflight(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
@@ -53,23 +67,6 @@ func (t *Tracker) trackInflight(next mcpserver.ToolHandlerFunc) mcpserver.ToolHa
 		t.inflight.Add(1)
 		defer t.inflight.Add(-1)
 		return next(ctx, req)
-	}
-}
-
-// knownSessions tracks the IDs of MCP sessions (all transports): registered ones in
-// Tracker.known, those whose initialize succeeded in Tracker.handshook.
-type knownSessions struct{ sync.Map }
-
-func (k *knownSessions) add(_ context.Context, s mcpserver.ClientSession) {
-	k.Store(s.SessionID(), struct{}{})
-}
-
-func (k *knownSessions) remove(_ context.Context, s mcpserver.ClientSession) { k.Delete(s.SessionID()) }
-
-// afterInitialize is an AfterInitialize hook (it runs only when initialize succeeded).
-func (k *knownSessions) afterInitialize(ctx context.Context, _ any, _ *mcp.InitializeRequest, _ *mcp.InitializeResult) {
-	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
-		k.Store(s.SessionID(), struct{}{})
 	}
 }
 
@@ -209,7 +206,7 @@ func (s *sessionOwners) registered(ctx context.Context, cs mcpserver.ClientSessi
 	s.owners[cs.SessionID()] = owner
 }
 
-func (s *sessionOwners) unregistered(_ context.Context, cs mcpserver.ClientSession) {
+func (s *sessionOwners) unregistered(cs mcpserver.ClientSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.owners, cs.SessionID())
