@@ -135,10 +135,15 @@ func list(p func(*Config) *[]string) func(*Config, string) error {
 }
 
 func duration(p func(*Config) *time.Duration) func(*Config, string) error {
+	return durationIn(0, math.MaxInt64, "a duration such as 30s or 2m", p)
+}
+
+// durationIn parses a duration from lo to hi; want says what is wanted when it is not one.
+func durationIn(lo, hi time.Duration, want string, p func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return fmt.Errorf("want a duration such as 30s or 2m, got %q", v)
+		if err != nil || d < lo || d > hi {
+			return fmt.Errorf("want %s, got %q", want, v)
 		}
 		*p(c) = d
 		return nil
@@ -168,11 +173,12 @@ func intIn(lo, hi int, p func(*Config) *int) func(*Config, string) error {
 	}
 }
 
-func float(p func(*Config) *float64) func(*Config, string) error {
+// float parses a finite number ≥ 0; want says what is wanted when it is not one.
+func float(want string, p func(*Config) *float64) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("want a number ≥ 0, got %q", v)
+			return fmt.Errorf("want %s, got %q", want, v)
 		}
 		*p(c) = f
 		return nil
@@ -227,35 +233,14 @@ var Options = []Option{
 	}},
 	{Name: "max-deletes-per-hour", Env: "TALLYFY_MAX_DELETES_PER_HOUR", Default: "20", Usage: "permanent deletes allowed per rolling hour across all sessions (0 = none, -1 = no cap)", set: integer(func(c *Config) *int { return &c.Policy.MaxDeletesPerHour })},
 	{Name: "audit-log", Env: "TALLYFY_AUDIT_LOG", Usage: "append the audit records (an intent line synced before each change, an outcome line per lifecycle or delete call) to this file (created 0600); default: the log on stderr", set: str(func(c *Config) *string { return &c.AuditLog })},
-	{Name: "tallyfy-rate", Env: "TALLYFY_RATE", Default: "9", Usage: "most requests a second sent to Tallyfy with one access token, retries included (Tallyfy allows about 600 a minute per user; up to 2 may leave at once); 0 = no pacing, e.g. for an API without a limit. Not applied to --sandbox, which has no limit", set: func(c *Config, v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("want requests per second per access token, a number ≥ 0 such as 9 or 4.5 (0 = no pacing), got %q", v)
-		}
-		c.TallyfyRate = f
-		return nil
-	}},
-	{Name: "tallyfy-bulk-interval", Env: "TALLYFY_BULK_INTERVAL", Default: "250ms", Usage: "least time between two Tallyfy requests of bulk tools, inside --tallyfy-rate (Tallyfy advises 200-500ms for bulk work; single calls keep their burst); 0 = only --tallyfy-rate", set: func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return fmt.Errorf("want a duration ≥ 0 such as 250ms or 0, got %q", v)
-		}
-		c.TallyfyBulkInterval = d
-		return nil
-	}},
+	{Name: "tallyfy-rate", Env: "TALLYFY_RATE", Default: "9", Usage: "most requests a second sent to Tallyfy with one access token, retries included (Tallyfy allows about 600 a minute per user; up to 2 may leave at once); 0 = no pacing, e.g. for an API without a limit. Not applied to --sandbox, which has no limit", set: float("requests per second per access token, a number ≥ 0 such as 9 or 4.5 (0 = no pacing)", func(c *Config) *float64 { return &c.TallyfyRate })},
+	{Name: "tallyfy-bulk-interval", Env: "TALLYFY_BULK_INTERVAL", Default: "250ms", Usage: "least time between two Tallyfy requests of bulk tools, inside --tallyfy-rate (Tallyfy advises 200-500ms for bulk work; single calls keep their burst); 0 = only --tallyfy-rate", set: durationIn(0, math.MaxInt64, "a duration ≥ 0 such as 250ms or 0", func(c *Config) *time.Duration { return &c.TallyfyBulkInterval })},
 	{Name: "archived-search-pages", Env: "TALLYFY_ARCHIVED_SEARCH_PAGES", Default: "10", Usage: "most pages of 100 archived items (newest first, at most 20 s) read to find an ID Tallyfy's GET does not settle, e.g. an archived template; past them the answer is a not-found that says how far it looked (1-500)", set: intIn(1, 500, func(c *Config) *int { return &c.ArchivedSearchPages })},
 	{Name: "max-bulk-items", Env: "TALLYFY_MAX_BULK_ITEMS", Default: "100", Usage: "most items one bulk_archive, bulk_restore or bulk_delete plan takes (1-100); a selection with more says so", set: intIn(1, 100, func(c *Config) *int { return &c.MaxBulkItems })},
 	{Name: "bulk-concurrency", Env: "TALLYFY_BULK_CONCURRENCY", Default: "4", Usage: "items of a bulk call sent to Tallyfy at once (inside --tallyfy-rate)", set: intIn(1, 32, func(c *Config) *int { return &c.BulkConcurrency })},
 	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: duration(func(c *Config) *time.Duration { return &c.ToolTimeout })},
-	{Name: "token-ttl", Env: "TALLYFY_TOKEN_TTL", Default: "5m", Usage: "how long a confirm_token or bulk plan_token stays valid (1s to 1h); each is single use, and a person's answer that comes after it is refused", set: func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second || d > time.Hour {
-			return fmt.Errorf("want a duration from 1s to 1h, such as 5m, got %q", v)
-		}
-		c.TokenTTL = d
-		return nil
-	}},
+	{Name: "token-ttl", Env: "TALLYFY_TOKEN_TTL", Default: "5m", Usage: "how long a confirm_token or bulk plan_token stays valid (1s to 1h); each is single use, and a person's answer that comes after it is refused", set: durationIn(time.Second, time.Hour, "a duration from 1s to 1h, such as 5m", func(c *Config) *time.Duration { return &c.TokenTTL })},
 	{Name: "elicit-timeout", Env: "TALLYFY_ELICIT_TIMEOUT", Default: "3m", Usage: "how long to wait for the person to answer a delete confirmation", set: duration(func(c *Config) *time.Duration { return &c.ElicitTimeout })},
 	{Name: "shutdown-timeout", Env: "MCP_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may take to finish on SIGTERM (and, on stdio, after stdin closes)", set: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{Name: "auth-token", Env: "MCP_AUTH_TOKEN", Usage: "bearer token HTTP callers must send (never forwarded to Tallyfy); required off loopback", Secret: true, set: str(func(c *Config) *string { return &c.AuthToken })},
@@ -275,8 +260,8 @@ var Options = []Option{
 	}},
 	{Name: "max-sessions", Env: "MCP_MAX_SESSIONS", Default: "1000", Usage: "most concurrent HTTP sessions", set: integer(func(c *Config) *int { return &c.MaxSessions })},
 	{Name: "session-idle-ttl", Env: "MCP_SESSION_IDLE_TTL", Default: "30m", Usage: "drop HTTP sessions idle this long", set: duration(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
-	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: float(func(c *Config) *float64 { return &c.RateLimit })},
-	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: float(func(c *Config) *float64 { return &c.GlobalRateLimit })},
+	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: float("a number ≥ 0", func(c *Config) *float64 { return &c.RateLimit })},
+	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: float("a number ≥ 0", func(c *Config) *float64 { return &c.GlobalRateLimit })},
 	{Name: "body-read-timeout", Env: "MCP_BODY_READ_TIMEOUT", Default: "30s", Usage: "time an HTTP caller has to send a request body once its headers are in; slower ones get 408 and the connection is closed", set: duration(func(c *Config) *time.Duration { return &c.BodyReadTimeout })},
 	{Name: "max-conns", Env: "MCP_MAX_CONNS", Default: "2048", Usage: "most open HTTP connections in total; more wait to be accepted (0 = no cap)", set: integer(func(c *Config) *int { return &c.MaxConns })},
 	{Name: "max-conns-per-ip", Env: "MCP_MAX_CONNS_PER_IP", Default: "128", Usage: "most open HTTP connections from one remote address; more are closed at once (0 = no cap; behind a reverse proxy every caller has the proxy's address)", set: integer(func(c *Config) *int { return &c.MaxConnsPerIP })},
