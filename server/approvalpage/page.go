@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,12 +109,7 @@ func (p *Page) Reachable(ctx context.Context, approvers []string) bool {
 		return false
 	}
 	if len(approvers) > 0 {
-		for _, a := range approvers {
-			if p.callers.HasPassphrase(a) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(approvers, p.callers.HasPassphrase)
 	}
 	who, ok := tools.CallerFrom(ctx)
 	return ok && who.Name != "" && p.callers.HasPassphrase(who.Name)

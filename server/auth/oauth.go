@@ -91,7 +91,9 @@ func NewOAuth(ctx context.Context, opts OAuthOptions) (*OAuth, error) {
 	for _, t := range opts.TokenTypes {
 		o.tokenTypes = append(o.tokenTypes, tokenType(t))
 	}
-	if err := o.keys.prime(); err != nil {
+	// Read at startup without counting against minInterval, so the first unknown key id after
+	// startup can still fetch (the issuer may just have rotated).
+	if err := o.keys.fetch(); err != nil {
 		return nil, fmt.Errorf("--oauth-issuer %q: its keys (%s) could not be read: %w", issuer, jwksURI, err)
 	}
 	algs := make([]string, len(asymmetricAlgs))
@@ -264,10 +266,6 @@ func (k *jwksCache) fetch() error {
 	k.keys.Store(&set)
 	return nil
 }
-
-// prime reads the keys at startup; it does not count against minInterval, so the first
-// unknown key id after startup can still fetch (the issuer may just have rotated).
-func (k *jwksCache) prime() error { return k.fetch() }
 
 // refresh fetches the set again unless it was fetched for an unknown key id less than
 // minInterval ago. Run only through k.refreshes.

@@ -108,7 +108,7 @@ func (e Envelope) Refusal(msg []byte) *mcp.JSONRPCError {
 	case '"':
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		if !isIntegerText(e.ID) { // MCP: "Request ID MUST be a string or integer"
-			return invalidRequest("the request id must be a string or an integer written in digits, not "+logsafe.ClipHeader(string(e.ID)))
+			return invalidRequest("the request id must be a string or an integer written in digits, not " + logsafe.ClipHeader(string(e.ID)))
 		}
 	case 'n': // null: JSON-RPC reserves it, MCP forbids it, mcp-go would treat the request as a notification
 		return invalidRequest("the request id must be a string or an integer, not null")
