@@ -18,12 +18,9 @@ func CheckSetup(getenv func(string) string, stderr io.Writer) preflight.ParseSet
 			return nil, err
 		}
 		open := func(hc *http.Client) (*preflight.Targets, error) {
-			// The callers file names environment variables holding callers' tokens: read them
-			// as the server would.
-			app := &App{Config: cfg, Logger: NewLogger(stderr, cfg.LogLevel, cfg.LogFormat), getenv: getenv}
-			if cfg.Getenv != nil {
-				app.getenv = cfg.Getenv
-			}
+			// The callers file names environment variables holding callers' tokens: they are
+			// read as the server reads them, through cfg.Getenv (ParseConfig's getenv).
+			app := &App{Config: cfg, Logger: NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)}
 			t := &preflight.Targets{Close: app.Close}
 			client, err := app.tallyfyClient(func(c *tallyfy.Config) {
 				c.HTTPClient = hc

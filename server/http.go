@@ -11,19 +11,10 @@ import (
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/approvalpage"
-	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/mcphttp"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
 )
-
-// HTTPServer is the HTTP transports (the mcphttp room) with this server's callers: the
-// --auth-token, the callers file and OAuth identify who calls.
-type HTTPServer struct {
-	*mcphttp.Server
-	app  *App
-	auth *auth.Authenticator
-}
 
 // CheckHTTPConfig refuses unsafe deployments: off loopback a caller token is required, and TLS
 // unless --insecure-http says a proxy in front terminates it.
@@ -47,22 +38,30 @@ func CheckHTTPConfig(cfg *Config, authToken string) error {
 	return nil
 }
 
-// NewHTTPServer builds the HTTP handler for app (built for the http transport: its MCP server
-// carries the transport's hooks, see New).
-func NewHTTPServer(app *App, authToken string) *HTTPServer {
+// NewHTTPServer builds the HTTP transports (the mcphttp room) for app, built for the http
+// transport (its MCP server carries the transport's hooks, see New), with this server's
+// callers: the --auth-token, the callers file and OAuth identify who calls.
+func NewHTTPServer(app *App, authToken string) *mcphttp.Server {
 	if app.tracker == nil {
 		panic("server: NewHTTPServer needs an App built with --transport http")
 	}
 	cfg := app.Config
-	h := &HTTPServer{app: app, auth: app.authenticator(authToken)}
+	var h *mcphttp.Server
 	// The approval page has its own login (server/approvalpage): no bearer, the browser has none.
-	pages := map[string]http.Handler{"/approve/": app.approvals.Handler(h.hostAllowed)}
+	// It checks the Host header as the MCP endpoints do.
+	pages := map[string]http.Handler{"/approve/": app.approvals.Handler(func(host string) bool { return h.HostAllowed(host) })}
 	var public map[string]http.Handler
 	if app.OAuth != nil {
 		public = app.OAuth.Metadata() // public, as RFC 9728 requires
 	}
-	h.Server = mcphttp.New(mcphttp.Options{
-		MCP: app.MCP, Tracker: app.tracker, Identify: h.auth.Identify, CallContext: h.callContext,
+	// What this server's tools read of a streamable-HTTP request: the caller's address (rate
+	// limits without a session) and the address the approval page is reached at.
+	callContext := func(ctx context.Context, r *http.Request) context.Context {
+		ctx = context.WithValue(ctx, remoteKey{}, mcphttp.RemoteHost(r))
+		return approvalpage.WithOrigin(ctx, r, cfg.InsecureHTTP)
+	}
+	h = mcphttp.New(mcphttp.Options{
+		MCP: app.MCP, Tracker: app.tracker, Identify: app.authenticator(authToken).Identify, CallContext: callContext,
 		BeginShutdown: app.Toolset.BeginShutdown, State: app.State, SessionKeys: app.keys,
 		Logger: app.Logger, Version: cfg.Version, Pages: pages, Public: public,
 		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -81,17 +80,6 @@ func (a *App) httpExtension() Extension {
 
 // addrKey names an anonymous caller by their address (the rate limits' fallback).
 func addrKey(host string) string { return mcphttp.AddrKey(host) }
-
-// callContext adds what this server's tools read of a streamable-HTTP request to a call's
-// context: the caller's address (rate limits without a session) and the address the approval
-// page is reached at.
-func (h *HTTPServer) callContext(ctx context.Context, r *http.Request) context.Context {
-	ctx = context.WithValue(ctx, remoteKey{}, mcphttp.RemoteHost(r))
-	return approvalpage.WithOrigin(ctx, r, h.app.Config.InsecureHTTP)
-}
-
-// hostAllowed reports whether a Host header names this server (the approval page checks it too).
-func (h *HTTPServer) hostAllowed(hostport string) bool { return h.HostAllowed(hostport) }
 
 // runHTTP serves until ctx ends, then shuts down gracefully: stop accepting, let in-flight
 // tool calls finish (bounded by --shutdown-timeout), close the streams, return.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/harness"
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/testkit"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/mcphttp"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -59,7 +60,7 @@ var (
 
 type fixture struct {
 	App  *App
-	H    *HTTPServer
+	H    *mcphttp.Server
 	TS   *httptest.Server
 	URL  string
 	Logs *logBuffer

@@ -333,7 +333,7 @@ func TestMCPGoGap_NoSessionCapOrBodyDeadline(t *testing.T) {
 
 // TestMCPGoGap_SSECloseLosesAnswers: mcp-go writes an SSE call's answer after its handler
 // returns, and CloseSessions does not wait for calls in flight, so a shutdown would cut the
-// answer off. Workaround: sseUnsent and the drain in HTTPServer.Shutdown (http.go).
+// answer off. Workaround: sseUnsent and the drain in mcphttp.Server.Shutdown (server/mcphttp).
 func TestMCPGoGap_SSECloseLosesAnswers(t *testing.T) {
 	t.Parallel()
 	mcpSrv := mcpserver.NewMCPServer("gap", "1")

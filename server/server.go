@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"os/user"
 	"time"
 
@@ -48,8 +47,6 @@ type App struct {
 	Callers *auth.Callers
 	// keys are the --confirm-key-file keys (nil: none), which also sign shared session ids.
 	keys [][]byte
-	// getenv reads callers' Tallyfy token variables (os.Getenv; tests replace it).
-	getenv func(string) string
 	// ownToken: the server has its own Tallyfy token (or the sandbox's). Without it, with
 	// --callers, only callers-file entries have a Tallyfy identity.
 	ownToken bool
@@ -88,26 +85,30 @@ func (a *App) Close() error {
 }
 
 // New builds the app from cfg: the Tallyfy client (or the sandbox), the toolset with its
-// policy, the audit recorder and the MCP server.
+// policy, the audit recorder and the MCP server. On error what was opened is closed.
 func New(cfg *Config, logger *slog.Logger) (*App, error) {
-	app := &App{Config: cfg, Logger: logger, listening: make(chan string, 1), getenv: os.Getenv}
-	if cfg.Getenv != nil {
-		app.getenv = cfg.Getenv
-	}
-	client, err := app.tallyfyClient()
-	if err != nil {
+	app := &App{Config: cfg, Logger: logger, listening: make(chan string, 1)}
+	if err := app.build(); err != nil {
 		_ = app.Close()
 		return nil, err
+	}
+	return app, nil
+}
+
+func (a *App) build() error {
+	cfg, logger := a.Config, a.Logger
+	client, err := a.tallyfyClient()
+	if err != nil {
+		return err
 	}
 	var recorder audit.Recorder = audit.LogRecorder{Logger: logger}
 	if cfg.AuditLog != "" {
 		f, err := audit.OpenFile(cfg.AuditLog)
 		if err != nil {
-			_ = app.Close()
-			return nil, err
+			return err
 		}
 		recorder = f
-		app.closers = append(app.closers, f.Close)
+		a.closers = append(a.closers, f.Close)
 	}
 	if cfg.OAuthIssuer != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -115,25 +116,22 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 			MaxLifetime: cfg.OAuthMaxLifetime, HTTP: &http.Client{Timeout: 15 * time.Second}})
 		cancel()
 		if err != nil {
-			_ = app.Close()
-			return nil, err
+			return err
 		}
-		app.OAuth = o
+		a.OAuth = o
 		logger.Info("OAuth: accepting access tokens", "issuer", cfg.OAuthIssuer, "audience", cfg.OAuthAudience)
 	}
 	keys, err := readConfirmKeys(cfg.ConfirmKeyFile)
 	if err != nil {
-		_ = app.Close()
-		return nil, err
+		return err
 	}
-	app.keys = keys
+	a.keys = keys
 	store, err := state.Open(cfg.State)
 	if err != nil {
-		_ = app.Close()
-		return nil, err
+		return err
 	}
-	app.State = store
-	app.closers = append(app.closers, store.Close)
+	a.State = store
+	a.closers = append(a.closers, store.Close)
 	if store.Shared() {
 		hctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		if err := store.Health(hctx); err != nil {
@@ -149,48 +147,44 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	}
 	approvalKey, err := loadApprovalKey(cfg.ApprovalKeyFile, logger)
 	if err != nil {
-		_ = app.Close()
-		return nil, err
+		return err
 	}
 	local := cfg.Transport == "stdio"
-	app.approvals = approvalpage.New(local, app.Callers, store, keys, logger, cfg.ApprovalBrowser)
-	app.closers = append(app.closers, app.approvals.Close)
+	a.approvals = approvalpage.New(local, a.Callers, store, keys, logger, cfg.ApprovalBrowser)
+	a.closers = append(a.closers, a.approvals.Close)
 	if cfg.ApprovalOAuthClientID != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err = app.approvals.EnableLogin(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, cfg.ApprovalOAuthClientID, cfg.ApprovalOAuthClientSecret,
+		err = a.approvals.EnableLogin(ctx, cfg.OAuthIssuer, cfg.OAuthAudience, cfg.ApprovalOAuthClientID, cfg.ApprovalOAuthClientSecret,
 			&http.Client{Timeout: 15 * time.Second})
 		cancel()
 		if err != nil {
-			_ = app.Close()
-			return nil, err
+			return err
 		}
 	}
 	ts, err := tools.New(tools.Options{
 		Client: client, Confirm: cfg.Confirm, Audit: recorder, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
 		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
 		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
-		AllowToken: cfg.ConfirmAllowToken, ApprovalPage: app.approvals, ApprovalKey: approvalKey, LocalUser: localUser(local), ApprovalTTL: cfg.ApprovalTimeout,
+		AllowToken: cfg.ConfirmAllowToken, ApprovalPage: a.approvals, ApprovalKey: approvalKey, LocalUser: localUser(local), ApprovalTTL: cfg.ApprovalTimeout,
 	})
 	if err != nil {
-		_ = app.Close()
-		return nil, err
+		return err
 	}
-	app.Toolset = ts
+	a.Toolset = ts
 	logEffectivePolicy(logger, cfg)
-	app.approvals.SetToolset(ts)
+	a.approvals.SetToolset(ts)
 	logger.Info("confirmation channels for permanent deletes: "+ts.ActiveChannels(cfg.Transport), "confirm", string(cfg.Confirm),
 		"approval_key", confirm.KeyID(ts.ApprovalPublicKey()))
 	var extensions []Extension
 	if cfg.OTel {
 		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)
 		if err != nil {
-			_ = app.Close()
-			return nil, fmt.Errorf("--otel: %w", err)
+			return fmt.Errorf("--otel: %w", err)
 		}
 		extensions = append(extensions, func(*mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
 			return []mcpserver.ToolHandlerMiddleware{tel.Middleware}
 		})
-		app.closers = append(app.closers, func() error {
+		a.closers = append(a.closers, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return tel.Shutdown(ctx)
@@ -201,10 +195,10 @@ func New(cfg *Config, logger *slog.Logger) (*App, error) {
 	if cfg.Transport == "stdio" {
 		extensions = append(extensions, stdio.Register)
 	} else {
-		extensions = append(extensions, app.httpExtension())
+		extensions = append(extensions, a.httpExtension())
 	}
-	app.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger, extensions...)
-	return app, nil
+	a.MCP = NewMCPServer(ts, cfg.Version, cfg.ToolTimeout, cfg.ElicitTimeout, logger, extensions...)
+	return nil
 }
 
 // Extension is what is added to an MCP server as it is built, after its own hooks and
@@ -332,7 +326,7 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 		m(&ccfg)
 	}
 	if cfg.Callers != "" {
-		callers, err := auth.LoadCallers(cfg.Callers, ccfg, a.getenv)
+		callers, err := auth.LoadCallers(cfg.Callers, ccfg, cfg.Getenv)
 		if err != nil {
 			return nil, err
 		}
