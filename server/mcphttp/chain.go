@@ -175,7 +175,8 @@ type envelopeKey struct{}
 
 // envelope reads the body (within --max-body-bytes and the deadline) and parses it once. A
 // tools/call of a tool the caller's credential does not cover is refused here (403 with the
-// scope to step up to), from the 2026-07-28 headers before the body is read when they name it.
+// scope to step up to), from the 2026-07-28 headers before the body is read when they name it;
+// so is a request naming another caller's session (own).
 func (s *Server) envelope(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		stepUp := identityOf(r).stepUp
@@ -200,7 +201,9 @@ func (s *Server) envelope(next http.Handler) http.Handler {
 		if stepUp != nil && !settled && r.Method == http.MethodPost && e.Strict && e.Method == string(mcp.MethodToolsCall) && refuse(w, stepUp(e.Tool)) {
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e)))
+		if r, ok = s.own(w, r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e)), e.session); ok {
+			next.ServeHTTP(w, r)
+		}
 	})
 }
 
@@ -239,13 +242,9 @@ func checkMessage(w http.ResponseWriter, r *http.Request, e envelope) bool {
 	return true
 }
 
-// serveMCP is /mcp once the envelope is in.
+// serveMCP is /mcp once the envelope is in (and the session the request names is its caller's).
 func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	e := envelopeOf(r)
-	r, ok := s.own(w, r, e.session)
-	if !ok {
-		return
-	}
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodDelete:
 		if !s.sessionKnown(w, r) {
@@ -278,10 +277,6 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request) {
 // serveMessage is /message (legacy SSE: the client's messages) once the envelope is in.
 func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
 	e := envelopeOf(r)
-	r, ok := s.own(w, r, e.session)
-	if !ok {
-		return
-	}
 	if r.Method == http.MethodPost && e.body != nil {
 		if !checkMessage(w, r, e) {
 			return

@@ -23,7 +23,7 @@ import (
 // the caller sends it.
 func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		if noBody(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -65,7 +65,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 		refuseOversized(w, limit)
 		return nil, false
 	}
-	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+	if noBody(r) {
 		return nil, true
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
@@ -87,6 +87,8 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
 	return data, true
 }
+
+func noBody(r *http.Request) bool { return r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody }
 
 // oversizedDrain bounds how long, and how much of, an oversized body is read after its 413.
 const (
