@@ -78,9 +78,6 @@ func (a *App) httpExtension() Extension {
 	return a.tracker.Register
 }
 
-// addrKey names an anonymous caller by their address (the rate limits' fallback).
-func addrKey(host string) string { return mcphttp.AddrKey(host) }
-
 // runHTTP serves until ctx ends, then shuts down gracefully: stop accepting, let in-flight
 // tool calls finish (bounded by --shutdown-timeout), close the streams, return.
 func (a *App) runHTTP(ctx context.Context) error {
@@ -138,7 +135,7 @@ func rateKey(ctx context.Context) string {
 		return key // no session: one bucket per authenticated caller (behind a proxy they share an address)
 	}
 	if addr, ok := ctx.Value(remoteKey{}).(string); ok {
-		return addrKey(addr) // no session (2026-07-28): one bucket per caller address
+		return mcphttp.AddrKey(addr) // no session (2026-07-28): one bucket per caller address
 	}
 	return "-"
 }
