@@ -60,7 +60,7 @@ func serve(t *testing.T, scheme string, args ...string) *served {
 	go func() { s.done <- app.Serve(ctx, nil, nil) }()
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
-	addr, err := app.ListenAddr(wctx) // bound by the server itself: no port picked in advance to race for
+	addr, err := listenAddr(wctx, app) // bound by the server itself: no port picked in advance to race for
 	if err != nil {
 		cancel()
 		t.Fatalf("the server did not start listening: %v\n%s", err, s.Logs.String())
@@ -312,5 +312,15 @@ func TestTLS(t *testing.T) {
 	}
 	if !strings.Contains(s.Logs.String(), "tls=true") {
 		t.Fatalf("the startup line does not say TLS:\n%s", s.Logs.String())
+	}
+}
+
+// listenAddr waits until the HTTP transports are listening and returns their address.
+func listenAddr(ctx context.Context, a *App) (string, error) {
+	select {
+	case addr := <-a.listening:
+		return addr, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
 }

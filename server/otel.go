@@ -25,10 +25,10 @@ type Telemetry struct {
 	tracer   trace.Tracer
 	calls    metric.Int64Counter
 	duration metric.Float64Histogram
-	shutdown func(context.Context) error
+	shutdown func(context.Context) error // flushes the exporters; nil: nothing to flush
 }
 
-// NewTelemetry instruments with the given providers (tests pass in-memory ones).
+// NewTelemetry instruments with the given providers (tests pass in-memory ones, and no shutdown).
 func NewTelemetry(tp trace.TracerProvider, mp metric.MeterProvider, shutdown func(context.Context) error) (*Telemetry, error) {
 	meter := mp.Meter("github.com/tallyfy-mcp/tallyfy-mcp")
 	calls, err := meter.Int64Counter("tallyfy_mcp.tool.calls", metric.WithDescription("Tool calls by tool and outcome"))
@@ -38,9 +38,6 @@ func NewTelemetry(tp trace.TracerProvider, mp metric.MeterProvider, shutdown fun
 	dur, err := meter.Float64Histogram("tallyfy_mcp.tool.duration", metric.WithUnit("s"), metric.WithDescription("Tool call duration"))
 	if err != nil {
 		return nil, err
-	}
-	if shutdown == nil {
-		shutdown = func(context.Context) error { return nil }
 	}
 	return &Telemetry{tracer: tp.Tracer("github.com/tallyfy-mcp/tallyfy-mcp"), calls: calls, duration: dur, shutdown: shutdown}, nil
 }
@@ -71,8 +68,23 @@ func NewOTLPTelemetry(ctx context.Context, version string) (*Telemetry, error) {
 	return NewTelemetry(tp, mp, func(ctx context.Context) error { return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx)) })
 }
 
-// Shutdown flushes what is buffered.
-func (t *Telemetry) Shutdown(ctx context.Context) error { return t.shutdown(ctx) }
+// Extend is the telemetry's Extension of the MCP server: Middleware on every tool call.
+func (t *Telemetry) Extend(*mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
+	return []mcpserver.ToolHandlerMiddleware{t.Middleware}
+}
+
+// Close flushes what is buffered, within 5 s.
+func (t *Telemetry) Close() error {
+	if t.shutdown == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return t.shutdown(ctx)
+}
+
+// spanStatus describes a call that did not end ok, on its span.
+var spanStatus = map[string]string{"error": "handler error", "error_result": "tool error result"}
 
 // Middleware wraps every tool call in a span and records the metrics.
 func (t *Telemetry) Middleware(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
@@ -82,14 +94,9 @@ func (t *Telemetry) Middleware(next mcpserver.ToolHandlerFunc) mcpserver.ToolHan
 			trace.WithAttributes(attribute.String("mcp.tool.name", name), attribute.String("mcp.method.name", "tools/call")))
 		start := time.Now()
 		res, err := next(ctx, req)
-		outcome := "ok"
-		switch {
-		case err != nil:
-			outcome = "error"
-			span.SetStatus(codes.Error, "handler error")
-		case res != nil && res.IsError:
-			outcome = "error_result"
-			span.SetStatus(codes.Error, "tool error result")
+		outcome := callOutcome(res, err)
+		if outcome != "ok" {
+			span.SetStatus(codes.Error, spanStatus[outcome])
 		}
 		d := time.Since(start).Seconds()
 		attrs := []attribute.KeyValue{attribute.String("mcp.tool.name", name), attribute.String("outcome", outcome)}

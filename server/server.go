@@ -59,20 +59,10 @@ type App struct {
 	listening chan string
 	// tracker is what the HTTP transports learn from the MCP server's hooks (nil on stdio).
 	tracker *mcphttp.Tracker
-	// pace is the token buckets shared through --state (pacing_state.go); nil without it.
+	// pace is the token buckets shared through --state (sharedPace); nil without it.
 	pace tallyfy.SharedPacer
 	// approvals is the approval page (server/approvalpage).
 	approvals *approvalpage.Page
-}
-
-// ListenAddr waits until the HTTP transports are listening and returns their address.
-func (a *App) ListenAddr(ctx context.Context) (string, error) {
-	select {
-	case addr := <-a.listening:
-		return addr, nil
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
 }
 
 // Close releases what the app opened (audit file, sandbox listener).
@@ -181,14 +171,8 @@ func (a *App) build() error {
 		if err != nil {
 			return fmt.Errorf("--otel: %w", err)
 		}
-		extensions = append(extensions, func(*mcpserver.Hooks) []mcpserver.ToolHandlerMiddleware {
-			return []mcpserver.ToolHandlerMiddleware{tel.Middleware}
-		})
-		a.closers = append(a.closers, func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return tel.Shutdown(ctx)
-		})
+		extensions = append(extensions, tel.Extend)
+		a.closers = append(a.closers, tel.Close)
 		logger.Info("OpenTelemetry export on (OTLP/HTTP, OTEL_* variables)")
 	}
 	// The transport's own hooks and middleware are part of the server it is built for.
@@ -268,17 +252,22 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 			}
 			start := time.Now()
 			res, err := next(ctx, req)
-			outcome := "ok"
-			switch {
-			case err != nil:
-				outcome = "error"
-			case res != nil && res.IsError:
-				outcome = "error_result"
-			}
-			logger.DebugContext(ctx, "tool call", "tool", req.Params.Name, "outcome", outcome, "duration", time.Since(start))
+			logger.DebugContext(ctx, "tool call", "tool", req.Params.Name, "outcome", callOutcome(res, err), "duration", time.Since(start))
 			return res, err
 		}
 	}
+}
+
+// callOutcome names how a tool call ended, in the debug log and telemetry: ok, error (the
+// handler failed) or error_result (a result with isError).
+func callOutcome(res *mcp.CallToolResult, err error) string {
+	switch {
+	case err != nil:
+		return "error"
+	case res != nil && res.IsError:
+		return "error_result"
+	}
+	return "ok"
 }
 
 // tallyfyClient builds the Tallyfy client from the configuration, starting the sandbox first
@@ -342,6 +331,32 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 			"tallyfy_rate", cfg.TallyfyRate)
 	}
 	return tallyfy.New(ccfg)
+}
+
+// sharedPace is where every replica keeps each Tallyfy token's request bucket: the Redis of
+// --state, whose 600 requests a minute are per user across all replicas (docs/performance.md
+// "Pacing"); nil (each process its own bucket) without it. It has a connection pool of its own,
+// opened with the first client, before the store the tools use.
+func (a *App) sharedPace() tallyfy.SharedPacer {
+	if a.pace != nil {
+		return a.pace
+	}
+	raw := a.Config.State
+	if raw == "" || raw == "memory" || a.Config.Sandbox {
+		return nil
+	}
+	st, err := state.Open(raw)
+	if err != nil {
+		return nil // the store itself reports the error when it is opened
+	}
+	sp, ok := st.(tallyfy.SharedPacer)
+	if !ok {
+		_ = st.Close()
+		return nil
+	}
+	a.closers = append(a.closers, st.Close)
+	a.pace = sp
+	return sp
 }
 
 // authenticator is who may call the HTTP transports: authToken is --auth-token ("" for none).

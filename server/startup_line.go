@@ -13,19 +13,14 @@ import (
 // file or OAuth are capped further per caller; this is the server's own ceiling.
 func logEffectivePolicy(logger *slog.Logger, cfg *Config) {
 	var offered []string
-	tier := "none"
+	tier := "none" // the highest tier offered: none < read < lifecycle < permanent
+	rank := map[string]int{"none": 0, string(tools.TierRead): 1, string(tools.TierLifecycle): 2, string(tools.TierPermanent): 3}
 	for _, t := range tools.All {
-		if !cfg.Policy.Allows(t) {
-			continue
-		}
-		offered = append(offered, t.Name)
-		switch {
-		case t.Tier == tools.TierPermanent:
-			tier = string(tools.TierPermanent)
-		case t.Tier == tools.TierLifecycle && tier != string(tools.TierPermanent):
-			tier = string(tools.TierLifecycle)
-		case tier == "none":
-			tier = string(tools.TierRead)
+		if cfg.Policy.Allows(t) {
+			offered = append(offered, t.Name)
+			if rank[string(t.Tier)] > rank[tier] {
+				tier = string(t.Tier)
+			}
 		}
 	}
 	budget := "none"
