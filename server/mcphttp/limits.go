@@ -88,7 +88,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	return data, true
 }
 
-func noBody(r *http.Request) bool { return r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody }
+func noBody(r *http.Request) bool {
+	return r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody
+}
 
 // oversizedDrain bounds how long, and how much of, an oversized body is read after its 413.
 const (
