@@ -59,8 +59,6 @@ type App struct {
 	listening chan string
 	// tracker is what the HTTP transports learn from the MCP server's hooks (nil on stdio).
 	tracker *mcphttp.Tracker
-	// pace is the token buckets shared through --state (sharedPace); nil without it.
-	pace tallyfy.SharedPacer
 	// approvals is the approval page (server/approvalpage).
 	approvals *approvalpage.Page
 }
@@ -336,11 +334,8 @@ func (a *App) tallyfyClient(mods ...func(*tallyfy.Config)) (*tallyfy.Client, err
 // sharedPace is where every replica keeps each Tallyfy token's request bucket: the Redis of
 // --state, whose 600 requests a minute are per user across all replicas (docs/performance.md
 // "Pacing"); nil (each process its own bucket) without it. It has a connection pool of its own,
-// opened with the first client, before the store the tools use.
+// opened with the client (tallyfyClient, once per App), before the store the tools use.
 func (a *App) sharedPace() tallyfy.SharedPacer {
-	if a.pace != nil {
-		return a.pace
-	}
 	raw := a.Config.State
 	if raw == "" || raw == "memory" || a.Config.Sandbox {
 		return nil
@@ -355,7 +350,6 @@ func (a *App) sharedPace() tallyfy.SharedPacer {
 		return nil
 	}
 	a.closers = append(a.closers, st.Close)
-	a.pace = sp
 	return sp
 }
 
@@ -372,9 +366,9 @@ const tallyfyDocumentedRate = 10
 func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	switch a.Config.Transport {
 	case "stdio":
+		a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
 		return stdio.Serve(ctx, stdio.Options{MCP: a.MCP, Logger: a.Logger, MaxLineBytes: a.Config.MaxBodyBytes,
-			ShutdownTimeout: a.Config.ShutdownTimeout, Version: a.Config.Version, Tools: a.Toolset.Offered(),
-			BeginShutdown: a.Toolset.BeginShutdown}, stdin, stdout)
+			ShutdownTimeout: a.Config.ShutdownTimeout, BeginShutdown: a.Toolset.BeginShutdown}, stdin, stdout)
 	default:
 		return a.runHTTP(ctx)
 	}

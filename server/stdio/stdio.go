@@ -30,9 +30,7 @@ type Options struct {
 	Logger          *slog.Logger
 	MaxLineBytes    int64         // --max-body-bytes: a longer line is skipped unread
 	ShutdownTimeout time.Duration // how long calls read before the input ended may take
-	Version         string
-	Tools           int    // tools offered, for the startup line
-	BeginShutdown   func() // gives up the questions still open to the person
+	BeginShutdown   func()        // gives up the questions still open to the person
 }
 
 // Serve serves JSON-RPC on stdin/stdout through mcp-go's StdioServer until the input ends or
@@ -70,7 +68,6 @@ func Serve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer) er
 		case <-listenCtx.Done():
 		}
 	}()
-	o.Logger.Info("serving MCP on stdio", "version", o.Version, "tools", o.Tools)
 	in := newInput(c, stdin)
 	defer close(in.done)
 	err := srv.Listen(listenCtx, in, output{c})
