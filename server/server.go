@@ -22,6 +22,7 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/auth"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/mcphttp"
 	"github.com/tallyfy-mcp/tallyfy-mcp/server/stdio"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/telemetry"
 	"github.com/tallyfy-mcp/tallyfy-mcp/state"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
@@ -165,7 +166,7 @@ func (a *App) build() error {
 		"approval_key", confirm.KeyID(ts.ApprovalPublicKey()))
 	var extensions []Extension
 	if cfg.OTel {
-		tel, err := NewOTLPTelemetry(context.Background(), cfg.Version)
+		tel, err := telemetry.NewOTLP(context.Background(), cfg.Version)
 		if err != nil {
 			return fmt.Errorf("--otel: %w", err)
 		}
@@ -209,7 +210,7 @@ func NewMCPServer(ts *tools.Toolset, version string, toolTimeout, elicitTimeout 
 		mcpserver.WithHooks(hooks),
 		mcpserver.WithRecovery(),
 		mcpserver.WithToolHandlerMiddleware(deadline(toolTimeout, elicitTimeout)),
-		mcpserver.WithToolHandlerMiddleware(logCalls(logger)),
+		mcpserver.WithToolHandlerMiddleware(telemetry.LogCalls(logger)),
 	}
 	for _, extend := range extensions {
 		for _, mw := range extend(hooks) {
@@ -239,33 +240,6 @@ func deadline(d, elicit time.Duration) mcpserver.ToolHandlerMiddleware {
 			return next(ctx, req)
 		}
 	}
-}
-
-// logCalls logs each tool call at debug level: tool, outcome and duration, never arguments.
-func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
-	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
-		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			if !logger.Enabled(ctx, slog.LevelDebug) {
-				return next(ctx, req)
-			}
-			start := time.Now()
-			res, err := next(ctx, req)
-			logger.DebugContext(ctx, "tool call", "tool", req.Params.Name, "outcome", callOutcome(res, err), "duration", time.Since(start))
-			return res, err
-		}
-	}
-}
-
-// callOutcome names how a tool call ended, in the debug log and telemetry: ok, error (the
-// handler failed) or error_result (a result with isError).
-func callOutcome(res *mcp.CallToolResult, err error) string {
-	switch {
-	case err != nil:
-		return "error"
-	case res != nil && res.IsError:
-		return "error_result"
-	}
-	return "ok"
 }
 
 // tallyfyClient builds the Tallyfy client from the configuration, starting the sandbox first

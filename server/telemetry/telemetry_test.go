@@ -1,4 +1,4 @@
-package server
+package telemetry_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/internal/inproc"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server"
+	"github.com/tallyfy-mcp/tallyfy-mcp/server/telemetry"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy/sandbox"
 )
 
@@ -25,15 +27,15 @@ func TestTelemetrySpansAndMetrics(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	tel, err := NewTelemetry(tp, mp, nil)
+	tel, err := telemetry.New(tp, mp, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig([]string{"--sandbox"}, func(string) string { return "" }, io.Discard)
+	cfg, err := server.ParseConfig([]string{"--sandbox"}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := New(cfg, slog.New(slog.DiscardHandler))
+	app, err := server.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
