@@ -250,9 +250,17 @@ func (p *Page) openBrowser(link string) error {
 }
 
 // Handler is the page as the HTTP transport serves it under /approve/, behind its Host
-// allowlist (the page has its own login: no bearer, the browser has none).
+// allowlist (DNS rebinding), as the MCP endpoints are (the page has its own login: no bearer,
+// the browser has none).
 func (p *Page) Handler(hostAllowed func(host string) bool) http.Handler {
-	return hostOnly(hostAllowed, p.routes())
+	routes := p.routes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(r.Host) {
+			http.Error(w, "Forbidden: this Host is not allowed (add it with --allowed-hosts)", http.StatusForbidden)
+			return
+		}
+		routes.ServeHTTP(w, r)
+	})
 }
 
 // SetToolset gives the page the toolset it shows and decides approvals through (built after
@@ -526,15 +534,4 @@ func errText(err error) string {
 		return tools.Capitalize(err.Error()) + "."
 	}
 	return "The decision could not be recorded (" + err.Error() + "). Nothing was decided."
-}
-
-// hostOnly checks the Host header (DNS rebinding), as the MCP endpoints do, for the page.
-func hostOnly(hostAllowed func(string) bool, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !hostAllowed(r.Host) {
-			http.Error(w, "Forbidden: this Host is not allowed (add it with --allowed-hosts)", http.StatusForbidden)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -141,18 +141,16 @@ func (s *Server) capSessions(w http.ResponseWriter, r *http.Request, opens bool,
 		jsonRPCError(w, http.StatusServiceUnavailable, -32000, fmt.Sprintf("too many open sessions (%d, --max-sessions); retry later", limit))
 		return
 	}
-	res := &slot{}
+	res := &atomic.Bool{} // the reservation: set once the registration hook takes it over
 	defer func() {
-		if res.used.CompareAndSwap(false, true) {
+		if res.CompareAndSwap(false, true) {
 			s.track.sessions.Add(-1)
 		}
 	}()
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), slotKey{}, res)))
 }
 
-// slot is a session-count reservation made by capSessions for one request.
-type slot struct{ used atomic.Bool }
-
+// slotKey carries capSessions' reservation of a session slot for one request.
 type slotKey struct{}
 
 // jsonRPCError answers with an HTTP status and a JSON-RPC error body.

@@ -41,7 +41,7 @@ func (t *Tracker) Register(hooks *mcpserver.Hooks) []mcpserver.ToolHandlerMiddle
 // registered counts a new session against --max-sessions (unless capSessions reserved its
 // slot already), and notes it and the caller who opened it.
 func (t *Tracker) registered(ctx context.Context, cs mcpserver.ClientSession) {
-	if res, ok := ctx.Value(slotKey{}).(*slot); !ok || !res.used.CompareAndSwap(false, true) {
+	if res, ok := ctx.Value(slotKey{}).(*atomic.Bool); !ok || !res.CompareAndSwap(false, true) {
 		t.sessions.Add(1)
 	}
 	t.known.Store(cs.SessionID(), struct{}{})
