@@ -17,37 +17,34 @@ import (
 // mcp-go's own keying already separates.)
 type cancelScope struct {
 	mu    sync.Mutex
-	calls map[string]map[*context.CancelFunc]struct{}
+	calls map[*context.CancelFunc]string // each running modern tool call's cancel: its caller and id
 }
 
 func (cs *cancelScope) add(key string, cancel *context.CancelFunc) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.calls == nil {
-		cs.calls = map[string]map[*context.CancelFunc]struct{}{}
+		cs.calls = map[*context.CancelFunc]string{}
 	}
-	if cs.calls[key] == nil {
-		cs.calls[key] = map[*context.CancelFunc]struct{}{}
-	}
-	cs.calls[key][cancel] = struct{}{}
+	cs.calls[cancel] = key
 }
 
-func (cs *cancelScope) remove(key string, cancel *context.CancelFunc) {
+func (cs *cancelScope) remove(cancel *context.CancelFunc) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	delete(cs.calls[key], cancel)
-	if len(cs.calls[key]) == 0 {
-		delete(cs.calls, key)
-	}
+	delete(cs.calls, cancel)
 }
 
-func (cs *cancelScope) cancel(key string) int {
+// cancel cancels the calls under key (a cancellation is rare: the calls running are looked
+// through, not indexed).
+func (cs *cancelScope) cancel(key string) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	for c := range cs.calls[key] {
-		(*c)()
+	for c, k := range cs.calls {
+		if k == key {
+			(*c)()
+		}
 	}
-	return len(cs.calls[key])
 }
 
 // scopeCancel serves a 2026-07-28 POST to /mcp: a tools/call runs under a cancel registered
@@ -75,6 +72,6 @@ func (s *Server) scopeCancel(w http.ResponseWriter, r *http.Request, e envelope)
 	defer cancel()
 	key := who + "|" + string(e.ID)
 	s.cancels.add(key, &cancel)
-	defer s.cancels.remove(key, &cancel)
+	defer s.cancels.remove(&cancel)
 	s.openSession(w, r.WithContext(ctx))
 }
