@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -296,53 +297,39 @@ func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Co
 	return cfg, cfg.validate()
 }
 
+// validate refuses the first of these, in this order, that applies. Every check is pure, so
+// each is worked out up front and the list reads as the rules it is.
 func (c *Config) validate() error {
-	switch c.Transport {
-	case "stdio", "http", "sse":
-	default:
-		return fmt.Errorf("--transport must be stdio, http or sse, not %q", c.Transport)
-	}
-	switch c.LogFormat {
-	case "text", "json":
-	default:
-		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
-	}
-	if _, err := ParseLevel(c.LogLevel); err != nil {
-		return err
-	}
-	if c.BodyReadTimeout <= 0 {
-		return errors.New("--body-read-timeout must be more than 0: without it a caller can hold a connection open by sending its body slowly")
-	}
-	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
-		return errors.New("--max-conns and --max-conns-per-ip must be 0 (no cap) or more")
-	}
-	if c.Callers != "" && c.Transport == "stdio" {
-		return errors.New("--callers needs --transport http: over stdio there is one caller, the process that started the server")
-	}
-	if (c.OAuthIssuer == "") != (c.OAuthAudience == "") {
-		return errors.New("--oauth-issuer and --oauth-audience go together: the authorization server, and this server's resource URL that tokens must be issued for")
-	}
-	if c.ApprovalOAuthClientID != "" && c.OAuthIssuer == "" {
-		return errors.New("--approval-oauth-client-id needs --oauth-issuer: approvers log in through that issuer")
-	}
-	if c.OAuthIssuer != "" {
-		if err := auth.CheckTokenTypes(c.OAuthTokenTypes); err != nil {
+	_, badLevel := ParseLevel(c.LogLevel)
+	for _, err := range []error{
+		refuse(!slices.Contains([]string{"stdio", "http", "sse"}, c.Transport), fmt.Errorf("--transport must be stdio, http or sse, not %q", c.Transport)),
+		refuse(!slices.Contains([]string{"text", "json"}, c.LogFormat), fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)),
+		badLevel,
+		refuse(c.BodyReadTimeout <= 0, errors.New("--body-read-timeout must be more than 0: without it a caller can hold a connection open by sending its body slowly")),
+		refuse(c.MaxConns < 0 || c.MaxConnsPerIP < 0, errors.New("--max-conns and --max-conns-per-ip must be 0 (no cap) or more")),
+		refuse(c.Callers != "" && c.Transport == "stdio", errors.New("--callers needs --transport http: over stdio there is one caller, the process that started the server")),
+		refuse((c.OAuthIssuer == "") != (c.OAuthAudience == ""), errors.New("--oauth-issuer and --oauth-audience go together: the authorization server, and this server's resource URL that tokens must be issued for")),
+		refuse(c.ApprovalOAuthClientID != "" && c.OAuthIssuer == "", errors.New("--approval-oauth-client-id needs --oauth-issuer: approvers log in through that issuer")),
+		refuse(c.OAuthIssuer != "", auth.CheckTokenTypes(c.OAuthTokenTypes)),
+		refuse(c.OAuthIssuer != "" && c.OAuthMaxLifetime <= 0, errors.New("--oauth-max-token-lifetime must be more than 0, e.g. 1h or 24h")),
+		refuse(c.OAuthIssuer != "" && c.Transport == "stdio", errors.New("--oauth-issuer needs --transport http: OAuth protects the HTTP transports")),
+		refuse(c.State != "" && c.State != "memory" && c.ConfirmKeyFile == "", errors.New("--state needs --confirm-key-file: every replica must seal confirm tokens with the same key, or a token minted on one is refused by the others (make one with: openssl rand -hex 32 > confirm.key)")),
+		refuse(c.Policy.MaxDeletesPerHour < -1, fmt.Errorf("--max-deletes-per-hour must be -1 (no cap), 0 (none) or more, not %d", c.Policy.MaxDeletesPerHour)),
+		c.Policy.Validate(),
+	} {
+		if err != nil {
 			return err
 		}
-		if c.OAuthMaxLifetime <= 0 {
-			return errors.New("--oauth-max-token-lifetime must be more than 0, e.g. 1h or 24h")
-		}
 	}
-	if c.OAuthIssuer != "" && c.Transport == "stdio" {
-		return errors.New("--oauth-issuer needs --transport http: OAuth protects the HTTP transports")
+	return nil
+}
+
+// refuse is err when the rule applies, nil otherwise.
+func refuse(applies bool, err error) error {
+	if applies {
+		return err
 	}
-	if c.State != "" && c.State != "memory" && c.ConfirmKeyFile == "" {
-		return errors.New("--state needs --confirm-key-file: every replica must seal confirm tokens with the same key, or a token minted on one is refused by the others (make one with: openssl rand -hex 32 > confirm.key)")
-	}
-	if c.Policy.MaxDeletesPerHour < -1 {
-		return fmt.Errorf("--max-deletes-per-hour must be -1 (no cap), 0 (none) or more, not %d", c.Policy.MaxDeletesPerHour)
-	}
-	return c.Policy.Validate()
+	return nil
 }
 
 // readSecret returns value, or the trimmed content of file when value is empty.
