@@ -110,11 +110,9 @@ func (a *App) build() error {
 		a.OAuth = o
 		logger.Info("OAuth: accepting access tokens", "issuer", cfg.OAuthIssuer, "audience", cfg.OAuthAudience)
 	}
-	keys, err := readConfirmKeys(cfg.ConfirmKeyFile)
-	if err != nil {
+	if a.keys, err = readConfirmKeys(cfg.ConfirmKeyFile); err != nil {
 		return err
 	}
-	a.keys = keys
 	store, err := state.Open(cfg.State)
 	if err != nil {
 		return err
@@ -139,7 +137,7 @@ func (a *App) build() error {
 		return err
 	}
 	local := cfg.Transport == "stdio"
-	a.approvals = approvalpage.New(local, a.Callers, store, keys, logger, cfg.ApprovalBrowser)
+	a.approvals = approvalpage.New(local, a.Callers, store, a.keys, logger, cfg.ApprovalBrowser)
 	a.closers = append(a.closers, a.approvals.Close)
 	if cfg.ApprovalOAuthClientID != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -153,7 +151,7 @@ func (a *App) build() error {
 	ts, err := tools.New(tools.Options{
 		Client: client, Confirm: cfg.Confirm, Audit: recorder, Logger: logger, ElicitTimeout: cfg.ElicitTimeout, TokenTTL: cfg.TokenTTL,
 		MaxBulkItems: cfg.MaxBulkItems, BulkConcurrency: cfg.BulkConcurrency,
-		State: store, ConfirmKeys: keys, Policy: cfg.Policy,
+		State: store, ConfirmKeys: a.keys, Policy: cfg.Policy,
 		AllowToken: cfg.ConfirmAllowToken, ApprovalPage: a.approvals, ApprovalKey: approvalKey, LocalUser: localUser(local), ApprovalTTL: cfg.ApprovalTimeout,
 	})
 	if err != nil {
@@ -338,14 +336,12 @@ const tallyfyDocumentedRate = 10
 
 // Serve runs the configured transport until ctx ends (SIGTERM) or, on stdio, stdin closes.
 func (a *App) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	switch a.Config.Transport {
-	case "stdio":
-		a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
-		return stdio.Serve(ctx, stdio.Options{MCP: a.MCP, Logger: a.Logger, MaxLineBytes: a.Config.MaxBodyBytes,
-			ShutdownTimeout: a.Config.ShutdownTimeout, BeginShutdown: a.Toolset.BeginShutdown}, stdin, stdout)
-	default:
+	if a.Config.Transport != "stdio" {
 		return a.runHTTP(ctx)
 	}
+	a.Logger.Info("serving MCP on stdio", "version", a.Config.Version, "tools", a.Toolset.Offered())
+	return stdio.Serve(ctx, stdio.Options{MCP: a.MCP, Logger: a.Logger, MaxLineBytes: a.Config.MaxBodyBytes,
+		ShutdownTimeout: a.Config.ShutdownTimeout, BeginShutdown: a.Toolset.BeginShutdown}, stdin, stdout)
 }
 
 // localUser is the OS user the server runs as, who confirms on stdio ("" elsewhere).
