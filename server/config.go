@@ -113,16 +113,16 @@ type Option struct {
 	Default string
 	Usage   string
 	Secret  bool // never printed
-	set     func(*Config, string) error
+	set     func(string) error
 	isBool  bool
 }
 
-// setter stores parse(v) in the field p points at: every option's set is one.
-func setter[T any](p func(*Config) *T, parse func(string) (T, error)) func(*Config, string) error {
-	return func(c *Config, v string) error {
+// to stores parse(v) in *p: every option's set is one.
+func to[T any](p *T, parse func(string) (T, error)) func(string) error {
+	return func(v string) error {
 		x, err := parse(v)
 		if err == nil {
-			*p(c) = x
+			*p = x
 		}
 		return err
 	}
@@ -175,69 +175,75 @@ func splitList(v string) []string {
 	return out
 }
 
-// Options is every flag, in --help order.
-var Options = []Option{
-	{Name: "access-token", Env: "TALLYFY_ACCESS_TOKEN", Usage: "Tallyfy personal access token (Settings > Integrations > REST API); prefer the variable or --token-file over the flag, which other users can see in ps", Secret: true, set: setter(func(c *Config) *string { return &c.AccessToken }, verbatim)},
-	{Name: "token-file", Env: "TALLYFY_TOKEN_FILE", Usage: "read the Tallyfy access token from this file", set: setter(func(c *Config) *string { return &c.TokenFile }, verbatim)},
-	{Name: "org-id", Env: "TALLYFY_ORG_ID", Usage: "Tallyfy organization ID (Settings > Organization)", set: setter(func(c *Config) *string { return &c.OrgID }, verbatim)},
-	{Name: "base-url", Env: "TALLYFY_BASE_URL", Default: "https://go.tallyfy.com/api", Usage: "Tallyfy API root (https://api.tallyfy.com also works; http only for loopback)", set: setter(func(c *Config) *string { return &c.BaseURL }, verbatim)},
-	{Name: "sandbox", Env: "TALLYFY_SANDBOX", Default: "false", Usage: "serve the built-in demo Tallyfy on a loopback port and use it: no account, no risk", isBool: true, set: setter(func(c *Config) *bool { return &c.Sandbox }, boolean)},
-	{Name: "sandbox-variant", Env: "TALLYFY_SANDBOX_VARIANT", Usage: "with --sandbox: comma-separated behaviours no Tallyfy source settles, switched off the sandbox's defaults (tallyfy-mcp sandbox --variant help lists them)", set: setter(func(c *Config) *[]sandbox.Variant { return &c.SandboxVariants }, sandbox.ParseVariants)},
-	{Name: "transport", Env: "MCP_TRANSPORT", Default: "stdio", Usage: "stdio, http (streamable HTTP at /mcp and SSE at /sse) or sse (alias of http)", set: setter(func(c *Config) *string { return &c.Transport }, verbatim)},
-	{Name: "addr", Env: "MCP_ADDR", Default: "127.0.0.1:8080", Usage: "listen address for the HTTP transports", set: setter(func(c *Config) *string { return &c.Addr }, verbatim)},
-	{Name: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error (logs go to stderr)", set: setter(func(c *Config) *string { return &c.LogLevel }, verbatim)},
-	{Name: "log-format", Env: "LOG_FORMAT", Default: "text", Usage: "text or json", set: setter(func(c *Config) *string { return &c.LogFormat }, verbatim)},
-	{Name: "confirm", Env: "TALLYFY_CONFIRM", Default: "auto", Usage: "how permanent deletes are confirmed: auto (the strongest channel the client offers: App, elicitation, then the approval page; a confirm token only with --confirm-allow-token), elicit, token (the model may confirm alone) or off (unattended pipelines only)", set: setter(func(c *Config) *tools.ConfirmMode { return &c.Confirm }, tools.ParseConfirmMode)},
-	{Name: "confirm-allow-token", Env: "TALLYFY_CONFIRM_ALLOW_TOKEN", Default: "false", Usage: "let --confirm auto fall back to the confirm token where no person can be asked: the model then calls twice and the person may never see it (audit says token)", isBool: true, set: setter(func(c *Config) *bool { return &c.ConfirmAllowToken }, boolean)},
-	{Name: "approval-browser", Env: "TALLYFY_APPROVAL_BROWSER", Usage: "command that opens the local approval page (stdio), given its link as last argument; default xdg-open, open or start", set: setter(func(c *Config) *string { return &c.ApprovalBrowser }, verbatim)},
-	{Name: "approval-timeout", Env: "TALLYFY_APPROVAL_TIMEOUT", Default: "10m", Usage: "how long a delete waits for the person's decision on the approval page (a bulk one at most as long as its plan_token)", set: setter(func(c *Config) *time.Duration { return &c.ApprovalTimeout }, duration)},
-	{Name: "approval-oauth-client-id", Env: "TALLYFY_APPROVAL_OAUTH_CLIENT_ID", Usage: "HTTP with --oauth-issuer: the approval page logs approvers in through that issuer (authorization code with PKCE) as this client, whose redirect URI is /approve/callback on the --oauth-audience host", set: setter(func(c *Config) *string { return &c.ApprovalOAuthClientID }, verbatim)},
-	{Name: "approval-oauth-client-secret", Env: "TALLYFY_APPROVAL_OAUTH_CLIENT_SECRET", Usage: "that client's secret, if the issuer gave it one (PKCE is used either way)", Secret: true, set: setter(func(c *Config) *string { return &c.ApprovalOAuthClientSecret }, verbatim)},
-	{Name: "approval-key-file", Env: "TALLYFY_APPROVAL_KEY_FILE", Usage: "Ed25519 private key (PKCS#8 PEM: openssl genpkey -algorithm ed25519) that signs approval records in the audit log; default a key made at start (records then verify only with the public key it logs)", set: setter(func(c *Config) *string { return &c.ApprovalKeyFile }, verbatim)},
-	{Name: "read-only", Env: "TALLYFY_READ_ONLY", Default: "false", Usage: "offer only the get and list tools", isBool: true, set: setter(func(c *Config) *bool { return &c.Policy.ReadOnly }, boolean)},
-	{Name: "disable-permanent-delete", Env: "TALLYFY_DISABLE_PERMANENT_DELETE", Default: "false", Usage: "offer no permanent delete tools", isBool: true, set: setter(func(c *Config) *bool { return &c.Policy.DisablePermanentDelete }, boolean)},
-	{Name: "tools", Env: "TALLYFY_TOOLS", Usage: "comma-separated tools to offer (default all); exclusions and read-only still win", set: setter(func(c *Config) *[]string { return &c.Policy.Tools }, list)},
-	{Name: "exclude-tools", Env: "TALLYFY_EXCLUDE_TOOLS", Usage: "comma-separated tools never to offer", set: setter(func(c *Config) *[]string { return &c.Policy.ExcludeTools }, list)},
-	{Name: "protect", Env: "TALLYFY_PROTECT", Usage: "comma-separated IDs that no tool may archive or permanently delete", set: setter(func(c *Config) *[]string { return &c.Policy.Protect }, func(v string) ([]string, error) { return tools.NormalizeProtectedIDs(splitList(v)) })},
-	{Name: "max-deletes-per-hour", Env: "TALLYFY_MAX_DELETES_PER_HOUR", Default: "20", Usage: "permanent deletes allowed per rolling hour across all sessions (0 = none, -1 = no cap)", set: setter(func(c *Config) *int { return &c.Policy.MaxDeletesPerHour }, integer)},
-	{Name: "audit-log", Env: "TALLYFY_AUDIT_LOG", Usage: "append the audit records (an intent line synced before each change, an outcome line per lifecycle or delete call) to this file (created 0600); default: the log on stderr", set: setter(func(c *Config) *string { return &c.AuditLog }, verbatim)},
-	{Name: "tallyfy-rate", Env: "TALLYFY_RATE", Default: "9", Usage: "most requests a second sent to Tallyfy with one access token, retries included (Tallyfy allows about 600 a minute per user; up to 2 may leave at once); 0 = no pacing, e.g. for an API without a limit. Not applied to --sandbox, which has no limit", set: setter(func(c *Config) *float64 { return &c.TallyfyRate }, float("requests per second per access token, a number ≥ 0 such as 9 or 4.5 (0 = no pacing)"))},
-	{Name: "tallyfy-bulk-interval", Env: "TALLYFY_BULK_INTERVAL", Default: "250ms", Usage: "least time between two Tallyfy requests of bulk tools, inside --tallyfy-rate (Tallyfy advises 200-500ms for bulk work; single calls keep their burst); 0 = only --tallyfy-rate", set: setter(func(c *Config) *time.Duration { return &c.TallyfyBulkInterval }, checked(time.ParseDuration, between[time.Duration](0, math.MaxInt64), "a duration ≥ 0 such as 250ms or 0"))},
-	{Name: "archived-search-pages", Env: "TALLYFY_ARCHIVED_SEARCH_PAGES", Default: "10", Usage: "most pages of 100 archived items (newest first, at most 20 s) read to find an ID Tallyfy's GET does not settle, e.g. an archived template; past them the answer is a not-found that says how far it looked (1-500)", set: setter(func(c *Config) *int { return &c.ArchivedSearchPages }, intIn(1, 500))},
-	{Name: "max-bulk-items", Env: "TALLYFY_MAX_BULK_ITEMS", Default: "100", Usage: "most items one bulk_archive, bulk_restore or bulk_delete plan takes (1-100); a selection with more says so", set: setter(func(c *Config) *int { return &c.MaxBulkItems }, intIn(1, 100))},
-	{Name: "bulk-concurrency", Env: "TALLYFY_BULK_CONCURRENCY", Default: "4", Usage: "items of a bulk call sent to Tallyfy at once (inside --tallyfy-rate)", set: setter(func(c *Config) *int { return &c.BulkConcurrency }, intIn(1, 32))},
-	{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: setter(func(c *Config) *time.Duration { return &c.RequestTimeout }, duration)},
-	{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: setter(func(c *Config) *time.Duration { return &c.ToolTimeout }, duration)},
-	{Name: "token-ttl", Env: "TALLYFY_TOKEN_TTL", Default: "5m", Usage: "how long a confirm_token or bulk plan_token stays valid (1s to 1h); each is single use, and a person's answer that comes after it is refused", set: setter(func(c *Config) *time.Duration { return &c.TokenTTL }, checked(time.ParseDuration, between[time.Duration](time.Second, time.Hour), "a duration from 1s to 1h, such as 5m"))},
-	{Name: "elicit-timeout", Env: "TALLYFY_ELICIT_TIMEOUT", Default: "3m", Usage: "how long to wait for the person to answer a delete confirmation", set: setter(func(c *Config) *time.Duration { return &c.ElicitTimeout }, duration)},
-	{Name: "shutdown-timeout", Env: "MCP_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may take to finish on SIGTERM (and, on stdio, after stdin closes)", set: setter(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, duration)},
-	{Name: "auth-token", Env: "MCP_AUTH_TOKEN", Usage: "bearer token HTTP callers must send (never forwarded to Tallyfy); required off loopback", Secret: true, set: setter(func(c *Config) *string { return &c.AuthToken }, verbatim)},
-	{Name: "auth-token-file", Env: "MCP_AUTH_TOKEN_FILE", Usage: "read the HTTP callers' bearer token from this file", set: setter(func(c *Config) *string { return &c.AuthTokenFile }, verbatim)},
-	{Name: "tls-cert", Env: "MCP_TLS_CERT", Usage: "TLS certificate file for the HTTP transports", set: setter(func(c *Config) *string { return &c.TLSCert }, verbatim)},
-	{Name: "tls-key", Env: "MCP_TLS_KEY", Usage: "TLS key file for the HTTP transports", set: setter(func(c *Config) *string { return &c.TLSKey }, verbatim)},
-	{Name: "insecure-http", Env: "MCP_INSECURE_HTTP", Default: "false", Usage: "allow plain HTTP off loopback because a proxy in front terminates TLS", isBool: true, set: setter(func(c *Config) *bool { return &c.InsecureHTTP }, boolean)},
-	{Name: "allowed-origins", Env: "MCP_ALLOWED_ORIGINS", Usage: "comma-separated browser Origins allowed to call the HTTP transports (requests without Origin are allowed)", set: setter(func(c *Config) *[]string { return &c.AllowedOrigins }, list)},
-	{Name: "allowed-hosts", Env: "MCP_ALLOWED_HOSTS", Usage: "comma-separated Host header values accepted besides localhost and the --addr host", set: setter(func(c *Config) *[]string { return &c.AllowedHosts }, list)},
-	{Name: "max-body-bytes", Env: "MCP_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request accepted: an HTTP body or a stdio line", set: setter(func(c *Config) *int64 { return &c.MaxBodyBytes },
-		checked(func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }, between[int64](1024, math.MaxInt64), "a byte count ≥ 1024"))},
-	{Name: "max-sessions", Env: "MCP_MAX_SESSIONS", Default: "1000", Usage: "most concurrent HTTP sessions", set: setter(func(c *Config) *int { return &c.MaxSessions }, integer)},
-	{Name: "session-idle-ttl", Env: "MCP_SESSION_IDLE_TTL", Default: "30m", Usage: "drop HTTP sessions idle this long", set: setter(func(c *Config) *time.Duration { return &c.SessionIdleTTL }, duration)},
-	{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: setter(func(c *Config) *float64 { return &c.RateLimit }, float("a number ≥ 0"))},
-	{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: setter(func(c *Config) *float64 { return &c.GlobalRateLimit }, float("a number ≥ 0"))},
-	{Name: "body-read-timeout", Env: "MCP_BODY_READ_TIMEOUT", Default: "30s", Usage: "time an HTTP caller has to send a request body once its headers are in; slower ones get 408 and the connection is closed", set: setter(func(c *Config) *time.Duration { return &c.BodyReadTimeout }, duration)},
-	{Name: "max-conns", Env: "MCP_MAX_CONNS", Default: "2048", Usage: "most open HTTP connections in total; more wait to be accepted (0 = no cap)", set: setter(func(c *Config) *int { return &c.MaxConns }, integer)},
-	{Name: "max-conns-per-ip", Env: "MCP_MAX_CONNS_PER_IP", Default: "128", Usage: "most open HTTP connections from one remote address; more are closed at once (0 = no cap; behind a reverse proxy every caller has the proxy's address)", set: setter(func(c *Config) *int { return &c.MaxConnsPerIP }, integer)},
-	{Name: "callers", Env: "MCP_CALLERS_FILE", Usage: "JSON file of HTTP callers: each with a name, the SHA-256 of their MCP bearer token, where their own Tallyfy token is, and an optional policy cap; reloaded on SIGHUP", set: setter(func(c *Config) *string { return &c.Callers }, verbatim)},
-	{Name: "oauth-issuer", Env: "MCP_OAUTH_ISSUER", Usage: "accept OAuth 2.1 access tokens (JWT) from this authorization server's issuer URL; keys from its discovery document. Needs --oauth-audience", set: setter(func(c *Config) *string { return &c.OAuthIssuer }, verbatim)},
-	{Name: "oauth-audience", Env: "MCP_OAUTH_AUDIENCE", Usage: "this server's resource URL (e.g. https://mcp.example.com/mcp): tokens must be issued for it (aud equal to it, or an array that holds it)", set: setter(func(c *Config) *string { return &c.OAuthAudience }, verbatim)},
-	{Name: "oauth-token-types", Env: "MCP_OAUTH_TOKEN_TYPES", Default: "at+jwt,JWT", Usage: "the JWT typ headers accepted on access tokens: at+jwt (RFC 9068) and JWT (what Keycloak, Okta, Entra ID and older Auth0 tenants send); at+jwt alone refuses ID tokens sent as access tokens", set: setter(func(c *Config) *[]string { return &c.OAuthTokenTypes }, list)},
-	{Name: "oauth-max-token-lifetime", Env: "MCP_OAUTH_MAX_TOKEN_LIFETIME", Default: "24h", Usage: "refuse access tokens whose lifetime (exp - iat) is longer", set: setter(func(c *Config) *time.Duration { return &c.OAuthMaxLifetime }, duration)},
-	{Name: "stateless", Env: "MCP_STATELESS", Default: "false", Usage: "serve streamable HTTP without sessions, so any replica answers any request (older clients then confirm deletes with a token)", isBool: true, set: setter(func(c *Config) *bool { return &c.Stateless }, boolean)},
-	{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: setter(func(c *Config) *string { return &c.State }, verbatim)},
-	{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: setter(func(c *Config) *string { return &c.ConfirmKeyFile }, verbatim)},
-	{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: setter(func(c *Config) *bool { return &c.OTel }, boolean)},
-	{Name: "exit-with-parent", Env: "MCP_EXIT_WITH_PARENT", Default: "false", Usage: "stop (as on SIGTERM) once the process that started the server is gone, e.g. a killed test runner or supervisor; also honoured by the sandbox and check subcommands", isBool: true, set: setter(func(c *Config) *bool { return &c.ExitWithParent }, boolean)},
-	{Name: "version", Default: "false", Usage: "print the version and exit (also: tallyfy-mcp version)", isBool: true, set: setter(func(c *Config) *bool { return &c.ShowVersion }, boolean)},
+// Options is every flag, in --help order. Its setters write to a Config no one reads: parsing
+// uses optionsFor(cfg), the same table writing to cfg.
+var Options = optionsFor(new(Config))
+
+// optionsFor is the table of every flag, each setting its field of c.
+func optionsFor(c *Config) []Option {
+	return []Option{
+		{Name: "access-token", Env: "TALLYFY_ACCESS_TOKEN", Usage: "Tallyfy personal access token (Settings > Integrations > REST API); prefer the variable or --token-file over the flag, which other users can see in ps", Secret: true, set: to(&c.AccessToken, verbatim)},
+		{Name: "token-file", Env: "TALLYFY_TOKEN_FILE", Usage: "read the Tallyfy access token from this file", set: to(&c.TokenFile, verbatim)},
+		{Name: "org-id", Env: "TALLYFY_ORG_ID", Usage: "Tallyfy organization ID (Settings > Organization)", set: to(&c.OrgID, verbatim)},
+		{Name: "base-url", Env: "TALLYFY_BASE_URL", Default: "https://go.tallyfy.com/api", Usage: "Tallyfy API root (https://api.tallyfy.com also works; http only for loopback)", set: to(&c.BaseURL, verbatim)},
+		{Name: "sandbox", Env: "TALLYFY_SANDBOX", Default: "false", Usage: "serve the built-in demo Tallyfy on a loopback port and use it: no account, no risk", isBool: true, set: to(&c.Sandbox, boolean)},
+		{Name: "sandbox-variant", Env: "TALLYFY_SANDBOX_VARIANT", Usage: "with --sandbox: comma-separated behaviours no Tallyfy source settles, switched off the sandbox's defaults (tallyfy-mcp sandbox --variant help lists them)", set: to(&c.SandboxVariants, sandbox.ParseVariants)},
+		{Name: "transport", Env: "MCP_TRANSPORT", Default: "stdio", Usage: "stdio, http (streamable HTTP at /mcp and SSE at /sse) or sse (alias of http)", set: to(&c.Transport, verbatim)},
+		{Name: "addr", Env: "MCP_ADDR", Default: "127.0.0.1:8080", Usage: "listen address for the HTTP transports", set: to(&c.Addr, verbatim)},
+		{Name: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error (logs go to stderr)", set: to(&c.LogLevel, verbatim)},
+		{Name: "log-format", Env: "LOG_FORMAT", Default: "text", Usage: "text or json", set: to(&c.LogFormat, verbatim)},
+		{Name: "confirm", Env: "TALLYFY_CONFIRM", Default: "auto", Usage: "how permanent deletes are confirmed: auto (the strongest channel the client offers: App, elicitation, then the approval page; a confirm token only with --confirm-allow-token), elicit, token (the model may confirm alone) or off (unattended pipelines only)", set: to(&c.Confirm, tools.ParseConfirmMode)},
+		{Name: "confirm-allow-token", Env: "TALLYFY_CONFIRM_ALLOW_TOKEN", Default: "false", Usage: "let --confirm auto fall back to the confirm token where no person can be asked: the model then calls twice and the person may never see it (audit says token)", isBool: true, set: to(&c.ConfirmAllowToken, boolean)},
+		{Name: "approval-browser", Env: "TALLYFY_APPROVAL_BROWSER", Usage: "command that opens the local approval page (stdio), given its link as last argument; default xdg-open, open or start", set: to(&c.ApprovalBrowser, verbatim)},
+		{Name: "approval-timeout", Env: "TALLYFY_APPROVAL_TIMEOUT", Default: "10m", Usage: "how long a delete waits for the person's decision on the approval page (a bulk one at most as long as its plan_token)", set: to(&c.ApprovalTimeout, duration)},
+		{Name: "approval-oauth-client-id", Env: "TALLYFY_APPROVAL_OAUTH_CLIENT_ID", Usage: "HTTP with --oauth-issuer: the approval page logs approvers in through that issuer (authorization code with PKCE) as this client, whose redirect URI is /approve/callback on the --oauth-audience host", set: to(&c.ApprovalOAuthClientID, verbatim)},
+		{Name: "approval-oauth-client-secret", Env: "TALLYFY_APPROVAL_OAUTH_CLIENT_SECRET", Usage: "that client's secret, if the issuer gave it one (PKCE is used either way)", Secret: true, set: to(&c.ApprovalOAuthClientSecret, verbatim)},
+		{Name: "approval-key-file", Env: "TALLYFY_APPROVAL_KEY_FILE", Usage: "Ed25519 private key (PKCS#8 PEM: openssl genpkey -algorithm ed25519) that signs approval records in the audit log; default a key made at start (records then verify only with the public key it logs)", set: to(&c.ApprovalKeyFile, verbatim)},
+		{Name: "read-only", Env: "TALLYFY_READ_ONLY", Default: "false", Usage: "offer only the get and list tools", isBool: true, set: to(&c.Policy.ReadOnly, boolean)},
+		{Name: "disable-permanent-delete", Env: "TALLYFY_DISABLE_PERMANENT_DELETE", Default: "false", Usage: "offer no permanent delete tools", isBool: true, set: to(&c.Policy.DisablePermanentDelete, boolean)},
+		{Name: "tools", Env: "TALLYFY_TOOLS", Usage: "comma-separated tools to offer (default all); exclusions and read-only still win", set: to(&c.Policy.Tools, list)},
+		{Name: "exclude-tools", Env: "TALLYFY_EXCLUDE_TOOLS", Usage: "comma-separated tools never to offer", set: to(&c.Policy.ExcludeTools, list)},
+		{Name: "protect", Env: "TALLYFY_PROTECT", Usage: "comma-separated IDs that no tool may archive or permanently delete", set: to(&c.Policy.Protect, func(v string) ([]string, error) { return tools.NormalizeProtectedIDs(splitList(v)) })},
+		{Name: "max-deletes-per-hour", Env: "TALLYFY_MAX_DELETES_PER_HOUR", Default: "20", Usage: "permanent deletes allowed per rolling hour across all sessions (0 = none, -1 = no cap)", set: to(&c.Policy.MaxDeletesPerHour, integer)},
+		{Name: "audit-log", Env: "TALLYFY_AUDIT_LOG", Usage: "append the audit records (an intent line synced before each change, an outcome line per lifecycle or delete call) to this file (created 0600); default: the log on stderr", set: to(&c.AuditLog, verbatim)},
+		{Name: "tallyfy-rate", Env: "TALLYFY_RATE", Default: "9", Usage: "most requests a second sent to Tallyfy with one access token, retries included (Tallyfy allows about 600 a minute per user; up to 2 may leave at once); 0 = no pacing, e.g. for an API without a limit. Not applied to --sandbox, which has no limit", set: to(&c.TallyfyRate, float("requests per second per access token, a number ≥ 0 such as 9 or 4.5 (0 = no pacing)"))},
+		{Name: "tallyfy-bulk-interval", Env: "TALLYFY_BULK_INTERVAL", Default: "250ms", Usage: "least time between two Tallyfy requests of bulk tools, inside --tallyfy-rate (Tallyfy advises 200-500ms for bulk work; single calls keep their burst); 0 = only --tallyfy-rate", set: to(&c.TallyfyBulkInterval, checked(time.ParseDuration, between[time.Duration](0, math.MaxInt64), "a duration ≥ 0 such as 250ms or 0"))},
+		{Name: "archived-search-pages", Env: "TALLYFY_ARCHIVED_SEARCH_PAGES", Default: "10", Usage: "most pages of 100 archived items (newest first, at most 20 s) read to find an ID Tallyfy's GET does not settle, e.g. an archived template; past them the answer is a not-found that says how far it looked (1-500)", set: to(&c.ArchivedSearchPages, intIn(1, 500))},
+		{Name: "max-bulk-items", Env: "TALLYFY_MAX_BULK_ITEMS", Default: "100", Usage: "most items one bulk_archive, bulk_restore or bulk_delete plan takes (1-100); a selection with more says so", set: to(&c.MaxBulkItems, intIn(1, 100))},
+		{Name: "bulk-concurrency", Env: "TALLYFY_BULK_CONCURRENCY", Default: "4", Usage: "items of a bulk call sent to Tallyfy at once (inside --tallyfy-rate)", set: to(&c.BulkConcurrency, intIn(1, 32))},
+		{Name: "request-timeout", Env: "TALLYFY_REQUEST_TIMEOUT", Default: "30s", Usage: "timeout of one HTTP request to Tallyfy", set: to(&c.RequestTimeout, duration)},
+		{Name: "tool-timeout", Env: "TALLYFY_TOOL_TIMEOUT", Default: "2m", Usage: "overall deadline of one tool call, retries included (not the wait for a person's confirmation)", set: to(&c.ToolTimeout, duration)},
+		{Name: "token-ttl", Env: "TALLYFY_TOKEN_TTL", Default: "5m", Usage: "how long a confirm_token or bulk plan_token stays valid (1s to 1h); each is single use, and a person's answer that comes after it is refused", set: to(&c.TokenTTL, checked(time.ParseDuration, between[time.Duration](time.Second, time.Hour), "a duration from 1s to 1h, such as 5m"))},
+		{Name: "elicit-timeout", Env: "TALLYFY_ELICIT_TIMEOUT", Default: "3m", Usage: "how long to wait for the person to answer a delete confirmation", set: to(&c.ElicitTimeout, duration)},
+		{Name: "shutdown-timeout", Env: "MCP_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may take to finish on SIGTERM (and, on stdio, after stdin closes)", set: to(&c.ShutdownTimeout, duration)},
+		{Name: "auth-token", Env: "MCP_AUTH_TOKEN", Usage: "bearer token HTTP callers must send (never forwarded to Tallyfy); required off loopback", Secret: true, set: to(&c.AuthToken, verbatim)},
+		{Name: "auth-token-file", Env: "MCP_AUTH_TOKEN_FILE", Usage: "read the HTTP callers' bearer token from this file", set: to(&c.AuthTokenFile, verbatim)},
+		{Name: "tls-cert", Env: "MCP_TLS_CERT", Usage: "TLS certificate file for the HTTP transports", set: to(&c.TLSCert, verbatim)},
+		{Name: "tls-key", Env: "MCP_TLS_KEY", Usage: "TLS key file for the HTTP transports", set: to(&c.TLSKey, verbatim)},
+		{Name: "insecure-http", Env: "MCP_INSECURE_HTTP", Default: "false", Usage: "allow plain HTTP off loopback because a proxy in front terminates TLS", isBool: true, set: to(&c.InsecureHTTP, boolean)},
+		{Name: "allowed-origins", Env: "MCP_ALLOWED_ORIGINS", Usage: "comma-separated browser Origins allowed to call the HTTP transports (requests without Origin are allowed)", set: to(&c.AllowedOrigins, list)},
+		{Name: "allowed-hosts", Env: "MCP_ALLOWED_HOSTS", Usage: "comma-separated Host header values accepted besides localhost and the --addr host", set: to(&c.AllowedHosts, list)},
+		{Name: "max-body-bytes", Env: "MCP_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request accepted: an HTTP body or a stdio line", set: to(&c.MaxBodyBytes,
+			checked(func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }, between[int64](1024, math.MaxInt64), "a byte count ≥ 1024"))},
+		{Name: "max-sessions", Env: "MCP_MAX_SESSIONS", Default: "1000", Usage: "most concurrent HTTP sessions", set: to(&c.MaxSessions, integer)},
+		{Name: "session-idle-ttl", Env: "MCP_SESSION_IDLE_TTL", Default: "30m", Usage: "drop HTTP sessions idle this long", set: to(&c.SessionIdleTTL, duration)},
+		{Name: "rate-limit", Env: "MCP_RATE_LIMIT", Default: "20", Usage: "tool calls per second per HTTP session (burst 2x; 0 = no limit)", set: to(&c.RateLimit, float("a number ≥ 0"))},
+		{Name: "global-rate-limit", Env: "MCP_GLOBAL_RATE_LIMIT", Default: "0", Usage: "tool calls per second for all HTTP sessions together (0 = no limit)", set: to(&c.GlobalRateLimit, float("a number ≥ 0"))},
+		{Name: "body-read-timeout", Env: "MCP_BODY_READ_TIMEOUT", Default: "30s", Usage: "time an HTTP caller has to send a request body once its headers are in; slower ones get 408 and the connection is closed", set: to(&c.BodyReadTimeout, duration)},
+		{Name: "max-conns", Env: "MCP_MAX_CONNS", Default: "2048", Usage: "most open HTTP connections in total; more wait to be accepted (0 = no cap)", set: to(&c.MaxConns, integer)},
+		{Name: "max-conns-per-ip", Env: "MCP_MAX_CONNS_PER_IP", Default: "128", Usage: "most open HTTP connections from one remote address; more are closed at once (0 = no cap; behind a reverse proxy every caller has the proxy's address)", set: to(&c.MaxConnsPerIP, integer)},
+		{Name: "callers", Env: "MCP_CALLERS_FILE", Usage: "JSON file of HTTP callers: each with a name, the SHA-256 of their MCP bearer token, where their own Tallyfy token is, and an optional policy cap; reloaded on SIGHUP", set: to(&c.Callers, verbatim)},
+		{Name: "oauth-issuer", Env: "MCP_OAUTH_ISSUER", Usage: "accept OAuth 2.1 access tokens (JWT) from this authorization server's issuer URL; keys from its discovery document. Needs --oauth-audience", set: to(&c.OAuthIssuer, verbatim)},
+		{Name: "oauth-audience", Env: "MCP_OAUTH_AUDIENCE", Usage: "this server's resource URL (e.g. https://mcp.example.com/mcp): tokens must be issued for it (aud equal to it, or an array that holds it)", set: to(&c.OAuthAudience, verbatim)},
+		{Name: "oauth-token-types", Env: "MCP_OAUTH_TOKEN_TYPES", Default: "at+jwt,JWT", Usage: "the JWT typ headers accepted on access tokens: at+jwt (RFC 9068) and JWT (what Keycloak, Okta, Entra ID and older Auth0 tenants send); at+jwt alone refuses ID tokens sent as access tokens", set: to(&c.OAuthTokenTypes, list)},
+		{Name: "oauth-max-token-lifetime", Env: "MCP_OAUTH_MAX_TOKEN_LIFETIME", Default: "24h", Usage: "refuse access tokens whose lifetime (exp - iat) is longer", set: to(&c.OAuthMaxLifetime, duration)},
+		{Name: "stateless", Env: "MCP_STATELESS", Default: "false", Usage: "serve streamable HTTP without sessions, so any replica answers any request (older clients then confirm deletes with a token)", isBool: true, set: to(&c.Stateless, boolean)},
+		{Name: "state", Env: "TALLYFY_STATE", Usage: "where replicas share used confirmations and the delete budget: redis://host:port/db (rediss:// for TLS); default this process only. Needs --confirm-key-file", set: to(&c.State, verbatim)},
+		{Name: "confirm-key-file", Env: "TALLYFY_CONFIRM_KEY_FILE", Usage: "file of keys (one a line, ≥32 characters; the first seals, all are accepted) that every replica seals confirm tokens with; default a random key per process", set: to(&c.ConfirmKeyFile, verbatim)},
+		{Name: "otel", Env: "TALLYFY_OTEL", Default: "false", Usage: "export OpenTelemetry traces and metrics of tool calls over OTLP/HTTP, configured by the standard OTEL_* variables", isBool: true, set: to(&c.OTel, boolean)},
+		{Name: "exit-with-parent", Env: "MCP_EXIT_WITH_PARENT", Default: "false", Usage: "stop (as on SIGTERM) once the process that started the server is gone, e.g. a killed test runner or supervisor; also honoured by the sandbox and check subcommands", isBool: true, set: to(&c.ExitWithParent, boolean)},
+		{Name: "version", Default: "false", Usage: "print the version and exit (also: tallyfy-mcp version)", isBool: true, set: to(&c.ShowVersion, boolean)},
+	}
 }
 
 // ErrHelp is returned by ParseConfig after printing --help.
@@ -246,21 +252,21 @@ var ErrHelp = flag.ErrHelp
 // ParseConfig reads flags from args and, for flags not given, variables from env.
 func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Config, error) {
 	cfg := &Config{Getenv: getenv}
-	for _, o := range Options { // defaults first
+	options := optionsFor(cfg)
+	for _, o := range options { // defaults first
 		if o.Default != "" {
-			if err := o.set(cfg, o.Default); err != nil {
+			if err := o.set(o.Default); err != nil {
 				panic(o.Name + ": bad default: " + err.Error())
 			}
 		}
 	}
 	fs := flag.NewFlagSet("tallyfy-mcp", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	for _, o := range Options {
-		fn := func(v string) error { return o.set(cfg, v) }
+	for _, o := range options {
 		if o.isBool {
-			fs.BoolFunc(o.Name, o.Usage, fn)
+			fs.BoolFunc(o.Name, o.Usage, o.set)
 		} else {
-			fs.Func(o.Name, o.Usage, fn)
+			fs.Func(o.Name, o.Usage, o.set)
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -284,12 +290,12 @@ func ParseConfig(args []string, getenv func(string) string, help io.Writer) (*Co
 			given[value] = true // so the variable does not fill it in
 		}
 	}
-	for _, o := range Options {
+	for _, o := range options {
 		if given[o.Name] || o.Env == "" {
 			continue
 		}
 		if v := getenv(o.Env); v != "" {
-			if err := o.set(cfg, v); err != nil {
+			if err := o.set(v); err != nil {
 				return nil, fmt.Errorf("%s: %v", o.Env, err)
 			}
 		}
