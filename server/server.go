@@ -101,13 +101,12 @@ func (a *App) build() error {
 	}
 	if cfg.OAuthIssuer != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		o, err := auth.NewOAuth(ctx, auth.OAuthOptions{Issuer: cfg.OAuthIssuer, Audience: cfg.OAuthAudience, TokenTypes: cfg.OAuthTokenTypes,
+		a.OAuth, err = auth.NewOAuth(ctx, auth.OAuthOptions{Issuer: cfg.OAuthIssuer, Audience: cfg.OAuthAudience, TokenTypes: cfg.OAuthTokenTypes,
 			MaxLifetime: cfg.OAuthMaxLifetime, HTTP: &http.Client{Timeout: 15 * time.Second}})
 		cancel()
 		if err != nil {
 			return err
 		}
-		a.OAuth = o
 		logger.Info("OAuth: accepting access tokens", "issuer", cfg.OAuthIssuer, "audience", cfg.OAuthAudience)
 	}
 	if a.keys, err = readConfirmKeys(cfg.ConfirmKeyFile); err != nil {
