@@ -35,12 +35,9 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(escapingWriter{w}, &slog.HandlerOptions{Level: lvl}))
 	}
-	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: lvl, TimeFormat: "15:04:05.000", NoColor: !onTerminal(w) || os.Getenv("NO_COLOR") != ""}))
-}
-
-func onTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && IsTerminal(f)
+	f, isFile := w.(*os.File)
+	colour := isFile && IsTerminal(f) && os.Getenv("NO_COLOR") == ""
+	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: lvl, TimeFormat: "15:04:05.000", NoColor: !colour}))
 }
 
 // escapingWriter writes JSON log lines with their bidi controls and other non-printable
