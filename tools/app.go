@@ -171,7 +171,7 @@ func AppViewResource() server.ServerResource {
 // preview, for the view, and no approval of any kind for the model.
 func (ts *Toolset) reviewInApp(c *call, e tallyfy.Entity) outcome {
 	msg := fmt.Sprintf("Nothing deleted yet. The person is reviewing the permanent delete of %s %q (%s) in the Tallyfy view shown with this result: only they can press Delete or Cancel there, and nothing you call can confirm it. Do not call %s again for it; later, %s tells whether it is gone.",
-		c.res.noun, e.Name, e.ID, c.tool.Name, toolFor(c.res.kind, VerbGet).Name)
+		c.kind.noun, e.Name, e.ID, c.tool.Name, toolFor(c.kind.Kind, VerbGet).Name)
 	res := schemas.DeleteResult{Status: schemas.ConfirmationRequired, Resource: resourceOf(e, ""), Preview: preview(c, e), Confirmation: string(confirm.App), Message: msg}
 	return ended(schemas.ConfirmationRequired, "reviewed in the app", mcp.NewToolResultStructured(res, msg)).confirmedBy(confirm.App)
 }
@@ -185,7 +185,7 @@ func planForView(c *call, o outcome) outcome {
 	}
 	n := res.Totals[schemas.Planned]
 	res.PlanToken, res.ExpiresAt, res.Execute = "", "", nil
-	res.Message = fmt.Sprintf("Plan only, nothing deleted yet: permanently delete %d %s", n, plural(c.res, n))
+	res.Message = fmt.Sprintf("Plan only, nothing deleted yet: permanently delete %d %s", n, plural(c.kind, n))
 	if k := res.Totals[schemas.Skipped]; k > 0 {
 		res.Message += fmt.Sprintf(" (%d skipped, see items)", k)
 	}
@@ -205,16 +205,16 @@ func (ts *Toolset) appHandler(t Tool) server.ToolHandlerFunc {
 // appTarget is the delete tool an approval is for, and a call of it for this request, once
 // the policy (and the caller's cap) allow it.
 func (ts *Toolset) appTarget(ctx context.Context, req mcp.CallToolRequest, kind string, bulk bool) (*call, *mcp.CallToolResult) {
-	res := itemKinds[tallyfy.Kind(kind)]
-	if res == nil {
+	k := itemKinds[tallyfy.Kind(kind)]
+	if k == nil {
 		return nil, invalidArgument("type", "must be task, run or template")
 	}
 	t, _ := ByName("bulk_delete")
 	if !bulk {
-		t = toolFor(res.kind, VerbDelete)
+		t = toolFor(k.Kind, VerbDelete)
 	}
 	c := ts.newCall(ctx, t, req)
-	c.res = res
+	c.kind = k
 	if !ts.policy.Allows(t) {
 		return nil, policyRefusal(t, ts.policy)
 	}
@@ -277,7 +277,7 @@ func (ts *Toolset) appReview(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	}
 	// As long as a pending approval waits for the person (the page's), not a token's 5 minutes.
 	cl := ts.newClaims(ctx, c, e, confirm.ForApp, ts.opts.ApprovalTTL)
-	cl.Type = string(c.res.kind)
+	cl.Type = string(c.kind.Kind)
 	return appReviewResult(c, cl, []schemas.BulkItem{bulkItem(e, schemas.Planned, "")}, []string{e.ID}, left, ts.seal.Seal(cl)), nil
 }
 
@@ -287,7 +287,7 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 		return o.result
 	}
 	c.batch = confirm.NewNonce()[:16]
-	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.res.kind), IDs: ids}, ids: ids}
+	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.kind.Kind), IDs: ids}, ids: ids}
 	o := ts.plan(tallyfy.WithListingMemo(ctx), b) // as bulk_delete plans
 	res, ok := o.result.StructuredContent.(schemas.BulkResult)
 	if !ok || res.Status != schemas.Planned || res.Execute == nil {
@@ -297,7 +297,7 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 	if err != nil {
 		return mcp.NewToolResultError("Nothing was deleted: the plan could not be sealed (" + err.Error() + "). Close the view and ask again.")
 	}
-	cl.Purpose, cl.Nonce, cl.Type = confirm.ForApp, confirm.NewNonce(), string(c.res.kind)
+	cl.Purpose, cl.Nonce, cl.Type = confirm.ForApp, confirm.NewNonce(), string(c.kind.Kind)
 	cl.Iat, cl.Exp = ts.now().Unix(), ts.now().Add(ts.opts.ApprovalTTL).Unix()
 	act, _ := res.Execute.Arguments["ids"].([]string)
 	left := -1
@@ -311,12 +311,12 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 // the view reads it there, and the text says what the person sees.
 func appReviewResult(c *call, cl confirm.Claims, items []schemas.BulkItem, act []string, left int, approval string) *mcp.CallToolResult {
 	n := len(act)
-	msg := fmt.Sprintf("Permanently delete %d %s? This destroys %s and cannot be undone.", n, plural(c.res, n), c.res.destroys)
+	msg := fmt.Sprintf("Permanently delete %d %s? This destroys %s and cannot be undone.", n, plural(c.kind, n), c.kind.destroys)
 	if left >= 0 {
 		msg += fmt.Sprintf(" It uses %d of the %d permanent deletes left this hour.", n, left)
 	}
-	review := schemas.AppReview{Tool: c.tool.Name, Type: string(c.res.kind), Items: items, Count: n, TypeCount: n > 1, DeletesLeft: left,
-		Destroys: c.res.destroys, Approval: approval, IDs: act, ExpiresAt: time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339), Message: msg}
+	review := schemas.AppReview{Tool: c.tool.Name, Type: string(c.kind.Kind), Items: items, Count: n, TypeCount: n > 1, DeletesLeft: left,
+		Destroys: c.kind.destroys, Approval: approval, IDs: act, ExpiresAt: time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339), Message: msg}
 	return mcp.NewToolResultStructured(review, msg)
 }
 
@@ -359,7 +359,7 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	c.id = ids[0]
 	if args.Decision != "delete" {
 		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, []confirm.ApprovedItem{{ID: c.id, FP: cl.FP}}, func(msg string, how confirmation) outcome {
-			e := tallyfy.Entity{Kind: c.res.kind, ID: c.id}
+			e := tallyfy.Entity{Kind: c.kind.Kind, ID: c.id}
 			return cancelled("cancelled in the app", e, how, msg).about(e)
 		})), nil
 	}
@@ -372,7 +372,7 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		return ts.record(ctx, c, notArchived(c, e).confirmedBy(confirm.App)), nil
 	case cl.FP != confirm.Fingerprint(e):
 		return ts.record(ctx, c, refused("changed since the review", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was reviewing it (its name, state or last update differ). Close the view; the model can ask again to review the current version.",
-			c.res.noun, e.Name))).confirmedBy(confirm.App)), nil
+			c.kind.noun, e.Name))).confirmedBy(confirm.App)), nil
 	}
 	conf := ts.claimsConfirmation(ctx, c, cl, confirm.App, ts.whoAsks(ctx), []confirm.ApprovedItem{{ID: e.ID, FP: cl.FP}}, true)
 	return ts.record(ctx, c, ts.performDelete(ctx, c, e, conf)), nil
@@ -384,7 +384,7 @@ func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl confirm.Claims
 	if cl.Batch != "" { // the records carry the batch_id of the plan the person reviewed
 		c.batch = cl.Batch
 	}
-	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.res.kind), IDs: ids}, ids: ids}
+	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.kind.Kind), IDs: ids}, ids: ids}
 	if args.Decision != "delete" {
 		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, planItems(b, cl.PlanFPs(ids)), func(msg string, how confirmation) outcome {
 			return bulkCancelled(b, "cancelled in the app", msg, how)
@@ -429,5 +429,5 @@ func appRefused(why string) outcome {
 func notArchived(c *call, e tallyfy.Entity) outcome {
 	return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
 		"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
-		Capitalize(c.res.noun), e.Name, toolFor(c.res.kind, VerbArchive).Name, c.tool.Name)))
+		Capitalize(c.kind.noun), e.Name, toolFor(c.kind.Kind, VerbArchive).Name, c.tool.Name)))
 }

@@ -44,15 +44,15 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 	}
 	pa = ts.newPendingApproval(ctx, c, ch, key, now.Add(ts.opts.ApprovalTTL), left,
 		[]confirm.ApprovalItem{{ID: e.ID, Name: e.Name, State: stateWord(e.Archived), LastUpdated: e.LastUpdated, FP: confirm.Fingerprint(e)}})
-	pa.Noun = c.res.noun
+	pa.Noun = c.kind.noun
 	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
-		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
+		c.kind.noun, quoteName(e.Name), e.ID, c.kind.destroys)
 	decided, o, ok := ts.putToPerson(ctx, itemSubject(c, e), pa, msg)
 	if !ok {
 		return o
 	}
 	// Decided in this call (URL-mode elicitation). Re-read: the person may have taken a while.
-	again, err := c.client.Lookup(ctx, c.res.kind, e.ID)
+	again, err := c.client.Lookup(ctx, c.kind.Kind, e.ID)
 	if err != nil {
 		return failed(c, err).confirmedWith(decidedOn(decided))
 	}
@@ -74,11 +74,11 @@ func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity,
 	}
 	if pa.Expired(ts.now()) {
 		return refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the approval given for %s %q expired (%s) before this call. Call %s again to ask for a new approval.",
-			c.res.noun, e.Name, pa.ExpiresAt.UTC().Format(time.RFC3339), c.tool.Name))).confirmedWith(how)
+			c.kind.noun, e.Name, pa.ExpiresAt.UTC().Format(time.RFC3339), c.tool.Name))).confirmedWith(how)
 	}
 	if len(pa.Items) != 1 || pa.Items[0].FP != confirm.Fingerprint(e) {
 		return refused("changed since approval", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the person approved it (its name, state or last update differ). Call %s again to ask for approval of the current version.",
-			c.res.noun, e.Name, c.tool.Name))).confirmedWith(how)
+			c.kind.noun, e.Name, c.tool.Name))).confirmedWith(how)
 	}
 	how.use = func(ctx context.Context) (bool, error) { return ts.approvals.Use(ctx, pa) }
 	return ts.performDelete(ctx, c, e, how)
@@ -86,7 +86,7 @@ func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity,
 
 // newPendingApproval is a new pending approval of the call's items, for channel ch.
 func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.Confirmation, key string, exp time.Time, left int, items []confirm.ApprovalItem) *confirm.PendingApproval {
-	pa := &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.res.kind, Destroys: c.res.destroys,
+	pa := &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.kind.Kind, Destroys: c.kind.destroys,
 		Items: items, DeletesLeft: left, Requester: ts.whoAsks(ctx), RequesterBinding: ts.callerBinding(ctx),
 		Channel: ch, Status: confirm.ApprovalPending, RequestedAt: ts.now(), ExpiresAt: exp, RequestKey: key}
 	if approvers := approvalRule(ctx, c.tool); len(approvers) > 0 {
@@ -127,10 +127,10 @@ func pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingApproval, where
 	var msg string
 	if still {
 		msg = fmt.Sprintf("Still waiting: %s has not decided yet on permanently deleting %s %q (%s). Nothing deleted. Call %s again with the same arguments later (the request expires %s).",
-			pa.WhoDecides(), c.res.noun, e.Name, e.ID, c.tool.Name, exp)
+			pa.WhoDecides(), c.kind.noun, e.Name, e.ID, c.tool.Name, exp)
 	} else {
 		msg = fmt.Sprintf("Nothing deleted yet: permanently deleting %s %q (%s) destroys %s and cannot be undone, so %s must approve it on the %s, outside this chat, typing its name. %sThen call %s again with the same arguments: it deletes only if they approved (the request expires %s). Do not claim it is deleted before that.",
-			c.res.noun, e.Name, e.ID, c.res.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
+			c.kind.noun, e.Name, e.ID, c.kind.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	}
 	res := schemas.DeleteResult{Status: schemas.ApprovalPending, Resource: resourceOf(e, ""), Preview: preview(c, e), ExpiresAt: exp,
 		Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}

@@ -32,9 +32,9 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, confirm.SetHash(b.ids), ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForPlan) {
 		err = errPlanForeign
 	}
-	if err == nil && cl.Type != string(c.res.kind) {
+	if err == nil && cl.Type != string(c.kind.Kind) {
 		// Checked before anything is used up: the plan stays good for its own type.
-		err = fmt.Errorf("plan_token was made for type %s, not %s: pass the plan's execute.arguments unchanged", cl.Type, c.res.kind)
+		err = fmt.Errorf("plan_token was made for type %s, not %s: pass the plan's execute.arguments unchanged", cl.Type, c.kind.Kind)
 	}
 	if err != nil {
 		return planRefused(c, err)
@@ -122,7 +122,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		started[i] = true
 		mu.Unlock()
 		ic := ts.newCall(ctx, c.tool, c.req)
-		ic.res, ic.id, ic.batch = c.res, b.ids[i], b.id
+		ic.kind, ic.id, ic.batch = c.kind, b.ids[i], b.id
 		o := ts.runBulkItem(runCtx, ic, fps[b.ids[i]], how, releases[i])
 		if o.status != schemas.OK && o.status != schemas.Unknown {
 			releases[i]() // the item was not deleted: its slot goes back
@@ -152,11 +152,11 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 			why = "not run: the batch stopped because " + stopped
 		}
 		ic := ts.newCall(ctx, c.tool, c.req)
-		ic.res, ic.id, ic.batch = c.res, b.ids[i], b.id
+		ic.kind, ic.id, ic.batch = c.kind, b.ids[i], b.id
 		ts.record(ctx, ic, ended(schemas.Cancelled, why, mcp.NewToolResultError(why)))
 		items[i] = schemas.BulkItem{ID: b.ids[i], Outcome: schemas.NotRun, Reason: why}
 	}
-	res := schemas.BulkResult{Status: schemas.Done, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+	res := schemas.BulkResult{Status: schemas.Done, Action: b.action(), Type: string(c.kind.Kind), BatchID: b.id, Items: items, Totals: totals(items),
 		Confirmation: string(how.channel), ConfirmedBy: how.by, ApprovalID: how.approvalID}
 	var changed []string
 	for _, it := range items {
@@ -176,7 +176,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		res.Message = "Cancelled: the remaining items were not run. " + res.Message
 	}
 	if c.tool.Verb != VerbDelete && len(changed) > 0 {
-		res.Undo = &schemas.BulkCall{Tool: b.inverse(), Arguments: map[string]any{"type": string(c.res.kind), "ids": changed}}
+		res.Undo = &schemas.BulkCall{Tool: b.inverse(), Arguments: map[string]any{"type": string(c.kind.Kind), "ids": changed}}
 		res.Message += fmt.Sprintf(" Undo with %s on the same ids (it plans first).", b.inverse())
 	}
 	if t[schemas.Failed] > 0 {
@@ -195,7 +195,7 @@ func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp string, how conf
 	e := *c.target
 	if fp == "" || confirm.ItemFP(e) != fp {
 		return refused("changed since the plan", mcp.NewToolResultError(fmt.Sprintf("%s %q changed since the plan (its name, state or last update differ): skipped, nothing done to it. Make a new plan to include it.",
-			Capitalize(c.res.noun), e.Name)))
+			Capitalize(c.kind.noun), e.Name)))
 	}
 	if c.tool.Verb != VerbDelete {
 		return ts.lifecycle(ctx, c)
@@ -212,7 +212,7 @@ func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp string, how conf
 
 // itemOutcome is an item's line in the bulk result.
 func itemOutcome(c *call, o outcome, res *mcp.CallToolResult) schemas.BulkItem {
-	e := tallyfy.Entity{Kind: c.res.kind, ID: c.id}
+	e := tallyfy.Entity{Kind: c.kind.Kind, ID: c.id}
 	switch {
 	case o.entity != nil:
 		e = *o.entity

@@ -13,7 +13,7 @@ import (
 // that differs per kind in rendering. The verbs act on every kind through tallyfy's
 // kind-generic operations (Find, List, Settle, Archive, Restore, Delete).
 type itemKind struct {
-	kind     tallyfy.Kind
+	tallyfy.Kind
 	idArg    string // argument name: task_id, run_id, template_id
 	noun     string // for messages: "one-off task", "process", "template"
 	plural   string // for list texts
@@ -35,7 +35,7 @@ type itemKind struct {
 
 var itemKinds = map[tallyfy.Kind]*itemKind{
 	tallyfy.KindTask: {
-		kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore",
+		Kind: tallyfy.KindTask, idArg: "task_id", noun: "one-off task", plural: "one-off tasks", restore: "restore",
 		destroys: "the task, its form fields and every value captured in them", searches: true, settles: true,
 		got: func(it tallyfy.Item) (any, string) {
 			v := taskView(it.(*tallyfy.Task))
@@ -47,7 +47,7 @@ var itemKinds = map[tallyfy.Kind]*itemKind{
 		},
 	},
 	tallyfy.KindRun: {
-		kind: tallyfy.KindRun, idArg: "run_id", noun: "process", plural: "processes", restore: "activate",
+		Kind: tallyfy.KindRun, idArg: "run_id", noun: "process", plural: "processes", restore: "activate",
 		destroys: "the process and all its tasks, comments, form values, attachments, tags and watchers",
 		got: func(it tallyfy.Item) (any, string) {
 			v := runView(it.(*tallyfy.Run))
@@ -59,7 +59,7 @@ var itemKinds = map[tallyfy.Kind]*itemKind{
 		},
 	},
 	tallyfy.KindTemplate: {
-		kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore",
+		Kind: tallyfy.KindTemplate, idArg: "template_id", noun: "template", plural: "templates", restore: "restore",
 		destroys: "the template with its steps, kick-off form and automations (processes already launched from it are kept)", settles: true,
 		got: func(it tallyfy.Item) (any, string) {
 			v := templateView(it.(*tallyfy.Template))
@@ -92,7 +92,7 @@ func (k *itemKind) listPage(ctx context.Context, c *tallyfy.Client, f listFilter
 	}
 	var unsettled string
 	if f.Archived == tallyfy.ArchivedInclude && k.settles {
-		note, err := c.Settle(ctx, k.kind, items)
+		note, err := c.Settle(ctx, k.Kind, items)
 		if err != nil {
 			return nil, "", err
 		}

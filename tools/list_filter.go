@@ -148,7 +148,7 @@ func (k *itemKind) fetch(ctx context.Context, c *tallyfy.Client, f listFilter, p
 	if k.searches && strings.TrimSpace(f.Query) != "" {
 		return searchTaskPage(ctx, c, f, page, perPage)
 	}
-	p, err := c.List(ctx, k.kind, f.options(page, perPage))
+	p, err := c.List(ctx, k.Kind, f.options(page, perPage))
 	if err != nil {
 		return nil, schemas.PageInfo{}, "", err
 	}

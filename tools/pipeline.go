@@ -35,7 +35,7 @@ type call struct {
 	policy  Policy          // the server's, narrowed by the caller's cap
 	caller  string          // the caller's name ("" without a callers entry or OAuth subject)
 	tool    Tool
-	res     *itemKind
+	kind    *itemKind // the kind of item the call is about (nil: a bulk call before its type is checked)
 	req     mcp.CallToolRequest
 	started time.Time
 	id      string          // the resource ID argument, once checked
@@ -145,7 +145,7 @@ func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
 
 // newCall starts a call of tool t for the caller in ctx.
 func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest) *call {
-	c := &call{tool: t, res: itemKinds[t.Kind], req: req, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
+	c := &call{tool: t, kind: itemKinds[t.Kind], req: req, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller = who.Name
 	}
@@ -169,7 +169,7 @@ func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool)
 		return outcome{}, false // their arguments are their own (list and bulk decode them)
 	}
 	// arguments
-	id, bad := idArg(c.req, c.res)
+	id, bad := idArg(c.req, c.kind)
 	if bad != nil {
 		return refused("", bad), true
 	}
@@ -180,8 +180,8 @@ func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool)
 // kindPolicy is the policy stage of a bulk call once its type is known (bulkArgs, at plan and
 // again at execute): the single-item tool the call stands for must be allowed as well.
 func (ts *Toolset) kindPolicy(ctx context.Context, c *call) (o outcome, ended bool) {
-	if res, bad := bulkKindRefusal(ctx, c.tool, c.res.kind, ts.policy, c.policy); bad {
-		return refused(toolFor(c.res.kind, c.tool.Verb).Name+" not allowed", res), true
+	if res, bad := bulkKindRefusal(ctx, c.tool, c.kind.Kind, ts.policy, c.policy); bad {
+		return refused(toolFor(c.kind.Kind, c.tool.Verb).Name+" not allowed", res), true
 	}
 	return outcome{}, false
 }
@@ -212,7 +212,7 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 	if c.atOnce && answerSettles(c) {
 		return outcome{}, false
 	}
-	e, err := c.client.Lookup(ctx, c.res.kind, c.id)
+	e, err := c.client.Lookup(ctx, c.kind.Kind, c.id)
 	if err != nil {
 		return failed(c, err), true
 	}
@@ -252,8 +252,8 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 			return o.result
 		}
 		check := "the get tools"
-		if c.res != nil {
-			check = toolFor(c.res.kind, VerbGet).Name
+		if c.kind != nil {
+			check = toolFor(c.kind.Kind, VerbGet).Name
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("The audit record could not be written (%v); the operator must fix the audit log. Outcome of the call: %s. Check the state with %s before doing anything else.",
 			err, o.status, check))
@@ -301,8 +301,8 @@ func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) audit.Re
 		Confirmation: o.confirm.channel, ConfirmedBy: o.confirm.by, ApprovalID: o.confirm.approvalID, ConfirmMode: string(ts.opts.Confirm),
 		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
 	}
-	if c.res != nil { // a bulk call with an unusable type has none
-		rec.ResourceType = string(c.res.kind)
+	if c.kind != nil { // a bulk call with an unusable type has none
+		rec.ResourceType = string(c.kind.Kind)
 	}
 	if o.entity != nil {
 		rec.ResourceName = o.entity.Name

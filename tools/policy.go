@@ -218,7 +218,7 @@ func (ts *Toolset) protectedRefusal(c *call) (outcome, bool) {
 		return outcome{}, false
 	}
 	return refused("protected", mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT, or the caller's own cap): no tool may archive or permanently delete it. Nothing was changed.",
-		Capitalize(c.res.noun), c.id))), true
+		Capitalize(c.kind.noun), c.id))), true
 }
 
 // budgetRefusal checks, without spending, that a permanent delete is within budget, so that a

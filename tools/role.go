@@ -104,7 +104,7 @@ func OperationOf(v Verb) tallyfy.Operation {
 // item is read or the person asked. Only deletes read the role: an archive or restore is
 // refused here only when the role is already known, else Tallyfy's 403 answers it.
 func (ts *Toolset) roleRefusal(ctx context.Context, c *call) (outcome, bool) {
-	kind := c.res.kind
+	kind := c.kind.Kind
 	op := OperationOf(c.tool.Verb)
 	if tallyfy.RoleLight.May(op, kind).Permission != tallyfy.Refused {
 		return outcome{}, false // refused for no role: nothing to read

@@ -19,17 +19,17 @@ func idArg(req mcp.CallToolRequest, r *itemKind) (string, *mcp.CallToolResult) {
 	v, _ := req.GetArguments()[r.idArg].(string)
 	if !tallyfy.ValidID(v) {
 		return "", invalidArgument(r.idArg, fmt.Sprintf("must be a Tallyfy ID of 32 lowercase hex characters, got %q. Find the ID with %s.",
-			clip(v, 80), toolFor(r.kind, VerbList).Name))
+			clip(v, 80), toolFor(r.Kind, VerbList).Name))
 	}
 	return v, nil
 }
 
 func (ts *Toolset) get(ctx context.Context, c *call) outcome {
-	it, err := c.client.Find(ctx, c.res.kind, c.id)
+	it, err := c.client.Find(ctx, c.kind.Kind, c.id)
 	if err != nil {
 		return failed(c, err)
 	}
-	result, text := c.res.got(it)
+	result, text := c.kind.got(it)
 	return succeeded(mcp.NewToolResultStructured(result, text))
 }
 
@@ -37,7 +37,7 @@ func (ts *Toolset) list(ctx context.Context, c *call) outcome {
 	var args schemas.ListArgs
 	var status, templateID string
 	var err error
-	if c.res.kind == tallyfy.KindRun {
+	if c.kind.Kind == tallyfy.KindRun {
 		var ra schemas.ListRunsArgs
 		ra, err = decodeArgs[schemas.ListRunsArgs](c.req)
 		args, status, templateID = ra.ListArgs, ra.Status, ra.TemplateID
@@ -61,7 +61,7 @@ func (ts *Toolset) list(ctx context.Context, c *call) outcome {
 	if args.Page < 0 {
 		return refused("", invalidArgument("page", "must be 1 or more"))
 	}
-	result, text, err := c.res.listPage(ctx, c.client, f, args.Page, perPage)
+	result, text, err := c.kind.listPage(ctx, c.client, f, args.Page, perPage)
 	if err != nil {
 		return failed(c, err)
 	}
