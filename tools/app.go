@@ -3,10 +3,8 @@ package tools
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -84,32 +82,13 @@ func appToolMeta(t Tool) *mcp.Meta {
 	return mcp.NewMetaFromMap(map[string]any{"ui": map[string]any{"resourceUri": AppViewURI}})
 }
 
-// appSchemas caches the single delete tools' input schemas without confirm_token.
-var appSchemas sync.Map // tool name → json.RawMessage
-
 // withoutConfirmToken is a single delete tool as a client that confirms in the view lists it:
 // without the confirm_token argument, which the model of such a client never gets (the App
 // comes first in the channel order) and which would only invite it to ask for one. It also
 // keeps that client's tools/list within budget (issue 20). A confirm_token sent anyway is
 // still refused or accepted by the channel order, as for any client.
 func withoutConfirmToken(t mcp.Tool) mcp.Tool {
-	if raw, ok := appSchemas.Load(t.Name); ok {
-		t.RawInputSchema = raw.(json.RawMessage)
-		return t
-	}
-	var schema map[string]any
-	if err := json.Unmarshal(t.RawInputSchema, &schema); err != nil {
-		panic("tools: a delete tool's input schema does not decode: " + err.Error())
-	}
-	props, _ := schema["properties"].(map[string]any)
-	delete(props, "confirm_token")
-	raw, err := json.Marshal(schema)
-	if err != nil {
-		panic("tools: " + err.Error())
-	}
-	appSchemas.Store(t.Name, json.RawMessage(raw))
-	t.RawInputSchema = raw
-	return t
+	return withSchema(t, t.Name+":app", func(props map[string]any) { delete(props, "confirm_token") })
 }
 
 // clientShowsApps reports whether this request's client declared the MCP Apps extension (and,
@@ -194,14 +173,6 @@ func planForView(c *call, o outcome) outcome {
 	return o.confirmedBy(confirm.App)
 }
 
-// appHandler is the handler of an app-only tool.
-func (ts *Toolset) appHandler(t Tool) server.ToolHandlerFunc {
-	if t.Name == appReviewTool {
-		return ts.appReview
-	}
-	return ts.appDecide
-}
-
 // appTarget is the delete tool an approval is for, and a call of it for this request, once
 // the policy (and the caller's cap) allow it.
 func (ts *Toolset) appTarget(ctx context.Context, req mcp.CallToolRequest, kind string, bulk bool) (*call, *mcp.CallToolResult) {
@@ -228,12 +199,13 @@ func (ts *Toolset) appTarget(ctx context.Context, req mcp.CallToolRequest, kind 
 	return c, nil
 }
 
-// checkIDs deduplicates ids and checks each is a Tallyfy ID.
-func checkIDs(ids []string) ([]string, *mcp.CallToolResult) {
+// checkIDs deduplicates ids and checks each is a Tallyfy ID; hint ends the refusal of one
+// that is not.
+func checkIDs(ids []string, hint string) ([]string, *mcp.CallToolResult) {
 	var out []string
 	for _, id := range ids {
 		if !tallyfy.ValidID(id) {
-			return nil, invalidArgument("ids", fmt.Sprintf("each must be a Tallyfy ID of 32 lowercase hex characters, got %q", clip(id, 80)))
+			return nil, invalidArgument("ids", fmt.Sprintf("each must be a Tallyfy ID of 32 lowercase hex characters, got %q%s", clip(id, 80), hint))
 		}
 		if !slices.Contains(out, id) {
 			out = append(out, id)
@@ -252,7 +224,7 @@ func (ts *Toolset) appReview(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if bad != nil {
 		return bad, nil
 	}
-	ids, bad := checkIDs(args.IDs)
+	ids, bad := checkIDs(args.IDs, "")
 	if bad != nil {
 		return bad, nil
 	}
@@ -329,7 +301,7 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if err != nil {
 		return ts.record(ctx, own, refused("", argumentError(err))), nil
 	}
-	ids, bad := checkIDs(args.IDs)
+	ids, bad := checkIDs(args.IDs, "")
 	if bad != nil {
 		return ts.record(ctx, own, refused("", bad)), nil
 	}
@@ -423,11 +395,4 @@ func (ts *Toolset) appCancel(ctx context.Context, c *call, cl confirm.Claims, it
 // appRefused answers an approval that cannot be used.
 func appRefused(why string) outcome {
 	return refused("app approval: "+why, mcp.NewToolResultError("Nothing was deleted: the approval cannot be used ("+why+"). Close the view; the model can ask again, and the person reviews it anew.")).confirmedBy(confirm.App)
-}
-
-// notArchived refuses the permanent delete of a live item.
-func notArchived(c *call, e tallyfy.Entity) outcome {
-	return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
-		"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
-		Capitalize(c.kind.noun), e.Name, toolFor(c.kind.Kind, VerbArchive).Name, c.tool.Name)))
 }

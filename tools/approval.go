@@ -56,11 +56,7 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 	if err != nil {
 		return failed(c, err).confirmedWith(decidedOn(decided))
 	}
-	o = ts.actOnDecision(ctx, c, again, decided, decided.RequestKey)
-	if o.entity == nil {
-		o = o.about(again)
-	}
-	return o
+	return ts.actOnDecision(ctx, c, again, decided, decided.RequestKey).orAbout(again)
 }
 
 // actOnDecision acts on a person's decision on pa, for the single delete of e (as read just

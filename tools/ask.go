@@ -180,7 +180,7 @@ func canElicit(ctx context.Context) bool {
 // askableElicitation is the elicitation capability an older-protocol client declared, when a
 // server request can reach it during this call (the transport can ask, the session can elicit).
 func askableElicitation(ctx context.Context) (*mcp.ElicitationCapability, bool) {
-	if !TransportCanAsk(ctx) {
+	if !transportCanAsk(ctx) {
 		return nil, false
 	}
 	s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)

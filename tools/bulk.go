@@ -102,14 +102,9 @@ func bulkArgs(c *call) (*batch, outcome, bool) {
 	case len(args.IDs) > 100:
 		return nil, refused("", invalidArgument("ids", "at most 100 at a time")), false
 	}
-	for _, id := range args.IDs {
-		if !tallyfy.ValidID(id) {
-			return nil, refused("", invalidArgument("ids", fmt.Sprintf("each must be a Tallyfy ID of 32 lowercase hex characters, got %q. Find IDs with %s.",
-				clip(id, 80), toolFor(k.Kind, VerbList).Name))), false
-		}
-		if !slices.Contains(b.ids, id) {
-			b.ids = append(b.ids, id)
-		}
+	var bad *mcp.CallToolResult
+	if b.ids, bad = checkIDs(args.IDs, ". Find IDs with "+toolFor(k.Kind, VerbList).Name); bad != nil {
+		return nil, refused("", bad), false
 	}
 	return b, outcome{}, true
 }
@@ -374,17 +369,11 @@ func totals(items []schemas.BulkItem) schemas.BulkTotals {
 	return t
 }
 
-func plural(r *itemKind, n int) string {
+func plural(k *itemKind, n int) string {
 	if n == 1 {
-		return r.noun
+		return k.noun
 	}
-	switch r.Kind {
-	case tallyfy.KindRun:
-		return "processes"
-	case tallyfy.KindTask:
-		return "one-off tasks"
-	}
-	return r.noun + "s"
+	return k.plural
 }
 
 // bulkText is the result's text: the message, then one line per item.

@@ -203,11 +203,7 @@ func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp string, how conf
 	if !e.Archived {
 		return refused("not archived", mcp.NewToolResultError("not archived: skipped"))
 	}
-	o := ts.sendDelete(ctx, c, how, e, release)
-	if o.entity == nil {
-		o = o.about(e)
-	}
-	return o.confirmedWith(how)
+	return ts.sendDelete(ctx, c, how, e, release).orAbout(e).confirmedWith(how)
 }
 
 // itemOutcome is an item's line in the bulk result.

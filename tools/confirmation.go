@@ -42,10 +42,6 @@ func (ts *Toolset) issueToken(ctx context.Context, c *call, e tallyfy.Entity) ou
 // redeemToken is the second call of the token flow: it opens and checks the token, then
 // deletes.
 func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, token string) outcome {
-	return ts.checkToken(ctx, c, e, token).confirmedBy(confirm.Token)
-}
-
-func (ts *Toolset) checkToken(ctx context.Context, c *call, e tallyfy.Entity, token string) outcome {
 	cl, err := ts.seal.Open(token, ts.now())
 	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForToken) {
 		err = confirm.ErrTokenForeign
@@ -58,21 +54,12 @@ func (ts *Toolset) checkToken(ctx context.Context, c *call, e tallyfy.Entity, to
 		return tokenRefused(c, err)
 	}
 	// The model called twice: who saw the preview is not known, so confirmed_by stays empty.
-	return ts.performDelete(ctx, c, e, ts.sealedConfirmation(ctx, c, cl, confirm.Token, "", e))
+	return ts.performDelete(ctx, c, e, ts.claimsConfirmation(ctx, c, cl, confirm.Token, "", []confirm.ApprovedItem{{ID: e.ID, FP: cl.FP}}, true))
 }
 
-// sealedConfirmation is a token's or an elicitation's confirmation: its nonce is used once,
-// and its signed approval record written then.
-func (ts *Toolset) sealedConfirmation(ctx context.Context, c *call, cl confirm.Claims, ch confirm.Confirmation, by string, items ...tallyfy.Entity) confirmation {
-	approved := make([]confirm.ApprovedItem, len(items))
-	for i, e := range items {
-		approved[i] = confirm.ApprovedItem{ID: e.ID, FP: confirm.Fingerprint(e)}
-	}
-	return ts.claimsConfirmation(ctx, c, cl, ch, by, approved, true)
-}
-
-// claimsConfirmation builds the confirmation of sealed claims; use: whether the claims'
-// nonce is to be used up by the delete (a plan's is used by its execution).
+// claimsConfirmation builds the confirmation of sealed claims (a token's, an elicitation's,
+// an App approval's) of items, their signed approval record written when it is used; use:
+// whether the claims' nonce is to be used up by the delete (a plan's is used by its execution).
 func (ts *Toolset) claimsConfirmation(ctx context.Context, c *call, cl confirm.Claims, ch confirm.Confirmation, by string, items []confirm.ApprovedItem, use bool) confirmation {
 	rec := confirm.Approved(cl, ts.whoAsks(ctx), by, ch, items, ts.now())
 	conf := confirmation{channel: ch, by: by, approvalID: cl.Nonce, record: &rec}
@@ -115,20 +102,12 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcom
 	if err != nil {
 		return failed(c, err).confirmedBy(confirm.Elicitation)
 	}
-	o = ts.afterElicitation(ctx, c, now, state, answer)
-	if o.entity == nil {
-		o = o.about(now)
-	}
-	return o
+	return ts.afterElicitation(ctx, c, now, state, answer).orAbout(now)
 }
 
 // afterElicitation checks the sealed state and the person's answer, then deletes.
 func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
-	o := ts.checkAnswer(ctx, c, e, state, answer)
-	if o.confirm.channel == "" {
-		o = o.confirmedBy(confirm.Elicitation)
-	}
-	return o
+	return ts.checkAnswer(ctx, c, e, state, answer).orConfirmedWith(confirmation{channel: confirm.Elicitation})
 }
 
 func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
@@ -150,7 +129,7 @@ func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, s
 		return refused("changed since confirmation", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was being asked. Call %s again to confirm the current version.", c.kind.noun, e.Name, c.tool.Name)))
 	}
 	// The person's client answered: confirmed_by is the caller it answered for.
-	return ts.performDelete(ctx, c, e, ts.sealedConfirmation(ctx, c, cl, confirm.Elicitation, how.by, e))
+	return ts.performDelete(ctx, c, e, ts.claimsConfirmation(ctx, c, cl, confirm.Elicitation, how.by, []confirm.ApprovedItem{{ID: e.ID, FP: cl.FP}}, true))
 }
 
 // cancelled is a delete the person did not confirm.

@@ -23,8 +23,8 @@ func WithTransport(ctx context.Context, name string, canAsk bool) context.Contex
 	return context.WithValue(ctx, transportKey{}, transportInfo{name: name, canAsk: canAsk})
 }
 
-// TransportCanAsk reports whether the request's transport can carry an elicitation.
-func TransportCanAsk(ctx context.Context) bool {
+// transportCanAsk reports whether the request's transport can carry an elicitation.
+func transportCanAsk(ctx context.Context) bool {
 	ti, ok := ctx.Value(transportKey{}).(transportInfo)
 	return !ok || ti.canAsk
 }

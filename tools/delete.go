@@ -19,9 +19,7 @@ import (
 func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 	e := *c.target
 	if !e.Archived {
-		return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
-			"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
-			Capitalize(c.kind.noun), e.Name, toolFor(c.kind.Kind, VerbArchive).Name, c.tool.Name)))
+		return notArchived(c, e)
 	}
 	token, _ := c.req.GetArguments()["confirm_token"].(string)
 
@@ -38,7 +36,7 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 		return ts.performDelete(ctx, c, e, confirmation{channel: confirm.Off})
 	case confirm.Token:
 		if token != "" {
-			return ts.redeemToken(ctx, c, e, token)
+			return ts.redeemToken(ctx, c, e, token).confirmedBy(confirm.Token)
 		}
 		return ts.issueToken(ctx, c, e)
 	case confirm.Elicitation:
@@ -50,31 +48,27 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 	}
 }
 
+// notArchived refuses the permanent delete of a live item.
+func notArchived(c *call, e tallyfy.Entity) outcome {
+	return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
+		"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
+		Capitalize(c.kind.noun), e.Name, toolFor(c.kind.Kind, VerbArchive).Name, c.tool.Name)))
+}
+
 // performDelete spends a budget slot, uses up the confirmation once every check has passed
 // (and writes its signed approval record), writes the intent record, and sends the delete
 // once. An ambiguous failure (no answer, 5xx, unreadable answer) is never retried blindly:
 // the item is read again and the truth reported.
 func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity, conf confirmation) outcome {
-	o := ts.deleteOnce(ctx, c, e, conf)
-	if o.entity == nil {
-		o = o.about(e)
-	}
-	if o.confirm.channel == "" {
-		o = o.confirmedWith(conf)
-	}
-	return o
-}
-
-func (ts *Toolset) deleteOnce(ctx context.Context, c *call, e tallyfy.Entity, conf confirmation) outcome {
 	release, o, ok := ts.takeBudget(ctx)
-	if !ok {
-		return o
+	if ok {
+		if o, ok = ts.useConfirmation(ctx, c, conf); ok {
+			o = ts.sendDelete(ctx, c, conf, e, release)
+		} else {
+			release()
+		}
 	}
-	if o, ok := ts.useConfirmation(ctx, c, conf); !ok {
-		release()
-		return o
-	}
-	return ts.sendDelete(ctx, c, conf, e, release)
+	return o.orAbout(e).orConfirmedWith(conf)
 }
 
 // useConfirmation uses the confirmation up, once, and writes its signed approval record.

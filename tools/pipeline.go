@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,11 +89,27 @@ func failed(c *call, err error) outcome {
 
 func (o outcome) about(e tallyfy.Entity) outcome { o.entity = &e; return o }
 
+// orAbout is about(e) unless the outcome names its item already (as read again).
+func (o outcome) orAbout(e tallyfy.Entity) outcome {
+	if o.entity == nil {
+		o.entity = &e
+	}
+	return o
+}
+
 // confirmedBy names the channel a permanent delete was (or was to be) confirmed through.
 func (o outcome) confirmedBy(ch confirm.Confirmation) outcome { o.confirm.channel = ch; return o }
 
 // confirmedWith carries the whole confirmation: channel, who, and the approval behind it.
 func (o outcome) confirmedWith(conf confirmation) outcome { o.confirm = conf; return o }
+
+// orConfirmedWith is confirmedWith(conf) unless the outcome names its channel already.
+func (o outcome) orConfirmedWith(conf confirmation) outcome {
+	if o.confirm.channel == "" {
+		o.confirm = conf
+	}
+	return o
+}
 
 func (o outcome) because(err error) outcome { o.err = err; return o }
 
@@ -119,8 +136,10 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 // stages runs a judged call's stages and records the outcome.
 func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
 	switch {
+	case t.Name == appReviewTool:
+		return ts.appReview
 	case t.AppOnly:
-		return ts.appHandler(t)
+		return ts.appDecide
 	case t.Bulk:
 		// A bulk tool's items run through runItem from bulkHandler, never through the
 		// single-item path (which needs a kind).
@@ -338,7 +357,7 @@ func decodeArgs[T any](req mcp.CallToolRequest) (T, error) {
 	if string(raw) == "null" {
 		raw = []byte("{}")
 	}
-	dec := json.NewDecoder(bytesReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	return v, dec.Decode(&v)
 }

@@ -270,10 +270,6 @@ func storeRefusal(err error) outcome {
 	return refused(clip("shared state unavailable: "+err.Error(), 300), mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it)."))
 }
 
-// narrowedSchemas caches the bulk tools' input schemas with a narrowed type enum, by tool
-// name and allowed types: tools/list and every tools/call pass through the filter.
-var narrowedSchemas sync.Map // string -> json.RawMessage
-
 // withBulkKinds is the bulk tool t as a client may see it: its type enum lists only kinds,
 // the types the policy in force lets it act on.
 func withBulkKinds(t mcp.Tool, kinds []tallyfy.Kind) mcp.Tool {
@@ -284,26 +280,36 @@ func withBulkKinds(t mcp.Tool, kinds []tallyfy.Kind) mcp.Tool {
 	for i, k := range kinds {
 		names[i] = string(k)
 	}
-	key := t.Name + ":" + strings.Join(names, ",")
-	if raw, ok := narrowedSchemas.Load(key); ok {
+	return withSchema(t, t.Name+":"+strings.Join(names, ","), func(props map[string]any) {
+		typ, _ := props["type"].(map[string]any)
+		if typ == nil {
+			panic("tools: a bulk tool's input schema has no type property")
+		}
+		typ["enum"] = names
+	})
+}
+
+// shownSchemas caches the input schemas the filter rewrites for a client (withSchema), by
+// key: tools/list and every tools/call pass through the filter.
+var shownSchemas sync.Map // key → json.RawMessage
+
+// withSchema is t with its input schema's properties changed by edit, cached under key.
+func withSchema(t mcp.Tool, key string, edit func(props map[string]any)) mcp.Tool {
+	if raw, ok := shownSchemas.Load(key); ok {
 		t.RawInputSchema = raw.(json.RawMessage)
 		return t
 	}
 	var schema map[string]any
 	if err := json.Unmarshal(t.RawInputSchema, &schema); err != nil {
-		panic("tools: a bulk tool's input schema does not decode: " + err.Error())
+		panic("tools: the input schema of " + t.Name + " does not decode: " + err.Error())
 	}
 	props, _ := schema["properties"].(map[string]any)
-	typ, _ := props["type"].(map[string]any)
-	if typ == nil {
-		panic("tools: a bulk tool's input schema has no type property")
-	}
-	typ["enum"] = names
+	edit(props)
 	raw, err := json.Marshal(schema)
 	if err != nil {
 		panic("tools: " + err.Error())
 	}
-	narrowedSchemas.Store(key, json.RawMessage(raw))
+	shownSchemas.Store(key, json.RawMessage(raw))
 	t.RawInputSchema = raw
 	return t
 }

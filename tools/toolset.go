@@ -181,9 +181,6 @@ func (ts *Toolset) Offered() int {
 	return n
 }
 
-// Policy returns the policy in force.
-func (ts *Toolset) Policy() Policy { return ts.policy }
-
 // MCPTool builds the MCP definition of a table row: flat generated schemas, a title, and all
 // four annotations set explicitly.
 func MCPTool(t Tool) mcp.Tool {

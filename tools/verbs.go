@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -10,8 +9,6 @@ import (
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // idArg reads and checks the resource ID argument. The schema already enforces the pattern;
 // this is the second line, so no malformed ID can ever reach a URL.
