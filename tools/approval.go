@@ -97,7 +97,7 @@ func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.C
 // result may say where to approve, never a secret).
 func (ts *Toolset) putToPerson(ctx context.Context, s subject, pa *confirm.PendingApproval, urlMsg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
 	if pa.Channel == confirm.ApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
-		return ts.throughURL(ctx, s, pa, urlMsg)
+		return ts.askOnPage(ctx, s, pa, urlMsg)
 	}
 	secret, hash := confirm.NewApprovalSecret()
 	pa.SecretHash = hash

@@ -147,24 +147,6 @@ func (s subject) typedIn(answer *mcp.ElicitationResult, field string, how confir
 	return m[field], outcome{}, true
 }
 
-// throughURL asks on the approval page through URL-mode elicitation (askOnPage) and answers
-// whatever is not a decision there: the page announced instead, no decision yet, or the page
-// refused in the person's client. ok true: pa is decided.
-func (ts *Toolset) throughURL(ctx context.Context, s subject, pa *confirm.PendingApproval, msg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
-	r, o, ok := ts.askOnPage(ctx, pa, msg)
-	switch {
-	case !ok:
-		return nil, o, false
-	case r.answer == pageAnnounced:
-		return nil, pending(s, r.pa, r.where, false), false
-	case r.answer == pageUndecided:
-		return nil, pending(s, r.pa, "", true), false
-	case r.answer == pageRefused:
-		return nil, s.cancelled("url elicitation refused", r.msg+": "+s.unchanged()+". Do not ask again unless the person wants it.", r.how), false
-	}
-	return r.pa, outcome{}, true
-}
-
 // canElicit reports whether this request's client declared elicitation and the question can
 // reach it: in the result for 2026-07-28 clients, as a server request for older ones (which
 // SSE cannot carry: the server marks those contexts).
