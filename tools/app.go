@@ -186,8 +186,8 @@ func (ts *Toolset) appTarget(ctx context.Context, req mcp.CallToolRequest, kind 
 	}
 	c := ts.newCall(ctx, t, req)
 	c.kind = k
-	if !ts.policy.Allows(t) {
-		return nil, policyRefusal(t, ts.policy)
+	if !ts.opts.Policy.Allows(t) {
+		return nil, policyRefusal(t, ts.opts.Policy)
 	}
 	if !c.policy.Allows(t) {
 		return nil, capRefusal(ctx, t)
@@ -242,7 +242,7 @@ func (ts *Toolset) appReview(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if !e.Archived {
 		return notArchived(c, e).result, nil
 	}
-	left, err := ts.budget.Room(context.WithoutCancel(ctx), ts.now())
+	left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), ts.now())
 	if err != nil {
 		o, _ := ts.budgetAnswer(nil, err)
 		return o.result, nil

@@ -37,7 +37,7 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 		}
 		// expired while pending: ask again
 	}
-	left, err := ts.budget.Room(context.WithoutCancel(ctx), now)
+	left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), now)
 	if err != nil {
 		o, _ := ts.budgetAnswer(nil, err)
 		return o
@@ -153,7 +153,7 @@ func (ts *Toolset) DecideApproval(ctx context.Context, id string, d confirm.Appr
 // recordApproval signs r and writes it to the audit log, synced, as an "approval" line. An
 // approval that cannot be recorded must not take effect: the caller refuses on error.
 func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord) error {
-	r.Sign(ts.approvalKey)
+	r.Sign(ts.opts.ApprovalKey)
 	rec := audit.Record{Time: confirm.Stamp(ts.now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: schemas.Approval, Detail: r.Outcome,
 		Confirmation: r.Channel, ConfirmMode: string(ts.opts.Confirm), ConfirmedBy: r.Approver, ApprovalID: r.RequestID, Caller: r.Caller,
 		Session: sessionID(ctx), Transport: transportName(ctx), Approval: &r}
@@ -176,7 +176,7 @@ func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord)
 
 // ApprovalPublicKey is the public half of the key approval records are signed with.
 func (ts *Toolset) ApprovalPublicKey() ed25519.PublicKey {
-	return ts.approvalKey.Public().(ed25519.PublicKey)
+	return ts.opts.ApprovalKey.Public().(ed25519.PublicKey)
 }
 
 // ApprovalPage is where a person approves a permanent delete outside the client: the

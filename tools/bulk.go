@@ -245,7 +245,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	res.Totals = totals(res.Items)
 	if c.tool.Verb == VerbDelete {
-		left, err := ts.budget.Room(context.WithoutCancel(ctx), ts.now())
+		left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), ts.now())
 		if err != nil {
 			o, _ := ts.budgetAnswer(nil, err)
 			return o

@@ -108,7 +108,7 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan confirm
 	}
 	left := -1
 	if c.tool.Verb == VerbDelete {
-		if left, err = ts.budget.Room(context.WithoutCancel(ctx), now); err != nil {
+		if left, err = ts.opts.Budget.Room(context.WithoutCancel(ctx), now); err != nil {
 			o, _ := ts.budgetAnswer(nil, err)
 			return confirmation{}, o, false
 		}

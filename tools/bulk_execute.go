@@ -96,7 +96,7 @@ func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps
 	}
 	if c.tool.Verb == VerbDelete {
 		// Every slot at once, or none: a plan is never half-executed for want of budget.
-		taken, refusal, err := ts.budget.TakeN(context.WithoutCancel(ctx), ts.now(), len(b.ids))
+		taken, refusal, err := ts.opts.Budget.TakeN(context.WithoutCancel(ctx), ts.now(), len(b.ids))
 		if err != nil || refusal != nil {
 			o, _ := ts.budgetAnswer(refusal, err)
 			return o.confirmedWith(how)

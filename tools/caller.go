@@ -69,15 +69,15 @@ func (ts *Toolset) clientFor(ctx context.Context) *tallyfy.Client {
 	if c, ok := CallerFrom(ctx); ok && c.Client != nil {
 		return c.Client
 	}
-	return ts.client
+	return ts.opts.Client
 }
 
 // policyFor is the policy in force for a request: the server's, narrowed by the caller's cap.
 func (ts *Toolset) policyFor(ctx context.Context) Policy {
 	if c, ok := CallerFrom(ctx); ok && c.Cap != nil {
-		return ts.policy.Narrow(*c.Cap)
+		return ts.opts.Policy.Narrow(*c.Cap)
 	}
-	return ts.policy
+	return ts.opts.Policy
 }
 
 // noTool is a --tools entry no tool has: an empty intersection of two tool lists.

@@ -178,8 +178,8 @@ func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest)
 func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool) {
 	t := c.tool
 	// policy
-	if !ts.policy.Allows(t) {
-		return refused("", policyRefusal(t, ts.policy)), true
+	if !ts.opts.Policy.Allows(t) {
+		return refused("", policyRefusal(t, ts.opts.Policy)), true
 	}
 	if !c.policy.Allows(t) {
 		return refused("", capRefusal(ctx, t)), true
@@ -199,7 +199,7 @@ func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool)
 // kindPolicy is the policy stage of a bulk call once its type is known (bulkArgs, at plan and
 // again at execute): the single-item tool the call stands for must be allowed as well.
 func (ts *Toolset) kindPolicy(ctx context.Context, c *call) (o outcome, ended bool) {
-	if res, bad := bulkKindRefusal(ctx, c.tool, c.kind.Kind, ts.policy, c.policy); bad {
+	if res, bad := bulkKindRefusal(ctx, c.tool, c.kind.Kind, ts.opts.Policy, c.policy); bad {
 		return refused(toolFor(c.kind.Kind, c.tool.Verb).Name+" not allowed", res), true
 	}
 	return outcome{}, false
@@ -284,7 +284,7 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 // before a change (intent) and a person's signed approval (recordApproval). A record is
 // written even when the call's context ends.
 func (ts *Toolset) write(ctx context.Context, rec audit.Record) error {
-	return ts.audit.Record(context.WithoutCancel(ctx), rec)
+	return ts.opts.Audit.Record(context.WithoutCancel(ctx), rec)
 }
 
 // RecordHidden audits a call of a tool the server's policy hides (a lifecycle or permanent

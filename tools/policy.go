@@ -224,14 +224,14 @@ func (ts *Toolset) protectedRefusal(c *call) (outcome, bool) {
 // budgetRefusal checks, without spending, that a permanent delete is within budget, so that a
 // spent budget refuses before the person is asked to confirm.
 func (ts *Toolset) budgetRefusal(ctx context.Context, c *call) (outcome, bool) {
-	refusal, err := ts.budget.Check(context.WithoutCancel(ctx), ts.now())
+	refusal, err := ts.opts.Budget.Check(context.WithoutCancel(ctx), ts.now())
 	return ts.budgetAnswer(refusal, err)
 }
 
 // takeBudget spends one permanent delete, or answers why it cannot (never both, never
 // neither): the refusal comes from the same atomic step as the take.
 func (ts *Toolset) takeBudget(ctx context.Context) (release func(), o outcome, ok bool) {
-	release, refusal, err := ts.budget.Take(context.WithoutCancel(ctx), ts.now())
+	release, refusal, err := ts.opts.Budget.Take(context.WithoutCancel(ctx), ts.now())
 	if err == nil && refusal == nil && release != nil {
 		return release, outcome{}, true
 	}

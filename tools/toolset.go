@@ -80,14 +80,10 @@ type Options struct {
 
 // Toolset serves the table's tools against one Tallyfy organization.
 type Toolset struct {
-	opts   Options
-	client *tallyfy.Client
-	policy Policy
-	seal   *confirm.Sealer
+	opts Options // with every default filled in (New)
+	seal *confirm.Sealer
 	// approvals are the pending approvals, in the state store (approval.go).
 	approvals confirm.Approvals
-	budget    DeleteBudget
-	audit     audit.Recorder
 	log       *slog.Logger
 	now       func() time.Time
 	roles     roleCache // each credential's role, read once and kept briefly (role.go)
@@ -95,8 +91,6 @@ type Toolset struct {
 	// cannot be answered any more (the transport is closing) and are given up at once.
 	stopping context.Context
 	stop     context.CancelFunc
-	// approvalKey signs approval records (approval.go, confirm.ApprovalRecord).
-	approvalKey ed25519.PrivateKey
 	// limit is the rate limit stage (judge.go); nil: none.
 	limit *rateLimiter
 }
@@ -165,16 +159,15 @@ func New(opts Options) (*Toolset, error) {
 		return nil, err
 	}
 	stopping, begin := context.WithCancel(context.Background())
-	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
-		budget: opts.Budget, audit: opts.Audit, log: opts.Logger, now: opts.Now,
-		stopping: stopping, stop: begin, approvalKey: opts.ApprovalKey, approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}}, nil
+	return &Toolset{opts: opts, seal: seal, log: opts.Logger, now: opts.Now, stopping: stopping, stop: begin,
+		approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}}, nil
 }
 
 // Offered counts the tools the server's policy offers (a caller's cap may narrow them further).
 func (ts *Toolset) Offered() int {
 	n := 0
 	for _, t := range All {
-		if ts.policy.Allows(t) {
+		if ts.opts.Policy.Allows(t) {
 			n++
 		}
 	}
