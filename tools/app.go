@@ -69,9 +69,6 @@ func appToolByName(name string) (Tool, bool) {
 	return Tool{}, false
 }
 
-// hasAppView reports whether a tool's result is shown in the view: the permanent deletes.
-func hasAppView(t Tool) bool { return !t.AppOnly && t.Verb == VerbDelete }
-
 // appToolMeta is the _meta.ui of a tool in tools/list. Only the nested form of the extension's
 // specification: ext-apps' registerAppTool also writes the deprecated flat "ui/resourceUri",
 // which older hosts read, but tools/list has a budget (issue 20) and current hosts read this.

@@ -44,7 +44,6 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 	}
 	pa = ts.newPendingApproval(ctx, c, ch, key, now.Add(ts.opts.ApprovalTTL), left,
 		[]confirm.ApprovalItem{{ID: e.ID, Name: e.Name, State: stateWord(e.Archived), LastUpdated: e.LastUpdated, FP: confirm.Fingerprint(e)}})
-	pa.Noun = c.kind.noun
 	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
 		c.kind.noun, quoteName(e.Name), e.ID, c.kind.destroys)
 	decided, o, ok := ts.putToPerson(ctx, itemSubject(c, e), pa, msg)
@@ -82,7 +81,7 @@ func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity,
 
 // newPendingApproval is a new pending approval of the call's items, for channel ch.
 func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.Confirmation, key string, exp time.Time, left int, items []confirm.ApprovalItem) *confirm.PendingApproval {
-	pa := &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.kind.Kind, Destroys: c.kind.destroys,
+	pa := &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.kind.Kind, Noun: plural(c.kind, len(items)), Destroys: c.kind.destroys,
 		Items: items, DeletesLeft: left, Requester: ts.whoAsks(ctx), RequesterBinding: ts.callerBinding(ctx),
 		Channel: ch, Status: confirm.ApprovalPending, RequestedAt: ts.now(), ExpiresAt: exp, RequestKey: key}
 	if approvers := approvalRule(ctx, c.tool); len(approvers) > 0 {

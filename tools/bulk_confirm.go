@@ -118,7 +118,6 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan confirm
 		exp = planExp // the plan_token cannot outlive its plan
 	}
 	pa = ts.newPendingApproval(ctx, c, ch, key, exp, left, items)
-	pa.Noun = plural(c.kind, len(items))
 	msg := fmt.Sprintf("Approve or decline the plan to %s %d %s on this server's approval page. It cannot be undone. On the page, type the number of items to approve.", b.verbPhrase(), pa.Count(), pa.Noun)
 	decided, o, ok := ts.putToPerson(ctx, planSubject(b), pa, msg)
 	if !ok {

@@ -90,10 +90,7 @@ func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps
 	if o, ok := ts.useConfirmation(ctx, c, how); !ok { // the plan's signed approval record
 		return o.confirmedWith(how)
 	}
-	releases := make([]func(), len(b.ids))
-	for i := range releases {
-		releases[i] = func() {}
-	}
+	releases := noReleases(len(b.ids))
 	if c.tool.Verb == VerbDelete {
 		// Every slot at once, or none: a plan is never half-executed for want of budget.
 		taken, refusal, err := ts.opts.Budget.TakeN(context.WithoutCancel(ctx), ts.now(), len(b.ids))

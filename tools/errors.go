@@ -161,6 +161,5 @@ func describe(err error) string {
 	if errors.As(err, &te) {
 		return te.Err.Error()
 	}
-	s := err.Error()
-	return strings.TrimPrefix(s, "tallyfy: ")
+	return strings.TrimPrefix(err.Error(), "tallyfy: ")
 }

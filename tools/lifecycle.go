@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -143,7 +144,7 @@ func (ts *Toolset) settle(ctx context.Context, c *call, before *tallyfy.Entity, 
 			return succeeded(lifecycleResult(c, now, true, "")).about(now).because(err)
 		}
 		msg := fmt.Sprintf("%s %s was already %s: nothing changed (Tallyfy answered %s to %s it again).",
-			Capitalize(c.kind.noun), named(now), stateWord(archive), describe(err), verbing(c))
+			Capitalize(c.kind.noun), named(now), stateWord(archive), describe(err), strings.TrimSuffix(verb(c), "e")+"ing")
 		return ended(schemas.Noop, "", lifecycleResult(c, now, false, msg)).about(now).because(err)
 	case now.Archived == archive:
 		// Refused, yet in the asked state now: someone else changed it while this call ran.
@@ -163,14 +164,8 @@ func changedWhile(before *tallyfy.Entity, now tallyfy.Entity) string {
 	if before == nil || now.LastUpdated == "" || before.LastUpdated == now.LastUpdated {
 		return ""
 	}
-	return fmt.Sprintf(": it changed while this call ran (last_updated %s before, %s now)", orUnknown(before.LastUpdated), now.LastUpdated)
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
+	was := cmp.Or(before.LastUpdated, "unknown")
+	return fmt.Sprintf(": it changed while this call ran (last_updated %s before, %s now)", was, now.LastUpdated)
 }
 
 // refusal is Tallyfy's refusal in a few words: status, code and message.
@@ -192,10 +187,8 @@ func refusal(err error) string {
 // nextStep is what to do after a refusal, by its status.
 func nextStep(c *call, err error) string {
 	var ae *tallyfy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Sprintf(" Check it with %s before calling %s again.", toolFor(c.kind.Kind, VerbGet).Name, c.tool.Name)
-	}
 	switch {
+	case !errors.As(err, &ae):
 	case ae.Code == "ENDPOINT_NOT_FOUND":
 		return " " + routeUnknown(ae, true)
 	case ae.Status == 401 || ae.Status == 429 || ae.Status >= 500:
@@ -240,10 +233,6 @@ func verb(c *call) string {
 		return c.kind.restore
 	}
 	return string(c.tool.Verb)
-}
-
-func verbing(c *call) string {
-	return strings.TrimSuffix(verb(c), "e") + "ing"
 }
 
 // named is an item's name for a sentence, quoted, or its ID when its name is unknown.

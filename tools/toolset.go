@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"fmt"
@@ -104,9 +105,7 @@ func New(opts Options) (*Toolset, error) {
 	if opts.Client == nil {
 		return nil, fmt.Errorf("tools: a Tallyfy client is required")
 	}
-	if opts.Confirm == "" {
-		opts.Confirm = ConfirmAuto
-	}
+	opts.Confirm = cmp.Or(opts.Confirm, ConfirmAuto)
 	if _, err := ParseConfirmMode(string(opts.Confirm)); err != nil {
 		return nil, err
 	}
@@ -125,35 +124,23 @@ func New(opts Options) (*Toolset, error) {
 		// One window per organization: every replica sharing State spends from it.
 		opts.Budget = NewStoreBudget(opts.State, "deletes:"+opts.Client.OrgID(), opts.Policy.MaxDeletesPerHour, time.Hour)
 	}
-	if opts.TokenTTL <= 0 {
-		opts.TokenTTL = 5 * time.Minute
-	}
-	if opts.ElicitTimeout <= 0 {
-		opts.ElicitTimeout = 3 * time.Minute
-	}
+	orPositive(&opts.TokenTTL, 5*time.Minute)
+	orPositive(&opts.ElicitTimeout, 3*time.Minute)
+	orPositive(&opts.ApprovalTTL, 10*time.Minute)
+	orPositive(&opts.BulkConcurrency, 4)
 	if opts.MaxBulkItems <= 0 || opts.MaxBulkItems > 100 {
 		opts.MaxBulkItems = 100
-	}
-	if opts.ApprovalTTL <= 0 {
-		opts.ApprovalTTL = 10 * time.Minute
 	}
 	if opts.ApprovalKey == nil {
 		if opts.ApprovalKey, err = confirm.NewApprovalKey(); err != nil {
 			return nil, fmt.Errorf("tools: no key for approval records: %w", err)
 		}
 	}
-	if opts.BulkConcurrency <= 0 {
-		opts.BulkConcurrency = 4
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Audit == nil {
-		opts.Audit = audit.LogRecorder{Logger: opts.Logger}
-	}
+	opts.Audit = cmp.Or[audit.Recorder](opts.Audit, audit.LogRecorder{Logger: opts.Logger})
 	seal, err := confirm.NewSealer(opts.ConfirmKeys, opts.State)
 	if err != nil {
 		return nil, err
@@ -161,6 +148,13 @@ func New(opts Options) (*Toolset, error) {
 	stopping, begin := context.WithCancel(context.Background())
 	return &Toolset{opts: opts, seal: seal, log: opts.Logger, now: opts.Now, stopping: stopping, stop: begin,
 		approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}}, nil
+}
+
+// orPositive sets *v to def unless it is above zero.
+func orPositive[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Offered counts the tools the server's policy offers (a caller's cap may narrow them further).
@@ -247,7 +241,7 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 		if row.Bulk {
 			t = withBulkKinds(t, p.BulkKinds(row))
 		}
-		if apps && (row.AppOnly || hasAppView(row)) {
+		if apps && (row.AppOnly || row.Verb == VerbDelete) { // the permanent deletes' results show in the view
 			t.Meta = appToolMeta(row) // t is a copy: the registered tool is unchanged
 			if !row.AppOnly && !row.Bulk {
 				t = withoutConfirmToken(t)

@@ -39,9 +39,6 @@ type ApprovalLinker interface {
 // again (the store is shared, so the decision may be taken on another replica).
 const approvalPollInterval = 200 * time.Millisecond
 
-// urlElicitation reports whether a client's elicitation capability covers URL mode.
-func urlElicitation(c *mcp.ElicitationCapability) bool { return c != nil && c.URL != nil }
-
 // canElicitURL reports whether this request's client declared URL-mode elicitation and the
 // request can reach it as a server request during the call. 2026-07-28 clients take questions
 // in the result instead (multi round-trip), which this flow does not use: they get the
@@ -51,7 +48,7 @@ func canElicitURL(ctx context.Context) bool {
 		return false
 	}
 	c, ok := askableElicitation(ctx)
-	return ok && urlElicitation(c)
+	return ok && c != nil && c.URL != nil
 }
 
 // pageLinker is the approval page's linker, if it can give links.
