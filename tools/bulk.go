@@ -45,7 +45,7 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 		if !ok {
 			return ts.record(ctx, c, o), nil
 		}
-		if o, ended := ts.kindPolicy(ctx, c); ended {
+		if o, ended := ts.bulkKindRefusal(ctx, c); ended {
 			return ts.record(ctx, c, o), nil
 		}
 		// What Tallyfy refuses the caller's role is refused before a plan is made or confirmed.
@@ -206,7 +206,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	ids, more := sel.ids, sel.more
 	reads := make([]planned, len(ids))
-	processes := newProcessReads(c.client)
+	processes := &processReads{client: c.client, byRun: map[string]func() processContents{}}
 	ts.eachItem(ctx, len(ids), func(i int) {
 		e, err := c.client.Lookup(ctx, c.kind.Kind, ids[i])
 		reads[i] = planned{e: e, failed: err}

@@ -107,10 +107,6 @@ func (ts *Toolset) elicit(ctx context.Context, c *call, e tallyfy.Entity) outcom
 
 // afterElicitation checks the sealed state and the person's answer, then deletes.
 func (ts *Toolset) afterElicitation(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
-	return ts.checkAnswer(ctx, c, e, state, answer).orConfirmedWith(confirmation{channel: confirm.Elicitation})
-}
-
-func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, state string, answer *mcp.ElicitationResult) outcome {
 	cl, o, ok := ts.openState(c, state, func(cl confirm.Claims) bool {
 		return cl.Matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForElicit)
 	})
@@ -126,7 +122,7 @@ func (ts *Toolset) checkAnswer(ctx context.Context, c *call, e tallyfy.Entity, s
 		return cancelled("name mismatch", e, how, fmt.Sprintf("The name typed did not match %q: nothing was deleted. Call %s again if the person still wants it deleted.", e.Name, c.tool.Name))
 	}
 	if cl.FP != confirm.Fingerprint(e) {
-		return refused("changed since confirmation", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was being asked. Call %s again to confirm the current version.", c.kind.noun, e.Name, c.tool.Name)))
+		return refused("changed since confirmation", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was being asked. Call %s again to confirm the current version.", c.kind.noun, e.Name, c.tool.Name))).confirmedBy(confirm.Elicitation)
 	}
 	// The person's client answered: confirmed_by is the caller it answered for.
 	return ts.performDelete(ctx, c, e, ts.claimsConfirmation(ctx, c, cl, confirm.Elicitation, how.by, []confirm.ApprovedItem{{ID: e.ID, FP: cl.FP}}, true))

@@ -105,11 +105,14 @@ func explain(c *call, err error) string {
 		return fmt.Sprintf("Tallyfy had a server error (%d %s)%s. Try again in a moment; if it persists, contact Tallyfy support with the request id.%s",
 			ae.Status, http.StatusText(ae.Status), ref, nothing)
 	default:
-		msg := ae.Message
+		msg, code := ae.Message, ""
 		if len(ae.Fields) > 0 {
 			msg += " (" + ae.FieldSummary() + ")"
 		}
-		return fmt.Sprintf("Tallyfy refused the request (%d%s): %s%s.%s", ae.Status, codeSuffix(ae.Code), msg, ref, nothing)
+		if ae.Code != "" {
+			code = " " + ae.Code
+		}
+		return fmt.Sprintf("Tallyfy refused the request (%d%s): %s%s.%s", ae.Status, code, msg, ref, nothing)
 	}
 }
 
@@ -128,13 +131,6 @@ func archivedSearchText(c *call, se *tallyfy.ArchivedSearchError) string {
 	}
 	return fmt.Sprintf("No %s with ID %s was found: Tallyfy answered 404 to reading it, and it is %s. It may be %s. Find it by name with %s (archived: only, query) or in Tallyfy's web app; the server's operator can search further back with --archived-search-pages.",
 		r.noun, se.ID, se.Summary(), maybe, listTool)
-}
-
-func codeSuffix(code string) string {
-	if code == "" {
-		return ""
-	}
-	return " " + code
 }
 
 func requestRef(id string) string {

@@ -26,7 +26,7 @@ import (
 // from call.intend, which the pipeline supplies.
 //
 // A bulk tool reuses this per item: for each item it builds a call (newCall with the item's
-// ID), runs guards, resolve and the verb through runItem, and records each outcome with its
+// ID), runs guards, resolve and the verb (runBulkItem), and records each outcome with its
 // batch; only policy and argument decoding are per batch.
 
 // call is what one tool call knows before its verb runs. It is set up by the stages before the
@@ -141,7 +141,7 @@ func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
 	case t.AppOnly:
 		return ts.appDecide
 	case t.Bulk:
-		// A bulk tool's items run through runItem from bulkHandler, never through the
+		// A bulk tool's items run through runBulkItem from bulkHandler, never through the
 		// single-item path (which needs a kind).
 		return ts.bulkHandler(t)
 	}
@@ -158,7 +158,10 @@ func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
 			return ts.record(ctx, c, verb(ts, ctx, c)), nil
 		}
 		c.atOnce = true
-		return ts.record(ctx, c, ts.runItem(ctx, c)), nil
+		if o, ended := ts.resolve(ctx, c); ended {
+			return ts.record(ctx, c, o), nil
+		}
+		return ts.record(ctx, c, verb(ts, ctx, c)), nil
 	}
 }
 
@@ -196,15 +199,6 @@ func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool)
 	return outcome{}, false
 }
 
-// kindPolicy is the policy stage of a bulk call once its type is known (bulkArgs, at plan and
-// again at execute): the single-item tool the call stands for must be allowed as well.
-func (ts *Toolset) kindPolicy(ctx context.Context, c *call) (o outcome, ended bool) {
-	if res, bad := bulkKindRefusal(ctx, c.tool, c.kind.Kind, ts.opts.Policy, c.policy); bad {
-		return refused(toolFor(c.kind.Kind, c.tool.Verb).Name+" not allowed", res), true
-	}
-	return outcome{}, false
-}
-
 // resolve runs the guards and reads the item a lifecycle or permanent call is about. ended:
 // the outcome o ends the call.
 func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool) {
@@ -221,7 +215,8 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 		}
 	}
 	if t.Verb == VerbDelete && c.batch == "" { // a batch reserved its slots beforehand
-		if o, bad := ts.budgetRefusal(ctx, c); bad {
+		refusal, err := ts.opts.Budget.Check(context.WithoutCancel(ctx), ts.now())
+		if o, bad := ts.budgetAnswer(refusal, err); bad {
 			return o, true
 		}
 	}
@@ -237,15 +232,6 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 	}
 	c.target = &e
 	return processTaskRefusal(ctx, c.client, e)
-}
-
-// runItem is the per-item part of the pipeline (guards, resolve, verb) for a call whose
-// policy and arguments are already settled: what a bulk tool runs for each of its items.
-func (ts *Toolset) runItem(ctx context.Context, c *call) outcome {
-	if o, ended := ts.resolve(ctx, c); ended {
-		return o
-	}
-	return verbs[c.tool.Verb](ts, ctx, c)
 }
 
 // record is the last stage: it writes the outcome record of a lifecycle or permanent call

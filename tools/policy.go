@@ -184,11 +184,13 @@ func bulkItemTools(t Tool) []string {
 	return out
 }
 
-// bulkKindRefusal refuses a bulk call for a type whose single-item tool the server's policy
-// (server) or the caller's cap (effective: the server's narrowed by the cap) does not allow:
-// bulk_delete of templates is delete_template many times, so it is refused wherever
-// delete_template is. ok false: allowed. Plan and execute both pass here.
-func bulkKindRefusal(ctx context.Context, t Tool, kind tallyfy.Kind, server, effective Policy) (*mcp.CallToolResult, bool) {
+// bulkKindRefusal is the policy stage of a bulk call once its type is known (bulkArgs): it
+// refuses a type whose single-item tool the server's policy (server) or the caller's cap
+// (effective: the server's narrowed by the cap) does not allow: bulk_delete of templates is
+// delete_template many times, so it is refused wherever delete_template is. ok false:
+// allowed. Plan and execute both pass here.
+func (ts *Toolset) bulkKindRefusal(ctx context.Context, c *call) (outcome, bool) {
+	t, kind, server, effective := c.tool, c.kind.Kind, ts.opts.Policy, c.policy
 	item := toolFor(kind, t.Verb)
 	var why string
 	switch {
@@ -198,7 +200,7 @@ func bulkKindRefusal(ctx context.Context, t Tool, kind tallyfy.Kind, server, eff
 		who, _ := CallerFrom(ctx)
 		why = fmt.Sprintf("%s is not available to caller %q (their entry in the callers file, or their access token's scopes, do not allow it)", item.Name, who.Name)
 	default:
-		return nil, false
+		return outcome{}, false
 	}
 	var allowed []string
 	for _, k := range effective.BulkKinds(t) {
@@ -208,8 +210,8 @@ func bulkKindRefusal(ctx context.Context, t Tool, kind tallyfy.Kind, server, eff
 	if len(allowed) > 0 {
 		next = "Types allowed for " + t.Name + ": " + strings.Join(allowed, ", ") + "."
 	}
-	return mcp.NewToolResultError(fmt.Sprintf("%s with type %s is refused: it would do what %s does, and %s. Nothing was changed. %s Ask the operator if this action is needed.",
-		t.Name, kind, item.Name, why, next)), true
+	return refused(item.Name+" not allowed", mcp.NewToolResultError(fmt.Sprintf("%s with type %s is refused: it would do what %s does, and %s. Nothing was changed. %s Ask the operator if this action is needed.",
+		t.Name, kind, item.Name, why, next))), true
 }
 
 // protectedRefusal refuses an archive or delete of an ID on the protect list.
@@ -219,13 +221,6 @@ func (ts *Toolset) protectedRefusal(c *call) (outcome, bool) {
 	}
 	return refused("protected", mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT, or the caller's own cap): no tool may archive or permanently delete it. Nothing was changed.",
 		Capitalize(c.kind.noun), c.id))), true
-}
-
-// budgetRefusal checks, without spending, that a permanent delete is within budget, so that a
-// spent budget refuses before the person is asked to confirm.
-func (ts *Toolset) budgetRefusal(ctx context.Context, c *call) (outcome, bool) {
-	refusal, err := ts.opts.Budget.Check(context.WithoutCancel(ctx), ts.now())
-	return ts.budgetAnswer(refusal, err)
 }
 
 // takeBudget spends one permanent delete, or answers why it cannot (never both, never
