@@ -60,14 +60,7 @@ var AppTools = []Tool{
 }
 
 // appToolByName finds an app-only tool.
-func appToolByName(name string) (Tool, bool) {
-	for _, t := range AppTools {
-		if t.Name == name {
-			return t, true
-		}
-	}
-	return Tool{}, false
-}
+func appToolByName(name string) (Tool, bool) { return byName(AppTools, name) }
 
 // appToolMeta is the _meta.ui of a tool in tools/list. Only the nested form of the extension's
 // specification: ext-apps' registerAppTool also writes the deprecated flat "ui/resourceUri",

@@ -226,7 +226,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	res := schemas.BulkResult{Status: schemas.Planned, Action: b.action(), Type: string(c.kind.Kind), BatchID: b.id, MoreMatched: more, SearchIncomplete: sel.cut != "", Items: []schemas.BulkItem{}}
 	var act []string
-	var fps []string
+	fpOf := map[string]string{} // each planned item's fingerprint, by ID
 	for _, r := range reads {
 		item := bulkItem(r.e, schemas.Planned, "")
 		switch {
@@ -240,6 +240,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 			item.Outcome, item.Reason = schemas.Skipped, r.skip
 		default:
 			act = append(act, r.e.ID)
+			fpOf[r.e.ID] = confirm.ItemFP(r.e)
 		}
 		res.Items = append(res.Items, item)
 	}
@@ -261,13 +262,9 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 		res.Message = fmt.Sprintf("Nothing to %s: every selected item is skipped (see items). Nothing was changed.", b.action()) + ts.leftOut(sel)
 		return ended(schemas.Noop, "nothing to act on", mcp.NewToolResultStructured(res, bulkText(res)))
 	}
-	byID := map[string]tallyfy.Entity{}
-	for _, r := range reads {
-		byID[r.e.ID] = r.e
-	}
-	sorted := slices.Sorted(slices.Values(act))
-	for _, id := range sorted {
-		fps = append(fps, confirm.ItemFP(byID[id]))
+	var fps []string
+	for _, id := range slices.Sorted(slices.Values(act)) {
+		fps = append(fps, fpOf[id])
 	}
 	cl := confirm.Claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: confirm.SetHash(act), Items: strings.Join(fps, ""),
 		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ts.opts.TokenTTL).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForPlan,

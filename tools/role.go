@@ -136,8 +136,5 @@ func (ts *Toolset) roleRefusal(ctx context.Context, c *call) (outcome, bool) {
 // permanent delete Tallyfy refuses that role outright. Only tools/list hides it; a call by name still gets
 // roleRefusal's answer with its reason.
 func hiddenForRole(t Tool, role tallyfy.Role) bool {
-	if t.Bulk || t.Tier != TierPermanent || !role.Known() {
-		return false
-	}
-	return role.May(OperationOf(t.Verb), t.Kind).Permission == tallyfy.Refused
+	return !t.Bulk && t.Tier == TierPermanent && role.Known() && role.May(OperationOf(t.Verb), t.Kind).Permission == tallyfy.Refused
 }

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -48,10 +49,7 @@ func (ts *Toolset) list(ctx context.Context, c *call) outcome {
 	if bad != nil {
 		return refused("", bad)
 	}
-	perPage := args.PerPage
-	if perPage == 0 {
-		perPage = 20
-	}
+	perPage := cmp.Or(args.PerPage, 20)
 	if perPage < 1 || perPage > 100 {
 		return refused("", invalidArgument("per_page", "must be from 1 to 100"))
 	}
