@@ -58,12 +58,15 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 // up, writes its approval record, reserves every delete slot at once, then runs the items.
 func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps map[string]string, how confirmation) outcome {
 	c := b.c
-	// The person may have answered after the plan expired: that answer cannot use it.
-	if err := cl.StillValid(ts.now()); err != nil {
+	refuse := func(err error) outcome { // the App's approval is refused to the view
 		if how.channel == confirm.App {
 			return appRefused(err.Error())
 		}
 		return planRefused(c, err).confirmedWith(how)
+	}
+	// The person may have answered after the plan expired: that answer cannot use it.
+	if err := cl.StillValid(ts.now()); err != nil {
+		return refuse(err)
 	}
 	var fresh bool
 	var err error
@@ -82,10 +85,7 @@ func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps
 		}
 	}
 	if !fresh {
-		if how.channel == confirm.App {
-			return appRefused(confirm.ErrTokenUsed.Error())
-		}
-		return planRefused(c, confirm.ErrTokenUsed).confirmedWith(how)
+		return refuse(confirm.ErrTokenUsed)
 	}
 	if o, ok := ts.useConfirmation(ctx, c, how); !ok { // the plan's signed approval record
 		return o.confirmedWith(how)
@@ -108,16 +108,12 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 	c := b.c
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	items := make([]schemas.BulkItem, len(b.ids))
-	started := make([]bool, len(b.ids))
+	items := make([]schemas.BulkItem, len(b.ids)) // an item that ran has its line, with its ID
 	var mu sync.Mutex
 	var stopped string
 	done := 0
 	progress := newProgress(ctx, c.req, len(b.ids))
 	ts.eachItem(runCtx, len(b.ids), func(i int) {
-		mu.Lock()
-		started[i] = true
-		mu.Unlock()
 		ic := ts.newCall(ctx, c.tool, c.req)
 		ic.kind, ic.id, ic.batch = c.kind, b.ids[i], b.id
 		o := ts.runBulkItem(runCtx, ic, fps[b.ids[i]], how, releases[i])
@@ -140,7 +136,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 	})
 	cancelled := ctx.Err() != nil
 	for i := range items {
-		if started[i] {
+		if items[i].ID != "" {
 			continue
 		}
 		releases[i]()

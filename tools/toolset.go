@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -216,8 +217,7 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 	apps := ts.appsOffered(ctx)
 	out := in[:0:0]
 	listing := len(in) > 1
-	var role tallyfy.Role
-	roleRead := false
+	role := sync.OnceValue(func() tallyfy.Role { r, _ := ts.roleOf(ctx, ts.clientFor(ctx)); return r })
 	for _, t := range in {
 		row, ok := ByName(t.Name)
 		if !ok {
@@ -229,14 +229,8 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 		if !ok {
 			continue
 		}
-		if listing && row.Tier == TierPermanent && !row.Bulk && !row.AppOnly {
-			if !roleRead {
-				role, _ = ts.roleOf(ctx, ts.clientFor(ctx))
-				roleRead = true
-			}
-			if hiddenForRole(row, role) {
-				continue
-			}
+		if listing && row.Tier == TierPermanent && !row.Bulk && !row.AppOnly && hiddenForRole(row, role()) {
+			continue
 		}
 		if row.Bulk {
 			t = withBulkKinds(t, p.BulkKinds(row))
