@@ -320,10 +320,8 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	}
 	c.id = ids[0]
 	if args.Decision != "delete" {
-		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, []confirm.ApprovedItem{{ID: c.id, FP: cl.FP}}, func(msg string, how confirmation) outcome {
-			e := tallyfy.Entity{Kind: c.kind.Kind, ID: c.id}
-			return cancelled("cancelled in the app", e, how, msg).about(e)
-		})), nil
+		s := itemSubject(c, tallyfy.Entity{Kind: c.kind.Kind, ID: c.id})
+		return ts.record(ctx, c, ts.appCancel(ctx, s, cl, []confirm.ApprovedItem{{ID: c.id, FP: cl.FP}})), nil
 	}
 	if o, ended := ts.resolve(ctx, c); ended {
 		return ts.record(ctx, c, o.confirmedBy(confirm.App)), nil
@@ -348,9 +346,7 @@ func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl confirm.Claims
 	}
 	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.kind.Kind), IDs: ids}, ids: ids}
 	if args.Decision != "delete" {
-		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, planItems(b, cl.PlanFPs(ids)), func(msg string, how confirmation) outcome {
-			return bulkCancelled(b, "cancelled in the app", msg, how)
-		}))
+		return ts.record(ctx, c, ts.appCancel(ctx, planSubject(b), cl, planItems(b, cl.PlanFPs(ids))))
 	}
 	if len(ids) > 1 && args.Count != len(ids) {
 		return ts.record(ctx, c, refused("count mismatch", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the count typed (%d) is not the plan's %d items. Type %d to delete them, or press Cancel.",
@@ -364,7 +360,7 @@ func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl confirm.Claims
 
 // appCancel uses the approval up, writes the signed record of the person's "no", and answers
 // that nothing was deleted.
-func (ts *Toolset) appCancel(ctx context.Context, c *call, cl confirm.Claims, items []confirm.ApprovedItem, answer func(msg string, how confirmation) outcome) outcome {
+func (ts *Toolset) appCancel(ctx context.Context, s subject, cl confirm.Claims, items []confirm.ApprovedItem) outcome {
 	fresh, err := ts.seal.Consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
 	switch {
 	case err != nil:
@@ -372,14 +368,14 @@ func (ts *Toolset) appCancel(ctx context.Context, c *call, cl confirm.Claims, it
 	case !fresh:
 		return appRefused(confirm.ErrTokenUsed.Error())
 	}
-	how := ts.claimsConfirmation(ctx, c, cl, confirm.App, ts.whoAsks(ctx), items, false)
+	how := ts.claimsConfirmation(ctx, s.c, cl, confirm.App, ts.whoAsks(ctx), items, false)
 	rec := *how.record
 	rec.Outcome = confirm.ApprovalOutcomeDeclined
 	how.record = nil
 	if err := ts.recordApproval(ctx, rec); err != nil {
-		ts.log.Error("approval record of a cancel not written", "tool", c.tool.Name, "err", err)
+		ts.log.Error("approval record of a cancel not written", "tool", s.c.tool.Name, "err", err)
 	}
-	return answer("The person cancelled in the review view: nothing was deleted. Do not retry unless they ask.", how)
+	return s.cancelled("cancelled in the app", "The person cancelled in the review view: nothing was deleted. Do not retry unless they ask.", how)
 }
 
 // appRefused answers an approval that cannot be used.
