@@ -81,13 +81,10 @@ func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity,
 
 // newPendingApproval is a new pending approval of the call's items, for channel ch.
 func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.Confirmation, key string, exp time.Time, left int, items []confirm.ApprovalItem) *confirm.PendingApproval {
-	pa := &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.kind.Kind, Noun: plural(c.kind, len(items)), Destroys: c.kind.destroys,
-		Items: items, DeletesLeft: left, Requester: ts.whoAsks(ctx), RequesterBinding: ts.callerBinding(ctx),
+	approvers := approvalRule(ctx, c.tool) // nil, or the two-person rule's approvers
+	return &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.kind.Kind, Noun: plural(c.kind, len(items)), Destroys: c.kind.destroys,
+		Items: items, DeletesLeft: left, Requester: ts.whoAsks(ctx), RequesterBinding: ts.callerBinding(ctx), Approvers: approvers, TwoPerson: len(approvers) > 0,
 		Channel: ch, Status: confirm.ApprovalPending, RequestedAt: ts.now(), ExpiresAt: exp, RequestKey: key}
-	if approvers := approvalRule(ctx, c.tool); len(approvers) > 0 {
-		pa.TwoPerson, pa.Approvers = true, approvers
-	}
-	return pa
 }
 
 // putToPerson parks pa and brings it to the person: through URL-mode elicitation when the
@@ -158,10 +155,7 @@ func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord)
 		Session: sessionID(ctx), Transport: transportName(ctx), Approval: &r}
 	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
 	if t, ok := ByName(r.Tool); ok {
-		rec.Tier = string(t.Tier)
-		if t.Kind != "" {
-			rec.ResourceType = string(t.Kind)
-		}
+		rec.Tier, rec.ResourceType = string(t.Tier), string(t.Kind) // a bulk tool's Kind is ""
 	}
 	if len(r.Items) == 1 {
 		rec.ResourceID = r.Items[0].ID
