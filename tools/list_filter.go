@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,11 +53,7 @@ func parseListFilter(args schemas.ListArgs, status, templateID string) (listFilt
 		if status == "archived" {
 			return f, invalidArgument("status", "archived processes are listed with archived=only (or include), not status=archived")
 		}
-		ok := false
-		for _, s := range runStatuses {
-			ok = ok || s == status
-		}
-		if !ok {
+		if !slices.Contains(runStatuses, status) {
 			return f, invalidArgument("status", "must be one of "+strings.Join(runStatuses, ", "))
 		}
 	}

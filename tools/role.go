@@ -63,9 +63,6 @@ func (ts *Toolset) roleOf(ctx context.Context, c *tallyfy.Client) (tallyfy.Role,
 			ts.log.Debug("the caller's role could not be read: Tallyfy decides each delete", "err", err)
 		}
 		ts.roles.mu.Lock()
-		if ts.roles.roles == nil {
-			ts.roles.roles = map[*tallyfy.Client]roleRead{}
-		}
 		ts.roles.roles[c] = roleRead{role: role, at: ts.now()}
 		ts.roles.mu.Unlock()
 		return role, nil

@@ -148,7 +148,7 @@ func New(opts Options) (*Toolset, error) {
 	}
 	stopping, begin := context.WithCancel(context.Background())
 	return &Toolset{opts: opts, seal: seal, log: opts.Logger, now: opts.Now, stopping: stopping, stop: begin,
-		approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}}, nil
+		approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}, roles: roleCache{roles: map[*tallyfy.Client]roleRead{}}}, nil
 }
 
 // orPositive sets *v to def unless it is above zero.
