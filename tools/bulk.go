@@ -356,12 +356,11 @@ func bulkItem(e tallyfy.Entity, outcome schemas.Outcome, reason string) schemas.
 func totals(items []schemas.BulkItem) schemas.BulkTotals {
 	t := schemas.BulkTotals{schemas.Planned: 0, schemas.OK: 0, schemas.Noop: 0, schemas.Skipped: 0, schemas.Failed: 0, schemas.NotRun: 0}
 	for _, it := range items {
-		switch it.Outcome {
-		case schemas.Unknown:
-			t[schemas.Failed]++
-		default:
-			t[it.Outcome]++
+		o := it.Outcome
+		if o == schemas.Unknown { // counted as failed: nothing shows it succeeded
+			o = schemas.Failed
 		}
+		t[o]++
 	}
 	return t
 }

@@ -173,18 +173,14 @@ func (ts *Toolset) Offered() int {
 // four annotations set explicitly.
 func MCPTool(t Tool) mcp.Tool {
 	tool := mcp.NewToolWithRawSchema(t.Name, t.Description, schemas.JSON(t.Args))
-	for _, o := range []mcp.ToolOption{
-		mcp.WithToolTitle(t.Title), // "" (app-only tools: no host lists them to a person) is left out
-		mcp.WithToolAnnotation(mcp.ToolAnnotation{
-			Title:           t.Title,
-			ReadOnlyHint:    mcp.ToBoolPtr(t.Hints.ReadOnly),
-			DestructiveHint: mcp.ToBoolPtr(t.Hints.Destructive),
-			IdempotentHint:  mcp.ToBoolPtr(t.Hints.Idempotent),
-			OpenWorldHint:   mcp.ToBoolPtr(t.Hints.OpenWorld),
-		}),
-	} {
-		o(&tool)
-	}
+	mcp.WithToolTitle(t.Title)(&tool) // "" (app-only tools: no host lists them to a person) is left out
+	mcp.WithToolAnnotation(mcp.ToolAnnotation{
+		Title:           t.Title,
+		ReadOnlyHint:    mcp.ToBoolPtr(t.Hints.ReadOnly),
+		DestructiveHint: mcp.ToBoolPtr(t.Hints.Destructive),
+		IdempotentHint:  mcp.ToBoolPtr(t.Hints.Idempotent),
+		OpenWorldHint:   mcp.ToBoolPtr(t.Hints.OpenWorld),
+	})(&tool)
 	if t.Result != nil {
 		mcp.WithRawOutputSchema(schemas.JSON(t.Result))(&tool)
 	}
