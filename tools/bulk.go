@@ -357,7 +357,7 @@ func totals(items []schemas.BulkItem) schemas.BulkTotals {
 	t := schemas.BulkTotals{schemas.Planned: 0, schemas.OK: 0, schemas.Noop: 0, schemas.Skipped: 0, schemas.Failed: 0, schemas.NotRun: 0}
 	for _, it := range items {
 		o := it.Outcome
-		if o == schemas.Unknown { // counted as failed: nothing shows it succeeded
+		if o == schemas.Unknown { // the totals have no unknown: it counts as failed
 			o = schemas.Failed
 		}
 		t[o]++
