@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/mark3labs/mcp-go/server"
+
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
