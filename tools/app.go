@@ -84,13 +84,7 @@ func withoutConfirmToken(t mcp.Tool) mcp.Tool {
 // clientShowsApps reports whether this request's client declared the MCP Apps extension (and,
 // when it lists the view types it renders, ours among them).
 func clientShowsApps(ctx context.Context) bool {
-	var caps *mcp.ClientCapabilities
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		caps = info.ClientCapabilities // 2026-07-28: declared on every request
-	} else if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		c := s.GetClientCapabilities()
-		caps = &c
-	}
+	caps, _ := clientCaps(ctx)
 	if caps == nil {
 		return false
 	}

@@ -44,11 +44,8 @@ const approvalPollInterval = 200 * time.Millisecond
 // in the result instead (multi round-trip), which this flow does not use: they get the
 // ordinary order of channels.
 func canElicitURL(ctx context.Context) bool {
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		return false
-	}
-	c, ok := askableElicitation(ctx)
-	return ok && c != nil && c.URL != nil
+	caps, modern := clientCaps(ctx)
+	return !modern && caps != nil && caps.Elicitation != nil && caps.Elicitation.URL != nil && askable(ctx)
 }
 
 // pageLinker is the approval page's linker, if it can give links.
