@@ -46,11 +46,11 @@ const (
 	appDecideTool = "app_decide_delete"
 )
 
-// AppTools are the tools only the view calls (_meta.ui.visibility ["app"]). They are listed
+// appTools are the tools only the view calls (_meta.ui.visibility ["app"]). They are listed
 // and callable only for clients that declared the extension, never shown in the README's
 // tool tables, and not part of the model-visible tools/list. They have no title: no host shows
 // them to a person, and tools/list has a budget (issue 20).
-var AppTools = []Tool{
+var appTools = []Tool{
 	{Name: appReviewTool, Tier: TierPermanent, Verb: VerbGet, Hints: readHints, AppOnly: true,
 		Args:        schemas.AppReviewArgs{},
 		Description: "Delete review view only: reads the items again, seals the approval."},
@@ -60,7 +60,7 @@ var AppTools = []Tool{
 }
 
 // appToolByName finds an app-only tool.
-func appToolByName(name string) (Tool, bool) { return byName(AppTools, name) }
+func appToolByName(name string) (Tool, bool) { return byName(appTools, name) }
 
 // appToolMeta is the _meta.ui of a tool in tools/list. Only the nested form of the extension's
 // specification: ext-apps' registerAppTool also writes the deprecated flat "ui/resourceUri",

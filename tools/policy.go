@@ -79,9 +79,9 @@ func editDistance(a, b string) int {
 
 // Allows reports whether the policy lets a tool be listed and called. A bulk tool is no more
 // than the single-item calls it stands for: it is allowed only while at least one of them is
-// (BulkKinds), and then only for the types they cover (bulkKindRefusal).
+// (bulkKinds), and then only for the types they cover (bulkKindRefusal).
 func (p Policy) Allows(t Tool) bool {
-	if t.Bulk && len(p.BulkKinds(t)) == 0 {
+	if t.Bulk && len(p.bulkKinds(t)) == 0 {
 		return false
 	}
 	return p.allowsItself(t)
@@ -90,9 +90,9 @@ func (p Policy) Allows(t Tool) bool {
 // bulkKindOrder is the order of the bulk tools' type enum (schemas.BulkArgs).
 var bulkKindOrder = []tallyfy.Kind{tallyfy.KindTask, tallyfy.KindRun, tallyfy.KindTemplate}
 
-// BulkKinds is the types a bulk tool may act on under p: those whose single-item tool of the
+// bulkKinds is the types a bulk tool may act on under p: those whose single-item tool of the
 // same verb (bulk_delete of templates: delete_template) p allows.
-func (p Policy) BulkKinds(t Tool) []tallyfy.Kind {
+func (p Policy) bulkKinds(t Tool) []tallyfy.Kind {
 	if !t.Bulk {
 		return nil
 	}
@@ -161,7 +161,7 @@ func policyRefusal(t Tool, p Policy) *mcp.CallToolResult {
 func policyReason(t Tool, p Policy) string {
 	why := "it is not enabled on this server"
 	switch {
-	case t.Bulk && p.allowsItself(t) && len(p.BulkKinds(t)) == 0:
+	case t.Bulk && p.allowsItself(t) && len(p.bulkKinds(t)) == 0:
 		why = "none of the single-item tools it stands for (" + strings.Join(bulkItemTools(t), ", ") + ") is enabled on this server"
 	case slices.Contains(p.ExcludeTools, t.Name):
 		why = "it is excluded by --exclude-tools"
@@ -203,7 +203,7 @@ func (ts *Toolset) bulkKindRefusal(ctx context.Context, c *call) (outcome, bool)
 		return outcome{}, false
 	}
 	var allowed []string
-	for _, k := range effective.BulkKinds(t) {
+	for _, k := range effective.bulkKinds(t) {
 		allowed = append(allowed, string(k))
 	}
 	next := "No type is allowed for " + t.Name + "."

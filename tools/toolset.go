@@ -190,8 +190,8 @@ func MCPTool(t Tool) mcp.Tool {
 // ServerTools returns every tool of the table with its handler. Which of them a client sees
 // is decided by Filter (installed as the server's tool filter) and checked again in the handler.
 func (ts *Toolset) ServerTools() []server.ServerTool {
-	out := make([]server.ServerTool, 0, len(All)+len(AppTools))
-	for _, t := range append(All[:len(All):len(All)], AppTools...) {
+	out := make([]server.ServerTool, 0, len(All)+len(appTools))
+	for _, t := range append(All[:len(All):len(All)], appTools...) {
 		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.handler(t)})
 	}
 	return out
@@ -229,7 +229,7 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 			continue
 		}
 		if row.Bulk {
-			t = withBulkKinds(t, p.BulkKinds(row))
+			t = withBulkKinds(t, p.bulkKinds(row))
 		}
 		if apps && (row.AppOnly || row.Verb == VerbDelete) { // the permanent deletes' results show in the view
 			t.Meta = appToolMeta(row) // t is a copy: the registered tool is unchanged
