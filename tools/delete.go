@@ -106,7 +106,7 @@ func (ts *Toolset) useConfirmation(ctx context.Context, c *call, conf confirmati
 
 // sendDelete writes the intent record and sends the delete once, its budget slot already
 // spent (release gives it back when the delete certainly did not happen). A single delete
-// comes here from deleteOnce, each item of a bulk delete from its batch.
+// comes here from performDelete, each item of a bulk delete from its batch.
 func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e tallyfy.Entity, release func()) outcome {
 	if o, ok := c.intend(ctx, how, e); !ok {
 		release()
