@@ -116,13 +116,11 @@ func (ts *Toolset) putToPerson(ctx context.Context, s subject, pa *confirm.Pendi
 // asked already.
 func pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingApproval, where string, still bool) outcome {
 	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
-	var msg string
+	msg := fmt.Sprintf("Nothing deleted yet: permanently deleting %s %q (%s) destroys %s and cannot be undone, so %s must approve it on the %s, outside this chat, typing its name. %sThen call %s again with the same arguments: it deletes only if they approved (the request expires %s). Do not claim it is deleted before that.",
+		c.kind.noun, e.Name, e.ID, c.kind.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	if still {
 		msg = fmt.Sprintf("Still waiting: %s has not decided yet on permanently deleting %s %q (%s). Nothing deleted. Call %s again with the same arguments later (the request expires %s).",
 			pa.WhoDecides(), c.kind.noun, e.Name, e.ID, c.tool.Name, exp)
-	} else {
-		msg = fmt.Sprintf("Nothing deleted yet: permanently deleting %s %q (%s) destroys %s and cannot be undone, so %s must approve it on the %s, outside this chat, typing its name. %sThen call %s again with the same arguments: it deletes only if they approved (the request expires %s). Do not claim it is deleted before that.",
-			c.kind.noun, e.Name, e.ID, c.kind.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	}
 	res := schemas.DeleteResult{Status: schemas.ApprovalPending, Resource: resourceOf(e, ""), Preview: preview(c, e), ExpiresAt: exp,
 		Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}

@@ -147,15 +147,11 @@ func (ts *Toolset) planDecision(ctx context.Context, b *batch, pa *confirm.Pendi
 func pendingBulk(b *batch, pa *confirm.PendingApproval, where string, still bool) outcome {
 	c := b.c
 	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
-	n := pa.Count()
-	verb := b.verbPhrase()
-	var msg string
+	msg := fmt.Sprintf("Nothing changed yet: the plan to %s %d %s must be approved by %s on the %s, outside this chat, typing the number of items. %sThen call %s again with the same arguments (plan_token): it runs only if they approved (the request expires %s). Do not claim anything was done before that.",
+		b.verbPhrase(), pa.Count(), pa.Noun, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	if still {
 		msg = fmt.Sprintf("Still waiting: %s has not decided yet on the plan to %s %d %s. Nothing changed. Call %s again with the same arguments (plan_token) later (the request expires %s).",
-			pa.WhoDecides(), verb, n, pa.Noun, c.tool.Name, exp)
-	} else {
-		msg = fmt.Sprintf("Nothing changed yet: the plan to %s %d %s must be approved by %s on the %s, outside this chat, typing the number of items. %sThen call %s again with the same arguments (plan_token): it runs only if they approved (the request expires %s). Do not claim anything was done before that.",
-			verb, n, pa.Noun, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
+			pa.WhoDecides(), b.verbPhrase(), pa.Count(), pa.Noun, c.tool.Name, exp)
 	}
 	items := make([]schemas.BulkItem, len(pa.Items))
 	for i, it := range pa.Items {
