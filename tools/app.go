@@ -3,10 +3,8 @@ package tools
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -48,11 +46,11 @@ const (
 	appDecideTool = "app_decide_delete"
 )
 
-// AppTools are the tools only the view calls (_meta.ui.visibility ["app"]). They are listed
+// appTools are the tools only the view calls (_meta.ui.visibility ["app"]). They are listed
 // and callable only for clients that declared the extension, never shown in the README's
 // tool tables, and not part of the model-visible tools/list. They have no title: no host shows
 // them to a person, and tools/list has a budget (issue 20).
-var AppTools = []Tool{
+var appTools = []Tool{
 	{Name: appReviewTool, Tier: TierPermanent, Verb: VerbGet, Hints: readHints, AppOnly: true,
 		Args:        schemas.AppReviewArgs{},
 		Description: "Delete review view only: reads the items again, seals the approval."},
@@ -62,17 +60,7 @@ var AppTools = []Tool{
 }
 
 // appToolByName finds an app-only tool.
-func appToolByName(name string) (Tool, bool) {
-	for _, t := range AppTools {
-		if t.Name == name {
-			return t, true
-		}
-	}
-	return Tool{}, false
-}
-
-// hasAppView reports whether a tool's result is shown in the view: the permanent deletes.
-func hasAppView(t Tool) bool { return !t.AppOnly && t.Verb == VerbDelete }
+func appToolByName(name string) (Tool, bool) { return byName(appTools, name) }
 
 // appToolMeta is the _meta.ui of a tool in tools/list. Only the nested form of the extension's
 // specification: ext-apps' registerAppTool also writes the deprecated flat "ui/resourceUri",
@@ -84,44 +72,19 @@ func appToolMeta(t Tool) *mcp.Meta {
 	return mcp.NewMetaFromMap(map[string]any{"ui": map[string]any{"resourceUri": AppViewURI}})
 }
 
-// appSchemas caches the single delete tools' input schemas without confirm_token.
-var appSchemas sync.Map // tool name → json.RawMessage
-
 // withoutConfirmToken is a single delete tool as a client that confirms in the view lists it:
 // without the confirm_token argument, which the model of such a client never gets (the App
 // comes first in the channel order) and which would only invite it to ask for one. It also
 // keeps that client's tools/list within budget (issue 20). A confirm_token sent anyway is
 // still refused or accepted by the channel order, as for any client.
 func withoutConfirmToken(t mcp.Tool) mcp.Tool {
-	if raw, ok := appSchemas.Load(t.Name); ok {
-		t.RawInputSchema = raw.(json.RawMessage)
-		return t
-	}
-	var schema map[string]any
-	if err := json.Unmarshal(t.RawInputSchema, &schema); err != nil {
-		panic("tools: a delete tool's input schema does not decode: " + err.Error())
-	}
-	props, _ := schema["properties"].(map[string]any)
-	delete(props, "confirm_token")
-	raw, err := json.Marshal(schema)
-	if err != nil {
-		panic("tools: " + err.Error())
-	}
-	appSchemas.Store(t.Name, json.RawMessage(raw))
-	t.RawInputSchema = raw
-	return t
+	return withSchema(t, t.Name+":app", func(props map[string]any) { delete(props, "confirm_token") })
 }
 
 // clientShowsApps reports whether this request's client declared the MCP Apps extension (and,
 // when it lists the view types it renders, ours among them).
 func clientShowsApps(ctx context.Context) bool {
-	var caps *mcp.ClientCapabilities
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		caps = info.ClientCapabilities // 2026-07-28: declared on every request
-	} else if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		c := s.GetClientCapabilities()
-		caps = &c
-	}
+	caps, _ := clientCaps(ctx)
 	if caps == nil {
 		return false
 	}
@@ -171,7 +134,7 @@ func AppViewResource() server.ServerResource {
 // preview, for the view, and no approval of any kind for the model.
 func (ts *Toolset) reviewInApp(c *call, e tallyfy.Entity) outcome {
 	msg := fmt.Sprintf("Nothing deleted yet. The person is reviewing the permanent delete of %s %q (%s) in the Tallyfy view shown with this result: only they can press Delete or Cancel there, and nothing you call can confirm it. Do not call %s again for it; later, %s tells whether it is gone.",
-		c.res.noun, e.Name, e.ID, c.tool.Name, toolFor(c.res.kind, VerbGet).Name)
+		c.kind.noun, e.Name, e.ID, c.tool.Name, toolFor(c.kind.Kind, VerbGet).Name)
 	res := schemas.DeleteResult{Status: schemas.ConfirmationRequired, Resource: resourceOf(e, ""), Preview: preview(c, e), Confirmation: string(confirm.App), Message: msg}
 	return ended(schemas.ConfirmationRequired, "reviewed in the app", mcp.NewToolResultStructured(res, msg)).confirmedBy(confirm.App)
 }
@@ -185,7 +148,7 @@ func planForView(c *call, o outcome) outcome {
 	}
 	n := res.Totals[schemas.Planned]
 	res.PlanToken, res.ExpiresAt, res.Execute = "", "", nil
-	res.Message = fmt.Sprintf("Plan only, nothing deleted yet: permanently delete %d %s", n, plural(c.res, n))
+	res.Message = fmt.Sprintf("Plan only, nothing deleted yet: permanently delete %d %s", n, plural(c.kind, n))
 	if k := res.Totals[schemas.Skipped]; k > 0 {
 		res.Message += fmt.Sprintf(" (%d skipped, see items)", k)
 	}
@@ -194,29 +157,21 @@ func planForView(c *call, o outcome) outcome {
 	return o.confirmedBy(confirm.App)
 }
 
-// appHandler is the handler of an app-only tool.
-func (ts *Toolset) appHandler(t Tool) server.ToolHandlerFunc {
-	if t.Name == appReviewTool {
-		return ts.appReview
-	}
-	return ts.appDecide
-}
-
 // appTarget is the delete tool an approval is for, and a call of it for this request, once
 // the policy (and the caller's cap) allow it.
 func (ts *Toolset) appTarget(ctx context.Context, req mcp.CallToolRequest, kind string, bulk bool) (*call, *mcp.CallToolResult) {
-	res := itemKinds[tallyfy.Kind(kind)]
-	if res == nil {
+	k := itemKinds[tallyfy.Kind(kind)]
+	if k == nil {
 		return nil, invalidArgument("type", "must be task, run or template")
 	}
 	t, _ := ByName("bulk_delete")
 	if !bulk {
-		t = toolFor(res.kind, VerbDelete)
+		t = toolFor(k.Kind, VerbDelete)
 	}
 	c := ts.newCall(ctx, t, req)
-	c.res = res
-	if !ts.policy.Allows(t) {
-		return nil, policyRefusal(t, ts.policy)
+	c.kind = k
+	if !ts.opts.Policy.Allows(t) {
+		return nil, policyRefusal(t, ts.opts.Policy)
 	}
 	if !c.policy.Allows(t) {
 		return nil, capRefusal(ctx, t)
@@ -228,12 +183,13 @@ func (ts *Toolset) appTarget(ctx context.Context, req mcp.CallToolRequest, kind 
 	return c, nil
 }
 
-// checkIDs deduplicates ids and checks each is a Tallyfy ID.
-func checkIDs(ids []string) ([]string, *mcp.CallToolResult) {
+// checkIDs deduplicates ids and checks each is a Tallyfy ID; hint ends the refusal of one
+// that is not.
+func checkIDs(ids []string, hint string) ([]string, *mcp.CallToolResult) {
 	var out []string
 	for _, id := range ids {
 		if !tallyfy.ValidID(id) {
-			return nil, invalidArgument("ids", fmt.Sprintf("each must be a Tallyfy ID of 32 lowercase hex characters, got %q", clip(id, 80)))
+			return nil, invalidArgument("ids", fmt.Sprintf("each must be a Tallyfy ID of 32 lowercase hex characters, got %q%s", clip(id, 80), hint))
 		}
 		if !slices.Contains(out, id) {
 			out = append(out, id)
@@ -252,7 +208,7 @@ func (ts *Toolset) appReview(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if bad != nil {
 		return bad, nil
 	}
-	ids, bad := checkIDs(args.IDs)
+	ids, bad := checkIDs(args.IDs, "")
 	if bad != nil {
 		return bad, nil
 	}
@@ -270,14 +226,14 @@ func (ts *Toolset) appReview(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if !e.Archived {
 		return notArchived(c, e).result, nil
 	}
-	left, err := ts.budget.Room(context.WithoutCancel(ctx), ts.now())
+	left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), ts.now())
 	if err != nil {
 		o, _ := ts.budgetAnswer(nil, err)
 		return o.result, nil
 	}
 	// As long as a pending approval waits for the person (the page's), not a token's 5 minutes.
 	cl := ts.newClaims(ctx, c, e, confirm.ForApp, ts.opts.ApprovalTTL)
-	cl.Type = string(c.res.kind)
+	cl.Type = string(c.kind.Kind)
 	return appReviewResult(c, cl, []schemas.BulkItem{bulkItem(e, schemas.Planned, "")}, []string{e.ID}, left, ts.seal.Seal(cl)), nil
 }
 
@@ -287,7 +243,7 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 		return o.result
 	}
 	c.batch = confirm.NewNonce()[:16]
-	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.res.kind), IDs: ids}, ids: ids}
+	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.kind.Kind), IDs: ids}, ids: ids}
 	o := ts.plan(tallyfy.WithListingMemo(ctx), b) // as bulk_delete plans
 	res, ok := o.result.StructuredContent.(schemas.BulkResult)
 	if !ok || res.Status != schemas.Planned || res.Execute == nil {
@@ -297,7 +253,7 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 	if err != nil {
 		return mcp.NewToolResultError("Nothing was deleted: the plan could not be sealed (" + err.Error() + "). Close the view and ask again.")
 	}
-	cl.Purpose, cl.Nonce, cl.Type = confirm.ForApp, confirm.NewNonce(), string(c.res.kind)
+	cl.Purpose, cl.Nonce, cl.Type = confirm.ForApp, confirm.NewNonce(), string(c.kind.Kind)
 	cl.Iat, cl.Exp = ts.now().Unix(), ts.now().Add(ts.opts.ApprovalTTL).Unix()
 	act, _ := res.Execute.Arguments["ids"].([]string)
 	left := -1
@@ -311,12 +267,12 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 // the view reads it there, and the text says what the person sees.
 func appReviewResult(c *call, cl confirm.Claims, items []schemas.BulkItem, act []string, left int, approval string) *mcp.CallToolResult {
 	n := len(act)
-	msg := fmt.Sprintf("Permanently delete %d %s? This destroys %s and cannot be undone.", n, plural(c.res, n), c.res.destroys)
+	msg := fmt.Sprintf("Permanently delete %d %s? This destroys %s and cannot be undone.", n, plural(c.kind, n), c.kind.destroys)
 	if left >= 0 {
 		msg += fmt.Sprintf(" It uses %d of the %d permanent deletes left this hour.", n, left)
 	}
-	review := schemas.AppReview{Tool: c.tool.Name, Type: string(c.res.kind), Items: items, Count: n, TypeCount: n > 1, DeletesLeft: left,
-		Destroys: c.res.destroys, Approval: approval, IDs: act, ExpiresAt: time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339), Message: msg}
+	review := schemas.AppReview{Tool: c.tool.Name, Type: string(c.kind.Kind), Items: items, Count: n, TypeCount: n > 1, DeletesLeft: left,
+		Destroys: c.kind.destroys, Approval: approval, IDs: act, ExpiresAt: time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339), Message: msg}
 	return mcp.NewToolResultStructured(review, msg)
 }
 
@@ -329,7 +285,7 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if err != nil {
 		return ts.record(ctx, own, refused("", argumentError(err))), nil
 	}
-	ids, bad := checkIDs(args.IDs)
+	ids, bad := checkIDs(args.IDs, "")
 	if bad != nil {
 		return ts.record(ctx, own, refused("", bad)), nil
 	}
@@ -358,10 +314,8 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	}
 	c.id = ids[0]
 	if args.Decision != "delete" {
-		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, []confirm.ApprovedItem{{ID: c.id, FP: cl.FP}}, func(msg string, how confirmation) outcome {
-			e := tallyfy.Entity{Kind: c.res.kind, ID: c.id}
-			return cancelled("cancelled in the app", e, how, msg).about(e)
-		})), nil
+		s := itemSubject(c, tallyfy.Entity{Kind: c.kind.Kind, ID: c.id})
+		return ts.record(ctx, c, ts.appCancel(ctx, s, cl, []confirm.ApprovedItem{{ID: c.id, FP: cl.FP}})), nil
 	}
 	if o, ended := ts.resolve(ctx, c); ended {
 		return ts.record(ctx, c, o.confirmedBy(confirm.App)), nil
@@ -372,7 +326,7 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		return ts.record(ctx, c, notArchived(c, e).confirmedBy(confirm.App)), nil
 	case cl.FP != confirm.Fingerprint(e):
 		return ts.record(ctx, c, refused("changed since the review", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed while the person was reviewing it (its name, state or last update differ). Close the view; the model can ask again to review the current version.",
-			c.res.noun, e.Name))).confirmedBy(confirm.App)), nil
+			c.kind.noun, e.Name))).confirmedBy(confirm.App)), nil
 	}
 	conf := ts.claimsConfirmation(ctx, c, cl, confirm.App, ts.whoAsks(ctx), []confirm.ApprovedItem{{ID: e.ID, FP: cl.FP}}, true)
 	return ts.record(ctx, c, ts.performDelete(ctx, c, e, conf)), nil
@@ -384,11 +338,9 @@ func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl confirm.Claims
 	if cl.Batch != "" { // the records carry the batch_id of the plan the person reviewed
 		c.batch = cl.Batch
 	}
-	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.res.kind), IDs: ids}, ids: ids}
+	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.kind.Kind), IDs: ids}, ids: ids}
 	if args.Decision != "delete" {
-		return ts.record(ctx, c, ts.appCancel(ctx, c, cl, planItems(b, cl.PlanFPs(ids)), func(msg string, how confirmation) outcome {
-			return bulkCancelled(b, "cancelled in the app", msg, how)
-		}))
+		return ts.record(ctx, c, ts.appCancel(ctx, planSubject(b), cl, planItems(b, cl.PlanFPs(ids))))
 	}
 	if len(ids) > 1 && args.Count != len(ids) {
 		return ts.record(ctx, c, refused("count mismatch", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the count typed (%d) is not the plan's %d items. Type %d to delete them, or press Cancel.",
@@ -402,7 +354,7 @@ func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl confirm.Claims
 
 // appCancel uses the approval up, writes the signed record of the person's "no", and answers
 // that nothing was deleted.
-func (ts *Toolset) appCancel(ctx context.Context, c *call, cl confirm.Claims, items []confirm.ApprovedItem, answer func(msg string, how confirmation) outcome) outcome {
+func (ts *Toolset) appCancel(ctx context.Context, s subject, cl confirm.Claims, items []confirm.ApprovedItem) outcome {
 	fresh, err := ts.seal.Consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
 	switch {
 	case err != nil:
@@ -410,24 +362,17 @@ func (ts *Toolset) appCancel(ctx context.Context, c *call, cl confirm.Claims, it
 	case !fresh:
 		return appRefused(confirm.ErrTokenUsed.Error())
 	}
-	how := ts.claimsConfirmation(ctx, c, cl, confirm.App, ts.whoAsks(ctx), items, false)
+	how := ts.claimsConfirmation(ctx, s.c, cl, confirm.App, ts.whoAsks(ctx), items, false)
 	rec := *how.record
 	rec.Outcome = confirm.ApprovalOutcomeDeclined
 	how.record = nil
 	if err := ts.recordApproval(ctx, rec); err != nil {
-		ts.log.Error("approval record of a cancel not written", "tool", c.tool.Name, "err", err)
+		ts.log.Error("approval record of a cancel not written", "tool", s.c.tool.Name, "err", err)
 	}
-	return answer("The person cancelled in the review view: nothing was deleted. Do not retry unless they ask.", how)
+	return s.cancelled("cancelled in the app", "The person cancelled in the review view: nothing was deleted. Do not retry unless they ask.", how)
 }
 
 // appRefused answers an approval that cannot be used.
 func appRefused(why string) outcome {
 	return refused("app approval: "+why, mcp.NewToolResultError("Nothing was deleted: the approval cannot be used ("+why+"). Close the view; the model can ask again, and the person reviews it anew.")).confirmedBy(confirm.App)
-}
-
-// notArchived refuses the permanent delete of a live item.
-func notArchived(c *call, e tallyfy.Entity) outcome {
-	return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
-		"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
-		Capitalize(c.res.noun), e.Name, toolFor(c.res.kind, VerbArchive).Name, c.tool.Name)))
 }

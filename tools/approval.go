@@ -37,30 +37,25 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 		}
 		// expired while pending: ask again
 	}
-	left, err := ts.budget.Room(context.WithoutCancel(ctx), now)
+	left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), now)
 	if err != nil {
 		o, _ := ts.budgetAnswer(nil, err)
 		return o
 	}
 	pa = ts.newPendingApproval(ctx, c, ch, key, now.Add(ts.opts.ApprovalTTL), left,
 		[]confirm.ApprovalItem{{ID: e.ID, Name: e.Name, State: stateWord(e.Archived), LastUpdated: e.LastUpdated, FP: confirm.Fingerprint(e)}})
-	pa.Noun = c.res.noun
 	msg := fmt.Sprintf("Approve or decline permanently deleting the archived %s %s (%s) on this server's approval page. It destroys %s and cannot be undone. On the page, type its name to approve.",
-		c.res.noun, quoteName(e.Name), e.ID, c.res.destroys)
+		c.kind.noun, quoteName(e.Name), e.ID, c.kind.destroys)
 	decided, o, ok := ts.putToPerson(ctx, itemSubject(c, e), pa, msg)
 	if !ok {
 		return o
 	}
 	// Decided in this call (URL-mode elicitation). Re-read: the person may have taken a while.
-	again, err := c.client.Lookup(ctx, c.res.kind, e.ID)
+	again, err := c.client.Lookup(ctx, c.kind.Kind, e.ID)
 	if err != nil {
 		return failed(c, err).confirmedWith(decidedOn(decided))
 	}
-	o = ts.actOnDecision(ctx, c, again, decided, decided.RequestKey)
-	if o.entity == nil {
-		o = o.about(again)
-	}
-	return o
+	return ts.actOnDecision(ctx, c, again, decided, decided.RequestKey).orAbout(again)
 }
 
 // actOnDecision acts on a person's decision on pa, for the single delete of e (as read just
@@ -74,11 +69,11 @@ func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity,
 	}
 	if pa.Expired(ts.now()) {
 		return refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the approval given for %s %q expired (%s) before this call. Call %s again to ask for a new approval.",
-			c.res.noun, e.Name, pa.ExpiresAt.UTC().Format(time.RFC3339), c.tool.Name))).confirmedWith(how)
+			c.kind.noun, e.Name, pa.ExpiresAt.UTC().Format(time.RFC3339), c.tool.Name))).confirmedWith(how)
 	}
 	if len(pa.Items) != 1 || pa.Items[0].FP != confirm.Fingerprint(e) {
 		return refused("changed since approval", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: %s %q changed since the person approved it (its name, state or last update differ). Call %s again to ask for approval of the current version.",
-			c.res.noun, e.Name, c.tool.Name))).confirmedWith(how)
+			c.kind.noun, e.Name, c.tool.Name))).confirmedWith(how)
 	}
 	how.use = func(ctx context.Context) (bool, error) { return ts.approvals.Use(ctx, pa) }
 	return ts.performDelete(ctx, c, e, how)
@@ -86,13 +81,10 @@ func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity,
 
 // newPendingApproval is a new pending approval of the call's items, for channel ch.
 func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.Confirmation, key string, exp time.Time, left int, items []confirm.ApprovalItem) *confirm.PendingApproval {
-	pa := &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.res.kind, Destroys: c.res.destroys,
-		Items: items, DeletesLeft: left, Requester: ts.whoAsks(ctx), RequesterBinding: ts.callerBinding(ctx),
+	approvers := approvalRule(ctx, c.tool) // nil, or the two-person rule's approvers
+	return &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.kind.Kind, Noun: plural(c.kind, len(items)), Destroys: c.kind.destroys,
+		Items: items, DeletesLeft: left, Requester: ts.whoAsks(ctx), RequesterBinding: ts.callerBinding(ctx), Approvers: approvers, TwoPerson: len(approvers) > 0,
 		Channel: ch, Status: confirm.ApprovalPending, RequestedAt: ts.now(), ExpiresAt: exp, RequestKey: key}
-	if approvers := approvalRule(ctx, c.tool); len(approvers) > 0 {
-		pa.TwoPerson, pa.Approvers = true, approvers
-	}
-	return pa
 }
 
 // putToPerson parks pa and brings it to the person: through URL-mode elicitation when the
@@ -101,7 +93,7 @@ func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.C
 // result may say where to approve, never a secret).
 func (ts *Toolset) putToPerson(ctx context.Context, s subject, pa *confirm.PendingApproval, urlMsg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
 	if pa.Channel == confirm.ApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
-		return ts.throughURL(ctx, s, pa, urlMsg)
+		return ts.askOnPage(ctx, s, pa, urlMsg)
 	}
 	secret, hash := confirm.NewApprovalSecret()
 	pa.SecretHash = hash
@@ -124,13 +116,11 @@ func (ts *Toolset) putToPerson(ctx context.Context, s subject, pa *confirm.Pendi
 // asked already.
 func pendingDelete(c *call, e tallyfy.Entity, pa *confirm.PendingApproval, where string, still bool) outcome {
 	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
-	var msg string
+	msg := fmt.Sprintf("Nothing deleted yet: permanently deleting %s %q (%s) destroys %s and cannot be undone, so %s must approve it on the %s, outside this chat, typing its name. %sThen call %s again with the same arguments: it deletes only if they approved (the request expires %s). Do not claim it is deleted before that.",
+		c.kind.noun, e.Name, e.ID, c.kind.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	if still {
 		msg = fmt.Sprintf("Still waiting: %s has not decided yet on permanently deleting %s %q (%s). Nothing deleted. Call %s again with the same arguments later (the request expires %s).",
-			pa.WhoDecides(), c.res.noun, e.Name, e.ID, c.tool.Name, exp)
-	} else {
-		msg = fmt.Sprintf("Nothing deleted yet: permanently deleting %s %q (%s) destroys %s and cannot be undone, so %s must approve it on the %s, outside this chat, typing its name. %sThen call %s again with the same arguments: it deletes only if they approved (the request expires %s). Do not claim it is deleted before that.",
-			c.res.noun, e.Name, e.ID, c.res.destroys, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
+			pa.WhoDecides(), c.kind.noun, e.Name, e.ID, c.tool.Name, exp)
 	}
 	res := schemas.DeleteResult{Status: schemas.ApprovalPending, Resource: resourceOf(e, ""), Preview: preview(c, e), ExpiresAt: exp,
 		Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}
@@ -157,16 +147,13 @@ func (ts *Toolset) DecideApproval(ctx context.Context, id string, d confirm.Appr
 // recordApproval signs r and writes it to the audit log, synced, as an "approval" line. An
 // approval that cannot be recorded must not take effect: the caller refuses on error.
 func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord) error {
-	r.Sign(ts.approvalKey)
+	r.Sign(ts.opts.ApprovalKey)
 	rec := audit.Record{Time: confirm.Stamp(ts.now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: schemas.Approval, Detail: r.Outcome,
 		Confirmation: r.Channel, ConfirmMode: string(ts.opts.Confirm), ConfirmedBy: r.Approver, ApprovalID: r.RequestID, Caller: r.Caller,
 		Session: sessionID(ctx), Transport: transportName(ctx), Approval: &r}
 	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
 	if t, ok := ByName(r.Tool); ok {
-		rec.Tier = string(t.Tier)
-		if t.Kind != "" {
-			rec.ResourceType = string(t.Kind)
-		}
+		rec.Tier, rec.ResourceType = string(t.Tier), string(t.Kind) // a bulk tool's Kind is ""
 	}
 	if len(r.Items) == 1 {
 		rec.ResourceID = r.Items[0].ID
@@ -180,7 +167,7 @@ func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord)
 
 // ApprovalPublicKey is the public half of the key approval records are signed with.
 func (ts *Toolset) ApprovalPublicKey() ed25519.PublicKey {
-	return ts.approvalKey.Public().(ed25519.PublicKey)
+	return ts.opts.ApprovalKey.Public().(ed25519.PublicKey)
 }
 
 // ApprovalPage is where a person approves a permanent delete outside the client: the

@@ -147,50 +147,33 @@ func (s subject) typedIn(answer *mcp.ElicitationResult, field string, how confir
 	return m[field], outcome{}, true
 }
 
-// throughURL asks on the approval page through URL-mode elicitation (askOnPage) and answers
-// whatever is not a decision there: the page announced instead, no decision yet, or the page
-// refused in the person's client. ok true: pa is decided.
-func (ts *Toolset) throughURL(ctx context.Context, s subject, pa *confirm.PendingApproval, msg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
-	r, o, ok := ts.askOnPage(ctx, pa, msg)
-	switch {
-	case !ok:
-		return nil, o, false
-	case r.answer == pageAnnounced:
-		return nil, pending(s, r.pa, r.where, false), false
-	case r.answer == pageUndecided:
-		return nil, pending(s, r.pa, "", true), false
-	case r.answer == pageRefused:
-		return nil, s.cancelled("url elicitation refused", r.msg+": "+s.unchanged()+". Do not ask again unless the person wants it.", r.how), false
-	}
-	return r.pa, outcome{}, true
-}
-
 // canElicit reports whether this request's client declared elicitation and the question can
 // reach it: in the result for 2026-07-28 clients, as a server request for older ones (which
 // SSE cannot carry: the server marks those contexts).
 func canElicit(ctx context.Context) bool {
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		// 2026-07-28: the question travels in the result (multi round-trip), on any transport.
-		return info.ClientCapabilities != nil && formElicitation(info.ClientCapabilities.Elicitation)
-	}
-	c, ok := askableElicitation(ctx)
-	return ok && formElicitation(c)
+	caps, modern := clientCaps(ctx)
+	// 2026-07-28: the question travels in the result (multi round-trip), on any transport.
+	return caps != nil && formElicitation(caps.Elicitation) && (modern || askable(ctx))
 }
 
-// askableElicitation is the elicitation capability an older-protocol client declared, when a
-// server request can reach it during this call (the transport can ask, the session can elicit).
-func askableElicitation(ctx context.Context) (*mcp.ElicitationCapability, bool) {
-	if !TransportCanAsk(ctx) {
-		return nil, false
+// clientCaps are the capabilities the request's client declared: on the request itself for a
+// 2026-07-28 client (modern), else at its session's initialize; nil when none are known.
+func clientCaps(ctx context.Context) (caps *mcp.ClientCapabilities, modern bool) {
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
+		return info.ClientCapabilities, true
 	}
-	s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
-	if !ok {
-		return nil, false
+	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
+		c := s.GetClientCapabilities()
+		return &c, false
 	}
-	if _, ok := s.(server.SessionWithElicitation); !ok {
-		return nil, false
-	}
-	return s.GetClientCapabilities().Elicitation, true
+	return nil, false
+}
+
+// askable reports whether a server request can reach an older-protocol client during this
+// call: the transport can ask, and the session can elicit.
+func askable(ctx context.Context) bool {
+	_, ok := server.ClientSessionFromContext(ctx).(server.SessionWithElicitation)
+	return ok && transportCanAsk(ctx)
 }
 
 // formElicitation reports whether a client's elicitation capability covers form mode, the

@@ -80,11 +80,7 @@ func (b *storeBudget) Take(ctx context.Context, now time.Time) (func(), *BudgetR
 
 func (b *storeBudget) TakeN(ctx context.Context, now time.Time, n int) ([]func(), *BudgetRefusal, error) {
 	if b.limit < 0 {
-		releases := make([]func(), n)
-		for i := range releases {
-			releases[i] = func() {}
-		}
-		return releases, nil, nil
+		return noReleases(n), nil, nil
 	}
 	releases, freeAt, err := b.store.TakeN(ctx, b.key, now, b.limit, b.window, n)
 	if err != nil {
@@ -94,6 +90,15 @@ func (b *storeBudget) TakeN(ctx context.Context, now time.Time, n int) ([]func()
 		return nil, b.refusal(freeAt), nil
 	}
 	return releases, nil, nil
+}
+
+// noReleases are n releases that give nothing back: the deletes of no cap, or no delete.
+func noReleases(n int) []func() {
+	releases := make([]func(), n)
+	for i := range releases {
+		releases[i] = func() {}
+	}
+	return releases
 }
 
 func (b *storeBudget) Room(ctx context.Context, now time.Time) (int, error) {

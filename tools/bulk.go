@@ -45,7 +45,7 @@ func (ts *Toolset) bulkHandler(t Tool) server.ToolHandlerFunc {
 		if !ok {
 			return ts.record(ctx, c, o), nil
 		}
-		if o, ended := ts.kindPolicy(ctx, c); ended {
+		if o, ended := ts.bulkKindRefusal(ctx, c); ended {
 			return ts.record(ctx, c, o), nil
 		}
 		// What Tallyfy refuses the caller's role is refused before a plan is made or confirmed.
@@ -71,14 +71,14 @@ func bulkArgs(c *call) (*batch, outcome, bool) {
 	if err != nil {
 		return nil, refused("", argumentError(err)), false
 	}
-	res := itemKinds[tallyfy.Kind(args.Type)]
-	if res == nil {
+	k := itemKinds[tallyfy.Kind(args.Type)]
+	if k == nil {
 		return nil, refused("", invalidArgument("type", "must be task, run or template")), false
 	}
-	c.res = res
+	c.kind = k
 	b := &batch{c: c, id: c.batch, args: args}
 	filtered := strings.TrimSpace(args.Query) != "" || args.Status != "" || args.UpdatedBefore != "" || args.UpdatedAfter != ""
-	if args.Status != "" && res.kind != tallyfy.KindRun {
+	if args.Status != "" && k.Kind != tallyfy.KindRun {
 		return nil, refused("", invalidArgument("status", "selects processes only (type run)")), false
 	}
 	if filtered {
@@ -96,20 +96,15 @@ func bulkArgs(c *call) (*batch, outcome, bool) {
 	case len(args.IDs) > 0 && filtered:
 		return nil, refused("", invalidArgument("ids", "give ids or filters (query, status, updated_before, updated_after), not both")), false
 	case len(args.IDs) == 0 && !filtered && args.PlanToken == "":
-		return nil, refused("", invalidArgument("ids", fmt.Sprintf("give 1 to 100 ids, or filters such as query to select items. Find IDs with %s.", toolFor(res.kind, VerbList).Name))), false
+		return nil, refused("", invalidArgument("ids", fmt.Sprintf("give 1 to 100 ids, or filters such as query to select items. Find IDs with %s.", toolFor(k.Kind, VerbList).Name))), false
 	case args.PlanToken != "" && len(args.IDs) == 0:
 		return nil, refused("", invalidArgument("ids", "with plan_token, pass the plan's ids too (its execute.arguments)")), false
 	case len(args.IDs) > 100:
 		return nil, refused("", invalidArgument("ids", "at most 100 at a time")), false
 	}
-	for _, id := range args.IDs {
-		if !tallyfy.ValidID(id) {
-			return nil, refused("", invalidArgument("ids", fmt.Sprintf("each must be a Tallyfy ID of 32 lowercase hex characters, got %q. Find IDs with %s.",
-				clip(id, 80), toolFor(res.kind, VerbList).Name))), false
-		}
-		if !slices.Contains(b.ids, id) {
-			b.ids = append(b.ids, id)
-		}
+	var bad *mcp.CallToolResult
+	if b.ids, bad = checkIDs(args.IDs, ". Find IDs with "+toolFor(k.Kind, VerbList).Name); bad != nil {
+		return nil, refused("", bad), false
 	}
 	return b, outcome{}, true
 }
@@ -161,7 +156,7 @@ func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (selection, error) {
 	var sel selection
 	// At most 20 pages of 100: a selection that broad is better narrowed first.
 	for page := 1; page <= 20; page++ {
-		items, info, cut, err := b.c.res.selectPage(ctx, b.c.client, b.filter, page, 100)
+		items, info, cut, err := b.c.kind.selectPage(ctx, b.c.client, b.filter, page, 100)
 		if err != nil {
 			return selection{}, err
 		}
@@ -211,12 +206,12 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	ids, more := sel.ids, sel.more
 	reads := make([]planned, len(ids))
-	processes := newProcessReads(c.client)
+	processes := &processReads{client: c.client, byRun: map[string]func() processContents{}}
 	ts.eachItem(ctx, len(ids), func(i int) {
-		e, err := c.client.Lookup(ctx, c.res.kind, ids[i])
+		e, err := c.client.Lookup(ctx, c.kind.Kind, ids[i])
 		reads[i] = planned{e: e, failed: err}
 		if err != nil {
-			reads[i].e = tallyfy.Entity{Kind: c.res.kind, ID: ids[i]}
+			reads[i].e = tallyfy.Entity{Kind: c.kind.Kind, ID: ids[i]}
 			return
 		}
 		reads[i].skip = skipReason(ctx, c, e, processes)
@@ -229,9 +224,9 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 			return failed(c, r.failed)
 		}
 	}
-	res := schemas.BulkResult{Status: schemas.Planned, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, MoreMatched: more, SearchIncomplete: sel.cut != "", Items: []schemas.BulkItem{}}
+	res := schemas.BulkResult{Status: schemas.Planned, Action: b.action(), Type: string(c.kind.Kind), BatchID: b.id, MoreMatched: more, SearchIncomplete: sel.cut != "", Items: []schemas.BulkItem{}}
 	var act []string
-	var fps []string
+	fpOf := map[string]string{} // each planned item's fingerprint, by ID
 	for _, r := range reads {
 		item := bulkItem(r.e, schemas.Planned, "")
 		switch {
@@ -245,12 +240,13 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 			item.Outcome, item.Reason = schemas.Skipped, r.skip
 		default:
 			act = append(act, r.e.ID)
+			fpOf[r.e.ID] = confirm.ItemFP(r.e)
 		}
 		res.Items = append(res.Items, item)
 	}
 	res.Totals = totals(res.Items)
 	if c.tool.Verb == VerbDelete {
-		left, err := ts.budget.Room(context.WithoutCancel(ctx), ts.now())
+		left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), ts.now())
 		if err != nil {
 			o, _ := ts.budgetAnswer(nil, err)
 			return o
@@ -266,21 +262,17 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 		res.Message = fmt.Sprintf("Nothing to %s: every selected item is skipped (see items). Nothing was changed.", b.action()) + ts.leftOut(sel)
 		return ended(schemas.Noop, "nothing to act on", mcp.NewToolResultStructured(res, bulkText(res)))
 	}
-	byID := map[string]tallyfy.Entity{}
-	for _, r := range reads {
-		byID[r.e.ID] = r.e
-	}
-	sorted := slices.Sorted(slices.Values(act))
-	for _, id := range sorted {
-		fps = append(fps, confirm.ItemFP(byID[id]))
+	var fps []string
+	for _, id := range slices.Sorted(slices.Values(act)) {
+		fps = append(fps, fpOf[id])
 	}
 	cl := confirm.Claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: confirm.SetHash(act), Items: strings.Join(fps, ""),
 		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ts.opts.TokenTTL).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForPlan,
-		Type: string(c.res.kind), Batch: b.id}
+		Type: string(c.kind.Kind), Batch: b.id}
 	res.PlanToken = ts.seal.Seal(cl)
 	res.ExpiresAt = time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)
-	res.Execute = &schemas.BulkCall{Tool: c.tool.Name, Arguments: map[string]any{"type": string(c.res.kind), "ids": act, "plan_token": res.PlanToken}}
-	res.Message = fmt.Sprintf("Plan only, nothing changed yet: %s %d %s", b.verbPhrase(), len(act), plural(c.res, len(act)))
+	res.Execute = &schemas.BulkCall{Tool: c.tool.Name, Arguments: map[string]any{"type": string(c.kind.Kind), "ids": act, "plan_token": res.PlanToken}}
+	res.Message = fmt.Sprintf("Plan only, nothing changed yet: %s %d %s", b.verbPhrase(), len(act), plural(c.kind, len(act)))
 	if n := res.Totals[schemas.Skipped]; n > 0 {
 		res.Message += fmt.Sprintf(" (%d skipped, see items)", n)
 	}
@@ -348,7 +340,7 @@ func stopsBatch(c *call, err error) bool {
 	case 401:
 		return true
 	case 403:
-		return c.tool.Verb == VerbDelete && c.res.kind != tallyfy.KindTask
+		return c.tool.Verb == VerbDelete && c.kind.Kind != tallyfy.KindTask
 	}
 	return false
 }
@@ -364,27 +356,20 @@ func bulkItem(e tallyfy.Entity, outcome schemas.Outcome, reason string) schemas.
 func totals(items []schemas.BulkItem) schemas.BulkTotals {
 	t := schemas.BulkTotals{schemas.Planned: 0, schemas.OK: 0, schemas.Noop: 0, schemas.Skipped: 0, schemas.Failed: 0, schemas.NotRun: 0}
 	for _, it := range items {
-		switch it.Outcome {
-		case schemas.Unknown:
-			t[schemas.Failed]++
-		default:
-			t[it.Outcome]++
+		o := it.Outcome
+		if o == schemas.Unknown { // the totals have no unknown: it counts as failed
+			o = schemas.Failed
 		}
+		t[o]++
 	}
 	return t
 }
 
-func plural(r *itemKind, n int) string {
+func plural(k *itemKind, n int) string {
 	if n == 1 {
-		return r.noun
+		return k.noun
 	}
-	switch r.kind {
-	case tallyfy.KindRun:
-		return "processes"
-	case tallyfy.KindTask:
-		return "one-off tasks"
-	}
-	return r.noun + "s"
+	return k.plural
 }
 
 // bulkText is the result's text: the message, then one line per item.

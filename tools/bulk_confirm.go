@@ -76,7 +76,7 @@ func (ts *Toolset) readPlanItems(ctx context.Context, b *batch, fps map[string]s
 	ts.eachItem(ctx, len(b.ids), func(i int) {
 		id := b.ids[i]
 		items[i] = confirm.ApprovalItem{ID: id, Name: id, FP: fps[id]}
-		if e, err := c.client.Lookup(ctx, c.res.kind, id); err == nil {
+		if e, err := c.client.Lookup(ctx, c.kind.Kind, id); err == nil {
 			items[i].Name, items[i].State, items[i].LastUpdated = e.Name, stateWord(e.Archived), e.LastUpdated
 			stale[i] = confirm.ItemFP(e) != fps[id]
 		}
@@ -108,7 +108,7 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan confirm
 	}
 	left := -1
 	if c.tool.Verb == VerbDelete {
-		if left, err = ts.budget.Room(context.WithoutCancel(ctx), now); err != nil {
+		if left, err = ts.opts.Budget.Room(context.WithoutCancel(ctx), now); err != nil {
 			o, _ := ts.budgetAnswer(nil, err)
 			return confirmation{}, o, false
 		}
@@ -118,7 +118,6 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan confirm
 		exp = planExp // the plan_token cannot outlive its plan
 	}
 	pa = ts.newPendingApproval(ctx, c, ch, key, exp, left, items)
-	pa.Noun = plural(c.res, len(items))
 	msg := fmt.Sprintf("Approve or decline the plan to %s %d %s on this server's approval page. It cannot be undone. On the page, type the number of items to approve.", b.verbPhrase(), pa.Count(), pa.Noun)
 	decided, o, ok := ts.putToPerson(ctx, planSubject(b), pa, msg)
 	if !ok {
@@ -148,21 +147,17 @@ func (ts *Toolset) planDecision(ctx context.Context, b *batch, pa *confirm.Pendi
 func pendingBulk(b *batch, pa *confirm.PendingApproval, where string, still bool) outcome {
 	c := b.c
 	exp := pa.ExpiresAt.UTC().Format(time.RFC3339)
-	n := pa.Count()
-	verb := b.verbPhrase()
-	var msg string
+	msg := fmt.Sprintf("Nothing changed yet: the plan to %s %d %s must be approved by %s on the %s, outside this chat, typing the number of items. %sThen call %s again with the same arguments (plan_token): it runs only if they approved (the request expires %s). Do not claim anything was done before that.",
+		b.verbPhrase(), pa.Count(), pa.Noun, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
 	if still {
 		msg = fmt.Sprintf("Still waiting: %s has not decided yet on the plan to %s %d %s. Nothing changed. Call %s again with the same arguments (plan_token) later (the request expires %s).",
-			pa.WhoDecides(), verb, n, pa.Noun, c.tool.Name, exp)
-	} else {
-		msg = fmt.Sprintf("Nothing changed yet: the plan to %s %d %s must be approved by %s on the %s, outside this chat, typing the number of items. %sThen call %s again with the same arguments (plan_token): it runs only if they approved (the request expires %s). Do not claim anything was done before that.",
-			verb, n, pa.Noun, pa.WhoDecides(), pa.Channel.Place(), sentence(where), c.tool.Name, exp)
+			pa.WhoDecides(), b.verbPhrase(), pa.Count(), pa.Noun, c.tool.Name, exp)
 	}
 	items := make([]schemas.BulkItem, len(pa.Items))
 	for i, it := range pa.Items {
 		items[i] = schemas.BulkItem{ID: it.ID, Name: it.Name, State: it.State, LastUpdated: it.LastUpdated, Outcome: schemas.NotRun, Reason: "waiting for approval"}
 	}
-	res := schemas.BulkResult{Status: schemas.ApprovalPending, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+	res := schemas.BulkResult{Status: schemas.ApprovalPending, Action: b.action(), Type: string(c.kind.Kind), BatchID: b.id, Items: items, Totals: totals(items),
 		ExpiresAt: exp, Confirmation: string(pa.Channel), ApprovalID: pa.ID, Message: msg}
 	return ended(schemas.ApprovalPending, "", mcp.NewToolResultStructured(res, bulkText(res))).confirmedWith(confirmation{channel: pa.Channel, approvalID: pa.ID})
 }
@@ -188,7 +183,7 @@ func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan confirm.Claims
 	n := len(b.ids)
 	q := question{id: bulkElicitID, field: "count", title: "Number of items to delete", want: strconv.Itoa(n),
 		message: fmt.Sprintf("Permanently delete %d archived %s: %s%s? This destroys %s for each. It cannot be undone. To confirm, type the number of items: %d",
-			n, plural(c.res, n), quoteAll(shown), more, c.res.destroys, n)}
+			n, plural(c.kind, n), quoteAll(shown), more, c.kind.destroys, n)}
 	st := confirm.Claims{Org: plan.Org, Tool: plan.Tool, ID: plan.Nonce, Session: plan.Session, Caller: plan.Caller, Exp: ts.now().Add(ts.opts.ElicitTimeout + time.Minute).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForBulkElicit}
 	answer, o, ok := ts.ask(ctx, planSubject(b), q, ts.seal.Seal(st))
 	if !ok {
@@ -225,7 +220,7 @@ func bulkCancelled(b *batch, detail, msg string, how confirmation) outcome {
 	for i, id := range b.ids {
 		items[i] = schemas.BulkItem{ID: id, Outcome: schemas.NotRun, Reason: "not confirmed"}
 	}
-	res := schemas.BulkResult{Status: schemas.Cancelled, Action: b.action(), Type: string(b.c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+	res := schemas.BulkResult{Status: schemas.Cancelled, Action: b.action(), Type: string(b.c.kind.Kind), BatchID: b.id, Items: items, Totals: totals(items),
 		Confirmation: string(how.channel), ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
 	return ended(schemas.Cancelled, detail, mcp.NewToolResultStructured(res, bulkText(res))).confirmedWith(how)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
@@ -32,9 +33,9 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, confirm.SetHash(b.ids), ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForPlan) {
 		err = errPlanForeign
 	}
-	if err == nil && cl.Type != string(c.res.kind) {
+	if err == nil && cl.Type != string(c.kind.Kind) {
 		// Checked before anything is used up: the plan stays good for its own type.
-		err = fmt.Errorf("plan_token was made for type %s, not %s: pass the plan's execute.arguments unchanged", cl.Type, c.res.kind)
+		err = fmt.Errorf("plan_token was made for type %s, not %s: pass the plan's execute.arguments unchanged", cl.Type, c.kind.Kind)
 	}
 	if err != nil {
 		return planRefused(c, err)
@@ -58,12 +59,15 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 // up, writes its approval record, reserves every delete slot at once, then runs the items.
 func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps map[string]string, how confirmation) outcome {
 	c := b.c
-	// The person may have answered after the plan expired: that answer cannot use it.
-	if err := cl.StillValid(ts.now()); err != nil {
+	refuse := func(err error) outcome { // the App's approval is refused to the view
 		if how.channel == confirm.App {
 			return appRefused(err.Error())
 		}
 		return planRefused(c, err).confirmedWith(how)
+	}
+	// The person may have answered after the plan expired: that answer cannot use it.
+	if err := cl.StillValid(ts.now()); err != nil {
+		return refuse(err)
 	}
 	var fresh bool
 	var err error
@@ -82,21 +86,15 @@ func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps
 		}
 	}
 	if !fresh {
-		if how.channel == confirm.App {
-			return appRefused(confirm.ErrTokenUsed.Error())
-		}
-		return planRefused(c, confirm.ErrTokenUsed).confirmedWith(how)
+		return refuse(confirm.ErrTokenUsed)
 	}
 	if o, ok := ts.useConfirmation(ctx, c, how); !ok { // the plan's signed approval record
 		return o.confirmedWith(how)
 	}
-	releases := make([]func(), len(b.ids))
-	for i := range releases {
-		releases[i] = func() {}
-	}
+	releases := noReleases(len(b.ids))
 	if c.tool.Verb == VerbDelete {
 		// Every slot at once, or none: a plan is never half-executed for want of budget.
-		taken, refusal, err := ts.budget.TakeN(context.WithoutCancel(ctx), ts.now(), len(b.ids))
+		taken, refusal, err := ts.opts.Budget.TakeN(context.WithoutCancel(ctx), ts.now(), len(b.ids))
 		if err != nil || refusal != nil {
 			o, _ := ts.budgetAnswer(refusal, err)
 			return o.confirmedWith(how)
@@ -111,18 +109,14 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 	c := b.c
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	items := make([]schemas.BulkItem, len(b.ids))
-	started := make([]bool, len(b.ids))
+	items := make([]schemas.BulkItem, len(b.ids)) // an item that ran has its line, with its ID
 	var mu sync.Mutex
 	var stopped string
 	done := 0
 	progress := newProgress(ctx, c.req, len(b.ids))
 	ts.eachItem(runCtx, len(b.ids), func(i int) {
-		mu.Lock()
-		started[i] = true
-		mu.Unlock()
 		ic := ts.newCall(ctx, c.tool, c.req)
-		ic.res, ic.id, ic.batch = c.res, b.ids[i], b.id
+		ic.kind, ic.id, ic.batch = c.kind, b.ids[i], b.id
 		o := ts.runBulkItem(runCtx, ic, fps[b.ids[i]], how, releases[i])
 		if o.status != schemas.OK && o.status != schemas.Unknown {
 			releases[i]() // the item was not deleted: its slot goes back
@@ -143,7 +137,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 	})
 	cancelled := ctx.Err() != nil
 	for i := range items {
-		if started[i] {
+		if items[i].ID != "" {
 			continue
 		}
 		releases[i]()
@@ -152,11 +146,11 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 			why = "not run: the batch stopped because " + stopped
 		}
 		ic := ts.newCall(ctx, c.tool, c.req)
-		ic.res, ic.id, ic.batch = c.res, b.ids[i], b.id
+		ic.kind, ic.id, ic.batch = c.kind, b.ids[i], b.id
 		ts.record(ctx, ic, ended(schemas.Cancelled, why, mcp.NewToolResultError(why)))
 		items[i] = schemas.BulkItem{ID: b.ids[i], Outcome: schemas.NotRun, Reason: why}
 	}
-	res := schemas.BulkResult{Status: schemas.Done, Action: b.action(), Type: string(c.res.kind), BatchID: b.id, Items: items, Totals: totals(items),
+	res := schemas.BulkResult{Status: schemas.Done, Action: b.action(), Type: string(c.kind.Kind), BatchID: b.id, Items: items, Totals: totals(items),
 		Confirmation: string(how.channel), ConfirmedBy: how.by, ApprovalID: how.approvalID}
 	var changed []string
 	for _, it := range items {
@@ -176,7 +170,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		res.Message = "Cancelled: the remaining items were not run. " + res.Message
 	}
 	if c.tool.Verb != VerbDelete && len(changed) > 0 {
-		res.Undo = &schemas.BulkCall{Tool: b.inverse(), Arguments: map[string]any{"type": string(c.res.kind), "ids": changed}}
+		res.Undo = &schemas.BulkCall{Tool: b.inverse(), Arguments: map[string]any{"type": string(c.kind.Kind), "ids": changed}}
 		res.Message += fmt.Sprintf(" Undo with %s on the same ids (it plans first).", b.inverse())
 	}
 	if t[schemas.Failed] > 0 {
@@ -195,7 +189,7 @@ func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp string, how conf
 	e := *c.target
 	if fp == "" || confirm.ItemFP(e) != fp {
 		return refused("changed since the plan", mcp.NewToolResultError(fmt.Sprintf("%s %q changed since the plan (its name, state or last update differ): skipped, nothing done to it. Make a new plan to include it.",
-			Capitalize(c.res.noun), e.Name)))
+			Capitalize(c.kind.noun), e.Name)))
 	}
 	if c.tool.Verb != VerbDelete {
 		return ts.lifecycle(ctx, c)
@@ -203,16 +197,12 @@ func (ts *Toolset) runBulkItem(ctx context.Context, c *call, fp string, how conf
 	if !e.Archived {
 		return refused("not archived", mcp.NewToolResultError("not archived: skipped"))
 	}
-	o := ts.sendDelete(ctx, c, how, e, release)
-	if o.entity == nil {
-		o = o.about(e)
-	}
-	return o.confirmedWith(how)
+	return ts.sendDelete(ctx, c, how, e, release).orAbout(e).confirmedWith(how)
 }
 
 // itemOutcome is an item's line in the bulk result.
 func itemOutcome(c *call, o outcome, res *mcp.CallToolResult) schemas.BulkItem {
-	e := tallyfy.Entity{Kind: c.res.kind, ID: c.id}
+	e := tallyfy.Entity{Kind: c.kind.Kind, ID: c.id}
 	switch {
 	case o.entity != nil:
 		e = *o.entity
@@ -260,4 +250,43 @@ func resultText(res *mcp.CallToolResult) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// progress sends notifications/progress after each item of a bulk call whose request carried
+// a progressToken (and nothing otherwise).
+type progress struct {
+	ctx   context.Context
+	token mcp.ProgressToken
+	total int
+	mu    sync.Mutex // progress values must increase: sends are serialized
+	last  int
+}
+
+func newProgress(ctx context.Context, req mcp.CallToolRequest, total int) *progress {
+	p := &progress{ctx: ctx, total: total}
+	if req.Params.Meta != nil {
+		p.token = req.Params.Meta.ProgressToken
+	}
+	return p
+}
+
+// send reports done of total items, with a short message about the last one.
+func (p *progress) send(done int, message string) {
+	if p.token == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if done <= p.last {
+		return
+	}
+	p.last = done
+	srv := server.ServerFromContext(p.ctx)
+	if srv == nil {
+		return
+	}
+	// Best effort: a full or closed channel must not stop the batch.
+	_ = srv.SendNotificationToClient(p.ctx, "notifications/progress", map[string]any{
+		"progressToken": p.token, "progress": done, "total": p.total, "message": message,
+	})
 }

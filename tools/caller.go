@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
@@ -69,15 +70,15 @@ func (ts *Toolset) clientFor(ctx context.Context) *tallyfy.Client {
 	if c, ok := CallerFrom(ctx); ok && c.Client != nil {
 		return c.Client
 	}
-	return ts.client
+	return ts.opts.Client
 }
 
 // policyFor is the policy in force for a request: the server's, narrowed by the caller's cap.
 func (ts *Toolset) policyFor(ctx context.Context) Policy {
 	if c, ok := CallerFrom(ctx); ok && c.Cap != nil {
-		return ts.policy.Narrow(*c.Cap)
+		return ts.opts.Policy.Narrow(*c.Cap)
 	}
-	return ts.policy
+	return ts.opts.Policy
 }
 
 // noTool is a --tools entry no tool has: an empty intersection of two tool lists.
@@ -150,4 +151,53 @@ func callerBinding(ctx context.Context, withClient bool) string {
 		m.Write([]byte("\x00client\x00" + name))
 	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+}
+
+// What else a tool call learns from its context besides its caller: the transport that
+// carried it, its session and its client.
+
+type transportKey struct{}
+
+type transportInfo struct {
+	name   string
+	canAsk bool
+}
+
+// WithTransport marks ctx with the transport's name and whether it can carry a server-to-client
+// question (elicitation). The server sets it per request; unmarked contexts (stdio,
+// in-process) can.
+func WithTransport(ctx context.Context, name string, canAsk bool) context.Context {
+	return context.WithValue(ctx, transportKey{}, transportInfo{name: name, canAsk: canAsk})
+}
+
+// transportCanAsk reports whether the request's transport can carry an elicitation.
+func transportCanAsk(ctx context.Context) bool {
+	ti, ok := ctx.Value(transportKey{}).(transportInfo)
+	return !ok || ti.canAsk
+}
+
+func transportName(ctx context.Context) string {
+	if ti, ok := ctx.Value(transportKey{}).(transportInfo); ok {
+		return ti.name
+	}
+	return "in-process"
+}
+
+func clientInfo(ctx context.Context) (name, version string) {
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.ClientInfo != nil {
+		return info.ClientInfo.Name, info.ClientInfo.Version
+	}
+	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
+		ci := s.GetClientInfo()
+		return ci.Name, ci.Version
+	}
+	return "", ""
+}
+
+// sessionID identifies the MCP session a token is bound to ("" where the transport has none).
+func sessionID(ctx context.Context) string {
+	if s := server.ClientSessionFromContext(ctx); s != nil {
+		return s.SessionID()
+	}
+	return ""
 }

@@ -19,9 +19,7 @@ import (
 func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 	e := *c.target
 	if !e.Archived {
-		return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
-			"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
-			Capitalize(c.res.noun), e.Name, toolFor(c.res.kind, VerbArchive).Name, c.tool.Name)))
+		return notArchived(c, e)
 	}
 	token, _ := c.req.GetArguments()["confirm_token"].(string)
 
@@ -38,7 +36,7 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 		return ts.performDelete(ctx, c, e, confirmation{channel: confirm.Off})
 	case confirm.Token:
 		if token != "" {
-			return ts.redeemToken(ctx, c, e, token)
+			return ts.redeemToken(ctx, c, e, token).confirmedBy(confirm.Token)
 		}
 		return ts.issueToken(ctx, c, e)
 	case confirm.Elicitation:
@@ -50,31 +48,27 @@ func (ts *Toolset) delete(ctx context.Context, c *call) outcome {
 	}
 }
 
+// notArchived refuses the permanent delete of a live item.
+func notArchived(c *call, e tallyfy.Entity) outcome {
+	return refused("not archived", mcp.NewToolResultError(fmt.Sprintf(
+		"%s %q is live, not archived: nothing was deleted. Permanent deletes only take archived items. Archive it first with %s (reversible), then call %s again.",
+		Capitalize(c.kind.noun), e.Name, toolFor(c.kind.Kind, VerbArchive).Name, c.tool.Name)))
+}
+
 // performDelete spends a budget slot, uses up the confirmation once every check has passed
 // (and writes its signed approval record), writes the intent record, and sends the delete
 // once. An ambiguous failure (no answer, 5xx, unreadable answer) is never retried blindly:
 // the item is read again and the truth reported.
 func (ts *Toolset) performDelete(ctx context.Context, c *call, e tallyfy.Entity, conf confirmation) outcome {
-	o := ts.deleteOnce(ctx, c, e, conf)
-	if o.entity == nil {
-		o = o.about(e)
-	}
-	if o.confirm.channel == "" {
-		o = o.confirmedWith(conf)
-	}
-	return o
-}
-
-func (ts *Toolset) deleteOnce(ctx context.Context, c *call, e tallyfy.Entity, conf confirmation) outcome {
 	release, o, ok := ts.takeBudget(ctx)
-	if !ok {
-		return o
+	if ok {
+		if o, ok = ts.useConfirmation(ctx, c, conf); ok {
+			o = ts.sendDelete(ctx, c, conf, e, release)
+		} else {
+			release()
+		}
 	}
-	if o, ok := ts.useConfirmation(ctx, c, conf); !ok {
-		release()
-		return o
-	}
-	return ts.sendDelete(ctx, c, conf, e, release)
+	return o.orAbout(e).orConfirmedWith(conf)
 }
 
 // useConfirmation uses the confirmation up, once, and writes its signed approval record.
@@ -112,31 +106,31 @@ func (ts *Toolset) useConfirmation(ctx context.Context, c *call, conf confirmati
 
 // sendDelete writes the intent record and sends the delete once, its budget slot already
 // spent (release gives it back when the delete certainly did not happen). A single delete
-// comes here from deleteOnce, each item of a bulk delete from its batch.
+// comes here from performDelete, each item of a bulk delete from its batch.
 func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e tallyfy.Entity, release func()) outcome {
 	if o, ok := c.intend(ctx, how, e); !ok {
 		release()
 		return o
 	}
-	err := c.client.Delete(ctx, c.res.kind, e.ID)
+	err := c.client.Delete(ctx, c.kind.Kind, e.ID)
 	if err != nil && !ambiguous(err) {
 		return afterRefusedDelete(ctx, c, e, err, release)
 	}
 	if err != nil {
-		_, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, e.ID)
+		_, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.kind.Kind, e.ID)
 		switch {
 		case tallyfy.IsNotFound(lerr):
 			// Gone: the delete went through though its answer was lost.
 		case lerr == nil:
 			release()
 			return ended(schemas.Failed, "", mcp.NewToolResultError(fmt.Sprintf("Tallyfy did not confirm the delete (%s) and %s %q is still there: nothing was deleted. It is safe to try again later.",
-				describe(err), c.res.noun, e.Name))).because(err)
+				describe(err), c.kind.noun, e.Name))).because(err)
 		default:
 			return ended(schemas.Unknown, "", mcp.NewToolResultError(fmt.Sprintf("It is unknown whether %s %q was deleted: the delete got no clear answer (%s) and reading it again failed (%s). Check with %s before trying again.",
-				c.res.noun, e.Name, describe(err), describe(lerr), toolFor(c.res.kind, VerbGet).Name))).because(err)
+				c.kind.noun, e.Name, describe(err), describe(lerr), toolFor(c.kind.Kind, VerbGet).Name))).because(err)
 		}
 	}
-	msg := fmt.Sprintf("%s %q (%s) was permanently deleted. This cannot be undone.", Capitalize(c.res.noun), e.Name, e.ID)
+	msg := fmt.Sprintf("%s %q (%s) was permanently deleted. This cannot be undone.", Capitalize(c.kind.noun), e.Name, e.ID)
 	res := schemas.DeleteResult{Status: schemas.Deleted, Resource: resourceOf(e, "deleted"), Reversible: false, Confirmation: string(how.channel),
 		ConfirmedBy: how.by, ApprovalID: how.approvalID, Message: msg}
 	return succeeded(mcp.NewToolResultStructured(res, msg)).because(err)
@@ -149,23 +143,23 @@ func (ts *Toolset) sendDelete(ctx context.Context, c *call, how confirmation, e 
 // then only what the reads showed, never "may have been permanently deleted" of an item that
 // can still be read.
 func afterRefusedDelete(ctx context.Context, c *call, e tallyfy.Entity, err error, release func()) outcome {
-	now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, e.ID)
-	get := toolFor(c.res.kind, VerbGet).Name
+	now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.kind.Kind, e.ID)
+	get := toolFor(c.kind.Kind, VerbGet).Name
 	switch {
 	case lerr == nil:
 		release()
 		msg := fmt.Sprintf("Tallyfy refused the delete (%s). Read back just now, %s %s is still there, %s%s: nothing was deleted.%s",
-			refusal(err), c.res.noun, named(now), stateWord(now.Archived), changedWhile(&e, now), deleteAdvice(c, err, now))
+			refusal(err), c.kind.noun, named(now), stateWord(now.Archived), changedWhile(&e, now), deleteAdvice(c, err, now))
 		return ended(schemas.Failed, "", mcp.NewToolResultError(msg)).about(now).because(err)
 	case tallyfy.IsNotFound(lerr):
 		// Neither a GET nor the archived listing finds it: say exactly that.
 		msg := fmt.Sprintf("Tallyfy refused the delete (%s), and reading %s %s again finds nothing (GET answers 404 and the archived listing does not show it): it is no longer in Tallyfy, though nothing shows that this call deleted it (someone else may have, just before). Check with %s; an item archived in the last seconds may take a moment to be listed.",
-			refusal(err), c.res.noun, named(e), get)
+			refusal(err), c.kind.noun, named(e), get)
 		return ended(schemas.Unknown, "", mcp.NewToolResultError(msg)).because(err)
 	default:
 		release()
 		msg := fmt.Sprintf("Tallyfy refused the delete (%s), and reading %s %s again failed (%s): its state now is unknown. Check it with %s before trying again.",
-			refusal(err), c.res.noun, named(e), describe(lerr), get)
+			refusal(err), c.kind.noun, named(e), describe(lerr), get)
 		return ended(schemas.Failed, "", mcp.NewToolResultError(msg)).because(err)
 	}
 }
@@ -176,7 +170,7 @@ func deleteAdvice(c *call, err error, now tallyfy.Entity) string {
 	if !errors.As(err, &ae) {
 		return ""
 	}
-	archive := toolFor(c.res.kind, VerbArchive).Name
+	archive := toolFor(c.kind.Kind, VerbArchive).Name
 	switch {
 	case ae.Code == "ENDPOINT_NOT_FOUND":
 		return " " + routeUnknown(ae, true)
@@ -184,10 +178,10 @@ func deleteAdvice(c *call, err error, now tallyfy.Entity) string {
 		return " " + explain(c, err)
 	case !now.Archived:
 		return fmt.Sprintf(" Permanent deletes take archived items only: archive it with %s (reversible) first.", archive)
-	case ae.Status == http.StatusNotFound && c.res.kind == tallyfy.KindRun:
+	case ae.Status == http.StatusNotFound && c.kind.Kind == tallyfy.KindRun:
 		return " Tallyfy documents this 404 as \"wrong ID or not archived\", yet the process reads as archived: check it in Tallyfy before trying again."
 	case ae.Status == http.StatusNotFound:
-		return fmt.Sprintf(" Tallyfy's delete does not find this archived %s though reading it does: this Tallyfy may not permanently delete archived %ss through the API. Check it in Tallyfy.", c.res.noun, c.res.noun)
+		return fmt.Sprintf(" Tallyfy's delete does not find this archived %s though reading it does: this Tallyfy may not permanently delete archived %ss through the API. Check it in Tallyfy.", c.kind.noun, c.kind.noun)
 	case ae.Status == http.StatusForbidden:
 		return " " + forbiddenDelete(c)
 	}
@@ -203,13 +197,13 @@ func forbiddenDelete(c *call) string {
 		who = fmt.Sprintf("the Tallyfy user of caller %q", c.caller)
 	}
 	switch {
-	case c.res.kind == tallyfy.KindTask:
+	case c.kind.Kind == tallyfy.KindTask:
 		return fmt.Sprintf("No Tallyfy source says task deletes need an administrator: %s may lack a right on this task, or a Tallyfy business rule forbids deleting it (Tallyfy answers 403 for both). Check the task in Tallyfy.", who)
 	case c.caller != "":
 		// A callers entry acts with that person's own token: no server setting can fix this.
-		return fmt.Sprintf("Permanent deletes of %ss need a Tallyfy administrator, and the Tallyfy user of caller %q may not be one (a 403 is also how Tallyfy refuses a business rule): ask a Tallyfy admin to do it.", c.res.noun, c.caller)
+		return fmt.Sprintf("Permanent deletes of %ss need a Tallyfy administrator, and the Tallyfy user of caller %q may not be one (a 403 is also how Tallyfy refuses a business rule): ask a Tallyfy admin to do it.", c.kind.noun, c.caller)
 	}
-	return fmt.Sprintf("Permanent deletes of %ss need a Tallyfy administrator (a 403 is also how Tallyfy refuses a business rule): ask an admin to do it, or to run this server with an admin's token.", c.res.noun)
+	return fmt.Sprintf("Permanent deletes of %ss need a Tallyfy administrator (a 403 is also how Tallyfy refuses a business rule): ask an admin to do it, or to run this server with an admin's token.", c.kind.noun)
 }
 
 // ambiguous reports a failure after which the delete may or may not have happened.

@@ -47,8 +47,8 @@ func argumentError(err error) *mcp.CallToolResult {
 // explain words an error from Tallyfy so that it tells the agent what to do next. Messages
 // carry Tallyfy's request id where there is one, never a token or a raw body.
 func explain(c *call, err error) string {
-	r := c.res
-	listTool := toolFor(r.kind, VerbList).Name
+	r := c.kind
+	listTool := toolFor(r.Kind, VerbList).Name
 	nothing := ""
 	if c.tool.Tier != TierRead {
 		nothing = " Nothing was changed."
@@ -73,7 +73,7 @@ func explain(c *call, err error) string {
 		return archivedSearchText(c, se) + nothing
 	case errors.As(err, &re):
 		return fmt.Sprintf("Tallyfy answered %d but the body was unusable (%s)%s. Nothing was assumed from it; try again, and check the state with %s.",
-			re.Status, re.Reason, requestRef(re.RequestID), toolFor(r.kind, VerbGet).Name)
+			re.Status, re.Reason, requestRef(re.RequestID), toolFor(r.Kind, VerbGet).Name)
 	case !errors.As(err, &ae):
 		return fmt.Sprintf("Unexpected error: %v.%s", err, nothing)
 	}
@@ -94,7 +94,7 @@ func explain(c *call, err error) string {
 			r.noun, c.id, ref, listTool, nothing)
 	case ae.Status == http.StatusUnprocessableEntity && c.tool.Verb == VerbDelete:
 		return fmt.Sprintf("Tallyfy refused the delete (422): %s%s. If the %s is not archived, archive it with %s first.%s",
-			ae.Message, ref, r.noun, toolFor(r.kind, VerbArchive).Name, nothing)
+			ae.Message, ref, r.noun, toolFor(r.Kind, VerbArchive).Name, nothing)
 	case ae.Status == http.StatusTooManyRequests:
 		wait := "a few seconds"
 		if ae.RetryAfter > 0 {
@@ -105,36 +105,32 @@ func explain(c *call, err error) string {
 		return fmt.Sprintf("Tallyfy had a server error (%d %s)%s. Try again in a moment; if it persists, contact Tallyfy support with the request id.%s",
 			ae.Status, http.StatusText(ae.Status), ref, nothing)
 	default:
-		msg := ae.Message
+		msg, code := ae.Message, ""
 		if len(ae.Fields) > 0 {
 			msg += " (" + ae.FieldSummary() + ")"
 		}
-		return fmt.Sprintf("Tallyfy refused the request (%d%s): %s%s.%s", ae.Status, codeSuffix(ae.Code), msg, ref, nothing)
+		if ae.Code != "" {
+			code = " " + ae.Code
+		}
+		return fmt.Sprintf("Tallyfy refused the request (%d%s): %s%s.%s", ae.Status, code, msg, ref, nothing)
 	}
 }
 
 // archivedSearchText words a look-up that the bounded archived search could not settle
 // (tallyfy.ArchivedSearchError): a clear not-found that says how far it looked, never "gone".
 func archivedSearchText(c *call, se *tallyfy.ArchivedSearchError) string {
-	r := c.res
-	listTool := toolFor(r.kind, VerbList).Name
+	r := c.kind
+	listTool := toolFor(r.Kind, VerbList).Name
 	if se.Exists {
 		return fmt.Sprintf("Could not tell whether %s %s is archived: Tallyfy's answer did not say, and it is %s. Check it in Tallyfy's web app.",
 			r.noun, se.ID, se.Summary())
 	}
 	maybe := "archived longer ago than this search reaches, permanently deleted, or an ID of another kind"
-	if r.kind == tallyfy.KindTask {
+	if r.Kind == tallyfy.KindTask {
 		maybe = "archived longer ago than this search reaches, a task of an archived process (archived with it: find the process with list_runs, archived: only), permanently deleted, or an ID of another kind"
 	}
 	return fmt.Sprintf("No %s with ID %s was found: Tallyfy answered 404 to reading it, and it is %s. It may be %s. Find it by name with %s (archived: only, query) or in Tallyfy's web app; the server's operator can search further back with --archived-search-pages.",
 		r.noun, se.ID, se.Summary(), maybe, listTool)
-}
-
-func codeSuffix(code string) string {
-	if code == "" {
-		return ""
-	}
-	return " " + code
 }
 
 func requestRef(id string) string {
@@ -161,6 +157,5 @@ func describe(err error) string {
 	if errors.As(err, &te) {
 		return te.Err.Error()
 	}
-	s := err.Error()
-	return strings.TrimPrefix(s, "tallyfy: ")
+	return strings.TrimPrefix(err.Error(), "tallyfy: ")
 }

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,14 +45,14 @@ const clearlyOlder = time.Second
 
 // answerSettles reports a change whose answer settles its result, so it needs no read first.
 func answerSettles(c *call) bool {
-	return c.tool.Verb == VerbArchive && c.res.kind == tallyfy.KindRun
+	return c.tool.Verb == VerbArchive && c.kind.Kind == tallyfy.KindRun
 }
 
 // lifecycle archives or restores one item.
 func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 	archive := c.tool.Verb == VerbArchive
 	var before *tallyfy.Entity
-	intended := tallyfy.Entity{Kind: c.res.kind, ID: c.id}
+	intended := tallyfy.Entity{Kind: c.kind.Kind, ID: c.id}
 	if c.target != nil {
 		e := *c.target
 		if e.Archived == archive { // decided from the read: nothing is sent
@@ -69,7 +70,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 	sent := time.Now()
 	var attempts atomic.Int32 // a retried change may meet what its first attempt did
 	counted := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { attempts.Add(1) }})
-	ans, err := do(counted, c.res.kind, c.id)
+	ans, err := do(counted, c.kind.Kind, c.id)
 	if err != nil {
 		return ts.settle(ctx, c, before, err, attempts.Load() > 1, sent)
 	}
@@ -83,7 +84,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 			// A 2xx whose item is not in the asked state: say what it says, claim nothing.
 			return ended(schemas.Unknown, "", mcp.NewToolResultError(fmt.Sprintf(
 				"Tallyfy accepted the request but its answer shows %s %s as %s. Check it with %s before doing anything else.",
-				c.res.noun, named(after), stateWord(after.Archived), toolFor(c.res.kind, VerbGet).Name))).about(after)
+				c.kind.noun, named(after), stateWord(after.Archived), toolFor(c.kind.Kind, VerbGet).Name))).about(after)
 		}
 	} else {
 		// The answer named nothing (204, or deleted_references): the stamps read before are
@@ -116,11 +117,11 @@ func stampedBefore(e tallyfy.Entity, sent time.Time) bool {
 // once, so a refusal may answer what an earlier attempt did; sent: when the change left.
 func (ts *Toolset) settle(ctx context.Context, c *call, before *tallyfy.Entity, err error, retried bool, sent time.Time) outcome {
 	archive := c.tool.Verb == VerbArchive
-	id := tallyfy.Entity{Kind: c.res.kind, ID: c.id}
+	id := tallyfy.Entity{Kind: c.kind.Kind, ID: c.id}
 	if before != nil {
 		id = *before
 	}
-	now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.res.kind, c.id)
+	now, lerr := c.client.Lookup(context.WithoutCancel(ctx), c.kind.Kind, c.id)
 	lost := ambiguous(err) || retried // the change may have gone through though its answer was lost
 	switch {
 	case tallyfy.IsNotFound(lerr) && tallyfy.IsNotFound(err) && !retried:
@@ -128,10 +129,10 @@ func (ts *Toolset) settle(ctx context.Context, c *call, before *tallyfy.Entity, 
 	case lerr != nil && (lost || tallyfy.IsNotFound(err)):
 		return ended(schemas.Unknown, "", mcp.NewToolResultError(fmt.Sprintf(
 			"Not sure whether %s %s is %s now: Tallyfy answered %s and reading it again failed (%s). Check it with %s before calling %s again.",
-			c.res.noun, named(id), stateWord(archive), describe(err), describe(lerr), toolFor(c.res.kind, VerbGet).Name, c.tool.Name))).about(id).because(err)
+			c.kind.noun, named(id), stateWord(archive), describe(err), describe(lerr), toolFor(c.kind.Kind, VerbGet).Name, c.tool.Name))).about(id).because(err)
 	case lerr != nil:
 		return ended(schemas.Failed, "", mcp.NewToolResultError(fmt.Sprintf("%s Reading %s %s again failed too (%s), so its state now is unknown; check it with %s.",
-			explain(c, err), c.res.noun, named(id), describe(lerr), toolFor(c.res.kind, VerbGet).Name))).about(id).because(err)
+			explain(c, err), c.kind.noun, named(id), describe(lerr), toolFor(c.kind.Kind, VerbGet).Name))).about(id).because(err)
 	case now.Archived == archive && before != nil && lost:
 		// Read in the other state before, in the asked state now, and the answer was lost:
 		// the change went through.
@@ -143,17 +144,17 @@ func (ts *Toolset) settle(ctx context.Context, c *call, before *tallyfy.Entity, 
 			return succeeded(lifecycleResult(c, now, true, "")).about(now).because(err)
 		}
 		msg := fmt.Sprintf("%s %s was already %s: nothing changed (Tallyfy answered %s to %s it again).",
-			Capitalize(c.res.noun), named(now), stateWord(archive), describe(err), verbing(c))
+			Capitalize(c.kind.noun), named(now), stateWord(archive), describe(err), strings.TrimSuffix(verb(c), "e")+"ing")
 		return ended(schemas.Noop, "", lifecycleResult(c, now, false, msg)).about(now).because(err)
 	case now.Archived == archive:
 		// Refused, yet in the asked state now: someone else changed it while this call ran.
 		msg := fmt.Sprintf("Tallyfy refused (%s) to %s %s %s, and read back just now it is %s%s. This call changed nothing.",
-			refusal(err), verb(c), c.res.noun, named(now), stateWord(now.Archived), changedWhile(before, now))
+			refusal(err), verb(c), c.kind.noun, named(now), stateWord(now.Archived), changedWhile(before, now))
 		return ended(schemas.Noop, "", lifecycleResult(c, now, false, msg)).about(now).because(err)
 	}
 	// Not in the asked state: refused (or unanswered and not done).
 	msg := fmt.Sprintf("Tallyfy refused (%s) to %s %s %s. Read back just now, it is %s%s. Nothing was changed by this call.%s",
-		refusal(err), verb(c), c.res.noun, named(now), stateWord(now.Archived), changedWhile(before, now), nextStep(c, err))
+		refusal(err), verb(c), c.kind.noun, named(now), stateWord(now.Archived), changedWhile(before, now), nextStep(c, err))
 	return ended(schemas.Failed, "", mcp.NewToolResultError(msg)).about(now).because(err)
 }
 
@@ -163,14 +164,8 @@ func changedWhile(before *tallyfy.Entity, now tallyfy.Entity) string {
 	if before == nil || now.LastUpdated == "" || before.LastUpdated == now.LastUpdated {
 		return ""
 	}
-	return fmt.Sprintf(": it changed while this call ran (last_updated %s before, %s now)", orUnknown(before.LastUpdated), now.LastUpdated)
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
+	was := cmp.Or(before.LastUpdated, "unknown")
+	return fmt.Sprintf(": it changed while this call ran (last_updated %s before, %s now)", was, now.LastUpdated)
 }
 
 // refusal is Tallyfy's refusal in a few words: status, code and message.
@@ -192,18 +187,16 @@ func refusal(err error) string {
 // nextStep is what to do after a refusal, by its status.
 func nextStep(c *call, err error) string {
 	var ae *tallyfy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Sprintf(" Check it with %s before calling %s again.", toolFor(c.res.kind, VerbGet).Name, c.tool.Name)
-	}
 	switch {
+	case !errors.As(err, &ae):
 	case ae.Code == "ENDPOINT_NOT_FOUND":
 		return " " + routeUnknown(ae, true)
 	case ae.Status == 401 || ae.Status == 429 || ae.Status >= 500:
 		return " " + explain(c, err)
 	case ae.Status == 403:
-		return fmt.Sprintf(" Tallyfy answers 403 when the token's user lacks the right and when a business rule forbids the change: ask a Tallyfy admin, or check the %s in Tallyfy.", c.res.noun)
+		return fmt.Sprintf(" Tallyfy answers 403 when the token's user lacks the right and when a business rule forbids the change: ask a Tallyfy admin, or check the %s in Tallyfy.", c.kind.noun)
 	}
-	return fmt.Sprintf(" Check it with %s before calling %s again.", toolFor(c.res.kind, VerbGet).Name, c.tool.Name)
+	return fmt.Sprintf(" Check it with %s before calling %s again.", toolFor(c.kind.Kind, VerbGet).Name, c.tool.Name)
 }
 
 // routeUnknown words a 404 ENDPOINT_NOT_FOUND: it names the route, and says the base URL is
@@ -237,13 +230,9 @@ func route(ae *tallyfy.APIError) string {
 // verb is the tool's action in a sentence: archive, restore, activate.
 func verb(c *call) string {
 	if c.tool.Verb == VerbRestore {
-		return c.res.restore
+		return c.kind.restore
 	}
 	return string(c.tool.Verb)
-}
-
-func verbing(c *call) string {
-	return strings.TrimSuffix(verb(c), "e") + "ing"
 }
 
 // named is an item's name for a sentence, quoted, or its ID when its name is unknown.
@@ -257,34 +246,34 @@ func named(e tallyfy.Entity) string {
 // lifecycleResult is the result of an archive or restore; msg replaces the usual sentence
 // when set; detached is what an archived template lost (deleted_references).
 func lifecycleResult(c *call, e tallyfy.Entity, changed bool, msg string, detached ...tallyfy.Reference) *mcp.CallToolResult {
-	inverse := toolFor(c.res.kind, VerbRestore)
+	inverse := toolFor(c.kind.Kind, VerbRestore)
 	if c.tool.Verb == VerbRestore {
-		inverse = toolFor(c.res.kind, VerbArchive)
+		inverse = toolFor(c.kind.Kind, VerbArchive)
 	}
 	state := stateWord(e.Archived)
 	if msg == "" {
 		switch {
-		case changed && c.res.kind == tallyfy.KindTemplate && c.tool.Verb == VerbArchive:
+		case changed && c.kind.Kind == tallyfy.KindTemplate && c.tool.Verb == VerbArchive:
 			msg = fmt.Sprintf("Template %s is now archived. %s brings the template itself back.", named(e), inverse.Name)
 		case changed:
-			msg = fmt.Sprintf("%s %s is now %s. Undo with %s.", Capitalize(c.res.noun), named(e), state, inverse.Name)
+			msg = fmt.Sprintf("%s %s is now %s. Undo with %s.", Capitalize(c.kind.noun), named(e), state, inverse.Name)
 		default:
-			msg = fmt.Sprintf("%s %s was already %s: nothing changed.", Capitalize(c.res.noun), named(e), state)
+			msg = fmt.Sprintf("%s %s was already %s: nothing changed.", Capitalize(c.kind.noun), named(e), state)
 		}
 	}
 	refs := make([]schemas.Reference, 0, len(detached))
 	for _, r := range detached {
 		refs = append(refs, schemas.Reference{Type: r.Type, ID: r.ID, Title: r.Title})
 	}
-	if changed && c.res.kind == tallyfy.KindTemplate && c.tool.Verb == VerbArchive {
+	if changed && c.kind.Kind == tallyfy.KindTemplate && c.tool.Verb == VerbArchive {
 		msg += detachedText(refs, inverse.Name)
 	}
 	res := schemas.LifecycleResult{
 		Action: verb(c), Resource: resourceOf(e, state), Changed: changed, Reversible: true,
-		Undo:    schemas.Undo{Tool: inverse.Name, Arguments: map[string]string{c.res.idArg: e.ID}},
+		Undo:    schemas.Undo{Tool: inverse.Name, Arguments: map[string]string{c.kind.idArg: e.ID}},
 		Message: msg,
 	}
-	if c.res.kind == tallyfy.KindTemplate && c.tool.Verb == VerbArchive {
+	if c.kind.Kind == tallyfy.KindTemplate && c.tool.Verb == VerbArchive {
 		return mcp.NewToolResultStructured(schemas.ArchiveTemplateResult{LifecycleResult: res, DeletedReferences: refs}, msg)
 	}
 	return mcp.NewToolResultStructured(res, msg)

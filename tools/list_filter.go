@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,11 +53,7 @@ func parseListFilter(args schemas.ListArgs, status, templateID string) (listFilt
 		if status == "archived" {
 			return f, invalidArgument("status", "archived processes are listed with archived=only (or include), not status=archived")
 		}
-		ok := false
-		for _, s := range runStatuses {
-			ok = ok || s == status
-		}
-		if !ok {
+		if !slices.Contains(runStatuses, status) {
 			return f, invalidArgument("status", "must be one of "+strings.Join(runStatuses, ", "))
 		}
 	}
@@ -148,7 +145,7 @@ func (k *itemKind) fetch(ctx context.Context, c *tallyfy.Client, f listFilter, p
 	if k.searches && strings.TrimSpace(f.Query) != "" {
 		return searchTaskPage(ctx, c, f, page, perPage)
 	}
-	p, err := c.List(ctx, k.kind, f.options(page, perPage))
+	p, err := c.List(ctx, k.Kind, f.options(page, perPage))
 	if err != nil {
 		return nil, schemas.PageInfo{}, "", err
 	}

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,7 +26,7 @@ import (
 // from call.intend, which the pipeline supplies.
 //
 // A bulk tool reuses this per item: for each item it builds a call (newCall with the item's
-// ID), runs guards, resolve and the verb through runItem, and records each outcome with its
+// ID), runs guards, resolve and the verb (runBulkItem), and records each outcome with its
 // batch; only policy and argument decoding are per batch.
 
 // call is what one tool call knows before its verb runs. It is set up by the stages before the
@@ -35,7 +36,7 @@ type call struct {
 	policy  Policy          // the server's, narrowed by the caller's cap
 	caller  string          // the caller's name ("" without a callers entry or OAuth subject)
 	tool    Tool
-	res     *itemKind
+	kind    *itemKind // the kind of item the call is about (nil: a bulk call before its type is checked)
 	req     mcp.CallToolRequest
 	started time.Time
 	id      string          // the resource ID argument, once checked
@@ -88,11 +89,27 @@ func failed(c *call, err error) outcome {
 
 func (o outcome) about(e tallyfy.Entity) outcome { o.entity = &e; return o }
 
+// orAbout is about(e) unless the outcome names its item already (as read again).
+func (o outcome) orAbout(e tallyfy.Entity) outcome {
+	if o.entity == nil {
+		o.entity = &e
+	}
+	return o
+}
+
 // confirmedBy names the channel a permanent delete was (or was to be) confirmed through.
 func (o outcome) confirmedBy(ch confirm.Confirmation) outcome { o.confirm.channel = ch; return o }
 
 // confirmedWith carries the whole confirmation: channel, who, and the approval behind it.
 func (o outcome) confirmedWith(conf confirmation) outcome { o.confirm = conf; return o }
+
+// orConfirmedWith is confirmedWith(conf) unless the outcome names its channel already.
+func (o outcome) orConfirmedWith(conf confirmation) outcome {
+	if o.confirm.channel == "" {
+		o.confirm = conf
+	}
+	return o
+}
 
 func (o outcome) because(err error) outcome { o.err = err; return o }
 
@@ -119,10 +136,12 @@ func (ts *Toolset) handler(t Tool) server.ToolHandlerFunc {
 // stages runs a judged call's stages and records the outcome.
 func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
 	switch {
+	case t.Name == appReviewTool:
+		return ts.appReview
 	case t.AppOnly:
-		return ts.appHandler(t)
+		return ts.appDecide
 	case t.Bulk:
-		// A bulk tool's items run through runItem from bulkHandler, never through the
+		// A bulk tool's items run through runBulkItem from bulkHandler, never through the
 		// single-item path (which needs a kind).
 		return ts.bulkHandler(t)
 	}
@@ -139,13 +158,16 @@ func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
 			return ts.record(ctx, c, verb(ts, ctx, c)), nil
 		}
 		c.atOnce = true
-		return ts.record(ctx, c, ts.runItem(ctx, c)), nil
+		if o, ended := ts.resolve(ctx, c); ended {
+			return ts.record(ctx, c, o), nil
+		}
+		return ts.record(ctx, c, verb(ts, ctx, c)), nil
 	}
 }
 
 // newCall starts a call of tool t for the caller in ctx.
 func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest) *call {
-	c := &call{tool: t, res: itemKinds[t.Kind], req: req, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
+	c := &call{tool: t, kind: itemKinds[t.Kind], req: req, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller = who.Name
 	}
@@ -159,8 +181,8 @@ func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest)
 func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool) {
 	t := c.tool
 	// policy
-	if !ts.policy.Allows(t) {
-		return refused("", policyRefusal(t, ts.policy)), true
+	if !ts.opts.Policy.Allows(t) {
+		return refused("", policyRefusal(t, ts.opts.Policy)), true
 	}
 	if !c.policy.Allows(t) {
 		return refused("", capRefusal(ctx, t)), true
@@ -169,20 +191,11 @@ func (ts *Toolset) prepare(ctx context.Context, c *call) (o outcome, ended bool)
 		return outcome{}, false // their arguments are their own (list and bulk decode them)
 	}
 	// arguments
-	id, bad := idArg(c.req, c.res)
+	id, bad := idArg(c.req, c.kind)
 	if bad != nil {
 		return refused("", bad), true
 	}
 	c.id = id
-	return outcome{}, false
-}
-
-// kindPolicy is the policy stage of a bulk call once its type is known (bulkArgs, at plan and
-// again at execute): the single-item tool the call stands for must be allowed as well.
-func (ts *Toolset) kindPolicy(ctx context.Context, c *call) (o outcome, ended bool) {
-	if res, bad := bulkKindRefusal(ctx, c.tool, c.res.kind, ts.policy, c.policy); bad {
-		return refused(toolFor(c.res.kind, c.tool.Verb).Name+" not allowed", res), true
-	}
 	return outcome{}, false
 }
 
@@ -202,7 +215,8 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 		}
 	}
 	if t.Verb == VerbDelete && c.batch == "" { // a batch reserved its slots beforehand
-		if o, bad := ts.budgetRefusal(ctx, c); bad {
+		refusal, err := ts.opts.Budget.Check(context.WithoutCancel(ctx), ts.now())
+		if o, bad := ts.budgetAnswer(refusal, err); bad {
 			return o, true
 		}
 	}
@@ -212,21 +226,12 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 	if c.atOnce && answerSettles(c) {
 		return outcome{}, false
 	}
-	e, err := c.client.Lookup(ctx, c.res.kind, c.id)
+	e, err := c.client.Lookup(ctx, c.kind.Kind, c.id)
 	if err != nil {
 		return failed(c, err), true
 	}
 	c.target = &e
 	return processTaskRefusal(ctx, c.client, e)
-}
-
-// runItem is the per-item part of the pipeline (guards, resolve, verb) for a call whose
-// policy and arguments are already settled: what a bulk tool runs for each of its items.
-func (ts *Toolset) runItem(ctx context.Context, c *call) outcome {
-	if o, ended := ts.resolve(ctx, c); ended {
-		return o
-	}
-	return verbs[c.tool.Verb](ts, ctx, c)
 }
 
 // record is the last stage: it writes the outcome record of a lifecycle or permanent call
@@ -252,8 +257,8 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 			return o.result
 		}
 		check := "the get tools"
-		if c.res != nil {
-			check = toolFor(c.res.kind, VerbGet).Name
+		if c.kind != nil {
+			check = toolFor(c.kind.Kind, VerbGet).Name
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("The audit record could not be written (%v); the operator must fix the audit log. Outcome of the call: %s. Check the state with %s before doing anything else.",
 			err, o.status, check))
@@ -265,7 +270,7 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 // before a change (intent) and a person's signed approval (recordApproval). A record is
 // written even when the call's context ends.
 func (ts *Toolset) write(ctx context.Context, rec audit.Record) error {
-	return ts.audit.Record(context.WithoutCancel(ctx), rec)
+	return ts.opts.Audit.Record(context.WithoutCancel(ctx), rec)
 }
 
 // RecordHidden audits a call of a tool the server's policy hides (a lifecycle or permanent
@@ -301,8 +306,8 @@ func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) audit.Re
 		Confirmation: o.confirm.channel, ConfirmedBy: o.confirm.by, ApprovalID: o.confirm.approvalID, ConfirmMode: string(ts.opts.Confirm),
 		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
 	}
-	if c.res != nil { // a bulk call with an unusable type has none
-		rec.ResourceType = string(c.res.kind)
+	if c.kind != nil { // a bulk call with an unusable type has none
+		rec.ResourceType = string(c.kind.Kind)
 	}
 	if o.entity != nil {
 		rec.ResourceName = o.entity.Name
@@ -338,7 +343,7 @@ func decodeArgs[T any](req mcp.CallToolRequest) (T, error) {
 	if string(raw) == "null" {
 		raw = []byte("{}")
 	}
-	dec := json.NewDecoder(bytesReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	return v, dec.Decode(&v)
 }

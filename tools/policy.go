@@ -79,9 +79,9 @@ func editDistance(a, b string) int {
 
 // Allows reports whether the policy lets a tool be listed and called. A bulk tool is no more
 // than the single-item calls it stands for: it is allowed only while at least one of them is
-// (BulkKinds), and then only for the types they cover (bulkKindRefusal).
+// (bulkKinds), and then only for the types they cover (bulkKindRefusal).
 func (p Policy) Allows(t Tool) bool {
-	if t.Bulk && len(p.BulkKinds(t)) == 0 {
+	if t.Bulk && len(p.bulkKinds(t)) == 0 {
 		return false
 	}
 	return p.allowsItself(t)
@@ -90,9 +90,9 @@ func (p Policy) Allows(t Tool) bool {
 // bulkKindOrder is the order of the bulk tools' type enum (schemas.BulkArgs).
 var bulkKindOrder = []tallyfy.Kind{tallyfy.KindTask, tallyfy.KindRun, tallyfy.KindTemplate}
 
-// BulkKinds is the types a bulk tool may act on under p: those whose single-item tool of the
+// bulkKinds is the types a bulk tool may act on under p: those whose single-item tool of the
 // same verb (bulk_delete of templates: delete_template) p allows.
-func (p Policy) BulkKinds(t Tool) []tallyfy.Kind {
+func (p Policy) bulkKinds(t Tool) []tallyfy.Kind {
 	if !t.Bulk {
 		return nil
 	}
@@ -161,7 +161,7 @@ func policyRefusal(t Tool, p Policy) *mcp.CallToolResult {
 func policyReason(t Tool, p Policy) string {
 	why := "it is not enabled on this server"
 	switch {
-	case t.Bulk && p.allowsItself(t) && len(p.BulkKinds(t)) == 0:
+	case t.Bulk && p.allowsItself(t) && len(p.bulkKinds(t)) == 0:
 		why = "none of the single-item tools it stands for (" + strings.Join(bulkItemTools(t), ", ") + ") is enabled on this server"
 	case slices.Contains(p.ExcludeTools, t.Name):
 		why = "it is excluded by --exclude-tools"
@@ -184,11 +184,13 @@ func bulkItemTools(t Tool) []string {
 	return out
 }
 
-// bulkKindRefusal refuses a bulk call for a type whose single-item tool the server's policy
-// (server) or the caller's cap (effective: the server's narrowed by the cap) does not allow:
-// bulk_delete of templates is delete_template many times, so it is refused wherever
-// delete_template is. ok false: allowed. Plan and execute both pass here.
-func bulkKindRefusal(ctx context.Context, t Tool, kind tallyfy.Kind, server, effective Policy) (*mcp.CallToolResult, bool) {
+// bulkKindRefusal is the policy stage of a bulk call once its type is known (bulkArgs): it
+// refuses a type whose single-item tool the server's policy (server) or the caller's cap
+// (effective: the server's narrowed by the cap) does not allow: bulk_delete of templates is
+// delete_template many times, so it is refused wherever delete_template is. ok false:
+// allowed. Plan and execute both pass here.
+func (ts *Toolset) bulkKindRefusal(ctx context.Context, c *call) (outcome, bool) {
+	t, kind, server, effective := c.tool, c.kind.Kind, ts.opts.Policy, c.policy
 	item := toolFor(kind, t.Verb)
 	var why string
 	switch {
@@ -198,18 +200,18 @@ func bulkKindRefusal(ctx context.Context, t Tool, kind tallyfy.Kind, server, eff
 		who, _ := CallerFrom(ctx)
 		why = fmt.Sprintf("%s is not available to caller %q (their entry in the callers file, or their access token's scopes, do not allow it)", item.Name, who.Name)
 	default:
-		return nil, false
+		return outcome{}, false
 	}
 	var allowed []string
-	for _, k := range effective.BulkKinds(t) {
+	for _, k := range effective.bulkKinds(t) {
 		allowed = append(allowed, string(k))
 	}
 	next := "No type is allowed for " + t.Name + "."
 	if len(allowed) > 0 {
 		next = "Types allowed for " + t.Name + ": " + strings.Join(allowed, ", ") + "."
 	}
-	return mcp.NewToolResultError(fmt.Sprintf("%s with type %s is refused: it would do what %s does, and %s. Nothing was changed. %s Ask the operator if this action is needed.",
-		t.Name, kind, item.Name, why, next)), true
+	return refused(item.Name+" not allowed", mcp.NewToolResultError(fmt.Sprintf("%s with type %s is refused: it would do what %s does, and %s. Nothing was changed. %s Ask the operator if this action is needed.",
+		t.Name, kind, item.Name, why, next))), true
 }
 
 // protectedRefusal refuses an archive or delete of an ID on the protect list.
@@ -218,20 +220,13 @@ func (ts *Toolset) protectedRefusal(c *call) (outcome, bool) {
 		return outcome{}, false
 	}
 	return refused("protected", mcp.NewToolResultError(fmt.Sprintf("%s %s is protected by the operator (--protect / TALLYFY_PROTECT, or the caller's own cap): no tool may archive or permanently delete it. Nothing was changed.",
-		Capitalize(c.res.noun), c.id))), true
-}
-
-// budgetRefusal checks, without spending, that a permanent delete is within budget, so that a
-// spent budget refuses before the person is asked to confirm.
-func (ts *Toolset) budgetRefusal(ctx context.Context, c *call) (outcome, bool) {
-	refusal, err := ts.budget.Check(context.WithoutCancel(ctx), ts.now())
-	return ts.budgetAnswer(refusal, err)
+		Capitalize(c.kind.noun), c.id))), true
 }
 
 // takeBudget spends one permanent delete, or answers why it cannot (never both, never
 // neither): the refusal comes from the same atomic step as the take.
 func (ts *Toolset) takeBudget(ctx context.Context) (release func(), o outcome, ok bool) {
-	release, refusal, err := ts.budget.Take(context.WithoutCancel(ctx), ts.now())
+	release, refusal, err := ts.opts.Budget.Take(context.WithoutCancel(ctx), ts.now())
 	if err == nil && refusal == nil && release != nil {
 		return release, outcome{}, true
 	}
@@ -270,10 +265,6 @@ func storeRefusal(err error) outcome {
 	return refused(clip("shared state unavailable: "+err.Error(), 300), mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it)."))
 }
 
-// narrowedSchemas caches the bulk tools' input schemas with a narrowed type enum, by tool
-// name and allowed types: tools/list and every tools/call pass through the filter.
-var narrowedSchemas sync.Map // string -> json.RawMessage
-
 // withBulkKinds is the bulk tool t as a client may see it: its type enum lists only kinds,
 // the types the policy in force lets it act on.
 func withBulkKinds(t mcp.Tool, kinds []tallyfy.Kind) mcp.Tool {
@@ -284,26 +275,36 @@ func withBulkKinds(t mcp.Tool, kinds []tallyfy.Kind) mcp.Tool {
 	for i, k := range kinds {
 		names[i] = string(k)
 	}
-	key := t.Name + ":" + strings.Join(names, ",")
-	if raw, ok := narrowedSchemas.Load(key); ok {
+	return withSchema(t, t.Name+":"+strings.Join(names, ","), func(props map[string]any) {
+		typ, _ := props["type"].(map[string]any)
+		if typ == nil {
+			panic("tools: a bulk tool's input schema has no type property")
+		}
+		typ["enum"] = names
+	})
+}
+
+// shownSchemas caches the input schemas the filter rewrites for a client (withSchema), by
+// key: tools/list and every tools/call pass through the filter.
+var shownSchemas sync.Map // key → json.RawMessage
+
+// withSchema is t with its input schema's properties changed by edit, cached under key.
+func withSchema(t mcp.Tool, key string, edit func(props map[string]any)) mcp.Tool {
+	if raw, ok := shownSchemas.Load(key); ok {
 		t.RawInputSchema = raw.(json.RawMessage)
 		return t
 	}
 	var schema map[string]any
 	if err := json.Unmarshal(t.RawInputSchema, &schema); err != nil {
-		panic("tools: a bulk tool's input schema does not decode: " + err.Error())
+		panic("tools: the input schema of " + t.Name + " does not decode: " + err.Error())
 	}
 	props, _ := schema["properties"].(map[string]any)
-	typ, _ := props["type"].(map[string]any)
-	if typ == nil {
-		panic("tools: a bulk tool's input schema has no type property")
-	}
-	typ["enum"] = names
+	edit(props)
 	raw, err := json.Marshal(schema)
 	if err != nil {
 		panic("tools: " + err.Error())
 	}
-	narrowedSchemas.Store(key, json.RawMessage(raw))
+	shownSchemas.Store(key, json.RawMessage(raw))
 	t.RawInputSchema = raw
 	return t
 }

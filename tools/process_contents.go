@@ -142,10 +142,6 @@ type processReads struct {
 	byRun  map[string]func() processContents
 }
 
-func newProcessReads(client *tallyfy.Client) *processReads {
-	return &processReads{client: client, byRun: map[string]func() processContents{}}
-}
-
 // get returns what process runID holds; false when the plan has already read as many
 // processes as it may.
 func (r *processReads) get(ctx context.Context, runID string) (processContents, bool) {

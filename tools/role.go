@@ -63,9 +63,6 @@ func (ts *Toolset) roleOf(ctx context.Context, c *tallyfy.Client) (tallyfy.Role,
 			ts.log.Debug("the caller's role could not be read: Tallyfy decides each delete", "err", err)
 		}
 		ts.roles.mu.Lock()
-		if ts.roles.roles == nil {
-			ts.roles.roles = map[*tallyfy.Client]roleRead{}
-		}
 		ts.roles.roles[c] = roleRead{role: role, at: ts.now()}
 		ts.roles.mu.Unlock()
 		return role, nil
@@ -104,7 +101,7 @@ func OperationOf(v Verb) tallyfy.Operation {
 // item is read or the person asked. Only deletes read the role: an archive or restore is
 // refused here only when the role is already known, else Tallyfy's 403 answers it.
 func (ts *Toolset) roleRefusal(ctx context.Context, c *call) (outcome, bool) {
-	kind := c.res.kind
+	kind := c.kind.Kind
 	op := OperationOf(c.tool.Verb)
 	if tallyfy.RoleLight.May(op, kind).Permission != tallyfy.Refused {
 		return outcome{}, false // refused for no role: nothing to read
@@ -136,8 +133,5 @@ func (ts *Toolset) roleRefusal(ctx context.Context, c *call) (outcome, bool) {
 // permanent delete Tallyfy refuses that role outright. Only tools/list hides it; a call by name still gets
 // roleRefusal's answer with its reason.
 func hiddenForRole(t Tool, role tallyfy.Role) bool {
-	if t.Bulk || t.Tier != TierPermanent || !role.Known() {
-		return false
-	}
-	return role.May(OperationOf(t.Verb), t.Kind).Permission == tallyfy.Refused
+	return !t.Bulk && t.Tier == TierPermanent && role.Known() && role.May(OperationOf(t.Verb), t.Kind).Permission == tallyfy.Refused
 }

@@ -1,6 +1,8 @@
 package tools
 
 import (
+	"slices"
+
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
@@ -117,11 +119,12 @@ var All = []Tool{
 }
 
 // ByName finds a tool of the table.
-func ByName(name string) (Tool, bool) {
-	for _, t := range All {
-		if t.Name == name {
-			return t, true
-		}
+func ByName(name string) (Tool, bool) { return byName(All, name) }
+
+// byName finds a tool of tools by its name.
+func byName(tools []Tool, name string) (Tool, bool) {
+	if i := slices.IndexFunc(tools, func(t Tool) bool { return t.Name == name }); i >= 0 {
+		return tools[i], true
 	}
 	return Tool{}, false
 }

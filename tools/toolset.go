@@ -1,10 +1,12 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -80,14 +82,10 @@ type Options struct {
 
 // Toolset serves the table's tools against one Tallyfy organization.
 type Toolset struct {
-	opts   Options
-	client *tallyfy.Client
-	policy Policy
-	seal   *confirm.Sealer
+	opts Options // with every default filled in (New)
+	seal *confirm.Sealer
 	// approvals are the pending approvals, in the state store (approval.go).
 	approvals confirm.Approvals
-	budget    DeleteBudget
-	audit     audit.Recorder
 	log       *slog.Logger
 	now       func() time.Time
 	roles     roleCache // each credential's role, read once and kept briefly (role.go)
@@ -95,8 +93,6 @@ type Toolset struct {
 	// cannot be answered any more (the transport is closing) and are given up at once.
 	stopping context.Context
 	stop     context.CancelFunc
-	// approvalKey signs approval records (approval.go, confirm.ApprovalRecord).
-	approvalKey ed25519.PrivateKey
 	// limit is the rate limit stage (judge.go); nil: none.
 	limit *rateLimiter
 }
@@ -110,9 +106,7 @@ func New(opts Options) (*Toolset, error) {
 	if opts.Client == nil {
 		return nil, fmt.Errorf("tools: a Tallyfy client is required")
 	}
-	if opts.Confirm == "" {
-		opts.Confirm = ConfirmAuto
-	}
+	opts.Confirm = cmp.Or(opts.Confirm, ConfirmAuto)
 	if _, err := ParseConfirmMode(string(opts.Confirm)); err != nil {
 		return nil, err
 	}
@@ -131,75 +125,62 @@ func New(opts Options) (*Toolset, error) {
 		// One window per organization: every replica sharing State spends from it.
 		opts.Budget = NewStoreBudget(opts.State, "deletes:"+opts.Client.OrgID(), opts.Policy.MaxDeletesPerHour, time.Hour)
 	}
-	if opts.TokenTTL <= 0 {
-		opts.TokenTTL = 5 * time.Minute
-	}
-	if opts.ElicitTimeout <= 0 {
-		opts.ElicitTimeout = 3 * time.Minute
-	}
+	orPositive(&opts.TokenTTL, 5*time.Minute)
+	orPositive(&opts.ElicitTimeout, 3*time.Minute)
+	orPositive(&opts.ApprovalTTL, 10*time.Minute)
+	orPositive(&opts.BulkConcurrency, 4)
 	if opts.MaxBulkItems <= 0 || opts.MaxBulkItems > 100 {
 		opts.MaxBulkItems = 100
-	}
-	if opts.ApprovalTTL <= 0 {
-		opts.ApprovalTTL = 10 * time.Minute
 	}
 	if opts.ApprovalKey == nil {
 		if opts.ApprovalKey, err = confirm.NewApprovalKey(); err != nil {
 			return nil, fmt.Errorf("tools: no key for approval records: %w", err)
 		}
 	}
-	if opts.BulkConcurrency <= 0 {
-		opts.BulkConcurrency = 4
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Audit == nil {
-		opts.Audit = audit.LogRecorder{Logger: opts.Logger}
-	}
+	opts.Audit = cmp.Or[audit.Recorder](opts.Audit, audit.LogRecorder{Logger: opts.Logger})
 	seal, err := confirm.NewSealer(opts.ConfirmKeys, opts.State)
 	if err != nil {
 		return nil, err
 	}
 	stopping, begin := context.WithCancel(context.Background())
-	return &Toolset{opts: opts, client: opts.Client, policy: opts.Policy, seal: seal,
-		budget: opts.Budget, audit: opts.Audit, log: opts.Logger, now: opts.Now,
-		stopping: stopping, stop: begin, approvalKey: opts.ApprovalKey, approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}}, nil
+	return &Toolset{opts: opts, seal: seal, log: opts.Logger, now: opts.Now, stopping: stopping, stop: begin,
+		approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}, roles: roleCache{roles: map[*tallyfy.Client]roleRead{}}}, nil
+}
+
+// orPositive sets *v to def unless it is above zero.
+func orPositive[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Offered counts the tools the server's policy offers (a caller's cap may narrow them further).
 func (ts *Toolset) Offered() int {
 	n := 0
 	for _, t := range All {
-		if ts.policy.Allows(t) {
+		if ts.opts.Policy.Allows(t) {
 			n++
 		}
 	}
 	return n
 }
 
-// Policy returns the policy in force.
-func (ts *Toolset) Policy() Policy { return ts.policy }
-
 // MCPTool builds the MCP definition of a table row: flat generated schemas, a title, and all
 // four annotations set explicitly.
 func MCPTool(t Tool) mcp.Tool {
 	tool := mcp.NewToolWithRawSchema(t.Name, t.Description, schemas.JSON(t.Args))
-	for _, o := range []mcp.ToolOption{
-		mcp.WithToolTitle(t.Title), // "" (app-only tools: no host lists them to a person) is left out
-		mcp.WithToolAnnotation(mcp.ToolAnnotation{
-			Title:           t.Title,
-			ReadOnlyHint:    mcp.ToBoolPtr(t.Hints.ReadOnly),
-			DestructiveHint: mcp.ToBoolPtr(t.Hints.Destructive),
-			IdempotentHint:  mcp.ToBoolPtr(t.Hints.Idempotent),
-			OpenWorldHint:   mcp.ToBoolPtr(t.Hints.OpenWorld),
-		}),
-	} {
-		o(&tool)
-	}
+	mcp.WithToolTitle(t.Title)(&tool) // "" (app-only tools: no host lists them to a person) is left out
+	mcp.WithToolAnnotation(mcp.ToolAnnotation{
+		Title:           t.Title,
+		ReadOnlyHint:    mcp.ToBoolPtr(t.Hints.ReadOnly),
+		DestructiveHint: mcp.ToBoolPtr(t.Hints.Destructive),
+		IdempotentHint:  mcp.ToBoolPtr(t.Hints.Idempotent),
+		OpenWorldHint:   mcp.ToBoolPtr(t.Hints.OpenWorld),
+	})(&tool)
 	if t.Result != nil {
 		mcp.WithRawOutputSchema(schemas.JSON(t.Result))(&tool)
 	}
@@ -209,8 +190,8 @@ func MCPTool(t Tool) mcp.Tool {
 // ServerTools returns every tool of the table with its handler. Which of them a client sees
 // is decided by Filter (installed as the server's tool filter) and checked again in the handler.
 func (ts *Toolset) ServerTools() []server.ServerTool {
-	out := make([]server.ServerTool, 0, len(All)+len(AppTools))
-	for _, t := range append(All[:len(All):len(All)], AppTools...) {
+	out := make([]server.ServerTool, 0, len(All)+len(appTools))
+	for _, t := range append(All[:len(All):len(All)], appTools...) {
 		out = append(out, server.ServerTool{Tool: MCPTool(t), Handler: ts.handler(t)})
 	}
 	return out
@@ -232,8 +213,7 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 	apps := ts.appsOffered(ctx)
 	out := in[:0:0]
 	listing := len(in) > 1
-	var role tallyfy.Role
-	roleRead := false
+	role := sync.OnceValue(func() tallyfy.Role { r, _ := ts.roleOf(ctx, ts.clientFor(ctx)); return r })
 	for _, t := range in {
 		row, ok := ByName(t.Name)
 		if !ok {
@@ -245,19 +225,13 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 		if !ok {
 			continue
 		}
-		if listing && row.Tier == TierPermanent && !row.Bulk && !row.AppOnly {
-			if !roleRead {
-				role, _ = ts.roleOf(ctx, ts.clientFor(ctx))
-				roleRead = true
-			}
-			if hiddenForRole(row, role) {
-				continue
-			}
+		if listing && row.Tier == TierPermanent && !row.Bulk && !row.AppOnly && hiddenForRole(row, role()) {
+			continue
 		}
 		if row.Bulk {
-			t = withBulkKinds(t, p.BulkKinds(row))
+			t = withBulkKinds(t, p.bulkKinds(row))
 		}
-		if apps && (row.AppOnly || hasAppView(row)) {
+		if apps && (row.AppOnly || row.Verb == VerbDelete) { // the permanent deletes' results show in the view
 			t.Meta = appToolMeta(row) // t is a copy: the registered tool is unchanged
 			if !row.AppOnly && !row.Bulk {
 				t = withoutConfirmToken(t)

@@ -39,19 +39,13 @@ type ApprovalLinker interface {
 // again (the store is shared, so the decision may be taken on another replica).
 const approvalPollInterval = 200 * time.Millisecond
 
-// urlElicitation reports whether a client's elicitation capability covers URL mode.
-func urlElicitation(c *mcp.ElicitationCapability) bool { return c != nil && c.URL != nil }
-
 // canElicitURL reports whether this request's client declared URL-mode elicitation and the
 // request can reach it as a server request during the call. 2026-07-28 clients take questions
 // in the result instead (multi round-trip), which this flow does not use: they get the
 // ordinary order of channels.
 func canElicitURL(ctx context.Context) bool {
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		return false
-	}
-	c, ok := askableElicitation(ctx)
-	return ok && urlElicitation(c)
+	caps, modern := clientCaps(ctx)
+	return !modern && caps != nil && caps.Elicitation != nil && caps.Elicitation.URL != nil && askable(ctx)
 }
 
 // pageLinker is the approval page's linker, if it can give links.
@@ -67,39 +61,20 @@ func (ts *Toolset) urlElicitChannel(ctx context.Context) bool {
 	return ts.opts.ApprovalPage != nil && ts.pageLinker() != nil && canElicitURL(ctx) && ts.opts.ApprovalPage.Reachable(ctx, nil)
 }
 
-// pageAnswer is what became of a pending approval brought to the person by URL-mode
-// elicitation.
-type pageAnswer int
-
-const (
-	pageDecided   pageAnswer = iota // the person decided on the page
-	pageUndecided                   // no decision within --elicit-timeout: it stays parked
-	pageRefused                     // the person would not open the page, in their client
-	pageAnnounced                   // URL mode could not carry it: the page was announced as without it
-)
-
-// pageOutcome is askOnPage's report.
-type pageOutcome struct {
-	answer pageAnswer
-	pa     *confirm.PendingApproval
-	where  string       // pageAnnounced: what the result may say about where to approve
-	how    confirmation // pageRefused: the client's answer
-	msg    string       // pageRefused: what the person did, for the model
-}
-
 // askOnPage parks pa, sends the page's address to the client in a URL-mode elicitation with
-// message msg, and waits for the person's decision on the page. ok false: pa could not be
-// parked or read, and o says so.
-func (ts *Toolset) askOnPage(ctx context.Context, pa *confirm.PendingApproval, msg string) (r pageOutcome, o outcome, ok bool) {
+// message msg, and waits for the person's decision on the page. ok true: decided is pa as
+// decided. Else o answers what is not a decision there: the page announced instead (URL mode
+// could not carry it), no decision within --elicit-timeout (pa stays parked), the person
+// would not open the page in their client, or pa could not be parked or read.
+func (ts *Toolset) askOnPage(ctx context.Context, s subject, pa *confirm.PendingApproval, msg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
 	secret, hash := confirm.NewApprovalSecret()
 	pa.SecretHash, pa.InCall = hash, true
 	if err := ts.approvals.Park(ctx, pa); err != nil {
-		return r, storeRefusal(err), false
+		return nil, storeRefusal(err), false
 	}
-	r.pa = pa
 	link, err := ts.pageLinker().Link(ctx, pa, secret)
 	if err != nil {
-		return ts.announcedInstead(ctx, pa, secret, "the approval page's address could not be made: "+err.Error()), outcome{}, true
+		return nil, ts.announcedInstead(ctx, s, pa, secret, "the approval page's address could not be made: "+err.Error()), false
 	}
 	wctx, cancel := context.WithTimeout(ctx, ts.opts.ElicitTimeout)
 	defer cancel()
@@ -109,48 +84,44 @@ func (ts *Toolset) askOnPage(ctx context.Context, pa *confirm.PendingApproval, m
 	answer, err := srv.RequestURLElicitation(wctx, session, pa.ID, link, msg)
 	switch {
 	case err != nil && ts.stopping.Err() != nil:
-		r.answer = pageUndecided
-		return r, outcome{}, true
+		return nil, pending(s, pa, "", true), false
 	case err != nil && errors.Is(err, context.DeadlineExceeded):
 		// The client never answered: the person may not have the link at all.
-		return ts.announcedInstead(ctx, pa, secret, "the client did not answer the URL elicitation within --elicit-timeout"), outcome{}, true
+		return nil, ts.announcedInstead(ctx, s, pa, secret, "the client did not answer the URL elicitation within --elicit-timeout"), false
 	case err != nil:
 		// The client could not take the request: the person gets the page as without URL mode.
-		return ts.announcedInstead(ctx, pa, secret, "the client did not take the URL elicitation: "+err.Error()), outcome{}, true
+		return nil, ts.announcedInstead(ctx, s, pa, secret, "the client did not take the URL elicitation: "+err.Error()), false
 	case answer.Action != mcp.ElicitationResponseActionAccept:
 		// The person would not open the page: withdraw it, so its link no longer works.
 		ts.approvals.Forget(ctx, pa.RequestKey)
-		r.answer, r.how = pageRefused, confirmation{channel: confirm.Elicitation, by: ts.whoAsks(ctx), approvalID: pa.ID}
-		if err := ts.approvals.Withdraw(ctx, pa, r.how.by, ts.recordApproval); err != nil {
+		how := confirmation{channel: confirm.Elicitation, by: ts.whoAsks(ctx), approvalID: pa.ID}
+		if err := ts.approvals.Withdraw(ctx, pa, how.by, ts.recordApproval); err != nil {
 			slog.Default().Warn("a refused URL elicitation's approval could not be withdrawn", "approval", pa.ID, "err", err)
 		}
 		what := "declined to open"
 		if answer.Action == mcp.ElicitationResponseActionCancel {
 			what = "dismissed"
 		}
-		r.msg = fmt.Sprintf("The person %s the approval page in their client", what)
-		return r, outcome{}, true
+		return nil, s.cancelled("url elicitation refused", fmt.Sprintf("The person %s the approval page in their client: %s. Do not ask again unless the person wants it.", what, s.unchanged()), how), false
 	}
-	if r.pa, o, ok = ts.waitForDecision(wctx, pa.ID); !ok {
-		return r, o, false
+	if decided, o, ok = ts.waitForDecision(wctx, pa.ID); !ok {
+		return nil, o, false
 	}
-	if r.pa.Status == confirm.ApprovalPending {
-		r.answer = pageUndecided // it stays parked; the same call again finds it
-		return r, outcome{}, true
+	if decided.Status == confirm.ApprovalPending {
+		return nil, pending(s, decided, "", true), false // it stays parked; the same call again finds it
 	}
 	// Tell the client the page is done with (the specification's optional notice).
 	if err := srv.SendElicitationComplete(context.WithoutCancel(ctx), session, pa.ID); err != nil {
 		slog.Default().Debug("notifications/elicitation/complete not sent", "err", err)
 	}
-	r.answer = pageDecided
-	return r, outcome{}, true
+	return decided, outcome{}, true
 }
 
 // announcedInstead brings a parked approval to the person the ordinary way (the page's
-// Announce) when URL mode cannot carry it.
-func (ts *Toolset) announcedInstead(ctx context.Context, pa *confirm.PendingApproval, secret, why string) pageOutcome {
+// Announce) when URL mode cannot carry it: the delete waits.
+func (ts *Toolset) announcedInstead(ctx context.Context, s subject, pa *confirm.PendingApproval, secret, why string) outcome {
 	slog.Default().Warn("URL-mode elicitation not used; the approval page is announced instead", "approval", pa.ID, "why", why)
-	return pageOutcome{answer: pageAnnounced, pa: pa, where: ts.opts.ApprovalPage.Announce(ctx, pa, secret)}
+	return pending(s, pa, ts.opts.ApprovalPage.Announce(ctx, pa, secret), false)
 }
 
 // waitForDecision reads the pending approval until it is decided or ctx ends (then it is

@@ -29,20 +29,19 @@ func (l LogRecorder) Record(ctx context.Context, r Record) error {
 }
 
 // recordFields are Record's JSON names, in order, and whether each is left out when empty.
-var recordFields = func() (out []struct {
-	name      string
-	omitEmpty bool
-}) {
+var recordFields = func() (out []jsonField) {
 	t := reflect.TypeFor[Record]()
 	for i := range t.NumField() {
 		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		out = append(out, struct {
-			name      string
-			omitEmpty bool
-		}{name, opts == "omitempty"})
+		out = append(out, jsonField{name, opts == "omitempty"})
 	}
 	return out
 }()
+
+type jsonField struct {
+	name      string
+	omitEmpty bool
+}
 
 // attrs are r's fields as log attributes, named and left out as its JSON is.
 func (r Record) attrs() []slog.Attr {

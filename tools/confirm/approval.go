@@ -123,19 +123,12 @@ type ApprovalDecision struct {
 
 // mayDecide says whether approver may decide on pa (the two-person rule, or the requester).
 func mayDecide(pa *PendingApproval, approver string) error {
-	if approver == "" {
+	switch {
+	case approver == "":
 		return ErrNotAnApprover
-	}
-	if pa.TwoPerson {
-		if approver == pa.Requester {
-			return ErrSelfApproval
-		}
-		if !slices.Contains(pa.Approvers, approver) {
-			return ErrNotAnApprover
-		}
-		return nil
-	}
-	if approver != pa.Requester {
+	case pa.TwoPerson && approver == pa.Requester:
+		return ErrSelfApproval
+	case pa.TwoPerson && !slices.Contains(pa.Approvers, approver), !pa.TwoPerson && approver != pa.Requester:
 		return ErrNotAnApprover
 	}
 	return nil

@@ -80,11 +80,8 @@ func (c Claims) PlanFPs(ids []string) map[string]string {
 }
 
 // Fingerprint is the hash of an item's fingerprint that claims and approvals carry.
-func Fingerprint(e tallyfy.Entity) string { return fingerprintHash(e.Fingerprint()) }
-
-// fingerprintHash hashes a fingerprint (tallyfy.Entity.Fingerprint).
-func fingerprintHash(fp string) string {
-	sum := sha256.Sum256([]byte(fp))
+func Fingerprint(e tallyfy.Entity) string {
+	sum := sha256.Sum256([]byte(e.Fingerprint()))
 	return hex.EncodeToString(sum[:12])
 }
 
