@@ -162,7 +162,10 @@ func unapproved(rec audit.Record, approvals map[string]confirm.ApprovalRecord) s
 	}
 	at, err1 := time.Parse(time.RFC3339Nano, rec.Time)
 	exp, err2 := time.Parse(time.RFC3339Nano, a.ExpiresAt)
-	req, err3 := time.Parse(time.RFC3339Nano, a.RequestedAt)
+	req, err3 := time.Time{}, error(nil) // no request time (claims sealed without one): nothing to compare
+	if a.RequestedAt != "" {
+		req, err3 = time.Parse(time.RFC3339Nano, a.RequestedAt)
+	}
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return "unreadable times: " + err.Error()
 	}

@@ -420,6 +420,22 @@ func TestBulkDeleteConfirmedOnce(t *testing.T) {
 					t.Errorf("item record confirmation %q, want elicitation", r.Confirmation)
 				}
 			}
+			// The plan's signed approval record says when the plan was made (it once said 1970).
+			approvals := 0
+			for _, r := range h.audit.all() {
+				if r.Outcome != "approval" || r.Approval == nil {
+					continue
+				}
+				approvals++
+				requested, err := time.Parse(time.RFC3339Nano, r.Approval.RequestedAt)
+				decided, _ := time.Parse(time.RFC3339Nano, r.Approval.DecidedAt)
+				if err != nil || time.Since(requested) > time.Hour || requested.After(decided) {
+					t.Errorf("approval record requested_at %q, decided_at %q", r.Approval.RequestedAt, r.Approval.DecidedAt)
+				}
+			}
+			if approvals == 0 {
+				t.Error("no signed approval record for the confirmed plan")
+			}
 		})
 		for _, c := range []struct {
 			name   string

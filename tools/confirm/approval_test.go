@@ -72,3 +72,14 @@ func TestDecideOnceByWhoMay(t *testing.T) {
 		t.Fatalf("an expired approval was decided: %v", err)
 	}
 }
+
+// A record of claims sealed without their issue time says no request time, rather than 1970.
+func TestApprovedStatesOnlyAKnownRequestTime(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	if r := Approved(Claims{Exp: now.Unix() + 60}, "", "", Token, nil, now); r.RequestedAt != "" {
+		t.Errorf("no issue time: requested_at %q, want empty", r.RequestedAt)
+	}
+	if r := Approved(Claims{Iat: now.Unix() - 5, Exp: now.Unix() + 60}, "", "", Token, nil, now); r.RequestedAt != Stamp(now.Add(-5*time.Second)) {
+		t.Errorf("requested_at %q", r.RequestedAt)
+	}
+}

@@ -110,9 +110,15 @@ func NewApprovalKey() (ed25519.PrivateKey, error) {
 func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // Approved is the record of sealed claims confirmed by ch (by: who, where known) for items.
+// Claims sealed without their issue time (an older replica's plan) leave requested_at empty:
+// the record never states a time it does not know.
 func Approved(cl Claims, caller, by string, ch Confirmation, items []ApprovedItem, now time.Time) ApprovalRecord {
+	var requested string
+	if cl.Iat > 0 {
+		requested = Stamp(time.Unix(cl.Iat, 0))
+	}
 	return ApprovalRecord{RequestID: cl.Nonce, Org: cl.Org, Tool: cl.Tool, Caller: caller, Approver: by, Channel: ch, Items: items,
-		RequestedAt: Stamp(time.Unix(cl.Iat, 0)), DecidedAt: Stamp(now), ExpiresAt: Stamp(time.Unix(cl.Exp, 0)), Outcome: ApprovalOutcomeApproved}
+		RequestedAt: requested, DecidedAt: Stamp(now), ExpiresAt: Stamp(time.Unix(cl.Exp, 0)), Outcome: ApprovalOutcomeApproved}
 }
 
 // recordOf is the record of a decided pending approval.
