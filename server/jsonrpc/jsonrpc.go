@@ -80,13 +80,11 @@ func (t *text) UnmarshalJSON(raw []byte) error {
 	return json.Unmarshal(raw, &t.s)
 }
 
-func (e Envelope) hasID() bool { return len(e.ID) > 0 && string(e.ID) != "null" }
-
 // IsRequest reports whether the message asks for an answer.
-func (e Envelope) IsRequest() bool { return e.Method != "" && e.hasID() }
+func (e Envelope) IsRequest() bool { return e.Method != "" && len(e.ID) > 0 && string(e.ID) != "null" }
 
-// invalidRequest is a -32600 answer with a null id: the id could not be used.
-func invalidRequest(msg string) *mcp.JSONRPCError {
+// InvalidRequest is a -32600 answer with a null id: the message or its id could not be used.
+func InvalidRequest(msg string) *mcp.JSONRPCError {
 	e := mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST, msg, nil)
 	return &e
 }
@@ -97,7 +95,7 @@ func invalidRequest(msg string) *mcp.JSONRPCError {
 func (e Envelope) Refusal(msg []byte) *mcp.JSONRPCError {
 	trimmed := bytes.TrimLeft(msg, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		return invalidRequest("JSON-RPC batches are not supported (MCP removed them after 2025-03-26): send one message at a time")
+		return InvalidRequest("JSON-RPC batches are not supported (MCP removed them after 2025-03-26): send one message at a time")
 	}
 	// e is all zero when msg is not JSON; an answer (no method) with an odd id matches nothing
 	// the server asked and is dropped, not answered.
@@ -108,12 +106,12 @@ func (e Envelope) Refusal(msg []byte) *mcp.JSONRPCError {
 	case '"':
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		if !isIntegerText(e.ID) { // MCP: "Request ID MUST be a string or integer"
-			return invalidRequest("the request id must be a string or an integer written in digits, not " + logsafe.ClipHeader(string(e.ID)))
+			return InvalidRequest("the request id must be a string or an integer written in digits, not " + logsafe.ClipHeader(string(e.ID)))
 		}
 	case 'n': // null: JSON-RPC reserves it, MCP forbids it, mcp-go would treat the request as a notification
-		return invalidRequest("the request id must be a string or an integer, not null")
+		return InvalidRequest("the request id must be a string or an integer, not null")
 	default:
-		return invalidRequest("the request id must be a string or an integer, not an object, array or boolean")
+		return InvalidRequest("the request id must be a string or an integer, not an object, array or boolean")
 	}
 	return nil
 }

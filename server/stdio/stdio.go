@@ -46,7 +46,7 @@ type Options struct {
 //     goroutine, and the client drops progress that arrives after the answer;
 //   - a request before initialize is refused (a hook, Register).
 func Serve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer) error {
-	c := &conn{o: o, out: stdout, stop: make(chan struct{}), inflight: map[string]int{}}
+	c := &conn{o: o, out: stdout, stop: make(chan struct{}), inflight: map[string]chan struct{}{}}
 	srv := mcpserver.NewStdioServer(o.MCP)
 	srv.SetErrorLogger(slog.NewLogLogger(o.Logger.Handler(), slog.LevelError))
 	mcpserver.WithWorkerPoolSize(workers)(srv)
@@ -107,12 +107,12 @@ type conn struct {
 	endOnce   sync.Once     // the drain at the end of the input
 	handshake atomic.Bool   // initialize answered without error
 
-	mu       sync.Mutex
-	readErr  error                    // why the input ended
-	inflight map[string]int           // requests handed to mcp-go and not yet answered, by id
-	count    int                      // their number
-	waiters  map[string]chan struct{} // closed when the request of that id is answered
-	drained  chan struct{}            // closed when count reaches 0, once the input has ended
+	mu      sync.Mutex
+	readErr error // why the input ended
+	// inflight holds the requests handed to mcp-go and not yet answered, by id; an
+	// initialize's value is closed when it is answered (nil for other requests).
+	inflight map[string]chan struct{}
+	drained  chan struct{} // closed when inflight empties, once the input has ended
 }
 
 // readLine reads up to and including the next newline. A line longer than limit is skipped to
@@ -146,7 +146,6 @@ type input struct {
 	ended   error         // the input's end, met with its last line
 	after   chan struct{} // the answer the next line waits for (initialize's)
 
-	start sync.Once
 	lines chan inputLine // from the reading goroutine, one at a time
 	done  chan struct{}  // closed when serving ends: the reading goroutine stops handing over
 }
@@ -157,7 +156,9 @@ type inputLine struct {
 }
 
 func newInput(c *conn, r io.Reader) *input {
-	return &input{c: c, r: bufio.NewReaderSize(r, 64<<10), lines: make(chan inputLine), done: make(chan struct{})}
+	in := &input{c: c, r: bufio.NewReaderSize(r, 64<<10), lines: make(chan inputLine), done: make(chan struct{})}
+	go in.readLines()
+	return in
 }
 
 // readLines runs next until the input ends, handing each line over as mcp-go asks for it.
@@ -176,7 +177,6 @@ func (in *input) readLines() {
 }
 
 func (in *input) Read(p []byte) (int, error) {
-	in.start.Do(func() { go in.readLines() })
 	for len(in.pending) == 0 {
 		if in.err != nil {
 			return 0, in.err
@@ -214,8 +214,7 @@ func (in *input) next() ([]byte, error) {
 		default:
 		}
 		if tooLong {
-			c.refuse(mcp.NewJSONRPCError(mcp.NewRequestId(nil), mcp.INVALID_REQUEST,
-				fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.o.MaxLineBytes), nil))
+			c.refuse(jsonrpc.InvalidRequest(fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.o.MaxLineBytes)))
 		} else if line := c.admit(line, &in.after); line != nil {
 			if line[len(line)-1] != '\n' {
 				line = append(line, '\n') // the last line may end without one
@@ -250,24 +249,21 @@ func (c *conn) admit(line []byte, after *chan struct{}) []byte {
 	key := idKey(m.ID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case c.inflight[key] > 0:
+	if _, dup := c.inflight[key]; dup {
 		// mcp-go refuses an id already in flight with an answer of its own (id null).
-	case c.count >= maxInFlight:
+		return jsonrpc.BoundClientText(line)
+	}
+	if len(c.inflight) >= maxInFlight {
 		c.refuse(mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), errCodeBusy, fmt.Sprintf(
 			"server busy: %d requests are already being answered on this connection; send this one again once some answers are in", maxInFlight), nil))
 		return nil
-	default:
-		c.inflight[key]++
-		c.count++
-		if m.Method == string(mcp.MethodInitialize) {
-			if c.waiters == nil {
-				c.waiters = map[string]chan struct{}{}
-			}
-			*after = make(chan struct{})
-			c.waiters[key] = *after
-		}
 	}
+	var answered chan struct{}
+	if m.Method == string(mcp.MethodInitialize) {
+		answered = make(chan struct{})
+		*after = answered
+	}
+	c.inflight[key] = answered
 	return jsonrpc.BoundClientText(line)
 }
 
@@ -275,17 +271,15 @@ func (c *conn) admit(line []byte, after *chan struct{}) []byte {
 func (c *conn) answered(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inflight[key] == 0 {
+	ch, ok := c.inflight[key]
+	if !ok {
 		return
 	}
-	if c.inflight[key]--; c.inflight[key] == 0 {
-		delete(c.inflight, key)
-	}
-	if ch := c.waiters[key]; ch != nil {
+	delete(c.inflight, key)
+	if ch != nil {
 		close(ch)
-		delete(c.waiters, key)
 	}
-	if c.count--; c.count == 0 && c.drained != nil {
+	if len(c.inflight) == 0 && c.drained != nil {
 		close(c.drained)
 		c.drained = nil
 	}
@@ -298,7 +292,7 @@ func (c *conn) drain() {
 	c.o.BeginShutdown()
 	c.mu.Lock()
 	var done chan struct{}
-	if c.count > 0 {
+	if len(c.inflight) > 0 {
 		done = make(chan struct{})
 		c.drained = done
 	}
