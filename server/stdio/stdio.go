@@ -58,16 +58,12 @@ func Serve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer) er
 	// Requests outlive SIGTERM until answered: mcp-go's context ends only once they are.
 	listenCtx, endListen := context.WithCancel(context.WithoutCancel(ctx))
 	defer endListen()
-	go func() {
-		select {
-		case <-ctx.Done():
-			o.Logger.Info("SIGTERM: finishing in-flight calls", "timeout", o.ShutdownTimeout)
-			close(c.stop)
-			c.endOnce.Do(c.drain)
-			endListen() // mcp-go's read of stdin may be waiting for a line that never comes
-		case <-listenCtx.Done():
-		}
-	}()
+	defer context.AfterFunc(ctx, func() {
+		o.Logger.Info("SIGTERM: finishing in-flight calls", "timeout", o.ShutdownTimeout)
+		close(c.stop)
+		c.endOnce.Do(c.drain)
+		endListen() // mcp-go's read of stdin may be waiting for a line that never comes
+	})()
 	in := newInput(c, stdin)
 	defer close(in.done)
 	err := srv.Listen(listenCtx, in, output{c})
