@@ -34,6 +34,8 @@ func TestStdioAnswerID(t *testing.T) {
 		`{"jsonrpc":"2.0","id":7,"result":{}}`:                                 idKey([]byte(`7`)),
 		`{"jsonrpc":"2.0","id":9007199254740993,"error":{"code":-1}}`:          idKey([]byte(`9007199254740993`)),
 		`{"jsonrpc":"2.0","id":"a,\"b","result":{}}`:                           idKey([]byte(`"a,\"b"`)),
+		`{"jsonrpc":"2.0","id":"a\\","error":{"code":-1}}`:                     idKey([]byte(`"a\\"`)),
+		`{"jsonrpc":"2.0","id":"open,"result":{}}`:                             "",
 		`{"jsonrpc":"2.0","id":null,"error":{"code":-32700}}`:                  "",
 		`{"jsonrpc":"2.0","id":3,"method":"elicitation/create","params":{}}`:   "",
 		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"a":1}}`: "",
