@@ -320,12 +320,16 @@ func answerID(msg []byte) (string, bool) {
 		return "", false
 	}
 	end := bytes.IndexByte(rest, ',')
-	if rest[0] == '"' { // a string id may hold commas and escaped quotes: where it ends is JSON's to say
-		dec := json.NewDecoder(bytes.NewReader(rest))
-		if dec.Decode(new(json.RawMessage)) != nil {
-			return "", false
+	if rest[0] == '"' { // a string id may hold commas
+		end = -1
+		for i := 1; i < len(rest); i++ {
+			if rest[i] == '\\' {
+				i++
+			} else if rest[i] == '"' {
+				end = i + 1
+				break
+			}
 		}
-		end = int(dec.InputOffset())
 	}
 	if end <= 0 || string(rest[:end]) == "null" {
 		return "", false
