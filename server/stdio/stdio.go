@@ -64,10 +64,9 @@ func Serve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer) er
 		c.endOnce.Do(c.drain)
 		endListen() // mcp-go's read of stdin may be waiting for a line that never comes
 	})()
-	lines, feed := io.Pipe()
-	defer lines.Close() // the feeding goroutine stops handing over
-	go (&input{c: c, r: bufio.NewReaderSize(stdin, 64<<10)}).feed(feed)
-	err := srv.Listen(listenCtx, lines, output{c})
+	in := newInput(c, stdin)
+	defer close(in.done)
+	err := srv.Listen(listenCtx, in, output{c})
 	if err != nil && (!errors.Is(err, context.Canceled) || ctx.Err() == nil) {
 		return err
 	}
@@ -130,31 +129,60 @@ func readLine(r *bufio.Reader, limit int64) (line []byte, tooLong bool, err erro
 	}
 }
 
-// input reads stdin for mcp-go: the lines that passed the checks, one at a time.
-// A goroutine of its own reads and checks them (feed), handing each over through a pipe as
-// mcp-go reads it: mcp-go reads every line on a goroutine it starts for that line, and reading
-// stdin and decoding the line there grew each such goroutine's stack anew (stack copying was a
-// sixth of the CPU time of a stdio ping; docs/performance.md).
+// input is what mcp-go reads: the lines of stdin that passed the checks, one at a time.
+// One goroutine of its own reads and checks them (next), handing each over when mcp-go asks:
+// mcp-go reads every line on a goroutine it starts for that line, and reading stdin and
+// decoding the line there grew each such goroutine's stack anew (stack copying was a sixth of
+// the CPU time of a stdio ping; docs/performance.md).
 type input struct {
-	c     *conn
-	r     *bufio.Reader
-	ended error         // the input's end, met with its last line
-	after chan struct{} // the answer the next line waits for (initialize's)
+	c       *conn
+	r       *bufio.Reader
+	pending []byte
+	err     error         // the input's end, once mcp-go was told
+	ended   error         // the input's end, met with its last line
+	after   chan struct{} // the answer the next line waits for (initialize's)
+
+	lines chan inputLine // from the reading goroutine, one at a time
+	done  chan struct{}  // closed when serving ends: the reading goroutine stops handing over
 }
 
-// feed writes each next line to mcp-go's end of the pipe until the input ends (then mcp-go
-// reads EOF) or serving does (mcp-go's end is closed).
-func (in *input) feed(w *io.PipeWriter) {
+type inputLine struct {
+	line []byte
+	err  error
+}
+
+func newInput(c *conn, r io.Reader) *input {
+	in := &input{c: c, r: bufio.NewReaderSize(r, 64<<10), lines: make(chan inputLine), done: make(chan struct{})}
+	go in.readLines()
+	return in
+}
+
+// readLines runs next until the input ends, handing each line over as mcp-go asks for it.
+func (in *input) readLines() {
 	for {
 		line, err := in.next()
-		if err != nil {
-			_ = w.Close()
+		select {
+		case in.lines <- inputLine{line, err}:
+		case <-in.done:
 			return
 		}
-		if _, err := w.Write(line); err != nil {
+		if err != nil {
 			return
 		}
 	}
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	for len(in.pending) == 0 {
+		if in.err != nil {
+			return 0, in.err
+		}
+		l := <-in.lines
+		in.pending, in.err = l.line, l.err
+	}
+	n := copy(p, in.pending)
+	in.pending = in.pending[n:]
+	return n, nil
 }
 
 // next returns the next line for mcp-go, answering here what never reaches it; at the end of
