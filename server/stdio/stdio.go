@@ -138,57 +138,48 @@ type input struct {
 	c       *conn
 	r       *bufio.Reader
 	pending []byte
-	err     error         // the input's end, once mcp-go was told
 	ended   error         // the input's end, met with its last line
 	after   chan struct{} // the answer the next line waits for (initialize's)
 
-	lines chan inputLine // from the reading goroutine, one at a time
-	done  chan struct{}  // closed when serving ends: the reading goroutine stops handing over
-}
-
-type inputLine struct {
-	line []byte
-	err  error
+	lines chan []byte   // from the reading goroutine, one at a time; closed at the input's end
+	done  chan struct{} // closed when serving ends: the reading goroutine stops handing over
 }
 
 func newInput(c *conn, r io.Reader) *input {
-	in := &input{c: c, r: bufio.NewReaderSize(r, 64<<10), lines: make(chan inputLine), done: make(chan struct{})}
+	in := &input{c: c, r: bufio.NewReaderSize(r, 64<<10), lines: make(chan []byte), done: make(chan struct{})}
 	go in.readLines()
 	return in
 }
 
 // readLines runs next until the input ends, handing each line over as mcp-go asks for it.
 func (in *input) readLines() {
-	for {
-		line, err := in.next()
+	defer close(in.lines)
+	for line := in.next(); line != nil; line = in.next() {
 		select {
-		case in.lines <- inputLine{line, err}:
+		case in.lines <- line:
 		case <-in.done:
-			return
-		}
-		if err != nil {
 			return
 		}
 	}
 }
 
 func (in *input) Read(p []byte) (int, error) {
-	for len(in.pending) == 0 {
-		if in.err != nil {
-			return 0, in.err
+	if len(in.pending) == 0 {
+		line, ok := <-in.lines
+		if !ok {
+			return 0, io.EOF
 		}
-		l := <-in.lines
-		in.pending, in.err = l.line, l.err
+		in.pending = line
 	}
 	n := copy(p, in.pending)
 	in.pending = in.pending[n:]
 	return n, nil
 }
 
-// next returns the next line for mcp-go, answering here what never reaches it; at the end of
-// the input (or after SIGTERM: what is read then is not served) it returns io.EOF once the
-// requests in flight are answered.
-func (in *input) next() ([]byte, error) {
+// next returns the next line for mcp-go (never empty), answering here what never reaches it;
+// at the end of the input (or after SIGTERM: what is read then is not served) it returns nil
+// once the requests in flight are answered.
+func (in *input) next() []byte {
 	c := in.c
 	if in.after != nil {
 		select {
@@ -216,14 +207,14 @@ func (in *input) next() ([]byte, error) {
 				line = append(line, '\n') // the last line may end without one
 			}
 			in.ended = err
-			return line, nil
+			return line
 		}
 		if err != nil {
 			c.mu.Lock()
 			c.readErr = err
 			c.mu.Unlock()
 			c.endOnce.Do(c.drain)
-			return nil, io.EOF
+			return nil
 		}
 	}
 }
