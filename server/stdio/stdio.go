@@ -202,7 +202,8 @@ func (in *input) next() []byte {
 		}
 		if tooLong {
 			c.refuse(jsonrpc.InvalidRequest(fmt.Sprintf("message larger than %d bytes (--max-body-bytes): skipped unread", c.o.MaxLineBytes)))
-		} else if line := c.admit(line, &in.after); line != nil {
+		} else if line, answered := c.admit(line); line != nil {
+			in.after = answered
 			if line[len(line)-1] != '\n' {
 				line = append(line, '\n') // the last line may end without one
 			}
@@ -220,38 +221,37 @@ func (in *input) next() []byte {
 }
 
 // admit checks one line and returns what mcp-go is to read of it, or nil when it was answered
-// here (refused, blank). after is set to wait, before the next line, for an initialize's answer.
-func (c *conn) admit(line []byte, after *chan struct{}) []byte {
+// here (refused, blank); for an initialize, also what its answer closes, which the next line
+// waits for.
+func (c *conn) admit(line []byte) (_ []byte, answered chan struct{}) {
 	if isBlank(line) {
-		return nil
+		return nil, nil
 	}
 	m := jsonrpc.Parse(line)
 	if refusal := m.Refusal(line); refusal != nil {
 		c.refuse(refusal)
-		return nil
+		return nil, nil
 	}
 	if !m.IsRequest() {
-		return jsonrpc.BoundClientText(line)
+		return jsonrpc.BoundClientText(line), nil
 	}
 	key := idKey(m.ID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, dup := c.inflight[key]; dup {
 		// mcp-go refuses an id already in flight with an answer of its own (id null).
-		return jsonrpc.BoundClientText(line)
+		return jsonrpc.BoundClientText(line), nil
 	}
 	if len(c.inflight) >= maxInFlight {
 		c.refuse(mcp.NewJSONRPCError(mcp.NewRequestId(m.ID), errCodeBusy, fmt.Sprintf(
 			"server busy: %d requests are already being answered on this connection; send this one again once some answers are in", maxInFlight), nil))
-		return nil
+		return nil, nil
 	}
-	var answered chan struct{}
 	if m.Method == string(mcp.MethodInitialize) {
 		answered = make(chan struct{})
-		*after = answered
 	}
 	c.inflight[key] = answered
-	return jsonrpc.BoundClientText(line)
+	return jsonrpc.BoundClientText(line), answered
 }
 
 // answered notes that the request with this id key has its answer written.
