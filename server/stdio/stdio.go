@@ -287,11 +287,9 @@ func (c *conn) drain() {
 	if done == nil {
 		return
 	}
-	t := time.NewTimer(c.o.ShutdownTimeout)
-	defer t.Stop()
 	select {
 	case <-done:
-	case <-t.C:
+	case <-time.After(c.o.ShutdownTimeout):
 		c.o.Logger.Warn("shutdown timeout: cancelling the calls still running", "timeout", c.o.ShutdownTimeout)
 	}
 }
@@ -410,26 +408,22 @@ func flushed(marker []byte) {
 func flushProgress(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		res, err := next(ctx, req)
-		if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil || ctx.Value(connKey{}) == nil {
-			return res, err
-		}
 		s := mcpserver.ClientSessionFromContext(ctx)
-		if s == nil {
+		if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil || ctx.Value(connKey{}) == nil || s == nil {
 			return res, err
 		}
 		n := flushSeq.Add(1)
 		done := make(chan struct{})
 		flushWaiters.Store(n, done)
 		defer flushWaiters.Delete(n)
-		t := time.NewTimer(time.Second)
-		defer t.Stop()
+		timeout := time.After(time.Second)
 		select {
 		case s.NotificationChannel() <- flushedMarker(n):
 			select {
 			case <-done:
-			case <-t.C:
+			case <-timeout:
 			}
-		case <-t.C:
+		case <-timeout:
 		}
 		return res, err
 	}
