@@ -120,15 +120,7 @@ func (e Envelope) Refusal(msg []byte) *mcp.JSONRPCError {
 // byte for byte: digits with an optional minus, no fraction or exponent (1.0, 1e2) and no -0.
 func isIntegerText(n []byte) bool {
 	digits := bytes.TrimPrefix(n, []byte("-"))
-	if len(digits) == 0 || string(n) == "-0" {
-		return false
-	}
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	return len(digits) > 0 && string(n) != "-0" && len(bytes.Trim(digits, "0123456789")) == 0
 }
 
 // clientInfoBound is what BoundClientText needs to see of a message.

@@ -34,6 +34,8 @@ func TestRefusal(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1.0,"method":"ping"}`, true},
 		{`{"jsonrpc":"2.0","id":1e2,"method":"ping"}`, true},
 		{`{"jsonrpc":"2.0","id":-0,"method":"ping"}`, true},
+		{`{"jsonrpc":"2.0","id":-7,"method":"ping"}`, false},
+		{`{"jsonrpc":"2.0","id":-1E2,"method":"ping"}`, true},
 	} {
 		refusal := Parse([]byte(tc.msg)).Refusal([]byte(tc.msg))
 		if (refusal != nil) != tc.refuse {
