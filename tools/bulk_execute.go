@@ -113,7 +113,7 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 	var mu sync.Mutex
 	var stopped string
 	done := 0
-	progress := newProgress(ctx, c.req, len(b.ids))
+	progress := progressOf(ctx, c.req, len(b.ids))
 	ts.eachItem(runCtx, len(b.ids), func(i int) {
 		ic := ts.newCall(ctx, c.tool, c.req)
 		ic.kind, ic.id, ic.batch = c.kind, b.ids[i], b.id
@@ -124,16 +124,15 @@ func (ts *Toolset) runBatch(ctx context.Context, b *batch, fps map[string]string
 		res := ts.record(ctx, ic, o)
 		item := itemOutcome(ic, o, res)
 		mu.Lock()
+		defer mu.Unlock()
 		items[i] = item
 		done++
-		n := done
 		if o.err != nil && stopsBatch(c, o.err) && stopped == "" {
 			stopped = fmt.Sprintf("Tallyfy answered %d (%s)", tallyfy.StatusOf(o.err), describe(o.err))
 			stop()
 		}
-		mu.Unlock()
 		// By name, quoted (quoteName escapes control and bidi characters a name could carry), then ID.
-		progress.send(n, fmt.Sprintf("%s %s (%s): %s", b.action(), quoteName(clip(item.Name, 80)), b.ids[i], item.Outcome))
+		progress(done, fmt.Sprintf("%s %s (%s): %s", b.action(), quoteName(clip(item.Name, 80)), b.ids[i], item.Outcome))
 	})
 	cancelled := ctx.Err() != nil
 	for i := range items {
@@ -252,41 +251,20 @@ func resultText(res *mcp.CallToolResult) string {
 	return strings.Join(parts, " ")
 }
 
-// progress sends notifications/progress after each item of a bulk call whose request carried
-// a progressToken (and nothing otherwise).
-type progress struct {
-	ctx   context.Context
-	token mcp.ProgressToken
-	total int
-	mu    sync.Mutex // progress values must increase: sends are serialized
-	last  int
-}
-
-func newProgress(ctx context.Context, req mcp.CallToolRequest, total int) *progress {
-	p := &progress{ctx: ctx, total: total}
+// progressOf sends notifications/progress after each item of a bulk call whose request
+// carried a progressToken (and nothing otherwise): done of total items, with a short message
+// about the last one. runBatch calls it under its lock, so the values increase.
+func progressOf(ctx context.Context, req mcp.CallToolRequest, total int) func(done int, message string) {
+	var token mcp.ProgressToken
 	if req.Params.Meta != nil {
-		p.token = req.Params.Meta.ProgressToken
+		token = req.Params.Meta.ProgressToken
 	}
-	return p
-}
-
-// send reports done of total items, with a short message about the last one.
-func (p *progress) send(done int, message string) {
-	if p.token == nil {
-		return
+	return func(done int, message string) {
+		if srv := server.ServerFromContext(ctx); token != nil && srv != nil {
+			// Best effort: a full or closed channel must not stop the batch.
+			_ = srv.SendNotificationToClient(ctx, "notifications/progress", map[string]any{
+				"progressToken": token, "progress": done, "total": total, "message": message,
+			})
+		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if done <= p.last {
-		return
-	}
-	p.last = done
-	srv := server.ServerFromContext(p.ctx)
-	if srv == nil {
-		return
-	}
-	// Best effort: a full or closed channel must not stop the batch.
-	_ = srv.SendNotificationToClient(p.ctx, "notifications/progress", map[string]any{
-		"progressToken": p.token, "progress": done, "total": p.total, "message": message,
-	})
 }
