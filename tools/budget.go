@@ -64,18 +64,13 @@ func (b *storeBudget) Check(ctx context.Context, now time.Time) (*BudgetRefusal,
 	return b.refusal(freeAt), nil
 }
 
+// Take is TakeN of one, as the stores' own Take is.
 func (b *storeBudget) Take(ctx context.Context, now time.Time) (func(), *BudgetRefusal, error) {
-	if b.limit < 0 {
-		return func() {}, nil, nil
+	releases, refusal, err := b.TakeN(ctx, now, 1)
+	if releases == nil {
+		return nil, refusal, err
 	}
-	release, freeAt, err := b.store.Take(ctx, b.key, now, b.limit, b.window)
-	if err != nil {
-		return nil, nil, err
-	}
-	if release == nil {
-		return nil, b.refusal(freeAt), nil
-	}
-	return release, nil, nil
+	return releases[0], nil, nil
 }
 
 func (b *storeBudget) TakeN(ctx context.Context, now time.Time, n int) ([]func(), *BudgetRefusal, error) {
