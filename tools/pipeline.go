@@ -154,12 +154,11 @@ func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
 		if o, ended := ts.prepare(ctx, c); ended {
 			return ts.record(ctx, c, o), nil
 		}
-		if t.Tier == TierRead {
-			return ts.record(ctx, c, verb(ts, ctx, c)), nil
-		}
-		c.atOnce = true
-		if o, ended := ts.resolve(ctx, c); ended {
-			return ts.record(ctx, c, o), nil
+		if t.Tier != TierRead {
+			c.atOnce = true
+			if o, ended := ts.resolve(ctx, c); ended {
+				return ts.record(ctx, c, o), nil
+			}
 		}
 		return ts.record(ctx, c, verb(ts, ctx, c)), nil
 	}
