@@ -11,7 +11,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/schemas"
-	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 )
 
 // judge is the first stage of every call, the app-only tools' too: the arguments against the
@@ -50,14 +49,13 @@ func invalidArguments(t Tool, bad []schemas.Violation) outcome {
 		t.Name, strings.Join(parts, "; "), strings.Join(schemas.Properties(t.Args), ", "))))
 }
 
-// itemID is the item argument of a single-item call, if it is a well-formed ID.
+// itemID is the item argument of a single-item call, if it is a well-formed ID (bulk tools
+// name no single item).
 func itemID(t Tool, req mcp.CallToolRequest) string {
-	r := itemKinds[t.Kind] // bulk tools name no single item
-	if r == nil {
-		return ""
-	}
-	if id, _ := req.GetArguments()[r.idArg].(string); tallyfy.ValidID(id) {
-		return id
+	if k := itemKinds[t.Kind]; k != nil {
+		if id, bad := idArg(req, k); bad == nil {
+			return id
+		}
 	}
 	return ""
 }
