@@ -142,12 +142,8 @@ func New(opts Options) (*Toolset, error) {
 		opts.Now = time.Now
 	}
 	opts.Audit = cmp.Or[audit.Recorder](opts.Audit, audit.LogRecorder{Logger: opts.Logger})
-	seal, err := confirm.NewSealer(opts.ConfirmKeys, opts.State)
-	if err != nil {
-		return nil, err
-	}
 	stopping, begin := context.WithCancel(context.Background())
-	return &Toolset{opts: opts, seal: seal, log: opts.Logger, now: opts.Now, stopping: stopping, stop: begin,
+	return &Toolset{opts: opts, seal: confirm.NewSealer(opts.ConfirmKeys, opts.State), log: opts.Logger, now: opts.Now, stopping: stopping, stop: begin,
 		approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}, roles: roleCache{roles: map[*tallyfy.Client]roleRead{}}}, nil
 }
 
