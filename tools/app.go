@@ -226,7 +226,7 @@ func (ts *Toolset) appReview(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if !e.Archived {
 		return notArchived(c, e).result, nil
 	}
-	left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), ts.now())
+	left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), ts.opts.Now())
 	if err != nil {
 		o, _ := ts.budgetAnswer(nil, err)
 		return o.result, nil
@@ -249,12 +249,12 @@ func (ts *Toolset) appReviewPlan(ctx context.Context, c *call, ids []string) *mc
 	if !ok || res.Status != schemas.Planned || res.Execute == nil {
 		return o.result // refused, failed, or nothing to delete: the plan's own answer
 	}
-	cl, err := ts.seal.Open(res.PlanToken, ts.now())
+	cl, err := ts.seal.Open(res.PlanToken, ts.opts.Now())
 	if err != nil {
 		return mcp.NewToolResultError("Nothing was deleted: the plan could not be sealed (" + err.Error() + "). Close the view and ask again.")
 	}
 	cl.Purpose, cl.Nonce, cl.Type = confirm.ForApp, confirm.NewNonce(), string(c.kind.Kind)
-	cl.Iat, cl.Exp = ts.now().Unix(), ts.now().Add(ts.opts.ApprovalTTL).Unix()
+	cl.Iat, cl.Exp = ts.opts.Now().Unix(), ts.opts.Now().Add(ts.opts.ApprovalTTL).Unix()
 	act, _ := res.Execute.Arguments["ids"].([]string)
 	left := -1
 	if res.DeletesLeft != nil {
@@ -289,7 +289,7 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if bad != nil {
 		return ts.record(ctx, own, refused("", bad)), nil
 	}
-	cl, err := ts.seal.Open(args.Approval, ts.now())
+	cl, err := ts.seal.Open(args.Approval, ts.opts.Now())
 	if err != nil {
 		return ts.record(ctx, own, appRefused(err.Error())), nil
 	}
@@ -355,7 +355,7 @@ func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl confirm.Claims
 // appCancel uses the approval up, writes the signed record of the person's "no", and answers
 // that nothing was deleted.
 func (ts *Toolset) appCancel(ctx context.Context, s subject, cl confirm.Claims, items []confirm.ApprovedItem) outcome {
-	fresh, err := ts.seal.Consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
+	fresh, err := ts.seal.Consume(ctx, cl, ts.opts.Now(), ts.tokenLife(cl.Purpose))
 	switch {
 	case err != nil:
 		return storeRefusal(err).confirmedBy(confirm.App)
@@ -367,7 +367,7 @@ func (ts *Toolset) appCancel(ctx context.Context, s subject, cl confirm.Claims, 
 	rec.Outcome = confirm.ApprovalOutcomeDeclined
 	how.record = nil
 	if err := ts.recordApproval(ctx, rec); err != nil {
-		ts.log.Error("approval record of a cancel not written", "tool", s.c.tool.Name, "err", err)
+		ts.opts.Logger.Error("approval record of a cancel not written", "tool", s.c.tool.Name, "err", err)
 	}
 	return s.cancelled("cancelled in the app", "The person cancelled in the review view: nothing was deleted. Do not retry unless they ask.", how)
 }

@@ -27,7 +27,7 @@ func (ts *Toolset) awaitApproval(ctx context.Context, c *call, e tallyfy.Entity,
 	if err != nil {
 		return storeRefusal(err)
 	}
-	now := ts.now()
+	now := ts.opts.Now()
 	if pa != nil {
 		switch {
 		case pa.Status != confirm.ApprovalPending:
@@ -67,7 +67,7 @@ func (ts *Toolset) actOnDecision(ctx context.Context, c *call, e tallyfy.Entity,
 	if pa.Status == confirm.ApprovalDeclined {
 		return itemSubject(c, e).declined(pa)
 	}
-	if pa.Expired(ts.now()) {
+	if pa.Expired(ts.opts.Now()) {
 		return refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the approval given for %s %q expired (%s) before this call. Call %s again to ask for a new approval.",
 			c.kind.noun, e.Name, pa.ExpiresAt.UTC().Format(time.RFC3339), c.tool.Name))).confirmedWith(how)
 	}
@@ -84,7 +84,7 @@ func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.C
 	approvers := approvalRule(ctx, c.tool) // nil, or the two-person rule's approvers
 	return &confirm.PendingApproval{ID: confirm.NewNonce(), Org: c.client.OrgID(), Tool: c.tool.Name, Kind: c.kind.Kind, Noun: plural(c.kind, len(items)), Destroys: c.kind.destroys,
 		Items: items, DeletesLeft: left, Requester: ts.whoAsks(ctx), RequesterBinding: ts.callerBinding(ctx), Approvers: approvers, TwoPerson: len(approvers) > 0,
-		Channel: ch, Status: confirm.ApprovalPending, RequestedAt: ts.now(), ExpiresAt: exp, RequestKey: key}
+		Channel: ch, Status: confirm.ApprovalPending, RequestedAt: ts.opts.Now(), ExpiresAt: exp, RequestKey: key}
 }
 
 // putToPerson parks pa and brings it to the person: through URL-mode elicitation when the
@@ -148,7 +148,7 @@ func (ts *Toolset) DecideApproval(ctx context.Context, id string, d confirm.Appr
 // approval that cannot be recorded must not take effect: the caller refuses on error.
 func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord) error {
 	r.Sign(ts.opts.ApprovalKey)
-	rec := audit.Record{Time: confirm.Stamp(ts.now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: schemas.Approval, Detail: r.Outcome,
+	rec := audit.Record{Time: confirm.Stamp(ts.opts.Now()), Tool: r.Tool, Tier: string(TierPermanent), Org: r.Org, Outcome: schemas.Approval, Detail: r.Outcome,
 		Confirmation: r.Channel, ConfirmMode: string(ts.opts.Confirm), ConfirmedBy: r.Approver, ApprovalID: r.RequestID, Caller: r.Caller,
 		Session: sessionID(ctx), Transport: transportName(ctx), Approval: &r}
 	rec.ClientName, rec.ClientVersion = clientInfo(ctx)
@@ -159,7 +159,7 @@ func (ts *Toolset) recordApproval(ctx context.Context, r confirm.ApprovalRecord)
 		rec.ResourceID = r.Items[0].ID
 	}
 	if err := ts.write(ctx, rec); err != nil {
-		ts.log.Error("approval record not written: the approval does not take effect", "tool", r.Tool, "err", err)
+		ts.opts.Logger.Error("approval record not written: the approval does not take effect", "tool", r.Tool, "err", err)
 		return fmt.Errorf("the approval record could not be written to the audit log (%w)", err)
 	}
 	return nil

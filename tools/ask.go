@@ -123,7 +123,7 @@ func answered(c *call, id string) *mcp.ElicitationResult {
 // openState opens the sealed state an answer came back with; its claims must be for this
 // question (mine). ok false: o refuses.
 func (ts *Toolset) openState(c *call, state string, mine func(confirm.Claims) bool) (confirm.Claims, outcome, bool) {
-	cl, err := ts.seal.Open(state, ts.now())
+	cl, err := ts.seal.Open(state, ts.opts.Now())
 	if err == nil && !mine(cl) {
 		err = confirm.ErrTokenForeign
 	}

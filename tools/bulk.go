@@ -246,7 +246,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 	}
 	res.Totals = totals(res.Items)
 	if c.tool.Verb == VerbDelete {
-		left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), ts.now())
+		left, err := ts.opts.Budget.Room(context.WithoutCancel(ctx), ts.opts.Now())
 		if err != nil {
 			o, _ := ts.budgetAnswer(nil, err)
 			return o
@@ -267,7 +267,7 @@ func (ts *Toolset) plan(ctx context.Context, b *batch) outcome {
 		fps = append(fps, fpOf[id])
 	}
 	cl := confirm.Claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: confirm.SetHash(act), Items: strings.Join(fps, ""),
-		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Iat: ts.now().Unix(), Exp: ts.now().Add(ts.opts.TokenTTL).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForPlan,
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Iat: ts.opts.Now().Unix(), Exp: ts.opts.Now().Add(ts.opts.TokenTTL).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForPlan,
 		Type: string(c.kind.Kind), Batch: b.id}
 	res.PlanToken = ts.seal.Seal(cl)
 	res.ExpiresAt = time.Unix(cl.Exp, 0).UTC().Format(time.RFC3339)

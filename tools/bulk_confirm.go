@@ -93,7 +93,7 @@ func (ts *Toolset) awaitBulkApproval(ctx context.Context, b *batch, plan confirm
 	if err != nil {
 		return confirmation{}, storeRefusal(err), false
 	}
-	now := ts.now()
+	now := ts.opts.Now()
 	if pa != nil {
 		switch {
 		case pa.Status != confirm.ApprovalPending:
@@ -134,7 +134,7 @@ func (ts *Toolset) planDecision(ctx context.Context, b *batch, pa *confirm.Pendi
 	case pa.Status == confirm.ApprovalDeclined:
 		ts.approvals.Forget(ctx, pa.RequestKey)
 		return how, planSubject(b).declined(pa), false
-	case pa.Expired(ts.now()):
+	case pa.Expired(ts.opts.Now()):
 		ts.approvals.Forget(ctx, pa.RequestKey)
 		return how, refused("approval expired", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the approval expired %s. Call %s without plan_token to make a new plan.", when, b.c.tool.Name))).confirmedWith(how), false
 	}
@@ -184,7 +184,7 @@ func (ts *Toolset) elicitBulk(ctx context.Context, b *batch, plan confirm.Claims
 	q := question{id: bulkElicitID, field: "count", title: "Number of items to delete", want: strconv.Itoa(n),
 		message: fmt.Sprintf("Permanently delete %d archived %s: %s%s? This destroys %s for each. It cannot be undone. To confirm, type the number of items: %d",
 			n, plural(c.kind, n), quoteAll(shown), more, c.kind.destroys, n)}
-	st := confirm.Claims{Org: plan.Org, Tool: plan.Tool, ID: plan.Nonce, Session: plan.Session, Caller: plan.Caller, Exp: ts.now().Add(ts.opts.ElicitTimeout + time.Minute).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForBulkElicit}
+	st := confirm.Claims{Org: plan.Org, Tool: plan.Tool, ID: plan.Nonce, Session: plan.Session, Caller: plan.Caller, Exp: ts.opts.Now().Add(ts.opts.ElicitTimeout + time.Minute).Unix(), Nonce: confirm.NewNonce(), Purpose: confirm.ForBulkElicit}
 	answer, o, ok := ts.ask(ctx, planSubject(b), q, ts.seal.Seal(st))
 	if !ok {
 		return how, o, false

@@ -29,7 +29,7 @@ func planRefused(c *call, err error) outcome {
 // execute runs a plan.
 func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 	c := b.c
-	cl, err := ts.seal.Open(b.args.PlanToken, ts.now())
+	cl, err := ts.seal.Open(b.args.PlanToken, ts.opts.Now())
 	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, confirm.SetHash(b.ids), ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForPlan) {
 		err = errPlanForeign
 	}
@@ -66,23 +66,23 @@ func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps
 		return planRefused(c, err).confirmedWith(how)
 	}
 	// The person may have answered after the plan expired: that answer cannot use it.
-	if err := cl.StillValid(ts.now()); err != nil {
+	if err := cl.StillValid(ts.opts.Now()); err != nil {
 		return refuse(err)
 	}
 	var fresh bool
 	var err error
 	if c.tool.Verb == VerbDelete {
-		if fresh, err = ts.seal.Consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose)); err != nil {
+		if fresh, err = ts.seal.Consume(ctx, cl, ts.opts.Now(), ts.tokenLife(cl.Purpose)); err != nil {
 			return storeRefusal(err)
 		}
 	} else {
 		var local bool
-		fresh, local, err = ts.seal.ConsumeReversible(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
+		fresh, local, err = ts.seal.ConsumeReversible(ctx, cl, ts.opts.Now(), ts.tokenLife(cl.Purpose))
 		if err != nil {
 			return refused("shared state unavailable", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the plan_token could not be marked used (%v). Try again shortly.", err)))
 		}
 		if local {
-			ts.log.Warn("shared state store unreachable: bulk plan marked used in this process only", "tool", c.tool.Name, "batch_id", b.id)
+			ts.opts.Logger.Warn("shared state store unreachable: bulk plan marked used in this process only", "tool", c.tool.Name, "batch_id", b.id)
 		}
 	}
 	if !fresh {
@@ -94,7 +94,7 @@ func (ts *Toolset) runPlan(ctx context.Context, b *batch, cl confirm.Claims, fps
 	releases := noReleases(len(b.ids))
 	if c.tool.Verb == VerbDelete {
 		// Every slot at once, or none: a plan is never half-executed for want of budget.
-		taken, refusal, err := ts.opts.Budget.TakeN(context.WithoutCancel(ctx), ts.now(), len(b.ids))
+		taken, refusal, err := ts.opts.Budget.TakeN(context.WithoutCancel(ctx), ts.opts.Now(), len(b.ids))
 		if err != nil || refusal != nil {
 			o, _ := ts.budgetAnswer(refusal, err)
 			return o.confirmedWith(how)

@@ -20,7 +20,7 @@ const elicitID = "confirm"
 
 func (ts *Toolset) newClaims(ctx context.Context, c *call, e tallyfy.Entity, purpose confirm.Purpose, ttl time.Duration) confirm.Claims {
 	return confirm.Claims{Org: c.client.OrgID(), Tool: c.tool.Name, ID: e.ID, FP: confirm.Fingerprint(e),
-		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.now().Add(ttl).Unix(), Nonce: confirm.NewNonce(), Purpose: purpose, Iat: ts.now().Unix()}
+		Session: ts.sessionBinding(ctx), Caller: ts.callerBinding(ctx), Exp: ts.opts.Now().Add(ttl).Unix(), Nonce: confirm.NewNonce(), Purpose: purpose, Iat: ts.opts.Now().Unix()}
 }
 
 func preview(c *call, e tallyfy.Entity) *schemas.Preview {
@@ -42,7 +42,7 @@ func (ts *Toolset) issueToken(ctx context.Context, c *call, e tallyfy.Entity) ou
 // redeemToken is the second call of the token flow: it opens and checks the token, then
 // deletes.
 func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, token string) outcome {
-	cl, err := ts.seal.Open(token, ts.now())
+	cl, err := ts.seal.Open(token, ts.opts.Now())
 	if err == nil && !cl.Matches(c.client.OrgID(), c.tool.Name, e.ID, ts.sessionBinding(ctx), ts.callerBinding(ctx), confirm.ForToken) {
 		err = confirm.ErrTokenForeign
 	}
@@ -61,12 +61,12 @@ func (ts *Toolset) redeemToken(ctx context.Context, c *call, e tallyfy.Entity, t
 // an App approval's) of items, their signed approval record written when it is used; use:
 // whether the claims' nonce is to be used up by the delete (a plan's is used by its execution).
 func (ts *Toolset) claimsConfirmation(ctx context.Context, c *call, cl confirm.Claims, ch confirm.Confirmation, by string, items []confirm.ApprovedItem, use bool) confirmation {
-	rec := confirm.Approved(cl, ts.whoAsks(ctx), by, ch, items, ts.now())
+	rec := confirm.Approved(cl, ts.whoAsks(ctx), by, ch, items, ts.opts.Now())
 	conf := confirmation{channel: ch, by: by, approvalID: cl.Nonce, record: &rec}
 	if use {
-		conf.valid = func() error { return cl.StillValid(ts.now()) }
+		conf.valid = func() error { return cl.StillValid(ts.opts.Now()) }
 		conf.use = func(ctx context.Context) (bool, error) {
-			return ts.seal.Consume(ctx, cl, ts.now(), ts.tokenLife(cl.Purpose))
+			return ts.seal.Consume(ctx, cl, ts.opts.Now(), ts.tokenLife(cl.Purpose))
 		}
 	}
 	return conf

@@ -166,7 +166,7 @@ func (ts *Toolset) stages(t Tool) server.ToolHandlerFunc {
 
 // newCall starts a call of tool t for the caller in ctx.
 func (ts *Toolset) newCall(ctx context.Context, t Tool, req mcp.CallToolRequest) *call {
-	c := &call{tool: t, kind: itemKinds[t.Kind], req: req, started: ts.now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
+	c := &call{tool: t, kind: itemKinds[t.Kind], req: req, started: ts.opts.Now(), client: ts.clientFor(ctx), policy: ts.policyFor(ctx)}
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller = who.Name
 	}
@@ -214,7 +214,7 @@ func (ts *Toolset) resolve(ctx context.Context, c *call) (o outcome, ended bool)
 		}
 	}
 	if t.Verb == VerbDelete && c.batch == "" { // a batch reserved its slots beforehand
-		refusal, err := ts.opts.Budget.Check(context.WithoutCancel(ctx), ts.now())
+		refusal, err := ts.opts.Budget.Check(context.WithoutCancel(ctx), ts.opts.Now())
 		if o, bad := ts.budgetAnswer(refusal, err); bad {
 			return o, true
 		}
@@ -251,7 +251,7 @@ func (ts *Toolset) record(ctx context.Context, c *call, o outcome) *mcp.CallTool
 		o.entity = c.target
 	}
 	if err := ts.write(ctx, ts.auditRecord(ctx, c, o)); err != nil {
-		ts.log.Error("audit record not written", "tool", c.tool.Name, "err", err)
+		ts.opts.Logger.Error("audit record not written", "tool", c.tool.Name, "err", err)
 		if o.auditFailed { // the result already says that nothing was done, and why
 			return o.result
 		}
@@ -290,7 +290,7 @@ func (ts *Toolset) intent(ctx context.Context, c *call, confirm confirmation, e 
 	if err == nil {
 		return outcome{}, true
 	}
-	ts.log.Error("audit intent record not written: the call does nothing", "tool", c.tool.Name, "err", err)
+	ts.opts.Logger.Error("audit intent record not written: the call does nothing", "tool", c.tool.Name, "err", err)
 	o := refused("audit intent not written", mcp.NewToolResultError(fmt.Sprintf("Nothing was changed: the audit record that must precede this action could not be written (%v). The operator must fix the audit log (--audit-log) before %s can run; then call it again.",
 		err, c.tool.Name))).about(e).confirmedWith(confirm)
 	o.auditFailed = true
@@ -303,7 +303,7 @@ func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) audit.Re
 		Time: c.started.UTC().Format(time.RFC3339Nano), Tool: c.tool.Name, Tier: string(c.tool.Tier), Org: ts.clientFor(ctx).OrgID(),
 		ResourceID: c.id, BatchID: c.batch, Outcome: o.status, Detail: o.detail,
 		Confirmation: o.confirm.channel, ConfirmedBy: o.confirm.by, ApprovalID: o.confirm.approvalID, ConfirmMode: string(ts.opts.Confirm),
-		DurationMS: float64(ts.now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
+		DurationMS: float64(ts.opts.Now().Sub(c.started).Microseconds()) / 1000, Session: sessionID(ctx), Transport: transportName(ctx),
 	}
 	if c.kind != nil { // a bulk call with an unusable type has none
 		rec.ResourceType = string(c.kind.Kind)

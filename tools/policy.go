@@ -226,7 +226,7 @@ func (ts *Toolset) protectedRefusal(c *call) (outcome, bool) {
 // takeBudget spends one permanent delete, or answers why it cannot (never both, never
 // neither): the refusal comes from the same atomic step as the take.
 func (ts *Toolset) takeBudget(ctx context.Context) (release func(), o outcome, ok bool) {
-	release, refusal, err := ts.opts.Budget.Take(context.WithoutCancel(ctx), ts.now())
+	release, refusal, err := ts.opts.Budget.Take(context.WithoutCancel(ctx), ts.opts.Now())
 	if err == nil && refusal == nil && release != nil {
 		return release, outcome{}, true
 	}
@@ -241,10 +241,10 @@ func (ts *Toolset) takeBudget(ctx context.Context) (release func(), o outcome, o
 func (ts *Toolset) budgetAnswer(refusal *BudgetRefusal, err error) (outcome, bool) {
 	switch {
 	case err != nil && state.IsUnavailable(err):
-		ts.log.Error("shared state store unavailable: permanent deletes refused", "err", err)
+		ts.opts.Logger.Error("shared state store unavailable: permanent deletes refused", "err", err)
 		return storeRefusal(err), true
 	case err != nil:
-		ts.log.Error("delete budget unavailable", "err", err)
+		ts.opts.Logger.Error("delete budget unavailable", "err", err)
 		return refused("delete budget unavailable", mcp.NewToolResultError(fmt.Sprintf("Nothing was deleted: the delete budget could not be checked (%v), and without it no permanent delete is allowed. Try again later, or ask the operator to check the server's state store.", err))), true
 	case refusal == nil:
 		return outcome{}, false
@@ -253,7 +253,7 @@ func (ts *Toolset) budgetAnswer(refusal *BudgetRefusal, err error) (outcome, boo
 	if refusal.Limit == 0 {
 		return refused(spent, mcp.NewToolResultError("Permanent deletes are disabled on this server (--max-deletes-per-hour 0). Nothing was deleted; archiving is still possible.")), true
 	}
-	now := ts.now()
+	now := ts.opts.Now()
 	return refused(spent, mcp.NewToolResultError(fmt.Sprintf("The delete budget of %d permanent deletes per hour (--max-deletes-per-hour) is spent: nothing was deleted. The next delete is allowed from %s (in %s).",
 		refusal.Limit, refusal.FreeAt.UTC().Format(time.RFC3339), max(refusal.FreeAt.Sub(now), 0).Round(time.Second)))), true
 }

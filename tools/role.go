@@ -60,10 +60,10 @@ func (ts *Toolset) roleOf(ctx context.Context, c *tallyfy.Client) (tallyfy.Role,
 		if ms, err := c.GetMembership(rctx); err == nil {
 			role = ms.Role
 		} else {
-			ts.log.Debug("the caller's role could not be read: Tallyfy decides each delete", "err", err)
+			ts.opts.Logger.Debug("the caller's role could not be read: Tallyfy decides each delete", "err", err)
 		}
 		ts.roles.mu.Lock()
-		ts.roles.roles[c] = roleRead{role: role, at: ts.now()}
+		ts.roles.roles[c] = roleRead{role: role, at: ts.opts.Now()}
 		ts.roles.mu.Unlock()
 		return role, nil
 	})
@@ -83,7 +83,7 @@ func (ts *Toolset) cachedRole(c *tallyfy.Client) (r tallyfy.Role, fresh bool) {
 	if !read.role.Known() {
 		ttl = roleRetry
 	}
-	return read.role, ts.now().Sub(read.at) < ttl
+	return read.role, ts.opts.Now().Sub(read.at) < ttl
 }
 
 // OperationOf is the tallyfy operation of a changing verb (preflight's role check uses it too).

@@ -86,8 +86,6 @@ type Toolset struct {
 	seal *confirm.Sealer
 	// approvals are the pending approvals, in the state store (approval.go).
 	approvals confirm.Approvals
-	log       *slog.Logger
-	now       func() time.Time
 	roles     roleCache // each credential's role, read once and kept briefly (role.go)
 	// stopping ends when the server begins to shut down: questions still open to the person
 	// cannot be answered any more (the transport is closing) and are given up at once.
@@ -143,7 +141,7 @@ func New(opts Options) (*Toolset, error) {
 	}
 	opts.Audit = cmp.Or[audit.Recorder](opts.Audit, audit.LogRecorder{Logger: opts.Logger})
 	stopping, begin := context.WithCancel(context.Background())
-	return &Toolset{opts: opts, seal: confirm.NewSealer(opts.ConfirmKeys, opts.State), log: opts.Logger, now: opts.Now, stopping: stopping, stop: begin,
+	return &Toolset{opts: opts, seal: confirm.NewSealer(opts.ConfirmKeys, opts.State), stopping: stopping, stop: begin,
 		approvals: confirm.Approvals{Store: opts.State, Now: opts.Now}, roles: roleCache{roles: map[*tallyfy.Client]roleRead{}}}, nil
 }
 

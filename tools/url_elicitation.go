@@ -134,7 +134,7 @@ func (ts *Toolset) waitForDecision(ctx context.Context, id string) (pa *confirm.
 		if err != nil {
 			return nil, storeRefusal(err), false
 		}
-		if pa.Status != confirm.ApprovalPending || pa.Expired(ts.now()) {
+		if pa.Status != confirm.ApprovalPending || pa.Expired(ts.opts.Now()) {
 			return pa, outcome{}, true
 		}
 		select {
