@@ -90,16 +90,16 @@ func (p Policy) Allows(t Tool) bool {
 // bulkKindOrder is the order of the bulk tools' type enum (schemas.BulkArgs).
 var bulkKindOrder = []tallyfy.Kind{tallyfy.KindTask, tallyfy.KindRun, tallyfy.KindTemplate}
 
-// bulkKinds is the types a bulk tool may act on under p: those whose single-item tool of the
-// same verb (bulk_delete of templates: delete_template) p allows.
-func (p Policy) bulkKinds(t Tool) []tallyfy.Kind {
+// bulkKinds is the types a bulk tool may act on under p, as its type enum names them: those
+// whose single-item tool of the same verb (bulk_delete of templates: delete_template) p allows.
+func (p Policy) bulkKinds(t Tool) []string {
 	if !t.Bulk {
 		return nil
 	}
-	var out []tallyfy.Kind
+	var out []string
 	for _, k := range bulkKindOrder {
 		if p.allowsItself(toolFor(k, t.Verb)) {
-			out = append(out, k)
+			out = append(out, string(k))
 		}
 	}
 	return out
@@ -202,10 +202,7 @@ func (ts *Toolset) bulkKindRefusal(ctx context.Context, c *call) (outcome, bool)
 	default:
 		return outcome{}, false
 	}
-	var allowed []string
-	for _, k := range effective.bulkKinds(t) {
-		allowed = append(allowed, string(k))
-	}
+	allowed := effective.bulkKinds(t)
 	next := "No type is allowed for " + t.Name + "."
 	if len(allowed) > 0 {
 		next = "Types allowed for " + t.Name + ": " + strings.Join(allowed, ", ") + "."
@@ -265,15 +262,11 @@ func storeRefusal(err error) outcome {
 	return refused(clip("shared state unavailable: "+err.Error(), 300), mcp.NewToolResultError("Nothing was deleted: permanent deletes are refused while the shared state store (--state) is unreachable, because the delete budget and single use of confirmations cannot be enforced without it. Looking up, archiving and restoring still work. Try the delete again later, or ask the operator to check the store (the server's /healthz reports it)."))
 }
 
-// withBulkKinds is the bulk tool t as a client may see it: its type enum lists only kinds,
+// withBulkKinds is the bulk tool t as a client may see it: its type enum lists only names,
 // the types the policy in force lets it act on.
-func withBulkKinds(t mcp.Tool, kinds []tallyfy.Kind) mcp.Tool {
-	if len(kinds) == len(bulkKindOrder) || len(t.RawInputSchema) == 0 {
+func withBulkKinds(t mcp.Tool, names []string) mcp.Tool {
+	if len(names) == len(bulkKindOrder) || len(t.RawInputSchema) == 0 {
 		return t
-	}
-	names := make([]string, len(kinds))
-	for i, k := range kinds {
-		names[i] = string(k)
 	}
 	return withSchema(t, t.Name+":"+strings.Join(names, ","), func(props map[string]any) {
 		typ, _ := props["type"].(map[string]any)
