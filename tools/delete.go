@@ -166,8 +166,8 @@ func afterRefusedDelete(ctx context.Context, c *call, e tallyfy.Entity, err erro
 
 // deleteAdvice is what to do after a refused permanent delete of an item that is still there.
 func deleteAdvice(c *call, err error, now tallyfy.Entity) string {
-	var ae *tallyfy.APIError
-	if !errors.As(err, &ae) {
+	ae, ok := errors.AsType[*tallyfy.APIError](err)
+	if !ok {
 		return ""
 	}
 	archive := toolFor(c.kind.Kind, VerbArchive).Name
@@ -208,12 +208,10 @@ func forbiddenDelete(c *call) string {
 
 // ambiguous reports a failure after which the delete may or may not have happened.
 func ambiguous(err error) bool {
-	var te *tallyfy.TransportError
-	if errors.As(err, &te) {
+	if te, ok := errors.AsType[*tallyfy.TransportError](err); ok {
 		return te.Sent
 	}
-	var re *tallyfy.ResponseError
-	if errors.As(err, &re) {
+	if _, ok := errors.AsType[*tallyfy.ResponseError](err); ok {
 		return true
 	}
 	if s := tallyfy.StatusOf(err); s >= 500 {

@@ -27,8 +27,7 @@ func invalidArgument(name, why string) *mcp.CallToolResult {
 // argumentError words an argument decoding error (reached only when the server does not
 // validate the input schema first) without Go type names.
 func argumentError(err error) *mcp.CallToolResult {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
 		want := "a string"
 		switch te.Type.Kind() {
 		case reflect.Int, reflect.Int64, reflect.Int32:
@@ -55,13 +54,12 @@ func explain(c *call, err error) string {
 	}
 	var (
 		ae *tallyfy.APIError
-		ie *tallyfy.InvalidIDError
 		te *tallyfy.TransportError
 		re *tallyfy.ResponseError
 		se *tallyfy.ArchivedSearchError
 	)
 	switch {
-	case errors.As(err, &ie):
+	case errors.As(err, new(*tallyfy.InvalidIDError)):
 		return fmt.Sprintf("Invalid argument %s: %v. Find the ID with %s.", r.idArg, err, listTool)
 	case errors.Is(err, context.Canceled):
 		return "The call was cancelled before Tallyfy answered." + nothing
@@ -142,19 +140,16 @@ func requestRef(id string) string {
 
 // describe is a short form of an error for messages that wrap it.
 func describe(err error) string {
-	var se *tallyfy.ArchivedSearchError
-	if errors.As(err, &se) {
+	if se, ok := errors.AsType[*tallyfy.ArchivedSearchError](err); ok {
 		if se.Exists {
 			return "archived or live unknown: Tallyfy did not say, and it is " + se.Summary()
 		}
 		return "not found: Tallyfy answered 404, and it is " + se.Summary()
 	}
-	var ae *tallyfy.APIError
-	if errors.As(err, &ae) {
+	if ae, ok := errors.AsType[*tallyfy.APIError](err); ok {
 		return fmt.Sprintf("%d %s%s", ae.Status, http.StatusText(ae.Status), requestRef(ae.RequestID))
 	}
-	var te *tallyfy.TransportError
-	if errors.As(err, &te) {
+	if te, ok := errors.AsType[*tallyfy.TransportError](err); ok {
 		return te.Err.Error()
 	}
 	return strings.TrimPrefix(err.Error(), "tallyfy: ")

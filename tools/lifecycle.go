@@ -170,8 +170,8 @@ func changedWhile(before *tallyfy.Entity, now tallyfy.Entity) string {
 
 // refusal is Tallyfy's refusal in a few words: status, code and message.
 func refusal(err error) string {
-	var ae *tallyfy.APIError
-	if !errors.As(err, &ae) {
+	ae, ok := errors.AsType[*tallyfy.APIError](err)
+	if !ok {
 		return describe(err)
 	}
 	s := fmt.Sprintf("%d %s", ae.Status, http.StatusText(ae.Status))

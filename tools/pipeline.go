@@ -317,12 +317,9 @@ func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) audit.Re
 		rec.Caller, rec.TallyfyUser = who.Name, who.TallyfyUser
 	}
 	if o.err != nil {
-		var ae *tallyfy.APIError
-		var re *tallyfy.ResponseError
-		switch {
-		case errors.As(o.err, &ae):
+		if ae, ok := errors.AsType[*tallyfy.APIError](o.err); ok {
 			rec.HTTPStatus, rec.RequestID = ae.Status, ae.RequestID
-		case errors.As(o.err, &re):
+		} else if re, ok := errors.AsType[*tallyfy.ResponseError](o.err); ok {
 			rec.HTTPStatus, rec.RequestID = re.Status, re.RequestID
 		}
 		if rec.Detail == "" {
