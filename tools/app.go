@@ -59,9 +59,6 @@ var appTools = []Tool{
 		Description: "Delete review view only: deletes or cancels as the person decided."},
 }
 
-// appToolByName finds an app-only tool.
-func appToolByName(name string) (Tool, bool) { return byName(appTools, name) }
-
 // appToolMeta is the _meta.ui of a tool in tools/list. Only the nested form of the extension's
 // specification: ext-apps' registerAppTool also writes the deprecated flat "ui/resourceUri",
 // which older hosts read, but tools/list has a budget (issue 20) and current hosts read this.
@@ -279,7 +276,7 @@ func appReviewResult(c *call, cl confirm.Claims, items []schemas.BulkItem, act [
 // appDecide carries out the person's decision: delete (through the one pipeline, confirmed
 // "app") or cancel (nothing deleted, recorded). Either uses the approval up.
 func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	self, _ := appToolByName(appDecideTool)
+	self, _ := byName(appTools, appDecideTool)
 	own := ts.newCall(ctx, self, req)
 	args, err := decodeArgs[schemas.AppDecideArgs](req)
 	if err != nil {

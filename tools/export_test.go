@@ -28,7 +28,7 @@ func (ts *Toolset) ServerToolsUnjudged() []server.ServerTool {
 	for i := range out {
 		t, ok := ByName(out[i].Tool.Name)
 		if !ok {
-			t, _ = appToolByName(out[i].Tool.Name)
+			t, _ = byName(appTools, out[i].Tool.Name)
 		}
 		out[i].Handler = ts.stages(t)
 	}

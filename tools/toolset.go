@@ -211,7 +211,7 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 	for _, t := range in {
 		row, ok := ByName(t.Name)
 		if !ok {
-			row, ok = appToolByName(t.Name)
+			row, ok = byName(appTools, t.Name)
 			ok = ok && apps && p.allowsAnyDelete()
 		} else {
 			ok = p.Allows(row)
