@@ -116,9 +116,7 @@ func New(opts Options) (*Toolset, error) {
 		return nil, err
 	}
 	opts.Policy.Protect = protect
-	if opts.State == nil {
-		opts.State = state.NewMemory()
-	}
+	opts.State = cmp.Or[state.Store](opts.State, state.NewMemory())
 	if opts.Budget == nil {
 		// One window per organization: every replica sharing State spends from it.
 		opts.Budget = NewStoreBudget(opts.State, "deletes:"+opts.Client.OrgID(), opts.Policy.MaxDeletesPerHour, time.Hour)
