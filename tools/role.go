@@ -44,10 +44,10 @@ type roleRead struct {
 }
 
 // roleOf returns the role of the client's user, reading it when it is not known (one read at a
-// time per client). ok is false when it could not be read or is not a documented role.
-func (ts *Toolset) roleOf(ctx context.Context, c *tallyfy.Client) (tallyfy.Role, bool) {
+// time per client): "" when it could not be read (Role.Known: whether it is a documented role).
+func (ts *Toolset) roleOf(ctx context.Context, c *tallyfy.Client) tallyfy.Role {
 	if r, fresh := ts.cachedRole(c); fresh {
-		return r, r.Known()
+		return r
 	}
 	key := fmt.Sprintf("%p", c)
 	v, _, _ := ts.roles.group.Do(key, func() (any, error) {
@@ -68,7 +68,7 @@ func (ts *Toolset) roleOf(ctx context.Context, c *tallyfy.Client) (tallyfy.Role,
 		return role, nil
 	})
 	r, _ := v.(tallyfy.Role)
-	return r, r.Known()
+	return r
 }
 
 // cachedRole is the role last read for c; fresh is false when there is none in date.
@@ -106,15 +106,11 @@ func (ts *Toolset) roleRefusal(ctx context.Context, c *call) (outcome, bool) {
 	if tallyfy.RoleLight.May(op, kind).Permission != tallyfy.Refused {
 		return outcome{}, false // refused for no role: nothing to read
 	}
-	var role tallyfy.Role
-	var known bool
+	var role tallyfy.Role // unknown ("", or not a documented role): May refuses it nothing
 	if op == tallyfy.OpDelete {
-		role, known = ts.roleOf(ctx, c.client)
+		role = ts.roleOf(ctx, c.client)
 	} else if r, fresh := ts.cachedRole(c.client); fresh {
-		role, known = r, r.Known()
-	}
-	if !known {
-		return outcome{}, false
+		role = r
 	}
 	rule := role.May(op, kind)
 	if rule.Permission != tallyfy.Refused {

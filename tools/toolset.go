@@ -205,7 +205,7 @@ func (ts *Toolset) Filter(ctx context.Context, in []mcp.Tool) []mcp.Tool {
 	apps := ts.appsOffered(ctx)
 	out := in[:0:0]
 	listing := len(in) > 1
-	role := sync.OnceValue(func() tallyfy.Role { r, _ := ts.roleOf(ctx, ts.clientFor(ctx)); return r })
+	role := sync.OnceValue(func() tallyfy.Role { return ts.roleOf(ctx, ts.clientFor(ctx)) })
 	for _, t := range in {
 		row, ok := ByName(t.Name)
 		if !ok {
