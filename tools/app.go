@@ -105,7 +105,7 @@ func clientShowsApps(ctx context.Context) bool {
 // tools: it shows Apps and the operator lets the person confirm (--confirm auto or elicit;
 // token and off are the operator's explicit choice of another channel).
 func (ts *Toolset) appsOffered(ctx context.Context) bool {
-	return (ts.opts.Confirm == ConfirmAuto || ts.opts.Confirm == ConfirmElicit) && appChannelAvailable(ctx)
+	return (ts.opts.Confirm == ConfirmAuto || ts.opts.Confirm == ConfirmElicit) && clientShowsApps(ctx)
 }
 
 // appConfirms reports whether the permanent delete tool t is confirmed in the view for this

@@ -32,10 +32,6 @@ type confirmation struct {
 	record *confirm.ApprovalRecord
 }
 
-// appChannelAvailable reports whether the request's client renders the MCP App view, so the
-// person can confirm there (issue 21 point 2; app.go).
-var appChannelAvailable = clientShowsApps
-
 // tokenAllowed reports whether the operator accepts the model-satisfiable token flow.
 func (ts *Toolset) tokenAllowed() bool {
 	return ts.opts.Confirm == ConfirmToken || (ts.opts.Confirm == ConfirmAuto && ts.opts.AllowToken)
@@ -82,7 +78,7 @@ func (ts *Toolset) chooseChannel(ctx context.Context, t Tool, tokenGiven bool, a
 		return "", refused("token not allowed", mcp.NewToolResultError("Nothing was deleted: this server does not take a confirm_token (the model could give it on its own); the person confirms in their client or on the approval page. Call again without confirm_token.")), false
 	case tokenGiven, ts.opts.Confirm == ConfirmToken:
 		return confirm.Token, outcome{}, true
-	case appChannelAvailable(ctx):
+	case clientShowsApps(ctx): // the person confirms in the view (issue 21 point 2; app.go)
 		return confirm.App, outcome{}, true
 	case ts.urlElicitChannel(ctx):
 		// URL-mode elicitation: the client opens the approval page for the person, whose
