@@ -32,11 +32,6 @@ type confirmation struct {
 	record *confirm.ApprovalRecord
 }
 
-// tokenAllowed reports whether the operator accepts the model-satisfiable token flow.
-func (ts *Toolset) tokenAllowed() bool {
-	return ts.opts.Confirm == ConfirmToken || (ts.opts.Confirm == ConfirmAuto && ts.opts.AllowToken)
-}
-
 // approvalRule is the two-person rule in force for a call: the approvers named for its caller
 // when their entry requires approval for the call's tier (permanent; lifecycle covers bulk
 // archive too). nil: none.
@@ -74,7 +69,7 @@ func (ts *Toolset) chooseChannel(ctx context.Context, t Tool, tokenGiven bool, a
 		return confirm.Off, outcome{}, true
 	case tokenGiven && ts.opts.Confirm == ConfirmElicit:
 		return "", refused("token in elicit mode", mcp.NewToolResultError("Nothing was deleted: this server takes confirmation only from the person (--confirm elicit), not a confirm_token. Call again without confirm_token.")), false
-	case tokenGiven && !ts.tokenAllowed():
+	case tokenGiven && ts.opts.Confirm == ConfirmAuto && !ts.opts.AllowToken: // auto takes the model-satisfiable token only if allowed
 		return "", refused("token not allowed", mcp.NewToolResultError("Nothing was deleted: this server does not take a confirm_token (the model could give it on its own); the person confirms in their client or on the approval page. Call again without confirm_token.")), false
 	case tokenGiven, ts.opts.Confirm == ConfirmToken:
 		return confirm.Token, outcome{}, true
