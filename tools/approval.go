@@ -92,13 +92,14 @@ func (ts *Toolset) newPendingApproval(ctx context.Context, c *call, ch confirm.C
 // decided says how), else announced by the page or the App view (o: the delete waits; the
 // result may say where to approve, never a secret).
 func (ts *Toolset) putToPerson(ctx context.Context, s subject, pa *confirm.PendingApproval, urlMsg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
-	if pa.Channel == confirm.ApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx) {
-		return ts.askOnPage(ctx, s, pa, urlMsg)
-	}
+	pa.InCall = pa.Channel == confirm.ApprovalPage && !pa.TwoPerson && ts.urlElicitChannel(ctx)
 	secret, hash := confirm.NewApprovalSecret()
 	pa.SecretHash = hash
 	if err := ts.approvals.Park(ctx, pa); err != nil {
 		return nil, storeRefusal(err), false
+	}
+	if pa.InCall {
+		return ts.askOnPage(ctx, s, pa, secret, urlMsg)
 	}
 	where := ""
 	switch {

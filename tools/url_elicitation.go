@@ -61,17 +61,12 @@ func (ts *Toolset) urlElicitChannel(ctx context.Context) bool {
 	return ts.opts.ApprovalPage != nil && ts.pageLinker() != nil && canElicitURL(ctx) && ts.opts.ApprovalPage.Reachable(ctx, nil)
 }
 
-// askOnPage parks pa, sends the page's address to the client in a URL-mode elicitation with
-// message msg, and waits for the person's decision on the page. ok true: decided is pa as
-// decided. Else o answers what is not a decision there: the page announced instead (URL mode
-// could not carry it), no decision within --elicit-timeout (pa stays parked), the person
-// would not open the page in their client, or pa could not be parked or read.
-func (ts *Toolset) askOnPage(ctx context.Context, s subject, pa *confirm.PendingApproval, msg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
-	secret, hash := confirm.NewApprovalSecret()
-	pa.SecretHash, pa.InCall = hash, true
-	if err := ts.approvals.Park(ctx, pa); err != nil {
-		return nil, storeRefusal(err), false
-	}
+// askOnPage sends the address of parked pa (with its secret) to the client in a URL-mode
+// elicitation with message msg, and waits for the person's decision on the page. ok true:
+// decided is pa as decided. Else o answers what is not a decision there: the page announced
+// instead (URL mode could not carry it), no decision within --elicit-timeout (pa stays
+// parked), the person would not open the page in their client, or pa could not be read.
+func (ts *Toolset) askOnPage(ctx context.Context, s subject, pa *confirm.PendingApproval, secret, msg string) (decided *confirm.PendingApproval, o outcome, ok bool) {
 	link, err := ts.pageLinker().Link(ctx, pa, secret)
 	if err != nil {
 		return nil, ts.announcedInstead(ctx, s, pa, secret, "the approval page's address could not be made: "+err.Error()), false
