@@ -156,20 +156,20 @@ func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (selection, error) {
 	var sel selection
 	// At most 20 pages of 100: a selection that broad is better narrowed first.
 	for page := 1; page <= 20; page++ {
-		items, info, cut, err := b.c.kind.selectPage(ctx, b.c.client, b.filter, page, 100)
+		items, info, cut, err := b.c.kind.fetch(ctx, b.c.client, b.filter, page, 100) // as the list tool pages
 		if err != nil {
 			return selection{}, err
 		}
 		if cut != "" && sel.cut == "" {
 			sel.cut = cut
 		}
-		for _, e := range items {
+		for _, it := range items {
 			if len(sel.ids) == limit {
 				sel.more = true
 				return sel, nil
 			}
-			if !slices.Contains(sel.ids, e.ID) {
-				sel.ids = append(sel.ids, e.ID)
+			if id := it.Entity().ID; !slices.Contains(sel.ids, id) {
+				sel.ids = append(sel.ids, id)
 			}
 		}
 		if !info.HasMore {

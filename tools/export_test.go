@@ -17,7 +17,11 @@ func SelectPage(ctx context.Context, c *tallyfy.Client, kind tallyfy.Kind, args 
 	if bad != nil {
 		return nil, schemas.PageInfo{}, errors.New("bad filter")
 	}
-	es, info, _, err := itemKinds[kind].selectPage(ctx, c, f, page, perPage)
+	items, info, _, err := itemKinds[kind].fetch(ctx, c, f, page, perPage)
+	es := make([]tallyfy.Entity, len(items))
+	for i, it := range items {
+		es[i] = it.Entity()
+	}
 	return es, info, err
 }
 

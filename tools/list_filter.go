@@ -155,20 +155,6 @@ func (k *itemKind) fetch(ctx context.Context, c *tallyfy.Client, f listFilter, p
 	return items, info, "", nil
 }
 
-// selectPage reads one page of k's items under f, as entities, with the paging the list tool
-// would show (page_info.filtered_out included). Bulk selection pages with it.
-func (k *itemKind) selectPage(ctx context.Context, c *tallyfy.Client, f listFilter, page, perPage int) ([]tallyfy.Entity, schemas.PageInfo, string, error) {
-	items, info, cut, err := k.fetch(ctx, c, f, page, perPage)
-	if err != nil {
-		return nil, info, "", err
-	}
-	es := make([]tallyfy.Entity, len(items))
-	for i, it := range items {
-		es[i] = it.Entity()
-	}
-	return es, info, cut, nil
-}
-
 // filteredNote tells the model about a page the bounds thinned, so an empty page with more
 // behind it is not read as "none".
 func filteredNote(info schemas.PageInfo) string {

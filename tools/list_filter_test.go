@@ -274,7 +274,7 @@ func TestListFilterRefusals(t *testing.T) {
 	}
 }
 
-// TestSelectPageMatchesList: bulk selection (selectPage) picks what the list tool shows, with
+// TestSelectPageMatchesList: bulk selection (fetch, as selectIDs pages) picks what the list tool shows, with
 // the same paging, for a filter with Tallyfy's parameters and the server's bounds.
 func TestSelectPageMatchesList(t *testing.T) {
 	t.Parallel()
