@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
@@ -331,10 +332,7 @@ func (ts *Toolset) appDecide(ctx context.Context, req mcp.CallToolRequest) (*mcp
 
 // appDecidePlan carries out the person's decision on a bulk plan.
 func (ts *Toolset) appDecidePlan(ctx context.Context, c *call, cl confirm.Claims, ids []string, args schemas.AppDecideArgs) *mcp.CallToolResult {
-	c.batch = confirm.NewNonce()[:16]
-	if cl.Batch != "" { // the records carry the batch_id of the plan the person reviewed
-		c.batch = cl.Batch
-	}
+	c.batch = cmp.Or(cl.Batch, confirm.NewNonce()[:16]) // the records carry the batch_id of the plan the person reviewed
 	b := &batch{c: c, id: c.batch, args: schemas.BulkArgs{Type: string(c.kind.Kind), IDs: ids}, ids: ids}
 	if args.Decision != "delete" {
 		return ts.record(ctx, c, ts.appCancel(ctx, planSubject(b), cl, planItems(b, cl.PlanFPs(ids))))
