@@ -44,13 +44,12 @@ func (ts *Toolset) execute(ctx context.Context, b *batch) outcome {
 		b.id, c.batch = cl.Batch, cl.Batch
 	}
 	fps := cl.PlanFPs(b.ids)
-	var how confirmation
-	if c.tool.Verb == VerbDelete || approvalRule(ctx, c.tool) != nil {
-		var o outcome
-		var ok bool
-		if how, o, ok = ts.confirmBulk(ctx, b, cl, fps); !ok {
-			return o
-		}
+	if c.tool.Verb != VerbDelete && approvalRule(ctx, c.tool) == nil { // nothing to confirm
+		return ts.runPlan(ctx, b, cl, fps, confirmation{})
+	}
+	how, o, ok := ts.confirmBulk(ctx, b, cl, fps)
+	if !ok {
+		return o
 	}
 	return ts.runPlan(ctx, b, cl, fps, how)
 }
