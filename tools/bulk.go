@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -160,9 +161,7 @@ func (ts *Toolset) selectIDs(ctx context.Context, b *batch) (selection, error) {
 		if err != nil {
 			return selection{}, err
 		}
-		if cut != "" && sel.cut == "" {
-			sel.cut = cut
-		}
+		sel.cut = cmp.Or(sel.cut, cut) // the first cut
 		for _, it := range items {
 			if len(sel.ids) == limit {
 				sel.more = true

@@ -326,8 +326,5 @@ func processTaskRefusal(ctx context.Context, client *tallyfy.Client, e tallyfy.E
 }
 
 func resourceOf(e tallyfy.Entity, state string) schemas.Resource {
-	if state == "" {
-		state = stateWord(e.Archived)
-	}
-	return schemas.Resource{Type: string(e.Kind), ID: e.ID, Name: e.Name, State: state, Status: e.Status, LastUpdated: e.LastUpdated}
+	return schemas.Resource{Type: string(e.Kind), ID: e.ID, Name: e.Name, State: cmp.Or(state, stateWord(e.Archived)), Status: e.Status, LastUpdated: e.LastUpdated}
 }

@@ -77,9 +77,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 	after := intended
 	if ans.Item != nil {
 		after = *ans.Item
-		if after.Name == "" {
-			after.Name = intended.Name
-		}
+		after.Name = cmp.Or(after.Name, intended.Name)
 		if after.ArchivedKnown && after.Archived != archive {
 			// A 2xx whose item is not in the asked state: say what it says, claim nothing.
 			return ended(schemas.Unknown, "", mcp.NewToolResultError(fmt.Sprintf(
@@ -104,11 +102,7 @@ func (ts *Toolset) lifecycle(ctx context.Context, c *call) outcome {
 // stampedBefore reports whether e's archive stamp (archived_at, else last_updated) is clearly
 // older than sent: then the answer shows an earlier archive, not this call's.
 func stampedBefore(e tallyfy.Entity, sent time.Time) bool {
-	stamp := e.ArchivedAt
-	if stamp == "" {
-		stamp = e.LastUpdated
-	}
-	t, err := parseTallyfyTime(stamp)
+	t, err := parseTallyfyTime(cmp.Or(e.ArchivedAt, e.LastUpdated))
 	return err == nil && t.Before(sent.Add(-clearlyOlder))
 }
 

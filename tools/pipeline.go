@@ -2,6 +2,7 @@ package tools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -322,9 +323,7 @@ func (ts *Toolset) auditRecord(ctx context.Context, c *call, o outcome) audit.Re
 		} else if re, ok := errors.AsType[*tallyfy.ResponseError](o.err); ok {
 			rec.HTTPStatus, rec.RequestID = re.Status, re.RequestID
 		}
-		if rec.Detail == "" {
-			rec.Detail = clip(describe(o.err), 300)
-		}
+		rec.Detail = cmp.Or(rec.Detail, clip(describe(o.err), 300))
 	}
 	return rec
 }

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -66,10 +67,7 @@ func (pc processContents) name() string {
 	if pc.run == nil {
 		return fmt.Sprintf("process %s (its name and status could not be read: %s)", pc.runID, describe(pc.runErr))
 	}
-	status := pc.run.Status
-	if status == "" {
-		status = "not given"
-	}
+	status := cmp.Or(pc.run.Status, "not given")
 	if pc.run.Archived && pc.run.ArchivedKnown && status != "archived" {
 		status += ", archived"
 	}
