@@ -40,8 +40,6 @@ func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 }
 
 func (s *Sandbox) getRun(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	rn, ok := s.st.runs[id]
 	if !ok || (rn.archived() && s.has(VariantArchivedRunGet404)) {
 		return resourceNotFound()
@@ -50,8 +48,6 @@ func (s *Sandbox) getRun(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) archiveRun(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	rn, ok := s.st.runs[id]
 	if !ok || (rn.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
@@ -70,8 +66,6 @@ func (s *Sandbox) archiveRun(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) activateRun(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	rn, ok := s.st.runs[id]
 	if !ok {
 		return resourceNotFound()
@@ -94,8 +88,6 @@ func (s *Sandbox) activateRun(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) deleteRun(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, refusal := archivedOf(s.st.runs, id, runNotArchivedMessage); refusal != nil {
 		return *refusal
 	}

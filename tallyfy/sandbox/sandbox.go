@@ -208,25 +208,22 @@ func (s *Sandbox) Lookup(kind, id string) (Record, bool) {
 func (s *Sandbox) Count(kind string, archived bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
 	switch kind {
 	case kindTask:
-		for _, t := range s.st.tasks {
-			if t.archived() == archived {
-				n++
-			}
-		}
+		return count(s.st.tasks, archived)
 	case kindRun:
-		for _, r := range s.st.runs {
-			if r.archived() == archived {
-				n++
-			}
-		}
+		return count(s.st.runs, archived)
 	case kindTemplate:
-		for _, t := range s.st.templates {
-			if t.archived() == archived {
-				n++
-			}
+		return count(s.st.templates, archived)
+	}
+	return 0
+}
+
+func count[T interface{ archived() bool }](items map[string]T, archived bool) int {
+	n := 0
+	for _, t := range items {
+		if t.archived() == archived {
+			n++
 		}
 	}
 	return n
@@ -380,7 +377,19 @@ func cleanPath(p string) bool { return strings.HasPrefix(p, "/") && path.Clean(p
 type route struct {
 	method, path string
 	kind         string // whose answers a broken shape applies to (broken_shapes.go)
-	fn           func(r *http.Request, id string) response
+	fn           handler
+}
+
+// handler answers a request for the item id ("" on paths without one).
+type handler func(r *http.Request, id string) response
+
+// locked is fn run holding s.mu: the handlers of one item read and change the state whole.
+func (s *Sandbox) locked(fn handler) handler {
+	return func(r *http.Request, id string) response {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return fn(r, id)
+	}
 }
 
 // orgPath begins the path of every route that acts in the organization.
@@ -390,23 +399,23 @@ func (s *Sandbox) routes() *http.ServeMux {
 	rs := []route{
 		{"GET", orgPath + "/tasks", kindTask, s.listTasks},
 		{"POST", orgPath + "/tasks", kindTask, s.createTask},
-		{"GET", orgPath + "/tasks/{id}", kindTask, s.getTask},
-		{"DELETE", orgPath + "/tasks/{id}", kindTask, s.archiveTask},
-		{"PUT", orgPath + "/tasks/{id}/restore", kindTask, s.restoreTask},
-		{"DELETE", orgPath + "/tasks/{id}/delete", kindTask, s.deleteTask},
+		{"GET", orgPath + "/tasks/{id}", kindTask, s.locked(s.getTask)},
+		{"DELETE", orgPath + "/tasks/{id}", kindTask, s.locked(s.archiveTask)},
+		{"PUT", orgPath + "/tasks/{id}/restore", kindTask, s.locked(s.restoreTask)},
+		{"DELETE", orgPath + "/tasks/{id}/delete", kindTask, s.locked(s.deleteTask)},
 
 		{"GET", orgPath + "/runs", kindRun, s.listRuns},
-		{"GET", orgPath + "/runs/{id}", kindRun, s.getRun},
+		{"GET", orgPath + "/runs/{id}", kindRun, s.locked(s.getRun)},
 		{"GET", orgPath + "/runs/{id}/tasks", kindTask, s.listRunTasks},
-		{"DELETE", orgPath + "/runs/{id}", kindRun, s.archiveRun},
-		{"PUT", orgPath + "/runs/{id}/activate", kindRun, s.activateRun},
-		{"DELETE", orgPath + "/runs/{id}/delete", kindRun, s.deleteRun},
+		{"DELETE", orgPath + "/runs/{id}", kindRun, s.locked(s.archiveRun)},
+		{"PUT", orgPath + "/runs/{id}/activate", kindRun, s.locked(s.activateRun)},
+		{"DELETE", orgPath + "/runs/{id}/delete", kindRun, s.locked(s.deleteRun)},
 
 		{"GET", orgPath + "/checklists", kindTemplate, s.listTemplates},
-		{"GET", orgPath + "/checklists/{id}", kindTemplate, s.getTemplate},
-		{"DELETE", orgPath + "/checklists/{id}", kindTemplate, s.archiveTemplate},
-		{"PUT", orgPath + "/checklists/{id}/restore", kindTemplate, s.restoreTemplate},
-		{"DELETE", orgPath + "/checklists/{id}/delete", kindTemplate, s.deleteTemplate},
+		{"GET", orgPath + "/checklists/{id}", kindTemplate, s.locked(s.getTemplate)},
+		{"DELETE", orgPath + "/checklists/{id}", kindTemplate, s.locked(s.archiveTemplate)},
+		{"PUT", orgPath + "/checklists/{id}/restore", kindTemplate, s.locked(s.restoreTemplate)},
+		{"DELETE", orgPath + "/checklists/{id}/delete", kindTemplate, s.locked(s.deleteTemplate)},
 
 		{"GET", "/me", kindMe, s.getMe}, // identity.go
 		{"GET", "/me/organizations", kindOrganization, s.listMyOrganizations},

@@ -38,8 +38,6 @@ func (s *Sandbox) taskHasStatus(t *task, status string, now time.Time) bool {
 }
 
 func (s *Sandbox) getTask(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	t, ok := s.st.tasks[id]
 	if !ok || (t.archived() && !s.has(VariantArchivedTaskGet200)) {
 		return resourceNotFound()
@@ -48,8 +46,6 @@ func (s *Sandbox) getTask(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) archiveTask(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	t, ok := s.st.tasks[id]
 	if !ok || (t.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
@@ -66,8 +62,6 @@ func (s *Sandbox) archiveTask(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) restoreTask(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	t, refusal := oneOffTask(s.st.tasks, id, notOneOffRestoreMessage)
 	if refusal != nil {
 		return *refusal
@@ -84,8 +78,6 @@ func (s *Sandbox) restoreTask(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) deleteTask(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	t, refusal := oneOffTask(s.st.tasks, id, notOneOffDeleteMessage)
 	if refusal != nil {
 		return *refusal

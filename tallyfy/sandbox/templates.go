@@ -26,8 +26,6 @@ func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 }
 
 func (s *Sandbox) getTemplate(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	t, ok := s.st.templates[id]
 	if !ok || t.archived() { // documented: an archived template is 404 (§2.5)
 		return resourceNotFound()
@@ -36,8 +34,6 @@ func (s *Sandbox) getTemplate(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	t, ok := s.st.templates[id]
 	if !ok || (t.archived() && !s.has(VariantArchiveArchived200)) {
 		return resourceNotFound()
@@ -58,8 +54,6 @@ func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	t, ok := s.st.templates[id]
 	if ok && !t.archived() && s.has(VariantRestoreLive200) {
 		return itemAnswer(t.json())
@@ -74,8 +68,6 @@ func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
 }
 
 func (s *Sandbox) deleteTemplate(_ *http.Request, id string) response {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, refusal := archivedOf(s.st.templates, id, templateNotArchivedDeleteMessage); refusal != nil {
 		return *refusal
 	}
