@@ -3,7 +3,6 @@ package sandbox
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -125,17 +124,5 @@ func (s *Sandbox) setRateLimitHeaders(w http.ResponseWriter) {
 // Which sandbox answered. Tallyfy sends no such header: `tallyfy-mcp check --live` reads it to
 // print the sandbox variants it met (preflight.SandboxVariantsHeader).
 
-// VariantsHeader names the sandbox's variants on every answer ("default": none).
+// VariantsHeader names the sandbox's variants on every answer ("default": none; SetVariants).
 const VariantsHeader = "X-Tallyfy-Mcp-Sandbox-Variants"
-
-func (s *Sandbox) setSandboxHeader(w http.ResponseWriter) {
-	names := "default"
-	if vs := s.Variants(); len(vs) > 0 {
-		parts := make([]string, len(vs))
-		for i, v := range vs {
-			parts[i] = string(v)
-		}
-		names = strings.Join(parts, ",")
-	}
-	w.Header().Set(VariantsHeader, names)
-}

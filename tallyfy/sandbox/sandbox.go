@@ -58,8 +58,8 @@ type Sandbox struct {
 	logMu sync.Mutex
 	log   []string
 
-	variants  atomic.Pointer[[]Variant] // behaviours switched off the defaults, sorted (variants.go)
-	replicaMu sync.Mutex                // guards replica, replicaAt (VariantListingLag)
+	variants  atomic.Pointer[variantSet] // behaviours switched off the defaults (variants.go)
+	replicaMu sync.Mutex                 // guards replica, replicaAt (VariantListingLag)
 	replica   *state
 	replicaAt time.Time
 
@@ -112,6 +112,7 @@ func New(opts ...Option) *Sandbox {
 		rng:        rand.New(rand.NewPCG(1, 0)),
 		adminToken: AdminToken, memberToken: MemberToken,
 	}
+	s.SetVariants()
 	for _, o := range opts {
 		o(s)
 	}
@@ -321,7 +322,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.logMu.Unlock()
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
 	s.setRateLimitHeaders(w)
-	s.setSandboxHeader(w)
+	w.Header().Set(VariantsHeader, s.variants.Load().header)
 
 	if s.latency > 0 && !sleep(r.Context(), s.latency) { // the client gave up meanwhile
 		return

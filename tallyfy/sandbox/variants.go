@@ -97,11 +97,6 @@ var allVariants = func() []VariantInfo {
 // AllVariants returns every variant, sorted by name.
 func AllVariants() []VariantInfo { return slices.Clone(allVariants) }
 
-// KnownVariant reports whether v is a variant.
-func KnownVariant(v Variant) bool {
-	return slices.ContainsFunc(allVariants, func(in VariantInfo) bool { return in.Variant == v })
-}
-
 // ParseVariants reads a comma-separated list of variant names ("" or "default": none).
 // Unknown names are an error that lists the known ones.
 func ParseVariants(spec string) ([]Variant, error) {
@@ -112,7 +107,7 @@ func ParseVariants(spec string) ([]Variant, error) {
 			continue
 		}
 		v := Variant(name)
-		if !KnownVariant(v) {
+		if !slices.ContainsFunc(allVariants, func(in VariantInfo) bool { return in.Variant == v }) {
 			names := make([]string, len(allVariants))
 			for i, in := range allVariants {
 				names[i] = string(in.Variant)
@@ -134,9 +129,22 @@ func WithVariants(vs ...Variant) Option {
 // SetVariants replaces the variants the sandbox runs with (none: the defaults). It may be
 // called while the sandbox serves; requests already being answered may see either set.
 func (s *Sandbox) SetVariants(vs ...Variant) {
-	set := slices.Compact(slices.Sorted(slices.Values(vs)))
+	set := variantSet{on: slices.Compact(slices.Sorted(slices.Values(vs))), header: "default"}
+	if len(set.on) > 0 {
+		names := make([]string, len(set.on))
+		for i, v := range set.on {
+			names[i] = string(v)
+		}
+		set.header = strings.Join(names, ",")
+	}
 	s.variants.Store(&set)
 	s.dropReplica()
+}
+
+// variantSet is the variants on, sorted, and the VariantsHeader value naming them.
+type variantSet struct {
+	on     []Variant
+	header string
 }
 
 // dropReplica forgets the listings' copy (VariantListingLag): the listings read the state again.
@@ -147,19 +155,10 @@ func (s *Sandbox) dropReplica() {
 }
 
 // Variants returns the variants on, sorted.
-func (s *Sandbox) Variants() []Variant {
-	p := s.variants.Load()
-	if p == nil {
-		return nil
-	}
-	return append([]Variant{}, *p...)
-}
+func (s *Sandbox) Variants() []Variant { return slices.Clone(s.variants.Load().on) }
 
 // has reports whether variant v is on.
-func (s *Sandbox) has(v Variant) bool {
-	p := s.variants.Load()
-	return p != nil && slices.Contains(*p, v)
-}
+func (s *Sandbox) has(v Variant) bool { return slices.Contains(s.variants.Load().on, v) }
 
 // stamp formats a change's timestamp: whole seconds by default, milliseconds under
 // VariantMillisecondStamps.
