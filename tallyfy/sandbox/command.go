@@ -31,23 +31,19 @@ func Command(ctx context.Context, args []string, logger *slog.Logger, stderr io.
 		limit.PerSecond = f
 		return nil
 	})
-	fs.Func("rate-window", "the rolling window --rate-limit counts over", func(v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("want a duration above 0 such as 1s or 1m, not %q", v)
-		}
-		limit.Window = d
-		return nil
-	})
+	duration := func(name, usage string, to *time.Duration, least time.Duration, want string) {
+		fs.Func(name, usage, func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < least {
+				return fmt.Errorf("want %s, not %q", want, v)
+			}
+			*to = d
+			return nil
+		})
+	}
+	duration("rate-window", "the rolling window --rate-limit counts over", &limit.Window, 1, "a duration above 0 such as 1s or 1m")
 	var latency time.Duration
-	fs.Func("latency", "delay every answer by this duration", func(v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return fmt.Errorf("want a duration such as 50ms, not %q", v)
-		}
-		latency = d
-		return nil
-	})
+	duration("latency", "delay every answer by this duration", &latency, 0, "a duration such as 50ms")
 	listVariants := false
 	fs.Func("variant", "comma-separated behaviours switched off the defaults (tallyfy-mcp sandbox --variant help lists them)", func(v string) error {
 		if strings.TrimSpace(v) == "help" {

@@ -315,11 +315,9 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after aft
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(htmlBody))
 	case faultOversized:
-		n := int64(defaultOversizeBytes)
-		if term.Param != "" {
-			if v, err := parseSize(term.Param); err == nil {
-				n = v
-			}
+		n, err := parseSize(term.Param)
+		if err != nil { // no size given
+			n = defaultOversizeBytes
 		}
 		writeOversized(w, n)
 	case faultHang:

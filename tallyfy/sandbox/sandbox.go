@@ -345,16 +345,11 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // authenticate finds the user of the request's bearer token; ok is false without a known
 // token or without X-Tallyfy-Client.
 func (s *Sandbox) authenticate(r *http.Request) (u sandboxUser, token string, ok bool) {
-	h := r.Header.Get("Authorization")
-	const scheme = "Bearer "
+	h, scheme := r.Header.Get("Authorization"), "Bearer "
 	if len(h) < len(scheme) {
 		return u, "", false
 	}
-	if bearerSchemeCaseInsensitive {
-		if !strings.EqualFold(h[:len(scheme)], scheme) {
-			return u, "", false
-		}
-	} else if h[:len(scheme)] != scheme {
+	if given := h[:len(scheme)]; given != scheme && !(bearerSchemeCaseInsensitive && strings.EqualFold(given, scheme)) {
 		return u, "", false
 	}
 	switch token = strings.TrimSpace(h[len(scheme):]); token {
