@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -70,20 +71,9 @@ func WithBrokenShape(b BrokenShape) Option {
 // breakShapes rewrites a successful answer of kind's endpoints so that each broken field has
 // its broken value. Answers without a data envelope (errors, empty bodies) pass unchanged.
 func (s *Sandbox) breakShapes(kind string, res response) response {
-	if len(s.broken) == 0 || res.status/100 != 2 || len(res.body) == 0 {
-		return res
-	}
-	var fields []BrokenShape
-	for _, b := range s.broken {
-		if b.Kind == kind {
-			fields = append(fields, b)
-		}
-	}
-	if len(fields) == 0 {
-		return res
-	}
+	fields := slices.DeleteFunc(slices.Clone(s.broken), func(b BrokenShape) bool { return b.Kind != kind })
 	var env map[string]json.RawMessage
-	if json.Unmarshal(res.body, &env) != nil || env["data"] == nil {
+	if len(fields) == 0 || res.status/100 != 2 || json.Unmarshal(res.body, &env) != nil || env["data"] == nil {
 		return res
 	}
 	patch := func(item json.RawMessage) json.RawMessage {

@@ -160,7 +160,7 @@ func (t *task) listJSON() taskListJSON {
 
 func (t *task) json() taskJSON {
 	users := append([]int{}, t.Owners...)
-	j := taskJSON{
+	return taskJSON{
 		ID:           t.ID,
 		IncrementID:  t.IncrementID,
 		Title:        t.Title,
@@ -173,6 +173,7 @@ func (t *task) json() taskJSON {
 		StatusLabel:  statusLabel(t.Status),
 		TaskType:     "task",
 
+		CompleterID:   nullable(t.CompleterID),
 		IsCompletable: t.Status != taskCompleted,
 		MaxAssignable: max(len(users), 1),
 		Owners:        ownersOf(users),
@@ -185,11 +186,6 @@ func (t *task) json() taskJSON {
 		CompletedAt:   nullable(t.CompletedAt),
 		ArchivedAt:    nullable(t.ArchivedAt),
 	}
-	if t.CompleterID != 0 {
-		c := t.CompleterID
-		j.CompleterID = &c
-	}
-	return j
 }
 
 // run is a stored process. Status is the pre-archive status ("active",
@@ -459,11 +455,12 @@ type state struct {
 	created   int // one-off tasks created through POST /tasks (create_task.go)
 }
 
-func nullable(s string) *string {
-	if s == "" {
+// nullable is v, or nil (JSON null) for the zero value ("", 0).
+func nullable[T comparable](v T) *T {
+	if v == *new(T) {
 		return nil
 	}
-	return &s
+	return &v
 }
 
 // parseTS reads a stored stamp; ok is false for none ("") or a bad one.

@@ -14,7 +14,10 @@ func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 	if bad != nil {
 		return *bad
 	}
-	mode := s.runsArchivedMode(parseArchivedParam(q.Get("archived")))
+	mode := parseArchivedParam(q.Get("archived"))
+	if s.has(VariantRunsIgnoreArchived) {
+		mode = archivedExclude
+	}
 	status := strings.ToLower(strings.TrimSpace(q.Get("status")))
 	if status == "archived" { // §2.4: status=archived means archived only.
 		mode, status = archivedOnly, ""

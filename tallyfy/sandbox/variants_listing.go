@@ -63,16 +63,6 @@ func (s *Sandbox) taskPaging(p paging) paging {
 	return p
 }
 
-// runsArchivedMode is the archived mode of a GET /runs whose archived parameter read as mode:
-// under VariantRunsIgnoreArchived the parameter is ignored (status=archived is handled by the
-// caller).
-func (s *Sandbox) runsArchivedMode(mode archivedMode) archivedMode {
-	if s.has(VariantRunsIgnoreArchived) {
-		return archivedExclude
-	}
-	return mode
-}
-
 // hidesCompletedTask reports whether a GET /tasks with this status parameter leaves out t
 // under VariantTasksHideCompleted.
 func (s *Sandbox) hidesCompletedTask(status string, t *task) bool {
