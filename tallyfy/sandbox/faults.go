@@ -224,16 +224,6 @@ func parseSize(v string) (int64, error) {
 	return n * mult, nil
 }
 
-// afterMode tells deliver how to cut the response short.
-type afterMode int
-
-const (
-	afterNone afterMode = iota
-	afterReset
-	afterTruncated
-	afterTruncatedShort
-)
-
 func (fs *faultState) matches(r *http.Request) bool {
 	if fs.f.Method != "" && !strings.EqualFold(fs.f.Method, r.Method) {
 		return false
@@ -245,9 +235,9 @@ func (fs *faultState) matches(r *http.Request) bool {
 }
 
 // applyFaults decides which faults fire for r. It sleeps for latency rules,
-// answers (or drops) the request itself when a rule says so (handled=true),
-// or tells the caller how to deliver the processed response.
-func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after afterMode, handled bool) {
+// answers (or drops) the request itself when a rule says so (deliver nil),
+// or returns how to deliver the processed response.
+func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (deliver func(response)) {
 	var delay time.Duration
 	var term *Fault
 	s.faultMu.Lock()
@@ -276,10 +266,10 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after aft
 
 	if delay > 0 && !sleep(r.Context(), delay) {
 		abort(w)
-		return afterNone, true
+		return nil
 	}
 	if term == nil {
-		return afterNone, false
+		return func(res response) { writeResponse(w, res) }
 	}
 	switch term.Kind {
 	case fault429:
@@ -303,12 +293,9 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after aft
 	case faultResetBefore:
 		abort(w)
 	case faultResetAfter:
-		return afterReset, false
+		return func(response) { abort(w) }
 	case faultTruncated:
-		if term.Param == "short" {
-			return afterTruncatedShort, false
-		}
-		return afterTruncated, false
+		return func(res response) { writeTruncated(w, res, term.Param == "short") }
 	case faultHTML:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Length", strconv.Itoa(len(htmlBody)))
@@ -324,30 +311,24 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (after aft
 		<-r.Context().Done()
 		abort(w)
 	}
-	return afterNone, true
+	return nil
 }
 
-// deliver writes a processed response, cut short as the fault mode says.
-func (s *Sandbox) deliver(w http.ResponseWriter, res response, mode afterMode) {
-	switch mode {
-	case afterReset:
-		abort(w)
-	case afterTruncated, afterTruncatedShort:
-		if len(res.body) < 2 {
-			writeResponse(w, res)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if mode == afterTruncatedShort {
-			w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
-		}
-		w.WriteHeader(res.status)
-		// With "short", the server closes the connection after this handler
-		// returns, because fewer bytes than declared were written.
-		_, _ = w.Write(res.body[:len(res.body)/2])
-	default:
+// writeTruncated writes the first half of a processed JSON body with its status; short also
+// declares the full Content-Length.
+func writeTruncated(w http.ResponseWriter, res response, short bool) {
+	if len(res.body) < 2 {
 		writeResponse(w, res)
+		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	if short {
+		w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
+	}
+	w.WriteHeader(res.status)
+	// With short, the server closes the connection after this handler
+	// returns, because fewer bytes than declared were written.
+	_, _ = w.Write(res.body[:len(res.body)/2])
 }
 
 // abort drops the connection without (further) response. A TCP connection is

@@ -262,8 +262,8 @@ const IDPattern = `^[a-f0-9]{32}$`
 
 var idPattern = regexp.MustCompile(IDPattern)
 
-// response is what a handler produces; it is written by deliver, which may
-// also cut it short when a fault says so.
+// response is what a handler produces; it is delivered as applyFaults says (a fault may cut
+// it short).
 type response struct {
 	status int
 	body   []byte // nil: no body, no Content-Type
@@ -440,15 +440,15 @@ func (s *Sandbox) endpoint(rt route) http.Handler {
 			writeResponse(w, res)
 			return
 		}
-		after, handled := s.applyFaults(w, r)
-		if handled {
+		deliver := s.applyFaults(w, r)
+		if deliver == nil {
 			return
 		}
 		res := resourceNotFound()
 		if id := r.PathValue("id"); !strings.Contains(rt.path, "{id}") || idPattern.MatchString(id) {
 			res = rt.fn(r, id)
 		}
-		s.deliver(w, s.breakShapes(rt.kind, res), after)
+		deliver(s.breakShapes(rt.kind, res))
 	})
 }
 
