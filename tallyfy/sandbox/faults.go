@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -258,8 +259,7 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (deliver f
 			delay += d
 			continue
 		}
-		f := fs.f
-		term = &f
+		term = &fs.f // a rule is never changed, only replaced (SetFaults)
 		break
 	}
 	s.faultMu.Unlock()
@@ -281,10 +281,8 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (deliver f
 				at = at.Add(time.Second - frac) // round up: never less than 2 s ahead
 			}
 			w.Header().Set("Retry-After", at.UTC().Format(http.TimeFormat))
-		case "":
-			w.Header().Set("Retry-After", defaultRetryAfter)
 		default:
-			w.Header().Set("Retry-After", term.Param)
+			w.Header().Set("Retry-After", cmp.Or(term.Param, defaultRetryAfter))
 		}
 		writeResponse(w, errorResponse(http.StatusTooManyRequests, rateLimitMessage, rateLimitCode))
 	case fault500, fault502, fault503, fault504:

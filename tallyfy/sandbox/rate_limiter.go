@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -83,12 +84,8 @@ func (l *tokenLimiter) take(token string, now time.Time) (ok bool, remaining int
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cut := now.Add(-l.rl.window())
-	log := l.byToken[token]
-	i := 0
-	for i < len(log) && !log[i].After(cut) {
-		i++
-	}
-	log = log[i:]
+	log := l.byToken[token] // in arrival order
+	log = log[sort.Search(len(log), func(i int) bool { return log[i].After(cut) }):]
 	if len(log) >= l.limit {
 		retry = log[0].Sub(cut)
 		if rateLimitCountsRefused {
