@@ -70,10 +70,6 @@ func (s *Sandbox) getMe(r *http.Request, _ string) response {
 }
 
 func (s *Sandbox) listMyOrganizations(r *http.Request, _ string) response {
-	p, bad := parsePaging(r.URL.Query())
-	if bad != nil {
-		return *bad
-	}
 	u := userFor(r)
 	org := func(id, name string, ro role, users int) map[string]any {
 		return map[string]any{
@@ -85,7 +81,7 @@ func (s *Sandbox) listMyOrganizations(r *http.Request, _ string) response {
 	}
 	// The sandbox org comes second, so a client that reads only the first item is caught.
 	items := []any{org(otherOrgID, otherOrgName, roleLight, 3), org(OrgID, OrgName, u.role, 4)}
-	return s.listPage(r, p, items)
+	return s.listPage(r, kindOrganization, items)
 }
 
 // ---------------------------------------------------------------------------

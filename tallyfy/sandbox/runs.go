@@ -10,10 +10,6 @@ import (
 
 func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 	q := r.URL.Query()
-	p, bad := parsePaging(q)
-	if bad != nil {
-		return *bad
-	}
 	mode := parseArchivedParam(q.Get("archived"))
 	if s.has(VariantRunsIgnoreArchived) {
 		mode = archivedExclude
@@ -39,7 +35,7 @@ func (s *Sandbox) listRuns(r *http.Request, _ string) response {
 		return j
 	})
 	s.mu.Unlock()
-	return s.listPage(r, p, items)
+	return s.listPage(r, kindRun, items)
 }
 
 func (s *Sandbox) getRun(_ *http.Request, id string) response {

@@ -12,10 +12,6 @@ import (
 
 func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 	q := r.URL.Query()
-	p, bad := parsePaging(q)
-	if bad != nil {
-		return *bad
-	}
 	mode := parseArchivedParam(q.Get("archived"))
 	oneoff, filterOneoff := parseIsOneoff(q.Get("is_oneoff"))
 	status := strings.TrimSpace(q.Get("status"))
@@ -28,7 +24,7 @@ func (s *Sandbox) listTasks(r *http.Request, _ string) response {
 			(search == "" || taskMatchesQuery(t, st.runs[t.RunID], search))
 	}, newestTaskFirst, (*task).listJSON)
 	s.mu.Unlock()
-	return s.listPage(r, s.taskPaging(p), items)
+	return s.listPage(r, kindTask, items)
 }
 
 // taskHasStatus applies a task list's status parameter (none: every task, unless
@@ -104,8 +100,7 @@ func oneOffTask(tasks map[string]*task, id, notOneOff string) (*task, *response)
 // The run is found as GET /runs/{id} finds it: 404 otherwise.
 func (s *Sandbox) listRunTasks(r *http.Request, id string) response {
 	q := r.URL.Query()
-	p, bad := parsePaging(q)
-	if bad != nil {
+	if _, bad := parsePaging(q); bad != nil { // refused before an unknown process: 422 before 404
 		return *bad
 	}
 	status := strings.TrimSpace(q.Get("status"))
@@ -120,5 +115,5 @@ func (s *Sandbox) listRunTasks(r *http.Request, id string) response {
 		func(a, b *task) int { return cmp.Or(cmp.Compare(a.Position, b.Position), strings.Compare(a.ID, b.ID)) },
 		(*task).listJSON)
 	s.mu.Unlock()
-	return s.listPage(r, s.taskPaging(p), items)
+	return s.listPage(r, kindTask, items)
 }

@@ -10,10 +10,6 @@ import (
 
 func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 	q := r.URL.Query()
-	p, bad := parsePaging(q)
-	if bad != nil {
-		return *bad
-	}
 	mode := parseArchivedParam(q.Get("archived"))
 	search := strings.TrimSpace(q.Get("q"))
 
@@ -22,7 +18,7 @@ func (s *Sandbox) listTemplates(r *http.Request, _ string) response {
 		return keep(mode, t.archived()) && (search == "" || containsFold(t.Title, search))
 	}, templateOrder, (*template).listJSON)
 	s.mu.Unlock()
-	return s.listPage(r, p, items)
+	return s.listPage(r, kindTemplate, items)
 }
 
 func (s *Sandbox) getTemplate(_ *http.Request, id string) response {

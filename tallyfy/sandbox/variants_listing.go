@@ -47,20 +47,20 @@ var listingVariants = []VariantInfo{
 		"Tallyfy's MCP server server/utils/pagination.py: some lists ignore per_page and use a fixed 10 (docs/tallyfy-api.md §7)", false},
 }
 
-// listPage cuts one page of a list as pageOf does, under the listing variants in force.
-func (s *Sandbox) listPage(r *http.Request, p paging, items []any) response {
+// listPage answers one page of a list of kind's items (parsePaging, pageOf), under the listing
+// variants in force.
+func (s *Sandbox) listPage(r *http.Request, kind string, items []any) response {
+	p, bad := parsePaging(r.URL.Query())
+	if bad != nil {
+		return *bad
+	}
 	if s.has(VariantTotalPagesOtherSize) {
 		p.totalPagesSize = otherTotalPagesSize
 	}
-	return pageOf(r, p, items)
-}
-
-// taskPaging is the paging of a GET /tasks under VariantTasksFixedPageSize.
-func (s *Sandbox) taskPaging(p paging) paging {
-	if s.has(VariantTasksFixedPageSize) {
+	if kind == kindTask && s.has(VariantTasksFixedPageSize) { // GET /tasks, GET /runs/{id}/tasks
 		p.perPage = fixedTaskPageSize
 	}
-	return p
+	return pageOf(r, p, items)
 }
 
 // hidesCompletedTask reports whether a GET /tasks with this status parameter leaves out t
