@@ -34,9 +34,8 @@ func (s *Sandbox) createTask(r *http.Request, _ string) response {
 	owner := userFor(r).id
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.changing()
+	now := s.changing()
 	s.st.created++
-	now := s.stamp(s.now())
 	t := &task{
 		ID: seedID("task", fmt.Sprintf("created-%d", s.st.created)), IncrementID: 9000 + s.st.created,
 		Title: name, Alias: fmt.Sprintf("created-%d", s.st.created), OneOff: true, Status: taskNotStarted,

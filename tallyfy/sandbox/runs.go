@@ -52,8 +52,7 @@ func (s *Sandbox) archiveRun(_ *http.Request, id string) response {
 		return resourceNotFound()
 	}
 	if !rn.archived() {
-		s.changing()
-		ts := s.stamp(s.now())
+		ts := s.changing()
 		rn.ArchivedAt, rn.LastUpdated = ts, ts
 		for _, t := range s.st.tasks {
 			if runArchiveCascadesToTasks && t.RunID == id && !t.archived() {
@@ -75,8 +74,7 @@ func (s *Sandbox) activateRun(_ *http.Request, id string) response {
 		}
 		return itemAnswer(rn.activatedJSON())
 	}
-	s.changing()
-	ts := s.stamp(s.now())
+	ts := s.changing()
 	rn.ArchivedAt, rn.LastUpdated = "", ts
 	for _, t := range s.st.tasks {
 		if t.RunID == id && t.archivedWithRun {

@@ -50,8 +50,7 @@ func (s *Sandbox) archiveTask(_ *http.Request, id string) response {
 		return errorResponse(notOneOffStatus, notOneOffArchiveMessage, notOneOffCode)
 	}
 	if !t.archived() {
-		s.changing()
-		ts := s.stamp(s.now())
+		ts := s.changing()
 		t.ArchivedAt, t.LastUpdated = ts, ts
 	}
 	return emptyResponse(http.StatusNoContent)
@@ -68,8 +67,7 @@ func (s *Sandbox) restoreTask(_ *http.Request, id string) response {
 		}
 		return errorResponse(notArchivedStatus, taskNotArchivedMessage, notArchivedCode)
 	}
-	s.changing()
-	t.ArchivedAt, t.LastUpdated = "", s.stamp(s.now())
+	t.ArchivedAt, t.LastUpdated = "", s.changing()
 	return itemAnswer(t.json())
 }
 

@@ -36,8 +36,7 @@ func (s *Sandbox) archiveTemplate(_ *http.Request, id string) response {
 	}
 	var detached any = map[string]any{}
 	if !t.archived() {
-		s.changing()
-		ts := s.stamp(s.now())
+		ts := s.changing()
 		t.ArchivedAt, t.LastUpdated = ts, ts
 		if refs := embedsOf(id); len(refs) > 0 {
 			detached = refs
@@ -58,8 +57,7 @@ func (s *Sandbox) restoreTemplate(_ *http.Request, id string) response {
 	if refusal != nil {
 		return *refusal
 	}
-	s.changing()
-	t.ArchivedAt, t.LastUpdated = "", s.stamp(s.now())
+	t.ArchivedAt, t.LastUpdated = "", s.changing()
 	return itemAnswer(t.json())
 }
 

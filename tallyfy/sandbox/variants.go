@@ -160,13 +160,13 @@ func (s *Sandbox) Variants() []Variant { return slices.Clone(s.variants.Load().o
 // has reports whether variant v is on.
 func (s *Sandbox) has(v Variant) bool { return slices.Contains(s.variants.Load().on, v) }
 
-// stamp formats a change's timestamp: whole seconds by default, milliseconds under
+// stamp formats the time of a change now: whole seconds by default, milliseconds under
 // VariantMillisecondStamps.
-func (s *Sandbox) stamp(t time.Time) string {
+func (s *Sandbox) stamp() string {
 	if s.has(VariantMillisecondStamps) {
-		return t.UTC().Format("2006-01-02T15:04:05.000Z")
+		return s.now().UTC().Format("2006-01-02T15:04:05.000Z")
 	}
-	return t.UTC().Format("2006-01-02T15:04:05Z")
+	return s.now().UTC().Format("2006-01-02T15:04:05Z")
 }
 
 // ---------------------------------------------------------------------------
@@ -184,18 +184,18 @@ func (s *Sandbox) listState() *state {
 	return cmp.Or(s.freshReplica(), s.st)
 }
 
-// changing is called, with s.mu held, before a handler changes the state: under
-// VariantListingLag it keeps the state as it was for the listings, unless a copy younger than
-// ListingLag is already kept.
-func (s *Sandbox) changing() {
-	if !s.has(VariantListingLag) {
-		return
+// changing is called, with s.mu held, before a handler changes the state, and returns the
+// change's stamp. Under VariantListingLag it keeps the state as it was for the listings, unless
+// a copy younger than ListingLag is already kept.
+func (s *Sandbox) changing() (stamp string) {
+	if s.has(VariantListingLag) {
+		s.replicaMu.Lock()
+		if s.freshReplica() == nil {
+			s.replica, s.replicaAt = s.st.clone(), time.Now()
+		}
+		s.replicaMu.Unlock()
 	}
-	s.replicaMu.Lock()
-	defer s.replicaMu.Unlock()
-	if s.freshReplica() == nil {
-		s.replica, s.replicaAt = s.st.clone(), time.Now()
-	}
+	return s.stamp()
 }
 
 // freshReplica is the listings' copy while it is younger than ListingLag, else nil. The caller
