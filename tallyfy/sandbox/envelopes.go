@@ -121,15 +121,9 @@ func pageURL(r *http.Request, page int) string {
 	return u.String()
 }
 
+// keep reports whether a list in mode shows a record that is archived or not.
 func keep(mode archivedMode, archived bool) bool {
-	switch mode {
-	case archivedOnly:
-		return archived
-	case archivedInclude:
-		return true
-	default:
-		return !archived
-	}
+	return mode == archivedInclude || (mode == archivedOnly) == archived
 }
 
 // listed is the list of m's items that keep passes, in order, each shown by view.

@@ -225,14 +225,10 @@ func parseSize(v string) (int64, error) {
 	return n * mult, nil
 }
 
+// matches reports whether the rule applies to r and has times left.
 func (fs *faultState) matches(r *http.Request) bool {
-	if fs.f.Method != "" && !strings.EqualFold(fs.f.Method, r.Method) {
-		return false
-	}
-	if fs.f.PathContains != "" && !strings.Contains(r.URL.Path, fs.f.PathContains) {
-		return false
-	}
-	return fs.f.Times <= 0 || fs.fired < fs.f.Times
+	return (fs.f.Method == "" || strings.EqualFold(fs.f.Method, r.Method)) && strings.Contains(r.URL.Path, fs.f.PathContains) &&
+		(fs.f.Times <= 0 || fs.fired < fs.f.Times)
 }
 
 // applyFaults decides which faults fire for r. It sleeps for latency rules,

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 )
@@ -90,10 +91,6 @@ func (s *Sandbox) deleteRun(_ *http.Request, id string) response {
 	}
 	s.changing()
 	delete(s.st.runs, id)
-	for tid, t := range s.st.tasks {
-		if t.RunID == id {
-			delete(s.st.tasks, tid)
-		}
-	}
+	maps.DeleteFunc(s.st.tasks, func(_ string, t *task) bool { return t.RunID == id })
 	return emptyResponse(http.StatusOK) // documented: 200 with an empty body (§1.6)
 }
