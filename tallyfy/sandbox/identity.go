@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -109,11 +108,6 @@ func (w *rateWindow) take(now time.Time) int {
 	}
 	w.used++
 	return max(rateLimitPerMinute-w.used, 0)
-}
-
-// setRateLimitHeaders sets X-RateLimit-Remaining on every answer.
-func (s *Sandbox) setRateLimitHeaders(w http.ResponseWriter) {
-	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(s.rate.take(time.Now())))
 }
 
 // ---------------------------------------------------------------------------

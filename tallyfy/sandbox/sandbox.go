@@ -321,7 +321,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logMu.Unlock()
 	w.Header().Set("X-Request-Id", "sbx-"+strconv.FormatInt(s.reqSeq.Add(1), 10))
-	s.setRateLimitHeaders(w)
+	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(s.rate.take(time.Now()))) // identity.go
 	w.Header().Set(VariantsHeader, s.variants.Load().header)
 
 	if s.latency > 0 && !sleep(r.Context(), s.latency) { // the client gave up meanwhile
@@ -346,10 +346,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // token or without X-Tallyfy-Client.
 func (s *Sandbox) authenticate(r *http.Request) (u sandboxUser, token string, ok bool) {
 	h, scheme := r.Header.Get("Authorization"), "Bearer "
-	if len(h) < len(scheme) {
-		return u, "", false
-	}
-	if given := h[:len(scheme)]; given != scheme && !(bearerSchemeCaseInsensitive && strings.EqualFold(given, scheme)) {
+	if given := h[:min(len(h), len(scheme))]; given != scheme && !(bearerSchemeCaseInsensitive && strings.EqualFold(given, scheme)) {
 		return u, "", false
 	}
 	switch token = strings.TrimSpace(h[len(scheme):]); token {
