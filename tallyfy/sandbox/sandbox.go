@@ -127,9 +127,7 @@ func (s *Sandbox) seeded() *state {
 	base := st.runs[IDs.ActiveRun]
 	for i := 1; i <= s.extraRuns; i++ {
 		r := *base
-		r.ID = seedID("run", fmt.Sprintf("load-test-%d", i))
-		r.IncrementID = 10000 + i
-		r.Name = fmt.Sprintf("Load test run %d", i)
+		r.ID, r.IncrementID, r.Name = seedID("run", fmt.Sprintf("load-test-%d", i)), 10000+i, fmt.Sprintf("Load test run %d", i)
 		st.runs[r.ID] = &r
 	}
 	// Generated tasks are copies of a seeded one under a new slug, title and increment id.

@@ -172,7 +172,7 @@ func (s *Sandbox) stamp() string {
 // ---------------------------------------------------------------------------
 // Listing replica (VariantListingLag).
 
-// replicaOf is the state listings read: under VariantListingLag, a copy taken when the first
+// listState is the state listings read: under VariantListingLag, a copy taken when the first
 // change after a quiet ListingLag came in, until ListingLag has passed; else the state itself.
 // The caller holds s.mu.
 func (s *Sandbox) listState() *state {
