@@ -272,10 +272,7 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (deliver f
 		switch term.Param {
 		case "none":
 		case "date":
-			at := time.Now().Add(2 * time.Second)
-			if frac := at.Sub(at.Truncate(time.Second)); frac > 0 {
-				at = at.Add(time.Second - frac) // round up: never less than 2 s ahead
-			}
+			at := time.Now().Add(3*time.Second - 1).Truncate(time.Second) // 2 s ahead rounded up, never less
 			w.Header().Set("Retry-After", at.UTC().Format(http.TimeFormat))
 		default:
 			w.Header().Set("Retry-After", cmp.Or(term.Param, defaultRetryAfter))
