@@ -344,7 +344,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // token or without X-Tallyfy-Client.
 func (s *Sandbox) authenticate(r *http.Request) (u sandboxUser, token string, ok bool) {
 	h, scheme := r.Header.Get("Authorization"), "Bearer "
-	if given := h[:min(len(h), len(scheme))]; given != scheme && !(bearerSchemeCaseInsensitive && strings.EqualFold(given, scheme)) {
+	if given := h[:min(len(h), len(scheme))]; given != scheme && (!bearerSchemeCaseInsensitive || !strings.EqualFold(given, scheme)) {
 		return u, "", false
 	}
 	switch token = strings.TrimSpace(h[len(scheme):]); token {
