@@ -301,11 +301,6 @@ type runArchivedJSON struct {
 	LastUpdated string  `json:"last_updated"`
 }
 
-// progressOf spreads a run's percent over runProgressTotal tasks.
-func progressOf(percent int) progressJSON {
-	return progressJSON{Complete: percent * runProgressTotal / 100, Total: runProgressTotal, Percent: percent}
-}
-
 func (r *run) json(now time.Time) runJSON {
 	return runJSON{
 		ID:             r.ID,
@@ -315,7 +310,8 @@ func (r *run) json(now time.Time) runJSON {
 		Name:           r.Name,
 		Summary:        r.Summary,
 		Status:         r.visibleStatus(),
-		Progress:       progressOf(r.Progress),
+		// The stored percent, spread over runProgressTotal tasks.
+		Progress: progressJSON{Complete: r.Progress * runProgressTotal / 100, Total: runProgressTotal, Percent: r.Progress},
 		Prerun: []prerunField{{ID: seedID("prerun", r.ID), Alias: "requested_by", Label: "Requested by",
 			FieldType: "text", FieldValue: userNames[r.StartedBy], Value: userNames[r.StartedBy], Position: 0, Required: true,
 			CreatedAt: r.CreatedAt, UpdatedAt: r.CreatedAt}},
