@@ -20,15 +20,11 @@ import (
 // INFERENCE: roles are spelled capitalized ("Admin", "Standard") as on the members endpoints,
 // so clients must compare them case-insensitively; no source shows the value on this list.
 
-// Names of the organization and of the users behind the three tokens.
+// The organization GET /me/organizations names besides OrgID, and the sandbox org's name.
 const (
-	OrgName       = "Sandbox Co"
-	otherOrgID    = "5f0c3c1e2a4b4d6f8e9a0b1c2d3e4f50" // a second org both users belong to
-	otherOrgName  = "Sandbox Holdings"
-	meJoinedOn    = "2025-03-01T09:00:00.000Z"
-	meLastAccess  = "2026-05-30T08:15:00.000Z"
-	orgCreatedOn  = "2025-02-14T10:00:00.000Z"
-	orgLastUpdate = "2026-04-02T16:20:00.000Z"
+	OrgName      = "Sandbox Co"
+	otherOrgID   = "5f0c3c1e2a4b4d6f8e9a0b1c2d3e4f50" // a second org both users belong to
+	otherOrgName = "Sandbox Holdings"
 )
 
 // role is a member's role, spelled as the members endpoints spell it (see above).
@@ -73,9 +69,9 @@ func (s *Sandbox) listMyOrganizations(r *http.Request, _ string) response {
 	org := func(id, name string, ro role, users int) map[string]any {
 		return map[string]any{
 			"id": id, "name": name, "description": nil, "industry": "Software",
-			"created_on": orgCreatedOn, "last_updated": orgLastUpdate, "live_support_enabled": 0,
-			"users_count": users, "payment_state": "paid", "user_status": "active",
-			"joined_on": meJoinedOn, "disabled_on": nil, "last_accessed": meLastAccess, "user_role": ro,
+			"created_on": "2025-02-14T10:00:00.000Z", "last_updated": "2026-04-02T16:20:00.000Z", "live_support_enabled": 0,
+			"users_count": users, "payment_state": "paid", "user_status": "active", "joined_on": "2025-03-01T09:00:00.000Z",
+			"disabled_on": nil, "last_accessed": "2026-05-30T08:15:00.000Z", "user_role": ro,
 		}
 	}
 	// The sandbox org comes second, so a client that reads only the first item is caught.
