@@ -272,7 +272,7 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (deliver f
 		switch term.Param {
 		case "none":
 		case "date":
-			at := time.Now().Add(3*time.Second - 1).Truncate(time.Second) // 2 s ahead rounded up, never less
+			at := time.Now().Add(3*time.Second - time.Nanosecond).Truncate(time.Second) // 2 s ahead, rounded up
 			w.Header().Set("Retry-After", at.UTC().Format(http.TimeFormat))
 		default:
 			w.Header().Set("Retry-After", cmp.Or(term.Param, defaultRetryAfter))
@@ -294,7 +294,7 @@ func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) (deliver f
 		_, _ = w.Write([]byte(htmlBody))
 	case faultOversized:
 		n, err := parseSize(term.Param)
-		if err != nil { // no size given
+		if err != nil { // none given (or a bad one, set without ParseFaults)
 			n = defaultOversizeBytes
 		}
 		writeOversized(w, n)
