@@ -233,7 +233,7 @@ func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check
 		for _, m := range nm.Orgs {
 			rep.Organizations = append(rep.Organizations, Organization{ID: printable(m.OrgID, 64), Name: printable(m.Name, 120), Role: string(m.Role), Status: m.Status})
 		}
-		msg := fmt.Sprintf("the token's user is not a member of organization %s (they belong to %d other organization(s))", rep.OrgID, nm.Seen)
+		msg := fmt.Sprintf("the token's user is not a member of organization %s (they belong to %d other organization(s))", rep.OrgID, len(nm.Orgs))
 		if names := orgNames(rep.Organizations, 20); names != "" {
 			msg += ": " + names
 		}
