@@ -5,18 +5,18 @@
 package preflight
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -134,7 +134,9 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 		rep.skip("organization", blocked)
 		rep.skip("role", blocked)
 	} else {
-		orgCheck, notMember := checkOrganization(ctx, c, rep)
+		octx, shapes := watchShapes(ctx)
+		orgCheck, notMember := checkOrganization(octx, c, rep)
+		orgCheck = withShapes(orgCheck, shapes.list())
 		rep.add(orgCheck)
 		if notMember {
 			blocked = "the organization check failed"
@@ -220,12 +222,6 @@ func checkToken(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, boo
 // checkOrganization finds the organization among the user's (GET /me/organizations).
 // notMember is true when the user provably does not belong to it.
 func checkOrganization(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
-	ctx, shapes := watchShapes(ctx)
-	chk, notMember := membershipCheck(ctx, c, rep)
-	return withShapes(chk, shapes.list()), notMember
-}
-
-func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
 	ms, err := c.GetMembership(ctx)
 	var nm *tallyfy.NotMemberError
 	switch {
@@ -413,14 +409,9 @@ func watchShapes(ctx context.Context) (context.Context, *shapeWatch) {
 func (w *shapeWatch) list() []Shape {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]Shape, 0, len(w.seen))
-	for s := range w.seen {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Field < out[j].Field || out[i].Field == out[j].Field && out[i].Found < out[j].Found
+	return slices.SortedFunc(maps.Keys(w.seen), func(a, b Shape) int {
+		return cmp.Or(strings.Compare(a.Field, b.Field), strings.Compare(a.Found, b.Found))
 	})
-	return out
 }
 
 // shapeNames words issues as "organizations[].user_role arrived as object; …".
@@ -542,20 +533,12 @@ func requestRef(id string) string {
 // printable drops control characters (a terminal must not run escapes from Tallyfy's bodies)
 // and cuts s to n bytes.
 func printable(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
+	return tallyfy.Truncate(strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
 		}
 		return ' '
-	}, s)
-	if len(s) > n {
-		cut := n
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
+	}, s), n)
 }
 
 // label is how a check is named on a text line.

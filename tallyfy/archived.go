@@ -214,9 +214,9 @@ func (e *ArchivedSearchError) Summary() string {
 
 func (e *ArchivedSearchError) Error() string {
 	if e.Exists {
-		return fmt.Sprintf("tallyfy: Tallyfy did not say whether %s %s is archived, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
+		return fmt.Sprintf("tallyfy: Tallyfy did not say whether %s %s is archived, and it is %s", e.Kind, Truncate(e.ID, 80), e.Summary())
 	}
-	return fmt.Sprintf("tallyfy: %s %s not found: Tallyfy answered 404 to reading it, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
+	return fmt.Sprintf("tallyfy: %s %s not found: Tallyfy answered 404 to reading it, and it is %s", e.Kind, Truncate(e.ID, 80), e.Summary())
 }
 
 // find GETs one item and, on 404, looks for it among the archived ones (findArchived: bounded).

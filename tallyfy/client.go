@@ -426,11 +426,11 @@ func describeJSONError(r *response, err error) string {
 	case len(r.Body) == 0:
 		return "empty body"
 	case ct != "" && !strings.Contains(ct, "json"):
-		return "not JSON (Content-Type " + truncate(ct, 60) + ")"
+		return "not JSON (Content-Type " + Truncate(ct, 60) + ")"
 	case errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected end of JSON"):
 		return "truncated JSON"
 	case errors.As(err, new(*json.UnmarshalTypeError)):
-		return "unexpected JSON shape: " + truncate(err.Error(), 200)
+		return "unexpected JSON shape: " + Truncate(err.Error(), 200)
 	default:
 		return "not valid JSON"
 	}

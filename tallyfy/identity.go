@@ -318,7 +318,7 @@ func headerText(s string) string {
 		}
 		return -1
 	}, strings.TrimSpace(s))
-	return truncate(s, 64)
+	return Truncate(s, 64)
 }
 
 type rateLimitObserverKey struct{}

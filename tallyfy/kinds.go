@@ -115,7 +115,7 @@ func (c *Client) Lookup(ctx context.Context, kind Kind, id string) (Entity, erro
 	}
 	e := it.Entity()
 	if !e.ArchivedKnown { // Find settles it; a guard, as callers decide on it
-		err = fmt.Errorf("tallyfy: Tallyfy did not say whether %s %s is archived; check it in Tallyfy", kind, truncate(id, 80))
+		err = fmt.Errorf("tallyfy: Tallyfy did not say whether %s %s is archived; check it in Tallyfy", kind, Truncate(id, 80))
 	}
 	return e, err
 }

@@ -69,7 +69,7 @@ func decodeOne[T, W any, PW wire[T, W]](ctx context.Context, c *Client, prefix, 
 		if errors.As(err, new(*json.SyntaxError)) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, r.unusable(method, path, describeJSONError(r, err))
 		}
-		return nil, r.unusable(method, path, "unexpected data: "+truncate(err.Error(), 200))
+		return nil, r.unusable(method, path, "unexpected data: "+Truncate(err.Error(), 200))
 	}
 	if env.Data == nil { // "data": null
 		return nil, r.unusable(method, path, "no data envelope")

@@ -229,11 +229,11 @@ func (d *TemplateDeletion) References() []Reference {
 				}
 				continue
 			}
-			out = append(out, Reference{Type: k, Title: truncate(string(bytes.TrimSpace(byType[k])), 200)})
+			out = append(out, Reference{Type: k, Title: Truncate(string(bytes.TrimSpace(byType[k])), 200)})
 		}
 		return out
 	}
-	return []Reference{{Type: "unreadable", Title: truncate(string(raw), 200)}}
+	return []Reference{{Type: "unreadable", Title: Truncate(string(raw), 200)}}
 }
 
 // referenceOf reads one entry: an object with type, id and title (or name), or a bare value.
@@ -259,9 +259,9 @@ func referenceOf(kind string, raw json.RawMessage) Reference {
 	}
 	var str string
 	if json.Unmarshal(raw, &str) == nil {
-		return Reference{Type: kind, Title: truncate(str, 200)}
+		return Reference{Type: kind, Title: Truncate(str, 200)}
 	}
-	return Reference{Type: kind, Title: truncate(string(bytes.TrimSpace(raw)), 200)}
+	return Reference{Type: kind, Title: Truncate(string(bytes.TrimSpace(raw)), 200)}
 }
 
 // Entity is the kind-independent view of a task, run or template that callers need to
