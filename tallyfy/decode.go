@@ -163,8 +163,9 @@ func (f *fields) progress(name string, raw json.RawMessage) *float64 {
 		return nil
 	}
 	if o.Percent == nil && o.Complete == nil && o.Total == nil {
-		if len(bytes.TrimSpace(raw)) > 2 && !emptyObject(raw) {
-			f.odd(name, raw) // an object, but with none of the documented keys
+		// {} says nothing; an object with none of the documented keys is odd.
+		if keys := map[string]json.RawMessage{}; json.Unmarshal(raw, &keys) != nil || len(keys) > 0 {
+			f.odd(name, raw)
 		}
 		return nil
 	}
@@ -181,11 +182,6 @@ func (f *fields) progress(name string, raw json.RawMessage) *float64 {
 	}
 	v := *done / *total * 100
 	return &v
-}
-
-func emptyObject(raw json.RawMessage) bool {
-	var m map[string]json.RawMessage
-	return json.Unmarshal(raw, &m) == nil && len(m) == 0
 }
 
 // boolean reads true/false; known is false when null, absent or another shape.

@@ -1,6 +1,7 @@
 package tallyfy
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,20 +146,15 @@ func parseAPIError(status int, h http.Header, body []byte, method, path string) 
 			if f := parseFields(nested.Details); len(f) > 0 {
 				e.Fields = f
 			}
-		case json.Unmarshal(eb.Error, &str) == nil && str != "":
-			if e.Code == "" {
-				e.Code = Truncate(str, 80)
-			}
+		case json.Unmarshal(eb.Error, &str) == nil && str != "" && e.Code == "":
+			e.Code = Truncate(str, 80)
 		}
 		if f := parseFields(eb.Errors); len(f) > 0 {
 			e.Fields = f
 		}
 	}
-	if strings.TrimSpace(e.Message) == "" {
-		e.Message = http.StatusText(status)
-	}
-	if e.Message == "" { // a status Go has no text for, e.g. 599
-		e.Message = fmt.Sprintf("HTTP %d", status)
+	if strings.TrimSpace(e.Message) == "" { // "HTTP 599" for a status Go has no text for
+		e.Message = cmp.Or(http.StatusText(status), fmt.Sprintf("HTTP %d", status))
 	}
 	e.Message = Truncate(e.Message, 300)
 	return e
