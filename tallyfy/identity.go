@@ -195,12 +195,9 @@ func (w *membershipWire) decode() (Membership, error) {
 	}
 	var f fields
 	ms.Name = strings.TrimSpace(f.str("name", w.Name))
-	var role string
-	switch jsonType(w.UserRole) {
-	case "absent", "null":
-		role = f.str("role", w.Role)
-	default:
-		role = f.str("user_role", w.UserRole)
+	role := f.str("user_role", w.UserRole)
+	if t := jsonType(w.UserRole); t == "absent" || t == "null" {
+		role = f.str("role", w.Role) // the members endpoints' spelling
 	}
 	ms.Role = ParseRole(role)
 	ms.Status = strings.ToLower(strings.TrimSpace(f.str("user_status", w.UserStatus)))
