@@ -76,7 +76,8 @@ func unquote(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// identity reads id, name or title: a string, or an error.
+// identity reads id, name or title, the fields an item cannot be shown without: a string,
+// or an error.
 func identity(name string, raw json.RawMessage) (string, error) {
 	s, ok := unquote(raw)
 	if !ok {
@@ -86,20 +87,6 @@ func identity(name string, raw json.RawMessage) (string, error) {
 		return "", &identityError{Field: name, Found: "absent"}
 	}
 	return s, nil
-}
-
-// idAndLabel reads the two fields an item cannot be shown without: its id, then its title or
-// name (labelName). On an error the other result is empty.
-func idAndLabel(id json.RawMessage, labelName string, label json.RawMessage) (string, string, error) {
-	i, err := identity("id", id)
-	if err != nil {
-		return "", "", err
-	}
-	l, err := identity(labelName, label)
-	if err != nil {
-		return "", "", err
-	}
-	return i, l, nil
 }
 
 // str reads a string that may be null or absent ("" then).
@@ -237,7 +224,10 @@ type taskWire struct {
 func (w *taskWire) decode() (Task, error) {
 	var t Task
 	var err error
-	if t.ID, t.Title, err = idAndLabel(w.ID, "title", w.Title); err != nil {
+	if t.ID, err = identity("id", w.ID); err != nil {
+		return t, err
+	}
+	if t.Title, err = identity("title", w.Title); err != nil {
 		return t, err
 	}
 	var f fields
@@ -273,7 +263,10 @@ type runWire struct {
 func (w *runWire) decode() (Run, error) {
 	var r Run
 	var err error
-	if r.ID, r.Name, err = idAndLabel(w.ID, "name", w.Name); err != nil {
+	if r.ID, err = identity("id", w.ID); err != nil {
+		return r, err
+	}
+	if r.Name, err = identity("name", w.Name); err != nil {
 		return r, err
 	}
 	var f fields
@@ -312,7 +305,10 @@ type templateWire struct {
 func (w *templateWire) decode() (Template, error) {
 	var t Template
 	var err error
-	if t.ID, t.Title, err = idAndLabel(w.ID, "title", w.Title); err != nil {
+	if t.ID, err = identity("id", w.ID); err != nil {
+		return t, err
+	}
+	if t.Title, err = identity("title", w.Title); err != nil {
 		return t, err
 	}
 	var f fields
