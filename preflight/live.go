@@ -439,26 +439,16 @@ func getAnswer(a *tallyfy.Answer) string {
 
 // errorCode is the `code` of an error body, printable and short; "" when there is none.
 func errorCode(body []byte) string {
-	var e struct {
-		Code any `json:"code"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	if s, ok := e.Code.(string); ok {
-		return printable(s, 40)
-	}
-	return ""
+	var e struct{ Code any }
+	_ = json.Unmarshal(body, &e) // Code stays nil unless the body is an object
+	s, _ := e.Code.(string)
+	return printable(s, 40)
 }
 
 // listTotal is meta.pagination.total of a list, or -1.
 func listTotal(body []byte) int {
 	var l struct {
-		Meta struct {
-			Pagination struct {
-				Total *int `json:"total"`
-			} `json:"pagination"`
-		} `json:"meta"`
+		Meta struct{ Pagination struct{ Total *int } }
 	}
 	if json.Unmarshal(body, &l) != nil || l.Meta.Pagination.Total == nil {
 		return -1
