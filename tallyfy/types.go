@@ -5,6 +5,7 @@ package tallyfy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -245,16 +246,8 @@ func referenceOf(kind string, raw json.RawMessage) Reference {
 		Name  string          `json:"name"`
 	}
 	if json.Unmarshal(raw, &o) == nil {
-		r := Reference{Type: o.Type, Title: o.Title}
-		if r.Type == "" {
-			r.Type = kind
-		}
-		if r.Title == "" {
-			r.Title = o.Name
-		}
-		if id, err := textID(o.ID, ""); err == nil {
-			r.ID = id
-		}
+		r := Reference{Type: cmp.Or(o.Type, kind), Title: cmp.Or(o.Title, o.Name)}
+		r.ID, _ = textID(o.ID, "") // "" when it has none
 		return r
 	}
 	var str string
