@@ -173,10 +173,7 @@ func (r *Report) settle() {
 // ShownOrgID is an organization ID as it may be printed: only a well-formed one. Anything else
 // may be a token given in its place (the two swapped), and is never echoed.
 func ShownOrgID(id string) string {
-	switch {
-	case id == "":
-		return ""
-	case tallyfy.ValidID(id):
+	if id == "" || tallyfy.ValidID(id) {
 		return id
 	}
 	return "(not shown: not an organization ID, and it may be a token)"
@@ -612,19 +609,11 @@ func (r *Report) writeBlock(b *strings.Builder, count map[Status]int) {
 	if r.Caller != "" {
 		who = fmt.Sprintf("caller %q: ", r.Caller)
 	}
-	org := r.OrgID
-	if org == "" {
-		org = "(none set)"
-	}
-	fmt.Fprintf(b, "tallyfy-mcp check: %s%s, organization %s (read-only: GET requests only)\n", who, r.BaseURL, org)
+	fmt.Fprintf(b, "tallyfy-mcp check: %s%s, organization %s (read-only: GET requests only)\n", who, r.BaseURL, cmp.Or(r.OrgID, "(none set)"))
 	for _, c := range r.Checks {
 		count[c.Status]++
-		name := label[c.Name]
-		if name == "" {
-			name = c.Name
-		}
 		// One line per check, whatever Tallyfy put in a name or message.
-		fmt.Fprintf(b, "%s %s: %s", mark[c.Status], name, printable(c.Message, 2000))
+		fmt.Fprintf(b, "%s %s: %s", mark[c.Status], cmp.Or(label[c.Name], c.Name), printable(c.Message, 2000))
 		if c.Fix != "" {
 			fmt.Fprintf(b, ". Next: %s", printable(c.Fix, 1000))
 		}

@@ -1,6 +1,7 @@
 package tallyfy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,13 +43,7 @@ func (ms *Membership) shapeIssues() []ShapeIssue { return ms.issues }
 
 // Name is "First Last", else the username, else the email.
 func (m *Me) Name() string {
-	if n := strings.TrimSpace(m.FirstName + " " + m.LastName); n != "" {
-		return n
-	}
-	if m.Username != "" {
-		return m.Username
-	}
-	return m.Email
+	return cmp.Or(strings.TrimSpace(m.FirstName+" "+m.LastName), m.Username, m.Email)
 }
 
 // meWire is the raw form of Me: the fields the check uses (tallyfy/testdata/contract,
