@@ -113,11 +113,10 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 		if rl.IsZero() {
 			return
 		}
-		merged := rl
-		if rep.RateLimit != nil && merged.RetryAfter == "" {
-			merged.RetryAfter = rep.RateLimit.RetryAfter // keep the last Retry-After seen
+		if rep.RateLimit != nil {
+			rl.RetryAfter = cmp.Or(rl.RetryAfter, rep.RateLimit.RetryAfter) // keep the last Retry-After seen
 		}
-		rep.RateLimit = &merged
+		rep.RateLimit = &rl
 	})
 
 	blocked := "" // why the remaining checks cannot run
