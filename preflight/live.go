@@ -194,15 +194,8 @@ func (r *liveRun) create(ctx context.Context) (string, bool) {
 	if a == nil {
 		return "", false
 	}
-	var env struct {
-		Data struct {
-			ID json.RawMessage `json:"id"`
-		} `json:"data"`
-	}
-	var id string
-	if is2xx(a) && json.Unmarshal(a.Body, &env) == nil {
-		_ = json.Unmarshal(env.Data.ID, &id)
-	}
+	d, _ := dataOf[struct{ ID any }](a)
+	id, _ := d.ID.(string)
 	if !tallyfy.ValidID(id) {
 		r.rep.OK = false
 		r.rep.Problem = "Tallyfy did not create the throwaway task (" + statusText(a) + "): nothing else was tried"
@@ -270,7 +263,7 @@ func (r *liveRun) archivedReads(ctx context.Context) {
 	}
 	answer := changeAnswer(act, "refused")
 	if after := r.send(ctx, "read it again", http.MethodGet, run, nil, nil); is2xx(before) && is2xx(after) {
-		if was, now := runState(before.Body), runState(after.Body); was != now {
+		if was, now := runState(before), runState(after); was != now {
 			answer += fmt.Sprintf("; it changed the process (%s → %s)", was, now)
 		} else {
 			answer += "; nothing about the process changed"
@@ -281,33 +274,36 @@ func (r *liveRun) archivedReads(ctx context.Context) {
 
 // firstOf is the id of the first item a listing answers, if it is a Tallyfy id.
 func (r *liveRun) firstOf(ctx context.Context, step, list string, query url.Values) string {
-	a := r.send(ctx, step, http.MethodGet, list, query, nil)
-	var l struct {
-		Data []struct {
-			ID any `json:"id"`
-		} `json:"data"`
-	}
-	if !is2xx(a) || json.Unmarshal(a.Body, &l) != nil || len(l.Data) == 0 {
+	items, ok := dataOf[[]struct{ ID any }](r.send(ctx, step, http.MethodGet, list, query, nil))
+	if !ok || len(items) == 0 {
 		return ""
 	}
-	if s, ok := l.Data[0].ID.(string); ok && tallyfy.ValidID(s) {
+	if s, ok := items[0].ID.(string); ok && tallyfy.ValidID(s) {
 		return s
 	}
 	return ""
 }
 
 // runState is a run's status and last_updated, as read.
-func runState(body []byte) string {
-	var env struct {
-		Data struct {
-			Status      any `json:"status"`
-			LastUpdated any `json:"last_updated"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(body, &env) != nil {
+func runState(a *tallyfy.Answer) string {
+	d, ok := dataOf[struct {
+		Status      any
+		LastUpdated any `json:"last_updated"`
+	}](a)
+	if !ok {
 		return "unreadable"
 	}
-	return printable(fmt.Sprintf("status %v, last_updated %v", env.Data.Status, env.Data.LastUpdated), 120)
+	return printable(fmt.Sprintf("status %v, last_updated %v", d.Status, d.LastUpdated), 120)
+}
+
+// dataOf is a successful answer's {"data": …}; false when the answer failed or is not that.
+func dataOf[T any](a *tallyfy.Answer) (T, bool) {
+	var env struct{ Data T }
+	if !is2xx(a) || json.Unmarshal(a.Body, &env) != nil {
+		var zero T
+		return zero, false
+	}
+	return env.Data, true
 }
 
 // finish adds the rows not observed and the timestamp resolution.
@@ -443,26 +439,16 @@ func getAnswer(a *tallyfy.Answer) string {
 
 // errorCode is the `code` of an error body, printable and short; "" when there is none.
 func errorCode(body []byte) string {
-	var e struct {
-		Code any `json:"code"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	if s, ok := e.Code.(string); ok {
-		return printable(s, 40)
-	}
-	return ""
+	var e struct{ Code any }
+	_ = json.Unmarshal(body, &e) // Code stays nil unless the body is an object
+	s, _ := e.Code.(string)
+	return printable(s, 40)
 }
 
 // listTotal is meta.pagination.total of a list, or -1.
 func listTotal(body []byte) int {
 	var l struct {
-		Meta struct {
-			Pagination struct {
-				Total *int `json:"total"`
-			} `json:"pagination"`
-		} `json:"meta"`
+		Meta struct{ Pagination struct{ Total *int } }
 	}
 	if json.Unmarshal(body, &l) != nil || l.Meta.Pagination.Total == nil {
 		return -1

@@ -5,18 +5,18 @@
 package preflight
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/tallyfy-mcp/tallyfy-mcp/tallyfy"
 	"github.com/tallyfy-mcp/tallyfy-mcp/tools"
@@ -113,11 +113,10 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 		if rl.IsZero() {
 			return
 		}
-		merged := rl
-		if rep.RateLimit != nil && merged.RetryAfter == "" {
-			merged.RetryAfter = rep.RateLimit.RetryAfter // keep the last Retry-After seen
+		if rep.RateLimit != nil {
+			rl.RetryAfter = cmp.Or(rl.RetryAfter, rep.RateLimit.RetryAfter) // keep the last Retry-After seen
 		}
-		rep.RateLimit = &merged
+		rep.RateLimit = &rl
 	})
 
 	blocked := "" // why the remaining checks cannot run
@@ -134,7 +133,9 @@ func Run(ctx context.Context, c *tallyfy.Client) *Report {
 		rep.skip("organization", blocked)
 		rep.skip("role", blocked)
 	} else {
-		orgCheck, notMember := checkOrganization(ctx, c, rep)
+		octx, shapes := watchShapes(ctx)
+		orgCheck, notMember := checkOrganization(octx, c, rep)
+		orgCheck = withShapes(orgCheck, shapes.list())
 		rep.add(orgCheck)
 		if notMember {
 			blocked = "the organization check failed"
@@ -171,10 +172,7 @@ func (r *Report) settle() {
 // ShownOrgID is an organization ID as it may be printed: only a well-formed one. Anything else
 // may be a token given in its place (the two swapped), and is never echoed.
 func ShownOrgID(id string) string {
-	switch {
-	case id == "":
-		return ""
-	case tallyfy.ValidID(id):
+	if id == "" || tallyfy.ValidID(id) {
 		return id
 	}
 	return "(not shown: not an organization ID, and it may be a token)"
@@ -220,12 +218,6 @@ func checkToken(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, boo
 // checkOrganization finds the organization among the user's (GET /me/organizations).
 // notMember is true when the user provably does not belong to it.
 func checkOrganization(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
-	ctx, shapes := watchShapes(ctx)
-	chk, notMember := membershipCheck(ctx, c, rep)
-	return withShapes(chk, shapes.list()), notMember
-}
-
-func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check, bool) {
 	ms, err := c.GetMembership(ctx)
 	var nm *tallyfy.NotMemberError
 	switch {
@@ -233,7 +225,7 @@ func membershipCheck(ctx context.Context, c *tallyfy.Client, rep *Report) (Check
 		for _, m := range nm.Orgs {
 			rep.Organizations = append(rep.Organizations, Organization{ID: printable(m.OrgID, 64), Name: printable(m.Name, 120), Role: string(m.Role), Status: m.Status})
 		}
-		msg := fmt.Sprintf("the token's user is not a member of organization %s (they belong to %d other organization(s))", rep.OrgID, nm.Seen)
+		msg := fmt.Sprintf("the token's user is not a member of organization %s (they belong to %d other organization(s))", rep.OrgID, len(nm.Orgs))
 		if names := orgNames(rep.Organizations, 20); names != "" {
 			msg += ": " + names
 		}
@@ -413,14 +405,9 @@ func watchShapes(ctx context.Context) (context.Context, *shapeWatch) {
 func (w *shapeWatch) list() []Shape {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]Shape, 0, len(w.seen))
-	for s := range w.seen {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Field < out[j].Field || out[i].Field == out[j].Field && out[i].Found < out[j].Found
+	return slices.SortedFunc(maps.Keys(w.seen), func(a, b Shape) int {
+		return cmp.Or(strings.Compare(a.Field, b.Field), strings.Compare(a.Found, b.Found))
 	})
-	return out
 }
 
 // shapeNames words issues as "organizations[].user_role arrived as object; …".
@@ -542,20 +529,12 @@ func requestRef(id string) string {
 // printable drops control characters (a terminal must not run escapes from Tallyfy's bodies)
 // and cuts s to n bytes.
 func printable(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
+	return tallyfy.Truncate(strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
 		}
 		return ' '
-	}, s)
-	if len(s) > n {
-		cut := n
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
+	}, s), n)
 }
 
 // label is how a check is named on a text line.
@@ -629,19 +608,11 @@ func (r *Report) writeBlock(b *strings.Builder, count map[Status]int) {
 	if r.Caller != "" {
 		who = fmt.Sprintf("caller %q: ", r.Caller)
 	}
-	org := r.OrgID
-	if org == "" {
-		org = "(none set)"
-	}
-	fmt.Fprintf(b, "tallyfy-mcp check: %s%s, organization %s (read-only: GET requests only)\n", who, r.BaseURL, org)
+	fmt.Fprintf(b, "tallyfy-mcp check: %s%s, organization %s (read-only: GET requests only)\n", who, r.BaseURL, cmp.Or(r.OrgID, "(none set)"))
 	for _, c := range r.Checks {
 		count[c.Status]++
-		name := label[c.Name]
-		if name == "" {
-			name = c.Name
-		}
 		// One line per check, whatever Tallyfy put in a name or message.
-		fmt.Fprintf(b, "%s %s: %s", mark[c.Status], name, printable(c.Message, 2000))
+		fmt.Fprintf(b, "%s %s: %s", mark[c.Status], cmp.Or(label[c.Name], c.Name), printable(c.Message, 2000))
 		if c.Fix != "" {
 			fmt.Fprintf(b, ". Next: %s", printable(c.Fix, 1000))
 		}

@@ -30,13 +30,8 @@ const (
 
 // archivedSearch is what one search of an archived listing read.
 type archivedSearch struct {
-	requests int
-	seen     int  // archived items read
-	total    int  // archived items the listing counts (0: not said)
+	ArchivedNote
 	complete bool // the listing was read to its end
-	timedOut bool
-	// unfiltered: the listing returned live items too, so it cannot show an absence
-	unfiltered bool
 }
 
 // findArchived looks for ids among a collection's archived items, newest first, within the
@@ -61,7 +56,7 @@ func (k kindAPI[T, W, PW]) findArchived(ctx context.Context, c *Client, ids []st
 	scope := k.scope
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.ArchivedSearchTimeout)
 	defer cancel()
-	var s archivedSearch
+	s := archivedSearch{ArchivedNote: ArchivedNote{Scope: scope.noun, Order: scope.order}}
 	opts := ListOptions{Archived: ArchivedOnly, PerPage: archivedSearchPerPage, Sort: scope.sort}
 	extra := scope.extra
 	triedFallback := false
@@ -69,26 +64,26 @@ func (k kindAPI[T, W, PW]) findArchived(ctx context.Context, c *Client, ids []st
 		opts.Page = page
 		p, err := k.query(sctx, c, opts, extra)
 		if err != nil || !p.memoized {
-			s.requests++
+			s.Requests++
 		}
 		if rejectsStatusAll(err) && extra.Get("status") == TaskStatusAll && read+1 < c.cfg.ArchivedSearchPages {
 			// status=all refused (page, list.go): this page again without it.
 			extra = maps.Clone(extra) // the scope's own stays as it is
 			extra.Del("status")
 			p, err = k.query(sctx, c, opts, extra)
-			s.requests++
+			s.Requests++
 			read++
 		}
 		if err != nil {
 			if ctx.Err() == nil && sctx.Err() != nil {
 				// Our own time bound, not the caller's: what was read so far is the answer.
-				s.timedOut = true
+				s.TimedOut = true
 				return found, s, nil
 			}
 			return found, s, err
 		}
-		s.total = p.Pagination.Total
-		s.seen += len(p.Items)
+		s.Total = p.Pagination.Total
+		s.Searched += len(p.Items)
 		leaks := false
 		for i := range p.Items {
 			it := any(&p.Items[i]).(Item)
@@ -104,16 +99,16 @@ func (k kindAPI[T, W, PW]) findArchived(ctx context.Context, c *Client, ids []st
 		}
 		if leaks && !triedFallback && scope.fallback != nil {
 			// Read the archived ones with the other documented filter too, from its first page.
-			triedFallback, s.unfiltered = true, false
+			triedFallback, s.Unfiltered = true, false
 			extra = scope.fallback
-			page, s.seen, s.total = 0, 0, 0
+			page, s.Searched, s.Total = 0, 0, 0
 			continue
 		}
-		s.unfiltered = s.unfiltered || leaks
+		s.Unfiltered = s.Unfiltered || leaks
 		// An empty page ends the list; a short one does not (fixed page sizes), and the total
 		// says whether more remain (Page.Ends).
-		if p.Ends(s.seen) {
-			s.complete = !s.unfiltered
+		if p.Ends(s.Searched) {
+			s.complete = !s.Unfiltered
 			break
 		}
 	}
@@ -139,7 +134,7 @@ func (k kindAPI[T, W, PW]) settle(ctx context.Context, c *Client, items []Item) 
 	if err != nil && ctx.Err() != nil {
 		return ArchivedNote{}, err
 	}
-	note := ArchivedNote{Scope: k.scope.noun, Order: k.scope.order, Searched: s.seen, Total: s.total, Requests: s.requests}
+	note := s.ArchivedNote
 	for _, it := range items {
 		if it.archivedState().known() {
 			continue
@@ -152,7 +147,7 @@ func (k kindAPI[T, W, PW]) settle(ctx context.Context, c *Client, items []Item) 
 		switch {
 		case own.known(): // the item's own word in the archived listing wins
 			it.setArchived(own)
-		case f != nil && !s.unfiltered:
+		case f != nil && !s.Unfiltered:
 			it.setArchived(archivedYes)
 		case f == nil && err == nil && s.complete:
 			it.setArchived(archivedNo)
@@ -163,15 +158,19 @@ func (k kindAPI[T, W, PW]) settle(ctx context.Context, c *Client, items []Item) 
 	return note, nil
 }
 
-// ArchivedNote says how a listing's archived states were settled: how many stay unknown
-// after a bounded search of the archived listing, and how far that search went.
+// ArchivedNote says how far a bounded search of an archived listing went and, when it settled
+// a listing's items (Client.Settle), how many stay unknown after it.
 type ArchivedNote struct {
 	Unknown  int
-	Scope    string // "archived templates"
-	Order    string // "most recently updated"
-	Searched int
-	Total    int
-	Requests int
+	Scope    string // what was searched: "archived one-off tasks"
+	Order    string // in which order: "newest"
+	Searched int    // archived items read
+	Total    int    // archived items Tallyfy counts there (0: not said)
+	Requests int    // requests sent (a look-up's GET included)
+	TimedOut bool   // the time bound ended the search
+	// Unfiltered: the archived listing also returned live items (it ignored archived), so it
+	// could not show that an item is absent.
+	Unfiltered bool
 }
 
 // ArchivedSearchError is a look-up that Tallyfy's answers could not settle within the
@@ -183,16 +182,8 @@ type ArchivedSearchError struct {
 	ID   string
 	// Exists is true when Tallyfy's GET returned the item but did not say whether it is
 	// archived; false when the GET answered 404.
-	Exists   bool
-	Scope    string // what was searched: "archived one-off tasks"
-	Order    string // in which order: "newest"
-	Searched int    // archived items read
-	Total    int    // archived items Tallyfy counts there (0: not said)
-	Requests int    // requests this look-up sent, its GET included
-	TimedOut bool   // the time bound ended the search
-	// Unfiltered: the archived listing also returned live items (it ignored archived), so it
-	// could not show that the item is absent.
-	Unfiltered bool
+	Exists bool
+	ArchivedNote
 }
 
 // Summary says how far the search went: "not among the newest 1000 archived one-off tasks
@@ -214,9 +205,9 @@ func (e *ArchivedSearchError) Summary() string {
 
 func (e *ArchivedSearchError) Error() string {
 	if e.Exists {
-		return fmt.Sprintf("tallyfy: Tallyfy did not say whether %s %s is archived, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
+		return fmt.Sprintf("tallyfy: Tallyfy did not say whether %s %s is archived, and it is %s", e.Kind, Truncate(e.ID, 80), e.Summary())
 	}
-	return fmt.Sprintf("tallyfy: %s %s not found: Tallyfy answered 404 to reading it, and it is %s", e.Kind, truncate(e.ID, 80), e.Summary())
+	return fmt.Sprintf("tallyfy: %s %s not found: Tallyfy answered 404 to reading it, and it is %s", e.Kind, Truncate(e.ID, 80), e.Summary())
 }
 
 // find GETs one item and, on 404, looks for it among the archived ones (findArchived: bounded).
@@ -245,8 +236,8 @@ func (k kindAPI[T, W, PW]) find(ctx context.Context, c *Client, id string) (Item
 	case found != nil:
 		return any(found).(Item), nil
 	case !s.complete:
-		return nil, &ArchivedSearchError{Kind: k.kind, ID: id, Exists: live != nil, Scope: k.scope.noun, Order: k.scope.order,
-			Searched: s.seen, Total: s.total, Requests: 1 + s.requests, TimedOut: s.timedOut, Unfiltered: s.unfiltered}
+		s.Requests++ // the GET
+		return nil, &ArchivedSearchError{Kind: k.kind, ID: id, Exists: live != nil, ArchivedNote: s.ArchivedNote}
 	case live != nil:
 		live.setArchived(archivedNo)
 		return live, nil

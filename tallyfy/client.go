@@ -409,37 +409,10 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	r.Body = body
 	// A 2xx whose body is not JSON (a proxy's HTML page, a cut-off answer) proves nothing, even
 	// for endpoints whose body is ignored (204-style deletes): never take it for success.
-	if t := trimSpace(body); len(t) > 0 && !json.Valid(t) {
+	if t := bytes.TrimSpace(body); len(t) > 0 && !json.Valid(t) {
 		return nil, r.unusable(method, path, describeJSONError(r, json.Unmarshal(t, new(any))))
 	}
 	return r, nil
-}
-
-// decodeData decodes {"data": …} into v (a pointer) in one pass: the envelope's field holds v
-// itself, so the item is not copied out and parsed a second time (this is on every call).
-func decodeData(method, path string, r *response, v any) error {
-	if !bytes.Contains(r.Body, []byte(`"data"`)) {
-		if !json.Valid(r.Body) {
-			return r.unusable(method, path, describeJSONError(r, json.Unmarshal(r.Body, new(any))))
-		}
-		return r.unusable(method, path, "no data envelope")
-	}
-	env := struct {
-		Data any `json:"data"`
-	}{Data: v}
-	if err := json.Unmarshal(r.Body, &env); err != nil {
-		if reason, ok := notAnObject(err); ok {
-			return r.unusable(method, path, reason)
-		}
-		if errors.As(err, new(*json.SyntaxError)) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return r.unusable(method, path, describeJSONError(r, err))
-		}
-		return r.unusable(method, path, "unexpected data: "+truncate(err.Error(), 200))
-	}
-	if env.Data == nil { // "data": null
-		return r.unusable(method, path, "no data envelope")
-	}
-	return nil
 }
 
 func (r *response) unusable(method, path, reason string) *ResponseError {
@@ -453,11 +426,11 @@ func describeJSONError(r *response, err error) string {
 	case len(r.Body) == 0:
 		return "empty body"
 	case ct != "" && !strings.Contains(ct, "json"):
-		return "not JSON (Content-Type " + truncate(ct, 60) + ")"
+		return "not JSON (Content-Type " + Truncate(ct, 60) + ")"
 	case errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected end of JSON"):
 		return "truncated JSON"
 	case errors.As(err, new(*json.UnmarshalTypeError)):
-		return "unexpected JSON shape: " + truncate(err.Error(), 200)
+		return "unexpected JSON shape: " + Truncate(err.Error(), 200)
 	default:
 		return "not valid JSON"
 	}
@@ -470,6 +443,3 @@ func notAnObject(err error) (string, bool) {
 	}
 	return "", false
 }
-
-// trimSpace trims without copying: it runs on every response body.
-func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }

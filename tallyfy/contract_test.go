@@ -348,9 +348,9 @@ func checkContractIdentity(t *testing.T, f contractFile, want contractWant) {
 			t.Errorf("id/name/email = %q/%q/%q, want %q/%q/%q", me.ID, me.Name(), me.Email, want.id, want.userName, want.email)
 		}
 	case "GET /me/organizations":
-		p, err := c.ListMyOrganizations(ctx, 1, 100)
+		p, err := listMyOrganizations(ctx, c, 1)
 		if err != nil {
-			t.Fatalf("ListMyOrganizations: %v", err)
+			t.Fatalf("GET /me/organizations: %v", err)
 		}
 		if len(p.Items) != max(want.items, 1) || p.Pagination.Total != want.total || p.HasMore() {
 			t.Errorf("%d items, total %d, more %v; want %d, %d, no more", len(p.Items), p.Pagination.Total, p.HasMore(), max(want.items, 1), want.total)

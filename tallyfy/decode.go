@@ -76,7 +76,8 @@ func unquote(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// identity reads id, name or title: a string, or an error.
+// identity reads id, name or title, the fields an item cannot be shown without: a string,
+// or an error.
 func identity(name string, raw json.RawMessage) (string, error) {
 	s, ok := unquote(raw)
 	if !ok {
@@ -86,20 +87,6 @@ func identity(name string, raw json.RawMessage) (string, error) {
 		return "", &identityError{Field: name, Found: "absent"}
 	}
 	return s, nil
-}
-
-// idAndLabel reads the two fields an item cannot be shown without: its id, then its title or
-// name (labelName). On an error the other result is empty.
-func idAndLabel(id json.RawMessage, labelName string, label json.RawMessage) (string, string, error) {
-	i, err := identity("id", id)
-	if err != nil {
-		return "", "", err
-	}
-	l, err := identity(labelName, label)
-	if err != nil {
-		return "", "", err
-	}
-	return i, l, nil
 }
 
 // str reads a string that may be null or absent ("" then).
@@ -163,8 +150,9 @@ func (f *fields) progress(name string, raw json.RawMessage) *float64 {
 		return nil
 	}
 	if o.Percent == nil && o.Complete == nil && o.Total == nil {
-		if len(bytes.TrimSpace(raw)) > 2 && !emptyObject(raw) {
-			f.odd(name, raw) // an object, but with none of the documented keys
+		// {} says nothing; an object with none of the documented keys is odd.
+		if keys := map[string]json.RawMessage{}; json.Unmarshal(raw, &keys) != nil || len(keys) > 0 {
+			f.odd(name, raw)
 		}
 		return nil
 	}
@@ -181,11 +169,6 @@ func (f *fields) progress(name string, raw json.RawMessage) *float64 {
 	}
 	v := *done / *total * 100
 	return &v
-}
-
-func emptyObject(raw json.RawMessage) bool {
-	var m map[string]json.RawMessage
-	return json.Unmarshal(raw, &m) == nil && len(m) == 0
 }
 
 // boolean reads true/false; known is false when null, absent or another shape.
@@ -241,7 +224,10 @@ type taskWire struct {
 func (w *taskWire) decode() (Task, error) {
 	var t Task
 	var err error
-	if t.ID, t.Title, err = idAndLabel(w.ID, "title", w.Title); err != nil {
+	if t.ID, err = identity("id", w.ID); err != nil {
+		return t, err
+	}
+	if t.Title, err = identity("title", w.Title); err != nil {
 		return t, err
 	}
 	var f fields
@@ -277,7 +263,10 @@ type runWire struct {
 func (w *runWire) decode() (Run, error) {
 	var r Run
 	var err error
-	if r.ID, r.Name, err = idAndLabel(w.ID, "name", w.Name); err != nil {
+	if r.ID, err = identity("id", w.ID); err != nil {
+		return r, err
+	}
+	if r.Name, err = identity("name", w.Name); err != nil {
 		return r, err
 	}
 	var f fields
@@ -316,7 +305,10 @@ type templateWire struct {
 func (w *templateWire) decode() (Template, error) {
 	var t Template
 	var err error
-	if t.ID, t.Title, err = idAndLabel(w.ID, "title", w.Title); err != nil {
+	if t.ID, err = identity("id", w.ID); err != nil {
+		return t, err
+	}
+	if t.Title, err = identity("title", w.Title); err != nil {
 		return t, err
 	}
 	var f fields

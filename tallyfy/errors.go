@@ -1,6 +1,7 @@
 package tallyfy
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func (e *APIError) FieldSummary() string {
 		parts = append(parts, k+": "+strings.Join(e.Fields[k], " "))
 	}
 	// The fields come from the response body: keep the summary short whatever it held.
-	return truncate(strings.Join(parts, "; "), maxFieldSummary)
+	return Truncate(strings.Join(parts, "; "), maxFieldSummary)
 }
 
 // maxFieldSummary bounds FieldSummary (and so Error) however large a validation body is.
@@ -81,7 +82,7 @@ type InvalidIDError struct {
 }
 
 func (e *InvalidIDError) Error() string {
-	return fmt.Sprintf("invalid %s id %q: Tallyfy ids are 32 lowercase hex characters (%s)", e.Kind, truncate(e.ID, 80), IDPattern)
+	return fmt.Sprintf("invalid %s id %q: Tallyfy ids are 32 lowercase hex characters (%s)", e.Kind, Truncate(e.ID, 80), IDPattern)
 }
 
 // ResponseError is a 2xx answer whose body could not be used: not JSON, truncated or too large.
@@ -145,29 +146,24 @@ func parseAPIError(status int, h http.Header, body []byte, method, path string) 
 			if f := parseFields(nested.Details); len(f) > 0 {
 				e.Fields = f
 			}
-		case json.Unmarshal(eb.Error, &str) == nil && str != "":
-			if e.Code == "" {
-				e.Code = truncate(str, 80)
-			}
+		case json.Unmarshal(eb.Error, &str) == nil && str != "" && e.Code == "":
+			e.Code = Truncate(str, 80)
 		}
 		if f := parseFields(eb.Errors); len(f) > 0 {
 			e.Fields = f
 		}
 	}
-	if strings.TrimSpace(e.Message) == "" {
-		e.Message = http.StatusText(status)
+	if strings.TrimSpace(e.Message) == "" { // "HTTP 599" for a status Go has no text for
+		e.Message = cmp.Or(http.StatusText(status), fmt.Sprintf("HTTP %d", status))
 	}
-	if e.Message == "" { // a status Go has no text for, e.g. 599
-		e.Message = fmt.Sprintf("HTTP %d", status)
-	}
-	e.Message = truncate(e.Message, 300)
+	e.Message = Truncate(e.Message, 300)
 	return e
 }
 
 func codeString(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return truncate(s, 80)
+		return Truncate(s, 80)
 	}
 	var n json.Number
 	if json.Unmarshal(raw, &n) == nil {
@@ -223,8 +219,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // maxRetryAfterSecs caps a Retry-After in seconds (a year) so it fits a time.Duration.
 const maxRetryAfterSecs = 365 * 24 * 3600
 
-// truncate cuts s to at most n bytes, on a rune boundary, marking the cut with "…".
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes, on a rune boundary, marking the cut with "…" (also how
+// the check clips what Tallyfy sent).
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,4 +347,18 @@ func (e *sbEnv) setFaults(t testing.TB, spec string) {
 // sandboxIDs returns the seeded ids.
 func sandboxIDs() sandbox.SeededIDs {
 	return sandbox.IDs
+}
+
+// listMyOrganizations reads one page of 100 of the user's organizations as GetMembership does.
+func listMyOrganizations(ctx context.Context, c *Client, page int) (*Page[Membership], error) {
+	const p = "/me/organizations"
+	r, err := c.do(ctx, http.MethodGet, p, url.Values{"page": {strconv.Itoa(page)}, "per_page": {"100"}}, retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	out, err := decodePage[Membership, membershipWire](r, p, page, 100)
+	if err == nil {
+		reportItems(ctx, c, "organizations[].", out.Items)
+	}
+	return out, err
 }

@@ -1,6 +1,7 @@
 package tallyfy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,13 +43,7 @@ func (ms *Membership) shapeIssues() []ShapeIssue { return ms.issues }
 
 // Name is "First Last", else the username, else the email.
 func (m *Me) Name() string {
-	if n := strings.TrimSpace(m.FirstName + " " + m.LastName); n != "" {
-		return n
-	}
-	if m.Username != "" {
-		return m.Username
-	}
-	return m.Email
+	return cmp.Or(strings.TrimSpace(m.FirstName+" "+m.LastName), m.Username, m.Email)
 }
 
 // meWire is the raw form of Me: the fields the check uses (tallyfy/testdata/contract,
@@ -195,12 +190,9 @@ func (w *membershipWire) decode() (Membership, error) {
 	}
 	var f fields
 	ms.Name = strings.TrimSpace(f.str("name", w.Name))
-	var role string
-	switch jsonType(w.UserRole) {
-	case "absent", "null":
-		role = f.str("role", w.Role)
-	default:
-		role = f.str("user_role", w.UserRole)
+	role := f.str("user_role", w.UserRole)
+	if t := jsonType(w.UserRole); t == "absent" || t == "null" {
+		role = f.str("role", w.Role) // the members endpoints' spelling
 	}
 	ms.Role = ParseRole(role)
 	ms.Status = strings.ToLower(strings.TrimSpace(f.str("user_status", w.UserStatus)))
@@ -239,72 +231,53 @@ func (c *Client) GetMe(ctx context.Context) (*Me, error) {
 	return decodeOne[Me, meWire](ctx, c, "me.", http.MethodGet, p, r)
 }
 
-// ListMyOrganizations returns one page of the organizations the user belongs to
-// (GET /me/organizations). perPage is capped at 100, the API's maximum.
-func (c *Client) ListMyOrganizations(ctx context.Context, page, perPage int) (*Page[Membership], error) {
-	const p = "/me/organizations"
-	q := url.Values{}
-	if page > 0 {
-		q.Set("page", strconv.Itoa(page))
-	}
-	if perPage > 0 {
-		q.Set("per_page", strconv.Itoa(min(perPage, 100)))
-	}
-	r, err := c.do(ctx, http.MethodGet, p, q, retrySafe)
-	if err != nil {
-		return nil, err
-	}
-	out, err := decodePage[Membership, membershipWire](r, p, page, min(perPage, maxPerPage))
-	if err != nil {
-		return nil, err
-	}
-	reportItems(ctx, c, "organizations[].", out.Items) // as the check prints them: organizations[].user_role
-	return out, nil
-}
-
 // NotMemberError says the user's organization list was read to the end without the client's
 // organization in it: the token belongs to someone outside that organization.
 type NotMemberError struct {
 	OrgID string
-	Seen  int // organizations the user does belong to
-	// Orgs are those organizations (the first membershipMaxPages pages), so that a wrong org
-	// id can be answered with the right one.
+	// Orgs are the organizations the user does belong to, so that a wrong org id can be
+	// answered with the right one.
 	Orgs []Membership
 }
 
 func (e *NotMemberError) Error() string {
-	return fmt.Sprintf("tallyfy: the token's user is not a member of organization %s (member of %d other organization(s))", e.OrgID, e.Seen)
+	return fmt.Sprintf("tallyfy: the token's user is not a member of organization %s (member of %d other organization(s))", e.OrgID, len(e.Orgs))
 }
 
 // membershipMaxPages bounds the walk through /me/organizations (100 a page), as Tallyfy's MCP
 // server does; past it the answer is "could not tell", never "not a member".
 const membershipMaxPages = 10
 
-// GetMembership finds the client's organization among the user's organizations and returns
-// the user's role there. It fails closed: a *NotMemberError when the whole list was read
-// without it, another error when the list could not be read to the end.
+// GetMembership finds the client's organization among the user's organizations
+// (GET /me/organizations, 100 a page, the API's maximum) and returns the user's role there.
+// It fails closed: a *NotMemberError when the whole list was read without it, another error
+// when the list could not be read to the end.
 func (c *Client) GetMembership(ctx context.Context) (*Membership, error) {
-	seen := 0
+	const p = "/me/organizations"
 	var orgs []Membership
 	for page := 1; page <= membershipMaxPages; page++ {
-		p, err := c.ListMyOrganizations(ctx, page, 100)
+		r, err := c.do(ctx, http.MethodGet, p, url.Values{"page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(maxPerPage)}}, retrySafe)
 		if err != nil {
 			return nil, err
 		}
-		for i := range p.Items {
-			if p.Items[i].OrgID == c.cfg.OrgID {
-				return &p.Items[i], nil
+		pg, err := decodePage[Membership, membershipWire](r, p, page, maxPerPage)
+		if err != nil {
+			return nil, err
+		}
+		reportItems(ctx, c, "organizations[].", pg.Items) // as the check prints them: organizations[].user_role
+		for i := range pg.Items {
+			if pg.Items[i].OrgID == c.cfg.OrgID {
+				return &pg.Items[i], nil
 			}
 		}
-		seen += len(p.Items)
-		orgs = append(orgs, p.Items...)
+		orgs = append(orgs, pg.Items...)
 		// Some lists ignore per_page, so a short page is not proof of the end: the total and
 		// the items seen say, and an empty page (Page.Ends).
-		if p.Ends(seen) {
-			return nil, &NotMemberError{OrgID: c.cfg.OrgID, Seen: seen, Orgs: orgs}
+		if pg.Ends(len(orgs)) {
+			return nil, &NotMemberError{OrgID: c.cfg.OrgID, Orgs: orgs}
 		}
 	}
-	return nil, fmt.Errorf("tallyfy: organization %s is not among the first %d of the user's organizations; the list is longer than this check reads", c.cfg.OrgID, seen)
+	return nil, fmt.Errorf("tallyfy: organization %s is not among the first %d of the user's organizations; the list is longer than this check reads", c.cfg.OrgID, len(orgs))
 }
 
 // RateLimit is the rate-limit headers of one response, as sent (each cut to 64 printable
@@ -337,7 +310,7 @@ func headerText(s string) string {
 		}
 		return -1
 	}, strings.TrimSpace(s))
-	return truncate(s, 64)
+	return Truncate(s, 64)
 }
 
 type rateLimitObserverKey struct{}

@@ -56,7 +56,7 @@ func TestSandboxIdentity(t *testing.T) {
 	other := newTestClient(t, fastConfig(env.base, sandbox.AdminToken, strings.Repeat("ab", 16)))
 	_, err := other.GetMembership(ctx)
 	var nm *NotMemberError
-	if !errors.As(err, &nm) || nm.Seen != 2 || nm.OrgID != strings.Repeat("ab", 16) {
+	if !errors.As(err, &nm) || len(nm.Orgs) != 2 || nm.OrgID != strings.Repeat("ab", 16) {
 		t.Errorf("GetMembership(other org) = %v, want *NotMemberError having seen 2", err)
 	}
 

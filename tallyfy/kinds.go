@@ -1,6 +1,7 @@
 package tallyfy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -114,7 +115,7 @@ func (c *Client) Lookup(ctx context.Context, kind Kind, id string) (Entity, erro
 	}
 	e := it.Entity()
 	if !e.ArchivedKnown { // Find settles it; a guard, as callers decide on it
-		err = fmt.Errorf("tallyfy: Tallyfy did not say whether %s %s is archived; check it in Tallyfy", kind, truncate(id, 80))
+		err = fmt.Errorf("tallyfy: Tallyfy did not say whether %s %s is archived; check it in Tallyfy", kind, Truncate(id, 80))
 	}
 	return e, err
 }
@@ -216,7 +217,7 @@ func (k kindAPI[T, W, PW]) get(ctx context.Context, c *Client, id string) (*T, e
 // safe (retrySafe); an empty 2xx body gives nil.
 func (k kindAPI[T, W, PW]) change(ctx context.Context, c *Client, method, id, suffix string) (*T, error) {
 	r, p, err := k.call(ctx, c, method, id, suffix, retrySafe)
-	if err != nil || len(trimSpace(r.Body)) == 0 {
+	if err != nil || len(bytes.TrimSpace(r.Body)) == 0 {
 		return nil, err
 	}
 	return decodeOne[T, W, PW](ctx, c, string(k.kind)+".", method, p, r)
@@ -230,7 +231,7 @@ func (rt route) deletionOf(ctx context.Context, c *Client, id, suffix string, cl
 		return nil, err
 	}
 	var d TemplateDeletion
-	if len(trimSpace(r.Body)) == 0 {
+	if len(bytes.TrimSpace(r.Body)) == 0 {
 		return &d, nil
 	}
 	if err := json.Unmarshal(r.Body, &d); err != nil {

@@ -1,7 +1,11 @@
 package tallyfy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
 )
 
 // ShapeIssue is a field the tools use that arrived in a JSON shape no published source shows.
@@ -44,11 +48,31 @@ func (c *Client) reportShapes(ctx context.Context, prefix string, issues []Shape
 // shaped is a decoded value that carries the shape issues its decode found.
 type shaped interface{ shapeIssues() []ShapeIssue }
 
-// decodeOne decodes {"data": item} and reports the item's shape issues after prefix.
+// decodeOne decodes {"data": item} in one pass (the envelope's field holds the wire form
+// itself, so the item is not copied out and parsed a second time: this is on every call) and
+// reports the item's shape issues after prefix.
 func decodeOne[T, W any, PW wire[T, W]](ctx context.Context, c *Client, prefix, method, path string, r *response) (*T, error) {
+	if !bytes.Contains(r.Body, []byte(`"data"`)) {
+		if !json.Valid(r.Body) {
+			return nil, r.unusable(method, path, describeJSONError(r, json.Unmarshal(r.Body, new(any))))
+		}
+		return nil, r.unusable(method, path, "no data envelope")
+	}
 	var w W
-	if err := decodeData(method, path, r, &w); err != nil {
-		return nil, err
+	env := struct {
+		Data any `json:"data"`
+	}{Data: &w}
+	if err := json.Unmarshal(r.Body, &env); err != nil {
+		if reason, ok := notAnObject(err); ok {
+			return nil, r.unusable(method, path, reason)
+		}
+		if errors.As(err, new(*json.SyntaxError)) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, r.unusable(method, path, describeJSONError(r, err))
+		}
+		return nil, r.unusable(method, path, "unexpected data: "+Truncate(err.Error(), 200))
+	}
+	if env.Data == nil { // "data": null
+		return nil, r.unusable(method, path, "no data envelope")
 	}
 	v, err := PW(&w).decode()
 	if err != nil {

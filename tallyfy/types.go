@@ -5,6 +5,7 @@ package tallyfy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -229,11 +230,11 @@ func (d *TemplateDeletion) References() []Reference {
 				}
 				continue
 			}
-			out = append(out, Reference{Type: k, Title: truncate(string(bytes.TrimSpace(byType[k])), 200)})
+			out = append(out, Reference{Type: k, Title: Truncate(string(bytes.TrimSpace(byType[k])), 200)})
 		}
 		return out
 	}
-	return []Reference{{Type: "unreadable", Title: truncate(string(raw), 200)}}
+	return []Reference{{Type: "unreadable", Title: Truncate(string(raw), 200)}}
 }
 
 // referenceOf reads one entry: an object with type, id and title (or name), or a bare value.
@@ -245,23 +246,15 @@ func referenceOf(kind string, raw json.RawMessage) Reference {
 		Name  string          `json:"name"`
 	}
 	if json.Unmarshal(raw, &o) == nil {
-		r := Reference{Type: o.Type, Title: o.Title}
-		if r.Type == "" {
-			r.Type = kind
-		}
-		if r.Title == "" {
-			r.Title = o.Name
-		}
-		if id, err := textID(o.ID, ""); err == nil {
-			r.ID = id
-		}
+		r := Reference{Type: cmp.Or(o.Type, kind), Title: cmp.Or(o.Title, o.Name)}
+		r.ID, _ = textID(o.ID, "") // "" when it has none
 		return r
 	}
 	var str string
 	if json.Unmarshal(raw, &str) == nil {
-		return Reference{Type: kind, Title: truncate(str, 200)}
+		return Reference{Type: kind, Title: Truncate(str, 200)}
 	}
-	return Reference{Type: kind, Title: truncate(string(bytes.TrimSpace(raw)), 200)}
+	return Reference{Type: kind, Title: Truncate(string(bytes.TrimSpace(raw)), 200)}
 }
 
 // Entity is the kind-independent view of a task, run or template that callers need to
