@@ -2,9 +2,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
 import { ProgressNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
-import { startClient, listRuns, textOf } from './lib.mjs';
+import { startClient, listRuns, textOf, tempDir } from './lib.mjs';
 
 /** Archives two live runs with bulk_archive (plan, then execute) and returns their ids. */
 async function archiveTwoRuns(c) {
@@ -26,8 +29,13 @@ const isArchived = async (c, id) => (await listRuns(c, 'only')).some((r) => r.id
 describe('bulk', { concurrency: true }, () => {
   it('deletes a plan of archived runs once the person types the count, asked once', async (t) => {
     const asked = [];
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const audit = path.join(dir, 'audit.jsonl');
+    const started = Date.now();
     const c = await startClient({
       t,
+      args: ['--sandbox', '--audit-log', audit],
       capabilities: { elicitation: {} },
       onElicit: async (req) => {
         asked.push(req.params);
@@ -51,6 +59,11 @@ describe('bulk', { concurrency: true }, () => {
     // The plan_token works once.
     const again = await c.call('bulk_delete', plan.structuredContent.execute.arguments);
     assert.equal(again.isError, true, textOf(again));
+    // The signed approval record says when the plan was asked for (a plan's record once said 1970).
+    const approvals = readFileSync(audit, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l)).filter((r) => r.approval);
+    assert.equal(approvals.length, 1, 'one signed approval record for the plan');
+    const { requested_at: requested, decided_at: decided } = approvals[0].approval;
+    assert.ok(Date.parse(requested) >= started - 2000 && Date.parse(requested) <= Date.parse(decided), `requested_at ${requested}, decided_at ${decided}`);
   });
 
   it('deletes nothing when the person declines', async (t) => {
